@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs (via apt-get) everything berth needs to build, test and benchmark on
+# Debian 12, skipping what is already there.  Usage: scripts/deps.sh [build|test|bench]
+set -euo pipefail
+what=${1:-test}
+
+build_pkgs=(meson ninja-build pkg-config gcc libc6-dev libseccomp-dev libsqlite3-dev
+            libcurl4-openssl-dev libssl-dev libzstd-dev libdeflate-dev zlib1g-dev
+            busybox-static iproute2 nftables ca-certificates)
+test_pkgs=(check libsubunit-dev clang python3 python3-pytest python3-docker docker.io
+           docker-registry containerd runc crun podman openssl apache2-utils uidmap
+           procps psmisc util-linux)
+bench_pkgs=(hyperfine debootstrap)
+
+pkgs=("${build_pkgs[@]}")
+case "$what" in
+build) ;;
+test) pkgs+=("${test_pkgs[@]}") ;;
+bench) pkgs+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+*) echo "deps.sh: unknown set '$what' (build, test or bench)" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "deps.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+# Services the packages ship (dockerd, containerd, registry) must not start
+# on their own: the tests start exactly what they need, on loopback.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,78 @@
+/*
+ * error.c — construction of berth_error values (see error.h for the contract).
+ */
+#include <stdarg.h>
+#include <string.h>
+
+#include "error.h"
+
+static int set_va(struct berth_error **err, int code, bool sys, const char *fmt, va_list ap)
+{
+        if (code < 0)
+                code = -code;
+        if (code == 0)
+                code = EIO;
+        if (!err || *err)
+                return -code;
+        char *msg = NULL;
+        if (vasprintf(&msg, fmt, ap) < 0)
+                berth_oom();
+        if (sys) {
+                char *full = xasprintf("%s: %s", msg, strerror(code));
+                free(msg);
+                msg = full;
+        }
+        struct berth_error *e = xmalloc(sizeof(*e));
+        e->code = code;
+        e->msg = msg;
+        *err = e;
+        return -code;
+}
+
+int berth_error_set(struct berth_error **err, int code, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        int r = set_va(err, code, false, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+int berth_error_sys(struct berth_error **err, int code, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        int r = set_va(err, code, true, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+int berth_error_prefix(struct berth_error **err, const char *fmt, ...)
+{
+        if (!err || !*err)
+                return -EIO;
+        char *ctx = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        if (vasprintf(&ctx, fmt, ap) < 0)
+                berth_oom();
+        va_end(ap);
+        char *full = xasprintf("%s: %s", ctx, (*err)->msg);
+        free(ctx);
+        free((*err)->msg);
+        (*err)->msg = full;
+        return -(*err)->code;
+}
+
+void berth_error_free(struct berth_error *e)
+{
+        if (!e)
+                return;
+        free(e->msg);
+        free(e);
+}
+
+const char *berth_error_msg(const struct berth_error *e)
+{
+        return e && e->msg ? e->msg : "unknown error";
+}

@@ -1,0 +1,204 @@
+/*
+ * fileio.c — see fileio.h.  All loops retry EINTR; all fds are O_CLOEXEC.
+ */
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "buf.h"
+#include "fileio.h"
+
+int read_full_fd(int fd, size_t max, char **ret, size_t *ret_len)
+{
+        struct berth_buf b = BERTH_BUF_INIT;
+        for (;;) {
+                buf_grow(&b, 16384);
+                ssize_t n = read(fd, b.data + b.len, b.cap - b.len - 1);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        int r = -errno;
+                        buf_release(&b);
+                        return r;
+                }
+                if (n == 0)
+                        break;
+                b.len += (size_t)n;
+                b.data[b.len] = '\0';
+                if (b.len > max) {
+                        buf_release(&b);
+                        return -EFBIG;
+                }
+        }
+        if (ret_len)
+                *ret_len = b.len;
+        *ret = buf_steal(&b);
+        return 0;
+}
+
+int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len)
+{
+        _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        return read_full_fd(fd, max, ret, ret_len);
+}
+
+int write_all(int fd, const void *buf, size_t len)
+{
+        const char *p = buf;
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
+int write_file_at(int dirfd, const char *path, const void *buf, size_t len, mode_t mode)
+{
+        int flags = O_WRONLY | O_CLOEXEC | O_NOCTTY;
+        if (mode)
+                flags |= O_CREAT | O_TRUNC;
+        _cleanup_close_ int fd = openat(dirfd, path, flags, mode);
+        if (fd < 0)
+                return -errno;
+        int r = write_all(fd, buf, len);
+        if (r < 0)
+                return r;
+        if (close(TAKE_FD(fd)) < 0)
+                return -errno;
+        return 0;
+}
+
+int write_string_file(const char *path, const char *s)
+{
+        return write_file_at(AT_FDCWD, path, s, strlen(s), 0);
+}
+
+int write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode)
+{
+        _cleanup_free_ char *tmp = xasprintf("%s.tmp-%d", path, (int)getpid());
+        _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+        if (fd < 0)
+                return -errno;
+        int r = write_all(fd, buf, len);
+        if (r == 0 && fsync(fd) < 0)
+                r = -errno;
+        if (r == 0 && rename(tmp, path) < 0)
+                r = -errno;
+        if (r < 0) {
+                unlink(tmp);
+                return r;
+        }
+        _cleanup_free_ char *dir = xstrdup(path);
+        char *slash = strrchr(dir, '/');
+        if (slash) {
+                if (slash == dir)
+                        slash[1] = '\0';
+                else
+                        *slash = '\0';
+                _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (dfd >= 0)
+                        (void)fsync(dfd);
+        }
+        return 0;
+}
+
+int mkdir_p(const char *path, mode_t mode)
+{
+        _cleanup_free_ char *p = xstrdup(path);
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = '\0';
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+static int rm_cb(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+        (void)st;
+        (void)ftw;
+        if (type == FTW_DP)
+                return rmdir(path) < 0 && errno != ENOENT ? -1 : 0;
+        return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int rm_rf(const char *path)
+{
+        if (nftw(path, rm_cb, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0) {
+                if (errno == ENOENT)
+                        return 0;
+                return -errno;
+        }
+        return 0;
+}
+
+int open_in_root(int rootfd, const char *path, int flags, mode_t mode)
+{
+        struct open_how how = {
+                .flags = (uint64_t)(flags | O_CLOEXEC),
+                .mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
+                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        };
+        int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+        return fd < 0 ? -errno : fd;
+}
+
+bool have_openat2(void)
+{
+        static int cached = -1;
+        if (cached < 0) {
+                struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_PATH};
+                int fd = (int)syscall(SYS_openat2, AT_FDCWD, "/", &how, sizeof(how));
+                cached = fd >= 0;
+                if (fd >= 0)
+                        close(fd);
+        }
+        return cached;
+}
+
+int parse_u64(const char *s, uint64_t *ret)
+{
+        if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+                return -EINVAL;
+        errno = 0;
+        char *end;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (errno)
+                return -errno;
+        if (*end)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+int parse_i64(const char *s, int64_t *ret)
+{
+        if (!s || !*s || *s == ' ' || *s == '+')
+                return -EINVAL;
+        errno = 0;
+        char *end;
+        long long v = strtoll(s, &end, 10);
+        if (errno)
+                return -errno;
+        if (*end)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}

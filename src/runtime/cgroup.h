@@ -1,0 +1,73 @@
+/*
+ * cgroup.h — a container's control group on cgroup v1, v2 or hybrid hosts.
+ *
+ * The host layout is detected once from /proc/self/mountinfo: pure v2
+ * (one cgroup2 mount at /sys/fs/cgroup), pure v1 (one mount per controller),
+ * or hybrid (v1 controllers plus a cgroup2 mount, usually
+ * /sys/fs/cgroup/unified, holding whatever controllers were left to it —
+ * on this project's build machine only hugetlb... or none).  On hybrid, every
+ * resource goes to the hierarchy that actually has its controller.
+ *
+ * Life cycle, as the runtime uses it:
+ *   cgroup_create()   make the directories, apply every resource limit; no process yet
+ *   cgroup_v2_fd()    an O_PATH/O_DIRECTORY fd for clone3(CLONE_INTO_CGROUP) on v2
+ *   cgroup_enter()    move a pid into every hierarchy (v1/hybrid, or v2 without clone3)
+ *   cgroup_update(), cgroup_freeze(), cgroup_pids(), cgroup_kill_all()
+ *   cgroup_destroy()  remove every directory it made (kills leftovers first)
+ * cgroup_to_json()/cgroup_from_json() persist it in the container's state dir
+ * so a later `kill`, `pause` or `delete` process finds the same directories.
+ *
+ * Never: write outside the container's own cgroup directories; leave a
+ * directory behind after a failed create.
+ */
+#ifndef BERTH_RUNTIME_CGROUP_H
+#define BERTH_RUNTIME_CGROUP_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+#include "base/json.h"
+#include "oci/runtime-spec.h"
+
+enum cgroup_mode {
+        CGROUP_MODE_V1,
+        CGROUP_MODE_V2,
+        CGROUP_MODE_HYBRID,
+};
+
+struct berth_cgroup;
+
+int cgroup_detect_mode(enum cgroup_mode *ret, struct berth_error **err);
+const char *cgroup_mode_name(enum cgroup_mode m); /* "v1", "v2", "hybrid" */
+
+/*
+ * cgroups_path: linux.cgroupsPath (NULL or "" -> "/berth/<id>" style default
+ * chosen by the caller; relative paths are taken under the runtime's own
+ * cgroup as runc does).  systemd: "slice:prefix:name" syntax; refused with a
+ * clear error when systemd cgroup management is not available.
+ */
+int cgroup_create(const char *cgroups_path, const char *container_id,
+                  const struct oci_resources *res, bool systemd, struct berth_cgroup **ret,
+                  struct berth_error **err);
+int cgroup_v2_fd(const struct berth_cgroup *cg); /* -1 when there is no v2 cgroup to clone into */
+int cgroup_enter(const struct berth_cgroup *cg, pid_t pid, struct berth_error **err);
+int cgroup_update(struct berth_cgroup *cg, const struct oci_resources *res, struct berth_error **err);
+int cgroup_freeze(struct berth_cgroup *cg, bool freeze, struct berth_error **err);
+int cgroup_is_frozen(const struct berth_cgroup *cg, bool *ret, struct berth_error **err);
+int cgroup_pids(const struct berth_cgroup *cg, pid_t **ret, size_t *ret_n, struct berth_error **err);
+int cgroup_kill_all(const struct berth_cgroup *cg, int sig, struct berth_error **err);
+int cgroup_destroy(struct berth_cgroup *cg, struct berth_error **err);
+/* Path of the container's cgroup inside the hierarchy (what /proc/<pid>/cgroup shows). */
+const char *cgroup_path(const struct berth_cgroup *cg);
+
+struct json *cgroup_to_json(const struct berth_cgroup *cg);
+int cgroup_from_json(const struct json *j, struct berth_cgroup **ret, struct berth_error **err);
+void cgroup_free(struct berth_cgroup *cg);
+static inline void cgroup_freep(struct berth_cgroup **cg)
+{
+        cgroup_free(*cg);
+}
+#define _cleanup_cgroup_ _cleanup_(cgroup_freep)
+
+#endif

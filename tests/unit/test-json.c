@@ -1,0 +1,138 @@
+/*
+ * test-json.c — the JSON parser must accept exactly RFC 8259, keep 64-bit
+ * integers exact, and say where malformed input went wrong.
+ */
+#include <check.h>
+#include <string.h>
+
+#include "base/json.h"
+
+static struct json *parse_ok(const char *s)
+{
+        struct berth_error *err = NULL;
+        struct json *j = NULL;
+        int r = json_parse(s, strlen(s), &j, &err);
+        ck_assert_msg(r == 0, "parse '%s': %s", s, berth_error_msg(err));
+        berth_error_free(err);
+        return j;
+}
+
+static char *parse_fail(const char *s)
+{
+        struct berth_error *err = NULL;
+        struct json *j = NULL;
+        int r = json_parse(s, strlen(s), &j, &err);
+        ck_assert_msg(r < 0, "'%s' should not parse", s);
+        ck_assert_ptr_null(j);
+        ck_assert_ptr_nonnull(err);
+        char *m = xstrdup(err->msg);
+        berth_error_free(err);
+        return m;
+}
+
+START_TEST(test_roundtrip)
+{
+        const char *in = "{\"a\":[1,-2,3.5,true,false,null],\"b\":{\"c\":\"d\\n\\u00e9\"},\"e\":\"\"}";
+        struct json *j = parse_ok(in);
+        char *out = json_dump(j, JSON_DUMP_NO_ESCAPE_HTML);
+        ck_assert_str_eq(out, "{\"a\":[1,-2,3.5,true,false,null],\"b\":{\"c\":\"d\\n\xc3\xa9\"},\"e\":\"\"}");
+        free(out);
+        json_free(j);
+}
+END_TEST
+
+START_TEST(test_int64_exact)
+{
+        struct json *j = parse_ok("[9223372036854775807,-9223372036854775808,18446744073709551615,1e3]");
+        ck_assert(j->arr.items[0]->num.flags & JSON_NUM_INT);
+        ck_assert_int_eq(j->arr.items[0]->num.i, INT64_MAX);
+        ck_assert_int_eq(j->arr.items[1]->num.i, INT64_MIN);
+        ck_assert(!(j->arr.items[2]->num.flags & JSON_NUM_INT));
+        ck_assert(j->arr.items[2]->num.u == UINT64_MAX);
+        ck_assert(!(j->arr.items[3]->num.flags & (JSON_NUM_INT | JSON_NUM_UINT)));
+        json_free(j);
+}
+END_TEST
+
+START_TEST(test_errors_name_position)
+{
+        char *m = parse_fail("{\n  \"a\": 1,\n}");
+        ck_assert_msg(strstr(m, "line 3 column 1") != NULL, "got: %s", m);
+        free(m);
+        m = parse_fail("[1, 2");
+        ck_assert_msg(strstr(m, "unexpected end of input") != NULL, "got: %s", m);
+        free(m);
+        free(parse_fail("01"));
+        free(parse_fail("\"\\x\""));
+        free(parse_fail("nul"));
+        free(parse_fail("[1] x"));
+        free(parse_fail("\"a\tb\""));
+        free(parse_fail(""));
+}
+END_TEST
+
+START_TEST(test_depth_bounded)
+{
+        char s[2 * JSON_MAX_DEPTH + 10];
+        size_t n = JSON_MAX_DEPTH + 2;
+        memset(s, '[', n);
+        memset(s + n, ']', n);
+        s[2 * n] = '\0';
+        char *m = parse_fail(s);
+        ck_assert_msg(strstr(m, "nesting too deep") != NULL, "got: %s", m);
+        free(m);
+}
+END_TEST
+
+START_TEST(test_duplicate_key_last_wins)
+{
+        struct json *j = parse_ok("{\"k\":1,\"k\":2}");
+        ck_assert_int_eq(json_len(j), 1);
+        ck_assert_int_eq(json_get(j, "k")->num.i, 2);
+        json_free(j);
+}
+END_TEST
+
+START_TEST(test_surrogates_and_html_escape)
+{
+        struct json *j = parse_ok("\"\\ud83d\\ude00<&>\"");
+        ck_assert_str_eq(json_str(j), "\xf0\x9f\x98\x80<&>");
+        char *out = json_dump(j, 0);
+        ck_assert_str_eq(out, "\"\xf0\x9f\x98\x80\\u003c\\u0026\\u003e\"");
+        free(out);
+        json_free(j);
+}
+END_TEST
+
+START_TEST(test_build_pretty)
+{
+        struct json *o = json_new_object();
+        json_set_str(o, "ociVersion", "1.1.0");
+        struct json *a = json_object_set(o, "args", json_new_array());
+        json_array_append(a, json_new_string("sh"));
+        json_object_set(o, "empty", json_new_array());
+        char *out = json_dump(o, JSON_DUMP_PRETTY);
+        ck_assert_str_eq(out, "{\n  \"ociVersion\": \"1.1.0\",\n  \"args\": [\n    \"sh\"\n  ],\n  \"empty\": []\n}");
+        free(out);
+        json_free(o);
+}
+END_TEST
+
+int main(void)
+{
+        Suite *s = suite_create("json");
+        TCase *tc = tcase_create("core");
+        tcase_add_test(tc, test_roundtrip);
+        tcase_add_test(tc, test_int64_exact);
+        tcase_add_test(tc, test_errors_name_position);
+        tcase_add_test(tc, test_depth_bounded);
+        tcase_add_test(tc, test_duplicate_key_last_wins);
+        tcase_add_test(tc, test_surrogates_and_html_escape);
+        tcase_add_test(tc, test_build_pretty);
+        suite_add_tcase(s, tc);
+        SRunner *sr = srunner_create(s);
+        srunner_run_all(sr, CK_NORMAL);
+        int failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed ? 1 : 0;
+}
