@@ -42,15 +42,19 @@ int cgroup_detect_mode(enum cgroup_mode *ret, struct berth_error **err);
 const char *cgroup_mode_name(enum cgroup_mode m); /* "v1", "v2", "hybrid" */
 
 /*
- * cgroups_path: linux.cgroupsPath (NULL or "" -> "/berth/<id>" style default
- * chosen by the caller; relative paths are taken under the runtime's own
- * cgroup as runc does).  systemd: "slice:prefix:name" syntax; refused with a
+ * cgroups_path: linux.cgroupsPath (NULL or "" -> "/berth/<container_id>";
+ * relative paths are taken under the runtime's own cgroup as runc does; ".."
+ * is refused).  res may be NULL.  An empty device rule list leaves the
+ * devices cgroup alone: the caller adds runc's default rules (deny all, then
+ * the standard character devices) when it wants them.  systemd: "slice:prefix:name" syntax; refused with a
  * clear error when systemd cgroup management is not available.
  */
 int cgroup_create(const char *cgroups_path, const char *container_id,
                   const struct oci_resources *res, bool systemd, struct berth_cgroup **ret,
                   struct berth_error **err);
-int cgroup_v2_fd(const struct berth_cgroup *cg); /* -1 when there is no v2 cgroup to clone into */
+/* -1 when there is no v2 cgroup to clone into.  Only a pure v2 host has one: on
+ * hybrid, clone3 would place the child in the cgroup2 tree only, so use cgroup_enter(). */
+int cgroup_v2_fd(const struct berth_cgroup *cg);
 int cgroup_enter(const struct berth_cgroup *cg, pid_t pid, struct berth_error **err);
 int cgroup_update(struct berth_cgroup *cg, const struct oci_resources *res, struct berth_error **err);
 int cgroup_freeze(struct berth_cgroup *cg, bool freeze, struct berth_error **err);
