@@ -158,6 +158,13 @@ int cg_write(const struct cg_hier *h, const char *file, const char *value, struc
 {
         _cleanup_free_ char *p = path_join(h->dir, file);
         int r = write_string_file(p, value);
+        const char *dot = strchr(file, '.');
+        if (r == -ENOENT && h->v2 && dot && strncmp(file, "cgroup.", 7) != 0)
+                /* on v2 a missing knob means its controller was not delegated here */
+                return berth_error_set(err, ENOENT,
+                                       "set %s to %s in '%s': the %.*s controller is not enabled "
+                                       "there (see cgroup.subtree_control of its parent)",
+                                       file, value, h->dir, (int)(dot - file), file);
         if (r < 0)
                 return berth_error_sys(err, r, "set %s to %s in '%s'", file, value, h->dir);
         return 0;

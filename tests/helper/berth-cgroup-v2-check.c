@@ -271,6 +271,15 @@ static void run(void)
         ok_or_report(cgroup_pids(cg, &pids, &n, &err), &err, "pids");
         check(n == 2, "%zu pids listed, want 2", n);
         free(pids);
+        struct cgroup_stats cst = {0};
+        ok_or_report(cgroup_stats(cg, &cst, &err), &err, "stats");
+        check(cst.has_cpu && cst.has_memory && cst.has_pids && cst.has_blkio,
+              "stats: cpu %d memory %d pids %d io %d", cst.has_cpu, cst.has_memory, cst.has_pids,
+              cst.has_blkio);
+        check(cst.pids_current == 2 && cst.pids_limit == 30, "stats: pids %llu/%llu",
+              (unsigned long long)cst.pids_current, (unsigned long long)cst.pids_limit);
+        check(cst.memory_limit == 64 << 20 && cst.memory_usage > 0, "stats: memory %llu/%llu",
+              (unsigned long long)cst.memory_usage, (unsigned long long)cst.memory_limit);
         bool frozen = false;
         ok_or_report(cgroup_freeze(cg, true, &err), &err, "freeze");
         ok_or_report(cgroup_is_frozen(cg, &frozen, &err), &err, "is_frozen");

@@ -19,6 +19,7 @@
 #include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <linux/magic.h>
 
 #include "base/fileio.h"
@@ -870,6 +871,62 @@ START_TEST(test_destroy_kills_leftovers_and_json)
 }
 END_TEST
 
+START_TEST(test_stats)
+{
+        _cleanup_free_ char *p = tpath("stats");
+        struct oci_memory mem = {.has_limit = true, .limit = 256 << 20};
+        struct oci_resources res = {.memory = &mem, .has_pids_limit = true, .pids_limit = 40};
+        struct berth_cgroup *cg = create_ok(p, &res);
+        int go[2], done[2];
+        ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
+        ck_assert_int_eq(pipe2(done, O_CLOEXEC), 0);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                char c;
+                if (read(go[0], &c, 1) != 1)
+                        _exit(1);
+                /* use some CPU and memory inside the cgroup */
+                size_t n = 8 << 20;
+                volatile char *m = malloc(n);
+                for (size_t i = 0; i < n; i += 4096)
+                        m[i] = 1;
+                struct timespec t0, t1;
+                clock_gettime(CLOCK_MONOTONIC, &t0);
+                do
+                        clock_gettime(CLOCK_MONOTONIC, &t1);
+                while ((t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec) <
+                       20000000L);
+                if (write(done[1], "x", 1) != 1)
+                        _exit(1);
+                for (;;)
+                        pause();
+        }
+        ck_assert_int_eq(cgroup_enter(cg, pid, NULL), 0);
+        char c = 'x';
+        ck_assert_int_eq(write(go[1], &c, 1), 1);
+        ck_assert_int_eq(read(done[0], &c, 1), 1);
+        struct cgroup_stats st;
+        struct berth_error *err = NULL;
+        int r = cgroup_stats(cg, &st, &err);
+        reap(pid);
+        ck_assert_msg(r == 0, "%s", berth_error_msg(err));
+        ck_assert(st.has_cpu && st.has_memory && st.has_pids);
+        ck_assert_msg(st.cpu_usage_ns >= 10000000, "cpu usage %llu ns",
+                      (unsigned long long)st.cpu_usage_ns);
+        ck_assert_msg(st.memory_usage >= 8 << 20, "memory usage %llu",
+                      (unsigned long long)st.memory_usage);
+        ck_assert_uint_eq(st.memory_limit, 256 << 20);
+        ck_assert_uint_eq(st.pids_current, 1);
+        ck_assert_uint_eq(st.pids_limit, 40);
+        close(go[0]);
+        close(go[1]);
+        close(done[0]);
+        close(done[1]);
+        destroy_ok(cg);
+}
+END_TEST
+
 static Suite *cgroup_suite(void)
 {
         Suite *s = suite_create("cgroup");
@@ -895,6 +952,7 @@ static Suite *cgroup_suite(void)
         tcase_add_test(tc, test_devices_ebpf);
         tcase_add_test(tc, test_enter_pids_freeze_kill);
         tcase_add_test(tc, test_destroy_kills_leftovers_and_json);
+        tcase_add_test(tc, test_stats);
         suite_add_tcase(s, tc);
         return s;
 }
