@@ -751,9 +751,13 @@ int cgroup_kill_all(const struct berth_cgroup *cg, int sig, struct berth_error *
         int r = cgroup_pids(cg, &pids, &n, err);
         if (r < 0 || n == 0)
                 return r;
-        /* freeze so nothing forks past the signal; without a freezer, signal anyway */
+        /* freeze so nothing forks past the signal; without a freezer, signal anyway.
+         * A paused container stays paused, except for SIGKILL, which needs
+         * the tasks running to take effect on v1. */
         struct berth_cgroup *mut = (struct berth_cgroup *)cg;
-        bool frozen = cgroup_freeze(mut, true, NULL) == 0;
+        bool was_frozen = false;
+        (void)cgroup_is_frozen(cg, &was_frozen, NULL);
+        bool frozen = was_frozen || cgroup_freeze(mut, true, NULL) == 0;
         if (frozen) {
                 free(pids);
                 pids = NULL;
@@ -764,7 +768,7 @@ int cgroup_kill_all(const struct berth_cgroup *cg, int sig, struct berth_error *
                         r = berth_error_sys(err, errno, "send signal %d to pid %d of cgroup '%s'",
                                             sig, (int)pids[i], cgroup_path(cg));
                 }
-        if (frozen) {
+        if (frozen && (!was_frozen || sig == SIGKILL)) {
                 int t = cgroup_freeze(mut, false, r < 0 ? NULL : err);
                 if (r >= 0)
                         r = t;

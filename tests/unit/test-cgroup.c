@@ -811,7 +811,12 @@ START_TEST(test_enter_pids_freeze_kill)
         ck_assert_int_eq(cgroup_is_frozen(cg, &frozen, NULL), 0);
         ck_assert(!frozen);
 
+        /* a signal to a paused container leaves it paused (SIGKILL aside) */
+        ck_assert_msg(cgroup_freeze(cg, true, &err) == 0, "%s", berth_error_msg(err));
         ck_assert_msg(cgroup_kill_all(cg, SIGTERM, &err) == 0, "%s", berth_error_msg(err));
+        ck_assert_int_eq(cgroup_is_frozen(cg, &frozen, NULL), 0);
+        ck_assert(frozen);
+        ck_assert_msg(cgroup_freeze(cg, false, &err) == 0, "%s", berth_error_msg(err));
         int st;
         ck_assert_int_eq(waitpid(a, &st, 0), a);
         ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM);
