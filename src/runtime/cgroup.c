@@ -688,9 +688,11 @@ static int collect_pids(const char *dir, unsigned depth, pid_t **v, size_t *n,
                         struct berth_error **err)
 {
         _cleanup_free_ char *procs = NULL;
-        int r = cg_read_at(dir, "cgroup.procs", &procs, err);
+        int r = cg_read_at(dir, "cgroup.procs", &procs, NULL);
+        if (r == -ENOENT)
+                return 0; /* removed meanwhile (or by destroy's fast path): empty */
         if (r < 0)
-                return r;
+                return berth_error_sys(err, r, "read cgroup.procs in '%s'", dir);
         char *save = NULL;
         for (char *t = strtok_r(procs, "\n", &save); t; t = strtok_r(NULL, "\n", &save)) {
                 int64_t pid;
@@ -811,13 +813,21 @@ static int rmdir_children(const char *dir, unsigned depth)
         return r;
 }
 
-static int hier_remove(struct cg_hier *h, struct berth_error **err)
+/* fast: one rmdir, -EBUSY (no error set) when tasks or sub-cgroups are left */
+static int hier_remove(struct cg_hier *h, bool fast, struct berth_error **err)
 {
         if (h->created == 0)
                 return 0;
-        int r = rmdir_children(h->dir, 0);
-        if (r == 0)
-                r = rmdir_retry(h->dir);
+        int r;
+        if (fast) {
+                r = rmdir(h->dir) < 0 && errno != ENOENT ? -errno : 0;
+                if (r == -EBUSY || r == -ENOTEMPTY)
+                        return -EBUSY;
+        } else {
+                r = rmdir_children(h->dir, 0);
+                if (r == 0)
+                        r = rmdir_retry(h->dir);
+        }
         if (r < 0)
                 return berth_error_sys(err, r, "remove cgroup '%s'", h->dir);
         /* ancestors we made: stop quietly at the first one still in use (shared parent) */
@@ -841,16 +851,24 @@ int cgroup_destroy(struct berth_cgroup *cg, struct berth_error **err)
                 any |= cg->h[i].created > 0;
         if (!any)
                 return 0;
-        _cleanup_free_ pid_t *pids = NULL;
-        size_t n = 0;
-        if (cgroup_pids(cg, &pids, &n, NULL) == 0 && n > 0) {
-                int r = cgroup_kill_all(cg, SIGKILL, err);
-                if (r < 0)
-                        return berth_error_prefix(err, "destroy cgroup '%s'", cgroup_path(cg));
-        }
+        /* the usual case, an empty cgroup, costs one rmdir per hierarchy; the
+         * first one refused means leftovers: kill them, then remove sub-cgroups */
+        bool fast = true;
         int ret = 0;
         for (size_t i = 0; i < cg->n; i++) {
-                int r = hier_remove(&cg->h[i], ret < 0 ? NULL : err);
+                int r = hier_remove(&cg->h[i], fast, ret < 0 ? NULL : err);
+                if (r == -EBUSY && fast) {
+                        fast = false;
+                        _cleanup_free_ pid_t *pids = NULL;
+                        size_t n = 0;
+                        if (cgroup_pids(cg, &pids, &n, NULL) == 0 && n > 0) {
+                                r = cgroup_kill_all(cg, SIGKILL, err);
+                                if (r < 0)
+                                        return berth_error_prefix(err, "destroy cgroup '%s'",
+                                                                  cgroup_path(cg));
+                        }
+                        r = hier_remove(&cg->h[i], false, ret < 0 ? NULL : err);
+                }
                 if (r < 0 && ret == 0)
                         ret = r;
         }
