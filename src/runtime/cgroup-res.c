@@ -176,11 +176,37 @@ static int apply_rdma(const struct berth_cgroup *cg, const struct oci_resources 
         return 0;
 }
 
+/* The same words for a bad rule on v1 and v2, before the kernel or the verifier sees it. */
+static int check_device_rules(const struct oci_device_cgroup *d, size_t n, struct berth_error **err)
+{
+        for (size_t i = 0; i < n; i++) {
+                char t = d[i].type ? d[i].type : 'a';
+                if (t != 'a' && t != 'b' && t != 'c')
+                        return berth_error_set(
+                            err, EINVAL, "devices[%zu]: invalid type '%c' (want 'a', 'c' or 'b')",
+                            i, t);
+                const char *a = d[i].access ? d[i].access : "rwm";
+                if (strspn(a, "rwm") != strlen(a))
+                        return berth_error_set(
+                            err, EINVAL,
+                            "devices[%zu]: invalid access '%s' (want a subset of 'rwm')", i, a);
+                if (d[i].major > UINT32_MAX || d[i].minor > UINT32_MAX || d[i].major < -1 ||
+                    d[i].minor < -1)
+                        return berth_error_set(
+                            err, EINVAL, "devices[%zu]: device number %lld:%lld is out of range", i,
+                            (long long)d[i].major, (long long)d[i].minor);
+        }
+        return 0;
+}
+
 static int apply_devices(const struct berth_cgroup *cg, const struct oci_resources *res,
                          struct berth_error **err)
 {
         if (res->n_devices == 0)
                 return 0;
+        int r = check_device_rules(res->devices, res->n_devices, err);
+        if (r < 0)
+                return r;
         struct cg_hier *h = cg_find(cg, "devices");
         if (h && !h->v2)
                 return cg_v1_devices(h, res->devices, res->n_devices, err);

@@ -732,6 +732,16 @@ START_TEST(test_devices_v1)
         /* null allowed; zero read denied by the last rule */
         ck_file_eq(h, "devices.list", "c 1:3 rwm\nc 1:5 wm");
         ck_assert_int_eq(probe_devices(cg, true, false), 0);
+        /* a bad rule is refused before anything is written, with its index */
+        struct oci_device_cgroup bad[] = {
+            {.allow = true, .type = 'c', .major = 1, .minor = 3, .access = (char *)"rw"},
+            {.allow = true, .type = 'u', .major = 1, .minor = 3, .access = (char *)"rw"},
+        };
+        res = (struct oci_resources){.devices = bad, .n_devices = 2};
+        ck_assert_int_lt(cgroup_update(cg, &res, &err), 0);
+        ck_assert_str_eq(err->msg, "devices[1]: invalid type 'u' (want 'a', 'c' or 'b')");
+        berth_error_free(err);
+        ck_file_eq(h, "devices.list", "c 1:3 rwm\nc 1:5 wm");
         destroy_ok(cg);
 }
 END_TEST
