@@ -558,6 +558,30 @@ int cgroup_v2_fd(const struct berth_cgroup *cg)
         return cg->v2_fd >= 0 ? cg->v2_fd : -1;
 }
 
+enum cgroup_mode cgroup_get_mode(const struct berth_cgroup *cg)
+{
+        return cg->mode;
+}
+
+size_t cgroup_n_hierarchies(const struct berth_cgroup *cg)
+{
+        return cg->n;
+}
+
+int cgroup_hierarchy(const struct berth_cgroup *cg, size_t i, const char **ret_mount,
+                     const char **ret_dir, bool *ret_v2)
+{
+        if (i >= cg->n)
+                return -ERANGE;
+        if (ret_mount)
+                *ret_mount = cg->h[i].mount;
+        if (ret_dir)
+                *ret_dir = cg->h[i].dir;
+        if (ret_v2)
+                *ret_v2 = cg->h[i].v2;
+        return 0;
+}
+
 const char *cgroup_path(const struct berth_cgroup *cg)
 {
         struct cg_hier *h = cg_v2(cg);

@@ -341,6 +341,38 @@ static void run(void)
         bad.network = &net;
         check_error(cgroup_update(cg, &bad, &err), &err, "network classID: the net_cls");
 
+        /* the limit holds: memory+swap = memory means no swap (swap.max 0), and a
+         * task touching more is OOM-killed, which stats count */
+        struct oci_memory small = {
+            .has_limit = true, .limit = 32 << 20, .has_swap = swap, .swap = 32 << 20};
+        struct oci_resources sres = {.memory = &small};
+        struct berth_cgroup *oc = NULL;
+        r = cgroup_create("/berth-v2/oom", "oom", &sres, false, &oc, &err);
+        ok_or_report(r, &err, "create /berth-v2/oom");
+        if (r == 0) {
+                if (swap)
+                        check_file(cg_v2(oc), "memory.swap.max", "0");
+                pid_t hog = fork();
+                if (hog == 0) {
+                        if (cgroup_enter(oc, getpid(), NULL) < 0)
+                                _exit(2);
+                        size_t len = 128 << 20;
+                        volatile char *mm = malloc(len);
+                        for (size_t i = 0; mm && i < len; i += 4096)
+                                mm[i] = 1;
+                        _exit(0);
+                }
+                int hs = 0;
+                waitpid(hog, &hs, 0);
+                check(WIFSIGNALED(hs) && WTERMSIG(hs) == SIGKILL, "memory hog status %#x", hs);
+                struct cgroup_stats os = {0};
+                ok_or_report(cgroup_stats(oc, &os, &err), &err, "stats oom");
+                check(os.memory_oom_kills >= 1, "oom_kill count %llu",
+                      (unsigned long long)os.memory_oom_kills);
+                ok_or_report(cgroup_destroy(oc, &err), &err, "destroy oom");
+                cgroup_free(oc);
+        }
+
         /* kill_all through cgroup.kill, then destroy */
         ok_or_report(cgroup_kill_all(cg, SIGKILL, &err), &err, "kill_all");
         int ws = 0;

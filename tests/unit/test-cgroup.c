@@ -942,6 +942,42 @@ START_TEST(test_stats)
 }
 END_TEST
 
+START_TEST(test_memory_limit_enforced)
+{
+        /* a task that touches more than the limit is OOM-killed, and stats count it */
+        _cleanup_free_ char *p = tpath("oom");
+        struct oci_memory mem = {.has_limit = true, .limit = 16 << 20};
+        struct oci_resources res = {.memory = &mem};
+        struct berth_cgroup *cg = create_ok(p, NULL);
+        struct cg_hier *h = cg_find(cg, "memory");
+        /* no swap to escape into: memory+swap = memory (v1), swap.max 0 (v2) */
+        mem.has_swap = cg_has_file(h, h->v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes");
+        mem.swap = 16 << 20;
+        struct berth_error *err = NULL;
+        ck_assert_msg(cgroup_update(cg, &res, &err) == 0, "%s", berth_error_msg(err));
+        if (h->v2 && mem.has_swap)
+                ck_file_eq(h, "memory.swap.max", "0");
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                if (cgroup_enter(cg, getpid(), NULL) < 0)
+                        _exit(2);
+                size_t n = 64 << 20;
+                volatile char *m = malloc(n);
+                for (size_t i = 0; m && i < n; i += 4096)
+                        m[i] = 1;
+                _exit(0);
+        }
+        int st;
+        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+        ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "child status %#x", st);
+        struct cgroup_stats cs;
+        ck_assert_int_eq(cgroup_stats(cg, &cs, NULL), 0);
+        ck_assert_uint_ge(cs.memory_oom_kills, 1);
+        destroy_ok(cg);
+}
+END_TEST
+
 static Suite *cgroup_suite(void)
 {
         Suite *s = suite_create("cgroup");
@@ -968,6 +1004,7 @@ static Suite *cgroup_suite(void)
         tcase_add_test(tc, test_enter_pids_freeze_kill);
         tcase_add_test(tc, test_destroy_kills_leftovers_and_json);
         tcase_add_test(tc, test_stats);
+        tcase_add_test(tc, test_memory_limit_enforced);
         suite_add_tcase(s, tc);
         return s;
 }
