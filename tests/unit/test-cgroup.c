@@ -96,14 +96,23 @@ static bool dir_exists(const char *p)
 
 static pid_t spawn_sleeper(void)
 {
+        int ready[2];
+        ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
         pid_t pid = fork();
         ck_assert_int_ge(pid, 0);
         if (pid == 0) {
-                /* Check's runner handler would forward SIGTERM to the whole group */
+                /* Check's handler would forward SIGTERM to the whole group, the test too */
                 signal(SIGTERM, SIG_DFL);
+                if (write(ready[1], "x", 1) != 1)
+                        _exit(1);
                 for (;;)
                         pause();
         }
+        /* only signal it once its own handler is gone */
+        char c;
+        ck_assert_int_eq(read(ready[0], &c, 1), 1);
+        close(ready[0]);
+        close(ready[1]);
         return pid;
 }
 
@@ -308,6 +317,10 @@ START_TEST(test_memory_v1)
             .disable_oom_killer = true,
             .has_kernel = true,
             .kernel = 256 << 20,
+            .has_kernel_tcp = true,
+            .kernel_tcp = 16 << 20,
+            .has_use_hierarchy = true,
+            .use_hierarchy = true,
         };
         struct oci_resources res = {.memory = &mem};
         struct berth_cgroup *cg = create_ok(p, &res);
@@ -320,6 +333,9 @@ START_TEST(test_memory_v1)
         ck_file_eq(h, "memory.limit_in_bytes", "67108864");
         ck_file_eq(h, "memory.soft_limit_in_bytes", "33554432");
         ck_file_eq(h, "memory.swappiness", "10");
+        ck_file_eq(h, "memory.kmem.tcp.limit_in_bytes", "16777216");
+        ck_file_eq(h, "memory.use_hierarchy", "1");
+        /* (memory.kmem.limit_in_bytes is written too, but Linux >= 6.x ignores it) */
         bool memsw = cg_has_file(h, "memory.memsw.limit_in_bytes");
         if (memsw)
                 ck_file_eq(h, "memory.memsw.limit_in_bytes", "134217728");
@@ -351,6 +367,15 @@ START_TEST(test_memory_v1)
                 ck_assert_int_lt(cgroup_update(cg, &res, &err), 0);
                 _cleanup_free_ char *want = xasprintf(
                     "set memory.memsw.limit_in_bytes to 1048576 in '%s': Invalid argument", h->dir);
+                ck_assert_str_eq(err->msg, want);
+                berth_error_free(err);
+                err = NULL;
+        }
+        /* recent kernels refuse to turn hierarchy off: the kernel's refusal, by name */
+        mem = (struct oci_memory){.has_use_hierarchy = true, .use_hierarchy = false};
+        if (cgroup_update(cg, &res, &err) < 0) {
+                _cleanup_free_ char *want =
+                    xasprintf("set memory.use_hierarchy to 0 in '%s': Invalid argument", h->dir);
                 ck_assert_str_eq(err->msg, want);
                 berth_error_free(err);
                 err = NULL;
