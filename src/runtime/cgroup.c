@@ -18,11 +18,13 @@
  * records how many trailing components it made); print; exit.
  */
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 
 #include "base/buf.h"
@@ -936,9 +938,16 @@ static int hier_from_json(const struct json *o, struct cg_hier *h, struct berth_
             !json_is(created, JSON_NUMBER) || !(created->num.flags & JSON_NUM_UINT) ||
             created->num.u > 4096)
                 return berth_error_set(err, EINVAL, "cgroup state: malformed hierarchy entry");
-        if (strncmp(dir, mount, strlen(mount)) != 0 || strstr(dir, "/../"))
+        size_t lm = strlen(mount);
+        if (mount[0] != '/' || strncmp(dir, mount, lm) != 0 || dir[lm] != '/' || strstr(dir, "/.."))
                 return berth_error_set(
                     err, EINVAL, "cgroup state: directory '%s' is not below '%s'", dir, mount);
+        /* destroy removes directories below it: it must be a cgroup mount (or gone) */
+        struct statfs sfs;
+        if (statfs(mount, &sfs) == 0 && sfs.f_type != CGROUP_SUPER_MAGIC &&
+            sfs.f_type != CGROUP2_SUPER_MAGIC)
+                return berth_error_set(err, EINVAL, "cgroup state: '%s' is not a cgroup filesystem",
+                                       mount);
         h->mount = xstrdup(mount);
         h->path = xstrdup(path);
         h->dir = xstrdup(dir);

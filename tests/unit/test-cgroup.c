@@ -923,6 +923,15 @@ START_TEST(test_destroy_kills_leftovers_and_json)
         ck_assert_int_lt(cgroup_from_json(bad, &cg2, &err), 0);
         ck_assert_str_eq(err->msg, "cgroup state: unknown mode 'v3'");
         berth_error_free(err);
+        err = NULL;
+        json_free(bad);
+        /* a tampered state file cannot point destroy at other directories */
+        const char *evil = "{\"mode\":\"v1\",\"hierarchies\":[{\"mount\":\"/tmp\",\"v2\":false,"
+                           "\"controllers\":[],\"path\":\"/x\",\"dir\":\"/tmp/x\",\"created\":1}]}";
+        ck_assert_int_eq(json_parse(evil, strlen(evil), &bad, NULL), 0);
+        ck_assert_int_lt(cgroup_from_json(bad, &cg2, &err), 0);
+        ck_assert_str_eq(err->msg, "cgroup state: '/tmp' is not a cgroup filesystem");
+        berth_error_free(err);
         json_free(bad);
 }
 END_TEST
