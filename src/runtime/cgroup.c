@@ -7,8 +7,15 @@
  * `struct cg_hier`, and the container gets one directory in each of them —
  * v1 controllers, named v1 hierarchies such as name=systemd, and the cgroup2
  * mount (pure v2, or the "unified" mount of a hybrid host).  Resources are
- * routed per controller to whichever hierarchy carries it (cgroup-v1.c,
- * cgroup-v2.c, cgroup-bpf.c), so hybrid needs no special case beyond that.
+ * routed per controller to whichever hierarchy carries it (cgroup-res.c, then
+ * cgroup-v1.c, cgroup-v2.c, cgroup-bpf.c), so hybrid needs no special case
+ * beyond that; usage counters are in cgroup-stats.c.
+ *
+ * Freezing uses the v1 freezer where one is mounted, else cgroup.freeze;
+ * SIGKILL to everything uses cgroup.kill where the cgroup2 tree has it, then
+ * freeze + signal each task + thaw for whatever is left (or for other
+ * signals).  Destroy tries one rmdir per hierarchy and only on refusal kills
+ * leftovers and removes sub-cgroups the container made, deepest first.
  *
  * An absolute cgroupsPath is taken as is under every hierarchy's mount; a
  * relative one under this process's own cgroup in that hierarchy (as runc
@@ -19,7 +26,6 @@
  */
 #include <fcntl.h>
 #include <linux/magic.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
