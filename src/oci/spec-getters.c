@@ -48,7 +48,8 @@ void ctx_pop(struct spec_ctx *c, size_t saved)
                 c->path.data[saved] = '\0';
 }
 
-static int ctx_vfail(struct spec_ctx *c, const char *key, const char *fmt, va_list ap)
+_printf_(3, 0) static int ctx_vfail(struct spec_ctx *c, const char *key, const char *fmt,
+                                    va_list ap)
 {
         _cleanup_free_ char *msg = NULL;
         if (vasprintf(&msg, fmt, ap) < 0)
