@@ -174,6 +174,10 @@ int berth_seccomp_resolve_flags(char *const *flags, bool needs_listener, unsigne
 {
         unsigned out = 0;
 
+        /* No "flags" at all (not even []): SPEC_ALLOW where the kernel has it,
+         * as runc does — the SSB mitigation costs every syscall. */
+        if (!flags && kernel_knows_flag(SECCOMP_FILTER_FLAG_SPEC_ALLOW))
+                out |= SECCOMP_FILTER_FLAG_SPEC_ALLOW;
         for (size_t i = 0; flags && flags[i]; i++) {
                 unsigned bit = 0;
                 for (size_t k = 0; k < ELEMENTSOF(flag_table); k++)

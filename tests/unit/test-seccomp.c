@@ -566,6 +566,13 @@ START_TEST(test_flags)
         ck_assert_uint_eq(f, SECCOMP_FILTER_FLAG_LOG | SECCOMP_FILTER_FLAG_SPEC_ALLOW |
                                  SECCOMP_FILTER_FLAG_NEW_LISTENER);
         strv_free(flags);
+        /* absent: SPEC_ALLOW as runc; empty: nothing */
+        ck_assert_int_eq(berth_seccomp_resolve_flags(NULL, false, &f, &err), 0);
+        ck_assert_uint_eq(f, SECCOMP_FILTER_FLAG_SPEC_ALLOW);
+        flags = xcalloc(1, sizeof(char *));
+        ck_assert_int_eq(berth_seccomp_resolve_flags(flags, true, &f, &err), 0);
+        ck_assert_uint_eq(f, SECCOMP_FILTER_FLAG_NEW_LISTENER);
+        strv_free(flags);
 
         /* every flag the kernel takes works at load time, with a listener too */
         struct oci_seccomp *s = prof_new(OCI_SCMP_ACT_ALLOW);
