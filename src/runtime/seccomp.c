@@ -435,8 +435,19 @@ int berth_seccomp_load(const struct berth_seccomp_prog *p, int *ret_listener_fd)
         long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->flags, &p->fprog);
         if (r < 0)
                 return -errno;
+        if (!p->needs_listener) {
+                /* With TSYNC, a positive result is a thread that could not be
+                 * synchronised: nothing was loaded. */
+                if (r != 0)
+                        return -ESRCH;
+                if (ret_listener_fd)
+                        *ret_listener_fd = -1;
+                return 0;
+        }
         if (ret_listener_fd)
-                *ret_listener_fd = p->needs_listener ? (int)r : -1;
+                *ret_listener_fd = (int)r;
+        else
+                close((int)r);
         return 0;
 }
 

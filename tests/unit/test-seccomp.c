@@ -21,6 +21,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -398,6 +399,10 @@ START_TEST(test_notify_round_trip)
 {
         struct oci_seccomp *s = prof_new(OCI_SCMP_ACT_ALLOW);
         prof_rule(s, STRV("getppid"), OCI_SCMP_ACT_NOTIFY);
+        struct utsname un;
+        ck_assert_int_eq(uname(&un), 0);
+        if (atoi(un.release) >= 6) /* the kernel must take it with the listener */
+                s->flags = STRV("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV");
         struct berth_seccomp_prog *p = compile_ok(s);
         ck_assert(berth_seccomp_needs_listener(p));
         ck_assert(berth_seccomp_prog_flags(p) & SECCOMP_FILTER_FLAG_NEW_LISTENER);
@@ -566,6 +571,20 @@ START_TEST(test_flags)
         ck_assert_uint_eq(f, SECCOMP_FILTER_FLAG_LOG | SECCOMP_FILTER_FLAG_SPEC_ALLOW |
                                  SECCOMP_FILTER_FLAG_NEW_LISTENER);
         strv_free(flags);
+        /* WAIT_KILLABLE_RECV (Linux 6.0) only with a listener */
+        struct utsname u;
+        unsigned kmaj = 0;
+        ck_assert_int_eq(uname(&u), 0);
+        sscanf(u.release, "%u", &kmaj);
+        if (kmaj >= 6) {
+                flags = STRV("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV");
+                ck_assert_int_eq(berth_seccomp_resolve_flags(flags, true, &f, &err), 0);
+                ck_assert_uint_eq(f, SECCOMP_FILTER_FLAG_NEW_LISTENER |
+                                         SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV);
+                ck_assert_int_eq(berth_seccomp_resolve_flags(flags, false, &f, &err), 0);
+                ck_assert_uint_eq(f, 0);
+                strv_free(flags);
+        }
         /* absent: SPEC_ALLOW as runc; empty: nothing */
         ck_assert_int_eq(berth_seccomp_resolve_flags(NULL, false, &f, &err), 0);
         ck_assert_uint_eq(f, SECCOMP_FILTER_FLAG_SPEC_ALLOW);
