@@ -376,5 +376,8 @@ const char *oci_cap_name(int cap);                /* NULL when unknown */
 int oci_cap_last(void);                           /* highest capability number the table knows */
 int oci_rlimit_from_name(const char *name);       /* "RLIMIT_NOFILE" -> RLIMIT_NOFILE; -1 */
 const char *oci_seccomp_action_name(enum oci_seccomp_action a);
+int oci_seccomp_action_from_name(const char *name); /* "SCMP_ACT_ERRNO" -> OCI_SCMP_ACT_ERRNO; -1 */
+const char *oci_seccomp_op_name(enum oci_seccomp_op op); /* "SCMP_CMP_EQ", … */
+int oci_seccomp_op_from_name(const char *name);          /* -1 when unknown */
 
 #endif
