@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/utsname.h>
 
+#include "oci/runtime-spec.h"
 #include "runtime/seccomp-profile.h"
 
 /* json.h's json_array_foreach() names its parameter 'arr' like the member it
@@ -32,58 +33,6 @@
         for ((idx) = 0; json_is((list), JSON_ARRAY) && (idx) < (list)->arr.n &&                    \
                         (((val) = (list)->arr.items[(idx)]), 1);                                   \
              (idx)++)
-
-static const char *const cap_names[] = {
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-};
-
-int seccomp_profile_cap_from_name(const char *name)
-{
-        for (size_t i = 0; i < ELEMENTSOF(cap_names); i++)
-                if (strcmp(cap_names[i], name) == 0)
-                        return (int)i;
-        return -1;
-}
 
 /* dockerd's name for an architecture and the SCMP_ARCH_* of its archMap entry. */
 static const struct {
@@ -192,7 +141,7 @@ static bool strv_has(const struct json *v, const char *s)
 
 static bool has_cap(const struct resolve_ctx *c, const char *name)
 {
-        int n = seccomp_profile_cap_from_name(name);
+        int n = oci_cap_from_name(name);
         return n >= 0 && n < 64 && (c->caps & (UINT64_C(1) << n));
 }
 

@@ -51,7 +51,4 @@ int seccomp_profile_resolve_for_kernel(const struct json *profile, uint64_t caps
                                        struct json **ret_oci_linux_seccomp,
                                        struct berth_error **err);
 
-/* Capability number of "CAP_SYS_ADMIN" etc., or -1 when unknown. */
-int seccomp_profile_cap_from_name(const char *name);
-
 #endif

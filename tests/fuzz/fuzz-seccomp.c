@@ -1,8 +1,9 @@
 /*
  * fuzz-seccomp.c — libFuzzer target for the seccomp translation: JSON bytes
  * are read as a Docker profile (resolved for a capability set picked from
- * the input) and as an OCI linux.seccomp object, and whatever is well formed
- * is compiled to BPF and freed.  Compilation must never crash, leak or abort
+ * the input) and as an OCI linux.seccomp object; each is wrapped into a
+ * config.json, parsed by oci_spec_parse(), and whatever is valid is
+ * compiled to BPF and freed.  Compilation must never crash, leak or abort
  * on any profile, however odd its names, numbers or sizes.
  *
  * Never: load a filter (the fuzzer would sandbox itself), or write into the
@@ -13,29 +14,37 @@
 
 #include "base/json.h"
 #include "runtime/seccomp-profile.h"
+#include "oci/runtime-spec.h"
 #include "runtime/seccomp.h"
-/* Until the OCI parser (branch 'oci') is merged: a test-only JSON → struct. */
-#include "../unit/seccomp-oci-json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void compile_and_free(const struct json *sec)
 {
-        struct oci_seccomp *s = NULL;
+        struct oci_spec *spec = NULL;
         struct berth_seccomp_prog *p = NULL;
         struct berth_error *err = NULL;
 
-        if (test_oci_seccomp_from_json(sec, &s) < 0)
-                return;
-        if (berth_seccomp_compile(s, &p, &err) == 0) {
+        struct json *doc = json_new_object();
+        json_set_str(doc, "ociVersion", "1.1.0");
+        struct json *lin = json_object_set(doc, "linux", json_new_object());
+        json_object_set(lin, "seccomp", json_copy(sec));
+        char *text = json_dump(doc, 0);
+        json_free(doc);
+        int r = oci_spec_parse(text, strlen(text), &spec, &err);
+        free(text);
+        if (r < 0 || !spec->linux_ || !spec->linux_->seccomp)
+                goto out;
+        if (berth_seccomp_compile(spec->linux_->seccomp, &p, &err) == 0) {
                 if (berth_seccomp_prog_len(p) == 0)
                         __builtin_trap();
                 berth_seccomp_prog_free(p);
         } else if (!err || !err->msg || strchr(err->msg, '\n')) {
                 __builtin_trap(); /* a failure always says why, on one line */
         }
+out:
         berth_error_free(err);
-        test_oci_seccomp_free(s);
+        oci_spec_free(spec);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -27,7 +27,6 @@
 
 #include "runtime/seccomp-profile.h"
 #include "runtime/seccomp.h"
-#include "seccomp-oci-json.h"
 
 #ifndef SYS_SECCOMP
 #define SYS_SECCOMP 1 /* si_code of a seccomp SIGSYS (asm/siginfo.h clashes with signal.h) */
@@ -849,21 +848,77 @@ START_TEST(test_profile_user_files)
 }
 END_TEST
 
+/* A config.json holding just this linux.seccomp, through the OCI parser. */
+static int parse_spec_with(const struct json *sec, struct oci_spec **ret, struct berth_error **err)
+{
+        struct json *doc = json_new_object();
+        json_set_str(doc, "ociVersion", "1.1.0");
+        struct json *lin = json_object_set(doc, "linux", json_new_object());
+        json_object_set(lin, "seccomp", json_copy(sec));
+        char *text = json_dump(doc, 0);
+        int r = oci_spec_parse(text, strlen(text), ret, err);
+        free(text);
+        json_free(doc);
+        return r;
+}
+
 static struct berth_seccomp_prog *compile_docker_default(uint64_t caps)
 {
         struct berth_error *err = NULL;
         struct json *prof = NULL, *sec = NULL;
-        struct oci_seccomp *s = NULL;
+        struct oci_spec *spec = NULL;
         ck_assert_int_eq(seccomp_profile_default(&prof, &err), 0);
         ck_assert_msg(seccomp_profile_resolve(prof, caps, NULL, &sec, &err) == 0, "%s",
                       berth_error_msg(err));
-        ck_assert_int_eq(test_oci_seccomp_from_json(sec, &s), 0);
-        struct berth_seccomp_prog *p = compile_ok(s);
-        test_oci_seccomp_free(s);
+        ck_assert_msg(parse_spec_with(sec, &spec, &err) == 0, "%s", berth_error_msg(err));
+        ck_assert_ptr_nonnull(spec->linux_);
+        struct berth_seccomp_prog *p = compile_ok(spec->linux_->seccomp);
+        oci_spec_free(spec);
         json_free(sec);
         json_free(prof);
         return p;
 }
+
+START_TEST(test_config_json_errors_name_path)
+{
+        /* unknown names in config.json: the OCI parser reports them with their path */
+        const char *bad[][2] = {
+            {"{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"a\"],"
+             "\"action\":\"SCMP_ACT_ALLOW\"},{\"names\":[\"b\"],\"action\":\"SCMP_ACT_NOPE\"}]}",
+             "linux.seccomp.syscalls[1].action"},
+            {"{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"a\"],"
+             "\"action\":\"SCMP_ACT_ERRNO\",\"args\":[{\"index\":0,\"value\":1,\"op\":"
+             "\"SCMP_CMP_XX\"}]}]}",
+             "linux.seccomp.syscalls[0].args[0].op"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                struct berth_error *err = NULL;
+                struct json *sec = NULL;
+                struct oci_spec *spec = NULL;
+                ck_assert_int_eq(json_parse(bad[i][0], strlen(bad[i][0]), &sec, &err), 0);
+                ck_assert_int_lt(parse_spec_with(sec, &spec, &err), 0);
+                ck_assert_msg(strstr(berth_error_msg(err), bad[i][1]) != NULL, "got '%s'",
+                              berth_error_msg(err));
+                berth_error_free(err);
+                json_free(sec);
+        }
+        /* names the parser keeps as strings are the compiler's to refuse */
+        const char *arch = "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"architectures\":["
+                           "\"SCMP_ARCH_X86\",\"SCMP_ARCH_Z80\"],\"flags\":[]}";
+        struct berth_error *err = NULL;
+        struct json *sec = NULL;
+        struct oci_spec *spec = NULL;
+        struct berth_seccomp_prog *p = NULL;
+        ck_assert_int_eq(json_parse(arch, strlen(arch), &sec, &err), 0);
+        ck_assert_msg(parse_spec_with(sec, &spec, &err) == 0, "%s", berth_error_msg(err));
+        ck_assert_int_lt(berth_seccomp_compile(spec->linux_->seccomp, &p, &err), 0);
+        ck_assert_str_eq(berth_error_msg(err),
+                         "linux.seccomp.architectures[1]: unknown architecture 'SCMP_ARCH_Z80'");
+        berth_error_free(err);
+        oci_spec_free(spec);
+        json_free(sec);
+}
+END_TEST
 
 static int do_exec_true(void *arg)
 {
@@ -951,6 +1006,7 @@ static Suite *seccomp_suite(void)
         tcase_add_test(tc, test_profile_default_resolution);
         tcase_add_test(tc, test_profile_user_files);
         tcase_add_test(tc, test_docker_default_in_container);
+        tcase_add_test(tc, test_config_json_errors_name_path);
         suite_add_tcase(s, tc);
         return s;
 }
