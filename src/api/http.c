@@ -272,6 +272,150 @@ int http_parse_request(const char *buf, size_t len, const struct http_limits *li
         return 1;
 }
 
+/* Cut a head copy into lines; call line_fn for each non-empty line. */
+static int split_head_lines(char *head, int (*line_fn)(char *line, bool first, void *ud), void *ud,
+                            struct berth_error **err)
+{
+        char *line = head;
+        bool first = true;
+        while (*line) {
+                char *nl = strchr(line, '\n');
+                if (!nl)
+                        break;
+                char *next = nl + 1;
+                if (nl > line && nl[-1] == '\r')
+                        nl--;
+                *nl = '\0';
+                if (nl == line)
+                        break;
+                if (memchr(line, '\r', (size_t)(nl - line)))
+                        return berth_error_set(err, EBADMSG, "bare CR in message head");
+                int r = line_fn(line, first, ud);
+                if (r < 0)
+                        return r;
+                first = false;
+                line = next;
+        }
+        if (first)
+                return berth_error_set(err, EBADMSG, "empty message head");
+        return 0;
+}
+
+struct resp_ctx {
+        struct http_response *resp;
+        struct berth_error **err;
+};
+
+static int response_line(char *line, bool first, void *ud)
+{
+        struct resp_ctx *ctx = ud;
+        struct http_response *resp = ctx->resp;
+        if (!first) {
+                /* Same rules as requests: reuse the request header parser on a scratch request. */
+                if (line[0] == ' ' || line[0] == '\t')
+                        return berth_error_set(ctx->err, EBADMSG,
+                                               "malformed header: obsolete line folding");
+                char *p = line;
+                while (is_tchar((unsigned char)*p))
+                        p++;
+                if (p == line || *p != ':')
+                        return berth_error_set(ctx->err, EBADMSG, "malformed header line");
+                *p++ = '\0';
+                while (*p == ' ' || *p == '\t')
+                        p++;
+                char *value = p;
+                p += strlen(p);
+                while (p > value && (p[-1] == ' ' || p[-1] == '\t'))
+                        *--p = '\0';
+                if (resp->n_headers >= HTTP_MAX_HEADERS)
+                        return berth_error_set(ctx->err, EMSGSIZE, "too many header fields");
+                resp->headers[resp->n_headers].name = line;
+                resp->headers[resp->n_headers].value = value;
+                resp->n_headers++;
+                return 0;
+        }
+        if (strncmp(line, "HTTP/1.", 7) != 0 || (line[7] != '0' && line[7] != '1') ||
+            line[8] != ' ' || !isdigit((unsigned char)line[9]) ||
+            !isdigit((unsigned char)line[10]) || !isdigit((unsigned char)line[11]) ||
+            (line[12] != ' ' && line[12] != '\0'))
+                return berth_error_set(ctx->err, EBADMSG, "malformed status line");
+        resp->version_minor = line[7] - '0';
+        resp->status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+        resp->reason = line[12] ? line + 13 : line + 12;
+        return 0;
+}
+
+int http_parse_response(const char *buf, size_t len, const struct http_limits *limits,
+                        const char *request_method, struct http_response *resp,
+                        size_t *ret_consumed, struct berth_error **err)
+{
+        memset(resp, 0, sizeof(*resp));
+        size_t scan = len < limits->max_head ? len : limits->max_head;
+        /* find_head_end() wants the start of the first line to not count as a blank line. */
+        size_t end = find_head_end(buf, scan, 0);
+        if (end == 0) {
+                if (len >= limits->max_head)
+                        return berth_error_set(err, EMSGSIZE, "response header too large");
+                return 0;
+        }
+        if (memchr(buf, '\0', end))
+                return berth_error_set(err, EBADMSG, "NUL byte in response head");
+        resp->head = xstrndup(buf, end);
+        struct resp_ctx ctx = {resp, err};
+        int r = split_head_lines(resp->head, response_line, &ctx, err);
+        if (r < 0) {
+                http_response_release(resp);
+                return r;
+        }
+
+        bool chunked = false, have_len = false, conn_close = false, conn_keep = false;
+        for (size_t i = 0; i < resp->n_headers; i++) {
+                const char *n = resp->headers[i].name, *v = resp->headers[i].value;
+                if (strcasecmp(n, "Transfer-Encoding") == 0) {
+                        chunked = token_list_has(v, "chunked");
+                } else if (strcasecmp(n, "Content-Length") == 0) {
+                        if (parse_content_length(v, &resp->content_length) < 0) {
+                                http_response_release(resp);
+                                return berth_error_set(err, EBADMSG, "bad Content-Length '%s'", v);
+                        }
+                        have_len = true;
+                } else if (strcasecmp(n, "Connection") == 0) {
+                        conn_close |= token_list_has(v, "close");
+                        conn_keep |= token_list_has(v, "keep-alive");
+                }
+        }
+        bool no_body = strcmp(request_method, "HEAD") == 0 || resp->status < 200 ||
+                       resp->status == 204 || resp->status == 304;
+        if (no_body)
+                resp->body_kind = HTTP_BODY_NONE;
+        else if (chunked)
+                resp->body_kind = HTTP_BODY_CHUNKED;
+        else if (have_len)
+                resp->body_kind = resp->content_length ? HTTP_BODY_LENGTH : HTTP_BODY_NONE;
+        else
+                resp->until_close = true;
+        resp->keep_alive = !resp->until_close &&
+                           (resp->version_minor == 1 ? !conn_close : conn_keep && !conn_close);
+        *ret_consumed = end;
+        return 1;
+}
+
+void http_response_release(struct http_response *resp)
+{
+        if (!resp)
+                return;
+        free(resp->head);
+        memset(resp, 0, sizeof(*resp));
+}
+
+const char *http_response_header(const struct http_response *resp, const char *name)
+{
+        for (size_t i = 0; i < resp->n_headers; i++)
+                if (strcasecmp(resp->headers[i].name, name) == 0)
+                        return resp->headers[i].value;
+        return NULL;
+}
+
 void http_request_release(struct http_request *req)
 {
         if (!req)
@@ -589,4 +733,26 @@ void http_escape_query(struct berth_buf *b, const char *s)
                         buf_putc(b, hex[*p & 15]);
                 }
         }
+}
+
+int api_version_compare(const char *a, const char *b)
+{
+        while (*a || *b) {
+                unsigned long x = 0, y = 0;
+                while (*a >= '0' && *a <= '9')
+                        x = x * 10 + (unsigned long)(*a++ - '0'), x = x > 100000 ? 100000 : x;
+                while (*b >= '0' && *b <= '9')
+                        y = y * 10 + (unsigned long)(*b++ - '0'), y = y > 100000 ? 100000 : y;
+                if (x != y)
+                        return x < y ? -1 : 1;
+                if (*a == '.')
+                        a++;
+                else if (*a)
+                        a++; /* junk is skipped; the caller validated the syntax */
+                if (*b == '.')
+                        b++;
+                else if (*b)
+                        b++;
+        }
+        return 0;
 }

@@ -74,6 +74,30 @@ int http_parse_request(const char *buf, size_t len, const struct http_limits *li
                        struct http_request *req, size_t *ret_consumed, struct berth_error **err);
 void http_request_release(struct http_request *req);
 
+/* A response head, for the CLI's client (same rules for header fields). */
+struct http_response {
+        char *head;
+        int status;
+        const char *reason;
+        int version_minor;
+        struct http_header headers[HTTP_MAX_HEADERS];
+        size_t n_headers;
+        enum http_body_kind body_kind; /* NONE also for "until the connection closes": see below */
+        uint64_t content_length;
+        bool until_close; /* no length and no chunking: the body ends at EOF */
+        bool keep_alive;
+};
+
+/*
+ * Parse a response head; request_method decides whether a body can follow
+ * (none after HEAD, 1xx, 204, 304).  Returns like http_parse_request().
+ */
+int http_parse_response(const char *buf, size_t len, const struct http_limits *limits,
+                        const char *request_method, struct http_response *resp,
+                        size_t *ret_consumed, struct berth_error **err);
+void http_response_release(struct http_response *resp);
+const char *http_response_header(const struct http_response *resp, const char *name);
+
 /* Value of the first header field with this name (case-insensitive), or NULL. */
 const char *http_request_header(const struct http_request *req, const char *name);
 
@@ -114,6 +138,9 @@ char *http_unescape(const char *s, size_t len, bool plus_is_space);
  * url.Values.Get does.
  */
 char *http_query_get(const char *query, const char *key);
+
+/* Compare Docker API versions ("1.24") numerically per component: <0, 0, >0. */
+int api_version_compare(const char *a, const char *b);
 
 /* Append s percent-encoded for a query value (RFC 3986 unreserved stay). */
 struct berth_buf;

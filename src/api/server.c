@@ -145,28 +145,6 @@ static bool conn_process(struct conn *c);
 
 /* ---- versions ---- */
 
-int api_version_compare(const char *a, const char *b)
-{
-        while (*a || *b) {
-                unsigned long x = 0, y = 0;
-                while (*a >= '0' && *a <= '9')
-                        x = x * 10 + (unsigned long)(*a++ - '0'), x = x > 100000 ? 100000 : x;
-                while (*b >= '0' && *b <= '9')
-                        y = y * 10 + (unsigned long)(*b++ - '0'), y = y > 100000 ? 100000 : y;
-                if (x != y)
-                        return x < y ? -1 : 1;
-                if (*a == '.')
-                        a++;
-                else if (*a)
-                        a++; /* junk is skipped; the caller validated the syntax */
-                if (*b == '.')
-                        b++;
-                else if (*b)
-                        b++;
-        }
-        return 0;
-}
-
 static int version_to_int(const char *v)
 {
         unsigned long major = strtoul(v, NULL, 10);

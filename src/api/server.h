@@ -178,7 +178,4 @@ int api_worker_spawn(void *(*fn)(void *), void *arg);
  */
 int api_hijack(struct api_request *req, int *ret_fd, char **ret_pending, size_t *ret_pending_len);
 
-/* Compare "1.24"-style versions as numbers per component: <0, 0, >0. */
-int api_version_compare(const char *a, const char *b);
-
 #endif
