@@ -61,8 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 while (off < len && !http_chunked_done(&c)) {
                         size_t step = len - off < 7 ? len - off : 7;
                         size_t in = 0, out = 0;
-                        int cr = http_chunked_decode(&c, work + off, step, work + off, &in, &out,
-                                                     &err);
+                        int cr =
+                            http_chunked_decode(&c, work + off, step, work + off, &in, &out, &err);
                         berth_error_free(err);
                         err = NULL;
                         if (out > in || in > step)
