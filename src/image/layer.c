@@ -458,7 +458,7 @@ static int xattrs_take(const struct tar_entry *e, struct xattr_copy **ret, size_
         return 0;
 }
 
-/* chown (only when it changes anything), chmod after it, then xattrs. */
+/* chown, chmod after it (chown clears setuid), then xattrs. */
 static int apply_meta_fd(const char *name, int fd, uint64_t uid, uint64_t gid, mode_t mode,
                          const struct xattr_copy *x, size_t nx, struct berth_error **err)
 {
@@ -466,9 +466,9 @@ static int apply_meta_fd(const char *name, int fd, uint64_t uid, uint64_t gid, m
                 return berth_error_set(err, EINVAL,
                                        "layer entry '%s': invalid owner %" PRIu64 ":%" PRIu64, name,
                                        uid, gid);
-        if ((uid_t)uid != geteuid() || (gid_t)gid != getegid())
-                if (fchown(fd, (uid_t)uid, (gid_t)gid) < 0)
-                        return berth_error_sys(err, errno, "layer entry '%s': chown", name);
+        /* Always: a new inode's group is not ours inside a setgid directory. */
+        if (fchown(fd, (uid_t)uid, (gid_t)gid) < 0)
+                return berth_error_sys(err, errno, "layer entry '%s': chown", name);
         if (fchmod(fd, mode) < 0)
                 return berth_error_sys(err, errno, "layer entry '%s': chmod", name);
         return apply_xattrs(name, fd, x, nx, err);
@@ -523,8 +523,9 @@ static int whiteout(struct layer_apply *la, const struct tar_entry *e, const cha
                 return berth_error_sys(err, r, "layer entry '%s': replace '%s'", e->path, victim);
         if (mknodat(pfd, victim, S_IFCHR | 0, makedev(0, 0)) < 0)
                 return berth_error_sys(err, errno, "layer entry '%s': create whiteout", e->path);
-        if ((e->uid || e->gid) &&
-            fchownat(pfd, victim, (uid_t)e->uid, (gid_t)e->gid, AT_SYMLINK_NOFOLLOW) < 0)
+        if (e->uid > UINT32_MAX - 1 || e->gid > UINT32_MAX - 1)
+                return berth_error_set(err, EINVAL, "layer entry '%s': invalid owner", e->path);
+        if (fchownat(pfd, victim, (uid_t)e->uid, (gid_t)e->gid, AT_SYMLINK_NOFOLLOW) < 0)
                 return berth_error_sys(err, errno, "layer entry '%s': chown", e->path);
         return 0;
 }
@@ -642,8 +643,7 @@ static int make_node(struct layer_apply *la, const struct tar_entry *e, int pfd,
                 return berth_error_sys(err, errno, "layer entry '%s': create", e->path);
         if (e->uid > UINT32_MAX - 1 || e->gid > UINT32_MAX - 1)
                 return berth_error_set(err, EINVAL, "layer entry '%s': invalid owner", e->path);
-        if (((uid_t)e->uid != geteuid() || (gid_t)e->gid != getegid()) &&
-            fchownat(pfd, base, (uid_t)e->uid, (gid_t)e->gid, AT_SYMLINK_NOFOLLOW) < 0)
+        if (fchownat(pfd, base, (uid_t)e->uid, (gid_t)e->gid, AT_SYMLINK_NOFOLLOW) < 0)
                 return berth_error_sys(err, errno, "layer entry '%s': chown", e->path);
         /* The node was just created by us and is not a symlink: chmod may follow. */
         if (e->type != TAR_SYMLINK && fchmodat(pfd, base, e->mode, 0) < 0)
