@@ -27,15 +27,30 @@
 #include "image/layer.h"
 #include "image/store.h"
 
-static char root[64];    /* data root */
-static char outside[64]; /* a directory outside the data root that must stay untouched */
+static char base[64];     /* per run; removed by the parent even when a test fails */
+static char root[128];    /* data root */
+static char outside[128]; /* a directory outside the data root that must stay untouched */
+
+/* Unchecked fixture: runs in the parent, so the base directory goes away even
+ * when a forked test dies on a failed assertion before its teardown. */
+static void base_setup(void)
+{
+        strcpy(base, "/tmp/berth-test-layer-XXXXXX");
+        if (!mkdtemp(base))
+                abort();
+}
+
+static void base_teardown(void)
+{
+        rm_rf(base);
+}
 
 static void setup(void)
 {
         ck_assert_msg(geteuid() == 0, "test-layer needs root (owners, devices, overlay)");
-        strcpy(root, "/tmp/berth-test-layer-XXXXXX");
+        snprintf(root, sizeof(root), "%s/root-XXXXXX", base);
         ck_assert_ptr_nonnull(mkdtemp(root));
-        strcpy(outside, "/tmp/berth-test-outside-XXXXXX");
+        snprintf(outside, sizeof(outside), "%s/outside-XXXXXX", base);
         ck_assert_ptr_nonnull(mkdtemp(outside));
         char *victim = xasprintf("%s/victim", outside);
         ck_assert_int_eq(write_file_at(AT_FDCWD, victim, "keep", 4, 0644), 0);
@@ -44,6 +59,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+        (void)umount2(root, MNT_DETACH); /* a full-disk test's tmpfs, if it failed early */
         rm_rf(root);
         rm_rf(outside);
 }
@@ -1029,11 +1045,53 @@ START_TEST(test_hostile_bad_headers)
 }
 END_TEST
 
+START_TEST(test_full_disk_is_clear_and_leaves_nothing)
+{
+        /* a private mount namespace (Check forks each test): the tmpfs dies with it */
+        ck_assert_int_eq(unshare(CLONE_NEWNS), 0);
+        ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+        ck_assert_int_eq(mount("tmpfs", root, "tmpfs", 0, "size=512k"), 0);
+        struct tw t = {BERTH_BUF_INIT};
+        tw_file(&t, "small", "fits", 0644);
+        char *big = xmalloc(2 << 20);
+        memset(big, 'x', 2 << 20);
+        tw_header(&t, "big", '0', 0644, 0, 0, 2 << 20, 0, NULL, 0, 0);
+        tw_data(&t, big, 2 << 20);
+        tw_end(&t);
+        free(big);
+        struct berth_buf c = BERTH_BUF_INIT;
+        gzip_buf(t.b.data, t.b.len, &c);
+        struct layer_apply_opts o = {0};
+        struct layer_result res;
+        char *msg = NULL;
+        ck_assert_int_eq(apply_opts(c.data, c.len, 65536, &o, &res, &msg), -ENOSPC);
+        ck_assert_str_eq(msg, "layer entry 'big': write: No space left on device");
+        free(msg);
+        char *layers = xasprintf("%s/layers", root);
+        DIR *d = opendir(layers);
+        struct dirent *de;
+        while ((de = readdir(d)))
+                ck_assert_msg(de->d_name[0] == '.', "left behind: %s", de->d_name);
+        closedir(d);
+        free(layers);
+        /* the space came back: a layer that fits goes in */
+        struct tw t2 = {BERTH_BUF_INIT};
+        tw_file(&t2, "small", "fits", 0644);
+        tw_end(&t2);
+        ck_assert_msg(apply(&t2, &res, &msg) == 0, "%s", msg);
+        buf_release(&t2.b);
+        buf_release(&t.b);
+        buf_release(&c);
+        ck_assert_int_eq(umount2(root, MNT_DETACH), 0);
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("layer");
         TCase *tc = tcase_create("core");
         tcase_set_timeout(tc, 60);
+        tcase_add_unchecked_fixture(tc, base_setup, base_teardown);
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_plain_metadata_kept);
         tcase_add_test(tc, test_gzip_and_zstd_digests_and_chain);
@@ -1052,6 +1110,7 @@ int main(void)
         tcase_add_test(tc, test_hostile_gzip_bomb);
         tcase_add_test(tc, test_hostile_entry_and_path_limits);
         tcase_add_test(tc, test_hostile_bad_headers);
+        tcase_add_test(tc, test_full_disk_is_clear_and_leaves_nothing);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);

@@ -17,12 +17,27 @@
 #include "image/layer.h"
 #include "image/snapshot.h"
 
-static char root[64];
+static char base[64]; /* per run; removed by the parent even when a test fails */
+static char root[128];
+
+/* Unchecked fixture: runs in the parent, so the base directory goes away even
+ * when a forked test dies on a failed assertion before its teardown. */
+static void base_setup(void)
+{
+        strcpy(base, "/tmp/berth-test-snapshot-XXXXXX");
+        if (!mkdtemp(base))
+                abort();
+}
+
+static void base_teardown(void)
+{
+        rm_rf(base);
+}
 
 static void setup(void)
 {
         ck_assert_msg(geteuid() == 0, "test-snapshot needs root (overlay mounts)");
-        strcpy(root, "/tmp/berth-test-snapshot-XXXXXX");
+        snprintf(root, sizeof(root), "%s/root-XXXXXX", base);
         ck_assert_ptr_nonnull(mkdtemp(root));
         ck_assert_int_eq(unshare(CLONE_NEWNS), 0);
         ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
@@ -201,6 +216,7 @@ int main(void)
 {
         Suite *s = suite_create("snapshot");
         TCase *tc = tcase_create("core");
+        tcase_add_unchecked_fixture(tc, base_setup, base_teardown);
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_overlay_of_layers);
         tcase_add_test(tc, test_more_layers_than_a_page);

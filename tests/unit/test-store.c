@@ -20,16 +20,32 @@
 #include "base/fileio.h"
 #include "image/store.h"
 
-static char root[64];
+static char base[64]; /* per run; removed by the parent even when a test fails */
+static char root[128];
+
+/* Unchecked fixture: runs in the parent, so the base directory goes away even
+ * when a forked test dies on a failed assertion before its teardown. */
+static void base_setup(void)
+{
+        strcpy(base, "/tmp/berth-test-store-XXXXXX");
+        if (!mkdtemp(base))
+                abort();
+}
+
+static void base_teardown(void)
+{
+        rm_rf(base);
+}
 
 static void setup(void)
 {
-        strcpy(root, "/tmp/berth-test-store-XXXXXX");
+        snprintf(root, sizeof(root), "%s/root-XXXXXX", base);
         ck_assert_ptr_nonnull(mkdtemp(root));
 }
 
 static void teardown(void)
 {
+        (void)umount2(root, MNT_DETACH); /* a full-disk test's tmpfs, if it failed early */
         rm_rf(root);
 }
 
@@ -336,6 +352,7 @@ int main(void)
 {
         Suite *su = suite_create("store");
         TCase *tc = tcase_create("core");
+        tcase_add_unchecked_fixture(tc, base_setup, base_teardown);
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_streaming_ingest_and_access);
         tcase_add_test(tc, test_digest_mismatch_leaves_nothing);
