@@ -1191,3 +1191,29 @@ done:
         layer_apply_abort(la);
         return r;
 }
+
+int layer_apply_fd(const char *data_root, const struct layer_apply_opts *opts, int fd,
+                   struct layer_result *res, struct berth_error **err)
+{
+        struct layer_apply *la = NULL;
+        int r = layer_apply_begin(data_root, opts, &la, err);
+        if (r != 0)
+                return r;
+        _cleanup_free_ unsigned char *buf = xmalloc(1 << 20);
+        for (;;) {
+                ssize_t n = read(fd, buf, 1 << 20);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        r = berth_error_sys(err, errno, "layer: read");
+                        break;
+                }
+                if (n == 0)
+                        return layer_apply_finish(la, res, err);
+                r = layer_apply_write(la, buf, (size_t)n, err);
+                if (r < 0)
+                        break;
+        }
+        layer_apply_abort(la);
+        return r;
+}

@@ -82,6 +82,11 @@ static inline void layer_apply_abortp(struct layer_apply **la)
 }
 #define _cleanup_layer_apply_ _cleanup_(layer_apply_abortp)
 
+/* Whole layer from an fd (a stored blob, a `docker load` archive member):
+ * begin + write in 1 MiB reads + finish.  Returns 1 when already present. */
+int layer_apply_fd(const char *data_root, const struct layer_apply_opts *opts, int fd,
+                   struct layer_result *res, struct berth_error **err);
+
 /* chain id from the parent's chain id (NULL for the first layer) and a diff_id. */
 void layer_chain_id(const char *parent, const char *diff_id, char out[72]);
 /* Crash recovery at start-up: removes layers/ *.tmp. */

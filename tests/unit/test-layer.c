@@ -478,6 +478,19 @@ START_TEST(test_gzip_and_zstd_digests_and_chain)
                 }
                 ck_assert_str_eq(res.chain_id, chain);
                 check_rich(&res);
+                /* from an fd (a stored blob) into a second data root */
+                char *blob = xasprintf("%s/blob", root), *root2 = xasprintf("%s/2", root);
+                ck_assert_int_eq(write_file_at(AT_FDCWD, blob, c.data, c.len, 0600), 0);
+                int fd = open(blob, O_RDONLY | O_CLOEXEC);
+                struct layer_result res2;
+                struct berth_error *e2 = NULL;
+                ck_assert_msg(layer_apply_fd(root2, &o, fd, &res2, &e2) == 0, "%s",
+                              berth_error_msg(e2));
+                close(fd);
+                ck_assert_str_eq(res2.chain_id, chain);
+                ck_assert(layer_exists(root2, chain));
+                free(blob);
+                free(root2);
                 /* the same layer again is recognised without unpacking */
                 struct layer_apply *la = NULL;
                 struct berth_error *err = NULL;
