@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <string.h>
@@ -1099,6 +1100,57 @@ START_TEST(test_full_disk_is_clear_and_leaves_nothing)
 }
 END_TEST
 
+struct racer {
+        const struct tw *t;
+        const char *diff;
+        int result; /* 0 applied, 1 found present */
+};
+
+static void *race(void *arg)
+{
+        struct racer *r = arg;
+        struct layer_apply_opts o = {.expected_diff_id = r->diff};
+        struct layer_apply *la = NULL;
+        struct berth_error *err = NULL;
+        r->result = layer_apply_begin(root, &o, &la, &err);
+        if (r->result == 0) {
+                usleep(100 * 1000); /* let the others queue up behind this apply */
+                if (layer_apply_write(la, r->t->b.data, r->t->b.len, &err) < 0) {
+                        layer_apply_abort(la);
+                        r->result = -1;
+                } else if (layer_apply_finish(la, NULL, &err) < 0) {
+                        r->result = -1;
+                }
+        }
+        berth_error_free(err);
+        return NULL;
+}
+
+START_TEST(test_concurrent_applies_unpack_once)
+{
+        struct tw t = {BERTH_BUF_INIT};
+        build_rich(&t);
+        char diff[72];
+        sha(t.b.data, t.b.len, diff);
+        struct racer rs[4];
+        pthread_t th[4];
+        for (int i = 0; i < 4; i++) {
+                rs[i] = (struct racer){.t = &t, .diff = diff};
+                pthread_create(&th[i], NULL, race, &rs[i]);
+        }
+        int applied = 0, present = 0;
+        for (int i = 0; i < 4; i++) {
+                pthread_join(th[i], NULL);
+                applied += rs[i].result == 0;
+                present += rs[i].result == 1;
+        }
+        ck_assert_int_eq(applied, 1);
+        ck_assert_int_eq(present, 3);
+        ck_assert(layer_exists(root, diff));
+        buf_release(&t.b);
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("layer");
@@ -1124,6 +1176,7 @@ int main(void)
         tcase_add_test(tc, test_hostile_entry_and_path_limits);
         tcase_add_test(tc, test_hostile_bad_headers);
         tcase_add_test(tc, test_full_disk_is_clear_and_leaves_nothing);
+        tcase_add_test(tc, test_concurrent_applies_unpack_once);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
