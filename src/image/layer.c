@@ -76,7 +76,7 @@ struct layer_apply {
         EVP_MD_CTX *md_comp, *md_diff;
         uint64_t comp_size, size;
         enum layer_compression comp;
-        bool detected;
+        bool detected, no_digest;
         unsigned char peek[4];
         size_t peek_len;
 #ifdef HAVE_ISAL
@@ -762,7 +762,7 @@ static int feed_tar(struct layer_apply *la, const unsigned char *p, size_t n,
                 return berth_error_set(
                     err, EFBIG, "layer: uncompressed size exceeds the limit of %" PRIu64 " bytes",
                     la->lim.max_bytes);
-        if (la->comp != LAYER_PLAIN)
+        if (la->comp != LAYER_PLAIN || la->no_digest)
                 EVP_DigestUpdate(la->md_diff, p, n);
         return tar_reader_feed(la->tar, p, n, err);
 }
@@ -957,7 +957,8 @@ static int detect(struct layer_apply *la, struct berth_error **err)
 int layer_apply_write(struct layer_apply *la, const void *buf, size_t len, struct berth_error **err)
 {
         const unsigned char *p = buf;
-        EVP_DigestUpdate(la->md_comp, p, len);
+        if (!la->no_digest)
+                EVP_DigestUpdate(la->md_comp, p, len);
         la->comp_size += len;
         if (!la->detected) {
                 size_t n = sizeof(la->peek) - la->peek_len;
@@ -985,6 +986,8 @@ int layer_apply_begin(const char *data_root, const struct layer_apply_opts *opts
                 return berth_error_prefix(err, "layer parent");
         if (opts->expected_digest && (r = blob_digest_check(opts->expected_digest, err)) < 0)
                 return r;
+        if (opts->expected_digest && opts->no_digest)
+                return berth_error_set(err, EINVAL, "layer: an expected digest needs the digest");
         char chain[72] = "";
         if (opts->expected_diff_id) {
                 if ((r = blob_digest_check(opts->expected_diff_id, err)) < 0)
@@ -1013,6 +1016,7 @@ int layer_apply_begin(const char *data_root, const struct layer_apply_opts *opts
         la->expected_digest = opts->expected_digest ? xstrdup(opts->expected_digest) : NULL;
         la->expected_diff_id = opts->expected_diff_id ? xstrdup(opts->expected_diff_id) : NULL;
         la->lim = opts->limits;
+        la->no_digest = opts->no_digest;
         if (!la->lim.max_bytes)
                 la->lim.max_bytes = DEFAULT_MAX_BYTES;
         if (!la->lim.max_entries)
@@ -1147,8 +1151,9 @@ int layer_apply_finish(struct layer_apply *la, struct layer_result *res, struct 
         int r = end_of_stream(la, err);
         if (r < 0)
                 goto done;
-        digest_final(la->md_comp, out.digest);
-        if (la->comp == LAYER_PLAIN)
+        if (!la->no_digest)
+                digest_final(la->md_comp, out.digest);
+        if (la->comp == LAYER_PLAIN && !la->no_digest)
                 memcpy(out.diff_id, out.digest, sizeof(out.diff_id));
         else
                 digest_final(la->md_diff, out.diff_id);

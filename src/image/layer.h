@@ -52,11 +52,15 @@ struct layer_apply_opts {
         const char *parent_chain_id;  /* "sha256:…" of the layers below, NULL for the first */
         const char *expected_digest;  /* digest of the (compressed) stream, or NULL */
         const char *expected_diff_id; /* the config's rootfs.diff_ids[n], or NULL */
+        /* The caller verifies the compressed bytes itself (the registry client
+         * and the store both hash them during a pull): skip that SHA-256 here;
+         * result.digest is then "" and expected_digest must be NULL. */
+        bool no_digest;
         struct layer_limits limits;
 };
 
 struct layer_result {
-        char digest[72];   /* sha256:… of the bytes pushed in */
+        char digest[72];   /* sha256:… of the bytes pushed in ("" with no_digest) */
         char diff_id[72];  /* sha256:… of the uncompressed tar */
         char chain_id[72]; /* sha256:… naming layers/<hex> */
         uint64_t compressed_size, size, entries;

@@ -492,6 +492,18 @@ START_TEST(test_gzip_and_zstd_digests_and_chain)
                 ck_assert(layer_exists(root2, chain));
                 free(blob);
                 free(root2);
+                /* without the compressed digest: same diff id and chain, no digest */
+                char *root3 = xasprintf("%s/3", root);
+                struct layer_apply_opts o3 = {.parent_chain_id = o.parent_chain_id,
+                                              .no_digest = true};
+                struct layer_apply *la3 = NULL;
+                ck_assert_int_eq(layer_apply_begin(root3, &o3, &la3, &e2), 0);
+                ck_assert_int_eq(layer_apply_write(la3, c.data, c.len, &e2), 0);
+                ck_assert_int_eq(layer_apply_finish(la3, &res2, &e2), 0);
+                ck_assert_str_eq(res2.digest, "");
+                ck_assert_str_eq(res2.diff_id, diff);
+                ck_assert_str_eq(res2.chain_id, chain);
+                free(root3);
                 /* the same layer again is recognised without unpacking */
                 struct layer_apply *la = NULL;
                 struct berth_error *err = NULL;
@@ -550,6 +562,14 @@ START_TEST(test_digest_mismatch_leaves_no_layer)
         ck_assert_msg(strstr(msg, "digest mismatch"), "%s", msg);
         free(msg);
         ck_assert(!layer_exists(root, got));
+        /* a plain tar without the (identical) compressed digest still gets its diff id */
+        o = (struct layer_apply_opts){.no_digest = true, .expected_diff_id = got};
+        ck_assert_msg(apply_opts(t.b.data, t.b.len, 100, &o, &res, &msg) == 0, "%s", msg);
+        ck_assert_str_eq(res.diff_id, got);
+        ck_assert_str_eq(res.digest, "");
+        o = (struct layer_apply_opts){.no_digest = true, .expected_digest = got};
+        ck_assert_int_eq(apply_opts(t.b.data, t.b.len, 100, &o, &res, &msg), -EINVAL);
+        free(msg);
         buf_release(&t.b);
 }
 END_TEST
