@@ -1,11 +1,15 @@
 /*
  * layer.c — streaming layer apply (see layer.h for the contract).
  *
- * Pipeline per pushed chunk: SHA-256 of the compressed bytes → decompressor
- * (isa-l igzip or zlib for gzip, libzstd, or none) into a 512 KiB buffer →
- * SHA-256 of the tar (diff_id) and the uncompressed-bytes limit → tar.c, whose
- * callbacks create the entries.  File contents go from the decompression
- * buffer straight to write(2); nothing is staged.
+ * Pipeline per pushed chunk, on two threads: the caller's thread hashes the
+ * compressed bytes, decompresses them (isa-l igzip or zlib for gzip, libzstd,
+ * or none) into one of four 512 KiB pool buffers and checks the
+ * uncompressed-bytes limit; an extraction thread per layer takes the filled
+ * buffers in order, hashes them (diff_id) and feeds tar.c, whose callbacks
+ * create the entries.  So inflating and writing files overlap on two cores.
+ * File contents go from the pool buffer straight to write(2).  The extraction
+ * thread's error is reported by the next write() or by finish(); abort()
+ * stops the thread before anything is freed.
  *
  * Path safety: entry names are cleaned lexically first (clean_path), then the
  * parent directory is opened with open_in_root() (openat2 RESOLVE_IN_ROOT |
@@ -51,6 +55,7 @@
 #include "image/tar.h"
 
 #define OUTBUF_SIZE         (512 * 1024)
+#define NBUF                4
 #define DEFAULT_MAX_BYTES   (64ULL << 30)
 #define DEFAULT_MAX_ENTRIES 4000000ULL
 #define DEFAULT_MAX_PATH    4096
@@ -88,8 +93,24 @@ struct layer_apply {
         bool member_done; /* gzip: a member ended; more input starts another */
         ZSTD_DStream *zstd;
         size_t zstd_last;
-        unsigned char *out;
+        unsigned char *out; /* the buffer the decompressor fills now (one of pool[]) */
+        int out_idx;
         struct tar_reader *tar;
+        /* the pipeline: the caller's thread decompresses into pool buffers, the
+         * extraction thread hashes them (diff_id) and unpacks them */
+        pthread_t thread;
+        bool thread_running;
+        pthread_mutex_t mu;
+        pthread_cond_t cv_full, cv_free;
+        unsigned char *pool[NBUF];
+        int full_idx[NBUF];
+        size_t full_len[NBUF];
+        size_t full_head, full_count;
+        int free_idx[NBUF];
+        size_t n_free;
+        bool eof, cancel, failed;
+        int thread_ret;
+        struct berth_error *thread_err;
         /* the regular file being written */
         int cur_fd;
         char *cur_name;
@@ -752,6 +773,97 @@ static const struct tar_ops apply_ops = {
 
 /* ---- the stream ---------------------------------------------------------- */
 
+/* Extraction thread: hash each buffer into the diff_id and unpack it.  After a
+ * failure it keeps recycling buffers (so the producer never blocks) until told
+ * to stop; the error waits in thread_err for the producer to report. */
+static void *extract_thread(void *arg)
+{
+        struct layer_apply *la = arg;
+        bool failed = false;
+        for (;;) {
+                pthread_mutex_lock(&la->mu);
+                while (la->full_count == 0 && !la->eof)
+                        pthread_cond_wait(&la->cv_full, &la->mu);
+                if (la->cancel || la->full_count == 0) {
+                        pthread_mutex_unlock(&la->mu);
+                        return NULL;
+                }
+                int idx = la->full_idx[la->full_head];
+                size_t len = la->full_len[la->full_head];
+                la->full_head = (la->full_head + 1) % NBUF;
+                la->full_count--;
+                bool hash = la->comp != LAYER_PLAIN || la->no_digest;
+                pthread_mutex_unlock(&la->mu);
+                if (!failed) {
+                        if (hash)
+                                EVP_DigestUpdate(la->md_diff, la->pool[idx], len);
+                        struct berth_error *e = NULL;
+                        int r = tar_reader_feed(la->tar, la->pool[idx], len, &e);
+                        if (r < 0) {
+                                failed = true;
+                                pthread_mutex_lock(&la->mu);
+                                la->thread_ret = r;
+                                la->thread_err = e;
+                                la->failed = true;
+                                pthread_mutex_unlock(&la->mu);
+                        }
+                }
+                pthread_mutex_lock(&la->mu);
+                la->free_idx[la->n_free++] = idx;
+                pthread_cond_signal(&la->cv_free);
+                pthread_mutex_unlock(&la->mu);
+        }
+}
+
+/* Hands the extraction thread's error to the caller (once; later calls get
+ * the code with a short message). */
+static int take_thread_error(struct layer_apply *la, struct berth_error **err)
+{
+        int r = la->thread_ret;
+        struct berth_error *e = TAKE_PTR(la->thread_err);
+        if (err && !*err && e) {
+                *err = e;
+                return r;
+        }
+        berth_error_free(e);
+        return berth_error_set(err, -r, "layer: extraction failed");
+}
+
+/* Queue la->out (n bytes) and take a free buffer for the decompressor. */
+static int submit(struct layer_apply *la, size_t n, struct berth_error **err)
+{
+        pthread_mutex_lock(&la->mu);
+        if (la->failed) {
+                pthread_mutex_unlock(&la->mu);
+                return take_thread_error(la, err);
+        }
+        size_t tail = (la->full_head + la->full_count) % NBUF;
+        la->full_idx[tail] = la->out_idx;
+        la->full_len[tail] = n;
+        la->full_count++;
+        pthread_cond_signal(&la->cv_full);
+        while (la->n_free == 0)
+                pthread_cond_wait(&la->cv_free, &la->mu);
+        la->out_idx = la->free_idx[--la->n_free];
+        la->out = la->pool[la->out_idx];
+        pthread_mutex_unlock(&la->mu);
+        return 0;
+}
+
+/* Stops the extraction thread: after the last buffer (finish) or at once (abort). */
+static void stop_thread(struct layer_apply *la, bool cancel)
+{
+        if (!la->thread_running)
+                return;
+        pthread_mutex_lock(&la->mu);
+        la->eof = true;
+        la->cancel = cancel;
+        pthread_cond_signal(&la->cv_full);
+        pthread_mutex_unlock(&la->mu);
+        pthread_join(la->thread, NULL);
+        la->thread_running = false;
+}
+
 static int feed_tar(struct layer_apply *la, const unsigned char *p, size_t n,
                     struct berth_error **err)
 {
@@ -762,9 +874,19 @@ static int feed_tar(struct layer_apply *la, const unsigned char *p, size_t n,
                 return berth_error_set(
                     err, EFBIG, "layer: uncompressed size exceeds the limit of %" PRIu64 " bytes",
                     la->lim.max_bytes);
-        if (la->comp != LAYER_PLAIN || la->no_digest)
-                EVP_DigestUpdate(la->md_diff, p, n);
-        return tar_reader_feed(la->tar, p, n, err);
+        if (p == la->out)
+                return submit(la, n, err);
+        /* plain tar: the caller's bytes are copied into the pool */
+        while (n > 0) {
+                size_t k = n < OUTBUF_SIZE ? n : OUTBUF_SIZE;
+                memcpy(la->out, p, k);
+                int r = submit(la, k, err);
+                if (r < 0)
+                        return r;
+                p += k;
+                n -= k;
+        }
+        return 0;
 }
 
 #ifdef HAVE_ISAL
@@ -1010,6 +1132,9 @@ int layer_apply_begin(const char *data_root, const struct layer_apply_opts *opts
 
         struct layer_apply *la = xcalloc(1, sizeof(*la));
         la->root_fd = la->cur_fd = la->cache_fd = la->layers_fd = -EBADF;
+        pthread_mutex_init(&la->mu, NULL);
+        pthread_cond_init(&la->cv_full, NULL);
+        pthread_cond_init(&la->cv_free, NULL);
         la->reserved = *chain ? xstrdup(chain) : NULL;
         la->data_root = xstrdup(data_root);
         la->parent = opts->parent_chain_id ? xstrdup(opts->parent_chain_id) : NULL;
@@ -1069,13 +1194,24 @@ int layer_apply_begin(const char *data_root, const struct layer_apply_opts *opts
             EVP_DigestInit_ex(la->md_comp, EVP_sha256(), NULL) != 1 ||
             EVP_DigestInit_ex(la->md_diff, EVP_sha256(), NULL) != 1)
                 berth_oom();
-        la->out = xmalloc(OUTBUF_SIZE);
         struct tar_limits tl = {
             .max_path = la->lim.max_path,
             .max_entries = la->lim.max_entries,
             .max_size = la->lim.max_bytes,
         };
         la->tar = tar_reader_new(&apply_ops, la, &tl);
+        for (int i = 0; i < NBUF; i++)
+                la->pool[i] = xmalloc(OUTBUF_SIZE);
+        for (int i = 1; i < NBUF; i++)
+                la->free_idx[la->n_free++] = i;
+        la->out_idx = 0;
+        la->out = la->pool[0];
+        r = pthread_create(&la->thread, NULL, extract_thread, la);
+        if (r != 0) {
+                layer_apply_abort(la);
+                return berth_error_sys(err, r, "layer: start extraction thread");
+        }
+        la->thread_running = true;
         *ret = la;
         return 0;
 }
@@ -1084,6 +1220,8 @@ void layer_apply_abort(struct layer_apply *la)
 {
         if (!la)
                 return;
+        stop_thread(la, true);
+        berth_error_free(la->thread_err);
         cur_release(la);
         cache_drop(la);
         if (la->root_fd >= 0)
@@ -1103,7 +1241,11 @@ void layer_apply_abort(struct layer_apply *la)
         for (size_t i = 0; i < la->n_dirs; i++)
                 free(la->dirs[i].path);
         free(la->dirs);
-        free(la->out);
+        for (int i = 0; i < NBUF; i++)
+                free(la->pool[i]);
+        pthread_mutex_destroy(&la->mu);
+        pthread_cond_destroy(&la->cv_full);
+        pthread_cond_destroy(&la->cv_free);
         free(la->reserved);
         free(la->parent);
         free(la->expected_digest);
@@ -1128,6 +1270,9 @@ static int end_of_stream(struct layer_apply *la, struct berth_error **err)
                         return berth_error_set(err, EPIPE,
                                                "layer: zstd: unexpected end of compressed data");
         }
+        stop_thread(la, false);
+        if (la->failed)
+                return take_thread_error(la, err);
         if ((r = tar_reader_finish(la->tar, err)) < 0)
                 return berth_error_prefix(err, "layer");
         /* Directory times last: creating children changed them. */
