@@ -1367,3 +1367,36 @@ int layer_apply_fd(const char *data_root, const struct layer_apply_opts *opts, i
         layer_apply_abort(la);
         return r;
 }
+
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int layer_list(const char *data_root, char ***ret, struct berth_error **err)
+{
+        _cleanup_free_ char *dir = xasprintf("%s/layers", data_root);
+        char **v = xcalloc(1, sizeof(char *));
+        size_t n = 0;
+        _cleanup_closedir_ DIR *d = opendir(dir);
+        if (!d) {
+                if (errno == ENOENT) {
+                        *ret = v;
+                        return 0;
+                }
+                free(v);
+                return berth_error_sys(err, errno, "layer store '%s': list", dir);
+        }
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *id = xasprintf("sha256:%s", de->d_name);
+                if (blob_digest_check(id, NULL) < 0) /* *.tmp and strays */
+                        continue;
+                v = xrealloc(v, (n + 2) * sizeof(char *));
+                v[n++] = TAKE_PTR(id);
+                v[n] = NULL;
+        }
+        qsort(v, n, sizeof(char *), cmp_str);
+        *ret = v;
+        return 0;
+}

@@ -96,6 +96,9 @@ void layer_chain_id(const char *parent, const char *diff_id, char out[72]);
 /* Crash recovery at start-up: removes layers/ *.tmp. */
 int layer_store_cleanup(const char *data_root, struct berth_error **err);
 bool layer_exists(const char *data_root, const char *chain_id);
+/* Every unpacked layer's chain id (never *.tmp), sorted, NULL-terminated;
+ * strv_free().  For garbage collection by the engine. */
+int layer_list(const char *data_root, char ***ret, struct berth_error **err);
 /* <data-root>/layers/<hex>; caller frees. */
 char *layer_path(const char *data_root, const char *chain_id);
 int layer_delete(const char *data_root, const char *chain_id, struct berth_error **err);

@@ -415,3 +415,35 @@ int blob_store_put(struct blob_store *s, const char *digest, const void *buf, si
         }
         return blob_ingest_commit(in, ret_digest, err);
 }
+
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int blob_store_list(struct blob_store *s, char ***ret, struct berth_error **err)
+{
+        int fd = openat(s->blobs_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return berth_error_sys(err, errno, "content store '%s': list", s->root);
+        _cleanup_closedir_ DIR *d = fdopendir(fd);
+        if (!d) {
+                int e = errno;
+                close(fd);
+                return berth_error_sys(err, e, "content store '%s': list", s->root);
+        }
+        char **v = xcalloc(1, sizeof(char *));
+        size_t n = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *dg = xasprintf("sha256:%s", de->d_name);
+                if (blob_digest_check(dg, NULL) < 0)
+                        continue;
+                v = xrealloc(v, (n + 2) * sizeof(char *));
+                v[n++] = TAKE_PTR(dg);
+                v[n] = NULL;
+        }
+        qsort(v, n, sizeof(char *), cmp_str);
+        *ret = v;
+        return 0;
+}

@@ -48,6 +48,9 @@ int blob_store_read(struct blob_store *s, const char *digest, size_t max, char *
                     size_t *ret_len, struct berth_error **err);
 /* Removing an absent blob is not an error. */
 int blob_store_delete(struct blob_store *s, const char *digest, struct berth_error **err);
+/* Every blob digest present (for garbage collection: the engine knows what is
+ * referenced and deletes the rest).  NULL-terminated, sorted; strv_free(). */
+int blob_store_list(struct blob_store *s, char ***ret, struct berth_error **err);
 /* Path of a blob (whether present or not); caller frees. */
 char *blob_store_path(struct blob_store *s, const char *digest);
 /* The data root the store was opened on. */

@@ -701,6 +701,12 @@ START_TEST(test_crash_leftovers_cleaned)
                                "3333333333333333333333333333333333333333333333333333333333333333");
         ck_assert_int_eq(mkdir_p(keep, 0755), 0);
         struct berth_error *err = NULL;
+        char **all = NULL;
+        ck_assert_int_eq(layer_list(root, &all, &err), 0);
+        ck_assert_str_eq(all[0],
+                         "sha256:3333333333333333333333333333333333333333333333333333333333333333");
+        ck_assert_ptr_null(all[1]); /* abc.tmp is not a layer */
+        strv_free(all);
         ck_assert_int_eq(layer_store_cleanup(root, &err), 0);
         struct stat st;
         ck_assert_int_eq(stat(tmp, &st), -1);

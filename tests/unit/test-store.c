@@ -126,6 +126,19 @@ START_TEST(test_streaming_ingest_and_access)
         ck_assert_int_eq(blob_store_ingest_begin(s, dg, (int64_t)len, &in, &err), 1);
         ck_assert_ptr_null(in);
 
+        char *other = NULL;
+        ck_assert_int_eq(blob_store_put(s, NULL, "x", 1, &other, &err), 0);
+        char **all = NULL;
+        ck_assert_int_eq(blob_store_list(s, &all, &err), 0);
+        ck_assert_ptr_nonnull(all[0]);
+        ck_assert_ptr_nonnull(all[1]);
+        ck_assert_ptr_null(all[2]);
+        ck_assert(strcmp(all[0], all[1]) < 0);
+        ck_assert((strcmp(all[0], dg) == 0 && strcmp(all[1], other) == 0) ||
+                  (strcmp(all[1], dg) == 0 && strcmp(all[0], other) == 0));
+        strv_free(all);
+        free(other);
+
         ck_assert_int_eq(blob_store_delete(s, dg, &err), 0);
         ck_assert(!blob_store_exists(s, dg));
         ck_assert_int_eq(blob_store_delete(s, dg, &err), 0);
