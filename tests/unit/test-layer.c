@@ -28,10 +28,10 @@
 #include "image/layer.h"
 #include "image/store.h"
 
-static char base[64];  /* per run; removed by the parent even when a test fails */
-static char root[128]; /* data root */
-static char outside[128];
-static mode_t victim_umask; /* a directory outside the data root that must stay untouched */
+static char base[64];     /* per run; removed by the parent even when a test fails */
+static char root[128];    /* data root */
+static char outside[128]; /* a directory outside the data root that must stay untouched */
+static mode_t victim_umask;
 
 /* Unchecked fixture: runs in the parent, so the base directory goes away even
  * when a forked test dies on a failed assertion before its teardown. */
