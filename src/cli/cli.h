@@ -61,10 +61,15 @@ int cli_daemon_error(struct cli_ctx *ctx, const struct cli_response *r);
 
 /* docker's units.BytesSize: 4 significant digits, binary units ("23.54GiB"). */
 char *cli_bytes_size(double bytes);
+/* docker's units.HumanSize: 4 significant digits, decimal units ("1.982MB"). */
+char *cli_human_size(double bytes);
 
 /* Commands (cmd-*.c). */
 extern const struct cli_command cli_cmd_version;
 extern const struct cli_command cli_cmd_info;
 extern const struct cli_command cli_cmd_system;
+extern const struct cli_command cli_cmd_image; /* image inspect|prune|rm|tag */
+extern const struct cli_command cli_cmd_rmi;
+extern const struct cli_command cli_cmd_tag;
 
 #endif

@@ -147,7 +147,7 @@ static int migrate(struct berth_db *db, const char *path, struct berth_error **e
                 r = berth_db_exec(db, migrations[have], err);
                 if (r == 0) {
                         _cleanup_free_ char *bump =
-                                xasprintf("UPDATE schema_version SET version = %d", have + 1);
+                            xasprintf("UPDATE schema_version SET version = %d", have + 1);
                         r = berth_db_exec(db, bump, err);
                 }
                 if (r == 0)

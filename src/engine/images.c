@@ -54,7 +54,7 @@ static int load_names(struct berth_engine *e, const char *table, const char *id,
 {
         sqlite3 *h = berth_db_handle(e->db);
         _cleanup_free_ char *sql =
-                xasprintf("SELECT name FROM %s WHERE image_id = ?1 ORDER BY name", table);
+            xasprintf("SELECT name FROM %s WHERE image_id = ?1 ORDER BY name", table);
         sqlite3_stmt *st = NULL;
         if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
                 return sql_error(e, err);
@@ -99,8 +99,7 @@ int berth_image_list(struct berth_engine *e, struct berth_image ***ret, struct b
 {
         sqlite3 *h = berth_db_handle(e->db);
         sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(h,
-                               "SELECT " IMAGE_COLUMNS " FROM images ORDER BY created DESC, id",
+        if (sqlite3_prepare_v2(h, "SELECT " IMAGE_COLUMNS " FROM images ORDER BY created DESC, id",
                                -1, &st, NULL) != SQLITE_OK)
                 return sql_error(e, err);
         struct berth_image **list = xcalloc(1, sizeof(*list));
@@ -132,7 +131,7 @@ static int find_where(struct berth_engine *e, const char *where, const char *par
 {
         sqlite3 *h = berth_db_handle(e->db);
         _cleanup_free_ char *sql =
-                xasprintf("SELECT " IMAGE_COLUMNS " FROM images WHERE %s LIMIT 2", where);
+            xasprintf("SELECT " IMAGE_COLUMNS " FROM images WHERE %s LIMIT 2", where);
         sqlite3_stmt *st = NULL;
         if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
                 return sql_error(e, err);
@@ -187,7 +186,8 @@ int berth_image_find(struct berth_engine *e, const char *name, struct berth_imag
                         /* name@digest: the digest decides (a tag beside it is ignored). */
                         _cleanup_free_ char *n = image_ref_name(ref);
                         _cleanup_free_ char *dn = xasprintf("%s@%s", n, ref->digest);
-                        r = find_where(e, "id IN (SELECT image_id FROM repo_digests WHERE name = ?1)",
+                        r = find_where(e,
+                                       "id IN (SELECT image_id FROM repo_digests WHERE name = ?1)",
                                        dn, ret, err);
                 } else {
                         r = find_where(e, "id IN (SELECT image_id FROM tags WHERE name = ?1)", full,
@@ -203,6 +203,11 @@ int berth_image_find(struct berth_engine *e, const char *name, struct berth_imag
                 r = find_where(e, "id LIKE ?1", like, ret, err);
                 if (r == 0 || (r < 0 && r != -ENOENT && r != -EEXIST))
                         return r;
+        }
+        /* dockerd names the reference as it understood it: "busybox:latest". */
+        if (ref) {
+                _cleanup_free_ char *fam = image_ref_familiar(ref);
+                return berth_error_set(err, ENOENT, "No such image: %s", fam);
         }
         return berth_error_set(err, ENOENT, "No such image: %s", name);
 }
@@ -262,8 +267,9 @@ int berth_image_tag(struct berth_engine *e, const char *image_id, const char *ta
         r = berth_db_begin(e->db, err);
         if (r < 0)
                 return r;
-        r = exec_bind(e, "INSERT INTO tags (name, image_id) VALUES (?1, ?2) "
-                         "ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id",
+        r = exec_bind(e,
+                      "INSERT INTO tags (name, image_id) VALUES (?1, ?2) "
+                      "ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id",
                       full, image_id, err);
         if (r == 0)
                 r = berth_db_commit(e->db, err);
@@ -294,8 +300,8 @@ static char *repo_of(const char *full)
 }
 
 /* Delete the record (names cascade) and the config blob; inside a transaction. */
-static int delete_image(struct berth_engine *e, const struct berth_image *img,
-                        struct json *actions, struct berth_error **err)
+static int delete_image(struct berth_engine *e, const struct berth_image *img, struct json *actions,
+                        struct berth_error **err)
 {
         for (size_t i = 0; img->repo_digests[i]; i++)
                 untag_action(actions, img->repo_digests[i]);
@@ -306,8 +312,8 @@ static int delete_image(struct berth_engine *e, const struct berth_image *img,
         return 0;
 }
 
-static int remove_locked(struct berth_engine *e, const char *name, bool force,
-                         struct json *actions, bool *ret_deleted_blob, struct berth_image **ret_img,
+static int remove_locked(struct berth_engine *e, const char *name, bool force, struct json *actions,
+                         bool *ret_deleted_blob, struct berth_image **ret_img,
                          struct berth_error **err)
 {
         _cleanup_image_ struct berth_image *img = NULL;
@@ -376,10 +382,11 @@ static int remove_locked(struct berth_engine *e, const char *name, bool force,
                                 several = true;
                 }
                 if (several && !force)
-                        return berth_error_set(err, EBUSY,
-                                               "conflict: unable to delete %.12s (must be forced) - "
-                                               "image is referenced in multiple repositories",
-                                               img->id + 7);
+                        return berth_error_set(
+                            err, EBUSY,
+                            "conflict: unable to delete %.12s (must be forced) - "
+                            "image is referenced in multiple repositories",
+                            img->id + 7);
                 for (size_t i = 0; img->repo_tags[i]; i++)
                         untag_action(actions, img->repo_tags[i]);
         }
@@ -407,7 +414,8 @@ int berth_image_remove(struct berth_engine *e, const char *name, bool force,
                 json_free(actions);
                 return r;
         }
-        /* After the commit: a crash in between leaves an unreferenced blob, never a dangling record. */
+        /* After the commit: a crash in between leaves an unreferenced blob, never a dangling
+         * record. */
         if (deleted && img) {
                 _cleanup_error_ struct berth_error *e2 = NULL;
                 if (blob_store_delete(e->store, img->id, &e2) < 0)

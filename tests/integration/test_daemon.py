@@ -648,3 +648,183 @@ def test_docker_py(daemon):
         assert c.info()["Driver"] == "overlay2"
     finally:
         c.close()
+
+
+# ---- image records (no registry needed: the test stores an image as a pull would) ----
+
+def add_image(d, tags=(), digests=(), created=1767323045, size=1982370, labels=None, arch="amd64"):
+    """Store an image config blob and its records the way the puller does."""
+    import hashlib
+    cfg = {"architecture": arch, "os": "linux", "created": "2026-01-02T03:04:05Z",
+           "author": "berth tests",
+           "config": {"Env": ["PATH=/bin"], "Cmd": ["/bin/sh"], "Labels": labels},
+           "rootfs": {"type": "layers", "diff_ids": ["sha256:" + uuid.uuid4().hex * 2]}}
+    data = json.dumps(cfg).encode()
+    hexd = hashlib.sha256(data).hexdigest()
+    blob = os.path.join(d.data, "blobs", "sha256", hexd)
+    with open(blob, "wb") as f:
+        f.write(data)
+    con = sqlite3.connect(os.path.join(d.data, "berth.db"))
+    try:
+        con.execute("INSERT INTO images (id, created, size, added) VALUES (?, ?, ?, 0)",
+                    ("sha256:" + hexd, created, size))
+        for t in tags:
+            con.execute("INSERT INTO tags (name, image_id) VALUES (?, ?)", (t, "sha256:" + hexd))
+        for dg in digests:
+            con.execute("INSERT INTO repo_digests (name, image_id) VALUES (?, ?)",
+                        (dg, "sha256:" + hexd))
+        con.commit()
+    finally:
+        con.close()
+    return "sha256:" + hexd, blob
+
+
+def test_image_list_and_inspect(daemon):
+    busy, _ = add_image(daemon, tags=["docker.io/library/busybox:latest"],
+                        digests=["docker.io/library/busybox@sha256:" + "ab" * 32],
+                        labels={"team": "a"})
+    dangling, _ = add_image(daemon, created=1767000000, size=10)
+    imgs = daemon.json("/images/json")
+    assert [i["Id"] for i in imgs] == [busy, dangling]  # newest first
+    b = imgs[0]
+    assert b["RepoTags"] == ["busybox:latest"]
+    assert b["RepoDigests"] == ["busybox@sha256:" + "ab" * 32]
+    assert b["Containers"] == -1 and b["SharedSize"] == -1
+    assert b["Size"] == 1982370 and b["VirtualSize"] == 1982370 and b["Created"] == 1767323045
+    assert b["Labels"] == {"team": "a"}
+    assert imgs[1]["RepoTags"] == ["<none>:<none>"]
+    assert imgs[1]["RepoDigests"] == ["<none>@<none>"]
+
+    q = "/images/json?filters=" + urlquote('{"dangling":{"true":true}}')
+    assert [i["Id"] for i in daemon.json(q)] == [dangling]
+    q = "/images/json?filters=" + urlquote('{"dangling":["false"]}')
+    assert [i["Id"] for i in daemon.json(q)] == [busy]
+    q = "/images/json?filters=" + urlquote('{"reference":{"busy*":true}}')
+    assert [i["Id"] for i in daemon.json(q)] == [busy]
+    q = "/images/json?filters=" + urlquote('{"label":["team=a"]}')
+    assert [i["Id"] for i in daemon.json(q)] == [busy]
+    status, _, body = daemon.request("GET", "/images/json?filters=" + urlquote('{"bogus":["x"]}'))
+    assert status == 400 and json.loads(body)["message"] == "invalid filter 'bogus'"
+
+    for name in ("busybox", "busybox:latest", "docker.io/library/busybox", busy, busy[7:19],
+                 "busybox@sha256:" + "ab" * 32):
+        i = daemon.json("/v1.41/images/%s/json" % name)
+        assert i["Id"] == busy, name
+    i = daemon.json("/images/busybox/json")
+    assert i["RepoTags"] == ["busybox:latest"]
+    assert i["Architecture"] == "amd64" and i["Os"] == "linux"
+    assert i["Author"] == "berth tests"
+    assert i["Config"]["Cmd"] == ["/bin/sh"] and i["Config"]["Env"] == ["PATH=/bin"]
+    assert i["Config"]["Hostname"] == "" and i["Config"]["Entrypoint"] is None
+    assert i["RootFS"]["Type"] == "layers" and len(i["RootFS"]["Layers"]) == 1
+    assert i["GraphDriver"]["Name"] == "overlay2"
+    status, _, body = daemon.request("GET", "/images/nothere/json")
+    assert status == 404
+    assert json.loads(body) == {"message": "No such image: nothere:latest"}
+
+
+def urlquote(s):
+    import urllib.parse
+    return urllib.parse.quote(s, safe="")
+
+
+def test_image_tag_and_remove(daemon):
+    img, blob = add_image(daemon, tags=["docker.io/library/busybox:latest"])
+    status, _, _ = daemon.request("POST", "/images/busybox/tag?repo=127.0.0.1:5000/x/y&tag=v1")
+    assert status == 201
+    status, _, body = daemon.request("POST", "/images/busybox/tag?repo=Bad/Name")
+    assert status == 400, body
+    status, _, body = daemon.request("POST", "/images/nothere/tag?repo=a")
+    assert status == 404
+    assert daemon.json("/images/json")[0]["RepoTags"] == ["127.0.0.1:5000/x/y:v1",
+                                                           "busybox:latest"]
+    # By ID while two repositories name it: refused without force.
+    status, _, body = daemon.request("DELETE", "/images/" + img[7:19])
+    assert status == 409
+    assert json.loads(body)["message"] == (
+        "conflict: unable to delete %s (must be forced) - image is referenced in multiple "
+        "repositories" % img[7:19])
+    # By name: untag only.
+    status, _, body = daemon.request("DELETE", "/images/127.0.0.1:5000/x/y:v1")
+    assert status == 200
+    assert json.loads(body) == [{"Untagged": "127.0.0.1:5000/x/y:v1"}]
+    assert os.path.exists(blob)
+    # The last name: untag and delete, config blob gone.
+    status, _, body = daemon.request("DELETE", "/images/busybox")
+    assert json.loads(body) == [{"Untagged": "busybox:latest"}, {"Deleted": img}]
+    assert not os.path.exists(blob)
+    assert daemon.json("/images/json") == []
+    status, _, body = daemon.request("DELETE", "/images/busybox")
+    assert status == 404 and json.loads(body)["message"] == "No such image: busybox:latest"
+
+
+def test_image_prune(daemon):
+    keep, _ = add_image(daemon, tags=["docker.io/library/keep:1"])
+    gone, blob = add_image(daemon, size=1000)
+    status, _, body = daemon.request("POST", "/images/prune")
+    assert status == 200
+    assert json.loads(body) == {"ImagesDeleted": [{"Deleted": gone}], "SpaceReclaimed": 1000}
+    assert not os.path.exists(blob)
+    assert [i["Id"] for i in daemon.json("/images/json")] == [keep]
+    status, _, body = daemon.request("POST", "/images/prune")
+    assert json.loads(body) == {"ImagesDeleted": None, "SpaceReclaimed": 0}
+
+
+def test_docker_cli_image_commands(daemon, tmproot):
+    cfg = os.path.join(tmproot, "docker-config")
+    os.mkdir(cfg)
+    img, _ = add_image(daemon, tags=["docker.io/library/busybox:latest"])
+    r = docker_cli(daemon.sock, "images", tmpdir=cfg)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^busybox\s+latest\s+%s\s+.*1\.98MB$" % img[7:19], r.stdout, re.M), r.stdout
+    r = docker_cli(daemon.sock, "tag", "busybox", "localhost:5000/a/b:c", tmpdir=cfg)
+    assert r.returncode == 0, r.stderr
+    r = docker_cli(daemon.sock, "image", "inspect", "--format", "{{.Id}} {{.RepoTags}}",
+                   "localhost:5000/a/b:c", tmpdir=cfg)
+    assert r.stdout.strip() == "%s [busybox:latest localhost:5000/a/b:c]" % img
+    r = docker_cli(daemon.sock, "rmi", "localhost:5000/a/b:c", "busybox", tmpdir=cfg)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ("Untagged: localhost:5000/a/b:c\nUntagged: busybox:latest\n"
+                        "Deleted: %s\n" % img)
+    r = docker_cli(daemon.sock, "rmi", "busybox", tmpdir=cfg)
+    assert r.returncode == 1
+    assert r.stderr.strip() == "Error response from daemon: No such image: busybox:latest"
+    c = docker.DockerClient(base_url="unix://" + daemon.sock)
+    try:
+        assert c.images.list() == []
+    finally:
+        c.close()
+
+
+def test_berth_image_commands(daemon):
+    host = "unix://" + daemon.sock
+    img, blob = add_image(daemon, tags=["docker.io/library/busybox:latest"])
+    dangling, dblob = add_image(daemon, size=2000)
+    r = berth("tag", "busybox", "127.0.0.1:5000/x:v1", host=host)
+    assert r.returncode == 0 and r.stdout == "", r.stderr
+    r = berth("image", "inspect", "127.0.0.1:5000/x:v1", host=host)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith('[\n    {\n        "Id": "%s",\n' % img)
+    parsed = json.loads(r.stdout)
+    assert parsed[0]["RepoTags"] == ["127.0.0.1:5000/x:v1", "busybox:latest"]
+    r = berth("image", "inspect", "busybox", "nothere", host=host)
+    assert r.returncode == 1
+    assert len(json.loads(r.stdout)) == 1
+    assert r.stderr == "Error: No such image: nothere\n"
+    r = berth("rmi", img[7:19], host=host)
+    assert r.returncode == 1
+    assert "(must be forced) - image is referenced in multiple repositories" in r.stderr
+    r = berth("rmi", "nothere", "127.0.0.1:5000/x:v1", host=host)
+    assert r.returncode == 1
+    assert r.stderr == "Error response from daemon: No such image: nothere:latest\n"
+    assert r.stdout == "Untagged: 127.0.0.1:5000/x:v1\n"
+    r = berth("image", "rm", "-f", img, host=host)
+    assert r.returncode == 0
+    assert r.stdout == "Untagged: busybox:latest\nDeleted: %s\n" % img
+    r = berth("image", "prune", host=host, input="n\n")
+    assert r.returncode == 0 and "Are you sure you want to continue? [y/N]" in r.stdout
+    assert os.path.exists(dblob)
+    r = berth("image", "prune", "-f", host=host)
+    assert r.returncode == 0
+    assert r.stdout == "Deleted Images:\ndeleted: %s\n\nTotal reclaimed space: 2kB\n" % dangling
+    assert not os.path.exists(dblob) and not os.path.exists(blob)

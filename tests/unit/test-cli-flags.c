@@ -223,6 +223,21 @@ START_TEST(test_dispatch_errors)
         free(out);
         free(err);
 
+        ck_assert_int_eq(run_cli(&out, &err, "tag", "a", NULL), 1);
+        ck_assert_str_eq(err, "berth: 'berth tag' requires 2 arguments\n\nUsage:  berth tag "
+                              "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]\n\nRun 'berth tag --help' for "
+                              "more information\n");
+        free(out);
+        free(err);
+
+        ck_assert_int_eq(run_cli(&out, &err, "image", "inspect", NULL), 1);
+        ck_assert_str_eq(err,
+                         "berth: 'berth image inspect' requires at least 1 argument\n\nUsage:  "
+                         "berth image inspect [OPTIONS] IMAGE [IMAGE...]\n\nSee 'berth image "
+                         "inspect --help' for more information\n");
+        free(out);
+        free(err);
+
         ck_assert_int_eq(run_cli(&out, &err, "system", "nope", NULL), 1);
         ck_assert_str_eq(err,
                          "berth: unknown command: berth system nope\n\nUsage:  berth system\n\n"
