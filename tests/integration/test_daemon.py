@@ -828,3 +828,97 @@ def test_berth_image_commands(daemon):
     assert r.returncode == 0
     assert r.stdout == "Deleted Images:\ndeleted: %s\n\nTotal reclaimed space: 2kB\n" % dangling
     assert not os.path.exists(dblob) and not os.path.exists(blob)
+
+
+# ---- the CLI's client against a scripted daemon: negotiation, keep-alive, chunked bodies ----
+
+class FakeDaemon:
+    """A unix-socket HTTP server that answers like an older dockerd (API 1.30) and records
+    what the client asked, on which connection."""
+
+    def __init__(self, path, api_version="1.30"):
+        import threading
+        self.path = path
+        self.api_version = api_version
+        self.requests = []  # (connection number, request line)
+        self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.srv.bind(path)
+        self.srv.listen(8)
+        self.conns = 0
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            self.conns += 1
+            n = self.conns
+            buf = b""
+            with c:
+                while True:
+                    while b"\r\n\r\n" not in buf:
+                        d = c.recv(65536)
+                        if not d:
+                            break
+                        buf += d
+                    if b"\r\n\r\n" not in buf:
+                        break
+                    head, buf = buf.split(b"\r\n\r\n", 1)
+                    line = head.split(b"\r\n")[0].decode()
+                    self.requests.append((n, line))
+                    method, target, _ = line.split(" ")
+                    hdr = ("Api-Version: %s\r\nServer: Docker/old (linux)\r\n" % self.api_version)
+                    if target == "/_ping":
+                        body = b"" if method == "HEAD" else b"OK"
+                        c.sendall(("HTTP/1.1 200 OK\r\n%sContent-Length: 2\r\n\r\n" % hdr)
+                                  .encode() + body)
+                    elif target == "/v%s/version" % self.api_version:
+                        body = json.dumps({
+                            "Platform": {"Name": "Old Engine"},
+                            "Components": [{"Name": "Engine", "Version": "19.03",
+                                            "Details": {"ApiVersion": "1.40",
+                                                        "MinAPIVersion": "1.12",
+                                                        "GoVersion": "go1.13", "GitCommit": "abc",
+                                                        "BuildTime": "2020-01-02T03:04:05Z",
+                                                        "Os": "linux", "Arch": "amd64",
+                                                        "Experimental": "false"}}]}).encode()
+                        # Chunked, in pieces that split the JSON anywhere.
+                        out = b"HTTP/1.1 200 OK\r\n" + hdr.encode() + \
+                            b"Transfer-Encoding: chunked\r\n\r\n"
+                        for i in range(0, len(body), 7):
+                            part = body[i:i + 7]
+                            out += b"%x\r\n%s\r\n" % (len(part), part)
+                        out += b"0\r\n\r\n"
+                        c.sendall(out)
+                    else:
+                        body = b'{"message":"page not found"}'
+                        c.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: %d\r\n\r\n%s"
+                                  % (len(body), body))
+
+    def close(self):
+        self.srv.close()
+
+
+def test_client_negotiates_down_and_decodes_chunks(tmproot):
+    sock = os.path.join(tmproot, "old.sock")
+    fake = FakeDaemon(sock)
+    try:
+        r = berth("version", host="unix://" + sock)
+        assert r.returncode == 0, r.stderr
+        assert " API version:       1.30 (downgraded from 1.41)\n" in r.stdout
+        assert "\nServer: Old Engine\n Engine:\n  Version:          19.03\n" in r.stdout
+        assert "  API version:      1.40 (minimum version 1.12)\n" in r.stdout
+        assert "  Go version:       go1.13\n" in r.stdout
+        assert "  Built:            Thu Jan  2 03:04:05 2020\n" in r.stdout
+        lines = [l for _, l in fake.requests]
+        assert lines == ["HEAD /_ping HTTP/1.1", "GET /v1.30/version HTTP/1.1"]
+        # Both on one kept-alive connection.
+        assert len({n for n, _ in fake.requests}) == 1
+        r = berth("info", host="unix://" + sock)
+        assert r.returncode == 1
+        assert r.stderr.strip() == "Error response from daemon: page not found"
+    finally:
+        fake.close()
