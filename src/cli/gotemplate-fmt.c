@@ -671,7 +671,7 @@ void gt_sprintf(struct berth_buf *b, const char *f, size_t len, const struct jso
         }
 }
 
-void gt_json_encode(struct berth_buf *b, const struct json *v)
+void gt_json_encode(struct berth_buf *b, const struct json *v, bool escape_html)
 {
         if (!v || v->type == JSON_NULL) {
                 buf_puts(b, "null");
@@ -699,14 +699,14 @@ void gt_json_encode(struct berth_buf *b, const struct json *v)
                 }
                 return;
         case JSON_STRING:
-                json_quote(b, v->str.s, v->str.len, JSON_DUMP_NO_ESCAPE_HTML);
+                json_quote(b, v->str.s, v->str.len, escape_html ? 0 : JSON_DUMP_NO_ESCAPE_HTML);
                 return;
         case JSON_ARRAY:
                 buf_putc(b, '[');
                 for (size_t i = 0; i < v->arr.n; i++) {
                         if (i)
                                 buf_putc(b, ',');
-                        gt_json_encode(b, v->arr.items[i]);
+                        gt_json_encode(b, v->arr.items[i], escape_html);
                 }
                 buf_putc(b, ']');
                 return;
@@ -716,9 +716,9 @@ void gt_json_encode(struct berth_buf *b, const struct json *v)
                         if (i)
                                 buf_putc(b, ',');
                         json_quote(b, v->obj.m[i].key, strlen(v->obj.m[i].key),
-                                   JSON_DUMP_NO_ESCAPE_HTML);
+                                   escape_html ? 0 : JSON_DUMP_NO_ESCAPE_HTML);
                         buf_putc(b, ':');
-                        gt_json_encode(b, v->obj.m[i].value);
+                        gt_json_encode(b, v->obj.m[i].value, escape_html);
                 }
                 buf_putc(b, '}');
                 return;

@@ -21,8 +21,8 @@ void gt_sprintln(struct berth_buf *b, const struct json *const *v, size_t n);
 /* fmt.Sprintf with the verbs docker users write (%s %v %d %q %x %f %g %e %t %c %%). */
 void gt_sprintf(struct berth_buf *b, const char *fmt, size_t fmtlen, const struct json *const *v,
                 size_t n);
-/* encoding/json with SetEscapeHTML(false), keys in document order; NULL -> null. */
-void gt_json_encode(struct berth_buf *b, const struct json *v);
+/* encoding/json, keys in document order; NULL -> null; escape_html: <, >, & as \u003c… */
+void gt_json_encode(struct berth_buf *b, const struct json *v, bool escape_html);
 /* strconv.Quote of s, or of its first maxrunes runes when maxrunes >= 0 (%.Nq). */
 void gt_quote(struct berth_buf *b, const char *s, size_t len, long maxrunes);
 /* strconv.FormatFloat(d, verb, prec, 64) for verb e, f, g (prec -1 = shortest). */

@@ -3,8 +3,8 @@
  * described in gotemplate.h.
  *
  * How it works: the lexer turns the whole text into an item array (Go's
- * lexer states, including the trim markers and the one-rune right-delimiter
- * terminator rule of Go >= 1.21 that docker 28 is built with); a recursive
+ * lexer states, including the trim markers; "{{.ID}" is "bad character
+ * U+007D '}'" as in docker 28); a recursive
  * descent parser mirroring Go's parse.Tree builds nodes; the executor walks
  * them with Go's exec.go semantics: values are JSON nodes, either borrowed
  * from the data or created during execution and kept in an arena that is
@@ -204,12 +204,15 @@ static size_t left_trim_len(struct lexer *l, size_t at)
         return i - at;
 }
 
+/* What may follow a word: docker 28's Go checks for the whole right delimiter here. */
 static bool at_terminator(struct lexer *l)
 {
         int c = lpeek(l);
         if (c == -1 || is_space(c))
                 return true;
-        return strchr(".,|:)(}", c) != NULL && c != 0;
+        if (c != 0 && strchr(".,|:)(", c))
+                return true;
+        return has_prefix(l, l->pos, "}}");
 }
 
 /* Returns false when lexing is over (EOF or error emitted). */
@@ -1477,6 +1480,8 @@ struct state {
         enum ctl ctl;
         unsigned long ops;
         int depth;
+        const struct json *root; /* with root_type: the data, a Go struct */
+        const char *root_type;
 };
 
 static const struct tval NO_VALUE = {NULL, false};
@@ -1645,6 +1650,16 @@ static int eval_field(struct state *s, const char *name, bool has_args, struct t
         }
         if (recv.j->type == JSON_NULL)
                 return x_error(s, "nil pointer evaluating %s.%s", val_type(recv), name);
+        if (recv.j->type == JSON_OBJECT && s->root_type && recv.j == s->root && !recv.boxed) {
+                /* a struct: its fields are methods returning strings, not map entries */
+                ret->j = json_get(recv.j, name);
+                ret->boxed = false;
+                if (!ret->j)
+                        return x_error(s, "can't evaluate field %s in type %s", name, s->root_type);
+                if (has_args)
+                        return x_error(s, "wrong number of args for %s: want 0 got 1", name);
+                return 0;
+        }
         if (recv.j->type == JSON_OBJECT) {
                 if (has_args)
                         return x_error(s, "%s is not a method but has arguments", name);
@@ -2070,7 +2085,9 @@ static void fn_printf(struct call *c)
 static void fn_json(struct call *c)
 {
         _cleanup_buf_ struct berth_buf b = BERTH_BUF_INIT;
-        gt_json_encode(&b, unbox(c->argv[0]).j);
+        const struct json *v = unbox(c->argv[0]).j;
+        /* docker's row types marshal themselves with json.Marshal, which escapes HTML */
+        gt_json_encode(&b, v, c->s->root_type && v == c->s->root);
         result_buf(c, &b);
 }
 
@@ -2765,7 +2782,18 @@ static int walk(struct state *s, struct tval dot, const struct node *n)
 int gotemplate_exec(const struct gotemplate *t, const struct json *data, unsigned flags,
                     struct berth_buf *out, struct berth_error **err)
 {
+        return gotemplate_exec_typed(t, data, NULL, flags, out, err);
+}
+
+int gotemplate_exec_typed(const struct gotemplate *t, const struct json *data,
+                          const char *root_type, unsigned flags, struct berth_buf *out,
+                          struct berth_error **err)
+{
         struct state s = {.t = t, .out = out, .flags = flags, .err = err};
+        if (root_type && json_is(data, JSON_OBJECT)) {
+                s.root = data;
+                s.root_type = root_type;
+        }
         struct tval root = unbox((struct tval){data, false});
         push_var(&s, "$", root);
         buf_grow(out, 0);

@@ -62,6 +62,16 @@ static inline void gotemplate_freep(struct gotemplate **t)
 int gotemplate_exec(const struct gotemplate *t, const struct json *data, unsigned flags,
                     struct berth_buf *out, struct berth_error **err);
 
+/*
+ * The same, with the data standing for a Go struct of type root_type (e.g.
+ * "*formatter.imageContext"): a field missing from the root object is the
+ * error "can't evaluate field X in type <root_type>", as docker reports for
+ * its row types, instead of "<no value>".
+ */
+int gotemplate_exec_typed(const struct gotemplate *t, const struct json *data,
+                          const char *root_type, unsigned flags, struct berth_buf *out,
+                          struct berth_error **err);
+
 /* Go's fmt %v of a JSON value (map[a:1], [x y], <nil>); appended to out. */
 void gotemplate_print_value(struct berth_buf *out, const struct json *v);
 
