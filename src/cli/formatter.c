@@ -64,7 +64,7 @@ int formatter_write(const char *format, const struct json *rows, const struct js
         if (gotemplate_parse(text, &t, &e) < 0)
                 return berth_error_set(err, EINVAL, "template parsing error: %s", e->msg);
         _cleanup_buf_ struct berth_buf body = BERTH_BUF_INIT;
-        buf_grow(&body, 0);
+        buf_append(&body, "", 0);
         for (size_t i = 0; json_is(rows, JSON_ARRAY) && i < rows->arr.n; i++) {
                 const struct json *row = rows->arr.items[i];
                 if (gotemplate_exec_typed(t, row, row_type, 0, &body, &e) < 0)
@@ -77,7 +77,7 @@ int formatter_write(const char *format, const struct json *rows, const struct js
         }
         _cleanup_tabwriter_ struct tabwriter *tw = tabwriter_new(out, 10, 1, 3, ' ', 0);
         _cleanup_buf_ struct berth_buf head = BERTH_BUF_INIT;
-        buf_grow(&head, 0);
+        buf_append(&head, "", 0);
         if (gotemplate_exec(t, header, GOTEMPLATE_HEADER, &head, &e) < 0)
                 berth_error_freep(&e); /* docker ignores header errors; keeps what was written */
         tabwriter_write(tw, head.data, head.len);

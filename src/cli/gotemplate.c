@@ -2796,7 +2796,7 @@ int gotemplate_exec_typed(const struct gotemplate *t, const struct json *data,
         }
         struct tval root = unbox((struct tval){data, false});
         push_var(&s, "$", root);
-        buf_grow(out, 0);
+        buf_append(out, "", 0);
         int r = walk(&s, root, t->root);
         arena_release(&s, 0);
         free(s.arena);

@@ -255,7 +255,7 @@ static int display(struct progress *p, const struct message *m, struct berth_buf
         if (m->has_progress) {
                 progress_bar(&bar, m->current, m->total, m->start, m->hide_counts, m->units,
                              p->width, p->now_ns());
-                buf_grow(&bar, 0);
+                buf_append(&bar, "", 0);
         }
         const char *endl = "";
         if (p->tty && !*m->stream && m->has_progress) {

@@ -160,7 +160,7 @@ struct tabwriter *tabwriter_new(struct berth_buf *out, int minwidth, int tabwidt
         if (padchar == '\t')
                 flags &= ~(unsigned)TABWRITER_ALIGN_RIGHT;
         tw->flags = flags;
-        buf_grow(&tw->text, 0);
+        buf_append(&tw->text, "", 0);
         reset(tw);
         return tw;
 }
