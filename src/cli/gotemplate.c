@@ -29,7 +29,7 @@
 #include "cli/gotemplate.h"
 
 #define MAX_DEPTH     100
-#define MAX_OPS       (20 * 1000 * 1000)
+#define MAX_OPS       (10 * 1000 * 1000)
 #define MAX_OUTPUT    (64u << 20)
 #define MAX_ARENA_STR (64u << 20)
 
@@ -2670,7 +2670,6 @@ static int walk_range(struct state *s, struct tval dot, const struct node *n)
         } else {
                 _cleanup_buf_ struct berth_buf b = BERTH_BUF_INIT;
                 gotemplate_print_value(&b, j);
-                s->node = n;
                 r = x_error(s, "range can't iterate over %s", b.data);
                 goto out;
         }
