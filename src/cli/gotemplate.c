@@ -1482,6 +1482,7 @@ struct state {
         int depth;
         const struct json *root; /* with root_type: the data, a Go struct */
         const char *root_type;
+        const struct json *methods; /* the struct's one-argument methods */
 };
 
 static const struct tval NO_VALUE = {NULL, false};
@@ -1652,6 +1653,8 @@ static int eval_field(struct state *s, const char *name, bool has_args, struct t
                 return x_error(s, "nil pointer evaluating %s.%s", val_type(recv), name);
         if (recv.j->type == JSON_OBJECT && s->root_type && recv.j == s->root && !recv.boxed) {
                 /* a struct: its fields are methods returning strings, not map entries */
+                if (json_get(s->methods, name))
+                        return x_error(s, "wrong number of args for %s: want 1 got 0", name);
                 ret->j = json_get(recv.j, name);
                 ret->boxed = false;
                 if (!ret->j)
@@ -2551,6 +2554,25 @@ static int eval_arg(struct state *s, struct tval dot, int ptype, const struct no
         return validate(s, v, t, ret);
 }
 
+/* {{.Label "key"}} on a typed root: a method with one string argument. */
+static int eval_method(struct state *s, struct tval dot, const struct node *cmd,
+                       const struct tval *final, struct tval *ret)
+{
+        const struct node *first = cmd->kids[0];
+        const char *name = first->idents[0];
+        size_t nargs = cmd->nkids - 1 + (final ? 1 : 0);
+        if (nargs != 1)
+                return x_error(s, "wrong number of args for %s: want 1 got %zu", name, nargs);
+        struct tval arg;
+        int r = final ? validate(s, *final, P_STRING, &arg)
+                      : eval_arg(s, dot, P_STRING, cmd->kids[1], &arg);
+        if (r < 0)
+                return r;
+        const struct json *v = json_get(json_get(s->methods, name), arg.j->str.s);
+        *ret = json_is(v, JSON_STRING) ? (struct tval){v, false} : str_val(s, "", 0);
+        return 0;
+}
+
 static int eval_command(struct state *s, struct tval dot, const struct node *cmd,
                         const struct tval *final, struct tval *ret)
 {
@@ -2561,6 +2583,9 @@ static int eval_command(struct state *s, struct tval dot, const struct node *cmd
         switch (first->type) {
         case N_FIELD:
                 s->node = first;
+                if (first->nidents == 1 && s->methods && dot.j == s->root && !dot.boxed &&
+                    json_get(s->methods, first->idents[0]))
+                        return eval_method(s, dot, cmd, final, ret);
                 return eval_field_chain(s, dot, first->idents, first->nidents, has_args, ret);
         case N_CHAIN:
                 return eval_chain(s, dot, first, has_args, ret);
@@ -2781,17 +2806,18 @@ static int walk(struct state *s, struct tval dot, const struct node *n)
 int gotemplate_exec(const struct gotemplate *t, const struct json *data, unsigned flags,
                     struct berth_buf *out, struct berth_error **err)
 {
-        return gotemplate_exec_typed(t, data, NULL, flags, out, err);
+        return gotemplate_exec_typed(t, data, NULL, NULL, flags, out, err);
 }
 
 int gotemplate_exec_typed(const struct gotemplate *t, const struct json *data,
-                          const char *root_type, unsigned flags, struct berth_buf *out,
-                          struct berth_error **err)
+                          const char *root_type, const struct json *methods, unsigned flags,
+                          struct berth_buf *out, struct berth_error **err)
 {
         struct state s = {.t = t, .out = out, .flags = flags, .err = err};
         if (root_type && json_is(data, JSON_OBJECT)) {
                 s.root = data;
                 s.root_type = root_type;
+                s.methods = json_is(methods, JSON_OBJECT) ? methods : NULL;
         }
         struct tval root = unbox((struct tval){data, false});
         push_var(&s, "$", root);

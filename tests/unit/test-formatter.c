@@ -39,7 +39,7 @@ static char *write_fmt(const char *format, const char *rows_json, const char *he
         struct berth_buf out = BERTH_BUF_INIT;
         struct berth_error *err = NULL;
         char *res;
-        if (formatter_write(format, rows, header, row_type, &out, &err) < 0) {
+        if (formatter_write(format, rows, NULL, header, row_type, &out, &err) < 0) {
                 ck_assert_uint_eq(out.len, 0); /* nothing written on error */
                 res = xasprintf("ERR: %s", err->msg);
         } else {
@@ -145,7 +145,8 @@ START_TEST(test_images_table)
         struct json *hdr = formatter_image_header();
         struct berth_buf out = BERTH_BUF_INIT;
         struct berth_error *err = NULL;
-        ck_assert_int_eq(formatter_write(fmt, rows, hdr, FORMATTER_IMAGE_ROW_TYPE, &out, &err), 0);
+        ck_assert_int_eq(
+            formatter_write(fmt, rows, NULL, hdr, FORMATTER_IMAGE_ROW_TYPE, &out, &err), 0);
         ck_assert_str_eq(
             out.data, "REPOSITORY           TAG       IMAGE ID       CREATED              SIZE\n"
                       "alpine               3.10      1dd75f815fba   About a minute ago   1.99MB\n"

@@ -29,7 +29,7 @@ static char *run_flags(const char *tmpl, const char *json, unsigned flags, const
         char *res;
         if (gotemplate_parse(tmpl, &t, &err) < 0) {
                 res = xasprintf("ERR: %s", err->msg);
-        } else if (gotemplate_exec_typed(t, data, root_type, flags, &out, &err) < 0) {
+        } else if (gotemplate_exec_typed(t, data, root_type, NULL, flags, &out, &err) < 0) {
                 res = xasprintf("ERR: %s", err->msg);
         } else {
                 res = xstrdup(out.data ? out.data : "");
