@@ -135,6 +135,10 @@ static int cmd_ps(int argc, char **argv)
                 }
         }
         struct berth_error *e = NULL;
+        if (*format && quiet)
+                fputs("WARNING: Ignoring custom format, because both --format and --quiet are "
+                      "set.\n",
+                      stderr);
         /* docker ps validates --format before it lists, and asks for sizes .Size needs */
         if (*format) {
                 bool uses_size;
