@@ -836,6 +836,78 @@ static void fn_truncate(struct call *c)
         c->result = str_val(c->s, str, (size_t)n);
 }
 
+/* Go's evalArgs: a lone string argument as is, anything else fmt.Sprint'ed. */
+static void eval_args_string(struct call *c, struct berth_buf *b)
+{
+        if (c->argc == 1 && c->argv[0].j && c->argv[0].j->type == JSON_STRING) {
+                buf_append(b, c->argv[0].j->str.s, c->argv[0].j->str.len);
+                return;
+        }
+        _cleanup_free_ const struct json **v = arg_jsons(c, 0);
+        gt_sprint(b, v, c->argc);
+}
+
+static void fn_html(struct call *c)
+{
+        _cleanup_buf_ struct berth_buf in = BERTH_BUF_INIT, b = BERTH_BUF_INIT;
+        eval_args_string(c, &in);
+        for (size_t i = 0; i < in.len; i++) {
+                char ch = in.data[i];
+                if (ch == '&')
+                        buf_puts(&b, "&amp;");
+                else if (ch == '\'')
+                        buf_puts(&b, "&#39;");
+                else if (ch == '<')
+                        buf_puts(&b, "&lt;");
+                else if (ch == '>')
+                        buf_puts(&b, "&gt;");
+                else if (ch == '"')
+                        buf_puts(&b, "&#34;");
+                else if (ch == '\0')
+                        buf_puts(&b, "\xef\xbf\xbd");
+                else
+                        buf_putc(&b, ch);
+        }
+        result_buf(c, &b);
+}
+
+static void fn_js(struct call *c)
+{
+        _cleanup_buf_ struct berth_buf in = BERTH_BUF_INIT, b = BERTH_BUF_INIT;
+        eval_args_string(c, &in);
+        for (size_t i = 0; i < in.len; i++) {
+                unsigned char ch = (unsigned char)in.data[i];
+                if (ch == '\\')
+                        buf_puts(&b, "\\\\");
+                else if (ch == '\'')
+                        buf_puts(&b, "\\'");
+                else if (ch == '"')
+                        buf_puts(&b, "\\\"");
+                else if (ch == '<' || ch == '>' || ch == '&' || ch == '=' || ch < ' ')
+                        buf_printf(&b, "\\u%04X", ch);
+                else
+                        buf_putc(&b, (char)ch);
+        }
+        result_buf(c, &b);
+}
+
+static void fn_urlquery(struct call *c)
+{
+        _cleanup_buf_ struct berth_buf in = BERTH_BUF_INIT, b = BERTH_BUF_INIT;
+        eval_args_string(c, &in);
+        for (size_t i = 0; i < in.len; i++) {
+                unsigned char ch = (unsigned char)in.data[i];
+                if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' || ch == '~')
+                        buf_putc(&b, (char)ch);
+                else if (ch == ' ')
+                        buf_putc(&b, '+');
+                else
+                        buf_printf(&b, "%%%02X", ch);
+        }
+        result_buf(c, &b);
+}
+
 static void fn_and_or(struct call *c)
 {
         /* handled in eval_call: arguments are evaluated lazily */
@@ -865,6 +937,9 @@ static const struct func funcs[] = {
     {"upper", fn_upper, 1, false, {P_STRING}, true},
     {"pad", fn_pad, 3, false, {P_STRING, P_INT, P_INT}, false},
     {"truncate", fn_truncate, 2, false, {P_STRING, P_INT}, true},
+    {"html", fn_html, 0, true, {P_ANY}, false},
+    {"js", fn_js, 0, true, {P_ANY}, false},
+    {"urlquery", fn_urlquery, 0, true, {P_ANY}, false},
 };
 
 static const struct func *find_func(const char *name, size_t len)

@@ -286,6 +286,7 @@ TEMPLATES = [
     '{{"\\t\\u00e9\\x41"}}x{{`raw\\t`}}{{\'a\'}}{{0x1F}} {{1_000}} {{-.5}}',
     '{{range $i, $e := split "a,b,c,d" ","}}{{if eq $i 1}}{{continue}}{{end}}{{if eq $i 3}}{{break}}{{end}}{{$e}}{{end}}',
     "{{slice .ID 0 3}} {{slice .ID 5}}",
+    """{{html .Tag}} {{html "<a href='x'>&\"</a>" 1}} {{js "<a='b'>\\ \"q\""}} {{urlquery "a b/c?d=é&x"}}""",
     "table {{.Repository}}\\t{{.Tag}}",
     "table {{lower .Repository}}\\t{{pad .Tag 1 1}}\\t{{truncate .ID 5}}\\t{{json .Size}}\\t{{upper .CreatedSince}}",
     "table {{.ID}}\\t{{.Nonexistent}}",
