@@ -547,7 +547,8 @@ int oci_spec_parse(const char *buf, size_t len, struct oci_spec **ret, struct be
 
 int oci_spec_load_bundle(const char *bundle, struct oci_spec **ret, struct berth_error **err)
 {
-        _cleanup_free_ char *path = xasprintf("%s/config.json", bundle ? bundle : ".");
+        /* runc treats an empty --bundle as the current directory. */
+        _cleanup_free_ char *path = xasprintf("%s/config.json", bundle && *bundle ? bundle : ".");
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return berth_error_sys(err, errno, "open '%s'", path);

@@ -799,6 +799,19 @@ START_TEST(test_load_bundle)
         ck_assert_str_eq(s->root->path, "rootfs");
         oci_spec_free(s);
         s = NULL;
+
+        /* NULL and "" mean the current directory, as runc's --bundle does. */
+        int cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ck_assert_int_ge(cwd, 0);
+        ck_assert_int_eq(chdir(dir), 0);
+        ck_assert_int_eq(oci_spec_load_bundle(NULL, &s, &err), 0);
+        oci_spec_free(s);
+        s = NULL;
+        ck_assert_int_eq(oci_spec_load_bundle("", &s, &err), 0);
+        oci_spec_free(s);
+        s = NULL;
+        ck_assert_int_eq(fchdir(cwd), 0);
+        close(cwd);
         ck_assert_int_eq(rm_rf(dir), 0);
         free(dir);
 
