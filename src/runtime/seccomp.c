@@ -59,24 +59,6 @@ static void scmp_ctx_releasep(scmp_filter_ctx *ctx)
         }
 }
 
-static const char *action_name(enum oci_seccomp_action a)
-{
-        static const char *const names[] = {
-            [OCI_SCMP_ACT_KILL] = "SCMP_ACT_KILL",
-            [OCI_SCMP_ACT_KILL_PROCESS] = "SCMP_ACT_KILL_PROCESS",
-            [OCI_SCMP_ACT_KILL_THREAD] = "SCMP_ACT_KILL_THREAD",
-            [OCI_SCMP_ACT_TRAP] = "SCMP_ACT_TRAP",
-            [OCI_SCMP_ACT_ERRNO] = "SCMP_ACT_ERRNO",
-            [OCI_SCMP_ACT_TRACE] = "SCMP_ACT_TRACE",
-            [OCI_SCMP_ACT_ALLOW] = "SCMP_ACT_ALLOW",
-            [OCI_SCMP_ACT_LOG] = "SCMP_ACT_LOG",
-            [OCI_SCMP_ACT_NOTIFY] = "SCMP_ACT_NOTIFY",
-        };
-        if ((unsigned)a < ELEMENTSOF(names))
-                return names[a];
-        return NULL;
-}
-
 /* The libseccomp action for an OCI action and its optional errnoRet. */
 static int action_value(const char *path, enum oci_seccomp_action a, bool has_errno,
                         uint32_t errno_ret, uint32_t *ret, struct berth_error **err)
@@ -174,6 +156,10 @@ int berth_seccomp_resolve_flags(char *const *flags, bool needs_listener, unsigne
 {
         unsigned out = 0;
 
+        /* No "flags" at all (not even []): SPEC_ALLOW where the kernel has it,
+         * as runc does — the SSB mitigation costs every syscall. */
+        if (!flags && kernel_knows_flag(SECCOMP_FILTER_FLAG_SPEC_ALLOW))
+                out |= SECCOMP_FILTER_FLAG_SPEC_ALLOW;
         for (size_t i = 0; flags && flags[i]; i++) {
                 unsigned bit = 0;
                 for (size_t k = 0; k < ELEMENTSOF(flag_table); k++)
@@ -290,7 +276,7 @@ static int add_syscall(scmp_filter_ctx ctx, size_t idx, const struct oci_seccomp
         int r;
 
         snprintf(path, sizeof(path), "linux.seccomp.syscalls[%zu]", idx);
-        if (!action_name(sc->action))
+        if (!oci_seccomp_action_name(sc->action))
                 return berth_error_set(err, EINVAL, "%s: unknown action %d", path, (int)sc->action);
         r = action_value(path, sc->action, sc->has_errno_ret, sc->errno_ret, &action, err);
         if (r < 0)
@@ -372,7 +358,7 @@ int berth_seccomp_compile(const struct oci_seccomp *s, struct berth_seccomp_prog
         bool listener = false;
         int r;
 
-        if (!action_name(s->default_action))
+        if (!oci_seccomp_action_name(s->default_action))
                 return berth_error_set(err, EINVAL,
                                        "linux.seccomp.defaultAction: unknown action %d",
                                        (int)s->default_action);
@@ -399,7 +385,7 @@ int berth_seccomp_compile(const struct oci_seccomp *s, struct berth_seccomp_prog
                     err, EINVAL,
                     "linux.seccomp.defaultAction: %s not supported by libseccomp "
                     "or the kernel",
-                    action_name(s->default_action));
+                    oci_seccomp_action_name(s->default_action));
         /* A binary tree of syscall numbers: ~9 comparisons instead of ~400
          * for Docker's profile.  Older libseccomp lacks it; linear is fine. */
         (void)seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
@@ -431,8 +417,19 @@ int berth_seccomp_load(const struct berth_seccomp_prog *p, int *ret_listener_fd)
         long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->flags, &p->fprog);
         if (r < 0)
                 return -errno;
+        if (!p->needs_listener) {
+                /* With TSYNC, a positive result is a thread that could not be
+                 * synchronised: nothing was loaded. */
+                if (r != 0)
+                        return -ESRCH;
+                if (ret_listener_fd)
+                        *ret_listener_fd = -1;
+                return 0;
+        }
         if (ret_listener_fd)
-                *ret_listener_fd = p->needs_listener ? (int)r : -1;
+                *ret_listener_fd = (int)r;
+        else
+                close((int)r);
         return 0;
 }
 

@@ -45,7 +45,8 @@ static inline void berth_seccomp_prog_freep(struct berth_seccomp_prog **p)
  * listener, NEW_LISTENER is added and TSYNC dropped (the container's init is
  * single-threaded, and the kernel refuses TSYNC with NEW_LISTENER);
  * WAIT_KILLABLE_RECV is dropped without a listener (it means nothing there
- * and the kernel refuses it).
+ * and the kernel refuses it).  flags == NULL (the key absent, not an empty
+ * list) means SPEC_ALLOW when the kernel supports it, as runc does.
  */
 int berth_seccomp_resolve_flags(char *const *flags, bool needs_listener, unsigned *ret_flags,
                                 struct berth_error **err);

@@ -1,11 +1,12 @@
-"""berth's cgroup code on a pure cgroup v2 host, for real.
+"""berth's cgroup code on a pure cgroup v2 host, for real (and on a pure v1 one).
 
 The build machine is hybrid and cannot switch, so this boots Debian's own
 kernel under qemu (software emulation) with a tiny initramfs: busybox-static,
 the statically linked tests/helper/berth-cgroup-v2-check, and brd.ko for a
 block device to throttle.  The guest mounts cgroup2 at /sys/fs/cgroup and
 runs the check, which prints "CGROUPV2 OK" or one "FAIL: ..." line per
-failed check on the serial console.
+failed check on the serial console.  The v1 case boots the same guest with
+berth.mode=v1: the check mounts every v1 controller instead ("CGROUPV1 OK").
 
 Installs nothing: scripts/deps.sh test provides qemu-system-x86, cpio,
 busybox-static, and unpacks linux-image-amd64's kernel package (dpkg -x,
@@ -34,7 +35,9 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 exec >/dev/console 2>&1
 insmod /brd.ko rd_nr=1 rd_size=4096 || echo "NOTE: insmod brd failed"
-/berth-cgroup-v2-check
+mode=v2
+case "$(cat /proc/cmdline)" in *berth.mode=v1*) mode=v1 ;; esac
+/berth-cgroup-v2-check $mode
 echo "CHECK EXIT $?"
 reboot -f
 """
@@ -82,7 +85,8 @@ def make_initramfs(root, out, helper, brd):
                        stdout=f, check=True)
 
 
-def test_cgroup_v2_in_qemu():
+@pytest.mark.parametrize("mode", ["v2", "v1"])
+def test_cgroups_in_qemu(mode):
     for tool, pkg in ((QEMU, "qemu-system-x86"), (shutil.which("cpio"), "cpio"),
                       (os.path.exists(BUSYBOX) or None, "busybox-static")):
         if not tool:
@@ -102,7 +106,7 @@ def test_cgroup_v2_in_qemu():
         initrd = os.path.join(tmp, "initrd.cpio")
         make_initramfs(os.path.join(tmp, "root"), initrd, helper, brd)
         cmd = [QEMU, "-nographic", "-no-reboot", "-m", "512", "-kernel", vmlinuz, "-initrd", initrd,
-               "-append", "console=ttyS0 panic=-1 quiet"]
+               "-append", "console=ttyS0 panic=-1 quiet berth.mode=" + mode]
         try:
             proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
                                   timeout=BOOT_TIMEOUT)
@@ -111,8 +115,9 @@ def test_cgroup_v2_in_qemu():
             pytest.fail("guest did not finish within %d s; console:\n%s" % (BOOT_TIMEOUT, out[-4000:]))
         out = proc.stdout.decode(errors="replace").replace("\r", "")
         fails = [l for l in out.splitlines() if l.startswith("FAIL:")]
-        assert not fails, "in the v2 guest:\n" + "\n".join(fails)
-        assert "CGROUPV2 OK" in out, "no verdict from the guest; console:\n" + out[-4000:]
+        assert not fails, "in the %s guest:\n" % mode + "\n".join(fails)
+        verdict = "CGROUPV1 OK" if mode == "v1" else "CGROUPV2 OK"
+        assert verdict in out, "no verdict from the guest; console:\n" + out[-4000:]
         assert "CHECK EXIT 0" in out
         assert "NOTE: no /dev/ram0" not in out, "brd did not load: io.max went unchecked"
     finally:

@@ -11,7 +11,9 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <linux/capability.h>
 #include <linux/seccomp.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -19,9 +21,11 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "runtime/seccomp-profile.h"
 #include "runtime/seccomp.h"
 
 #ifndef SYS_SECCOMP
@@ -394,6 +398,10 @@ START_TEST(test_notify_round_trip)
 {
         struct oci_seccomp *s = prof_new(OCI_SCMP_ACT_ALLOW);
         prof_rule(s, STRV("getppid"), OCI_SCMP_ACT_NOTIFY);
+        struct utsname un;
+        ck_assert_int_eq(uname(&un), 0);
+        if (atoi(un.release) >= 6) /* the kernel must take it with the listener */
+                s->flags = STRV("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV");
         struct berth_seccomp_prog *p = compile_ok(s);
         ck_assert(berth_seccomp_needs_listener(p));
         ck_assert(berth_seccomp_prog_flags(p) & SECCOMP_FILTER_FLAG_NEW_LISTENER);
@@ -562,6 +570,27 @@ START_TEST(test_flags)
         ck_assert_uint_eq(f, SECCOMP_FILTER_FLAG_LOG | SECCOMP_FILTER_FLAG_SPEC_ALLOW |
                                  SECCOMP_FILTER_FLAG_NEW_LISTENER);
         strv_free(flags);
+        /* WAIT_KILLABLE_RECV (Linux 6.0) only with a listener */
+        struct utsname u;
+        unsigned kmaj = 0;
+        ck_assert_int_eq(uname(&u), 0);
+        sscanf(u.release, "%u", &kmaj);
+        if (kmaj >= 6) {
+                flags = STRV("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV");
+                ck_assert_int_eq(berth_seccomp_resolve_flags(flags, true, &f, &err), 0);
+                ck_assert_uint_eq(f, SECCOMP_FILTER_FLAG_NEW_LISTENER |
+                                         SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV);
+                ck_assert_int_eq(berth_seccomp_resolve_flags(flags, false, &f, &err), 0);
+                ck_assert_uint_eq(f, 0);
+                strv_free(flags);
+        }
+        /* absent: SPEC_ALLOW as runc; empty: nothing */
+        ck_assert_int_eq(berth_seccomp_resolve_flags(NULL, false, &f, &err), 0);
+        ck_assert_uint_eq(f, SECCOMP_FILTER_FLAG_SPEC_ALLOW);
+        flags = xcalloc(1, sizeof(char *));
+        ck_assert_int_eq(berth_seccomp_resolve_flags(flags, true, &f, &err), 0);
+        ck_assert_uint_eq(f, SECCOMP_FILTER_FLAG_NEW_LISTENER);
+        strv_free(flags);
 
         /* every flag the kernel takes works at load time, with a listener too */
         struct oci_seccomp *s = prof_new(OCI_SCMP_ACT_ALLOW);
@@ -618,6 +647,341 @@ START_TEST(test_bad_profiles)
 }
 END_TEST
 
+/* ---- Docker profiles ---- */
+
+/* dockerd's default capability set */
+static const uint64_t docker_caps =
+    (1ull << CAP_CHOWN) | (1ull << CAP_DAC_OVERRIDE) | (1ull << CAP_FSETID) | (1ull << CAP_FOWNER) |
+    (1ull << CAP_MKNOD) | (1ull << CAP_NET_RAW) | (1ull << CAP_SETGID) | (1ull << CAP_SETUID) |
+    (1ull << CAP_SETFCAP) | (1ull << CAP_SETPCAP) | (1ull << CAP_NET_BIND_SERVICE) |
+    (1ull << CAP_SYS_CHROOT) | (1ull << CAP_KILL) | (1ull << CAP_AUDIT_WRITE);
+
+static struct json *resolve_default(uint64_t caps, const char *arch, const char *kernel)
+{
+        struct berth_error *err = NULL;
+        struct json *prof = NULL, *out = NULL;
+        ck_assert_msg(seccomp_profile_default(&prof, &err) == 0, "%s", berth_error_msg(err));
+        int r = seccomp_profile_resolve_for_kernel(prof, caps, arch, kernel, &out, &err);
+        ck_assert_msg(r == 0, "resolve: %s", berth_error_msg(err));
+        ck_assert_ptr_nonnull(out);
+        json_free(prof);
+        return out;
+}
+
+/* The resolved entries' names joined with the action, e.g. "clone3:SCMP_ACT_ERRNO". */
+static bool has_rule(const struct json *sec, const char *name, const char *action, size_t nargs)
+{
+        struct json *list = json_get(sec, "syscalls");
+        for (size_t i = 0; i < json_len(list); i++) {
+                struct json *e = list->arr.items[i];
+                if (strcmp(json_str(json_get(e, "action")), action) != 0 ||
+                    json_len(json_get(e, "args")) != nargs)
+                        continue;
+                struct json *names = json_get(e, "names");
+                for (size_t k = 0; k < json_len(names); k++)
+                        if (strcmp(json_str(names->arr.items[k]), name) == 0)
+                                return true;
+        }
+        return false;
+}
+
+static char *arches_of(const struct json *sec)
+{
+        struct json *a = json_get(sec, "architectures");
+        char *out = xstrdup("");
+        for (size_t i = 0; i < json_len(a); i++) {
+                char *n = xasprintf("%s%s%s", out, i ? "," : "", json_str(a->arr.items[i]));
+                free(out);
+                out = n;
+        }
+        return out;
+}
+
+START_TEST(test_profile_default_resolution)
+{
+        struct json *sec = resolve_default(docker_caps, "amd64", "6.1.0-13-amd64");
+        char *a = arches_of(sec);
+        ck_assert_str_eq(a, "SCMP_ARCH_X86_64,SCMP_ARCH_X86,SCMP_ARCH_X32");
+        free(a);
+        ck_assert_str_eq(json_str(json_get(sec, "defaultAction")), "SCMP_ACT_ERRNO");
+        ck_assert_int_eq(json_get(sec, "defaultErrnoRet")->num.i, 1);
+        ck_assert_ptr_null(json_get(sec, "archMap"));
+        /* no Docker-only keys survive */
+        struct json *list = json_get(sec, "syscalls");
+        for (size_t i = 0; i < json_len(list); i++) {
+                struct json *e = list->arr.items[i];
+                ck_assert_ptr_null(json_get(e, "includes"));
+                ck_assert_ptr_null(json_get(e, "excludes"));
+                ck_assert_ptr_null(json_get(e, "comment"));
+                ck_assert_ptr_null(json_get(e, "name"));
+        }
+        ck_assert(has_rule(sec, "read", "SCMP_ACT_ALLOW", 0));
+        ck_assert(has_rule(sec, "arch_prctl", "SCMP_ACT_ALLOW", 0)); /* amd64 only */
+        ck_assert(!has_rule(sec, "s390_runtime_instr", "SCMP_ACT_ALLOW", 0));
+        ck_assert(has_rule(sec, "clone", "SCMP_ACT_ALLOW", 1)); /* no CAP_SYS_ADMIN */
+        ck_assert(!has_rule(sec, "clone", "SCMP_ACT_ALLOW", 0));
+        ck_assert(has_rule(sec, "clone3", "SCMP_ACT_ERRNO", 0));
+        ck_assert(!has_rule(sec, "unshare", "SCMP_ACT_ALLOW", 0));
+        ck_assert(has_rule(sec, "chroot", "SCMP_ACT_ALLOW", 0)); /* CAP_SYS_CHROOT */
+        ck_assert(!has_rule(sec, "reboot", "SCMP_ACT_ALLOW", 0));
+        ck_assert(has_rule(sec, "ptrace", "SCMP_ACT_ALLOW", 0)); /* minKernel 4.8 <= 6.1 */
+        json_free(sec);
+
+        /* CAP_SYS_ADMIN: clone/unshare unrestricted, clone3 no longer ENOSYS */
+        sec = resolve_default(docker_caps | (1ull << CAP_SYS_ADMIN), "x86_64", "6.1");
+        ck_assert(has_rule(sec, "unshare", "SCMP_ACT_ALLOW", 0));
+        ck_assert(has_rule(sec, "clone", "SCMP_ACT_ALLOW", 0));
+        ck_assert(!has_rule(sec, "clone", "SCMP_ACT_ALLOW", 1));
+        ck_assert(!has_rule(sec, "clone3", "SCMP_ACT_ERRNO", 0));
+        json_free(sec);
+
+        /* another architecture, an old kernel */
+        sec = resolve_default(docker_caps, "arm64", "4.4.0");
+        a = arches_of(sec);
+        ck_assert_str_eq(a, "SCMP_ARCH_AARCH64,SCMP_ARCH_ARM");
+        free(a);
+        ck_assert(!has_rule(sec, "arch_prctl", "SCMP_ACT_ALLOW", 0));
+        ck_assert(has_rule(sec, "cacheflush", "SCMP_ACT_ALLOW", 0));
+        ck_assert(!has_rule(sec, "ptrace", "SCMP_ACT_ALLOW", 0)); /* minKernel 4.8 > 4.4 */
+        json_free(sec);
+
+        /* s390x: clone's flags are its second argument */
+        sec = resolve_default(docker_caps, "s390x", "6.1");
+        list = json_get(sec, "syscalls");
+        bool found = false;
+        for (size_t i = 0; i < json_len(list); i++) {
+                struct json *e = list->arr.items[i];
+                if (strcmp(json_str(json_get(e, "names")->arr.items[0]), "clone") == 0) {
+                        struct json *arg = json_get(e, "args")->arr.items[0];
+                        ck_assert_int_eq(json_get(arg, "index")->num.i, 1);
+                        ck_assert_str_eq(json_str(json_get(arg, "op")), "SCMP_CMP_MASKED_EQ");
+                        found = true;
+                }
+        }
+        ck_assert(found);
+        json_free(sec);
+}
+END_TEST
+
+static void resolve_fails(const char *profile, const char *want)
+{
+        struct berth_error *err = NULL;
+        struct json *prof = NULL, *out = NULL;
+        ck_assert_int_eq(json_parse(profile, strlen(profile), &prof, &err), 0);
+        int r = seccomp_profile_resolve_for_kernel(prof, docker_caps, "amd64", "6.1", &out, &err);
+        ck_assert_msg(r < 0, "'%s' should fail", profile);
+        ck_assert_ptr_null(out);
+        ck_assert_msg(strstr(berth_error_msg(err), want) != NULL, "got '%s', want '%s'",
+                      berth_error_msg(err), want);
+        berth_error_free(err);
+        json_free(prof);
+}
+
+START_TEST(test_profile_user_files)
+{
+        struct berth_error *err = NULL;
+        struct json *prof = NULL, *out = NULL;
+        /* old "name" form, architectures, flags, listener keys, args kept */
+        const char *in =
+            "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"architectures\":[\"SCMP_ARCH_X86\"],"
+            "\"flags\":[\"SECCOMP_FILTER_FLAG_LOG\"],\"listenerPath\":\"/run/a.sock\","
+            "\"syscalls\":[{\"name\":\"getcwd\",\"action\":\"SCMP_ACT_ERRNO\","
+            "\"errnoRet\":38,\"comment\":\"x\"},{\"names\":[\"personality\"],"
+            "\"action\":\"SCMP_ACT_ERRNO\",\"args\":[{\"index\":0,\"value\":"
+            "18446744073709551615,\"valueTwo\":0,\"op\":\"SCMP_CMP_NE\"}],"
+            "\"excludes\":{\"minKernel\":\"7.0\"}}]}";
+        ck_assert_int_eq(json_parse(in, strlen(in), &prof, &err), 0);
+        ck_assert_int_eq(seccomp_profile_resolve_for_kernel(prof, 0, "amd64", "6.1", &out, &err),
+                         0);
+        char *dump = json_dump(out, 0);
+        ck_assert_str_eq(
+            dump,
+            "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"architectures\":[\"SCMP_ARCH_X86\"],"
+            "\"flags\":[\"SECCOMP_FILTER_FLAG_LOG\"],\"listenerPath\":\"/run/a.sock\","
+            "\"syscalls\":[{\"names\":[\"getcwd\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":38},"
+            "{\"names\":[\"personality\"],\"action\":\"SCMP_ACT_ERRNO\",\"args\":[{\"index\":0,"
+            "\"value\":18446744073709551615,\"valueTwo\":0,\"op\":\"SCMP_CMP_NE\"}]}]}");
+        free(dump);
+        json_free(out);
+        /* excluded on a new enough kernel */
+        ck_assert_int_eq(seccomp_profile_resolve_for_kernel(prof, 0, "amd64", "7.2", &out, &err),
+                         0);
+        ck_assert_uint_eq(json_len(json_get(out, "syscalls")), 1);
+        json_free(out);
+        json_free(prof);
+
+        /* nothing to do: dockerd runs without seccomp */
+        ck_assert_int_eq(json_parse("{}", 2, &prof, &err), 0);
+        out = (struct json *)1;
+        ck_assert_int_eq(seccomp_profile_resolve(prof, 0, NULL, &out, &err), 0);
+        ck_assert_ptr_null(out);
+        json_free(prof);
+
+        resolve_fails("{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"name\":\"a\","
+                      "\"names\":[\"b\"],\"action\":\"SCMP_ACT_ALLOW\"}]}",
+                      "seccomp profile: syscalls[0]: both 'name' and 'names' are given");
+        resolve_fails("{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"architectures\":[\"SCMP_ARCH_X86\"],"
+                      "\"archMap\":[{\"architecture\":\"SCMP_ARCH_X86_64\"}]}",
+                      "seccomp profile: both 'architectures' and 'archMap' are given");
+        resolve_fails(
+            "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[\"a\"],"
+            "\"action\":\"SCMP_ACT_ALLOW\"},{\"names\":[\"b\"],\"action\":"
+            "\"SCMP_ACT_ALLOW\",\"includes\":{\"minKernel\":\"4\"}}]}",
+            "seccomp profile: syscalls[1].includes.minKernel: invalid kernel version '4'");
+        resolve_fails("{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[\"a\",1],"
+                      "\"action\":\"SCMP_ACT_ALLOW\"}]}",
+                      "seccomp profile: syscalls[0].names[1]: expected a string, got number");
+        resolve_fails(
+            "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[\"a\"],"
+            "\"action\":\"SCMP_ACT_ALLOW\",\"args\":[{\"index\":-1,\"value\":1,"
+            "\"op\":\"SCMP_CMP_EQ\"}]}]}",
+            "seccomp profile: syscalls[0].args[0].index: expected a non-negative integer");
+        resolve_fails("{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[\"a\"]}]}",
+                      "seccomp profile: syscalls[0].action: expected a string");
+        resolve_fails("[]", "seccomp profile: expected an object, got array");
+
+        ck_assert_int_eq(json_parse("{\"defaultAction\":\"SCMP_ACT_ALLOW\"}", 34, &prof, &err), 0);
+        ck_assert_int_lt(seccomp_profile_resolve(prof, 0, "vax", &out, &err), 0);
+        ck_assert_str_eq(berth_error_msg(err), "seccomp profile: unknown architecture 'vax'");
+        berth_error_free(err);
+        json_free(prof);
+}
+END_TEST
+
+/* A config.json holding just this linux.seccomp, through the OCI parser. */
+static int parse_spec_with(const struct json *sec, struct oci_spec **ret, struct berth_error **err)
+{
+        struct json *doc = json_new_object();
+        json_set_str(doc, "ociVersion", "1.1.0");
+        struct json *lin = json_object_set(doc, "linux", json_new_object());
+        json_object_set(lin, "seccomp", json_copy(sec));
+        char *text = json_dump(doc, 0);
+        int r = oci_spec_parse(text, strlen(text), ret, err);
+        free(text);
+        json_free(doc);
+        return r;
+}
+
+static struct berth_seccomp_prog *compile_docker_default(uint64_t caps)
+{
+        struct berth_error *err = NULL;
+        struct json *prof = NULL, *sec = NULL;
+        struct oci_spec *spec = NULL;
+        ck_assert_int_eq(seccomp_profile_default(&prof, &err), 0);
+        ck_assert_msg(seccomp_profile_resolve(prof, caps, NULL, &sec, &err) == 0, "%s",
+                      berth_error_msg(err));
+        ck_assert_msg(parse_spec_with(sec, &spec, &err) == 0, "%s", berth_error_msg(err));
+        ck_assert_ptr_nonnull(spec->linux_);
+        struct berth_seccomp_prog *p = compile_ok(spec->linux_->seccomp);
+        oci_spec_free(spec);
+        json_free(sec);
+        json_free(prof);
+        return p;
+}
+
+START_TEST(test_config_json_errors_name_path)
+{
+        /* unknown names in config.json: the OCI parser reports them with their path */
+        const char *bad[][2] = {
+            {"{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"a\"],"
+             "\"action\":\"SCMP_ACT_ALLOW\"},{\"names\":[\"b\"],\"action\":\"SCMP_ACT_NOPE\"}]}",
+             "linux.seccomp.syscalls[1].action"},
+            {"{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"a\"],"
+             "\"action\":\"SCMP_ACT_ERRNO\",\"args\":[{\"index\":0,\"value\":1,\"op\":"
+             "\"SCMP_CMP_XX\"}]}]}",
+             "linux.seccomp.syscalls[0].args[0].op"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                struct berth_error *err = NULL;
+                struct json *sec = NULL;
+                struct oci_spec *spec = NULL;
+                ck_assert_int_eq(json_parse(bad[i][0], strlen(bad[i][0]), &sec, &err), 0);
+                ck_assert_int_lt(parse_spec_with(sec, &spec, &err), 0);
+                ck_assert_msg(strstr(berth_error_msg(err), bad[i][1]) != NULL, "got '%s'",
+                              berth_error_msg(err));
+                berth_error_free(err);
+                json_free(sec);
+        }
+        /* names the parser keeps as strings are the compiler's to refuse */
+        const char *arch = "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"architectures\":["
+                           "\"SCMP_ARCH_X86\",\"SCMP_ARCH_Z80\"],\"flags\":[]}";
+        struct berth_error *err = NULL;
+        struct json *sec = NULL;
+        struct oci_spec *spec = NULL;
+        struct berth_seccomp_prog *p = NULL;
+        ck_assert_int_eq(json_parse(arch, strlen(arch), &sec, &err), 0);
+        ck_assert_msg(parse_spec_with(sec, &spec, &err) == 0, "%s", berth_error_msg(err));
+        ck_assert_int_lt(berth_seccomp_compile(spec->linux_->seccomp, &p, &err), 0);
+        ck_assert_str_eq(berth_error_msg(err),
+                         "linux.seccomp.architectures[1]: unknown architecture 'SCMP_ARCH_Z80'");
+        berth_error_free(err);
+        oci_spec_free(spec);
+        json_free(sec);
+}
+END_TEST
+
+static int do_exec_true(void *arg)
+{
+        char *const argv[] = {"busybox", "true", NULL};
+        char *const envp[] = {"PATH=/bin", NULL};
+        execve("/bin/busybox", argv, envp);
+        return 100 + (errno > 19 ? 19 : errno);
+}
+
+static int do_exec_sh(void *arg)
+{
+        /* a shell that forks, pipes and waits, as container entrypoints do */
+        char *const argv[] = {"busybox", "sh", "-c",
+                              "echo hi | busybox cat >/dev/null && "
+                              "busybox ls / >/dev/null && exit 7",
+                              NULL};
+        char *const envp[] = {"PATH=/bin", NULL};
+        execve("/bin/busybox", argv, envp);
+        return 100;
+}
+
+static int do_unshare(void *arg)
+{
+        return errno_code(syscall(SYS_unshare, CLONE_NEWNS));
+}
+
+static int do_keyctl(void *arg)
+{
+        return errno_code(syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3, 0));
+}
+
+static int do_clone3(void *arg)
+{
+        return errno_code(syscall(SYS_clone3, NULL, 0));
+}
+
+static int do_clone_newns(void *arg)
+{
+        return errno_code(syscall(SYS_clone, CLONE_NEWNS | SIGCHLD, 0, 0, 0, 0));
+}
+
+START_TEST(test_docker_default_in_container)
+{
+        if (access("/bin/busybox", X_OK) < 0)
+                ck_abort_msg("/bin/busybox missing: install busybox-static (scripts/deps.sh)");
+        struct berth_seccomp_prog *p = compile_docker_default(docker_caps);
+        ck_assert_uint_lt(berth_seccomp_prog_len(p), 4096);
+        assert_exit(run_under(p, do_exec_true, NULL), 0);
+        assert_exit(run_under(p, do_exec_sh, NULL), 7);
+        assert_exit(run_under(p, do_unshare, NULL), EPERM);
+        assert_exit(run_under(p, do_keyctl, NULL), EPERM);
+        assert_exit(run_under(p, do_clone3, NULL), ENOSYS); /* so libc falls back to clone */
+        assert_exit(run_under(p, do_clone_newns, NULL), EPERM);
+        berth_seccomp_prog_free(p);
+
+        /* with CAP_SYS_ADMIN in the bounding set, unshare is the kernel's call */
+        p = compile_docker_default(docker_caps | (1ull << CAP_SYS_ADMIN));
+        assert_exit(run_under(p, do_unshare, NULL), 0);
+        assert_exit(run_under(p, do_keyctl, NULL), EPERM);
+        berth_seccomp_prog_free(p);
+}
+END_TEST
+
 static Suite *seccomp_suite(void)
 {
         Suite *s = suite_create("seccomp");
@@ -639,6 +1003,10 @@ static Suite *seccomp_suite(void)
         tcase_add_test(tc, test_architectures);
         tcase_add_test(tc, test_flags);
         tcase_add_test(tc, test_bad_profiles);
+        tcase_add_test(tc, test_profile_default_resolution);
+        tcase_add_test(tc, test_profile_user_files);
+        tcase_add_test(tc, test_docker_default_in_container);
+        tcase_add_test(tc, test_config_json_errors_name_path);
         suite_add_tcase(s, tc);
         return s;
 }
