@@ -239,7 +239,6 @@ int console_proxy_wait(int master, pid_t pid, int *ret_status, struct berth_erro
         if (raw) {
                 struct termios t = saved;
                 cfmakeraw(&t);
-                t.c_oflag = saved.c_oflag; /* output processing stays ours, as runc's */
                 (void)tcsetattr(STDIN_FILENO, TCSANOW, &t);
                 struct winsize ws;
                 if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)

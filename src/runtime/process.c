@@ -20,6 +20,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <linux/close_range.h>
+#include <linux/openat2.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -122,9 +123,16 @@ static int check_candidate(const struct rt_init *ri, int root, const char *path,
                            struct berth_error **err)
 {
         int fd = open_in_root(root, path, O_PATH, 0);
-        if (fd == -ELOOP)
+        if (fd == -ELOOP) {
+                /* a symlink loop, or a magic link such as /proc/self/exe? */
+                struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT};
+                int f2 = (int)syscall(SYS_openat2, root, path, &how, sizeof(how));
+                if (f2 < 0)
+                        return berth_error_sys(err, ELOOP, "exec '%s'", path);
+                close(f2);
                 return berth_error_set(err, EPERM,
                                        "exec '%s': path goes through a magic link: refused", path);
+        }
         if (fd < 0)
                 return fd;
         struct stat st;
