@@ -573,6 +573,17 @@ int rootfs_prepare(struct rt_init *ri, int *ret_rootfd, struct berth_error **err
         r = devices_setup(ri, rootfd, err);
         if (r < 0)
                 return r;
+        /* a missing cwd is made now, while the root may still be written */
+        const char *cwd = ri->process->cwd;
+        if (cwd && *cwd) {
+                int fd = open_in_root(rootfd, cwd, O_PATH | O_DIRECTORY, 0);
+                if (fd == -ENOENT)
+                        fd = root_mkdir_p(rootfd, cwd, 0755, err);
+                if (fd >= 0)
+                        close(fd);
+                else if (*err)
+                        return berth_error_prefix(err, "cwd '%s'", cwd);
+        }
         *ret_rootfd = TAKE_FD(rootfd);
         return 0;
 }
