@@ -840,6 +840,7 @@ int berth_container_run(const struct berth_runtime *rt, const char *id,
         c.committed = true;
         pid_t pid = c.pid;
         int master = -1;
+        _cleanup_free_ char *text = NULL;
         if (c.console_peer_fd >= 0) {
                 r = console_recv_master(c.console_peer_fd, &master, err);
                 if (r < 0)
@@ -862,7 +863,6 @@ int berth_container_run(const struct berth_runtime *rt, const char *id,
         if (master >= 0)
                 close(master);
         /* an exec failure after start is reported by the child before it exits */
-        _cleanup_free_ char *text = NULL;
         struct berth_error *derr = NULL;
         if (r == 0 && sync_recv(c.sync_fd, &text) == SYNC_ERROR)
                 r = berth_error_set(err, EIO, "%s", text);
