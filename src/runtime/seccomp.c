@@ -23,6 +23,8 @@
  * the cloned child, possibly after the rootfs no longer holds our libraries.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
@@ -30,8 +32,11 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
+#include "base/buf.h"
+#include "base/fileio.h"
 #include "runtime/seccomp.h"
 
 #ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
@@ -350,11 +355,11 @@ static int export_bpf(scmp_filter_ctx ctx, struct sock_fprog *ret, struct berth_
         return 0;
 }
 
-int berth_seccomp_compile(const struct oci_seccomp *s, struct berth_seccomp_prog **ret,
-                          struct berth_error **err)
+/* The default action, the flags and whether a listener is needed: cheap
+ * checks done on every compile, cached or not. */
+static int prepare(const struct oci_seccomp *s, uint32_t *ret_def, unsigned *ret_flags,
+                   bool *ret_listener, struct berth_error **err)
 {
-        _cleanup_(scmp_ctx_releasep) scmp_filter_ctx ctx = NULL;
-        uint32_t def;
         bool listener = false;
         int r;
 
@@ -367,19 +372,26 @@ int berth_seccomp_compile(const struct oci_seccomp *s, struct berth_seccomp_prog
                                        "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the "
                                        "default action");
         r = action_value("linux.seccomp.defaultErrnoRet", s->default_action,
-                         s->has_default_errno_ret, s->default_errno_ret, &def, err);
+                         s->has_default_errno_ret, s->default_errno_ret, ret_def, err);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < s->n_syscalls; i++)
                 if (s->syscalls[i].action == OCI_SCMP_ACT_NOTIFY)
                         listener = true;
-
-        unsigned flags;
-        r = berth_seccomp_resolve_flags(s->flags, listener, &flags, err);
+        r = berth_seccomp_resolve_flags(s->flags, listener, ret_flags, err);
         if (r < 0)
                 return r;
+        *ret_listener = listener;
+        return 0;
+}
 
-        ctx = seccomp_init(def);
+/* libseccomp: the filter context, every rule, exported as BPF. */
+static int build_bpf(const struct oci_seccomp *s, uint32_t def, struct sock_fprog *ret,
+                     struct berth_error **err)
+{
+        _cleanup_(scmp_ctx_releasep) scmp_filter_ctx ctx = seccomp_init(def);
+        int r;
+
         if (!ctx)
                 return berth_error_set(
                     err, EINVAL,
@@ -398,13 +410,178 @@ int berth_seccomp_compile(const struct oci_seccomp *s, struct berth_seccomp_prog
                 if (r < 0)
                         return r;
         }
+        return export_bpf(ctx, ret, err);
+}
 
-        struct berth_seccomp_prog *p = xcalloc(1, sizeof(*p));
-        r = export_bpf(ctx, &p->fprog, err);
-        if (r < 0) {
-                free(p);
-                return r;
+int berth_seccomp_compile(const struct oci_seccomp *s, struct berth_seccomp_prog **ret,
+                          struct berth_error **err)
+{
+        return berth_seccomp_compile_cached(s, NULL, ret, err);
+}
+
+/* ---- cache of compiled programs ----
+ *
+ * libseccomp needs ~20 ms for Docker's profile on three architectures;
+ * containers started with the same profile reuse the program.  A cache
+ * file holds the full description of what was compiled (the key) and the
+ * instructions; a hit needs the key to match byte for byte, so a hash
+ * collision or a stale, torn or foreign file only costs a recompile.  The
+ * directory and files must be ours and not writable by anyone else, or the
+ * cache is not used at all. */
+
+#define CACHE_MAGIC   "berth-seccomp-cache 1\n"
+#define CACHE_MAX_KEY (16u << 20)
+
+static uint64_t fnv1a(const void *p, size_t n, uint64_t h)
+{
+        const unsigned char *c = p;
+        for (size_t i = 0; i < n; i++) {
+                h ^= c[i];
+                h *= UINT64_C(0x100000001b3);
         }
+        return h;
+}
+#define FNV_INIT UINT64_C(0xcbf29ce484222325)
+
+static void key_str(struct berth_buf *b, const char *s)
+{
+        buf_printf(b, "%zu:", strlen(s));
+        buf_puts(b, s);
+        buf_putc(b, ' ');
+}
+
+/* Everything the BPF depends on, unambiguously (strings length-prefixed). */
+static void cache_key(const struct oci_seccomp *s, struct berth_buf *b)
+{
+        const struct scmp_version *v = seccomp_version();
+        struct utsname u;
+
+        if (uname(&u) < 0)
+                memset(&u, 0, sizeof(u));
+        buf_puts(b, CACHE_MAGIC);
+        buf_printf(b, "libseccomp %u.%u.%u kernel ", v->major, v->minor, v->micro);
+        key_str(b, u.release);
+        key_str(b, u.machine);
+        buf_printf(b, "\ndefault %d %d %u\narches", (int)s->default_action,
+                   (int)s->has_default_errno_ret, s->default_errno_ret);
+        for (size_t i = 0; s->architectures && s->architectures[i]; i++)
+                key_str(b, s->architectures[i]);
+        for (size_t i = 0; i < s->n_syscalls; i++) {
+                const struct oci_seccomp_syscall *sc = &s->syscalls[i];
+                buf_printf(b, "\nsyscall %d %d %u names ", (int)sc->action, (int)sc->has_errno_ret,
+                           sc->errno_ret);
+                for (size_t k = 0; sc->names && sc->names[k]; k++)
+                        key_str(b, sc->names[k]);
+                buf_printf(b, "args %zu", sc->n_args);
+                for (size_t k = 0; k < sc->n_args; k++)
+                        buf_printf(b, " %u %" PRIu64 " %" PRIu64 " %d", sc->args[k].index,
+                                   sc->args[k].value, sc->args[k].value_two, (int)sc->args[k].op);
+        }
+        buf_putc(b, '\n');
+}
+
+/* The cache directory, or -1 when it cannot be trusted or made. */
+static int cache_dir_open(const char *dir)
+{
+        struct stat st;
+
+        (void)mkdir(dir, 0700);
+        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -1;
+        if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022)) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+/* Layout: key, u32 instruction count, u64 FNV-1a of the instructions, instructions. */
+static bool cache_lookup(int dfd, const char *name, const struct berth_buf *key,
+                         struct sock_fprog *ret)
+{
+        _cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_free_ char *data = NULL;
+        struct stat st;
+        size_t len;
+        uint32_t n;
+        uint64_t sum;
+
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+            (st.st_mode & 022))
+                return false;
+        if (read_full_fd(fd, key->len + 12 + SECCOMP_MAX_INSNS * sizeof(struct sock_filter), &data,
+                         &len) < 0)
+                return false;
+        if (len < key->len + 12 || memcmp(data, key->data, key->len) != 0)
+                return false;
+        memcpy(&n, data + key->len, 4);
+        memcpy(&sum, data + key->len + 4, 8);
+        if (n == 0 || n > SECCOMP_MAX_INSNS ||
+            len != key->len + 12 + n * sizeof(struct sock_filter))
+                return false;
+        const char *insns = data + key->len + 12;
+        if (fnv1a(insns, n * sizeof(struct sock_filter), FNV_INIT) != sum)
+                return false;
+        ret->filter = xmalloc(n * sizeof(struct sock_filter));
+        memcpy(ret->filter, insns, n * sizeof(struct sock_filter));
+        ret->len = (unsigned short)n;
+        return true;
+}
+
+/* Best effort: a failure to store only means the next start compiles again. */
+static void cache_store(int dfd, const char *name, const struct berth_buf *key,
+                        const struct sock_fprog *prog)
+{
+        _cleanup_buf_ struct berth_buf b = BERTH_BUF_INIT;
+        uint32_t n = prog->len;
+        uint64_t sum = fnv1a(prog->filter, n * sizeof(struct sock_filter), FNV_INIT);
+        char tmp[64];
+
+        buf_append(&b, key->data, key->len);
+        buf_append(&b, &n, 4);
+        buf_append(&b, &sum, 8);
+        buf_append(&b, prog->filter, n * sizeof(struct sock_filter));
+        snprintf(tmp, sizeof(tmp), "%s.tmp-%d", name, (int)getpid());
+        _cleanup_close_ int fd =
+            openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return;
+        if (write_all(fd, b.data, b.len) < 0 || renameat(dfd, tmp, dfd, name) < 0)
+                (void)unlinkat(dfd, tmp, 0);
+}
+
+int berth_seccomp_compile_cached(const struct oci_seccomp *s, const char *cache_dir,
+                                 struct berth_seccomp_prog **ret, struct berth_error **err)
+{
+        _cleanup_buf_ struct berth_buf key = BERTH_BUF_INIT;
+        _cleanup_close_ int dfd = -EBADF;
+        struct sock_fprog fprog = {0};
+        char name[32];
+        uint32_t def = 0;
+        unsigned flags = 0;
+        bool listener = false, hit = false;
+        int r;
+
+        r = prepare(s, &def, &flags, &listener, err);
+        if (r < 0)
+                return r;
+        if (cache_dir) {
+                cache_key(s, &key);
+                dfd = key.len <= CACHE_MAX_KEY ? cache_dir_open(cache_dir) : -1;
+                snprintf(name, sizeof(name), "%016" PRIx64 ".bpf",
+                         fnv1a(key.data, key.len, FNV_INIT));
+                hit = dfd >= 0 && cache_lookup(dfd, name, &key, &fprog);
+        }
+        if (!hit) {
+                r = build_bpf(s, def, &fprog, err);
+                if (r < 0)
+                        return r;
+                if (dfd >= 0)
+                        cache_store(dfd, name, &key, &fprog);
+        }
+        struct berth_seccomp_prog *p = xcalloc(1, sizeof(*p));
+        p->fprog = fprog;
         p->flags = flags;
         p->needs_listener = listener;
         *ret = p;
@@ -446,6 +623,11 @@ unsigned berth_seccomp_prog_flags(const struct berth_seccomp_prog *p)
 size_t berth_seccomp_prog_len(const struct berth_seccomp_prog *p)
 {
         return p->fprog.len;
+}
+
+const void *berth_seccomp_prog_insns(const struct berth_seccomp_prog *p)
+{
+        return p->fprog.filter;
 }
 
 void berth_seccomp_prog_free(struct berth_seccomp_prog *p)

@@ -24,7 +24,11 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 
+#include "base/fileio.h"
 #include "runtime/seccomp-profile.h"
 #include "runtime/seccomp.h"
 
@@ -982,6 +986,141 @@ START_TEST(test_docker_default_in_container)
 }
 END_TEST
 
+/* ---- the compiled-program cache ---- */
+
+/* Number of *.bpf files in dir; *ret_path gets the last one's path. */
+static int bpf_files(const char *dir, char **ret_path)
+{
+        DIR *d = opendir(dir);
+        int n = 0;
+        if (!d)
+                return 0;
+        for (struct dirent *e; (e = readdir(d));) {
+                size_t l = strlen(e->d_name);
+                if (l > 4 && strcmp(e->d_name + l - 4, ".bpf") == 0) {
+                        n++;
+                        if (ret_path) {
+                                free(*ret_path);
+                                *ret_path = xasprintf("%s/%s", dir, e->d_name);
+                        }
+                }
+        }
+        closedir(d);
+        return n;
+}
+
+static ino_t inode_of(const char *path)
+{
+        struct stat st;
+        ck_assert_int_eq(stat(path, &st), 0);
+        return st.st_ino;
+}
+
+static struct berth_seccomp_prog *compile_cached_ok(const struct oci_seccomp *s, const char *dir)
+{
+        struct berth_error *err = NULL;
+        struct berth_seccomp_prog *p = NULL;
+        int r = berth_seccomp_compile_cached(s, dir, &p, &err);
+        ck_assert_msg(r == 0, "compile: %s", berth_error_msg(err));
+        return p;
+}
+
+static void assert_same_prog(const struct berth_seccomp_prog *a, const struct berth_seccomp_prog *b)
+{
+        ck_assert_uint_eq(berth_seccomp_prog_len(a), berth_seccomp_prog_len(b));
+        ck_assert_int_eq(memcmp(berth_seccomp_prog_insns(a), berth_seccomp_prog_insns(b),
+                                berth_seccomp_prog_len(a) * 8),
+                         0);
+        ck_assert_uint_eq(berth_seccomp_prog_flags(a), berth_seccomp_prog_flags(b));
+}
+
+/* Made and removed by the parent (an unchecked fixture), so a failing test
+ * cannot leave it behind. */
+static char cache_top[] = "/tmp/berth-test-seccomp-XXXXXX";
+
+static void cache_setup(void)
+{
+        ck_assert_ptr_nonnull(mkdtemp(cache_top));
+}
+
+static void cache_teardown(void)
+{
+        rm_rf(cache_top);
+}
+
+START_TEST(test_cache)
+{
+        const char *top = cache_top;
+        char *dir = xasprintf("%s/cache", top), *file = NULL;
+        struct stat st;
+
+        struct oci_seccomp *s = prof_new(OCI_SCMP_ACT_ALLOW);
+        prof_rule_errno(s, STRV("getcwd"), ENOSYS);
+        struct berth_seccomp_prog *ref = compile_ok(s);
+        struct berth_seccomp_prog *p = compile_cached_ok(s, dir);
+        assert_same_prog(ref, p);
+        berth_seccomp_prog_free(p);
+        ck_assert_int_eq(stat(dir, &st), 0);
+        ck_assert_uint_eq(st.st_mode & 0777, 0700);
+        ck_assert_int_eq(bpf_files(dir, &file), 1);
+        ino_t ino = inode_of(file);
+
+        /* a hit: same program, the file is not rewritten */
+        p = compile_cached_ok(s, dir);
+        assert_same_prog(ref, p);
+        ck_assert(inode_of(file) == ino);
+        assert_exit(run_under(p, do_getcwd, NULL), ENOSYS);
+        berth_seccomp_prog_free(p);
+
+        /* a different errnoRet is a different program */
+        s->syscalls[0].errno_ret = EACCES;
+        p = compile_cached_ok(s, dir);
+        assert_exit(run_under(p, do_getcwd, NULL), EACCES);
+        berth_seccomp_prog_free(p);
+        ck_assert_int_eq(bpf_files(dir, NULL), 2);
+        s->syscalls[0].errno_ret = ENOSYS;
+
+        /* a torn or tampered file is recompiled, not used */
+        int fd = open(file, O_WRONLY | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        off_t end = lseek(fd, 0, SEEK_END);
+        ck_assert_int_eq(pwrite(fd, "\xff", 1, end - 3), 1);
+        close(fd);
+        p = compile_cached_ok(s, dir);
+        assert_same_prog(ref, p);
+        berth_seccomp_prog_free(p);
+        ck_assert(inode_of(file) != ino);
+        ino = inode_of(file);
+
+        /* a file others may write is not trusted */
+        ck_assert_int_eq(chmod(file, 0666), 0);
+        p = compile_cached_ok(s, dir);
+        assert_same_prog(ref, p);
+        berth_seccomp_prog_free(p);
+        ck_assert(inode_of(file) != ino);
+
+        /* nor a directory others may write: no cache at all */
+        char *d2 = xasprintf("%s/open", top);
+        ck_assert_int_eq(mkdir(d2, 0777), 0);
+        ck_assert_int_eq(chmod(d2, 0777), 0);
+        p = compile_cached_ok(s, d2);
+        assert_same_prog(ref, p);
+        berth_seccomp_prog_free(p);
+        ck_assert_int_eq(bpf_files(d2, NULL), 0);
+
+        /* an impossible directory only costs the cache */
+        p = compile_cached_ok(s, "/proc/berth-no-such/dir");
+        assert_same_prog(ref, p);
+        berth_seccomp_prog_free(p);
+
+        berth_seccomp_prog_free(ref);
+        prof_free(s);
+        free(d2);
+        free(dir);
+        free(file);
+}
+END_TEST
+
 static Suite *seccomp_suite(void)
 {
         Suite *s = suite_create("seccomp");
@@ -1007,6 +1146,11 @@ static Suite *seccomp_suite(void)
         tcase_add_test(tc, test_profile_user_files);
         tcase_add_test(tc, test_docker_default_in_container);
         tcase_add_test(tc, test_config_json_errors_name_path);
+        suite_add_tcase(s, tc);
+        tc = tcase_create("cache");
+        tcase_set_timeout(tc, 60);
+        tcase_add_unchecked_fixture(tc, cache_setup, cache_teardown);
+        tcase_add_test(tc, test_cache);
         suite_add_tcase(s, tc);
         return s;
 }
