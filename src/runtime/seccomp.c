@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
@@ -195,8 +196,19 @@ int berth_seccomp_resolve_flags(char *const *flags, bool needs_listener, unsigne
 
 /* ---- compilation ---- */
 
-static int add_architectures(scmp_filter_ctx ctx, char *const *arches, struct berth_error **err)
+/*
+ * The filter for the other architectures lives in a context of its own,
+ * merged into the native one at the end: libseccomp can then take rules by
+ * number for syscalls it does not know (see newer_syscalls) on the native
+ * architecture alone.  Returns NULL when there are no other architectures.
+ */
+static int other_arches_ctx(char *const *arches, uint32_t def, scmp_filter_ctx *ret,
+                            struct berth_error **err)
 {
+        _cleanup_(scmp_ctx_releasep) scmp_filter_ctx other = NULL;
+        uint32_t native = seccomp_arch_native();
+
+        *ret = NULL;
         for (size_t i = 0; arches && arches[i]; i++) {
                 const char *a = arches[i];
                 const char *prefix = "SCMP_ARCH_";
@@ -213,20 +225,79 @@ static int add_architectures(scmp_filter_ctx ctx, char *const *arches, struct be
                         return berth_error_set(
                             err, EINVAL,
                             "linux.seccomp.architectures[%zu]: unknown architecture '%s'", i, a);
-                int r = seccomp_arch_add(ctx, token);
-                if (r == -EEXIST) /* the native one, or a duplicate */
+                if (token == native)
                         continue;
-                if (r == -EDOM)
+                /* one filter, one byte order: libseccomp refuses to mix them */
+                if ((token ^ native) & __AUDIT_ARCH_LE)
                         return berth_error_set(
                             err, EINVAL,
                             "linux.seccomp.architectures[%zu]: architecture '%s' "
                             "cannot share a filter with the native one",
                             i, a);
-                if (r < 0)
+                if (!other) {
+                        other = seccomp_init(def);
+                        if (!other)
+                                return berth_error_set(err, EINVAL, "seccomp: init filter");
+                        (void)seccomp_attr_set(other, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+                        int r = seccomp_arch_remove(other, SCMP_ARCH_NATIVE);
+                        if (r < 0)
+                                return berth_error_sys(err, -r, "seccomp: set up architectures");
+                }
+                int r = seccomp_arch_add(other, token);
+                if (r < 0 && r != -EEXIST)
                         return berth_error_sys(err, -r,
                                                "linux.seccomp.architectures[%zu]: add '%s'", i, a);
         }
+        *ret = TAKE_PTR(other);
         return 0;
+}
+
+/*
+ * Syscalls newer than some libseccomp releases (Debian 12's 2.5.4 stops at
+ * futex_requeue, 456).  Since Linux 5.1 every architecture but alpha, mips
+ * and x32 gives a new syscall the same number, so on those these names are
+ * honoured on the native architecture even when libseccomp does not know
+ * them; elsewhere they are skipped like any unknown name.
+ */
+static const struct {
+        const char *name;
+        int nr;
+} newer_syscalls[] = {
+    {"statmount", 457},         {"listmount", 458},        {"lsm_get_self_attr", 459},
+    {"lsm_set_self_attr", 460}, {"lsm_list_modules", 461}, {"mseal", 462},
+    {"setxattrat", 463},        {"getxattrat", 464},       {"listxattrat", 465},
+    {"removexattrat", 466},     {"open_tree_attr", 467},   {"file_getattr", 468},
+    {"file_setattr", 469},
+};
+
+static int newer_syscall_nr(const char *name)
+{
+        uint32_t native = seccomp_arch_native();
+
+        switch (native) {
+        case SCMP_ARCH_X86_64:
+        case SCMP_ARCH_X86:
+        case SCMP_ARCH_AARCH64:
+        case SCMP_ARCH_ARM:
+        case SCMP_ARCH_RISCV64:
+        case SCMP_ARCH_S390X:
+        case SCMP_ARCH_S390:
+        case SCMP_ARCH_PPC64LE:
+        case SCMP_ARCH_PPC64:
+        case SCMP_ARCH_PPC:
+                break;
+        default:
+                return -1;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(newer_syscalls); i++) {
+                if (strcmp(newer_syscalls[i].name, name) != 0)
+                        continue;
+                /* a libseccomp that names this number otherwise knows better */
+                _cleanup_free_ char *known =
+                    seccomp_syscall_resolve_num_arch(native, newer_syscalls[i].nr);
+                return known ? -1 : newer_syscalls[i].nr;
+        }
+        return -1;
 }
 
 static int build_conditions(const char *path, const struct oci_seccomp_syscall *sc,
@@ -259,8 +330,9 @@ static int build_conditions(const char *path, const struct oci_seccomp_syscall *
         return 0;
 }
 
-static int add_rule(scmp_filter_ctx ctx, const char *path, const char *name, uint32_t action,
-                    int nr, unsigned n, const struct scmp_arg_cmp *cmps, struct berth_error **err)
+static int add_rule(scmp_filter_ctx ctx, scmp_filter_ctx other, const char *path, const char *name,
+                    uint32_t action, int nr, bool native_only, unsigned n,
+                    const struct scmp_arg_cmp *cmps, struct berth_error **err)
 {
         int r = seccomp_rule_add_array(ctx, action, nr, n, cmps);
         if (r == -EEXIST)
@@ -268,11 +340,21 @@ static int add_rule(scmp_filter_ctx ctx, const char *path, const char *name, uin
                     err, EEXIST, "%s: rule for '%s' conflicts with an earlier one", path, name);
         if (r < 0)
                 return berth_error_sys(err, -r, "%s: add rule for '%s'", path, name);
+        if (!other || native_only)
+                return 0;
+        /* -EFAULT: the syscall does not exist on those architectures */
+        r = seccomp_rule_add_array(other, action, nr, n, cmps);
+        if (r == -EEXIST)
+                return berth_error_set(
+                    err, EEXIST, "%s: rule for '%s' conflicts with an earlier one", path, name);
+        if (r < 0 && r != -EFAULT)
+                return berth_error_sys(err, -r, "%s: add rule for '%s'", path, name);
         return 0;
 }
 
-static int add_syscall(scmp_filter_ctx ctx, size_t idx, const struct oci_seccomp_syscall *sc,
-                       uint32_t default_action, struct berth_error **err)
+static int add_syscall(scmp_filter_ctx ctx, scmp_filter_ctx other, size_t idx,
+                       const struct oci_seccomp_syscall *sc, uint32_t default_action,
+                       struct berth_error **err)
 {
         char path[64];
         struct scmp_arg_cmp cmps[64];
@@ -298,18 +380,25 @@ static int add_syscall(scmp_filter_ctx ctx, size_t idx, const struct oci_seccomp
                 return 0; /* libseccomp refuses it; it changes nothing anyway */
 
         for (size_t i = 0; sc->names[i]; i++) {
-                int nr = seccomp_syscall_resolve_name(sc->names[i]);
-                if (nr == __NR_SCMP_ERROR)
-                        continue; /* unknown here; may exist on newer kernels */
+                const char *name = sc->names[i];
+                bool native_only = false;
+                int nr = seccomp_syscall_resolve_name(name);
+                if (nr == __NR_SCMP_ERROR) {
+                        nr = newer_syscall_nr(name);
+                        if (nr < 0)
+                                continue; /* unknown here; may exist on newer kernels */
+                        native_only = true;
+                }
                 if (!split) {
-                        r = add_rule(ctx, path, sc->names[i], action, nr, (unsigned)sc->n_args,
-                                     cmps, err);
+                        r = add_rule(ctx, other, path, name, action, nr, native_only,
+                                     (unsigned)sc->n_args, cmps, err);
                         if (r < 0)
                                 return r;
                         continue;
                 }
                 for (size_t k = 0; k < sc->n_args; k++) {
-                        r = add_rule(ctx, path, sc->names[i], action, nr, 1, &cmps[k], err);
+                        r = add_rule(ctx, other, path, name, action, nr, native_only, 1, &cmps[k],
+                                     err);
                         if (r < 0)
                                 return r;
                 }
@@ -385,11 +474,12 @@ static int prepare(const struct oci_seccomp *s, uint32_t *ret_def, unsigned *ret
         return 0;
 }
 
-/* libseccomp: the filter context, every rule, exported as BPF. */
+/* libseccomp: the filter contexts, every rule, exported as BPF. */
 static int build_bpf(const struct oci_seccomp *s, uint32_t def, struct sock_fprog *ret,
                      struct berth_error **err)
 {
         _cleanup_(scmp_ctx_releasep) scmp_filter_ctx ctx = seccomp_init(def);
+        _cleanup_(scmp_ctx_releasep) scmp_filter_ctx other = NULL;
         int r;
 
         if (!ctx)
@@ -402,13 +492,19 @@ static int build_bpf(const struct oci_seccomp *s, uint32_t def, struct sock_fpro
          * for Docker's profile.  Older libseccomp lacks it; linear is fine. */
         (void)seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
 
-        r = add_architectures(ctx, s->architectures, err);
+        r = other_arches_ctx(s->architectures, def, &other, err);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < s->n_syscalls; i++) {
-                r = add_syscall(ctx, i, &s->syscalls[i], def, err);
+                r = add_syscall(ctx, other, i, &s->syscalls[i], def, err);
                 if (r < 0)
                         return r;
+        }
+        if (other) {
+                r = seccomp_merge(ctx, other);
+                if (r < 0)
+                        return berth_error_sys(err, -r, "seccomp: merge architectures");
+                other = NULL; /* merged: now part of ctx */
         }
         return export_bpf(ctx, ret, err);
 }
