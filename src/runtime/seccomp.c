@@ -29,6 +29,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -202,13 +203,22 @@ int berth_seccomp_resolve_flags(char *const *flags, bool needs_listener, unsigne
  * number for syscalls it does not know (see newer_syscalls) on the native
  * architecture alone.  Returns NULL when there are no other architectures.
  */
+#define MAX_ARCHES 32
+
+struct arch_set {
+        uint32_t tokens[MAX_ARCHES]; /* the native one first */
+        size_t n;
+};
+
 static int other_arches_ctx(char *const *arches, uint32_t def, scmp_filter_ctx *ret,
-                            struct berth_error **err)
+                            struct arch_set *set, struct berth_error **err)
 {
         _cleanup_(scmp_ctx_releasep) scmp_filter_ctx other = NULL;
         uint32_t native = seccomp_arch_native();
 
         *ret = NULL;
+        set->tokens[0] = native;
+        set->n = 1;
         for (size_t i = 0; arches && arches[i]; i++) {
                 const char *a = arches[i];
                 const char *prefix = "SCMP_ARCH_";
@@ -244,9 +254,13 @@ static int other_arches_ctx(char *const *arches, uint32_t def, scmp_filter_ctx *
                                 return berth_error_sys(err, -r, "seccomp: set up architectures");
                 }
                 int r = seccomp_arch_add(other, token);
-                if (r < 0 && r != -EEXIST)
+                if (r == -EEXIST)
+                        continue;
+                if (r < 0)
                         return berth_error_sys(err, -r,
                                                "linux.seccomp.architectures[%zu]: add '%s'", i, a);
+                if (set->n < MAX_ARCHES) /* there are fewer than that */
+                        set->tokens[set->n++] = token;
         }
         *ret = TAKE_PTR(other);
         return 0;
@@ -406,8 +420,115 @@ static int add_syscall(scmp_filter_ctx ctx, scmp_filter_ctx other, size_t idx,
         return 0;
 }
 
+/*
+ * runc's ENOSYS stub.  A syscall numbered above every syscall the profile
+ * names (per architecture) is newer than the profile: it fails with ENOSYS,
+ * what a kernel without it would say and what libc answers with a fallback,
+ * instead of the default action (EPERM for Docker's profile), which libc
+ * takes as a real failure.  Not when the default action lets syscalls run
+ * (ALLOW, LOG) or hands them to a tracer (TRACE).  x32 syscalls arrive as
+ * AUDIT_ARCH_X86_64 with bit 30 set in the number.  The stub runs before
+ * libseccomp's program and falls through to it for everything else.
+ */
+#define X32_SYSCALL_BIT 0x40000000u
+#define STUB_MAX        (3 + MAX_ARCHES * 5)
+
+static int64_t profile_max_nr(const struct oci_seccomp *s, uint32_t token, uint32_t native)
+{
+        int64_t max = -1;
+
+        for (size_t i = 0; i < s->n_syscalls; i++)
+                for (size_t k = 0; s->syscalls[i].names && s->syscalls[i].names[k]; k++) {
+                        const char *name = s->syscalls[i].names[k];
+                        int nr = seccomp_syscall_resolve_name_arch(token, name);
+                        if (nr == __NR_SCMP_ERROR && token == native)
+                                nr = newer_syscall_nr(name);
+                        if (nr > max) /* pseudo-syscalls are negative */
+                                max = nr;
+                }
+        return max;
+}
+
+static size_t build_enosys_stub(const struct oci_seccomp *s, const struct arch_set *set,
+                                struct sock_filter *out)
+{
+        uint32_t native = seccomp_arch_native();
+        struct {
+                uint32_t token;
+                uint32_t max;
+                size_t start;
+        } a[MAX_ARCHES];
+        size_t n = 0, pos;
+        int64_t x32 = -1;
+
+        switch (s->default_action) {
+        case OCI_SCMP_ACT_ALLOW:
+        case OCI_SCMP_ACT_LOG:
+        case OCI_SCMP_ACT_TRACE:
+                return 0;
+        default:
+                break;
+        }
+        if (s->default_action == OCI_SCMP_ACT_ERRNO && s->has_default_errno_ret &&
+            s->default_errno_ret == ENOSYS)
+                return 0; /* already the answer */
+        for (size_t i = 0; i < set->n; i++)
+                if (set->tokens[i] == SCMP_ARCH_X32)
+                        x32 = profile_max_nr(s, SCMP_ARCH_X32, native);
+        for (size_t i = 0; i < set->n; i++) {
+                if (set->tokens[i] == SCMP_ARCH_X32)
+                        continue;
+                int64_t m = profile_max_nr(s, set->tokens[i], native);
+                if (m >= 0)
+                        a[n++] = (typeof(a[0])){.token = set->tokens[i], .max = (uint32_t)m};
+        }
+        if (n == 0)
+                return 0;
+
+        /* layout: ld arch; jeq per arch; ja main; one block per arch; enosys; main */
+        pos = n + 2;
+        for (size_t i = 0; i < n; i++) {
+                a[i].start = pos;
+                pos += a[i].token == SCMP_ARCH_X86_64 ? (x32 >= 0 ? 4 : 3) : 2;
+        }
+        const size_t enosys = pos, main_ = pos + 1;
+#define OFF(from, to) ((uint8_t)((to) - (from)-1))
+        pos = 0;
+        out[pos++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                                                  offsetof(struct seccomp_data, arch));
+        for (size_t i = 0; i < n; i++, pos++)
+                out[pos] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, a[i].token,
+                                                        OFF(pos, a[i].start), 0);
+        out[pos] = (struct sock_filter)BPF_STMT(BPF_JMP | BPF_JA, (uint32_t)(main_ - pos - 1));
+        pos++;
+        for (size_t i = 0; i < n; i++) {
+                out[pos++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                                                          offsetof(struct seccomp_data, nr));
+                if (a[i].token == SCMP_ARCH_X86_64) {
+                        /* x32: to its own test, or to libseccomp when not in the filter */
+                        size_t x32_at = x32 >= 0 ? pos + 2 : main_;
+                        out[pos] = (struct sock_filter)BPF_JUMP(
+                            BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT, OFF(pos, x32_at), 0);
+                        pos++;
+                }
+                out[pos] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, a[i].max,
+                                                        OFF(pos, enosys), OFF(pos, main_));
+                pos++;
+                if (a[i].token == SCMP_ARCH_X86_64 && x32 >= 0) {
+                        out[pos] =
+                            (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, (uint32_t)x32,
+                                                         OFF(pos, enosys), OFF(pos, main_));
+                        pos++;
+                }
+        }
+#undef OFF
+        out[pos++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
+        return pos;
+}
+
 /* seccomp_export_bpf() into a memfd, read back as the program's instructions. */
-static int export_bpf(scmp_filter_ctx ctx, struct sock_fprog *ret, struct berth_error **err)
+static int export_bpf(scmp_filter_ctx ctx, const struct sock_filter *prologue, size_t n_prologue,
+                      struct sock_fprog *ret, struct berth_error **err)
 {
         _cleanup_close_ int fd = memfd_create("berth-seccomp", MFD_CLOEXEC);
         struct stat st;
@@ -423,14 +544,17 @@ static int export_bpf(scmp_filter_ctx ctx, struct sock_fprog *ret, struct berth_
         size_t size = (size_t)st.st_size;
         if (size == 0 || size % sizeof(struct sock_filter) != 0)
                 return berth_error_set(err, EIO, "seccomp: exported filter has bad size %zu", size);
-        if (size / sizeof(struct sock_filter) > SECCOMP_MAX_INSNS)
+        size_t total = size / sizeof(struct sock_filter) + n_prologue;
+        if (total > SECCOMP_MAX_INSNS)
                 return berth_error_set(err, E2BIG,
                                        "seccomp: filter too large (%zu instructions, at most %u)",
-                                       size / sizeof(struct sock_filter), SECCOMP_MAX_INSNS);
-        _cleanup_free_ struct sock_filter *insns = xmalloc(size);
+                                       total, SECCOMP_MAX_INSNS);
+        _cleanup_free_ struct sock_filter *insns = xmalloc(total * sizeof(struct sock_filter));
+        memcpy(insns, prologue, n_prologue * sizeof(struct sock_filter));
+        char *dst = (char *)(insns + n_prologue);
         size_t done = 0;
         while (done < size) {
-                ssize_t n = pread(fd, (char *)insns + done, size - done, (off_t)done);
+                ssize_t n = pread(fd, dst + done, size - done, (off_t)done);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0)
@@ -439,7 +563,7 @@ static int export_bpf(scmp_filter_ctx ctx, struct sock_fprog *ret, struct berth_
                         return berth_error_set(err, EIO, "seccomp: exported filter truncated");
                 done += (size_t)n;
         }
-        ret->len = (unsigned short)(size / sizeof(struct sock_filter));
+        ret->len = (unsigned short)total;
         ret->filter = TAKE_PTR(insns);
         return 0;
 }
@@ -492,7 +616,8 @@ static int build_bpf(const struct oci_seccomp *s, uint32_t def, struct sock_fpro
          * for Docker's profile.  Older libseccomp lacks it; linear is fine. */
         (void)seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
 
-        r = other_arches_ctx(s->architectures, def, &other, err);
+        struct arch_set set;
+        r = other_arches_ctx(s->architectures, def, &other, &set, err);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < s->n_syscalls; i++) {
@@ -506,7 +631,9 @@ static int build_bpf(const struct oci_seccomp *s, uint32_t def, struct sock_fpro
                         return berth_error_sys(err, -r, "seccomp: merge architectures");
                 other = NULL; /* merged: now part of ctx */
         }
-        return export_bpf(ctx, ret, err);
+        struct sock_filter stub[STUB_MAX];
+        size_t n_stub = build_enosys_stub(s, &set, stub);
+        return export_bpf(ctx, stub, n_stub, ret, err);
 }
 
 int berth_seccomp_compile(const struct oci_seccomp *s, struct berth_seccomp_prog **ret,
@@ -555,7 +682,11 @@ static void cache_key(const struct oci_seccomp *s, struct berth_buf *b)
         if (uname(&u) < 0)
                 memset(&u, 0, sizeof(u));
         buf_puts(b, CACHE_MAGIC);
-        buf_printf(b, "libseccomp %u.%u.%u kernel ", v->major, v->minor, v->micro);
+        /* what this code adds to libseccomp's output: version it when it changes */
+        buf_printf(b, "berth %s stub 1 newer", BERTH_VERSION);
+        for (size_t i = 0; i < ELEMENTSOF(newer_syscalls); i++)
+                buf_printf(b, " %s=%d", newer_syscalls[i].name, newer_syscalls[i].nr);
+        buf_printf(b, "\nlibseccomp %u.%u.%u kernel ", v->major, v->minor, v->micro);
         key_str(b, u.release);
         key_str(b, u.machine);
         buf_printf(b, "\ndefault %d %d %u\narches", (int)s->default_action,

@@ -173,6 +173,11 @@ static int do_getcwd(void *arg)
         return errno_code(syscall(SYS_getcwd, buf, sizeof(buf)));
 }
 
+static int do_syscall_nr(void *arg)
+{
+        return errno_code(syscall(*(long *)arg, CLONE_NEWNS, 0, 0, 0));
+}
+
 static int do_getppid(void *arg)
 {
         return errno_code(syscall(SYS_getppid));
@@ -213,6 +218,12 @@ static int do_i386_getpid(void *arg)
 {
         long r = int80(20 /* i386 getpid */, 0, 0, 0);
         return r == getpid() ? 0 : 1;
+}
+
+static int do_i386_nr(void *arg)
+{
+        long r = int80(*(long *)arg, 0, 0, 0);
+        return r >= 0 ? 0 : (int)(-r > 119 ? 119 : -r);
 }
 
 static int do_i386_unshare(void *arg)
@@ -256,6 +267,36 @@ START_TEST(test_default_errno_ret)
         struct berth_seccomp_prog *p = compile_ok(s);
         assert_exit(run_under(p, do_getppid, NULL), ENOSYS);
         assert_exit(run_under(p, do_getcwd, NULL), 0);
+        berth_seccomp_prog_free(p);
+        prof_free(s);
+}
+END_TEST
+
+START_TEST(test_enosys_for_newer_syscalls)
+{
+        /* a deny-by-default profile: numbers above its highest name get ENOSYS */
+        struct oci_seccomp *s = prof_new(OCI_SCMP_ACT_ERRNO);
+        prof_rule(s, STRV("exit_group", "exit", "getcwd"), OCI_SCMP_ACT_ALLOW);
+        struct berth_seccomp_prog *p = compile_ok(s);
+        long above = 1000;
+        assert_exit(run_under(p, do_syscall_nr, &above), ENOSYS);
+        assert_exit(run_under(p, do_getppid, NULL), EPERM); /* below: the default */
+        berth_seccomp_prog_free(p);
+
+        s->default_action = OCI_SCMP_ACT_KILL_PROCESS;
+        p = compile_ok(s);
+        assert_exit(run_under(p, do_syscall_nr, &above), ENOSYS);
+        int st = run_under(p, do_getppid, NULL);
+        ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "status %#x", st);
+        berth_seccomp_prog_free(p);
+
+        /* a default that lets syscalls through gets no stub */
+        s->default_action = OCI_SCMP_ACT_LOG;
+        struct berth_seccomp_prog *log = compile_ok(s);
+        s->default_action = OCI_SCMP_ACT_TRAP;
+        p = compile_ok(s);
+        ck_assert_uint_gt(berth_seccomp_prog_len(p), berth_seccomp_prog_len(log));
+        berth_seccomp_prog_free(log);
         berth_seccomp_prog_free(p);
         prof_free(s);
 }
@@ -1019,9 +1060,20 @@ START_TEST(test_docker_default_in_container)
         int st = run_under(p, do_listmount, NULL);
         ck_assert_msg(WIFEXITED(st) && (WEXITSTATUS(st) == EFAULT || WEXITSTATUS(st) == ENOSYS),
                       "listmount: status %#x", st);
+        /* newer than anything the profile names: ENOSYS, so libc falls back */
+        long nr = 1000;
+        assert_exit(run_under(p, do_syscall_nr, &nr), ENOSYS);
 #if defined(__x86_64__)
         assert_exit(run_under(p, do_i386_getpid, NULL), 0);
         assert_exit(run_under(p, do_i386_unshare, NULL), EPERM);
+        long i386_new = 1000;
+        assert_exit(run_under(p, do_i386_nr, &i386_new), ENOSYS);
+        long i386_break = 17; /* an old i386 syscall the profile leaves out */
+        assert_exit(run_under(p, do_i386_nr, &i386_break), EPERM);
+        /* x32 numbers travel as x86_64 with bit 30: filtered as x32 */
+        long x32_unshare = 0x40000000 | 272, x32_new = 0x40000000 | 1000;
+        assert_exit(run_under(p, do_syscall_nr, &x32_unshare), EPERM);
+        assert_exit(run_under(p, do_syscall_nr, &x32_new), ENOSYS);
 #endif
         berth_seccomp_prog_free(p);
 
@@ -1176,6 +1228,7 @@ static Suite *seccomp_suite(void)
         tcase_add_test(tc, test_errno_default_eperm_and_custom);
         tcase_add_test(tc, test_default_errno_ret);
         tcase_add_test(tc, test_personality_arg_filter);
+        tcase_add_test(tc, test_enosys_for_newer_syscalls);
         tcase_add_test(tc, test_args_and_or);
         tcase_add_test(tc, test_every_operator);
         tcase_add_test(tc, test_kill_actions);
