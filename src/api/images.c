@@ -108,23 +108,39 @@ static bool truthy(const char *s)
         return strcmp(s, "true") == 0 || strcmp(s, "1") == 0;
 }
 
-/* docker's reference filter: a glob on the familiar name, or on name:tag. */
-static bool reference_matches(const struct berth_image *img, char *const *patterns)
+/* docker's reference filter: a glob on the familiar name, or on the whole familiar reference. */
+static bool name_matches(const char *full, char *const *patterns)
+{
+        _cleanup_free_ char *fam = berth_image_familiar(full);
+        _cleanup_free_ char *name = xstrdup(fam);
+        name[strcspn(name, "@")] = '\0';
+        char *colon = strrchr(name, ':');
+        if (colon && !strchr(colon, '/'))
+                *colon = '\0';
+        for (size_t p = 0; patterns[p]; p++)
+                if (fnmatch(patterns[p], fam, 0) == 0 || fnmatch(patterns[p], name, 0) == 0)
+                        return true;
+        return false;
+}
+
+/* With a reference filter dockerd lists only the names that match; none left hides the image. */
+static bool filter_names(struct berth_image *img, char *const *patterns)
 {
         if (!patterns[0])
                 return true;
-        for (size_t p = 0; patterns[p]; p++) {
-                for (size_t t = 0; img->repo_tags[t]; t++) {
-                        _cleanup_free_ char *fam = berth_image_familiar(img->repo_tags[t]);
-                        _cleanup_free_ char *name = xstrdup(fam);
-                        char *colon = strrchr(name, ':');
-                        if (colon && !strchr(colon, '/'))
-                                *colon = '\0';
-                        if (fnmatch(patterns[p], fam, 0) == 0 || fnmatch(patterns[p], name, 0) == 0)
-                                return true;
+        char ***lists[] = {&img->repo_tags, &img->repo_digests};
+        for (size_t l = 0; l < ELEMENTSOF(lists); l++) {
+                char **v = *lists[l];
+                size_t o = 0;
+                for (size_t i = 0; v[i]; i++) {
+                        if (name_matches(v[i], patterns))
+                                v[o++] = v[i];
+                        else
+                                free(v[i]);
                 }
+                v[o] = NULL;
         }
-        return false;
+        return img->repo_tags[0] || img->repo_digests[0];
 }
 
 static bool labels_match(const struct json *labels, char *const *wanted)
@@ -191,7 +207,7 @@ static void handle_list(struct api_request *req, void *userdata)
                 bool is_dangling = !img->repo_tags[0];
                 if (dangling[0] && truthy(dangling[0]) != is_dangling)
                         continue;
-                if (!reference_matches(img, refs))
+                if (!filter_names(img, refs))
                         continue;
                 if (img->created >= before_t || img->created <= since_t)
                         continue;

@@ -14,7 +14,16 @@
 #include "cli.h"
 
 static const struct cli_command *const commands[] = {
-    &cli_cmd_version, &cli_cmd_info, &cli_cmd_image, &cli_cmd_system, &cli_cmd_rmi, &cli_cmd_tag,
+    /* One per line (keeps merges of new commands trivial). */
+    // clang-format off
+    &cli_cmd_version,
+    &cli_cmd_images,
+    &cli_cmd_info,
+    &cli_cmd_image,
+    &cli_cmd_system,
+    &cli_cmd_rmi,
+    &cli_cmd_tag,
+    // clang-format on
 };
 
 static const struct cli_flag global_flags[] = {

@@ -70,6 +70,7 @@ extern const struct cli_command cli_cmd_info;
 extern const struct cli_command cli_cmd_system;
 extern const struct cli_command cli_cmd_image; /* image inspect|prune|rm|tag */
 extern const struct cli_command cli_cmd_rmi;
+extern const struct cli_command cli_cmd_images; /* images, image ls */
 extern const struct cli_command cli_cmd_tag;
 
 #endif

@@ -2,6 +2,9 @@
  * cmd-image.c — `berth tag`, `berth rmi` (`image rm`), `berth image inspect`,
  * `berth image prune`, and the `berth image` management command.
  *
+ * `berth images` (`image ls`) lists with docker's table and --format through
+ * formatter.h (the same rows and templates docker uses).
+ *
  * Each is one or a few API calls rendered as docker renders them: rmi prints
  * "Untagged: …" / "Deleted: …" per action and goes on after a failed name
  * (exit 1 at the end), inspect prints a JSON array indented by four spaces
@@ -14,9 +17,12 @@
 #include <ctype.h>
 #include <string.h>
 
+#include <time.h>
+
 #include "api/http.h"
 #include "base/buf.h"
 #include "cli.h"
+#include "formatter.h"
 
 /* Image names go into paths raw, as docker sends them ("/images/a/b:1/json"). */
 static void path_escape(struct berth_buf *b, const char *s)
@@ -53,6 +59,95 @@ static int connect_or_fail(struct cli_ctx *ctx, struct cli_client **ret)
                 return -ECONNREFUSED;
         }
         *ret = c;
+        return 0;
+}
+
+/* ---- images ---- */
+
+static char *validate_filter(const char *value)
+{
+        const char *eq = strchr(value, '=');
+        if (!eq || eq == value)
+                return xstrdup("bad format of filter (expected name=value)");
+        return NULL;
+}
+
+/* --filter k=v (repeatable) and the REPOSITORY[:TAG] argument as docker's filters JSON. */
+static char *filters_json(char **list, const char *reference)
+{
+        struct json *f = json_new_object();
+        for (size_t i = 0; list && list[i]; i++) {
+                _cleanup_free_ char *k = xstrdup(list[i]);
+                char *eq = strchr(k, '=');
+                *eq++ = '\0';
+                struct json *set = json_get(f, k);
+                if (!set)
+                        set = json_object_set(f, k, json_new_object());
+                json_object_set(set, eq, json_new_bool(true));
+        }
+        if (reference) {
+                struct json *set = json_get(f, "reference");
+                if (!set)
+                        set = json_object_set(f, "reference", json_new_object());
+                json_object_set(set, reference, json_new_bool(true));
+        }
+        char *s = json_len(f) ? json_dump(f, 0) : NULL;
+        json_free(f);
+        return s;
+}
+
+static int run_images(struct cli_ctx *ctx, const struct cli_flagset *fs)
+{
+        struct cli_client *c;
+        if (connect_or_fail(ctx, &c) < 0)
+                return 1;
+        _cleanup_free_ char *filters =
+            filters_json(cli_flag_list(fs, "filter"), fs->n_args ? fs->args[0] : NULL);
+        struct berth_buf q = BERTH_BUF_INIT;
+        if (cli_flag_bool(fs, "all"))
+                buf_puts(&q, "all=1");
+        if (filters) {
+                buf_printf(&q, "%sfilters=", q.len ? "&" : "");
+                http_escape_query(&q, filters);
+        }
+        struct cli_response resp;
+        _cleanup_error_ struct berth_error *err = NULL;
+        int r = cli_client_request(c, "GET", "/images/json", q.data, NULL, NULL, 0, &resp, &err);
+        buf_release(&q);
+        if (r < 0) {
+                fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                return 1;
+        }
+        if (resp.status != 200) {
+                r = cli_daemon_error(ctx, &resp);
+                cli_response_release(&resp);
+                return r;
+        }
+        _cleanup_json_ struct json *summaries = NULL;
+        r = json_parse(resp.body, resp.len, &summaries, &err);
+        cli_response_release(&resp);
+        if (r < 0) {
+                fprintf(ctx->err, "berth: bad /images/json reply from the daemon: %s\n",
+                        berth_error_msg(err));
+                return 1;
+        }
+        bool digests = cli_flag_bool(fs, "digests");
+        const char *source = cli_flag_string(fs, "format");
+        _cleanup_free_ char *format =
+            formatter_image_format(source ? source : "", cli_flag_bool(fs, "quiet"), digests);
+        _cleanup_json_ struct json *rows = formatter_image_rows(
+            summaries, format, digests, cli_flag_bool(fs, "no-trunc"), (int64_t)time(NULL));
+        _cleanup_json_ struct json *header = formatter_image_header();
+        struct berth_buf out = BERTH_BUF_INIT;
+        r = formatter_write(format, rows, NULL, header, FORMATTER_IMAGE_ROW_TYPE, &out, &err);
+        if (r < 0) {
+                buf_release(&out);
+                fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                return 1;
+        }
+        if (out.len)
+                fwrite(out.data, 1, out.len, ctx->out);
+        buf_release(&out);
         return 0;
 }
 
@@ -264,10 +359,56 @@ static const struct cli_flag rmi_flags[] = {
     {"no-prune", 0, CLI_FLAG_BOOL, "Do not delete untagged parents", NULL, NULL, false},
 };
 
+static const struct cli_flag images_flags[] = {
+    {"all", 'a', CLI_FLAG_BOOL, "Show all images (default hides intermediate images)", NULL, NULL,
+     false, NULL},
+    {"digests", 0, CLI_FLAG_BOOL, "Show digests", NULL, NULL, false, NULL},
+    {"filter", 'f', CLI_FLAG_LIST, "Filter output based on conditions provided", NULL, "filter",
+     false, validate_filter},
+    {"format", 0, CLI_FLAG_STRING,
+     "Format output using a custom template:\n"
+     "                        'table':            Print output in table format with column "
+     "headers (default)\n"
+     "                        'table TEMPLATE':   Print output in table format using the "
+     "given Go template\n"
+     "                        'json':             Print in JSON format\n"
+     "                        'TEMPLATE':         Print output using the given Go template",
+     NULL, NULL, false, NULL},
+    {"no-trunc", 0, CLI_FLAG_BOOL, "Don't truncate output", NULL, NULL, false, NULL},
+    {"quiet", 'q', CLI_FLAG_BOOL, "Only show image IDs", NULL, NULL, false, NULL},
+};
+
 static const struct cli_flag prune_flags[] = {
     {"all", 'a', CLI_FLAG_BOOL, "Remove all unused images, not just dangling ones", NULL, NULL,
      false},
     {"force", 'f', CLI_FLAG_BOOL, "Do not prompt for confirmation", NULL, NULL, false},
+};
+
+const struct cli_command cli_cmd_images = {
+    .name = "images",
+    .usage = "[OPTIONS] [REPOSITORY[:TAG]]",
+    .summary = "List images",
+    .group = CLI_GROUP_COMMON,
+    .flags = images_flags,
+    .n_flags = ELEMENTSOF(images_flags),
+    .mode = CLI_PARSE_INTERSPERSED,
+    .min_args = 0,
+    .max_args = 1,
+    .aliases = "image ls, image list, images",
+    .run = run_images,
+};
+
+static const struct cli_command cli_cmd_image_ls = {
+    .name = "ls",
+    .usage = "[OPTIONS] [REPOSITORY[:TAG]]",
+    .summary = "List images",
+    .flags = images_flags,
+    .n_flags = ELEMENTSOF(images_flags),
+    .mode = CLI_PARSE_INTERSPERSED,
+    .min_args = 0,
+    .max_args = 1,
+    .aliases = "image ls, image list, images",
+    .run = run_images,
 };
 
 const struct cli_command cli_cmd_tag = {
@@ -332,7 +473,8 @@ static const struct cli_command cli_cmd_image_rm = {
 };
 
 static const struct cli_command *const image_subcommands[] = {
-    &cli_cmd_image_inspect, &cli_cmd_image_prune, &cli_cmd_image_rm, &cli_cmd_tag, NULL,
+    &cli_cmd_image_inspect, &cli_cmd_image_ls, &cli_cmd_image_prune,
+    &cli_cmd_image_rm,      &cli_cmd_tag,      NULL,
 };
 
 const struct cli_command cli_cmd_image = {
