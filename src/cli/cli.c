@@ -17,6 +17,7 @@ static const struct cli_command *const commands[] = {
     /* One per line (keeps merges of new commands trivial). */
     // clang-format off
     &cli_cmd_version,
+    &cli_cmd_history,
     &cli_cmd_images,
     &cli_cmd_info,
     &cli_cmd_image,
@@ -157,28 +158,6 @@ int cli_daemon_error(struct cli_ctx *ctx, const struct cli_response *r)
         _cleanup_free_ char *m = cli_error_message(r);
         fprintf(ctx->err, "Error response from daemon: %s\n", m);
         return 1;
-}
-
-char *cli_bytes_size(double bytes)
-{
-        static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-        size_t i = 0;
-        while (bytes >= 1024.0 && i + 1 < ELEMENTSOF(units)) {
-                bytes /= 1024.0;
-                i++;
-        }
-        return xasprintf("%.4g%s", bytes, units[i]);
-}
-
-char *cli_human_size(double bytes)
-{
-        static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
-        size_t i = 0;
-        while (bytes >= 1000.0 && i + 1 < ELEMENTSOF(units)) {
-                bytes /= 1000.0;
-                i++;
-        }
-        return xasprintf("%.4g%s", bytes, units[i]);
 }
 
 static const struct cli_command *find(const struct cli_command *const *list, size_t n,

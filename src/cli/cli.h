@@ -59,11 +59,6 @@ struct cli_client *cli_ctx_client(struct cli_ctx *ctx);
 /* "Error response from daemon: <message>" on ctx->err; returns 1. */
 int cli_daemon_error(struct cli_ctx *ctx, const struct cli_response *r);
 
-/* docker's units.BytesSize: 4 significant digits, binary units ("23.54GiB"). */
-char *cli_bytes_size(double bytes);
-/* docker's units.HumanSize: 4 significant digits, decimal units ("1.982MB"). */
-char *cli_human_size(double bytes);
-
 /* Commands (cmd-*.c). */
 extern const struct cli_command cli_cmd_version;
 extern const struct cli_command cli_cmd_info;
@@ -72,5 +67,6 @@ extern const struct cli_command cli_cmd_image; /* image inspect|prune|rm|tag */
 extern const struct cli_command cli_cmd_rmi;
 extern const struct cli_command cli_cmd_images; /* images, image ls */
 extern const struct cli_command cli_cmd_tag;
+extern const struct cli_command cli_cmd_history; /* history, image history */
 
 #endif

@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "engine/sysinfo.h"
 #include "gotemplate.h"
+#include "units.h"
 
 #define LABEL_WIDTH 20
 
@@ -312,9 +313,10 @@ static void render_info(struct berth_buf *b, const struct json *j)
         nonempty(b, " Architecture:", jstr(j, "Architecture"));
         buf_printf(b, " CPUs: %lld\n", jint(j, "NCPU"));
         const struct json *mem = json_get(j, "MemTotal");
-        _cleanup_free_ char *memstr =
-            cli_bytes_size(json_is(mem, JSON_NUMBER) ? (double)mem->num.u : 0.0);
-        buf_printf(b, " Total Memory: %s\n", memstr);
+        struct berth_buf memstr = BERTH_BUF_INIT;
+        units_bytes_size(&memstr, json_is(mem, JSON_NUMBER) ? (double)mem->num.u : 0.0);
+        buf_printf(b, " Total Memory: %s\n", memstr.data);
+        buf_release(&memstr);
         nonempty(b, " Name:", jstr(j, "Name"));
         nonempty(b, " ID:", jstr(j, "ID"));
         buf_printf(b, " Docker Root Dir: %s\n", jstr(j, "DockerRootDir"));

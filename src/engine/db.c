@@ -53,6 +53,8 @@ static const char *const migrations[] = {
     "  config TEXT NOT NULL," /* the create request as JSON */
     "  state TEXT NOT NULL DEFAULT 'created'"
     ");",
+    /* 2: the unpacked size of each layer (history shows it) */
+    "ALTER TABLE image_layers ADD COLUMN size INTEGER NOT NULL DEFAULT 0;",
 };
 
 int berth_db_latest_version(void)

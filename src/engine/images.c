@@ -226,6 +226,33 @@ int berth_image_config(struct berth_engine *e, const struct berth_image *img, st
         return 0;
 }
 
+int berth_image_layer_sizes(struct berth_engine *e, const struct berth_image *img, int64_t **ret,
+                            size_t *ret_n, struct berth_error **err)
+{
+        sqlite3 *h = berth_db_handle(e->db);
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(
+                h, "SELECT size FROM image_layers WHERE image_id = ?1 ORDER BY position", -1, &st,
+                NULL) != SQLITE_OK)
+                return sql_error(e, err);
+        sqlite3_bind_text(st, 1, img->id, -1, SQLITE_STATIC);
+        int64_t *v = NULL;
+        size_t n = 0;
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                v = xrealloc(v, (n + 1) * sizeof(*v));
+                v[n++] = sqlite3_column_int64(st, 0);
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) {
+                free(v);
+                return sql_error(e, err);
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
 char *berth_image_familiar(const char *full_name)
 {
         _cleanup_image_ref_ struct image_ref *ref = NULL;

@@ -970,3 +970,58 @@ def test_berth_images_and_formats(daemon):
     assert r.returncode == 0 and r.stdout == "2 overlay2 false\n"
     r = berth("info", "--format", "json", host=host)
     assert json.loads(r.stdout)["ID"] == daemon.json("/info")["ID"]
+
+
+def test_history_matches_docker(daemon, tmproot):
+    now = time.time()
+
+    def ts(t):
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".123456789Z"
+
+    import hashlib
+    cfg = {"architecture": "amd64", "os": "linux", "created": ts(now - 3600),
+           "config": {"Cmd": ["sh"]},
+           "rootfs": {"type": "layers", "diff_ids": ["sha256:" + "1" * 64, "sha256:" + "2" * 64]},
+           "history": [
+               {"created": ts(now - 7200),
+                "created_by": "/bin/sh -c #(nop) ADD file:6ab5d3e3a2e4b1b0ebc55bd2e1a7f3d9 in / "},
+               {"created": ts(now - 5000), "created_by": '/bin/sh -c #(nop)  CMD ["sh"]',
+                "empty_layer": True},
+               {"created": ts(now - 3600), "created_by": "/bin/sh -c\techo hello > /x",
+                "comment": "hi"}]}
+    data = json.dumps(cfg).encode()
+    hexd = hashlib.sha256(data).hexdigest()
+    with open(os.path.join(daemon.data, "blobs", "sha256", hexd), "wb") as f:
+        f.write(data)
+    con = sqlite3.connect(os.path.join(daemon.data, "berth.db"))
+    con.execute("INSERT INTO images (id, created, size, added) VALUES (?, ?, ?, 0)",
+                ("sha256:" + hexd, int(now - 3600), 1982400))
+    con.execute("INSERT INTO tags VALUES (?, ?)", ("docker.io/library/busybox:latest",
+                                                    "sha256:" + hexd))
+    for pos, size in ((0, 1982370), (1, 30)):
+        con.execute("INSERT INTO image_layers (image_id, position, chain_id, diff_id, size) "
+                    "VALUES (?, ?, ?, ?, ?)", ("sha256:" + hexd, pos, "c%d" % pos,
+                                               cfg["rootfs"]["diff_ids"][pos], size))
+    con.commit()
+    con.close()
+
+    h = daemon.json("/images/busybox/history")
+    assert [e["Id"] for e in h] == ["sha256:" + hexd, "<missing>", "<missing>"]
+    assert [e["Size"] for e in h] == [30, 0, 1982370]
+    assert h[0]["Tags"] == ["busybox:latest"] and h[1]["Tags"] is None
+    assert h[0]["Comment"] == "hi" and h[2]["Created"] == int(now - 7200)
+
+    cfgdir = os.path.join(tmproot, "docker-config")
+    os.mkdir(cfgdir)
+    host = "unix://" + daemon.sock
+    for args in ((), ("--no-trunc",), ("-H=false",), ("-q",),
+                 ("--format", "{{.ID}}|{{.Size}}|{{.CreatedBy}}")):
+        d = docker_cli(daemon.sock, "history", *args, "busybox", tmpdir=cfgdir)
+        b = berth("history", *args, "busybox", host=host)
+        assert d.returncode == 0 and b.returncode == 0, (d.stderr, b.stderr)
+        assert b.stdout == d.stdout, args
+    b = berth("history", "busybox", host=host)
+    assert "   /bin/sh -c #(nop) ADD file:6ab5d3e3a2e4b1b0e…   1.98MB" in b.stdout
+    b = berth("history", "nothere", host=host)
+    assert b.returncode == 1
+    assert b.stderr == "Error response from daemon: No such image: nothere:latest\n"

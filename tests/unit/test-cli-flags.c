@@ -281,20 +281,6 @@ START_TEST(test_help_and_version)
 }
 END_TEST
 
-START_TEST(test_bytes_size)
-{
-        char *s = cli_bytes_size(25276502016.0);
-        ck_assert_str_eq(s, "23.54GiB");
-        free(s);
-        s = cli_bytes_size(512);
-        ck_assert_str_eq(s, "512B");
-        free(s);
-        s = cli_bytes_size(1536);
-        ck_assert_str_eq(s, "1.5KiB");
-        free(s);
-}
-END_TEST
-
 int main(void)
 {
         Suite *s = suite_create("cli-flags");
@@ -306,7 +292,6 @@ int main(void)
         tcase_add_test(tc, test_usage_layout);
         tcase_add_test(tc, test_dispatch_errors);
         tcase_add_test(tc, test_help_and_version);
-        tcase_add_test(tc, test_bytes_size);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
