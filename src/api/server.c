@@ -267,6 +267,11 @@ void api_server_stop(struct api_server *srv)
         wake(srv);
 }
 
+size_t api_server_open_streams(const struct api_server *srv)
+{
+        return srv->n_detached;
+}
+
 int api_server_watch_fd(struct api_server *srv, int fd, api_fd_cb cb, void *userdata,
                         struct berth_error **err)
 {

@@ -121,6 +121,9 @@ int api_server_watch_fd(struct api_server *srv, int fd, api_fd_cb cb, void *user
 int api_server_run(struct api_server *srv, struct berth_error **err);
 /* Safe from any thread and from the loop's own callbacks. */
 void api_server_stop(struct api_server *srv);
+/* Streams still owned by workers after api_server_run() returned: while any is
+ * left, neither the server nor what its handlers use may be freed. */
+size_t api_server_open_streams(const struct api_server *srv);
 
 /* ---- requests (valid during the handler, or until api_stream_end) ---- */
 

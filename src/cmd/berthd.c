@@ -244,6 +244,14 @@ static int run(const struct cli_flagset *fs)
                 goto out;
         }
         code = 0;
+        if (api_server_open_streams(d.srv) > 0) {
+                /* A worker still holds a stream (and may touch the engine): leave the
+                 * freeing to the kernel at exit rather than pull memory from under it. */
+                (void)unlink(config->pidfile);
+                log_info("daemon shutdown complete (%zu streams cut)",
+                         api_server_open_streams(d.srv));
+                _exit(0);
+        }
 out:
         api_server_free(d.srv); /* closes and removes the sockets */
         berth_engine_free(d.engine);
