@@ -17,6 +17,7 @@ static const struct cli_command *const commands[] = {
     /* One per line (keeps merges of new commands trivial). */
     // clang-format off
     &cli_cmd_version,
+    &cli_cmd_events,
     &cli_cmd_history,
     &cli_cmd_images,
     &cli_cmd_info,

@@ -443,6 +443,7 @@ const struct cli_command cli_cmd_info = {
 };
 
 static const struct cli_command *const system_subcommands[] = {
+    &cli_cmd_events,
     &cli_cmd_info,
     NULL,
 };

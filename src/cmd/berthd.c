@@ -104,6 +104,9 @@ static void on_signal(struct api_server *srv, int fd, void *userdata)
                         strv_free(changes);
                 } else {
                         log_info("processing signal '%s'", strsignal((int)si.ssi_signo));
+                        /* Event subscribers end their streams now instead of at the grace
+                         * period's end. */
+                        berth_events_close(d->engine->events);
                         api_server_stop(srv);
                 }
         }
@@ -226,6 +229,7 @@ static int run(const struct cli_flagset *fs)
         }
         api_register_system(d.srv, d.engine);
         api_register_images(d.srv, d.engine);
+        api_register_events(d.srv, d.engine);
         if (api_server_watch_fd(d.srv, sigfd, on_signal, &d, &err) < 0) {
                 fprintf(stderr, "%s\n", berth_error_msg(err));
                 goto out;

@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "db.h"
+#include "events.h"
 #include "image/store.h"
 
 struct berth_engine {
@@ -27,7 +28,8 @@ struct berth_engine {
         const struct berth_config_flags *flags; /* the command line, for reloads */
         struct berth_db *db;
         struct blob_store *store; /* content store at <data-root>/blobs */
-        char *id;                 /* engine ID (UUID) */
+        struct berth_events *events;
+        char *id; /* engine ID (UUID) */
 };
 
 /* Takes a reference on config; flags must outlive the engine. */

@@ -300,9 +300,14 @@ int berth_image_tag(struct berth_engine *e, const char *image_id, const char *ta
                       full, image_id, err);
         if (r == 0)
                 r = berth_db_commit(e->db, err);
-        if (r < 0)
+        if (r < 0) {
                 berth_db_rollback(e->db);
-        return r;
+                return r;
+        }
+        _cleanup_free_ char *fam = image_ref_familiar(ref);
+        const char *attrs[] = {"name", fam, NULL};
+        berth_events_publish(e->events, "image", "tag", image_id, attrs);
+        return 0;
 }
 
 static void action(struct json *actions, const char *kind, const char *value)
@@ -388,8 +393,10 @@ static int remove_locked(struct berth_engine *e, const char *name, bool force, s
                 for (size_t i = 0; img->repo_tags[i]; i++)
                         if (strcmp(img->repo_tags[i], full) != 0)
                                 left++;
-                if (left > 0)
+                if (left > 0) {
+                        *ret_img = TAKE_PTR(img); /* for the event: untagged, not deleted */
                         return 0;
+                }
                 /* Only digests of the same name left (or none): the image goes. */
                 char **digests = NULL;
                 for (size_t i = 0; img->repo_digests[i]; i++)
@@ -440,6 +447,16 @@ int berth_image_remove(struct berth_engine *e, const char *name, bool force,
                 berth_db_rollback(e->db);
                 json_free(actions);
                 return r;
+        }
+        /* dockerd's events: "untag" per removed name, "delete" for the image, named by ID. */
+        size_t k;
+        struct json *a;
+        json_array_foreach (actions, k, a) {
+                if (!img)
+                        break;
+                const char *what = json_get(a, "Deleted") ? "delete" : "untag";
+                const char *attrs[] = {"name", img->id, NULL};
+                berth_events_publish(e->events, "image", what, img->id, attrs);
         }
         /* After the commit: a crash in between leaves an unreferenced blob, never a dangling
          * record. */

@@ -1025,3 +1025,61 @@ def test_history_matches_docker(daemon, tmproot):
     b = berth("history", "nothere", host=host)
     assert b.returncode == 1
     assert b.stderr == "Error response from daemon: No such image: nothere:latest\n"
+
+
+def test_events_stream_like_docker(daemon, tmproot):
+    host = "unix://" + daemon.sock
+    cfgdir = os.path.join(tmproot, "docker-config")
+    os.mkdir(cfgdir)
+    start = time.time()
+    # A live subscriber on the raw API: headers arrive before any event.
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(daemon.sock)
+    s.sendall(b"GET /v1.41/events?filters=%7B%22type%22%3A%5B%22image%22%5D%7D HTTP/1.1\r\n"
+              b"Host: x\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(4096)
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"Transfer-Encoding: chunked" in head
+
+    img, _ = add_image(daemon)
+    assert berth("tag", img, "busybox:1", host=host).returncode == 0
+    assert berth("rmi", "busybox:1", host=host).returncode == 0
+    data = head.split(b"\r\n\r\n", 1)[1]
+    while data.count(b"\n{") + data.startswith(b"{") < 3 and data.count(b'"Action"') < 3:
+        data += s.recv(65536)
+    s.close()
+    assert b'"Action":"tag"' in data and b'"Action":"delete"' in data
+
+    until = "%.9f" % (time.time() + 0.5)
+    since = "%.9f" % start
+    d = docker_cli(daemon.sock, "events", "--since", since, "--until", until, tmpdir=cfgdir)
+    b = berth("events", "--since", since, "--until", until, host=host)
+    assert d.returncode == 0 and b.returncode == 0, (d.stderr, b.stderr)
+    assert b.stdout == d.stdout
+    lines = b.stdout.splitlines()
+    assert [l.split(" ")[1:3] for l in lines] == [["image", "tag"], ["image", "untag"],
+                                                  ["image", "delete"]]
+    assert lines[0].endswith(" image tag %s (name=busybox:1)" % img)
+    b = berth("events", "--since", since, "--until", until, "--filter", "event=delete",
+              "--format", "{{.Action}} {{.Actor.ID}}", host=host)
+    assert b.stdout == "delete %s\n" % img
+    b = berth("events", "--filter", "bogus=1", "--until", until, host=host)
+    assert b.returncode == 1
+    assert b.stderr == "Error response from daemon: invalid filter 'bogus'\n"
+
+
+def test_sigterm_ends_open_event_streams(tmproot):
+    d = Daemon(tmproot).start()
+    try:
+        sub = subprocess.Popen([BERTH, "-H", "unix://" + d.sock, "events"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(0.5)
+        t0 = time.time()
+        assert d.stop() == 0
+        assert time.time() - t0 < 5, "shutdown waited for the idle event stream"
+        assert sub.wait(10) == 0  # the stream ended cleanly
+        assert not os.path.exists(d.sock)
+    finally:
+        d.kill()
