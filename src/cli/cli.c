@@ -31,9 +31,6 @@ static const struct cli_command *const commands[] = {
 static const struct cli_flag global_flags[] = {
     {"debug", 'D', CLI_FLAG_BOOL, "Enable debug mode", NULL, NULL, false},
     {"host", 'H', CLI_FLAG_LIST, "Daemon socket to connect to", NULL, NULL, false},
-    {"log-level", 'l', CLI_FLAG_STRING,
-     "Set the logging level (\"debug\", \"info\", \"warn\", \"error\", \"fatal\")", "info", NULL,
-     false},
     {"version", 'v', CLI_FLAG_BOOL, "Print version information and quit", NULL, NULL, false},
 };
 

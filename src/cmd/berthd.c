@@ -53,8 +53,8 @@ static const struct cli_flag daemon_flags[] = {
      false},
     {"max-concurrent-downloads", 0, CLI_FLAG_INT, "Set the max concurrent downloads for each pull",
      "3", NULL, false},
-    {"pidfile", 'p', CLI_FLAG_STRING, "Path to use for daemon PID file",
-     BERTH_DEFAULT_EXEC_ROOT "/berthd.pid", NULL, false},
+    {"pidfile", 'p', CLI_FLAG_STRING,
+     "Path to use for daemon PID file (default \"<exec-root>/berthd.pid\")", NULL, NULL, false},
     {"registry-mirror", 0, CLI_FLAG_LIST, "Preferred registry mirror", NULL, NULL, false},
     {"version", 'v', CLI_FLAG_BOOL, "Print version information and quit", NULL, NULL, false},
 };
