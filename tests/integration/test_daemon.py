@@ -1083,3 +1083,38 @@ def test_sigterm_ends_open_event_streams(tmproot):
         assert not os.path.exists(d.sock)
     finally:
         d.kill()
+
+
+def test_many_concurrent_keep_alive_clients(daemon):
+    """50 clients × 20 requests on kept-alive connections while 300 idle connections sit
+    open: every answer complete and correct, and the daemon still small afterwards."""
+    import threading
+    idle = []
+    for _ in range(300):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(daemon.sock)
+        idle.append(s)
+    results, lock = [], threading.Lock()
+
+    def worker():
+        c = UnixHTTPConnection(daemon.sock)
+        try:
+            for _ in range(20):
+                c.request("GET", "/v1.41/version")
+                r = c.getresponse()
+                body = json.loads(r.read())
+                with lock:
+                    results.append((r.status, body["ApiVersion"]))
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for s in idle:
+        s.close()
+    assert len(results) == 1000
+    assert set(results) == {(200, "1.41")}
+    assert daemon.request("GET", "/_ping")[0] == 200
