@@ -94,6 +94,7 @@ struct api_server_config {
         size_t max_head;           /* bytes of request line + headers (431 beyond) */
         size_t max_body;           /* bytes of a buffered request body (413 beyond) */
         const char *server_header; /* "Berth/0.1.0 (linux)" */
+        unsigned read_timeout_sec; /* a started request must arrive within this; 0: 300 s */
 };
 
 int api_server_new(const struct api_server_config *config, struct api_server **ret,
