@@ -178,7 +178,8 @@ int berth_image_find(struct berth_engine *e, const char *name, struct berth_imag
         }
 
         _cleanup_image_ref_ struct image_ref *ref = NULL;
-        if (image_ref_parse_normalized(name, &ref, NULL) == 0) {
+        _cleanup_error_ struct berth_error *ref_err = NULL;
+        if (image_ref_parse_normalized(name, &ref, &ref_err) == 0) {
                 if (!ref->tag && !ref->digest)
                         ref->tag = xstrdup(IMAGE_REF_DEFAULT_TAG);
                 _cleanup_free_ char *full = image_ref_string(ref);
@@ -204,6 +205,9 @@ int berth_image_find(struct berth_engine *e, const char *name, struct berth_imag
                 if (r == 0 || (r < 0 && r != -ENOENT && r != -EEXIST))
                         return r;
         }
+        /* Neither an ID nor a valid reference: dockerd answers with the grammar's error. */
+        if (!ref && !is_hex(hex, 1, 64))
+                return berth_error_set(err, EINVAL, "%s", berth_error_msg(ref_err));
         /* dockerd names the reference as it understood it: "busybox:latest". */
         if (ref) {
                 _cleanup_free_ char *fam = image_ref_familiar(ref);

@@ -724,6 +724,10 @@ def test_image_list_and_inspect(daemon):
     status, _, body = daemon.request("GET", "/images/nothere/json")
     assert status == 404
     assert json.loads(body) == {"message": "No such image: nothere:latest"}
+    status, _, body = daemon.request("GET", "/images/BusyBox/json")
+    assert status == 400
+    assert json.loads(body) == {
+        "message": "invalid reference format: repository name must be lowercase"}
 
 
 def urlquote(s):
