@@ -110,9 +110,11 @@ static int parse_capabilities(struct spec_ctx *c, const struct json *proc, struc
         return r < 0 ? r : 0;
 }
 
-static int parse_rlimit(struct spec_ctx *c, const struct json *o, struct oci_process *p, size_t i)
+static int parse_rlimit(struct spec_ctx *c, const struct json *o, void *elem, size_t i,
+                        void *userdata)
 {
-        struct oci_rlimit *rl = &p->rlimits[i];
+        struct oci_process *p = userdata;
+        struct oci_rlimit *rl = elem;
         int r;
         if ((r = get_string(c, o, "type", REQUIRED, &rl->type)) < 0)
                 return r;
@@ -133,25 +135,8 @@ static int parse_rlimit(struct spec_ctx *c, const struct json *o, struct oci_pro
 
 static int parse_rlimits(struct spec_ctx *c, const struct json *proc, struct oci_process *p)
 {
-        const struct json *a = NULL;
-        size_t saved = ctx_push_key(c, "rlimits");
-        int r = val_array(c, json_get(proc, "rlimits"), &a);
-        if (r > 0) {
-                p->rlimits = xcalloc(a->arr.n ? a->arr.n : 1, sizeof(*p->rlimits));
-                p->n_rlimits = a->arr.n;
-                for (size_t i = 0; i < a->arr.n && r >= 0; i++) {
-                        const struct json *o = NULL;
-                        size_t s2 = ctx_push_idx(c, i);
-                        r = val_object(c, a->arr.items[i], &o);
-                        if (r == 0)
-                                r = ctx_fail(c, "expected object, got null");
-                        if (r > 0)
-                                r = parse_rlimit(c, o, p, i);
-                        ctx_pop(c, s2);
-                }
-        }
-        ctx_pop(c, saved);
-        return r < 0 ? r : 0;
+        return get_object_array(c, proc, "rlimits", sizeof(*p->rlimits), (void **)&p->rlimits,
+                                &p->n_rlimits, parse_rlimit, p);
 }
 
 static int parse_console_size(struct spec_ctx *c, const struct json *proc, struct oci_process *p)
@@ -266,6 +251,35 @@ static int parse_cwd(struct spec_ctx *c, const struct json *o, struct oci_proces
         return 0;
 }
 
+/* runc refuses these when it builds the environment; we say which entry. */
+static int check_env(struct spec_ctx *c, struct oci_process *p)
+{
+        for (size_t i = 0; p->env && p->env[i]; i++) {
+                const char *eq = strchr(p->env[i], '=');
+                const char *why = !eq               ? "is not NAME=VALUE"
+                                  : eq == p->env[i] ? "has an empty name"
+                                                    : NULL;
+                if (why) {
+                        size_t saved = ctx_push_key(c, "env");
+                        ctx_push_idx(c, i);
+                        int r = ctx_fail(c, "'%s' %s", p->env[i], why);
+                        ctx_pop(c, saved);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+/* A process must have something to run (runc: "args must not be empty"). */
+static int check_args(struct spec_ctx *c, struct oci_process *p)
+{
+        if (!p->args)
+                return ctx_fail_key(c, "args", "missing required field");
+        if (!p->args[0])
+                return ctx_fail_key(c, "args", "must not be empty");
+        return 0;
+}
+
 /* The process object at the current path (pushed by the caller). */
 static int parse_process_obj(struct spec_ctx *c, const struct json *o, struct oci_process *p)
 {
@@ -274,7 +288,8 @@ static int parse_process_obj(struct spec_ctx *c, const struct json *o, struct oc
             (r = parse_console_size(c, o, p)) < 0 || (r = parse_user(c, o, &p->user)) < 0 ||
             (r = get_strv(c, o, "args", &p->args)) < 0 ||
             (r = get_string(c, o, "commandLine", OPTIONAL, &p->command_line)) < 0 ||
-            (r = get_strv(c, o, "env", &p->env)) < 0 || (r = parse_cwd(c, o, p)) < 0 ||
+            (r = check_args(c, p)) < 0 || (r = get_strv(c, o, "env", &p->env)) < 0 ||
+            (r = check_env(c, p)) < 0 || (r = parse_cwd(c, o, p)) < 0 ||
             (r = parse_capabilities(c, o, p)) < 0 || (r = parse_rlimits(c, o, p)) < 0 ||
             (r = get_bool(c, o, "noNewPrivileges", OPTIONAL, &p->no_new_privileges)) < 0 ||
             (r = get_string(c, o, "apparmorProfile", OPTIONAL, &p->apparmor_profile)) < 0 ||
@@ -349,8 +364,6 @@ int oci_process_parse(const char *buf, size_t len, struct oci_process **ret,
         int r = parse_top_object(&c, buf, len, &j);
         if (r >= 0)
                 r = parse_process_obj(&c, j, p);
-        if (r >= 0 && (!p->args || !p->args[0]))
-                r = ctx_fail_key(&c, "args", "must not be empty");
         buf_release(&c.path);
         if (r < 0)
                 return r;
@@ -377,8 +390,10 @@ static int parse_root(struct spec_ctx *c, const struct json *top, struct oci_spe
         return r < 0 ? r : 0;
 }
 
-static int parse_mount(struct spec_ctx *c, const struct json *o, struct oci_mount *m)
+static int parse_mount(struct spec_ctx *c, const struct json *o, void *elem, size_t idx,
+                       void *userdata)
 {
+        struct oci_mount *m = elem;
         int r;
         if ((r = get_string(c, o, "destination", REQUIRED, &m->destination)) < 0)
                 return r;
@@ -396,29 +411,14 @@ static int parse_mount(struct spec_ctx *c, const struct json *o, struct oci_moun
 
 static int parse_mounts(struct spec_ctx *c, const struct json *top, struct oci_spec *s)
 {
-        const struct json *a = NULL;
-        size_t saved = ctx_push_key(c, "mounts");
-        int r = val_array(c, json_get(top, "mounts"), &a);
-        if (r > 0) {
-                s->mounts = xcalloc(a->arr.n ? a->arr.n : 1, sizeof(*s->mounts));
-                s->n_mounts = a->arr.n;
-                for (size_t i = 0; i < a->arr.n && r >= 0; i++) {
-                        const struct json *o = NULL;
-                        size_t s2 = ctx_push_idx(c, i);
-                        r = val_object(c, a->arr.items[i], &o);
-                        if (r == 0)
-                                r = ctx_fail(c, "expected object, got null");
-                        if (r > 0)
-                                r = parse_mount(c, o, &s->mounts[i]);
-                        ctx_pop(c, s2);
-                }
-        }
-        ctx_pop(c, saved);
-        return r < 0 ? r : 0;
+        return get_object_array(c, top, "mounts", sizeof(*s->mounts), (void **)&s->mounts,
+                                &s->n_mounts, parse_mount, NULL);
 }
 
-static int parse_hook(struct spec_ctx *c, const struct json *o, struct oci_hook *h)
+static int parse_hook(struct spec_ctx *c, const struct json *o, void *elem, size_t idx,
+                      void *userdata)
 {
+        struct oci_hook *h = elem;
         int r;
         if ((r = get_string(c, o, "path", REQUIRED, &h->path)) < 0)
                 return r;
@@ -436,38 +436,18 @@ static int parse_hook(struct spec_ctx *c, const struct json *o, struct oci_hook 
         return 0;
 }
 
-static int parse_hook_list(struct spec_ctx *c, const struct json *hooks, enum oci_hook_kind k,
-                           struct oci_hook_list *l)
-{
-        const struct json *a = NULL;
-        size_t saved = ctx_push_key(c, oci_hook_kind_name(k));
-        int r = val_array(c, json_get(hooks, oci_hook_kind_name(k)), &a);
-        if (r > 0) {
-                l->v = xcalloc(a->arr.n ? a->arr.n : 1, sizeof(*l->v));
-                l->n = a->arr.n;
-                for (size_t i = 0; i < a->arr.n && r >= 0; i++) {
-                        const struct json *o = NULL;
-                        size_t s2 = ctx_push_idx(c, i);
-                        r = val_object(c, a->arr.items[i], &o);
-                        if (r == 0)
-                                r = ctx_fail(c, "expected object, got null");
-                        if (r > 0)
-                                r = parse_hook(c, o, &l->v[i]);
-                        ctx_pop(c, s2);
-                }
-        }
-        ctx_pop(c, saved);
-        return r < 0 ? r : 0;
-}
-
 static int parse_hooks(struct spec_ctx *c, const struct json *top, struct oci_spec *s)
 {
         const struct json *o = NULL;
         size_t saved = ctx_push_key(c, "hooks");
         int r = val_object(c, json_get(top, "hooks"), &o);
-        for (int k = 0; r > 0 && k < _OCI_HOOK_KIND_MAX; k++)
-                if (parse_hook_list(c, o, (enum oci_hook_kind)k, &s->hooks[k]) < 0)
-                        r = -EINVAL;
+        for (int k = 0; r > 0 && k < _OCI_HOOK_KIND_MAX; k++) {
+                struct oci_hook_list *l = &s->hooks[k];
+                int q = get_object_array(c, o, oci_hook_kind_name((enum oci_hook_kind)k),
+                                         sizeof(*l->v), (void **)&l->v, &l->n, parse_hook, NULL);
+                if (q < 0)
+                        r = q;
+        }
         ctx_pop(c, saved);
         return r < 0 ? r : 0;
 }
@@ -519,7 +499,8 @@ int oci_spec_parse(const char *buf, size_t len, struct oci_spec **ret, struct be
 
 int oci_spec_load_bundle(const char *bundle, struct oci_spec **ret, struct berth_error **err)
 {
-        _cleanup_free_ char *path = xasprintf("%s/config.json", bundle ? bundle : ".");
+        /* runc treats an empty --bundle as the current directory. */
+        _cleanup_free_ char *path = xasprintf("%s/config.json", bundle && *bundle ? bundle : ".");
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return berth_error_sys(err, errno, "open '%s'", path);

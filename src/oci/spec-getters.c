@@ -48,18 +48,43 @@ void ctx_pop(struct spec_ctx *c, size_t saved)
                 c->path.data[saved] = '\0';
 }
 
-static int ctx_vfail(struct spec_ctx *c, const char *key, const char *fmt, va_list ap)
+/*
+ * Messages quote names and paths from the document: keep them one printable
+ * line of bounded length, whatever the document holds.
+ */
+#define MSG_MAX 512
+
+static char *sanitize_message(const char *m)
 {
-        _cleanup_free_ char *msg = NULL;
+        struct berth_buf b = BERTH_BUF_INIT;
+        for (const unsigned char *p = (const unsigned char *)m; *p; p++) {
+                if (b.len >= MSG_MAX) {
+                        buf_puts(&b, "...");
+                        break;
+                }
+                if (*p < 0x20 || *p == 0x7f)
+                        buf_printf(&b, "\\x%02x", *p);
+                else
+                        buf_putc(&b, (char)*p);
+        }
+        return buf_steal(&b);
+}
+
+_printf_(3, 0) static int ctx_vfail(struct spec_ctx *c, const char *key, const char *fmt,
+                                    va_list ap)
+{
+        _cleanup_free_ char *msg = NULL, *full = NULL, *clean = NULL;
         if (vasprintf(&msg, fmt, ap) < 0)
                 berth_oom();
         const char *path = c->path.len > 0 ? c->path.data : "";
         if (key)
-                return berth_error_set(c->err, EINVAL, "%s%s%s: %s", path, *path ? "." : "", key,
-                                       msg);
-        if (!*path)
-                return berth_error_set(c->err, EINVAL, "%s", msg);
-        return berth_error_set(c->err, EINVAL, "%s: %s", path, msg);
+                full = xasprintf("%s%s%s: %s", path, *path ? "." : "", key, msg);
+        else if (*path)
+                full = xasprintf("%s: %s", path, msg);
+        else
+                full = TAKE_PTR(msg);
+        clean = sanitize_message(full);
+        return berth_error_set(c->err, EINVAL, "%s", clean);
 }
 
 int ctx_fail(struct spec_ctx *c, const char *fmt, ...)
@@ -351,39 +376,23 @@ out:
         return r;
 }
 
+static int parse_id_mapping(struct spec_ctx *c, const struct json *o, void *elem, size_t idx,
+                            void *userdata)
+{
+        struct oci_id_mapping *m = elem;
+        int r;
+        if ((r = get_u32(c, o, "containerID", REQUIRED, &m->container_id)) < 0 ||
+            (r = get_u32(c, o, "hostID", REQUIRED, &m->host_id)) < 0 ||
+            (r = get_u32(c, o, "size", REQUIRED, &m->size)) < 0)
+                return r;
+        return 0;
+}
+
 int parse_id_mappings(struct spec_ctx *c, const struct json *obj, const char *key,
                       struct oci_id_mapping **ret, size_t *ret_n)
 {
-        const struct json *a = NULL;
-        _cleanup_free_ struct oci_id_mapping *m = NULL;
-        size_t saved = ctx_push_key(c, key);
-        int r = val_array(c, json_get(obj, key), &a);
-        if (r <= 0)
-                goto out;
-        m = xcalloc(a->arr.n ? a->arr.n : 1, sizeof(*m));
-        for (size_t i = 0; i < a->arr.n; i++) {
-                const struct json *e = NULL;
-                size_t s2 = ctx_push_idx(c, i);
-                r = val_object(c, a->arr.items[i], &e);
-                if (r == 0)
-                        r = wrong_type(c, "object", a->arr.items[i]);
-                if (r > 0)
-                        r = get_u32(c, e, "containerID", REQUIRED, &m[i].container_id);
-                if (r > 0)
-                        r = get_u32(c, e, "hostID", REQUIRED, &m[i].host_id);
-                if (r > 0)
-                        r = get_u32(c, e, "size", REQUIRED, &m[i].size);
-                ctx_pop(c, s2);
-                if (r < 0)
-                        goto out;
-        }
-        free(*ret);
-        *ret = TAKE_PTR(m);
-        *ret_n = a->arr.n;
-        r = 1;
-out:
-        ctx_pop(c, saved);
-        return r;
+        return get_object_array(c, obj, key, sizeof(**ret), (void **)ret, ret_n, parse_id_mapping,
+                                NULL);
 }
 
 int get_object_array(struct spec_ctx *c, const struct json *obj, const char *key, size_t elem_size,
