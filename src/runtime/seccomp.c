@@ -17,7 +17,13 @@
  * default to EPERM; the conditions of one entry are ANDed in one rule unless
  * the same argument index appears twice, in which case each condition
  * becomes a rule of its own (libseccomp cannot AND two tests of one
- * argument, and runc does the same).
+ * argument, and runc does the same); syscalls numbered above every name in
+ * the profile fail with ENOSYS rather than the default action (runc's stub,
+ * prepended to libseccomp's program), so libc falls back as it would on an
+ * older kernel.  Beyond runc: the few syscalls newer than Debian 12's
+ * libseccomp knows are honoured by number on the native architecture, and
+ * compiled programs can be cached (berth_seccomp_compile_cached()), since
+ * libseccomp needs ~20 ms for Docker's profile.
  *
  * Never: allocate or call libseccomp in berth_seccomp_load() — it runs in
  * the cloned child, possibly after the rootfs no longer holds our libraries.
