@@ -73,14 +73,21 @@ static void scmp_ctx_releasep(scmp_filter_ctx *ctx)
 }
 
 /* The libseccomp action for an OCI action and its optional errnoRet. */
-static int action_value(const char *path, enum oci_seccomp_action a, bool has_errno,
-                        uint32_t errno_ret, uint32_t *ret, struct berth_error **err)
+static int action_value(const char *path, const char *field, enum oci_seccomp_action a,
+                        bool has_errno, uint32_t errno_ret, uint32_t *ret, struct berth_error **err)
 {
         uint32_t e = has_errno ? errno_ret : EPERM;
+        bool takes_errno = a == OCI_SCMP_ACT_ERRNO || a == OCI_SCMP_ACT_TRACE;
 
-        if ((a == OCI_SCMP_ACT_ERRNO || a == OCI_SCMP_ACT_TRACE) && e > 0xffff)
-                return berth_error_set(err, EINVAL, "%s: errnoRet %u out of range (0..65535)", path,
-                                       e);
+        /* the runtime spec: an errno for an action without one is an error */
+        if (has_errno && !takes_errno && oci_seccomp_action_name(a))
+                return berth_error_set(err, EINVAL,
+                                       "%s.%s: %s takes no errno (only SCMP_ACT_ERRNO and "
+                                       "SCMP_ACT_TRACE do)",
+                                       path, field, oci_seccomp_action_name(a));
+        if (takes_errno && e > 0xffff)
+                return berth_error_set(err, EINVAL, "%s.%s: %u out of range (0..65535)", path,
+                                       field, e);
         switch (a) {
         case OCI_SCMP_ACT_KILL:
         case OCI_SCMP_ACT_KILL_THREAD:
@@ -385,7 +392,8 @@ static int add_syscall(scmp_filter_ctx ctx, scmp_filter_ctx other, size_t idx,
         snprintf(path, sizeof(path), "linux.seccomp.syscalls[%zu]", idx);
         if (!oci_seccomp_action_name(sc->action))
                 return berth_error_set(err, EINVAL, "%s: unknown action %d", path, (int)sc->action);
-        r = action_value(path, sc->action, sc->has_errno_ret, sc->errno_ret, &action, err);
+        r = action_value(path, "errnoRet", sc->action, sc->has_errno_ret, sc->errno_ret, &action,
+                         err);
         if (r < 0)
                 return r;
         if (!sc->names || !sc->names[0])
@@ -590,7 +598,7 @@ static int prepare(const struct oci_seccomp *s, uint32_t *ret_def, unsigned *ret
                 return berth_error_set(err, EINVAL,
                                        "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the "
                                        "default action");
-        r = action_value("linux.seccomp.defaultErrnoRet", s->default_action,
+        r = action_value("linux.seccomp", "defaultErrnoRet", s->default_action,
                          s->has_default_errno_ret, s->default_errno_ret, ret_def, err);
         if (r < 0)
                 return r;

@@ -712,7 +712,16 @@ START_TEST(test_bad_profiles)
         sc->args[1].index = 1;
         sc->has_errno_ret = true;
         sc->errno_ret = 70000;
-        compile_fails(s, "linux.seccomp.syscalls[2]: errnoRet 70000 out of range");
+        compile_fails(s, "linux.seccomp.syscalls[2].errnoRet: 70000 out of range (0..65535)");
+        sc->action = OCI_SCMP_ACT_KILL_PROCESS;
+        sc->errno_ret = EPERM;
+        compile_fails(s,
+                      "linux.seccomp.syscalls[2].errnoRet: SCMP_ACT_KILL_PROCESS takes no errno");
+        sc->action = OCI_SCMP_ACT_ERRNO;
+        s->has_default_errno_ret = true;
+        s->default_errno_ret = EPERM;
+        compile_fails(s, "linux.seccomp.defaultErrnoRet: SCMP_ACT_ALLOW takes no errno");
+        s->has_default_errno_ret = false;
         sc->has_errno_ret = false;
 
         s->default_action = OCI_SCMP_ACT_NOTIFY;
