@@ -36,6 +36,7 @@ def dockerd():
     for tool in ("dockerd", "docker"):
         assert shutil.which(tool), f"{tool} missing: scripts/deps.sh installs docker.io"
     top = tempfile.mkdtemp(prefix="berth-test-dockerd-", dir="/tmp")
+    cgroup_parent = "berth-test-" + uuid.uuid4().hex[:12]  # not dockerd's shared "docker"
     sock = os.path.join(top, "docker.sock")
     env = dict(os.environ, DOCKER_HOST="unix://" + sock)
     log = open(os.path.join(top, "dockerd.log"), "w")
@@ -43,7 +44,7 @@ def dockerd():
         ["dockerd", "--data-root", os.path.join(top, "data"), "--exec-root",
          os.path.join(top, "exec"), "--pidfile", os.path.join(top, "dockerd.pid"),
          "-H", "unix://" + sock, "--bridge", "none", "--iptables=false", "--ip6tables=false",
-         "--ip-masq=false", "--userland-proxy=false"],
+         "--ip-masq=false", "--userland-proxy=false", "--cgroup-parent", cgroup_parent],
         stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
@@ -73,6 +74,13 @@ def dockerd():
         log.close()
         subprocess.run(["umount", "-R", "-l", top], capture_output=True)
         shutil.rmtree(top, ignore_errors=True)
+        for d in glob.glob("/sys/fs/cgroup/*/" + cgroup_parent) + \
+                glob.glob("/sys/fs/cgroup/" + cgroup_parent):
+            for sub, _, _ in sorted(os.walk(d), key=lambda w: -len(w[0])):
+                try:
+                    os.rmdir(sub)
+                except OSError:
+                    pass
 
 
 def _dockerd_seccomp(dockerd, profile, opts):
