@@ -6,8 +6,11 @@
  *
  * Each behaviour test compiles a profile built by hand, forks, loads the
  * filter in the child (after no_new_privs) and lets the child report what
- * the syscall did through its exit status.  Needs root only for nothing:
- * no_new_privs is enough to load a filter.
+ * the syscall did through its exit status.  Docker's profile is resolved
+ * from the embedded template and goes through oci_spec_parse() like a real
+ * config.json; a child under it execs busybox.  Run as root (the suite is):
+ * the CAP_SYS_ADMIN case expects unshare to succeed.  The cache tests work
+ * in a temp dir made and removed by an unchecked fixture.
  */
 #include <check.h>
 #include <errno.h>
