@@ -38,6 +38,8 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -848,6 +850,59 @@ int berth_seccomp_load(const struct berth_seccomp_prog *p, int *ret_listener_fd)
                 *ret_listener_fd = (int)r;
         else
                 close((int)r);
+        return 0;
+}
+
+int berth_seccomp_send_listener(const char *listener_path, int listener_fd, pid_t pid,
+                                const char *metadata, const struct json *state,
+                                struct berth_error **err)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+        if (strlen(listener_path) >= sizeof(sa.sun_path))
+                return berth_error_set(err, ENAMETOOLONG,
+                                       "seccomp listener '%s': path too long for a unix socket",
+                                       listener_path);
+        strcpy(sa.sun_path, listener_path);
+
+        _cleanup_json_ struct json *msg = json_new_object();
+        json_set_str(msg, "ociVersion", OCI_RUNTIME_SPEC_VERSION);
+        json_array_append(json_object_set(msg, "fds", json_new_array()),
+                          json_new_string("seccompFd"));
+        json_set_int(msg, "pid", pid);
+        json_set_str(msg, "metadata", metadata ? metadata : "");
+        json_object_set(msg, "state", state ? json_copy(state) : json_new_object());
+        _cleanup_free_ char *text = json_dump(msg, 0);
+
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return berth_error_sys(err, errno, "seccomp listener '%s': socket", listener_path);
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+                return berth_error_sys(err, errno, "seccomp listener '%s': connect", listener_path);
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } u;
+        memset(&u, 0, sizeof(u));
+        struct iovec iov = {.iov_base = text, .iov_len = strlen(text)};
+        struct msghdr mh = {.msg_iov = &iov,
+                            .msg_iovlen = 1,
+                            .msg_control = u.buf,
+                            .msg_controllen = sizeof(u.buf)};
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &listener_fd, sizeof(int));
+        ssize_t n;
+        do
+                n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return berth_error_sys(err, errno, "seccomp listener '%s': send", listener_path);
+        if ((size_t)n != iov.iov_len)
+                return berth_error_set(err, EIO, "seccomp listener '%s': short send",
+                                       listener_path);
         return 0;
 }
 
