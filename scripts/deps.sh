@@ -10,6 +10,7 @@ build_pkgs=(meson ninja-build pkg-config gcc libc6-dev libseccomp-dev libsqlite3
 test_pkgs=(check libsubunit-dev clang python3 python3-pytest python3-docker docker.io
            docker-registry containerd runc crun podman openssl apache2-utils uidmap
            procps psmisc util-linux)
+test_pkgs+=(python3-cryptography zstd)
 bench_pkgs=(hyperfine debootstrap)
 
 pkgs=("${build_pkgs[@]}")

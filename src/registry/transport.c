@@ -548,9 +548,7 @@ int reg_send(struct registry_repo *r, struct reg_endpoint *ep, const struct reg_
              struct reg_response *resp, struct berth_error **err)
 {
         const struct registry_options *o = &r->client->o;
-        _cleanup_free_ char *url =
-            req->url ? xstrdup(req->url) : xasprintf("%s%s", ep->base, req->path);
-        _cleanup_free_ char *auth = NULL;
+        _cleanup_free_ char *url = NULL, *auth = NULL;
         bool refreshed = false;
         long delay = o->backoff_initial_ms;
         int rr;
@@ -561,6 +559,8 @@ int reg_send(struct registry_repo *r, struct reg_endpoint *ep, const struct reg_
                 if ((rr = reg_auth_header(r, ep, req->extra_scope, false, &auth, err)) < 0)
                         return rr;
         }
+        /* After the ping: it may have settled the endpoint on plain http. */
+        url = req->url ? xstrdup(req->url) : xasprintf("%s%s", ep->base, req->path);
         for (unsigned attempt = 1;; attempt++) {
                 CURLcode cc = CURLE_OK;
                 uint64_t from = req->sink_delivered ? *req->sink_delivered : 0;
