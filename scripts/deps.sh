@@ -11,6 +11,8 @@ test_pkgs=(check libsubunit-dev clang python3 python3-pytest python3-docker dock
            docker-registry containerd runc crun podman openssl apache2-utils uidmap
            procps psmisc util-linux)
 test_pkgs+=(python3-cryptography zstd)
+# tests/integration/test_cgroup_v2_qemu.py boots Debian's kernel with a busybox initramfs
+test_pkgs+=(qemu-system-x86 cpio busybox-static)
 bench_pkgs=(hyperfine debootstrap)
 
 pkgs=("${build_pkgs[@]}")
@@ -20,6 +22,23 @@ test) pkgs+=("${test_pkgs[@]}") ;;
 bench) pkgs+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
 *) echo "deps.sh: unknown set '$what' (build, test or bench)" >&2; exit 2 ;;
 esac
+
+# The pure cgroup v2 test's kernel: linux-image-amd64's dependency package,
+# unpacked with dpkg -x into a cache dir, never installed on this machine.
+test_kernel_dir=/var/cache/berth/test-kernel
+if [ "$what" != build ] && ! compgen -G "$test_kernel_dir/boot/vmlinuz-*" >/dev/null; then
+  kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}')
+  if [ -z "$kpkg" ]; then
+    apt-get -o DPkg::Lock::Timeout=600 update -q
+    kpkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/ {print $2; exit}')
+  fi
+  ktmp=$(mktemp -d)
+  chmod 755 "$ktmp" # apt-get download drops privileges to _apt
+  (cd "$ktmp" && apt-get download -q "$kpkg")
+  mkdir -p "$test_kernel_dir"
+  dpkg -x "$ktmp"/*.deb "$test_kernel_dir"
+  rm -rf "$ktmp"
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do

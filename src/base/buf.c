@@ -45,17 +45,23 @@ void buf_putc(struct berth_buf *b, char c)
 
 void buf_printf(struct berth_buf *b, const char *fmt, ...)
 {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(NULL, 0, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-                return;
-        buf_grow(b, (size_t)n);
-        va_start(ap, fmt);
-        vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-        va_end(ap);
-        b->len += (size_t)n;
+        buf_grow(b, 128);
+        for (;;) {
+                size_t room = b->cap - b->len;
+                va_list ap;
+                va_start(ap, fmt);
+                int n = vsnprintf(b->data + b->len, room, fmt, ap);
+                va_end(ap);
+                if (n < 0) {
+                        b->data[b->len] = '\0';
+                        return;
+                }
+                if ((size_t)n < room) {
+                        b->len += (size_t)n;
+                        return;
+                }
+                buf_grow(b, (size_t)n);
+        }
 }
 
 char *buf_steal(struct berth_buf *b)

@@ -6,7 +6,8 @@
 
 #include "error.h"
 
-static int set_va(struct berth_error **err, int code, bool sys, const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static int set_va(struct berth_error **err, int code, bool sys,
+                                                      const char *fmt, va_list ap)
 {
         if (code < 0)
                 code = -code;

@@ -17,6 +17,7 @@ int read_full_fd(int fd, size_t max, char **ret, size_t *ret_len)
         struct berth_buf b = BERTH_BUF_INIT;
         for (;;) {
                 buf_grow(&b, 16384);
+                b.data[b.len] = '\0'; /* an empty file reads as "", not as stale heap */
                 ssize_t n = read(fd, b.data + b.len, b.cap - b.len - 1);
                 if (n < 0) {
                         if (errno == EINTR)

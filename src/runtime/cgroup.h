@@ -24,6 +24,7 @@
 #define BERTH_RUNTIME_CGROUP_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "base/error.h"
@@ -42,15 +43,20 @@ int cgroup_detect_mode(enum cgroup_mode *ret, struct berth_error **err);
 const char *cgroup_mode_name(enum cgroup_mode m); /* "v1", "v2", "hybrid" */
 
 /*
- * cgroups_path: linux.cgroupsPath (NULL or "" -> "/berth/<id>" style default
- * chosen by the caller; relative paths are taken under the runtime's own
- * cgroup as runc does).  systemd: "slice:prefix:name" syntax; refused with a
- * clear error when systemd cgroup management is not available.
+ * cgroups_path: linux.cgroupsPath (NULL or "" -> "/berth/<container_id>";
+ * relative paths are taken under the runtime's own cgroup as runc does; ".."
+ * is refused).  res may be NULL.  An empty device rule list leaves the
+ * devices cgroup alone: the caller adds runc's default rules (deny all, then
+ * the standard character devices) when it wants them.
+ * systemd: "slice:prefix:name" syntax; refused with a clear error when
+ * systemd cgroup management is not available.
  */
 int cgroup_create(const char *cgroups_path, const char *container_id,
                   const struct oci_resources *res, bool systemd, struct berth_cgroup **ret,
                   struct berth_error **err);
-int cgroup_v2_fd(const struct berth_cgroup *cg); /* -1 when there is no v2 cgroup to clone into */
+/* -1 when there is no v2 cgroup to clone into.  Only a pure v2 host has one: on
+ * hybrid, clone3 would place the child in the cgroup2 tree only, so use cgroup_enter(). */
+int cgroup_v2_fd(const struct berth_cgroup *cg);
 int cgroup_enter(const struct berth_cgroup *cg, pid_t pid, struct berth_error **err);
 int cgroup_update(struct berth_cgroup *cg, const struct oci_resources *res, struct berth_error **err);
 int cgroup_freeze(struct berth_cgroup *cg, bool freeze, struct berth_error **err);
@@ -58,6 +64,20 @@ int cgroup_is_frozen(const struct berth_cgroup *cg, bool *ret, struct berth_erro
 int cgroup_pids(const struct berth_cgroup *cg, pid_t **ret, size_t *ret_n, struct berth_error **err);
 int cgroup_kill_all(const struct berth_cgroup *cg, int sig, struct berth_error **err);
 int cgroup_destroy(struct berth_cgroup *cg, struct berth_error **err);
+/*
+ * Usage counters for `docker stats` and the stats API, read from whichever
+ * hierarchy carries each controller.  has_* is false where this host lacks
+ * the controller.  memory_usage includes page cache; subtract
+ * memory_inactive_file for docker's "MEM USAGE" figure.
+ */
+struct cgroup_stats {
+        bool has_cpu, has_memory, has_pids, has_blkio;
+        uint64_t cpu_usage_ns, cpu_user_ns, cpu_system_ns;
+        uint64_t memory_usage, memory_limit, memory_inactive_file; /* limit UINT64_MAX: none */
+        uint64_t pids_current, pids_limit;                         /* limit UINT64_MAX: none */
+        uint64_t blkio_read_bytes, blkio_write_bytes;
+};
+int cgroup_stats(const struct berth_cgroup *cg, struct cgroup_stats *ret, struct berth_error **err);
 /* Path of the container's cgroup inside the hierarchy (what /proc/<pid>/cgroup shows). */
 const char *cgroup_path(const struct berth_cgroup *cg);
 

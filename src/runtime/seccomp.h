@@ -15,6 +15,7 @@
 #define BERTH_RUNTIME_SECCOMP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "base/error.h"
 #include "oci/runtime-spec.h"
@@ -31,5 +32,26 @@ int berth_seccomp_compile(const struct oci_seccomp *s, struct berth_seccomp_prog
 int berth_seccomp_load(const struct berth_seccomp_prog *p, int *ret_listener_fd);
 bool berth_seccomp_needs_listener(const struct berth_seccomp_prog *p);
 void berth_seccomp_prog_free(struct berth_seccomp_prog *p);
+static inline void berth_seccomp_prog_freep(struct berth_seccomp_prog **p)
+{
+        berth_seccomp_prog_free(*p);
+}
+#define _cleanup_seccomp_prog_ _cleanup_(berth_seccomp_prog_freep)
+
+/*
+ * linux.seccomp.flags ("SECCOMP_FILTER_FLAG_LOG", …) as the seccomp(2) flag
+ * bits berth_seccomp_load() will pass.  A name this code does not know, or
+ * one the running kernel does not support, is an error naming it.  With a
+ * listener, NEW_LISTENER is added and TSYNC dropped (the container's init is
+ * single-threaded, and the kernel refuses TSYNC with NEW_LISTENER);
+ * WAIT_KILLABLE_RECV is dropped without a listener (it means nothing there
+ * and the kernel refuses it).
+ */
+int berth_seccomp_resolve_flags(char *const *flags, bool needs_listener, unsigned *ret_flags,
+                                struct berth_error **err);
+/* The seccomp(2) flags berth_seccomp_load() passes. */
+unsigned berth_seccomp_prog_flags(const struct berth_seccomp_prog *p);
+/* Number of BPF instructions in the compiled program. */
+size_t berth_seccomp_prog_len(const struct berth_seccomp_prog *p);
 
 #endif
