@@ -199,7 +199,7 @@ static int fetch_token(struct registry_repo *r, struct reg_endpoint *ep, const c
         }
 
         struct reg_response resp = {.content_length = -1};
-        int rr = reg_plain_get(r, u, r->username, r->password, 1024 * 1024, &resp, err);
+        int rr = reg_plain_get(r, ep, u, r->username, r->password, 1024 * 1024, &resp, err);
         if (rr < 0) {
                 reg_response_release(&resp);
                 return berth_error_prefix(err, "get token from '%s'", ep->realm);

@@ -131,9 +131,13 @@ char *reg_scopes(const struct registry_repo *r, const char *extra_scope);
 void reg_setup_handle(struct registry_repo *r, struct reg_endpoint *ep, CURL *h);
 /* transport.c: "host[:port]" of a URL as certs.d names it (malloc'd, NULL if invalid). */
 char *reg_url_hostport(const char *url);
-/* transport.c: a plain request without registry auth (token realms). */
-int reg_plain_get(struct registry_repo *r, const char *url, const char *basic_user,
-                  const char *basic_pass, size_t max_body, struct reg_response *resp,
-                  struct berth_error **err);
+/*
+ * transport.c: a plain request without registry auth (token realms).  The
+ * realm is reached with the TLS settings of the registry that named it
+ * (certs.d CAs, client pair, insecure), as docker's shared transport does.
+ */
+int reg_plain_get(struct registry_repo *r, const struct reg_endpoint *tls_from, const char *url,
+                  const char *basic_user, const char *basic_pass, size_t max_body,
+                  struct reg_response *resp, struct berth_error **err);
 
 #endif

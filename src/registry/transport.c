@@ -156,6 +156,8 @@ void reg_setup_handle(struct registry_repo *r, struct reg_endpoint *ep, CURL *h)
         curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, o->low_speed_limit);
         curl_easy_setopt(h, CURLOPT_USERAGENT, o->user_agent);
         curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+        /* Big reads: fewer sink calls per layer, the sink decompresses in large steps. */
+        curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
         curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
         curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb);
         curl_easy_setopt(h, CURLOPT_XFERINFODATA, r);
@@ -617,17 +619,23 @@ int reg_send(struct registry_repo *r, struct reg_endpoint *ep, const struct reg_
 }
 
 /* Plain GET for token realms: no registry auth, optional Basic, retries on 5xx. */
-int reg_plain_get(struct registry_repo *r, const char *url, const char *user, const char *pass,
-                  size_t max_body, struct reg_response *resp, struct berth_error **err)
+int reg_plain_get(struct registry_repo *r, const struct reg_endpoint *tls_from, const char *url,
+                  const char *user, const char *pass, size_t max_body, struct reg_response *resp,
+                  struct berth_error **err)
 {
         const struct registry_options *o = &r->client->o;
         long delay = o->backoff_initial_ms;
         struct reg_request req = {
             .method = "GET", .body_fd = -1, .max_body = max_body, .sink_limit = -1};
-        /* The realm is its own origin: its certs.d entry applies, not the registry's. */
+        /* The realm is its own origin for the Authorization header; TLS as the registry's. */
         struct reg_endpoint ep = {0};
         _cleanup_free_ char *basic = NULL;
         ep.base = (char *)url;
+        ep.insecure = tls_from->insecure;
+        ep.ca_blob = tls_from->ca_blob;
+        ep.ca_len = tls_from->ca_len;
+        ep.client_cert = tls_from->client_cert;
+        ep.client_key = tls_from->client_key;
         if (user) {
                 _cleanup_free_ char *raw = xasprintf("%s:%s", user, pass ? pass : "");
                 size_t n = strlen(raw);

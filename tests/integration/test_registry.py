@@ -229,7 +229,7 @@ def http_push(base, repo, tag, img, headers=None):
 # ---- registries ----------------------------------------------------------------
 
 class Registry:
-    def __init__(self, workdir, tls=None, htpasswd=None, token=None):
+    def __init__(self, workdir, tls=None, htpasswd=None, token=None, client_ca=None):
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="reg-", dir=workdir)
         self.host = "127.0.0.1:%d" % self.port
@@ -240,6 +240,8 @@ class Registry:
                "http:", "  addr: 127.0.0.1:%d" % self.port, "  secret: %s" % uuid.uuid4().hex]
         if tls:
             cfg += ["  tls:", "    certificate: %s" % tls[0], "    key: %s" % tls[1]]
+            if client_ca:
+                cfg += ["    clientcas:", "      - %s" % client_ca]
         if htpasswd:
             cfg += ["auth:", "  htpasswd:", "    realm: berth-test", "    path: %s" % htpasswd]
         if token:
@@ -495,6 +497,38 @@ def test_tls_needs_the_ca_from_certs_d(regwork, registries):
     assert out["digest"] == img.top_digest
 
 
+def test_tls_client_certificate_from_certs_d(regwork, registries):
+    ca, crt, key = make_ca_and_server_cert(regwork)
+    reg = registries(regwork, tls=(crt, key), client_ca=ca)
+    ckey, ccsr, ccert = (os.path.join(regwork, n) for n in ("c.key", "c.csr", "c.cert"))
+    ext = os.path.join(regwork, "client-ext.cnf")
+    with open(ext, "w") as f:
+        f.write("extendedKeyUsage=clientAuth\n")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", ckey, "-out", ccsr,
+            "-subj", "/CN=berth client")
+    openssl("x509", "-req", "-in", ccsr, "-CA", ca, "-CAkey", os.path.join(regwork, "ca.key"),
+            "-CAcreateserial", "-out", ccert, "-days", "2", "-extfile", ext)
+    only_ca, with_pair = os.path.join(regwork, "only-ca"), os.path.join(regwork, "with-pair")
+    for d in (only_ca, with_pair):
+        os.makedirs(os.path.join(d, reg.host))
+        shutil.copy(ca, os.path.join(d, reg.host, "ca.crt"))
+    shutil.copy(ccert, os.path.join(with_pair, reg.host, "client.cert"))
+    shutil.copy(ckey, os.path.join(with_pair, reg.host, "client.key"))
+    img = build_image()
+    src = os.path.join(regwork, "img")
+    img.write_dir(src)
+
+    p = run_client("--attempts", "1", "--certs-dir", only_ca, "push", src,
+                   reg.host + "/mtls/bb:1", check=False)
+    assert p.returncode == 1
+    assert reg.host.encode() in p.stderr
+
+    run_client("--certs-dir", with_pair, "push", src, reg.host + "/mtls/bb:1")
+    out = json.loads(run_client("--certs-dir", with_pair, "manifest",
+                                reg.host + "/mtls/bb:1").stdout)
+    assert out["digest"] == img.top_digest
+
+
 # ---- tests: Basic auth ---------------------------------------------------------
 
 def test_htpasswd_basic_auth(regwork, registries):
@@ -630,6 +664,10 @@ class Liar:
         if self.mode == "flaky" and self.fail_left > 0:
             self.fail_left -= 1
             return self.send(h, 503, b"busy")
+        if self.mode == "rate-limited" and self.fail_left > 0:
+            self.fail_left -= 1
+            return self.send(h, 429, b'{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}',
+                             [("Retry-After", "1")])
         if self.mode == "wrong-digest":
             return self.send(h, 200, bytes(len(self.blob)))
         rng = h.headers.get("Range")
@@ -761,6 +799,19 @@ def test_500s_then_success(liars):
     liar.fail_left = 10
     p = fetch(liar, "--attempts", "3")
     assert p.returncode == 1 and b"503" in p.stderr
+
+
+def test_429_is_retried(liars):
+    liar = liars()
+    liar.mode = "rate-limited"
+    liar.fail_left = 1
+    p = fetch(liar, check=True)
+    assert p.stdout == liar.blob
+    liar.fail_left = 10
+    liar.hits.clear()
+    p = fetch(liar, "--attempts", "2")
+    assert p.returncode == 1 and b"slow down" in p.stderr
+    assert len([h for h in liar.hits if "/blobs/" in h["path"]]) == 2
 
 
 def test_401_loop_stops(liars):

@@ -14,13 +14,13 @@
 #define D3 "sha256:3333333333333333333333333333333333333333333333333333333333333333"
 
 static const char *oci_manifest_json =
-        "{\"schemaVersion\":2,\"mediaType\":\"" OCI_MEDIA_TYPE_MANIFEST "\","
-        "\"config\":{\"mediaType\":\"" OCI_MEDIA_TYPE_CONFIG "\",\"digest\":\"" D1 "\",\"size\":7},"
-        "\"layers\":[{\"mediaType\":\"" OCI_MEDIA_TYPE_LAYER_GZIP "\",\"digest\":\"" D2
-        "\",\"size\":1234,\"annotations\":{\"a\":\"b\"}},"
-        "{\"mediaType\":\"" OCI_MEDIA_TYPE_LAYER_ZSTD "\",\"digest\":\"" D3 "\",\"size\":0,"
-        "\"urls\":[\"https://example.com/x\"]}],"
-        "\"annotations\":{\"org.opencontainers.image.ref.name\":\"v1\"},\"unknown\":[1]}";
+    "{\"schemaVersion\":2,\"mediaType\":\"" OCI_MEDIA_TYPE_MANIFEST "\","
+    "\"config\":{\"mediaType\":\"" OCI_MEDIA_TYPE_CONFIG "\",\"digest\":\"" D1 "\",\"size\":7},"
+    "\"layers\":[{\"mediaType\":\"" OCI_MEDIA_TYPE_LAYER_GZIP "\",\"digest\":\"" D2
+    "\",\"size\":1234,\"annotations\":{\"a\":\"b\"}},"
+    "{\"mediaType\":\"" OCI_MEDIA_TYPE_LAYER_ZSTD "\",\"digest\":\"" D3 "\",\"size\":0,"
+    "\"urls\":[\"https://example.com/x\"]}],"
+    "\"annotations\":{\"org.opencontainers.image.ref.name\":\"v1\"},\"unknown\":[1]}";
 
 /* Takes the error by address: it is read only after the call that set it has run. */
 static char *expect_error(int r, struct berth_error **errp)
@@ -80,29 +80,29 @@ START_TEST(test_manifest_errors)
 {
         ck_assert_msg_has(manifest_error("{\"schemaVersion\":1}"), "unsupported schemaVersion 1");
         ck_assert_msg_has(manifest_error("[]"), "not a JSON object");
-        ck_assert_msg_has(manifest_error("{\"schemaVersion\":2,\"layers\":[]}"), "missing 'config'");
+        ck_assert_msg_has(manifest_error("{\"schemaVersion\":2,\"layers\":[]}"),
+                          "missing 'config'");
         ck_assert_msg_has(
-                manifest_error("{\"schemaVersion\":2,\"config\":{\"mediaType\":\"x\",\"digest\":"
-                               "\"sha256:zz\",\"size\":1},\"layers\":[]}"),
-                "invalid hex");
+            manifest_error("{\"schemaVersion\":2,\"config\":{\"mediaType\":\"x\",\"digest\":"
+                           "\"sha256:zz\",\"size\":1},\"layers\":[]}"),
+            "invalid hex");
         ck_assert_msg_has(
-                manifest_error("{\"schemaVersion\":2,\"config\":{\"mediaType\":\"x\",\"digest\":\"" D1
-                               "\",\"size\":1},\"layers\":[{\"mediaType\":\"y\",\"digest\":\"" D2
-                               "\",\"size\":-5}]}"),
-                "layers[0]: descriptor " D2 ": negative size -5");
+            manifest_error("{\"schemaVersion\":2,\"config\":{\"mediaType\":\"x\",\"digest\":\"" D1
+                           "\",\"size\":1},\"layers\":[{\"mediaType\":\"y\",\"digest\":\"" D2
+                           "\",\"size\":-5}]}"),
+            "layers[0]: descriptor " D2 ": negative size -5");
         ck_assert_msg_has(
-                manifest_error("{\"schemaVersion\":2,\"config\":{\"mediaType\":\"x\",\"digest\":\"" D1
-                               "\",\"size\":1},\"layers\":{}}"),
-                "'layers' must be an array");
+            manifest_error("{\"schemaVersion\":2,\"config\":{\"mediaType\":\"x\",\"digest\":\"" D1
+                           "\",\"size\":1},\"layers\":{}}"),
+            "'layers' must be an array");
+        ck_assert_msg_has(manifest_error("{\"schemaVersion\":2,\"mediaType\":7,\"config\":{}}"),
+                          "'mediaType' must be a string");
         ck_assert_msg_has(
-                manifest_error("{\"schemaVersion\":2,\"mediaType\":7,\"config\":{}}"),
-                "'mediaType' must be a string");
-        ck_assert_msg_has(
-                manifest_error("{\"schemaVersion\":2,\"mediaType\":\"" DOCKER_MEDIA_TYPE_MANIFEST
-                               "\",\"config\":{\"mediaType\":\"x\",\"digest\":\"" D1
-                               "\",\"size\":1},\"layers\":[{\"mediaType\":\"text/plain\","
-                               "\"digest\":\"" D2 "\",\"size\":1}]}"),
-                "unknown layer media type 'text/plain'");
+            manifest_error("{\"schemaVersion\":2,\"mediaType\":\"" DOCKER_MEDIA_TYPE_MANIFEST
+                           "\",\"config\":{\"mediaType\":\"x\",\"digest\":\"" D1
+                           "\",\"size\":1},\"layers\":[{\"mediaType\":\"text/plain\","
+                           "\"digest\":\"" D2 "\",\"size\":1}]}"),
+            "unknown layer media type 'text/plain'");
         ck_assert_msg_has(manifest_error("{\"schemaVersion\":2,"), "manifest: line 1");
 }
 END_TEST
@@ -110,9 +110,11 @@ END_TEST
 START_TEST(test_digest_validate)
 {
         ck_assert(oci_digest_is_valid(D1));
-        ck_assert(!oci_digest_is_valid("sha256:ABCDEF1111111111111111111111111111111111111111111111111111111111"));
+        ck_assert(!oci_digest_is_valid(
+            "sha256:ABCDEF1111111111111111111111111111111111111111111111111111111111"));
         ck_assert(!oci_digest_is_valid("sha256:111"));
-        ck_assert(!oci_digest_is_valid("1111111111111111111111111111111111111111111111111111111111111111"));
+        ck_assert(!oci_digest_is_valid(
+            "1111111111111111111111111111111111111111111111111111111111111111"));
         struct berth_error *err = NULL;
         ck_assert_msg_has(expect_error(oci_digest_validate("md5:abc", &err), &err),
                           "unsupported algorithm");
@@ -123,15 +125,15 @@ START_TEST(test_digest_validate)
 END_TEST
 
 static const char *index_json =
-        "{\"schemaVersion\":2,\"mediaType\":\"" OCI_MEDIA_TYPE_INDEX "\",\"manifests\":["
-        "{\"mediaType\":\"" OCI_MEDIA_TYPE_MANIFEST "\",\"digest\":\"" D1 "\",\"size\":10,"
-        "\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"}},"
-        "{\"mediaType\":\"" OCI_MEDIA_TYPE_MANIFEST "\",\"digest\":\"" D2 "\",\"size\":10,"
-        "\"platform\":{\"architecture\":\"arm64\",\"os\":\"linux\",\"variant\":\"v8\"}},"
-        "{\"mediaType\":\"" OCI_MEDIA_TYPE_MANIFEST "\",\"digest\":\"" D3 "\",\"size\":10,"
-        "\"platform\":{\"architecture\":\"arm\",\"os\":\"linux\",\"variant\":\"v6\"}},"
-        "{\"mediaType\":\"" OCI_MEDIA_TYPE_MANIFEST "\",\"digest\":\"" D3 "\",\"size\":10,"
-        "\"platform\":{\"architecture\":\"unknown\",\"os\":\"unknown\"}}]}";
+    "{\"schemaVersion\":2,\"mediaType\":\"" OCI_MEDIA_TYPE_INDEX "\",\"manifests\":["
+    "{\"mediaType\":\"" OCI_MEDIA_TYPE_MANIFEST "\",\"digest\":\"" D1 "\",\"size\":10,"
+    "\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"}},"
+    "{\"mediaType\":\"" OCI_MEDIA_TYPE_MANIFEST "\",\"digest\":\"" D2 "\",\"size\":10,"
+    "\"platform\":{\"architecture\":\"arm64\",\"os\":\"linux\",\"variant\":\"v8\"}},"
+    "{\"mediaType\":\"" OCI_MEDIA_TYPE_MANIFEST "\",\"digest\":\"" D3 "\",\"size\":10,"
+    "\"platform\":{\"architecture\":\"arm\",\"os\":\"linux\",\"variant\":\"v6\"}},"
+    "{\"mediaType\":\"" OCI_MEDIA_TYPE_MANIFEST "\",\"digest\":\"" D3 "\",\"size\":10,"
+    "\"platform\":{\"architecture\":\"unknown\",\"os\":\"unknown\"}}]}";
 
 static int select_for(const struct oci_index *x, const char *platform)
 {
@@ -153,9 +155,9 @@ START_TEST(test_index_select)
         ck_assert_uint_eq(x->n_manifests, 4);
         ck_assert_int_eq(select_for(x, "linux/amd64"), 0);
         ck_assert_int_eq(select_for(x, "linux/x86_64"), 0);
-        ck_assert_int_eq(select_for(x, "linux/arm64"), 1);   /* no variant means v8 */
+        ck_assert_int_eq(select_for(x, "linux/arm64"), 1); /* no variant means v8 */
         ck_assert_int_eq(select_for(x, "linux/aarch64/v8"), 1);
-        ck_assert_int_eq(select_for(x, "linux/arm/v7"), 2);  /* v7 hosts run v6 images */
+        ck_assert_int_eq(select_for(x, "linux/arm/v7"), 2); /* v7 hosts run v6 images */
         ck_assert_int_eq(select_for(x, "linux/arm/v5"), -ENOENT);
         ck_assert_int_eq(select_for(x, "windows/amd64"), -ENOENT);
 
@@ -213,16 +215,16 @@ START_TEST(test_platform_parse)
 END_TEST
 
 static const char *config_json =
-        "{\"created\":\"2026-01-01T00:00:00Z\",\"author\":\"me\",\"architecture\":\"arm64\","
-        "\"variant\":\"v8\",\"os\":\"linux\",\"config\":{\"User\":\"1000:1000\","
-        "\"ExposedPorts\":{\"80/tcp\":{},\"53/udp\":{}},\"Env\":[\"PATH=/bin\",\"A=b\"],"
-        "\"Entrypoint\":[],\"Cmd\":null,\"Volumes\":{\"/data\":{}},\"WorkingDir\":\"/srv\","
-        "\"Labels\":{\"k\":\"v\",\"x\":\"y\"},\"StopSignal\":\"SIGINT\","
-        "\"Healthcheck\":{\"Test\":[\"CMD\",\"true\"],\"Interval\":1000000000,\"Retries\":3},"
-        "\"ArgsEscaped\":true,\"OnBuild\":[\"RUN x\"],\"Shell\":[\"/bin/sh\",\"-c\"]},"
-        "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"" D1 "\",\"" D2 "\"]},"
-        "\"history\":[{\"created_by\":\"a\"},{\"created_by\":\"b\",\"empty_layer\":true}],"
-        "\"container_config\":{\"ignored\":1}}";
+    "{\"created\":\"2026-01-01T00:00:00Z\",\"author\":\"me\",\"architecture\":\"arm64\","
+    "\"variant\":\"v8\",\"os\":\"linux\",\"config\":{\"User\":\"1000:1000\","
+    "\"ExposedPorts\":{\"80/tcp\":{},\"53/udp\":{}},\"Env\":[\"PATH=/bin\",\"A=b\"],"
+    "\"Entrypoint\":[],\"Cmd\":null,\"Volumes\":{\"/data\":{}},\"WorkingDir\":\"/srv\","
+    "\"Labels\":{\"k\":\"v\",\"x\":\"y\"},\"StopSignal\":\"SIGINT\","
+    "\"Healthcheck\":{\"Test\":[\"CMD\",\"true\"],\"Interval\":1000000000,\"Retries\":3},"
+    "\"ArgsEscaped\":true,\"OnBuild\":[\"RUN x\"],\"Shell\":[\"/bin/sh\",\"-c\"]},"
+    "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"" D1 "\",\"" D2 "\"]},"
+    "\"history\":[{\"created_by\":\"a\"},{\"created_by\":\"b\",\"empty_layer\":true}],"
+    "\"container_config\":{\"ignored\":1}}";
 
 START_TEST(test_image_config)
 {
@@ -278,21 +280,21 @@ START_TEST(test_detect_kind)
 {
         enum oci_doc_kind k;
         struct berth_error *err = NULL;
-        ck_assert_int_eq(oci_detect_kind(OCI_MEDIA_TYPE_MANIFEST "; charset=utf-8", oci_manifest_json,
-                                         strlen(oci_manifest_json), &k, NULL),
+        ck_assert_int_eq(oci_detect_kind(OCI_MEDIA_TYPE_MANIFEST "; charset=utf-8",
+                                         oci_manifest_json, strlen(oci_manifest_json), &k, NULL),
                          0);
         ck_assert_int_eq(k, OCI_DOC_MANIFEST);
-        ck_assert_int_eq(oci_detect_kind("application/json", index_json, strlen(index_json), &k, NULL),
-                         0);
+        ck_assert_int_eq(
+            oci_detect_kind("application/json", index_json, strlen(index_json), &k, NULL), 0);
         ck_assert_int_eq(k, OCI_DOC_INDEX);
         const char *bare = "{\"schemaVersion\":2,\"manifests\":[]}";
         ck_assert_int_eq(oci_detect_kind(NULL, bare, strlen(bare), &k, NULL), 0);
         ck_assert_int_eq(k, OCI_DOC_INDEX);
         const char *s1 = "{\"schemaVersion\":1,\"fsLayers\":[]}";
-        ck_assert_msg_has(expect_error(oci_detect_kind(DOCKER_MEDIA_TYPE_SCHEMA1_SIG, s1,
-                                                       strlen(s1), &k, &err),
-                                       &err),
-                          "schema 1 manifests are not supported");
+        ck_assert_msg_has(
+            expect_error(oci_detect_kind(DOCKER_MEDIA_TYPE_SCHEMA1_SIG, s1, strlen(s1), &k, &err),
+                         &err),
+            "schema 1 manifests are not supported");
         err = NULL;
         ck_assert_msg_has(expect_error(oci_detect_kind(OCI_MEDIA_TYPE_INDEX, oci_manifest_json,
                                                        strlen(oci_manifest_json), &k, &err),

@@ -15,9 +15,9 @@ START_TEST(test_challenge_bearer)
         struct registry_challenge c;
         struct berth_error *err = NULL;
         int r = registry_parse_challenge(
-                "Bearer realm=\"https://auth.docker.io/token\",service=\"registry.docker.io\","
-                "scope=\"repository:samalba/my-app:pull,push\", error=\"insufficient_scope\"",
-                &c, &err);
+            "Bearer realm=\"https://auth.docker.io/token\",service=\"registry.docker.io\","
+            "scope=\"repository:samalba/my-app:pull,push\", error=\"insufficient_scope\"",
+            &c, &err);
         ck_assert_msg(r == 0, "%s", berth_error_msg(err));
         ck_assert_str_eq(c.scheme, "bearer");
         ck_assert_str_eq(c.realm, "https://auth.docker.io/token");
@@ -83,7 +83,8 @@ END_TEST
 
 START_TEST(test_resolve_url)
 {
-        char *u = registry_resolve_url("http://h:1/v2/a/blobs/uploads/", "/v2/a/blobs/uploads/u1?_state=x");
+        char *u = registry_resolve_url("http://h:1/v2/a/blobs/uploads/",
+                                       "/v2/a/blobs/uploads/u1?_state=x");
         ck_assert_str_eq(u, "http://h:1/v2/a/blobs/uploads/u1?_state=x");
         free(u);
         u = registry_resolve_url("https://h/v2/a/blobs/x", "https://s3.example/bucket/x?sig=1");
@@ -116,7 +117,8 @@ END_TEST
 START_TEST(test_digest)
 {
         char *d = registry_digest_sha256("", 0);
-        ck_assert_str_eq(d, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        ck_assert_str_eq(d,
+                         "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
         free(d);
 }
 END_TEST
@@ -127,15 +129,16 @@ START_TEST(test_repo_open_validates)
         struct registry_repo *r = NULL;
         struct berth_error *err = NULL;
         ck_assert_int_eq(registry_client_new(NULL, &c, &err), 0);
-        ck_assert_int_eq(registry_repo_open(c, "reg/x", "a", NULL, REGISTRY_PULL, &r, &err), -EINVAL);
+        ck_assert_int_eq(registry_repo_open(c, "reg/x", "a", NULL, REGISTRY_PULL, &r, &err),
+                         -EINVAL);
         ck_assert_str_eq(err->msg, "registry host 'reg/x': invalid");
         berth_error_freep(&err);
-        ck_assert_int_eq(registry_repo_open(c, "reg", "a b", NULL, REGISTRY_PULL, &r, &err), -EINVAL);
+        ck_assert_int_eq(registry_repo_open(c, "reg", "a b", NULL, REGISTRY_PULL, &r, &err),
+                         -EINVAL);
         ck_assert_str_eq(err->msg, "repository 'a b': invalid name");
         berth_error_freep(&err);
-        ck_assert_int_eq(registry_repo_open(c, "127.0.0.1:5000", "library/x", NULL, REGISTRY_PULL, &r,
-                                            &err),
-                         0);
+        ck_assert_int_eq(
+            registry_repo_open(c, "127.0.0.1:5000", "library/x", NULL, REGISTRY_PULL, &r, &err), 0);
         registry_repo_free(r);
         registry_client_free(c);
 }
