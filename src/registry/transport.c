@@ -569,7 +569,8 @@ int reg_send(struct registry_repo *r, struct reg_endpoint *ep, const struct reg_
                 rr = perform_redirects(r, ep, url, req, auth, from, resp, &cc, err);
                 if (rr < 0)
                         return rr;
-                if (cc == CURLE_OK && resp->status == 401 && !refreshed && !req->no_auth) {
+                if (cc == CURLE_OK && resp->status == 401 && !refreshed && !req->no_auth &&
+                    registry_same_origin(resp->url, ep->base)) {
                         refreshed = true;
                         if ((rr = reg_auth_challenge(r, ep, resp->www_authenticate, err)) < 0)
                                 return rr;

@@ -330,6 +330,7 @@ class TokenServer:
         self.user, self.password = user, password
         self.service, self.issuer = "berth-test-registry", "berth-test-issuer"
         self.requests = []
+        self.spoil = 0  # how many of the next tokens to sign badly
         self.port = free_port()
         self.realm = "http://127.0.0.1:%d/token" % self.port
         ts = self
@@ -378,7 +379,11 @@ class TokenServer:
         now = int(time.time())
         claims = {"iss": self.issuer, "sub": who or "", "aud": self.service, "exp": now + 300,
                   "nbf": now - 10, "iat": now, "jti": uuid.uuid4().hex, "access": access}
-        body = json.dumps({"token": self.sign(claims), "expires_in": 300}).encode()
+        token = self.sign(claims)
+        if self.spoil > 0:
+            self.spoil -= 1
+            token = token[:-6] + ("AAAAAA" if not token.endswith("AAAAAA") else "BBBBBB")
+        body = json.dumps({"token": token, "expires_in": 300}).encode()
         h.send_response(200)
         h.send_header("Content-Type", "application/json")
         h.send_header("Content-Length", str(len(body)))
@@ -598,6 +603,25 @@ def test_bearer_token_push_and_anonymous_pull(regwork, token_registry):
                    "push", d, reg.host + "/tok/copy:1")
     assert b"mounted" in p.stderr
     assert any("repository:tok/bb:pull" in r["scopes"] for r in ts.requests)
+
+
+def test_bearer_token_refreshed_after_401(regwork, token_registry):
+    reg, ts = token_registry
+    img = build_image()
+    src = os.path.join(regwork, "img")
+    img.write_dir(src)
+    run_client("--user", "bob", "--password", "hunter2", "push", src, reg.host + "/tok/r:1")
+    ts.requests.clear()
+    ts.spoil = 1  # the registry refuses the first token: the client must fetch another, once
+    out = json.loads(run_client("manifest", reg.host + "/tok/r:1").stdout)
+    assert out["digest"] == img.top_digest
+    assert len(ts.requests) == 2
+
+    ts.requests.clear()
+    ts.spoil = 100  # every token is refused: the client gives up after one refresh
+    p = run_client("manifest", reg.host + "/tok/r:1", check=False)
+    assert p.returncode == 1 and b"unauthorized" in p.stderr
+    assert len(ts.requests) == 2
 
 
 # ---- the lying registry --------------------------------------------------------
