@@ -154,62 +154,98 @@ static char *basic_value(const char *user, const char *pass)
         return xasprintf("Basic %s", b64);
 }
 
+static char *escape(CURL *esc, const char *s)
+{
+        char *e = curl_easy_escape(esc, s, 0);
+        if (!e)
+                berth_oom();
+        char *r = xstrdup(e);
+        curl_free(e);
+        return r;
+}
+
+/* May credentials travel to this realm?  Over plain HTTP only to loopback or insecure hosts. */
+static int check_realm(struct registry_repo *r, const char *realm, struct berth_error **err)
+{
+        if (strncasecmp(realm, "http://", 7) != 0)
+                return 0;
+        if (!r->username && !r->identity_token)
+                return 0;
+        _cleanup_free_ char *hp = reg_url_hostport(realm);
+        if (hp && (registry_host_loopback(hp) || registry_host_insecure(r->client->o.insecure, hp)))
+                return 0;
+        return berth_error_set(
+            err, EPERM, "refusing to send credentials to token realm '%s' over plain http", realm);
+}
+
+/*
+ * Ask the realm for a token covering scopes (space separated, may be empty).
+ * With an identity token: the OAuth2 refresh-token grant (POST).  Otherwise
+ * GET with Basic credentials when there are any; login asks for an offline
+ * (refresh) token too, returned in *ret_refresh when the server gives one.
+ */
 static int fetch_token(struct registry_repo *r, struct reg_endpoint *ep, const char *scopes,
-                       char **ret, time_t *ret_expires, struct berth_error **err)
+                       bool login, char **ret, time_t *ret_expires, char **ret_refresh,
+                       struct berth_error **err)
 {
         CURL *esc = curl_easy_init();
         if (!esc)
                 berth_oom();
-        struct berth_buf url = BERTH_BUF_INIT;
-        buf_puts(&url, ep->realm);
-        char sep = strchr(ep->realm, '?') ? '&' : '?';
-        if (ep->service) {
-                char *s = curl_easy_escape(esc, ep->service, 0);
-                buf_printf(&url, "%cservice=%s", sep, s);
-                curl_free(s);
-                sep = '&';
-        }
+        struct berth_buf q = BERTH_BUF_INIT;
+        _cleanup_free_ char *svc = ep->service ? escape(esc, ep->service) : NULL;
         _cleanup_free_ char *copy = xstrdup(scopes);
-        for (char *save = NULL, *tok = strtok_r(copy, " ", &save); tok;
-             tok = strtok_r(NULL, " ", &save)) {
-                char *s = curl_easy_escape(esc, tok, 0);
-                buf_printf(&url, "%cscope=%s", sep, s);
-                curl_free(s);
-                sep = '&';
+        int rr = check_realm(r, ep->realm, err);
+        if (rr < 0) {
+                curl_easy_cleanup(esc);
+                return rr;
+        }
+        if (r->identity_token) {
+                _cleanup_free_ char *rt = escape(esc, r->identity_token);
+                _cleanup_free_ char *sc = escape(esc, scopes);
+                buf_printf(&q, "grant_type=refresh_token&refresh_token=%s&client_id=berth", rt);
+                if (svc)
+                        buf_printf(&q, "&service=%s", svc);
+                if (*scopes)
+                        buf_printf(&q, "&scope=%s", sc);
+        } else {
+                if (svc)
+                        buf_printf(&q, "&service=%s", svc);
+                for (char *save = NULL, *tok = strtok_r(copy, " ", &save); tok;
+                     tok = strtok_r(NULL, " ", &save)) {
+                        _cleanup_free_ char *e = escape(esc, tok);
+                        buf_printf(&q, "&scope=%s", e);
+                }
+                if (login && r->username) {
+                        _cleanup_free_ char *acct = escape(esc, r->username);
+                        buf_printf(&q, "&account=%s&offline_token=true&client_id=berth", acct);
+                }
         }
         curl_easy_cleanup(esc);
-        _cleanup_free_ char *u = buf_steal(&url);
-
-        if (r->username && strncasecmp(u, "http://", 7) == 0) {
-                CURLU *cu = curl_url();
-                char *host = NULL;
-                if (!cu)
-                        berth_oom();
-                curl_url_set(cu, CURLUPART_URL, u, 0);
-                curl_url_get(cu, CURLUPART_HOST, &host, 0);
-                bool ok = host && (registry_host_loopback(host) ||
-                                   registry_host_insecure(r->client->o.insecure, host));
-                curl_free(host);
-                curl_url_cleanup(cu);
-                if (!ok)
-                        return berth_error_set(
-                            err, EPERM,
-                            "refusing to send credentials to token realm '%s' over plain http",
-                            ep->realm);
+        _cleanup_free_ char *body = buf_steal(&q);
+        _cleanup_free_ char *url = NULL;
+        const char *form = NULL;
+        if (r->identity_token) {
+                url = xstrdup(ep->realm);
+                form = body;
+        } else {
+                url = xasprintf("%s%c%s", ep->realm, strchr(ep->realm, '?') ? '&' : '?',
+                                body[0] == '&' ? body + 1 : body);
         }
 
         struct reg_response resp = {.content_length = -1};
-        int rr = reg_plain_get(r, ep, u, r->username, r->password, 1024 * 1024, &resp, err);
+        rr = reg_plain_request(r, ep, url, form, r->identity_token ? NULL : r->username,
+                               r->password, 1024 * 1024, &resp, err);
         if (rr < 0) {
                 reg_response_release(&resp);
                 return berth_error_prefix(err, "get token from '%s'", ep->realm);
         }
         if (resp.status != 200) {
-                if (resp.status == 401 || resp.status == 403)
+                if (resp.status == 400 || resp.status == 401 || resp.status == 403)
                         rr = berth_error_set(err, EACCES, "get token from '%s': unauthorized: %s",
                                              ep->realm,
-                                             r->username ? "incorrect username or password"
-                                                         : "authentication required");
+                                             r->identity_token ? "identity token refused"
+                                             : r->username     ? "incorrect username or password"
+                                                               : "authentication required");
                 else
                         rr = berth_error_set(err, EIO, "get token from '%s': status %ld", ep->realm,
                                              resp.status);
@@ -227,13 +263,30 @@ static int fetch_token(struct registry_repo *r, struct reg_endpoint *ep, const c
         if (!tok || !*tok)
                 return berth_error_set(err, EPROTO, "token from '%s': no token in the answer",
                                        ep->realm);
+        /* Like docker: a token is kept at least a minute, whatever the server says. */
         int64_t expires_in = 60;
         const struct json *e = json_get(j, "expires_in");
         if (json_is(e, JSON_NUMBER) && (e->num.flags & JSON_NUM_INT) && e->num.i > 60)
                 expires_in = e->num.i;
         *ret = xstrdup(tok);
         *ret_expires = time(NULL) + expires_in;
+        const char *refresh = json_str(json_get(j, "refresh_token"));
+        if (ret_refresh)
+                *ret_refresh = refresh && *refresh ? xstrdup(refresh) : NULL;
         return 0;
+}
+
+int reg_login(struct registry_repo *r, struct reg_endpoint *ep, char **ret_identity_token,
+              struct berth_error **err)
+{
+        _cleanup_free_ char *tok = NULL;
+        time_t exp;
+        pthread_mutex_lock(&r->lock);
+        int rr = fetch_token(r, ep, "", true, &tok, &exp, ret_identity_token, err);
+        pthread_mutex_unlock(&r->lock);
+        if (tok)
+                explicit_bzero(tok, strlen(tok));
+        return rr;
 }
 
 int reg_auth_header(struct registry_repo *r, struct reg_endpoint *ep, const char *extra_scope,
@@ -251,7 +304,7 @@ int reg_auth_header(struct registry_repo *r, struct reg_endpoint *ep, const char
                         *ret = basic_value(r->username, r->password);
                 break;
         case REG_AUTH_BEARER: {
-                if (r->registry_token) {
+                if (r->registry_token && !r->identity_token) {
                         *ret = xasprintf("Bearer %s", r->registry_token);
                         break;
                 }
@@ -272,7 +325,7 @@ int reg_auth_header(struct registry_repo *r, struct reg_endpoint *ep, const char
                         reg_tokens_free(old);
                 }
                 struct reg_token *t = xcalloc(1, sizeof(*t));
-                rr = fetch_token(r, ep, scopes, &t->token, &t->expires, err);
+                rr = fetch_token(r, ep, scopes, false, &t->token, &t->expires, NULL, err);
                 if (rr < 0) {
                         free(t);
                         break;

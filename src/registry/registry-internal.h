@@ -59,7 +59,7 @@ struct registry_repo {
         struct registry_client *client;
         char *host;
         char *repository; /* NULL for registry-wide calls */
-        char *username, *password, *registry_token;
+        char *username, *password, *registry_token, *identity_token;
         unsigned access;
         struct reg_endpoint *eps;
         size_t n_eps;
@@ -124,6 +124,9 @@ int reg_auth_header(struct registry_repo *r, struct reg_endpoint *ep, const char
 int reg_auth_challenge(struct registry_repo *r, struct reg_endpoint *ep, const char *header,
                        struct berth_error **err);
 void reg_tokens_free(struct reg_token *t);
+/* auth.c: check credentials with the realm (scope-less token); maybe an identity token back. */
+int reg_login(struct registry_repo *r, struct reg_endpoint *ep, char **ret_identity_token,
+              struct berth_error **err);
 /* The scopes a request on r needs ("repository:x:pull,push" …), space separated. */
 char *reg_scopes(const struct registry_repo *r, const char *extra_scope);
 
@@ -136,8 +139,8 @@ char *reg_url_hostport(const char *url);
  * realm is reached with the TLS settings of the registry that named it
  * (certs.d CAs, client pair, insecure), as docker's shared transport does.
  */
-int reg_plain_get(struct registry_repo *r, const struct reg_endpoint *tls_from, const char *url,
-                  const char *basic_user, const char *basic_pass, size_t max_body,
-                  struct reg_response *resp, struct berth_error **err);
+int reg_plain_request(struct registry_repo *r, const struct reg_endpoint *tls_from, const char *url,
+                      const char *form, const char *basic_user, const char *basic_pass,
+                      size_t max_body, struct reg_response *resp, struct berth_error **err);
 
 #endif

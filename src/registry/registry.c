@@ -362,6 +362,9 @@ int registry_repo_open(struct registry_client *c, const char *host, const char *
                 r->registry_token = auth->registry_token && *auth->registry_token
                                         ? xstrdup(auth->registry_token)
                                         : NULL;
+                r->identity_token = auth->identity_token && *auth->identity_token
+                                        ? xstrdup(auth->identity_token)
+                                        : NULL;
         }
         if (is_docker_io(host)) {
                 if (!(r->access & REGISTRY_PUSH))
@@ -400,6 +403,9 @@ void registry_repo_free(struct registry_repo *r)
                 explicit_bzero(r->password, strlen(r->password));
         free(r->password);
         free(r->registry_token);
+        if (r->identity_token)
+                explicit_bzero(r->identity_token, strlen(r->identity_token));
+        free(r->identity_token);
         pthread_mutex_destroy(&r->lock);
         free(r);
 }
@@ -511,6 +517,45 @@ int registry_ping(struct registry_repo *r, struct berth_error **err)
                         break;
         }
         return rr;
+}
+
+int registry_login(struct registry_repo *r, char **ret_identity_token, struct berth_error **err)
+{
+        struct reg_endpoint *ep = origin(r);
+        struct reg_response resp = {.content_length = -1};
+        int rr;
+        if (ret_identity_token)
+                *ret_identity_token = NULL;
+        if ((rr = reg_ping(r, ep, err)) < 0)
+                return rr;
+        switch (ep->auth) {
+        case REG_AUTH_BEARER:
+                if (!r->username && !r->identity_token)
+                        return berth_error_set(err, EINVAL, "login to '%s': no credentials",
+                                               ep->hostport);
+                rr = reg_login(r, ep, ret_identity_token, err);
+                break;
+        case REG_AUTH_BASIC: {
+                struct reg_request req = {
+                    .method = "GET", .path = "/v2/", .body_fd = -1, .sink_limit = -1};
+                if (!r->username)
+                        return berth_error_set(err, EINVAL, "login to '%s': no credentials",
+                                               ep->hostport);
+                rr = reg_send(r, ep, &req, &resp, err);
+                if (rr == 0 && resp.status == 401)
+                        rr = berth_error_set(err, EACCES,
+                                             "unauthorized: incorrect username or password");
+                else if (rr == 0 && resp.status != 200)
+                        rr = reg_http_error(&resp, "GET /v2/", err);
+                break;
+        }
+        default:
+                break;
+        }
+        reg_response_release(&resp);
+        if (rr < 0)
+                return berth_error_prefix(err, "login to '%s'", ep->hostport);
+        return 0;
 }
 
 /* ---- manifests ---------------------------------------------------------- */

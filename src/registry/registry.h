@@ -66,6 +66,7 @@ struct registry_auth {
         const char *username;
         const char *password;
         const char *registry_token; /* a bearer token to use as is */
+        const char *identity_token; /* an OAuth2 refresh token from a previous login */
 };
 
 enum registry_access {
@@ -92,8 +93,16 @@ void registry_repo_free(struct registry_repo *r);
 /* The caller sets *flag to true to stop every transfer of this repo (client gone). */
 void registry_repo_set_cancel(struct registry_repo *r, const atomic_bool *flag);
 
-/* GET /v2/ on the first endpoint that answers: checks reachability and credentials. */
+/* GET /v2/ on the first endpoint that answers: checks reachability, not credentials. */
 int registry_ping(struct registry_repo *r, struct berth_error **err);
+/*
+ * Check the credentials with the registry itself (never a mirror), as
+ * `docker login` does: Basic registries must accept them on /v2/, token
+ * registries must issue a token for them.  A registry that wants no auth
+ * accepts any.  *ret_identity_token (if non-NULL) gets the refresh token the
+ * realm offered, or NULL; store it instead of the password.
+ */
+int registry_login(struct registry_repo *r, char **ret_identity_token, struct berth_error **err);
 
 struct registry_manifest {
         enum oci_doc_kind kind;

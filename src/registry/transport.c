@@ -619,15 +619,20 @@ int reg_send(struct registry_repo *r, struct reg_endpoint *ep, const struct reg_
         }
 }
 
-/* Plain GET for token realms: no registry auth, optional Basic, retries on 5xx. */
-int reg_plain_get(struct registry_repo *r, const struct reg_endpoint *tls_from, const char *url,
-                  const char *user, const char *pass, size_t max_body, struct reg_response *resp,
-                  struct berth_error **err)
+/* Token realms: GET, or POST of a form; no registry auth, optional Basic, retries on 5xx. */
+int reg_plain_request(struct registry_repo *r, const struct reg_endpoint *tls_from, const char *url,
+                      const char *form, const char *user, const char *pass, size_t max_body,
+                      struct reg_response *resp, struct berth_error **err)
 {
         const struct registry_options *o = &r->client->o;
         long delay = o->backoff_initial_ms;
-        struct reg_request req = {
-            .method = "GET", .body_fd = -1, .max_body = max_body, .sink_limit = -1};
+        struct reg_request req = {.method = form ? "POST" : "GET",
+                                  .body = form,
+                                  .body_len = form ? strlen(form) : 0,
+                                  .content_type = "application/x-www-form-urlencoded",
+                                  .body_fd = -1,
+                                  .max_body = max_body,
+                                  .sink_limit = -1};
         /* The realm is its own origin for the Authorization header; TLS as the registry's. */
         struct reg_endpoint ep = {0};
         _cleanup_free_ char *basic = NULL;

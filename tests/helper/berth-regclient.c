@@ -7,11 +7,11 @@
  *   berth-regclient [options] blob REF DIGEST [SIZE]  the verified blob on stdout
  *   berth-regclient [options] pull-blobs REF DIR    manifest(s) and blobs into DIR/blobs/sha256
  *   berth-regclient [options] push DIR REF          push back what pull-blobs stored
- *   berth-regclient [options] tags REF | catalog HOST | ping HOST
+ *   berth-regclient [options] tags REF | catalog HOST | ping HOST | login HOST
  *
  * REF is host/repository[:tag][@digest] with the host always explicit
  * (normalisation of short names belongs to src/image).  Options: --user,
- * --password, --insecure HOST, --certs-dir DIR, --mirror URL, --docker-io URL,
+ * --password, --identity-token, --insecure HOST, --certs-dir DIR, --mirror URL, --docker-io URL,
  * --platform P, --all-platforms, --attempts N, --backoff-ms N, --chunk N,
  * --mount-from REPO, --cancel-after BYTES, --low-speed-time S.
  *
@@ -34,7 +34,8 @@ struct ref {
 
 static char **mirrors, **insecure, **certs_dirs;
 static size_t n_mirrors, n_insecure, n_certs;
-static const char *opt_user, *opt_password, *opt_docker_io, *opt_platform, *opt_mount_from;
+static const char *opt_user, *opt_password, *opt_identity_token, *opt_docker_io, *opt_platform,
+    *opt_mount_from;
 static unsigned opt_attempts;
 static long opt_backoff_ms, opt_low_speed;
 static size_t opt_chunk;
@@ -112,7 +113,8 @@ static int open_repo(struct registry_client **c, const char *host, const char *r
         int r = registry_client_new(&o, c, err);
         if (r < 0)
                 return r;
-        struct registry_auth a = {.username = opt_user, .password = opt_password};
+        struct registry_auth a = {
+            .username = opt_user, .password = opt_password, .identity_token = opt_identity_token};
         r = registry_repo_open(*c, host, repo, &a, access, ret, err);
         if (r < 0)
                 return r;
@@ -472,6 +474,12 @@ static int cmd_list(const char *what, const char *arg, struct berth_error **err)
         } else if (strcmp(what, "catalog") == 0) {
                 if ((r = open_repo(&c, arg, NULL, REGISTRY_PULL, &repo, err)) == 0)
                         r = registry_catalog(repo, &items, err);
+        } else if (strcmp(what, "login") == 0) {
+                _cleanup_free_ char *idt = NULL;
+                if ((r = open_repo(&c, arg, NULL, REGISTRY_PULL, &repo, err)) == 0)
+                        r = registry_login(repo, &idt, err);
+                if (r == 0)
+                        printf("Login Succeeded\n%s%s", idt ? idt : "", idt ? "\n" : "");
         } else {
                 if ((r = open_repo(&c, arg, NULL, REGISTRY_PULL, &repo, err)) == 0)
                         r = registry_ping(repo, err);
@@ -492,6 +500,7 @@ int main(int argc, char **argv)
         enum {
                 O_USER = 256,
                 O_PASSWORD,
+                O_IDTOKEN,
                 O_INSECURE,
                 O_CERTS,
                 O_MIRROR,
@@ -508,6 +517,7 @@ int main(int argc, char **argv)
         static const struct option opts[] = {
             {"user", required_argument, NULL, O_USER},
             {"password", required_argument, NULL, O_PASSWORD},
+            {"identity-token", required_argument, NULL, O_IDTOKEN},
             {"insecure", required_argument, NULL, O_INSECURE},
             {"certs-dir", required_argument, NULL, O_CERTS},
             {"mirror", required_argument, NULL, O_MIRROR},
@@ -530,6 +540,9 @@ int main(int argc, char **argv)
                         break;
                 case O_PASSWORD:
                         opt_password = optarg;
+                        break;
+                case O_IDTOKEN:
+                        opt_identity_token = optarg;
                         break;
                 case O_INSECURE:
                         push_str(&insecure, &n_insecure, optarg);
@@ -588,7 +601,7 @@ int main(int argc, char **argv)
         else if (n == 3 && strcmp(a[0], "push") == 0)
                 r = cmd_push(a[1], a[2], &err);
         else if (n == 2 && (strcmp(a[0], "tags") == 0 || strcmp(a[0], "catalog") == 0 ||
-                            strcmp(a[0], "ping") == 0))
+                            strcmp(a[0], "ping") == 0 || strcmp(a[0], "login") == 0))
                 r = cmd_list(a[0], a[1], &err);
         else {
                 fprintf(stderr, "usage: berth-regclient [options] manifest|raw-manifest|blob|"

@@ -342,6 +342,10 @@ class TokenServer:
             def do_GET(self):
                 ts.handle(self)
 
+            def do_POST(self):
+                ts.handle_oauth(self)
+
+        self.refresh_tokens = set()
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), H)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
@@ -354,6 +358,44 @@ class TokenServer:
                          b64url(json.dumps(claims).encode())).encode()
         sig = self.key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
         return signing_input.decode() + "." + b64url(sig)
+
+    def reply(self, h, status, obj):
+        body = json.dumps(obj).encode()
+        h.send_response(status)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    def grant(self, who, scopes):
+        access = []
+        for s in scopes:
+            typ, name, actions = s.split(":", 2) if s.count(":") >= 2 else (s, "", "")
+            wanted = actions.split(",")
+            granted = [a for a in wanted if a == "pull" or (who and a in ("push", "*"))]
+            access.append({"type": typ, "name": name, "actions": granted})
+        now = int(time.time())
+        claims = {"iss": self.issuer, "sub": who or "", "aud": self.service, "exp": now + 300,
+                  "nbf": now - 10, "iat": now, "jti": uuid.uuid4().hex, "access": access}
+        token = self.sign(claims)
+        if self.spoil > 0:
+            self.spoil -= 1
+            token = token[:-6] + ("AAAAAA" if not token.endswith("AAAAAA") else "BBBBBB")
+        return token
+
+    def handle_oauth(self, h):
+        """The OAuth2 refresh-token grant docker uses with identity tokens."""
+        n = int(h.headers.get("Content-Length", "0"))
+        form = urllib.parse.parse_qs(h.rfile.read(n).decode())
+        scopes = form.get("scope", [""])[0].split()
+        ok = (form.get("grant_type") == ["refresh_token"] and
+              form.get("refresh_token", [""])[0] in self.refresh_tokens)
+        self.requests.append({"method": "POST", "scopes": scopes, "user": self.user if ok else "bad",
+                              "service": form.get("service", [None])[0],
+                              "content_type": h.headers.get("Content-Type")})
+        if not ok:
+            return self.reply(h, 400, {"error": "invalid_grant"})
+        self.reply(h, 200, {"access_token": self.grant(self.user, scopes), "expires_in": 300})
 
     def handle(self, h):
         q = urllib.parse.parse_qs(urllib.parse.urlparse(h.path).query)
@@ -368,27 +410,14 @@ class TokenServer:
                 self.requests.append({"scopes": q.get("scope", []), "user": "bad"})
                 return
             who = u
-        self.requests.append({"scopes": q.get("scope", []), "user": who,
+        self.requests.append({"method": "GET", "scopes": q.get("scope", []), "user": who,
                               "service": q.get("service", [None])[0]})
-        access = []
-        for s in q.get("scope", []):
-            typ, name, actions = s.split(":", 2) if s.count(":") >= 2 else (s, "", "")
-            wanted = actions.split(",")
-            granted = [a for a in wanted if a == "pull" or (who and a in ("push", "*"))]
-            access.append({"type": typ, "name": name, "actions": granted})
-        now = int(time.time())
-        claims = {"iss": self.issuer, "sub": who or "", "aud": self.service, "exp": now + 300,
-                  "nbf": now - 10, "iat": now, "jti": uuid.uuid4().hex, "access": access}
-        token = self.sign(claims)
-        if self.spoil > 0:
-            self.spoil -= 1
-            token = token[:-6] + ("AAAAAA" if not token.endswith("AAAAAA") else "BBBBBB")
-        body = json.dumps({"token": token, "expires_in": 300}).encode()
-        h.send_response(200)
-        h.send_header("Content-Type", "application/json")
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        h.wfile.write(body)
+        answer = {"token": self.grant(who, q.get("scope", [])), "expires_in": 300}
+        if who and q.get("offline_token") == ["true"]:
+            rt = "rt-" + uuid.uuid4().hex
+            self.refresh_tokens.add(rt)
+            answer["refresh_token"] = rt
+        self.reply(h, 200, answer)
 
     def stop(self):
         self.httpd.shutdown()
@@ -622,6 +651,46 @@ def test_bearer_token_refreshed_after_401(regwork, token_registry):
     p = run_client("manifest", reg.host + "/tok/r:1", check=False)
     assert p.returncode == 1 and b"unauthorized" in p.stderr
     assert len(ts.requests) == 2
+
+
+def test_login_basic(regwork, registries):
+    htp = os.path.join(regwork, "htpasswd")
+    subprocess.run(["htpasswd", "-B", "-b", "-c", htp, "alice", "s3cret"], check=True,
+                   capture_output=True)
+    reg = registries(regwork, htpasswd=htp)
+    p = run_client("--user", "alice", "--password", "s3cret", "login", reg.host)
+    assert p.stdout == b"Login Succeeded\n"
+    p = run_client("--user", "alice", "--password", "nope", "login", reg.host, check=False)
+    assert p.returncode == 1
+    assert b"login to '%s': unauthorized: incorrect username or password" % reg.host.encode() \
+        in p.stderr
+    p = run_client("login", reg.host, check=False)
+    assert p.returncode == 1 and b"no credentials" in p.stderr
+
+
+def test_login_token_and_identity_token(regwork, token_registry):
+    reg, ts = token_registry
+    p = run_client("--user", "bob", "--password", "nope", "login", reg.host, check=False)
+    assert p.returncode == 1 and b"incorrect username or password" in p.stderr
+    p = run_client("--user", "bob", "--password", "hunter2", "login", reg.host)
+    lines = p.stdout.decode().split()
+    assert lines[:2] == ["Login", "Succeeded"]
+    identity = lines[2]
+    assert identity in ts.refresh_tokens
+
+    # The identity token alone (no password) gets push tokens through the OAuth2 grant.
+    img = build_image()
+    src = os.path.join(regwork, "img")
+    img.write_dir(src)
+    ts.requests.clear()
+    run_client("--identity-token", identity, "push", src, reg.host + "/idt/bb:1")
+    assert ts.requests and all(r["method"] == "POST" and r["user"] == "bob" for r in ts.requests)
+    assert ts.requests[0]["scopes"] == ["repository:idt/bb:pull,push"]
+    assert ts.requests[0]["content_type"] == "application/x-www-form-urlencoded"
+
+    p = run_client("--identity-token", "rt-forged", "manifest", reg.host + "/idt/bb:1",
+                   check=False)
+    assert p.returncode == 1 and b"identity token refused" in p.stderr
 
 
 # ---- the lying registry --------------------------------------------------------
