@@ -7,7 +7,9 @@
  * Pull operations try the endpoints in order (docker.io mirrors, then the
  * origin) and fall through to the next on any failure but cancellation; a
  * blob that broke off on one endpoint continues on the next from the byte it
- * reached.  Push only ever talks to the origin.
+ * reached.  A digest mismatch is final: the sink already holds the bad bytes,
+ * and the caller must drop them and may retry the pull.  Push only ever talks
+ * to the origin.
  *
  * Never: accept a manifest or blob whose bytes do not hash to the digest
  * asked for or announced, or probe plain HTTP for a registry that is neither
@@ -643,6 +645,62 @@ int registry_manifest_get(struct registry_repo *r, const char *ref, struct regis
         for (size_t i = 0; i < r->n_eps; i++) {
                 berth_error_freep(err);
                 rr = manifest_get_ep(r, &r->eps[i], ref, ret, err);
+                if (rr == 0 || rr == -ECANCELED)
+                        break;
+        }
+        if (rr < 0)
+                return berth_error_prefix(err, "%s/%s:%s", r->host, r->repository, ref);
+        return 0;
+}
+
+static int manifest_head_ep(struct registry_repo *r, struct reg_endpoint *ep, const char *ref,
+                            char **ret_digest, char **ret_media_type, int64_t *ret_size,
+                            struct berth_error **err)
+{
+        _cleanup_free_ char *path = xasprintf("/v2/%s/manifests/%s", r->repository, ref);
+        struct reg_request req = {.method = "HEAD",
+                                  .path = path,
+                                  .accept = ACCEPT_MANIFESTS,
+                                  .body_fd = -1,
+                                  .sink_limit = -1};
+        struct reg_response resp = {.content_length = -1};
+        int rr = reg_send(r, ep, &req, &resp, err);
+        if (rr == 0 && resp.status != 200)
+                rr = reg_http_error(&resp, "head manifest", err);
+        if (rr == 0 && (!resp.docker_content_digest ||
+                        oci_digest_validate(resp.docker_content_digest, NULL) < 0))
+                rr = berth_error_set(err, ENODATA, "head manifest: no valid Docker-Content-Digest");
+        if (rr == 0 && strchr(ref, ':') && strcmp(ref, resp.docker_content_digest) != 0)
+                rr = berth_error_set(err, EBADMSG, "head manifest: registry says %s",
+                                     resp.docker_content_digest);
+        if (rr == 0) {
+                if (ret_digest)
+                        *ret_digest = TAKE_PTR(resp.docker_content_digest);
+                if (ret_media_type) {
+                        char *semi = resp.content_type ? strchr(resp.content_type, ';') : NULL;
+                        if (semi)
+                                *semi = '\0';
+                        *ret_media_type = TAKE_PTR(resp.content_type);
+                }
+                if (ret_size)
+                        *ret_size = resp.content_length;
+        }
+        reg_response_release(&resp);
+        return rr;
+}
+
+int registry_manifest_head(struct registry_repo *r, const char *ref, char **ret_digest,
+                           char **ret_media_type, int64_t *ret_size, struct berth_error **err)
+{
+        int rr = -EIO;
+        if (!r->repository)
+                return berth_error_set(err, EINVAL, "head manifest: no repository");
+        if (strchr(ref, ':') && (rr = oci_digest_validate(ref, err)) < 0)
+                return rr;
+        for (size_t i = 0; i < r->n_eps; i++) {
+                berth_error_freep(err);
+                rr =
+                    manifest_head_ep(r, &r->eps[i], ref, ret_digest, ret_media_type, ret_size, err);
                 if (rr == 0 || rr == -ECANCELED)
                         break;
         }

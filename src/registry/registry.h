@@ -121,6 +121,14 @@ void registry_manifest_release(struct registry_manifest *m);
 int registry_manifest_get(struct registry_repo *r, const char *reference,
                           struct registry_manifest *ret, struct berth_error **err);
 
+/*
+ * HEAD a manifest: its digest (Docker-Content-Digest), media type and size
+ * without the body — how a pull learns that the image it has is current.
+ * -ENODATA when the registry does not say the digest (then GET it).
+ */
+int registry_manifest_head(struct registry_repo *r, const char *reference, char **ret_digest,
+                           char **ret_media_type, int64_t *ret_size, struct berth_error **err);
+
 struct registry_image {
         struct registry_manifest index;    /* .body NULL when the reference named a manifest */
         struct registry_manifest manifest; /* the platform's image manifest */

@@ -4,6 +4,7 @@
  *
  *   berth-regclient [options] manifest REF          summary JSON of the resolved image
  *   berth-regclient [options] raw-manifest REF      the manifest bytes as served
+ *   berth-regclient [options] head-manifest REF     "digest mediatype size" from HEAD
  *   berth-regclient [options] blob REF DIGEST [SIZE]  the verified blob on stdout
  *   berth-regclient [options] pull-blobs REF DIR    manifest(s) and blobs into DIR/blobs/sha256
  *   berth-regclient [options] push DIR REF          push back what pull-blobs stored
@@ -130,7 +131,7 @@ static int get_platform(struct oci_platform *p, bool *have, struct berth_error *
         return oci_platform_parse(opt_platform, p, err);
 }
 
-static int cmd_manifest(const char *refs, bool raw, struct berth_error **err)
+static int cmd_manifest(const char *refs, bool raw, bool head, struct berth_error **err)
 {
         struct ref ref;
         struct registry_client *c = NULL;
@@ -144,6 +145,14 @@ static int cmd_manifest(const char *refs, bool raw, struct berth_error **err)
         if ((r = open_repo(&c, ref.host, ref.repo, REGISTRY_PULL, &repo, err)) < 0 ||
             (r = get_platform(&plat, &have_plat, err)) < 0)
                 goto out;
+        if (head) {
+                _cleanup_free_ char *dg = NULL, *mt = NULL;
+                int64_t size = -1;
+                if ((r = registry_manifest_head(repo, ref_target(&ref), &dg, &mt, &size, err)) < 0)
+                        goto out;
+                printf("%s %s %lld\n", dg, mt ? mt : "-", (long long)size);
+                goto out;
+        }
         if (raw) {
                 struct registry_manifest m;
                 if ((r = registry_manifest_get(repo, ref_target(&ref), &m, err)) < 0)
@@ -591,9 +600,11 @@ int main(int argc, char **argv)
         char **a = argv + optind;
         int r;
         if (n == 2 && strcmp(a[0], "manifest") == 0)
-                r = cmd_manifest(a[1], false, &err);
+                r = cmd_manifest(a[1], false, false, &err);
         else if (n == 2 && strcmp(a[0], "raw-manifest") == 0)
-                r = cmd_manifest(a[1], true, &err);
+                r = cmd_manifest(a[1], true, false, &err);
+        else if (n == 2 && strcmp(a[0], "head-manifest") == 0)
+                r = cmd_manifest(a[1], false, true, &err);
         else if ((n == 3 || n == 4) && strcmp(a[0], "blob") == 0)
                 r = cmd_blob(a[1], a[2], n == 4 ? a[3] : NULL, &err);
         else if (n == 3 && strcmp(a[0], "pull-blobs") == 0)
@@ -604,7 +615,7 @@ int main(int argc, char **argv)
                             strcmp(a[0], "ping") == 0 || strcmp(a[0], "login") == 0))
                 r = cmd_list(a[0], a[1], &err);
         else {
-                fprintf(stderr, "usage: berth-regclient [options] manifest|raw-manifest|blob|"
+                fprintf(stderr, "usage: berth-regclient [options] manifest|raw-manifest|head-manifest|blob|"
                                 "pull-blobs|push|tags|catalog|ping ARGS\n");
                 return 2;
         }

@@ -447,6 +447,9 @@ def test_plain_http_pull_verifies_and_selects_platform(regwork, registries):
     assert b"no manifest for platform linux/s390x" in p.stderr
     assert b"linux/amd64, linux/arm64/v8" in p.stderr
 
+    head = run_client("head-manifest", ref).stdout.decode().split()
+    assert head == [img.top_digest, OCI_INDEX, str(len(img.blobs[img.top_digest]))]
+
     # By digest the bytes are checked against the digest asked for.
     raw = run_client("raw-manifest", reg.host + "/test/busybox@" + img.manifests["amd64"]).stdout
     assert sha256(raw) == img.manifests["amd64"]
