@@ -879,9 +879,20 @@ int registry_blob_mount(struct registry_repo *r, const char *digest, const char 
                 if (resp.status == 201)
                         rr = 1;
                 else if (resp.status == 202)
-                        rr = 0; /* not mountable; the started upload is left to expire */
+                        rr = 0;
                 else
                         rr = reg_http_error(&resp, "mount", err);
+        }
+        if (rr == 0 && resp.location) {
+                /* Not mountable: the registry opened an upload instead; cancel it so it
+                 * does not linger until the registry purges it. */
+                _cleanup_free_ char *loc = registry_resolve_url(resp.url, resp.location);
+                struct reg_request del = {
+                    .method = "DELETE", .url = loc, .body_fd = -1, .sink_limit = -1};
+                struct reg_response dresp = {.content_length = -1};
+                if (loc && registry_same_origin(loc, origin(r)->base))
+                        (void)reg_send(r, origin(r), &del, &dresp, NULL);
+                reg_response_release(&dresp);
         }
         reg_response_release(&resp);
         if (rr < 0)

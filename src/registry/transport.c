@@ -679,10 +679,14 @@ int reg_http_error(const struct reg_response *resp, const char *what, struct ber
                         code = json_str(json_get(e0->arr.items[0], "code"));
                 }
         }
-        int e = resp->status == 401 || resp->status == 403 ? EACCES
-                : resp->status == 404                      ? ENOENT
-                : resp->status == 429                      ? EAGAIN
-                                                           : EIO;
+        /* 5xx and unexpected answers are EIO (worth another try); client errors are not. */
+        long st = resp->status;
+        int e = st == 401 || st == 403  ? EACCES
+                : st == 404             ? ENOENT
+                : st == 429             ? EAGAIN
+                : st == 413             ? EFBIG
+                : st >= 400 && st < 500 ? EINVAL
+                                        : EIO;
         if (resp->status == 401)
                 return berth_error_set(err, e, "%s: unauthorized: %s", what,
                                        msg ? msg : "authentication required");

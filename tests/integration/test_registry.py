@@ -478,10 +478,18 @@ def test_pull_blobs_then_push_back_byte_identical(regwork, registries):
     blob_lines = [l for l in p.stderr.decode().splitlines() if l.startswith("sha256:")]
     assert blob_lines and all(l.endswith(": exists") for l in blob_lines)
 
+    # A mount the registry cannot do opens an upload instead: cancelled, then uploaded.
+    p = run_client("--mount-from", "no/such", "push", d, reg.host + "/third/bb:x")
+    blob_lines = [l for l in p.stderr.decode().splitlines() if l.startswith("sha256:")]
+    assert blob_lines and not [l for l in blob_lines if l.endswith(": mounted")]
+    pushed = {l.split(": ")[0] for l in blob_lines if l.endswith(": pushed")}
+    assert pushed == {l.split(": ")[0] for l in blob_lines}
+    assert run_client("raw-manifest", reg.host + "/third/bb:x").stdout == img.blobs[img.top_digest]
+
     tags = run_client("tags", reg.host + "/dst/bb").stdout.decode().split()
     assert tags == ["copy"]
     repos = run_client("catalog", reg.host).stdout.decode().split()
-    assert "src/bb" in repos and "dst/bb" in repos
+    assert "src/bb" in repos and "dst/bb" in repos and "third/bb" in repos
 
 
 def test_chunked_upload_and_docker_schema2(regwork, registries):
