@@ -770,14 +770,17 @@ struct blob_sink {
         struct digester d;
         registry_sink_fn sink;
         void *ud;
+        bool failed; /* the sink refused: final, whatever endpoints are left */
 };
 
-static int blob_sink_write(const void *buf, size_t n, void *ud)
+static int blob_sink_write(const void *buf, size_t n, void *ud, struct berth_error **err)
 {
         struct blob_sink *s = ud;
-        int rr = s->sink(buf, n, s->ud);
-        if (rr < 0)
+        int rr = s->sink(buf, n, s->ud, err);
+        if (rr < 0) {
+                s->failed = true;
                 return rr;
+        }
         digester_update(&s->d, buf, n);
         return 0;
 }
@@ -810,7 +813,7 @@ int registry_blob_fetch(struct registry_repo *r, const char *digest, int64_t siz
                 if (rr == 0 && resp.status != 200 && resp.status != 206)
                         rr = reg_http_error(&resp, "get", err);
                 reg_response_release(&resp);
-                if (rr == 0 || rr == -ECANCELED)
+                if (rr == 0 || rr == -ECANCELED || bs.failed)
                         break;
         }
         _cleanup_free_ char *got = digester_final(&bs.d);

@@ -143,12 +143,16 @@ int registry_resolve(struct registry_repo *r, const char *reference,
                      struct berth_error **err);
 
 /*
- * Sink for blob bytes.  Each byte of the blob reaches it exactly once and in
- * order, also across resumed connections.  A negative return aborts the fetch
- * with that error.  The bytes are not verified until registry_blob_fetch()
- * returns 0: a sink must not publish what it wrote before then.
+ * Sink for blob bytes (the store's ingest, a layer apply).  Each byte of the
+ * blob reaches it exactly once and in order, also across resumed connections
+ * and endpoints.  A negative return aborts the fetch at once (no retry, no
+ * other endpoint) with the sink's own error in *err, or "write blob data:
+ * <errno>" if it set none.  The bytes are not verified until
+ * registry_blob_fetch() returns 0: a sink must not publish what it wrote
+ * before then.
  */
-typedef int (*registry_sink_fn)(const void *buf, size_t n, void *userdata);
+typedef int (*registry_sink_fn)(const void *buf, size_t n, void *userdata,
+                                struct berth_error **err);
 
 /* Stream a blob to sink; size -1 when unknown.  Verifies size and digest at the end. */
 int registry_blob_fetch(struct registry_repo *r, const char *digest, int64_t size,

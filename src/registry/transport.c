@@ -310,9 +310,11 @@ static size_t write_cb(char *buf, size_t size, size_t nmemb, void *ud)
                                                 (long long)req->sink_limit);
                 return 0;
         }
-        int r = req->sink(buf + off, n - off, req->sink_ud);
+        int r = req->sink(buf + off, n - off, req->sink_ud, &x->sink_err);
         if (r < 0) {
-                x->sink_error = berth_error_sys(&x->sink_err, r, "write blob data");
+                if (!x->sink_err)
+                        berth_error_sys(&x->sink_err, r, "write blob data");
+                x->sink_error = r;
                 return 0;
         }
         *req->sink_delivered = done + (n - off);

@@ -14,7 +14,7 @@
  * (normalisation of short names belongs to src/image).  Options: --user,
  * --password, --identity-token, --insecure HOST, --certs-dir DIR, --mirror URL, --docker-io URL,
  * --platform P, --all-platforms, --attempts N, --backoff-ms N, --chunk N,
- * --mount-from REPO, --cancel-after BYTES, --low-speed-time S.
+ * --mount-from REPO, --cancel-after BYTES, --low-speed-time S, --sink-fail-after BYTES.
  *
  * Errors go to stderr as one line and exit status 1.
  */
@@ -41,7 +41,7 @@ static unsigned opt_attempts;
 static long opt_backoff_ms, opt_low_speed;
 static size_t opt_chunk;
 static bool opt_all;
-static long long opt_cancel_after = -1;
+static long long opt_cancel_after = -1, opt_sink_fail_after = -1;
 static atomic_bool cancel_flag;
 
 static void push_str(char ***v, size_t *n, const char *s)
@@ -189,14 +189,17 @@ out:
 struct fd_sink {
         int fd;
         unsigned long long total;
+        long long fail_after; /* --sink-fail-after: a sink that refuses (tests) */
 };
 
-static int fd_sink_write(const void *buf, size_t n, void *ud)
+static int fd_sink_write(const void *buf, size_t n, void *ud, struct berth_error **err)
 {
         struct fd_sink *s = ud;
         int r = write_all(s->fd, buf, n);
         if (r < 0)
-                return r;
+                return berth_error_sys(err, r, "write to fd %d", s->fd);
+        if (s->fail_after >= 0 && s->total + n > (unsigned long long)s->fail_after)
+                return berth_error_set(err, ENOSPC, "sink full after %lld bytes", s->fail_after);
         s->total += n;
         if (opt_cancel_after >= 0 && s->total >= (unsigned long long)opt_cancel_after)
                 atomic_store(&cancel_flag, true);
@@ -219,7 +222,7 @@ static int cmd_blob(const char *refs, const char *digest, const char *size_s,
         }
         if ((r = open_repo(&c, ref.host, ref.repo, REGISTRY_PULL, &repo, err)) < 0)
                 goto out;
-        struct fd_sink s = {.fd = STDOUT_FILENO};
+        struct fd_sink s = {.fd = STDOUT_FILENO, .fail_after = opt_sink_fail_after};
         r = registry_blob_fetch(repo, digest, size, fd_sink_write, &s, err);
 out:
         registry_repo_free(repo);
@@ -260,7 +263,7 @@ static void *fetch_blob_thread(void *ud)
                 j->r = berth_error_sys(&j->err, errno, "open '%s'", tmp);
                 return NULL;
         }
-        struct fd_sink s = {.fd = fd};
+        struct fd_sink s = {.fd = fd, .fail_after = -1};
         j->r = registry_blob_fetch(j->repo, j->d->digest, j->d->size, fd_sink_write, &s, &j->err);
         if (j->r < 0) {
                 unlink(tmp);
@@ -521,7 +524,8 @@ int main(int argc, char **argv)
                 O_CHUNK,
                 O_MOUNT,
                 O_CANCEL,
-                O_LOWSPEED
+                O_LOWSPEED,
+                O_SINKFAIL
         };
         static const struct option opts[] = {
             {"user", required_argument, NULL, O_USER},
@@ -539,6 +543,7 @@ int main(int argc, char **argv)
             {"mount-from", required_argument, NULL, O_MOUNT},
             {"cancel-after", required_argument, NULL, O_CANCEL},
             {"low-speed-time", required_argument, NULL, O_LOWSPEED},
+            {"sink-fail-after", required_argument, NULL, O_SINKFAIL},
             {},
         };
         int ch;
@@ -586,6 +591,9 @@ int main(int argc, char **argv)
                 case O_CANCEL:
                         opt_cancel_after = atoll(optarg);
                         break;
+                case O_SINKFAIL:
+                        opt_sink_fail_after = atoll(optarg);
+                        break;
                 case O_LOWSPEED:
                         opt_low_speed = atol(optarg);
                         break;
@@ -615,8 +623,9 @@ int main(int argc, char **argv)
                             strcmp(a[0], "ping") == 0 || strcmp(a[0], "login") == 0))
                 r = cmd_list(a[0], a[1], &err);
         else {
-                fprintf(stderr, "usage: berth-regclient [options] manifest|raw-manifest|head-manifest|blob|"
-                                "pull-blobs|push|tags|catalog|ping ARGS\n");
+                fprintf(stderr,
+                        "usage: berth-regclient [options] manifest|raw-manifest|head-manifest|blob|"
+                        "pull-blobs|push|tags|catalog|ping ARGS\n");
                 return 2;
         }
         strv_free(mirrors);

@@ -942,6 +942,14 @@ def test_credentials_do_not_follow_redirect_to_other_host(liars):
     assert all("Authorization" not in h["headers"] for h in storage.hits)
 
 
+def test_sink_error_is_final(liars):
+    liar = liars()
+    p = fetch(liar, "--sink-fail-after", "1000")
+    assert p.returncode == 1
+    assert b"sink full after 1000 bytes" in p.stderr
+    assert len([h for h in liar.hits if "/blobs/" in h["path"]]) == 1  # no retry
+
+
 def test_cancel_stops_a_transfer(liars):
     liar = liars()
     liar.mode = "slow"
