@@ -64,6 +64,8 @@ struct registry_repo {
         struct reg_endpoint *eps;
         size_t n_eps;
         const atomic_bool *cancel;
+        registry_progress_fn upload_progress;
+        void *upload_progress_ud;
         pthread_mutex_t lock; /* endpoint scheme, auth state, tokens */
 };
 
@@ -99,12 +101,15 @@ struct reg_request {
         const char *content_range; /* PATCH chunk "start-end" */
         registry_sink_fn sink;     /* 2xx body streamed here, resumable */
         void *sink_ud;
-        uint64_t *sink_delivered; /* bytes handed to the sink so far (in/out) */
-        int64_t sink_limit;       /* abort when more than this arrives (-1: none) */
-        size_t max_body;          /* limit for buffered bodies */
-        const char *extra_scope;  /* another scope needed (mount source) */
-        bool no_retry;            /* POST that must not be repeated blindly */
-        bool no_auth;             /* ping: no credentials, no 401 handling */
+        uint64_t *sink_delivered;    /* bytes handed to the sink so far (in/out) */
+        int64_t sink_limit;          /* abort when more than this arrives (-1: none) */
+        size_t max_body;             /* limit for buffered bodies */
+        const char *extra_scope;     /* another scope needed (mount source) */
+        bool no_retry;               /* POST that must not be repeated blindly */
+        bool no_auth;                /* ping: no credentials, no 401 handling */
+        const char *progress_digest; /* report body bytes sent as this blob's progress */
+        uint64_t progress_base;      /* bytes of the blob before this request's body */
+        uint64_t progress_total;
 };
 
 /* Send a request to one endpoint with auth, redirects and retries. */

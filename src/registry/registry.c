@@ -412,6 +412,13 @@ void registry_repo_free(struct registry_repo *r)
         free(r);
 }
 
+void registry_repo_set_upload_progress(struct registry_repo *r, registry_progress_fn fn,
+                                       void *userdata)
+{
+        r->upload_progress = fn;
+        r->upload_progress_ud = userdata;
+}
+
 void registry_repo_set_cancel(struct registry_repo *r, const atomic_bool *flag)
 {
         r->cancel = flag;
@@ -954,7 +961,10 @@ static int upload_once(struct registry_repo *r, const char *digest, int fd, int6
                                             .body_fd_len = n,
                                             .sink_limit = -1,
                                             .content_range = range,
-                                            .no_retry = true};
+                                            .no_retry = true,
+                                            .progress_digest = digest,
+                                            .progress_base = (uint64_t)off,
+                                            .progress_total = (uint64_t)size};
                 rr = reg_send(r, origin(r), &patch, &resp, err);
                 if (rr == 0 && resp.status != 202)
                         rr = reg_http_error(&resp, "upload chunk", err);
@@ -971,7 +981,9 @@ static int upload_once(struct registry_repo *r, const char *digest, int fd, int6
                                           .body_off = 0,
                                           .body_fd_len = mono ? size : 0,
                                           .sink_limit = -1,
-                                          .no_retry = true};
+                                          .no_retry = true,
+                                          .progress_digest = mono ? digest : NULL,
+                                          .progress_total = (uint64_t)size};
                 rr = reg_send(r, origin(r), &put, &resp, err);
                 if (rr == 0 && resp.status != 201)
                         rr = reg_http_error(&resp, "finish upload", err);

@@ -93,6 +93,15 @@ void registry_repo_free(struct registry_repo *r);
 /* The caller sets *flag to true to stop every transfer of this repo (client gone). */
 void registry_repo_set_cancel(struct registry_repo *r, const atomic_bool *flag);
 
+/*
+ * Upload progress: called from the uploading thread as bytes of a blob leave
+ * (done counts from 0 again when an upload session is started over).
+ */
+typedef void (*registry_progress_fn)(const char *digest, uint64_t done, uint64_t total,
+                                     void *userdata);
+void registry_repo_set_upload_progress(struct registry_repo *r, registry_progress_fn fn,
+                                       void *userdata);
+
 /* GET /v2/ on the first endpoint that answers: checks reachability, not credentials. */
 int registry_ping(struct registry_repo *r, struct berth_error **err);
 /*

@@ -340,6 +340,11 @@ static size_t read_cb(char *buf, size_t size, size_t nitems, void *ud)
                         return CURL_READFUNC_ABORT;
                 x->fd_off += k;
                 x->fd_left -= k;
+                if (x->req->progress_digest && x->r->upload_progress)
+                        x->r->upload_progress(x->req->progress_digest,
+                                              x->req->progress_base +
+                                                  (uint64_t)(x->fd_off - x->req->body_off),
+                                              x->req->progress_total, x->r->upload_progress_ud);
                 return (size_t)k;
         }
         if (n > x->body_left)

@@ -377,6 +377,25 @@ out:
 
 /* ---- push --------------------------------------------------------------- */
 
+struct progress_seen {
+        char digest[80];
+        uint64_t done, total;
+        unsigned calls;
+};
+static struct progress_seen last_progress;
+
+static void on_progress(const char *digest, uint64_t done, uint64_t total, void *ud)
+{
+        struct progress_seen *p = ud;
+        if (strcmp(p->digest, digest) != 0) {
+                snprintf(p->digest, sizeof(p->digest), "%s", digest);
+                p->calls = 0;
+        }
+        p->done = done;
+        p->total = total;
+        p->calls++;
+}
+
 static int push_blob(struct registry_repo *repo, const char *dir, const struct oci_descriptor *d,
                      struct berth_error **err)
 {
@@ -384,7 +403,13 @@ static int push_blob(struct registry_repo *repo, const char *dir, const struct o
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return berth_error_sys(err, errno, "open '%s'", path);
+        memset(&last_progress, 0, sizeof(last_progress));
+        registry_repo_set_upload_progress(repo, on_progress, &last_progress);
         int r = registry_blob_push(repo, d->digest, fd, d->size, opt_mount_from, err);
+        if (r == 0 && strcmp(last_progress.digest, d->digest) == 0)
+                fprintf(stderr, "progress %s: %llu/%llu in %u steps\n", d->digest,
+                        (unsigned long long)last_progress.done,
+                        (unsigned long long)last_progress.total, last_progress.calls);
         if (r >= 0)
                 fprintf(stderr, "%s: %s\n", d->digest,
                         r == 0   ? "pushed"

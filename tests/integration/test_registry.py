@@ -499,6 +499,17 @@ def test_chunked_upload_and_docker_schema2(regwork, registries):
     img.write_dir(src)
     p = run_client("--chunk", "100000", "push", src, reg.host + "/chunked/bb:v2")
     assert p.stdout.decode().strip() == img.top_digest
+    # Upload progress reaches the blob's size, in several steps for the big layer.
+    progress = {}
+    for line in p.stderr.decode().splitlines():
+        if line.startswith("progress "):
+            dig, rest = line[len("progress "):].split(": ")
+            counts, _, steps = rest.partition(" in ")
+            progress[dig] = (counts, int(steps.split()[0]))
+    for dig, data in img.blobs.items():
+        if dig != img.top_digest:
+            assert progress[dig][0] == "%d/%d" % (len(data), len(data)), dig
+    assert max(steps for _, steps in progress.values()) > 10
     out = json.loads(run_client("manifest", reg.host + "/chunked/bb:v2").stdout)
     assert out["mediaType"] == DOCKER_MANIFEST
     assert out["digest"] == img.top_digest
