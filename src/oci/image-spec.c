@@ -463,6 +463,16 @@ static int arm_level(const char *variant)
         return atoi(variant + 1);
 }
 
+/* "10.0.17763.1234" and "10.0.17763.5" are the same build; the revision may differ. */
+static bool same_windows_build(const char *a, const char *b)
+{
+        size_t dots = 0, i = 0;
+        for (; a[i] && a[i] == b[i]; i++)
+                if (a[i] == '.' && ++dots == 3)
+                        return true;
+        return dots == 2 && (a[i] == '\0' || a[i] == '.') && (b[i] == '\0' || b[i] == '.');
+}
+
 int oci_platform_match(const struct oci_platform *want_in, const struct oci_platform *have_in)
 {
         struct oci_platform want = {0}, have = {0};
@@ -479,6 +489,10 @@ int oci_platform_match(const struct oci_platform *want_in, const struct oci_plat
         for (size_t i = 0; have.os_features && have.os_features[i]; i++)
                 if (!strv_contains(want.os_features, have.os_features[i]))
                         goto out;
+        /* Windows images run on the build they were made for (major.minor.build). */
+        if (strcmp(want.os, "windows") == 0 && want.os_version && have.os_version &&
+            !same_windows_build(want.os_version, have.os_version))
+                goto out;
         if (strcmp(want.architecture, "arm") == 0) {
                 int w = want.variant ? arm_level(want.variant) : 7;
                 int h = arm_level(have.variant);

@@ -180,6 +180,32 @@ START_TEST(test_index_select)
 }
 END_TEST
 
+START_TEST(test_platform_match_features_and_windows_build)
+{
+        char *host_features[] = {"sse4", NULL}, *needs_avx[] = {"avx", NULL};
+        struct oci_platform want = {
+            .os = "linux", .architecture = "amd64", .os_features = host_features};
+        struct oci_platform have = {.os = "linux", .architecture = "amd64"};
+        ck_assert_int_gt(oci_platform_match(&want, &have), 0);
+        have.os_features = needs_avx;
+        ck_assert_int_eq(oci_platform_match(&want, &have), 0);
+        have.os_features = host_features;
+        ck_assert_int_gt(oci_platform_match(&want, &have), 0);
+
+        struct oci_platform win = {
+            .os = "windows", .architecture = "amd64", .os_version = "10.0.17763.1"};
+        struct oci_platform img = {
+            .os = "windows", .architecture = "amd64", .os_version = "10.0.17763.5830"};
+        ck_assert_int_gt(oci_platform_match(&win, &img), 0);
+        img.os_version = "10.0.20348.2";
+        ck_assert_int_eq(oci_platform_match(&win, &img), 0);
+        img.os_version = "10.0.177630.1";
+        ck_assert_int_eq(oci_platform_match(&win, &img), 0);
+        img.os_version = "10.0.17763";
+        ck_assert_int_gt(oci_platform_match(&win, &img), 0);
+}
+END_TEST
+
 START_TEST(test_platform_parse)
 {
         struct oci_platform p;
@@ -330,6 +356,7 @@ int main(void)
         tcase_add_test(tc, test_digest_validate);
         tcase_add_test(tc, test_index_select);
         tcase_add_test(tc, test_platform_parse);
+        tcase_add_test(tc, test_platform_match_features_and_windows_build);
         tcase_add_test(tc, test_image_config);
         tcase_add_test(tc, test_detect_kind);
         tcase_add_test(tc, test_layer_media_types);
