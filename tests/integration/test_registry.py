@@ -790,6 +790,19 @@ class Liar:
         if self.mode == "ignore-range":
             start = 0
         data = self.blob[start:]
+        if self.mode == "reset-once" and not rng:
+            # Half the body, then a TCP reset (SO_LINGER 0), as a dropped connection looks.
+            h.send_response(200)
+            h.send_header("Content-Length", str(len(data)))
+            h.end_headers()
+            h.wfile.write(data[:len(data) // 2])
+            h.wfile.flush()
+            time.sleep(0.3)  # let the client read what was sent: a reset drops unread data
+            import struct
+            h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            h.connection.close()
+            h.close_connection = True
+            return
         if self.mode in ("truncate-once", "ignore-range") and not rng:
             # Promise everything, deliver a third, drop the connection.
             h.send_response(200)
@@ -885,6 +898,16 @@ def test_truncated_blob_resumes_with_range(liars):
     assert p.stdout == liar.blob
     ranges = [h["headers"].get("Range") for h in liar.hits if "/blobs/" in h["path"]]
     assert ranges[0] is None and ranges[1] == "bytes=%d-" % (len(liar.blob) // 3)
+
+
+def test_reset_connection_resumes_with_range(liars):
+    liar = liars()
+    liar.mode = "reset-once"
+    p = fetch(liar, check=True)
+    assert p.stdout == liar.blob
+    ranges = [h["headers"].get("Range") for h in liar.hits if "/blobs/" in h["path"]]
+    assert len(ranges) == 2 and ranges[1].startswith("bytes=")
+    assert int(ranges[1][len("bytes="):-1]) > 0
 
 
 def test_resume_when_server_ignores_range(liars):
