@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import tarfile
 import tempfile
@@ -798,7 +799,6 @@ class Liar:
             h.wfile.write(data[:len(data) // 2])
             h.wfile.flush()
             time.sleep(0.3)  # let the client read what was sent: a reset drops unread data
-            import struct
             h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             h.connection.close()
             h.close_connection = True
