@@ -462,12 +462,15 @@ int reg_ping(struct registry_repo *r, struct reg_endpoint *ep, struct berth_erro
                         char *https = ep->base;
                         ep->base = TAKE_PTR(http);
                         struct berth_error *e2 = NULL;
-                        rr = ping_once(r, ep, &resp, &e2);
-                        if (rr < 0) {
+                        int r2 = ping_once(r, ep, &resp, &e2);
+                        /* Only a v2 answer over http counts; otherwise (a TLS server
+                         * saying 400, nothing listening) the https error is the truth. */
+                        if (r2 < 0 || (resp.status != 200 && resp.status != 401)) {
                                 free(ep->base);
                                 ep->base = https;
                                 berth_error_free(e2);
                         } else {
+                                rr = 0;
                                 free(https);
                                 berth_error_free(TAKE_PTR(e1));
                         }

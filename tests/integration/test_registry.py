@@ -579,6 +579,7 @@ def test_tls_client_certificate_from_certs_d(regwork, registries):
                    reg.host + "/mtls/bb:1", check=False)
     assert p.returncode == 1
     assert reg.host.encode() in p.stderr
+    assert b"status 400" not in p.stderr  # no confusing plain-http attempt reported
 
     run_client("--certs-dir", with_pair, "push", src, reg.host + "/mtls/bb:1")
     out = json.loads(run_client("--certs-dir", with_pair, "manifest",
