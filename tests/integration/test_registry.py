@@ -66,7 +66,7 @@ def sha256(data):
 
 
 def free_port(host="127.0.0.1"):
-    with socket.socket() as s:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
 
@@ -230,15 +230,16 @@ def http_push(base, repo, tag, img, headers=None):
 # ---- registries ----------------------------------------------------------------
 
 class Registry:
-    def __init__(self, workdir, tls=None, htpasswd=None, token=None, client_ca=None):
-        self.port = free_port()
+    def __init__(self, workdir, tls=None, htpasswd=None, token=None, client_ca=None, ip="127.0.0.1"):
+        self.port = free_port(ip)
         self.dir = tempfile.mkdtemp(prefix="reg-", dir=workdir)
-        self.host = "127.0.0.1:%d" % self.port
+        bracketed = "[%s]" % ip if ":" in ip else ip
+        self.host = "%s:%d" % (bracketed, self.port)
         cfg = ["version: 0.1",
                "log:", "  level: error", "  accesslog:", "    disabled: true",
                "storage:", "  filesystem:", "    rootdirectory: %s/data" % self.dir,
                "  delete:", "    enabled: true",
-               "http:", "  addr: 127.0.0.1:%d" % self.port, "  secret: %s" % uuid.uuid4().hex]
+               "http:", "  addr: \"%s\"" % self.host, "  secret: %s" % uuid.uuid4().hex]
         if tls:
             cfg += ["  tls:", "    certificate: %s" % tls[0], "    key: %s" % tls[1]]
             if client_ca:
@@ -256,7 +257,7 @@ class Registry:
         self.proc = subprocess.Popen([REGISTRY_BIN, "serve", self.config], stdout=self.log,
                                      stderr=subprocess.STDOUT)
         try:
-            wait_port(self.port)
+            wait_port(self.port, ip)
         except AssertionError:
             self.stop()
             raise
@@ -518,6 +519,17 @@ def test_chunked_upload_and_docker_schema2(regwork, registries):
     blob = [d for d in img.blobs if len(img.blobs[d]) > 1000000][0]
     got = run_client("blob", reg.host + "/chunked/bb", blob, str(len(img.blobs[blob]))).stdout
     assert got == img.blobs[blob]
+
+
+def test_ipv6_loopback_registry(regwork, registries):
+    reg = registries(regwork, ip="::1")
+    img = build_image()
+    src = os.path.join(regwork, "img")
+    img.write_dir(src)
+    assert reg.host.startswith("[::1]:")
+    run_client("push", src, reg.host + "/v6/bb:1")
+    out = json.loads(run_client("manifest", reg.host + "/v6/bb:1").stdout)
+    assert out["digest"] == img.top_digest
 
 
 def test_missing_manifest_is_a_clear_error(regwork, registries):
