@@ -782,6 +782,11 @@ class Liar:
             return self.send(h, 401, b"", [("WWW-Authenticate", 'Basic realm="liar"')])
         if h.path == "/v2/":
             return self.send(h, 200, b"{}")
+        if h.path.startswith("/v2/_catalog"):
+            if "last=b" in h.path:
+                return self.send(h, 200, b'{"repositories":["c"]}')
+            return self.send(h, 200, b'{"repositories":["a","b"]}',
+                             [("Link", '</v2/_catalog?last=b&n=2>; rel="next"')])
         if "/manifests/" in h.path:
             return self.send(h, 200, self.manifest,
                              [("Content-Type", OCI_MANIFEST),
@@ -882,6 +887,11 @@ def liars():
 def fetch(liar, *extra, check=False):
     return run_client("--backoff-ms", "20", *extra, "blob", liar.host + "/lie/x", liar.digest,
                       str(len(liar.blob)), check=check)
+
+
+def test_catalog_follows_link_pages(liars):
+    liar = liars()
+    assert run_client("catalog", liar.host).stdout.decode().split() == ["a", "b", "c"]
 
 
 def test_wrong_digest_is_refused(liars):
