@@ -85,18 +85,18 @@ static void split_path(char *path, const char **ret_dir, const char **ret_base)
         }
 }
 
-static void cache_drop(struct layer_unpack *la)
+static void cache_drop(struct layer_unpack *u)
 {
-        if (la->cache_fd >= 0)
-                close(la->cache_fd);
-        la->cache_fd = -EBADF;
-        free(la->cache_path);
-        la->cache_path = NULL;
-        la->cache_stale = false;
+        if (u->cache_fd >= 0)
+                close(u->cache_fd);
+        u->cache_fd = -EBADF;
+        free(u->cache_path);
+        u->cache_path = NULL;
+        u->cache_stale = false;
 }
 
 /* mkdir -p of dir below the root, every step resolved in the root. */
-static int mkdir_parents(struct layer_unpack *la, const char *dir)
+static int mkdir_parents(struct layer_unpack *u, const char *dir)
 {
         _cleanup_free_ char *p = xstrdup(dir);
         _cleanup_close_ int prev = -EBADF;
@@ -105,13 +105,13 @@ static int mkdir_parents(struct layer_unpack *la, const char *dir)
                         continue;
                 char saved = *s;
                 *s = '\0';
-                int fd = open_in_root(la->root_fd, p, O_PATH | O_DIRECTORY, 0);
+                int fd = open_in_root(u->root_fd, p, O_PATH | O_DIRECTORY, 0);
                 if (fd == -ENOENT) {
                         const char *comp = strrchr(p, '/') ? strrchr(p, '/') + 1 : p;
-                        int pfd = prev >= 0 ? prev : la->root_fd;
+                        int pfd = prev >= 0 ? prev : u->root_fd;
                         if (mkdirat(pfd, comp, 0755) < 0 && errno != EEXIST)
                                 return -errno;
-                        fd = open_in_root(la->root_fd, p, O_PATH | O_DIRECTORY, 0);
+                        fd = open_in_root(u->root_fd, p, O_PATH | O_DIRECTORY, 0);
                 }
                 if (fd < 0)
                         return fd;
@@ -124,32 +124,32 @@ static int mkdir_parents(struct layer_unpack *la, const char *dir)
 }
 
 /* The directory an entry lives in, as a borrowed fd (cached). */
-static int open_parent(struct layer_unpack *la, const char *name, const char *dir, int *ret_fd,
+static int open_parent(struct layer_unpack *u, const char *name, const char *dir, int *ret_fd,
                        struct berth_error **err)
 {
         if (!*dir) {
-                *ret_fd = la->root_fd;
+                *ret_fd = u->root_fd;
                 return 0;
         }
-        if (la->cache_stale)
-                cache_drop(la);
-        if (la->cache_path && strcmp(la->cache_path, dir) == 0) {
-                *ret_fd = la->cache_fd;
+        if (u->cache_stale)
+                cache_drop(u);
+        if (u->cache_path && strcmp(u->cache_path, dir) == 0) {
+                *ret_fd = u->cache_fd;
                 return 0;
         }
-        int fd = open_in_root(la->root_fd, dir, O_PATH | O_DIRECTORY, 0);
+        int fd = open_in_root(u->root_fd, dir, O_PATH | O_DIRECTORY, 0);
         if (fd == -ENOENT) {
-                int r = mkdir_parents(la, dir);
+                int r = mkdir_parents(u, dir);
                 if (r < 0)
                         return berth_error_sys(err, r, "layer entry '%s': create parent '%s'", name,
                                                dir);
-                fd = open_in_root(la->root_fd, dir, O_PATH | O_DIRECTORY, 0);
+                fd = open_in_root(u->root_fd, dir, O_PATH | O_DIRECTORY, 0);
         }
         if (fd < 0)
                 return berth_error_sys(err, fd, "layer entry '%s': parent '%s'", name, dir);
-        cache_drop(la);
-        la->cache_path = xstrdup(dir);
-        la->cache_fd = fd;
+        cache_drop(u);
+        u->cache_path = xstrdup(dir);
+        u->cache_fd = fd;
         *ret_fd = fd;
         return 0;
 }
@@ -186,9 +186,9 @@ static int rm_rf_at(int dirfd, const char *name, int depth)
 }
 
 /* An entry replaces whatever was at its name earlier in the tar. */
-static int remove_existing(struct layer_unpack *la, int pfd, const char *base)
+static int remove_existing(struct layer_unpack *u, int pfd, const char *base)
 {
-        la->cache_stale = true;
+        u->cache_stale = true;
         if (unlinkat(pfd, base, 0) == 0 || errno == ENOENT)
                 return 0;
         if (errno != EISDIR)
@@ -277,13 +277,13 @@ static int apply_meta_fd(const char *name, int fd, uint64_t uid, uint64_t gid, m
         return apply_xattrs(name, fd, x, nx, err);
 }
 
-static void dirtime_add(struct layer_unpack *la, const char *path, const struct tar_entry *e)
+static void dirtime_add(struct layer_unpack *u, const char *path, const struct tar_entry *e)
 {
-        if (la->n_dirs == la->cap_dirs) {
-                la->cap_dirs = la->cap_dirs ? la->cap_dirs * 2 : 64;
-                la->dirs = xrealloc(la->dirs, la->cap_dirs * sizeof(*la->dirs));
+        if (u->n_dirs == u->cap_dirs) {
+                u->cap_dirs = u->cap_dirs ? u->cap_dirs * 2 : 64;
+                u->dirs = xrealloc(u->dirs, u->cap_dirs * sizeof(*u->dirs));
         }
-        struct layer_unpack_dirtime *d = &la->dirs[la->n_dirs++];
+        struct layer_unpack_dirtime *d = &u->dirs[u->n_dirs++];
         d->path = xstrdup(path);
         d->ts[0] = e->atime;
         d->ts[1] = e->mtime;
@@ -291,19 +291,19 @@ static void dirtime_add(struct layer_unpack *la, const char *path, const struct 
 
 /* ---- entries ----------------------------------------------------------- */
 
-static int whiteout(struct layer_unpack *la, const struct tar_entry *e, const char *dir,
+static int whiteout(struct layer_unpack *u, const struct tar_entry *e, const char *dir,
                     const char *base, struct berth_error **err)
 {
         if (strcmp(base, ".wh..wh..opq") == 0) {
                 int pfd;
-                int r = open_parent(la, e->path, dir, &pfd, err);
+                int r = open_parent(u, e->path, dir, &pfd, err);
                 if (r < 0)
                         return r;
                 _cleanup_close_ int dfd = -EBADF;
                 if (*dir)
                         dfd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 else
-                        dfd = fcntl(la->root_fd, F_DUPFD_CLOEXEC, 3);
+                        dfd = fcntl(u->root_fd, F_DUPFD_CLOEXEC, 3);
                 if (dfd < 0)
                         return berth_error_sys(err, errno, "layer entry '%s': open directory",
                                                e->path);
@@ -318,10 +318,10 @@ static int whiteout(struct layer_unpack *la, const struct tar_entry *e, const ch
         if (!*victim || strcmp(victim, ".") == 0 || strcmp(victim, "..") == 0)
                 return berth_error_set(err, EINVAL, "layer entry '%s': invalid whiteout", e->path);
         int pfd;
-        int r = open_parent(la, e->path, dir, &pfd, err);
+        int r = open_parent(u, e->path, dir, &pfd, err);
         if (r < 0)
                 return r;
-        r = remove_existing(la, pfd, victim);
+        r = remove_existing(u, pfd, victim);
         if (r < 0)
                 return berth_error_sys(err, r, "layer entry '%s': replace '%s'", e->path, victim);
         if (mknodat(pfd, victim, S_IFCHR | 0, makedev(0, 0)) < 0)
@@ -333,7 +333,7 @@ static int whiteout(struct layer_unpack *la, const struct tar_entry *e, const ch
         return 0;
 }
 
-static int make_dir(struct layer_unpack *la, const struct tar_entry *e, int pfd, const char *base,
+static int make_dir(struct layer_unpack *u, const struct tar_entry *e, int pfd, const char *base,
                     const char *path, struct berth_error **err)
 {
         if (mkdirat(pfd, base, 0700) < 0) {
@@ -343,7 +343,7 @@ static int make_dir(struct layer_unpack *la, const struct tar_entry *e, int pfd,
                 if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
                         return berth_error_sys(err, errno, "layer entry '%s': stat", e->path);
                 if (!S_ISDIR(st.st_mode)) {
-                        int r = remove_existing(la, pfd, base);
+                        int r = remove_existing(u, pfd, base);
                         if (r < 0 || mkdirat(pfd, base, 0700) < 0)
                                 return berth_error_sys(err, r < 0 ? r : errno,
                                                        "layer entry '%s': mkdir", e->path);
@@ -360,11 +360,11 @@ static int make_dir(struct layer_unpack *la, const struct tar_entry *e, int pfd,
                 r = apply_meta_fd(e->path, dfd, e->uid, e->gid, e->mode, x, nx, err);
         xattrs_free(x, nx);
         if (r == 0)
-                dirtime_add(la, path, e);
+                dirtime_add(u, path, e);
         return r;
 }
 
-static int make_file(struct layer_unpack *la, const struct tar_entry *e, int pfd, const char *base,
+static int make_file(struct layer_unpack *u, const struct tar_entry *e, int pfd, const char *base,
                      struct berth_error **err)
 {
         int fd;
@@ -372,23 +372,23 @@ static int make_file(struct layer_unpack *la, const struct tar_entry *e, int pfd
                 fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
                 if (fd >= 0 || errno != EEXIST || tries > 0)
                         break;
-                int r = remove_existing(la, pfd, base);
+                int r = remove_existing(u, pfd, base);
                 if (r < 0)
                         return berth_error_sys(err, r, "layer entry '%s': replace", e->path);
         }
         if (fd < 0)
                 return berth_error_sys(err, errno, "layer entry '%s': create", e->path);
-        la->cur_fd = fd;
-        la->cur_name = xstrdup(e->path);
-        la->cur_uid = e->uid;
-        la->cur_gid = e->gid;
-        la->cur_mode = e->mode;
-        la->cur_ts[0] = e->atime;
-        la->cur_ts[1] = e->mtime;
-        return xattrs_take(e, &la->cur_xattrs, &la->n_cur_xattrs, err);
+        u->cur_fd = fd;
+        u->cur_name = xstrdup(e->path);
+        u->cur_uid = e->uid;
+        u->cur_gid = e->gid;
+        u->cur_mode = e->mode;
+        u->cur_ts[0] = e->atime;
+        u->cur_ts[1] = e->mtime;
+        return xattrs_take(e, &u->cur_xattrs, &u->n_cur_xattrs, err);
 }
 
-static int make_hardlink(struct layer_unpack *la, const struct tar_entry *e, int pfd,
+static int make_hardlink(struct layer_unpack *u, const struct tar_entry *e, int pfd,
                          const char *base, const char *path, struct berth_error **err)
 {
         _cleanup_free_ char *target = NULL;
@@ -403,18 +403,18 @@ static int make_hardlink(struct layer_unpack *la, const struct tar_entry *e, int
         split_path(target, &tdir, &tbase);
         _cleanup_close_ int tfd = -EBADF;
         if (*tdir) {
-                tfd = open_in_root(la->root_fd, tdir, O_PATH | O_DIRECTORY, 0);
+                tfd = open_in_root(u->root_fd, tdir, O_PATH | O_DIRECTORY, 0);
                 if (tfd < 0)
                         return berth_error_sys(err, tfd, "layer entry '%s': hardlink target '%s'",
                                                e->path, e->linkname);
         }
-        int from = *tdir ? tfd : la->root_fd;
+        int from = *tdir ? tfd : u->root_fd;
         for (int tries = 0;; tries++) {
                 if (linkat(from, tbase, pfd, base, 0) == 0)
                         return 0;
                 if (errno != EEXIST || tries > 0)
                         break;
-                int r = remove_existing(la, pfd, base);
+                int r = remove_existing(u, pfd, base);
                 if (r < 0)
                         return berth_error_sys(err, r, "layer entry '%s': replace", e->path);
         }
@@ -422,7 +422,7 @@ static int make_hardlink(struct layer_unpack *la, const struct tar_entry *e, int
                                e->linkname);
 }
 
-static int make_node(struct layer_unpack *la, const struct tar_entry *e, int pfd, const char *base,
+static int make_node(struct layer_unpack *u, const struct tar_entry *e, int pfd, const char *base,
                      struct berth_error **err)
 {
         int r;
@@ -438,7 +438,7 @@ static int make_node(struct layer_unpack *la, const struct tar_entry *e, int pfd
                 }
                 if (r == 0 || errno != EEXIST || tries > 0)
                         break;
-                r = remove_existing(la, pfd, base);
+                r = remove_existing(u, pfd, base);
                 if (r < 0)
                         return berth_error_sys(err, r, "layer entry '%s': replace", e->path);
         }
@@ -459,12 +459,12 @@ static int make_node(struct layer_unpack *la, const struct tar_entry *e, int pfd
 
 static int on_entry(void *ud, const struct tar_entry *e, struct berth_error **err)
 {
-        struct layer_unpack *la = ud;
+        struct layer_unpack *u = ud;
         _cleanup_free_ char *path = NULL;
         if (clean_path(e->path, &path) < 0)
                 return berth_error_set(
                     err, EPERM, "layer entry '%s': path escapes the layer directory", e->path);
-        if (strlen(path) > la->max_path)
+        if (strlen(path) > u->max_path)
                 return berth_error_set(err, ENAMETOOLONG, "layer entry '%s': name too long",
                                        e->path);
         if (!*path) {
@@ -477,73 +477,72 @@ static int on_entry(void *ud, const struct tar_entry *e, struct berth_error **er
                 size_t nx = 0;
                 int r = xattrs_take(e, &x, &nx, err);
                 if (r == 0)
-                        r = apply_meta_fd(e->path, la->root_fd, e->uid, e->gid, e->mode, x, nx,
-                                          err);
+                        r = apply_meta_fd(e->path, u->root_fd, e->uid, e->gid, e->mode, x, nx, err);
                 xattrs_free(x, nx);
                 if (r == 0)
-                        dirtime_add(la, "", e);
+                        dirtime_add(u, "", e);
                 return r;
         }
         _cleanup_free_ char *full = xstrdup(path);
         const char *dir, *base;
         split_path(path, &dir, &base);
         if (strncmp(base, ".wh.", 4) == 0)
-                return whiteout(la, e, dir, base, err);
+                return whiteout(u, e, dir, base, err);
         int pfd;
-        int r = open_parent(la, e->path, dir, &pfd, err);
+        int r = open_parent(u, e->path, dir, &pfd, err);
         if (r < 0)
                 return r;
         switch (e->type) {
         case TAR_DIR:
-                return make_dir(la, e, pfd, base, full, err);
+                return make_dir(u, e, pfd, base, full, err);
         case TAR_FILE:
-                return make_file(la, e, pfd, base, err);
+                return make_file(u, e, pfd, base, err);
         case TAR_HARDLINK:
-                return make_hardlink(la, e, pfd, base, full, err);
+                return make_hardlink(u, e, pfd, base, full, err);
         case TAR_SYMLINK:
         case TAR_CHAR:
         case TAR_BLOCK:
         case TAR_FIFO:
-                return make_node(la, e, pfd, base, err);
+                return make_node(u, e, pfd, base, err);
         }
         return berth_error_set(err, EINVAL, "layer entry '%s': unknown type", e->path);
 }
 
 static int on_data(void *ud, const void *buf, size_t len, struct berth_error **err)
 {
-        struct layer_unpack *la = ud;
-        if (la->cur_fd < 0)
+        struct layer_unpack *u = ud;
+        if (u->cur_fd < 0)
                 return 0;
-        int r = write_all(la->cur_fd, buf, len);
+        int r = write_all(u->cur_fd, buf, len);
         if (r < 0)
-                return berth_error_sys(err, r, "layer entry '%s': write", la->cur_name);
+                return berth_error_sys(err, r, "layer entry '%s': write", u->cur_name);
         return 0;
 }
 
-static void cur_release(struct layer_unpack *la)
+static void cur_release(struct layer_unpack *u)
 {
-        if (la->cur_fd >= 0)
-                close(la->cur_fd);
-        la->cur_fd = -EBADF;
-        free(la->cur_name);
-        la->cur_name = NULL;
-        xattrs_free(la->cur_xattrs, la->n_cur_xattrs);
-        la->cur_xattrs = NULL;
-        la->n_cur_xattrs = 0;
+        if (u->cur_fd >= 0)
+                close(u->cur_fd);
+        u->cur_fd = -EBADF;
+        free(u->cur_name);
+        u->cur_name = NULL;
+        xattrs_free(u->cur_xattrs, u->n_cur_xattrs);
+        u->cur_xattrs = NULL;
+        u->n_cur_xattrs = 0;
 }
 
 static int on_entry_end(void *ud, struct berth_error **err)
 {
-        struct layer_unpack *la = ud;
-        if (la->cur_fd < 0)
+        struct layer_unpack *u = ud;
+        if (u->cur_fd < 0)
                 return 0;
-        int r = apply_meta_fd(la->cur_name, la->cur_fd, la->cur_uid, la->cur_gid, la->cur_mode,
-                              la->cur_xattrs, la->n_cur_xattrs, err);
-        if (r == 0 && futimens(la->cur_fd, la->cur_ts) < 0)
-                r = berth_error_sys(err, errno, "layer entry '%s': set times", la->cur_name);
-        if (r == 0 && close(TAKE_FD(la->cur_fd)) < 0)
-                r = berth_error_sys(err, errno, "layer entry '%s': close", la->cur_name);
-        cur_release(la);
+        int r = apply_meta_fd(u->cur_name, u->cur_fd, u->cur_uid, u->cur_gid, u->cur_mode,
+                              u->cur_xattrs, u->n_cur_xattrs, err);
+        if (r == 0 && futimens(u->cur_fd, u->cur_ts) < 0)
+                r = berth_error_sys(err, errno, "layer entry '%s': set times", u->cur_name);
+        if (r == 0 && close(TAKE_FD(u->cur_fd)) < 0)
+                r = berth_error_sys(err, errno, "layer entry '%s': close", u->cur_name);
+        cur_release(u);
         return r;
 }
 
