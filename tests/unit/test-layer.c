@@ -1261,6 +1261,24 @@ START_TEST(test_every_truncation_fails_cleanly)
 }
 END_TEST
 
+START_TEST(test_metadata_kept_on_tmpfs)
+{
+        /* the same layer on tmpfs (user.* xattrs there since Linux 6.6) as on the
+         * disk filesystem of /tmp */
+        ck_assert_int_eq(unshare(CLONE_NEWNS), 0);
+        ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+        ck_assert_int_eq(mount("tmpfs", root, "tmpfs", 0, "size=64m"), 0);
+        struct tw t = {BERTH_BUF_INIT};
+        build_rich(&t);
+        struct layer_result res;
+        char *msg = NULL;
+        ck_assert_msg(apply(&t, &res, &msg) == 0, "%s", msg);
+        check_rich(&res);
+        buf_release(&t.b);
+        ck_assert_int_eq(umount2(root, MNT_DETACH), 0);
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("layer");
@@ -1269,6 +1287,7 @@ int main(void)
         tcase_add_unchecked_fixture(tc, base_setup, base_teardown);
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_plain_metadata_kept);
+        tcase_add_test(tc, test_metadata_kept_on_tmpfs);
         tcase_add_test(tc, test_gzip_and_zstd_digests_and_chain);
         tcase_add_test(tc, test_multi_member_gzip);
         tcase_add_test(tc, test_digest_mismatch_leaves_no_layer);
