@@ -90,14 +90,15 @@ static inline bool json_is(const struct json *j, enum json_type t)
 const char *json_str(const struct json *j);
 size_t json_len(const struct json *j); /* array or object element count, string length */
 
-#define json_array_foreach(arr, idx, val)                                                          \
-        for ((idx) = 0; json_is((arr), JSON_ARRAY) && (idx) < (arr)->arr.n &&                      \
-                        (((val) = (arr)->arr.items[(idx)]), 1);                                    \
-             (idx)++)
-#define json_object_foreach(o, idx, k, val)                                                        \
-        for ((idx) = 0; json_is((o), JSON_OBJECT) && (idx) < (o)->obj.n &&                         \
-                        (((k) = (o)->obj.m[(idx)].key), ((val) = (o)->obj.m[(idx)].value), 1);     \
-             (idx)++)
+#define json_array_foreach(array_, idx_, val_)                                                     \
+        for ((idx_) = 0; json_is((array_), JSON_ARRAY) && (idx_) < (array_)->arr.n &&              \
+                         (((val_) = (array_)->arr.items[(idx_)]), 1);                              \
+             (idx_)++)
+#define json_object_foreach(object_, idx_, key_, val_)                                             \
+        for ((idx_) = 0; json_is((object_), JSON_OBJECT) && (idx_) < (object_)->obj.n &&           \
+                         (((key_) = (object_)->obj.m[(idx_)].key),                                 \
+                          ((val_) = (object_)->obj.m[(idx_)].value), 1);                           \
+             (idx_)++)
 
 /* Construction.  New values are owned by the caller until added to a container. */
 struct json *json_new_null(void);

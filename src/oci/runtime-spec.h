@@ -84,9 +84,9 @@ struct oci_process {
         bool has_console_size;
         uint32_t console_height, console_width;
         struct oci_user user;
-        char **args;          /* required non-empty for start/exec */
+        char **args;          /* required, non-empty (the parser checks, as runc does) */
         char *command_line;   /* Windows only */
-        char **env;
+        char **env;           /* each "NAME=VALUE" with a non-empty NAME (checked) */
         char *cwd;            /* required, absolute */
         struct oci_capabilities *capabilities; /* NULL: none at all */
         struct oci_rlimit *rlimits;
@@ -334,7 +334,8 @@ struct oci_linux {
         char *mount_label;
         struct oci_time_offset boottime, monotonic;
         bool has_intel_rdt;          /* accepted; the runtime reports it unsupported */
-        struct json *personality;    /* kept raw: {"domain": "LINUX32", "flags": […]} */
+        struct json *personality;    /* kept raw: {"domain": "LINUX32", "flags": […]}; domain
+                                        checked to be LINUX or LINUX32, flags strings */
 };
 
 struct oci_spec {
@@ -352,7 +353,8 @@ struct oci_spec {
 
 /* Parse and validate config.json text. */
 int oci_spec_parse(const char *buf, size_t len, struct oci_spec **ret, struct berth_error **err);
-/* Read <bundle>/config.json (bundle may be NULL for the current directory). */
+/* Read <bundle>/config.json (bundle NULL or "": the current directory); errors are
+ * prefixed with the file's path. */
 int oci_spec_load_bundle(const char *bundle, struct oci_spec **ret, struct berth_error **err);
 /* Parse a lone process object (runc exec --process F). */
 int oci_process_parse(const char *buf, size_t len, struct oci_process **ret, struct berth_error **err);
@@ -376,5 +378,8 @@ const char *oci_cap_name(int cap);                /* NULL when unknown */
 int oci_cap_last(void);                           /* highest capability number the table knows */
 int oci_rlimit_from_name(const char *name);       /* "RLIMIT_NOFILE" -> RLIMIT_NOFILE; -1 */
 const char *oci_seccomp_action_name(enum oci_seccomp_action a);
+int oci_seccomp_action_from_name(const char *name); /* "SCMP_ACT_ERRNO" -> OCI_SCMP_ACT_ERRNO; -1 */
+const char *oci_seccomp_op_name(enum oci_seccomp_op op); /* "SCMP_CMP_EQ", … */
+int oci_seccomp_op_from_name(const char *name);          /* -1 when unknown */
 
 #endif

@@ -6,7 +6,9 @@
  * The kernel runs the program on every open/mknod of a device node by a
  * task of the cgroup, with struct bpf_cgroup_dev_ctx { access_type = access
  * << 16 | type, major, minor }; returning 1 allows, 0 denies (EPERM).  OCI
- * semantics are "the last matching rule wins, no match denies", so the rules
+ * semantics are "the last matching rule wins, no match denies" (a v1 cgroup
+ * would fall back to its parent's list instead; configs start with a rule
+ * for all devices — runc's and docker's do — and then the two agree), so the rules
  * are emitted last-to-first, each a block of checks that jumps past itself
  * on mismatch and returns the rule's verdict on match; the program ends in
  * "return 0".  A rule that matches everything ends the program there: the

@@ -13,6 +13,7 @@
  * Never: write a knob outside the container's own directories.
  */
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "runtime/cgroup-internal.h"
@@ -65,13 +66,23 @@ static int apply_pids(const struct berth_cgroup *cg, const struct oci_resources 
         return cg_write(h, "pids.max", "max", err);
 }
 
-static bool valid_page_size(const char *s)
+/* "2MB" -> 2048 (kB), as /sys/kernel/mm/hugepages names sizes; 0 when malformed */
+static uint64_t page_size_kb(const char *s)
 {
-        size_t n = 0;
-        while (isdigit((unsigned char)s[n]))
-                n++;
-        return n > 0 &&
-               (strcmp(s + n, "KB") == 0 || strcmp(s + n, "MB") == 0 || strcmp(s + n, "GB") == 0);
+        char *end = NULL;
+        if (!s || !isdigit((unsigned char)s[0]))
+                return 0;
+        errno = 0;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (errno || v == 0 || v > (1ull << 40))
+                return 0;
+        if (strcmp(end, "KB") == 0)
+                return v;
+        if (strcmp(end, "MB") == 0)
+                return v << 10;
+        if (strcmp(end, "GB") == 0)
+                return v << 20;
+        return 0;
 }
 
 static int apply_hugetlb(const struct berth_cgroup *cg, const struct oci_resources *res,
@@ -84,17 +95,23 @@ static int apply_hugetlb(const struct berth_cgroup *cg, const struct oci_resourc
                 return no_controller("hugepageLimits", "hugetlb", err);
         for (size_t i = 0; i < res->n_hugepage_limits; i++) {
                 const struct oci_hugepage_limit *l = &res->hugepage_limits[i];
-                if (!l->page_size || !valid_page_size(l->page_size))
+                uint64_t kb = page_size_kb(l->page_size);
+                if (kb == 0)
                         return berth_error_set(
                             err, EINVAL, "hugepageLimits: invalid page size '%s' (want e.g. '2MB')",
                             l->page_size ? l->page_size : "");
-                _cleanup_free_ char *file =
-                    xasprintf(h->v2 ? "hugetlb.%s.max" : "hugetlb.%s.limit_in_bytes", l->page_size);
-                if (!cg_has_file(h, file))
+                /* the kernel's list of sizes, not the cgroup's files: a missing file
+                 * there means an undelegated controller, which cg_write() says */
+                char sys[80];
+                snprintf(sys, sizeof(sys), "/sys/kernel/mm/hugepages/hugepages-%llukB",
+                         (unsigned long long)kb);
+                if (access(sys, F_OK) < 0)
                         return berth_error_set(err, EINVAL,
                                                "hugepageLimits: page size '%s' is not supported on "
-                                               "this host (no %s in '%s')",
-                                               l->page_size, file, h->dir);
+                                               "this host (no %s)",
+                                               l->page_size, sys);
+                _cleanup_free_ char *file =
+                    xasprintf(h->v2 ? "hugetlb.%s.max" : "hugetlb.%s.limit_in_bytes", l->page_size);
                 int r = cg_writef(h, file, err, "%llu", (unsigned long long)l->limit);
                 if (r < 0)
                         return r;
@@ -176,11 +193,37 @@ static int apply_rdma(const struct berth_cgroup *cg, const struct oci_resources 
         return 0;
 }
 
+/* The same words for a bad rule on v1 and v2, before the kernel or the verifier sees it. */
+static int check_device_rules(const struct oci_device_cgroup *d, size_t n, struct berth_error **err)
+{
+        for (size_t i = 0; i < n; i++) {
+                char t = d[i].type ? d[i].type : 'a';
+                if (t != 'a' && t != 'b' && t != 'c')
+                        return berth_error_set(
+                            err, EINVAL, "devices[%zu]: invalid type '%c' (want 'a', 'c' or 'b')",
+                            i, t);
+                const char *a = d[i].access ? d[i].access : "rwm";
+                if (strspn(a, "rwm") != strlen(a))
+                        return berth_error_set(
+                            err, EINVAL,
+                            "devices[%zu]: invalid access '%s' (want a subset of 'rwm')", i, a);
+                if (d[i].major > UINT32_MAX || d[i].minor > UINT32_MAX || d[i].major < -1 ||
+                    d[i].minor < -1)
+                        return berth_error_set(
+                            err, EINVAL, "devices[%zu]: device number %lld:%lld is out of range", i,
+                            (long long)d[i].major, (long long)d[i].minor);
+        }
+        return 0;
+}
+
 static int apply_devices(const struct berth_cgroup *cg, const struct oci_resources *res,
                          struct berth_error **err)
 {
         if (res->n_devices == 0)
                 return 0;
+        int r = check_device_rules(res->devices, res->n_devices, err);
+        if (r < 0)
+                return r;
         struct cg_hier *h = cg_find(cg, "devices");
         if (h && !h->v2)
                 return cg_v1_devices(h, res->devices, res->n_devices, err);

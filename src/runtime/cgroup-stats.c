@@ -3,10 +3,12 @@
  * for `docker stats`: CPU time, memory, pids and block I/O bytes.
  *
  * v1 sources: cpuacct.usage and cpuacct.stat (USER_HZ ticks),
- * memory.usage_in_bytes / limit_in_bytes / stat (total_inactive_file),
+ * memory.usage_in_bytes / limit_in_bytes / stat (total_inactive_file) /
+ * oom_control (oom_kill),
  * pids.current / pids.max, blkio.throttle.io_service_bytes_recursive.
  * v2 sources: cpu.stat (microseconds), memory.current / memory.max /
- * memory.stat (inactive_file), pids.current / pids.max, io.stat.
+ * memory.stat (inactive_file) / memory.events (oom_kill), pids.current /
+ * pids.max, io.stat.
  * Each counter comes from the hierarchy that carries its controller, so a
  * hybrid host mixes both.
  *
@@ -113,6 +115,10 @@ static int memory_stats(const struct berth_cgroup *cg, struct cgroup_stats *s,
         /* v1 reports "unlimited" as the largest page-aligned long */
         if (!h->v2 && s->memory_limit >= (UINT64_MAX >> 1) - 4096)
                 s->memory_limit = UINT64_MAX;
+        /* oom_kill counts in memory.events (v2) and memory.oom_control (v1, Linux >= 4.13) */
+        _cleanup_free_ char *ev = NULL;
+        if (cg_read(h, h->v2 ? "memory.events" : "memory.oom_control", &ev, NULL) == 0)
+                keyed(ev, "oom_kill", &s->memory_oom_kills);
         _cleanup_free_ char *stat = NULL;
         if (cg_read(h, "memory.stat", &stat, NULL) == 0)
                 keyed(stat, h->v2 ? "inactive_file" : "total_inactive_file",

@@ -167,7 +167,9 @@ int cg_v1_cpu(const struct cg_hier *h, const struct oci_cpu *c, struct berth_err
                         period_pending = true;
                         berth_error_free(e);
                 } else if (r < 0) {
-                        *err = e;
+                        if (err && !*err)
+                                *err = TAKE_PTR(e);
+                        berth_error_free(e);
                         return r;
                 }
         }

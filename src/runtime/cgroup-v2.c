@@ -3,7 +3,7 @@
  * mount of a hybrid host), translated from the OCI's v1-shaped fields the
  * way runc translates them:
  *   memory.limit -> memory.max, reservation -> memory.low,
- *   swap (memory+swap) -> memory.swap.max = swap - limit,
+ *   swap (memory+swap) -> memory.swap.max = swap - limit (0 when equal),
  *   cpu.shares -> cpu.weight = 1 + (shares - 2) * 9999 / 262142,
  *   quota/period -> cpu.max "quota period", burst -> cpu.max.burst,
  *   blkio weight -> io.bfq.weight as is, or io.weight = 1 + (w - 10) * 9999 / 990,
@@ -86,7 +86,9 @@ int cg_v2_memory(const struct cg_hier *h, const struct oci_memory *m, struct ber
         if (r < 0)
                 return r;
         char v[32];
-        if (swap != 0) {
+        /* memory+swap equal to memory means "no swap": write 0, not "leave alone" */
+        bool no_swap = swap == 0 && m->has_swap && m->swap > 0;
+        if (swap != 0 || no_swap) {
                 fmt_max(v, sizeof(v), swap);
                 if (cg_has_file(h, "memory.swap.max"))
                         r = cg_write(h, "memory.swap.max", v, err);

@@ -7,8 +7,15 @@
  * `struct cg_hier`, and the container gets one directory in each of them —
  * v1 controllers, named v1 hierarchies such as name=systemd, and the cgroup2
  * mount (pure v2, or the "unified" mount of a hybrid host).  Resources are
- * routed per controller to whichever hierarchy carries it (cgroup-v1.c,
- * cgroup-v2.c, cgroup-bpf.c), so hybrid needs no special case beyond that.
+ * routed per controller to whichever hierarchy carries it (cgroup-res.c, then
+ * cgroup-v1.c, cgroup-v2.c, cgroup-bpf.c), so hybrid needs no special case
+ * beyond that; usage counters are in cgroup-stats.c.
+ *
+ * Freezing uses the v1 freezer where one is mounted, else cgroup.freeze;
+ * SIGKILL to everything uses cgroup.kill where the cgroup2 tree has it, then
+ * freeze + signal each task + thaw for whatever is left (or for other
+ * signals).  Destroy tries one rmdir per hierarchy and only on refusal kills
+ * leftovers and removes sub-cgroups the container made, deepest first.
  *
  * An absolute cgroupsPath is taken as is under every hierarchy's mount; a
  * relative one under this process's own cgroup in that hierarchy (as runc
@@ -18,11 +25,12 @@
  * records how many trailing components it made); print; exit.
  */
 #include <fcntl.h>
-#include <poll.h>
+#include <linux/magic.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 
 #include "base/buf.h"
@@ -558,6 +566,30 @@ int cgroup_v2_fd(const struct berth_cgroup *cg)
         return cg->v2_fd >= 0 ? cg->v2_fd : -1;
 }
 
+enum cgroup_mode cgroup_get_mode(const struct berth_cgroup *cg)
+{
+        return cg->mode;
+}
+
+size_t cgroup_n_hierarchies(const struct berth_cgroup *cg)
+{
+        return cg->n;
+}
+
+int cgroup_hierarchy(const struct berth_cgroup *cg, size_t i, const char **ret_mount,
+                     const char **ret_dir, bool *ret_v2)
+{
+        if (i >= cg->n)
+                return -ERANGE;
+        if (ret_mount)
+                *ret_mount = cg->h[i].mount;
+        if (ret_dir)
+                *ret_dir = cg->h[i].dir;
+        if (ret_v2)
+                *ret_v2 = cg->h[i].v2;
+        return 0;
+}
+
 const char *cgroup_path(const struct berth_cgroup *cg)
 {
         struct cg_hier *h = cg_v2(cg);
@@ -688,9 +720,11 @@ static int collect_pids(const char *dir, unsigned depth, pid_t **v, size_t *n,
                         struct berth_error **err)
 {
         _cleanup_free_ char *procs = NULL;
-        int r = cg_read_at(dir, "cgroup.procs", &procs, err);
+        int r = cg_read_at(dir, "cgroup.procs", &procs, NULL);
+        if (r == -ENOENT)
+                return 0; /* removed meanwhile (or by destroy's fast path): empty */
         if (r < 0)
-                return r;
+                return berth_error_sys(err, r, "read cgroup.procs in '%s'", dir);
         char *save = NULL;
         for (char *t = strtok_r(procs, "\n", &save); t; t = strtok_r(NULL, "\n", &save)) {
                 int64_t pid;
@@ -811,13 +845,21 @@ static int rmdir_children(const char *dir, unsigned depth)
         return r;
 }
 
-static int hier_remove(struct cg_hier *h, struct berth_error **err)
+/* fast: one rmdir, -EBUSY (no error set) when tasks or sub-cgroups are left */
+static int hier_remove(struct cg_hier *h, bool fast, struct berth_error **err)
 {
         if (h->created == 0)
                 return 0;
-        int r = rmdir_children(h->dir, 0);
-        if (r == 0)
-                r = rmdir_retry(h->dir);
+        int r;
+        if (fast) {
+                r = rmdir(h->dir) < 0 && errno != ENOENT ? -errno : 0;
+                if (r == -EBUSY || r == -ENOTEMPTY)
+                        return -EBUSY;
+        } else {
+                r = rmdir_children(h->dir, 0);
+                if (r == 0)
+                        r = rmdir_retry(h->dir);
+        }
         if (r < 0)
                 return berth_error_sys(err, r, "remove cgroup '%s'", h->dir);
         /* ancestors we made: stop quietly at the first one still in use (shared parent) */
@@ -841,16 +883,24 @@ int cgroup_destroy(struct berth_cgroup *cg, struct berth_error **err)
                 any |= cg->h[i].created > 0;
         if (!any)
                 return 0;
-        _cleanup_free_ pid_t *pids = NULL;
-        size_t n = 0;
-        if (cgroup_pids(cg, &pids, &n, NULL) == 0 && n > 0) {
-                int r = cgroup_kill_all(cg, SIGKILL, err);
-                if (r < 0)
-                        return berth_error_prefix(err, "destroy cgroup '%s'", cgroup_path(cg));
-        }
+        /* the usual case, an empty cgroup, costs one rmdir per hierarchy; the
+         * first one refused means leftovers: kill them, then remove sub-cgroups */
+        bool fast = true;
         int ret = 0;
         for (size_t i = 0; i < cg->n; i++) {
-                int r = hier_remove(&cg->h[i], ret < 0 ? NULL : err);
+                int r = hier_remove(&cg->h[i], fast, ret < 0 ? NULL : err);
+                if (r == -EBUSY && fast) {
+                        fast = false;
+                        _cleanup_free_ pid_t *pids = NULL;
+                        size_t n = 0;
+                        if (cgroup_pids(cg, &pids, &n, NULL) == 0 && n > 0) {
+                                r = cgroup_kill_all(cg, SIGKILL, err);
+                                if (r < 0)
+                                        return berth_error_prefix(err, "destroy cgroup '%s'",
+                                                                  cgroup_path(cg));
+                        }
+                        r = hier_remove(&cg->h[i], false, ret < 0 ? NULL : err);
+                }
                 if (r < 0 && ret == 0)
                         ret = r;
         }
@@ -894,9 +944,16 @@ static int hier_from_json(const struct json *o, struct cg_hier *h, struct berth_
             !json_is(created, JSON_NUMBER) || !(created->num.flags & JSON_NUM_UINT) ||
             created->num.u > 4096)
                 return berth_error_set(err, EINVAL, "cgroup state: malformed hierarchy entry");
-        if (strncmp(dir, mount, strlen(mount)) != 0 || strstr(dir, "/../"))
+        size_t lm = strlen(mount);
+        if (mount[0] != '/' || strncmp(dir, mount, lm) != 0 || dir[lm] != '/' || strstr(dir, "/.."))
                 return berth_error_set(
                     err, EINVAL, "cgroup state: directory '%s' is not below '%s'", dir, mount);
+        /* destroy removes directories below it: it must be a cgroup mount (or gone) */
+        struct statfs sfs;
+        if (statfs(mount, &sfs) == 0 && sfs.f_type != CGROUP_SUPER_MAGIC &&
+            sfs.f_type != CGROUP2_SUPER_MAGIC)
+                return berth_error_set(err, EINVAL, "cgroup state: '%s' is not a cgroup filesystem",
+                                       mount);
         h->mount = xstrdup(mount);
         h->path = xstrdup(path);
         h->dir = xstrdup(dir);

@@ -74,10 +74,21 @@ struct cgroup_stats {
         bool has_cpu, has_memory, has_pids, has_blkio;
         uint64_t cpu_usage_ns, cpu_user_ns, cpu_system_ns;
         uint64_t memory_usage, memory_limit, memory_inactive_file; /* limit UINT64_MAX: none */
+        uint64_t memory_oom_kills; /* tasks the OOM killer took here (docker's State.OOMKilled) */
         uint64_t pids_current, pids_limit;                         /* limit UINT64_MAX: none */
         uint64_t blkio_read_bytes, blkio_write_bytes;
 };
 int cgroup_stats(const struct berth_cgroup *cg, struct cgroup_stats *ret, struct berth_error **err);
+/* The host layout the cgroup was made on. */
+enum cgroup_mode cgroup_get_mode(const struct berth_cgroup *cg);
+/*
+ * The container's directory in each hierarchy, for the runtime's "cgroup"
+ * mounts (bind-mount dir at /sys/fs/cgroup/<basename of mount> on v1/hybrid).
+ * i runs from 0 to cgroup_n_hierarchies() - 1; -ERANGE beyond.
+ */
+size_t cgroup_n_hierarchies(const struct berth_cgroup *cg);
+int cgroup_hierarchy(const struct berth_cgroup *cg, size_t i, const char **ret_mount,
+                     const char **ret_dir, bool *ret_v2);
 /* Path of the container's cgroup inside the hierarchy (what /proc/<pid>/cgroup shows). */
 const char *cgroup_path(const struct berth_cgroup *cg);
 

@@ -25,6 +25,15 @@ struct berth_seccomp_prog;
 int berth_seccomp_compile(const struct oci_seccomp *s, struct berth_seccomp_prog **ret,
                           struct berth_error **err);
 /*
+ * The same, reusing a program compiled earlier for an identical profile from
+ * cache_dir (made 0700 if missing; NULL: no cache) and storing new ones
+ * there.  A hit needs the whole profile, libseccomp version and kernel to
+ * match byte for byte; a directory or file not owned by us or writable by
+ * others is ignored.  The cache never makes a compile fail.
+ */
+int berth_seccomp_compile_cached(const struct oci_seccomp *s, const char *cache_dir,
+                                 struct berth_seccomp_prog **ret, struct berth_error **err);
+/*
  * Load into the calling thread (after no_new_privs or with CAP_SYS_ADMIN).
  * With a listener (SCMP_ACT_NOTIFY present), *ret_listener_fd receives the
  * notify fd; otherwise it is set to -1.  Returns 0 or -errno; does not allocate.
@@ -45,13 +54,16 @@ static inline void berth_seccomp_prog_freep(struct berth_seccomp_prog **p)
  * listener, NEW_LISTENER is added and TSYNC dropped (the container's init is
  * single-threaded, and the kernel refuses TSYNC with NEW_LISTENER);
  * WAIT_KILLABLE_RECV is dropped without a listener (it means nothing there
- * and the kernel refuses it).
+ * and the kernel refuses it).  flags == NULL (the key absent, not an empty
+ * list) means SPEC_ALLOW when the kernel supports it, as runc does.
  */
 int berth_seccomp_resolve_flags(char *const *flags, bool needs_listener, unsigned *ret_flags,
                                 struct berth_error **err);
 /* The seccomp(2) flags berth_seccomp_load() passes. */
 unsigned berth_seccomp_prog_flags(const struct berth_seccomp_prog *p);
-/* Number of BPF instructions in the compiled program. */
+/* Number of BPF instructions in the compiled program, and the instructions
+ * (struct sock_filter, 8 bytes each). */
 size_t berth_seccomp_prog_len(const struct berth_seccomp_prog *p);
+const void *berth_seccomp_prog_insns(const struct berth_seccomp_prog *p);
 
 #endif

@@ -203,6 +203,44 @@ static void check_resources(struct berth_cgroup *cg, const struct cg_hier *h, bo
         check(cgroup_v2_fd(cg) >= 0, "no v2 fd for clone3 on a pure v2 host");
 }
 
+/* A relative cgroupsPath lands below the caller's own cgroup; on v2 that cgroup
+ * holds the caller, so it cannot delegate controllers, and the error says so. */
+static void run_relative(void)
+{
+        struct berth_error *err = NULL;
+        char pid[16];
+        snprintf(pid, sizeof(pid), "%d", (int)getpid());
+        if (mkdir("/sys/fs/cgroup/berth-self", 0755) < 0 ||
+            write_string_file("/sys/fs/cgroup/berth-self/cgroup.procs", pid) < 0) {
+                check(false, "move into /berth-self: %s", strerror(errno));
+                return;
+        }
+        struct berth_cgroup *cg = NULL;
+        int r = cgroup_create("rel", "rel", NULL, false, &cg, &err);
+        ok_or_report(r, &err, "create relative 'rel'");
+        if (r == 0) {
+                check(strcmp(cgroup_path(cg), "/berth-self/rel") == 0, "relative path is '%s'",
+                      cgroup_path(cg));
+                check(access("/sys/fs/cgroup/berth-self/rel", F_OK) == 0, "no berth-self/rel");
+                ok_or_report(cgroup_destroy(cg, &err), &err, "destroy rel");
+                cgroup_free(cg);
+        }
+        /* memory is a domain controller: refused below a cgroup with processes
+         * (threaded ones such as pids are not) */
+        struct oci_memory mem = {.has_limit = true, .limit = 64 << 20};
+        struct oci_resources res = {.memory = &mem};
+        cg = NULL;
+        r = cgroup_create("rel2", "rel2", &res, false, &cg, &err);
+        check_error(r, &err, "the memory controller is not enabled there");
+        if (r == 0) {
+                cgroup_destroy(cg, NULL);
+                cgroup_free(cg);
+        }
+        check(access("/sys/fs/cgroup/berth-self/rel2", F_OK) < 0, "failed create left rel2");
+        check(write_string_file("/sys/fs/cgroup/cgroup.procs", pid) == 0, "move back to the root");
+        check(rmdir("/sys/fs/cgroup/berth-self") == 0, "rmdir berth-self: %s", strerror(errno));
+}
+
 static void run(void)
 {
         struct berth_error *err = NULL;
@@ -341,6 +379,38 @@ static void run(void)
         bad.network = &net;
         check_error(cgroup_update(cg, &bad, &err), &err, "network classID: the net_cls");
 
+        /* the limit holds: memory+swap = memory means no swap (swap.max 0), and a
+         * task touching more is OOM-killed, which stats count */
+        struct oci_memory small = {
+            .has_limit = true, .limit = 32 << 20, .has_swap = swap, .swap = 32 << 20};
+        struct oci_resources sres = {.memory = &small};
+        struct berth_cgroup *oc = NULL;
+        r = cgroup_create("/berth-v2/oom", "oom", &sres, false, &oc, &err);
+        ok_or_report(r, &err, "create /berth-v2/oom");
+        if (r == 0) {
+                if (swap)
+                        check_file(cg_v2(oc), "memory.swap.max", "0");
+                pid_t hog = fork();
+                if (hog == 0) {
+                        if (cgroup_enter(oc, getpid(), NULL) < 0)
+                                _exit(2);
+                        size_t len = 128 << 20;
+                        volatile char *mm = malloc(len);
+                        for (size_t i = 0; mm && i < len; i += 4096)
+                                mm[i] = 1;
+                        _exit(0);
+                }
+                int hs = 0;
+                waitpid(hog, &hs, 0);
+                check(WIFSIGNALED(hs) && WTERMSIG(hs) == SIGKILL, "memory hog status %#x", hs);
+                struct cgroup_stats os = {0};
+                ok_or_report(cgroup_stats(oc, &os, &err), &err, "stats oom");
+                check(os.memory_oom_kills >= 1, "oom_kill count %llu",
+                      (unsigned long long)os.memory_oom_kills);
+                ok_or_report(cgroup_destroy(oc, &err), &err, "destroy oom");
+                cgroup_free(oc);
+        }
+
         /* kill_all through cgroup.kill, then destroy */
         ok_or_report(cgroup_kill_all(cg, SIGKILL, &err), &err, "kill_all");
         int ws = 0;
@@ -354,6 +424,7 @@ static void run(void)
         check(waitpid(c, &ws, 0) == c && WIFSIGNALED(ws), "leftover pid not killed by destroy");
         check(access("/sys/fs/cgroup/berth-v2", F_OK) < 0, "/sys/fs/cgroup/berth-v2 left behind");
         cgroup_free(cg);
+        run_relative();
 }
 
 /* ---- pure cgroup v1 (guest booted with berth.mode=v1) ---- */

@@ -96,14 +96,23 @@ static bool dir_exists(const char *p)
 
 static pid_t spawn_sleeper(void)
 {
+        int ready[2];
+        ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
         pid_t pid = fork();
         ck_assert_int_ge(pid, 0);
         if (pid == 0) {
-                /* Check's runner handler would forward SIGTERM to the whole group */
+                /* Check's handler would forward SIGTERM to the whole group, the test too */
                 signal(SIGTERM, SIG_DFL);
+                if (write(ready[1], "x", 1) != 1)
+                        _exit(1);
                 for (;;)
                         pause();
         }
+        /* only signal it once its own handler is gone */
+        char c;
+        ck_assert_int_eq(read(ready[0], &c, 1), 1);
+        close(ready[0]);
+        close(ready[1]);
         return pid;
 }
 
@@ -308,6 +317,10 @@ START_TEST(test_memory_v1)
             .disable_oom_killer = true,
             .has_kernel = true,
             .kernel = 256 << 20,
+            .has_kernel_tcp = true,
+            .kernel_tcp = 16 << 20,
+            .has_use_hierarchy = true,
+            .use_hierarchy = true,
         };
         struct oci_resources res = {.memory = &mem};
         struct berth_cgroup *cg = create_ok(p, &res);
@@ -320,6 +333,9 @@ START_TEST(test_memory_v1)
         ck_file_eq(h, "memory.limit_in_bytes", "67108864");
         ck_file_eq(h, "memory.soft_limit_in_bytes", "33554432");
         ck_file_eq(h, "memory.swappiness", "10");
+        ck_file_eq(h, "memory.kmem.tcp.limit_in_bytes", "16777216");
+        ck_file_eq(h, "memory.use_hierarchy", "1");
+        /* (memory.kmem.limit_in_bytes is written too, but Linux >= 6.x ignores it) */
         bool memsw = cg_has_file(h, "memory.memsw.limit_in_bytes");
         if (memsw)
                 ck_file_eq(h, "memory.memsw.limit_in_bytes", "134217728");
@@ -351,6 +367,15 @@ START_TEST(test_memory_v1)
                 ck_assert_int_lt(cgroup_update(cg, &res, &err), 0);
                 _cleanup_free_ char *want = xasprintf(
                     "set memory.memsw.limit_in_bytes to 1048576 in '%s': Invalid argument", h->dir);
+                ck_assert_str_eq(err->msg, want);
+                berth_error_free(err);
+                err = NULL;
+        }
+        /* recent kernels refuse to turn hierarchy off: the kernel's refusal, by name */
+        mem = (struct oci_memory){.has_use_hierarchy = true, .use_hierarchy = false};
+        if (cgroup_update(cg, &res, &err) < 0) {
+                _cleanup_free_ char *want =
+                    xasprintf("set memory.use_hierarchy to 0 in '%s': Invalid argument", h->dir);
                 ck_assert_str_eq(err->msg, want);
                 berth_error_free(err);
                 err = NULL;
@@ -605,6 +630,22 @@ START_TEST(test_hugetlb)
             err->msg);
         berth_error_free(err);
         err = NULL;
+        /* on v2 a knob that is missing because its controller was not delegated says so */
+        if (h->v2) {
+                _cleanup_free_ char *parent = xstrdup(h->dir);
+                *strrchr(parent, '/') = '\0';
+                struct cg_hier ph = {.dir = parent};
+                ck_assert_int_eq(cg_write(&ph, "cgroup.subtree_control", "-hugetlb", NULL), 0);
+                l.page_size = (char *)"2MB";
+                ck_assert_int_lt(cgroup_update(cg, &res, &err), 0);
+                _cleanup_free_ char *want = xasprintf(
+                    "set hugetlb.2MB.max to 8388608 in '%s': the hugetlb controller is not "
+                    "enabled there (see cgroup.subtree_control of its parent)",
+                    h->dir);
+                ck_assert_str_eq(err->msg, want);
+                berth_error_free(err);
+                err = NULL;
+        }
         l.page_size = (char *)"2XB";
         ck_assert_int_lt(cgroup_update(cg, &res, &err), 0);
         ck_assert_str_eq(err->msg, "hugepageLimits: invalid page size '2XB' (want e.g. '2MB')");
@@ -732,6 +773,16 @@ START_TEST(test_devices_v1)
         /* null allowed; zero read denied by the last rule */
         ck_file_eq(h, "devices.list", "c 1:3 rwm\nc 1:5 wm");
         ck_assert_int_eq(probe_devices(cg, true, false), 0);
+        /* a bad rule is refused before anything is written, with its index */
+        struct oci_device_cgroup bad[] = {
+            {.allow = true, .type = 'c', .major = 1, .minor = 3, .access = (char *)"rw"},
+            {.allow = true, .type = 'u', .major = 1, .minor = 3, .access = (char *)"rw"},
+        };
+        res = (struct oci_resources){.devices = bad, .n_devices = 2};
+        ck_assert_int_lt(cgroup_update(cg, &res, &err), 0);
+        ck_assert_str_eq(err->msg, "devices[1]: invalid type 'u' (want 'a', 'c' or 'b')");
+        berth_error_free(err);
+        ck_file_eq(h, "devices.list", "c 1:3 rwm\nc 1:5 wm");
         destroy_ok(cg);
 }
 END_TEST
@@ -872,6 +923,15 @@ START_TEST(test_destroy_kills_leftovers_and_json)
         ck_assert_int_lt(cgroup_from_json(bad, &cg2, &err), 0);
         ck_assert_str_eq(err->msg, "cgroup state: unknown mode 'v3'");
         berth_error_free(err);
+        err = NULL;
+        json_free(bad);
+        /* a tampered state file cannot point destroy at other directories */
+        const char *evil = "{\"mode\":\"v1\",\"hierarchies\":[{\"mount\":\"/tmp\",\"v2\":false,"
+                           "\"controllers\":[],\"path\":\"/x\",\"dir\":\"/tmp/x\",\"created\":1}]}";
+        ck_assert_int_eq(json_parse(evil, strlen(evil), &bad, NULL), 0);
+        ck_assert_int_lt(cgroup_from_json(bad, &cg2, &err), 0);
+        ck_assert_str_eq(err->msg, "cgroup state: '/tmp' is not a cgroup filesystem");
+        berth_error_free(err);
         json_free(bad);
 }
 END_TEST
@@ -932,6 +992,42 @@ START_TEST(test_stats)
 }
 END_TEST
 
+START_TEST(test_memory_limit_enforced)
+{
+        /* a task that touches more than the limit is OOM-killed, and stats count it */
+        _cleanup_free_ char *p = tpath("oom");
+        struct oci_memory mem = {.has_limit = true, .limit = 16 << 20};
+        struct oci_resources res = {.memory = &mem};
+        struct berth_cgroup *cg = create_ok(p, NULL);
+        struct cg_hier *h = cg_find(cg, "memory");
+        /* no swap to escape into: memory+swap = memory (v1), swap.max 0 (v2) */
+        mem.has_swap = cg_has_file(h, h->v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes");
+        mem.swap = 16 << 20;
+        struct berth_error *err = NULL;
+        ck_assert_msg(cgroup_update(cg, &res, &err) == 0, "%s", berth_error_msg(err));
+        if (h->v2 && mem.has_swap)
+                ck_file_eq(h, "memory.swap.max", "0");
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                if (cgroup_enter(cg, getpid(), NULL) < 0)
+                        _exit(2);
+                size_t n = 64 << 20;
+                volatile char *m = malloc(n);
+                for (size_t i = 0; m && i < n; i += 4096)
+                        m[i] = 1;
+                _exit(0);
+        }
+        int st;
+        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+        ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "child status %#x", st);
+        struct cgroup_stats cs;
+        ck_assert_int_eq(cgroup_stats(cg, &cs, NULL), 0);
+        ck_assert_uint_ge(cs.memory_oom_kills, 1);
+        destroy_ok(cg);
+}
+END_TEST
+
 static Suite *cgroup_suite(void)
 {
         Suite *s = suite_create("cgroup");
@@ -958,6 +1054,7 @@ static Suite *cgroup_suite(void)
         tcase_add_test(tc, test_enter_pids_freeze_kill);
         tcase_add_test(tc, test_destroy_kills_leftovers_and_json);
         tcase_add_test(tc, test_stats);
+        tcase_add_test(tc, test_memory_limit_enforced);
         suite_add_tcase(s, tc);
         return s;
 }

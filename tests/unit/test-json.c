@@ -118,6 +118,22 @@ START_TEST(test_build_pretty)
 }
 END_TEST
 
+START_TEST(test_foreach_any_names)
+{
+        struct json *arr = parse_ok("[1,2,3]");
+        struct json *obj = parse_ok("{\"a\":1,\"b\":2}");
+        size_t i;
+        struct json *v;
+        const char *k;
+        int64_t sum = 0;
+        json_array_foreach(arr, i, v) sum += v->num.i;
+        json_object_foreach(obj, i, k, v) sum += v->num.i * (k[0] == 'b' ? 10 : 1);
+        ck_assert_int_eq(sum, 6 + 21);
+        json_free(arr);
+        json_free(obj);
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("json");
@@ -129,6 +145,7 @@ int main(void)
         tcase_add_test(tc, test_duplicate_key_last_wins);
         tcase_add_test(tc, test_surrogates_and_html_escape);
         tcase_add_test(tc, test_build_pretty);
+        tcase_add_test(tc, test_foreach_any_names);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);

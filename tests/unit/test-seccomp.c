@@ -11,7 +11,9 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <linux/capability.h>
 #include <linux/seccomp.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -19,9 +21,15 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 
+#include "base/fileio.h"
+#include "runtime/seccomp-profile.h"
 #include "runtime/seccomp.h"
 
 #ifndef SYS_SECCOMP
@@ -165,6 +173,11 @@ static int do_getcwd(void *arg)
         return errno_code(syscall(SYS_getcwd, buf, sizeof(buf)));
 }
 
+static int do_syscall_nr(void *arg)
+{
+        return errno_code(syscall(*(long *)arg, CLONE_NEWNS, 0, 0, 0));
+}
+
 static int do_getppid(void *arg)
 {
         return errno_code(syscall(SYS_getppid));
@@ -184,6 +197,41 @@ static int do_personality(void *arg)
 {
         return errno_code(syscall(SYS_personality, *(unsigned long *)arg));
 }
+
+#if defined(__x86_64__)
+/* An i386 syscall from a 64-bit process: seccomp sees AUDIT_ARCH_I386. */
+static long int80(long nr, long a, long b, long c)
+{
+        long ret;
+        __asm__ volatile("int $0x80" : "=a"(ret) : "a"(nr), "b"(a), "c"(b), "d"(c) : "memory");
+        return ret;
+}
+
+static int do_i386_getcwd(void *arg)
+{
+        static char buf[256];
+        long r = int80(183 /* i386 getcwd */, (long)(uintptr_t)buf, sizeof(buf), 0);
+        return r >= 0 ? 0 : (int)(-r > 119 ? 119 : -r);
+}
+
+static int do_i386_getpid(void *arg)
+{
+        long r = int80(20 /* i386 getpid */, 0, 0, 0);
+        return r == getpid() ? 0 : 1;
+}
+
+static int do_i386_nr(void *arg)
+{
+        long r = int80(*(long *)arg, 0, 0, 0);
+        return r >= 0 ? 0 : (int)(-r > 119 ? 119 : -r);
+}
+
+static int do_i386_unshare(void *arg)
+{
+        long r = int80(310 /* i386 unshare */, CLONE_NEWNS, 0, 0);
+        return r >= 0 ? 0 : (int)(-r > 119 ? 119 : -r);
+}
+#endif
 
 /* ---- tests ---- */
 
@@ -219,6 +267,36 @@ START_TEST(test_default_errno_ret)
         struct berth_seccomp_prog *p = compile_ok(s);
         assert_exit(run_under(p, do_getppid, NULL), ENOSYS);
         assert_exit(run_under(p, do_getcwd, NULL), 0);
+        berth_seccomp_prog_free(p);
+        prof_free(s);
+}
+END_TEST
+
+START_TEST(test_enosys_for_newer_syscalls)
+{
+        /* a deny-by-default profile: numbers above its highest name get ENOSYS */
+        struct oci_seccomp *s = prof_new(OCI_SCMP_ACT_ERRNO);
+        prof_rule(s, STRV("exit_group", "exit", "getcwd"), OCI_SCMP_ACT_ALLOW);
+        struct berth_seccomp_prog *p = compile_ok(s);
+        long above = 1000;
+        assert_exit(run_under(p, do_syscall_nr, &above), ENOSYS);
+        assert_exit(run_under(p, do_getppid, NULL), EPERM); /* below: the default */
+        berth_seccomp_prog_free(p);
+
+        s->default_action = OCI_SCMP_ACT_KILL_PROCESS;
+        p = compile_ok(s);
+        assert_exit(run_under(p, do_syscall_nr, &above), ENOSYS);
+        int st = run_under(p, do_getppid, NULL);
+        ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "status %#x", st);
+        berth_seccomp_prog_free(p);
+
+        /* a default that lets syscalls through gets no stub */
+        s->default_action = OCI_SCMP_ACT_LOG;
+        struct berth_seccomp_prog *log = compile_ok(s);
+        s->default_action = OCI_SCMP_ACT_TRAP;
+        p = compile_ok(s);
+        ck_assert_uint_gt(berth_seccomp_prog_len(p), berth_seccomp_prog_len(log));
+        berth_seccomp_prog_free(log);
         berth_seccomp_prog_free(p);
         prof_free(s);
 }
@@ -394,6 +472,10 @@ START_TEST(test_notify_round_trip)
 {
         struct oci_seccomp *s = prof_new(OCI_SCMP_ACT_ALLOW);
         prof_rule(s, STRV("getppid"), OCI_SCMP_ACT_NOTIFY);
+        struct utsname un;
+        ck_assert_int_eq(uname(&un), 0);
+        if (atoi(un.release) >= 6) /* the kernel must take it with the listener */
+                s->flags = STRV("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV");
         struct berth_seccomp_prog *p = compile_ok(s);
         ck_assert(berth_seccomp_needs_listener(p));
         ck_assert(berth_seccomp_prog_flags(p) & SECCOMP_FILTER_FLAG_NEW_LISTENER);
@@ -532,6 +614,11 @@ START_TEST(test_architectures)
         struct berth_seccomp_prog *multi = compile_ok(s);
         ck_assert_uint_gt(berth_seccomp_prog_len(multi), berth_seccomp_prog_len(native));
         assert_exit(run_under(multi, do_getcwd, NULL), EPERM);
+        /* the i386 ABI is filtered too; without it, any i386 syscall kills */
+        assert_exit(run_under(multi, do_i386_getcwd, NULL), EPERM);
+        assert_exit(run_under(multi, do_i386_getpid, NULL), 0);
+        int st = run_under(native, do_i386_getpid, NULL);
+        ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "status %#x", st);
         berth_seccomp_prog_free(multi);
         strv_free(s->architectures);
         s->architectures = STRV("SCMP_ARCH_X86", "SCMP_ARCH_PPC64");
@@ -561,6 +648,27 @@ START_TEST(test_flags)
         ck_assert_int_eq(berth_seccomp_resolve_flags(flags, true, &f, &err), 0);
         ck_assert_uint_eq(f, SECCOMP_FILTER_FLAG_LOG | SECCOMP_FILTER_FLAG_SPEC_ALLOW |
                                  SECCOMP_FILTER_FLAG_NEW_LISTENER);
+        strv_free(flags);
+        /* WAIT_KILLABLE_RECV (Linux 6.0) only with a listener */
+        struct utsname u;
+        unsigned kmaj = 0;
+        ck_assert_int_eq(uname(&u), 0);
+        sscanf(u.release, "%u", &kmaj);
+        if (kmaj >= 6) {
+                flags = STRV("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV");
+                ck_assert_int_eq(berth_seccomp_resolve_flags(flags, true, &f, &err), 0);
+                ck_assert_uint_eq(f, SECCOMP_FILTER_FLAG_NEW_LISTENER |
+                                         SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV);
+                ck_assert_int_eq(berth_seccomp_resolve_flags(flags, false, &f, &err), 0);
+                ck_assert_uint_eq(f, 0);
+                strv_free(flags);
+        }
+        /* absent: SPEC_ALLOW as runc; empty: nothing */
+        ck_assert_int_eq(berth_seccomp_resolve_flags(NULL, false, &f, &err), 0);
+        ck_assert_uint_eq(f, SECCOMP_FILTER_FLAG_SPEC_ALLOW);
+        flags = xcalloc(1, sizeof(char *));
+        ck_assert_int_eq(berth_seccomp_resolve_flags(flags, true, &f, &err), 0);
+        ck_assert_uint_eq(f, SECCOMP_FILTER_FLAG_NEW_LISTENER);
         strv_free(flags);
 
         /* every flag the kernel takes works at load time, with a listener too */
@@ -618,6 +726,500 @@ START_TEST(test_bad_profiles)
 }
 END_TEST
 
+/* ---- Docker profiles ---- */
+
+/* dockerd's default capability set */
+static const uint64_t docker_caps =
+    (1ull << CAP_CHOWN) | (1ull << CAP_DAC_OVERRIDE) | (1ull << CAP_FSETID) | (1ull << CAP_FOWNER) |
+    (1ull << CAP_MKNOD) | (1ull << CAP_NET_RAW) | (1ull << CAP_SETGID) | (1ull << CAP_SETUID) |
+    (1ull << CAP_SETFCAP) | (1ull << CAP_SETPCAP) | (1ull << CAP_NET_BIND_SERVICE) |
+    (1ull << CAP_SYS_CHROOT) | (1ull << CAP_KILL) | (1ull << CAP_AUDIT_WRITE);
+
+static struct json *resolve_default(uint64_t caps, const char *arch, const char *kernel)
+{
+        struct berth_error *err = NULL;
+        struct json *prof = NULL, *out = NULL;
+        ck_assert_msg(seccomp_profile_default(&prof, &err) == 0, "%s", berth_error_msg(err));
+        int r = seccomp_profile_resolve_for_kernel(prof, caps, arch, kernel, &out, &err);
+        ck_assert_msg(r == 0, "resolve: %s", berth_error_msg(err));
+        ck_assert_ptr_nonnull(out);
+        json_free(prof);
+        return out;
+}
+
+/* The resolved entries' names joined with the action, e.g. "clone3:SCMP_ACT_ERRNO". */
+static bool has_rule(const struct json *sec, const char *name, const char *action, size_t nargs)
+{
+        struct json *list = json_get(sec, "syscalls");
+        for (size_t i = 0; i < json_len(list); i++) {
+                struct json *e = list->arr.items[i];
+                if (strcmp(json_str(json_get(e, "action")), action) != 0 ||
+                    json_len(json_get(e, "args")) != nargs)
+                        continue;
+                struct json *names = json_get(e, "names");
+                for (size_t k = 0; k < json_len(names); k++)
+                        if (strcmp(json_str(names->arr.items[k]), name) == 0)
+                                return true;
+        }
+        return false;
+}
+
+static char *arches_of(const struct json *sec)
+{
+        struct json *a = json_get(sec, "architectures");
+        char *out = xstrdup("");
+        for (size_t i = 0; i < json_len(a); i++) {
+                char *n = xasprintf("%s%s%s", out, i ? "," : "", json_str(a->arr.items[i]));
+                free(out);
+                out = n;
+        }
+        return out;
+}
+
+START_TEST(test_profile_default_resolution)
+{
+        struct json *sec = resolve_default(docker_caps, "amd64", "6.1.0-13-amd64");
+        char *a = arches_of(sec);
+        ck_assert_str_eq(a, "SCMP_ARCH_X86_64,SCMP_ARCH_X86,SCMP_ARCH_X32");
+        free(a);
+        ck_assert_str_eq(json_str(json_get(sec, "defaultAction")), "SCMP_ACT_ERRNO");
+        ck_assert_int_eq(json_get(sec, "defaultErrnoRet")->num.i, 1);
+        ck_assert_ptr_null(json_get(sec, "archMap"));
+        /* no Docker-only keys survive */
+        struct json *list = json_get(sec, "syscalls");
+        for (size_t i = 0; i < json_len(list); i++) {
+                struct json *e = list->arr.items[i];
+                ck_assert_ptr_null(json_get(e, "includes"));
+                ck_assert_ptr_null(json_get(e, "excludes"));
+                ck_assert_ptr_null(json_get(e, "comment"));
+                ck_assert_ptr_null(json_get(e, "name"));
+        }
+        ck_assert(has_rule(sec, "read", "SCMP_ACT_ALLOW", 0));
+        ck_assert(has_rule(sec, "arch_prctl", "SCMP_ACT_ALLOW", 0)); /* amd64 only */
+        ck_assert(!has_rule(sec, "s390_runtime_instr", "SCMP_ACT_ALLOW", 0));
+        ck_assert(has_rule(sec, "clone", "SCMP_ACT_ALLOW", 1)); /* no CAP_SYS_ADMIN */
+        ck_assert(!has_rule(sec, "clone", "SCMP_ACT_ALLOW", 0));
+        ck_assert(has_rule(sec, "clone3", "SCMP_ACT_ERRNO", 0));
+        ck_assert(!has_rule(sec, "unshare", "SCMP_ACT_ALLOW", 0));
+        ck_assert(has_rule(sec, "chroot", "SCMP_ACT_ALLOW", 0)); /* CAP_SYS_CHROOT */
+        ck_assert(!has_rule(sec, "reboot", "SCMP_ACT_ALLOW", 0));
+        ck_assert(has_rule(sec, "ptrace", "SCMP_ACT_ALLOW", 0)); /* minKernel 4.8 <= 6.1 */
+        json_free(sec);
+
+        /* CAP_SYS_ADMIN: clone/unshare unrestricted, clone3 no longer ENOSYS */
+        sec = resolve_default(docker_caps | (1ull << CAP_SYS_ADMIN), "x86_64", "6.1");
+        ck_assert(has_rule(sec, "unshare", "SCMP_ACT_ALLOW", 0));
+        ck_assert(has_rule(sec, "clone", "SCMP_ACT_ALLOW", 0));
+        ck_assert(!has_rule(sec, "clone", "SCMP_ACT_ALLOW", 1));
+        ck_assert(!has_rule(sec, "clone3", "SCMP_ACT_ERRNO", 0));
+        json_free(sec);
+
+        /* another architecture, an old kernel */
+        sec = resolve_default(docker_caps, "arm64", "4.4.0");
+        a = arches_of(sec);
+        ck_assert_str_eq(a, "SCMP_ARCH_AARCH64,SCMP_ARCH_ARM");
+        free(a);
+        ck_assert(!has_rule(sec, "arch_prctl", "SCMP_ACT_ALLOW", 0));
+        ck_assert(has_rule(sec, "cacheflush", "SCMP_ACT_ALLOW", 0));
+        ck_assert(!has_rule(sec, "ptrace", "SCMP_ACT_ALLOW", 0)); /* minKernel 4.8 > 4.4 */
+        json_free(sec);
+
+        /* s390x: clone's flags are its second argument */
+        sec = resolve_default(docker_caps, "s390x", "6.1");
+        list = json_get(sec, "syscalls");
+        bool found = false;
+        for (size_t i = 0; i < json_len(list); i++) {
+                struct json *e = list->arr.items[i];
+                if (strcmp(json_str(json_get(e, "names")->arr.items[0]), "clone") == 0) {
+                        struct json *arg = json_get(e, "args")->arr.items[0];
+                        ck_assert_int_eq(json_get(arg, "index")->num.i, 1);
+                        ck_assert_str_eq(json_str(json_get(arg, "op")), "SCMP_CMP_MASKED_EQ");
+                        found = true;
+                }
+        }
+        ck_assert(found);
+        json_free(sec);
+}
+END_TEST
+
+static void resolve_fails(const char *profile, const char *want)
+{
+        struct berth_error *err = NULL;
+        struct json *prof = NULL, *out = NULL;
+        ck_assert_int_eq(json_parse(profile, strlen(profile), &prof, &err), 0);
+        int r = seccomp_profile_resolve_for_kernel(prof, docker_caps, "amd64", "6.1", &out, &err);
+        ck_assert_msg(r < 0, "'%s' should fail", profile);
+        ck_assert_ptr_null(out);
+        ck_assert_msg(strstr(berth_error_msg(err), want) != NULL, "got '%s', want '%s'",
+                      berth_error_msg(err), want);
+        berth_error_free(err);
+        json_free(prof);
+}
+
+START_TEST(test_profile_user_files)
+{
+        struct berth_error *err = NULL;
+        struct json *prof = NULL, *out = NULL;
+        /* old "name" form, architectures, flags, listener keys, args kept */
+        const char *in =
+            "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"architectures\":[\"SCMP_ARCH_X86\"],"
+            "\"flags\":[\"SECCOMP_FILTER_FLAG_LOG\"],\"listenerPath\":\"/run/a.sock\","
+            "\"syscalls\":[{\"name\":\"getcwd\",\"action\":\"SCMP_ACT_ERRNO\","
+            "\"errnoRet\":38,\"comment\":\"x\"},{\"names\":[\"personality\"],"
+            "\"action\":\"SCMP_ACT_ERRNO\",\"args\":[{\"index\":0,\"value\":"
+            "18446744073709551615,\"valueTwo\":0,\"op\":\"SCMP_CMP_NE\"}],"
+            "\"excludes\":{\"minKernel\":\"7.0\"}}]}";
+        ck_assert_int_eq(json_parse(in, strlen(in), &prof, &err), 0);
+        ck_assert_int_eq(seccomp_profile_resolve_for_kernel(prof, 0, "amd64", "6.1", &out, &err),
+                         0);
+        char *dump = json_dump(out, 0);
+        ck_assert_str_eq(
+            dump,
+            "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"architectures\":[\"SCMP_ARCH_X86\"],"
+            "\"flags\":[\"SECCOMP_FILTER_FLAG_LOG\"],\"listenerPath\":\"/run/a.sock\","
+            "\"syscalls\":[{\"names\":[\"getcwd\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":38},"
+            "{\"names\":[\"personality\"],\"action\":\"SCMP_ACT_ERRNO\",\"args\":[{\"index\":0,"
+            "\"value\":18446744073709551615,\"valueTwo\":0,\"op\":\"SCMP_CMP_NE\"}]}]}");
+        free(dump);
+        json_free(out);
+        /* excluded on a new enough kernel */
+        ck_assert_int_eq(seccomp_profile_resolve_for_kernel(prof, 0, "amd64", "7.2", &out, &err),
+                         0);
+        ck_assert_uint_eq(json_len(json_get(out, "syscalls")), 1);
+        json_free(out);
+        json_free(prof);
+
+        /* nothing to do: dockerd runs without seccomp */
+        ck_assert_int_eq(json_parse("{}", 2, &prof, &err), 0);
+        out = (struct json *)1;
+        ck_assert_int_eq(seccomp_profile_resolve(prof, 0, NULL, &out, &err), 0);
+        ck_assert_ptr_null(out);
+        json_free(prof);
+
+        resolve_fails("{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"name\":\"a\","
+                      "\"names\":[\"b\"],\"action\":\"SCMP_ACT_ALLOW\"}]}",
+                      "seccomp profile: syscalls[0]: both 'name' and 'names' are given");
+        resolve_fails("{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"architectures\":[\"SCMP_ARCH_X86\"],"
+                      "\"archMap\":[{\"architecture\":\"SCMP_ARCH_X86_64\"}]}",
+                      "seccomp profile: both 'architectures' and 'archMap' are given");
+        resolve_fails(
+            "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[\"a\"],"
+            "\"action\":\"SCMP_ACT_ALLOW\"},{\"names\":[\"b\"],\"action\":"
+            "\"SCMP_ACT_ALLOW\",\"includes\":{\"minKernel\":\"4\"}}]}",
+            "seccomp profile: syscalls[1].includes.minKernel: invalid kernel version '4'");
+        resolve_fails("{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[\"a\",1],"
+                      "\"action\":\"SCMP_ACT_ALLOW\"}]}",
+                      "seccomp profile: syscalls[0].names[1]: expected a string, got number");
+        resolve_fails(
+            "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[\"a\"],"
+            "\"action\":\"SCMP_ACT_ALLOW\",\"args\":[{\"index\":-1,\"value\":1,"
+            "\"op\":\"SCMP_CMP_EQ\"}]}]}",
+            "seccomp profile: syscalls[0].args[0].index: expected a non-negative integer");
+        resolve_fails("{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[\"a\"]}]}",
+                      "seccomp profile: syscalls[0].action: expected a string");
+        resolve_fails("[]", "seccomp profile: expected an object, got array");
+
+        ck_assert_int_eq(json_parse("{\"defaultAction\":\"SCMP_ACT_ALLOW\"}", 34, &prof, &err), 0);
+        ck_assert_int_lt(seccomp_profile_resolve(prof, 0, "vax", &out, &err), 0);
+        ck_assert_str_eq(berth_error_msg(err), "seccomp profile: unknown architecture 'vax'");
+        berth_error_free(err);
+        json_free(prof);
+}
+END_TEST
+
+/* A config.json holding just this linux.seccomp, through the OCI parser. */
+static int parse_spec_with(const struct json *sec, struct oci_spec **ret, struct berth_error **err)
+{
+        struct json *doc = json_new_object();
+        json_set_str(doc, "ociVersion", "1.1.0");
+        struct json *lin = json_object_set(doc, "linux", json_new_object());
+        json_object_set(lin, "seccomp", json_copy(sec));
+        char *text = json_dump(doc, 0);
+        int r = oci_spec_parse(text, strlen(text), ret, err);
+        free(text);
+        json_free(doc);
+        return r;
+}
+
+static struct berth_seccomp_prog *compile_docker_default(uint64_t caps)
+{
+        struct berth_error *err = NULL;
+        struct json *prof = NULL, *sec = NULL;
+        struct oci_spec *spec = NULL;
+        ck_assert_int_eq(seccomp_profile_default(&prof, &err), 0);
+        ck_assert_msg(seccomp_profile_resolve(prof, caps, NULL, &sec, &err) == 0, "%s",
+                      berth_error_msg(err));
+        ck_assert_msg(parse_spec_with(sec, &spec, &err) == 0, "%s", berth_error_msg(err));
+        ck_assert_ptr_nonnull(spec->linux_);
+        struct berth_seccomp_prog *p = compile_ok(spec->linux_->seccomp);
+        oci_spec_free(spec);
+        json_free(sec);
+        json_free(prof);
+        return p;
+}
+
+START_TEST(test_config_json_errors_name_path)
+{
+        /* unknown names in config.json: the OCI parser reports them with their path */
+        const char *bad[][2] = {
+            {"{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"a\"],"
+             "\"action\":\"SCMP_ACT_ALLOW\"},{\"names\":[\"b\"],\"action\":\"SCMP_ACT_NOPE\"}]}",
+             "linux.seccomp.syscalls[1].action"},
+            {"{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"a\"],"
+             "\"action\":\"SCMP_ACT_ERRNO\",\"args\":[{\"index\":0,\"value\":1,\"op\":"
+             "\"SCMP_CMP_XX\"}]}]}",
+             "linux.seccomp.syscalls[0].args[0].op"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                struct berth_error *err = NULL;
+                struct json *sec = NULL;
+                struct oci_spec *spec = NULL;
+                ck_assert_int_eq(json_parse(bad[i][0], strlen(bad[i][0]), &sec, &err), 0);
+                ck_assert_int_lt(parse_spec_with(sec, &spec, &err), 0);
+                ck_assert_msg(strstr(berth_error_msg(err), bad[i][1]) != NULL, "got '%s'",
+                              berth_error_msg(err));
+                berth_error_free(err);
+                json_free(sec);
+        }
+        /* names the parser keeps as strings are the compiler's to refuse */
+        const char *arch = "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"architectures\":["
+                           "\"SCMP_ARCH_X86\",\"SCMP_ARCH_Z80\"],\"flags\":[]}";
+        struct berth_error *err = NULL;
+        struct json *sec = NULL;
+        struct oci_spec *spec = NULL;
+        struct berth_seccomp_prog *p = NULL;
+        ck_assert_int_eq(json_parse(arch, strlen(arch), &sec, &err), 0);
+        ck_assert_msg(parse_spec_with(sec, &spec, &err) == 0, "%s", berth_error_msg(err));
+        ck_assert_int_lt(berth_seccomp_compile(spec->linux_->seccomp, &p, &err), 0);
+        ck_assert_str_eq(berth_error_msg(err),
+                         "linux.seccomp.architectures[1]: unknown architecture 'SCMP_ARCH_Z80'");
+        berth_error_free(err);
+        oci_spec_free(spec);
+        json_free(sec);
+}
+END_TEST
+
+static int do_exec_true(void *arg)
+{
+        char *const argv[] = {"busybox", "true", NULL};
+        char *const envp[] = {"PATH=/bin", NULL};
+        execve("/bin/busybox", argv, envp);
+        return 100 + (errno > 19 ? 19 : errno);
+}
+
+static int do_exec_sh(void *arg)
+{
+        /* a shell that forks, pipes and waits, as container entrypoints do */
+        char *const argv[] = {"busybox", "sh", "-c",
+                              "echo hi | busybox cat >/dev/null && "
+                              "busybox ls / >/dev/null && exit 7",
+                              NULL};
+        char *const envp[] = {"PATH=/bin", NULL};
+        execve("/bin/busybox", argv, envp);
+        return 100;
+}
+
+static int do_unshare(void *arg)
+{
+        return errno_code(syscall(SYS_unshare, CLONE_NEWNS));
+}
+
+static int do_keyctl(void *arg)
+{
+        return errno_code(syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3, 0));
+}
+
+static int do_clone3(void *arg)
+{
+        return errno_code(syscall(SYS_clone3, NULL, 0));
+}
+
+static int do_listmount(void *arg)
+{
+        return errno_code(syscall(458 /* listmount, Linux 6.8 */, NULL, NULL, 0, 0));
+}
+
+static int do_clone_newns(void *arg)
+{
+        return errno_code(syscall(SYS_clone, CLONE_NEWNS | SIGCHLD, 0, 0, 0, 0));
+}
+
+START_TEST(test_docker_default_in_container)
+{
+        if (access("/bin/busybox", X_OK) < 0)
+                ck_abort_msg("/bin/busybox missing: install busybox-static (scripts/deps.sh)");
+        struct berth_seccomp_prog *p = compile_docker_default(docker_caps);
+        ck_assert_uint_lt(berth_seccomp_prog_len(p), 4096);
+        assert_exit(run_under(p, do_exec_true, NULL), 0);
+        assert_exit(run_under(p, do_exec_sh, NULL), 7);
+        assert_exit(run_under(p, do_unshare, NULL), EPERM);
+        assert_exit(run_under(p, do_keyctl, NULL), EPERM);
+        assert_exit(run_under(p, do_clone3, NULL), ENOSYS); /* so libc falls back to clone */
+        assert_exit(run_under(p, do_clone_newns, NULL), EPERM);
+        /* allowed by the profile, newer than Debian 12's libseccomp knows */
+        int st = run_under(p, do_listmount, NULL);
+        ck_assert_msg(WIFEXITED(st) && (WEXITSTATUS(st) == EFAULT || WEXITSTATUS(st) == ENOSYS),
+                      "listmount: status %#x", st);
+        /* newer than anything the profile names: ENOSYS, so libc falls back */
+        long nr = 1000;
+        assert_exit(run_under(p, do_syscall_nr, &nr), ENOSYS);
+#if defined(__x86_64__)
+        assert_exit(run_under(p, do_i386_getpid, NULL), 0);
+        assert_exit(run_under(p, do_i386_unshare, NULL), EPERM);
+        long i386_new = 1000;
+        assert_exit(run_under(p, do_i386_nr, &i386_new), ENOSYS);
+        long i386_break = 17; /* an old i386 syscall the profile leaves out */
+        assert_exit(run_under(p, do_i386_nr, &i386_break), EPERM);
+        /* x32 numbers travel as x86_64 with bit 30: filtered as x32 */
+        long x32_unshare = 0x40000000 | 272, x32_new = 0x40000000 | 1000;
+        assert_exit(run_under(p, do_syscall_nr, &x32_unshare), EPERM);
+        assert_exit(run_under(p, do_syscall_nr, &x32_new), ENOSYS);
+#endif
+        berth_seccomp_prog_free(p);
+
+        /* with CAP_SYS_ADMIN in the bounding set, unshare is the kernel's call */
+        p = compile_docker_default(docker_caps | (1ull << CAP_SYS_ADMIN));
+        assert_exit(run_under(p, do_unshare, NULL), 0);
+        assert_exit(run_under(p, do_keyctl, NULL), EPERM);
+        berth_seccomp_prog_free(p);
+}
+END_TEST
+
+/* ---- the compiled-program cache ---- */
+
+/* Number of *.bpf files in dir; *ret_path gets the last one's path. */
+static int bpf_files(const char *dir, char **ret_path)
+{
+        DIR *d = opendir(dir);
+        int n = 0;
+        if (!d)
+                return 0;
+        for (struct dirent *e; (e = readdir(d));) {
+                size_t l = strlen(e->d_name);
+                if (l > 4 && strcmp(e->d_name + l - 4, ".bpf") == 0) {
+                        n++;
+                        if (ret_path) {
+                                free(*ret_path);
+                                *ret_path = xasprintf("%s/%s", dir, e->d_name);
+                        }
+                }
+        }
+        closedir(d);
+        return n;
+}
+
+static ino_t inode_of(const char *path)
+{
+        struct stat st;
+        ck_assert_int_eq(stat(path, &st), 0);
+        return st.st_ino;
+}
+
+static struct berth_seccomp_prog *compile_cached_ok(const struct oci_seccomp *s, const char *dir)
+{
+        struct berth_error *err = NULL;
+        struct berth_seccomp_prog *p = NULL;
+        int r = berth_seccomp_compile_cached(s, dir, &p, &err);
+        ck_assert_msg(r == 0, "compile: %s", berth_error_msg(err));
+        return p;
+}
+
+static void assert_same_prog(const struct berth_seccomp_prog *a, const struct berth_seccomp_prog *b)
+{
+        ck_assert_uint_eq(berth_seccomp_prog_len(a), berth_seccomp_prog_len(b));
+        ck_assert_int_eq(memcmp(berth_seccomp_prog_insns(a), berth_seccomp_prog_insns(b),
+                                berth_seccomp_prog_len(a) * 8),
+                         0);
+        ck_assert_uint_eq(berth_seccomp_prog_flags(a), berth_seccomp_prog_flags(b));
+}
+
+/* Made and removed by the parent (an unchecked fixture), so a failing test
+ * cannot leave it behind. */
+static char cache_top[] = "/tmp/berth-test-seccomp-XXXXXX";
+
+static void cache_setup(void)
+{
+        ck_assert_ptr_nonnull(mkdtemp(cache_top));
+}
+
+static void cache_teardown(void)
+{
+        rm_rf(cache_top);
+}
+
+START_TEST(test_cache)
+{
+        const char *top = cache_top;
+        char *dir = xasprintf("%s/cache", top), *file = NULL;
+        struct stat st;
+
+        struct oci_seccomp *s = prof_new(OCI_SCMP_ACT_ALLOW);
+        prof_rule_errno(s, STRV("getcwd"), ENOSYS);
+        struct berth_seccomp_prog *ref = compile_ok(s);
+        struct berth_seccomp_prog *p = compile_cached_ok(s, dir);
+        assert_same_prog(ref, p);
+        berth_seccomp_prog_free(p);
+        ck_assert_int_eq(stat(dir, &st), 0);
+        ck_assert_uint_eq(st.st_mode & 0777, 0700);
+        ck_assert_int_eq(bpf_files(dir, &file), 1);
+        ino_t ino = inode_of(file);
+
+        /* a hit: same program, the file is not rewritten */
+        p = compile_cached_ok(s, dir);
+        assert_same_prog(ref, p);
+        ck_assert(inode_of(file) == ino);
+        assert_exit(run_under(p, do_getcwd, NULL), ENOSYS);
+        berth_seccomp_prog_free(p);
+
+        /* a different errnoRet is a different program */
+        s->syscalls[0].errno_ret = EACCES;
+        p = compile_cached_ok(s, dir);
+        assert_exit(run_under(p, do_getcwd, NULL), EACCES);
+        berth_seccomp_prog_free(p);
+        ck_assert_int_eq(bpf_files(dir, NULL), 2);
+        s->syscalls[0].errno_ret = ENOSYS;
+
+        /* a torn or tampered file is recompiled, not used */
+        int fd = open(file, O_WRONLY | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        off_t end = lseek(fd, 0, SEEK_END);
+        ck_assert_int_eq(pwrite(fd, "\xff", 1, end - 3), 1);
+        close(fd);
+        p = compile_cached_ok(s, dir);
+        assert_same_prog(ref, p);
+        berth_seccomp_prog_free(p);
+        ck_assert(inode_of(file) != ino);
+        ino = inode_of(file);
+
+        /* a file others may write is not trusted */
+        ck_assert_int_eq(chmod(file, 0666), 0);
+        p = compile_cached_ok(s, dir);
+        assert_same_prog(ref, p);
+        berth_seccomp_prog_free(p);
+        ck_assert(inode_of(file) != ino);
+
+        /* nor a directory others may write: no cache at all */
+        char *d2 = xasprintf("%s/open", top);
+        ck_assert_int_eq(mkdir(d2, 0777), 0);
+        ck_assert_int_eq(chmod(d2, 0777), 0);
+        p = compile_cached_ok(s, d2);
+        assert_same_prog(ref, p);
+        berth_seccomp_prog_free(p);
+        ck_assert_int_eq(bpf_files(d2, NULL), 0);
+
+        /* an impossible directory only costs the cache */
+        p = compile_cached_ok(s, "/proc/berth-no-such/dir");
+        assert_same_prog(ref, p);
+        berth_seccomp_prog_free(p);
+
+        berth_seccomp_prog_free(ref);
+        prof_free(s);
+        free(d2);
+        free(dir);
+        free(file);
+}
+END_TEST
+
 static Suite *seccomp_suite(void)
 {
         Suite *s = suite_create("seccomp");
@@ -626,6 +1228,7 @@ static Suite *seccomp_suite(void)
         tcase_add_test(tc, test_errno_default_eperm_and_custom);
         tcase_add_test(tc, test_default_errno_ret);
         tcase_add_test(tc, test_personality_arg_filter);
+        tcase_add_test(tc, test_enosys_for_newer_syscalls);
         tcase_add_test(tc, test_args_and_or);
         tcase_add_test(tc, test_every_operator);
         tcase_add_test(tc, test_kill_actions);
@@ -639,6 +1242,15 @@ static Suite *seccomp_suite(void)
         tcase_add_test(tc, test_architectures);
         tcase_add_test(tc, test_flags);
         tcase_add_test(tc, test_bad_profiles);
+        tcase_add_test(tc, test_profile_default_resolution);
+        tcase_add_test(tc, test_profile_user_files);
+        tcase_add_test(tc, test_docker_default_in_container);
+        tcase_add_test(tc, test_config_json_errors_name_path);
+        suite_add_tcase(s, tc);
+        tc = tcase_create("cache");
+        tcase_set_timeout(tc, 60);
+        tcase_add_unchecked_fixture(tc, cache_setup, cache_teardown);
+        tcase_add_test(tc, test_cache);
         suite_add_tcase(s, tc);
         return s;
 }
