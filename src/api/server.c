@@ -126,6 +126,8 @@ struct conn {
 struct api_stream {
         struct conn *conn;
         bool chunked;
+        bool started; /* status line and headers sent */
+        bool whole;   /* a complete response (api_stream_reply_error) was sent instead */
         int error;
 };
 
@@ -653,7 +655,7 @@ static void detach_from_loop(struct conn *c)
         (void)setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
-struct api_stream *api_stream_begin(struct api_request *req, int status, const char *content_type)
+struct api_stream *api_stream_detach(struct api_request *req)
 {
         struct conn *c = req->conn;
         struct api_stream *s = xcalloc(1, sizeof(*s));
@@ -663,19 +665,65 @@ struct api_stream *api_stream_begin(struct api_request *req, int status, const c
         c->state = CONN_DETACHED;
         c->srv->n_detached++;
         c->stream_error = 0;
-        bool close = !s->chunked || !req->http.keep_alive || c->close_after ||
-                     atomic_load(&c->srv->stopping);
-        c->stream_close = close;
+        c->stream_close = !s->chunked || !req->http.keep_alive || c->close_after ||
+                          atomic_load(&c->srv->stopping);
         detach_from_loop(c);
+        return s;
+}
 
+void api_stream_start(struct api_stream *s, int status, const char *content_type)
+{
+        if (s->started || s->whole)
+                return;
+        s->started = true;
+        struct conn *c = s->conn;
+        struct api_request *req = &c->req;
         struct berth_buf head = BERTH_BUF_INIT;
-        format_head(&head, req, status, content_type, -1, close);
+        format_head(&head, req, status, content_type, -1, c->stream_close);
         struct iovec iov = {.iov_base = head.data, .iov_len = head.len};
         int r = send_all(c->fd, &iov, 1);
-        if (r < 0)
+        if (r < 0 && !s->error)
                 s->error = r;
         buf_release(&head);
         log_debug("api: %s %s -> %d (stream)", req->http.method, req->http.target, status);
+}
+
+void api_stream_reply_error(struct api_stream *s, int status, const char *fmt, ...)
+{
+        if (s->started || s->whole)
+                return;
+        s->whole = true;
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                berth_oom();
+        va_end(ap);
+        struct conn *c = s->conn;
+        struct api_request *req = &c->req;
+        struct json *j = json_new_object();
+        json_set_str(j, "message", msg);
+        _cleanup_free_ char *body = json_dump(j, 0);
+        json_free(j);
+        size_t len = strlen(body);
+        struct berth_buf out = BERTH_BUF_INIT;
+        format_head(&out, req, status, "application/json", (long long)len + 1, c->stream_close);
+        if (strcmp(req->http.method, "HEAD") != 0) {
+                buf_append(&out, body, len);
+                buf_putc(&out, '\n');
+        }
+        struct iovec iov = {.iov_base = out.data, .iov_len = out.len};
+        int r = send_all(c->fd, &iov, 1);
+        if (r < 0 && !s->error)
+                s->error = r;
+        buf_release(&out);
+        log_debug("api: %s %s -> %d: %s", req->http.method, req->http.target, status, msg);
+}
+
+struct api_stream *api_stream_begin(struct api_request *req, int status, const char *content_type)
+{
+        struct api_stream *s = api_stream_detach(req);
+        api_stream_start(s, status, content_type);
         return s;
 }
 
@@ -688,6 +736,8 @@ int api_stream_write(struct api_stream *s, const void *data, size_t len)
 {
         if (s->error)
                 return s->error;
+        if (!s->started)
+                return -EINVAL; /* api_stream_start() first */
         if (len == 0)
                 return 0;
         if (strcmp(s->conn->req.http.method, "HEAD") == 0)
@@ -735,7 +785,11 @@ void api_stream_end(struct api_stream *s)
         if (!s)
                 return;
         struct conn *c = s->conn;
-        if (!s->error && s->chunked && strcmp(c->req.http.method, "HEAD") != 0) {
+        if (!s->started && !s->whole)
+                api_stream_start(s, 200, NULL); /* a worker that never answered: empty 200 */
+        if (s->whole) {
+                c->stream_error = s->error;
+        } else if (!s->error && s->chunked && strcmp(c->req.http.method, "HEAD") != 0) {
                 struct iovec iov = {.iov_base = (void *)"0\r\n\r\n", .iov_len = 5};
                 s->error = send_all(c->fd, &iov, 1);
         }

@@ -160,6 +160,16 @@ void api_response_header(struct api_request *req, const char *name, const char *
 
 /* Start a chunked response and take the connection off the loop.  Never NULL. */
 struct api_stream *api_stream_begin(struct api_request *req, int status, const char *content_type);
+/*
+ * The same in two steps, for a worker that must decide the status first (a
+ * pull answers 404 before streaming when the manifest is missing):
+ * api_stream_detach() on the loop thread, then from the owning thread either
+ * api_stream_start() (then writes as above) or api_stream_reply_error() (a
+ * whole {"message"} response; writes then fail), then api_stream_end().
+ */
+struct api_stream *api_stream_detach(struct api_request *req);
+void api_stream_start(struct api_stream *s, int status, const char *content_type);
+_printf_(3, 4) void api_stream_reply_error(struct api_stream *s, int status, const char *fmt, ...);
 struct api_request *api_stream_request(struct api_stream *s);
 /* One chunk; 0 or a negative errno (-EPIPE when the client is gone). */
 int api_stream_write(struct api_stream *s, const void *data, size_t len);
