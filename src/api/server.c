@@ -808,7 +808,7 @@ int api_worker_spawn(void *(*fn)(void *), void *arg)
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        pthread_attr_setstacksize(&attr, 256 * 1024);
+        pthread_attr_setstacksize(&attr, 1024 * 1024);
         /* Workers must not take the daemon's signals (signalfd on the loop does). */
         sigset_t all, old;
         sigfillset(&all);

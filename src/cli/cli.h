@@ -69,5 +69,6 @@ extern const struct cli_command cli_cmd_images; /* images, image ls */
 extern const struct cli_command cli_cmd_tag;
 extern const struct cli_command cli_cmd_history; /* history, image history */
 extern const struct cli_command cli_cmd_events;  /* events, system events */
+extern const struct cli_command cli_cmd_pull;    /* pull, image pull */
 
 #endif

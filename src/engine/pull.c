@@ -1,0 +1,619 @@
+/*
+ * pull.c — the engine's pull (contract in pull.h).
+ *
+ * Order of work: parse the reference; open the repository on its registry
+ * (mirrors and insecure registries from the running configuration); resolve
+ * the manifest for the platform (this is where a missing image fails, before
+ * any message); fetch the config into the store; then, unless the image is
+ * already complete here, a pool of max-concurrent-downloads threads takes the
+ * layers one by one: each runs layer_ingest (verify + unpack while
+ * downloading) with a sink that counts bytes for "Downloading" messages.
+ * When all are in, "Extracting"/"Pull complete" are reported in layer order
+ * (docker's order), the records are written in one transaction, and the
+ * digest and status lines end the stream.
+ *
+ * Messages from several threads go through one mutex, so emit sees one call
+ * at a time and a failed emit (client gone) sets the cancel flag, which the
+ * registry client checks between reads.
+ */
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/buf.h"
+#include "base/log.h"
+#include "image/ingest.h"
+#include "image/layer.h"
+#include "image/reference.h"
+#include "images.h"
+#include "oci/image-spec.h"
+#include "pull.h"
+
+#define CONFIG_MAX        (16u << 20)
+#define PROGRESS_EVERY_NS (100 * 1000 * 1000)
+
+struct pull;
+
+struct layer_job {
+        struct pull *p;
+        size_t index;
+        const struct oci_descriptor *desc;
+        const char *diff_id;
+        char chain_id[72];
+        char parent_chain[72];
+        char short_id[13];
+        bool present; /* already unpacked here */
+        int64_t size; /* unpacked bytes */
+        int64_t received;
+        int64_t last_emit_ns;
+        int r;
+        struct berth_error *err;
+        struct layer_ingest *ingest;
+};
+
+struct pull {
+        struct berth_engine *e;
+        const struct berth_pull_opts *o;
+        pthread_mutex_t emit_lock;
+        bool started;
+        bool emit_failed;
+        atomic_bool own_cancel;
+        struct registry_repo *repo;
+        struct layer_job *jobs;
+        size_t n_jobs;
+        size_t next_job; /* under emit_lock */
+};
+
+static int64_t now_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* docker's units.HumanSize (decimal, 4 significant digits). */
+static void human_size(struct berth_buf *b, double size)
+{
+        static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
+        size_t i = 0;
+        while (size >= 1000.0 && i + 1 < ELEMENTSOF(units)) {
+                size /= 1000.0;
+                i++;
+        }
+        buf_printf(b, "%.4g%s", size, units[i]);
+}
+
+char *berth_pull_progress_bar(int64_t current, int64_t total)
+{
+        struct berth_buf b = BERTH_BUF_INIT;
+        if (total <= 0) {
+                struct berth_buf c = BERTH_BUF_INIT;
+                human_size(&c, (double)current);
+                buf_printf(&b, "%8s", c.data);
+                buf_release(&c);
+                return buf_steal(&b);
+        }
+        int pct = (int)((double)current / (double)total * 100) / 2;
+        if (pct > 50)
+                pct = 50;
+        buf_putc(&b, '[');
+        for (int i = 0; i < pct; i++)
+                buf_putc(&b, '=');
+        buf_putc(&b, '>');
+        for (int i = pct; i < 50; i++)
+                buf_putc(&b, ' ');
+        buf_puts(&b, "] ");
+        struct berth_buf cur = BERTH_BUF_INIT, tot = BERTH_BUF_INIT;
+        human_size(&cur, (double)current);
+        human_size(&tot, (double)total);
+        if (current > total)
+                buf_printf(&b, "%8s", cur.data);
+        else
+                buf_printf(&b, "%8s/%s", cur.data, tot.data);
+        buf_release(&cur);
+        buf_release(&tot);
+        return buf_steal(&b);
+}
+
+/* One message; the emit lock serialises threads.  Returns <0 once the client is gone. */
+static int emit_msg(struct pull *p, struct json *msg)
+{
+        pthread_mutex_lock(&p->emit_lock);
+        int r = 0;
+        if (p->emit_failed) {
+                r = -ECANCELED;
+        } else {
+                p->started = true;
+                if (p->o->emit(msg, p->o->userdata) < 0) {
+                        p->emit_failed = true;
+                        atomic_store(&p->own_cancel, true);
+                        if (p->o->cancel)
+                                atomic_store(p->o->cancel, true);
+                        r = -ECANCELED;
+                }
+        }
+        pthread_mutex_unlock(&p->emit_lock);
+        json_free(msg);
+        return r;
+}
+
+static struct json *status_msg(const char *status, const char *id)
+{
+        struct json *m = json_new_object();
+        json_set_str(m, "status", status);
+        if (id)
+                json_set_str(m, "id", id);
+        return m;
+}
+
+/* {"status":…,"progressDetail":{},"id":…} as dockerd sends layer states. */
+static int emit_layer(struct pull *p, const struct layer_job *j, const char *status)
+{
+        struct json *m = json_new_object();
+        json_set_str(m, "status", status);
+        json_object_set(m, "progressDetail", json_new_object());
+        json_set_str(m, "id", j->short_id);
+        return emit_msg(p, m);
+}
+
+static int emit_progress(struct pull *p, const struct layer_job *j, const char *status,
+                         int64_t current, int64_t total)
+{
+        struct json *m = json_new_object();
+        json_set_str(m, "status", status);
+        struct json *d = json_object_set(m, "progressDetail", json_new_object());
+        json_set_int(d, "current", current);
+        json_set_int(d, "total", total);
+        _cleanup_free_ char *bar = berth_pull_progress_bar(current, total);
+        json_set_str(m, "progress", bar);
+        json_set_str(m, "id", j->short_id);
+        return emit_msg(p, m);
+}
+
+/* The sink in front of layer_ingest_write: counts bytes and reports progress. */
+static int counting_sink(const void *buf, size_t n, void *userdata, struct berth_error **err)
+{
+        struct layer_job *j = userdata;
+        int r = layer_ingest_write(buf, n, j->ingest, err);
+        if (r < 0)
+                return r;
+        j->received += (int64_t)n;
+        int64_t t = now_ns();
+        if (t - j->last_emit_ns >= PROGRESS_EVERY_NS || j->received == j->desc->size) {
+                j->last_emit_ns = t;
+                if (emit_progress(j->p, j, "Downloading", j->received, j->desc->size) < 0)
+                        return berth_error_set(err, ECANCELED,
+                                               "pull cancelled: the client went away");
+        }
+        return 0;
+}
+
+static void run_job(struct layer_job *j)
+{
+        struct pull *p = j->p;
+        struct layer_ingest_opts o = {
+            .digest = j->desc->digest,
+            .size = j->desc->size,
+            .diff_id = j->diff_id,
+            .parent_chain_id = j->index ? j->parent_chain : NULL,
+        };
+        j->r = layer_ingest_begin(p->e->store, &o, &j->ingest, &j->err);
+        if (j->r < 0)
+                return;
+        if (j->r == 1) {
+                /* Present after all (another pull finished it meanwhile, or only the blob was
+                 * missing its unpacked form and begin() unpacked it). */
+                j->ingest = NULL;
+                j->present = true;
+                j->r = 0;
+                (void)emit_layer(p, j, "Download complete");
+                return;
+        }
+        j->r =
+            registry_blob_fetch(p->repo, j->desc->digest, j->desc->size, counting_sink, j, &j->err);
+        if (j->r < 0) {
+                layer_ingest_abort(j->ingest);
+                j->ingest = NULL;
+                return;
+        }
+        (void)emit_layer(p, j, "Verifying Checksum");
+        (void)emit_layer(p, j, "Download complete");
+        struct layer_result res;
+        memset(&res, 0, sizeof(res));
+        j->r = layer_ingest_commit(j->ingest, &res, &j->err);
+        j->ingest = NULL;
+        if (j->r == 0 && res.size)
+                j->size = (int64_t)res.size;
+}
+
+static void *pool_thread(void *arg)
+{
+        struct pull *p = arg;
+        for (;;) {
+                pthread_mutex_lock(&p->emit_lock);
+                size_t i = p->next_job++;
+                bool stop = p->emit_failed;
+                pthread_mutex_unlock(&p->emit_lock);
+                if (i >= p->n_jobs || stop)
+                        return NULL;
+                struct layer_job *j = &p->jobs[i];
+                if (j->present)
+                        continue;
+                run_job(j);
+                if (j->r < 0) {
+                        /* One failed layer stops the others: they would be thrown away. */
+                        pthread_mutex_lock(&p->emit_lock);
+                        p->next_job = p->n_jobs;
+                        pthread_mutex_unlock(&p->emit_lock);
+                        atomic_store(&p->own_cancel, true);
+                        return NULL;
+                }
+        }
+}
+
+static int blob_sink(const void *buf, size_t n, void *userdata, struct berth_error **err)
+{
+        return blob_ingest_write(userdata, buf, n, err);
+}
+
+static int fetch_config(struct pull *p, const struct oci_descriptor *d, char **ret, size_t *ret_len,
+                        struct berth_error **err)
+{
+        struct blob_ingest *in = NULL;
+        int r = blob_store_ingest_begin(p->e->store, d->digest, d->size, &in, err);
+        if (r < 0)
+                return r;
+        if (r == 0) {
+                r = registry_blob_fetch(p->repo, d->digest, d->size, blob_sink, in, err);
+                if (r < 0) {
+                        blob_ingest_abort(in);
+                        return r;
+                }
+                r = blob_ingest_commit(in, NULL, err);
+                if (r < 0)
+                        return r;
+        }
+        return blob_store_read(p->e->store, d->digest, CONFIG_MAX, ret, ret_len, err);
+}
+
+static int64_t parse_created(const char *s)
+{
+        struct tm tm = {0};
+        const char *rest = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+        if (!rest)
+                return 0;
+        int64_t t = (int64_t)timegm(&tm);
+        if (*rest == '.')
+                while (*++rest >= '0' && *rest <= '9')
+                        ;
+        if ((*rest == '+' || *rest == '-') && strlen(rest) >= 6) {
+                int off = ((rest[1] - '0') * 10 + (rest[2] - '0')) * 3600 +
+                          ((rest[4] - '0') * 10 + (rest[5] - '0')) * 60;
+                t += *rest == '+' ? -off : off;
+        }
+        return t;
+}
+
+static int bind_exec(sqlite3 *h, const char *sql, const char *a, const char *b, int64_t x,
+                     int64_t y, struct berth_error **err)
+{
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
+                return berth_error_set(err, EIO, "database: %s", sqlite3_errmsg(h));
+        if (a)
+                sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
+        if (b)
+                sqlite3_bind_text(st, 2, b, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 3, x);
+        sqlite3_bind_int64(st, 4, y);
+        int rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+                return berth_error_set(err, EIO, "database: %s", sqlite3_errmsg(h));
+        return 0;
+}
+
+/* Size of an unpacked layer another image already recorded (0 when none did). */
+static int64_t known_layer_size(sqlite3 *h, const char *chain_id)
+{
+        sqlite3_stmt *st = NULL;
+        int64_t size = 0;
+        if (sqlite3_prepare_v2(h,
+                               "SELECT size FROM image_layers WHERE chain_id = ?1 AND size > 0 "
+                               "LIMIT 1",
+                               -1, &st, NULL) != SQLITE_OK)
+                return 0;
+        sqlite3_bind_text(st, 1, chain_id, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW)
+                size = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        return size;
+}
+
+/* Everything is in place: images, image_layers, the tag and the repo digest, at once. */
+static int record_image(struct pull *p, const char *image_id, const char *manifest_digest,
+                        int64_t created, const char *tag_name, const char *digest_name,
+                        struct berth_error **err)
+{
+        _cleanup_config_ struct berth_config *c = berth_engine_config(p->e);
+        _cleanup_free_ char *path = xasprintf("%s/berth.db", c->data_root);
+        _cleanup_db_ struct berth_db *db = NULL;
+        int r = berth_db_open(path, &db, err);
+        if (r < 0)
+                return r;
+        sqlite3 *h = berth_db_handle(db);
+        int64_t total = 0;
+        for (size_t i = 0; i < p->n_jobs; i++) {
+                if (!p->jobs[i].size)
+                        p->jobs[i].size = known_layer_size(h, p->jobs[i].chain_id);
+                total += p->jobs[i].size;
+        }
+        r = berth_db_begin(db, err);
+        if (r < 0)
+                return r;
+        r = bind_exec(h,
+                      "INSERT INTO images (id, manifest_digest, size, created, added) "
+                      "VALUES (?1, ?2, ?3, ?4, strftime('%s','now')) "
+                      "ON CONFLICT(id) DO UPDATE SET manifest_digest = excluded.manifest_digest",
+                      image_id, manifest_digest, total, created, err);
+        if (r == 0)
+                r = bind_exec(h, "DELETE FROM image_layers WHERE image_id = ?1", image_id, NULL, 0,
+                              0, err);
+        for (size_t i = 0; r == 0 && i < p->n_jobs; i++) {
+                struct layer_job *j = &p->jobs[i];
+                sqlite3_stmt *st = NULL;
+                if (sqlite3_prepare_v2(
+                        h,
+                        "INSERT INTO image_layers (image_id, position, chain_id, "
+                        "diff_id, blob_digest, size) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        -1, &st, NULL) != SQLITE_OK) {
+                        r = berth_error_set(err, EIO, "database: %s", sqlite3_errmsg(h));
+                        break;
+                }
+                sqlite3_bind_text(st, 1, image_id, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(st, 2, (int64_t)i);
+                sqlite3_bind_text(st, 3, j->chain_id, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 4, j->diff_id, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 5, j->desc->digest, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(st, 6, j->size);
+                if (sqlite3_step(st) != SQLITE_DONE)
+                        r = berth_error_set(err, EIO, "database: %s", sqlite3_errmsg(h));
+                sqlite3_finalize(st);
+        }
+        if (r == 0 && tag_name)
+                r = bind_exec(h,
+                              "INSERT INTO tags (name, image_id) VALUES (?1, ?2) "
+                              "ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id",
+                              tag_name, image_id, 0, 0, err);
+        if (r == 0 && digest_name)
+                r = bind_exec(h,
+                              "INSERT INTO repo_digests (name, image_id) VALUES (?1, ?2) "
+                              "ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id",
+                              digest_name, image_id, 0, 0, err);
+        if (r == 0)
+                r = berth_db_commit(db, err);
+        if (r < 0)
+                berth_db_rollback(db);
+        return r;
+}
+
+/* The image ID a tag points at now ("" when none), to tell "up to date" from "newer". */
+static char *current_tag_target(struct pull *p, const char *tag_name)
+{
+        if (!tag_name)
+                return xstrdup("");
+        _cleanup_config_ struct berth_config *c = berth_engine_config(p->e);
+        _cleanup_free_ char *path = xasprintf("%s/berth.db", c->data_root);
+        _cleanup_db_ struct berth_db *db = NULL;
+        if (berth_db_open(path, &db, NULL) < 0)
+                return xstrdup("");
+        sqlite3 *h = berth_db_handle(db);
+        sqlite3_stmt *st = NULL;
+        char *id = NULL;
+        if (sqlite3_prepare_v2(h, "SELECT image_id FROM tags WHERE name = ?1", -1, &st, NULL) ==
+            SQLITE_OK) {
+                sqlite3_bind_text(st, 1, tag_name, -1, SQLITE_STATIC);
+                if (sqlite3_step(st) == SQLITE_ROW)
+                        id = xstrdup((const char *)sqlite3_column_text(st, 0));
+                sqlite3_finalize(st);
+        }
+        return id ? id : xstrdup("");
+}
+
+static int open_repo(struct pull *p, const struct image_ref *ref, struct registry_client **ret_c,
+                     struct berth_error **err)
+{
+        _cleanup_config_ struct berth_config *c = berth_engine_config(p->e);
+        struct registry_options ro = {
+            .mirrors = c->registry_mirrors,
+            .insecure = c->insecure_registries,
+        };
+        int r = registry_client_new(&ro, ret_c, err);
+        if (r < 0)
+                return r;
+        r = registry_repo_open(*ret_c, ref->domain, ref->path, p->o->auth, REGISTRY_PULL, &p->repo,
+                               err);
+        if (r < 0)
+                return r;
+        registry_repo_set_cancel(p->repo, p->o->cancel ? p->o->cancel : &p->own_cancel);
+        return 0;
+}
+
+int berth_image_pull(struct berth_engine *e, const struct berth_pull_opts *o, bool *ret_started,
+                     struct berth_error **err)
+{
+        struct pull p = {.e = e, .o = o};
+        pthread_mutex_init(&p.emit_lock, NULL);
+        struct registry_client *client = NULL;
+        struct registry_image img;
+        memset(&img, 0, sizeof(img));
+        struct oci_image_config *cfg = NULL;
+        struct oci_platform platform;
+        memset(&platform, 0, sizeof(platform));
+        bool have_platform = false;
+        _cleanup_free_ char *cfg_body = NULL;
+        size_t cfg_len = 0;
+        _cleanup_image_ref_ struct image_ref *ref = NULL;
+        _cleanup_free_ char *familiar = NULL, *tag_name = NULL, *digest_name = NULL, *before = NULL,
+                            *repo_name = NULL;
+        _cleanup_config_ struct berth_config *conf = NULL;
+
+        int r = image_ref_parse_pull(o->reference, &ref, err);
+        if (r < 0)
+                goto out;
+        if (o->platform && *o->platform) {
+                r = oci_platform_parse(o->platform, &platform, err);
+                if (r < 0)
+                        goto out;
+                have_platform = true;
+        }
+        familiar = image_ref_familiar(ref);
+        repo_name = image_ref_name(ref);
+        r = open_repo(&p, ref, &client, err);
+        if (r < 0)
+                goto out;
+        const char *what = ref->digest ? ref->digest : ref->tag;
+        r = registry_resolve(p.repo, what, have_platform ? &platform : NULL, &img, err);
+        if (r < 0) {
+                if (r == -ENOENT)
+                        r = berth_error_prefix(err, "manifest for %s not found", familiar);
+                goto out;
+        }
+
+        /* From here on the client sees a stream: "Pulling from library/busybox", id the tag. */
+        {
+                _cleanup_free_ char *st = xasprintf("Pulling from %s", ref->path);
+                r = emit_msg(&p, status_msg(st, ref->digest ? ref->digest : ref->tag));
+                if (r < 0)
+                        goto cancelled;
+        }
+        const struct oci_manifest *m = img.parsed;
+        r = fetch_config(&p, &m->config, &cfg_body, &cfg_len, err);
+        if (r == 0)
+                r = oci_image_config_parse(cfg_body, cfg_len, &cfg, err);
+        if (r < 0)
+                goto out;
+        size_t n_diff = 0;
+        while (cfg->diff_ids && cfg->diff_ids[n_diff])
+                n_diff++;
+        if (n_diff != m->n_layers) {
+                r = berth_error_set(err, EINVAL, "image %s: %zu layers but %zu diff ids", familiar,
+                                    m->n_layers, n_diff);
+                goto out;
+        }
+
+        if (ref->tag && !ref->digest) {
+                tag_name = image_ref_string(ref);
+        }
+        /* What the tag names: the index when there is one (docker's "Digest:" and RepoDigests). */
+        const char *top_digest = img.index.body ? img.index.digest : img.manifest.digest;
+        digest_name = xasprintf("%s@%s", repo_name, top_digest);
+        before = current_tag_target(&p, tag_name);
+
+        /* The layers: what is unpacked here already exists; the rest goes to the pool. */
+        p.n_jobs = m->n_layers;
+        p.jobs = xcalloc(p.n_jobs ? p.n_jobs : 1, sizeof(*p.jobs));
+        conf = berth_engine_config(e);
+        for (size_t i = 0; i < p.n_jobs; i++) {
+                struct layer_job *j = &p.jobs[i];
+                j->p = &p;
+                j->index = i;
+                j->desc = &m->layers[i];
+                j->diff_id = cfg->diff_ids[i];
+                if (i)
+                        memcpy(j->parent_chain, p.jobs[i - 1].chain_id, sizeof(j->parent_chain));
+                layer_chain_id(i ? j->parent_chain : NULL, j->diff_id, j->chain_id);
+                const char *hex = strchr(j->desc->digest, ':');
+                snprintf(j->short_id, sizeof(j->short_id), "%.12s",
+                         hex ? hex + 1 : j->desc->digest);
+                j->present = layer_exists(conf->data_root, j->chain_id);
+        }
+        bool image_known = before && strcmp(before, img.parsed->config.digest) == 0;
+        for (size_t i = 0; i < p.n_jobs && !image_known; i++)
+                if ((r = emit_layer(&p, &p.jobs[i],
+                                    p.jobs[i].present ? "Already exists" : "Pulling fs layer")) < 0)
+                        goto cancelled;
+
+        size_t workers =
+            conf->max_concurrent_downloads > 0 ? (size_t)conf->max_concurrent_downloads : 1;
+        if (workers > p.n_jobs)
+                workers = p.n_jobs;
+        pthread_t *th = xcalloc(workers ? workers : 1, sizeof(*th));
+        size_t started_threads = 0;
+        for (size_t i = 0; i < workers; i++) {
+                pthread_attr_t attr;
+                pthread_attr_init(&attr);
+                pthread_attr_setstacksize(&attr, 512 * 1024);
+                if (pthread_create(&th[started_threads], &attr, pool_thread, &p) == 0)
+                        started_threads++;
+                pthread_attr_destroy(&attr);
+        }
+        if (workers && !started_threads)
+                pool_thread(&p); /* no thread to spare: do it here */
+        for (size_t i = 0; i < started_threads; i++)
+                pthread_join(th[i], NULL);
+        free(th);
+        for (size_t i = 0; i < p.n_jobs; i++) {
+                struct layer_job *j = &p.jobs[i];
+                if (j->r < 0 && r == 0) {
+                        r = j->r;
+                        if (err && !*err)
+                                *err = TAKE_PTR(j->err);
+                }
+        }
+        if (r < 0 || p.emit_failed)
+                goto cancelled_or_failed;
+
+        /* docker reports extraction layer by layer, bottom first. */
+        for (size_t i = 0; i < p.n_jobs && !image_known; i++) {
+                struct layer_job *j = &p.jobs[i];
+                if (j->present)
+                        continue;
+                if ((r = emit_progress(&p, j, "Extracting", j->desc->size, j->desc->size)) < 0 ||
+                    (r = emit_layer(&p, j, "Pull complete")) < 0)
+                        goto cancelled;
+        }
+
+        r = record_image(&p, img.parsed->config.digest, img.manifest.digest,
+                         parse_created(cfg->created), tag_name, digest_name, err);
+        if (r < 0)
+                goto out;
+        {
+                const char *attrs[] = {"name", familiar, NULL};
+                berth_events_publish(e->events, "image", "pull", familiar, attrs);
+        }
+        {
+                _cleanup_free_ char *dg = xasprintf("Digest: %s", top_digest);
+                if ((r = emit_msg(&p, status_msg(dg, NULL))) < 0)
+                        goto cancelled;
+                _cleanup_free_ char *st = xasprintf(
+                    "Status: %s for %s",
+                    image_known ? "Image is up to date" : "Downloaded newer image", familiar);
+                if ((r = emit_msg(&p, status_msg(st, NULL))) < 0)
+                        goto cancelled;
+        }
+        r = 0;
+        goto out;
+
+cancelled_or_failed:
+        if (r < 0 && !p.emit_failed)
+                goto out;
+cancelled:
+        r = berth_error_set(err, ECANCELED, "pull %s: cancelled, the client went away", familiar);
+out:
+        for (size_t i = 0; i < p.n_jobs; i++) {
+                layer_ingest_abort(p.jobs[i].ingest);
+                berth_error_free(p.jobs[i].err);
+        }
+        free(p.jobs);
+        oci_image_config_free(cfg);
+        if (have_platform)
+                oci_platform_release(&platform);
+        registry_image_release(&img);
+        registry_repo_free(p.repo);
+        registry_client_free(client);
+        pthread_mutex_destroy(&p.emit_lock);
+        if (ret_started)
+                *ret_started = p.started;
+        return r;
+}
