@@ -158,3 +158,26 @@ def test_berth_pull(pulld, regwork, registries):
     assert r.stdout == ref + ":v1\n"
     i = json.loads(berth("image", "inspect", ref + ":v1", host=host).stdout)[0]
     assert i["Architecture"] == "arm64"
+
+
+def test_pull_docker_io_through_a_mirror_and_by_digest(tmproot, regwork, registries):
+    reg, img = pushed(regwork, registries, repo="library/busybox", tag="v1")
+    d = Daemon(tmproot, config={"registry-mirrors": ["http://%s" % reg.host]}).start()
+    try:
+        host = "unix://" + d.sock
+        r = berth("pull", "busybox:v1", host=host)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.splitlines()[-1] == "docker.io/library/busybox:v1"
+        assert "Status: Downloaded newer image for busybox:v1" in r.stdout
+        i = json.loads(berth("image", "inspect", "busybox:v1", host=host).stdout)[0]
+        assert i["RepoDigests"] == ["busybox@%s" % img.top_digest]
+        # By digest: the same image, found by its repo digest, nothing downloaded again.
+        r = berth("pull", "busybox@" + img.top_digest, host=host)
+        assert r.returncode == 0, r.stderr
+        assert "Pull complete" not in r.stdout
+        assert r.stdout.splitlines()[-1] == "docker.io/library/busybox@" + img.top_digest
+        assert json.loads(berth("image", "inspect", "busybox@" + img.top_digest,
+                                host=host).stdout)[0]["Id"] == i["Id"]
+    finally:
+        assert d.stop() == 0
+        d.kill()
