@@ -17,6 +17,9 @@ void api_register_system(struct api_server *srv, struct berth_engine *engine);
 /* /images/json, /images/{name}/json, /images/{name}/tag, DELETE /images/{name}, /images/prune */
 void api_register_images(struct api_server *srv, struct berth_engine *engine);
 
+/* POST /auth (checks credentials on a worker thread) */
+void api_register_auth(struct api_server *srv, struct berth_engine *engine);
+
 /* GET /events (streams from a worker thread) */
 void api_register_events(struct api_server *srv, struct berth_engine *engine);
 

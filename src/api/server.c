@@ -692,19 +692,28 @@ void api_stream_reply_error(struct api_stream *s, int status, const char *fmt, .
 {
         if (s->started || s->whole)
                 return;
-        s->whole = true;
         _cleanup_free_ char *msg = NULL;
         va_list ap;
         va_start(ap, fmt);
         if (vasprintf(&msg, fmt, ap) < 0)
                 berth_oom();
         va_end(ap);
-        struct conn *c = s->conn;
-        struct api_request *req = &c->req;
         struct json *j = json_new_object();
         json_set_str(j, "message", msg);
-        _cleanup_free_ char *body = json_dump(j, 0);
+        api_stream_reply_json(s, status, j);
         json_free(j);
+        log_debug("api: %s %s -> %d: %s", s->conn->req.http.method, s->conn->req.http.target,
+                  status, msg);
+}
+
+void api_stream_reply_json(struct api_stream *s, int status, const struct json *j)
+{
+        if (s->started || s->whole)
+                return;
+        s->whole = true;
+        struct conn *c = s->conn;
+        struct api_request *req = &c->req;
+        _cleanup_free_ char *body = json_dump(j, 0);
         size_t len = strlen(body);
         struct berth_buf out = BERTH_BUF_INIT;
         format_head(&out, req, status, "application/json", (long long)len + 1, c->stream_close);
@@ -717,7 +726,6 @@ void api_stream_reply_error(struct api_stream *s, int status, const char *fmt, .
         if (r < 0 && !s->error)
                 s->error = r;
         buf_release(&out);
-        log_debug("api: %s %s -> %d: %s", req->http.method, req->http.target, status, msg);
 }
 
 struct api_stream *api_stream_begin(struct api_request *req, int status, const char *content_type)

@@ -21,6 +21,8 @@ static const struct cli_command *const commands[] = {
     &cli_cmd_history,
     &cli_cmd_images,
     &cli_cmd_info,
+    &cli_cmd_login,
+    &cli_cmd_logout,
     &cli_cmd_pull,
     &cli_cmd_image,
     &cli_cmd_system,

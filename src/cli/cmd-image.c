@@ -22,6 +22,7 @@
 #include "api/http.h"
 #include "base/buf.h"
 #include "cli.h"
+#include "credentials.h"
 #include "formatter.h"
 #include "image/reference.h"
 #include "progress.h"
@@ -350,12 +351,17 @@ static int run_pull(struct cli_ctx *ctx, const struct cli_flagset *fs)
                 buf_puts(&q, "&platform=");
                 http_escape_query(&q, platform);
         }
+        /* Stored credentials for the image's registry go along, as docker's CLI sends them. */
+        _cleanup_free_ char *cred_key = cli_credentials_key(ref->domain);
+        _cleanup_free_ char *reg_auth = cli_credentials_registry_auth(cred_key);
+        c->registry_auth = reg_auth ? reg_auth : "e30=";
         struct pull_out po = {.ctx = ctx, .quiet = quiet};
         po.progress = progress_new(isatty(fileno(ctx->out)) && !quiet,
                                    progress_terminal_width(fileno(ctx->out)));
         int r = cli_client_stream(c, "POST", "/images/create", q.data, NULL, NULL, 0, &po.status,
                                   pull_data, &po, &err);
         buf_release(&q);
+        c->registry_auth = NULL;
         int code = 0;
         if (r < 0 && po.stream_err) {
                 fflush(ctx->out);

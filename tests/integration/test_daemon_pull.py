@@ -181,3 +181,49 @@ def test_pull_docker_io_through_a_mirror_and_by_digest(tmproot, regwork, registr
     finally:
         assert d.stop() == 0
         d.kill()
+
+
+def test_login_pull_logout_with_basic_auth(pulld, regwork, registries, tmproot):
+    import base64
+    htp = os.path.join(regwork, "htpasswd")
+    subprocess.run(["htpasswd", "-B", "-b", "-c", htp, "alice", "s3cret"], check=True,
+                   capture_output=True)
+    reg = registries(regwork, htpasswd=htp)
+    img = build_image()
+    basic = "Basic " + base64.b64encode(b"alice:s3cret").decode()
+    http_push("http://" + reg.host, "private/bb", "v1", img, headers={"Authorization": basic})
+    host = "unix://" + pulld.sock
+    conf = os.path.join(tmproot, "berth-config")
+    env = {"BERTH_CONFIG": conf}
+    ref = "%s/private/bb:v1" % reg.host
+
+    r = berth("pull", ref, host=host, env=env)
+    assert r.returncode == 1 and "unauthorized" in r.stderr, r.stderr
+
+    r = berth("login", "-u", "alice", "--password-stdin", reg.host, host=host, env=env,
+              input="wrong\n")
+    assert r.returncode == 1
+    assert r.stderr.startswith("Error response from daemon: ") and \
+        "incorrect username or password" in r.stderr
+    assert not os.path.exists(os.path.join(conf, "config.json"))
+
+    r = berth("login", "-u", "alice", "--password-stdin", reg.host, host=host, env=env,
+              input="s3cret\n")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "Login Succeeded\n"
+    path = os.path.join(conf, "config.json")
+    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+    with open(path) as f:
+        saved = json.load(f)
+    assert saved["auths"][reg.host]["auth"] == base64.b64encode(b"alice:s3cret").decode()
+
+    r = berth("pull", "-q", ref, host=host, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ref + "\n"
+
+    r = berth("logout", reg.host, host=host, env=env)
+    assert r.stdout == "Removing login credentials for %s\n" % reg.host
+    r = berth("logout", reg.host, host=host, env=env)
+    assert r.stdout == "Not logged in to %s\n" % reg.host
+    with open(path) as f:
+        assert reg.host not in json.load(f)["auths"]
