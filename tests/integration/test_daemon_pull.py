@@ -227,3 +227,20 @@ def test_login_pull_logout_with_basic_auth(pulld, regwork, registries, tmproot):
     assert r.stdout == "Not logged in to %s\n" % reg.host
     with open(path) as f:
         assert reg.host not in json.load(f)["auths"]
+
+
+def test_distribution_inspect(pulld, regwork, registries):
+    reg, img = pushed(regwork, registries, two_platforms=True)
+    ref = "%s/tests/busybox:v1" % reg.host
+    d = pulld.json("/v1.41/distribution/%s/json" % ref)
+    assert d["Descriptor"]["digest"] == img.top_digest
+    assert d["Descriptor"]["mediaType"] == img.top_media_type
+    assert d["Descriptor"]["size"] == len(img.blobs[img.top_digest])
+    assert sorted((p["os"], p["architecture"]) for p in d["Platforms"]) == \
+        [("linux", "amd64"), ("linux", "arm64")]
+    reg2, img2 = pushed(regwork, registries, repo="tests/single")
+    d = pulld.json("/distribution/%s/tests/single:v1/json" % reg2.host)
+    assert d["Descriptor"]["digest"] == img2.top_digest
+    assert d["Platforms"] == [{"architecture": "amd64", "os": "linux"}]
+    status, _, body = pulld.request("GET", "/distribution/%s/tests/busybox:nope/json" % reg.host)
+    assert status == 404 and json.loads(body)["message"]
