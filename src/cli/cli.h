@@ -70,6 +70,7 @@ extern const struct cli_command cli_cmd_tag;
 extern const struct cli_command cli_cmd_history; /* history, image history */
 extern const struct cli_command cli_cmd_events;  /* events, system events */
 extern const struct cli_command cli_cmd_pull;    /* pull, image pull */
+extern const struct cli_command cli_cmd_push;    /* push, image push */
 extern const struct cli_command cli_cmd_login;
 extern const struct cli_command cli_cmd_logout;
 

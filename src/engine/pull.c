@@ -574,6 +574,14 @@ int berth_image_pull(struct berth_engine *e, const struct berth_pull_opts *o, bo
                         goto cancelled;
         }
 
+        /* The manifest (and index) go to the store too: push sends them back byte for byte. */
+        r = blob_store_put(e->store, img.manifest.digest, img.manifest.body, img.manifest.len, NULL,
+                           err);
+        if (r >= 0 && img.index.body)
+                r = blob_store_put(e->store, img.index.digest, img.index.body, img.index.len, NULL,
+                                   err);
+        if (r < 0)
+                goto out;
         r = record_image(&p, img.parsed->config.digest, img.manifest.digest,
                          parse_created(cfg->created), tag_name, digest_name, err);
         if (r < 0)
