@@ -40,14 +40,15 @@ static void fd_path(char buf[FD_PATH_MAX], int fd)
         snprintf(buf, FD_PATH_MAX, "/proc/self/fd/%d", fd);
 }
 
-int root_mkdir_p(int rootfd, const char *path, mode_t mode, struct berth_error **err)
+static int mkdir_p_depth(int rootfd, const char *path, mode_t mode, unsigned depth,
+                         struct berth_error **err)
 {
+        if (depth > 40)
+                return berth_error_sys(err, ELOOP, "resolve '%s' in rootfs", path);
         _cleanup_free_ char *p = xstrdup(path);
         size_t len = strlen(p);
         for (size_t i = 0; i <= len; i++) {
-                if (p[i] != '/' && p[i] != '\0')
-                        continue;
-                if (i == 0)
+                if ((p[i] != '/' && p[i] != '\0') || i == 0)
                         continue;
                 char saved = p[i];
                 p[i] = '\0';
@@ -55,7 +56,7 @@ int root_mkdir_p(int rootfd, const char *path, mode_t mode, struct berth_error *
                 if (fd == -ENOENT) {
                         char *slash = strrchr(p, '/');
                         const char *name = slash ? slash + 1 : p;
-                        int pfd = -EBADF;
+                        int pfd;
                         if (slash && slash != p) {
                                 *slash = '\0';
                                 pfd = open_in_root(rootfd, p, O_PATH | O_DIRECTORY, 0);
@@ -71,7 +72,20 @@ int root_mkdir_p(int rootfd, const char *path, mode_t mode, struct berth_error *
                                 close(pfd);
                                 return berth_error_sys(err, e, "mkdir '%s' in rootfs", p);
                         }
+                        /* a dangling symlink: make its target, resolved inside the root */
+                        char target[PATH_MAX];
+                        ssize_t tl = readlinkat(pfd, name, target, sizeof(target) - 1);
                         close(pfd);
+                        if (tl > 0) {
+                                target[tl] = '\0';
+                                if (slash)
+                                        *slash = '\0';
+                                _cleanup_free_ char *next = xasprintf(
+                                        "%s%s%s%s%s", target[0] == '/' ? "" : p,
+                                        target[0] == '/' ? "" : "/", target,
+                                        saved ? "/" : "", saved ? p + i + 1 : "");
+                                return mkdir_p_depth(rootfd, next, mode, depth + 1, err);
+                        }
                         fd = open_in_root(rootfd, p, O_PATH | O_DIRECTORY, 0);
                 }
                 if (fd < 0)
@@ -82,6 +96,11 @@ int root_mkdir_p(int rootfd, const char *path, mode_t mode, struct berth_error *
                 close(fd);
         }
         return open_in_root(rootfd, "/", O_PATH | O_DIRECTORY, 0);
+}
+
+int root_mkdir_p(int rootfd, const char *path, mode_t mode, struct berth_error **err)
+{
+        return mkdir_p_depth(rootfd, path, mode, 0, err);
 }
 
 /* Open (creating when missing) a mount target inside root: a directory, or an
