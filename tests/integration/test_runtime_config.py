@@ -232,3 +232,43 @@ def test_cgroup_limits_applied(rt, workdir, rootfs_template, unique_id):
     assert "/berth/" + unique_id in p.stdout or ":/\n" in p.stdout
     assert "77" in p.stdout.split()
     assert str(64 * 1024 * 1024) in p.stdout.split()
+
+
+def test_seccomp_filter_in_init_and_exec(rt, workdir, rootfs_template, unique_id):
+    def edit(c):
+        c["linux"]["seccomp"] = {
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO",
+                          "errnoRet": 1},
+                         {"names": ["no_such_syscall_name"], "action": "SCMP_ACT_ERRNO"}]}
+        c["root"]["readonly"] = False
+    b = make_bundle(workdir, rootfs_template,
+                    ["sh", "-c", "mkdir /tmp/d 2>&1; grep Seccomp: /proc/self/status; sleep 100"],
+                    edit)
+    rt("run", "-d", "-b", b, unique_id, check=True)
+    p = rt("exec", unique_id, "sh", "-c", "mkdir /tmp/e 2>&1; grep Seccomp: /proc/self/status")
+    assert "Operation not permitted" in p.stdout
+    assert "Seccomp:\t2" in p.stdout
+    assert not os.path.exists(os.path.join(b, "rootfs", "tmp", "e"))
+
+
+def test_seccomp_with_no_new_privileges_for_a_user(rt, workdir, rootfs_template, unique_id):
+    def edit(c):
+        c["process"]["noNewPrivileges"] = True
+        c["process"]["user"] = {"uid": 1000, "gid": 1000}
+        c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
+                                 "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO",
+                                               "errnoRet": 38}]}
+    p = run_helper(rt, workdir, rootfs_template, unique_id, edit)
+    assert p["cwd"] == "" and p["Seccomp"] == "2" and p["NoNewPrivs"] == "1"
+
+
+def test_bad_seccomp_profile_is_refused(rt, workdir, rootfs_template, unique_id):
+    def edit(c):
+        c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
+                                 "architectures": ["SCMP_ARCH_NOPE"]}
+    b = make_bundle(workdir, rootfs_template, ["true"], edit)
+    p = rt("create", "-b", b, unique_id)
+    assert p.returncode != 0 and "SCMP_ARCH_NOPE" in p.stderr
+    assert leftovers(rt, unique_id, b) == []
