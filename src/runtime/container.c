@@ -449,7 +449,14 @@ int container_write_pid_file(const char *path, pid_t pid, struct berth_error **e
                         return berth_error_sys(err, errno, "getcwd");
                 abs = xasprintf("%s/%s", cwd, path);
         }
-        int r = write_file_atomic(abs ? abs : path, buf, (size_t)n, 0644);
+        /* temp + rename (readers never see an empty file), no fsync, as runc */
+        const char *target = abs ? abs : path;
+        _cleanup_free_ char *tmp = xasprintf("%s.tmp-%d", target, (int)getpid());
+        int r = write_file_at(AT_FDCWD, tmp, buf, (size_t)n, 0644);
+        if (r == 0 && rename(tmp, target) < 0)
+                r = -errno;
+        if (r < 0)
+                (void)unlink(tmp);
         if (r < 0)
                 return berth_error_sys(err, -r, "write pid file '%s'", path);
         return 0;
