@@ -68,10 +68,14 @@ START_TEST(test_state_roundtrip_and_stopped)
         ck_assert_int_eq(mkdir_p(dir, 0700), 0);
         struct json *ann = json_new_object();
         json_set_str(ann, "k", "v");
-        struct rt_state st = {.id = (char *)"c1", .pid = 0x7ffffff0, .pid_start = 1,
-                              .bundle = (char *)"/b", .rootfs = (char *)"/b/rootfs",
+        struct rt_state st = {.id = (char *)"c1",
+                              .pid = 0x7ffffff0,
+                              .pid_start = 1,
+                              .bundle = (char *)"/b",
+                              .rootfs = (char *)"/b/rootfs",
                               .created = (char *)"2026-01-01T00:00:00.000000000Z",
-                              .owner = (char *)"", .annotations = ann};
+                              .owner = (char *)"",
+                              .annotations = ann};
         ck_assert_int_eq(state_write(dir, &st, NULL), 0);
         json_free(ann);
 
