@@ -17,7 +17,7 @@ bundle=$(mktemp -d /tmp/berth-demo.XXXXXX)
 trap 'rm -rf "$bundle"' EXIT
 mkdir -p "$bundle/rootfs/bin" "$bundle/rootfs/proc" "$bundle/rootfs/dev" "$bundle/rootfs/sys" "$bundle/rootfs/tmp"
 cp /bin/busybox "$bundle/rootfs/bin/busybox"
-for a in $(/bin/busybox --list); do ln -sf busybox "$bundle/rootfs/bin/$a"; done
+for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$bundle/rootfs/bin/$a"; done
 (cd "$bundle" && "$top/build/src/cmd/berth-runtime" spec)
 echo "demo.sh: a busybox shell in a fresh container (exit to leave)" >&2
-exec "$top/build/src/cmd/berth-runtime" run --bundle "$bundle" "demo-$$"
+"$top/build/src/cmd/berth-runtime" run --bundle "$bundle" "demo-$$"

@@ -76,6 +76,32 @@ static int parse_device(struct spec_ctx *c, const struct json *o, void *elem, si
 
 /* ---- resources ---- */
 
+/*
+ * Names that end up inside cgroup files ("eth0 5" in net_prio.ifpriomap,
+ * "mlx5_1 hca_handle=3" in rdma.max): the kernel's rule for interface names
+ * (dev_valid_name), which also keeps a name from smuggling in a second line.
+ */
+static bool valid_ifname(const char *n)
+{
+        size_t len = strlen(n);
+        if (len == 0 || len >= 16 || strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
+                return false;
+        for (const char *p = n; *p; p++)
+                if (*p == '/' || *p == ':' || *p <= ' ' || *p == 0x7f)
+                        return false;
+        return true;
+}
+
+static bool valid_rdma_device(const char *n)
+{
+        if (!*n)
+                return false;
+        for (const char *p = n; *p; p++)
+                if (*p <= ' ' || *p == 0x7f || *p == '/')
+                        return false;
+        return true;
+}
+
 static int parse_device_cgroup(struct spec_ctx *c, const struct json *o, void *elem, size_t idx,
                                void *userdata)
 {
@@ -248,8 +274,15 @@ static int parse_hugepage(struct spec_ctx *c, const struct json *o, void *elem, 
 {
         struct oci_hugepage_limit *h = elem;
         int r;
-        if ((r = get_string(c, o, "pageSize", REQUIRED, &h->page_size)) < 0 ||
-            (r = get_u64(c, o, "limit", REQUIRED, &h->limit)) < 0)
+        if ((r = get_string(c, o, "pageSize", REQUIRED, &h->page_size)) < 0)
+                return r;
+        /* It becomes part of a cgroup file name (hugetlb.2MB.limit_in_bytes). */
+        size_t digits = strspn(h->page_size, "0123456789");
+        if (digits == 0 || !h->page_size[digits] || !strchr("KMGTP", h->page_size[digits]) ||
+            strcmp(h->page_size + digits + 1, "B") != 0)
+                return ctx_fail_key(c, "pageSize", "'%s' is not a page size like 2MB or 1GB",
+                                    h->page_size);
+        if ((r = get_u64(c, o, "limit", REQUIRED, &h->limit)) < 0)
                 return r;
         return 0;
 }
@@ -259,8 +292,11 @@ static int parse_net_priority(struct spec_ctx *c, const struct json *o, void *el
 {
         struct oci_net_priority *p = elem;
         int r;
-        if ((r = get_string(c, o, "name", REQUIRED, &p->name)) < 0 ||
-            (r = get_u32(c, o, "priority", REQUIRED, &p->priority)) < 0)
+        if ((r = get_string(c, o, "name", REQUIRED, &p->name)) < 0)
+                return r;
+        if (!valid_ifname(p->name))
+                return ctx_fail_key(c, "name", "'%s' is not a network interface name", p->name);
+        if ((r = get_u32(c, o, "priority", REQUIRED, &p->priority)) < 0)
                 return r;
         return 0;
 }
@@ -297,7 +333,10 @@ static int parse_rdma(struct spec_ctx *c, const struct json *res, struct oci_res
                 const struct json *e = NULL;
                 d->device = xstrdup(o->obj.m[i].key);
                 size_t s2 = ctx_push_map_key(c, d->device);
-                r = val_object(c, o->obj.m[i].value, &e);
+                if (!valid_rdma_device(d->device))
+                        r = ctx_fail(c, "not an RDMA device name");
+                else
+                        r = val_object(c, o->obj.m[i].value, &e);
                 if (r == 0)
                         r = ctx_fail(c, "expected object, got null");
                 if (r > 0 && (r = get_u32(c, e, "hcaHandles", OPTIONAL, &d->hca_handles)) >= 0) {
@@ -329,7 +368,19 @@ static int parse_resources(struct spec_ctx *c, const struct json *lo, struct oci
                                   parse_hugepage, NULL)) < 0 ||
             (r = parse_network(c, o, rs)) < 0 || (r = parse_rdma(c, o, rs)) < 0)
                 goto out;
-        r = get_string_map(c, o, "unified", &rs->unified, &rs->n_unified);
+        if ((r = get_string_map(c, o, "unified", &rs->unified, &rs->n_unified)) < 0)
+                goto out;
+        /* Each key is a file in the container's cgroup directory: never a path. */
+        for (size_t i = 0; i < rs->n_unified; i++) {
+                const char *k = rs->unified[i].key;
+                if (strchr(k, '/') || strcmp(k, ".") == 0 || strcmp(k, "..") == 0) {
+                        size_t s2 = ctx_push_key(c, "unified");
+                        ctx_push_map_key(c, k);
+                        r = ctx_fail(c, "not a cgroup file name");
+                        ctx_pop(c, s2);
+                        goto out;
+                }
+        }
 out:
         ctx_pop(c, saved);
         return r < 0 ? r : 0;
@@ -474,13 +525,55 @@ static int parse_time_offsets(struct spec_ctx *c, const struct json *lo, struct 
         return r < 0 ? r : 0;
 }
 
+/* Kept raw for the runtime, but checked: domain LINUX or LINUX32, flags strings. */
 static int parse_personality(struct spec_ctx *c, const struct json *lo, struct oci_linux *l)
 {
         const struct json *o = NULL;
-        int r = get_object(c, lo, "personality", OPTIONAL, &o);
-        if (r > 0)
-                l->personality = json_copy(o);
+        _cleanup_free_ char *domain = NULL;
+        _cleanup_strv_free_ char **flags = NULL;
+        size_t saved = ctx_push_key(c, "personality");
+        int r = val_object(c, json_get(lo, "personality"), &o);
+        if (r <= 0)
+                goto out;
+        if ((r = get_string(c, o, "domain", REQUIRED, &domain)) < 0)
+                goto out;
+        if (strcmp(domain, "LINUX") != 0 && strcmp(domain, "LINUX32") != 0) {
+                r = ctx_fail_key(c, "domain", "unknown personality domain '%s'", domain);
+                goto out;
+        }
+        if ((r = get_strv(c, o, "flags", &flags)) < 0)
+                goto out;
+        l->personality = json_copy(o);
+out:
+        ctx_pop(c, saved);
         return r < 0 ? r : 0;
+}
+
+/*
+ * A sysctl name becomes a path under /proc/sys (dots to slashes; a slash
+ * stands for a dot inside an interface name): no empty component, so no
+ * "..", no leading or trailing separator.
+ */
+static int check_sysctl_names(struct spec_ctx *c, const struct oci_linux *l)
+{
+        for (size_t i = 0; i < l->n_sysctl; i++) {
+                const char *k = l->sysctl[i].key;
+                bool ok = true;
+                for (const char *p = k; *p && ok; p++)
+                        if ((*p == '.' || *p == '/') &&
+                            (p == k || p[1] == '\0' || p[1] == '.' || p[1] == '/'))
+                                ok = false;
+                if (ok && (*k == '.' || *k == '/'))
+                        ok = false;
+                if (!ok) {
+                        size_t saved = ctx_push_key(c, "sysctl");
+                        ctx_push_map_key(c, k);
+                        int r = ctx_fail(c, "not a sysctl name");
+                        ctx_pop(c, saved);
+                        return r;
+                }
+        }
+        return 0;
 }
 
 int parse_linux(struct spec_ctx *c, const struct json *v, struct oci_linux **ret)
@@ -502,7 +595,8 @@ int parse_linux(struct spec_ctx *c, const struct json *v, struct oci_linux **ret
             (r = get_string(c, o, "cgroupsPath", OPTIONAL, &l->cgroups_path)) < 0 ||
             (r = parse_resources(c, o, l)) < 0 ||
             (r = get_string_map(c, o, "sysctl", &l->sysctl, &l->n_sysctl)) < 0 ||
-            (r = parse_seccomp(c, o, l)) < 0 || (r = parse_propagation(c, o, l)) < 0 ||
+            (r = check_sysctl_names(c, l)) < 0 || (r = parse_seccomp(c, o, l)) < 0 ||
+            (r = parse_propagation(c, o, l)) < 0 ||
             (r = get_strv(c, o, "maskedPaths", &l->masked_paths)) < 0 ||
             (r = get_strv(c, o, "readonlyPaths", &l->readonly_paths)) < 0 ||
             (r = get_string(c, o, "mountLabel", OPTIONAL, &l->mount_label)) < 0 ||

@@ -266,6 +266,35 @@ static int parse_cwd(struct spec_ctx *c, const struct json *o, struct oci_proces
         return 0;
 }
 
+/* runc refuses these when it builds the environment; we say which entry. */
+static int check_env(struct spec_ctx *c, struct oci_process *p)
+{
+        for (size_t i = 0; p->env && p->env[i]; i++) {
+                const char *eq = strchr(p->env[i], '=');
+                const char *why = !eq               ? "is not NAME=VALUE"
+                                  : eq == p->env[i] ? "has an empty name"
+                                                    : NULL;
+                if (why) {
+                        size_t saved = ctx_push_key(c, "env");
+                        ctx_push_idx(c, i);
+                        int r = ctx_fail(c, "'%s' %s", p->env[i], why);
+                        ctx_pop(c, saved);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+/* A process must have something to run (runc: "args must not be empty"). */
+static int check_args(struct spec_ctx *c, struct oci_process *p)
+{
+        if (!p->args)
+                return ctx_fail_key(c, "args", "missing required field");
+        if (!p->args[0])
+                return ctx_fail_key(c, "args", "must not be empty");
+        return 0;
+}
+
 /* The process object at the current path (pushed by the caller). */
 static int parse_process_obj(struct spec_ctx *c, const struct json *o, struct oci_process *p)
 {
@@ -274,7 +303,8 @@ static int parse_process_obj(struct spec_ctx *c, const struct json *o, struct oc
             (r = parse_console_size(c, o, p)) < 0 || (r = parse_user(c, o, &p->user)) < 0 ||
             (r = get_strv(c, o, "args", &p->args)) < 0 ||
             (r = get_string(c, o, "commandLine", OPTIONAL, &p->command_line)) < 0 ||
-            (r = get_strv(c, o, "env", &p->env)) < 0 || (r = parse_cwd(c, o, p)) < 0 ||
+            (r = check_args(c, p)) < 0 || (r = get_strv(c, o, "env", &p->env)) < 0 ||
+            (r = check_env(c, p)) < 0 || (r = parse_cwd(c, o, p)) < 0 ||
             (r = parse_capabilities(c, o, p)) < 0 || (r = parse_rlimits(c, o, p)) < 0 ||
             (r = get_bool(c, o, "noNewPrivileges", OPTIONAL, &p->no_new_privileges)) < 0 ||
             (r = get_string(c, o, "apparmorProfile", OPTIONAL, &p->apparmor_profile)) < 0 ||
@@ -349,8 +379,6 @@ int oci_process_parse(const char *buf, size_t len, struct oci_process **ret,
         int r = parse_top_object(&c, buf, len, &j);
         if (r >= 0)
                 r = parse_process_obj(&c, j, p);
-        if (r >= 0 && (!p->args || !p->args[0]))
-                r = ctx_fail_key(&c, "args", "must not be empty");
         buf_release(&c.path);
         if (r < 0)
                 return r;
@@ -519,7 +547,8 @@ int oci_spec_parse(const char *buf, size_t len, struct oci_spec **ret, struct be
 
 int oci_spec_load_bundle(const char *bundle, struct oci_spec **ret, struct berth_error **err)
 {
-        _cleanup_free_ char *path = xasprintf("%s/config.json", bundle ? bundle : ".");
+        /* runc treats an empty --bundle as the current directory. */
+        _cleanup_free_ char *path = xasprintf("%s/config.json", bundle && *bundle ? bundle : ".");
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return berth_error_sys(err, errno, "open '%s'", path);

@@ -352,7 +352,8 @@ struct oci_spec {
 
 /* Parse and validate config.json text. */
 int oci_spec_parse(const char *buf, size_t len, struct oci_spec **ret, struct berth_error **err);
-/* Read <bundle>/config.json (bundle may be NULL for the current directory). */
+/* Read <bundle>/config.json (bundle NULL or "": the current directory); errors are
+ * prefixed with the file's path. */
 int oci_spec_load_bundle(const char *bundle, struct oci_spec **ret, struct berth_error **err);
 /* Parse a lone process object (runc exec --process F). */
 int oci_process_parse(const char *buf, size_t len, struct oci_process **ret, struct berth_error **err);

@@ -48,19 +48,43 @@ void ctx_pop(struct spec_ctx *c, size_t saved)
                 c->path.data[saved] = '\0';
 }
 
+/*
+ * Messages quote names and paths from the document: keep them one printable
+ * line of bounded length, whatever the document holds.
+ */
+#define MSG_MAX 512
+
+static char *sanitize_message(const char *m)
+{
+        struct berth_buf b = BERTH_BUF_INIT;
+        for (const unsigned char *p = (const unsigned char *)m; *p; p++) {
+                if (b.len >= MSG_MAX) {
+                        buf_puts(&b, "...");
+                        break;
+                }
+                if (*p < 0x20 || *p == 0x7f)
+                        buf_printf(&b, "\\x%02x", *p);
+                else
+                        buf_putc(&b, (char)*p);
+        }
+        return buf_steal(&b);
+}
+
 _printf_(3, 0) static int ctx_vfail(struct spec_ctx *c, const char *key, const char *fmt,
                                     va_list ap)
 {
-        _cleanup_free_ char *msg = NULL;
+        _cleanup_free_ char *msg = NULL, *full = NULL, *clean = NULL;
         if (vasprintf(&msg, fmt, ap) < 0)
                 berth_oom();
         const char *path = c->path.len > 0 ? c->path.data : "";
         if (key)
-                return berth_error_set(c->err, EINVAL, "%s%s%s: %s", path, *path ? "." : "", key,
-                                       msg);
-        if (!*path)
-                return berth_error_set(c->err, EINVAL, "%s", msg);
-        return berth_error_set(c->err, EINVAL, "%s: %s", path, msg);
+                full = xasprintf("%s%s%s: %s", path, *path ? "." : "", key, msg);
+        else if (*path)
+                full = xasprintf("%s: %s", path, msg);
+        else
+                full = TAKE_PTR(msg);
+        clean = sanitize_message(full);
+        return berth_error_set(c->err, EINVAL, "%s", clean);
 }
 
 int ctx_fail(struct spec_ctx *c, const char *fmt, ...)

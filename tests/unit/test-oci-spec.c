@@ -537,7 +537,7 @@ START_TEST(test_null_means_absent)
 END_TEST
 
 #define V "{'ociVersion':'1.1.0',"
-#define P V "'process':{'cwd':'/',"
+#define P V "'process':{'cwd':'/','args':['sh'],"
 #define L V "'linux':{"
 #define R L "'resources':{"
 #define S L "'seccomp':{'defaultAction':'SCMP_ACT_ALLOW','syscalls':[{'names':['x'],"
@@ -555,8 +555,13 @@ static const struct {
     {V "'root':{'path':'r','readonly':'yes'}}", "root.readonly: expected boolean, got string"},
     {V "'root':[]}", "root: expected object, got array"},
     {V "'process':1}", "process: expected object, got number"},
-    {V "'process':{}}", "process.cwd: missing required field"},
-    {V "'process':{'cwd':'tmp'}}", "process.cwd: 'tmp' is not an absolute path"},
+    {V "'process':{}}", "process.args: missing required field"},
+    {V "'process':{'args':[]}}", "process.args: must not be empty"},
+    {V "'process':{'args':['sh']}}", "process.cwd: missing required field"},
+    {P "'env':['A=1','B']}}", "process.env[1]: 'B' is not NAME=VALUE"},
+    {P "'env':['=1']}}", "process.env[0]: '=1' has an empty name"},
+    {P "'env':['A\\n']}}", "process.env[0]: 'A\\x0a' is not NAME=VALUE"},
+    {V "'process':{'args':['sh'],'cwd':'tmp'}}", "process.cwd: 'tmp' is not an absolute path"},
     {P "'args':1}}", "process.args: expected array of strings, got number"},
     {P "'args':['a',2]}}", "process.args[1]: expected string, got number"},
     {P "'args':['a',null]}}", "process.args[1]: expected string, got null"},
@@ -658,6 +663,29 @@ static const struct {
     {R "'network':{'classID':true}}}}",
      "linux.resources.network.classID: expected unsigned integer, got boolean"},
     {R "'rdma':{'mlx':1}}}}", "linux.resources.rdma[\"mlx\"]: expected object, got number"},
+    {R "'rdma':{'a b':{}}}}}", "linux.resources.rdma[\"a b\"]: not an RDMA device name"},
+    {R "'hugepageLimits':[{'pageSize':'../2MB','limit':1}]}}}",
+     "linux.resources.hugepageLimits[0].pageSize: '../2MB' is not a page size like 2MB or 1GB"},
+    {R "'hugepageLimits':[{'pageSize':'2M','limit':1}]}}}",
+     "linux.resources.hugepageLimits[0].pageSize: '2M' is not a page size like 2MB or 1GB"},
+    {R "'network':{'priorities':[{'name':'eth0 1','priority':1}]}}}}",
+     "linux.resources.network.priorities[0].name: 'eth0 1' is not a network interface name"},
+    {R "'network':{'priorities':[{'name':'averyveryverylongname','priority':1}]}}}}",
+     "linux.resources.network.priorities[0].name: 'averyveryverylongname' is not a network "
+     "interface name"},
+    {R "'unified':{'../../cgroup.procs':'1'}}}}",
+     "linux.resources.unified[\"../../cgroup.procs\"]: not a cgroup file name"},
+    {L "'sysctl':{'net.ipv4..x':'1'}}}", "linux.sysctl[\"net.ipv4..x\"]: not a sysctl name"},
+    {L "'sysctl':{'kernel/../../x':'1'}}}", "linux.sysctl[\"kernel/../../x\"]: not a sysctl name"},
+    {L "'sysctl':{'.kernel':'1'}}}", "linux.sysctl[\".kernel\"]: not a sysctl name"},
+    {L "'sysctl':{'kernel.':'1'}}}", "linux.sysctl[\"kernel.\"]: not a sysctl name"},
+    {L "'sysctl':{'net.ipv4.conf.eth0/1.forwarding':1}}}",
+     "linux.sysctl[\"net.ipv4.conf.eth0/1.forwarding\"]: expected string, got number"},
+    {L "'personality':{'domain':'BSD'}}}",
+     "linux.personality.domain: unknown personality domain 'BSD'"},
+    {L "'personality':{'flags':[]}}}", "linux.personality.domain: missing required field"},
+    {L "'personality':{'domain':'LINUX','flags':[1]}}}",
+     "linux.personality.flags[0]: expected string, got number"},
     {R "'unified':{'memory.max':5}}}}",
      "linux.resources.unified[\"memory.max\"]: expected string, got number"},
     {L "'sysctl':{'net.ipv4.ip_forward':1}}}",
@@ -771,10 +799,23 @@ START_TEST(test_load_bundle)
         ck_assert_str_eq(s->root->path, "rootfs");
         oci_spec_free(s);
         s = NULL;
+
+        /* NULL and "" mean the current directory, as runc's --bundle does. */
+        int cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ck_assert_int_ge(cwd, 0);
+        ck_assert_int_eq(chdir(dir), 0);
+        ck_assert_int_eq(oci_spec_load_bundle(NULL, &s, &err), 0);
+        oci_spec_free(s);
+        s = NULL;
+        ck_assert_int_eq(oci_spec_load_bundle("", &s, &err), 0);
+        oci_spec_free(s);
+        s = NULL;
+        ck_assert_int_eq(fchdir(cwd), 0);
+        close(cwd);
         ck_assert_int_eq(rm_rf(dir), 0);
         free(dir);
 
-        dir = make_bundle(V "'process':{'cwd':'x'}}");
+        dir = make_bundle(V "'process':{'args':['sh'],'cwd':'x'}}");
         ck_assert_int_lt(oci_spec_load_bundle(dir, &s, &err), 0);
         _cleanup_free_ char *want =
             xasprintf("'%s/config.json': process.cwd: 'x' is not an absolute path", dir);

@@ -1,0 +1,122 @@
+/*
+ * container.h — the life cycle of one OCI container: create, start, state,
+ * kill, delete, run, exec, pause/resume, ps, list.
+ *
+ * This is the whole interface of the runtime part.  berth-runtime (the
+ * runc-compatible CLI) is a thin parser over it, and berthd/berth-shim may
+ * call it in-process to save an exec.  Every function works from the state
+ * directory <root>/<id>/ (state.json, exec.fifo, a copy of config.json), so
+ * the process that creates a container need not be the one that starts,
+ * signals or deletes it.
+ *
+ * A failed create leaves nothing behind: no state dir, no cgroup, no mount
+ * (every mount is made inside the container's own mount namespace), no
+ * process.  Errors follow base/error.h: one lowercase line naming the thing.
+ *
+ * Never: print, exit, or leave the calling process in another namespace.
+ */
+#ifndef BERTH_RUNTIME_CONTAINER_H
+#define BERTH_RUNTIME_CONTAINER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+#include "base/json.h"
+#include "oci/runtime-spec.h"
+
+#define BERTH_RUNTIME_DEFAULT_ROOT "/run/berth-runtime"
+
+struct berth_runtime {
+        const char *root;    /* state root; NULL: BERTH_RUNTIME_DEFAULT_ROOT */
+        bool systemd_cgroup; /* cgroupsPath in systemd's slice:prefix:name syntax */
+};
+
+struct berth_create_opts {
+        const char *bundle;         /* NULL: current directory */
+        const char *pid_file;       /* NULL: none */
+        const char *console_socket; /* unix socket receiving the pty master (terminal: true) */
+        bool no_pivot;              /* MS_MOVE + chroot instead of pivot_root */
+        bool no_new_keyring;        /* keep the caller's session keyring */
+        unsigned preserve_fds;      /* fds 3 .. 3+N-1 reach the container */
+};
+
+enum berth_status {
+        BERTH_STATUS_CREATING,
+        BERTH_STATUS_CREATED,
+        BERTH_STATUS_RUNNING,
+        BERTH_STATUS_PAUSED,
+        BERTH_STATUS_STOPPED,
+};
+const char *berth_status_name(enum berth_status s);
+
+/* Validate a container id: not empty, no '/', not "." or "..", printable, <= 1024 bytes. */
+int berth_container_id_check(const char *id, struct berth_error **err);
+
+int berth_container_create(const struct berth_runtime *rt, const char *id,
+                           const struct berth_create_opts *o, struct berth_error **err);
+int berth_container_start(const struct berth_runtime *rt, const char *id, struct berth_error **err);
+
+/*
+ * create + start + (unless detach) wait.  Foreground: signals are forwarded to
+ * the container's init, a terminal without console socket is proxied to our
+ * own stdin/stdout, and *ret_exit receives the shell-style exit status
+ * (code, or 128+signal); the container is deleted afterwards.
+ */
+int berth_container_run(const struct berth_runtime *rt, const char *id,
+                        const struct berth_create_opts *o, bool detach, int *ret_exit,
+                        struct berth_error **err);
+
+/* OCI state JSON, pretty-printed as runc prints it; *ret malloc'd. */
+int berth_container_state_json(const struct berth_runtime *rt, const char *id, char **ret,
+                               struct berth_error **err);
+int berth_container_status(const struct berth_runtime *rt, const char *id,
+                           enum berth_status *ret_status, pid_t *ret_pid, struct berth_error **err);
+
+/* Signal by name ("TERM", "SIGTERM") or number. */
+int berth_signal_parse(const char *s, int *ret_sig, struct berth_error **err);
+int berth_container_kill(const struct berth_runtime *rt, const char *id, int sig, bool all,
+                         struct berth_error **err);
+int berth_container_delete(const struct berth_runtime *rt, const char *id, bool force,
+                           struct berth_error **err);
+int berth_container_pause(const struct berth_runtime *rt, const char *id, bool pause,
+                          struct berth_error **err);
+int berth_container_pids(const struct berth_runtime *rt, const char *id, pid_t **ret, size_t *ret_n,
+                         struct berth_error **err);
+
+/* One entry of `list`. */
+struct berth_container_info {
+        char *id;
+        pid_t pid;
+        enum berth_status status;
+        char *bundle;
+        char *created; /* RFC 3339 with nanoseconds */
+        char *owner;
+};
+int berth_container_list(const struct berth_runtime *rt, struct berth_container_info **ret,
+                         size_t *ret_n, struct berth_error **err);
+void berth_container_info_free(struct berth_container_info *v, size_t n);
+
+struct berth_exec_opts {
+        struct oci_process *process; /* full process, or NULL: built from the fields below */
+        char **args;                 /* with process == NULL: argv */
+        char **env;                  /* appended/overriding */
+        const char *cwd;
+        const char *user; /* "uid[:gid]" */
+        char **caps;      /* added to every set but ambient */
+        bool tty;
+        bool no_new_privs;
+        const char *console_socket;
+        const char *pid_file;
+        bool detach;
+        unsigned preserve_fds;
+};
+/* Run a process inside a running container; foreground: *ret_exit as for run. */
+int berth_container_exec(const struct berth_runtime *rt, const char *id,
+                         const struct berth_exec_opts *o, int *ret_exit, struct berth_error **err);
+
+/* `runc features` JSON (pretty), malloc'd. */
+char *berth_runtime_features_json(void);
+
+#endif

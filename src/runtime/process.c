@@ -1,0 +1,265 @@
+/*
+ * process.c — the container process's own attributes, set by the child just
+ * before execve: user and groups, rlimits, oom_score_adj, sysctl, cwd,
+ * environment, the executable and the fds that cross into the container.
+ *
+ * How: the cwd is opened with open_in_root() on the container's "/" and
+ * entered with fchdir(), so a cwd such as /proc/self/fd/7 (a leaked host
+ * directory, CVE-2024-21626) is refused (RESOLVE_NO_MAGICLINKS) instead of
+ * followed; a missing cwd is created inside the root as runc does.  The
+ * executable is looked up the same way along the container's $PATH, and a
+ * magic link (/proc/self/exe) or the runtime binary itself is refused, so
+ * the container can never run — and so hold open — our binary.  Every fd
+ * above 2 (plus LISTEN_FDS and --preserve-fds) is marked close-on-exec with
+ * close_range(), after everything else has been opened.
+ *
+ * Never: chdir or exec by a path string that was not resolved inside the
+ * root; let an fd of the runtime reach the container.
+ */
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/close_range.h>
+#include <linux/openat2.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "base/fileio.h"
+#include "runtime/runtime-internal.h"
+
+int process_set_user(const struct oci_process *p, struct berth_error **err)
+{
+        const struct oci_user *u = &p->user;
+        if (setgroups(u->n_additional_gids, (const gid_t *)u->additional_gids) < 0 &&
+            !(errno == EPERM && u->n_additional_gids == 0))
+                return berth_error_sys(err, errno, "set additional groups");
+        if (setresgid(u->gid, u->gid, u->gid) < 0)
+                return berth_error_sys(err, errno, "set gid %u", u->gid);
+        if (setresuid(u->uid, u->uid, u->uid) < 0)
+                return berth_error_sys(err, errno, "set uid %u", u->uid);
+        return 0;
+}
+
+int process_set_rlimits(const struct oci_process *p, struct berth_error **err)
+{
+        for (size_t i = 0; i < p->n_rlimits; i++) {
+                const struct oci_rlimit *l = &p->rlimits[i];
+                struct rlimit rl = {.rlim_cur = l->soft, .rlim_max = l->hard};
+                if (setrlimit(l->resource, &rl) < 0)
+                        return berth_error_sys(err, errno, "set rlimit %s", l->type);
+        }
+        return 0;
+}
+
+int process_set_oom(const struct oci_process *p, struct berth_error **err)
+{
+        if (!p->has_oom_score_adj)
+                return 0;
+        char v[32];
+        snprintf(v, sizeof(v), "%d", p->oom_score_adj);
+        int r = write_string_file("/proc/self/oom_score_adj", v);
+        if (r < 0)
+                return berth_error_sys(err, -r, "set oom_score_adj %d", p->oom_score_adj);
+        return 0;
+}
+
+int process_set_sysctl(const struct oci_linux *l, struct berth_error **err)
+{
+        for (size_t i = 0; l && i < l->n_sysctl; i++) {
+                const char *key = l->sysctl[i].key;
+                if (strstr(key, "..") || key[0] == '/' || key[0] == '.')
+                        return berth_error_set(err, EINVAL, "sysctl '%s': invalid name", key);
+                _cleanup_free_ char *path = xasprintf("/proc/sys/%s", key);
+                for (char *c = path + 10; *c; c++)
+                        if (*c == '.')
+                                *c = '/';
+                const char *v = l->sysctl[i].value;
+                int r = write_file_at(AT_FDCWD, path, v, strlen(v), 0);
+                if (r < 0)
+                        return berth_error_sys(err, -r, "sysctl '%s'", key);
+        }
+        return 0;
+}
+
+int process_chdir(const struct oci_process *p, struct berth_error **err)
+{
+        const char *cwd = p->cwd && *p->cwd ? p->cwd : "/";
+        _cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0)
+                return berth_error_sys(err, errno, "open /");
+        int fd = open_in_root(root, cwd, O_PATH | O_DIRECTORY, 0);
+        if (fd == -ENOENT) {
+                fd = root_mkdir_p(root, cwd, 0755, err);
+                if (fd < 0)
+                        return berth_error_prefix(err, "cwd '%s'", cwd);
+        }
+        if (fd == -ELOOP || fd == -EXDEV)
+                return berth_error_set(err, EPERM,
+                                       "cwd '%s': resolves outside the container's root", cwd);
+        if (fd < 0)
+                return berth_error_sys(err, -fd, "cwd '%s'", cwd);
+        int r = 0;
+        if (fchdir(fd) < 0)
+                r = berth_error_sys(err, errno, "chdir to cwd '%s'", cwd);
+        close(fd);
+        return r;
+}
+
+static const char *env_get(char *const *env, const char *key)
+{
+        size_t kl = strlen(key);
+        for (size_t i = 0; env && env[i]; i++)
+                if (!strncmp(env[i], key, kl) && env[i][kl] == '=')
+                        return env[i] + kl + 1;
+        return NULL;
+}
+
+/* Resolve a candidate inside "/" and check it is a runnable file that is not
+ * the runtime binary.  0: ok; -ENOENT: try the next; other: refuse. */
+static int check_candidate(const struct rt_init *ri, int root, const char *path,
+                           struct berth_error **err)
+{
+        int fd = open_in_root(root, path, O_PATH, 0);
+        if (fd == -ELOOP) {
+                /* a symlink loop, or a magic link such as /proc/self/exe? */
+                struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT};
+                int f2 = (int)syscall(SYS_openat2, root, path, &how, sizeof(how));
+                if (f2 < 0)
+                        return berth_error_sys(err, ELOOP, "exec '%s'", path);
+                close(f2);
+                return berth_error_set(err, EPERM,
+                                       "exec '%s': path goes through a magic link: refused", path);
+        }
+        if (fd < 0)
+                return fd;
+        struct stat st;
+        int r = fstat(fd, &st) < 0 ? -errno : 0;
+        close(fd);
+        if (r < 0)
+                return r;
+        if (st.st_dev == ri->self_dev && st.st_ino == ri->self_ino)
+                return berth_error_set(err, EPERM,
+                                       "exec '%s': refusing to run the runtime binary inside the "
+                                       "container",
+                                       path);
+        if (S_ISDIR(st.st_mode))
+                return -EISDIR;
+        if (!S_ISREG(st.st_mode) || !(st.st_mode & 0111))
+                return -EACCES;
+        return 0;
+}
+
+int process_find_exec(const struct rt_init *ri, char **ret, struct berth_error **err)
+{
+        const char *a0 = ri->process->args ? ri->process->args[0] : NULL;
+        if (!a0 || !*a0)
+                return berth_error_set(err, EINVAL, "process.args must not be empty");
+        _cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0)
+                return berth_error_sys(err, errno, "open /");
+        if (strchr(a0, '/')) {
+                _cleanup_free_ char *full = NULL;
+                if (a0[0] != '/') {
+                        char cwd[PATH_MAX];
+                        if (!getcwd(cwd, sizeof(cwd)))
+                                return berth_error_sys(err, errno, "getcwd");
+                        full = xasprintf("%s/%s", cwd, a0);
+                }
+                int r = check_candidate(ri, root, full ? full : a0, err);
+                if (r < 0 && !*err)
+                        return berth_error_sys(err, -r, "exec '%s'", a0);
+                if (r < 0)
+                        return r;
+                *ret = xstrdup(a0);
+                return 0;
+        }
+        const char *path = env_get(ri->env, "PATH");
+        if (!path)
+                path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+        _cleanup_free_ char *dirs = xstrdup(path);
+        char *save = NULL;
+        for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+                _cleanup_free_ char *cand = xasprintf("%s/%s", *d ? d : ".", a0);
+                int r = check_candidate(ri, root, cand, err);
+                if (r == 0) {
+                        *ret = TAKE_PTR(cand);
+                        return 0;
+                }
+                if (*err)
+                        return r;
+        }
+        return berth_error_set(err, ENOENT, "exec '%s': executable file not found in $PATH", a0);
+}
+
+int process_mark_fds(unsigned keep_from3, struct berth_error **err)
+{
+        for (unsigned i = 0; i < keep_from3; i++) {
+                int fd = 3 + (int)i;
+                int fl = fcntl(fd, F_GETFD);
+                if (fl >= 0 && fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC) < 0)
+                        return berth_error_sys(err, errno, "keep fd %d", fd);
+        }
+        if (syscall(SYS_close_range, 3 + keep_from3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+                return berth_error_sys(err, errno, "mark fds close-on-exec");
+        return 0;
+}
+
+char **process_env(const struct oci_process *p, unsigned listen_fds)
+{
+        size_t n = 0;
+        while (p->env && p->env[n])
+                n++;
+        char **v = xcalloc(n + 2, sizeof(char *));
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+                v[k++] = xstrdup(p->env[i]);
+        if (listen_fds)
+                v[k++] = xasprintf("LISTEN_FDS=%u", listen_fds);
+        v[k] = NULL;
+        return v;
+}
+
+int process_set_misc(const struct oci_process *p, struct berth_error **err)
+{
+        if (p->user.has_umask)
+                umask((mode_t)p->user.umask & 0777);
+        else
+                umask(022);
+        return 0;
+}
+
+uint64_t proc_start_time(pid_t pid)
+{
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        _cleanup_free_ char *s = NULL;
+        if (read_file_at(AT_FDCWD, path, 4096, &s, NULL) < 0)
+                return 0;
+        char *p = strrchr(s, ')');
+        if (!p)
+                return 0;
+        /* fields after ")": state(3) ... starttime(22) */
+        char state = p[2];
+        if (state == 'Z' || state == 'X')
+                return 0;
+        int field = 2;
+        for (char *c = p + 1; *c; c++) {
+                if (*c == ' ') {
+                        field++;
+                        if (field == 22)
+                                return strtoull(c + 1, NULL, 10);
+                }
+        }
+        return 0;
+}
+
+bool proc_alive(pid_t pid, uint64_t start_time)
+{
+        if (pid <= 0)
+                return false;
+        uint64_t st = proc_start_time(pid);
+        return st != 0 && (start_time == 0 || st == start_time);
+}

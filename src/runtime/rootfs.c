@@ -1,0 +1,629 @@
+/*
+ * rootfs.c — the container's filesystem view, built by the init child inside
+ * its own mount namespace: propagation, the rootfs bind, config.json mounts
+ * (bind/rbind with flags and propagation, tmpfs, proc, sysfs, mqueue, devpts,
+ * cgroup, overlay, anything else the kernel knows), masked and read-only
+ * paths, pivot_root (or MS_MOVE + chroot with --no-pivot), read-only root.
+ *
+ * How: every target inside the rootfs is opened with open_in_root()
+ * (openat2 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) and mounted on through
+ * "/proc/self/fd/N" of the host's /proc (still ours before pivot_root), so a
+ * symlink planted in the rootfs — or swapped in between two steps — can only
+ * ever point inside the rootfs (CVE-2021-30465).  Missing targets are created
+ * one component at a time relative to an fd.  A rootfs whose /proc or /dev
+ * is a symlink is refused.  Masked files are covered by the host's /dev/null,
+ * opened and verified to be the character device 1:3 by the parent before
+ * the clone (CVE-2025-31133), never by the container's /dev/null.
+ *
+ * Never: resolve a container path as a plain string before pivot_root;
+ * mount anything in the caller's mount namespace (the child is always in a
+ * new one, checked by the parent).
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+
+#include "base/buf.h"
+#include "base/fileio.h"
+#include "runtime/runtime-internal.h"
+
+#define FD_PATH_MAX 40
+
+static void fd_path(char buf[FD_PATH_MAX], int fd)
+{
+        snprintf(buf, FD_PATH_MAX, "/proc/self/fd/%d", fd);
+}
+
+int root_mkdir_p(int rootfd, const char *path, mode_t mode, struct berth_error **err)
+{
+        _cleanup_free_ char *p = xstrdup(path);
+        size_t len = strlen(p);
+        for (size_t i = 0; i <= len; i++) {
+                if (p[i] != '/' && p[i] != '\0')
+                        continue;
+                if (i == 0)
+                        continue;
+                char saved = p[i];
+                p[i] = '\0';
+                int fd = open_in_root(rootfd, p, O_PATH | O_DIRECTORY, 0);
+                if (fd == -ENOENT) {
+                        char *slash = strrchr(p, '/');
+                        const char *name = slash ? slash + 1 : p;
+                        int pfd = -EBADF;
+                        if (slash && slash != p) {
+                                *slash = '\0';
+                                pfd = open_in_root(rootfd, p, O_PATH | O_DIRECTORY, 0);
+                                *slash = '/';
+                        } else {
+                                pfd = open_in_root(rootfd, "/", O_PATH | O_DIRECTORY, 0);
+                        }
+                        if (pfd < 0)
+                                return berth_error_sys(err, -pfd, "resolve '%s' in rootfs", p);
+                        if (*name && strcmp(name, ".") && strcmp(name, "..") &&
+                            mkdirat(pfd, name, mode) < 0 && errno != EEXIST) {
+                                int e = errno;
+                                close(pfd);
+                                return berth_error_sys(err, e, "mkdir '%s' in rootfs", p);
+                        }
+                        close(pfd);
+                        fd = open_in_root(rootfd, p, O_PATH | O_DIRECTORY, 0);
+                }
+                if (fd < 0)
+                        return berth_error_sys(err, -fd, "resolve '%s' in rootfs", p);
+                p[i] = saved;
+                if (saved == '\0')
+                        return fd;
+                close(fd);
+        }
+        return open_in_root(rootfd, "/", O_PATH | O_DIRECTORY, 0);
+}
+
+/* Open (creating when missing) a mount target inside root: a directory, or an
+ * empty regular file when dir is false.  Returns an O_PATH fd. */
+int root_open_target(int rootfd, const char *path, bool dir, struct berth_error **err)
+{
+        if (dir)
+                return root_mkdir_p(rootfd, path, 0755, err);
+        int fd = open_in_root(rootfd, path, O_PATH, 0);
+        if (fd >= 0)
+                return fd;
+        if (fd != -ENOENT)
+                return berth_error_sys(err, -fd, "resolve '%s' in rootfs", path);
+        _cleanup_free_ char *parent = xstrdup(path);
+        char *slash = strrchr(parent, '/');
+        if (slash && slash != parent) {
+                *slash = '\0';
+                int pfd = root_mkdir_p(rootfd, parent, 0755, err);
+                if (pfd < 0)
+                        return pfd;
+                close(pfd);
+        }
+        fd = open_in_root(rootfd, path, O_WRONLY | O_CREAT | O_NOCTTY, 0644);
+        if (fd < 0)
+                return berth_error_sys(err, -fd, "create '%s' in rootfs", path);
+        close(fd);
+        fd = open_in_root(rootfd, path, O_PATH, 0);
+        if (fd < 0)
+                return berth_error_sys(err, -fd, "resolve '%s' in rootfs", path);
+        return fd;
+}
+
+struct mount_opts {
+        unsigned long flags, clear, prop;
+        bool bind, rec_bind;
+        char *data;
+};
+
+static const struct {
+        const char *name;
+        bool clear;
+        unsigned long flag;
+} mount_flag_table[] = {
+    {"ro", false, MS_RDONLY},
+    {"rw", true, MS_RDONLY},
+    {"suid", true, MS_NOSUID},
+    {"nosuid", false, MS_NOSUID},
+    {"dev", true, MS_NODEV},
+    {"nodev", false, MS_NODEV},
+    {"exec", true, MS_NOEXEC},
+    {"noexec", false, MS_NOEXEC},
+    {"sync", false, MS_SYNCHRONOUS},
+    {"async", true, MS_SYNCHRONOUS},
+    {"dirsync", false, MS_DIRSYNC},
+    {"remount", false, MS_REMOUNT},
+    {"mand", false, MS_MANDLOCK},
+    {"nomand", true, MS_MANDLOCK},
+    {"atime", true, MS_NOATIME},
+    {"noatime", false, MS_NOATIME},
+    {"diratime", true, MS_NODIRATIME},
+    {"nodiratime", false, MS_NODIRATIME},
+    {"relatime", false, MS_RELATIME},
+    {"norelatime", true, MS_RELATIME},
+    {"strictatime", false, MS_STRICTATIME},
+    {"nostrictatime", true, MS_STRICTATIME},
+    {"lazytime", false, MS_LAZYTIME},
+    {"nolazytime", true, MS_LAZYTIME},
+    {"silent", false, MS_SILENT},
+    {"loud", true, MS_SILENT},
+};
+
+static const struct {
+        const char *name;
+        unsigned long flag;
+} prop_table[] = {
+    {"private", MS_PRIVATE},       {"rprivate", MS_PRIVATE | MS_REC},
+    {"shared", MS_SHARED},         {"rshared", MS_SHARED | MS_REC},
+    {"slave", MS_SLAVE},           {"rslave", MS_SLAVE | MS_REC},
+    {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC},
+};
+
+static int parse_mount_opts(char *const *opts, struct mount_opts *m, struct berth_error **err)
+{
+        memset(m, 0, sizeof(*m));
+        struct berth_buf data = BERTH_BUF_INIT;
+        for (size_t i = 0; opts && opts[i]; i++) {
+                const char *o = opts[i];
+                bool done = false;
+                for (size_t k = 0; k < ELEMENTSOF(mount_flag_table) && !done; k++)
+                        if (!strcmp(o, mount_flag_table[k].name)) {
+                                if (mount_flag_table[k].clear) {
+                                        m->flags &= ~mount_flag_table[k].flag;
+                                        m->clear |= mount_flag_table[k].flag;
+                                } else {
+                                        m->flags |= mount_flag_table[k].flag;
+                                        m->clear &= ~mount_flag_table[k].flag;
+                                }
+                                done = true;
+                        }
+                for (size_t k = 0; k < ELEMENTSOF(prop_table) && !done; k++)
+                        if (!strcmp(o, prop_table[k].name)) {
+                                m->prop = prop_table[k].flag;
+                                done = true;
+                        }
+                if (done)
+                        continue;
+                if (!strcmp(o, "bind")) {
+                        m->bind = true;
+                } else if (!strcmp(o, "rbind")) {
+                        m->bind = m->rec_bind = true;
+                } else if (!strcmp(o, "tmpcopyup") || !strcmp(o, "defaults")) {
+                        /* accepted; tmpcopyup only matters for image volumes we never see */
+                } else if (!strcmp(o, "idmap") || !strcmp(o, "ridmap") || !strcmp(o, "rro") ||
+                           !strcmp(o, "rrw") || !strcmp(o, "rnosuid") || !strcmp(o, "rnodev") ||
+                           !strcmp(o, "rnoexec")) {
+                        buf_release(&data);
+                        return berth_error_set(err, ENOTSUP, "mount option '%s' is not supported",
+                                               o);
+                } else {
+                        if (data.len)
+                                buf_putc(&data, ',');
+                        buf_puts(&data, o);
+                }
+        }
+        m->data = data.len ? buf_steal(&data) : NULL;
+        buf_release(&data);
+        return 0;
+}
+
+/* Flags a bind remount must keep: the kernel refuses to clear them on a mount
+ * locked by a less privileged user namespace. */
+static unsigned long locked_flags(int fd)
+{
+        struct statvfs sv;
+        if (fstatvfs(fd, &sv) < 0)
+                return 0;
+        unsigned long f = 0;
+        if (sv.f_flag & ST_NOSUID)
+                f |= MS_NOSUID;
+        if (sv.f_flag & ST_NODEV)
+                f |= MS_NODEV;
+        if (sv.f_flag & ST_NOEXEC)
+                f |= MS_NOEXEC;
+        return f;
+}
+
+/* Remount the mount now on top of path (inside root) with flags; re-resolved by fd. */
+static int remount_at(int rootfd, const char *path, unsigned long flags, struct berth_error **err)
+{
+        int fd = open_in_root(rootfd, path, O_PATH, 0);
+        if (fd < 0)
+                return berth_error_sys(err, -fd, "resolve '%s' in rootfs", path);
+        char p[FD_PATH_MAX];
+        fd_path(p, fd);
+        int r = 0;
+        if (mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | flags, NULL) < 0) {
+                unsigned long lf = locked_flags(fd);
+                if (mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | flags | lf, NULL) < 0)
+                        r = berth_error_sys(err, errno, "remount '%s'", path);
+        }
+        close(fd);
+        return r;
+}
+
+static int set_propagation(int rootfd, const char *path, unsigned long prop,
+                           struct berth_error **err)
+{
+        if (!prop)
+                return 0;
+        int fd = open_in_root(rootfd, path, O_PATH, 0);
+        if (fd < 0)
+                return berth_error_sys(err, -fd, "resolve '%s' in rootfs", path);
+        char p[FD_PATH_MAX];
+        fd_path(p, fd);
+        int r = 0;
+        if (mount(NULL, p, NULL, prop, NULL) < 0)
+                r = berth_error_sys(err, errno, "set propagation of '%s'", path);
+        close(fd);
+        return r;
+}
+
+static int bind_mount(int rootfd, const char *src, const char *dest, const struct mount_opts *mo,
+                      struct berth_error **err)
+{
+        struct stat st;
+        if (stat(src, &st) < 0)
+                return berth_error_sys(err, errno, "bind source '%s'", src);
+        int fd = root_open_target(rootfd, dest, S_ISDIR(st.st_mode), err);
+        if (fd < 0)
+                return fd;
+        char p[FD_PATH_MAX];
+        fd_path(p, fd);
+        unsigned long f = MS_BIND | (mo->rec_bind ? MS_REC : 0);
+        int r = 0;
+        if (mount(src, p, NULL, f, NULL) < 0)
+                r = berth_error_sys(err, errno, "bind '%s' on '%s'", src, dest);
+        close(fd);
+        if (r < 0)
+                return r;
+        unsigned long extra = mo->flags & ~(MS_REMOUNT | MS_BIND | MS_REC);
+        if (extra) {
+                r = remount_at(rootfd, dest, extra | (mo->rec_bind ? MS_REC : 0), err);
+                if (r < 0)
+                        return r;
+        }
+        return set_propagation(rootfd, dest, mo->prop, err);
+}
+
+/* linux "cgroup" mount: a tmpfs holding one bind of the container's own cgroup
+ * per hierarchy (v1, hybrid), or the container's cgroup2 directory (v2). */
+static int mount_cgroup(int rootfd, const char *dest, const struct mount_opts *mo,
+                        struct berth_error **err)
+{
+        _cleanup_free_ char *self = NULL;
+        int r = read_file_at(AT_FDCWD, "/proc/self/cgroup", 1 << 16, &self, NULL);
+        if (r < 0)
+                return berth_error_sys(err, -r, "read /proc/self/cgroup");
+        _cleanup_fclose_ FILE *mi = fopen("/proc/self/mountinfo", "re");
+        if (!mi)
+                return berth_error_sys(err, errno, "read /proc/self/mountinfo");
+        int fd = root_open_target(rootfd, dest, true, err);
+        if (fd < 0)
+                return fd;
+        char p[FD_PATH_MAX];
+        fd_path(p, fd);
+        bool pure_v2 = false;
+        _cleanup_free_ char *line = NULL;
+        size_t cap = 0;
+        struct {
+                char *mnt, *ctrls;
+                bool v2;
+        } hier[32];
+        size_t nh = 0;
+        while (getline(&line, &cap, mi) > 0 && nh < ELEMENTSOF(hier)) {
+                char *sep = strstr(line, " - ");
+                if (!sep)
+                        continue;
+                char fstype[32], mnt[PATH_MAX], src[64], super[512];
+                char *f[10];
+                char *save = NULL, *tok = strtok_r(line, " ", &save);
+                int nf = 0;
+                for (; tok && nf < 5; tok = strtok_r(NULL, " ", &save))
+                        f[nf++] = tok;
+                if (nf < 5 || sscanf(sep + 3, "%31s %63s %511s", fstype, src, super) != 3)
+                        continue;
+                snprintf(mnt, sizeof(mnt), "%s", f[4]);
+                if (strncmp(mnt, "/sys/fs/cgroup", 14))
+                        continue;
+                bool v2 = !strcmp(fstype, "cgroup2");
+                if (!v2 && strcmp(fstype, "cgroup"))
+                        continue;
+                if (v2 && !strcmp(mnt, "/sys/fs/cgroup"))
+                        pure_v2 = true;
+                hier[nh].mnt = xstrdup(mnt);
+                hier[nh].ctrls = xstrdup(super);
+                hier[nh].v2 = v2;
+                nh++;
+        }
+        r = 0;
+        unsigned long ro = mo->flags & MS_RDONLY;
+        unsigned long base = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+        if (!pure_v2 && mount("tmpfs", p, "tmpfs", base, "mode=755") < 0)
+                r = berth_error_sys(err, errno, "mount tmpfs on '%s'", dest);
+        close(fd);
+        for (size_t i = 0; i < nh && r == 0; i++) {
+                /* this hierarchy's line in /proc/self/cgroup: "N:ctrls:/path", "0::/path" */
+                const char *name = strrchr(hier[i].mnt, '/') + 1;
+                const char *want = hier[i].v2 ? "" : name;
+                const char *cgpath = NULL;
+                for (char *l = self; l && *l;) {
+                        char *nl = strchr(l, '\n');
+                        if (nl)
+                                *nl = '\0';
+                        char *c1 = strchr(l, ':');
+                        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+                        if (c2) {
+                                size_t wl = (size_t)(c2 - c1 - 1);
+                                bool match =
+                                    hier[i].v2
+                                        ? wl == 0 && l[0] == '0'
+                                        : (strlen(want) == wl && !strncmp(c1 + 1, want, wl)) ||
+                                              (!strncmp(want, "systemd", 7) &&
+                                               !strncmp(c1 + 1, "name=systemd", wl));
+                                if (match)
+                                        cgpath = c2 + 1;
+                        }
+                        if (nl)
+                                *nl = '\n';
+                        if (cgpath)
+                                break;
+                        l = nl ? nl + 1 : NULL;
+                }
+                if (!cgpath)
+                        continue;
+                size_t cl = strcspn(cgpath, "\n");
+                _cleanup_free_ char *srcdir = xasprintf("%s%.*s", hier[i].mnt, (int)cl, cgpath);
+                _cleanup_free_ char *sub = pure_v2 ? xstrdup(dest) : xasprintf("%s/%s", dest, name);
+                struct mount_opts bo = {.flags = base | ro, .rec_bind = false};
+                r = bind_mount(rootfd, srcdir, sub, &bo, err);
+                if (r < 0)
+                        break;
+                /* "cpu,cpuacct" also answers to "cpu" and "cpuacct", as on the host */
+                if (!pure_v2 && strchr(name, ',')) {
+                        _cleanup_free_ char *names = xstrdup(name);
+                        char *s2 = NULL;
+                        for (char *t = strtok_r(names, ",", &s2); t; t = strtok_r(NULL, ",", &s2)) {
+                                int dfd = open_in_root(rootfd, dest, O_PATH | O_DIRECTORY, 0);
+                                if (dfd < 0)
+                                        break;
+                                (void)symlinkat(name, dfd, t);
+                                close(dfd);
+                        }
+                }
+        }
+        for (size_t i = 0; i < nh; i++) {
+                free(hier[i].mnt);
+                free(hier[i].ctrls);
+        }
+        if (r == 0 && ro && !pure_v2)
+                r = remount_at(rootfd, dest, base | MS_RDONLY, err);
+        return r;
+}
+
+static int mount_one(struct rt_init *ri, int rootfd, const struct oci_mount *m,
+                     struct berth_error **err)
+{
+        struct mount_opts mo;
+        int r = parse_mount_opts(m->options, &mo, err);
+        if (r < 0)
+                return berth_error_prefix(err, "mount '%s'", m->destination);
+        _cleanup_free_ char *data = mo.data;
+        const char *type = m->type;
+        if (mo.bind || (type && !strcmp(type, "bind"))) {
+                if (!m->source)
+                        return berth_error_set(err, EINVAL, "mount '%s': bind without a source",
+                                               m->destination);
+                _cleanup_free_ char *src = NULL;
+                if (m->source[0] == '/')
+                        src = xstrdup(m->source);
+                else
+                        src = xasprintf("%s/%s", ri->bundle, m->source);
+                return bind_mount(rootfd, src, m->destination, &mo, err);
+        }
+        if (!type || !*type)
+                return berth_error_set(err, EINVAL, "mount '%s': no type", m->destination);
+        if (!strcmp(type, "cgroup"))
+                return mount_cgroup(rootfd, m->destination, &mo, err);
+        int fd = root_open_target(rootfd, m->destination, true, err);
+        if (fd < 0)
+                return fd;
+        char p[FD_PATH_MAX];
+        fd_path(p, fd);
+        const char *src = m->source ? m->source : type;
+        r = 0;
+        if (mount(src, p, type, mo.flags, data) < 0) {
+                int e = errno;
+                /* In a user namespace without its own network namespace sysfs cannot
+                 * be mounted; mqueue likewise without its own ipc namespace: bind the
+                 * host's as runc does. */
+                if (e == EPERM && ri->new_userns &&
+                    (!strcmp(type, "sysfs") || !strcmp(type, "mqueue"))) {
+                        close(fd);
+                        struct mount_opts bo = {.flags =
+                                                    mo.flags | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                                                .rec_bind = true,
+                                                .prop = mo.prop};
+                        return bind_mount(rootfd, !strcmp(type, "sysfs") ? "/sys" : "/dev/mqueue",
+                                          m->destination, &bo, err);
+                }
+                r = berth_error_sys(err, e, "mount %s on '%s'", type, m->destination);
+        }
+        close(fd);
+        if (r < 0)
+                return r;
+        return set_propagation(rootfd, m->destination, mo.prop, err);
+}
+
+static int mask_paths(struct rt_init *ri, int rootfd, struct berth_error **err)
+{
+        const struct oci_linux *l = ri->spec->linux_;
+        for (size_t i = 0; l && l->masked_paths && l->masked_paths[i]; i++) {
+                const char *path = l->masked_paths[i];
+                int fd = open_in_root(rootfd, path, O_PATH | O_NOFOLLOW, 0);
+                if (fd == -ENOENT || fd == -ELOOP)
+                        continue;
+                if (fd < 0)
+                        return berth_error_sys(err, -fd, "masked path '%s'", path);
+                struct stat st;
+                char p[FD_PATH_MAX], src[FD_PATH_MAX];
+                fd_path(p, fd);
+                int r = 0;
+                if (fstat(fd, &st) < 0) {
+                        r = berth_error_sys(err, errno, "masked path '%s'", path);
+                } else if (S_ISDIR(st.st_mode)) {
+                        if (mount("tmpfs", p, "tmpfs", MS_RDONLY, NULL) < 0)
+                                r = berth_error_sys(err, errno, "mask '%s'", path);
+                } else {
+                        fd_path(src, ri->devnull_fd);
+                        if (mount(src, p, NULL, MS_BIND, NULL) < 0)
+                                r = berth_error_sys(err, errno, "mask '%s'", path);
+                }
+                close(fd);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int readonly_paths(struct rt_init *ri, int rootfd, struct berth_error **err)
+{
+        const struct oci_linux *l = ri->spec->linux_;
+        for (size_t i = 0; l && l->readonly_paths && l->readonly_paths[i]; i++) {
+                const char *path = l->readonly_paths[i];
+                int fd = open_in_root(rootfd, path, O_PATH | O_NOFOLLOW, 0);
+                if (fd == -ENOENT || fd == -ELOOP)
+                        continue;
+                if (fd < 0)
+                        return berth_error_sys(err, -fd, "read-only path '%s'", path);
+                char p[FD_PATH_MAX];
+                fd_path(p, fd);
+                int r = 0;
+                if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0)
+                        r = berth_error_sys(err, errno, "bind read-only path '%s'", path);
+                close(fd);
+                if (r < 0)
+                        return r;
+                r = remount_at(rootfd, path, MS_RDONLY | MS_REC, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int check_not_symlink(int rootfd, const char *name, struct berth_error **err)
+{
+        struct stat st;
+        if (fstatat(rootfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+                return berth_error_set(err, ELOOP, "rootfs: /%s is a symlink: refused", name);
+        return 0;
+}
+
+static unsigned long propagation_flag(const char *s)
+{
+        for (size_t k = 0; s && k < ELEMENTSOF(prop_table); k++)
+                if (!strcmp(s, prop_table[k].name))
+                        return prop_table[k].flag;
+        return 0;
+}
+
+int rootfs_prepare(struct rt_init *ri, int *ret_rootfd, struct berth_error **err)
+{
+        const struct oci_linux *l = ri->spec->linux_;
+        unsigned long prop = propagation_flag(l ? l->rootfs_propagation : NULL);
+        if (!prop)
+                prop = MS_SLAVE | MS_REC;
+        if (mount(NULL, "/", NULL, prop | MS_REC, NULL) < 0)
+                return berth_error_sys(err, errno, "set propagation of /");
+        /* pivot_root needs the new root's parent mount not shared */
+        _cleanup_free_ char *parent = xasprintf("%s/..", ri->rootfs);
+        if ((prop & MS_SHARED) && mount(NULL, parent, NULL, MS_PRIVATE, NULL) < 0 &&
+            errno != EINVAL)
+                return berth_error_sys(err, errno, "make parent of rootfs private");
+        if (mount(ri->rootfs, ri->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+                return berth_error_sys(err, errno, "bind rootfs '%s'", ri->rootfs);
+        _cleanup_close_ int rootfd = open(ri->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (rootfd < 0)
+                return berth_error_sys(err, errno, "open rootfs '%s'", ri->rootfs);
+        /* the host's /dev/null, opened in our own mount namespace (a mount of the
+         * parent's namespace cannot be a bind source here), verified to be 1:3 */
+        if (ri->devnull_fd < 0) {
+                ri->devnull_fd = open("/dev/null", O_PATH | O_CLOEXEC);
+                struct stat st;
+                if (ri->devnull_fd < 0 || fstat(ri->devnull_fd, &st) < 0 || !S_ISCHR(st.st_mode) ||
+                    st.st_rdev != makedev(1, 3))
+                        return berth_error_set(err, EPERM,
+                                               "/dev/null is not the null device (1:3): refusing "
+                                               "to mask paths with it");
+        }
+        int r = check_not_symlink(rootfd, "proc", err);
+        if (r == 0)
+                r = check_not_symlink(rootfd, "dev", err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < ri->spec->n_mounts; i++) {
+                r = mount_one(ri, rootfd, &ri->spec->mounts[i], err);
+                if (r < 0)
+                        return r;
+        }
+        r = devices_setup(ri, rootfd, err);
+        if (r < 0)
+                return r;
+        *ret_rootfd = TAKE_FD(rootfd);
+        return 0;
+}
+
+/* After the hooks that want the full view: masks, read-only paths, then the
+ * switch of root itself. */
+int rootfs_pivot(struct rt_init *ri, int rootfd, struct berth_error **err)
+{
+        int r = mask_paths(ri, rootfd, err);
+        if (r == 0)
+                r = readonly_paths(ri, rootfd, err);
+        if (r < 0)
+                return r;
+        if (fchdir(rootfd) < 0)
+                return berth_error_sys(err, errno, "chdir to rootfs");
+        if (ri->no_pivot) {
+                if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+                        return berth_error_sys(err, errno, "move rootfs to /");
+                if (chroot(".") < 0)
+                        return berth_error_sys(err, errno, "chroot to rootfs");
+        } else {
+                if (syscall(SYS_pivot_root, ".", ".") < 0)
+                        return berth_error_sys(err, errno, "pivot_root");
+                /* the old root is now stacked under "."; detach it without
+                 * letting the unmount propagate anywhere */
+                if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+                        return berth_error_sys(err, errno, "make old root a slave");
+                if (umount2(".", MNT_DETACH) < 0)
+                        return berth_error_sys(err, errno, "detach old root");
+        }
+        if (chdir("/") < 0)
+                return berth_error_sys(err, errno, "chdir /");
+        return 0;
+}
+
+int rootfs_finish(struct rt_init *ri, struct berth_error **err)
+{
+        const struct oci_spec *s = ri->spec;
+        if (s->root && s->root->readonly) {
+                unsigned long lf = 0;
+                int fd = open("/", O_PATH | O_CLOEXEC);
+                if (fd >= 0) {
+                        lf = locked_flags(fd);
+                        close(fd);
+                }
+                if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | lf, NULL) < 0)
+                        return berth_error_sys(err, errno, "remount / read-only");
+        }
+        unsigned long prop = propagation_flag(s->linux_ ? s->linux_->rootfs_propagation : NULL);
+        if (prop && mount(NULL, "/", NULL, prop, NULL) < 0)
+                return berth_error_sys(err, errno, "set propagation of / to '%s'",
+                                       s->linux_->rootfs_propagation);
+        return 0;
+}
