@@ -310,7 +310,8 @@ static int validate_spec(const struct oci_spec *s, bool *ret_mount_ns, struct be
                 const struct oci_namespace *n = &s->linux_->namespaces[i];
                 if (n->type == OCI_NS_MOUNT)
                         mnt = true;
-                if (n->type == OCI_NS_UTS && !n->path)
+                /* a joined one too: runc sets the hostname in it */
+                if (n->type == OCI_NS_UTS)
                         uts = true;
         }
         if (!mnt)
@@ -319,7 +320,7 @@ static int validate_spec(const struct oci_spec *s, bool *ret_mount_ns, struct be
                                        "namespace");
         if ((s->hostname && *s->hostname) && !uts)
                 return berth_error_set(err, EINVAL,
-                                       "config.json: hostname needs a new uts namespace");
+                                       "config.json: hostname needs a uts namespace");
         if (s->process->apparmor_profile && *s->process->apparmor_profile && !apparmor_enabled())
                 return berth_error_set(err, ENOTSUP,
                                        "config.json: apparmor profile '%s' requested, but "
