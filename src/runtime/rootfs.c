@@ -531,6 +531,28 @@ static unsigned long propagation_flag(const char *s)
         return 0;
 }
 
+/* pivot_root needs the new root's parent mount not shared: that is the mount
+ * holding the rootfs directory (the rootfs itself if it is a mount point), found
+ * by walking up its real path until MS_PRIVATE stops failing with EINVAL (not a
+ * mount point).  Our own mount namespace only. */
+static int make_rootfs_mount_private(const char *rootfs, struct berth_error **err)
+{
+        _cleanup_free_ char *p = xstrdup(rootfs);
+        for (;;) {
+                if (mount(NULL, p, NULL, MS_PRIVATE, NULL) == 0)
+                        return 0;
+                if (errno != EINVAL)
+                        return berth_error_sys(err, errno, "make mount of rootfs '%s' private",
+                                               p);
+                char *slash = strrchr(p, '/');
+                if (!slash || !strcmp(p, "/"))
+                        return berth_error_set(err, EINVAL,
+                                               "make mount of rootfs private: no mount above '%s'",
+                                               rootfs);
+                slash[slash == p] = '\0'; /* "/a" becomes "/" */
+        }
+}
+
 int rootfs_prepare(struct rt_init *ri, int *ret_rootfd, struct berth_error **err)
 {
         const struct oci_linux *l = ri->spec->linux_;
@@ -539,11 +561,11 @@ int rootfs_prepare(struct rt_init *ri, int *ret_rootfd, struct berth_error **err
                 prop = MS_SLAVE | MS_REC;
         if (mount(NULL, "/", NULL, prop | MS_REC, NULL) < 0)
                 return berth_error_sys(err, errno, "set propagation of /");
-        /* pivot_root needs the new root's parent mount not shared */
-        _cleanup_free_ char *parent = xasprintf("%s/..", ri->rootfs);
-        if ((prop & MS_SHARED) && mount(NULL, parent, NULL, MS_PRIVATE, NULL) < 0 &&
-            errno != EINVAL)
-                return berth_error_sys(err, errno, "make parent of rootfs private");
+        if (prop & MS_SHARED) {
+                int r = make_rootfs_mount_private(ri->rootfs, err);
+                if (r < 0)
+                        return r;
+        }
         if (mount(ri->rootfs, ri->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
                 return berth_error_sys(err, errno, "bind rootfs '%s'", ri->rootfs);
         _cleanup_close_ int rootfd = open(ri->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
