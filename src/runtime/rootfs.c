@@ -542,8 +542,7 @@ static int make_rootfs_mount_private(const char *rootfs, struct berth_error **er
                 if (mount(NULL, p, NULL, MS_PRIVATE, NULL) == 0)
                         return 0;
                 if (errno != EINVAL)
-                        return berth_error_sys(err, errno, "make mount of rootfs '%s' private",
-                                               p);
+                        return berth_error_sys(err, errno, "make mount of rootfs '%s' private", p);
                 char *slash = strrchr(p, '/');
                 if (!slash || !strcmp(p, "/"))
                         return berth_error_set(err, EINVAL,
