@@ -13,7 +13,7 @@
  * read() on the exec fifo, which it opened O_RDWR before pivot_root.  The
  * parent then writes state.json and the pid file and returns.  `start`
  * writes one byte into the fifo and removes it; the child execve()s the
- * user's program.  Every failure in between unwinds everything: the child
+ * user's program, which closes its fifo end: start waits for that.  Every failure in between unwinds everything: the child
  * is killed and reaped, the cgroup destroyed, the state dir removed.
  *
  * Never: leave anything behind on failure; run user code before the child is
@@ -21,6 +21,7 @@
  */
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -239,7 +240,7 @@ static int init_main(void *arg)
                         while (n < 0 && errno == EINTR);
                         if (n != 1)
                                 return 1;
-                        close(ri->fifo_fd);
+                        /* left open: it closes at execve, which tells start we ran */
                 }
                 const struct oci_spec *s = ri->spec;
                 if (s && s->hooks[OCI_HOOK_START_CONTAINER].n) {
@@ -785,9 +786,18 @@ static int release_fifo(const char *dir, const char *id, struct berth_error **er
                     err, EINVAL, "cannot start container '%s': it is not in the created state", id);
         if (fd < 0)
                 return berth_error_sys(err, errno, "open exec fifo of '%s'", id);
+        /* A read end of our own, opened while the init holds its O_RDWR end, reports
+         * POLLHUP once the init has no writer left: its end closes at execve (O_CLOEXEC)
+         * or when it dies.  So start returns once the user's process runs, as runc's
+         * does: a kill right after start reaches that process, not our init code. */
+        _cleanup_close_ int rfd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
         if (write(fd, "0", 1) != 1)
                 return berth_error_sys(err, errno, "release container '%s'", id);
+        close(TAKE_FD(fd));
         (void)unlink(fifo);
+        struct pollfd pfd = {.fd = rfd, .events = 0};
+        while (rfd >= 0 && poll(&pfd, 1, -1) < 0 && errno == EINTR)
+                ;
         return 0;
 }
 
