@@ -451,7 +451,14 @@ int container_write_pid_file(const char *path, pid_t pid, struct berth_error **e
                         return berth_error_sys(err, errno, "getcwd");
                 abs = xasprintf("%s/%s", cwd, path);
         }
-        int r = write_file_atomic(abs ? abs : path, buf, (size_t)n, 0644);
+        /* temp + rename (readers never see an empty file), no fsync, as runc */
+        const char *target = abs ? abs : path;
+        _cleanup_free_ char *tmp = xasprintf("%s.tmp-%d", target, (int)getpid());
+        int r = write_file_at(AT_FDCWD, tmp, buf, (size_t)n, 0644);
+        if (r == 0 && rename(tmp, target) < 0)
+                r = -errno;
+        if (r < 0)
+                (void)unlink(tmp);
         if (r < 0)
                 return berth_error_sys(err, -r, "write pid file '%s'", path);
         return 0;
@@ -851,6 +858,7 @@ int berth_container_run(const struct berth_runtime *rt, const char *id,
         c.committed = true;
         pid_t pid = c.pid;
         int master = -1;
+        _cleanup_free_ char *text = NULL;
         if (c.console_peer_fd >= 0) {
                 r = console_recv_master(c.console_peer_fd, &master, err);
                 if (r < 0)
@@ -873,7 +881,6 @@ int berth_container_run(const struct berth_runtime *rt, const char *id,
         if (master >= 0)
                 close(master);
         /* an exec failure after start is reported by the child before it exits */
-        _cleanup_free_ char *text = NULL;
         struct berth_error *derr = NULL;
         if (r == 0 && sync_recv(c.sync_fd, &text) == SYNC_ERROR)
                 r = berth_error_set(err, EIO, "%s", text);

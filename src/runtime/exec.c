@@ -354,6 +354,7 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
         for (int i = 0; i < _OCI_NS_MAX; i++)
                 x.ns_fds[i] = -1;
         struct rt_state st = {0};
+        _cleanup_free_ char *text = NULL;
         _cleanup_free_ char *dir = state_dir(root, id);
         r = state_read(root, id, &st, err);
         if (r < 0)
@@ -452,7 +453,6 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
         if (r < 0)
                 goto out;
         /* EOF: execve succeeded (the sync fd was close-on-exec); else its error */
-        _cleanup_free_ char *text = NULL;
         int t = sync_recv(x.sync_fd, &text);
         if (t == SYNC_ERROR) {
                 r = berth_error_set(err, EIO, "%s", text);

@@ -6,7 +6,7 @@
  * the five capability sets (hex, from /proc/self/status), no_new_privs,
  * umask, cwd, hostname, rlimits, open fds with their targets, cgroup lines
  * and mount points.  `testhelper open-write PATH` tries to open PATH for
- * writing and prints {"ok": bool, "errno": N}.  `testhelper sleep`
+ * writing and prints {"ok": bool, "errno": N}; `open-read PATH` likewise.  `testhelper sleep`
  * pauses forever (for exec/ps/pause tests).
  *
  * Built -static with libc only, so it runs in a busybox rootfs.  Never
@@ -130,6 +130,12 @@ int main(int argc, char **argv)
 {
         if (argc > 2 && !strcmp(argv[1], "open-write")) {
                 int fd = open(argv[2], O_WRONLY | O_CLOEXEC);
+                printf("{\"ok\":%s,\"errno\":%d}\n", fd >= 0 ? "true" : "false",
+                       fd >= 0 ? 0 : errno);
+                return 0;
+        }
+        if (argc > 2 && !strcmp(argv[1], "open-read")) {
+                int fd = open(argv[2], O_RDONLY | O_CLOEXEC);
                 printf("{\"ok\":%s,\"errno\":%d}\n", fd >= 0 ? "true" : "false",
                        fd >= 0 ? 0 : errno);
                 return 0;
