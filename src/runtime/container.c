@@ -13,8 +13,9 @@
  * read() on the exec fifo, which it opened O_RDWR before pivot_root.  The
  * parent then writes state.json and the pid file and returns.  `start`
  * writes one byte into the fifo and removes it; the child execve()s the
- * user's program, which closes its fifo end: start waits for that.  Every failure in between unwinds everything: the child
- * is killed and reaped, the cgroup destroyed, the state dir removed.
+ * user's program, which closes its fifo end: start waits for that.  Every
+ * failure in between unwinds everything: the child is killed and reaped, the
+ * cgroup destroyed, the state dir removed.
  *
  * Never: leave anything behind on failure; run user code before the child is
  * in its cgroup; exec the runtime binary inside the container (see ns.c).
