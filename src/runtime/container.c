@@ -731,6 +731,9 @@ static int do_create(const struct berth_runtime *rt, const char *id,
         r = parent_handshake(c, &ri, id, err);
         if (r < 0)
                 return berth_error_prefix(err, "create '%s'", id);
+        /* only the init may hold the fifo now: start waits for its end to close */
+        close(c->fifo_fd);
+        c->fifo_fd = -1;
 
         /* exec and the late hooks work from this copy, whatever happens to the bundle */
         bool late = s->hooks[OCI_HOOK_POSTSTART].n || s->hooks[OCI_HOOK_POSTSTOP].n;
