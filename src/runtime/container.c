@@ -108,6 +108,9 @@ static int init_finalize(struct rt_init *ri, char **ret_path, struct berth_error
 {
         const struct oci_process *p = ri->process;
         int r = process_set_rlimits(p, err);
+        if (r == 0)
+                r = process_set_sched(p, ri->spec->linux_ ? ri->spec->linux_->personality : NULL,
+                                      err);
         if (r < 0)
                 return r;
         r = process_chdir(p, err);
@@ -321,8 +324,7 @@ static int validate_spec(const struct oci_spec *s, bool *ret_mount_ns, struct be
                                        "config.json: linux.namespaces must include a mount "
                                        "namespace");
         if ((s->hostname && *s->hostname) && !uts)
-                return berth_error_set(err, EINVAL,
-                                       "config.json: hostname needs a uts namespace");
+                return berth_error_set(err, EINVAL, "config.json: hostname needs a uts namespace");
         if (s->process->apparmor_profile && *s->process->apparmor_profile && !apparmor_enabled())
                 return berth_error_set(err, ENOTSUP,
                                        "config.json: apparmor profile '%s' requested, but "
@@ -645,6 +647,10 @@ static int do_create(const struct berth_runtime *rt, const char *id,
                 r = berth_seccomp_compile(s->linux_->seccomp, &c->seccomp, err);
                 if (r < 0)
                         return r;
+                if (berth_seccomp_needs_listener(c->seccomp))
+                        return berth_error_set(err, ENOTSUP,
+                                               "config.json: linux.seccomp: SCMP_ACT_NOTIFY (a "
+                                               "seccomp listener) is not supported");
         }
         _cleanup_free_ char *fifo = xasprintf("%s/exec.fifo", c->dir);
         if (mkfifo(fifo, 0600) < 0)
@@ -714,6 +720,10 @@ static int do_create(const struct berth_runtime *rt, const char *id,
         memcpy(ri.ns_fds, c->ns_fds, sizeof(ri.ns_fds));
         ri.ns_fds[OCI_NS_PID] = ri.ns_fds[OCI_NS_TIME] = -1; /* joined by the parent */
         unsigned long clone_flags = new_flags;
+        if (c->ns_fds[OCI_NS_USER] >= 0 && (new_flags & CLONE_NEWPID))
+                return berth_error_set(err, ENOTSUP,
+                                       "config.json: a new pid namespace inside a joined user "
+                                       "namespace is not supported; join its pid namespace too");
         if (c->ns_fds[OCI_NS_USER] >= 0) {
                 /* namespaces made after joining a user namespace must belong to it */
                 ri.new_ns_flags = new_flags & ~(unsigned long)CLONE_NEWPID;
@@ -889,7 +899,8 @@ int berth_container_run(const struct berth_runtime *rt, const char *id,
         if (r == 0 && sync_recv(c.sync_fd, &text) == SYNC_ERROR)
                 r = berth_error_set(err, EIO, "%s", text);
         creation_release(&c);
-        (void)berth_container_delete(rt, id, true, &derr);
+        if (!(o && o->keep))
+                (void)berth_container_delete(rt, id, true, &derr);
         berth_error_free(derr);
         if (ret_exit)
                 *ret_exit = status;

@@ -341,3 +341,15 @@ def test_container_side_hooks(rt, workdir, rootfs_template, unique_id):
         time.sleep(0.05)
     assert json.load(open(os.path.join(out, "sc.json")))["id"] == unique_id
     assert open(os.path.join(out, "sc.host")).read().strip() == "hooked"
+
+
+def test_scheduler_io_priority_personality(rt, workdir, rootfs_template, unique_id):
+    def edit(c):
+        c["process"]["scheduler"] = {"policy": "SCHED_BATCH", "nice": 7}
+        c["process"]["ioPriority"] = {"class": "IOPRIO_CLASS_BE", "priority": 6}
+        c["linux"]["personality"] = {"domain": "LINUX32"}
+    p = run_helper(rt, workdir, rootfs_template, unique_id, edit,
+                   ["sh", "-c", "cut -d' ' -f19,41 /proc/self/stat; uname -m"])
+    nice_policy, arch = p.stdout.splitlines()
+    assert nice_policy.split() == ["7", "3"]  # nice 7, SCHED_BATCH
+    assert arch in ("i686", "i386")
