@@ -878,6 +878,9 @@ int berth_container_run(const struct berth_runtime *rt, const char *id,
                 if (r < 0)
                         goto fail;
         }
+        /* our own end of the exec fifo would keep start waiting for the init's execve */
+        if (c.fifo_fd >= 0)
+                close(TAKE_FD(c.fifo_fd));
         r = berth_container_start(rt, id, err);
         if (r < 0)
                 goto fail;
