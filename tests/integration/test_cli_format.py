@@ -456,6 +456,9 @@ def pull_stream(error=None):
         {"status": "Extracting", "progressDetail": {"current": 77, "units": "items"}, "id": "bbbbbbbbbbbb"},
         {"status": "Extracting", "progressDetail": {"current": 7, "total": 9, "units": "items"}, "id": "cccccccccccc"},
         {"status": "Extracting", "progressDetail": {"current": 3, "total": 9, "hidecounts": True}, "id": "dddddddddddd"},
+        # an ETA: 1 MB took 10 s, 0.1 MB to go is 1 s (stable however late each client runs)
+        {"status": "Downloading", "progressDetail": {"current": 1000000, "total": 1100000,
+                                                     "start": int(time.time()) - 10}, "id": "ffffffffffff"},
         {"stream": "a stream line\n"},
         {"status": "Legacy", "progress": "legacy progress text", "id": "eeeeeeeeeeee"},
         {"aux": {"Tag": "latest", "Digest": "sha256:31f3", "Size": 527}},
@@ -500,6 +503,7 @@ def test_pull_terminal_matches_docker(daemon, tmp_path, cols):
     assert got == want
     assert b"\x1b[2K" in want and b"Downloading" in want
     assert (b"[=" in want) == (cols > 110)  # the bar needs a wide terminal
+    assert (b"/1.1MB 1s" in want) == (cols > 50)  # and the ETA a terminal wider than 50
 
 
 def test_pull_error_matches_docker(daemon, tmp_path):
