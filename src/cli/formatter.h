@@ -29,7 +29,7 @@
  *                 formatter_container_rows (it returns the methods array too),
  *                 formatter_write(…, FORMATTER_CONTAINER_ROW_TYPE, …).
  *   berth inspect -f: gotemplate_parse + gotemplate_exec over the daemon's JSON
- *                 (docker words that parse error "Template parsing error: …").
+ *                 (errors prefixed "template parsing error: ", as docker 28).
  */
 #ifndef BERTH_CLI_FORMATTER_H
 #define BERTH_CLI_FORMATTER_H
