@@ -693,3 +693,24 @@ def test_random_templates_match_go(go_oracle):
         if (got.stdout, got.stderr, got.returncode) != (want.stdout, want.stderr, want.returncode):
             mismatches.append((tmpl, want.stdout[-120:], want.stderr, got.stdout[-120:], got.stderr))
     assert not mismatches, "%d of 300 differ from Go, first: %r" % (len(mismatches), mismatches[0])
+
+
+def test_random_token_soup_matches_go(go_oracle):
+    """The lexer and parser on ill-formed input: the same output or the same error as Go's."""
+    import random
+    rnd = random.Random(1128)
+    tokens = ["{{", "}}", "{{- ", " -}}", " ", "\n", ".A", ".B", ".C.d", "$", "$x", ":=", "=", "|",
+              "(", ")", "if", "else", "end", "range", "with", "break", "continue", '"s"', "`r`",
+              "'c'", "1", "-2", "3.5", "0x1", "true", "nil", "printf", "len", "index", "eq", ",",
+              "$i", "/*", "*/", "x", "}", "{", ".", "..", "@", "\t", "lower", "-", "else if",
+              "end}}", "{{end}}", "{{else}}"]
+    data = json.dumps({"A": "x", "B": [1, 2], "C": {"d": "e"}, "N": 3}).encode()
+    mismatches = []
+    for _ in range(500):
+        tmpl = "".join(rnd.choice(tokens) for _ in range(rnd.randint(1, 12)))
+        want = subprocess.run([go_oracle, tmpl], input=data, capture_output=True, timeout=60)
+        got = subprocess.run([BERTH_FMT, "template", tmpl], input=data, capture_output=True,
+                             timeout=60)
+        if (got.stdout, got.stderr, got.returncode) != (want.stdout, want.stderr, want.returncode):
+            mismatches.append((tmpl, want.stderr, got.stderr))
+    assert not mismatches, "%d of 500 differ from Go, first: %r" % (len(mismatches), mismatches[0])
