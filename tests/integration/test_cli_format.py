@@ -714,3 +714,25 @@ def test_random_token_soup_matches_go(go_oracle):
         if (got.stdout, got.stderr, got.returncode) != (want.stdout, want.stderr, want.returncode):
             mismatches.append((tmpl, want.stderr, got.stderr))
     assert not mismatches, "%d of 500 differ from Go, first: %r" % (len(mismatches), mismatches[0])
+
+
+def test_random_tables_match_go_tabwriter(go_oracle):
+    """The tabwriter against Go's text/tabwriter: random cells, tabs, newlines, form feeds,
+    several settings (docker's 10,1,3,' ' among them) and every flag we implement."""
+    import random
+    rnd = random.Random(2811)
+    pieces = ["", "a", "bb", "ccc", "dddddddd", "a b", "x" * 13, "\t", "\t\t", "\n", "\n", "\f", "\v"]
+    settings = [("10", "1", "3", " ", "0"), ("0", "8", "1", ".", "0"), ("5", "4", "2", "\t", "0"),
+                ("0", "1", "1", " ", "4"), ("0", "1", "1", " ", "8"), ("0", "4", "1", " ", "16"),
+                ("3", "1", "2", "-", "32"), ("0", "8", "0", "\t", "16")]
+    mismatches = []
+    for _ in range(400):
+        text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 30))).encode()
+        s = rnd.choice(settings)
+        want = subprocess.run([go_oracle, "-tabwriter", *s], input=text, capture_output=True,
+                              timeout=60)
+        got = subprocess.run([BERTH_FMT, "tabwriter", *s], input=text, capture_output=True,
+                             timeout=60)
+        if got.stdout != want.stdout or got.returncode != 0:
+            mismatches.append((s, text, want.stdout, got.stdout))
+    assert not mismatches, "%d of 400 differ from Go, first: %r" % (len(mismatches), mismatches[0])
