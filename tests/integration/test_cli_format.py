@@ -226,6 +226,13 @@ def image_list():
          "Labels": None, "ParentId": "", "RepoDigests": [],
          "RepoTags": ["registry.example.com:5000/team/app-with-a-long-name:2024.11.28-rc1"],
          "SharedSize": 0, "Size": 999999, "VirtualSize": 999999},
+    ] + [
+        # sizes at go-units' boundaries: the SIZE column and {{.VirtualSize}} must round alike
+        {"Containers": -1, "Created": now - 20 * 86400,
+         "Id": "sha256:%064x" % (0xd000 + i), "Labels": None, "ParentId": "", "RepoDigests": [],
+         "RepoTags": ["sizes:s%d" % i], "SharedSize": -1, "Size": size, "VirtualSize": size}
+        for i, size in enumerate([0, 999, 1000, 1001, 999499, 999500, 1234567, 12345678901,
+                                  999999999999, 1000000000000000, 123456789012345678])
     ]
 
 
