@@ -328,6 +328,20 @@ bad:
         return 1;
 }
 
+/* strconv.IsPrint, for the runes that are not: controls, format characters, private use. */
+static bool rune_printable(uint32_t r)
+{
+        if (r < 0x20 || (r >= 0x7f && r < 0xa0) || r == 0xad)
+                return false;
+        if ((r >= 0x200b && r <= 0x200f) || (r >= 0x2028 && r <= 0x202e) ||
+            (r >= 0x2060 && r <= 0x206f) || r == 0xfeff || (r >= 0xfff9 && r <= 0xfffb) ||
+            r == 0xfffe || r == 0xffff)
+                return false;
+        if ((r >= 0xd800 && r <= 0xf8ff) || r >= 0xf0000 || (r >= 0xe0000 && r <= 0xe0fff))
+                return false;
+        return true;
+}
+
 void gt_quote(struct berth_buf *b, const char *s, size_t len, long maxrunes)
 {
         if (maxrunes >= 0)
@@ -373,8 +387,8 @@ void gt_quote(struct berth_buf *b, const char *s, size_t len, long maxrunes)
                 }
                 if (r < 0x20 || r == 0x7f)
                         buf_printf(b, "\\x%02x", r);
-                else if (r >= 0x80 && r < 0xa0)
-                        buf_printf(b, "\\u%04x", r);
+                else if (!rune_printable(r))
+                        buf_printf(b, r < 0x10000 ? "\\u%04x" : "\\U%08x", r);
                 else
                         put_rune(b, r);
         }
@@ -394,17 +408,22 @@ static void fmt_int(struct berth_buf *b, const struct fmt_spec *sp, const struct
                 put_rune(&t, neg || mag > 0x10ffff ? 0xfffd : (uint32_t)mag);
                 pad(b, sp, t.data, t.len, false);
                 return;
-        case 'q': {
-                _cleanup_buf_ struct berth_buf r = BERTH_BUF_INIT;
-                put_rune(&r, (uint32_t)mag);
-                buf_putc(&t, '\'');
-                if (mag == '\'')
-                        buf_puts(&t, "\\'");
-                else if (mag < 0x20)
-                        buf_printf(&t, "\\x%02llx", mag);
-                else
-                        buf_append(&t, r.data, r.len);
-                buf_putc(&t, '\'');
+        case 'q': { /* strconv.QuoteRune */
+                uint32_t r = neg || mag > 0x10ffff || (mag >= 0xd800 && mag <= 0xdfff)
+                                 ? 0xfffd
+                                 : (uint32_t)mag;
+                if (r == '\'') {
+                        buf_puts(&t, "'\\''");
+                } else if (r == '"') {
+                        buf_puts(&t, "'\"'");
+                } else {
+                        _cleanup_buf_ struct berth_buf enc = BERTH_BUF_INIT, q = BERTH_BUF_INIT;
+                        put_rune(&enc, r);
+                        gt_quote(&q, enc.data, enc.len, -1); /* "x": swap the quotes */
+                        buf_putc(&t, '\'');
+                        buf_append(&t, q.data + 1, q.len - 2);
+                        buf_putc(&t, '\'');
+                }
                 pad(b, sp, t.data, t.len, false);
                 return;
         }

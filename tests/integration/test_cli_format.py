@@ -600,6 +600,7 @@ ORACLE_TEMPLATES = [
     "{{if and .T (or .Empty .N) (not .Nil)}}yes{{end}} {{if (eq (len .Names) 3)}}three{{end}}",
     "{{printf \"%6.2f|%-8.3s|%08.3f|% d|%+.1e|%x\" .F .Uni .F .N .Big \"\u00e9\"}}",
     "{{printf \"%v %v\" .Config.Nested.k .Mixed}} {{printf \"%s\" .Mixed}} {{printf \"%d\" .Mixed}}",
+    "{{printf \"%q|%q|%q|%q|%q|%q|%q\" \"a\\u00adb\\u2028c\\ue000\\a\" .N .Neg 39 34 7 0}}",
     "{{printf \"%q %q %q\" .Names 65 .Uni}} {{printf \"%x\" .Names}} {{printf \"%5t|%-7v|\" .T .N}}",
     "{{print}}|{{println}}|{{print \"a\" \"b\"}}|{{print 1 \"a\" 2}}|{{print .Nil .Nil}}",
     "{{with $x := .Config}}{{$x.Env}}{{end}} {{with .Missing}}m{{end}} {{with .Names}}{{index . 2}}{{end}}",
@@ -645,7 +646,7 @@ def _random_templates(seed, count):
              "println"]
     binary = ["eq", "ne", "lt", "le", "gt", "ge", "and", "or", "index", "slice", "join", "split",
               "truncate", "printf", "print"]
-    verbs = ['"%v"', '"%s"', '"%d"', '"%x"', '"%5.2f"', '"%-4v|"', '"%t"', '"%e"', '"%g"', '"%+d"',
+    verbs = ['"%q"', '"%v"', '"%s"', '"%d"', '"%x"', '"%5.2f"', '"%-4v|"', '"%t"', '"%e"', '"%g"', '"%+d"',
              '"%c"', '"%U"', '"%o"', '"%b"', '"%X"', '"%10.4v"']
     # ranging over numbers differs between Go versions (1.22 iterates): collections only
     collections = [".Names", ".Labels", ".Mixed", ".Config", ".Config.Env", ".Config.Nested.k",
