@@ -784,6 +784,42 @@ void gt_sprintf(struct berth_buf *b, const char *f, size_t len, const struct jso
         }
 }
 
+/* encoding/json's string encoding (Go 1.19): \u00XX for controls, \u2028/\u2029, U+FFFD for bad
+ * UTF-8. */
+static void json_string(struct berth_buf *b, const char *s, size_t len, bool escape_html)
+{
+        buf_putc(b, '"');
+        for (size_t i = 0; i < len;) {
+                unsigned char c = (unsigned char)s[i];
+                if (c < 0x80) {
+                        i++;
+                        if (c == '"' || c == '\\')
+                                buf_printf(b, "\\%c", c);
+                        else if (c == '\n')
+                                buf_puts(b, "\\n");
+                        else if (c == '\r')
+                                buf_puts(b, "\\r");
+                        else if (c == '\t')
+                                buf_puts(b, "\\t");
+                        else if (c < 0x20 || (escape_html && (c == '<' || c == '>' || c == '&')))
+                                buf_printf(b, "\\u%04x", c);
+                        else
+                                buf_putc(b, (char)c);
+                        continue;
+                }
+                uint32_t r;
+                size_t n = decode_rune((const unsigned char *)s + i, len - i, &r);
+                if (r == 0xfffd && n == 1)
+                        buf_puts(b, "\\ufffd");
+                else if (r == 0x2028 || r == 0x2029)
+                        buf_printf(b, "\\u%04x", r);
+                else
+                        buf_append(b, s + i, n);
+                i += n;
+        }
+        buf_putc(b, '"');
+}
+
 void gt_json_encode(struct berth_buf *b, const struct json *v, bool escape_html)
 {
         if (!v || v->type == JSON_NULL) {
@@ -812,7 +848,7 @@ void gt_json_encode(struct berth_buf *b, const struct json *v, bool escape_html)
                 }
                 return;
         case JSON_STRING:
-                json_quote(b, v->str.s, v->str.len, escape_html ? 0 : JSON_DUMP_NO_ESCAPE_HTML);
+                json_string(b, v->str.s, v->str.len, escape_html);
                 return;
         case JSON_ARRAY:
                 buf_putc(b, '[');
@@ -828,8 +864,7 @@ void gt_json_encode(struct berth_buf *b, const struct json *v, bool escape_html)
                 for (size_t i = 0; i < v->obj.n; i++) {
                         if (i)
                                 buf_putc(b, ',');
-                        json_quote(b, v->obj.m[i].key, strlen(v->obj.m[i].key),
-                                   escape_html ? 0 : JSON_DUMP_NO_ESCAPE_HTML);
+                        json_string(b, v->obj.m[i].key, strlen(v->obj.m[i].key), escape_html);
                         buf_putc(b, ':');
                         gt_json_encode(b, v->obj.m[i].value, escape_html);
                 }

@@ -582,6 +582,7 @@ ORACLE_TEMPLATES = [
     "{{print .N .F \"s\" .Names .Nil .Missing}}|{{println .ID .T}}",
     "{{json .Labels}} {{json .Names}} {{json .Mixed}} {{json .F}} {{json .Big}} {{json .Small}} {{json .Nil}} {{json \"<&>\"}}",
     "{{json .}}",
+    "{{json \"a\\u2028b\\u0008c\\u000cd\\u0001e<>&\\u007f\\\\\\\"/\"}}",
     "{{join .Names \", \"}} {{join .Labels \"+\"}} {{join .Nil \",\"}} {{join (split .ID \":\") \"/\"}}",
     "{{split .ID \"\"}} {{split \"a,,b\" \",\"}} {{split .Uni \" \"}}",
     "{{lower .Uni}} {{upper .ID}} {{title \"hello wide_world-x y.z\"}}",
