@@ -253,7 +253,8 @@ static bool lex_text(struct lexer *l, bool *inside)
         return true;
 }
 
-static bool lex_number(struct lexer *l)
+/* Go's scanNumber: true when a well-formed number was consumed. */
+static bool scan_number(struct lexer *l)
 {
         const char *digits = "0123456789_";
         if (lpeek(l) == '+' || lpeek(l) == '-')
@@ -289,16 +290,34 @@ static bool lex_number(struct lexer *l)
                 ACCEPT_RUN("0123456789_");
         }
 #undef ACCEPT_RUN
-        bool bad = false;
         if (lpeek(l) == 'i')
-                bad = true; /* imaginary numbers: not supported */
-        if (bad || is_alnum(lpeek(l)) || lpeek(l) == '+' || lpeek(l) == '-') {
-                if (l->pos < l->len)
-                        l->pos++;
-                _cleanup_buf_ struct berth_buf q = BERTH_BUF_INIT;
-                gt_quote(&q, l->in + l->start, l->pos - l->start, -1);
-                return lex_error(l, "bad number syntax: %s", q.data);
+                l->pos++;
+        if (is_alnum(lpeek(l))) {
+                l->pos++;
+                return false;
         }
+        return true;
+}
+
+static bool bad_number(struct lexer *l)
+{
+        _cleanup_buf_ struct berth_buf q = BERTH_BUF_INIT;
+        gt_quote(&q, l->in + l->start, l->pos - l->start, -1);
+        return lex_error(l, "bad number syntax: %s", q.data);
+}
+
+static bool lex_number(struct lexer *l)
+{
+        if (!scan_number(l))
+                return bad_number(l);
+        if (lpeek(l) == '+' || lpeek(l) == '-') {
+                /* Go's complex constants (1+2i): scanned like Go, not supported */
+                if (!scan_number(l) || l->in[l->pos - 1] != 'i')
+                        return bad_number(l);
+                return lex_error(l, "complex numbers are not supported in --format templates");
+        }
+        if (l->in[l->pos - 1] == 'i')
+                return lex_error(l, "complex numbers are not supported in --format templates");
         emit(l, IT_NUMBER);
         return true;
 }
@@ -420,13 +439,15 @@ static bool lex_inside(struct lexer *l, bool *inside)
                 l->paren++;
                 return true;
         case ')':
+                /* as Go 1.19 (docker's Debian build): the paren is an item before the error */
+                emit(l, IT_RPAREN);
                 l->paren--;
                 if (l->paren < 0)
-                        return lex_error(l, "unexpected right paren");
-                emit(l, IT_RPAREN);
+                        return lex_error(l, "unexpected right paren U+0029 ')'");
                 return true;
         case '.':
-                if (lpeek(l) < '0' || lpeek(l) > '9')
+                /* ".5" is a number, and so (an ill-formed one) is a '.' ending the text */
+                if (l->pos < l->len && (lpeek(l) < '0' || lpeek(l) > '9'))
                         return lex_field_or_var(l, IT_FIELD);
                 l->pos--;
                 return lex_number(l);
@@ -627,6 +648,7 @@ struct parser {
         size_t nvars;
         int range_depth;
         int depth;
+        int action_line; /* line of the action being parsed, 0 between actions (Go's actionLine) */
         struct berth_error **err;
         bool failed;
 };
@@ -703,7 +725,7 @@ static void item_string(struct berth_buf *b, const struct parser *p, const struc
                 buf_puts(b, "EOF");
         else if (it->type == IT_ERROR)
                 buf_puts(b, it->msg);
-        else if (it->type > IT_KEYWORD)
+        else if (it->type > IT_KEYWORD || it->type == IT_DOT) /* Go lists '.' as a keyword */
                 buf_printf(b, "<%.*s>", (int)it->len, v);
         else if (it->len > 10) {
                 gt_quote(b, v, it->len, 10);
@@ -716,8 +738,16 @@ static void *p_unexpected(struct parser *p, const struct item *it, const char *c
 {
         _cleanup_buf_ struct berth_buf b = BERTH_BUF_INIT;
         item_string(&b, p, it);
-        if (it->type == IT_ERROR)
+        if (it->type == IT_ERROR) {
+                int line = gt_line_of(p->lx->in, it->pos);
+                if (p->action_line != 0 && p->action_line != line) {
+                        size_t n = strlen(it->msg);
+                        bool action = n >= 7 && strcmp(it->msg + n - 7, " action") == 0;
+                        return p_error(p, "%s%s started at :%d", b.data, action ? "" : " in action",
+                                       p->action_line);
+                }
                 return p_error(p, "%s", b.data);
+        }
         return p_error(p, "unexpected %s in %s", b.data, context);
 }
 
@@ -897,7 +927,7 @@ static struct node *new_number(struct parser *p, const struct item *it)
                 uint32_t r = 0;
                 if (!unquote(text, it->len, &b) || b.len == 0) {
                         node_free(n);
-                        return p_error(p, "malformed character constant: %.*s", (int)it->len, text);
+                        return p_error(p, "invalid syntax");
                 }
                 const unsigned char *u = (const unsigned char *)b.data;
                 size_t k = b.len;
@@ -941,10 +971,16 @@ static struct node *new_number(struct parser *p, const struct item *it)
                 return n;
         }
         if (!has_float_chars) {
+                /* digits too many for 64 bits: Go reads them as a float, then refuses */
+                bool digits = strpbrk(n->text, "0123456789") != NULL;
+                for (const char *c = n->text; *c; c++)
+                        if (!((*c >= '0' && *c <= '9') || *c == '_' || *c == '+' || *c == '-'))
+                                digits = false;
                 _cleanup_buf_ struct berth_buf q = BERTH_BUF_INIT;
                 gt_quote(&q, n->text, n->text_len, -1);
                 node_free(n);
-                return p_error(p, "illegal number syntax: %s", q.data);
+                return p_error(p, "%s: %s", digits ? "integer overflow" : "illegal number syntax",
+                               q.data);
         }
         _cleanup_free_ char *clean = xstrdup(n->text);
         char *w = clean;
@@ -1311,8 +1347,12 @@ static struct node *parse_text_or_action(struct parser *p)
                 t->text_len = it->len;
                 return t;
         }
-        if (it->type == IT_LDELIM)
-                return parse_action(p);
+        if (it->type == IT_LDELIM) {
+                p->action_line = gt_line_of(p->lx->in, it->pos);
+                struct node *n = parse_action(p);
+                p->action_line = 0;
+                return n;
+        }
         return p_unexpected(p, it, "input");
 }
 
