@@ -734,6 +734,7 @@ static int do_create(const struct berth_runtime *rt, const char *id,
                 clone_flags = new_flags & ~(unsigned long)CLONE_NEWCGROUP;
         }
         ri.new_userns = clone_flags & CLONE_NEWUSER;
+        ri.in_userns = ri.new_userns || c->ns_fds[OCI_NS_USER] >= 0;
         r = spawn_init(c, &ri, clone_flags, new_time, err);
         close(sp[1]);
         if (r < 0)

@@ -46,7 +46,8 @@ struct rt_init {
         int devnull_fd;                    /* host /dev/null (verified 1:3), opened by the child */
         int ns_fds[_OCI_NS_MAX];           /* namespaces to join in the child, or -1 */
         unsigned long new_ns_flags;        /* CLONE_NEW* the child unshares itself */
-        bool new_userns;
+        bool new_userns; /* cloned into a new user namespace (the parent writes the maps) */
+        bool in_userns;  /* new or joined: no mknod, sysfs may need a bind */
         bool no_pivot;
         bool no_new_keyring;
         unsigned preserve_fds;

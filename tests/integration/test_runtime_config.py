@@ -353,3 +353,32 @@ def test_scheduler_io_priority_personality(rt, workdir, rootfs_template, unique_
     nice_policy, arch = p.stdout.splitlines()
     assert nice_policy.split() == ["7", "3"]  # nice 7, SCHED_BATCH
     assert arch in ("i686", "i386")
+
+
+def test_join_user_and_pid_namespaces_by_path(rt, workdir, rootfs_template, unique_id):
+    def userns(c):
+        c["linux"]["namespaces"].append({"type": "user"})
+        c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 65536}]
+        c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 65536}]
+    a = make_bundle(workdir, rootfs_template, ["sleep", "100"], userns)
+    rt("run", "-d", "-b", a, unique_id, check=True)
+    pid = rt.state(unique_id)["pid"]
+    other = os.path.join(workdir, "other")
+    os.makedirs(other)
+
+    def join(c):
+        for n in c["linux"]["namespaces"]:
+            if n["type"] in ("pid", "network"):
+                n["path"] = "/proc/%d/ns/%s" % (pid, "net" if n["type"] == "network" else "pid")
+        c["linux"]["namespaces"].append({"type": "user", "path": "/proc/%d/ns/user" % pid})
+    b = make_bundle(other, rootfs_template,
+                    ["sh", "-c", "cat /proc/self/uid_map; readlink /proc/self/ns/user"], join)
+    p = rt("run", "-b", b, unique_id + "-j")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0].split() == ["0", "200000", "65536"]
+    assert lines[1] == os.readlink("/proc/%d/ns/user" % pid)
+    e = rt("exec", "--user", "1000:1000", unique_id, "sh", "-c", "id -u; cat /proc/self/uid_map")
+    assert e.returncode == 0, e.stderr
+    assert e.stdout.splitlines()[0] == "1000"
+    assert e.stdout.splitlines()[1].split() == ["0", "200000", "65536"]
