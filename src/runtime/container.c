@@ -319,10 +319,22 @@ static int validate_spec(const struct oci_spec *s, bool *ret_mount_ns, struct be
                 if (n->type == OCI_NS_UTS)
                         uts = true;
         }
-        if (!mnt)
-                return berth_error_set(err, EINVAL,
-                                       "config.json: linux.namespaces must include a mount "
-                                       "namespace");
+        /* Without a mount namespace the container inherits ours (as runc does): its
+         * mounts land in it, under the rootfs, and it is entered by chroot.  What would
+         * change mounts outside the rootfs is refused. */
+        const struct oci_linux *l = s->linux_;
+        const char *needs_mnt = NULL;
+        if (s->root->readonly)
+                needs_mnt = "root.readonly";
+        else if (l && l->rootfs_propagation && *l->rootfs_propagation)
+                needs_mnt = "linux.rootfsPropagation";
+        else if (l && l->masked_paths && l->masked_paths[0])
+                needs_mnt = "linux.maskedPaths";
+        else if (l && l->readonly_paths && l->readonly_paths[0])
+                needs_mnt = "linux.readonlyPaths";
+        if (!mnt && needs_mnt)
+                return berth_error_set(err, EINVAL, "config.json: %s needs a mount namespace",
+                                       needs_mnt);
         if ((s->hostname && *s->hostname) && !uts)
                 return berth_error_set(err, EINVAL, "config.json: hostname needs a uts namespace");
         if (s->process->apparmor_profile && *s->process->apparmor_profile && !apparmor_enabled())
@@ -397,6 +409,7 @@ struct creation {
         int devnull_fd, fifo_fd, console_fd, console_peer_fd, sync_fd;
         pid_t pid;
         bool committed;
+        bool host_mounts; /* no mount namespace: the container mounts in ours */
 };
 
 static void creation_release(struct creation *c)
@@ -412,6 +425,8 @@ static void creation_release(struct creation *c)
                         cgroup_destroy(c->cg, &e);
                         berth_error_free(e);
                 }
+                if (c->host_mounts && c->rootfs)
+                        rootfs_detach_host_mounts(c->rootfs);
                 if (c->dir)
                         rm_rf(c->dir);
         }
@@ -605,10 +620,11 @@ static int do_create(const struct berth_runtime *rt, const char *id,
         if (r < 0)
                 return r;
         const struct oci_spec *s = c->spec;
-        bool mount_ns;
+        bool mount_ns = true;
         r = validate_spec(s, &mount_ns, err);
         if (r < 0)
                 return r;
+        c->host_mounts = !mount_ns;
         _cleanup_free_ char *rp = s->root->path[0] == '/'
                                       ? xstrdup(s->root->path)
                                       : xasprintf("%s/%s", c->bundle, s->root->path);
@@ -642,6 +658,13 @@ static int do_create(const struct berth_runtime *rt, const char *id,
                 return berth_error_sys(err, errno, "state dir '%s'", dir);
         }
         c->dir = TAKE_PTR(dir);
+        if (c->host_mounts) {
+                /* delete detaches the mounts such a container made in our namespace */
+                _cleanup_free_ char *hm = xasprintf("%s/host-mounts", c->dir);
+                r = write_file_at(AT_FDCWD, hm, c->rootfs, strlen(c->rootfs), 0600);
+                if (r < 0)
+                        return berth_error_sys(err, -r, "record rootfs of '%s'", id);
+        }
 
         if (s->linux_ && s->linux_->seccomp) {
                 r = berth_seccomp_compile(s->linux_->seccomp, &c->seccomp, err);
@@ -708,6 +731,7 @@ static int do_create(const struct berth_runtime *rt, const char *id,
             .console_fd = c->console_fd,
             .devnull_fd = -1,
             .no_pivot = o && o->no_pivot,
+            .inherit_mount_ns = c->host_mounts,
             .no_new_keyring = o && o->no_new_keyring,
             .preserve_fds = npreserve,
             .seccomp = c->seccomp,
@@ -879,6 +903,9 @@ int berth_container_run(const struct berth_runtime *rt, const char *id,
                 if (r < 0)
                         goto fail;
         }
+        /* our own end of the exec fifo would keep start waiting for the init's execve */
+        if (c.fifo_fd >= 0)
+                close(TAKE_FD(c.fifo_fd));
         r = berth_container_start(rt, id, err);
         if (r < 0)
                 goto fail;

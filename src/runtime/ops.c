@@ -265,6 +265,10 @@ int berth_container_delete(const struct berth_runtime *rt, const char *id, bool 
                 oci_spec_free(spec);
         }
         state_release(&st);
+        _cleanup_free_ char *hm = xasprintf("%s/host-mounts", dir);
+        _cleanup_free_ char *host_rootfs = NULL;
+        if (read_file_at(AT_FDCWD, hm, PATH_MAX, &host_rootfs, NULL) == 0)
+                rootfs_detach_host_mounts(host_rootfs);
         r = rm_rf(dir);
         if (r < 0)
                 return berth_error_sys(err, -r, "remove state dir '%s'", dir);

@@ -49,6 +49,9 @@ struct rt_init {
         bool new_userns; /* cloned into a new user namespace (the parent writes the maps) */
         bool in_userns;  /* new or joined: no mknod, sysfs may need a bind */
         bool no_pivot;
+        bool inherit_mount_ns; /* no mount namespace in the config: mounts land in ours, chroot */
+        bool exec_chroot;      /* exec into such a container: chroot to exec_root_fd */
+        int exec_root_fd;
         bool no_new_keyring;
         unsigned preserve_fds;
         const struct berth_seccomp_prog *seccomp;
@@ -78,6 +81,7 @@ int ns_join_all(struct rt_init *ri, struct berth_error **err);
 int rootfs_prepare(struct rt_init *ri, int *ret_rootfd, struct berth_error **err);
 int rootfs_pivot(struct rt_init *ri, int rootfd, struct berth_error **err);
 int rootfs_finish(struct rt_init *ri, struct berth_error **err);
+void rootfs_detach_host_mounts(const char *rootfs);
 /* Open (creating with parents when asked) a path inside root by fd. */
 int root_mkdir_p(int rootfd, const char *path, mode_t mode, struct berth_error **err);
 int root_open_target(int rootfd, const char *path, bool dir, struct berth_error **err);
