@@ -120,10 +120,9 @@ static int init_finalize(struct rt_init *ri, char **ret_path, struct berth_error
         if (r < 0)
                 return r;
         if (ri->seccomp && !p->no_new_privileges) {
-                int lfd;
-                r = berth_seccomp_load(ri->seccomp, &lfd);
+                r = seccomp_load_child(ri, err);
                 if (r < 0)
-                        return berth_error_sys(err, -r, "load seccomp filter");
+                        return r;
         }
         r = caps_drop_bounding(p->capabilities, err);
         if (r < 0)
@@ -139,6 +138,12 @@ static int init_finalize(struct rt_init *ri, char **ret_path, struct berth_error
                 return r;
         if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return berth_error_sys(err, errno, "set no_new_privs");
+        /* a listener must reach the parent before it goes: load now, not after start */
+        if (ri->seccomp && p->no_new_privileges && berth_seccomp_needs_listener(ri->seccomp)) {
+                r = seccomp_load_child(ri, err);
+                if (r < 0)
+                        return r;
+        }
         r = apparmor_apply(p->apparmor_profile, err);
         if (r < 0)
                 return r;
@@ -149,7 +154,7 @@ static int init_finalize(struct rt_init *ri, char **ret_path, struct berth_error
 static int init_exec(struct rt_init *ri, const char *path, struct berth_error **err)
 {
         const struct oci_process *p = ri->process;
-        if (ri->seccomp && p->no_new_privileges) {
+        if (ri->seccomp && p->no_new_privileges && !berth_seccomp_needs_listener(ri->seccomp)) {
                 int lfd;
                 int r = berth_seccomp_load(ri->seccomp, &lfd);
                 if (r < 0)
@@ -561,9 +566,18 @@ static int parent_handshake(struct creation *c, struct rt_init *ri, const char *
                 return berth_error_sys(err, -r, "start container init");
         for (;;) {
                 _cleanup_free_ char *text = NULL;
-                int t = sync_recv(c->sync_fd, &text);
+                int lfd = -1;
+                int t = sync_recv_fd(c->sync_fd, &text, &lfd);
                 if (t == SYNC_READY)
                         return 0;
+                if (t == SYNC_SECCOMP && lfd >= 0) {
+                        r = seccomp_forward_listener(s, id, c->pid, c->bundle, lfd, err);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (lfd >= 0)
+                        close(lfd);
                 if (t == SYNC_ERROR)
                         return berth_error_set(err, EIO, "%s", text);
                 if (t == SYNC_HOOKS) {
@@ -670,10 +684,11 @@ static int do_create(const struct berth_runtime *rt, const char *id,
                 r = berth_seccomp_compile(s->linux_->seccomp, &c->seccomp, err);
                 if (r < 0)
                         return r;
-                if (berth_seccomp_needs_listener(c->seccomp))
-                        return berth_error_set(err, ENOTSUP,
-                                               "config.json: linux.seccomp: SCMP_ACT_NOTIFY (a "
-                                               "seccomp listener) is not supported");
+                if (berth_seccomp_needs_listener(c->seccomp) &&
+                    !(s->linux_->seccomp->listener_path && *s->linux_->seccomp->listener_path))
+                        return berth_error_set(err, EINVAL,
+                                               "config.json: linux.seccomp: SCMP_ACT_NOTIFY needs "
+                                               "a listenerPath");
         }
         _cleanup_free_ char *fifo = xasprintf("%s/exec.fifo", c->dir);
         if (mkfifo(fifo, 0600) < 0)

@@ -258,12 +258,8 @@ static int exec_child_setup(struct rt_init *ri, char **ret_path, struct berth_er
                 r = process_chdir(p, err);
         if (r == 0)
                 r = process_find_exec(ri, ret_path, err);
-        if (r == 0 && ri->seccomp && !p->no_new_privileges) {
-                int lfd;
-                r = berth_seccomp_load(ri->seccomp, &lfd);
-                if (r < 0)
-                        r = berth_error_sys(err, -r, "load seccomp filter");
-        }
+        if (r == 0 && ri->seccomp && !p->no_new_privileges)
+                r = seccomp_load_child(ri, err);
         if (r == 0)
                 r = caps_drop_bounding(p->capabilities, err);
         if (r < 0)
@@ -278,6 +274,11 @@ static int exec_child_setup(struct rt_init *ri, char **ret_path, struct berth_er
                 return r;
         if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return berth_error_sys(err, errno, "set no_new_privs");
+        if (ri->seccomp && p->no_new_privileges && berth_seccomp_needs_listener(ri->seccomp)) {
+                r = seccomp_load_child(ri, err);
+                if (r < 0)
+                        return r;
+        }
         process_set_misc(p, err);
         return process_mark_fds(ri->preserve_fds, err);
 }
@@ -301,7 +302,8 @@ static int exec_child(void *arg)
                 (void)prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
                 if (sync_send(ri->sync_fd, SYNC_READY, NULL) < 0)
                         return 1;
-                if (ri->seccomp && ri->process->no_new_privileges) {
+                if (ri->seccomp && ri->process->no_new_privileges &&
+                    !berth_seccomp_needs_listener(ri->seccomp)) {
                         int lfd;
                         r = berth_seccomp_load(ri->seccomp, &lfd);
                         if (r < 0)
@@ -499,9 +501,26 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
                 r = berth_error_sys(err, -r, "exec: start process");
                 goto out;
         }
-        r = sync_expect(x.sync_fd, SYNC_READY, "exec", err);
-        if (r < 0)
+        for (;;) {
+                int lfd = -1;
+                _cleanup_free_ char *msg = NULL;
+                int ty = sync_recv_fd(x.sync_fd, &msg, &lfd);
+                if (ty == SYNC_SECCOMP && lfd >= 0) {
+                        r = seccomp_forward_listener(x.spec, id, x.pid, st.bundle, lfd, err);
+                        if (r < 0)
+                                goto out;
+                        continue;
+                }
+                if (lfd >= 0)
+                        close(lfd);
+                if (ty == SYNC_READY)
+                        break;
+                if (ty == SYNC_ERROR)
+                        r = berth_error_set(err, EIO, "%s", msg);
+                else
+                        r = berth_error_set(err, EIO, "exec: the process exited during setup");
                 goto out;
+        }
         /* EOF: execve succeeded (the sync fd was close-on-exec); else its error */
         int t = sync_recv(x.sync_fd, &text);
         if (t == SYNC_ERROR) {

@@ -27,10 +27,11 @@
 #include "runtime/cgroup.h"
 #include "runtime/seccomp.h"
 
-#define SYNC_GO    'G'
-#define SYNC_HOOKS 'H'
-#define SYNC_READY 'R'
-#define SYNC_ERROR 'E'
+#define SYNC_GO      'G'
+#define SYNC_HOOKS   'H'
+#define SYNC_READY   'R'
+#define SYNC_ERROR   'E'
+#define SYNC_SECCOMP 'S' /* child -> parent, with the seccomp listener fd (SCM_RIGHTS) */
 
 struct rt_init {
         const char *id;
@@ -66,7 +67,13 @@ struct rt_init {
 int sync_send(int fd, char type, const char *text);
 /* Receive one message; returns the type, 0 on EOF, negative errno.  *ret_text malloc'd for 'E'. */
 int sync_recv(int fd, char **ret_text);
+int sync_recv_fd(int fd, char **ret_text, int *ret_fd);
 int sync_expect(int fd, char want, const char *what, struct berth_error **err);
+/* Child: load the filter; a listener fd (SCMP_ACT_NOTIFY) is sent to the parent. */
+int seccomp_load_child(struct rt_init *ri, struct berth_error **err);
+/* Parent: hand a listener fd received from the child to linux.seccomp.listenerPath. */
+int seccomp_forward_listener(const struct oci_spec *spec, const char *id, pid_t pid,
+                             const char *bundle, int lfd, struct berth_error **err);
 
 /* ns.c */
 unsigned long ns_clone_flag(enum oci_ns_type t);

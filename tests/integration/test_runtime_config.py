@@ -382,3 +382,51 @@ def test_join_user_and_pid_namespaces_by_path(rt, workdir, rootfs_template, uniq
     assert e.returncode == 0, e.stderr
     assert e.stdout.splitlines()[0] == "1000"
     assert e.stdout.splitlines()[1].split() == ["0", "200000", "65536"]
+
+
+def test_seccomp_notify_listener_reaches_the_agent(rt, workdir, rootfs_template, unique_id):
+    import array
+    import socket
+    import threading
+    path = os.path.join(workdir, "agent.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(2)
+    got = []
+
+    def agent():
+        for _ in range(2):
+            conn, _ = srv.accept()
+            with conn:
+                fds = array.array("i")
+                data, anc, _, _ = conn.recvmsg(65536, socket.CMSG_LEN(fds.itemsize))
+                for level, typ, d in anc:
+                    if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
+                        fds.frombytes(d[:fds.itemsize])
+                got.append((json.loads(data), len(fds)))
+                for fd in fds:
+                    os.close(fd)  # no agent left: notified syscalls fail with ENOSYS
+    t = threading.Thread(target=agent, daemon=True)
+    t.start()
+
+    def edit(c):
+        c["root"]["readonly"] = False
+        c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": path,
+                                 "listenerMetadata": "meta-" + unique_id,
+                                 "syscalls": [{"names": ["mkdir", "mkdirat"],
+                                               "action": "SCMP_ACT_NOTIFY"}]}
+    try:
+        b = make_bundle(workdir, rootfs_template, ["sleep", "100"], edit)
+        rt("run", "-d", "-b", b, unique_id, check=True)
+        p = rt("exec", unique_id, "sh", "-c", "mkdir /tmp/n 2>&1; echo done")
+        assert "done" in p.stdout, p.stderr
+        assert "Function not implemented" in p.stdout
+        t.join(timeout=10)
+        assert len(got) == 2
+        for msg, nfds in got:
+            assert nfds == 1 and msg["fds"] == ["seccompFd"]
+            assert msg["metadata"] == "meta-" + unique_id
+            assert msg["state"]["id"] == unique_id
+        assert got[0][0]["pid"] == rt.state(unique_id)["pid"]
+    finally:
+        srv.close()
