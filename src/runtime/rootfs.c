@@ -23,7 +23,9 @@
 #include <limits.h>
 #include <sched.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -213,9 +215,10 @@ static int parse_mount_opts(char *const *opts, struct mount_opts *m, struct bert
                         m->bind = m->rec_bind = true;
                 } else if (!strcmp(o, "tmpcopyup") || !strcmp(o, "defaults")) {
                         /* accepted; tmpcopyup only matters for image volumes we never see */
-                } else if (!strcmp(o, "idmap") || !strcmp(o, "ridmap") || !strcmp(o, "rro") ||
-                           !strcmp(o, "rrw") || !strcmp(o, "rnosuid") || !strcmp(o, "rnodev") ||
-                           !strcmp(o, "rnoexec")) {
+                } else if (!strcmp(o, "idmap") || !strcmp(o, "ridmap")) {
+                        /* the parent made an idmapped tree (rootfs_idmap_prepare) */
+                } else if (!strcmp(o, "rro") || !strcmp(o, "rrw") || !strcmp(o, "rnosuid") ||
+                           !strcmp(o, "rnodev") || !strcmp(o, "rnoexec")) {
                         buf_release(&data);
                         return berth_error_set(err, ENOTSUP, "mount option '%s' is not supported",
                                                o);
@@ -424,15 +427,157 @@ static int mount_cgroup(int rootfd, const char *dest, const struct mount_opts *m
         return r;
 }
 
-static int mount_one(struct rt_init *ri, int rootfd, const struct oci_mount *m,
-                     struct berth_error **err)
+/* Attach an idmapped tree the parent prepared, then apply flags and propagation. */
+static int attach_idmapped(int rootfd, int tree, const char *src, const struct oci_mount *m,
+                           const struct mount_opts *mo, struct berth_error **err)
 {
+        struct stat st;
+        if (fstat(tree, &st) < 0)
+                return berth_error_sys(err, errno, "idmapped mount '%s'", src);
+        int fd = root_open_target(rootfd, m->destination, S_ISDIR(st.st_mode), err);
+        if (fd < 0)
+                return fd;
+        int r = 0;
+        if (move_mount(tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                r = berth_error_sys(err, errno, "attach idmapped '%s' on '%s'", src,
+                                    m->destination);
+        close(fd);
+        if (r < 0)
+                return r;
+        unsigned long extra = mo->flags & ~(MS_REMOUNT | MS_BIND | MS_REC);
+        if (extra) {
+                r = remount_at(rootfd, m->destination, extra | (mo->rec_bind ? MS_REC : 0), err);
+                if (r < 0)
+                        return r;
+        }
+        return set_propagation(rootfd, m->destination, mo->prop, err);
+}
+
+static bool mount_wants_idmap(const struct oci_mount *m)
+{
+        if (m->n_uid_mappings || m->n_gid_mappings)
+                return true;
+        for (size_t k = 0; m->options && m->options[k]; k++)
+                if (!strcmp(m->options[k], "idmap") || !strcmp(m->options[k], "ridmap"))
+                        return true;
+        return false;
+}
+
+static int pause_child(void *arg)
+{
+        (void)arg;
+        for (;;)
+                pause();
+        return 0;
+}
+
+static int idmap_userns(const struct oci_mount *m, const struct oci_linux *l,
+                        struct berth_error **err)
+{
+        struct oci_linux maps = {0};
+        maps.uid_mappings = m->n_uid_mappings ? m->uid_mappings : l ? l->uid_mappings : NULL;
+        maps.n_uid_mappings = m->n_uid_mappings ? m->n_uid_mappings : l ? l->n_uid_mappings : 0;
+        maps.gid_mappings = m->n_gid_mappings ? m->gid_mappings : l ? l->gid_mappings : NULL;
+        maps.n_gid_mappings = m->n_gid_mappings ? m->n_gid_mappings : l ? l->n_gid_mappings : 0;
+        if (!maps.n_uid_mappings || !maps.n_gid_mappings)
+                return berth_error_set(err, EINVAL,
+                                       "mount '%s': idmap needs uidMappings and gidMappings",
+                                       m->destination);
+        pid_t pid;
+        int r = ns_spawn(CLONE_NEWUSER, -1, pause_child, NULL, &pid, err);
+        if (r < 0)
+                return r;
+        r = ns_write_id_maps(pid, &maps, err);
+        int fd = -1;
+        if (r == 0) {
+                char path[64];
+                snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        r = berth_error_sys(err, errno, "open idmap user namespace");
+        }
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        return r < 0 ? r : fd;
+}
+
+int rootfs_idmap_prepare(const struct oci_spec *s, const char *bundle, int **ret_fds,
+                         struct berth_error **err)
+{
+        *ret_fds = NULL;
+        int *fds = NULL;
+        for (size_t i = 0; i < s->n_mounts; i++) {
+                const struct oci_mount *m = &s->mounts[i];
+                if (!mount_wants_idmap(m))
+                        continue;
+                if (!fds) {
+                        fds = xcalloc(s->n_mounts, sizeof(int));
+                        for (size_t k = 0; k < s->n_mounts; k++)
+                                fds[k] = -1;
+                }
+                bool rec = false;
+                _cleanup_free_ char *src = NULL;
+                for (size_t k = 0; m->options && m->options[k]; k++)
+                        if (!strcmp(m->options[k], "rbind") || !strcmp(m->options[k], "ridmap"))
+                                rec = true;
+                int r;
+                if (!m->source) {
+                        r = berth_error_set(err, EINVAL, "mount '%s': idmap needs a bind source",
+                                            m->destination);
+                        goto fail;
+                }
+                src = m->source[0] == '/' ? xstrdup(m->source)
+                                          : xasprintf("%s/%s", bundle, m->source);
+                int userns = idmap_userns(m, s->linux_, err);
+                if (userns < 0) {
+                        r = userns;
+                        goto fail;
+                }
+                int tree = open_tree(
+                    AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0));
+                if (tree < 0) {
+                        r = berth_error_sys(err, errno, "mount '%s': open '%s'", m->destination,
+                                            src);
+                        close(userns);
+                        goto fail;
+                }
+                struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP,
+                                          .userns_fd = (uint64_t)userns};
+                int e = mount_setattr(tree, "", AT_EMPTY_PATH | (rec ? AT_RECURSIVE : 0), &attr,
+                                      sizeof(attr));
+                int saved = errno;
+                close(userns);
+                if (e < 0) {
+                        close(tree);
+                        r = berth_error_sys(err, saved, "mount '%s': idmap '%s'", m->destination,
+                                            src);
+                        goto fail;
+                }
+                fds[i] = tree;
+                continue;
+        fail:
+                for (size_t k = 0; k < s->n_mounts; k++)
+                        if (fds[k] >= 0)
+                                close(fds[k]);
+                free(fds);
+                return r;
+        }
+        *ret_fds = fds;
+        return 0;
+}
+
+static int mount_one(struct rt_init *ri, int rootfd, size_t index, struct berth_error **err)
+{
+        const struct oci_mount *m = &ri->spec->mounts[index];
         struct mount_opts mo;
         int r = parse_mount_opts(m->options, &mo, err);
         if (r < 0)
                 return berth_error_prefix(err, "mount '%s'", m->destination);
         _cleanup_free_ char *data = mo.data;
         const char *type = m->type;
+        if (ri->idmap_fds && ri->idmap_fds[index] >= 0)
+                return attach_idmapped(rootfd, ri->idmap_fds[index], m->source, m, &mo, err);
         if (mo.bind || (type && !strcmp(type, "bind"))) {
                 if (!m->source)
                         return berth_error_set(err, EINVAL, "mount '%s': bind without a source",
@@ -621,7 +766,7 @@ mounts:;
         if (r < 0)
                 return r;
         for (size_t i = 0; i < ri->spec->n_mounts; i++) {
-                r = mount_one(ri, rootfd, &ri->spec->mounts[i], err);
+                r = mount_one(ri, rootfd, i, err);
                 if (r < 0)
                         return r;
         }

@@ -430,3 +430,21 @@ def test_seccomp_notify_listener_reaches_the_agent(rt, workdir, rootfs_template,
         assert got[0][0]["pid"] == rt.state(unique_id)["pid"]
     finally:
         srv.close()
+
+
+def test_idmapped_bind_mount(rt, workdir, rootfs_template, unique_id):
+    host = os.path.join(workdir, "owned-by-root")
+    os.makedirs(host)
+    with open(os.path.join(host, "f"), "w") as f:
+        f.write("x")
+
+    def edit(c):
+        c["mounts"].append({"destination": "/idm", "type": "bind", "source": host,
+                            "options": ["bind", "idmap"],
+                            "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 10}],
+                            "gidMappings": [{"containerID": 0, "hostID": 2000, "size": 10}]})
+    p = run_helper(rt, workdir, rootfs_template, unique_id, edit,
+                   ["stat", "-c", "%u %g", "/idm/f"])
+    assert p.stdout.split() == ["1000", "2000"]
+    assert os.stat(os.path.join(host, "f")).st_uid == 0
+    assert leftovers(rt, unique_id, os.path.join(workdir, "bundle")) == []
