@@ -12,12 +12,15 @@
  * ever point inside the rootfs (CVE-2021-30465).  Missing targets are created
  * one component at a time relative to an fd.  A rootfs whose /proc or /dev
  * is a symlink is refused.  Masked files are covered by the host's /dev/null,
- * opened and verified to be the character device 1:3 by the parent before
- * the clone (CVE-2025-31133), never by the container's /dev/null.
+ * opened in the child's own mount namespace and verified to be the character
+ * device 1:3 (CVE-2025-31133), never by the container's /dev/null.
+ * Idmapped binds are detached trees the parent made (open_tree +
+ * MOUNT_ATTR_IDMAP with a throwaway user namespace), attached by fd with
+ * move_mount(); recursive attributes (rro, rnosuid, …) use mount_setattr().
  *
  * Never: resolve a container path as a plain string before pivot_root;
- * mount anything in the caller's mount namespace (the child is always in a
- * new one, checked by the parent).
+ * mount anything outside the rootfs (without a mount namespace of its own,
+ * a container's mounts live under its rootfs and delete detaches them).
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -138,7 +141,25 @@ int root_open_target(int rootfd, const char *path, bool dir, struct berth_error 
 struct mount_opts {
         unsigned long flags, clear, prop;
         bool bind, rec_bind;
+        uint64_t rattr_set, rattr_clr; /* rro, rnosuid, …: mount_setattr(AT_RECURSIVE) */
         char *data;
+};
+
+static const struct {
+        const char *name;
+        bool clear;
+        uint64_t attr;
+} rattr_table[] = {
+    {"rro", false, MOUNT_ATTR_RDONLY},
+    {"rrw", true, MOUNT_ATTR_RDONLY},
+    {"rnosuid", false, MOUNT_ATTR_NOSUID},
+    {"rsuid", true, MOUNT_ATTR_NOSUID},
+    {"rnodev", false, MOUNT_ATTR_NODEV},
+    {"rdev", true, MOUNT_ATTR_NODEV},
+    {"rnoexec", false, MOUNT_ATTR_NOEXEC},
+    {"rexec", true, MOUNT_ATTR_NOEXEC},
+    {"rnodiratime", false, MOUNT_ATTR_NODIRATIME},
+    {"rdiratime", true, MOUNT_ATTR_NODIRATIME},
 };
 
 static const struct {
@@ -217,12 +238,18 @@ static int parse_mount_opts(char *const *opts, struct mount_opts *m, struct bert
                         /* accepted; tmpcopyup only matters for image volumes we never see */
                 } else if (!strcmp(o, "idmap") || !strcmp(o, "ridmap")) {
                         /* the parent made an idmapped tree (rootfs_idmap_prepare) */
-                } else if (!strcmp(o, "rro") || !strcmp(o, "rrw") || !strcmp(o, "rnosuid") ||
-                           !strcmp(o, "rnodev") || !strcmp(o, "rnoexec")) {
-                        buf_release(&data);
-                        return berth_error_set(err, ENOTSUP, "mount option '%s' is not supported",
-                                               o);
                 } else {
+                        bool rattr = false;
+                        for (size_t k = 0; k < ELEMENTSOF(rattr_table); k++)
+                                if (!strcmp(o, rattr_table[k].name)) {
+                                        if (rattr_table[k].clear)
+                                                m->rattr_clr |= rattr_table[k].attr;
+                                        else
+                                                m->rattr_set |= rattr_table[k].attr;
+                                        rattr = true;
+                                }
+                        if (rattr)
+                                continue;
                         if (data.len)
                                 buf_putc(&data, ',');
                         buf_puts(&data, o);
@@ -285,6 +312,22 @@ static int set_propagation(int rootfd, const char *path, unsigned long prop,
         return r;
 }
 
+static int set_rattr(int rootfd, const char *path, const struct mount_opts *mo,
+                     struct berth_error **err)
+{
+        if (!mo->rattr_set && !mo->rattr_clr)
+                return 0;
+        int fd = open_in_root(rootfd, path, O_PATH, 0);
+        if (fd < 0)
+                return berth_error_sys(err, -fd, "resolve '%s' in rootfs", path);
+        struct mount_attr a = {.attr_set = mo->rattr_set, .attr_clr = mo->rattr_clr};
+        int r = 0;
+        if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0)
+                r = berth_error_sys(err, errno, "set recursive attributes of '%s'", path);
+        close(fd);
+        return r;
+}
+
 static int bind_mount(int rootfd, const char *src, const char *dest, const struct mount_opts *mo,
                       struct berth_error **err)
 {
@@ -309,6 +352,9 @@ static int bind_mount(int rootfd, const char *src, const char *dest, const struc
                 if (r < 0)
                         return r;
         }
+        r = set_rattr(rootfd, dest, mo, err);
+        if (r < 0)
+                return r;
         return set_propagation(rootfd, dest, mo->prop, err);
 }
 
@@ -450,6 +496,9 @@ static int attach_idmapped(int rootfd, int tree, const char *src, const struct o
                 if (r < 0)
                         return r;
         }
+        r = set_rattr(rootfd, m->destination, mo, err);
+        if (r < 0)
+                return r;
         return set_propagation(rootfd, m->destination, mo->prop, err);
 }
 
@@ -618,6 +667,9 @@ static int mount_one(struct rt_init *ri, int rootfd, size_t index, struct berth_
                 r = berth_error_sys(err, e, "mount %s on '%s'", type, m->destination);
         }
         close(fd);
+        if (r < 0)
+                return r;
+        r = set_rattr(rootfd, m->destination, &mo, err);
         if (r < 0)
                 return r;
         return set_propagation(rootfd, m->destination, mo.prop, err);
