@@ -110,9 +110,11 @@ static int parse_capabilities(struct spec_ctx *c, const struct json *proc, struc
         return r < 0 ? r : 0;
 }
 
-static int parse_rlimit(struct spec_ctx *c, const struct json *o, struct oci_process *p, size_t i)
+static int parse_rlimit(struct spec_ctx *c, const struct json *o, void *elem, size_t i,
+                        void *userdata)
 {
-        struct oci_rlimit *rl = &p->rlimits[i];
+        struct oci_process *p = userdata;
+        struct oci_rlimit *rl = elem;
         int r;
         if ((r = get_string(c, o, "type", REQUIRED, &rl->type)) < 0)
                 return r;
@@ -133,25 +135,8 @@ static int parse_rlimit(struct spec_ctx *c, const struct json *o, struct oci_pro
 
 static int parse_rlimits(struct spec_ctx *c, const struct json *proc, struct oci_process *p)
 {
-        const struct json *a = NULL;
-        size_t saved = ctx_push_key(c, "rlimits");
-        int r = val_array(c, json_get(proc, "rlimits"), &a);
-        if (r > 0) {
-                p->rlimits = xcalloc(a->arr.n ? a->arr.n : 1, sizeof(*p->rlimits));
-                p->n_rlimits = a->arr.n;
-                for (size_t i = 0; i < a->arr.n && r >= 0; i++) {
-                        const struct json *o = NULL;
-                        size_t s2 = ctx_push_idx(c, i);
-                        r = val_object(c, a->arr.items[i], &o);
-                        if (r == 0)
-                                r = ctx_fail(c, "expected object, got null");
-                        if (r > 0)
-                                r = parse_rlimit(c, o, p, i);
-                        ctx_pop(c, s2);
-                }
-        }
-        ctx_pop(c, saved);
-        return r < 0 ? r : 0;
+        return get_object_array(c, proc, "rlimits", sizeof(*p->rlimits), (void **)&p->rlimits,
+                                &p->n_rlimits, parse_rlimit, p);
 }
 
 static int parse_console_size(struct spec_ctx *c, const struct json *proc, struct oci_process *p)
@@ -405,8 +390,10 @@ static int parse_root(struct spec_ctx *c, const struct json *top, struct oci_spe
         return r < 0 ? r : 0;
 }
 
-static int parse_mount(struct spec_ctx *c, const struct json *o, struct oci_mount *m)
+static int parse_mount(struct spec_ctx *c, const struct json *o, void *elem, size_t idx,
+                       void *userdata)
 {
+        struct oci_mount *m = elem;
         int r;
         if ((r = get_string(c, o, "destination", REQUIRED, &m->destination)) < 0)
                 return r;
@@ -424,29 +411,14 @@ static int parse_mount(struct spec_ctx *c, const struct json *o, struct oci_moun
 
 static int parse_mounts(struct spec_ctx *c, const struct json *top, struct oci_spec *s)
 {
-        const struct json *a = NULL;
-        size_t saved = ctx_push_key(c, "mounts");
-        int r = val_array(c, json_get(top, "mounts"), &a);
-        if (r > 0) {
-                s->mounts = xcalloc(a->arr.n ? a->arr.n : 1, sizeof(*s->mounts));
-                s->n_mounts = a->arr.n;
-                for (size_t i = 0; i < a->arr.n && r >= 0; i++) {
-                        const struct json *o = NULL;
-                        size_t s2 = ctx_push_idx(c, i);
-                        r = val_object(c, a->arr.items[i], &o);
-                        if (r == 0)
-                                r = ctx_fail(c, "expected object, got null");
-                        if (r > 0)
-                                r = parse_mount(c, o, &s->mounts[i]);
-                        ctx_pop(c, s2);
-                }
-        }
-        ctx_pop(c, saved);
-        return r < 0 ? r : 0;
+        return get_object_array(c, top, "mounts", sizeof(*s->mounts), (void **)&s->mounts,
+                                &s->n_mounts, parse_mount, NULL);
 }
 
-static int parse_hook(struct spec_ctx *c, const struct json *o, struct oci_hook *h)
+static int parse_hook(struct spec_ctx *c, const struct json *o, void *elem, size_t idx,
+                      void *userdata)
 {
+        struct oci_hook *h = elem;
         int r;
         if ((r = get_string(c, o, "path", REQUIRED, &h->path)) < 0)
                 return r;
@@ -464,38 +436,18 @@ static int parse_hook(struct spec_ctx *c, const struct json *o, struct oci_hook 
         return 0;
 }
 
-static int parse_hook_list(struct spec_ctx *c, const struct json *hooks, enum oci_hook_kind k,
-                           struct oci_hook_list *l)
-{
-        const struct json *a = NULL;
-        size_t saved = ctx_push_key(c, oci_hook_kind_name(k));
-        int r = val_array(c, json_get(hooks, oci_hook_kind_name(k)), &a);
-        if (r > 0) {
-                l->v = xcalloc(a->arr.n ? a->arr.n : 1, sizeof(*l->v));
-                l->n = a->arr.n;
-                for (size_t i = 0; i < a->arr.n && r >= 0; i++) {
-                        const struct json *o = NULL;
-                        size_t s2 = ctx_push_idx(c, i);
-                        r = val_object(c, a->arr.items[i], &o);
-                        if (r == 0)
-                                r = ctx_fail(c, "expected object, got null");
-                        if (r > 0)
-                                r = parse_hook(c, o, &l->v[i]);
-                        ctx_pop(c, s2);
-                }
-        }
-        ctx_pop(c, saved);
-        return r < 0 ? r : 0;
-}
-
 static int parse_hooks(struct spec_ctx *c, const struct json *top, struct oci_spec *s)
 {
         const struct json *o = NULL;
         size_t saved = ctx_push_key(c, "hooks");
         int r = val_object(c, json_get(top, "hooks"), &o);
-        for (int k = 0; r > 0 && k < _OCI_HOOK_KIND_MAX; k++)
-                if (parse_hook_list(c, o, (enum oci_hook_kind)k, &s->hooks[k]) < 0)
-                        r = -EINVAL;
+        for (int k = 0; r > 0 && k < _OCI_HOOK_KIND_MAX; k++) {
+                struct oci_hook_list *l = &s->hooks[k];
+                int q = get_object_array(c, o, oci_hook_kind_name((enum oci_hook_kind)k),
+                                         sizeof(*l->v), (void **)&l->v, &l->n, parse_hook, NULL);
+                if (q < 0)
+                        r = q;
+        }
         ctx_pop(c, saved);
         return r < 0 ? r : 0;
 }

@@ -84,9 +84,9 @@ struct oci_process {
         bool has_console_size;
         uint32_t console_height, console_width;
         struct oci_user user;
-        char **args;          /* required non-empty for start/exec */
+        char **args;          /* required, non-empty (the parser checks, as runc does) */
         char *command_line;   /* Windows only */
-        char **env;
+        char **env;           /* each "NAME=VALUE" with a non-empty NAME (checked) */
         char *cwd;            /* required, absolute */
         struct oci_capabilities *capabilities; /* NULL: none at all */
         struct oci_rlimit *rlimits;
@@ -334,7 +334,8 @@ struct oci_linux {
         char *mount_label;
         struct oci_time_offset boottime, monotonic;
         bool has_intel_rdt;          /* accepted; the runtime reports it unsupported */
-        struct json *personality;    /* kept raw: {"domain": "LINUX32", "flags": […]} */
+        struct json *personality;    /* kept raw: {"domain": "LINUX32", "flags": […]}; domain
+                                        checked to be LINUX or LINUX32, flags strings */
 };
 
 struct oci_spec {

@@ -376,39 +376,23 @@ out:
         return r;
 }
 
+static int parse_id_mapping(struct spec_ctx *c, const struct json *o, void *elem, size_t idx,
+                            void *userdata)
+{
+        struct oci_id_mapping *m = elem;
+        int r;
+        if ((r = get_u32(c, o, "containerID", REQUIRED, &m->container_id)) < 0 ||
+            (r = get_u32(c, o, "hostID", REQUIRED, &m->host_id)) < 0 ||
+            (r = get_u32(c, o, "size", REQUIRED, &m->size)) < 0)
+                return r;
+        return 0;
+}
+
 int parse_id_mappings(struct spec_ctx *c, const struct json *obj, const char *key,
                       struct oci_id_mapping **ret, size_t *ret_n)
 {
-        const struct json *a = NULL;
-        _cleanup_free_ struct oci_id_mapping *m = NULL;
-        size_t saved = ctx_push_key(c, key);
-        int r = val_array(c, json_get(obj, key), &a);
-        if (r <= 0)
-                goto out;
-        m = xcalloc(a->arr.n ? a->arr.n : 1, sizeof(*m));
-        for (size_t i = 0; i < a->arr.n; i++) {
-                const struct json *e = NULL;
-                size_t s2 = ctx_push_idx(c, i);
-                r = val_object(c, a->arr.items[i], &e);
-                if (r == 0)
-                        r = wrong_type(c, "object", a->arr.items[i]);
-                if (r > 0)
-                        r = get_u32(c, e, "containerID", REQUIRED, &m[i].container_id);
-                if (r > 0)
-                        r = get_u32(c, e, "hostID", REQUIRED, &m[i].host_id);
-                if (r > 0)
-                        r = get_u32(c, e, "size", REQUIRED, &m[i].size);
-                ctx_pop(c, s2);
-                if (r < 0)
-                        goto out;
-        }
-        free(*ret);
-        *ret = TAKE_PTR(m);
-        *ret_n = a->arr.n;
-        r = 1;
-out:
-        ctx_pop(c, saved);
-        return r;
+        return get_object_array(c, obj, key, sizeof(**ret), (void **)ret, ret_n, parse_id_mapping,
+                                NULL);
 }
 
 int get_object_array(struct spec_ctx *c, const struct json *obj, const char *key, size_t elem_size,

@@ -108,6 +108,9 @@ static int init_finalize(struct rt_init *ri, char **ret_path, struct berth_error
 {
         const struct oci_process *p = ri->process;
         int r = process_set_rlimits(p, err);
+        if (r == 0)
+                r = process_set_sched(p, ri->spec->linux_ ? ri->spec->linux_->personality : NULL,
+                                      err);
         if (r < 0)
                 return r;
         r = process_chdir(p, err);
@@ -117,10 +120,9 @@ static int init_finalize(struct rt_init *ri, char **ret_path, struct berth_error
         if (r < 0)
                 return r;
         if (ri->seccomp && !p->no_new_privileges) {
-                int lfd;
-                r = berth_seccomp_load(ri->seccomp, &lfd);
+                r = seccomp_load_child(ri, err);
                 if (r < 0)
-                        return berth_error_sys(err, -r, "load seccomp filter");
+                        return r;
         }
         r = caps_drop_bounding(p->capabilities, err);
         if (r < 0)
@@ -136,6 +138,12 @@ static int init_finalize(struct rt_init *ri, char **ret_path, struct berth_error
                 return r;
         if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return berth_error_sys(err, errno, "set no_new_privs");
+        /* a listener must reach the parent before it goes: load now, not after start */
+        if (ri->seccomp && p->no_new_privileges && berth_seccomp_needs_listener(ri->seccomp)) {
+                r = seccomp_load_child(ri, err);
+                if (r < 0)
+                        return r;
+        }
         r = apparmor_apply(p->apparmor_profile, err);
         if (r < 0)
                 return r;
@@ -146,7 +154,7 @@ static int init_finalize(struct rt_init *ri, char **ret_path, struct berth_error
 static int init_exec(struct rt_init *ri, const char *path, struct berth_error **err)
 {
         const struct oci_process *p = ri->process;
-        if (ri->seccomp && p->no_new_privileges) {
+        if (ri->seccomp && p->no_new_privileges && !berth_seccomp_needs_listener(ri->seccomp)) {
                 int lfd;
                 int r = berth_seccomp_load(ri->seccomp, &lfd);
                 if (r < 0)
@@ -333,8 +341,7 @@ static int validate_spec(const struct oci_spec *s, bool *ret_mount_ns, struct be
                 return berth_error_set(err, EINVAL, "config.json: %s needs a mount namespace",
                                        needs_mnt);
         if ((s->hostname && *s->hostname) && !uts)
-                return berth_error_set(err, EINVAL,
-                                       "config.json: hostname needs a uts namespace");
+                return berth_error_set(err, EINVAL, "config.json: hostname needs a uts namespace");
         if (s->process->apparmor_profile && *s->process->apparmor_profile && !apparmor_enabled())
                 return berth_error_set(err, ENOTSUP,
                                        "config.json: apparmor profile '%s' requested, but "
@@ -559,9 +566,18 @@ static int parent_handshake(struct creation *c, struct rt_init *ri, const char *
                 return berth_error_sys(err, -r, "start container init");
         for (;;) {
                 _cleanup_free_ char *text = NULL;
-                int t = sync_recv(c->sync_fd, &text);
+                int lfd = -1;
+                int t = sync_recv_fd(c->sync_fd, &text, &lfd);
                 if (t == SYNC_READY)
                         return 0;
+                if (t == SYNC_SECCOMP && lfd >= 0) {
+                        r = seccomp_forward_listener(s, id, c->pid, c->bundle, lfd, err);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (lfd >= 0)
+                        close(lfd);
                 if (t == SYNC_ERROR)
                         return berth_error_set(err, EIO, "%s", text);
                 if (t == SYNC_HOOKS) {
@@ -668,6 +684,11 @@ static int do_create(const struct berth_runtime *rt, const char *id,
                 r = berth_seccomp_compile(s->linux_->seccomp, &c->seccomp, err);
                 if (r < 0)
                         return r;
+                if (berth_seccomp_needs_listener(c->seccomp) &&
+                    !(s->linux_->seccomp->listener_path && *s->linux_->seccomp->listener_path))
+                        return berth_error_set(err, EINVAL,
+                                               "config.json: linux.seccomp: SCMP_ACT_NOTIFY needs "
+                                               "a listenerPath");
         }
         _cleanup_free_ char *fifo = xasprintf("%s/exec.fifo", c->dir);
         if (mkfifo(fifo, 0600) < 0)
@@ -738,6 +759,10 @@ static int do_create(const struct berth_runtime *rt, const char *id,
         memcpy(ri.ns_fds, c->ns_fds, sizeof(ri.ns_fds));
         ri.ns_fds[OCI_NS_PID] = ri.ns_fds[OCI_NS_TIME] = -1; /* joined by the parent */
         unsigned long clone_flags = new_flags;
+        if (c->ns_fds[OCI_NS_USER] >= 0 && (new_flags & CLONE_NEWPID))
+                return berth_error_set(err, ENOTSUP,
+                                       "config.json: a new pid namespace inside a joined user "
+                                       "namespace is not supported; join its pid namespace too");
         if (c->ns_fds[OCI_NS_USER] >= 0) {
                 /* namespaces made after joining a user namespace must belong to it */
                 ri.new_ns_flags = new_flags & ~(unsigned long)CLONE_NEWPID;
@@ -748,6 +773,7 @@ static int do_create(const struct berth_runtime *rt, const char *id,
                 clone_flags = new_flags & ~(unsigned long)CLONE_NEWCGROUP;
         }
         ri.new_userns = clone_flags & CLONE_NEWUSER;
+        ri.in_userns = ri.new_userns || c->ns_fds[OCI_NS_USER] >= 0;
         r = spawn_init(c, &ri, clone_flags, new_time, err);
         close(sp[1]);
         if (r < 0)
@@ -755,6 +781,9 @@ static int do_create(const struct berth_runtime *rt, const char *id,
         r = parent_handshake(c, &ri, id, err);
         if (r < 0)
                 return berth_error_prefix(err, "create '%s'", id);
+        /* only the init may hold the fifo now: start waits for its end to close */
+        close(c->fifo_fd);
+        c->fifo_fd = -1;
 
         /* exec and the late hooks work from this copy, whatever happens to the bundle */
         bool late = s->hooks[OCI_HOOK_POSTSTART].n || s->hooks[OCI_HOOK_POSTSTOP].n;
@@ -913,7 +942,8 @@ int berth_container_run(const struct berth_runtime *rt, const char *id,
         if (r == 0 && sync_recv(c.sync_fd, &text) == SYNC_ERROR)
                 r = berth_error_set(err, EIO, "%s", text);
         creation_release(&c);
-        (void)berth_container_delete(rt, id, true, &derr);
+        if (!(o && o->keep))
+                (void)berth_container_delete(rt, id, true, &derr);
         berth_error_free(derr);
         if (ret_exit)
                 *ret_exit = status;

@@ -159,7 +159,7 @@ static int parse_user(pid_t pid, const char *spec, struct oci_user *u, struct be
  * in *p belong to base or to *owned_env/owned_caps; nothing here frees base. */
 static int build_process(pid_t pid, const struct oci_process *base, const struct berth_exec_opts *o,
                          struct oci_process *p, struct oci_capabilities *caps, char ***owned_env,
-                         struct berth_error **err)
+                         uint32_t **owned_gids, struct berth_error **err)
 {
         *p = *base;
         p->args = o->args;
@@ -194,6 +194,23 @@ static int build_process(pid_t pid, const struct oci_process *base, const struct
                 int r = parse_user(pid, o->user, &p->user, err);
                 if (r < 0)
                         return r;
+        }
+        if (o->additional_gids && o->additional_gids[0]) {
+                size_t n_g = 0;
+                while (o->additional_gids[n_g])
+                        n_g++;
+                uint32_t *g = xcalloc(n_g, sizeof(uint32_t));
+                *owned_gids = g;
+                for (size_t i = 0; i < n_g; i++) {
+                        uint64_t v;
+                        if (parse_u64(o->additional_gids[i], &v) < 0 || v > UINT32_MAX)
+                                return berth_error_set(err, EINVAL,
+                                                       "additional gid '%s': not a number",
+                                                       o->additional_gids[i]);
+                        g[i] = (uint32_t)v;
+                }
+                p->user.additional_gids = g;
+                p->user.n_additional_gids = n_g;
         }
         if (o->caps && o->caps[0]) {
                 if (base->capabilities)
@@ -236,15 +253,13 @@ static int exec_child_setup(struct rt_init *ri, char **ret_path, struct berth_er
         }
         r = process_set_rlimits(p, err);
         if (r == 0)
+                r = process_set_sched(p, NULL, err);
+        if (r == 0)
                 r = process_chdir(p, err);
         if (r == 0)
                 r = process_find_exec(ri, ret_path, err);
-        if (r == 0 && ri->seccomp && !p->no_new_privileges) {
-                int lfd;
-                r = berth_seccomp_load(ri->seccomp, &lfd);
-                if (r < 0)
-                        r = berth_error_sys(err, -r, "load seccomp filter");
-        }
+        if (r == 0 && ri->seccomp && !p->no_new_privileges)
+                r = seccomp_load_child(ri, err);
         if (r == 0)
                 r = caps_drop_bounding(p->capabilities, err);
         if (r < 0)
@@ -259,6 +274,11 @@ static int exec_child_setup(struct rt_init *ri, char **ret_path, struct berth_er
                 return r;
         if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return berth_error_sys(err, errno, "set no_new_privs");
+        if (ri->seccomp && p->no_new_privileges && berth_seccomp_needs_listener(ri->seccomp)) {
+                r = seccomp_load_child(ri, err);
+                if (r < 0)
+                        return r;
+        }
         process_set_misc(p, err);
         return process_mark_fds(ri->preserve_fds, err);
 }
@@ -282,7 +302,8 @@ static int exec_child(void *arg)
                 (void)prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
                 if (sync_send(ri->sync_fd, SYNC_READY, NULL) < 0)
                         return 1;
-                if (ri->seccomp && ri->process->no_new_privileges) {
+                if (ri->seccomp && ri->process->no_new_privileges &&
+                    !berth_seccomp_needs_listener(ri->seccomp)) {
                         int lfd;
                         r = berth_seccomp_load(ri->seccomp, &lfd);
                         if (r < 0)
@@ -301,7 +322,8 @@ struct exec_res {
         struct oci_spec *spec;
         struct oci_process proc;
         struct oci_capabilities caps;
-        char **env;       /* array only; strings belong to spec/opts */
+        char **env; /* array only; strings belong to spec/opts */
+        uint32_t *gids;
         char **final_env; /* strv */
         struct berth_seccomp_prog *seccomp;
         struct berth_cgroup *cg;
@@ -330,6 +352,7 @@ static void exec_res_release(struct exec_res *x)
         if (x->root_fd >= 0)
                 close(x->root_fd);
         free(x->env);
+        free(x->gids);
         strv_free(x->final_env);
         berth_seccomp_prog_free(x->seccomp);
         cgroup_free(x->cg);
@@ -391,7 +414,7 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
                         r = berth_error_set(err, EINVAL, "exec: no command given");
                         goto out;
                 }
-                r = build_process(pid, x.spec->process, o, &x.proc, &x.caps, &x.env, err);
+                r = build_process(pid, x.spec->process, o, &x.proc, &x.caps, &x.env, &x.gids, err);
                 if (r < 0)
                         goto out;
         }
@@ -478,9 +501,26 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
                 r = berth_error_sys(err, -r, "exec: start process");
                 goto out;
         }
-        r = sync_expect(x.sync_fd, SYNC_READY, "exec", err);
-        if (r < 0)
+        for (;;) {
+                int lfd = -1;
+                _cleanup_free_ char *msg = NULL;
+                int ty = sync_recv_fd(x.sync_fd, &msg, &lfd);
+                if (ty == SYNC_SECCOMP && lfd >= 0) {
+                        r = seccomp_forward_listener(x.spec, id, x.pid, st.bundle, lfd, err);
+                        if (r < 0)
+                                goto out;
+                        continue;
+                }
+                if (lfd >= 0)
+                        close(lfd);
+                if (ty == SYNC_READY)
+                        break;
+                if (ty == SYNC_ERROR)
+                        r = berth_error_set(err, EIO, "%s", msg);
+                else
+                        r = berth_error_set(err, EIO, "exec: the process exited during setup");
                 goto out;
+        }
         /* EOF: execve succeeded (the sync fd was close-on-exec); else its error */
         int t = sync_recv(x.sync_fd, &text);
         if (t == SYNC_ERROR) {

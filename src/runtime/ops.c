@@ -430,10 +430,11 @@ char *berth_runtime_features_json(void)
                                                  NULL};
         static const char *const ns[] = {"cgroup", "ipc",  "mount", "network", "pid",
                                          "time",   "user", "uts",   NULL};
-        static const char *const actions[] = {
-            "SCMP_ACT_ALLOW",        "SCMP_ACT_ERRNO",       "SCMP_ACT_KILL",
-            "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG",
-            "SCMP_ACT_TRACE",        "SCMP_ACT_TRAP",        NULL};
+        static const char *const actions[] = {"SCMP_ACT_ALLOW",       "SCMP_ACT_ERRNO",
+                                              "SCMP_ACT_KILL",        "SCMP_ACT_KILL_PROCESS",
+                                              "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG",
+                                              "SCMP_ACT_NOTIFY",      "SCMP_ACT_TRACE",
+                                              "SCMP_ACT_TRAP",        NULL};
         static const char *const ops[] = {"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT",
                                           "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ",
                                           "SCMP_CMP_NE", NULL};

@@ -460,7 +460,7 @@ static int mount_one(struct rt_init *ri, int rootfd, const struct oci_mount *m,
                 /* In a user namespace without its own network namespace sysfs cannot
                  * be mounted; mqueue likewise without its own ipc namespace: bind the
                  * host's as runc does. */
-                if (e == EPERM && ri->new_userns &&
+                if (e == EPERM && ri->in_userns &&
                     (!strcmp(type, "sysfs") || !strcmp(type, "mqueue"))) {
                         close(fd);
                         struct mount_opts bo = {.flags =

@@ -6,8 +6,11 @@
  *
  * Each behaviour test compiles a profile built by hand, forks, loads the
  * filter in the child (after no_new_privs) and lets the child report what
- * the syscall did through its exit status.  Needs root only for nothing:
- * no_new_privs is enough to load a filter.
+ * the syscall did through its exit status.  Docker's profile is resolved
+ * from the embedded template and goes through oci_spec_parse() like a real
+ * config.json; a child under it execs busybox.  Run as root (the suite is):
+ * the CAP_SYS_ADMIN case expects unshare to succeed.  The cache tests work
+ * in a temp dir made and removed by an unchecked fixture.
  */
 #include <check.h>
 #include <errno.h>
@@ -20,11 +23,16 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 
+#include "base/fileio.h"
 #include "runtime/seccomp-profile.h"
 #include "runtime/seccomp.h"
 
@@ -169,6 +177,11 @@ static int do_getcwd(void *arg)
         return errno_code(syscall(SYS_getcwd, buf, sizeof(buf)));
 }
 
+static int do_syscall_nr(void *arg)
+{
+        return errno_code(syscall(*(long *)arg, CLONE_NEWNS, 0, 0, 0));
+}
+
 static int do_getppid(void *arg)
 {
         return errno_code(syscall(SYS_getppid));
@@ -188,6 +201,41 @@ static int do_personality(void *arg)
 {
         return errno_code(syscall(SYS_personality, *(unsigned long *)arg));
 }
+
+#if defined(__x86_64__)
+/* An i386 syscall from a 64-bit process: seccomp sees AUDIT_ARCH_I386. */
+static long int80(long nr, long a, long b, long c)
+{
+        long ret;
+        __asm__ volatile("int $0x80" : "=a"(ret) : "a"(nr), "b"(a), "c"(b), "d"(c) : "memory");
+        return ret;
+}
+
+static int do_i386_getcwd(void *arg)
+{
+        static char buf[256];
+        long r = int80(183 /* i386 getcwd */, (long)(uintptr_t)buf, sizeof(buf), 0);
+        return r >= 0 ? 0 : (int)(-r > 119 ? 119 : -r);
+}
+
+static int do_i386_getpid(void *arg)
+{
+        long r = int80(20 /* i386 getpid */, 0, 0, 0);
+        return r == getpid() ? 0 : 1;
+}
+
+static int do_i386_nr(void *arg)
+{
+        long r = int80(*(long *)arg, 0, 0, 0);
+        return r >= 0 ? 0 : (int)(-r > 119 ? 119 : -r);
+}
+
+static int do_i386_unshare(void *arg)
+{
+        long r = int80(310 /* i386 unshare */, CLONE_NEWNS, 0, 0);
+        return r >= 0 ? 0 : (int)(-r > 119 ? 119 : -r);
+}
+#endif
 
 /* ---- tests ---- */
 
@@ -223,6 +271,36 @@ START_TEST(test_default_errno_ret)
         struct berth_seccomp_prog *p = compile_ok(s);
         assert_exit(run_under(p, do_getppid, NULL), ENOSYS);
         assert_exit(run_under(p, do_getcwd, NULL), 0);
+        berth_seccomp_prog_free(p);
+        prof_free(s);
+}
+END_TEST
+
+START_TEST(test_enosys_for_newer_syscalls)
+{
+        /* a deny-by-default profile: numbers above its highest name get ENOSYS */
+        struct oci_seccomp *s = prof_new(OCI_SCMP_ACT_ERRNO);
+        prof_rule(s, STRV("exit_group", "exit", "getcwd"), OCI_SCMP_ACT_ALLOW);
+        struct berth_seccomp_prog *p = compile_ok(s);
+        long above = 1000;
+        assert_exit(run_under(p, do_syscall_nr, &above), ENOSYS);
+        assert_exit(run_under(p, do_getppid, NULL), EPERM); /* below: the default */
+        berth_seccomp_prog_free(p);
+
+        s->default_action = OCI_SCMP_ACT_KILL_PROCESS;
+        p = compile_ok(s);
+        assert_exit(run_under(p, do_syscall_nr, &above), ENOSYS);
+        int st = run_under(p, do_getppid, NULL);
+        ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "status %#x", st);
+        berth_seccomp_prog_free(p);
+
+        /* a default that lets syscalls through gets no stub */
+        s->default_action = OCI_SCMP_ACT_LOG;
+        struct berth_seccomp_prog *log = compile_ok(s);
+        s->default_action = OCI_SCMP_ACT_TRAP;
+        p = compile_ok(s);
+        ck_assert_uint_gt(berth_seccomp_prog_len(p), berth_seccomp_prog_len(log));
+        berth_seccomp_prog_free(log);
         berth_seccomp_prog_free(p);
         prof_free(s);
 }
@@ -540,6 +618,11 @@ START_TEST(test_architectures)
         struct berth_seccomp_prog *multi = compile_ok(s);
         ck_assert_uint_gt(berth_seccomp_prog_len(multi), berth_seccomp_prog_len(native));
         assert_exit(run_under(multi, do_getcwd, NULL), EPERM);
+        /* the i386 ABI is filtered too; without it, any i386 syscall kills */
+        assert_exit(run_under(multi, do_i386_getcwd, NULL), EPERM);
+        assert_exit(run_under(multi, do_i386_getpid, NULL), 0);
+        int st = run_under(native, do_i386_getpid, NULL);
+        ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "status %#x", st);
         berth_seccomp_prog_free(multi);
         strv_free(s->architectures);
         s->architectures = STRV("SCMP_ARCH_X86", "SCMP_ARCH_PPC64");
@@ -633,7 +716,16 @@ START_TEST(test_bad_profiles)
         sc->args[1].index = 1;
         sc->has_errno_ret = true;
         sc->errno_ret = 70000;
-        compile_fails(s, "linux.seccomp.syscalls[2]: errnoRet 70000 out of range");
+        compile_fails(s, "linux.seccomp.syscalls[2].errnoRet: 70000 out of range (0..65535)");
+        sc->action = OCI_SCMP_ACT_KILL_PROCESS;
+        sc->errno_ret = EPERM;
+        compile_fails(s,
+                      "linux.seccomp.syscalls[2].errnoRet: SCMP_ACT_KILL_PROCESS takes no errno");
+        sc->action = OCI_SCMP_ACT_ERRNO;
+        s->has_default_errno_ret = true;
+        s->default_errno_ret = EPERM;
+        compile_fails(s, "linux.seccomp.defaultErrnoRet: SCMP_ACT_ALLOW takes no errno");
+        s->has_default_errno_ret = false;
         sc->has_errno_ret = false;
 
         s->default_action = OCI_SCMP_ACT_NOTIFY;
@@ -955,6 +1047,11 @@ static int do_clone3(void *arg)
         return errno_code(syscall(SYS_clone3, NULL, 0));
 }
 
+static int do_listmount(void *arg)
+{
+        return errno_code(syscall(458 /* listmount, Linux 6.8 */, NULL, NULL, 0, 0));
+}
+
 static int do_clone_newns(void *arg)
 {
         return errno_code(syscall(SYS_clone, CLONE_NEWNS | SIGCHLD, 0, 0, 0, 0));
@@ -972,6 +1069,25 @@ START_TEST(test_docker_default_in_container)
         assert_exit(run_under(p, do_keyctl, NULL), EPERM);
         assert_exit(run_under(p, do_clone3, NULL), ENOSYS); /* so libc falls back to clone */
         assert_exit(run_under(p, do_clone_newns, NULL), EPERM);
+        /* allowed by the profile, newer than Debian 12's libseccomp knows */
+        int st = run_under(p, do_listmount, NULL);
+        ck_assert_msg(WIFEXITED(st) && (WEXITSTATUS(st) == EFAULT || WEXITSTATUS(st) == ENOSYS),
+                      "listmount: status %#x", st);
+        /* newer than anything the profile names: ENOSYS, so libc falls back */
+        long nr = 1000;
+        assert_exit(run_under(p, do_syscall_nr, &nr), ENOSYS);
+#if defined(__x86_64__)
+        assert_exit(run_under(p, do_i386_getpid, NULL), 0);
+        assert_exit(run_under(p, do_i386_unshare, NULL), EPERM);
+        long i386_new = 1000;
+        assert_exit(run_under(p, do_i386_nr, &i386_new), ENOSYS);
+        long i386_break = 17; /* an old i386 syscall the profile leaves out */
+        assert_exit(run_under(p, do_i386_nr, &i386_break), EPERM);
+        /* x32 numbers travel as x86_64 with bit 30: filtered as x32 */
+        long x32_unshare = 0x40000000 | 272, x32_new = 0x40000000 | 1000;
+        assert_exit(run_under(p, do_syscall_nr, &x32_unshare), EPERM);
+        assert_exit(run_under(p, do_syscall_nr, &x32_new), ENOSYS);
+#endif
         berth_seccomp_prog_free(p);
 
         /* with CAP_SYS_ADMIN in the bounding set, unshare is the kernel's call */
@@ -979,6 +1095,209 @@ START_TEST(test_docker_default_in_container)
         assert_exit(run_under(p, do_unshare, NULL), 0);
         assert_exit(run_under(p, do_keyctl, NULL), EPERM);
         berth_seccomp_prog_free(p);
+}
+END_TEST
+
+/* ---- the compiled-program cache ---- */
+
+/* Number of *.bpf files in dir; *ret_path gets the last one's path. */
+static int bpf_files(const char *dir, char **ret_path)
+{
+        DIR *d = opendir(dir);
+        int n = 0;
+        if (!d)
+                return 0;
+        for (struct dirent *e; (e = readdir(d));) {
+                size_t l = strlen(e->d_name);
+                if (l > 4 && strcmp(e->d_name + l - 4, ".bpf") == 0) {
+                        n++;
+                        if (ret_path) {
+                                free(*ret_path);
+                                *ret_path = xasprintf("%s/%s", dir, e->d_name);
+                        }
+                }
+        }
+        closedir(d);
+        return n;
+}
+
+static ino_t inode_of(const char *path)
+{
+        struct stat st;
+        ck_assert_int_eq(stat(path, &st), 0);
+        return st.st_ino;
+}
+
+static struct berth_seccomp_prog *compile_cached_ok(const struct oci_seccomp *s, const char *dir)
+{
+        struct berth_error *err = NULL;
+        struct berth_seccomp_prog *p = NULL;
+        int r = berth_seccomp_compile_cached(s, dir, &p, &err);
+        ck_assert_msg(r == 0, "compile: %s", berth_error_msg(err));
+        return p;
+}
+
+static void assert_same_prog(const struct berth_seccomp_prog *a, const struct berth_seccomp_prog *b)
+{
+        ck_assert_uint_eq(berth_seccomp_prog_len(a), berth_seccomp_prog_len(b));
+        ck_assert_int_eq(memcmp(berth_seccomp_prog_insns(a), berth_seccomp_prog_insns(b),
+                                berth_seccomp_prog_len(a) * 8),
+                         0);
+        ck_assert_uint_eq(berth_seccomp_prog_flags(a), berth_seccomp_prog_flags(b));
+}
+
+/* Made and removed by the parent (an unchecked fixture), so a failing test
+ * cannot leave it behind. */
+static char cache_top[] = "/tmp/berth-test-seccomp-XXXXXX";
+
+static void cache_setup(void)
+{
+        ck_assert_ptr_nonnull(mkdtemp(cache_top));
+}
+
+static void cache_teardown(void)
+{
+        rm_rf(cache_top);
+}
+
+START_TEST(test_cache)
+{
+        const char *top = cache_top;
+        char *dir = xasprintf("%s/cache", top), *file = NULL;
+        struct stat st;
+
+        struct oci_seccomp *s = prof_new(OCI_SCMP_ACT_ALLOW);
+        prof_rule_errno(s, STRV("getcwd"), ENOSYS);
+        struct berth_seccomp_prog *ref = compile_ok(s);
+        struct berth_seccomp_prog *p = compile_cached_ok(s, dir);
+        assert_same_prog(ref, p);
+        berth_seccomp_prog_free(p);
+        ck_assert_int_eq(stat(dir, &st), 0);
+        ck_assert_uint_eq(st.st_mode & 0777, 0700);
+        ck_assert_int_eq(bpf_files(dir, &file), 1);
+        ino_t ino = inode_of(file);
+
+        /* a hit: same program, the file is not rewritten */
+        p = compile_cached_ok(s, dir);
+        assert_same_prog(ref, p);
+        ck_assert(inode_of(file) == ino);
+        assert_exit(run_under(p, do_getcwd, NULL), ENOSYS);
+        berth_seccomp_prog_free(p);
+
+        /* a different errnoRet is a different program */
+        s->syscalls[0].errno_ret = EACCES;
+        p = compile_cached_ok(s, dir);
+        assert_exit(run_under(p, do_getcwd, NULL), EACCES);
+        berth_seccomp_prog_free(p);
+        ck_assert_int_eq(bpf_files(dir, NULL), 2);
+        s->syscalls[0].errno_ret = ENOSYS;
+
+        /* a torn or tampered file is recompiled, not used */
+        int fd = open(file, O_WRONLY | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        off_t end = lseek(fd, 0, SEEK_END);
+        ck_assert_int_eq(pwrite(fd, "\xff", 1, end - 3), 1);
+        close(fd);
+        p = compile_cached_ok(s, dir);
+        assert_same_prog(ref, p);
+        berth_seccomp_prog_free(p);
+        ck_assert(inode_of(file) != ino);
+        ino = inode_of(file);
+
+        /* a file others may write is not trusted */
+        ck_assert_int_eq(chmod(file, 0666), 0);
+        p = compile_cached_ok(s, dir);
+        assert_same_prog(ref, p);
+        berth_seccomp_prog_free(p);
+        ck_assert(inode_of(file) != ino);
+
+        /* nor a directory others may write: no cache at all */
+        char *d2 = xasprintf("%s/open", top);
+        ck_assert_int_eq(mkdir(d2, 0777), 0);
+        ck_assert_int_eq(chmod(d2, 0777), 0);
+        p = compile_cached_ok(s, d2);
+        assert_same_prog(ref, p);
+        berth_seccomp_prog_free(p);
+        ck_assert_int_eq(bpf_files(d2, NULL), 0);
+
+        /* an impossible directory only costs the cache */
+        p = compile_cached_ok(s, "/proc/berth-no-such/dir");
+        assert_same_prog(ref, p);
+        berth_seccomp_prog_free(p);
+
+        berth_seccomp_prog_free(ref);
+        prof_free(s);
+        free(d2);
+        free(dir);
+        free(file);
+}
+END_TEST
+
+START_TEST(test_send_listener)
+{
+        char *path = xasprintf("%s/agent.sock", cache_top);
+        int srv = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        ck_assert_int_ge(srv, 0);
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+        ck_assert_int_eq(bind(srv, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        ck_assert_int_eq(listen(srv, 1), 0);
+
+        int pipefd[2];
+        ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
+        struct berth_error *err = NULL;
+        struct json *state = NULL;
+        const char *st = "{\"ociVersion\":\"1.1.0\",\"id\":\"c1\",\"status\":\"creating\","
+                         "\"pid\":4242,\"bundle\":\"/b\"}";
+        ck_assert_int_eq(json_parse(st, strlen(st), &state, &err), 0);
+        int r = berth_seccomp_send_listener(path, pipefd[0], 4242, "MKNOD=/dev/null", state, &err);
+        ck_assert_msg(r == 0, "%s", berth_error_msg(err));
+
+        int c = accept4(srv, NULL, NULL, SOCK_CLOEXEC);
+        ck_assert_int_ge(c, 0);
+        char buf[4096];
+        union {
+                struct cmsghdr h;
+                char b[CMSG_SPACE(sizeof(int))];
+        } u = {0};
+        struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf) - 1};
+        struct msghdr mh = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof(u.b)};
+        ssize_t n = recvmsg(c, &mh, MSG_CMSG_CLOEXEC);
+        ck_assert_int_gt(n, 0);
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        ck_assert_ptr_nonnull(cm);
+        ck_assert_int_eq(cm->cmsg_type, SCM_RIGHTS);
+        int got;
+        memcpy(&got, CMSG_DATA(cm), sizeof(int));
+        struct stat a, b;
+        ck_assert_int_eq(fstat(got, &a), 0);
+        ck_assert_int_eq(fstat(pipefd[0], &b), 0);
+        ck_assert(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+
+        struct json *msg = NULL;
+        ck_assert_int_eq(json_parse(buf, (size_t)n, &msg, &err), 0);
+        ck_assert_str_eq(json_str(json_get(msg, "ociVersion")), "1.1.0");
+        ck_assert_str_eq(json_str(json_get(msg, "fds")->arr.items[0]), "seccompFd");
+        ck_assert_int_eq(json_get(msg, "pid")->num.i, 4242);
+        ck_assert_str_eq(json_str(json_get(msg, "metadata")), "MKNOD=/dev/null");
+        ck_assert_str_eq(json_str(json_get(json_get(msg, "state"), "id")), "c1");
+        json_free(msg);
+        close(got);
+        close(c);
+
+        char *nope = xasprintf("%s/nope.sock", cache_top);
+        ck_assert_int_lt(berth_seccomp_send_listener(nope, pipefd[0], 1, NULL, NULL, &err), 0);
+        char *want = xasprintf("seccomp listener '%s': connect: No such file or directory", nope);
+        ck_assert_str_eq(berth_error_msg(err), want);
+        berth_error_free(err);
+        free(want);
+        free(nope);
+        json_free(state);
+        close(pipefd[0]);
+        close(pipefd[1]);
+        close(srv);
+        free(path);
 }
 END_TEST
 
@@ -990,6 +1309,7 @@ static Suite *seccomp_suite(void)
         tcase_add_test(tc, test_errno_default_eperm_and_custom);
         tcase_add_test(tc, test_default_errno_ret);
         tcase_add_test(tc, test_personality_arg_filter);
+        tcase_add_test(tc, test_enosys_for_newer_syscalls);
         tcase_add_test(tc, test_args_and_or);
         tcase_add_test(tc, test_every_operator);
         tcase_add_test(tc, test_kill_actions);
@@ -1007,6 +1327,12 @@ static Suite *seccomp_suite(void)
         tcase_add_test(tc, test_profile_user_files);
         tcase_add_test(tc, test_docker_default_in_container);
         tcase_add_test(tc, test_config_json_errors_name_path);
+        suite_add_tcase(s, tc);
+        tc = tcase_create("cache");
+        tcase_set_timeout(tc, 60);
+        tcase_add_unchecked_fixture(tc, cache_setup, cache_teardown);
+        tcase_add_test(tc, test_cache);
+        tcase_add_test(tc, test_send_listener);
         suite_add_tcase(s, tc);
         return s;
 }
