@@ -13,6 +13,11 @@
  * (every mount is made inside the container's own mount namespace), no
  * process.  Errors follow base/error.h: one lowercase line naming the thing.
  *
+ * Callers: the child of create/exec is cloned like fork() and runs our code
+ * (malloc included) until execve, so call these from a single-threaded
+ * process (berth-runtime, berth-shim) — in a threaded one another thread may
+ * hold a libc lock at the clone.
+ *
  * Never: print, exit, or leave the calling process in another namespace.
  */
 #ifndef BERTH_RUNTIME_CONTAINER_H

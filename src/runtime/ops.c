@@ -205,9 +205,24 @@ int berth_container_delete(const struct berth_runtime *rt, const char *id, bool 
                            struct berth_error **err)
 {
         struct rt_state st;
-        int r = state_read(rt_root(rt), id, &st, err);
-        if (r < 0)
+        struct berth_error *rerr = NULL;
+        int r = state_read(rt_root(rt), id, &st, &rerr);
+        if (r == -ENOENT && force && berth_container_id_check(id, NULL) == 0) {
+                /* a create that died before writing state.json: nothing runs, clear the dir */
+                _cleanup_free_ char *d = state_dir(rt_root(rt), id);
+                if (access(d, F_OK) == 0) {
+                        berth_error_free(rerr);
+                        r = rm_rf(d);
+                        return r < 0 ? berth_error_sys(err, -r, "remove state dir '%s'", d) : 0;
+                }
+        }
+        if (r < 0) {
+                if (err && !*err)
+                        *err = rerr;
+                else
+                        berth_error_free(rerr);
                 return r;
+        }
         _cleanup_free_ char *dir = state_dir(rt_root(rt), id);
         enum berth_status s = status_of(rt_root(rt), &st);
         if ((s == BERTH_STATUS_RUNNING || s == BERTH_STATUS_PAUSED) && !force) {
@@ -265,6 +280,10 @@ int berth_container_delete(const struct berth_runtime *rt, const char *id, bool 
                 oci_spec_free(spec);
         }
         state_release(&st);
+        _cleanup_free_ char *hm = xasprintf("%s/host-mounts", dir);
+        _cleanup_free_ char *host_rootfs = NULL;
+        if (read_file_at(AT_FDCWD, hm, PATH_MAX, &host_rootfs, NULL) == 0)
+                rootfs_detach_host_mounts(host_rootfs);
         r = rm_rf(dir);
         if (r < 0)
                 return berth_error_sys(err, -r, "remove state dir '%s'", dir);
@@ -385,51 +404,29 @@ char *berth_runtime_features_json(void)
                                             "poststart",
                                             "poststop",
                                             NULL};
-        static const char *const mount_opts[] = {"async",
-                                                 "atime",
-                                                 "bind",
-                                                 "defaults",
-                                                 "dev",
-                                                 "diratime",
-                                                 "dirsync",
-                                                 "exec",
-                                                 "lazytime",
-                                                 "loud",
-                                                 "mand",
-                                                 "noatime",
-                                                 "nodev",
-                                                 "nodiratime",
-                                                 "noexec",
-                                                 "nolazytime",
-                                                 "nomand",
-                                                 "norelatime",
-                                                 "nostrictatime",
-                                                 "nosuid",
-                                                 "private",
-                                                 "rbind",
-                                                 "relatime",
-                                                 "remount",
-                                                 "ro",
-                                                 "rprivate",
-                                                 "rshared",
-                                                 "rslave",
-                                                 "runbindable",
-                                                 "rw",
-                                                 "shared",
-                                                 "silent",
-                                                 "slave",
-                                                 "strictatime",
-                                                 "suid",
-                                                 "sync",
-                                                 "tmpcopyup",
-                                                 "unbindable",
+        static const char *const mount_opts[] = {"async",      "atime",       "bind",
+                                                 "defaults",   "dev",         "diratime",
+                                                 "dirsync",    "idmap",       "ridmap",
+                                                 "exec",       "lazytime",    "loud",
+                                                 "mand",       "noatime",     "nodev",
+                                                 "nodiratime", "noexec",      "nolazytime",
+                                                 "nomand",     "norelatime",  "nostrictatime",
+                                                 "nosuid",     "private",     "rbind",
+                                                 "relatime",   "remount",     "ro",
+                                                 "rprivate",   "rro",         "rrw",
+                                                 "rnosuid",    "rnodev",      "rnoexec",
+                                                 "rshared",    "rslave",      "runbindable",
+                                                 "rw",         "shared",      "silent",
+                                                 "slave",      "strictatime", "suid",
+                                                 "sync",       "tmpcopyup",   "unbindable",
                                                  NULL};
         static const char *const ns[] = {"cgroup", "ipc",  "mount", "network", "pid",
                                          "time",   "user", "uts",   NULL};
-        static const char *const actions[] = {
-            "SCMP_ACT_ALLOW",        "SCMP_ACT_ERRNO",       "SCMP_ACT_KILL",
-            "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG",
-            "SCMP_ACT_TRACE",        "SCMP_ACT_TRAP",        NULL};
+        static const char *const actions[] = {"SCMP_ACT_ALLOW",       "SCMP_ACT_ERRNO",
+                                              "SCMP_ACT_KILL",        "SCMP_ACT_KILL_PROCESS",
+                                              "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG",
+                                              "SCMP_ACT_NOTIFY",      "SCMP_ACT_TRACE",
+                                              "SCMP_ACT_TRAP",        NULL};
         static const char *const ops[] = {"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT",
                                           "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ",
                                           "SCMP_CMP_NE", NULL};
