@@ -62,5 +62,23 @@ def workdir():
     d = tempfile.mkdtemp(prefix="berth-test-", dir="/tmp")
     os.chmod(d, 0o755)
     yield d
-    subprocess.run(["umount", "-R", "-l", d], capture_output=True)
+    unmount_below(d)
     shutil.rmtree(d, ignore_errors=True)
+
+
+def mounts_below(path):
+    """Mount points at or below path in this mount namespace, deepest first."""
+    path = os.path.realpath(path)
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            mp = line.split()[4].encode().decode("unicode_escape")
+            if mp == path or mp.startswith(path + "/"):
+                found.append(mp)
+    return sorted(set(found), key=lambda m: m.count("/"), reverse=True)
+
+
+def unmount_below(path):
+    """Detach every mount at or below path (a test's leftovers), even when path itself is no mount."""
+    for mp in mounts_below(path):
+        subprocess.run(["umount", "-l", mp], capture_output=True)
