@@ -12,6 +12,7 @@ test_pkgs=(check libsubunit-dev clang python3 python3-pytest python3-docker dock
            docker-registry containerd runc crun podman openssl apache2-utils uidmap
            procps psmisc util-linux
            zstd)
+test_pkgs+=(python3-cryptography zstd)
 # tests/integration/test_cgroup_v2_qemu.py boots Debian's kernel with a busybox initramfs
 test_pkgs+=(qemu-system-x86 cpio busybox-static)
 bench_pkgs=(hyperfine debootstrap)
