@@ -155,6 +155,16 @@ void api_response_header(struct api_request *req, const char *name, const char *
 
 /* Start a chunked response and take the connection off the loop.  Never NULL. */
 struct api_stream *api_stream_begin(struct api_request *req, int status, const char *content_type);
+/*
+ * Like api_stream_begin(), but the status line and headers go out with the
+ * first write (as dockerd's pull does): until then the worker may still turn
+ * the answer into a plain error with api_stream_fail().
+ */
+struct api_stream *api_stream_begin_lazy(struct api_request *req, int status,
+                                         const char *content_type);
+/* Answer {"message": message} with status instead of the stream; -EALREADY once a
+ * byte of the stream went out.  The worker still calls api_stream_end(). */
+int api_stream_fail(struct api_stream *s, int status, const char *message);
 struct api_request *api_stream_request(struct api_stream *s);
 /* One chunk; 0 or a negative errno (-EPIPE when the client is gone). */
 int api_stream_write(struct api_stream *s, const void *data, size_t len);
