@@ -14,6 +14,10 @@
 /* /_ping, /version, /info */
 void api_register_system(struct api_server *srv, struct berth_engine *engine);
 
+/* /images/… (images.c) */
+struct berth_images;
+void api_register_images(struct api_server *srv, struct berth_images *imgs);
+
 /* The JSON bodies of /version and /info (exposed for tests). */
 struct json *api_system_version_json(struct berth_engine *engine);
 struct json *api_system_info_json(struct berth_engine *engine);

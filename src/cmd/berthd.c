@@ -31,6 +31,7 @@
 #include "cli/flags.h"
 #include "engine/config.h"
 #include "engine/engine.h"
+#include "engine/images.h"
 
 static const struct cli_flag daemon_flags[] = {
     {"config-file", 0, CLI_FLAG_STRING, "Daemon configuration file", BERTH_DEFAULT_CONFIG_FILE,
@@ -58,6 +59,7 @@ static const struct cli_flag daemon_flags[] = {
 struct daemon {
         struct api_server *srv;
         struct berth_engine *engine;
+        struct berth_images *images;
         int sigfd;
 };
 
@@ -221,6 +223,11 @@ static int run(const struct cli_flagset *fs)
                 goto out;
         }
         api_register_system(d.srv, d.engine);
+        if (berth_images_open(d.engine, &d.images, &err) < 0) {
+                fprintf(stderr, "%s\n", berth_error_msg(err));
+                goto out;
+        }
+        api_register_images(d.srv, d.images);
         if (api_server_watch_fd(d.srv, sigfd, on_signal, &d, &err) < 0) {
                 fprintf(stderr, "%s\n", berth_error_msg(err));
                 goto out;
@@ -241,6 +248,7 @@ static int run(const struct cli_flagset *fs)
         code = 0;
 out:
         api_server_free(d.srv); /* closes and removes the sockets */
+        berth_images_free(d.images);
         berth_engine_free(d.engine);
         (void)unlink(config->pidfile);
         if (code == 0)
