@@ -261,9 +261,9 @@ static void handle_history(struct api_request *req, void *userdata)
 static void handle_tag(struct api_request *req, void *userdata)
 {
         _cleanup_error_ struct berth_error *err = NULL;
-        int r = berth_images_tag(userdata, api_request_param(req, "name"),
-                                 api_request_query(req, "repo"), api_request_query(req, "tag"),
-                                 &err);
+        int r =
+            berth_images_tag(userdata, api_request_param(req, "name"),
+                             api_request_query(req, "repo"), api_request_query(req, "tag"), &err);
         if (r < 0)
                 reply_err(req, r, err);
         else

@@ -66,5 +66,12 @@ char *cli_bytes_size(double bytes);
 extern const struct cli_command cli_cmd_version;
 extern const struct cli_command cli_cmd_info;
 extern const struct cli_command cli_cmd_system;
+/* cmd-images.c */
+extern const struct cli_command cli_cmd_pull;
+extern const struct cli_command cli_cmd_images;
+extern const struct cli_command cli_cmd_rmi;
+extern const struct cli_command cli_cmd_tag;
+extern const struct cli_command cli_cmd_history;
+extern const struct cli_command cli_cmd_image;
 
 #endif

@@ -108,8 +108,8 @@ static void emit_locked(struct pull *p, const char *id, const char *status, int6
         json_free(m);
 }
 
-static void emit(struct pull *p, const char *id, const char *status, int64_t current,
-                 int64_t total, bool detail)
+static void emit(struct pull *p, const char *id, const char *status, int64_t current, int64_t total,
+                 bool detail)
 {
         pthread_mutex_lock(&p->lock);
         emit_locked(p, id, status, current, total, detail);
@@ -269,9 +269,8 @@ static void *worker(void *arg)
                 if (!l)
                         break;
                 struct berth_error *e = NULL;
-                int r = atomic_load(&p->cancel)
-                            ? berth_error_set(&e, ECANCELED, "pull cancelled")
-                            : run_layer(l, &e);
+                int r = atomic_load(&p->cancel) ? berth_error_set(&e, ECANCELED, "pull cancelled")
+                                                : run_layer(l, &e);
                 if (r < 0) {
                         berth_error_prefix(&e, "layer %s", l->desc->digest);
                         atomic_store(&p->cancel, true);
@@ -292,8 +291,7 @@ static int buf_sink(const void *buf, size_t n, void *userdata, struct berth_erro
 {
         struct berth_buf *b = userdata;
         if (b->len + n > CONFIG_MAX)
-                return berth_error_set(err, EFBIG, "image config larger than %u bytes",
-                                       CONFIG_MAX);
+                return berth_error_set(err, EFBIG, "image config larger than %u bytes", CONFIG_MAX);
         buf_append(b, buf, n);
         return 0;
 }
@@ -486,10 +484,9 @@ static int pull_one(struct pull *p, const struct image_ref *ref, const char *ref
         if (r == 0) {
                 struct images_layer_rec *recs = xcalloc(p->n ? p->n : 1, sizeof(*recs));
                 for (size_t i = 0; i < p->n; i++)
-                        recs[i] = (struct images_layer_rec){p->layers[i].chain_id,
-                                                            p->layers[i].diff_id,
-                                                            p->layers[i].desc->digest,
-                                                            p->layers[i].size};
+                        recs[i] =
+                            (struct images_layer_rec){p->layers[i].chain_id, p->layers[i].diff_id,
+                                                      p->layers[i].desc->digest, p->layers[i].size};
                 _cleanup_free_ char *labels = config_labels(cfg, cfg_len);
                 _cleanup_free_ char *tag_name =
                     by_digest ? NULL : xasprintf("%s:%s", name, reference);

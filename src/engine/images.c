@@ -379,9 +379,9 @@ int images_commit_pull(struct berth_images *imgs, const char *id, const char *ma
         if (r >= 0 && tag_name)
                 r = set_tag(imgs, tag_name, id, &changed, err);
         if (r >= 0 && digest_name)
-                r = exec_bind(imgs,
-                              "INSERT OR REPLACE INTO repo_digests (name, image_id) VALUES (?1, ?2)",
-                              digest_name, id, err);
+                r = exec_bind(
+                    imgs, "INSERT OR REPLACE INTO repo_digests (name, image_id) VALUES (?1, ?2)",
+                    digest_name, id, err);
         if (r >= 0)
                 r = berth_db_commit(db, err);
         if (r < 0) {
@@ -687,9 +687,9 @@ static int load_rows(struct berth_images *imgs, struct image_row **ret, size_t *
         size_t n = 0;
         while (sqlite3_step(st) == SQLITE_ROW) {
                 rows = xrealloc(rows, (n + 1) * sizeof(*rows));
-                rows[n] = (struct image_row){col_str(st, 0), col_str(st, 1), col_str(st, 2),
-                                            sqlite3_column_int64(st, 3),
-                                            sqlite3_column_int64(st, 4)};
+                rows[n] =
+                    (struct image_row){col_str(st, 0), col_str(st, 1), col_str(st, 2),
+                                       sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4)};
                 n++;
         }
         *ret = rows;
@@ -707,13 +707,13 @@ static struct json *labels_value(const char *labels)
         return json_new_null();
 }
 
-int berth_images_list(struct berth_images *imgs, bool all, bool digests,
-                      const struct json *filters, struct json **ret, struct berth_error **err)
+int berth_images_list(struct berth_images *imgs, bool all, bool digests, const struct json *filters,
+                      struct json **ret, struct berth_error **err)
 {
         (void)all; /* no intermediate (parent) images exist: pulled images have none */
         (void)digests;
-        static const char *const allowed[] = {"dangling", "label", "before", "since",
-                                              "reference", NULL};
+        static const char *const allowed[] = {"dangling", "label",     "before",
+                                              "since",    "reference", NULL};
         int r = check_filter_keys(filters, allowed, err);
         if (r < 0)
                 return r;
@@ -811,8 +811,8 @@ static int read_config(struct berth_images *imgs, const char *id, struct json **
 static struct json *container_config(const struct json *cfg)
 {
         static const char *const strs[] = {"Hostname", "Domainname", "User"};
-        static const char *const bools[] = {"AttachStdin", "AttachStdout", "AttachStderr", "Tty",
-                                            "OpenStdin", "StdinOnce"};
+        static const char *const bools[] = {"AttachStdin", "AttachStdout", "AttachStderr",
+                                            "Tty",         "OpenStdin",    "StdinOnce"};
         struct json *o = json_new_object();
         for (size_t i = 0; i < ELEMENTSOF(strs); i++)
                 json_set_str(o, strs[i], "");
@@ -870,8 +870,7 @@ int berth_images_inspect(struct berth_images *imgs, const char *name, struct jso
         json_set_str(o, "Comment", json_str(json_get(cfg, "comment")) ?: "");
         json_set_str(o, "Created", json_str(json_get(cfg, "created")) ?: "0001-01-01T00:00:00Z");
         json_set_str(o, "Container", json_str(json_get(cfg, "container")) ?: "");
-        json_object_set(o, "ContainerConfig",
-                        container_config(json_get(cfg, "container_config")));
+        json_object_set(o, "ContainerConfig", container_config(json_get(cfg, "container_config")));
         json_set_str(o, "DockerVersion", json_str(json_get(cfg, "docker_version")) ?: "");
         json_set_str(o, "Author", json_str(json_get(cfg, "author")) ?: "");
         json_object_set(o, "Config", container_config(json_get(cfg, "config")));
@@ -902,10 +901,10 @@ int berth_images_inspect(struct berth_images *imgs, const char *name, struct jso
                 struct berth_buf lower = BERTH_BUF_INIT;
                 _cleanup_free_ char *top = NULL;
                 while (sqlite3_step(st) == SQLITE_ROW) {
-                        json_array_append(layers, json_new_string(
-                                                      (const char *)sqlite3_column_text(st, 0)));
-                        char *p = layer_path(imgs->data_root,
-                                             (const char *)sqlite3_column_text(st, 1));
+                        json_array_append(
+                            layers, json_new_string((const char *)sqlite3_column_text(st, 0)));
+                        char *p =
+                            layer_path(imgs->data_root, (const char *)sqlite3_column_text(st, 1));
                         if (top) {
                                 _cleanup_free_ char *prev = TAKE_PTR(lower.data);
                                 lower.len = lower.cap = 0;
@@ -977,8 +976,8 @@ int berth_images_history(struct berth_images *imgs, const char *name, struct jso
         size_t layer = 0, i;
         struct json *h;
         json_array_foreach (hist, i, h) {
-                bool empty = json_is(json_get(h, "empty_layer"), JSON_BOOL) &&
-                             json_get(h, "empty_layer")->b;
+                bool empty =
+                    json_is(json_get(h, "empty_layer"), JSON_BOOL) && json_get(h, "empty_layer")->b;
                 struct json *e = json_array_append(entries, json_new_object());
                 json_set_int(e, "Created", images_parse_time(json_str(json_get(h, "created"))));
                 json_set_str(e, "CreatedBy", json_str(json_get(h, "created_by")) ?: "");
@@ -1019,23 +1018,25 @@ int berth_images_history(struct berth_images *imgs, const char *name, struct jso
 
 /* ---- tag ---- */
 
-int berth_images_tag(struct berth_images *imgs, const char *name, const char *repo,
-                     const char *tag, struct berth_error **err)
+int berth_images_tag(struct berth_images *imgs, const char *name, const char *repo, const char *tag,
+                     struct berth_error **err)
 {
         _cleanup_free_ char *id = NULL;
         int r = berth_images_resolve(imgs, name, &id, err);
         if (r < 0)
                 return r;
         if (!repo || !*repo)
-                return berth_error_set(err, EINVAL, "repository name must have at least one "
-                                                    "component");
+                return berth_error_set(err, EINVAL,
+                                       "repository name must have at least one "
+                                       "component");
         _cleanup_free_ char *s = tag && *tag ? xasprintf("%s:%s", repo, tag) : xstrdup(repo);
         _cleanup_image_ref_ struct image_ref *ref = NULL;
         if (image_ref_parse_normalized(s, &ref, err) < 0)
                 return -EINVAL;
         if (ref->digest)
-                return berth_error_set(err, EINVAL, "refusing to create a tag with a digest "
-                                                    "reference");
+                return berth_error_set(err, EINVAL,
+                                       "refusing to create a tag with a digest "
+                                       "reference");
         _cleanup_free_ char *n = image_ref_name(ref);
         _cleanup_free_ char *full =
             xasprintf("%s:%s", n, ref->tag ? ref->tag : IMAGE_REF_DEFAULT_TAG);
@@ -1158,8 +1159,8 @@ static int delete_locked(struct berth_images *imgs, const char *name, bool force
                         }
                         for (size_t i = 0; !tag_left && dgs[i]; i++) {
                                 _cleanup_free_ char *rr = repo_of(dgs[i]);
-                                if (strcmp(rr, repo) == 0 && (r = untag(imgs, dgs[i], true, out,
-                                                                        err)) < 0)
+                                if (strcmp(rr, repo) == 0 &&
+                                    (r = untag(imgs, dgs[i], true, out, err)) < 0)
                                         return r;
                         }
                         strv_free(dgs);

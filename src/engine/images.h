@@ -80,8 +80,8 @@ int berth_images_resolve(struct berth_images *imgs, const char *name, char **ret
                          struct berth_error **err);
 
 /* GET /images/json: filters is the decoded `filters` query parameter or NULL. */
-int berth_images_list(struct berth_images *imgs, bool all, bool digests,
-                      const struct json *filters, struct json **ret, struct berth_error **err);
+int berth_images_list(struct berth_images *imgs, bool all, bool digests, const struct json *filters,
+                      struct json **ret, struct berth_error **err);
 /* GET /images/{name}/json */
 int berth_images_inspect(struct berth_images *imgs, const char *name, struct json **ret,
                          struct berth_error **err);
@@ -89,8 +89,8 @@ int berth_images_inspect(struct berth_images *imgs, const char *name, struct jso
 int berth_images_history(struct berth_images *imgs, const char *name, struct json **ret,
                          struct berth_error **err);
 /* POST /images/{name}/tag: repo as given ("x", "host:5000/y"), tag may be NULL. */
-int berth_images_tag(struct berth_images *imgs, const char *name, const char *repo,
-                     const char *tag, struct berth_error **err);
+int berth_images_tag(struct berth_images *imgs, const char *name, const char *repo, const char *tag,
+                     struct berth_error **err);
 /* DELETE /images/{name}: an array of {"Untagged":…} / {"Deleted":…}. */
 int berth_images_delete(struct berth_images *imgs, const char *name, bool force, bool noprune,
                         struct json **ret, struct berth_error **err);

@@ -1,0 +1,685 @@
+/*
+ * cmd-images.c — `berth pull`, `images`, `rmi`, `tag`, `history`, and the
+ * `image` management command (ls, pull, rm, tag, inspect, history, prune).
+ *
+ * Each command is a thin layer over one API call and cliformat's renderers:
+ * pull feeds the daemon's JSON stream to the progress renderer (redrawn in
+ * place on a terminal, plain lines otherwise) and ends with the pulled
+ * reference as docker 28 does; images and history go through the formatter
+ * (docker's tables, --format Go templates); inspect prints the objects as a
+ * JSON array indented by four spaces, or one template result per object.
+ * Outputs and error texts are docker's ("Error response from daemon: …",
+ * "Error: No such image: x" for inspect).
+ *
+ * Never: print a line docker would not print, or exit 0 after a daemon error.
+ */
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/http.h"
+#include "base/buf.h"
+#include "cli.h"
+#include "formatter.h"
+#include "gotemplate.h"
+#include "image/reference.h"
+#include "progress.h"
+#include "tabwriter.h"
+#include "units.h"
+
+/* ---- helpers ---- */
+
+static void query_add(struct berth_buf *q, const char *key, const char *value)
+{
+        if (q->len)
+                buf_putc(q, '&');
+        buf_printf(q, "%s=", key);
+        http_escape_query(q, value);
+}
+
+/* One request; on success *ret holds the parsed body (may be NULL for an empty one). */
+static int call_json(struct cli_ctx *ctx, const char *method, const char *path, const char *query,
+                     struct json **ret, int *ret_status)
+{
+        struct cli_client *c = cli_ctx_client(ctx);
+        if (!c)
+                return -1;
+        _cleanup_error_ struct berth_error *err = NULL;
+        struct cli_response resp;
+        if (cli_client_request(c, method, path, query, NULL, NULL, 0, &resp, &err) < 0) {
+                fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                return -1;
+        }
+        if (ret_status)
+                *ret_status = resp.status;
+        if (resp.status >= 300) {
+                if (!ret_status)
+                        cli_daemon_error(ctx, &resp);
+                else {
+                        _cleanup_free_ char *m = cli_error_message(&resp);
+                        *ret = json_new_string(m);
+                }
+                cli_response_release(&resp);
+                return ret_status ? 0 : -1;
+        }
+        *ret = NULL;
+        int r = 0;
+        if (resp.len && json_parse(resp.body, resp.len, ret, &err) < 0) {
+                fprintf(ctx->err, "berth: bad reply from the daemon: %s\n", berth_error_msg(err));
+                r = -1;
+        }
+        cli_response_release(&resp);
+        return r;
+}
+
+static char *image_path(const char *name, const char *suffix)
+{
+        return xasprintf("/images/%s%s", name, suffix ? suffix : "");
+}
+
+/* "--filter k=v" list → {"k":{"v":true}} text, docker's filters encoding. */
+static char *filters_json(char **list)
+{
+        if (!list || !list[0])
+                return NULL;
+        struct json *o = json_new_object();
+        for (size_t i = 0; list[i]; i++) {
+                const char *eq = strchr(list[i], '=');
+                _cleanup_free_ char *k =
+                    eq ? xstrndup(list[i], (size_t)(eq - list[i])) : xstrdup(list[i]);
+                const char *v = eq ? eq + 1 : "";
+                struct json *m = json_get(o, k);
+                if (!m)
+                        m = json_object_set(o, k, json_new_object());
+                json_object_set(m, v, json_new_bool(true));
+        }
+        char *s = json_dump(o, 0);
+        json_free(o);
+        return s;
+}
+
+static bool filters_valid(struct cli_ctx *ctx, char **list)
+{
+        for (size_t i = 0; list && list[i]; i++)
+                if (!strchr(list[i], '=')) {
+                        fprintf(ctx->err,
+                                "invalid argument \"%s\" for \"-f, --filter\" flag: bad "
+                                "format of filter (expected name=value)\n",
+                                list[i]);
+                        return false;
+                }
+        return true;
+}
+
+/* ---- pull ---- */
+
+struct pull_render {
+        struct cli_ctx *ctx;
+        struct progress *p;
+        bool quiet;
+        int status;                  /* set by the client before the first byte */
+        struct berth_buf error_body; /* a non-200 answer: {"message": …} */
+        struct berth_error *err;
+};
+
+static int pull_data(const char *data, size_t len, void *userdata)
+{
+        struct pull_render *pr = userdata;
+        if (pr->status != 200) {
+                if (pr->error_body.len + len <= 1 << 20)
+                        buf_append(&pr->error_body, data, len);
+                return 0;
+        }
+        _cleanup_buf_ struct berth_buf out = BERTH_BUF_INIT;
+        int r = progress_feed(pr->p, data, len, &out, &pr->err);
+        if (!pr->quiet && out.len) {
+                fwrite(out.data, 1, out.len, pr->ctx->out);
+                fflush(pr->ctx->out);
+        }
+        return r < 0 ? r : 0;
+}
+
+static int run_pull(struct cli_ctx *ctx, const struct cli_flagset *fs)
+{
+        const char *arg = fs->args[0];
+        bool all = cli_flag_bool(fs, "all-tags");
+        bool quiet = cli_flag_bool(fs, "quiet");
+        _cleanup_error_ struct berth_error *err = NULL;
+        _cleanup_image_ref_ struct image_ref *ref = NULL;
+        if (image_ref_parse_normalized(arg, &ref, &err) < 0) {
+                fprintf(ctx->err, "invalid reference format: %s\n", berth_error_msg(err));
+                return 1;
+        }
+        if (all && (ref->tag || ref->digest)) {
+                fprintf(ctx->err, "tag can't be used with --all-tags/-a\n");
+                return 1;
+        }
+        if (!all && !ref->tag && !ref->digest) {
+                ref->tag = xstrdup(IMAGE_REF_DEFAULT_TAG);
+                if (!quiet)
+                        fprintf(ctx->out, "Using default tag: %s\n", IMAGE_REF_DEFAULT_TAG);
+        }
+        _cleanup_free_ char *name = image_ref_name(ref);
+        struct berth_buf q = BERTH_BUF_INIT;
+        query_add(&q, "fromImage", name);
+        if (ref->digest || ref->tag)
+                query_add(&q, "tag", ref->digest ? ref->digest : ref->tag);
+        const char *platform = cli_flag_string(fs, "platform");
+        if (platform && *platform)
+                query_add(&q, "platform", platform);
+
+        struct cli_client *c = cli_ctx_client(ctx);
+        if (!c) {
+                buf_release(&q);
+                return 1;
+        }
+        bool tty = isatty(fileno(ctx->out));
+        struct pull_render pr = {
+            .ctx = ctx,
+            .p = progress_new(tty, tty ? progress_terminal_width(fileno(ctx->out)) : 0),
+            .quiet = quiet,
+        };
+        /* "e30=" is "{}": anonymous, as docker sends it without stored credentials. */
+        int r = cli_client_stream(c, "POST", "/images/create", q.data, NULL, NULL, 0, &pr.status,
+                                  pull_data, &pr, &err);
+        buf_release(&q);
+        int code = 0;
+        if (r < 0 && pr.err) {
+                fflush(ctx->out);
+                fprintf(ctx->err, "%s\n", berth_error_msg(pr.err));
+                code = 1;
+        } else if (r < 0) {
+                fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                code = 1;
+        } else if (pr.status != 200) {
+                struct cli_response resp = {.status = pr.status,
+                                            .body = pr.error_body.data ? pr.error_body.data : "",
+                                            .len = pr.error_body.len};
+                code = cli_daemon_error(ctx, &resp);
+        } else {
+                _cleanup_buf_ struct berth_buf out = BERTH_BUF_INIT;
+                if (progress_finish(pr.p, &out, &pr.err) < 0) {
+                        fprintf(ctx->err, "%s\n", berth_error_msg(pr.err));
+                        code = 1;
+                } else {
+                        if (!quiet && out.len)
+                                fwrite(out.data, 1, out.len, ctx->out);
+                        _cleanup_free_ char *full = image_ref_string(ref);
+                        fprintf(ctx->out, "%s\n", full);
+                }
+        }
+        progress_free(pr.p);
+        berth_error_free(pr.err);
+        buf_release(&pr.error_body);
+        return code;
+}
+
+/* ---- images ---- */
+
+static int run_images(struct cli_ctx *ctx, const struct cli_flagset *fs)
+{
+        char **filters = cli_flag_list(fs, "filter");
+        if (!filters_valid(ctx, filters))
+                return CLI_EXIT_USAGE;
+        struct berth_buf q = BERTH_BUF_INIT;
+        bool all = cli_flag_bool(fs, "all");
+        bool digests = cli_flag_bool(fs, "digests");
+        if (all)
+                query_add(&q, "all", "1");
+        _cleanup_strv_free_ char **fl = NULL;
+        size_t n = 0;
+        for (size_t i = 0; filters && filters[i]; i++)
+                n++;
+        fl = xcalloc(n + 2, sizeof(char *));
+        for (size_t i = 0; i < n; i++)
+                fl[i] = xstrdup(filters[i]);
+        if (fs->n_args == 1)
+                fl[n++] = xasprintf("reference=%s", fs->args[0]);
+        _cleanup_free_ char *fj = filters_json(fl);
+        if (fj)
+                query_add(&q, "filters", fj);
+        _cleanup_json_ struct json *list = NULL;
+        int r = call_json(ctx, "GET", "/images/json", q.len ? q.data : NULL, &list, NULL);
+        buf_release(&q);
+        if (r < 0)
+                return 1;
+        const char *format = cli_flag_string(fs, "format");
+        _cleanup_free_ char *fmt =
+            formatter_image_format(format, cli_flag_bool(fs, "quiet"), digests);
+        _cleanup_json_ struct json *rows = formatter_image_rows(
+            list, fmt, digests, cli_flag_bool(fs, "no-trunc"), (int64_t)time(NULL));
+        _cleanup_json_ struct json *header = formatter_image_header();
+        _cleanup_buf_ struct berth_buf out = BERTH_BUF_INIT;
+        _cleanup_error_ struct berth_error *err = NULL;
+        if (formatter_write(fmt, rows, header, FORMATTER_IMAGE_ROW_TYPE, &out, &err) < 0) {
+                fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                return 1;
+        }
+        if (out.len)
+                fwrite(out.data, 1, out.len, ctx->out);
+        return 0;
+}
+
+/* ---- rmi ---- */
+
+static int run_rmi(struct cli_ctx *ctx, const struct cli_flagset *fs)
+{
+        int code = 0;
+        for (size_t i = 0; i < fs->n_args; i++) {
+                struct berth_buf q = BERTH_BUF_INIT;
+                if (cli_flag_bool(fs, "force"))
+                        query_add(&q, "force", "1");
+                if (cli_flag_bool(fs, "no-prune"))
+                        query_add(&q, "noprune", "1");
+                _cleanup_free_ char *path = image_path(fs->args[i], NULL);
+                _cleanup_json_ struct json *out = NULL;
+                int status = 0;
+                int r = call_json(ctx, "DELETE", path, q.len ? q.data : NULL, &out, &status);
+                buf_release(&q);
+                if (r < 0)
+                        return 1;
+                if (status >= 300) {
+                        fflush(ctx->out);
+                        fprintf(ctx->err, "Error response from daemon: %s\n", json_str(out));
+                        code = 1;
+                        continue;
+                }
+                size_t k;
+                struct json *e;
+                json_array_foreach (out, k, e) {
+                        if (json_str(json_get(e, "Untagged")))
+                                fprintf(ctx->out, "Untagged: %s\n",
+                                        json_str(json_get(e, "Untagged")));
+                        else if (json_str(json_get(e, "Deleted")))
+                                fprintf(ctx->out, "Deleted: %s\n",
+                                        json_str(json_get(e, "Deleted")));
+                }
+        }
+        return code;
+}
+
+/* ---- tag ---- */
+
+static int run_tag(struct cli_ctx *ctx, const struct cli_flagset *fs)
+{
+        const char *target = fs->args[1];
+        _cleanup_error_ struct berth_error *err = NULL;
+        _cleanup_image_ref_ struct image_ref *ref = NULL;
+        if (image_ref_parse_normalized(target, &ref, &err) < 0) {
+                fprintf(ctx->err,
+                        "Error parsing reference: \"%s\" is not a valid repository/tag: "
+                        "%s\n",
+                        target, berth_error_msg(err));
+                return 1;
+        }
+        if (ref->digest) {
+                fprintf(ctx->err, "refusing to create a tag with a digest reference\n");
+                return 1;
+        }
+        _cleanup_free_ char *name = image_ref_name(ref);
+        struct berth_buf q = BERTH_BUF_INIT;
+        query_add(&q, "repo", name);
+        query_add(&q, "tag", ref->tag ? ref->tag : IMAGE_REF_DEFAULT_TAG);
+        _cleanup_free_ char *path = image_path(fs->args[0], "/tag");
+        _cleanup_json_ struct json *out = NULL;
+        int r = call_json(ctx, "POST", path, q.data, &out, NULL);
+        buf_release(&q);
+        return r < 0 ? 1 : 0;
+}
+
+/* ---- inspect ---- */
+
+/* Go's json.MarshalIndent with four spaces: our two-space dump, indentation doubled. */
+static void put_indented(struct berth_buf *out, const struct json *j)
+{
+        _cleanup_free_ char *s = json_dump(j, JSON_DUMP_PRETTY);
+        for (const char *line = s; *line;) {
+                const char *nl = strchr(line, '\n');
+                size_t len = nl ? (size_t)(nl - line) : strlen(line);
+                size_t sp = 0;
+                while (sp < len && line[sp] == ' ')
+                        sp++;
+                for (size_t i = 0; i < sp * 2; i++)
+                        buf_putc(out, ' ');
+                buf_append(out, line + sp, len - sp);
+                buf_putc(out, '\n');
+                line += len + (nl ? 1 : 0);
+        }
+}
+
+static int run_inspect(struct cli_ctx *ctx, const struct cli_flagset *fs)
+{
+        const char *format = cli_flag_string(fs, "format");
+        _cleanup_gotemplate_ struct gotemplate *t = NULL;
+        _cleanup_error_ struct berth_error *err = NULL;
+        if (format && *format) {
+                _cleanup_free_ char *ts = formatter_template_string(format);
+                if (gotemplate_parse(ts, &t, &err) < 0) {
+                        fprintf(ctx->err, "template parsing error: %s\n", berth_error_msg(err));
+                        return 1;
+                }
+        }
+        struct json *all = json_new_array();
+        _cleanup_buf_ struct berth_buf out = BERTH_BUF_INIT;
+        int code = 0;
+        for (size_t i = 0; i < fs->n_args; i++) {
+                _cleanup_free_ char *path = image_path(fs->args[i], "/json");
+                struct json *j = NULL;
+                int status = 0;
+                if (call_json(ctx, "GET", path, NULL, &j, &status) < 0) {
+                        json_free(all);
+                        return 1;
+                }
+                if (status >= 300) {
+                        fflush(ctx->out);
+                        if (status == 404)
+                                fprintf(ctx->err, "Error: No such image: %s\n", fs->args[i]);
+                        else
+                                fprintf(ctx->err, "Error response from daemon: %s\n", json_str(j));
+                        json_free(j);
+                        code = 1;
+                        continue;
+                }
+                if (t) {
+                        if (gotemplate_exec(t, j, 0, &out, &err) < 0) {
+                                fprintf(ctx->err, "template: %s\n", berth_error_msg(err));
+                                json_free(j);
+                                json_free(all);
+                                return 1;
+                        }
+                        buf_putc(&out, '\n');
+                        json_free(j);
+                } else {
+                        json_array_append(all, j);
+                }
+        }
+        if (!t)
+                put_indented(&out, all);
+        json_free(all);
+        if (out.len)
+                fwrite(out.data, 1, out.len, ctx->out);
+        return code;
+}
+
+/* ---- history ---- */
+
+#define HISTORY_TABLE                                                                              \
+        "table {{.ID}}\\t{{.CreatedSince}}\\t{{.CreatedBy}}\\t{{.Size}}\\t{{.Comment}}"
+
+/* docker's stringutils.Ellipsis: at most max display columns, "…" when cut. */
+static char *ellipsis(const char *s, size_t max)
+{
+        if (tabwriter_text_width(s, strlen(s)) <= max)
+                return xstrdup(s);
+        size_t end = 0, len = strlen(s);
+        while (end < len) {
+                size_t next = end + 1;
+                while (next < len && ((unsigned char)s[next] & 0xc0) == 0x80)
+                        next++;
+                if (tabwriter_text_width(s, next) > max - 1)
+                        break;
+                end = next;
+        }
+        return xasprintf("%.*s…", (int)end, s);
+}
+
+static int run_history(struct cli_ctx *ctx, const struct cli_flagset *fs)
+{
+        _cleanup_free_ char *path = image_path(fs->args[0], "/history");
+        _cleanup_json_ struct json *list = NULL;
+        if (call_json(ctx, "GET", path, NULL, &list, NULL) < 0)
+                return 1;
+        bool no_trunc = cli_flag_bool(fs, "no-trunc");
+        bool human = cli_flag_bool(fs, "human");
+        const char *format = cli_flag_string(fs, "format");
+        _cleanup_free_ char *fmt = NULL;
+        if (cli_flag_bool(fs, "quiet"))
+                fmt = xstrdup("{{.ID}}");
+        else
+                fmt = xstrdup(format && *format && strcmp(format, "table") != 0 ? format
+                                                                                : HISTORY_TABLE);
+        struct json *rows = json_new_array();
+        int64_t now = (int64_t)time(NULL);
+        size_t i;
+        struct json *h;
+        json_array_foreach (list, i, h) {
+                struct json *row = json_array_append(rows, json_new_object());
+                const char *id = json_str(json_get(h, "Id")) ?: "";
+                if (no_trunc || strcmp(id, "<missing>") == 0)
+                        json_set_str(row, "ID", id);
+                else {
+                        _cleanup_free_ char *t = units_truncate_id(id);
+                        json_set_str(row, "ID", t);
+                }
+                const struct json *cj = json_get(h, "Created");
+                int64_t created = cj ? cj->num.i : 0;
+                struct berth_buf b = BERTH_BUF_INIT;
+                if (human)
+                        units_ago(&b, created, now);
+                else {
+                        time_t tt = (time_t)created;
+                        struct tm tm;
+                        gmtime_r(&tt, &tm);
+                        char s[64];
+                        strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm);
+                        buf_puts(&b, s);
+                }
+                json_set_str(row, "CreatedSince", b.data ? b.data : "");
+                buf_release(&b);
+                json_set_str(row, "CreatedAt", "");
+                _cleanup_free_ char *by = xstrdup(json_str(json_get(h, "CreatedBy")) ?: "");
+                for (char *p = by; *p; p++)
+                        if (*p == '\t')
+                                *p = ' ';
+                _cleanup_free_ char *shown = no_trunc ? xstrdup(by) : ellipsis(by, 45);
+                json_set_str(row, "CreatedBy", shown);
+                const struct json *sz = json_get(h, "Size");
+                if (human)
+                        units_human_size_prec(&b, sz ? (double)sz->num.i : 0, 3);
+                else
+                        buf_printf(&b, "%lld", (long long)(sz ? sz->num.i : 0));
+                json_set_str(row, "Size", b.data ? b.data : "");
+                buf_release(&b);
+                json_set_str(row, "Comment", json_str(json_get(h, "Comment")) ?: "");
+        }
+        struct json *header = json_new_object();
+        json_set_str(header, "ID", "IMAGE");
+        json_set_str(header, "CreatedSince", "CREATED");
+        json_set_str(header, "CreatedAt", "CREATED AT");
+        json_set_str(header, "CreatedBy", "CREATED BY");
+        json_set_str(header, "Size", "SIZE");
+        json_set_str(header, "Comment", "COMMENT");
+        _cleanup_buf_ struct berth_buf out = BERTH_BUF_INIT;
+        _cleanup_error_ struct berth_error *err = NULL;
+        int r = formatter_write(fmt, rows, header, "*formatter.historyContext", &out, &err);
+        json_free(rows);
+        json_free(header);
+        if (r < 0) {
+                fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                return 1;
+        }
+        if (out.len)
+                fwrite(out.data, 1, out.len, ctx->out);
+        return 0;
+}
+
+/* ---- prune ---- */
+
+static int run_prune(struct cli_ctx *ctx, const struct cli_flagset *fs)
+{
+        char **filters = cli_flag_list(fs, "filter");
+        if (!filters_valid(ctx, filters))
+                return CLI_EXIT_USAGE;
+        bool all = cli_flag_bool(fs, "all");
+        if (!cli_flag_bool(fs, "force")) {
+                fprintf(ctx->out,
+                        "WARNING! This will remove all %s.\nAre you sure you want to "
+                        "continue? [y/N] ",
+                        all ? "images without at least one container associated to them"
+                            : "dangling images");
+                fflush(ctx->out);
+                char line[64] = "";
+                if (!fgets(line, sizeof(line), stdin) || (line[0] != 'y' && line[0] != 'Y'))
+                        return 0;
+        }
+        size_t n = 0;
+        while (filters && filters[n])
+                n++;
+        _cleanup_strv_free_ char **fl = xcalloc(n + 2, sizeof(char *));
+        for (size_t i = 0; i < n; i++)
+                fl[i] = xstrdup(filters[i]);
+        fl[n] = xstrdup(all ? "dangling=false" : "dangling=true");
+        _cleanup_free_ char *fj = filters_json(fl);
+        struct berth_buf q = BERTH_BUF_INIT;
+        query_add(&q, "filters", fj);
+        _cleanup_json_ struct json *out = NULL;
+        int r = call_json(ctx, "POST", "/images/prune", q.data, &out, NULL);
+        buf_release(&q);
+        if (r < 0)
+                return 1;
+        const struct json *del = json_get(out, "ImagesDeleted");
+        if (json_len(del)) {
+                fprintf(ctx->out, "Deleted Images:\n");
+                size_t i;
+                struct json *e;
+                json_array_foreach (del, i, e) {
+                        if (json_str(json_get(e, "Untagged")))
+                                fprintf(ctx->out, "untagged: %s\n",
+                                        json_str(json_get(e, "Untagged")));
+                        else if (json_str(json_get(e, "Deleted")))
+                                fprintf(ctx->out, "deleted: %s\n",
+                                        json_str(json_get(e, "Deleted")));
+                }
+                fprintf(ctx->out, "\n");
+        }
+        struct berth_buf b = BERTH_BUF_INIT;
+        const struct json *sr = json_get(out, "SpaceReclaimed");
+        units_human_size(&b, sr ? (double)sr->num.i : 0);
+        fprintf(ctx->out, "Total reclaimed space: %s\n", b.data ? b.data : "0B");
+        buf_release(&b);
+        return 0;
+}
+
+/* ---- the command table ---- */
+
+static const struct cli_flag pull_flags[] = {
+    {"all-tags", 'a', CLI_FLAG_BOOL, "Download all tagged images in the repository", NULL, NULL,
+     false},
+    {"platform", 0, CLI_FLAG_STRING, "Set platform if server is multi-platform capable", NULL, NULL,
+     false},
+    {"quiet", 'q', CLI_FLAG_BOOL, "Suppress verbose output", NULL, NULL, false},
+};
+
+static const struct cli_flag images_flags[] = {
+    {"all", 'a', CLI_FLAG_BOOL, "Show all images (default hides intermediate images)", NULL, NULL,
+     false},
+    {"digests", 0, CLI_FLAG_BOOL, "Show digests", NULL, NULL, false},
+    {"filter", 'f', CLI_FLAG_LIST, "Filter output based on conditions provided", NULL, "filter",
+     false},
+    {"format", 0, CLI_FLAG_STRING, "Format output using a custom template", NULL, "string", false},
+    {"no-trunc", 0, CLI_FLAG_BOOL, "Don't truncate output", NULL, NULL, false},
+    {"quiet", 'q', CLI_FLAG_BOOL, "Only show image IDs", NULL, NULL, false},
+};
+
+static const struct cli_flag rmi_flags[] = {
+    {"force", 'f', CLI_FLAG_BOOL, "Force removal of the image", NULL, NULL, false},
+    {"no-prune", 0, CLI_FLAG_BOOL, "Do not delete untagged parents", NULL, NULL, false},
+};
+
+static const struct cli_flag inspect_flags[] = {
+    {"format", 'f', CLI_FLAG_STRING, "Format output using a custom template", NULL, "string",
+     false},
+};
+
+static const struct cli_flag history_flags[] = {
+    {"format", 0, CLI_FLAG_STRING, "Format output using a custom template", NULL, "string", false},
+    {"human", 'H', CLI_FLAG_BOOL, "Print sizes and dates in human readable format", "true", NULL,
+     false},
+    {"no-trunc", 0, CLI_FLAG_BOOL, "Don't truncate output", NULL, NULL, false},
+    {"quiet", 'q', CLI_FLAG_BOOL, "Only show image IDs", NULL, NULL, false},
+};
+
+static const struct cli_flag prune_flags[] = {
+    {"all", 'a', CLI_FLAG_BOOL, "Remove all unused images, not just dangling ones", NULL, NULL,
+     false},
+    {"filter", 0, CLI_FLAG_LIST, "Provide filter values (e.g. 'until=<timestamp>')", NULL, "filter",
+     false},
+    {"force", 'f', CLI_FLAG_BOOL, "Do not prompt for confirmation", NULL, NULL, false},
+};
+
+#define CMD(var, nm, use, sum, grp, fl, mn, mx, al, fn)                                            \
+        const struct cli_command var = {                                                           \
+            .name = nm,                                                                            \
+            .usage = use,                                                                          \
+            .summary = sum,                                                                        \
+            .group = grp,                                                                          \
+            .flags = fl,                                                                           \
+            .n_flags = ELEMENTSOF(fl),                                                             \
+            .mode = CLI_PARSE_INTERSPERSED,                                                        \
+            .min_args = mn,                                                                        \
+            .max_args = mx,                                                                        \
+            .aliases = al,                                                                         \
+            .run = fn,                                                                             \
+        }
+
+CMD(cli_cmd_pull, "pull", "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry",
+    CLI_GROUP_COMMON, pull_flags, 1, 1, "image pull, pull", run_pull);
+CMD(cli_cmd_images, "images", "[OPTIONS] [REPOSITORY[:TAG]]", "List images", CLI_GROUP_COMMON,
+    images_flags, 0, 1, "image ls, image list, images", run_images);
+CMD(cli_cmd_rmi, "rmi", "[OPTIONS] IMAGE [IMAGE...]", "Remove one or more images", CLI_GROUP_OTHER,
+    rmi_flags, 1, -1, "image rm, image remove, rmi", run_rmi);
+static const struct cli_flag no_flags[1];
+const struct cli_command cli_cmd_tag = {
+    .name = "tag",
+    .usage = "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+    .summary = "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
+    .group = CLI_GROUP_OTHER,
+    .flags = no_flags,
+    .n_flags = 0,
+    .mode = CLI_PARSE_INTERSPERSED,
+    .min_args = 2,
+    .max_args = 2,
+    .aliases = "image tag, tag",
+    .run = run_tag,
+};
+CMD(cli_cmd_history, "history", "[OPTIONS] IMAGE", "Show the history of an image", CLI_GROUP_OTHER,
+    history_flags, 1, 1, "image history, history", run_history);
+
+static CMD(image_ls, "ls", "[OPTIONS] [REPOSITORY[:TAG]]", "List images", CLI_GROUP_OTHER,
+           images_flags, 0, 1, "image ls, image list, images", run_images);
+static CMD(image_pull, "pull", "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry",
+           CLI_GROUP_OTHER, pull_flags, 1, 1, "image pull, pull", run_pull);
+static CMD(image_rm, "rm", "[OPTIONS] IMAGE [IMAGE...]", "Remove one or more images",
+           CLI_GROUP_OTHER, rmi_flags, 1, -1, "image rm, image remove, rmi", run_rmi);
+static CMD(image_history, "history", "[OPTIONS] IMAGE", "Show the history of an image",
+           CLI_GROUP_OTHER, history_flags, 1, 1, "image history, history", run_history);
+static CMD(image_inspect, "inspect", "[OPTIONS] IMAGE [IMAGE...]",
+           "Display detailed information on one or more images", CLI_GROUP_OTHER, inspect_flags, 1,
+           -1, NULL, run_inspect);
+static CMD(image_prune, "prune", "[OPTIONS]", "Remove unused images", CLI_GROUP_OTHER, prune_flags,
+           0, 0, NULL, run_prune);
+static const struct cli_command image_tag = {
+    .name = "tag",
+    .usage = "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+    .summary = "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
+    .group = CLI_GROUP_OTHER,
+    .flags = no_flags,
+    .n_flags = 0,
+    .mode = CLI_PARSE_INTERSPERSED,
+    .min_args = 2,
+    .max_args = 2,
+    .aliases = "image tag, tag",
+    .run = run_tag,
+};
+
+static const struct cli_command *const image_subcommands[] = {
+    &image_history, &image_inspect, &image_ls,  &image_prune,
+    &image_pull,    &image_rm,      &image_tag, NULL,
+};
+
+const struct cli_command cli_cmd_image = {
+    .name = "image",
+    .summary = "Manage images",
+    .group = CLI_GROUP_MANAGEMENT,
+    .subcommands = image_subcommands,
+};
