@@ -454,7 +454,9 @@ static int run_history(struct cli_ctx *ctx, const struct cli_flagset *fs)
                 const struct json *cj = json_get(h, "Created");
                 int64_t created = cj ? cj->num.i : 0;
                 struct berth_buf b = BERTH_BUF_INIT;
-                if (human)
+                if (created <= 0)
+                        buf_puts(&b, "N/A"); /* docker 28 for a zero time */
+                else if (human)
                         units_ago(&b, created, now);
                 else {
                         time_t tt = (time_t)created;
