@@ -14,9 +14,11 @@
 /* /_ping, /version, /info */
 void api_register_system(struct api_server *srv, struct berth_engine *engine);
 
-/* /images/… (images.c) */
-struct berth_images;
-void api_register_images(struct api_server *srv, struct berth_images *imgs);
+/* /images/json, /images/{name}/json, /images/{name}/tag, DELETE /images/{name}, /images/prune */
+void api_register_images(struct api_server *srv, struct berth_engine *engine);
+
+/* POST /images/create (pull) and GET /images/{name}/history (pull.c); needs engine->layers */
+void api_register_pull(struct api_server *srv, struct berth_engine *engine);
 
 /* The JSON bodies of /version and /info (exposed for tests). */
 struct json *api_system_version_json(struct berth_engine *engine);

@@ -1,312 +1,402 @@
 /*
- * images.c — the image endpoints of the Docker API: POST /images/create
- * (pull), GET /images/json, GET /images/{name}/json, GET
- * /images/{name}/history, POST /images/{name}/tag, DELETE /images/{name},
+ * images.c — the image endpoints that need no registry: GET /images/json,
+ * GET /images/{name}/json, POST /images/{name}/tag, DELETE /images/{name},
  * POST /images/prune.
  *
- * A pull runs on a worker thread with a lazy stream (server.h): errors found
- * before the first progress message (bad reference, unknown manifest, no such
- * registry) become a plain {"message"} answer with Docker's status code, as
- * dockerd does; later errors end the stream with {"errorDetail", "error"}.
- * Progress messages carry docker's key order (status, progressDetail,
- * progress, id) and the rendered bar text dockerd adds to "progress"; the
- * bar is cliformat's JSONProgress renderer (cli/progress.h) — the same
- * formatting code the CLI uses, so both ends print the same bytes.
+ * Bodies follow API 1.41 and what dockerd 20.10 sends (shared/reference):
+ * names in docker's familiar form ("busybox:latest"), dangling images listed
+ * as "<none>:<none>", inspect's Config with every field docker fills in.
+ * Names in paths contain '/' and ':', so routes use a greedy "{name*}".
  *
- * The other handlers are short database queries and run on the loop thread.
- *
- * Never: block the loop on the network, or answer a pull twice.
+ * Never: let an engine error reach the client without its Docker status
+ * (ENOENT 404, EINVAL 400, EBUSY 409, everything else 500).
  */
-#include <openssl/evp.h>
+#include <fnmatch.h>
 #include <string.h>
+#include <time.h>
 
-#include "base/log.h"
-#include "cli/progress.h"
 #include "engine/images.h"
 #include "handlers.h"
+#include "image/reference.h"
 
-static int status_for(int r)
+static int status_of(int r)
 {
         switch (-r) {
         case ENOENT:
                 return 404;
         case EINVAL:
                 return 400;
-        case EEXIST:
         case EBUSY:
+        case EEXIST:
                 return 409;
-        case EACCES:
-                return 401;
         default:
                 return 500;
         }
 }
 
-static void reply_err(struct api_request *req, int r, struct berth_error *err)
+static void reply_engine_error(struct api_request *req, int r, struct berth_error *err)
 {
-        api_reply_error(req, status_for(r), "%s", berth_error_msg(err));
+        api_reply_error(req, status_of(r), "%s", berth_error_msg(err));
 }
 
-/* ---- X-Registry-Auth ---- */
-
-/* base64url or base64, padded or not (docker sends URL-safe). */
-static char *b64_decode(const char *in, size_t *ret_len)
+static struct json *familiar_array(char *const *names)
 {
-        size_t n = strlen(in);
-        char *s = xmalloc(n + 4);
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++) {
-                char c = in[i];
-                if (c == '-')
-                        c = '+';
-                else if (c == '_')
-                        c = '/';
-                else if (c == '=' || c == '\n' || c == '\r')
-                        continue;
-                s[k++] = c;
+        struct json *a = json_new_array();
+        for (size_t i = 0; names && names[i]; i++) {
+                char *f = berth_image_familiar(names[i]);
+                json_array_append(a, json_new_string(f));
+                free(f);
         }
-        size_t pad = (4 - k % 4) % 4;
-        for (size_t i = 0; i < pad; i++)
-                s[k++] = '=';
-        s[k] = '\0';
-        unsigned char *out = xmalloc(k / 4 * 3 + 1);
-        int got = EVP_DecodeBlock(out, (const unsigned char *)s, (int)k);
-        free(s);
-        if (got < 0) {
-                free(out);
-                return NULL;
+        return a;
+}
+
+/* ---- filters: {"dangling":{"true":true}} (CLI) or {"dangling":["true"]} (docker-py) ---- */
+
+static char **filter_values(const struct json *filters, const char *key)
+{
+        const struct json *v = json_get(filters, key);
+        char **out = xcalloc(json_len(v) + 1, sizeof(char *));
+        size_t n = 0, i;
+        if (json_is(v, JSON_ARRAY)) {
+                struct json *item;
+                json_array_foreach (v, i, item)
+                        if (json_str(item))
+                                out[n++] = xstrdup(json_str(item));
+        } else if (json_is(v, JSON_OBJECT)) {
+                const char *k;
+                struct json *item;
+                json_object_foreach (v, i, k, item)
+                        if (json_is(item, JSON_BOOL) && item->b)
+                                out[n++] = xstrdup(k);
         }
-        got -= (int)(pad > 2 ? 2 : pad);
-        out[got] = '\0';
-        *ret_len = (size_t)got;
-        return (char *)out;
+        return out;
 }
 
-struct auth_holder {
-        struct registry_auth auth;
-        struct json *j;
-        bool set;
-};
-
-static void auth_parse(const char *header, struct auth_holder *h)
+static int parse_filters(struct api_request *req, const char *const *allowed, struct json **ret)
 {
-        memset(h, 0, sizeof(*h));
-        if (!header || !*header)
-                return;
-        size_t len = 0;
-        _cleanup_free_ char *raw = b64_decode(header, &len);
-        if (!raw || json_parse(raw, len, &h->j, NULL) < 0 || !json_is(h->j, JSON_OBJECT))
-                return;
-        const char *u = json_str(json_get(h->j, "username"));
-        const char *p = json_str(json_get(h->j, "password"));
-        const char *it = json_str(json_get(h->j, "identitytoken"));
-        const char *rt = json_str(json_get(h->j, "registrytoken"));
-        h->auth = (struct registry_auth){u && *u ? u : NULL, p && *p ? p : NULL,
-                                         rt && *rt ? rt : NULL, it && *it ? it : NULL};
-        h->set = h->auth.username || h->auth.registry_token || h->auth.identity_token;
-}
-
-/* ---- pull ---- */
-
-struct pull_job {
-        struct api_stream *s;
-        struct berth_images *imgs;
-        char *from, *tag, *platform;
-        struct auth_holder auth;
-};
-
-static int pull_progress(const struct json *msg, void *userdata)
-{
-        struct pull_job *job = userdata;
-        const struct json *detail = json_get(msg, "progressDetail");
-        struct json *m = json_new_object();
-        json_set_str(m, "status", json_str(json_get(msg, "status")));
-        if (detail)
-                json_object_set(m, "progressDetail", json_copy(detail));
-        const struct json *cur = json_get(detail, "current");
-        const struct json *tot = json_get(detail, "total");
-        if (cur && tot) {
-                struct berth_buf bar = BERTH_BUF_INIT;
-                progress_bar(&bar, cur->num.i, tot->num.i, 0, false, NULL, 200, 0);
-                json_set_str(m, "progress", bar.data ? bar.data : "");
-                buf_release(&bar);
-        }
-        if (json_get(msg, "id"))
-                json_set_str(m, "id", json_str(json_get(msg, "id")));
-        int r = api_stream_write_json(job->s, m);
-        json_free(m);
-        return r;
-}
-
-static bool pull_client_gone(void *userdata)
-{
-        struct pull_job *job = userdata;
-        return api_stream_client_gone(job->s);
-}
-
-static void *pull_worker(void *arg)
-{
-        struct pull_job *job = arg;
+        *ret = NULL;
+        const char *f = api_request_query(req, "filters");
+        if (!f || !*f)
+                return 0;
         _cleanup_error_ struct berth_error *err = NULL;
-        struct images_pull_opts o = {
-            .from_image = job->from,
-            .tag = job->tag,
-            .platform = job->platform,
-            .auth = job->auth.set ? &job->auth.auth : NULL,
-            .progress = pull_progress,
-            .userdata = job,
-            .client_gone = pull_client_gone,
-        };
-        int r = berth_images_pull(job->imgs, &o, &err);
-        if (r < 0 && api_stream_fail(job->s, status_for(r), berth_error_msg(err)) == -EALREADY) {
-                struct json *m = json_new_object();
-                struct json *d = json_object_set(m, "errorDetail", json_new_object());
-                json_set_str(d, "message", berth_error_msg(err));
-                json_set_str(m, "error", berth_error_msg(err));
-                (void)api_stream_write_json(job->s, m);
-                json_free(m);
+        if (json_parse(f, strlen(f), ret, &err) < 0 || !json_is(*ret, JSON_OBJECT)) {
+                api_reply_error(req, 400, "invalid filter: %s",
+                                err ? berth_error_msg(err) : "not a JSON object");
+                json_free(*ret);
+                *ret = NULL;
+                return -EINVAL;
         }
-        api_stream_end(job->s);
-        free(job->from);
-        free(job->tag);
-        free(job->platform);
-        json_free(job->auth.j);
-        free(job);
-        return NULL;
+        size_t i;
+        const char *k;
+        struct json *v;
+        json_object_foreach (*ret, i, k, v) {
+                bool ok = false;
+                for (size_t a = 0; v && allowed[a]; a++)
+                        ok |= strcmp(allowed[a], k) == 0;
+                if (!ok) {
+                        api_reply_error(req, 400, "invalid filter '%s'", k);
+                        json_free(*ret);
+                        *ret = NULL;
+                        return -EINVAL;
+                }
+        }
+        return 0;
 }
 
-static void handle_create(struct api_request *req, void *userdata)
+static bool truthy(const char *s)
 {
-        const char *from = api_request_query(req, "fromImage");
-        if (api_request_query(req, "fromSrc")) {
-                api_reply_error(req, 400, "importing images (fromSrc) is not supported by berth");
-                return;
-        }
-        if (!from || !*from) {
-                api_reply_error(req, 400, "fromImage is required");
-                return;
-        }
-        struct pull_job *job = xcalloc(1, sizeof(*job));
-        job->imgs = userdata;
-        job->from = xstrdup(from);
-        const char *tag = api_request_query(req, "tag");
-        job->tag = tag ? xstrdup(tag) : NULL;
-        const char *plat = api_request_query(req, "platform");
-        job->platform = plat ? xstrdup(plat) : NULL;
-        auth_parse(api_request_header(req, "X-Registry-Auth"), &job->auth);
-        job->s = api_stream_begin_lazy(req, 200, "application/json");
-        if (api_worker_spawn(pull_worker, job) < 0) {
-                api_stream_fail(job->s, 500, "cannot start a pull thread");
-                api_stream_end(job->s);
-                free(job->from);
-                free(job->tag);
-                free(job->platform);
-                json_free(job->auth.j);
-                free(job);
-        }
+        return strcmp(s, "true") == 0 || strcmp(s, "1") == 0;
 }
 
-/* ---- queries ---- */
-
-static int request_filters(struct api_request *req, struct json **ret, struct berth_error **err)
+/* docker's reference filter: a glob on the familiar name, or on name:tag. */
+static bool reference_matches(const struct berth_image *img, char *const *patterns)
 {
-        return berth_filters_parse(api_request_query(req, "filters"), ret, err);
+        if (!patterns[0])
+                return true;
+        for (size_t p = 0; patterns[p]; p++) {
+                for (size_t t = 0; img->repo_tags[t]; t++) {
+                        _cleanup_free_ char *fam = berth_image_familiar(img->repo_tags[t]);
+                        _cleanup_free_ char *name = xstrdup(fam);
+                        char *colon = strrchr(name, ':');
+                        if (colon && !strchr(colon, '/'))
+                                *colon = '\0';
+                        if (fnmatch(patterns[p], fam, 0) == 0 || fnmatch(patterns[p], name, 0) == 0)
+                                return true;
+                }
+        }
+        return false;
+}
+
+static bool labels_match(const struct json *labels, char *const *wanted)
+{
+        for (size_t i = 0; wanted[i]; i++) {
+                _cleanup_free_ char *k = xstrdup(wanted[i]);
+                char *eq = strchr(k, '=');
+                if (eq)
+                        *eq++ = '\0';
+                const char *have = json_str(json_get(labels, k));
+                if (!have || (eq && strcmp(have, eq) != 0))
+                        return false;
+        }
+        return true;
 }
 
 static void handle_list(struct api_request *req, void *userdata)
 {
-        _cleanup_error_ struct berth_error *err = NULL;
+        struct berth_engine *e = userdata;
+        static const char *const allowed[] = {"dangling", "reference", "label",
+                                              "before",   "since",     NULL};
         _cleanup_json_ struct json *filters = NULL;
-        _cleanup_json_ struct json *out = NULL;
-        int r = request_filters(req, &filters, &err);
-        /* API < 1.25 clients send a bare reference as "filter". */
-        const char *legacy = api_request_query(req, "filter");
-        if (r == 0 && legacy && *legacy) {
-                struct json *a = json_object_set(filters, "reference", json_new_array());
-                json_array_append(a, json_new_string(legacy));
+        if (parse_filters(req, allowed, &filters) < 0)
+                return;
+        _cleanup_strv_free_ char **dangling = filter_values(filters, "dangling");
+        _cleanup_strv_free_ char **refs = filter_values(filters, "reference");
+        _cleanup_strv_free_ char **labels = filter_values(filters, "label");
+        _cleanup_strv_free_ char **before = filter_values(filters, "before");
+        _cleanup_strv_free_ char **since = filter_values(filters, "since");
+        for (size_t i = 0; dangling[i]; i++)
+                if (!truthy(dangling[i]) && strcmp(dangling[i], "false") != 0 &&
+                    strcmp(dangling[i], "0") != 0) {
+                        api_reply_error(req, 400, "Invalid filter 'dangling=%s'", dangling[i]);
+                        return;
+                }
+
+        _cleanup_error_ struct berth_error *err = NULL;
+        int64_t before_t = INT64_MAX, since_t = INT64_MIN;
+        for (int pass = 0; pass < 2; pass++) {
+                char **v = pass == 0 ? before : since;
+                for (size_t i = 0; v[i]; i++) {
+                        _cleanup_image_ struct berth_image *ref = NULL;
+                        int r = berth_image_find(e, v[i], &ref, &err);
+                        if (r < 0) {
+                                reply_engine_error(req, r, err);
+                                return;
+                        }
+                        if (pass == 0 && ref->created < before_t)
+                                before_t = ref->created;
+                        if (pass == 1 && ref->created > since_t)
+                                since_t = ref->created;
+                }
         }
-        if (r == 0)
-                r = berth_images_list(userdata, api_request_query_bool(req, "all", false),
-                                      api_request_query_bool(req, "digests", false), filters, &out,
-                                      &err);
+
+        struct berth_image **list = NULL;
+        int r = berth_image_list(e, &list, &err);
         if (r < 0) {
-                reply_err(req, r, err);
+                reply_engine_error(req, r, err);
                 return;
         }
+        struct json *out = json_new_array();
+        for (size_t i = 0; list[i]; i++) {
+                struct berth_image *img = list[i];
+                bool is_dangling = !img->repo_tags[0];
+                if (dangling[0] && truthy(dangling[0]) != is_dangling)
+                        continue;
+                if (!reference_matches(img, refs))
+                        continue;
+                if (img->created >= before_t || img->created <= since_t)
+                        continue;
+                _cleanup_json_ struct json *cfg = NULL;
+                _cleanup_error_ struct berth_error *cerr = NULL;
+                (void)berth_image_config(e, img, &cfg, &cerr);
+                const struct json *lab = json_get(json_get(cfg, "config"), "Labels");
+                if (labels[0] && !labels_match(lab, labels))
+                        continue;
+
+                struct json *o = json_array_append(out, json_new_object());
+                json_set_int(o, "Containers", -1);
+                json_set_int(o, "Created", img->created);
+                json_set_str(o, "Id", img->id);
+                json_object_set(o, "Labels",
+                                json_is(lab, JSON_OBJECT) && json_len(lab) ? json_copy(lab)
+                                                                           : json_new_null());
+                json_set_str(o, "ParentId", img->parent);
+                struct json *rd =
+                    json_object_set(o, "RepoDigests", familiar_array(img->repo_digests));
+                struct json *rt = json_object_set(o, "RepoTags", familiar_array(img->repo_tags));
+                if (is_dangling) {
+                        if (!json_len(rd))
+                                json_array_append(rd, json_new_string("<none>@<none>"));
+                        json_array_append(rt, json_new_string("<none>:<none>"));
+                }
+                json_set_int(o, "SharedSize", -1);
+                json_set_int(o, "Size", img->size);
+                json_set_int(o, "VirtualSize", img->size);
+        }
+        berth_image_list_free(list);
         api_reply_json(req, 200, out);
+        json_free(out);
+}
+
+static char *rfc3339(int64_t t)
+{
+        time_t tt = (time_t)t;
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        char s[64];
+        strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        return xstrdup(s);
+}
+
+/* docker's container.Config with every field, overlaid with what the image sets. */
+static struct json *full_config(const struct json *src)
+{
+        struct json *c = json_new_object();
+        static const char *const strs[] = {"Hostname", "Domainname", "User"};
+        static const char *const bools[] = {"AttachStdin", "AttachStdout", "AttachStderr",
+                                            "Tty",         "OpenStdin",    "StdinOnce"};
+        for (size_t i = 0; i < ELEMENTSOF(strs); i++)
+                json_set_str(c, strs[i], "");
+        for (size_t i = 0; i < ELEMENTSOF(bools); i++)
+                json_set_bool(c, bools[i], false);
+        json_object_set(c, "Env", json_new_null());
+        json_object_set(c, "Cmd", json_new_null());
+        json_set_str(c, "Image", "");
+        json_object_set(c, "Volumes", json_new_null());
+        json_set_str(c, "WorkingDir", "");
+        json_object_set(c, "Entrypoint", json_new_null());
+        json_object_set(c, "OnBuild", json_new_null());
+        json_object_set(c, "Labels", json_new_null());
+        size_t i;
+        const char *k;
+        struct json *v;
+        json_object_foreach (src, i, k, v)
+                json_object_set(c, k, json_copy(v));
+        return c;
 }
 
 static void handle_inspect(struct api_request *req, void *userdata)
 {
+        struct berth_engine *e = userdata;
+        const char *name = api_request_param(req, "name");
         _cleanup_error_ struct berth_error *err = NULL;
-        _cleanup_json_ struct json *out = NULL;
-        int r = berth_images_inspect(userdata, api_request_param(req, "name"), &out, &err);
-        if (r < 0)
-                reply_err(req, r, err);
-        else
-                api_reply_json(req, 200, out);
-}
-
-static void handle_history(struct api_request *req, void *userdata)
-{
-        _cleanup_error_ struct berth_error *err = NULL;
-        _cleanup_json_ struct json *out = NULL;
-        int r = berth_images_history(userdata, api_request_param(req, "name"), &out, &err);
-        if (r < 0)
-                reply_err(req, r, err);
-        else
-                api_reply_json(req, 200, out);
+        _cleanup_image_ struct berth_image *img = NULL;
+        int r = berth_image_find(e, name, &img, &err);
+        if (r < 0) {
+                reply_engine_error(req, r, err);
+                return;
+        }
+        _cleanup_json_ struct json *cfg = NULL;
+        r = berth_image_config(e, img, &cfg, &err);
+        if (r < 0) {
+                api_reply_error(req, 500, "%s", berth_error_msg(err));
+                return;
+        }
+        struct json *o = json_new_object();
+        json_set_str(o, "Id", img->id);
+        json_object_set(o, "RepoTags", familiar_array(img->repo_tags));
+        json_object_set(o, "RepoDigests", familiar_array(img->repo_digests));
+        json_set_str(o, "Parent", img->parent);
+        json_set_str(o, "Comment", json_str(json_get(cfg, "comment")) ?: "");
+        _cleanup_free_ char *created = rfc3339(img->created);
+        json_set_str(o, "Created", json_str(json_get(cfg, "created")) ?: created);
+        json_set_str(o, "Container", json_str(json_get(cfg, "container")) ?: "");
+        json_object_set(o, "ContainerConfig", full_config(json_get(cfg, "container_config")));
+        json_set_str(o, "DockerVersion", json_str(json_get(cfg, "docker_version")) ?: "");
+        json_set_str(o, "Author", json_str(json_get(cfg, "author")) ?: "");
+        json_object_set(o, "Config", full_config(json_get(cfg, "config")));
+        json_set_str(o, "Architecture", json_str(json_get(cfg, "architecture")) ?: "");
+        if (json_str(json_get(cfg, "variant")))
+                json_set_str(o, "Variant", json_str(json_get(cfg, "variant")));
+        json_set_str(o, "Os", json_str(json_get(cfg, "os")) ?: "");
+        if (json_str(json_get(cfg, "os.version")))
+                json_set_str(o, "OsVersion", json_str(json_get(cfg, "os.version")));
+        json_set_int(o, "Size", img->size);
+        json_set_int(o, "VirtualSize", img->size);
+        struct json *gd = json_object_set(o, "GraphDriver", json_new_object());
+        json_object_set(gd, "Data", json_new_null());
+        json_set_str(gd, "Name", "overlay2");
+        struct json *rootfs = json_object_set(o, "RootFS", json_new_object());
+        const struct json *cfg_rootfs = json_get(cfg, "rootfs");
+        json_set_str(rootfs, "Type", json_str(json_get(cfg_rootfs, "type")) ?: "layers");
+        const struct json *diff_ids = json_get(cfg_rootfs, "diff_ids");
+        json_object_set(rootfs, "Layers",
+                        json_is(diff_ids, JSON_ARRAY) ? json_copy(diff_ids) : json_new_array());
+        struct json *meta = json_object_set(o, "Metadata", json_new_object());
+        json_set_str(meta, "LastTagTime", "0001-01-01T00:00:00Z");
+        api_reply_json(req, 200, o);
+        json_free(o);
 }
 
 static void handle_tag(struct api_request *req, void *userdata)
 {
+        struct berth_engine *e = userdata;
+        const char *name = api_request_param(req, "name");
+        const char *repo = api_request_query(req, "repo");
+        const char *tag = api_request_query(req, "tag");
         _cleanup_error_ struct berth_error *err = NULL;
-        int r =
-            berth_images_tag(userdata, api_request_param(req, "name"),
-                             api_request_query(req, "repo"), api_request_query(req, "tag"), &err);
-        if (r < 0)
-                reply_err(req, r, err);
-        else
-                api_reply(req, 201, NULL, "", 0);
+        _cleanup_image_ struct berth_image *img = NULL;
+        int r = berth_image_find(e, name, &img, &err);
+        if (r < 0) {
+                reply_engine_error(req, r, err);
+                return;
+        }
+        if (!repo || !*repo) {
+                api_reply_error(req, 400, "repository name must have at least one component");
+                return;
+        }
+        _cleanup_free_ char *target = tag && *tag ? xasprintf("%s:%s", repo, tag) : xstrdup(repo);
+        if (tag && *tag && !image_ref_tag_valid(tag)) {
+                api_reply_error(req, 400, "invalid tag format");
+                return;
+        }
+        r = berth_image_tag(e, img->id, target, &err);
+        if (r < 0) {
+                /* Reference errors are the client's; database errors are ours. */
+                api_reply_error(req, r == -EIO ? 500 : 400, "%s", berth_error_msg(err));
+                return;
+        }
+        api_reply(req, 201, NULL, "", 0);
 }
 
 static void handle_delete(struct api_request *req, void *userdata)
 {
+        struct berth_engine *e = userdata;
+        const char *name = api_request_param(req, "name");
+        bool force = api_request_query_bool(req, "force", false);
         _cleanup_error_ struct berth_error *err = NULL;
-        _cleanup_json_ struct json *out = NULL;
-        int r = berth_images_delete(userdata, api_request_param(req, "name"),
-                                    api_request_query_bool(req, "force", false),
-                                    api_request_query_bool(req, "noprune", false), &out, &err);
-        if (r < 0)
-                reply_err(req, r, err);
-        else
-                api_reply_json(req, 200, out);
+        _cleanup_json_ struct json *actions = NULL;
+        int r = berth_image_remove(e, name, force, &actions, &err);
+        if (r < 0) {
+                reply_engine_error(req, r, err);
+                return;
+        }
+        api_reply_json(req, 200, actions);
 }
 
 static void handle_prune(struct api_request *req, void *userdata)
 {
-        _cleanup_error_ struct berth_error *err = NULL;
+        struct berth_engine *e = userdata;
+        static const char *const allowed[] = {"dangling", NULL};
         _cleanup_json_ struct json *filters = NULL;
-        _cleanup_json_ struct json *out = NULL;
-        int r = request_filters(req, &filters, &err);
-        if (r == 0)
-                r = berth_images_prune(userdata, filters, &out, &err);
-        if (r < 0)
-                reply_err(req, r, err);
-        else
-                api_reply_json(req, 200, out);
+        if (parse_filters(req, allowed, &filters) < 0)
+                return;
+        _cleanup_strv_free_ char **dangling = filter_values(filters, "dangling");
+        bool all = dangling[0] && !truthy(dangling[0]);
+        _cleanup_error_ struct berth_error *err = NULL;
+        struct json *deleted = NULL;
+        uint64_t reclaimed = 0;
+        int r = berth_image_prune(e, all, &deleted, &reclaimed, &err);
+        if (r < 0) {
+                reply_engine_error(req, r, err);
+                return;
+        }
+        struct json *o = json_new_object();
+        json_object_set(o, "ImagesDeleted", json_len(deleted) ? deleted : json_new_null());
+        if (!json_len(deleted))
+                json_free(deleted);
+        json_object_set(o, "SpaceReclaimed", json_new_uint(reclaimed));
+        api_reply_json(req, 200, o);
+        json_free(o);
 }
 
-void api_register_images(struct api_server *srv, struct berth_images *imgs)
+void api_register_images(struct api_server *srv, struct berth_engine *engine)
 {
         const struct api_route routes[] = {
-            {"POST", "/images/create", handle_create, imgs},
-            {"GET", "/images/json", handle_list, imgs},
-            {"POST", "/images/prune", handle_prune, imgs},
-            {"GET", "/images/{name*}/json", handle_inspect, imgs},
-            {"GET", "/images/{name*}/history", handle_history, imgs},
-            {"POST", "/images/{name*}/tag", handle_tag, imgs},
-            {"DELETE", "/images/{name*}", handle_delete, imgs},
+            {"GET", "/images/json", handle_list, engine},
+            {"POST", "/images/prune", handle_prune, engine},
+            {"GET", "/images/{name*}/json", handle_inspect, engine},
+            {"POST", "/images/{name*}/tag", handle_tag, engine},
+            {"DELETE", "/images/{name*}", handle_delete, engine},
         };
         api_server_add_routes(srv, routes, ELEMENTSOF(routes));
 }

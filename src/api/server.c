@@ -136,6 +136,7 @@ struct api_server {
         struct listener *listeners;
         struct watch *watches;
         struct conn *conns;
+        size_t n_conns;
         size_t n_detached;
         struct api_route *routes;
         size_t n_routes;
@@ -955,6 +956,7 @@ static void conn_set_events(struct conn *c, uint32_t events, int op)
 static void conn_unlink(struct conn *c)
 {
         struct api_server *srv = c->srv;
+        srv->n_conns--;
         if (c->prev)
                 c->prev->next = c->next;
         else
@@ -1215,6 +1217,13 @@ static void accept_all(struct api_server *srv, struct listener *l)
                                 log_warn("api: accept on '%s': %s", l->path, strerror(errno));
                         return;
                 }
+                if (srv->n_conns >= API_MAX_CONNECTIONS) {
+                        /* Past the cap a client gets a closed socket, not a slot. */
+                        log_warn("api: %zu connections open, refusing another", srv->n_conns);
+                        close(fd);
+                        continue;
+                }
+                srv->n_conns++;
                 struct conn *c = xcalloc(1, sizeof(*c));
                 c->ev.kind = EV_CONN;
                 c->fd = fd;

@@ -68,6 +68,7 @@
 #define API_SHUTDOWN_GRACE_MS 10000
 #define API_DEFAULT_MAX_HEAD  (64 * 1024)
 #define API_DEFAULT_MAX_BODY  (16 * 1024 * 1024)
+#define API_MAX_CONNECTIONS   4096
 
 struct api_server;
 struct api_request;

@@ -14,15 +14,8 @@
 #include "cli.h"
 
 static const struct cli_command *const commands[] = {
-    &cli_cmd_version,
-    &cli_cmd_info,
-    &cli_cmd_system,
-    &cli_cmd_pull,
-    &cli_cmd_images,
-    &cli_cmd_rmi,
-    &cli_cmd_tag,
-    &cli_cmd_history,
-    &cli_cmd_image,
+    &cli_cmd_version, &cli_cmd_info, &cli_cmd_image, &cli_cmd_system, &cli_cmd_rmi, &cli_cmd_tag,
+    &cli_cmd_pull, &cli_cmd_images, &cli_cmd_history,
 };
 
 static const struct cli_flag global_flags[] = {
@@ -117,13 +110,19 @@ static void print_command_help(struct cli_ctx *ctx, const char *path, const stru
         buf_release(&b);
 }
 
-/* "<msg>\n\nUsage:  <path> <usage>\n\nRun '<path> --help' for more information\n" */
+/* "<msg>\n\nUsage:  <path> <usage>\n\n<verb> '<path> --help' for more information\n" */
+static int usage_error_verb(struct cli_ctx *ctx, const char *path, const char *usage,
+                            const char *msg, const char *verb, int code)
+{
+        fprintf(ctx->err, "%s\n\nUsage:  %s%s%s\n\n%s '%s --help' for more information\n", msg,
+                path, usage ? " " : "", usage ? usage : "", verb, path);
+        return code;
+}
+
 static int usage_error(struct cli_ctx *ctx, const char *path, const char *usage, const char *msg,
                        int code)
 {
-        fprintf(ctx->err, "%s\n\nUsage:  %s%s%s\n\nRun '%s --help' for more information\n", msg,
-                path, usage ? " " : "", usage ? usage : "", path);
-        return code;
+        return usage_error_verb(ctx, path, usage, msg, "Run", code);
 }
 
 static void notify_stderr(const char *msg)
@@ -158,6 +157,17 @@ char *cli_bytes_size(double bytes)
         size_t i = 0;
         while (bytes >= 1024.0 && i + 1 < ELEMENTSOF(units)) {
                 bytes /= 1024.0;
+                i++;
+        }
+        return xasprintf("%.4g%s", bytes, units[i]);
+}
+
+char *cli_human_size(double bytes)
+{
+        static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
+        size_t i = 0;
+        while (bytes >= 1000.0 && i + 1 < ELEMENTSOF(units)) {
+                bytes /= 1000.0;
                 i++;
         }
         return xasprintf("%.4g%s", bytes, units[i]);
@@ -203,22 +213,27 @@ static int run_command(struct cli_ctx *ctx, const char *path, const struct cli_c
                 cli_flags_release(&fs);
                 return 0;
         }
+        /* docker's cli.NoArgs / ExactArgs / RequiresMinArgs / RequiresMaxArgs wording. */
         int n = (int)fs.n_args;
         _cleanup_free_ char *msg = NULL;
-        if (cmd->max_args == 0 && n > 0)
+        const char *verb = "Run";
+        if (cmd->max_args == 0 && n > 0) {
                 msg = xasprintf("%s: '%s' accepts no arguments", ctx->prog, path);
-        else if (cmd->min_args == cmd->max_args && n != cmd->min_args)
-                msg = xasprintf("%s: '%s' requires exactly %d argument%s", ctx->prog, path,
-                                cmd->min_args, cmd->min_args == 1 ? "" : "s");
-        else if (n < cmd->min_args)
+        } else if (cmd->min_args == cmd->max_args && n != cmd->min_args) {
+                msg = xasprintf("%s: '%s' requires %d argument%s", ctx->prog, path, cmd->min_args,
+                                cmd->min_args == 1 ? "" : "s");
+        } else if (n < cmd->min_args) {
                 msg = xasprintf("%s: '%s' requires at least %d argument%s", ctx->prog, path,
                                 cmd->min_args, cmd->min_args == 1 ? "" : "s");
-        else if (cmd->max_args >= 0 && n > cmd->max_args)
+                verb = "See";
+        } else if (cmd->max_args >= 0 && n > cmd->max_args) {
                 msg = xasprintf("%s: '%s' requires at most %d argument%s", ctx->prog, path,
                                 cmd->max_args, cmd->max_args == 1 ? "" : "s");
+                verb = "See";
+        }
         if (msg) {
                 cli_flags_release(&fs);
-                return usage_error(ctx, path, cmd->usage, msg, 1);
+                return usage_error_verb(ctx, path, cmd->usage, msg, verb, 1);
         }
         r = cmd->run(ctx, &fs);
         cli_flags_release(&fs);

@@ -61,17 +61,22 @@ int cli_daemon_error(struct cli_ctx *ctx, const struct cli_response *r);
 
 /* docker's units.BytesSize: 4 significant digits, binary units ("23.54GiB"). */
 char *cli_bytes_size(double bytes);
+/* docker's units.HumanSize: 4 significant digits, decimal units ("1.982MB"). */
+char *cli_human_size(double bytes);
 
 /* Commands (cmd-*.c). */
 extern const struct cli_command cli_cmd_version;
 extern const struct cli_command cli_cmd_info;
 extern const struct cli_command cli_cmd_system;
-/* cmd-images.c */
-extern const struct cli_command cli_cmd_pull;
-extern const struct cli_command cli_cmd_images;
+extern const struct cli_command cli_cmd_image; /* image inspect|prune|rm|tag */
 extern const struct cli_command cli_cmd_rmi;
 extern const struct cli_command cli_cmd_tag;
+/* cmd-pull.c: pull, images (image ls), history; and as `image` subcommands */
+extern const struct cli_command cli_cmd_pull;
+extern const struct cli_command cli_cmd_images;
 extern const struct cli_command cli_cmd_history;
-extern const struct cli_command cli_cmd_image;
+extern const struct cli_command cli_cmd_image_ls;
+extern const struct cli_command cli_cmd_image_pull;
+extern const struct cli_command cli_cmd_image_history;
 
 #endif

@@ -55,8 +55,9 @@ char *formatter_template_string(const char *format)
         return buf_steal(&b);
 }
 
-int formatter_write(const char *format, const struct json *rows, const struct json *header,
-                    const char *row_type, struct berth_buf *out, struct berth_error **err)
+int formatter_write(const char *format, const struct json *rows, const struct json *methods,
+                    const struct json *header, const char *row_type, struct berth_buf *out,
+                    struct berth_error **err)
 {
         _cleanup_free_ char *text = formatter_template_string(format);
         _cleanup_gotemplate_ struct gotemplate *t = NULL;
@@ -67,7 +68,10 @@ int formatter_write(const char *format, const struct json *rows, const struct js
         buf_append(&body, "", 0);
         for (size_t i = 0; json_is(rows, JSON_ARRAY) && i < rows->arr.n; i++) {
                 const struct json *row = rows->arr.items[i];
-                if (gotemplate_exec_typed(t, row, row_type, 0, &body, &e) < 0)
+                const struct json *m = json_is(methods, JSON_ARRAY) && i < methods->arr.n
+                                           ? methods->arr.items[i]
+                                           : NULL;
+                if (gotemplate_exec_typed(t, row, row_type, m, 0, &body, &e) < 0)
                         return berth_error_set(err, EINVAL, "template parsing error: %s", e->msg);
                 buf_putc(&body, '\n');
         }
@@ -141,12 +145,11 @@ struct json *formatter_image_header(void)
 }
 
 /*
- * ParseNormalizedNamed + FamiliarName, enough for the daemon's RepoTags and
- * RepoDigests: returns the familiar repository and the tag or digest
- * (whichever want_digest asks for), or false when the reference is invalid
- * or lacks that part.
+ * ParseNormalizedNamed + FamiliarName, enough for the daemon's references:
+ * the familiar repository ("busybox", "localhost:5000/x") and the tag and
+ * digest when present (NULL otherwise); false when the reference is invalid.
  */
-static bool familiar_ref(const char *ref, bool want_digest, char **ret_repo, char **ret_part)
+static bool parse_ref(const char *ref, char **ret_repo, char **ret_tag, char **ret_digest)
 {
         for (const char *p = ref; *p; p++) {
                 char c = *p;
@@ -166,33 +169,43 @@ static bool familiar_ref(const char *ref, bool want_digest, char **ret_repo, cha
                 return false;
         const char *path = name;
         const char *first = strchr(name, '/');
-        bool has_domain = false;
-        if (first) {
-                size_t n = (size_t)(first - name);
-                has_domain = memchr(name, '.', n) || memchr(name, ':', n) ||
-                             (n == 9 && strncmp(name, "localhost", 9) == 0);
-        }
+        size_t dlen = first ? (size_t)(first - name) : 0;
+        bool has_domain = first && (memchr(name, '.', dlen) || memchr(name, ':', dlen) ||
+                                    (dlen == 9 && strncmp(name, "localhost", 9) == 0));
         if (has_domain)
                 path = first + 1;
+        /* the path may not have upper case; the domain may */
         for (const char *p = path; *p; p++)
                 if (*p >= 'A' && *p <= 'Z')
                         return false;
         const char *familiar = name;
-        if (has_domain && ((size_t)(first - name) == 9 && strncmp(name, "docker.io", 9) == 0))
+        if (has_domain && ((dlen == 9 && strncmp(name, "docker.io", 9) == 0) ||
+                           (dlen == 15 && strncmp(name, "index.docker.io", 15) == 0)))
                 familiar = path;
-        else if (has_domain && (size_t)(first - name) == 15 &&
-                 strncmp(name, "index.docker.io", 15) == 0)
-                familiar = path;
-        /* the path may not have upper case; the domain may */
         if (familiar != name || !has_domain) {
                 if (strncmp(familiar, "library/", 8) == 0 && !strchr(familiar + 8, '/'))
                         familiar += 8;
         }
-        const char *part = want_digest ? digest : tag;
-        if (!part)
-                return false;
         *ret_repo = xstrdup(familiar);
-        *ret_part = xstrdup(part);
+        *ret_tag = tag ? xstrdup(tag) : NULL;
+        *ret_digest = digest ? xstrdup(digest) : NULL;
+        return true;
+}
+
+/* The familiar repository and the tag (or digest, want_digest) of ref, when it has one. */
+static bool familiar_ref(const char *ref, bool want_digest, char **ret_repo, char **ret_part)
+{
+        char *repo, *tag, *digest;
+        if (!parse_ref(ref, &repo, &tag, &digest))
+                return false;
+        char *part = want_digest ? digest : tag;
+        free(want_digest ? tag : digest);
+        if (!part) {
+                free(repo);
+                return false;
+        }
+        *ret_repo = repo;
+        *ret_part = part;
         return true;
 }
 
@@ -230,6 +243,11 @@ static int64_t get_int(const struct json *o, const char *key, int64_t dflt)
         if (!json_is(v, JSON_NUMBER))
                 return dflt;
         return (v->num.flags & JSON_NUM_INT) ? v->num.i : (int64_t)v->num.d;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static void set_buf(struct json *row, const char *key, struct berth_buf *b)
@@ -364,4 +382,395 @@ struct json *formatter_image_rows(const struct json *summaries, const char *form
                 repo_lists_free(rd, nrd);
         }
         return rows;
+}
+
+/* ---------------------------------------------------------- containers */
+
+#define CONTAINER_TABLE                                                                            \
+        "table "                                                                                   \
+        "{{.ID}}\\t{{.Image}}\\t{{.Command}}\\t{{.RunningFor}}\\t{{.Status}}\\t{{.Ports}}\\t"      \
+        "{{.Names}}"
+
+char *formatter_container_format(const char *source, bool quiet, bool size)
+{
+        if (!source || !*source || strcmp(source, "table") == 0) {
+                if (quiet)
+                        return xstrdup("{{.ID}}");
+                return xstrdup(size ? CONTAINER_TABLE "\\t{{.Size}}" : CONTAINER_TABLE);
+        }
+        if (strcmp(source, "raw") == 0) {
+                if (quiet)
+                        return xstrdup("container_id: {{.ID}}");
+                return xasprintf("container_id: {{.ID}}\nimage: {{.Image}}\ncommand: "
+                                 "{{.Command}}\ncreated_at: {{.CreatedAt}}\nstate: {{- pad .State "
+                                 "1 0}}\nstatus: {{- pad .Status 1 0}}\nnames: {{.Names}}\nlabels: "
+                                 "{{- pad .Labels 1 0}}\nports: {{- pad .Ports 1 0}}\n%s",
+                                 size ? "size: {{.Size}}\\n" : "");
+        }
+        if (quiet)
+                return xstrdup("{{.ID}}");
+        return xstrdup(source);
+}
+
+struct json *formatter_container_header(void)
+{
+        static const char *const h[][2] = {
+            {"ID", "CONTAINER ID"},
+            {"Names", "NAMES"},
+            {"Image", "IMAGE"},
+            {"Command", "COMMAND"},
+            {"CreatedAt", "CREATED AT"},
+            {"RunningFor", "CREATED"},
+            {"Ports", "PORTS"},
+            {"State", "STATE"},
+            {"Status", "STATUS"},
+            {"Size", "SIZE"},
+            {"Labels", "LABELS"},
+            {"Mounts", "MOUNTS"},
+            {"LocalVolumes", "LOCAL VOLUMES"},
+            {"Networks", "NETWORKS"},
+            {"Platform", "PLATFORM"},
+        };
+        struct json *o = json_new_object();
+        for (size_t i = 0; i < ELEMENTSOF(h); i++)
+                json_set_str(o, h[i][0], h[i][1]);
+        return o;
+}
+
+/* Decode one UTF-8 rune; invalid bytes are U+FFFD of length 1. */
+static size_t next_rune(const char *s, size_t len, uint32_t *r)
+{
+        unsigned char c = (unsigned char)s[0];
+        size_t n = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+        if (n == 0 || n > len) {
+                *r = 0xfffd;
+                return 1;
+        }
+        uint32_t v = n == 1 ? c : c & (0x3f >> (n - 1));
+        for (size_t i = 1; i < n; i++) {
+                if (((unsigned char)s[i] & 0xc0) != 0x80) {
+                        *r = 0xfffd;
+                        return 1;
+                }
+                v = (v << 6) | ((unsigned char)s[i] & 0x3f);
+        }
+        *r = v;
+        return n;
+}
+
+/* docker's formatter.Ellipsis: fit s in max display columns, ending with "…". */
+static char *ellipsis(const char *s, int max)
+{
+        size_t len = strlen(s);
+        if (max <= 0)
+                return xstrdup("");
+        size_t runes = 0;
+        for (size_t i = 0; i < len;) {
+                uint32_t r;
+                i += next_rune(s + i, len - i, &r);
+                runes++;
+        }
+        if (max == 1) {
+                uint32_t r;
+                return xstrndup(s, len ? next_rune(s, len, &r) : 0);
+        }
+        if (runes == len) {
+                if (len <= (size_t)max)
+                        return xstrdup(s);
+                return xasprintf("%.*s\xe2\x80\xa6", max - 1, s);
+        }
+        size_t total = 0;
+        for (size_t i = 0; i < len;) {
+                uint32_t r;
+                i += next_rune(s + i, len - i, &r);
+                total += tabwriter_rune_is_wide(r) ? 2 : 1;
+        }
+        if (total <= (size_t)max)
+                return xstrdup(s);
+        size_t width = 0, i = 0;
+        while (i < len) {
+                uint32_t r;
+                size_t n = next_rune(s + i, len - i, &r);
+                size_t w = tabwriter_rune_is_wide(r) ? 2 : 1;
+                if (width + w > (size_t)max - 1)
+                        break;
+                width += w;
+                i += n;
+        }
+        return xasprintf("%.*s\xe2\x80\xa6", (int)i, s);
+}
+
+struct port {
+        const char *ip, *type;
+        int64_t priv, pub;
+};
+
+static int cmp_port(const void *a, const void *b)
+{
+        const struct port *x = a, *y = b;
+        if (x->priv != y->priv)
+                return x->priv < y->priv ? -1 : 1;
+        int r = strcmp(x->ip, y->ip);
+        if (r)
+                return r;
+        if (x->pub != y->pub)
+                return x->pub < y->pub ? -1 : 1;
+        return strcmp(x->type, y->type);
+}
+
+static void host_port(struct berth_buf *b, const char *ip, const char *port)
+{
+        if (strchr(ip, ':'))
+                buf_printf(b, "[%s]:%s", ip, port);
+        else
+                buf_printf(b, "%s:%s", ip, port);
+}
+
+/* formGroup: "80/tcp", "80-81/tcp", "0.0.0.0:80-81->80-81/tcp" */
+static void form_group(struct berth_buf *b, const char *key, int64_t first, int64_t last)
+{
+        const char *slash = strrchr(key, '/');
+        _cleanup_free_ char *ip = slash ? xstrndup(key, (size_t)(slash - key)) : NULL;
+        const char *type = slash ? slash + 1 : key;
+        _cleanup_free_ char *group =
+            first == last ? xasprintf("%lld", (long long)first)
+                          : xasprintf("%lld-%lld", (long long)first, (long long)last);
+        if (ip && *ip) {
+                host_port(b, ip, group);
+                buf_printf(b, "->%s", group);
+        } else {
+                buf_puts(b, group);
+        }
+        buf_printf(b, "/%s", type);
+}
+
+struct port_group {
+        char *key;
+        int64_t first, last;
+};
+
+char *formatter_ports(const struct json *ports)
+{
+        size_t n = json_is(ports, JSON_ARRAY) ? ports->arr.n : 0;
+        struct port *p = xcalloc(n + 1, sizeof(*p));
+        for (size_t i = 0; i < n; i++) {
+                const struct json *o = ports->arr.items[i];
+                const char *ip = json_str(json_get(o, "IP")), *type = json_str(json_get(o, "Type"));
+                p[i] = (struct port){ip ? ip : "", type ? type : "", get_int(o, "PrivatePort", 0),
+                                     get_int(o, "PublicPort", 0)};
+        }
+        qsort(p, n, sizeof(*p), cmp_port);
+        struct port_group *groups = xcalloc(n + 1, sizeof(*groups));
+        size_t ngroups = 0;
+        _cleanup_buf_ struct berth_buf result = BERTH_BUF_INIT, hosts = BERTH_BUF_INIT;
+        buf_append(&result, "", 0);
+        for (size_t i = 0; i < n; i++) {
+                char *key;
+                if (*p[i].ip) {
+                        if (p[i].pub != p[i].priv) {
+                                _cleanup_free_ char *port = xasprintf("%lld", (long long)p[i].pub);
+                                if (hosts.len)
+                                        buf_puts(&hosts, ", ");
+                                host_port(&hosts, p[i].ip, port);
+                                buf_printf(&hosts, "->%lld/%s", (long long)p[i].priv, p[i].type);
+                                continue;
+                        }
+                        key = xasprintf("%s/%s", p[i].ip, p[i].type);
+                } else {
+                        key = xstrdup(p[i].type);
+                }
+                struct port_group *g = NULL;
+                for (size_t k = 0; k < ngroups; k++)
+                        if (strcmp(groups[k].key, key) == 0)
+                                g = &groups[k];
+                if (!g) {
+                        groups[ngroups++] = (struct port_group){key, p[i].priv, p[i].priv};
+                        continue;
+                }
+                free(key);
+                if (p[i].priv == g->last + 1) {
+                        g->last = p[i].priv;
+                        continue;
+                }
+                if (result.len)
+                        buf_puts(&result, ", ");
+                form_group(&result, g->key, g->first, g->last);
+                g->first = g->last = p[i].priv;
+        }
+        for (size_t k = 0; k < ngroups; k++) {
+                if (result.len)
+                        buf_puts(&result, ", ");
+                form_group(&result, groups[k].key, groups[k].first, groups[k].last);
+                free(groups[k].key);
+        }
+        if (hosts.len) {
+                if (result.len)
+                        buf_puts(&result, ", ");
+                buf_append(&result, hosts.data, hosts.len);
+        }
+        free(groups);
+        free(p);
+        return buf_steal(&result);
+}
+
+static char *container_image(const struct json *c, bool trunc)
+{
+        const char *image = json_str(json_get(c, "Image"));
+        if (!image || !*image)
+                return xstrdup("<no image>");
+        if (!trunc)
+                return xstrdup(image);
+        const char *image_id = json_str(json_get(c, "ImageID"));
+        _cleanup_free_ char *t1 = units_truncate_id(image_id ? image_id : "");
+        _cleanup_free_ char *t2 = units_truncate_id(image);
+        if (strcmp(t1, t2) == 0)
+                return TAKE_PTR(t1);
+        char *repo, *tag, *digest;
+        if (!parse_ref(image, &repo, &tag, &digest))
+                return xstrdup(image);
+        char *res = tag ? xasprintf("%s:%s", repo, tag) : xstrdup(repo);
+        free(repo);
+        free(tag);
+        free(digest);
+        return res;
+}
+
+static void add_container_row(struct json *rows, struct json *methods, const struct json *c,
+                              bool trunc, int64_t now)
+{
+        struct json *row = json_new_object();
+        _cleanup_buf_ struct berth_buf b = BERTH_BUF_INIT;
+        /* Command */
+        const char *cmd = json_str(json_get(c, "Command"));
+        _cleanup_free_ char *cut = trunc ? ellipsis(cmd ? cmd : "", 20) : xstrdup(cmd ? cmd : "");
+        gotemplate_quote(&b, cut, strlen(cut));
+        set_buf(row, "Command", &b);
+        int64_t created = get_int(c, "Created", 0);
+        time_t tt = (time_t)created;
+        struct tm tm;
+        char when[96];
+        localtime_r(&tt, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z %Z", &tm);
+        json_set_str(row, "CreatedAt", when);
+        const char *id = json_str(json_get(c, "Id"));
+        _cleanup_free_ char *short_id = units_truncate_id(id ? id : "");
+        json_set_str(row, "ID", trunc ? short_id : (id ? id : ""));
+        _cleanup_free_ char *image = container_image(c, trunc);
+        json_set_str(row, "Image", image);
+        /* Labels: sorted k=v */
+        const struct json *labels = json_get(c, "Labels");
+        if (json_is(labels, JSON_OBJECT)) {
+                char **kv = xcalloc(labels->obj.n + 1, sizeof(*kv));
+                for (size_t i = 0; i < labels->obj.n; i++) {
+                        const char *v = json_str(labels->obj.m[i].value);
+                        kv[i] = xasprintf("%s=%s", labels->obj.m[i].key, v ? v : "");
+                }
+                qsort(kv, labels->obj.n, sizeof(*kv), cmp_str);
+                for (size_t i = 0; i < labels->obj.n; i++) {
+                        if (i)
+                                buf_putc(&b, ',');
+                        buf_puts(&b, kv[i]);
+                }
+                strv_free(kv);
+        }
+        set_buf(row, "Labels", &b);
+        const struct json *mounts = json_get(c, "Mounts");
+        size_t local = 0;
+        for (size_t i = 0; json_is(mounts, JSON_ARRAY) && i < mounts->arr.n; i++) {
+                const struct json *m = mounts->arr.items[i];
+                const char *name = json_str(json_get(m, "Name"));
+                if (!name || !*name)
+                        name = json_str(json_get(m, "Source"));
+                _cleanup_free_ char *nm =
+                    trunc ? ellipsis(name ? name : "", 15) : xstrdup(name ? name : "");
+                if (i)
+                        buf_putc(&b, ',');
+                buf_puts(&b, nm);
+                const char *driver = json_str(json_get(m, "Driver"));
+                if (driver && strcmp(driver, "local") == 0)
+                        local++;
+        }
+        _cleanup_free_ char *lv = xasprintf("%zu", local);
+        json_set_str(row, "LocalVolumes", lv);
+        set_buf(row, "Mounts", &b);
+        /* Names: without the leading "/"; truncated to the first non-link name */
+        const struct json *names = json_get(c, "Names");
+        size_t nn = json_is(names, JSON_ARRAY) ? names->arr.n : 0;
+        const char *only = NULL;
+        for (size_t i = 0; trunc && i < nn; i++) {
+                const char *nm = json_str(names->arr.items[i]);
+                if (nm && *nm && !strchr(nm + 1, '/')) {
+                        only = nm + 1;
+                        break;
+                }
+        }
+        if (only) {
+                buf_puts(&b, only);
+        } else {
+                for (size_t i = 0; i < nn; i++) {
+                        const char *nm = json_str(names->arr.items[i]);
+                        if (i)
+                                buf_putc(&b, ',');
+                        buf_puts(&b, nm && *nm ? nm + 1 : "");
+                }
+        }
+        set_buf(row, "Names", &b);
+        const struct json *nets = json_get(json_get(c, "NetworkSettings"), "Networks");
+        for (size_t i = 0; json_is(nets, JSON_OBJECT) && i < nets->obj.n; i++) {
+                if (i)
+                        buf_putc(&b, ',');
+                buf_puts(&b, nets->obj.m[i].key);
+        }
+        set_buf(row, "Networks", &b);
+        json_object_set(row, "Platform", json_new_null());
+        _cleanup_free_ char *ports = formatter_ports(json_get(c, "Ports"));
+        json_set_str(row, "Ports", ports);
+        units_ago(&b, created, now);
+        set_buf(row, "RunningFor", &b);
+        int64_t rw = get_int(c, "SizeRw", 0), rootfs = get_int(c, "SizeRootFs", 0);
+        units_human_size_prec(&b, (double)rw, 3);
+        if (rootfs > 0) {
+                buf_puts(&b, " (virtual ");
+                units_human_size_prec(&b, (double)rootfs, 3);
+                buf_putc(&b, ')');
+        }
+        set_buf(row, "Size", &b);
+        const char *state = json_str(json_get(c, "State")),
+                   *status = json_str(json_get(c, "Status"));
+        json_set_str(row, "State", state ? state : "");
+        json_set_str(row, "Status", status ? status : "");
+        json_array_append(rows, row);
+        struct json *m = json_new_object();
+        json_object_set(m, "Label",
+                        json_is(labels, JSON_OBJECT) ? json_copy(labels) : json_new_object());
+        json_array_append(methods, m);
+}
+
+struct json *formatter_container_rows(const struct json *summaries, bool no_trunc, int64_t now,
+                                      struct json **ret_methods)
+{
+        struct json *rows = json_new_array(), *methods = json_new_array();
+        for (size_t i = 0; json_is(summaries, JSON_ARRAY) && i < summaries->arr.n; i++)
+                add_container_row(rows, methods, summaries->arr.items[i], !no_trunc, now);
+        *ret_methods = methods;
+        return rows;
+}
+
+int formatter_container_check(const char *format, bool *ret_uses_size, struct berth_error **err)
+{
+        _cleanup_gotemplate_ struct gotemplate *t = NULL;
+        _cleanup_error_ struct berth_error *e = NULL;
+        if (gotemplate_parse(format, &t, &e) < 0)
+                return berth_error_set(err, EINVAL, "failed to parse template: %s", e->msg);
+        _cleanup_json_ struct json *empty = json_new_array();
+        json_array_append(empty, json_new_object());
+        _cleanup_json_ struct json *methods = NULL;
+        _cleanup_json_ struct json *rows = formatter_container_rows(empty, false, 0, &methods);
+        _cleanup_buf_ struct berth_buf sink = BERTH_BUF_INIT;
+        if (gotemplate_exec_typed(t, rows->arr.items[0], FORMATTER_CONTAINER_ROW_TYPE,
+                                  methods->arr.items[0], 0, &sink, &e) < 0)
+                return berth_error_set(err, EINVAL, "failed to execute template: %s", e->msg);
+        if (ret_uses_size)
+                *ret_uses_size = strstr(format, ".Size") != NULL;
+        return 0;
 }

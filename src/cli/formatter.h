@@ -32,14 +32,17 @@ char *formatter_template_string(const char *format);
 bool formatter_is_table(const char *format);
 
 /*
- * Render rows (a JSON array of objects) with format into out.  header maps
- * field names to column names (only used for table formats).  row_type is
- * the Go type docker names in "can't evaluate field X in type T" errors
- * (e.g. "*formatter.imageContext"); NULL lets missing fields print
- * "<no value>" as for a map.
+ * Render rows (a JSON array of objects) with format into out.  methods is
+ * NULL or an array parallel to rows of each row's one-argument methods
+ * ({"Label": {…}}, see gotemplate_exec_typed).  header maps field names to
+ * column names (only used for table formats).  row_type is the Go type
+ * docker names in "can't evaluate field X in type T" errors (e.g.
+ * "*formatter.imageContext"); NULL lets missing fields print "<no value>"
+ * as for a map.
  */
-int formatter_write(const char *format, const struct json *rows, const struct json *header,
-                    const char *row_type, struct berth_buf *out, struct berth_error **err);
+int formatter_write(const char *format, const struct json *rows, const struct json *methods,
+                    const struct json *header, const char *row_type, struct berth_buf *out,
+                    struct berth_error **err);
 
 /* ---- docker images */
 
@@ -59,5 +62,30 @@ struct json *formatter_image_rows(const struct json *summaries, const char *form
 struct json *formatter_image_header(void);
 
 #define FORMATTER_IMAGE_ROW_TYPE "*formatter.imageContext"
+
+/* ---- docker ps */
+
+/* NewContainerFormat: the effective format (size adds the SIZE column to tables). */
+char *formatter_container_format(const char *source, bool quiet, bool size);
+/*
+ * What `docker ps --format` checks before listing: the raw format must
+ * parse ("failed to parse template: …") and execute over an empty row
+ * ("failed to execute template: …").  *ret_uses_size: the format shows
+ * .Size, so the list must be asked for sizes.
+ */
+int formatter_container_check(const char *format, bool *ret_uses_size, struct berth_error **err);
+/*
+ * container.Summary objects from GET /containers/json to docker's rows
+ * (ID, Names, Image, Command, CreatedAt, RunningFor, Ports, State, Status,
+ * Size, Labels, Mounts, LocalVolumes, Networks, Platform); *ret_methods gets
+ * the parallel array of {"Label": labels} for formatter_write.
+ */
+struct json *formatter_container_rows(const struct json *summaries, bool no_trunc, int64_t now,
+                                      struct json **ret_methods);
+struct json *formatter_container_header(void);
+/* docker's DisplayablePorts of a container.Summary "Ports" array: "0.0.0.0:80->80/tcp, …" */
+char *formatter_ports(const struct json *ports);
+
+#define FORMATTER_CONTAINER_ROW_TYPE "*formatter.ContainerContext"
 
 #endif

@@ -558,6 +558,11 @@ void gotemplate_print_value(struct berth_buf *out, const struct json *v)
         fmt_value(out, &sp, v, 0);
 }
 
+void gotemplate_quote(struct berth_buf *out, const char *s, size_t len)
+{
+        gt_quote(out, s, len, -1);
+}
+
 void gt_sprint(struct berth_buf *b, const struct json *const *v, size_t n)
 {
         bool prev_string = false;

@@ -66,11 +66,16 @@ int gotemplate_exec(const struct gotemplate *t, const struct json *data, unsigne
  * The same, with the data standing for a Go struct of type root_type (e.g.
  * "*formatter.imageContext"): a field missing from the root object is the
  * error "can't evaluate field X in type <root_type>", as docker reports for
- * its row types, instead of "<no value>".
+ * its row types, instead of "<no value>".  methods (may be NULL) holds the
+ * struct's one-argument methods: {"Label": {"k": "v"}} makes {{.Label "k"}}
+ * "v" (and "" for a missing key), as docker's ContainerContext.Label.
  */
 int gotemplate_exec_typed(const struct gotemplate *t, const struct json *data,
-                          const char *root_type, unsigned flags, struct berth_buf *out,
-                          struct berth_error **err);
+                          const char *root_type, const struct json *methods, unsigned flags,
+                          struct berth_buf *out, struct berth_error **err);
+
+/* Go's strconv.Quote of s[0..len), appended to out. */
+void gotemplate_quote(struct berth_buf *out, const char *s, size_t len);
 
 /* Go's fmt %v of a JSON value (map[a:1], [x y], <nil>); appended to out. */
 void gotemplate_print_value(struct berth_buf *out, const struct json *v);

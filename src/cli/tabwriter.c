@@ -84,6 +84,11 @@ static bool in_ranges(uint32_t r, const uint32_t (*t)[2], size_t n)
         return false;
 }
 
+bool tabwriter_rune_is_wide(uint32_t r)
+{
+        return in_ranges(r, wide_ranges, ELEMENTSOF(wide_ranges));
+}
+
 static size_t rune_width(uint32_t r)
 {
         if (r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == 0xad)

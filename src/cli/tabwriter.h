@@ -16,7 +16,9 @@
 #ifndef BERTH_CLI_TABWRITER_H
 #define BERTH_CLI_TABWRITER_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/buf.h"
 
@@ -45,6 +47,9 @@ static inline void tabwriter_freep(struct tabwriter **tw)
         tabwriter_free(*tw);
 }
 #define _cleanup_tabwriter_ _cleanup_(tabwriter_freep)
+
+/* East Asian wide or fullwidth (two terminal columns). */
+bool tabwriter_rune_is_wide(uint32_t r);
 
 /* Display width of s (go-runewidth StringWidth, without grapheme clustering). */
 size_t tabwriter_text_width(const char *s, size_t n);

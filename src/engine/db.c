@@ -138,21 +138,27 @@ static int migrate(struct berth_db *db, const char *path, struct berth_error **e
                           err);
         if (r < 0)
                 return r;
-        int have = berth_db_schema_version(db);
         int want = berth_db_latest_version();
-        if (have > want)
-                return berth_error_set(err, EPROTO,
-                                       "database '%s' has schema version %d, newer than this "
-                                       "berthd knows (%d)",
-                                       path, have, want);
-        for (int v = have; v < want; v++) {
+        /* The version is read inside each transaction: two processes opening the same
+         * database at once migrate it once. */
+        for (;;) {
                 r = berth_db_begin(db, err);
                 if (r < 0)
                         return r;
-                r = berth_db_exec(db, migrations[v], err);
+                int have = berth_db_schema_version(db);
+                if (have > want) {
+                        berth_db_rollback(db);
+                        return berth_error_set(err, EPROTO,
+                                               "database '%s' has schema version %d, newer than "
+                                               "this berthd knows (%d)",
+                                               path, have, want);
+                }
+                if (have == want)
+                        return berth_db_commit(db, err);
+                r = berth_db_exec(db, migrations[have], err);
                 if (r == 0) {
                         _cleanup_free_ char *bump =
-                            xasprintf("UPDATE schema_version SET version = %d", v + 1);
+                            xasprintf("UPDATE schema_version SET version = %d", have + 1);
                         r = berth_db_exec(db, bump, err);
                 }
                 if (r == 0)
@@ -160,10 +166,9 @@ static int migrate(struct berth_db *db, const char *path, struct berth_error **e
                 if (r < 0) {
                         berth_db_rollback(db);
                         return berth_error_prefix(err, "migrate '%s' to schema version %d", path,
-                                                  v + 1);
+                                                  have + 1);
                 }
         }
-        return 0;
 }
 
 int berth_db_open(const char *path, struct berth_db **ret, struct berth_error **err)

@@ -8,8 +8,11 @@
  * leaves the database at one version or the next, never between.  A database
  * newer than this binary (a downgrade) is refused rather than guessed at.
  *
- * The handle is opened in serialized mode: any thread may use it; a
- * multi-statement change takes berth_db_begin() / _commit() / _rollback()
+ * The handle is opened in serialized mode, so single statements are safe from
+ * any thread; but a transaction belongs to the connection, so the engine's
+ * handle is for the loop thread, and a worker thread that needs transactions
+ * opens its own with berth_db_open() (WAL lets them run side by side).
+ * Multi-statement changes use berth_db_begin() / _commit() / _rollback()
  * (BEGIN IMMEDIATE, so writers queue instead of failing mid-transaction).
  *
  * Adding tables: append a migration to the list in db.c; never edit one that

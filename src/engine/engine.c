@@ -71,6 +71,8 @@ int berth_engine_open(struct berth_config *config, const struct berth_config_fla
                 _cleanup_free_ char *dbpath = xasprintf("%s/berth.db", config->data_root);
                 r = berth_db_open(dbpath, &e->db, err);
         }
+        if (r == 0)
+                r = blob_store_open(config->data_root, &e->store, err);
         if (r < 0) {
                 berth_engine_free(e);
                 return r;
@@ -84,6 +86,7 @@ void berth_engine_free(struct berth_engine *e)
         if (!e)
                 return;
         berth_db_close(e->db);
+        blob_store_free(e->store);
         berth_config_unref(e->config);
         pthread_mutex_destroy(&e->lock);
         free(e->id);

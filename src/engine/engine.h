@@ -19,13 +19,16 @@
 
 #include "config.h"
 #include "db.h"
+#include "image/store.h"
 
 struct berth_engine {
         pthread_mutex_t lock;
         struct berth_config *config;            /* under lock */
         const struct berth_config_flags *flags; /* the command line, for reloads */
         struct berth_db *db;
-        char *id; /* engine ID (UUID) */
+        struct blob_store *store; /* content store at <data-root>/blobs */
+        struct berth_layers *layers; /* layer records and collection (layers.h), set by berthd */
+        char *id;                 /* engine ID (UUID) */
 };
 
 /* Takes a reference on config; flags must outlive the engine. */

@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 for (size_t i = 0; i < 3; i++) {
                         struct berth_buf out = BERTH_BUF_INIT;
                         if (gotemplate_exec_typed(t, j, i == 2 ? "*formatter.imageContext" : NULL,
-                                                  flags[i % 2], &out, &err) < 0) {
+                                                  j, flags[i % 2], &out, &err) < 0) {
                                 berth_error_free(err);
                                 err = NULL;
                         }

@@ -6,6 +6,8 @@
  *   berth-fmt template FORMAT              execute a Go template over the JSON value
  *   berth-fmt images [--format F] [--no-trunc] [--digests] [-q] [--now UNIXSECS]
  *                                          GET /images/json body -> `docker images` output
+ *   berth-fmt ps [--format F] [--no-trunc] [-q] [-s] [--now UNIXSECS]
+ *                                          GET /containers/json body -> `docker ps` output
  *   berth-fmt progress [--tty] [--width N] [--chunk N]
  *                                          a pull/push/load stream -> docker's rendering
  *
@@ -105,7 +107,57 @@ static int cmd_images(int argc, char **argv)
         _cleanup_json_ struct json *rows = formatter_image_rows(data, fmt, digests, no_trunc, now);
         _cleanup_json_ struct json *header = formatter_image_header();
         _cleanup_buf_ struct berth_buf out = BERTH_BUF_INIT;
-        if (formatter_write(fmt, rows, header, FORMATTER_IMAGE_ROW_TYPE, &out, &e) < 0)
+        if (formatter_write(fmt, rows, NULL, header, FORMATTER_IMAGE_ROW_TYPE, &out, &e) < 0)
+                return fail(e);
+        put(&out);
+        return 0;
+}
+
+static int cmd_ps(int argc, char **argv)
+{
+        const char *format = "";
+        bool no_trunc = false, quiet = false, size = false;
+        int64_t now = (int64_t)time(NULL);
+        for (int i = 2; i < argc; i++) {
+                if (strcmp(argv[i], "--format") == 0 && i + 1 < argc)
+                        format = argv[++i];
+                else if (strcmp(argv[i], "--no-trunc") == 0)
+                        no_trunc = true;
+                else if (strcmp(argv[i], "-q") == 0)
+                        quiet = true;
+                else if (strcmp(argv[i], "-s") == 0)
+                        size = true;
+                else if (strcmp(argv[i], "--now") == 0 && i + 1 < argc)
+                        now = strtoll(argv[++i], NULL, 10);
+                else {
+                        fprintf(stderr, "berth-fmt ps: unknown argument %s\n", argv[i]);
+                        return 2;
+                }
+        }
+        struct berth_error *e = NULL;
+        if (*format && quiet)
+                fputs("WARNING: Ignoring custom format, because both --format and --quiet are "
+                      "set.\n",
+                      stderr);
+        /* docker ps validates --format before it lists, and asks for sizes .Size needs */
+        if (*format) {
+                bool uses_size;
+                if (formatter_container_check(format, &uses_size, &e) < 0)
+                        return fail(e);
+                if (!quiet && uses_size)
+                        size = true;
+        }
+        size_t len;
+        _cleanup_free_ char *in = read_all(&len);
+        _cleanup_json_ struct json *data = NULL;
+        if (json_parse(in, len, &data, &e) < 0)
+                return fail(e);
+        _cleanup_free_ char *fmt = formatter_container_format(format, quiet, size);
+        _cleanup_json_ struct json *methods = NULL;
+        _cleanup_json_ struct json *rows = formatter_container_rows(data, no_trunc, now, &methods);
+        _cleanup_json_ struct json *header = formatter_container_header();
+        _cleanup_buf_ struct berth_buf out = BERTH_BUF_INIT;
+        if (formatter_write(fmt, rows, methods, header, FORMATTER_CONTAINER_ROW_TYPE, &out, &e) < 0)
                 return fail(e);
         put(&out);
         return 0;
@@ -157,13 +209,15 @@ static int cmd_progress(int argc, char **argv)
 int main(int argc, char **argv)
 {
         if (argc < 2) {
-                fprintf(stderr, "usage: berth-fmt template|images|progress …\n");
+                fprintf(stderr, "usage: berth-fmt template|images|ps|progress …\n");
                 return 2;
         }
         if (strcmp(argv[1], "template") == 0)
                 return cmd_template(argc, argv);
         if (strcmp(argv[1], "images") == 0)
                 return cmd_images(argc, argv);
+        if (strcmp(argv[1], "ps") == 0)
+                return cmd_ps(argc, argv);
         if (strcmp(argv[1], "progress") == 0)
                 return cmd_progress(argc, argv);
         fprintf(stderr, "berth-fmt: unknown mode %s\n", argv[1]);

@@ -74,6 +74,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self._send(200, b"OK", "text/plain; charset=utf-8")
         if path.endswith("/images/json"):
             return self._send(200, self.server.images)
+        if path.endswith("/containers/json"):
+            return self._send(200, self.server.containers)
         return self._send(404, b'{"message":"page not found"}')
 
     def do_POST(self):
@@ -111,6 +113,7 @@ def daemon(request):
     sock = os.path.join(d, "docker-%s.sock" % uuid.uuid4().hex[:8])
     srv = _Server(sock, _Handler)
     srv.images = b"[]"
+    srv.containers = b"[]"
     srv.stream = b""
     srv.sock = sock
     srv.docker, srv.version = request.param
@@ -283,6 +286,7 @@ TEMPLATES = [
     '{{"\\t\\u00e9\\x41"}}x{{`raw\\t`}}{{\'a\'}}{{0x1F}} {{1_000}} {{-.5}}',
     '{{range $i, $e := split "a,b,c,d" ","}}{{if eq $i 1}}{{continue}}{{end}}{{if eq $i 3}}{{break}}{{end}}{{$e}}{{end}}',
     "{{slice .ID 0 3}} {{slice .ID 5}}",
+    """{{html .Tag}} {{html "<a href='x'>&\"</a>" 1}} {{js "<a='b'>\\ \"q\""}} {{urlquery "a b/c?d=é&x"}}""",
     "table {{.Repository}}\\t{{.Tag}}",
     "table {{lower .Repository}}\\t{{pad .Tag 1 1}}\\t{{truncate .ID 5}}\\t{{json .Size}}\\t{{upper .CreatedSince}}",
     "table {{.ID}}\\t{{.Nonexistent}}",
@@ -324,6 +328,98 @@ def test_else_with_matches_docker(daemon):
     needs(daemon, (28, 0), "{{else with}} (Go 1.23 templates)")
     assert_same_images(daemon, ["--format",
                                 "{{with .Digest}}d={{.}}{{else with .Tag}}t={{.}}{{else}}none{{end}}"])
+
+
+# --------------------------------------------------------------------- ps
+
+
+def container_list(labels=None, command2="sh -c 'echo hello from a long command line'"):
+    now = int(time.time())
+    return [
+        {"Id": "8dfafdbc3a40b7e5c1e9d2b9ab6c1c7a7d5a7e3f2b1c0d9e8f7a6b5c4d3e2f1a",
+         "Names": ["/web"], "Image": "nginx:latest",
+         "ImageID": "sha256:1234567890abcdef1234567890abcdef1234567890abcdef1234567890abcdef",
+         "Command": "/docker-entrypoint.sh nginx -g 'daemon off;'", "Created": now - 3 * 3600 - 20,
+         "Ports": [{"IP": "0.0.0.0", "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"},
+                   {"PrivatePort": 443, "Type": "tcp"}, {"PrivatePort": 444, "Type": "tcp"},
+                   {"PrivatePort": 446, "Type": "tcp"},
+                   {"IP": "0.0.0.0", "PrivatePort": 53, "PublicPort": 53, "Type": "udp"},
+                   {"IP": "0.0.0.0", "PrivatePort": 54, "PublicPort": 54, "Type": "udp"},
+                   {"IP": "127.0.0.1", "PrivatePort": 9000, "PublicPort": 19000, "Type": "tcp"}],
+         "Labels": labels or {"com.example.b": "2"}, "State": "running", "Status": "Up 3 hours",
+         "HostConfig": {"NetworkMode": "default"},
+         "NetworkSettings": {"Networks": {"bridge": {}}},
+         "Mounts": [{"Type": "volume", "Name": "0123456789abcdef0123456789abcdef",
+                     "Source": "/var/lib/docker/volumes/x/_data", "Destination": "/data",
+                     "Driver": "local", "Mode": "", "RW": True, "Propagation": ""}],
+         "SizeRw": 12345, "SizeRootFs": 187654321},
+        {"Id": "aaaafdbc3a40b7e5c1e9d2b9ab6c1c7a7d5a7e3f2b1c0d9e8f7a6b5c4d3e2f1a",
+         "Names": ["/db", "/web/db-link"],
+         "Image": "sha256:1234567890abcdef1234567890abcdef1234567890abcdef1234567890abcdef",
+         "ImageID": "sha256:1234567890abcdef1234567890abcdef1234567890abcdef1234567890abcdef",
+         "Command": command2,
+         "Created": now - 10 * 86400, "Ports": [], "Labels": {}, "State": "exited",
+         "Status": "Exited (0) 2 days ago", "HostConfig": {"NetworkMode": "none"},
+         "NetworkSettings": {"Networks": {"none": {}}},
+         "Mounts": [{"Type": "bind", "Source": "/srv/some/very/long/path/here", "Destination": "/x",
+                     "Mode": "", "RW": True, "Propagation": "rprivate"}]},
+        {"Id": "bbbbfdbc3a40", "Names": ["/x"],
+         "Image": "docker.io/library/busybox:1.36@sha256:31f3d05b4ad702f30017c4d8cc9deddf477582df602b6cb631ce9d9e61ed20e1",
+         "ImageID": "sha256:ffff", "Command": "", "Created": now - 50, "Ports": None,
+         "Labels": None, "State": "created", "Status": "Created", "NetworkSettings": None,
+         "Mounts": []},
+        {"Id": "cccc", "Names": ["/y"], "Image": "", "ImageID": "", "Command": "true",
+         "Created": now - 90, "Ports": [], "Labels": None, "State": "exited",
+         "Status": "Exited (1) About a minute ago", "Mounts": []},
+    ]
+
+
+def assert_same_ps(srv, args, containers=None):
+    srv.containers = json.dumps(containers or container_list()).encode()
+    want = run_pipe(srv, docker(srv, "ps") + args)
+    got = run_pipe(srv, [BERTH_FMT, "ps"] + args, stdin=srv.containers)
+    assert got == want, "berth-fmt ps %r differs from docker ps" % (args,)
+    return want
+
+
+PS_ARGS = [
+    [], ["--no-trunc"], ["-q"], ["-s"], ["--format", "raw"], ["--format", "raw", "-s"],
+    ["--format", "{{.Size}}"], ["--format", "table {{.Names}}\t{{.Ports}}\t{{.Image}}"],
+    ["--format", '{{.Label "com.example.b"}}|{{.Labels}}|{{.Mounts}}|{{.LocalVolumes}}|{{.Networks}}|{{.State}}|{{.Status}}'],
+    ["--format", "{{.Command}} {{.CreatedAt}} {{.RunningFor}}"],
+    ["--no-trunc", "--format", "{{.Names}} {{.Image}} {{.Command}} {{.Mounts}}"],
+    ["--format", '{{.Label "nope"}}|{{"com.example.b" | .Label}}'],
+    # errors: docker checks the format before listing
+    ["--format", "{{.Nope}}"], ["--format", "{{.ID}"], ["--format", "{{.Label}}"],
+    ["--format", '{{.Label 1}}'], ["--format", "{{if}}"],
+]
+
+
+@pytest.mark.parametrize("args", PS_ARGS, ids=lambda a: " ".join(a) or "default")
+def test_ps_matches_docker(daemon, args):
+    assert_same_ps(daemon, args)
+
+
+def test_ps_quiet_with_format_matches_docker(daemon):
+    needs(daemon, (28, 0), "the warning for --quiet with --format")
+    out, err, _ = assert_same_ps(daemon, ["-q", "--format", "{{.Names}}"])
+    assert err.startswith(b"WARNING: Ignoring custom format")
+
+
+def test_ps_wide_characters_match_docker(daemon):
+    """Columns count display width (East Asian wide = 2), as docker 28's tabwriter does."""
+    needs(daemon, (28, 0), "display-width columns (older clients count runes)")
+    cjk = "sh -c 'echo \u65e5\u672c\u8a9e\u65e5\u672c\u8a9e\u65e5\u672c\u8a9e'"
+    assert_same_ps(daemon, [], container_list(command2=cjk))
+    assert_same_ps(daemon, ["--no-trunc"], container_list(command2=cjk))
+
+
+def test_ps_json_and_sorted_labels_match_docker(daemon):
+    needs(daemon, (28, 0), "the Platform field and sorted labels")
+    labels = {"z": "1", "a": "2", "m": "3"}
+    assert_same_ps(daemon, ["--format", "{{json .}}"], container_list(labels))
+    assert_same_ps(daemon, ["--format", "{{.Labels}}"], container_list(labels))
+    assert_same_ps(daemon, ["--format", "json"], container_list(labels))
 
 
 # ------------------------------------------------------------------- pull

@@ -13,13 +13,13 @@
 #include "cli/flags.h"
 
 static const struct cli_flag flags[] = {
-        {"debug", 'D', CLI_FLAG_BOOL, "Enable debug mode", NULL, NULL, false},
-        {"host", 'H', CLI_FLAG_LIST, "Daemon socket to connect to", NULL, NULL, false},
-        {"log-level", 'l', CLI_FLAG_STRING, "Set the logging level", "info", NULL, false},
-        {"interactive", 'i', CLI_FLAG_BOOL, "Keep STDIN open", NULL, NULL, false},
-        {"tty", 't', CLI_FLAG_BOOL, "Allocate a pseudo-TTY", NULL, NULL, false},
-        {"max", 0, CLI_FLAG_INT, "A number", "3", NULL, false},
-        {"secret", 0, CLI_FLAG_STRING, "Hidden", NULL, NULL, true},
+    {"debug", 'D', CLI_FLAG_BOOL, "Enable debug mode", NULL, NULL, false},
+    {"host", 'H', CLI_FLAG_LIST, "Daemon socket to connect to", NULL, NULL, false},
+    {"log-level", 'l', CLI_FLAG_STRING, "Set the logging level", "info", NULL, false},
+    {"interactive", 'i', CLI_FLAG_BOOL, "Keep STDIN open", NULL, NULL, false},
+    {"tty", 't', CLI_FLAG_BOOL, "Allocate a pseudo-TTY", NULL, NULL, false},
+    {"max", 0, CLI_FLAG_INT, "A number", "3", NULL, false},
+    {"secret", 0, CLI_FLAG_STRING, "Hidden", NULL, NULL, true},
 };
 #define NFLAGS (sizeof(flags) / sizeof(flags[0]))
 
@@ -43,9 +43,10 @@ static int parse(struct cli_flagset *fs, enum cli_parse_mode mode, char **msg, .
 START_TEST(test_forms)
 {
         struct cli_flagset fs;
-        ck_assert_int_eq(parse(&fs, CLI_PARSE_INTERSPERSED, NULL, "-H", "unix:///a", "--host=unix:///b",
-                               "-Hunix:///c", "-H=unix:///d", "--host", "unix:///e", "arg1", "-D",
-                               "--log-level", "debug", "arg2", "--max=0x10", NULL),
+        ck_assert_int_eq(parse(&fs, CLI_PARSE_INTERSPERSED, NULL, "-H", "unix:///a",
+                               "--host=unix:///b", "-Hunix:///c", "-H=unix:///d", "--host",
+                               "unix:///e", "arg1", "-D", "--log-level", "debug", "arg2",
+                               "--max=0x10", NULL),
                          0);
         char **h = cli_flag_list(&fs, "host");
         ck_assert_str_eq(h[0], "unix:///a");
@@ -81,7 +82,8 @@ START_TEST(test_defaults_and_bools)
         ck_assert_str_eq(fs.args[0], "false");
         cli_flags_release(&fs);
 
-        ck_assert_int_eq(parse(&fs, CLI_PARSE_INTERSPERSED, NULL, "--debug=False", "-D=0", NULL), 0);
+        ck_assert_int_eq(parse(&fs, CLI_PARSE_INTERSPERSED, NULL, "--debug=False", "-D=0", NULL),
+                         0);
         ck_assert(!cli_flag_bool(&fs, "debug"));
         ck_assert(cli_flag_is_set(&fs, "debug"));
         cli_flags_release(&fs);
@@ -98,8 +100,8 @@ END_TEST
 START_TEST(test_modes_and_terminator)
 {
         struct cli_flagset fs;
-        ck_assert_int_eq(parse(&fs, CLI_PARSE_STOP_AT_ARG, NULL, "-D", "run", "-it", "busybox", NULL),
-                         0);
+        ck_assert_int_eq(
+            parse(&fs, CLI_PARSE_STOP_AT_ARG, NULL, "-D", "run", "-it", "busybox", NULL), 0);
         ck_assert(cli_flag_bool(&fs, "debug"));
         ck_assert(!cli_flag_bool(&fs, "interactive"));
         ck_assert_uint_eq(fs.n_args, 3);
@@ -203,8 +205,9 @@ START_TEST(test_dispatch_errors)
         free(err);
 
         ck_assert_int_eq(run_cli(&out, &err, "--bogus", NULL), 125);
-        ck_assert_str_eq(err, "unknown flag: --bogus\n\nUsage:  berth [OPTIONS] COMMAND [ARG...]\n\n"
-                              "Run 'berth --help' for more information\n");
+        ck_assert_str_eq(err,
+                         "unknown flag: --bogus\n\nUsage:  berth [OPTIONS] COMMAND [ARG...]\n\n"
+                         "Run 'berth --help' for more information\n");
         free(out);
         free(err);
 
@@ -220,9 +223,25 @@ START_TEST(test_dispatch_errors)
         free(out);
         free(err);
 
+        ck_assert_int_eq(run_cli(&out, &err, "tag", "a", NULL), 1);
+        ck_assert_str_eq(err, "berth: 'berth tag' requires 2 arguments\n\nUsage:  berth tag "
+                              "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]\n\nRun 'berth tag --help' for "
+                              "more information\n");
+        free(out);
+        free(err);
+
+        ck_assert_int_eq(run_cli(&out, &err, "image", "inspect", NULL), 1);
+        ck_assert_str_eq(err,
+                         "berth: 'berth image inspect' requires at least 1 argument\n\nUsage:  "
+                         "berth image inspect [OPTIONS] IMAGE [IMAGE...]\n\nSee 'berth image "
+                         "inspect --help' for more information\n");
+        free(out);
+        free(err);
+
         ck_assert_int_eq(run_cli(&out, &err, "system", "nope", NULL), 1);
-        ck_assert_str_eq(err, "berth: unknown command: berth system nope\n\nUsage:  berth system\n\n"
-                              "Run 'berth system --help' for more information\n");
+        ck_assert_str_eq(err,
+                         "berth: unknown command: berth system nope\n\nUsage:  berth system\n\n"
+                         "Run 'berth system --help' for more information\n");
         free(out);
         free(err);
 
@@ -239,8 +258,9 @@ START_TEST(test_help_and_version)
         char *out, *err;
         ck_assert_int_eq(run_cli(&out, &err, "--help", NULL), 0);
         ck_assert_ptr_nonnull(strstr(out, "Usage:  berth [OPTIONS] COMMAND\n"));
-        ck_assert_ptr_nonnull(strstr(out, "\nCommon Commands:\n  version     Show the Berth version "
-                                          "information\n"));
+        ck_assert_ptr_nonnull(strstr(out,
+                                     "\nCommon Commands:\n  version     Show the Berth version "
+                                     "information\n"));
         ck_assert_ptr_nonnull(strstr(out, "\nGlobal Options:\n"));
         ck_assert_ptr_nonnull(strstr(out, "  -H, --host list "));
         free(out);

@@ -29,7 +29,7 @@ static char *run_flags(const char *tmpl, const char *json, unsigned flags, const
         char *res;
         if (gotemplate_parse(tmpl, &t, &err) < 0) {
                 res = xasprintf("ERR: %s", err->msg);
-        } else if (gotemplate_exec_typed(t, data, root_type, flags, &out, &err) < 0) {
+        } else if (gotemplate_exec_typed(t, data, root_type, NULL, flags, &out, &err) < 0) {
                 res = xasprintf("ERR: %s", err->msg);
         } else {
                 res = xstrdup(out.data ? out.data : "");
@@ -132,6 +132,12 @@ START_TEST(test_functions)
         CHECK("[{{pad .ID 2 1}}][{{pad .Empty 2 1}}] {{truncate .ID 2}} {{truncate .ID 10}}", D,
               "[  abc ][] ab abc");
         CHECK("{{(index .Names 0) | upper}} {{(.Config).Env}}", D, "WEB [A=1]");
+        CHECK("{{html \"<a href='x'>&\\\"\" 1}}|{{js \"<a='b'>\\\\\"}}|{{urlquery \"a "
+              "b/c?d=\xc3\xa9\"}}",
+              NULL,
+              "&lt;a "
+              "href=&#39;x&#39;&gt;&amp;&#34;1|\\u003Ca\\u003D\\'b\\'\\u003E\\\\|a+b%2Fc%3Fd%3D%C3%"
+              "A9");
 }
 END_TEST
 

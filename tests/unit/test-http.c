@@ -95,9 +95,8 @@ START_TEST(test_connection_and_upgrade)
         ck_assert_int_eq(req.body_kind, HTTP_BODY_NONE);
         http_request_release(&req);
 
-        ck_assert_int_eq(parse("GET / HTTP/1.1\r\nConnection: keep-alive, close\r\n\r\n", &req,
-                               &used, NULL),
-                         1);
+        ck_assert_int_eq(
+            parse("GET / HTTP/1.1\r\nConnection: keep-alive, close\r\n\r\n", &req, &used, NULL), 1);
         ck_assert(!req.keep_alive);
         http_request_release(&req);
 
@@ -144,28 +143,28 @@ START_TEST(test_framing)
         ck_assert_int_eq(http_error_status(r), 501);
         ck_assert_str_eq(msg, "unsupported transfer encoding 'gzip'");
         free(msg);
-        ck_assert_int_eq(parse("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", &req, &used,
-                               NULL),
-                         -EBADMSG);
+        ck_assert_int_eq(
+            parse("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", &req, &used, NULL),
+            -EBADMSG);
 }
 END_TEST
 
 START_TEST(test_malformed)
 {
         static const char *const bad[] = {
-                "GARBAGE\r\n\r\n",
-                "GET\r\n\r\n",
-                "GET  / HTTP/1.1\r\n\r\n",
-                "GET noslash HTTP/1.1\r\n\r\n",
-                "GET / HTTP/1.1 extra\r\n\r\n",
-                "GET / FTP/1.1\r\n\r\n",
-                "G@T / HTTP/1.1\r\n\r\n",
-                "GET / HTTP/1.1\r\nNo colon here\r\n\r\n",
-                "GET / HTTP/1.1\r\nName : value\r\n\r\n",
-                "GET / HTTP/1.1\r\nA: b\r\n folded\r\n\r\n",
-                "GET / HTTP/1.1\r\nA: b\x01\r\n\r\n",
-                "GET / HTTP/1.1\r\nA: b\rc\r\n\r\n",
-                "GET /a\x7f HTTP/1.1\r\n\r\n",
+            "GARBAGE\r\n\r\n",
+            "GET\r\n\r\n",
+            "GET  / HTTP/1.1\r\n\r\n",
+            "GET noslash HTTP/1.1\r\n\r\n",
+            "GET / HTTP/1.1 extra\r\n\r\n",
+            "GET / FTP/1.1\r\n\r\n",
+            "G@T / HTTP/1.1\r\n\r\n",
+            "GET / HTTP/1.1\r\nNo colon here\r\n\r\n",
+            "GET / HTTP/1.1\r\nName : value\r\n\r\n",
+            "GET / HTTP/1.1\r\nA: b\r\n folded\r\n\r\n",
+            "GET / HTTP/1.1\r\nA: b\x01\r\n\r\n",
+            "GET / HTTP/1.1\r\nA: b\rc\r\n\r\n",
+            "GET /a\x7f HTTP/1.1\r\n\r\n",
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 struct http_request req;
@@ -242,7 +241,8 @@ static char *dechunk(const char *in, size_t len, size_t step, int *ret, size_t *
 
 START_TEST(test_chunked)
 {
-        const char *body = "5\r\nhello\r\n1;ext=1\r\n \r\nA\r\n0123456789\r\n0\r\nTrailer: x\r\n\r\nNEXT";
+        const char *body =
+            "5\r\nhello\r\n1;ext=1\r\n \r\nA\r\n0123456789\r\n0\r\nTrailer: x\r\n\r\nNEXT";
         size_t len = strlen(body);
         for (size_t step = 1; step <= len; step++) {
                 int r;
@@ -254,10 +254,10 @@ START_TEST(test_chunked)
                 free(out);
         }
         static const char *const bad[] = {
-                "x\r\n",
-                "5\r\nhelloXX",
-                "11111111111111111\r\n",
-                "5\rX",
+            "x\r\n",
+            "5\r\nhelloXX",
+            "11111111111111111\r\n",
+            "5\rX",
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 int r;
@@ -275,7 +275,8 @@ END_TEST
 
 START_TEST(test_query_and_unescape)
 {
-        const char *q = "fromImage=docker.io%2Flibrary%2Fbusybox&tag=latest&force&all=1&x=a+b&all=2";
+        const char *q =
+            "fromImage=docker.io%2Flibrary%2Fbusybox&tag=latest&force&all=1&x=a+b&all=2";
         char *v = http_query_get(q, "fromImage");
         ck_assert_str_eq(v, "docker.io/library/busybox");
         free(v);
@@ -319,7 +320,8 @@ START_TEST(test_response_head)
 {
         struct http_response resp;
         size_t used;
-        const char *s = "HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nTransfer-Encoding: chunked\r\n\r\n";
+        const char *s =
+            "HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nTransfer-Encoding: chunked\r\n\r\n";
         ck_assert_int_eq(http_parse_response(s, strlen(s), &lim, "GET", &resp, &used, NULL), 1);
         ck_assert_int_eq(resp.status, 200);
         ck_assert_str_eq(resp.reason, "OK");
@@ -345,12 +347,11 @@ START_TEST(test_response_head)
         ck_assert_int_eq(resp.body_kind, HTTP_BODY_NONE);
         http_response_release(&resp);
 
-        ck_assert_int_eq(http_parse_response("HTTP/1.1 2x0 OK\r\n\r\n", 19, &lim, "GET", &resp,
-                                             &used, NULL),
-                         -EBADMSG);
-        ck_assert_int_eq(http_parse_response("HTTP/1.1 200 OK\r\n", 17, &lim, "GET", &resp, &used,
-                                             NULL),
-                         0);
+        ck_assert_int_eq(
+            http_parse_response("HTTP/1.1 2x0 OK\r\n\r\n", 19, &lim, "GET", &resp, &used, NULL),
+            -EBADMSG);
+        ck_assert_int_eq(
+            http_parse_response("HTTP/1.1 200 OK\r\n", 17, &lim, "GET", &resp, &used, NULL), 0);
 }
 END_TEST
 

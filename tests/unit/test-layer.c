@@ -31,6 +31,7 @@
 static char base[64];     /* per run; removed by the parent even when a test fails */
 static char root[128];    /* data root */
 static char outside[128]; /* a directory outside the data root that must stay untouched */
+static mode_t victim_umask;
 
 /* Unchecked fixture: runs in the parent, so the base directory goes away even
  * when a forked test dies on a failed assertion before its teardown. */
@@ -54,6 +55,8 @@ static void setup(void)
         snprintf(outside, sizeof(outside), "%s/outside-XXXXXX", base);
         ck_assert_ptr_nonnull(mkdtemp(outside));
         char *victim = xasprintf("%s/victim", outside);
+        victim_umask = umask(022);
+        umask(victim_umask);
         ck_assert_int_eq(write_file_at(AT_FDCWD, victim, "keep", 4, 0644), 0);
         free(victim);
 }
@@ -281,6 +284,8 @@ static void assert_outside_untouched(void)
         ck_assert(S_ISREG(st.st_mode));
         ck_assert_int_eq(st.st_nlink, 1);
         ck_assert_int_eq(st.st_size, 4);
+        ck_assert_uint_eq(st.st_mode & 07777, 0644 & ~victim_umask);
+        ck_assert_uint_eq(st.st_uid, 0);
         char *c = NULL;
         ck_assert_int_eq(read_file_at(AT_FDCWD, victim, 100, &c, NULL), 0);
         ck_assert_str_eq(c, "keep");
@@ -1177,6 +1182,45 @@ START_TEST(test_concurrent_applies_unpack_once)
 }
 END_TEST
 
+START_TEST(test_hostile_entries_over_planted_symlinks)
+{
+        /* every kind of entry written over a symlink to the outside replaces the
+         * symlink; nothing follows it */
+        char *victim = xasprintf("%s/victim", outside);
+        struct tw t = {BERTH_BUF_INIT};
+        tw_symlink(&t, "f", victim);
+        tw_file(&t, "f", "overwritten", 0777);
+        tw_symlink(&t, "d", outside);
+        tw_dir(&t, "d/", 0777);
+        tw_symlink(&t, "n", victim);
+        tw_header(&t, "n", '6', 0777, 0, 0, 0, 0, NULL, 0, 0);
+        tw_symlink(&t, "h", victim);
+        tw_hardlink(&t, "h", "f");
+        tw_symlink(&t, "x", victim);
+        tw_pax(&t, "SCHILY.xattr.user.evil", "1", NULL);
+        tw_file(&t, "x", "", 0600);
+        tw_end(&t);
+        struct layer_result res;
+        char *msg = NULL;
+        ck_assert_msg(apply(&t, &res, &msg) == 0, "%s", msg);
+        assert_outside_untouched();
+        struct stat st;
+        ck_assert_int_eq(stat(outside, &st), 0);
+        ck_assert_uint_ne(st.st_mode & 0777, 0777);
+        char v[8];
+        ck_assert_int_eq(getxattr(victim, "user.evil", v, sizeof(v)), -1);
+        const char *names[] = {"f", "d", "n", "h", "x"};
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                char *p = lpath(&res, names[i]);
+                ck_assert_int_eq(lstat(p, &st), 0);
+                ck_assert_msg(!S_ISLNK(st.st_mode), "%s is still a symlink", names[i]);
+                free(p);
+        }
+        free(victim);
+        buf_release(&t.b);
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("layer");
@@ -1197,6 +1241,7 @@ int main(void)
         tcase_add_test(tc, test_hostile_write_through_planted_symlink);
         tcase_add_test(tc, test_hostile_hardlink_outside);
         tcase_add_test(tc, test_hostile_whiteout_outside);
+        tcase_add_test(tc, test_hostile_entries_over_planted_symlinks);
         tcase_add_test(tc, test_hostile_overlay_xattrs);
         tcase_add_test(tc, test_hostile_gzip_bomb);
         tcase_add_test(tc, test_hostile_entry_and_path_limits);

@@ -1,5 +1,5 @@
 /*
- * images-pull.c — the pull pipeline (contract in images.h).
+ * pull.c — the pull pipeline (contract in pull.h).
  *
  * One pull: parse the reference; open the repository on the registry client
  * (mirrors first for docker.io); resolve the tag or digest to one image
@@ -38,7 +38,8 @@
 #include "base/log.h"
 #include "image/layer.h"
 #include "image/reference.h"
-#include "images-internal.h"
+#include "layers.h"
+#include "pull.h"
 
 #define CONFIG_MAX           (16u << 20)
 #define PROGRESS_INTERVAL_NS (100 * 1000 * 1000LL)
@@ -67,8 +68,8 @@ struct pull_layer {
 };
 
 struct pull {
-        struct berth_images *imgs;
-        const struct images_pull_opts *opts;
+        struct berth_layers *imgs;
+        const struct pull_opts *opts;
         struct registry_repo *repo;
         pthread_mutex_t lock;
         pthread_cond_t cond;
@@ -144,12 +145,12 @@ static uint64_t tree_size(int dirfd)
         return sum;
 }
 
-static uint64_t existing_layer_size(struct berth_images *imgs, const char *chain_id)
+static uint64_t existing_layer_size(struct berth_layers *imgs, const char *chain_id)
 {
-        uint64_t s = images_layer_size(imgs, chain_id);
+        uint64_t s = berth_layers_size(imgs, chain_id);
         if (s)
                 return s;
-        _cleanup_free_ char *path = layer_path(imgs->data_root, chain_id);
+        _cleanup_free_ char *path = layer_path(berth_layers_data_root(imgs), chain_id);
         int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         return fd < 0 ? 0 : tree_size(fd);
 }
@@ -182,7 +183,8 @@ static int apply_from_store(struct pull_layer *l, struct berth_error **err)
 {
         struct pull *p = l->p;
         _cleanup_close_ int fd = -EBADF;
-        int r = blob_store_open_blob(p->imgs->blobs, l->desc->digest, &fd, err);
+        int r =
+            blob_store_open_blob(berth_layers_engine(p->imgs)->store, l->desc->digest, &fd, err);
         if (r < 0)
                 return r;
         emit(p, l->short_id, "Download complete", -1, 0, true);
@@ -216,7 +218,7 @@ static int run_layer(struct pull_layer *l, struct berth_error **err)
             .expected_diff_id = l->diff_id,
             .no_digest = true,
         };
-        int r = layer_apply_begin(p->imgs->data_root, &o, &l->la, err);
+        int r = layer_apply_begin(berth_layers_data_root(p->imgs), &o, &l->la, err);
         if (r < 0)
                 return r;
         if (r == 1) { /* another pull unpacked it meanwhile */
@@ -224,7 +226,8 @@ static int run_layer(struct pull_layer *l, struct berth_error **err)
                 emit(p, l->short_id, "Download complete", -1, 0, true);
                 return 0;
         }
-        r = blob_store_ingest_begin(p->imgs->blobs, l->desc->digest, l->desc->size, &l->ing, err);
+        r = blob_store_ingest_begin(berth_layers_engine(p->imgs)->store, l->desc->digest,
+                                    l->desc->size, &l->ing, err);
         if (r < 0)
                 goto fail;
         if (r == 1) {
@@ -299,13 +302,14 @@ static int buf_sink(const void *buf, size_t n, void *userdata, struct berth_erro
 static int fetch_config(struct pull *p, const struct oci_descriptor *d, char **ret, size_t *ret_len,
                         struct berth_error **err)
 {
-        if (blob_store_exists(p->imgs->blobs, d->digest))
-                return blob_store_read(p->imgs->blobs, d->digest, CONFIG_MAX, ret, ret_len, err);
+        if (blob_store_exists(berth_layers_engine(p->imgs)->store, d->digest))
+                return blob_store_read(berth_layers_engine(p->imgs)->store, d->digest, CONFIG_MAX,
+                                       ret, ret_len, err);
         struct berth_buf b = BERTH_BUF_INIT;
         int r = registry_blob_fetch(p->repo, d->digest, d->size, buf_sink, &b, err);
         if (r == 0)
-                r = blob_store_put(p->imgs->blobs, d->digest, b.data ? b.data : "", b.len, NULL,
-                                   err);
+                r = blob_store_put(berth_layers_engine(p->imgs)->store, d->digest,
+                                   b.data ? b.data : "", b.len, NULL, err);
         if (r < 0) {
                 buf_release(&b);
                 return berth_error_prefix(err, "image config %s", d->digest);
@@ -459,7 +463,7 @@ static int pull_one(struct pull *p, const struct image_ref *ref, const char *ref
                                     "image config %s lists %zu diff_ids for %zu layers",
                                     m->config.digest, n_diff, m->n_layers);
         const char *id = m->config.digest;
-        if (r == 0 && !images_have_complete(p->imgs, id)) {
+        if (r == 0 && !berth_layers_have_image(p->imgs, id)) {
                 p->n = m->n_layers;
                 p->layers = xcalloc(p->n ? p->n : 1, sizeof(*p->layers));
                 for (size_t i = 0; i < p->n; i++) {
@@ -471,7 +475,7 @@ static int pull_one(struct pull *p, const struct image_ref *ref, const char *ref
                         layer_chain_id(i ? p->layers[i - 1].chain_id : NULL, l->diff_id,
                                        l->chain_id);
                         short_id(l->desc->digest, l->short_id);
-                        l->exists = layer_exists(p->imgs->data_root, l->chain_id);
+                        l->exists = layer_exists(berth_layers_data_root(p->imgs), l->chain_id);
                         if (l->exists)
                                 l->size = existing_layer_size(p->imgs, l->chain_id);
                 }
@@ -479,22 +483,22 @@ static int pull_one(struct pull *p, const struct image_ref *ref, const char *ref
         }
         const char *top = img.index.body ? img.index.digest : img.manifest.digest;
         if (r == 0)
-                r = blob_store_put(p->imgs->blobs, img.manifest.digest, img.manifest.body,
-                                   img.manifest.len, NULL, err);
+                r = blob_store_put(berth_layers_engine(p->imgs)->store, img.manifest.digest,
+                                   img.manifest.body, img.manifest.len, NULL, err);
         if (r == 0) {
-                struct images_layer_rec *recs = xcalloc(p->n ? p->n : 1, sizeof(*recs));
+                struct berth_layer_rec *recs = xcalloc(p->n ? p->n : 1, sizeof(*recs));
                 for (size_t i = 0; i < p->n; i++)
                         recs[i] =
-                            (struct images_layer_rec){p->layers[i].chain_id, p->layers[i].diff_id,
-                                                      p->layers[i].desc->digest, p->layers[i].size};
+                            (struct berth_layer_rec){p->layers[i].chain_id, p->layers[i].diff_id,
+                                                     p->layers[i].desc->digest, p->layers[i].size};
                 _cleanup_free_ char *labels = config_labels(cfg, cfg_len);
                 _cleanup_free_ char *tag_name =
                     by_digest ? NULL : xasprintf("%s:%s", name, reference);
                 _cleanup_free_ char *digest_name = xasprintf("%s@%s", name, top);
                 bool changed = false;
-                r = images_commit_pull(p->imgs, id, img.manifest.digest,
-                                       images_parse_time(config->created), labels, recs, p->n,
-                                       tag_name, digest_name, &changed, err);
+                r = berth_layers_commit_pull(p->imgs, id, img.manifest.digest,
+                                             berth_layers_parse_time(config->created), labels, recs,
+                                             p->n, tag_name, digest_name, &changed, err);
                 free(recs);
                 if (r == 0 && changed)
                         *ret_changed = true;
@@ -512,7 +516,7 @@ static int pull_one(struct pull *p, const struct image_ref *ref, const char *ref
         return r;
 }
 
-static int pull_reference(struct berth_images *imgs, const struct images_pull_opts *opts,
+static int pull_reference(struct berth_layers *imgs, const struct pull_opts *opts,
                           struct image_ref **ret, bool *ret_all, struct berth_error **err)
 {
         const char *from = opts->from_image;
@@ -532,15 +536,15 @@ static int pull_reference(struct berth_images *imgs, const struct images_pull_op
         return 0;
 }
 
-int berth_images_pull(struct berth_images *imgs, const struct images_pull_opts *opts,
-                      struct berth_error **err)
+int berth_image_pull(struct berth_layers *imgs, const struct pull_opts *opts,
+                     struct berth_error **err)
 {
         _cleanup_image_ref_ struct image_ref *ref = NULL;
         bool all_tags = false;
         int r = pull_reference(imgs, opts, &ref, &all_tags, err);
         if (r < 0)
                 return r;
-        _cleanup_config_ struct berth_config *c = berth_engine_config(imgs->engine);
+        _cleanup_config_ struct berth_config *c = berth_engine_config(berth_layers_engine(imgs));
         struct oci_platform plat = {0};
         if (opts->platform && *opts->platform) {
                 r = oci_platform_parse(opts->platform, &plat, err);
@@ -555,7 +559,7 @@ int berth_images_pull(struct berth_images *imgs, const struct images_pull_opts *
         struct pull p = {.imgs = imgs, .opts = opts};
         pthread_mutex_init(&p.lock, NULL);
         pthread_cond_init(&p.cond, NULL);
-        images_pull_enter(imgs);
+        berth_layers_pull_enter(imgs);
         r = registry_client_new(&ro, &client, err);
         if (r == 0)
                 r = registry_repo_open(client, ref->domain, ref->path, opts->auth, REGISTRY_PULL,
@@ -584,7 +588,7 @@ int berth_images_pull(struct berth_images *imgs, const struct images_pull_opts *
         }
         registry_repo_free(p.repo);
         registry_client_free(client);
-        images_pull_leave(imgs);
+        berth_layers_pull_leave(imgs);
         pthread_mutex_destroy(&p.lock);
         pthread_cond_destroy(&p.cond);
         oci_platform_release(&plat);

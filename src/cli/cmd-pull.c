@@ -1,15 +1,13 @@
 /*
- * cmd-images.c — `berth pull`, `images`, `rmi`, `tag`, `history`, and the
- * `image` management command (ls, pull, rm, tag, inspect, history, prune).
+ * cmd-pull.c — `berth pull`, `images` and `history`, also as `image pull`,
+ * `image ls` and `image history` (cmd-image.c has the other image commands).
  *
  * Each command is a thin layer over one API call and cliformat's renderers:
  * pull feeds the daemon's JSON stream to the progress renderer (redrawn in
  * place on a terminal, plain lines otherwise) and ends with the pulled
  * reference as docker 28 does; images and history go through the formatter
- * (docker's tables, --format Go templates); inspect prints the objects as a
- * JSON array indented by four spaces, or one template result per object.
- * Outputs and error texts are docker's ("Error response from daemon: …",
- * "Error: No such image: x" for inspect).
+ * (docker's tables, --format Go templates).  Outputs and error texts are
+ * docker's ("Error response from daemon: …").
  *
  * Never: print a line docker would not print, or exit 0 after a daemon error.
  */
@@ -251,154 +249,13 @@ static int run_images(struct cli_ctx *ctx, const struct cli_flagset *fs)
         _cleanup_json_ struct json *header = formatter_image_header();
         _cleanup_buf_ struct berth_buf out = BERTH_BUF_INIT;
         _cleanup_error_ struct berth_error *err = NULL;
-        if (formatter_write(fmt, rows, header, FORMATTER_IMAGE_ROW_TYPE, &out, &err) < 0) {
+        if (formatter_write(fmt, rows, NULL, header, FORMATTER_IMAGE_ROW_TYPE, &out, &err) < 0) {
                 fprintf(ctx->err, "%s\n", berth_error_msg(err));
                 return 1;
         }
         if (out.len)
                 fwrite(out.data, 1, out.len, ctx->out);
         return 0;
-}
-
-/* ---- rmi ---- */
-
-static int run_rmi(struct cli_ctx *ctx, const struct cli_flagset *fs)
-{
-        int code = 0;
-        for (size_t i = 0; i < fs->n_args; i++) {
-                struct berth_buf q = BERTH_BUF_INIT;
-                if (cli_flag_bool(fs, "force"))
-                        query_add(&q, "force", "1");
-                if (cli_flag_bool(fs, "no-prune"))
-                        query_add(&q, "noprune", "1");
-                _cleanup_free_ char *path = image_path(fs->args[i], NULL);
-                _cleanup_json_ struct json *out = NULL;
-                int status = 0;
-                int r = call_json(ctx, "DELETE", path, q.len ? q.data : NULL, &out, &status);
-                buf_release(&q);
-                if (r < 0)
-                        return 1;
-                if (status >= 300) {
-                        fflush(ctx->out);
-                        fprintf(ctx->err, "Error response from daemon: %s\n", json_str(out));
-                        code = 1;
-                        continue;
-                }
-                size_t k;
-                struct json *e;
-                json_array_foreach (out, k, e) {
-                        if (json_str(json_get(e, "Untagged")))
-                                fprintf(ctx->out, "Untagged: %s\n",
-                                        json_str(json_get(e, "Untagged")));
-                        else if (json_str(json_get(e, "Deleted")))
-                                fprintf(ctx->out, "Deleted: %s\n",
-                                        json_str(json_get(e, "Deleted")));
-                }
-        }
-        return code;
-}
-
-/* ---- tag ---- */
-
-static int run_tag(struct cli_ctx *ctx, const struct cli_flagset *fs)
-{
-        const char *target = fs->args[1];
-        _cleanup_error_ struct berth_error *err = NULL;
-        _cleanup_image_ref_ struct image_ref *ref = NULL;
-        if (image_ref_parse_normalized(target, &ref, &err) < 0) {
-                fprintf(ctx->err,
-                        "Error parsing reference: \"%s\" is not a valid repository/tag: "
-                        "%s\n",
-                        target, berth_error_msg(err));
-                return 1;
-        }
-        if (ref->digest) {
-                fprintf(ctx->err, "refusing to create a tag with a digest reference\n");
-                return 1;
-        }
-        _cleanup_free_ char *name = image_ref_name(ref);
-        struct berth_buf q = BERTH_BUF_INIT;
-        query_add(&q, "repo", name);
-        query_add(&q, "tag", ref->tag ? ref->tag : IMAGE_REF_DEFAULT_TAG);
-        _cleanup_free_ char *path = image_path(fs->args[0], "/tag");
-        _cleanup_json_ struct json *out = NULL;
-        int r = call_json(ctx, "POST", path, q.data, &out, NULL);
-        buf_release(&q);
-        return r < 0 ? 1 : 0;
-}
-
-/* ---- inspect ---- */
-
-/* Go's json.MarshalIndent with four spaces: our two-space dump, indentation doubled. */
-static void put_indented(struct berth_buf *out, const struct json *j)
-{
-        _cleanup_free_ char *s = json_dump(j, JSON_DUMP_PRETTY);
-        for (const char *line = s; *line;) {
-                const char *nl = strchr(line, '\n');
-                size_t len = nl ? (size_t)(nl - line) : strlen(line);
-                size_t sp = 0;
-                while (sp < len && line[sp] == ' ')
-                        sp++;
-                for (size_t i = 0; i < sp * 2; i++)
-                        buf_putc(out, ' ');
-                buf_append(out, line + sp, len - sp);
-                buf_putc(out, '\n');
-                line += len + (nl ? 1 : 0);
-        }
-}
-
-static int run_inspect(struct cli_ctx *ctx, const struct cli_flagset *fs)
-{
-        const char *format = cli_flag_string(fs, "format");
-        _cleanup_gotemplate_ struct gotemplate *t = NULL;
-        _cleanup_error_ struct berth_error *err = NULL;
-        if (format && *format) {
-                _cleanup_free_ char *ts = formatter_template_string(format);
-                if (gotemplate_parse(ts, &t, &err) < 0) {
-                        fprintf(ctx->err, "template parsing error: %s\n", berth_error_msg(err));
-                        return 1;
-                }
-        }
-        struct json *all = json_new_array();
-        _cleanup_buf_ struct berth_buf out = BERTH_BUF_INIT;
-        int code = 0;
-        for (size_t i = 0; i < fs->n_args; i++) {
-                _cleanup_free_ char *path = image_path(fs->args[i], "/json");
-                struct json *j = NULL;
-                int status = 0;
-                if (call_json(ctx, "GET", path, NULL, &j, &status) < 0) {
-                        json_free(all);
-                        return 1;
-                }
-                if (status >= 300) {
-                        fflush(ctx->out);
-                        if (status == 404)
-                                fprintf(ctx->err, "Error: No such image: %s\n", fs->args[i]);
-                        else
-                                fprintf(ctx->err, "Error response from daemon: %s\n", json_str(j));
-                        json_free(j);
-                        code = 1;
-                        continue;
-                }
-                if (t) {
-                        if (gotemplate_exec(t, j, 0, &out, &err) < 0) {
-                                fprintf(ctx->err, "template: %s\n", berth_error_msg(err));
-                                json_free(j);
-                                json_free(all);
-                                return 1;
-                        }
-                        buf_putc(&out, '\n');
-                        json_free(j);
-                } else {
-                        json_array_append(all, j);
-                }
-        }
-        if (!t)
-                put_indented(&out, all);
-        json_free(all);
-        if (out.len)
-                fwrite(out.data, 1, out.len, ctx->out);
-        return code;
 }
 
 /* ---- history ---- */
@@ -493,7 +350,7 @@ static int run_history(struct cli_ctx *ctx, const struct cli_flagset *fs)
         json_set_str(header, "Comment", "COMMENT");
         _cleanup_buf_ struct berth_buf out = BERTH_BUF_INIT;
         _cleanup_error_ struct berth_error *err = NULL;
-        int r = formatter_write(fmt, rows, header, "*formatter.historyContext", &out, &err);
+        int r = formatter_write(fmt, rows, NULL, header, "*formatter.historyContext", &out, &err);
         json_free(rows);
         json_free(header);
         if (r < 0) {
@@ -502,63 +359,6 @@ static int run_history(struct cli_ctx *ctx, const struct cli_flagset *fs)
         }
         if (out.len)
                 fwrite(out.data, 1, out.len, ctx->out);
-        return 0;
-}
-
-/* ---- prune ---- */
-
-static int run_prune(struct cli_ctx *ctx, const struct cli_flagset *fs)
-{
-        char **filters = cli_flag_list(fs, "filter");
-        if (!filters_valid(ctx, filters))
-                return CLI_EXIT_USAGE;
-        bool all = cli_flag_bool(fs, "all");
-        if (!cli_flag_bool(fs, "force")) {
-                fprintf(ctx->out,
-                        "WARNING! This will remove all %s.\nAre you sure you want to "
-                        "continue? [y/N] ",
-                        all ? "images without at least one container associated to them"
-                            : "dangling images");
-                fflush(ctx->out);
-                char line[64] = "";
-                if (!fgets(line, sizeof(line), stdin) || (line[0] != 'y' && line[0] != 'Y'))
-                        return 0;
-        }
-        size_t n = 0;
-        while (filters && filters[n])
-                n++;
-        _cleanup_strv_free_ char **fl = xcalloc(n + 2, sizeof(char *));
-        for (size_t i = 0; i < n; i++)
-                fl[i] = xstrdup(filters[i]);
-        fl[n] = xstrdup(all ? "dangling=false" : "dangling=true");
-        _cleanup_free_ char *fj = filters_json(fl);
-        struct berth_buf q = BERTH_BUF_INIT;
-        query_add(&q, "filters", fj);
-        _cleanup_json_ struct json *out = NULL;
-        int r = call_json(ctx, "POST", "/images/prune", q.data, &out, NULL);
-        buf_release(&q);
-        if (r < 0)
-                return 1;
-        const struct json *del = json_get(out, "ImagesDeleted");
-        if (json_len(del)) {
-                fprintf(ctx->out, "Deleted Images:\n");
-                size_t i;
-                struct json *e;
-                json_array_foreach (del, i, e) {
-                        if (json_str(json_get(e, "Untagged")))
-                                fprintf(ctx->out, "untagged: %s\n",
-                                        json_str(json_get(e, "Untagged")));
-                        else if (json_str(json_get(e, "Deleted")))
-                                fprintf(ctx->out, "deleted: %s\n",
-                                        json_str(json_get(e, "Deleted")));
-                }
-                fprintf(ctx->out, "\n");
-        }
-        struct berth_buf b = BERTH_BUF_INIT;
-        const struct json *sr = json_get(out, "SpaceReclaimed");
-        units_human_size(&b, sr ? (double)sr->num.i : 0);
-        fprintf(ctx->out, "Total reclaimed space: %s\n", b.data ? b.data : "0B");
-        buf_release(&b);
         return 0;
 }
 
@@ -583,30 +383,12 @@ static const struct cli_flag images_flags[] = {
     {"quiet", 'q', CLI_FLAG_BOOL, "Only show image IDs", NULL, NULL, false},
 };
 
-static const struct cli_flag rmi_flags[] = {
-    {"force", 'f', CLI_FLAG_BOOL, "Force removal of the image", NULL, NULL, false},
-    {"no-prune", 0, CLI_FLAG_BOOL, "Do not delete untagged parents", NULL, NULL, false},
-};
-
-static const struct cli_flag inspect_flags[] = {
-    {"format", 'f', CLI_FLAG_STRING, "Format output using a custom template", NULL, "string",
-     false},
-};
-
 static const struct cli_flag history_flags[] = {
     {"format", 0, CLI_FLAG_STRING, "Format output using a custom template", NULL, "string", false},
     {"human", 'H', CLI_FLAG_BOOL, "Print sizes and dates in human readable format", "true", NULL,
      false},
     {"no-trunc", 0, CLI_FLAG_BOOL, "Don't truncate output", NULL, NULL, false},
     {"quiet", 'q', CLI_FLAG_BOOL, "Only show image IDs", NULL, NULL, false},
-};
-
-static const struct cli_flag prune_flags[] = {
-    {"all", 'a', CLI_FLAG_BOOL, "Remove all unused images, not just dangling ones", NULL, NULL,
-     false},
-    {"filter", 0, CLI_FLAG_LIST, "Provide filter values (e.g. 'until=<timestamp>')", NULL, "filter",
-     false},
-    {"force", 'f', CLI_FLAG_BOOL, "Do not prompt for confirmation", NULL, NULL, false},
 };
 
 #define CMD(var, nm, use, sum, grp, fl, mn, mx, al, fn)                                            \
@@ -628,60 +410,12 @@ CMD(cli_cmd_pull, "pull", "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image fro
     CLI_GROUP_COMMON, pull_flags, 1, 1, "image pull, pull", run_pull);
 CMD(cli_cmd_images, "images", "[OPTIONS] [REPOSITORY[:TAG]]", "List images", CLI_GROUP_COMMON,
     images_flags, 0, 1, "image ls, image list, images", run_images);
-CMD(cli_cmd_rmi, "rmi", "[OPTIONS] IMAGE [IMAGE...]", "Remove one or more images", CLI_GROUP_OTHER,
-    rmi_flags, 1, -1, "image rm, image remove, rmi", run_rmi);
-static const struct cli_flag no_flags[1];
-const struct cli_command cli_cmd_tag = {
-    .name = "tag",
-    .usage = "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
-    .summary = "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
-    .group = CLI_GROUP_OTHER,
-    .flags = no_flags,
-    .n_flags = 0,
-    .mode = CLI_PARSE_INTERSPERSED,
-    .min_args = 2,
-    .max_args = 2,
-    .aliases = "image tag, tag",
-    .run = run_tag,
-};
 CMD(cli_cmd_history, "history", "[OPTIONS] IMAGE", "Show the history of an image", CLI_GROUP_OTHER,
     history_flags, 1, 1, "image history, history", run_history);
 
-static CMD(image_ls, "ls", "[OPTIONS] [REPOSITORY[:TAG]]", "List images", CLI_GROUP_OTHER,
-           images_flags, 0, 1, "image ls, image list, images", run_images);
-static CMD(image_pull, "pull", "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry",
-           CLI_GROUP_OTHER, pull_flags, 1, 1, "image pull, pull", run_pull);
-static CMD(image_rm, "rm", "[OPTIONS] IMAGE [IMAGE...]", "Remove one or more images",
-           CLI_GROUP_OTHER, rmi_flags, 1, -1, "image rm, image remove, rmi", run_rmi);
-static CMD(image_history, "history", "[OPTIONS] IMAGE", "Show the history of an image",
-           CLI_GROUP_OTHER, history_flags, 1, 1, "image history, history", run_history);
-static CMD(image_inspect, "inspect", "[OPTIONS] IMAGE [IMAGE...]",
-           "Display detailed information on one or more images", CLI_GROUP_OTHER, inspect_flags, 1,
-           -1, NULL, run_inspect);
-static CMD(image_prune, "prune", "[OPTIONS]", "Remove unused images", CLI_GROUP_OTHER, prune_flags,
-           0, 0, NULL, run_prune);
-static const struct cli_command image_tag = {
-    .name = "tag",
-    .usage = "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
-    .summary = "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
-    .group = CLI_GROUP_OTHER,
-    .flags = no_flags,
-    .n_flags = 0,
-    .mode = CLI_PARSE_INTERSPERSED,
-    .min_args = 2,
-    .max_args = 2,
-    .aliases = "image tag, tag",
-    .run = run_tag,
-};
-
-static const struct cli_command *const image_subcommands[] = {
-    &image_history, &image_inspect, &image_ls,  &image_prune,
-    &image_pull,    &image_rm,      &image_tag, NULL,
-};
-
-const struct cli_command cli_cmd_image = {
-    .name = "image",
-    .summary = "Manage images",
-    .group = CLI_GROUP_MANAGEMENT,
-    .subcommands = image_subcommands,
-};
+CMD(cli_cmd_image_ls, "ls", "[OPTIONS] [REPOSITORY[:TAG]]", "List images", CLI_GROUP_OTHER,
+    images_flags, 0, 1, "image ls, image list, images", run_images);
+CMD(cli_cmd_image_pull, "pull", "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry",
+    CLI_GROUP_OTHER, pull_flags, 1, 1, "image pull, pull", run_pull);
+CMD(cli_cmd_image_history, "history", "[OPTIONS] IMAGE", "Show the history of an image",
+    CLI_GROUP_OTHER, history_flags, 1, 1, "image history, history", run_history);
