@@ -10,8 +10,8 @@ build_pkgs=(meson ninja-build pkg-config gcc libc6-dev libseccomp-dev libsqlite3
             busybox-static iproute2 nftables ca-certificates)
 test_pkgs=(check libsubunit-dev clang python3 python3-pytest python3-docker docker.io
            docker-registry containerd runc crun podman openssl apache2-utils uidmap
-           procps psmisc util-linux
-           zstd)
+           procps psmisc util-linux)
+# zstd: also tests/integration/test_layer_apply.py compresses layers with the zstd CLI
 test_pkgs+=(python3-cryptography zstd)
 # tests/integration/test_cgroup_v2_qemu.py boots Debian's kernel with a busybox initramfs
 test_pkgs+=(qemu-system-x86 cpio busybox-static)

@@ -33,7 +33,7 @@ step "fuzz targets replayed over their corpora"
   -Db_sanitize=address,undefined -Db_lundef=false
 ninja -C build-fuzz
 for t in build-fuzz/tests/fuzz/fuzz-*; do
-  [ -x "$t" ] || continue
+  [ -f "$t" ] && [ -x "$t" ] || continue
   name=$(basename "$t")
   corpus=tests/fuzz/corpus-${name#fuzz-}
   echo "$name over $corpus"

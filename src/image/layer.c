@@ -11,23 +11,11 @@
  * thread's error is reported by the next write() or by finish(); abort()
  * stops the thread before anything is freed.
  *
- * Path safety: entry names are cleaned lexically first (clean_path), then the
- * parent directory is opened with open_in_root() (openat2 RESOLVE_IN_ROOT |
- * RESOLVE_NO_MAGICLINKS) below the layer root fd and the entry is created with
- * an *at() call on its last component, never following a symlink there
- * (O_NOFOLLOW, AT_SYMLINK_NOFOLLOW, linkat without AT_SYMLINK_FOLLOW).  The
- * parent fd is cached while consecutive entries share a directory (tars list
- * a directory's files together), so most entries cost one open: the cache is
- * dropped whenever anything is removed, since a removal may change what a
- * path names.  A cached fd always refers to a directory inside the layer (we
- * never move directories), so even a stale one cannot lead outside.
- *
- * Metadata: owner (fchown), mode incl. setuid (fchmod after chown, which
- * clears setuid), xattrs (after the contents: a write drops
- * security.capability), then times.  Directory times are set last, after
- * every child exists.  Xattrs are applied to regular files and directories;
- * symlinks, devices and fifos cannot carry user.* xattrs on Linux.  No fsync
- * per file: one syncfs() on the layer at the end, then the rename.
+ * The entries themselves are written by layer-unpack.c (path confinement,
+ * metadata, whiteouts); this file owns the stream, the digests, the
+ * directory's life (<chain-id>.tmp → syncfs → rename) and the in-flight table
+ * that makes concurrent applies of one layer unpack it once.  No fsync per
+ * file: one syncfs() on the layer at the end, then the rename.
  *
  * Never: resolve an archive path with a plain open(), or rename a layer into
  * place before every check passed.
@@ -40,8 +28,6 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <sys/xattr.h>
 #include <zstd.h>
 #ifdef HAVE_ISAL
 #include <isa-l/igzip_lib.h>
@@ -50,6 +36,7 @@
 #endif
 
 #include "base/fileio.h"
+#include "image/layer-unpack.h"
 #include "image/layer.h"
 #include "image/store.h"
 #include "image/tar.h"
@@ -59,16 +46,6 @@
 #define DEFAULT_MAX_BYTES   (64ULL << 30)
 #define DEFAULT_MAX_ENTRIES 4000000ULL
 #define DEFAULT_MAX_PATH    4096
-
-struct dirtime {
-        char *path;
-        struct timespec ts[2];
-};
-
-struct xattr_copy {
-        char *name, *value;
-        size_t len;
-};
 
 struct layer_apply {
         char *data_root;
@@ -111,20 +88,7 @@ struct layer_apply {
         bool eof, cancel, failed;
         int thread_ret;
         struct berth_error *thread_err;
-        /* the regular file being written */
-        int cur_fd;
-        char *cur_name;
-        uint64_t cur_uid, cur_gid;
-        mode_t cur_mode;
-        struct timespec cur_ts[2];
-        struct xattr_copy *cur_xattrs;
-        size_t n_cur_xattrs;
-        /* parent directory cache */
-        char *cache_path;
-        int cache_fd;
-        bool cache_stale;
-        struct dirtime *dirs;
-        size_t n_dirs, cap_dirs;
+        struct layer_unpack u; /* used by the extraction thread only */
 };
 
 /* In-flight chain ids of this process: one apply per layer at a time. */
@@ -250,526 +214,6 @@ int layer_store_cleanup(const char *data_root, struct berth_error **err)
         }
         return 0;
 }
-
-/* ---- paths ------------------------------------------------------------- */
-
-/* Lexical clean: "/a/./b//c/../d" → "a/b/d"; "" for the root; -EINVAL when a
- * ".." would climb above the root. */
-static int clean_path(const char *in, char **ret)
-{
-        size_t n = strlen(in);
-        char *out = xmalloc(n + 1);
-        size_t len = 0;
-        const char *p = in;
-        while (*p) {
-                while (*p == '/')
-                        p++;
-                if (!*p)
-                        break;
-                const char *e = strchrnul(p, '/');
-                size_t cl = (size_t)(e - p);
-                if (cl == 1 && p[0] == '.') {
-                        /* skip */
-                } else if (cl == 2 && p[0] == '.' && p[1] == '.') {
-                        if (len == 0) {
-                                free(out);
-                                return -EINVAL;
-                        }
-                        char *slash = memrchr(out, '/', len);
-                        len = slash ? (size_t)(slash - out) : 0;
-                } else {
-                        if (len)
-                                out[len++] = '/';
-                        memcpy(out + len, p, cl);
-                        len += cl;
-                }
-                p = e;
-        }
-        out[len] = '\0';
-        *ret = out;
-        return 0;
-}
-
-static void split_path(char *path, const char **ret_dir, const char **ret_base)
-{
-        char *slash = strrchr(path, '/');
-        if (slash) {
-                *slash = '\0';
-                *ret_dir = path;
-                *ret_base = slash + 1;
-        } else {
-                *ret_dir = "";
-                *ret_base = path;
-        }
-}
-
-static void cache_drop(struct layer_apply *la)
-{
-        if (la->cache_fd >= 0)
-                close(la->cache_fd);
-        la->cache_fd = -EBADF;
-        free(la->cache_path);
-        la->cache_path = NULL;
-        la->cache_stale = false;
-}
-
-/* mkdir -p of dir below the root, every step resolved in the root. */
-static int mkdir_parents(struct layer_apply *la, const char *dir)
-{
-        _cleanup_free_ char *p = xstrdup(dir);
-        _cleanup_close_ int prev = -EBADF;
-        for (char *s = p;; s++) {
-                if (*s != '/' && *s != '\0')
-                        continue;
-                char saved = *s;
-                *s = '\0';
-                int fd = open_in_root(la->root_fd, p, O_PATH | O_DIRECTORY, 0);
-                if (fd == -ENOENT) {
-                        const char *comp = strrchr(p, '/') ? strrchr(p, '/') + 1 : p;
-                        int pfd = prev >= 0 ? prev : la->root_fd;
-                        if (mkdirat(pfd, comp, 0755) < 0 && errno != EEXIST)
-                                return -errno;
-                        fd = open_in_root(la->root_fd, p, O_PATH | O_DIRECTORY, 0);
-                }
-                if (fd < 0)
-                        return fd;
-                closep(&prev);
-                prev = fd;
-                *s = saved;
-                if (!saved)
-                        return 0;
-        }
-}
-
-/* The directory an entry lives in, as a borrowed fd (cached). */
-static int open_parent(struct layer_apply *la, const char *name, const char *dir, int *ret_fd,
-                       struct berth_error **err)
-{
-        if (!*dir) {
-                *ret_fd = la->root_fd;
-                return 0;
-        }
-        if (la->cache_stale)
-                cache_drop(la);
-        if (la->cache_path && strcmp(la->cache_path, dir) == 0) {
-                *ret_fd = la->cache_fd;
-                return 0;
-        }
-        int fd = open_in_root(la->root_fd, dir, O_PATH | O_DIRECTORY, 0);
-        if (fd == -ENOENT) {
-                int r = mkdir_parents(la, dir);
-                if (r < 0)
-                        return berth_error_sys(err, r, "layer entry '%s': create parent '%s'", name,
-                                               dir);
-                fd = open_in_root(la->root_fd, dir, O_PATH | O_DIRECTORY, 0);
-        }
-        if (fd < 0)
-                return berth_error_sys(err, fd, "layer entry '%s': parent '%s'", name, dir);
-        cache_drop(la);
-        la->cache_path = xstrdup(dir);
-        la->cache_fd = fd;
-        *ret_fd = fd;
-        return 0;
-}
-
-static int rm_rf_at(int dirfd, const char *name, int depth)
-{
-        if (depth > 4096)
-                return -ELOOP;
-        int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        DIR *d = fdopendir(fd);
-        if (!d) {
-                int r = -errno;
-                close(fd);
-                return r;
-        }
-        struct dirent *de;
-        int r = 0;
-        while (r == 0 && (de = readdir(d))) {
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                        continue;
-                if (unlinkat(fd, de->d_name, 0) < 0) {
-                        if (errno == EISDIR)
-                                r = rm_rf_at(fd, de->d_name, depth + 1);
-                        else
-                                r = -errno;
-                }
-        }
-        closedir(d);
-        if (r == 0 && unlinkat(dirfd, name, AT_REMOVEDIR) < 0)
-                r = -errno;
-        return r;
-}
-
-/* An entry replaces whatever was at its name earlier in the tar. */
-static int remove_existing(struct layer_apply *la, int pfd, const char *base)
-{
-        la->cache_stale = true;
-        if (unlinkat(pfd, base, 0) == 0 || errno == ENOENT)
-                return 0;
-        if (errno != EISDIR)
-                return -errno;
-        return rm_rf_at(pfd, base, 0);
-}
-
-/* ---- xattrs ------------------------------------------------------------ */
-
-/* 1 apply, 0 ignore, -1 refuse the layer. */
-static int xattr_policy(const char *name)
-{
-        if (strncmp(name, "trusted.overlay.", 16) == 0 || strncmp(name, "user.overlay.", 13) == 0)
-                return -1;
-        if (strncmp(name, "user.", 5) == 0 || strcmp(name, "security.capability") == 0)
-                return 1;
-        return 0;
-}
-
-static int apply_xattrs(const char *name, int fd, const struct xattr_copy *x, size_t n,
-                        struct berth_error **err)
-{
-        for (size_t i = 0; i < n; i++) {
-                if (fsetxattr(fd, x[i].name, x[i].value, x[i].len, 0) < 0) {
-                        /* as Docker: a filesystem without xattr support is not fatal */
-                        if (errno == ENOTSUP || errno == EPERM)
-                                continue;
-                        return berth_error_sys(err, errno, "layer entry '%s': set xattr '%s'", name,
-                                               x[i].name);
-                }
-        }
-        return 0;
-}
-
-static void xattrs_free(struct xattr_copy *x, size_t n)
-{
-        for (size_t i = 0; i < n; i++) {
-                free(x[i].name);
-                free(x[i].value);
-        }
-        free(x);
-}
-
-/* Copies the applicable xattrs; a reserved one refuses the entry. */
-static int xattrs_take(const struct tar_entry *e, struct xattr_copy **ret, size_t *ret_n,
-                       struct berth_error **err)
-{
-        *ret = NULL;
-        *ret_n = 0;
-        for (size_t i = 0; i < e->n_xattrs; i++) {
-                int p = xattr_policy(e->xattrs[i].name);
-                if (p < 0) {
-                        xattrs_free(*ret, *ret_n);
-                        *ret = NULL;
-                        *ret_n = 0;
-                        return berth_error_set(err, EPERM,
-                                               "layer entry '%s': xattr '%s' is reserved for "
-                                               "overlayfs",
-                                               e->path, e->xattrs[i].name);
-                }
-                if (p == 0)
-                        continue;
-                *ret = xrealloc(*ret, (*ret_n + 1) * sizeof(**ret));
-                struct xattr_copy *c = &(*ret)[(*ret_n)++];
-                c->name = xstrdup(e->xattrs[i].name);
-                c->value = xmalloc(e->xattrs[i].len + 1);
-                memcpy(c->value, e->xattrs[i].value, e->xattrs[i].len);
-                c->len = e->xattrs[i].len;
-        }
-        return 0;
-}
-
-/* chown, chmod after it (chown clears setuid), then xattrs. */
-static int apply_meta_fd(const char *name, int fd, uint64_t uid, uint64_t gid, mode_t mode,
-                         const struct xattr_copy *x, size_t nx, struct berth_error **err)
-{
-        if (uid > UINT32_MAX - 1 || gid > UINT32_MAX - 1)
-                return berth_error_set(err, EINVAL,
-                                       "layer entry '%s': invalid owner %" PRIu64 ":%" PRIu64, name,
-                                       uid, gid);
-        /* Always: a new inode's group is not ours inside a setgid directory. */
-        if (fchown(fd, (uid_t)uid, (gid_t)gid) < 0)
-                return berth_error_sys(err, errno, "layer entry '%s': chown", name);
-        if (fchmod(fd, mode) < 0)
-                return berth_error_sys(err, errno, "layer entry '%s': chmod", name);
-        return apply_xattrs(name, fd, x, nx, err);
-}
-
-static void dirtime_add(struct layer_apply *la, const char *path, const struct tar_entry *e)
-{
-        if (la->n_dirs == la->cap_dirs) {
-                la->cap_dirs = la->cap_dirs ? la->cap_dirs * 2 : 64;
-                la->dirs = xrealloc(la->dirs, la->cap_dirs * sizeof(*la->dirs));
-        }
-        struct dirtime *d = &la->dirs[la->n_dirs++];
-        d->path = xstrdup(path);
-        d->ts[0] = e->atime;
-        d->ts[1] = e->mtime;
-}
-
-/* ---- entries ----------------------------------------------------------- */
-
-static int whiteout(struct layer_apply *la, const struct tar_entry *e, const char *dir,
-                    const char *base, struct berth_error **err)
-{
-        if (strcmp(base, ".wh..wh..opq") == 0) {
-                int pfd;
-                int r = open_parent(la, e->path, dir, &pfd, err);
-                if (r < 0)
-                        return r;
-                _cleanup_close_ int dfd = -EBADF;
-                if (*dir)
-                        dfd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                else
-                        dfd = fcntl(la->root_fd, F_DUPFD_CLOEXEC, 3);
-                if (dfd < 0)
-                        return berth_error_sys(err, errno, "layer entry '%s': open directory",
-                                               e->path);
-                if (fsetxattr(dfd, "trusted.overlay.opaque", "y", 1, 0) < 0)
-                        return berth_error_sys(err, errno,
-                                               "layer entry '%s': mark directory opaque", e->path);
-                return 0;
-        }
-        if (strncmp(base, ".wh..wh.", 8) == 0)
-                return 0; /* aufs bookkeeping (.wh..wh.plnk, …): meaningless here */
-        const char *victim = base + 4;
-        if (!*victim || strcmp(victim, ".") == 0 || strcmp(victim, "..") == 0)
-                return berth_error_set(err, EINVAL, "layer entry '%s': invalid whiteout", e->path);
-        int pfd;
-        int r = open_parent(la, e->path, dir, &pfd, err);
-        if (r < 0)
-                return r;
-        r = remove_existing(la, pfd, victim);
-        if (r < 0)
-                return berth_error_sys(err, r, "layer entry '%s': replace '%s'", e->path, victim);
-        if (mknodat(pfd, victim, S_IFCHR | 0, makedev(0, 0)) < 0)
-                return berth_error_sys(err, errno, "layer entry '%s': create whiteout", e->path);
-        if (e->uid > UINT32_MAX - 1 || e->gid > UINT32_MAX - 1)
-                return berth_error_set(err, EINVAL, "layer entry '%s': invalid owner", e->path);
-        if (fchownat(pfd, victim, (uid_t)e->uid, (gid_t)e->gid, AT_SYMLINK_NOFOLLOW) < 0)
-                return berth_error_sys(err, errno, "layer entry '%s': chown", e->path);
-        return 0;
-}
-
-static int make_dir(struct layer_apply *la, const struct tar_entry *e, int pfd, const char *base,
-                    const char *path, struct berth_error **err)
-{
-        if (mkdirat(pfd, base, 0700) < 0) {
-                struct stat st;
-                if (errno != EEXIST)
-                        return berth_error_sys(err, errno, "layer entry '%s': mkdir", e->path);
-                if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                        return berth_error_sys(err, errno, "layer entry '%s': stat", e->path);
-                if (!S_ISDIR(st.st_mode)) {
-                        int r = remove_existing(la, pfd, base);
-                        if (r < 0 || mkdirat(pfd, base, 0700) < 0)
-                                return berth_error_sys(err, r < 0 ? r : errno,
-                                                       "layer entry '%s': mkdir", e->path);
-                }
-        }
-        _cleanup_close_ int dfd =
-            openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (dfd < 0)
-                return berth_error_sys(err, errno, "layer entry '%s': open", e->path);
-        struct xattr_copy *x = NULL;
-        size_t nx = 0;
-        int r = xattrs_take(e, &x, &nx, err);
-        if (r == 0)
-                r = apply_meta_fd(e->path, dfd, e->uid, e->gid, e->mode, x, nx, err);
-        xattrs_free(x, nx);
-        if (r == 0)
-                dirtime_add(la, path, e);
-        return r;
-}
-
-static int make_file(struct layer_apply *la, const struct tar_entry *e, int pfd, const char *base,
-                     struct berth_error **err)
-{
-        int fd;
-        for (int tries = 0;; tries++) {
-                fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-                if (fd >= 0 || errno != EEXIST || tries > 0)
-                        break;
-                int r = remove_existing(la, pfd, base);
-                if (r < 0)
-                        return berth_error_sys(err, r, "layer entry '%s': replace", e->path);
-        }
-        if (fd < 0)
-                return berth_error_sys(err, errno, "layer entry '%s': create", e->path);
-        la->cur_fd = fd;
-        la->cur_name = xstrdup(e->path);
-        la->cur_uid = e->uid;
-        la->cur_gid = e->gid;
-        la->cur_mode = e->mode;
-        la->cur_ts[0] = e->atime;
-        la->cur_ts[1] = e->mtime;
-        return xattrs_take(e, &la->cur_xattrs, &la->n_cur_xattrs, err);
-}
-
-static int make_hardlink(struct layer_apply *la, const struct tar_entry *e, int pfd,
-                         const char *base, const char *path, struct berth_error **err)
-{
-        _cleanup_free_ char *target = NULL;
-        if (clean_path(e->linkname, &target) < 0 || !*target)
-                return berth_error_set(err, EPERM,
-                                       "layer entry '%s': hardlink target '%s' escapes the layer "
-                                       "directory",
-                                       e->path, e->linkname);
-        if (strcmp(target, path) == 0)
-                return 0; /* a link to itself changes nothing */
-        const char *tdir, *tbase;
-        split_path(target, &tdir, &tbase);
-        _cleanup_close_ int tfd = -EBADF;
-        if (*tdir) {
-                tfd = open_in_root(la->root_fd, tdir, O_PATH | O_DIRECTORY, 0);
-                if (tfd < 0)
-                        return berth_error_sys(err, tfd, "layer entry '%s': hardlink target '%s'",
-                                               e->path, e->linkname);
-        }
-        int from = *tdir ? tfd : la->root_fd;
-        for (int tries = 0;; tries++) {
-                if (linkat(from, tbase, pfd, base, 0) == 0)
-                        return 0;
-                if (errno != EEXIST || tries > 0)
-                        break;
-                int r = remove_existing(la, pfd, base);
-                if (r < 0)
-                        return berth_error_sys(err, r, "layer entry '%s': replace", e->path);
-        }
-        return berth_error_sys(err, errno, "layer entry '%s': hardlink to '%s'", e->path,
-                               e->linkname);
-}
-
-static int make_node(struct layer_apply *la, const struct tar_entry *e, int pfd, const char *base,
-                     struct berth_error **err)
-{
-        int r;
-        for (int tries = 0;; tries++) {
-                if (e->type == TAR_SYMLINK)
-                        r = symlinkat(e->linkname, pfd, base);
-                else {
-                        mode_t fmt = e->type == TAR_CHAR    ? S_IFCHR
-                                     : e->type == TAR_BLOCK ? S_IFBLK
-                                                            : S_IFIFO;
-                        r = mknodat(pfd, base, fmt | (e->mode & 0777),
-                                    makedev(e->devmajor, e->devminor));
-                }
-                if (r == 0 || errno != EEXIST || tries > 0)
-                        break;
-                r = remove_existing(la, pfd, base);
-                if (r < 0)
-                        return berth_error_sys(err, r, "layer entry '%s': replace", e->path);
-        }
-        if (r < 0)
-                return berth_error_sys(err, errno, "layer entry '%s': create", e->path);
-        if (e->uid > UINT32_MAX - 1 || e->gid > UINT32_MAX - 1)
-                return berth_error_set(err, EINVAL, "layer entry '%s': invalid owner", e->path);
-        if (fchownat(pfd, base, (uid_t)e->uid, (gid_t)e->gid, AT_SYMLINK_NOFOLLOW) < 0)
-                return berth_error_sys(err, errno, "layer entry '%s': chown", e->path);
-        /* The node was just created by us and is not a symlink: chmod may follow. */
-        if (e->type != TAR_SYMLINK && fchmodat(pfd, base, e->mode, 0) < 0)
-                return berth_error_sys(err, errno, "layer entry '%s': chmod", e->path);
-        struct timespec ts[2] = {e->atime, e->mtime};
-        if (utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
-                return berth_error_sys(err, errno, "layer entry '%s': set times", e->path);
-        return 0;
-}
-
-static int on_entry(void *ud, const struct tar_entry *e, struct berth_error **err)
-{
-        struct layer_apply *la = ud;
-        _cleanup_free_ char *path = NULL;
-        if (clean_path(e->path, &path) < 0)
-                return berth_error_set(
-                    err, EPERM, "layer entry '%s': path escapes the layer directory", e->path);
-        if (strlen(path) > la->lim.max_path)
-                return berth_error_set(err, ENAMETOOLONG, "layer entry '%s': name too long",
-                                       e->path);
-        if (!*path) {
-                if (e->type != TAR_DIR)
-                        return berth_error_set(err, EINVAL,
-                                               "layer entry '%s': the layer root must be a "
-                                               "directory",
-                                               e->path);
-                struct xattr_copy *x = NULL;
-                size_t nx = 0;
-                int r = xattrs_take(e, &x, &nx, err);
-                if (r == 0)
-                        r = apply_meta_fd(e->path, la->root_fd, e->uid, e->gid, e->mode, x, nx,
-                                          err);
-                xattrs_free(x, nx);
-                if (r == 0)
-                        dirtime_add(la, "", e);
-                return r;
-        }
-        _cleanup_free_ char *full = xstrdup(path);
-        const char *dir, *base;
-        split_path(path, &dir, &base);
-        if (strncmp(base, ".wh.", 4) == 0)
-                return whiteout(la, e, dir, base, err);
-        int pfd;
-        int r = open_parent(la, e->path, dir, &pfd, err);
-        if (r < 0)
-                return r;
-        switch (e->type) {
-        case TAR_DIR:
-                return make_dir(la, e, pfd, base, full, err);
-        case TAR_FILE:
-                return make_file(la, e, pfd, base, err);
-        case TAR_HARDLINK:
-                return make_hardlink(la, e, pfd, base, full, err);
-        case TAR_SYMLINK:
-        case TAR_CHAR:
-        case TAR_BLOCK:
-        case TAR_FIFO:
-                return make_node(la, e, pfd, base, err);
-        }
-        return berth_error_set(err, EINVAL, "layer entry '%s': unknown type", e->path);
-}
-
-static int on_data(void *ud, const void *buf, size_t len, struct berth_error **err)
-{
-        struct layer_apply *la = ud;
-        if (la->cur_fd < 0)
-                return 0;
-        int r = write_all(la->cur_fd, buf, len);
-        if (r < 0)
-                return berth_error_sys(err, r, "layer entry '%s': write", la->cur_name);
-        return 0;
-}
-
-static void cur_release(struct layer_apply *la)
-{
-        if (la->cur_fd >= 0)
-                close(la->cur_fd);
-        la->cur_fd = -EBADF;
-        free(la->cur_name);
-        la->cur_name = NULL;
-        xattrs_free(la->cur_xattrs, la->n_cur_xattrs);
-        la->cur_xattrs = NULL;
-        la->n_cur_xattrs = 0;
-}
-
-static int on_entry_end(void *ud, struct berth_error **err)
-{
-        struct layer_apply *la = ud;
-        if (la->cur_fd < 0)
-                return 0;
-        int r = apply_meta_fd(la->cur_name, la->cur_fd, la->cur_uid, la->cur_gid, la->cur_mode,
-                              la->cur_xattrs, la->n_cur_xattrs, err);
-        if (r == 0 && futimens(la->cur_fd, la->cur_ts) < 0)
-                r = berth_error_sys(err, errno, "layer entry '%s': set times", la->cur_name);
-        if (r == 0 && close(TAKE_FD(la->cur_fd)) < 0)
-                r = berth_error_sys(err, errno, "layer entry '%s': close", la->cur_name);
-        cur_release(la);
-        return r;
-}
-
-static const struct tar_ops apply_ops = {
-    .entry = on_entry,
-    .data = on_data,
-    .entry_end = on_entry_end,
-};
 
 /* ---- the stream ---------------------------------------------------------- */
 
@@ -1131,7 +575,8 @@ int layer_apply_begin(const char *data_root, const struct layer_apply_opts *opts
         }
 
         struct layer_apply *la = xcalloc(1, sizeof(*la));
-        la->root_fd = la->cur_fd = la->cache_fd = la->layers_fd = -EBADF;
+        la->root_fd = la->layers_fd = -EBADF;
+        layer_unpack_init(&la->u, -EBADF, 0);
         pthread_mutex_init(&la->mu, NULL);
         pthread_cond_init(&la->cv_full, NULL);
         pthread_cond_init(&la->cv_free, NULL);
@@ -1174,7 +619,7 @@ int layer_apply_begin(const char *data_root, const struct layer_apply_opts *opts
                 strcpy(p, ".tmp");
         }
         /* A leftover of a crash with the same name: start afresh. */
-        (void)rm_rf_at(la->layers_fd, la->tmpname, 0);
+        (void)layer_unpack_rm_rf_at(la->layers_fd, la->tmpname);
         if (mkdirat(la->layers_fd, la->tmpname, 0755) < 0) {
                 int e = errno;
                 la->tmpname[0] = '\0';
@@ -1199,7 +644,8 @@ int layer_apply_begin(const char *data_root, const struct layer_apply_opts *opts
             .max_entries = la->lim.max_entries,
             .max_size = la->lim.max_bytes,
         };
-        la->tar = tar_reader_new(&apply_ops, la, &tl);
+        layer_unpack_init(&la->u, la->root_fd, la->lim.max_path);
+        la->tar = tar_reader_new(&layer_unpack_ops, &la->u, &tl);
         for (int i = 0; i < NBUF; i++)
                 la->pool[i] = xmalloc(OUTBUF_SIZE);
         for (int i = 1; i < NBUF; i++)
@@ -1222,12 +668,11 @@ void layer_apply_abort(struct layer_apply *la)
                 return;
         stop_thread(la, true);
         berth_error_free(la->thread_err);
-        cur_release(la);
-        cache_drop(la);
+        layer_unpack_release(&la->u);
         if (la->root_fd >= 0)
                 close(la->root_fd);
         if (la->tmpname[0] && la->layers_fd >= 0)
-                (void)rm_rf_at(la->layers_fd, la->tmpname, 0);
+                (void)layer_unpack_rm_rf_at(la->layers_fd, la->tmpname);
         if (la->layers_fd >= 0)
                 close(la->layers_fd);
         if (la->reserved)
@@ -1238,9 +683,6 @@ void layer_apply_abort(struct layer_apply *la)
         tar_reader_free(la->tar);
         EVP_MD_CTX_free(la->md_comp);
         EVP_MD_CTX_free(la->md_diff);
-        for (size_t i = 0; i < la->n_dirs; i++)
-                free(la->dirs[i].path);
-        free(la->dirs);
         for (int i = 0; i < NBUF; i++)
                 free(la->pool[i]);
         pthread_mutex_destroy(&la->mu);
@@ -1275,18 +717,8 @@ static int end_of_stream(struct layer_apply *la, struct berth_error **err)
                 return take_thread_error(la, err);
         if ((r = tar_reader_finish(la->tar, err)) < 0)
                 return berth_error_prefix(err, "layer");
-        /* Directory times last: creating children changed them. */
-        for (size_t i = la->n_dirs; i-- > 0;) {
-                const char *p = la->dirs[i].path;
-                _cleanup_close_ int fd = -EBADF;
-                if (*p) {
-                        fd = open_in_root(la->root_fd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
-                        if (fd < 0)
-                                continue; /* replaced by a later entry */
-                }
-                if (futimens(*p ? fd : la->root_fd, la->dirs[i].ts) < 0)
-                        return berth_error_sys(err, errno, "layer entry '%s': set times", p);
-        }
+        if ((r = layer_unpack_finish(&la->u, err)) < 0)
+                return r;
         return 0;
 }
 

@@ -363,6 +363,10 @@ int image_ref_parse_pull(const char *s, struct image_ref **ret, struct berth_err
                 return r;
         if (!(*ret)->tag && !(*ret)->digest)
                 (*ret)->tag = xstrdup(IMAGE_REF_DEFAULT_TAG);
+        if ((*ret)->tag && (*ret)->digest) {
+                free((*ret)->tag);
+                (*ret)->tag = NULL;
+        }
         return 0;
 }
 

@@ -44,8 +44,9 @@ int image_ref_parse(const char *s, struct image_ref **ret, struct berth_error **
 /* Docker's ParseNormalizedNamed: fills in docker.io and library/, refuses
  * uppercase repositories and bare 64-hex ids; no default tag. */
 int image_ref_parse_normalized(const char *s, struct image_ref **ret, struct berth_error **err);
-/* parse_normalized, then ":latest" when neither tag nor digest was given
- * (Docker's TagNameOnly) — what `pull python` means. */
+/* Docker's ParseDockerRef — what `pull` means: parse_normalized, then
+ * ":latest" when neither tag nor digest was given, and the tag dropped when a
+ * digest is there too (the digest alone names the content). */
 int image_ref_parse_pull(const char *s, struct image_ref **ret, struct berth_error **err);
 
 /* "docker.io/library/python" */

@@ -16,6 +16,7 @@
  * insecure nor loopback.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <string.h>
@@ -336,6 +337,47 @@ static int add_endpoint(struct registry_repo *r, const char *base, bool fixed, b
         return 0;
 }
 
+/*
+ * Names go into URL paths unescaped, so only what the reference grammar
+ * allows gets through: [A-Za-z0-9._-] components joined by '/', none empty,
+ * "." or "..".  (src/image enforces the full grammar; this is the backstop.)
+ */
+static bool repository_name_ok(const char *name)
+{
+        size_t comp = 0;
+        const char *start = name;
+        for (const char *p = name;; p++) {
+                if (*p == '/' || *p == '\0') {
+                        size_t n = (size_t)(p - start);
+                        if (n == 0 || (n == 1 && start[0] == '.') ||
+                            (n == 2 && start[0] == '.' && start[1] == '.'))
+                                return false;
+                        comp++;
+                        if (*p == '\0')
+                                break;
+                        start = p + 1;
+                        continue;
+                }
+                if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-')
+                        return false;
+        }
+        return comp > 0 && strlen(name) <= 255;
+}
+
+/* A tag ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}) or a valid digest. */
+static int check_reference(const char *ref, struct berth_error **err)
+{
+        if (strchr(ref, ':'))
+                return oci_digest_validate(ref, err);
+        size_t n = strlen(ref);
+        bool ok = n > 0 && n <= 128 && (isalnum((unsigned char)ref[0]) || ref[0] == '_');
+        for (size_t i = 1; ok && i < n; i++)
+                ok = isalnum((unsigned char)ref[i]) || strchr("_.-", ref[i]);
+        if (!ok)
+                return berth_error_set(err, EINVAL, "tag '%.200s': invalid", ref);
+        return 0;
+}
+
 static bool is_docker_io(const char *host)
 {
         return strcmp(host, "docker.io") == 0 || strcmp(host, "index.docker.io") == 0 ||
@@ -350,7 +392,7 @@ int registry_repo_open(struct registry_client *c, const char *host, const char *
         if (!host || !*host || strchr(host, '/') || strpbrk(host, " \t\r\n?#@"))
                 return berth_error_set(err, EINVAL, "registry host '%s': invalid",
                                        host ? host : "");
-        if (repository && (!*repository || repository[0] == '/' || strpbrk(repository, " ?#:@")))
+        if (repository && !repository_name_ok(repository))
                 return berth_error_set(err, EINVAL, "repository '%s': invalid name", repository);
         struct registry_repo *r = xcalloc(1, sizeof(*r));
         r->client = c;
@@ -462,12 +504,15 @@ int reg_ping(struct registry_repo *r, struct reg_endpoint *ep, struct berth_erro
                         char *https = ep->base;
                         ep->base = TAKE_PTR(http);
                         struct berth_error *e2 = NULL;
-                        rr = ping_once(r, ep, &resp, &e2);
-                        if (rr < 0) {
+                        int r2 = ping_once(r, ep, &resp, &e2);
+                        /* Only a v2 answer over http counts; otherwise (a TLS server
+                         * saying 400, nothing listening) the https error is the truth. */
+                        if (r2 < 0 || (resp.status != 200 && resp.status != 401)) {
                                 free(ep->base);
                                 ep->base = https;
                                 berth_error_free(e2);
                         } else {
+                                rr = 0;
                                 free(https);
                                 berth_error_free(TAKE_PTR(e1));
                         }
@@ -647,7 +692,7 @@ int registry_manifest_get(struct registry_repo *r, const char *ref, struct regis
         memset(ret, 0, sizeof(*ret));
         if (!r->repository)
                 return berth_error_set(err, EINVAL, "get manifest: no repository");
-        if (strchr(ref, ':') && (rr = oci_digest_validate(ref, err)) < 0)
+        if ((rr = check_reference(ref, err)) < 0)
                 return rr;
         for (size_t i = 0; i < r->n_eps; i++) {
                 berth_error_freep(err);
@@ -702,7 +747,7 @@ int registry_manifest_head(struct registry_repo *r, const char *ref, char **ret_
         int rr = -EIO;
         if (!r->repository)
                 return berth_error_set(err, EINVAL, "head manifest: no repository");
-        if (strchr(ref, ':') && (rr = oci_digest_validate(ref, err)) < 0)
+        if ((rr = check_reference(ref, err)) < 0)
                 return rr;
         for (size_t i = 0; i < r->n_eps; i++) {
                 berth_error_freep(err);
@@ -871,6 +916,9 @@ int registry_blob_mount(struct registry_repo *r, const char *digest, const char 
         int rr;
         if ((rr = oci_digest_validate(digest, err)) < 0)
                 return rr;
+        if (!repository_name_ok(from))
+                return berth_error_set(err, EINVAL, "mount from '%s': invalid repository name",
+                                       from);
         CURL *esc = curl_easy_init();
         if (!esc)
                 berth_oom();
@@ -1045,6 +1093,9 @@ int registry_manifest_put(struct registry_repo *r, const char *ref, const char *
                           const char *body, size_t len, char **ret_digest, struct berth_error **err)
 {
         _cleanup_free_ char *digest = registry_digest_sha256(body, len);
+        int rc = check_reference(ref, err);
+        if (rc < 0)
+                return rc;
         if (strchr(ref, ':') && strcmp(ref, digest) != 0)
                 return berth_error_set(err, EINVAL, "put manifest %s: content is %s", ref, digest);
         if (len > OCI_MANIFEST_MAX_SIZE)

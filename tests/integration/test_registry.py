@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import tarfile
 import tempfile
@@ -65,7 +66,7 @@ def sha256(data):
 
 
 def free_port(host="127.0.0.1"):
-    with socket.socket() as s:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
 
@@ -229,15 +230,16 @@ def http_push(base, repo, tag, img, headers=None):
 # ---- registries ----------------------------------------------------------------
 
 class Registry:
-    def __init__(self, workdir, tls=None, htpasswd=None, token=None, client_ca=None):
-        self.port = free_port()
+    def __init__(self, workdir, tls=None, htpasswd=None, token=None, client_ca=None, ip="127.0.0.1"):
+        self.port = free_port(ip)
         self.dir = tempfile.mkdtemp(prefix="reg-", dir=workdir)
-        self.host = "127.0.0.1:%d" % self.port
+        bracketed = "[%s]" % ip if ":" in ip else ip
+        self.host = "%s:%d" % (bracketed, self.port)
         cfg = ["version: 0.1",
                "log:", "  level: error", "  accesslog:", "    disabled: true",
                "storage:", "  filesystem:", "    rootdirectory: %s/data" % self.dir,
                "  delete:", "    enabled: true",
-               "http:", "  addr: 127.0.0.1:%d" % self.port, "  secret: %s" % uuid.uuid4().hex]
+               "http:", "  addr: \"%s\"" % self.host, "  secret: %s" % uuid.uuid4().hex]
         if tls:
             cfg += ["  tls:", "    certificate: %s" % tls[0], "    key: %s" % tls[1]]
             if client_ca:
@@ -255,7 +257,7 @@ class Registry:
         self.proc = subprocess.Popen([REGISTRY_BIN, "serve", self.config], stdout=self.log,
                                      stderr=subprocess.STDOUT)
         try:
-            wait_port(self.port)
+            wait_port(self.port, ip)
         except AssertionError:
             self.stop()
             raise
@@ -519,6 +521,17 @@ def test_chunked_upload_and_docker_schema2(regwork, registries):
     assert got == img.blobs[blob]
 
 
+def test_ipv6_loopback_registry(regwork, registries):
+    reg = registries(regwork, ip="::1")
+    img = build_image()
+    src = os.path.join(regwork, "img")
+    img.write_dir(src)
+    assert reg.host.startswith("[::1]:")
+    run_client("push", src, reg.host + "/v6/bb:1")
+    out = json.loads(run_client("manifest", reg.host + "/v6/bb:1").stdout)
+    assert out["digest"] == img.top_digest
+
+
 def test_missing_manifest_is_a_clear_error(regwork, registries):
     reg = registries(regwork)
     p = run_client("manifest", reg.host + "/nothing/here:v9", check=False)
@@ -578,6 +591,7 @@ def test_tls_client_certificate_from_certs_d(regwork, registries):
                    reg.host + "/mtls/bb:1", check=False)
     assert p.returncode == 1
     assert reg.host.encode() in p.stderr
+    assert b"status 400" not in p.stderr  # no confusing plain-http attempt reported
 
     run_client("--certs-dir", with_pair, "push", src, reg.host + "/mtls/bb:1")
     out = json.loads(run_client("--certs-dir", with_pair, "manifest",
@@ -768,6 +782,11 @@ class Liar:
             return self.send(h, 401, b"", [("WWW-Authenticate", 'Basic realm="liar"')])
         if h.path == "/v2/":
             return self.send(h, 200, b"{}")
+        if h.path.startswith("/v2/_catalog"):
+            if "last=b" in h.path:
+                return self.send(h, 200, b'{"repositories":["c"]}')
+            return self.send(h, 200, b'{"repositories":["a","b"]}',
+                             [("Link", '</v2/_catalog?last=b&n=2>; rel="next"')])
         if "/manifests/" in h.path:
             return self.send(h, 200, self.manifest,
                              [("Content-Type", OCI_MANIFEST),
@@ -790,6 +809,18 @@ class Liar:
         if self.mode == "ignore-range":
             start = 0
         data = self.blob[start:]
+        if self.mode == "reset-once" and not rng:
+            # Half the body, then a TCP reset (SO_LINGER 0), as a dropped connection looks.
+            h.send_response(200)
+            h.send_header("Content-Length", str(len(data)))
+            h.end_headers()
+            h.wfile.write(data[:len(data) // 2])
+            h.wfile.flush()
+            time.sleep(0.3)  # let the client read what was sent: a reset drops unread data
+            h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            h.connection.close()
+            h.close_connection = True
+            return
         if self.mode in ("truncate-once", "ignore-range") and not rng:
             # Promise everything, deliver a third, drop the connection.
             h.send_response(200)
@@ -858,6 +889,11 @@ def fetch(liar, *extra, check=False):
                       str(len(liar.blob)), check=check)
 
 
+def test_catalog_follows_link_pages(liars):
+    liar = liars()
+    assert run_client("catalog", liar.host).stdout.decode().split() == ["a", "b", "c"]
+
+
 def test_wrong_digest_is_refused(liars):
     liar = liars()
     liar.mode = "wrong-digest"
@@ -885,6 +921,16 @@ def test_truncated_blob_resumes_with_range(liars):
     assert p.stdout == liar.blob
     ranges = [h["headers"].get("Range") for h in liar.hits if "/blobs/" in h["path"]]
     assert ranges[0] is None and ranges[1] == "bytes=%d-" % (len(liar.blob) // 3)
+
+
+def test_reset_connection_resumes_with_range(liars):
+    liar = liars()
+    liar.mode = "reset-once"
+    p = fetch(liar, check=True)
+    assert p.stdout == liar.blob
+    ranges = [h["headers"].get("Range") for h in liar.hits if "/blobs/" in h["path"]]
+    assert len(ranges) == 2 and ranges[1].startswith("bytes=")
+    assert int(ranges[1][len("bytes="):-1]) > 0
 
 
 def test_resume_when_server_ignores_range(liars):

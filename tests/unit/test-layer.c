@@ -1221,6 +1221,64 @@ START_TEST(test_hostile_entries_over_planted_symlinks)
 }
 END_TEST
 
+START_TEST(test_every_truncation_fails_cleanly)
+{
+        /* cut a gzip and a zstd layer at many points: each is an error with a
+         * message, and no layer or temp directory is left */
+        struct tw t = {BERTH_BUF_INIT};
+        build_rich(&t);
+        for (int z = 0; z < 2; z++) {
+                struct berth_buf c = BERTH_BUF_INIT;
+                if (z == 0)
+                        gzip_buf(t.b.data, t.b.len, &c);
+                else
+                        zstd_buf(t.b.data, t.b.len, &c);
+                for (size_t cut = 1; cut < c.len; cut += 1 + c.len / 37) {
+                        struct layer_apply_opts o = {0};
+                        struct layer_result res;
+                        char *msg = NULL;
+                        int r = apply_opts(c.data, cut, 1 + cut % 97, &o, &res, &msg);
+                        ck_assert_msg(r < 0, "cut at %zu of %zu accepted", cut, c.len);
+                        ck_assert_msg(msg && *msg, "cut at %zu: no message", cut);
+                        free(msg);
+                        char **all = NULL;
+                        struct berth_error *err = NULL;
+                        ck_assert_int_eq(layer_list(root, &all, &err), 0);
+                        ck_assert_ptr_null(all[0]);
+                        strv_free(all);
+                        char *layers = xasprintf("%s/layers", root);
+                        DIR *d = opendir(layers);
+                        struct dirent *de;
+                        while (d && (de = readdir(d)))
+                                ck_assert_msg(de->d_name[0] == '.', "left: %s", de->d_name);
+                        if (d)
+                                closedir(d);
+                        free(layers);
+                }
+                buf_release(&c);
+        }
+        buf_release(&t.b);
+}
+END_TEST
+
+START_TEST(test_metadata_kept_on_tmpfs)
+{
+        /* the same layer on tmpfs (user.* xattrs there since Linux 6.6) as on the
+         * disk filesystem of /tmp */
+        ck_assert_int_eq(unshare(CLONE_NEWNS), 0);
+        ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+        ck_assert_int_eq(mount("tmpfs", root, "tmpfs", 0, "size=64m"), 0);
+        struct tw t = {BERTH_BUF_INIT};
+        build_rich(&t);
+        struct layer_result res;
+        char *msg = NULL;
+        ck_assert_msg(apply(&t, &res, &msg) == 0, "%s", msg);
+        check_rich(&res);
+        buf_release(&t.b);
+        ck_assert_int_eq(umount2(root, MNT_DETACH), 0);
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("layer");
@@ -1229,10 +1287,12 @@ int main(void)
         tcase_add_unchecked_fixture(tc, base_setup, base_teardown);
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_plain_metadata_kept);
+        tcase_add_test(tc, test_metadata_kept_on_tmpfs);
         tcase_add_test(tc, test_gzip_and_zstd_digests_and_chain);
         tcase_add_test(tc, test_multi_member_gzip);
         tcase_add_test(tc, test_digest_mismatch_leaves_no_layer);
         tcase_add_test(tc, test_truncated_streams);
+        tcase_add_test(tc, test_every_truncation_fails_cleanly);
         tcase_add_test(tc, test_whiteouts_hide_lower_files_in_overlayfs);
         tcase_add_test(tc, test_later_entries_replace_earlier);
         tcase_add_test(tc, test_crash_leftovers_cleaned);

@@ -290,6 +290,14 @@ START_TEST(test_pull_defaults_and_api_host)
         ck_assert_int_eq(image_ref_parse_pull("x@sha256:" F64, &r, &err), 0);
         ck_assert_ptr_null(r->tag);
         image_ref_free(r);
+        /* tag and digest: the digest wins (ParseDockerRef) */
+        ck_assert_int_eq(image_ref_parse_pull("x:1.0@sha256:" F64, &r, &err), 0);
+        ck_assert_ptr_null(r->tag);
+        ck_assert_str_eq(r->digest, "sha256:" F64);
+        s = image_ref_familiar(r);
+        ck_assert_str_eq(s, "x@sha256:" F64);
+        free(s);
+        image_ref_free(r);
 
         ck_assert_int_eq(image_ref_parse_pull("localhost:5000/a/b", &r, &err), 0);
         ck_assert_str_eq(image_ref_api_host(r), "localhost:5000");
