@@ -33,7 +33,9 @@ const char *gt_type_name(const struct json *v)
         case JSON_BOOL:
                 return "bool";
         case JSON_NUMBER:
-                return gt_is_int(v) ? "int" : "float64";
+                if (!gt_is_int(v))
+                        return "float64";
+                return (v->num.flags & GT_NUM_GO_INT) ? "int" : "int64";
         case JSON_STRING:
                 return "string";
         case JSON_ARRAY:

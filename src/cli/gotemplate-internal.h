@@ -74,7 +74,10 @@ int gt_line_of(const char *text, size_t pos);
 /* Is name one of the template functions (exec decides what they do)? */
 bool gt_function_exists(const char *name, size_t len);
 
-/* Go's type name of a JSON value as encoding/json decodes it ("<nil>" for NULL). */
+/* Marks an integer the template made (literal, len, index): Go's int, not the data's int64. */
+#define GT_NUM_GO_INT (1u << 7)
+
+/* Go's type name of a JSON value as berth models it ("<nil>" for NULL). */
 const char *gt_type_name(const struct json *v);
 bool gt_is_int(const struct json *v);
 /* fmt.Sprint / Sprintln semantics over n values (NULL = nil interface). */

@@ -134,7 +134,9 @@ static struct tval str_val(struct state *s, const char *p, size_t len)
 
 static struct tval int_val(struct state *s, int64_t i)
 {
-        return (struct tval){own(s, json_new_int(i)), false};
+        struct json *j = json_new_int(i);
+        j->num.flags |= GT_NUM_GO_INT;
+        return (struct tval){own(s, j), false};
 }
 
 static struct tval bool_val(struct state *s, bool b)
@@ -225,6 +227,15 @@ static void print_tval(struct state *s, struct tval v)
                 gotemplate_print_value(s->out, v.j);
 }
 
+/* An object of strings only stands for a Go map[string]string (docker's labels). */
+static bool object_all_strings(const struct json *o)
+{
+        for (size_t i = 0; i < o->obj.n; i++)
+                if (o->obj.m[i].value->type != JSON_STRING)
+                        return false;
+        return true;
+}
+
 static int eval_field(struct state *s, const char *name, bool has_args, struct tval recv,
                       struct tval *ret)
 {
@@ -250,7 +261,8 @@ static int eval_field(struct state *s, const char *name, bool has_args, struct t
                 if (has_args)
                         return x_error(s, "%s is not a method but has arguments", name);
                 ret->j = json_get(recv.j, name);
-                ret->boxed = true;
+                /* map[string]interface{} elements are interfaces; map[string]string ones are not */
+                ret->boxed = !object_all_strings(recv.j);
                 return 0;
         }
         return x_error(s, "can't evaluate field %s in type %s", name, val_type(recv));
@@ -357,14 +369,6 @@ static bool index_arg(struct call *c, struct tval idx, size_t cap, int64_t *ret)
                 return false;
         }
         *ret = x;
-        return true;
-}
-
-static bool object_all_strings(const struct json *o)
-{
-        for (size_t i = 0; i < o->obj.n; i++)
-                if (o->obj.m[i].value->type != JSON_STRING)
-                        return false;
         return true;
 }
 
@@ -1330,12 +1334,14 @@ static int walk_range(struct state *s, struct tval dot, const struct node *n)
         size_t count = 0;
         const struct json *j = val.j;
         const struct json_member **members = NULL;
+        bool all_strings = false;
         if (!j) {
                 count = 0;
         } else if (j->type == JSON_ARRAY) {
                 count = j->arr.n;
         } else if (j->type == JSON_OBJECT) {
                 count = j->obj.n;
+                all_strings = object_all_strings(j);
                 members = xcalloc(count + 1, sizeof(*members));
                 for (size_t i = 0; i < count; i++)
                         members[i] = &j->obj.m[i];
@@ -1365,7 +1371,7 @@ static int walk_range(struct state *s, struct tval dot, const struct node *n)
                         elem = (struct tval){j->arr.items[i], true};
                 } else if (j->type == JSON_OBJECT) {
                         index = str_val(s, members[i]->key, strlen(members[i]->key));
-                        elem = (struct tval){members[i]->value, true};
+                        elem = (struct tval){members[i]->value, !all_strings};
                 } else {
                         index = elem = int_val(s, (int64_t)i);
                 }

@@ -514,3 +514,89 @@ def test_pull_error_matches_docker(daemon, tmp_path):
     want_tty = run_pty(daemon, docker(daemon, "pull", "busybox:latest"), 120)
     got_tty = run_pty(daemon, [BERTH_FMT, "progress", "--tty"], 120, stdin_file=str(stream_file))
     assert got_tty == want_tty
+
+
+# ------------------------------------------------- Go's text/template itself
+
+GO = "/usr/bin/go"
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@pytest.fixture(scope="module")
+def go_oracle(tmp_path_factory):
+    """tests/integration/gotemplate_oracle.go built with Debian's Go: text/template as Go runs it."""
+    assert os.access(GO, os.X_OK), "Go (Debian golang-go) is required as the reference"
+    d = tmp_path_factory.mktemp("go-oracle")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(d), "GOCACHE": str(d / "cache"),
+           "GOPATH": str(d / "gopath"), "GOPROXY": "off", "GO111MODULE": "off",
+           "CGO_ENABLED": "0"}
+    exe = str(d / "gotemplate-oracle")
+    p = subprocess.run([GO, "build", "-o", exe, os.path.join(HERE, "gotemplate_oracle.go")],
+                       env=env, capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stderr
+    return exe
+
+
+# Keys in sorted order: Go's json encodes maps sorted, berth keeps document order (which is
+# docker's struct order for daemon data), and the two agree on sorted input.
+ORACLE_DATA = json.dumps({
+    "Big": 123456789.0, "Config": {"Env": ["A=1", "B=2"], "Labels": {},
+                                   "Nested": {"k": [1, {"x": None}], "s": "deep"}},
+    "E": 1e6, "Empty": "", "F": 1.5, "ID": "sha256:abcdef0123456789",
+    "Labels": {"a": "1", "b": "2", "com.example.x": "y"}, "Mixed": {"y": [1, "x"], "z": 1},
+    "N": 1000000, "Names": ["web", "db", "cache"], "Neg": -3, "Nil": None, "Small": 0.00001,
+    "T": True, "Uni": "h\u00e9llo w\u00f6rld \u65e5\u672c",
+}).encode()
+
+ORACLE_TEMPLATES = [
+    "{{.}}",
+    "{{.ID}} {{.Missing}} {{.Config.Missing}} {{.Missing.Deeper}} {{.Nil}}",
+    "{{.Names}} {{.Labels}} {{.Mixed}} {{.Config}}",
+    "{{.N}} {{.F}} {{.E}} {{.Big}} {{.Small}} {{.Neg}} {{.T}}",
+    "{{range $k, $v := .Mixed}}{{$k}}={{$v}};{{end}}|{{range .Labels}}{{.}},{{end}}",
+    "{{range $i, $n := .Names}}{{if $i}}, {{end}}{{$i}}:{{$n}}{{else}}none{{end}}",
+    "{{range .Config.Nested.k}}[{{.}}]{{end}} {{index .Config.Nested.k 1}} {{index .Labels \"a\"}}|{{index .Labels \"zz\"}}|{{index .Mixed \"zz\"}}",
+    "{{range .Names}}{{if eq . \"db\"}}{{continue}}{{end}}{{if eq . \"cache\"}}{{break}}{{end}}{{.}}{{end}}",
+    "{{with .Config.Nested}}{{.s}} {{$.ID}}{{end}}{{with .Empty}}x{{else}}empty{{end}}",
+    "{{if .Empty}}a{{else if .Nil}}b{{else if .N}}c{{end}} {{if not .T}}x{{else}}y{{end}}",
+    "{{$x := .N}}{{$y := \"s\"}}{{range .Names}}{{$y = .}}{{end}}{{$x}} {{$y}}",
+    "{{len .Names}} {{len .ID}} {{len .Labels}} {{len .Uni}} {{len .Config.Labels}}",
+    "{{eq .N 1000000}} {{eq .ID \"x\" \"sha256:abcdef0123456789\"}} {{ne .F 1.5}} {{lt .Neg 0}} {{le \"a\" \"b\"}} {{gt .Big .F}} {{ge .N .N}}",
+    "{{and .T .N .ID}} {{and .T .Empty .ID}} {{or .Empty .Nil .F}} {{or .Empty .Missing}} {{not .Nil}}",
+    "{{printf \"%s|%10s|%-10s|%q|%x|%X\" .ID .Uni .Names .Uni .ID .Neg}}",
+    "{{printf \"%d|%5d|%-5d|%05d|%+d|%x|%o|%b|%c|%U\" .N .Neg .Neg .Neg .N .N .N 5 65 9731}}",
+    "{{printf \"%v|%.2f|%8.3f|%e|%E|%g|%G|%.3g\" .F .F .Big .Big .Small .Big .Small .Big}}",
+    "{{printf \"%t|%v|%v|%v|%s|%d\" .T .Nil .Labels .Config.Nested .Names .Names}}",
+    "{{printf \"%d %s\" .ID .N}} {{printf \"%s\"}} {{printf \"%s\" 1 2}} {{printf \"%z\" 3}} {{printf \"100%%\"}}",
+    "{{print .N .F \"s\" .Names .Nil .Missing}}|{{println .ID .T}}",
+    "{{json .Labels}} {{json .Names}} {{json .Mixed}} {{json .F}} {{json .Big}} {{json .Small}} {{json .Nil}} {{json \"<&>\"}}",
+    "{{json .}}",
+    "{{join .Names \", \"}} {{join .Labels \"+\"}} {{join .Nil \",\"}} {{join (split .ID \":\") \"/\"}}",
+    "{{split .ID \"\"}} {{split \"a,,b\" \",\"}} {{split .Uni \" \"}}",
+    "{{lower .Uni}} {{upper .ID}} {{title \"hello wide_world-x y.z\"}}",
+    "[{{pad .Empty 1 1}}][{{pad .ID 0 2}}] {{truncate .ID 6}} {{truncate .ID 100}}",
+    "{{.Names | len}} {{.ID | printf \"%s!\" | printf \"<%s>\"}} {{(index .Names 0) | upper}}",
+    "{{slice .ID 0 6}} {{slice .Names 1}} {{slice .Names 1 2}} {{index .ID 0}}",
+    "{{\"a\\tb\\u00e9\\x41\\101\"}} {{`raw\\n`}} {{'x'}} {{'\\n'}} {{0x1F}} {{0o17}} {{0b101}} {{1_000}} {{1e3}} {{.5}} {{-7}}",
+    "a  {{- .ID -}}  b {{/* comment */}} c {{- /* c2 */ -}} d",
+    "{{html .Uni}} {{html \"<a href='x'>&\\\"\" 3}} {{js \"<a='b'>\\\\\"}} {{urlquery \"a b/c?d=\u00e9\"}}",
+    "{{.Labels.a}} {{.Labels.zz}} {{.Config.Nested.k}}",
+    # errors
+    "{{.ID}", "{{.ID }", "x\n{{.ID", "{{if .T}}", "{{end}}", "{{else}}", "{{if}}{{end}}",
+    "{{foo}}", "{{$x}}", "{{.ID | \"x\"}}", "{{\"unterminated}}", "{{/* open", "{{3x}}",
+    "{{.ID.Foo}}", "{{.Nil.X}}", "{{.Labels.a.x}}", "ok\n  {{index .Names 5}}", "{{lower .Missing}}",
+    "{{lower .N}}", "{{lower 3}}", "{{eq 1 1.0}}", "{{eq .N .F}}", "{{lt .Names 1}}",
+    "{{\"x\" | .ID}}", "{{.ID \"x\"}}", "{{range .ID}}{{end}}", "{{range .F}}{{end}}", "{{nil}}",
+    "{{printf}}", "{{join .ID \",\"}}", "{{len .N}}", "{{index .N 1}}", "{{index .Names \"a\"}}",
+    "{{slice .Names 2 1}}", "{{truncate .ID .F}}", "{{pad .ID 1}}", "{{(1).X}}", "{{1 2}}",
+    "{{$x := 1}}{{$x.Y}}", "{{range $i, $v, $w := .Names}}{{end}}", "{{with $x := 1}}{{end}}{{$x}}",
+    "{{.Names.X}}", "{{index .Config.Nested.k 1 \"x\" \"y\"}}",
+]
+
+
+@pytest.mark.parametrize("tmpl", ORACLE_TEMPLATES)
+def test_template_matches_go(go_oracle, tmpl):
+    want = subprocess.run([go_oracle, tmpl], input=ORACLE_DATA, capture_output=True, timeout=60)
+    got = subprocess.run([BERTH_FMT, "template", tmpl], input=ORACLE_DATA, capture_output=True,
+                         timeout=60)
+    assert (got.stdout, got.stderr, got.returncode) == (want.stdout, want.stderr, want.returncode)
