@@ -11,11 +11,12 @@
  * Layers: those whose chain id is unpacked already say "Already exists"; the
  * others say "Pulling fs layer" (and "Waiting" beyond the concurrency) and
  * go to up to max-concurrent-downloads worker threads.  A worker streams the
- * blob from the registry into two sinks at once: the content store's ingest
- * (compressed blob, for push and save) and the streaming layer apply
- * (decompress, hash, unpack into a temp directory); the registry client
- * verifies the compressed digest, the ingest verifies it again before the
- * rename, and the layer apply refuses a diff_id other than the config's.
+ * blob from the registry into image/ingest.h's layer ingest, which feeds the
+ * content store (compressed blob, for push and save) and the streaming layer
+ * apply (decompress, hash, unpack into a temp directory) at once; the
+ * registry client verifies the compressed digest, the store verifies it again
+ * before the rename, and the layer apply refuses a diff_id other than the
+ * config's.
  * The pulling thread reports "Extracting"/"Pull complete" in layer order as
  * workers finish, and watches for a vanished client: then it sets the cancel
  * flag, which stops every transfer and sink; workers abort their temp files.
@@ -36,6 +37,7 @@
 #include "base/buf.h"
 #include "base/fileio.h"
 #include "base/log.h"
+#include "image/ingest.h"
 #include "image/layer.h"
 #include "image/reference.h"
 #include "layers.h"
@@ -61,8 +63,7 @@ struct pull_layer {
         struct berth_error *err;
         uint64_t size; /* unpacked bytes */
         /* download state (worker only) */
-        struct blob_ingest *ing;
-        struct layer_apply *la;
+        struct layer_ingest *ing;
         uint64_t got;
         int64_t last_emit;
 };
@@ -163,12 +164,11 @@ static int layer_sink(const void *buf, size_t n, void *userdata, struct berth_er
         struct pull *p = l->p;
         if (atomic_load(&p->cancel))
                 return berth_error_set(err, ECANCELED, "pull cancelled");
-        int r = blob_ingest_write(l->ing, buf, n, err);
-        if (r < 0)
-                return r;
-        r = layer_apply_write(l->la, buf, n, err);
-        if (r < 0)
-                return r;
+        int r = layer_ingest_write(buf, n, l->ing);
+        if (r < 0) {
+                const struct berth_error *e = layer_ingest_error(l->ing);
+                return berth_error_set(err, -r, "%s", e ? e->msg : "write layer");
+        }
         l->got += n;
         int64_t t = now_ns();
         if (t - l->last_emit >= PROGRESS_INTERVAL_NS) {
@@ -178,83 +178,43 @@ static int layer_sink(const void *buf, size_t n, void *userdata, struct berth_er
         return 0;
 }
 
-/* The blob is in the store already: unpack from it. */
-static int apply_from_store(struct pull_layer *l, struct berth_error **err)
-{
-        struct pull *p = l->p;
-        _cleanup_close_ int fd = -EBADF;
-        int r =
-            blob_store_open_blob(berth_layers_engine(p->imgs)->store, l->desc->digest, &fd, err);
-        if (r < 0)
-                return r;
-        emit(p, l->short_id, "Download complete", -1, 0, true);
-        char *buf = xmalloc(1 << 20);
-        for (;;) {
-                if (atomic_load(&p->cancel)) {
-                        r = berth_error_set(err, ECANCELED, "pull cancelled");
-                        break;
-                }
-                ssize_t got = read(fd, buf, 1 << 20);
-                if (got < 0 && errno == EINTR)
-                        continue;
-                if (got < 0) {
-                        r = berth_error_sys(err, errno, "read blob %s", l->desc->digest);
-                        break;
-                }
-                if (got == 0)
-                        break;
-                if ((r = layer_apply_write(l->la, buf, (size_t)got, err)) < 0)
-                        break;
-        }
-        free(buf);
-        return r;
-}
-
+/*
+ * One layer through image/ingest.h: bytes from the registry go to the store
+ * (verified blob) and the streaming layer apply at once; what is already
+ * there (the blob, the unpacked layer, or both) is reused.
+ */
 static int run_layer(struct pull_layer *l, struct berth_error **err)
 {
         struct pull *p = l->p;
-        struct layer_apply_opts o = {
+        struct layer_ingest_opts o = {
+            .digest = l->desc->digest,
+            .size = l->desc->size,
+            .diff_id = l->diff_id,
             .parent_chain_id = l->idx ? p->layers[l->idx - 1].chain_id : NULL,
-            .expected_diff_id = l->diff_id,
-            .no_digest = true,
         };
-        int r = layer_apply_begin(berth_layers_data_root(p->imgs), &o, &l->la, err);
+        struct berth_engine *e = berth_layers_engine(p->imgs);
+        int r = layer_ingest_begin(e->store, &o, &l->ing, err);
         if (r < 0)
                 return r;
-        if (r == 1) { /* another pull unpacked it meanwhile */
+        if (r == 1) { /* present already, or unpacked from the stored blob */
                 l->size = existing_layer_size(p->imgs, l->chain_id);
                 emit(p, l->short_id, "Download complete", -1, 0, true);
                 return 0;
         }
-        r = blob_store_ingest_begin(berth_layers_engine(p->imgs)->store, l->desc->digest,
-                                    l->desc->size, &l->ing, err);
-        if (r < 0)
-                goto fail;
-        if (r == 1) {
-                r = apply_from_store(l, err);
-        } else {
-                l->last_emit = 0;
-                r = registry_blob_fetch(p->repo, l->desc->digest, l->desc->size, layer_sink, l,
-                                        err);
-                if (r == 0) {
-                        emit(p, l->short_id, "Verifying Checksum", -1, 0, true);
-                        r = blob_ingest_commit(TAKE_PTR(l->ing), NULL, err);
-                        if (r == 0)
-                                emit(p, l->short_id, "Download complete", -1, 0, true);
-                }
+        l->last_emit = 0;
+        r = registry_blob_fetch(p->repo, l->desc->digest, l->desc->size, layer_sink, l, err);
+        if (r < 0) {
+                layer_ingest_abort(TAKE_PTR(l->ing));
+                return r;
         }
-        if (r < 0)
-                goto fail;
-        struct layer_result res;
-        r = layer_apply_finish(TAKE_PTR(l->la), &res, err);
+        emit(p, l->short_id, "Verifying Checksum", -1, 0, true);
+        struct layer_result res = {0};
+        r = layer_ingest_commit(TAKE_PTR(l->ing), &res, err);
         if (r < 0)
                 return r;
-        l->size = res.size;
+        emit(p, l->short_id, "Download complete", -1, 0, true);
+        l->size = res.size ? res.size : existing_layer_size(p->imgs, l->chain_id);
         return 0;
-fail:
-        blob_ingest_abort(TAKE_PTR(l->ing));
-        layer_apply_abort(TAKE_PTR(l->la));
-        return r;
 }
 
 static void *worker(void *arg)
