@@ -250,32 +250,42 @@ static void *worker(void *arg)
 
 /* ---- one image ---- */
 
-static int buf_sink(const void *buf, size_t n, void *userdata, struct berth_error **err)
+struct config_sink {
+        struct berth_buf buf;
+        struct blob_ingest *ing;
+};
+
+static int config_sink(const void *buf, size_t n, void *userdata, struct berth_error **err)
 {
-        struct berth_buf *b = userdata;
-        if (b->len + n > CONFIG_MAX)
-                return berth_error_set(err, EFBIG, "image config larger than %u bytes", CONFIG_MAX);
-        buf_append(b, buf, n);
-        return 0;
+        struct config_sink *cs = userdata;
+        if (cs->buf.len + n > CONFIG_MAX)
+                return berth_error_set(err, EFBIG, "image config larger than %u bytes",
+                                       CONFIG_MAX);
+        buf_append(&cs->buf, buf, n);
+        return blob_ingest_write(cs->ing, buf, n, err);
 }
 
+/* The config blob, fetched once even when pulls of the same image race (the
+ * store's ingest serialises them; the loser reads what the winner stored). */
 static int fetch_config(struct pull *p, const struct oci_descriptor *d, char **ret, size_t *ret_len,
                         struct berth_error **err)
 {
-        if (blob_store_exists(berth_layers_engine(p->imgs)->store, d->digest))
-                return blob_store_read(berth_layers_engine(p->imgs)->store, d->digest, CONFIG_MAX,
-                                       ret, ret_len, err);
-        struct berth_buf b = BERTH_BUF_INIT;
-        int r = registry_blob_fetch(p->repo, d->digest, d->size, buf_sink, &b, err);
+        struct blob_store *store = berth_layers_engine(p->imgs)->store;
+        struct config_sink cs = {BERTH_BUF_INIT, NULL};
+        int r = blob_store_ingest_begin(store, d->digest, d->size, &cs.ing, err);
+        if (r == 1)
+                return blob_store_read(store, d->digest, CONFIG_MAX, ret, ret_len, err);
         if (r == 0)
-                r = blob_store_put(berth_layers_engine(p->imgs)->store, d->digest,
-                                   b.data ? b.data : "", b.len, NULL, err);
+                r = registry_blob_fetch(p->repo, d->digest, d->size, config_sink, &cs, err);
+        if (r == 0)
+                r = blob_ingest_commit(TAKE_PTR(cs.ing), NULL, err);
+        blob_ingest_abort(cs.ing);
         if (r < 0) {
-                buf_release(&b);
+                buf_release(&cs.buf);
                 return berth_error_prefix(err, "image config %s", d->digest);
         }
-        *ret_len = b.len;
-        *ret = buf_steal(&b);
+        *ret_len = cs.buf.len;
+        *ret = buf_steal(&cs.buf);
         return 0;
 }
 
