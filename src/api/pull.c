@@ -1,8 +1,8 @@
 /*
- * pull.c — POST /images/create (pull) and GET /images/{name}/history; the
- * other image endpoints are in images.c.
+ * pull.c — POST /images/create (pull), POST /images/{name}/push and GET
+ * /images/{name}/history; the other image endpoints are in images.c.
  *
- * A pull runs on a worker thread with a lazy stream (server.h): errors found
+ * A pull (or push) runs on a worker thread with a lazy stream (server.h): errors found
  * before the first progress message (bad reference, unknown manifest, no such
  * registry) become a plain {"message"} answer with Docker's status code, as
  * dockerd does; later errors end the stream with {"errorDetail", "error"}.
@@ -21,6 +21,7 @@
 #include "base/log.h"
 #include "cli/progress.h"
 #include "engine/pull.h"
+#include "engine/push.h"
 #include "handlers.h"
 
 static int status_for(int r)
@@ -111,11 +112,14 @@ struct pull_job {
         struct berth_engine *engine;
         char *from, *tag, *platform;
         struct auth_holder auth;
+        bool push; /* a push of `from`, not a pull */
 };
 
 static int pull_progress(const struct json *msg, void *userdata)
 {
         struct pull_job *job = userdata;
+        if (json_get(msg, "aux")) /* push's {Tag, Digest, Size}: as it is */
+                return api_stream_write_json(job->s, msg);
         const struct json *detail = json_get(msg, "progressDetail");
         struct json *m = json_new_object();
         json_set_str(m, "status", json_str(json_get(msg, "status")));
@@ -155,7 +159,19 @@ static void *pull_worker(void *arg)
             .userdata = job,
             .client_gone = pull_client_gone,
         };
-        int r = berth_image_pull(job->engine->layers, &o, &err);
+        int r;
+        if (job->push) {
+                struct push_opts po = {
+                    .name = job->from,
+                    .tag = job->tag,
+                    .auth = o.auth,
+                    .progress = pull_progress,
+                    .userdata = job,
+                };
+                r = berth_image_push(job->engine->layers, &po, &err);
+        } else {
+                r = berth_image_pull(job->engine->layers, &o, &err);
+        }
         if (r < 0 && api_stream_fail(job->s, status_for(r), berth_error_msg(err)) == -EALREADY) {
                 struct json *m = json_new_object();
                 struct json *d = json_object_set(m, "errorDetail", json_new_object());
@@ -204,6 +220,26 @@ static void handle_create(struct api_request *req, void *userdata)
         }
 }
 
+static void handle_push(struct api_request *req, void *userdata)
+{
+        struct pull_job *job = xcalloc(1, sizeof(*job));
+        job->engine = userdata;
+        job->push = true;
+        job->from = xstrdup(api_request_param(req, "name"));
+        const char *tag = api_request_query(req, "tag");
+        job->tag = tag ? xstrdup(tag) : NULL;
+        auth_parse(api_request_header(req, "X-Registry-Auth"), &job->auth);
+        job->s = api_stream_begin_lazy(req, 200, "application/json");
+        if (api_worker_spawn(pull_worker, job) < 0) {
+                api_stream_fail(job->s, 500, "cannot start a push thread");
+                api_stream_end(job->s);
+                free(job->from);
+                free(job->tag);
+                json_free(job->auth.j);
+                free(job);
+        }
+}
+
 /* ---- history ---- */
 
 static void handle_history(struct api_request *req, void *userdata)
@@ -223,6 +259,7 @@ void api_register_pull(struct api_server *srv, struct berth_engine *engine)
         const struct api_route routes[] = {
             {"POST", "/images/create", handle_create, engine},
             {"GET", "/images/{name*}/history", handle_history, engine},
+            {"POST", "/images/{name*}/push", handle_push, engine},
         };
         api_server_add_routes(srv, routes, ELEMENTSOF(routes));
 }

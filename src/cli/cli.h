@@ -78,5 +78,7 @@ extern const struct cli_command cli_cmd_history;
 extern const struct cli_command cli_cmd_image_ls;
 extern const struct cli_command cli_cmd_image_pull;
 extern const struct cli_command cli_cmd_image_history;
+extern const struct cli_command cli_cmd_push;
+extern const struct cli_command cli_cmd_image_push;
 
 #endif

@@ -362,7 +362,7 @@ static const struct cli_command cli_cmd_image_rm = {
 
 static const struct cli_command *const image_subcommands[] = {
     &cli_cmd_image_history, &cli_cmd_image_inspect, &cli_cmd_image_ls, &cli_cmd_image_prune,
-    &cli_cmd_image_pull,    &cli_cmd_image_rm,      &cli_cmd_tag,      NULL,
+    &cli_cmd_image_pull,    &cli_cmd_image_push,    &cli_cmd_image_rm, &cli_cmd_tag, NULL,
 };
 
 const struct cli_command cli_cmd_image = {

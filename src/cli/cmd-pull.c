@@ -1,6 +1,7 @@
 /*
- * cmd-pull.c — `berth pull`, `images` and `history`, also as `image pull`,
- * `image ls` and `image history` (cmd-image.c has the other image commands).
+ * cmd-pull.c — `berth pull`, `push`, `images` and `history`, also as `image
+ * pull`, `image push`, `image ls` and `image history` (cmd-image.c has the
+ * other image commands).
  *
  * Each command is a thin layer over one API call and cliformat's renderers:
  * pull feeds the daemon's JSON stream to the progress renderer (redrawn in
@@ -137,6 +138,50 @@ static int pull_data(const char *data, size_t len, void *userdata)
         return r < 0 ? r : 0;
 }
 
+/* POST a progress stream and render it; 0 when it ended without an error. */
+static int stream_progress(struct cli_ctx *ctx, const char *path, const char *query, bool quiet)
+{
+        struct cli_client *c = cli_ctx_client(ctx);
+        if (!c)
+                return 1;
+        _cleanup_error_ struct berth_error *err = NULL;
+        bool tty = isatty(fileno(ctx->out));
+        struct pull_render pr = {
+            .ctx = ctx,
+            .p = progress_new(tty, tty ? progress_terminal_width(fileno(ctx->out)) : 0),
+            .quiet = quiet,
+        };
+        int r = cli_client_stream(c, "POST", path, query, NULL, NULL, 0, &pr.status, pull_data, &pr,
+                                  &err);
+        int code = 0;
+        if (r < 0 && pr.err) {
+                fflush(ctx->out);
+                fprintf(ctx->err, "%s\n", berth_error_msg(pr.err));
+                code = 1;
+        } else if (r < 0) {
+                fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                code = 1;
+        } else if (pr.status != 200) {
+                struct cli_response resp = {.status = pr.status,
+                                            .body = pr.error_body.data ? pr.error_body.data : "",
+                                            .len = pr.error_body.len};
+                code = cli_daemon_error(ctx, &resp);
+        } else {
+                _cleanup_buf_ struct berth_buf out = BERTH_BUF_INIT;
+                if (progress_finish(pr.p, &out, &pr.err) < 0) {
+                        fflush(ctx->out);
+                        fprintf(ctx->err, "%s\n", berth_error_msg(pr.err));
+                        code = 1;
+                } else if (!quiet && out.len) {
+                        fwrite(out.data, 1, out.len, ctx->out);
+                }
+        }
+        progress_free(pr.p);
+        berth_error_free(pr.err);
+        buf_release(&pr.error_body);
+        return code;
+}
+
 static int run_pull(struct cli_ctx *ctx, const struct cli_flagset *fs)
 {
         const char *arg = fs->args[0];
@@ -166,49 +211,46 @@ static int run_pull(struct cli_ctx *ctx, const struct cli_flagset *fs)
         if (platform && *platform)
                 query_add(&q, "platform", platform);
 
-        struct cli_client *c = cli_ctx_client(ctx);
-        if (!c) {
-                buf_release(&q);
+        int code = stream_progress(ctx, "/images/create", q.data, quiet);
+        buf_release(&q);
+        if (code == 0) {
+                _cleanup_free_ char *full = image_ref_string(ref);
+                fprintf(ctx->out, "%s\n", full);
+        }
+        return code;
+}
+
+/* ---- push ---- */
+
+static int run_push(struct cli_ctx *ctx, const struct cli_flagset *fs)
+{
+        const char *arg = fs->args[0];
+        _cleanup_error_ struct berth_error *err = NULL;
+        _cleanup_image_ref_ struct image_ref *ref = NULL;
+        if (image_ref_parse_normalized(arg, &ref, &err) < 0) {
+                fprintf(ctx->err, "invalid reference format: %s\n", berth_error_msg(err));
                 return 1;
         }
-        bool tty = isatty(fileno(ctx->out));
-        struct pull_render pr = {
-            .ctx = ctx,
-            .p = progress_new(tty, tty ? progress_terminal_width(fileno(ctx->out)) : 0),
-            .quiet = quiet,
-        };
-        /* "e30=" is "{}": anonymous, as docker sends it without stored credentials. */
-        int r = cli_client_stream(c, "POST", "/images/create", q.data, NULL, NULL, 0, &pr.status,
-                                  pull_data, &pr, &err);
-        buf_release(&q);
-        int code = 0;
-        if (r < 0 && pr.err) {
-                fflush(ctx->out);
-                fprintf(ctx->err, "%s\n", berth_error_msg(pr.err));
-                code = 1;
-        } else if (r < 0) {
-                fprintf(ctx->err, "%s\n", berth_error_msg(err));
-                code = 1;
-        } else if (pr.status != 200) {
-                struct cli_response resp = {.status = pr.status,
-                                            .body = pr.error_body.data ? pr.error_body.data : "",
-                                            .len = pr.error_body.len};
-                code = cli_daemon_error(ctx, &resp);
-        } else {
-                _cleanup_buf_ struct berth_buf out = BERTH_BUF_INIT;
-                if (progress_finish(pr.p, &out, &pr.err) < 0) {
-                        fprintf(ctx->err, "%s\n", berth_error_msg(pr.err));
-                        code = 1;
-                } else {
-                        if (!quiet && out.len)
-                                fwrite(out.data, 1, out.len, ctx->out);
-                        _cleanup_free_ char *full = image_ref_string(ref);
-                        fprintf(ctx->out, "%s\n", full);
-                }
+        if (ref->digest) {
+                fprintf(ctx->err, "cannot push a digest reference\n");
+                return 1;
         }
-        progress_free(pr.p);
-        berth_error_free(pr.err);
-        buf_release(&pr.error_body);
+        bool quiet = cli_flag_bool(fs, "quiet");
+        if (!ref->tag) {
+                ref->tag = xstrdup(IMAGE_REF_DEFAULT_TAG);
+                if (!quiet)
+                        fprintf(ctx->out, "Using default tag: %s\n", IMAGE_REF_DEFAULT_TAG);
+        }
+        _cleanup_free_ char *name = image_ref_name(ref);
+        _cleanup_free_ char *path = xasprintf("/images/%s/push", name);
+        struct berth_buf q = BERTH_BUF_INIT;
+        query_add(&q, "tag", ref->tag);
+        int code = stream_progress(ctx, path, q.data, quiet);
+        buf_release(&q);
+        if (code == 0 && quiet) {
+                _cleanup_free_ char *full = image_ref_string(ref);
+                fprintf(ctx->out, "%s\n", full);
+        }
         return code;
 }
 
@@ -408,6 +450,14 @@ static const struct cli_flag history_flags[] = {
 
 CMD(cli_cmd_pull, "pull", "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry",
     CLI_GROUP_COMMON, pull_flags, 1, 1, "image pull, pull", run_pull);
+static const struct cli_flag push_flags[] = {
+    {"quiet", 'q', CLI_FLAG_BOOL, "Suppress verbose output", NULL, NULL, false},
+};
+
+CMD(cli_cmd_push, "push", "[OPTIONS] NAME[:TAG]", "Upload an image to a registry", CLI_GROUP_COMMON,
+    push_flags, 1, 1, "image push, push", run_push);
+CMD(cli_cmd_image_push, "push", "[OPTIONS] NAME[:TAG]", "Upload an image to a registry",
+    CLI_GROUP_OTHER, push_flags, 1, 1, "image push, push", run_push);
 CMD(cli_cmd_images, "images", "[OPTIONS] [REPOSITORY[:TAG]]", "List images", CLI_GROUP_COMMON,
     images_flags, 0, 1, "image ls, image list, images", run_images);
 CMD(cli_cmd_history, "history", "[OPTIONS] IMAGE", "Show the history of an image", CLI_GROUP_OTHER,

@@ -517,3 +517,16 @@ struct berth_engine *berth_layers_engine(struct berth_layers *l)
 {
         return l->engine;
 }
+
+int berth_layers_manifest(struct berth_layers *l, const char *id, char **ret,
+                          struct berth_error **err)
+{
+        char *d = NULL;
+        int r = query_one_str(l, "SELECT manifest_digest FROM images WHERE id = ?1", id, &d, err);
+        if (r < 0)
+                return r;
+        if (!d)
+                return berth_error_set(err, EINVAL, "image %.19s has no manifest to push", id);
+        *ret = d;
+        return 0;
+}

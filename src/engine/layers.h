@@ -59,6 +59,9 @@ int berth_layers_commit_pull(struct berth_layers *l, const char *id, const char 
 bool berth_layers_have_image(struct berth_layers *l, const char *id);
 /* Recorded unpacked size of a layer (0 when unknown). */
 uint64_t berth_layers_size(struct berth_layers *l, const char *chain_id);
+/* The digest of the manifest an image was pulled as; -EINVAL when it has none. */
+int berth_layers_manifest(struct berth_layers *l, const char *id, char **ret,
+                          struct berth_error **err);
 const char *berth_layers_data_root(struct berth_layers *l);
 struct berth_engine *berth_layers_engine(struct berth_layers *l);
 

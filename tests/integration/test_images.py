@@ -403,6 +403,36 @@ def test_errors_are_dockers(env):
     assert leftovers(env.data) == []
 
 
+def registry_manifest_digest(host, repo, tag):
+    req = urllib.request.Request("http://%s/v2/%s/manifests/%s" % (host, repo, tag), method="HEAD",
+                                 headers={"Accept": "application/vnd.oci.image.manifest.v1+json, "
+                                          + DOCKER_MANIFEST})
+    with urllib.request.urlopen(req) as r:
+        return r.headers["Docker-Content-Digest"]
+
+
+def test_push_back_byte_identical(env):
+    img = build([(base_layer(), "gzip"), (change_layer("push"), "zstd")])
+    push(env, img, "v1")
+    ref = "%s/%s:v1" % (env.reg.host, env.repo)
+    berth(env, "pull", "-q", ref)
+    copy_repo = env.repo + "-copy"
+    copy = "%s/%s:v2" % (env.reg.host, copy_repo)
+    berth(env, "tag", ref, copy)
+    out = berth(env, "push", copy).stdout.splitlines()
+    assert out[0] == "The push refers to repository [%s/%s]" % (env.reg.host, copy_repo)
+    for d in img.layer_digests:
+        assert "%s: Pushed" % hexof(d)[:12] in out
+    assert out[-1].startswith("v2: digest: %s size: " % img.manifest_digest)
+    assert registry_manifest_digest(env.reg.host, copy_repo, "v2") == img.manifest_digest
+    again = berth(env, "image", "push", copy).stdout.splitlines()
+    assert "%s: Layer already exists" % hexof(img.layer_digests[0])[:12] in again
+    p = berth(env, "push", "%s/%s:none" % (env.reg.host, copy_repo), check=False)
+    assert p.returncode == 1
+    assert p.stderr == ("Error response from daemon: An image does not exist locally with the "
+                        "tag: %s/%s:none\n" % (env.reg.host, copy_repo))
+
+
 def wait_for(pred, timeout=20):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -483,6 +513,12 @@ def test_docker_cli_against_berthd(env):
         "%s [%s]" % (img.config_digest, " ".join(img.diff_ids))
     hist = docker_cli(env, "history", "--format", "{{.CreatedBy}}", "dtag:2").stdout
     assert hist.splitlines() == ["step 1", "step 0"]
+    pushed = "%s/%s-d:v3" % (env.reg.host, env.repo)
+    docker_cli(env, "tag", ref, pushed)
+    out = docker_cli(env, "push", pushed).stdout.splitlines()
+    assert out[-1].startswith("v3: digest: %s size: " % img.manifest_digest)
+    assert registry_manifest_digest(env.reg.host, env.repo + "-d", "v3") == img.manifest_digest
+    docker_cli(env, "rmi", pushed)
     assert docker_cli(env, "rmi", "dtag:2").stdout == "Untagged: dtag:2\n"
     rm = docker_cli(env, "rmi", ref).stdout.splitlines()
     assert "Deleted: %s" % img.config_digest in rm
