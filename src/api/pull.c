@@ -1,6 +1,7 @@
 /*
- * pull.c — POST /images/create (pull), POST /images/{name}/push and GET
- * /images/{name}/history; the other image endpoints are in images.c.
+ * pull.c — the registry-facing endpoints: POST /images/create (pull), POST
+ * /images/{name}/push, POST /auth, and GET /images/{name}/history; the other
+ * image endpoints are in images.c.
  *
  * A pull (or push) runs on a worker thread with a lazy stream (server.h): errors found
  * before the first progress message (bad reference, unknown manifest, no such
@@ -240,6 +241,64 @@ static void handle_push(struct api_request *req, void *userdata)
         }
 }
 
+/* ---- POST /auth ---- */
+
+struct auth_job {
+        struct api_stream *s;
+        struct berth_engine *engine;
+        struct json *body;
+};
+
+/* Checking credentials waits on the network: a worker answers, never the loop. */
+static void *auth_worker(void *arg)
+{
+        struct auth_job *job = arg;
+        const char *u = json_str(json_get(job->body, "username"));
+        const char *p = json_str(json_get(job->body, "password"));
+        const char *it = json_str(json_get(job->body, "identitytoken"));
+        struct registry_auth auth = {u && *u ? u : NULL, p && *p ? p : NULL, NULL,
+                                     it && *it ? it : NULL};
+        _cleanup_error_ struct berth_error *err = NULL;
+        _cleanup_free_ char *token = NULL;
+        int r = berth_registry_login(job->engine, json_str(json_get(job->body, "serveraddress")),
+                                     &auth, &token, &err);
+        if (r < 0) {
+                api_stream_fail(job->s, r == -EACCES ? 401 : status_for(r), berth_error_msg(err));
+        } else {
+                struct json *o = json_new_object();
+                json_set_str(o, "IdentityToken", token ? token : "");
+                json_set_str(o, "Status", "Login Succeeded");
+                (void)api_stream_write_json(job->s, o);
+                json_free(o);
+        }
+        api_stream_end(job->s);
+        json_free(job->body);
+        free(job);
+        return NULL;
+}
+
+static void handle_auth(struct api_request *req, void *userdata)
+{
+        _cleanup_error_ struct berth_error *err = NULL;
+        struct json *body = NULL;
+        if (api_request_json(req, &body, &err) < 0 || !json_is(body, JSON_OBJECT)) {
+                json_free(body);
+                api_reply_error(req, 400, "bad auth request: %s",
+                                err ? berth_error_msg(err) : "a JSON object is required");
+                return;
+        }
+        struct auth_job *job = xcalloc(1, sizeof(*job));
+        job->engine = userdata;
+        job->body = body;
+        job->s = api_stream_begin_lazy(req, 200, "application/json");
+        if (api_worker_spawn(auth_worker, job) < 0) {
+                api_stream_fail(job->s, 500, "cannot start a login thread");
+                api_stream_end(job->s);
+                json_free(job->body);
+                free(job);
+        }
+}
+
 /* ---- history ---- */
 
 static void handle_history(struct api_request *req, void *userdata)
@@ -260,6 +319,7 @@ void api_register_pull(struct api_server *srv, struct berth_engine *engine)
             {"POST", "/images/create", handle_create, engine},
             {"GET", "/images/{name*}/history", handle_history, engine},
             {"POST", "/images/{name*}/push", handle_push, engine},
+            {"POST", "/auth", handle_auth, engine},
         };
         api_server_add_routes(srv, routes, ELEMENTSOF(routes));
 }

@@ -15,7 +15,7 @@
 
 static const struct cli_command *const commands[] = {
     &cli_cmd_version, &cli_cmd_info, &cli_cmd_image, &cli_cmd_system, &cli_cmd_rmi, &cli_cmd_tag,
-    &cli_cmd_pull, &cli_cmd_push, &cli_cmd_images, &cli_cmd_history,
+    &cli_cmd_pull, &cli_cmd_push, &cli_cmd_images, &cli_cmd_history, &cli_cmd_login, &cli_cmd_logout,
 };
 
 static const struct cli_flag global_flags[] = {

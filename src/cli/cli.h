@@ -80,5 +80,10 @@ extern const struct cli_command cli_cmd_image_pull;
 extern const struct cli_command cli_cmd_image_history;
 extern const struct cli_command cli_cmd_push;
 extern const struct cli_command cli_cmd_image_push;
+/* cmd-login.c */
+extern const struct cli_command cli_cmd_login;
+extern const struct cli_command cli_cmd_logout;
+/* X-Registry-Auth value for a registry host from docker's config.json, or NULL. */
+char *cli_registry_auth(const char *host);
 
 #endif

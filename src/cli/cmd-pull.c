@@ -139,11 +139,16 @@ static int pull_data(const char *data, size_t len, void *userdata)
 }
 
 /* POST a progress stream and render it; 0 when it ended without an error. */
-static int stream_progress(struct cli_ctx *ctx, const char *path, const char *query, bool quiet)
+static int stream_progress(struct cli_ctx *ctx, const char *path, const char *query, bool quiet,
+                           const char *registry)
 {
         struct cli_client *c = cli_ctx_client(ctx);
         if (!c)
                 return 1;
+        /* Stored credentials for the registry (cmd-login.c), as docker sends them. */
+        _cleanup_free_ char *auth = cli_registry_auth(registry);
+        _cleanup_free_ char *hdr = auth ? xasprintf("X-Registry-Auth: %s\r\n", auth) : NULL;
+        c->extra_headers = hdr;
         _cleanup_error_ struct berth_error *err = NULL;
         bool tty = isatty(fileno(ctx->out));
         struct pull_render pr = {
@@ -176,6 +181,7 @@ static int stream_progress(struct cli_ctx *ctx, const char *path, const char *qu
                         fwrite(out.data, 1, out.len, ctx->out);
                 }
         }
+        c->extra_headers = NULL;
         progress_free(pr.p);
         berth_error_free(pr.err);
         buf_release(&pr.error_body);
@@ -211,7 +217,7 @@ static int run_pull(struct cli_ctx *ctx, const struct cli_flagset *fs)
         if (platform && *platform)
                 query_add(&q, "platform", platform);
 
-        int code = stream_progress(ctx, "/images/create", q.data, quiet);
+        int code = stream_progress(ctx, "/images/create", q.data, quiet, ref->domain);
         buf_release(&q);
         if (code == 0) {
                 _cleanup_free_ char *full = image_ref_string(ref);
@@ -245,7 +251,7 @@ static int run_push(struct cli_ctx *ctx, const struct cli_flagset *fs)
         _cleanup_free_ char *path = xasprintf("/images/%s/push", name);
         struct berth_buf q = BERTH_BUF_INIT;
         query_add(&q, "tag", ref->tag);
-        int code = stream_progress(ctx, path, q.data, quiet);
+        int code = stream_progress(ctx, path, q.data, quiet, ref->domain);
         buf_release(&q);
         if (code == 0 && quiet) {
                 _cleanup_free_ char *full = image_ref_string(ref);

@@ -191,3 +191,41 @@ int berth_image_push(struct berth_layers *l, const struct push_opts *opts, struc
                 log_info("push '%s': %s", full, berth_error_msg(err ? *err : NULL));
         return r;
 }
+
+/* "https://index.docker.io/v1/", "http://127.0.0.1:5000/", "127.0.0.1:5000" → host[:port]. */
+static char *server_host(const char *server)
+{
+        const char *s = server;
+        const char *scheme = strstr(s, "://");
+        if (scheme)
+                s = scheme + 3;
+        size_t n = strcspn(s, "/");
+        char *host = xstrndup(s, n);
+        if (strcmp(host, "index.docker.io") == 0 || strcmp(host, "registry-1.docker.io") == 0 ||
+            n == 0) {
+                free(host);
+                host = xstrdup(IMAGE_REF_DEFAULT_DOMAIN);
+        }
+        return host;
+}
+
+int berth_registry_login(struct berth_engine *e, const char *server,
+                         const struct registry_auth *auth, char **ret_identity_token,
+                         struct berth_error **err)
+{
+        _cleanup_free_ char *host = server_host(server ? server : "");
+        _cleanup_config_ struct berth_config *c = berth_engine_config(e);
+        struct registry_options ro = {.insecure = c->insecure_registries};
+        struct registry_client *client = NULL;
+        struct registry_repo *repo = NULL;
+        int r = registry_client_new(&ro, &client, err);
+        if (r == 0)
+                r = registry_repo_open(client, host, NULL, auth, REGISTRY_PULL, &repo, err);
+        if (r == 0)
+                r = registry_login(repo, ret_identity_token, err);
+        registry_repo_free(repo);
+        registry_client_free(client);
+        if (r < 0)
+                return berth_error_prefix(err, "login to %s", host);
+        return 0;
+}

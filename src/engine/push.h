@@ -34,4 +34,14 @@ struct push_opts {
 int berth_image_push(struct berth_layers *l, const struct push_opts *opts,
                      struct berth_error **err);
 
+/*
+ * POST /auth: check credentials with the registry itself (never a mirror), as
+ * `docker login` does.  server is what the client sent ("127.0.0.1:5000",
+ * "https://index.docker.io/v1/").  *ret_identity_token gets the refresh
+ * token a token realm offered, or NULL.
+ */
+int berth_registry_login(struct berth_engine *e, const char *server,
+                         const struct registry_auth *auth, char **ret_identity_token,
+                         struct berth_error **err);
+
 #endif

@@ -12,7 +12,7 @@ Reused, not copied: the registry fixture, image blob helpers and push from
 test_registry.py; the daemon runner from test_daemon.py.  Every daemon,
 registry and proxy started here is stopped, every temp dir removed.
 """
-import hashlib
+import base64
 import http.server
 import io
 import json
@@ -225,6 +225,7 @@ def env(regwork, registries):
     e.reg, e.proxy, e.daemon, e.root = reg, proxy, d, root
     e.data = d.data
     e.repo = "test/img-" + uuid.uuid4().hex[:8]
+    e.registries, e.regwork = registries, regwork
     try:
         yield e
     finally:
@@ -240,11 +241,12 @@ def push(e, built, tag):
     http_push("http://" + e.reg.host, e.repo, tag, built.img)
 
 
-def berth(e, *args, check=True, timeout=120):
+def berth(e, *args, check=True, timeout=120, input=None):
     p = subprocess.run([BERTH, "-H", "unix://" + e.daemon.sock, *args], capture_output=True,
-                       text=True, timeout=timeout,
-                       env={k: v for k, v in os.environ.items()
-                            if k not in ("BERTH_HOST", "DOCKER_HOST")})
+                       text=True, timeout=timeout, input=input,
+                       env={**{k: v for k, v in os.environ.items()
+                               if k not in ("BERTH_HOST", "DOCKER_HOST")},
+                            "DOCKER_CONFIG": e.root})
     if check and p.returncode != 0:
         raise AssertionError("berth %s: rc=%d\n%s%s" % (" ".join(args), p.returncode, p.stdout,
                                                           p.stderr))
@@ -431,6 +433,50 @@ def test_push_back_byte_identical(env):
     assert p.returncode == 1
     assert p.stderr == ("Error response from daemon: An image does not exist locally with the "
                         "tag: %s/%s:none\n" % (env.reg.host, copy_repo))
+
+
+def test_login_then_pull_and_push_with_basic_auth(env):
+    htp = os.path.join(env.regwork, "htpasswd-" + uuid.uuid4().hex[:6])
+    subprocess.run(["htpasswd", "-B", "-b", "-c", htp, "alice", "s3cret"], check=True,
+                   capture_output=True)
+    reg = env.registries(env.regwork, htpasswd=htp)
+    img = build([(base_layer(), "gzip"), (change_layer("auth"), "gzip")])
+    basic = "Basic " + base64.b64encode(b"alice:s3cret").decode()
+    http_push("http://" + reg.host, "sec/img", "v1", img.img, headers={"Authorization": basic})
+    ref = reg.host + "/sec/img:v1"
+
+    p = berth(env, "pull", ref, check=False)
+    assert p.returncode == 1 and "unauthorized" in p.stderr, p.stderr
+    p = berth(env, "login", "-u", "alice", "--password-stdin", reg.host, input="wrong\n",
+              check=False)
+    assert p.returncode == 1 and p.stderr.startswith("Error response from daemon: ")
+    cfg_path = os.path.join(env.root, "config.json")
+    assert not os.path.exists(cfg_path)
+
+    p = berth(env, "login", "-u", "alice", "--password-stdin", reg.host, input="s3cret\n")
+    assert p.stdout == "Login Succeeded\n"
+    with open(cfg_path) as f:
+        cfg = json.load(f)
+    assert cfg["auths"][reg.host]["auth"] == base64.b64encode(b"alice:s3cret").decode()
+    assert stat.S_IMODE(os.stat(cfg_path).st_mode) == 0o600
+
+    out = berth(env, "pull", ref).stdout.splitlines()
+    assert out[-2] == "Status: Downloaded newer image for %s" % ref
+    berth(env, "tag", ref, reg.host + "/sec/copy:v1")
+    assert berth(env, "push", reg.host + "/sec/copy:v1").stdout.splitlines()[-1].startswith(
+        "v1: digest: %s" % img.manifest_digest)
+
+    # the docker CLI logs in through berthd too, into the same file format
+    d = subprocess.run(["docker", "-H", "unix://" + env.daemon.sock, "login", "-u", "alice",
+                        "--password-stdin", reg.host], input="s3cret\n", capture_output=True,
+                       text=True, env={**os.environ, "DOCKER_CONFIG": env.root}, timeout=60)
+    assert d.returncode == 0 and "Login Succeeded" in d.stdout, d.stderr
+
+    assert berth(env, "logout", reg.host).stdout == \
+        "Removing login credentials for %s\n" % reg.host
+    with open(cfg_path) as f:
+        assert reg.host not in json.load(f).get("auths", {})
+    assert berth(env, "logout", reg.host).stdout == "Not logged in to %s\n" % reg.host
 
 
 def wait_for(pred, timeout=20):
