@@ -17,9 +17,11 @@ void api_register_system(struct api_server *srv, struct berth_engine *engine);
 /* /images/json, /images/{name}/json, /images/{name}/tag, DELETE /images/{name}, /images/prune */
 void api_register_images(struct api_server *srv, struct berth_engine *engine);
 
-/* POST /images/create (pull), POST /images/{name}/push, GET /images/{name}/history (pull.c);
+/* POST /images/create (pull), POST /images/{name}/push, POST /auth (pull.c);
  * needs engine->layers */
 void api_register_pull(struct api_server *srv, struct berth_engine *engine);
+/* GET /events (streams from a worker thread) */
+void api_register_events(struct api_server *srv, struct berth_engine *engine);
 
 /* The JSON bodies of /version and /info (exposed for tests). */
 struct json *api_system_version_json(struct berth_engine *engine);

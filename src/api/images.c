@@ -1,7 +1,7 @@
 /*
  * images.c — the image endpoints that need no registry: GET /images/json,
- * GET /images/{name}/json, POST /images/{name}/tag, DELETE /images/{name},
- * POST /images/prune.
+ * GET /images/{name}/json, GET /images/{name}/history, POST /images/{name}/tag, DELETE
+ * /images/{name}, POST /images/prune.
  *
  * Bodies follow API 1.41 and what dockerd 20.10 sends (shared/reference):
  * names in docker's familiar form ("busybox:latest"), dangling images listed
@@ -108,23 +108,39 @@ static bool truthy(const char *s)
         return strcmp(s, "true") == 0 || strcmp(s, "1") == 0;
 }
 
-/* docker's reference filter: a glob on the familiar name, or on name:tag. */
-static bool reference_matches(const struct berth_image *img, char *const *patterns)
+/* docker's reference filter: a glob on the familiar name, or on the whole familiar reference. */
+static bool name_matches(const char *full, char *const *patterns)
+{
+        _cleanup_free_ char *fam = berth_image_familiar(full);
+        _cleanup_free_ char *name = xstrdup(fam);
+        name[strcspn(name, "@")] = '\0';
+        char *colon = strrchr(name, ':');
+        if (colon && !strchr(colon, '/'))
+                *colon = '\0';
+        for (size_t p = 0; patterns[p]; p++)
+                if (fnmatch(patterns[p], fam, 0) == 0 || fnmatch(patterns[p], name, 0) == 0)
+                        return true;
+        return false;
+}
+
+/* With a reference filter dockerd lists only the names that match; none left hides the image. */
+static bool filter_names(struct berth_image *img, char *const *patterns)
 {
         if (!patterns[0])
                 return true;
-        for (size_t p = 0; patterns[p]; p++) {
-                for (size_t t = 0; img->repo_tags[t]; t++) {
-                        _cleanup_free_ char *fam = berth_image_familiar(img->repo_tags[t]);
-                        _cleanup_free_ char *name = xstrdup(fam);
-                        char *colon = strrchr(name, ':');
-                        if (colon && !strchr(colon, '/'))
-                                *colon = '\0';
-                        if (fnmatch(patterns[p], fam, 0) == 0 || fnmatch(patterns[p], name, 0) == 0)
-                                return true;
+        char ***lists[] = {&img->repo_tags, &img->repo_digests};
+        for (size_t l = 0; l < ELEMENTSOF(lists); l++) {
+                char **v = *lists[l];
+                size_t o = 0;
+                for (size_t i = 0; v[i]; i++) {
+                        if (name_matches(v[i], patterns))
+                                v[o++] = v[i];
+                        else
+                                free(v[i]);
                 }
+                v[o] = NULL;
         }
-        return false;
+        return img->repo_tags[0] || img->repo_digests[0];
 }
 
 static bool labels_match(const struct json *labels, char *const *wanted)
@@ -191,7 +207,7 @@ static void handle_list(struct api_request *req, void *userdata)
                 bool is_dangling = !img->repo_tags[0];
                 if (dangling[0] && truthy(dangling[0]) != is_dangling)
                         continue;
-                if (!reference_matches(img, refs))
+                if (!filter_names(img, refs))
                         continue;
                 if (img->created >= before_t || img->created <= since_t)
                         continue;
@@ -317,6 +333,80 @@ static void handle_inspect(struct api_request *req, void *userdata)
         json_free(o);
 }
 
+/* "2026-01-02T03:04:05.123Z" / "+01:00" -> unix seconds (0 when unparsable). */
+static int64_t parse_rfc3339(const char *s)
+{
+        struct tm tm = {0};
+        const char *rest = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+        if (!rest)
+                return 0;
+        int64_t t = (int64_t)timegm(&tm);
+        if (*rest == '.')
+                while (*++rest >= '0' && *rest <= '9')
+                        ;
+        if ((*rest == '+' || *rest == '-') && strlen(rest) >= 6) {
+                int off = ((rest[1] - '0') * 10 + (rest[2] - '0')) * 3600 +
+                          ((rest[4] - '0') * 10 + (rest[5] - '0')) * 60;
+                t += *rest == '+' ? -off : off;
+        }
+        return t;
+}
+
+static void handle_history(struct api_request *req, void *userdata)
+{
+        struct berth_engine *e = userdata;
+        _cleanup_error_ struct berth_error *err = NULL;
+        _cleanup_image_ struct berth_image *img = NULL;
+        int r = berth_image_find(e, api_request_param(req, "name"), &img, &err);
+        if (r < 0) {
+                reply_engine_error(req, r, err);
+                return;
+        }
+        _cleanup_json_ struct json *cfg = NULL;
+        _cleanup_free_ int64_t *sizes = NULL;
+        size_t n_sizes = 0;
+        if (berth_image_config(e, img, &cfg, &err) < 0 ||
+            berth_image_layer_sizes(e, img, &sizes, &n_sizes, &err) < 0) {
+                api_reply_error(req, 500, "%s", berth_error_msg(err));
+                return;
+        }
+        /* Oldest first in the config; each entry that made a layer takes the next layer's size. */
+        const struct json *hist = json_get(cfg, "history");
+        size_t n = json_is(hist, JSON_ARRAY) ? json_len(hist) : 0, layer = 0;
+        struct json **items = xcalloc(n + 1, sizeof(*items));
+        for (size_t i = 0; i < n; i++) {
+                const struct json *h = hist->arr.items[i];
+                const struct json *empty = json_get(h, "empty_layer");
+                int64_t size = 0;
+                if (!(json_is(empty, JSON_BOOL) && empty->b)) {
+                        size = layer < n_sizes ? sizes[layer] : 0;
+                        layer++;
+                }
+                struct json *o = json_new_object();
+                json_set_str(o, "Comment", json_str(json_get(h, "comment")) ?: "");
+                json_set_int(o, "Created", parse_rfc3339(json_str(json_get(h, "created"))));
+                json_set_str(o, "CreatedBy", json_str(json_get(h, "created_by")) ?: "");
+                json_set_str(o, "Id", "<missing>");
+                json_set_int(o, "Size", size);
+                json_object_set(o, "Tags", json_new_null());
+                items[i] = o;
+        }
+        struct json *out = json_new_array();
+        for (size_t i = n; i-- > 0;)
+                json_array_append(out, items[i]);
+        free(items);
+        if (n) {
+                /* The newest entry is the image itself. */
+                struct json *top = out->arr.items[0];
+                json_set_str(top, "Id", img->id);
+                json_object_set(top, "Tags",
+                                img->repo_tags[0] ? familiar_array(img->repo_tags)
+                                                  : json_new_null());
+        }
+        api_reply_json(req, 200, out);
+        json_free(out);
+}
+
 static void handle_tag(struct api_request *req, void *userdata)
 {
         struct berth_engine *e = userdata;
@@ -395,6 +485,7 @@ void api_register_images(struct api_server *srv, struct berth_engine *engine)
             {"GET", "/images/json", handle_list, engine},
             {"POST", "/images/prune", handle_prune, engine},
             {"GET", "/images/{name*}/json", handle_inspect, engine},
+            {"GET", "/images/{name*}/history", handle_history, engine},
             {"POST", "/images/{name*}/tag", handle_tag, engine},
             {"DELETE", "/images/{name*}", handle_delete, engine},
         };

@@ -1,7 +1,7 @@
 /*
  * pull.c — the registry-facing endpoints: POST /images/create (pull), POST
- * /images/{name}/push, POST /auth, and GET /images/{name}/history; the other
- * image endpoints are in images.c.
+ * /images/{name}/push and POST /auth; the other image endpoints are in
+ * images.c.
  *
  * A pull (or push) runs on a worker thread with a lazy stream (server.h): errors found
  * before the first progress message (bad reference, unknown manifest, no such
@@ -12,7 +12,6 @@
  * bar is cliformat's JSONProgress renderer (cli/progress.h) — the same
  * formatting code the CLI uses, so both ends print the same bytes.
  *
- * History is a short database query and runs on the loop thread.
  *
  * Never: block the loop on the network, or answer a pull twice.
  */
@@ -40,11 +39,6 @@ static int status_for(int r)
         default:
                 return 500;
         }
-}
-
-static void reply_err(struct api_request *req, int r, struct berth_error *err)
-{
-        api_reply_error(req, status_for(r), "%s", berth_error_msg(err));
 }
 
 /* ---- X-Registry-Auth ---- */
@@ -299,25 +293,10 @@ static void handle_auth(struct api_request *req, void *userdata)
         }
 }
 
-/* ---- history ---- */
-
-static void handle_history(struct api_request *req, void *userdata)
-{
-        _cleanup_error_ struct berth_error *err = NULL;
-        _cleanup_json_ struct json *out = NULL;
-        int r = berth_image_history(((struct berth_engine *)userdata)->layers,
-                                    api_request_param(req, "name"), &out, &err);
-        if (r < 0)
-                reply_err(req, r, err);
-        else
-                api_reply_json(req, 200, out);
-}
-
 void api_register_pull(struct api_server *srv, struct berth_engine *engine)
 {
         const struct api_route routes[] = {
             {"POST", "/images/create", handle_create, engine},
-            {"GET", "/images/{name*}/history", handle_history, engine},
             {"POST", "/images/{name*}/push", handle_push, engine},
             {"POST", "/auth", handle_auth, engine},
         };

@@ -34,6 +34,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
@@ -48,8 +49,12 @@
 #define READ_CHUNK          16384
 #define STREAM_SNDTIMEO_SEC 300
 #define FLUSH_GRACE_MS      2000
+/* A request that started arriving must finish within this long (slow-loris guard);
+ * idle keep-alive connections, with nothing half-sent, are not timed out. */
+#define READ_TIMEOUT_SEC   300
+#define SWEEP_INTERVAL_SEC 30
 
-enum ev_kind { EV_LISTENER, EV_CONN, EV_WATCH, EV_WAKE };
+enum ev_kind { EV_LISTENER, EV_CONN, EV_WATCH, EV_WAKE, EV_SWEEP };
 
 struct ev {
         enum ev_kind kind;
@@ -113,7 +118,8 @@ struct conn {
         size_t out_off;
         bool close_after;
         bool hijacked;
-        int stream_error; /* written by the stream's thread before it returns the conn */
+        time_t request_started; /* monotonic seconds when the first byte of a request came */
+        int stream_error;       /* written by the stream's thread before it returns the conn */
         bool stream_close;
 };
 
@@ -133,6 +139,8 @@ struct api_server {
         int epfd;
         int wakefd;
         struct ev wake_ev;
+        int sweepfd; /* timerfd: close requests stalled past read_timeout_sec */
+        struct ev sweep_ev;
         struct listener *listeners;
         struct watch *watches;
         struct conn *conns;
@@ -147,6 +155,13 @@ struct api_server {
 
 static void conn_close(struct conn *c);
 static bool conn_process(struct conn *c);
+
+static time_t mono_sec(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return ts.tv_sec;
+}
 
 /* ---- versions ---- */
 
@@ -174,6 +189,7 @@ int api_server_new(const struct api_server_config *config, struct api_server **r
         srv->server_header = xstrdup(config->server_header ? config->server_header : "Berth");
         srv->config.server_header = srv->server_header;
         srv->wakefd = -EBADF;
+        srv->sweepfd = -EBADF;
         pthread_mutex_init(&srv->returned_lock, NULL);
 
         srv->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -192,6 +208,21 @@ int api_server_new(const struct api_server_config *config, struct api_server **r
         struct epoll_event e = {.events = EPOLLIN, .data.ptr = &srv->wake_ev};
         if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->wakefd, &e) < 0) {
                 int r = berth_error_sys(err, errno, "watch eventfd");
+                api_server_free(srv);
+                return r;
+        }
+        srv->sweepfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        if (!srv->config.read_timeout_sec)
+                srv->config.read_timeout_sec = READ_TIMEOUT_SEC;
+        /* Sweep ten times per timeout (at most every 30 s), so a stall is cut within 10%. */
+        time_t every = srv->config.read_timeout_sec / 10;
+        every = every < 1 ? 1 : every > 30 ? 30 : every;
+        struct itimerspec its = {.it_interval = {every, 0}, .it_value = {every, 0}};
+        srv->sweep_ev.kind = EV_SWEEP;
+        struct epoll_event se = {.events = EPOLLIN, .data.ptr = &srv->sweep_ev};
+        if (srv->sweepfd < 0 || timerfd_settime(srv->sweepfd, 0, &its, NULL) < 0 ||
+            epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->sweepfd, &se) < 0) {
+                int r = berth_error_sys(err, errno, "create sweep timer");
                 api_server_free(srv);
                 return r;
         }
@@ -242,6 +273,8 @@ void api_server_free(struct api_server *srv)
         free(srv->routes);
         if (srv->wakefd >= 0)
                 close(srv->wakefd);
+        if (srv->sweepfd >= 0)
+                close(srv->sweepfd);
         if (srv->epfd >= 0)
                 close(srv->epfd);
         pthread_mutex_destroy(&srv->returned_lock);
@@ -269,6 +302,11 @@ void api_server_stop(struct api_server *srv)
 {
         atomic_store(&srv->stopping, true);
         wake(srv);
+}
+
+size_t api_server_open_streams(const struct api_server *srv)
+{
+        return srv->n_detached;
 }
 
 int api_server_watch_fd(struct api_server *srv, int fd, api_fd_cb cb, void *userdata,
@@ -1040,6 +1078,7 @@ static void conn_next(struct conn *c)
         c->have_head = false;
         c->body_left = 0;
         memset(&c->chunked, 0, sizeof(c->chunked));
+        c->request_started = mono_sec(); /* pipelined bytes may already be the next request */
         if (c->in_off >= c->in.len) {
                 buf_release(&c->in); /* idle connections hold no buffer */
                 c->in_off = 0;
@@ -1170,6 +1209,21 @@ static bool conn_process(struct conn *c)
         }
 }
 
+/* Close connections whose request has been arriving for longer than read_timeout_sec. */
+static void sweep_stalled(struct api_server *srv)
+{
+        time_t now = mono_sec();
+        for (struct conn *c = srv->conns, *next; c; c = next) {
+                next = c->next;
+                bool partial = c->in.len > c->in_off || c->have_head;
+                if (c->state == CONN_READ && partial &&
+                    now - c->request_started >= (time_t)srv->config.read_timeout_sec) {
+                        log_debug("api: closing a connection whose request stalled");
+                        conn_close(c);
+                }
+        }
+}
+
 static void conn_on_readable(struct conn *c)
 {
         size_t limit = c->srv->config.max_head + c->srv->config.max_body + READ_CHUNK;
@@ -1198,6 +1252,8 @@ static void conn_on_readable(struct conn *c)
                         c->close_after = true;
                         break;
                 }
+                if (c->in.len == c->in_off && !c->have_head)
+                        c->request_started = mono_sec();
                 c->in.len += (size_t)n;
                 c->in.data[c->in.len] = '\0';
                 if ((size_t)n < room)
@@ -1269,6 +1325,12 @@ static void handle_event(struct api_server *srv, struct epoll_event *e)
         case EV_WATCH: {
                 struct watch *w = (struct watch *)ev;
                 w->cb(srv, w->fd, w->userdata);
+                break;
+        }
+        case EV_SWEEP: {
+                uint64_t v;
+                (void)!read(srv->sweepfd, &v, sizeof(v));
+                sweep_stalled(srv);
                 break;
         }
         case EV_WAKE: {

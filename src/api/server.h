@@ -94,6 +94,7 @@ struct api_server_config {
         size_t max_head;           /* bytes of request line + headers (431 beyond) */
         size_t max_body;           /* bytes of a buffered request body (413 beyond) */
         const char *server_header; /* "Berth/0.1.0 (linux)" */
+        unsigned read_timeout_sec; /* a started request must arrive within this; 0: 300 s */
 };
 
 int api_server_new(const struct api_server_config *config, struct api_server **ret,
@@ -121,6 +122,9 @@ int api_server_watch_fd(struct api_server *srv, int fd, api_fd_cb cb, void *user
 int api_server_run(struct api_server *srv, struct berth_error **err);
 /* Safe from any thread and from the loop's own callbacks. */
 void api_server_stop(struct api_server *srv);
+/* Streams still owned by workers after api_server_run() returned: while any is
+ * left, neither the server nor what its handlers use may be freed. */
+size_t api_server_open_streams(const struct api_server *srv);
 
 /* ---- requests (valid during the handler, or until api_stream_end) ---- */
 

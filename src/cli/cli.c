@@ -14,16 +14,27 @@
 #include "cli.h"
 
 static const struct cli_command *const commands[] = {
-    &cli_cmd_version, &cli_cmd_info, &cli_cmd_image, &cli_cmd_system, &cli_cmd_rmi, &cli_cmd_tag,
-    &cli_cmd_pull, &cli_cmd_push, &cli_cmd_images, &cli_cmd_history, &cli_cmd_login, &cli_cmd_logout,
+    /* One per line (keeps merges of new commands trivial). */
+    // clang-format off
+    &cli_cmd_version,
+    &cli_cmd_events,
+    &cli_cmd_history,
+    &cli_cmd_images,
+    &cli_cmd_info,
+    &cli_cmd_image,
+    &cli_cmd_system,
+    &cli_cmd_rmi,
+    &cli_cmd_tag,
+    &cli_cmd_pull,
+    &cli_cmd_push,
+    &cli_cmd_login,
+    &cli_cmd_logout,
+    // clang-format on
 };
 
 static const struct cli_flag global_flags[] = {
     {"debug", 'D', CLI_FLAG_BOOL, "Enable debug mode", NULL, NULL, false},
     {"host", 'H', CLI_FLAG_LIST, "Daemon socket to connect to", NULL, NULL, false},
-    {"log-level", 'l', CLI_FLAG_STRING,
-     "Set the logging level (\"debug\", \"info\", \"warn\", \"error\", \"fatal\")", "info", NULL,
-     false},
     {"version", 'v', CLI_FLAG_BOOL, "Print version information and quit", NULL, NULL, false},
 };
 
@@ -149,28 +160,6 @@ int cli_daemon_error(struct cli_ctx *ctx, const struct cli_response *r)
         _cleanup_free_ char *m = cli_error_message(r);
         fprintf(ctx->err, "Error response from daemon: %s\n", m);
         return 1;
-}
-
-char *cli_bytes_size(double bytes)
-{
-        static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-        size_t i = 0;
-        while (bytes >= 1024.0 && i + 1 < ELEMENTSOF(units)) {
-                bytes /= 1024.0;
-                i++;
-        }
-        return xasprintf("%.4g%s", bytes, units[i]);
-}
-
-char *cli_human_size(double bytes)
-{
-        static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
-        size_t i = 0;
-        while (bytes >= 1000.0 && i + 1 < ELEMENTSOF(units)) {
-                bytes /= 1000.0;
-                i++;
-        }
-        return xasprintf("%.4g%s", bytes, units[i]);
 }
 
 static const struct cli_command *find(const struct cli_command *const *list, size_t n,

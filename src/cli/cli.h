@@ -59,25 +59,17 @@ struct cli_client *cli_ctx_client(struct cli_ctx *ctx);
 /* "Error response from daemon: <message>" on ctx->err; returns 1. */
 int cli_daemon_error(struct cli_ctx *ctx, const struct cli_response *r);
 
-/* docker's units.BytesSize: 4 significant digits, binary units ("23.54GiB"). */
-char *cli_bytes_size(double bytes);
-/* docker's units.HumanSize: 4 significant digits, decimal units ("1.982MB"). */
-char *cli_human_size(double bytes);
-
 /* Commands (cmd-*.c). */
 extern const struct cli_command cli_cmd_version;
 extern const struct cli_command cli_cmd_info;
 extern const struct cli_command cli_cmd_system;
 extern const struct cli_command cli_cmd_image; /* image inspect|prune|rm|tag */
 extern const struct cli_command cli_cmd_rmi;
+extern const struct cli_command cli_cmd_images; /* images, image ls */
 extern const struct cli_command cli_cmd_tag;
-/* cmd-pull.c: pull, images (image ls), history; and as `image` subcommands */
+/* cmd-pull.c: pull and push, also as `image pull|push` */
 extern const struct cli_command cli_cmd_pull;
-extern const struct cli_command cli_cmd_images;
-extern const struct cli_command cli_cmd_history;
-extern const struct cli_command cli_cmd_image_ls;
 extern const struct cli_command cli_cmd_image_pull;
-extern const struct cli_command cli_cmd_image_history;
 extern const struct cli_command cli_cmd_push;
 extern const struct cli_command cli_cmd_image_push;
 /* cmd-login.c */
@@ -85,5 +77,7 @@ extern const struct cli_command cli_cmd_login;
 extern const struct cli_command cli_cmd_logout;
 /* X-Registry-Auth value for a registry host from docker's config.json, or NULL. */
 char *cli_registry_auth(const char *host);
+extern const struct cli_command cli_cmd_history; /* history, image history */
+extern const struct cli_command cli_cmd_events;  /* events, system events */
 
 #endif

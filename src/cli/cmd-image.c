@@ -2,6 +2,9 @@
  * cmd-image.c — `berth tag`, `berth rmi` (`image rm`), `berth image inspect`,
  * `berth image prune`, and the `berth image` management command.
  *
+ * `berth images` (`image ls`) lists with docker's table and --format through
+ * formatter.h (the same rows and templates docker uses).
+ *
  * Each is one or a few API calls rendered as docker renders them: rmi prints
  * "Untagged: …" / "Deleted: …" per action and goes on after a failed name
  * (exit 1 at the end), inspect prints a JSON array indented by four spaces
@@ -13,12 +16,14 @@
  */
 #include <ctype.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/http.h"
 #include "base/buf.h"
 #include "cli.h"
 #include "formatter.h"
 #include "gotemplate.h"
+#include "units.h"
 
 /* Image names go into paths raw, as docker sends them ("/images/a/b:1/json"). */
 static void path_escape(struct berth_buf *b, const char *s)
@@ -55,6 +60,234 @@ static int connect_or_fail(struct cli_ctx *ctx, struct cli_client **ret)
                 return -ECONNREFUSED;
         }
         *ret = c;
+        return 0;
+}
+
+/* ---- images ---- */
+
+static char *validate_filter(const char *value)
+{
+        const char *eq = strchr(value, '=');
+        if (!eq || eq == value)
+                return xstrdup("bad format of filter (expected name=value)");
+        return NULL;
+}
+
+/* --filter k=v (repeatable) and the REPOSITORY[:TAG] argument as docker's filters JSON. */
+static char *filters_json(char **list, const char *reference)
+{
+        struct json *f = json_new_object();
+        for (size_t i = 0; list && list[i]; i++) {
+                _cleanup_free_ char *k = xstrdup(list[i]);
+                char *eq = strchr(k, '=');
+                *eq++ = '\0';
+                struct json *set = json_get(f, k);
+                if (!set)
+                        set = json_object_set(f, k, json_new_object());
+                json_object_set(set, eq, json_new_bool(true));
+        }
+        if (reference) {
+                struct json *set = json_get(f, "reference");
+                if (!set)
+                        set = json_object_set(f, "reference", json_new_object());
+                json_object_set(set, reference, json_new_bool(true));
+        }
+        char *s = json_len(f) ? json_dump(f, 0) : NULL;
+        json_free(f);
+        return s;
+}
+
+static int run_images(struct cli_ctx *ctx, const struct cli_flagset *fs)
+{
+        struct cli_client *c;
+        if (connect_or_fail(ctx, &c) < 0)
+                return 1;
+        _cleanup_free_ char *filters =
+            filters_json(cli_flag_list(fs, "filter"), fs->n_args ? fs->args[0] : NULL);
+        struct berth_buf q = BERTH_BUF_INIT;
+        if (cli_flag_bool(fs, "all"))
+                buf_puts(&q, "all=1");
+        if (filters) {
+                buf_printf(&q, "%sfilters=", q.len ? "&" : "");
+                http_escape_query(&q, filters);
+        }
+        struct cli_response resp;
+        _cleanup_error_ struct berth_error *err = NULL;
+        int r = cli_client_request(c, "GET", "/images/json", q.data, NULL, NULL, 0, &resp, &err);
+        buf_release(&q);
+        if (r < 0) {
+                fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                return 1;
+        }
+        if (resp.status != 200) {
+                r = cli_daemon_error(ctx, &resp);
+                cli_response_release(&resp);
+                return r;
+        }
+        _cleanup_json_ struct json *summaries = NULL;
+        r = json_parse(resp.body, resp.len, &summaries, &err);
+        cli_response_release(&resp);
+        if (r < 0) {
+                fprintf(ctx->err, "berth: bad /images/json reply from the daemon: %s\n",
+                        berth_error_msg(err));
+                return 1;
+        }
+        bool digests = cli_flag_bool(fs, "digests");
+        const char *source = cli_flag_string(fs, "format");
+        _cleanup_free_ char *format =
+            formatter_image_format(source ? source : "", cli_flag_bool(fs, "quiet"), digests);
+        _cleanup_json_ struct json *rows = formatter_image_rows(
+            summaries, format, digests, cli_flag_bool(fs, "no-trunc"), (int64_t)time(NULL));
+        _cleanup_json_ struct json *header = formatter_image_header();
+        struct berth_buf out = BERTH_BUF_INIT;
+        r = formatter_write(format, rows, NULL, header, FORMATTER_IMAGE_ROW_TYPE, &out, &err);
+        if (r < 0) {
+                buf_release(&out);
+                fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                return 1;
+        }
+        if (out.len)
+                fwrite(out.data, 1, out.len, ctx->out);
+        buf_release(&out);
+        return 0;
+}
+
+/* ---- history ---- */
+
+static const char *default_history_format =
+    "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}";
+static const char *non_human_history_format =
+    "table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}";
+
+/* docker's formatter.Ellipsis for text: at most max runes, the last one "…" when cut. */
+static void ellipsis(char *s, size_t max)
+{
+        size_t runes = 0;
+        char *cut = NULL;
+        for (char *p = s; *p; p++) {
+                if (((unsigned char)*p & 0xc0) == 0x80)
+                        continue;
+                if (runes == max - 1)
+                        cut = p;
+                runes++;
+        }
+        if (runes <= max || !cut)
+                return;
+        strcpy(cut, "…"); /* 3 bytes, and cut has at least 2 runes (>= 2 bytes) + NUL after it */
+}
+
+/* One docker historyContext row per entry, values already rendered as docker renders them. */
+static struct json *history_rows(const struct json *entries, bool human, bool no_trunc, int64_t now)
+{
+        struct json *rows = json_new_array();
+        size_t i;
+        struct json *h;
+        json_array_foreach (entries, i, h) {
+                struct json *row = json_array_append(rows, json_new_object());
+                const char *id = json_str(json_get(h, "Id")) ?: "";
+                if (strcmp(id, "<missing>") == 0 || no_trunc) {
+                        json_set_str(row, "ID", id);
+                } else {
+                        _cleanup_free_ char *t = units_truncate_id(id);
+                        json_set_str(row, "ID", t);
+                }
+                const struct json *c = json_get(h, "Created");
+                int64_t created = json_is(c, JSON_NUMBER) ? c->num.i : 0;
+                /* CreatedAt: Go's time.RFC3339 in local time ("Z" for UTC). */
+                time_t t = (time_t)created;
+                struct tm tm;
+                char stamp[64];
+                localtime_r(&t, &tm);
+                strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+                struct berth_buf at = BERTH_BUF_INIT;
+                buf_puts(&at, stamp);
+                if (tm.tm_gmtoff == 0)
+                        buf_putc(&at, 'Z');
+                else
+                        buf_printf(&at, "%c%02ld:%02ld", tm.tm_gmtoff < 0 ? '-' : '+',
+                                   labs(tm.tm_gmtoff) / 3600, labs(tm.tm_gmtoff) % 3600 / 60);
+                json_set_str(row, "CreatedAt", at.data);
+                struct berth_buf b = BERTH_BUF_INIT;
+                if (human)
+                        units_ago(&b, created, now);
+                else
+                        buf_puts(&b, at.data);
+                json_set_str(row, "CreatedSince", b.data);
+                buf_release(&b);
+                buf_release(&at);
+                _cleanup_free_ char *by = xstrdup(json_str(json_get(h, "CreatedBy")) ?: "");
+                for (char *p = by; *p; p++)
+                        if (*p == '\t')
+                                *p = ' ';
+                if (!no_trunc) {
+                        by = xrealloc(by, strlen(by) + 4);
+                        ellipsis(by, 45);
+                }
+                json_set_str(row, "CreatedBy", by);
+                const struct json *sz = json_get(h, "Size");
+                double size = json_is(sz, JSON_NUMBER) ? (double)sz->num.i : 0.0;
+                if (human)
+                        units_human_size_prec(&b, size, 3);
+                else
+                        buf_printf(&b, "%lld", (long long)size);
+                json_set_str(row, "Size", b.data);
+                buf_release(&b);
+                json_set_str(row, "Comment", json_str(json_get(h, "Comment")) ?: "");
+        }
+        return rows;
+}
+
+static int run_history(struct cli_ctx *ctx, const struct cli_flagset *fs)
+{
+        struct cli_client *c;
+        if (connect_or_fail(ctx, &c) < 0)
+                return 1;
+        _cleanup_free_ char *path = image_path(fs->args[0], "/history");
+        struct cli_response resp;
+        _cleanup_error_ struct berth_error *err = NULL;
+        if (cli_client_request(c, "GET", path, NULL, NULL, NULL, 0, &resp, &err) < 0) {
+                fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                return 1;
+        }
+        if (resp.status != 200) {
+                int code = cli_daemon_error(ctx, &resp);
+                cli_response_release(&resp);
+                return code;
+        }
+        _cleanup_json_ struct json *entries = NULL;
+        int r = json_parse(resp.body, resp.len, &entries, &err);
+        cli_response_release(&resp);
+        if (r < 0) {
+                fprintf(ctx->err, "berth: bad history reply from the daemon: %s\n",
+                        berth_error_msg(err));
+                return 1;
+        }
+        const char *source = cli_flag_string(fs, "format");
+        const char *format = cli_flag_bool(fs, "quiet")                          ? "{{.ID}}"
+                             : source && *source && strcmp(source, "table") != 0 ? source
+                             : cli_flag_bool(fs, "human") ? default_history_format
+                                                          : non_human_history_format;
+        _cleanup_json_ struct json *rows =
+            history_rows(entries, cli_flag_bool(fs, "human"), cli_flag_bool(fs, "no-trunc"),
+                         (int64_t)time(NULL));
+        _cleanup_json_ struct json *header = NULL;
+        (void)json_parse("{\"ID\":\"IMAGE\",\"CreatedSince\":\"CREATED\",\"CreatedAt\":"
+                         "\"CREATED AT\",\"CreatedBy\":\"CREATED BY\",\"Size\":\"SIZE\","
+                         "\"Comment\":\"COMMENT\"}",
+                         strlen("{\"ID\":\"IMAGE\",\"CreatedSince\":\"CREATED\",\"CreatedAt\":"
+                                "\"CREATED AT\",\"CreatedBy\":\"CREATED BY\",\"Size\":\"SIZE\","
+                                "\"Comment\":\"COMMENT\"}"),
+                         &header, NULL);
+        struct berth_buf out = BERTH_BUF_INIT;
+        r = formatter_write(format, rows, NULL, header, "*formatter.historyContext", &out, &err);
+        if (r < 0) {
+                buf_release(&out);
+                fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                return 1;
+        }
+        if (out.len)
+                fwrite(out.data, 1, out.len, ctx->out);
+        buf_release(&out);
         return 0;
 }
 
@@ -275,9 +508,10 @@ static int run_image_prune(struct cli_ctx *ctx, const struct cli_flagset *fs)
                 fputc('\n', ctx->out);
         }
         const struct json *space = json_get(j, "SpaceReclaimed");
-        _cleanup_free_ char *human =
-            cli_human_size(json_is(space, JSON_NUMBER) ? (double)space->num.u : 0.0);
-        fprintf(ctx->out, "Total reclaimed space: %s\n", human);
+        struct berth_buf human = BERTH_BUF_INIT;
+        units_human_size(&human, json_is(space, JSON_NUMBER) ? (double)space->num.u : 0.0);
+        fprintf(ctx->out, "Total reclaimed space: %s\n", human.data);
+        buf_release(&human);
         return 0;
 }
 
@@ -286,10 +520,86 @@ static const struct cli_flag rmi_flags[] = {
     {"no-prune", 0, CLI_FLAG_BOOL, "Do not delete untagged parents", NULL, NULL, false},
 };
 
+static const struct cli_flag images_flags[] = {
+    {"all", 'a', CLI_FLAG_BOOL, "Show all images (default hides intermediate images)", NULL, NULL,
+     false, NULL},
+    {"digests", 0, CLI_FLAG_BOOL, "Show digests", NULL, NULL, false, NULL},
+    {"filter", 'f', CLI_FLAG_LIST, "Filter output based on conditions provided", NULL, "filter",
+     false, validate_filter},
+    {"format", 0, CLI_FLAG_STRING,
+     "Format output using a custom template:\n"
+     "                        'table':            Print output in table format with column "
+     "headers (default)\n"
+     "                        'table TEMPLATE':   Print output in table format using the "
+     "given Go template\n"
+     "                        'json':             Print in JSON format\n"
+     "                        'TEMPLATE':         Print output using the given Go template",
+     NULL, NULL, false, NULL},
+    {"no-trunc", 0, CLI_FLAG_BOOL, "Don't truncate output", NULL, NULL, false, NULL},
+    {"quiet", 'q', CLI_FLAG_BOOL, "Only show image IDs", NULL, NULL, false, NULL},
+};
+
+static const struct cli_flag history_flags[] = {
+    {"format", 0, CLI_FLAG_STRING,
+     "Format output using a custom template:\n"
+     "                        'table':            Print output in table format with column "
+     "headers (default)\n"
+     "                        'table TEMPLATE':   Print output in table format using the "
+     "given Go template\n"
+     "                        'json':             Print in JSON format\n"
+     "                        'TEMPLATE':         Print output using the given Go template",
+     NULL, NULL, false, NULL},
+    {"human", 'H', CLI_FLAG_BOOL, "Print sizes and dates in human readable format", "true", NULL,
+     false, NULL},
+    {"no-trunc", 0, CLI_FLAG_BOOL, "Don't truncate output", NULL, NULL, false, NULL},
+    {"quiet", 'q', CLI_FLAG_BOOL, "Only show image IDs", NULL, NULL, false, NULL},
+};
+
 static const struct cli_flag prune_flags[] = {
     {"all", 'a', CLI_FLAG_BOOL, "Remove all unused images, not just dangling ones", NULL, NULL,
      false},
     {"force", 'f', CLI_FLAG_BOOL, "Do not prompt for confirmation", NULL, NULL, false},
+};
+
+const struct cli_command cli_cmd_images = {
+    .name = "images",
+    .usage = "[OPTIONS] [REPOSITORY[:TAG]]",
+    .summary = "List images",
+    .group = CLI_GROUP_COMMON,
+    .flags = images_flags,
+    .n_flags = ELEMENTSOF(images_flags),
+    .mode = CLI_PARSE_INTERSPERSED,
+    .min_args = 0,
+    .max_args = 1,
+    .aliases = "image ls, image list, images",
+    .run = run_images,
+};
+
+static const struct cli_command cli_cmd_image_ls = {
+    .name = "ls",
+    .usage = "[OPTIONS] [REPOSITORY[:TAG]]",
+    .summary = "List images",
+    .flags = images_flags,
+    .n_flags = ELEMENTSOF(images_flags),
+    .mode = CLI_PARSE_INTERSPERSED,
+    .min_args = 0,
+    .max_args = 1,
+    .aliases = "image ls, image list, images",
+    .run = run_images,
+};
+
+const struct cli_command cli_cmd_history = {
+    .name = "history",
+    .usage = "[OPTIONS] IMAGE",
+    .summary = "Show the history of an image",
+    .group = CLI_GROUP_OTHER,
+    .flags = history_flags,
+    .n_flags = ELEMENTSOF(history_flags),
+    .mode = CLI_PARSE_INTERSPERSED,
+    .min_args = 1,
+    .max_args = 1,
+    .aliases = "image history, history",
+    .run = run_history,
 };
 
 const struct cli_command cli_cmd_tag = {
@@ -361,8 +671,17 @@ static const struct cli_command cli_cmd_image_rm = {
 };
 
 static const struct cli_command *const image_subcommands[] = {
-    &cli_cmd_image_history, &cli_cmd_image_inspect, &cli_cmd_image_ls, &cli_cmd_image_prune,
-    &cli_cmd_image_pull,    &cli_cmd_image_push,    &cli_cmd_image_rm, &cli_cmd_tag, NULL,
+    // clang-format off
+    &cli_cmd_history,
+    &cli_cmd_image_inspect,
+    &cli_cmd_image_ls,
+    &cli_cmd_image_prune,
+    &cli_cmd_image_pull,
+    &cli_cmd_image_push,
+    &cli_cmd_image_rm,
+    &cli_cmd_tag,
+    NULL,
+    // clang-format on
 };
 
 const struct cli_command cli_cmd_image = {

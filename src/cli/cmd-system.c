@@ -17,6 +17,8 @@
 #include "base/version.h"
 #include "cli.h"
 #include "engine/sysinfo.h"
+#include "gotemplate.h"
+#include "units.h"
 
 #define LABEL_WIDTH 20
 
@@ -93,6 +95,54 @@ static void render_server_version(struct berth_buf *b, const struct json *v)
         }
 }
 
+/* GET path and parse the JSON body; prints the error and returns 1 on failure. */
+static int fetch_json(struct cli_ctx *ctx, struct cli_client *c, const char *path,
+                      struct json **ret)
+{
+        _cleanup_error_ struct berth_error *err = NULL;
+        struct cli_response resp;
+        if (cli_client_request(c, "GET", path, NULL, NULL, NULL, 0, &resp, &err) < 0) {
+                fflush(ctx->out);
+                fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                return 1;
+        }
+        if (resp.status != 200) {
+                fflush(ctx->out);
+                int r = cli_daemon_error(ctx, &resp);
+                cli_response_release(&resp);
+                return r;
+        }
+        int r = json_parse(resp.body, resp.len, ret, &err);
+        cli_response_release(&resp);
+        if (r < 0) {
+                fprintf(ctx->err, "berth: bad %s reply from the daemon: %s\n", path,
+                        berth_error_msg(err));
+                return 1;
+        }
+        return 0;
+}
+
+/* --format: "json" or a Go template over data, then a newline, as docker prints it. */
+static int print_format(struct cli_ctx *ctx, const char *format, const struct json *data)
+{
+        const char *text = strcmp(format, "json") == 0 ? "{{json .}}" : format;
+        _cleanup_gotemplate_ struct gotemplate *t = NULL;
+        _cleanup_error_ struct berth_error *err = NULL;
+        struct berth_buf out = BERTH_BUF_INIT;
+        int r = gotemplate_parse(text, &t, &err);
+        if (r == 0)
+                r = gotemplate_exec(t, data, 0, &out, &err);
+        if (r < 0) {
+                buf_release(&out);
+                fprintf(ctx->err, "template parsing error: %s\n", berth_error_msg(err));
+                return 1;
+        }
+        buf_putc(&out, '\n');
+        fputs(out.data, ctx->out);
+        buf_release(&out);
+        return 0;
+}
+
 static int run_version(struct cli_ctx *ctx, const struct cli_flagset *fs)
 {
         struct cli_client *c = cli_ctx_client(ctx);
@@ -100,57 +150,57 @@ static int run_version(struct cli_ctx *ctx, const struct cli_flagset *fs)
                 return 1;
         _cleanup_error_ struct berth_error *err = NULL;
         int r = cli_client_connect(c, NULL, &err);
+        _cleanup_json_ struct json *server = NULL;
+        int server_code = r < 0 ? 1 : fetch_json(ctx, c, "/version", &server);
 
-        struct berth_buf b = BERTH_BUF_INIT;
         _cleanup_free_ char *built = client_build_time();
         struct berth_sysinfo si;
         berth_sysinfo_get(&si);
+        _cleanup_free_ char *api =
+            r == 0 && strcmp(c->api_version, CLI_API_VERSION) != 0
+                ? xasprintf("%s (downgraded from %s)", c->api_version, CLI_API_VERSION)
+                : xstrdup(CLI_API_VERSION);
+        const char *format = cli_flag_string(fs, "format");
+        if (format && *format) {
+                struct json *data = json_new_object();
+                struct json *cl = json_object_set(data, "Client", json_new_object());
+                json_set_str(cl, "Version", berth_version);
+                json_set_str(cl, "ApiVersion", r == 0 ? c->api_version : CLI_API_VERSION);
+                json_set_str(cl, "DefaultAPIVersion", CLI_API_VERSION);
+                json_set_str(cl, "GitCommit", berth_git_commit);
+                json_set_str(cl, "CCompiler", berth_compiler);
+                json_set_str(cl, "Os", "linux");
+                json_set_str(cl, "Arch", si.go_arch);
+                json_set_str(cl, "BuildTime", built);
+                json_object_set(data, "Server", server ? json_copy(server) : json_new_null());
+                int code = print_format(ctx, format, data);
+                json_free(data);
+                berth_sysinfo_release(&si);
+                if (r < 0)
+                        fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                return code ? code : r < 0 ? 1 : server_code;
+        }
+
+        struct berth_buf b = BERTH_BUF_INIT;
         _cleanup_free_ char *osarch = xasprintf("linux/%s", si.go_arch);
         berth_sysinfo_release(&si);
         buf_puts(&b, "Client:\n");
         line(&b, " Version:", berth_version);
-        if (r == 0 && strcmp(c->api_version, CLI_API_VERSION) != 0) {
-                _cleanup_free_ char *api =
-                    xasprintf("%s (downgraded from %s)", c->api_version, CLI_API_VERSION);
-                line(&b, " API version:", api);
-        } else {
-                line(&b, " API version:", CLI_API_VERSION);
-        }
+        line(&b, " API version:", api);
         line(&b, " C compiler:", berth_compiler);
         line(&b, " Git commit:", berth_git_commit);
         line(&b, " Built:", built);
         line(&b, " OS/Arch:", osarch);
+        if (server)
+                render_server_version(&b, server);
         fputs(b.data, ctx->out);
         buf_release(&b);
-
         if (r < 0) {
                 fflush(ctx->out);
                 fprintf(ctx->err, "%s\n", berth_error_msg(err));
                 return 1;
         }
-        struct cli_response resp;
-        r = cli_client_request(c, "GET", "/version", NULL, NULL, NULL, 0, &resp, &err);
-        if (r < 0) {
-                fprintf(ctx->err, "%s\n", berth_error_msg(err));
-                return 1;
-        }
-        if (resp.status != 200) {
-                r = cli_daemon_error(ctx, &resp);
-                cli_response_release(&resp);
-                return r;
-        }
-        _cleanup_json_ struct json *v = NULL;
-        if (json_parse(resp.body, resp.len, &v, &err) < 0) {
-                fprintf(ctx->err, "berth: bad /version reply from the daemon: %s\n",
-                        berth_error_msg(err));
-                cli_response_release(&resp);
-                return 1;
-        }
-        cli_response_release(&resp);
-        render_server_version(&b, v);
-        fputs(b.data, ctx->out);
-        buf_release(&b);
-        return 0;
+        return server_code;
 }
 
 static const char *jstr(const struct json *j, const char *key)
@@ -263,9 +313,10 @@ static void render_info(struct berth_buf *b, const struct json *j)
         nonempty(b, " Architecture:", jstr(j, "Architecture"));
         buf_printf(b, " CPUs: %lld\n", jint(j, "NCPU"));
         const struct json *mem = json_get(j, "MemTotal");
-        _cleanup_free_ char *memstr =
-            cli_bytes_size(json_is(mem, JSON_NUMBER) ? (double)mem->num.u : 0.0);
-        buf_printf(b, " Total Memory: %s\n", memstr);
+        struct berth_buf memstr = BERTH_BUF_INIT;
+        units_bytes_size(&memstr, json_is(mem, JSON_NUMBER) ? (double)mem->num.u : 0.0);
+        buf_printf(b, " Total Memory: %s\n", memstr.data);
+        buf_release(&memstr);
         nonempty(b, " Name:", jstr(j, "Name"));
         nonempty(b, " ID:", jstr(j, "ID"));
         buf_printf(b, " Docker Root Dir: %s\n", jstr(j, "DockerRootDir"));
@@ -318,35 +369,31 @@ static void render_info(struct berth_buf *b, const struct json *j)
 
 static int run_info(struct cli_ctx *ctx, const struct cli_flagset *fs)
 {
+        const char *format = cli_flag_string(fs, "format");
         struct berth_buf b = BERTH_BUF_INIT;
-        buf_puts(&b, "Client:\n");
-        buf_printf(&b, " Version:    %s\n", berth_version);
-        buf_printf(&b, " Debug Mode: %s\n", ctx->debug ? "true" : "false");
-        fputs(b.data, ctx->out);
-        buf_release(&b);
-
+        if (!format || !*format) {
+                buf_puts(&b, "Client:\n");
+                buf_printf(&b, " Version:    %s\n", berth_version);
+                buf_printf(&b, " Debug Mode: %s\n", ctx->debug ? "true" : "false");
+                fputs(b.data, ctx->out);
+                buf_release(&b);
+        }
         struct cli_client *c = cli_ctx_client(ctx);
         if (!c)
                 return 1;
-        _cleanup_error_ struct berth_error *err = NULL;
-        struct cli_response resp;
-        if (cli_client_request(c, "GET", "/info", NULL, NULL, NULL, 0, &resp, &err) < 0) {
-                fflush(ctx->out);
-                fprintf(ctx->err, "%s\n", berth_error_msg(err));
-                return 1;
-        }
-        if (resp.status != 200) {
-                int r = cli_daemon_error(ctx, &resp);
-                cli_response_release(&resp);
-                return r;
-        }
         _cleanup_json_ struct json *j = NULL;
-        int r = json_parse(resp.body, resp.len, &j, &err);
-        cli_response_release(&resp);
-        if (r < 0) {
-                fprintf(ctx->err, "berth: bad /info reply from the daemon: %s\n",
-                        berth_error_msg(err));
-                return 1;
+        int r = fetch_json(ctx, c, "/info", &j);
+        if (r)
+                return r;
+        if (format && *format) {
+                /* docker's info template sees the server's fields plus ClientInfo. */
+                struct json *data = json_copy(j);
+                struct json *ci = json_object_set(data, "ClientInfo", json_new_object());
+                json_set_bool(ci, "Debug", ctx->debug);
+                json_set_str(ci, "Version", berth_version);
+                r = print_format(ctx, format, data);
+                json_free(data);
+                return r;
         }
         render_info(&b, j);
         fputs(b.data, ctx->out);
@@ -360,11 +407,21 @@ static int run_info(struct cli_ctx *ctx, const struct cli_flagset *fs)
         return 0;
 }
 
+static const struct cli_flag format_flags[] = {
+    {"format", 'f', CLI_FLAG_STRING,
+     "Format output using a custom template:\n"
+     "                        'json':             Print in JSON format\n"
+     "                        'TEMPLATE':         Print output using the given Go template",
+     NULL, NULL, false, NULL},
+};
+
 const struct cli_command cli_cmd_version = {
     .name = "version",
     .usage = "[OPTIONS]",
     .summary = "Show the Berth version information",
     .group = CLI_GROUP_COMMON,
+    .flags = format_flags,
+    .n_flags = ELEMENTSOF(format_flags),
     .mode = CLI_PARSE_INTERSPERSED,
     .min_args = 0,
     .max_args = 0,
@@ -376,6 +433,8 @@ const struct cli_command cli_cmd_info = {
     .usage = "[OPTIONS]",
     .summary = "Display system-wide information",
     .group = CLI_GROUP_COMMON,
+    .flags = format_flags,
+    .n_flags = ELEMENTSOF(format_flags),
     .mode = CLI_PARSE_INTERSPERSED,
     .min_args = 0,
     .max_args = 0,
@@ -384,6 +443,7 @@ const struct cli_command cli_cmd_info = {
 };
 
 static const struct cli_command *const system_subcommands[] = {
+    &cli_cmd_events,
     &cli_cmd_info,
     NULL,
 };

@@ -66,6 +66,15 @@ static int set_value(struct cli_flagset *fs, size_t idx, const char *value,
         const struct cli_flag *f = &fs->flags[idx];
         struct cli_flag_value *v = &fs->values[idx];
         v->set = true;
+        if (f->validate && (f->type == CLI_FLAG_STRING || f->type == CLI_FLAG_LIST)) {
+                _cleanup_free_ char *why = f->validate(value);
+                if (why) {
+                        _cleanup_free_ char *d = flag_display(f);
+                        return berth_error_set(err, EINVAL,
+                                               "invalid argument \"%s\" for \"%s\" flag: %s", value,
+                                               d, why);
+                }
+        }
         switch (f->type) {
         case CLI_FLAG_BOOL:
                 if (cli_parse_bool(value, &v->b) < 0) {

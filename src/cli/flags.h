@@ -41,6 +41,9 @@ struct cli_flag {
         const char *def;        /* default as text: initial value, and "(default …)" in help */
         const char *value_name; /* help placeholder; NULL = by type ("string", "int", "list") */
         bool hidden;
+        /* Optional check of a string/list value: NULL when fine, else the reason (malloc'd),
+         * reported as pflag does: invalid argument "v" for "-f, --filter" flag: <reason>. */
+        char *(*validate)(const char *value);
 };
 
 struct cli_flag_value {

@@ -54,8 +54,8 @@ static const struct cli_flag daemon_flags[] = {
      false},
     {"max-concurrent-downloads", 0, CLI_FLAG_INT, "Set the max concurrent downloads for each pull",
      "3", NULL, false},
-    {"pidfile", 'p', CLI_FLAG_STRING, "Path to use for daemon PID file",
-     BERTH_DEFAULT_EXEC_ROOT "/berthd.pid", NULL, false},
+    {"pidfile", 'p', CLI_FLAG_STRING,
+     "Path to use for daemon PID file (default \"<exec-root>/berthd.pid\")", NULL, NULL, false},
     {"registry-mirror", 0, CLI_FLAG_LIST, "Preferred registry mirror", NULL, NULL, false},
     {"version", 'v', CLI_FLAG_BOOL, "Print version information and quit", NULL, NULL, false},
 };
@@ -105,6 +105,9 @@ static void on_signal(struct api_server *srv, int fd, void *userdata)
                         strv_free(changes);
                 } else {
                         log_info("processing signal '%s'", strsignal((int)si.ssi_signo));
+                        /* Event subscribers end their streams now instead of at the grace
+                         * period's end. */
+                        berth_events_close(d->engine->events);
                         api_server_stop(srv);
                 }
         }
@@ -232,6 +235,7 @@ static int run(const struct cli_flagset *fs)
         }
         api_register_images(d.srv, d.engine);
         api_register_pull(d.srv, d.engine);
+        api_register_events(d.srv, d.engine);
         if (api_server_watch_fd(d.srv, sigfd, on_signal, &d, &err) < 0) {
                 fprintf(stderr, "%s\n", berth_error_msg(err));
                 goto out;
@@ -250,6 +254,14 @@ static int run(const struct cli_flagset *fs)
                 goto out;
         }
         code = 0;
+        if (api_server_open_streams(d.srv) > 0) {
+                /* A worker still holds a stream (and may touch the engine): leave the
+                 * freeing to the kernel at exit rather than pull memory from under it. */
+                (void)unlink(config->pidfile);
+                log_info("daemon shutdown complete (%zu streams cut)",
+                         api_server_open_streams(d.srv));
+                _exit(0);
+        }
 out:
         api_server_free(d.srv); /* closes and removes the sockets */
         if (d.engine)

@@ -53,7 +53,9 @@ static const char *const migrations[] = {
     "  config TEXT NOT NULL," /* the create request as JSON */
     "  state TEXT NOT NULL DEFAULT 'created'"
     ");",
-    /* 2: unpacked layers with reference counts; image labels and tag times (images.c) */
+    /* 2: the unpacked size of each layer (history shows it) */
+    "ALTER TABLE image_layers ADD COLUMN size INTEGER NOT NULL DEFAULT 0;",
+    /* 3: unpacked layers with reference counts; image labels and tag times (layers.c) */
     "CREATE TABLE layers ("
     "  chain_id TEXT PRIMARY KEY,"
     "  diff_id TEXT NOT NULL,"

@@ -66,6 +66,7 @@ int berth_engine_open(struct berth_config *config, const struct berth_config_fla
         pthread_mutex_init(&e->lock, NULL);
         e->flags = flags;
         e->config = berth_config_ref(config);
+        e->events = berth_events_new();
         r = load_engine_id(config->data_root, &e->id, err);
         if (r == 0) {
                 _cleanup_free_ char *dbpath = xasprintf("%s/berth.db", config->data_root);
@@ -87,6 +88,7 @@ void berth_engine_free(struct berth_engine *e)
                 return;
         berth_db_close(e->db);
         blob_store_free(e->store);
+        berth_events_free(e->events);
         berth_config_unref(e->config);
         pthread_mutex_destroy(&e->lock);
         free(e->id);

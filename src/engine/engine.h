@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "db.h"
+#include "events.h"
 #include "image/store.h"
 
 struct berth_engine {
@@ -28,7 +29,8 @@ struct berth_engine {
         struct berth_db *db;
         struct blob_store *store; /* content store at <data-root>/blobs */
         struct berth_layers *layers; /* layer records and collection (layers.h), set by berthd */
-        char *id;                 /* engine ID (UUID) */
+        struct berth_events *events;
+        char *id; /* engine ID (UUID) */
 };
 
 /* Takes a reference on config; flags must outlive the engine. */

@@ -179,7 +179,8 @@ int berth_image_find(struct berth_engine *e, const char *name, struct berth_imag
         }
 
         _cleanup_image_ref_ struct image_ref *ref = NULL;
-        if (image_ref_parse_normalized(name, &ref, NULL) == 0) {
+        _cleanup_error_ struct berth_error *ref_err = NULL;
+        if (image_ref_parse_normalized(name, &ref, &ref_err) == 0) {
                 if (!ref->tag && !ref->digest)
                         ref->tag = xstrdup(IMAGE_REF_DEFAULT_TAG);
                 _cleanup_free_ char *full = image_ref_string(ref);
@@ -205,6 +206,9 @@ int berth_image_find(struct berth_engine *e, const char *name, struct berth_imag
                 if (r == 0 || (r < 0 && r != -ENOENT && r != -EEXIST))
                         return r;
         }
+        /* Neither an ID nor a valid reference: dockerd answers with the grammar's error. */
+        if (!ref && !is_hex(hex, 1, 64))
+                return berth_error_set(err, EINVAL, "%s", berth_error_msg(ref_err));
         /* dockerd names the reference as it understood it: "busybox:latest". */
         if (ref) {
                 _cleanup_free_ char *fam = image_ref_familiar(ref);
@@ -224,6 +228,33 @@ int berth_image_config(struct berth_engine *e, const struct berth_image *img, st
         r = json_parse(data, len, ret, err);
         if (r < 0)
                 return berth_error_prefix(err, "image config %s", img->id);
+        return 0;
+}
+
+int berth_image_layer_sizes(struct berth_engine *e, const struct berth_image *img, int64_t **ret,
+                            size_t *ret_n, struct berth_error **err)
+{
+        sqlite3 *h = berth_db_handle(e->db);
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(
+                h, "SELECT size FROM image_layers WHERE image_id = ?1 ORDER BY position", -1, &st,
+                NULL) != SQLITE_OK)
+                return sql_error(e, err);
+        sqlite3_bind_text(st, 1, img->id, -1, SQLITE_STATIC);
+        int64_t *v = NULL;
+        size_t n = 0;
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                v = xrealloc(v, (n + 1) * sizeof(*v));
+                v[n++] = sqlite3_column_int64(st, 0);
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) {
+                free(v);
+                return sql_error(e, err);
+        }
+        *ret = v;
+        *ret_n = n;
         return 0;
 }
 
@@ -274,9 +305,14 @@ int berth_image_tag(struct berth_engine *e, const char *image_id, const char *ta
                       full, image_id, err);
         if (r == 0)
                 r = berth_db_commit(e->db, err);
-        if (r < 0)
+        if (r < 0) {
                 berth_db_rollback(e->db);
-        return r;
+                return r;
+        }
+        _cleanup_free_ char *fam = image_ref_familiar(ref);
+        const char *attrs[] = {"name", fam, NULL};
+        berth_events_publish(e->events, "image", "tag", image_id, attrs);
+        return 0;
 }
 
 static void action(struct json *actions, const char *kind, const char *value)
@@ -362,8 +398,10 @@ static int remove_locked(struct berth_engine *e, const char *name, bool force, s
                 for (size_t i = 0; img->repo_tags[i]; i++)
                         if (strcmp(img->repo_tags[i], full) != 0)
                                 left++;
-                if (left > 0)
+                if (left > 0) {
+                        *ret_img = TAKE_PTR(img); /* for the event: untagged, not deleted */
                         return 0;
+                }
                 /* Only digests of the same name left (or none): the image goes. */
                 char **digests = NULL;
                 for (size_t i = 0; img->repo_digests[i]; i++)
@@ -414,6 +452,16 @@ int berth_image_remove(struct berth_engine *e, const char *name, bool force,
                 berth_db_rollback(e->db);
                 json_free(actions);
                 return r;
+        }
+        /* dockerd's events: "untag" per removed name, "delete" for the image, named by ID. */
+        size_t k;
+        struct json *a;
+        json_array_foreach (actions, k, a) {
+                if (!img)
+                        break;
+                const char *what = json_get(a, "Deleted") ? "delete" : "untag";
+                const char *attrs[] = {"name", img->id, NULL};
+                berth_events_publish(e->events, "image", what, img->id, attrs);
         }
         /* After the commit: a crash in between leaves an unreferenced blob, never a dangling
          * record. */

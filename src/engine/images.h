@@ -61,6 +61,11 @@ int berth_image_find(struct berth_engine *e, const char *name, struct berth_imag
 int berth_image_config(struct berth_engine *e, const struct berth_image *img, struct json **ret,
                        struct berth_error **err);
 
+/* Unpacked sizes of the image's layers, bottom first (*ret, count in *ret_n);
+ * an image without layer records has none. */
+int berth_image_layer_sizes(struct berth_engine *e, const struct berth_image *img, int64_t **ret,
+                            size_t *ret_n, struct berth_error **err);
+
 /* Point a tag (any form: "x", "x:1", "host:5000/a/b:c") at the image; a tag that
  * pointed elsewhere moves.  Digest references are refused (-EINVAL). */
 int berth_image_tag(struct berth_engine *e, const char *image_id, const char *target,

@@ -99,21 +99,6 @@ int64_t berth_layers_parse_time(const char *s)
         return t;
 }
 
-static struct json *jstr_take(char *s)
-{
-        struct json *j = json_new_string(s);
-        free(s);
-        return j;
-}
-
-static struct json *familiar_array(char *const *names)
-{
-        struct json *a = json_new_array();
-        for (size_t i = 0; names && names[i]; i++)
-                json_array_append(a, jstr_take(berth_image_familiar(names[i])));
-        return a;
-}
-
 static int query_one_str(struct berth_layers *imgs, const char *sql, const char *arg, char **ret,
                          struct berth_error **err)
 {
@@ -201,7 +186,7 @@ static int insert_image(struct berth_layers *imgs, const char *id, const char *m
                 _cleanup_stmt_ sqlite3_stmt *il = NULL, *ly = NULL, *up = NULL;
                 if ((r = prep(imgs,
                               "INSERT INTO image_layers (image_id, position, chain_id, diff_id, "
-                              "blob_digest) VALUES (?1, ?2, ?3, ?4, ?5)",
+                              "blob_digest, size) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                               &il, err)) < 0 ||
                     (r = prep(imgs,
                               "INSERT OR IGNORE INTO layers (chain_id, diff_id, parent, size, "
@@ -217,6 +202,7 @@ static int insert_image(struct berth_layers *imgs, const char *id, const char *m
                 sqlite3_bind_text(il, 3, layers[i].chain_id, -1, SQLITE_STATIC);
                 sqlite3_bind_text(il, 4, layers[i].diff_id, -1, SQLITE_STATIC);
                 sqlite3_bind_text(il, 5, layers[i].blob_digest, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(il, 6, (int64_t)layers[i].size);
                 sqlite3_bind_text(ly, 1, layers[i].chain_id, -1, SQLITE_STATIC);
                 sqlite3_bind_text(ly, 2, layers[i].diff_id, -1, SQLITE_STATIC);
                 sqlite3_bind_text(ly, 3, i ? layers[i - 1].chain_id : NULL, -1, SQLITE_STATIC);
@@ -429,83 +415,6 @@ void berth_layers_free(struct berth_layers *imgs)
         pthread_mutex_destroy(&imgs->gc_lock);
         free(imgs->data_root);
         free(imgs);
-}
-
-/* ---- history ---- */
-
-int berth_image_history(struct berth_layers *imgs, const char *name, struct json **ret,
-                        struct berth_error **err)
-{
-        _cleanup_image_ struct berth_image *img = NULL;
-        int r = berth_image_find(imgs->engine, name, &img, err);
-        if (r < 0)
-                return r;
-        _cleanup_json_ struct json *cfg = NULL;
-        if ((r = berth_image_config(imgs->engine, img, &cfg, err)) < 0)
-                return r;
-        const char *id = img->id;
-        char **tags = img->repo_tags;
-        /* Sizes of the non-empty layers, bottom first. */
-        int64_t *sizes = NULL;
-        size_t n_sizes = 0;
-        {
-                _cleanup_stmt_ sqlite3_stmt *st = NULL;
-                if ((r = prep(imgs,
-                              "SELECT coalesce(l.size, 0) FROM image_layers il LEFT JOIN layers "
-                              "l ON l.chain_id = il.chain_id WHERE il.image_id = ?1 ORDER BY "
-                              "il.position",
-                              &st, err)) < 0)
-                        return r;
-                sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-                while (sqlite3_step(st) == SQLITE_ROW) {
-                        sizes = xrealloc(sizes, (n_sizes + 1) * sizeof(*sizes));
-                        sizes[n_sizes++] = sqlite3_column_int64(st, 0);
-                }
-        }
-        const struct json *hist = json_get(cfg, "history");
-        struct json *entries = json_new_array(); /* oldest first; reversed below */
-        size_t layer = 0, i;
-        struct json *h;
-        json_array_foreach (hist, i, h) {
-                bool empty =
-                    json_is(json_get(h, "empty_layer"), JSON_BOOL) && json_get(h, "empty_layer")->b;
-                struct json *e = json_array_append(entries, json_new_object());
-                json_set_int(e, "Created",
-                             berth_layers_parse_time(json_str(json_get(h, "created"))));
-                json_set_str(e, "CreatedBy", json_str(json_get(h, "created_by")) ?: "");
-                json_set_int(e, "Size", !empty && layer < n_sizes ? sizes[layer] : 0);
-                json_set_str(e, "Comment", json_str(json_get(h, "comment")) ?: "");
-                if (!empty)
-                        layer++;
-        }
-        if (json_len(hist) == 0)
-                for (size_t l = 0; l < n_sizes; l++) {
-                        struct json *e = json_array_append(entries, json_new_object());
-                        json_set_int(e, "Created",
-                                     berth_layers_parse_time(json_str(json_get(cfg, "created"))));
-                        json_set_str(e, "CreatedBy", "");
-                        json_set_int(e, "Size", sizes[l]);
-                        json_set_str(e, "Comment", "");
-                }
-        free(sizes);
-        struct json *out = json_new_array();
-        for (size_t k = entries->arr.n; k-- > 0;) {
-                struct json *e = entries->arr.items[k];
-                entries->arr.items[k] = NULL;
-                struct json *o = json_array_append(out, json_new_object());
-                bool top = k + 1 == entries->arr.n;
-                json_set_str(o, "Comment", json_str(json_get(e, "Comment")));
-                json_object_set(o, "Created", json_copy(json_get(e, "Created")));
-                json_set_str(o, "CreatedBy", json_str(json_get(e, "CreatedBy")));
-                json_set_str(o, "Id", top ? id : "<missing>");
-                json_object_set(o, "Size", json_copy(json_get(e, "Size")));
-                json_object_set(o, "Tags", top && tags[0] ? familiar_array(tags) : json_new_null());
-                json_free(e);
-        }
-        entries->arr.n = 0;
-        json_free(entries);
-        *ret = out;
-        return 0;
 }
 
 const char *berth_layers_data_root(struct berth_layers *l)

@@ -69,10 +69,6 @@ struct berth_engine *berth_layers_engine(struct berth_layers *l);
 void berth_layers_pull_enter(struct berth_layers *l);
 void berth_layers_pull_leave(struct berth_layers *l);
 
-/* GET /images/{name}/history: newest first, docker's fields. */
-int berth_image_history(struct berth_layers *l, const char *name, struct json **ret,
-                        struct berth_error **err);
-
 /* RFC 3339 → Unix seconds (0 when unparsable). */
 int64_t berth_layers_parse_time(const char *s);
 

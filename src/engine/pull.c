@@ -164,11 +164,9 @@ static int layer_sink(const void *buf, size_t n, void *userdata, struct berth_er
         struct pull *p = l->p;
         if (atomic_load(&p->cancel))
                 return berth_error_set(err, ECANCELED, "pull cancelled");
-        int r = layer_ingest_write(buf, n, l->ing);
-        if (r < 0) {
-                const struct berth_error *e = layer_ingest_error(l->ing);
-                return berth_error_set(err, -r, "%s", e ? e->msg : "write layer");
-        }
+        int r = layer_ingest_write(buf, n, l->ing, err);
+        if (r < 0)
+                return r;
         l->got += n;
         int64_t t = now_ns();
         if (t - l->last_emit >= PROGRESS_INTERVAL_NS) {
@@ -259,8 +257,7 @@ static int config_sink(const void *buf, size_t n, void *userdata, struct berth_e
 {
         struct config_sink *cs = userdata;
         if (cs->buf.len + n > CONFIG_MAX)
-                return berth_error_set(err, EFBIG, "image config larger than %u bytes",
-                                       CONFIG_MAX);
+                return berth_error_set(err, EFBIG, "image config larger than %u bytes", CONFIG_MAX);
         buf_append(&cs->buf, buf, n);
         return blob_ingest_write(cs->ing, buf, n, err);
 }

@@ -13,8 +13,7 @@ struct layer_ingest {
         struct blob_ingest *blob; /* NULL when the blob was already stored */
         struct layer_apply *la;   /* NULL when the layer was already unpacked */
         char *digest;
-        struct berth_error *err;
-        int failed;
+        int failed; /* errno of the write that failed */
 };
 
 static int apply_from_store(struct blob_store *s, const struct layer_ingest_opts *o,
@@ -73,22 +72,18 @@ int layer_ingest_begin(struct blob_store *s, const struct layer_ingest_opts *o,
         return 0;
 }
 
-int layer_ingest_write(const void *buf, size_t n, void *userdata)
+int layer_ingest_write(const void *buf, size_t n, void *userdata, struct berth_error **err)
 {
         struct layer_ingest *in = userdata;
         if (in->failed)
-                return -in->failed;
-        int r = blob_ingest_write(in->blob, buf, n, &in->err);
+                return berth_error_set(err, in->failed, "layer %s: an earlier write failed",
+                                       in->digest);
+        int r = blob_ingest_write(in->blob, buf, n, err);
         if (r == 0 && in->la)
-                r = layer_apply_write(in->la, buf, n, &in->err);
+                r = layer_apply_write(in->la, buf, n, err);
         if (r < 0)
                 in->failed = -r;
         return r;
-}
-
-const struct berth_error *layer_ingest_error(const struct layer_ingest *in)
-{
-        return in->err;
 }
 
 int layer_ingest_commit(struct layer_ingest *in, struct layer_result *res, struct berth_error **err)
@@ -97,9 +92,7 @@ int layer_ingest_commit(struct layer_ingest *in, struct layer_result *res, struc
         if (res)
                 memset(res, 0, sizeof(*res));
         if (in->failed) {
-                r = -in->failed;
-                if (err && !*err)
-                        *err = TAKE_PTR(in->err);
+                r = berth_error_set(err, in->failed, "layer %s: a write failed", in->digest);
                 layer_ingest_abort(in);
                 return r;
         }
@@ -123,7 +116,6 @@ void layer_ingest_abort(struct layer_ingest *in)
                 return;
         blob_ingest_abort(in->blob);
         layer_apply_abort(in->la);
-        berth_error_free(in->err);
         free(in->digest);
         free(in);
 }

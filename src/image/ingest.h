@@ -9,9 +9,9 @@
  *                              store (which hashes and verifies the digest) and,
  *                              when the layer is missing, to layer apply.
  * layer_ingest_write() has the shape of the registry client's sink callback
- * (bytes, length, userdata → 0 or a negative errno), so a pull passes it
- * straight to registry_blob_fetch(); its error is kept for
- * layer_ingest_error().  layer_ingest_commit() first commits the blob (digest
+ * (registry_sink_fn: bytes, length, userdata, err → 0 or a negative errno),
+ * so a pull passes it straight to registry_blob_fetch().
+ * layer_ingest_commit() first commits the blob (digest
  * and size checked), then finishes the layer (diff_id checked): a layer is
  * never published from bytes whose digest did not match.
  *
@@ -39,10 +39,8 @@ struct layer_ingest_opts {
 
 int layer_ingest_begin(struct blob_store *s, const struct layer_ingest_opts *opts,
                        struct layer_ingest **ret, struct berth_error **err);
-/* registry_sink_fn-compatible. */
-int layer_ingest_write(const void *buf, size_t n, void *userdata);
-/* The error that made layer_ingest_write() fail, or NULL. */
-const struct berth_error *layer_ingest_error(const struct layer_ingest *in);
+/* registry_sink_fn-compatible; after a failure every later call fails too. */
+int layer_ingest_write(const void *buf, size_t n, void *userdata, struct berth_error **err);
 /* Verifies and publishes blob and layer; frees the ingest whatever happens.
  * res (optional) gets the layer's sizes and ids when this ingest unpacked it,
  * and is zeroed otherwise. */

@@ -336,6 +336,25 @@ static int begin_data(struct tar_reader *r, uint64_t size)
         return 0;
 }
 
+/* Typeflag → type; false for types berth refuses (GNU sparse 'S', multi-volume
+ * 'M', 'V', 'D', 'N', vendor letters). */
+static bool entry_type(char tf, enum tar_type *ret)
+{
+        static const struct {
+                char flag;
+                enum tar_type type;
+        } map[] = {{'0', TAR_FILE},     {'\0', TAR_FILE},   {'7', TAR_FILE},
+                   {'1', TAR_HARDLINK}, {'2', TAR_SYMLINK}, {'3', TAR_CHAR},
+                   {'4', TAR_BLOCK},    {'5', TAR_DIR},     {'6', TAR_FIFO}};
+        for (size_t i = 0; i < ELEMENTSOF(map); i++) {
+                if (map[i].flag == tf) {
+                        *ret = map[i].type;
+                        return true;
+                }
+        }
+        return false;
+}
+
 static int header(struct tar_reader *r, const unsigned char *b, struct berth_error **err)
 {
         if (block_is_zero(b)) {
@@ -374,36 +393,9 @@ static int header(struct tar_reader *r, const unsigned char *b, struct berth_err
 
         struct tar_entry *e = &r->cur;
         entry_clear(r);
-        switch (tf) {
-        case '0':
-        case '7':
-                e->type = TAR_FILE;
-                break;
-        case '\0':
-                e->type = TAR_FILE;
-                break;
-        case '1':
-                e->type = TAR_HARDLINK;
-                break;
-        case '2':
-                e->type = TAR_SYMLINK;
-                break;
-        case '3':
-                e->type = TAR_CHAR;
-                break;
-        case '4':
-                e->type = TAR_BLOCK;
-                break;
-        case '5':
-                e->type = TAR_DIR;
-                break;
-        case '6':
-                e->type = TAR_FIFO;
-                break;
-        default:
+        if (!entry_type(tf, &e->type))
                 return berth_error_set(err, ENOTSUP, "tar: unsupported entry type '%c'",
                                        isprint((unsigned char)tf) ? tf : '?');
-        }
 
         if (r->pax_path)
                 e->path = xstrdup(r->pax_path);

@@ -297,6 +297,9 @@ def test_socket_mode_and_files(daemon):
 
 
 def test_idle_rss_is_small(daemon):
+    ldd = subprocess.run(["ldd", BERTHD], capture_output=True, text=True).stdout
+    if "libasan" in ldd:
+        pytest.skip("sanitizer build: its shadow memory is not berthd's footprint")
     daemon.request("GET", "/info")
     with open("/proc/%d/status" % daemon.proc.pid) as f:
         rss_kb = int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1))
@@ -721,6 +724,10 @@ def test_image_list_and_inspect(daemon):
     status, _, body = daemon.request("GET", "/images/nothere/json")
     assert status == 404
     assert json.loads(body) == {"message": "No such image: nothere:latest"}
+    status, _, body = daemon.request("GET", "/images/BusyBox/json")
+    assert status == 400
+    assert json.loads(body) == {
+        "message": "invalid reference format: repository name must be lowercase"}
 
 
 def urlquote(s):
@@ -922,3 +929,196 @@ def test_client_negotiates_down_and_decodes_chunks(tmproot):
         assert r.stderr.strip() == "Error response from daemon: page not found"
     finally:
         fake.close()
+
+
+def test_berth_images_and_formats(daemon):
+    host = "unix://" + daemon.sock
+    img, _ = add_image(daemon, tags=["docker.io/library/busybox:latest",
+                                     "127.0.0.1:5000/x/y:v1"], created=int(time.time()) - 7200)
+    dangling, _ = add_image(daemon, created=int(time.time()) - 3 * 86400, size=5000)
+    r = berth("images", host=host)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert re.match(r"^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE$", lines[0])
+    assert re.match(r"^127\.0\.0\.1:5000/x/y\s+v1\s+%s\s+2 hours ago\s+1\.98MB$" % img[7:19],
+                    lines[1]), lines
+    assert re.match(r"^busybox\s+latest\s+%s\s+2 hours ago\s+1\.98MB$" % img[7:19], lines[2])
+    assert re.match(r"^<none>\s+<none>\s+%s\s+3 days ago\s+5kB$" % dangling[7:19], lines[3])
+    # The docker CLI draws the same table from the same daemon.
+    cfg = tempfile.mkdtemp(prefix="berth-dockercfg-")
+    try:
+        d = docker_cli(daemon.sock, "images", tmpdir=cfg)
+        assert d.stdout == r.stdout
+    finally:
+        shutil.rmtree(cfg)
+    r = berth("images", "-q", host=host)
+    assert r.stdout == "%s\n%s\n%s\n" % (img[7:19], img[7:19], dangling[7:19])
+    r = berth("image", "ls", "busybox", "--format", "{{.Repository}}:{{.Tag}}", host=host)
+    assert r.stdout == "busybox:latest\n"
+    r = berth("images", "--filter", "dangling=true", "--format", "{{.ID}}", host=host)
+    assert r.stdout == dangling[7:19] + "\n"
+    r = berth("images", "--filter", "bogus", host=host)
+    assert r.returncode == 125
+    assert r.stderr.startswith('invalid argument "bogus" for "-f, --filter" flag: bad format of '
+                               'filter (expected name=value)\n')
+    r = berth("images", "--filter", "foo=bar", host=host)
+    assert r.returncode == 1
+    assert r.stderr == "Error response from daemon: invalid filter 'foo'\n"
+    r = berth("images", "--format", "{{.Nope", host=host)
+    assert r.returncode == 1
+    assert r.stderr == "template parsing error: template: :1: unclosed action\n"
+
+    r = berth("version", "--format", "{{.Server.Version}}|{{.Client.ApiVersion}}", host=host)
+    assert r.returncode == 0 and r.stdout == "%s|1.41\n" % daemon.json("/version")["Version"]
+    r = berth("info", "-f", "{{.Images}} {{.Driver}} {{.ClientInfo.Debug}}", host=host)
+    assert r.returncode == 0 and r.stdout == "2 overlay2 false\n"
+    r = berth("info", "--format", "json", host=host)
+    assert json.loads(r.stdout)["ID"] == daemon.json("/info")["ID"]
+
+
+def test_history_matches_docker(daemon, tmproot):
+    now = time.time()
+
+    def ts(t):
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".123456789Z"
+
+    import hashlib
+    cfg = {"architecture": "amd64", "os": "linux", "created": ts(now - 3600),
+           "config": {"Cmd": ["sh"]},
+           "rootfs": {"type": "layers", "diff_ids": ["sha256:" + "1" * 64, "sha256:" + "2" * 64]},
+           "history": [
+               {"created": ts(now - 7200),
+                "created_by": "/bin/sh -c #(nop) ADD file:6ab5d3e3a2e4b1b0ebc55bd2e1a7f3d9 in / "},
+               {"created": ts(now - 5000), "created_by": '/bin/sh -c #(nop)  CMD ["sh"]',
+                "empty_layer": True},
+               {"created": ts(now - 3600), "created_by": "/bin/sh -c\techo hello > /x",
+                "comment": "hi"}]}
+    data = json.dumps(cfg).encode()
+    hexd = hashlib.sha256(data).hexdigest()
+    with open(os.path.join(daemon.data, "blobs", "sha256", hexd), "wb") as f:
+        f.write(data)
+    con = sqlite3.connect(os.path.join(daemon.data, "berth.db"))
+    con.execute("INSERT INTO images (id, created, size, added) VALUES (?, ?, ?, 0)",
+                ("sha256:" + hexd, int(now - 3600), 1982400))
+    con.execute("INSERT INTO tags VALUES (?, ?)", ("docker.io/library/busybox:latest",
+                                                    "sha256:" + hexd))
+    for pos, size in ((0, 1982370), (1, 30)):
+        con.execute("INSERT INTO image_layers (image_id, position, chain_id, diff_id, size) "
+                    "VALUES (?, ?, ?, ?, ?)", ("sha256:" + hexd, pos, "c%d" % pos,
+                                               cfg["rootfs"]["diff_ids"][pos], size))
+    con.commit()
+    con.close()
+
+    h = daemon.json("/images/busybox/history")
+    assert [e["Id"] for e in h] == ["sha256:" + hexd, "<missing>", "<missing>"]
+    assert [e["Size"] for e in h] == [30, 0, 1982370]
+    assert h[0]["Tags"] == ["busybox:latest"] and h[1]["Tags"] is None
+    assert h[0]["Comment"] == "hi" and h[2]["Created"] == int(now - 7200)
+
+    cfgdir = os.path.join(tmproot, "docker-config")
+    os.mkdir(cfgdir)
+    host = "unix://" + daemon.sock
+    for args in ((), ("--no-trunc",), ("-H=false",), ("-q",),
+                 ("--format", "{{.ID}}|{{.Size}}|{{.CreatedBy}}")):
+        d = docker_cli(daemon.sock, "history", *args, "busybox", tmpdir=cfgdir)
+        b = berth("history", *args, "busybox", host=host)
+        assert d.returncode == 0 and b.returncode == 0, (d.stderr, b.stderr)
+        assert b.stdout == d.stdout, args
+    b = berth("history", "busybox", host=host)
+    assert "   /bin/sh -c #(nop) ADD file:6ab5d3e3a2e4b1b0e…   1.98MB" in b.stdout
+    b = berth("history", "nothere", host=host)
+    assert b.returncode == 1
+    assert b.stderr == "Error response from daemon: No such image: nothere:latest\n"
+
+
+def test_events_stream_like_docker(daemon, tmproot):
+    host = "unix://" + daemon.sock
+    cfgdir = os.path.join(tmproot, "docker-config")
+    os.mkdir(cfgdir)
+    start = time.time()
+    # A live subscriber on the raw API: headers arrive before any event.
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(daemon.sock)
+    s.sendall(b"GET /v1.41/events?filters=%7B%22type%22%3A%5B%22image%22%5D%7D HTTP/1.1\r\n"
+              b"Host: x\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(4096)
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"Transfer-Encoding: chunked" in head
+
+    img, _ = add_image(daemon)
+    assert berth("tag", img, "busybox:1", host=host).returncode == 0
+    assert berth("rmi", "busybox:1", host=host).returncode == 0
+    data = head.split(b"\r\n\r\n", 1)[1]
+    while data.count(b"\n{") + data.startswith(b"{") < 3 and data.count(b'"Action"') < 3:
+        data += s.recv(65536)
+    s.close()
+    assert b'"Action":"tag"' in data and b'"Action":"delete"' in data
+
+    until = "%.9f" % (time.time() + 0.5)
+    since = "%.9f" % start
+    d = docker_cli(daemon.sock, "events", "--since", since, "--until", until, tmpdir=cfgdir)
+    b = berth("events", "--since", since, "--until", until, host=host)
+    assert d.returncode == 0 and b.returncode == 0, (d.stderr, b.stderr)
+    assert b.stdout == d.stdout
+    lines = b.stdout.splitlines()
+    assert [l.split(" ")[1:3] for l in lines] == [["image", "tag"], ["image", "untag"],
+                                                  ["image", "delete"]]
+    assert lines[0].endswith(" image tag %s (name=busybox:1)" % img)
+    b = berth("events", "--since", since, "--until", until, "--filter", "event=delete",
+              "--format", "{{.Action}} {{.Actor.ID}}", host=host)
+    assert b.stdout == "delete %s\n" % img
+    b = berth("events", "--filter", "bogus=1", "--until", until, host=host)
+    assert b.returncode == 1
+    assert b.stderr == "Error response from daemon: invalid filter 'bogus'\n"
+
+
+def test_sigterm_ends_open_event_streams(tmproot):
+    d = Daemon(tmproot).start()
+    try:
+        sub = subprocess.Popen([BERTH, "-H", "unix://" + d.sock, "events"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(0.5)
+        t0 = time.time()
+        assert d.stop() == 0
+        assert time.time() - t0 < 5, "shutdown waited for the idle event stream"
+        assert sub.wait(10) == 0  # the stream ended cleanly
+        assert not os.path.exists(d.sock)
+    finally:
+        d.kill()
+
+
+def test_many_concurrent_keep_alive_clients(daemon):
+    """50 clients × 20 requests on kept-alive connections while 300 idle connections sit
+    open: every answer complete and correct, and the daemon still small afterwards."""
+    import threading
+    idle = []
+    for _ in range(300):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(daemon.sock)
+        idle.append(s)
+    results, lock = [], threading.Lock()
+
+    def worker():
+        c = UnixHTTPConnection(daemon.sock)
+        try:
+            for _ in range(20):
+                c.request("GET", "/v1.41/version")
+                r = c.getresponse()
+                body = json.loads(r.read())
+                with lock:
+                    results.append((r.status, body["ApiVersion"]))
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for s in idle:
+        s.close()
+    assert len(results) == 1000
+    assert set(results) == {(200, "1.41")}
+    assert daemon.request("GET", "/_ping")[0] == 200

@@ -120,7 +120,7 @@ static void *run_loop(void *arg)
 static void setup(void)
 {
         snprintf(sock_path, sizeof(sock_path), "/tmp/berth-test-api-%d.sock", (int)getpid());
-        struct api_server_config cfg = {.server_header = "Berth/test"};
+        struct api_server_config cfg = {.server_header = "Berth/test", .read_timeout_sec = 2};
         struct berth_error *err = NULL;
         ck_assert_int_eq(api_server_new(&cfg, &srv, &err), 0);
         const struct api_route routes[] = {
@@ -232,6 +232,25 @@ START_TEST(test_hijack_gets_pending_bytes)
 }
 END_TEST
 
+START_TEST(test_stalled_request_is_cut_idle_kept)
+{
+        int stalled = dial(), idle = dial();
+        const char *half = "GET /stream/x HTTP/1.1\r\nHost: x\r\n";
+        ck_assert_int_eq(write(stalled, half, strlen(half)), (ssize_t)strlen(half));
+        /* Within a few sweeps the half-sent request's connection is closed... */
+        char c;
+        ck_assert_int_eq(read(stalled, &c, 1), 0);
+        close(stalled);
+        /* ...while the idle keep-alive connection still serves. */
+        const char *req = "GET /stream/y?n=1 HTTP/1.1\r\nHost: x\r\n\r\n";
+        ck_assert_int_eq(write(idle, req, strlen(req)), (ssize_t)strlen(req));
+        char *out = read_until(idle, "\r\n0\r\n\r\n");
+        ck_assert_ptr_nonnull(strstr(out, "HTTP/1.1 200 OK\r\n"));
+        free(out);
+        close(idle);
+}
+END_TEST
+
 START_TEST(test_listen_refuses_a_live_socket)
 {
         struct api_server *other = NULL;
@@ -258,6 +277,7 @@ int main(void)
         tcase_add_test(tc, test_worker_sees_client_gone);
         tcase_add_test(tc, test_hijack_gets_pending_bytes);
         tcase_add_test(tc, test_listen_refuses_a_live_socket);
+        tcase_add_test(tc, test_stalled_request_is_cut_idle_kept);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);

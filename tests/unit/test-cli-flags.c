@@ -267,8 +267,10 @@ START_TEST(test_help_and_version)
         free(err);
 
         ck_assert_int_eq(run_cli(&out, &err, "info", "--help", NULL), 0);
-        ck_assert_str_eq(out, "Usage:  berth info [OPTIONS]\n\nDisplay system-wide information\n\n"
-                              "Aliases:\n  berth system info, berth info\n");
+        ck_assert_ptr_nonnull(
+            strstr(out, "Usage:  berth info [OPTIONS]\n\nDisplay system-wide information\n\n"
+                        "Aliases:\n  berth system info, berth info\n\nOptions:\n"
+                        "  -f, --format string   Format output using a custom template:\n"));
         free(out);
         free(err);
 
@@ -276,20 +278,6 @@ START_TEST(test_help_and_version)
         ck_assert_ptr_nonnull(strstr(out, "Berth version 0.1.0, build "));
         free(out);
         free(err);
-}
-END_TEST
-
-START_TEST(test_bytes_size)
-{
-        char *s = cli_bytes_size(25276502016.0);
-        ck_assert_str_eq(s, "23.54GiB");
-        free(s);
-        s = cli_bytes_size(512);
-        ck_assert_str_eq(s, "512B");
-        free(s);
-        s = cli_bytes_size(1536);
-        ck_assert_str_eq(s, "1.5KiB");
-        free(s);
 }
 END_TEST
 
@@ -304,7 +292,6 @@ int main(void)
         tcase_add_test(tc, test_usage_layout);
         tcase_add_test(tc, test_dispatch_errors);
         tcase_add_test(tc, test_help_and_version);
-        tcase_add_test(tc, test_bytes_size);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);

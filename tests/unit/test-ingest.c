@@ -7,6 +7,7 @@
 #include <check.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <zlib.h>
@@ -87,15 +88,24 @@ static void sha(const void *p, size_t n, char out[72])
         blob_sha256_hex(md, out + 7);
 }
 
-static int feed(struct layer_ingest *in, const struct berth_buf *b)
+/* As registry_blob_fetch() drives a sink: chunks, and the sink's own error. */
+static int feed_err(struct layer_ingest *in, const struct berth_buf *b, struct berth_error **err)
 {
         for (size_t off = 0; off < b->len; off += 100) {
                 size_t n = b->len - off < 100 ? b->len - off : 100;
-                int r = layer_ingest_write(b->data + off, n, in);
+                int r = layer_ingest_write(b->data + off, n, in, err);
                 if (r < 0)
                         return r;
         }
         return 0;
+}
+
+static int feed(struct layer_ingest *in, const struct berth_buf *b)
+{
+        struct berth_error *err = NULL;
+        int r = feed_err(in, b, &err);
+        berth_error_free(err);
+        return r;
 }
 
 START_TEST(test_one_pass_and_reuse)
@@ -199,12 +209,74 @@ START_TEST(test_wrong_digest_publishes_nothing)
         o = (struct layer_ingest_opts){.digest = digest, .size = 10, .diff_id = diff};
         ck_assert_int_eq(blob_store_delete(s, digest, &err), 0);
         ck_assert_int_eq(layer_ingest_begin(s, &o, &in, &err), 0);
-        ck_assert_int_eq(feed(in, &gz), -EFBIG);
-        ck_assert_msg(strstr(layer_ingest_error(in)->msg, "size mismatch"), "%s",
-                      layer_ingest_error(in)->msg);
-        ck_assert_int_eq(layer_ingest_commit(in, NULL, &err), -EFBIG);
+        ck_assert_int_eq(feed_err(in, &gz, &err), -EFBIG);
         ck_assert_msg(strstr(err->msg, "size mismatch"), "%s", err->msg);
         berth_error_free(err);
+        err = NULL;
+        ck_assert_int_eq(layer_ingest_commit(in, NULL, &err), -EFBIG);
+        char *want = xasprintf("layer %s: a write failed", digest);
+        ck_assert_str_eq(err->msg, want);
+        free(want);
+        ck_assert(!blob_store_exists(s, digest));
+        berth_error_free(err);
+        blob_store_free(s);
+        buf_release(&tar);
+        buf_release(&gz);
+}
+END_TEST
+
+struct racer {
+        struct blob_store *s;
+        const struct layer_ingest_opts *o;
+        const struct berth_buf *gz;
+        int result; /* 0 fetched it, 1 found it, <0 failed */
+};
+
+static void *race(void *arg)
+{
+        struct racer *r = arg;
+        struct layer_ingest *in = NULL;
+        struct berth_error *err = NULL;
+        r->result = layer_ingest_begin(r->s, r->o, &in, &err);
+        if (r->result == 0) {
+                usleep(100 * 1000); /* the others arrive while this one "downloads" */
+                if (feed(in, r->gz) < 0) {
+                        r->result = -1;
+                        layer_ingest_abort(in);
+                } else if (layer_ingest_commit(in, NULL, &err) < 0)
+                        r->result = -2;
+        }
+        berth_error_free(err);
+        return NULL;
+}
+
+START_TEST(test_concurrent_pulls_fetch_once)
+{
+        struct berth_buf tar = BERTH_BUF_INIT, gz = BERTH_BUF_INIT;
+        make_layer(&tar, &gz);
+        char digest[72], diff[72];
+        sha(gz.data, gz.len, digest);
+        sha(tar.data, tar.len, diff);
+        struct blob_store *s = NULL;
+        struct berth_error *err = NULL;
+        ck_assert_int_eq(blob_store_open(root, &s, &err), 0);
+        struct layer_ingest_opts o = {.digest = digest, .size = (int64_t)gz.len, .diff_id = diff};
+        struct racer rs[5];
+        pthread_t th[5];
+        for (int i = 0; i < 5; i++) {
+                rs[i] = (struct racer){.s = s, .o = &o, .gz = &gz};
+                pthread_create(&th[i], NULL, race, &rs[i]);
+        }
+        int fetched = 0, found = 0;
+        for (int i = 0; i < 5; i++) {
+                pthread_join(th[i], NULL);
+                fetched += rs[i].result == 0;
+                found += rs[i].result == 1;
+        }
+        ck_assert_int_eq(fetched, 1);
+        ck_assert_int_eq(found, 4);
+        ck_assert(blob_store_exists(s, digest));
+        ck_assert(layer_exists(root, diff));
         blob_store_free(s);
         buf_release(&tar);
         buf_release(&gz);
@@ -219,6 +291,7 @@ int main(void)
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_one_pass_and_reuse);
         tcase_add_test(tc, test_wrong_digest_publishes_nothing);
+        tcase_add_test(tc, test_concurrent_pulls_fetch_once);
         suite_add_tcase(su, tc);
         SRunner *sr = srunner_create(su);
         srunner_run_all(sr, CK_NORMAL);

@@ -4,7 +4,7 @@
  * record of the same image changes nothing, removing the image frees its
  * layer directory and blobs, collection waits for running pulls, start-up
  * recovery drops records whose files are gone and removes files no record
- * names, and history lists layers newest first with their sizes.
+ * names.
  */
 #include <check.h>
 #include <fcntl.h>
@@ -167,27 +167,6 @@ START_TEST(recovery_drops_incomplete_and_collects_strays)
 }
 END_TEST
 
-START_TEST(history_newest_first)
-{
-        bool changed;
-        free(record_image(&changed));
-        struct json *h = NULL;
-        struct berth_error *err = NULL;
-        ck_assert_int_eq(berth_image_history(engine->layers, "t:1", &h, &err), 0);
-        ck_assert_uint_eq(json_len(h), 2);
-        ck_assert_str_eq(json_str(json_get(h->arr.items[0], "CreatedBy")), "env");
-        ck_assert_int_eq(json_get(h->arr.items[0], "Size")->num.i, 0);
-        ck_assert_str_eq(json_str(json_get(h->arr.items[1], "CreatedBy")), "add");
-        ck_assert_int_eq(json_get(h->arr.items[1], "Size")->num.i, 4096);
-        ck_assert_int_eq(json_get(h->arr.items[1], "Created")->num.i, 1767323045);
-        ck_assert_str_eq(json_str(json_get(h->arr.items[1], "Id")), "<missing>");
-        json_free(h);
-        ck_assert_int_eq(berth_image_history(engine->layers, "nope", &h, &err), -ENOENT);
-        ck_assert_str_eq(berth_error_msg(err), "No such image: nope:latest");
-        berth_error_free(err);
-}
-END_TEST
-
 START_TEST(parse_time)
 {
         ck_assert_int_eq(berth_layers_parse_time("2026-01-02T03:04:05Z"), 1767323045);
@@ -206,7 +185,6 @@ int main(void)
         tcase_add_test(tc, commit_then_rmi_frees_files);
         tcase_add_test(tc, collection_waits_for_pulls);
         tcase_add_test(tc, recovery_drops_incomplete_and_collects_strays);
-        tcase_add_test(tc, history_newest_first);
         tcase_add_test(tc, parse_time);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
