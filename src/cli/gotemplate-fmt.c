@@ -20,6 +20,14 @@
 #include "cli/gotemplate-internal.h"
 #include "cli/gotemplate.h"
 
+bool gt_object_all_strings(const struct json *o)
+{
+        for (size_t i = 0; i < o->obj.n; i++)
+                if (o->obj.m[i].value->type != JSON_STRING)
+                        return false;
+        return true;
+}
+
 bool gt_is_int(const struct json *v)
 {
         return v && v->type == JSON_NUMBER && (v->num.flags & (JSON_NUM_INT | JSON_NUM_UINT));
@@ -41,7 +49,7 @@ const char *gt_type_name(const struct json *v)
         case JSON_ARRAY:
                 return "[]interface {}";
         case JSON_OBJECT:
-                return "map[string]interface {}";
+                return gt_object_all_strings(v) ? "map[string]string" : "map[string]interface {}";
         default:
                 return "<nil>";
         }
@@ -196,16 +204,18 @@ struct fmt_spec {
 static void fmt_value(struct berth_buf *b, const struct fmt_spec *sp, const struct json *v,
                       int depth);
 
-static void bad_verb(struct berth_buf *b, char verb, const struct json *v)
+/* "%!d(string=x)": the value is printed with %v and the verb's own flags, as Go's badVerb. */
+static void bad_verb(struct berth_buf *b, const struct fmt_spec *sp, const struct json *v)
 {
-        buf_printf(b, "%%!%c(", verb);
+        buf_printf(b, "%%!%c(", sp->verb);
         if (!v || v->type == JSON_NULL) {
                 buf_puts(b, "<nil>");
         } else {
                 buf_puts(b, gt_type_name(v));
                 buf_putc(b, '=');
-                struct fmt_spec plain = {.verb = 'v', .width = -1, .prec = -1};
-                fmt_value(b, &plain, v, 1);
+                struct fmt_spec as_v = *sp;
+                as_v.verb = 'v';
+                fmt_value(b, &as_v, v, 0);
         }
         buf_putc(b, ')');
 }
@@ -380,8 +390,8 @@ static void fmt_int(struct berth_buf *b, const struct fmt_spec *sp, const struct
                 ? (neg ? 0ULL - (unsigned long long)v->num.i : (unsigned long long)v->num.i)
                 : (unsigned long long)v->num.u;
         switch (sp->verb) {
-        case 'c':
-                put_rune(&t, (uint32_t)mag);
+        case 'c': /* a negative or too large code point is U+FFFD */
+                put_rune(&t, neg || mag > 0x10ffff ? 0xfffd : (uint32_t)mag);
                 pad(b, sp, t.data, t.len, false);
                 return;
         case 'q': {
@@ -398,8 +408,9 @@ static void fmt_int(struct berth_buf *b, const struct fmt_spec *sp, const struct
                 pad(b, sp, t.data, t.len, false);
                 return;
         }
-        case 'U':
-                buf_printf(&t, "U+%04llX", mag);
+        case 'U': /* of the bits: a negative int is a huge code point */
+                buf_printf(&t, "U+%04llX",
+                           (v->num.flags & JSON_NUM_INT) ? (unsigned long long)v->num.i : mag);
                 pad(b, sp, t.data, t.len, false);
                 return;
         }
@@ -409,6 +420,7 @@ static void fmt_int(struct berth_buf *b, const struct fmt_spec *sp, const struct
                 buf_putc(&t, '+');
         else if (sp->space)
                 buf_putc(&t, ' ');
+        size_t digits_start = t.len;
         switch (sp->verb) {
         case 'b': {
                 char d[65];
@@ -442,6 +454,28 @@ static void fmt_int(struct berth_buf *b, const struct fmt_spec *sp, const struct
         default:
                 buf_printf(&t, "%llu", mag);
         }
+        if (sp->prec >= 0) {
+                /* precision: at least that many digits (after any 0x prefix) */
+                size_t at = digits_start;
+                if (t.len - at >= 2 && t.data[at] == '0' && strchr("xXo", t.data[at + 1]))
+                        at += 2;
+                size_t have = t.len - at;
+                if ((size_t)sp->prec > have) {
+                        _cleanup_buf_ struct berth_buf z = BERTH_BUF_INIT;
+                        buf_append(&z, t.data, at);
+                        for (size_t k = have; k < (size_t)sp->prec && k < 10000; k++)
+                                buf_putc(&z, '0');
+                        buf_append(&z, t.data + at, have);
+                        pad(b, sp, z.data, z.len, false);
+                        return;
+                }
+                if (sp->prec == 0 && mag == 0) {
+                        t.len = digits_start;
+                        t.data[t.len] = '\0';
+                }
+                pad(b, sp, t.data, t.len, false);
+                return;
+        }
         pad(b, sp, t.data, t.len, true);
 }
 
@@ -468,6 +502,50 @@ static void fmt_float(struct berth_buf *b, const struct fmt_spec *sp, double d)
         pad(b, sp, t.data, t.len, true);
 }
 
+/* Go's %x of a float: "0x1.8p+00" (C's %a with a two-digit exponent). */
+static void fmt_hex_float(struct berth_buf *b, const struct fmt_spec *sp, double d)
+{
+        char tmp[64];
+        if (sp->prec >= 0)
+                snprintf(tmp, sizeof(tmp), "%.*a", sp->prec > 30 ? 30 : sp->prec, d);
+        else
+                snprintf(tmp, sizeof(tmp), "%a", d);
+        _cleanup_buf_ struct berth_buf t = BERTH_BUF_INIT;
+        char *p = strchr(tmp, 'p');
+        if (p && (p[1] == '+' || p[1] == '-') && p[2] && !p[3]) {
+                buf_append(&t, tmp, (size_t)(p - tmp) + 2);
+                buf_putc(&t, '0');
+                buf_puts(&t, p + 2);
+        } else {
+                buf_puts(&t, tmp);
+        }
+        if (sp->verb == 'X')
+                for (size_t i = 0; i < t.len; i++)
+                        if (t.data[i] >= 'a' && t.data[i] <= 'z')
+                                t.data[i] = (char)(t.data[i] - 'a' + 'A');
+        pad(b, sp, t.data, t.len, true);
+}
+
+/* Go's %b of a float: decimal mantissa, binary exponent ("5902958103587057p-69"). */
+static void fmt_bin_float(struct berth_buf *b, const struct fmt_spec *sp, double d)
+{
+        uint64_t bits;
+        memcpy(&bits, &d, sizeof(bits));
+        uint64_t mant = bits & ((1ULL << 52) - 1);
+        int exp = (int)((bits >> 52) & 0x7ff);
+        if (exp == 0)
+                exp++;
+        else
+                mant |= 1ULL << 52;
+        exp += -1023 - 52;
+        _cleanup_buf_ struct berth_buf t = BERTH_BUF_INIT;
+        if (bits >> 63)
+                buf_putc(&t, '-');
+        buf_printf(&t, "%llup%c%d", (unsigned long long)mant, exp >= 0 ? '+' : '-',
+                   exp >= 0 ? exp : -exp);
+        pad(b, sp, t.data, t.len, true);
+}
+
 static void fmt_string(struct berth_buf *b, const struct fmt_spec *sp, const char *s, size_t len)
 {
         _cleanup_buf_ struct berth_buf t = BERTH_BUF_INIT;
@@ -491,10 +569,12 @@ static void fmt_value(struct berth_buf *b, const struct fmt_spec *sp, const stru
 {
         char verb = sp->verb;
         if (!v || v->type == JSON_NULL) {
-                if (verb == 'v' || depth > 0) {
+                if (depth > 0) {
+                        buf_puts(b, "<nil>"); /* inside a map or slice: never padded */
+                } else if (verb == 'v') {
                         pad(b, sp, "<nil>", 5, false);
                 } else {
-                        bad_verb(b, verb, v);
+                        bad_verb(b, sp, v);
                 }
                 return;
         }
@@ -503,26 +583,29 @@ static void fmt_value(struct berth_buf *b, const struct fmt_spec *sp, const stru
                 if (verb == 'v' || verb == 't')
                         pad(b, sp, v->b ? "true" : "false", v->b ? 4 : 5, false);
                 else
-                        bad_verb(b, verb, v);
+                        bad_verb(b, sp, v);
                 return;
         case JSON_NUMBER:
                 if (gt_is_int(v)) {
                         if (strchr("vdbcoOqxXU", verb))
                                 fmt_int(b, sp, v);
                         else
-                                bad_verb(b, verb, v);
-                } else if (strchr("vbeEfFgGxX", verb) && verb != 'b' && verb != 'x' &&
-                           verb != 'X') {
+                                bad_verb(b, sp, v);
+                } else if (verb == 'x' || verb == 'X') {
+                        fmt_hex_float(b, sp, v->num.d);
+                } else if (verb == 'b') {
+                        fmt_bin_float(b, sp, v->num.d);
+                } else if (strchr("veEfFgG", verb)) {
                         fmt_float(b, sp, v->num.d);
                 } else {
-                        bad_verb(b, verb, v);
+                        bad_verb(b, sp, v);
                 }
                 return;
         case JSON_STRING:
                 if (strchr("vsqxX", verb))
                         fmt_string(b, sp, v->str.s, v->str.len);
                 else
-                        bad_verb(b, verb, v);
+                        bad_verb(b, sp, v);
                 return;
         case JSON_ARRAY:
                 buf_putc(b, '[');
@@ -670,6 +753,10 @@ void gt_sprintf(struct berth_buf *b, const char *f, size_t len, const struct jso
                 for (size_t k = argi; k < n; k++) {
                         if (k > argi)
                                 buf_puts(b, ", ");
+                        if (!v[k] || v[k]->type == JSON_NULL) {
+                                buf_puts(b, "<nil>");
+                                continue;
+                        }
                         buf_puts(b, gt_type_name(v[k]));
                         buf_putc(b, '=');
                         gotemplate_print_value(b, v[k]);

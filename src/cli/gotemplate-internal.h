@@ -80,6 +80,8 @@ bool gt_function_exists(const char *name, size_t len);
 /* Go's type name of a JSON value as berth models it ("<nil>" for NULL). */
 const char *gt_type_name(const struct json *v);
 bool gt_is_int(const struct json *v);
+/* An object of strings only: Go's map[string]string in berth's model (docker's labels). */
+bool gt_object_all_strings(const struct json *o);
 /* fmt.Sprint / Sprintln semantics over n values (NULL = nil interface). */
 void gt_sprint(struct berth_buf *b, const struct json *const *v, size_t n);
 void gt_sprintln(struct berth_buf *b, const struct json *const *v, size_t n);

@@ -420,10 +420,11 @@ static bool lex_inside(struct lexer *l, bool *inside)
                 l->paren++;
                 return true;
         case ')':
+                /* as Go 1.19 (docker's Debian build): the paren is an item before the error */
+                emit(l, IT_RPAREN);
                 l->paren--;
                 if (l->paren < 0)
-                        return lex_error(l, "unexpected right paren");
-                emit(l, IT_RPAREN);
+                        return lex_error(l, "unexpected right paren U+0029 ')'");
                 return true;
         case '.':
                 if (lpeek(l) < '0' || lpeek(l) > '9')
@@ -703,7 +704,7 @@ static void item_string(struct berth_buf *b, const struct parser *p, const struc
                 buf_puts(b, "EOF");
         else if (it->type == IT_ERROR)
                 buf_puts(b, it->msg);
-        else if (it->type > IT_KEYWORD)
+        else if (it->type > IT_KEYWORD || it->type == IT_DOT) /* Go lists '.' as a keyword */
                 buf_printf(b, "<%.*s>", (int)it->len, v);
         else if (it->len > 10) {
                 gt_quote(b, v, it->len, 10);
@@ -897,7 +898,7 @@ static struct node *new_number(struct parser *p, const struct item *it)
                 uint32_t r = 0;
                 if (!unquote(text, it->len, &b) || b.len == 0) {
                         node_free(n);
-                        return p_error(p, "malformed character constant: %.*s", (int)it->len, text);
+                        return p_error(p, "invalid syntax");
                 }
                 const unsigned char *u = (const unsigned char *)b.data;
                 size_t k = b.len;
@@ -941,10 +942,16 @@ static struct node *new_number(struct parser *p, const struct item *it)
                 return n;
         }
         if (!has_float_chars) {
+                /* digits too many for 64 bits: Go reads them as a float, then refuses */
+                bool digits = strpbrk(n->text, "0123456789") != NULL;
+                for (const char *c = n->text; *c; c++)
+                        if (!((*c >= '0' && *c <= '9') || *c == '_' || *c == '+' || *c == '-'))
+                                digits = false;
                 _cleanup_buf_ struct berth_buf q = BERTH_BUF_INIT;
                 gt_quote(&q, n->text, n->text_len, -1);
                 node_free(n);
-                return p_error(p, "illegal number syntax: %s", q.data);
+                return p_error(p, "%s: %s", digits ? "integer overflow" : "illegal number syntax",
+                               q.data);
         }
         _cleanup_free_ char *clean = xstrdup(n->text);
         char *w = clean;

@@ -63,6 +63,8 @@ struct state {
         enum ctl ctl;
         unsigned long ops;
         int depth;
+        const struct json **slices; /* split's results: Go's []string, not []interface{} */
+        size_t nslices;
         const struct json *root; /* with root_type: the data, a Go struct */
         const char *root_type;
         const struct json *methods; /* the struct's one-argument methods */
@@ -112,6 +114,9 @@ static void arena_release(struct state *s, size_t to)
 {
         while (s->narena > to) {
                 struct json *j = s->arena[--s->narena];
+                for (size_t i = 0; i < s->nslices; i++)
+                        if (s->slices[i] == j)
+                                s->slices[i] = s->slices[--s->nslices];
                 if (j->type == JSON_STRING)
                         s->arena_bytes -= j->str.len;
                 json_free(j);
@@ -227,15 +232,6 @@ static void print_tval(struct state *s, struct tval v)
                 gotemplate_print_value(s->out, v.j);
 }
 
-/* An object of strings only stands for a Go map[string]string (docker's labels). */
-static bool object_all_strings(const struct json *o)
-{
-        for (size_t i = 0; i < o->obj.n; i++)
-                if (o->obj.m[i].value->type != JSON_STRING)
-                        return false;
-        return true;
-}
-
 static int eval_field(struct state *s, const char *name, bool has_args, struct tval recv,
                       struct tval *ret)
 {
@@ -262,7 +258,7 @@ static int eval_field(struct state *s, const char *name, bool has_args, struct t
                         return x_error(s, "%s is not a method but has arguments", name);
                 ret->j = json_get(recv.j, name);
                 /* map[string]interface{} elements are interfaces; map[string]string ones are not */
-                ret->boxed = !object_all_strings(recv.j);
+                ret->boxed = !gt_object_all_strings(recv.j);
                 return 0;
         }
         return x_error(s, "can't evaluate field %s in type %s", name, val_type(recv));
@@ -418,7 +414,7 @@ static void fn_index(struct call *c)
                         const struct json *v = json_get(item.j, idx.j->str.s);
                         if (v)
                                 item = unbox((struct tval){v, true});
-                        else if (object_all_strings(item.j))
+                        else if (gt_object_all_strings(item.j))
                                 /* a map[string]string (labels): the zero value is "" */
                                 item = str_val(c->s, "", 0);
                         else
@@ -460,6 +456,11 @@ static void fn_slice(struct call *c)
         }
         int64_t idx[3] = {0, (int64_t)cap, (int64_t)cap};
         for (size_t i = 0; i < nidx; i++) {
+                if (c->argv[i + 1].boxed && c->argv[i + 1].j) {
+                        /* Go's slice (unlike index) does not look inside interfaces */
+                        call_fail(c, "cannot index slice/array with type interface {}");
+                        return;
+                }
                 if (!index_arg(c, c->argv[i + 1], cap, &idx[i]))
                         return;
         }
@@ -541,9 +542,20 @@ static int eq_pair(struct call *c, const struct json *a, const struct json *b)
                 return a->num.d == b->num.d;
         case K_STRING:
                 return a->str.len == b->str.len && memcmp(a->str.s, b->str.s, a->str.len) == 0;
-        default:
-                call_fail(c, "non-comparable type %s", gt_type_name(a));
+        default: {
+                /* Go's wording: the second operand printed with %s, then its type */
+                _cleanup_buf_ struct berth_buf sa = BERTH_BUF_INIT, sb = BERTH_BUF_INIT;
+                gt_sprintf(&sa, "%s", 2, &a, 1);
+                if (a->type == b->type) {
+                        gt_sprintf(&sb, "%s", 2, &b, 1);
+                        call_fail(c, "non-comparable type %s: %s", sb.data, gt_type_name(b));
+                } else {
+                        gt_sprintf(&sb, "%v", 2, &b, 1);
+                        call_fail(c, "non-comparable types %s: %s, %s: %s", sa.data,
+                                  gt_type_name(a), gt_type_name(b), sb.data);
+                }
                 return -1;
+        }
         }
 }
 
@@ -716,6 +728,9 @@ static void fn_split(struct call *c)
                 json_array_append(a, json_new_stringn(str + start, slen - start));
         }
         c->result = (struct tval){own(c->s, a), false};
+        struct state *s = c->s;
+        s->slices = xrealloc(s->slices, (s->nslices + 1) * sizeof(*s->slices));
+        s->slices[s->nslices++] = a;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -760,29 +775,150 @@ static void fn_join(struct call *c)
         result_buf(c, &b);
 }
 
+/* Simple case mapping for Latin-1, Latin Extended-A, Greek and Cyrillic (unicode.ToUpper/ToLower).
+ */
+static uint32_t rune_upper(uint32_t r)
+{
+        if (r >= 'a' && r <= 'z')
+                return r - 32;
+        if (r < 0x80)
+                return r;
+        if (r == 0xb5)
+                return 0x39c;
+        if (r >= 0xe0 && r <= 0xfe && r != 0xf7)
+                return r - 32;
+        if (r == 0xff)
+                return 0x178;
+        if (r == 0x131)
+                return 'I';
+        if (r == 0x17f)
+                return 'S';
+        if ((r >= 0x100 && r <= 0x12f) || (r >= 0x132 && r <= 0x137) || (r >= 0x14a && r <= 0x177))
+                return r & 1 ? r - 1 : r;
+        if ((r >= 0x139 && r <= 0x148) || (r >= 0x179 && r <= 0x17e))
+                return r & 1 ? r : r - 1;
+        if (r == 0x3c2)
+                return 0x3a3;
+        if ((r >= 0x3b1 && r <= 0x3c9) || (r >= 0x430 && r <= 0x44f))
+                return r - 32;
+        if (r >= 0x450 && r <= 0x45f)
+                return r - 80;
+        return r;
+}
+
+static uint32_t rune_lower(uint32_t r)
+{
+        if (r >= 'A' && r <= 'Z')
+                return r + 32;
+        if (r < 0x80)
+                return r;
+        if (r >= 0xc0 && r <= 0xde && r != 0xd7)
+                return r + 32;
+        if (r == 0x178)
+                return 0xff;
+        if (r == 0x130)
+                return 'i';
+        if ((r >= 0x100 && r <= 0x12f) || (r >= 0x132 && r <= 0x137) || (r >= 0x14a && r <= 0x177))
+                return r & 1 ? r : r + 1;
+        if ((r >= 0x139 && r <= 0x148) || (r >= 0x179 && r <= 0x17e))
+                return r & 1 ? r + 1 : r;
+        if ((r >= 0x391 && r <= 0x3a9 && r != 0x3a2) || (r >= 0x410 && r <= 0x42f))
+                return r + 32;
+        if (r >= 0x400 && r <= 0x40f)
+                return r + 80;
+        return r;
+}
+
+static bool unicode_space(uint32_t r)
+{
+        return r == 0x85 || r == 0xa0 || r == 0x1680 || (r >= 0x2000 && r <= 0x200a) ||
+               r == 0x2028 || r == 0x2029 || r == 0x202f || r == 0x205f || r == 0x3000;
+}
+
+static void put_utf8(struct berth_buf *b, uint32_t r)
+{
+        char e[4];
+        if (r < 0x80) {
+                buf_putc(b, (char)r);
+        } else if (r < 0x800) {
+                e[0] = (char)(0xc0 | (r >> 6));
+                e[1] = (char)(0x80 | (r & 0x3f));
+                buf_append(b, e, 2);
+        } else if (r < 0x10000) {
+                e[0] = (char)(0xe0 | (r >> 12));
+                e[1] = (char)(0x80 | ((r >> 6) & 0x3f));
+                e[2] = (char)(0x80 | (r & 0x3f));
+                buf_append(b, e, 3);
+        } else {
+                e[0] = (char)(0xf0 | (r >> 18));
+                e[1] = (char)(0x80 | ((r >> 12) & 0x3f));
+                e[2] = (char)(0x80 | ((r >> 6) & 0x3f));
+                e[3] = (char)(0x80 | (r & 0x3f));
+                buf_append(b, e, 4);
+        }
+}
+
+/* Next rune of s; invalid UTF-8 is U+FFFD of one byte (as Go's range over a string). */
+static size_t utf8_next(const char *s, size_t len, uint32_t *r)
+{
+        unsigned char c = (unsigned char)s[0];
+        size_t n = c < 0x80 ? 1 : c >= 0xf5 ? 0 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+        if (n == 0 || n > len) {
+                *r = 0xfffd;
+                return 1;
+        }
+        uint32_t v = n == 1 ? c : c & (0x3f >> (n - 1));
+        for (size_t i = 1; i < n; i++) {
+                if (((unsigned char)s[i] & 0xc0) != 0x80) {
+                        *r = 0xfffd;
+                        return 1;
+                }
+                v = (v << 6) | ((unsigned char)s[i] & 0x3f);
+        }
+        if ((n == 3 && (v < 0x800 || (v >= 0xd800 && v <= 0xdfff))) ||
+            (n == 4 && (v < 0x10000 || v > 0x10ffff))) {
+                *r = 0xfffd;
+                return 1;
+        }
+        *r = v;
+        return n;
+}
+
+/* strings.ToLower / ToUpper / Title ('l', 'u', 't'). */
 static void fn_case(struct call *c, int mode)
 {
         size_t len;
         const char *str = sarg(c, 0, &len);
-        _cleanup_free_ char *o = xstrndup(str, len);
-        bool prev_sep = true; /* strings.Title: a letter after a separator is upper-cased */
-        for (size_t i = 0; i < len; i++) {
-                char ch = o[i];
-                if (mode == 'l' && ch >= 'A' && ch <= 'Z')
-                        o[i] = (char)(ch - 'A' + 'a');
-                else if (mode == 'u' && ch >= 'a' && ch <= 'z')
-                        o[i] = (char)(ch - 'a' + 'A');
-                else if (mode == 't') {
-                        unsigned char u = (unsigned char)ch;
-                        bool sep = u < 0x80 && !((u >= '0' && u <= '9') || (u >= 'a' && u <= 'z') ||
-                                                 (u >= 'A' && u <= 'Z') || u == '_');
-                        if (prev_sep && ch >= 'a' && ch <= 'z')
-                                o[i] = (char)(ch - 'a' + 'A');
-                        if ((u & 0xc0) != 0x80)
-                                prev_sep = sep;
+        bool ascii = true;
+        for (size_t i = 0; i < len; i++)
+                if ((unsigned char)str[i] >= 0x80)
+                        ascii = false;
+        _cleanup_buf_ struct berth_buf b = BERTH_BUF_INIT;
+        bool prev_sep = true; /* Title: a letter after a separator is upper-cased */
+        for (size_t i = 0; i < len;) {
+                uint32_t r;
+                size_t n = utf8_next(str + i, len - i, &r);
+                uint32_t out = r;
+                if (mode == 'l')
+                        out = rune_lower(r);
+                else if (mode == 'u')
+                        out = rune_upper(r);
+                else {
+                        if (prev_sep)
+                                out = rune_upper(r);
+                        if (r < 0x80)
+                                prev_sep = !((r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') ||
+                                             (r >= 'A' && r <= 'Z') || r == '_');
+                        else
+                                prev_sep = unicode_space(r);
                 }
+                if (ascii)
+                        buf_putc(&b, (char)out);
+                else
+                        put_utf8(&b, out);
+                i += n;
         }
-        c->result = str_val(c->s, o, len);
+        result_buf(c, &b);
 }
 
 static void fn_lower(struct call *c)
@@ -848,6 +984,13 @@ static void eval_args_string(struct call *c, struct berth_buf *b)
                 return;
         }
         _cleanup_free_ const struct json **v = arg_jsons(c, 0);
+        /* printableValue: a missing value prints as "<no value>" here */
+        struct json novalue = {.type = JSON_STRING};
+        novalue.str.s = (char *)"<no value>";
+        novalue.str.len = 10;
+        for (size_t i = 0; i < c->argc; i++)
+                if (!v[i])
+                        v[i] = &novalue;
         gt_sprint(b, v, c->argc);
 }
 
@@ -991,7 +1134,9 @@ static int validate(struct state *s, struct tval v, enum ptype t, struct tval *r
                 *ret = unbox(v);
                 return 0;
         }
-        bool ok = t == P_STRING ? v.j->type == JSON_STRING : gt_is_int(v.j);
+        /* an int parameter takes the template's ints, not the data's int64s (as Go) */
+        bool ok = t == P_STRING ? v.j->type == JSON_STRING
+                                : gt_is_int(v.j) && (v.j->num.flags & GT_NUM_GO_INT);
         if (!ok) {
                 const char *got =
                     v.boxed && v.j->type == JSON_NULL ? "interface {}" : gt_type_name(v.j);
@@ -1163,7 +1308,7 @@ static int eval_arg(struct state *s, struct tval dot, int ptype, const struct no
         case N_DOT:
                 return validate(s, dot, t, ret);
         case N_NIL:
-                if (t == P_ANY || t == P_NONE) {
+                if (t == P_ANY || t == P_NONE || t == P_VALUE) {
                         *ret = NO_VALUE;
                         return 0;
                 }
@@ -1212,7 +1357,7 @@ static int eval_arg(struct state *s, struct tval dot, int ptype, const struct no
         }
         if (r < 0)
                 return r;
-        s->node = n;
+        /* as Go: a type error names the node evaluated last, not the argument */
         return validate(s, v, t, ret);
 }
 
@@ -1335,13 +1480,17 @@ static int walk_range(struct state *s, struct tval dot, const struct node *n)
         const struct json *j = val.j;
         const struct json_member **members = NULL;
         bool all_strings = false;
+        bool string_slice = false;
+        for (size_t k = 0; j && k < s->nslices; k++)
+                if (s->slices[k] == j)
+                        string_slice = true;
         if (!j) {
                 count = 0;
         } else if (j->type == JSON_ARRAY) {
                 count = j->arr.n;
         } else if (j->type == JSON_OBJECT) {
                 count = j->obj.n;
-                all_strings = object_all_strings(j);
+                all_strings = gt_object_all_strings(j);
                 members = xcalloc(count + 1, sizeof(*members));
                 for (size_t i = 0; i < count; i++)
                         members[i] = &j->obj.m[i];
@@ -1368,7 +1517,7 @@ static int walk_range(struct state *s, struct tval dot, const struct node *n)
                 struct tval index, elem;
                 if (j->type == JSON_ARRAY) {
                         index = int_val(s, (int64_t)i);
-                        elem = (struct tval){j->arr.items[i], true};
+                        elem = (struct tval){j->arr.items[i], !string_slice};
                 } else if (j->type == JSON_OBJECT) {
                         index = str_val(s, members[i]->key, strlen(members[i]->key));
                         elem = (struct tval){members[i]->value, !all_strings};
@@ -1489,6 +1638,7 @@ int gotemplate_exec_typed(const struct gotemplate *t, const struct json *data,
         int r = walk(&s, root, t->root);
         arena_release(&s, 0);
         free(s.arena);
+        free(s.slices);
         free(s.vars);
         return r < 0 ? r : 0;
 }

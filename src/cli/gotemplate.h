@@ -3,21 +3,30 @@
  * `--format`, evaluated over a JSON document instead of Go values.
  *
  * What it accepts: text and {{actions}} with the trim markers "{{- " and
- * " -}}", comments ({{ slash-star … star-slash }}); field chains (.ID, .Config.Labels.k),
- * variables ($, $x, $x.Field, `$x := …`, `$x = …`), parenthesised pipelines
- * and chains ((…).Field), pipelines with "|"; if / else if / else / end,
- * range (one or two variables, else, break, continue), with / else with;
- * literals: interpreted and raw strings, char constants, numbers (decimal,
- * hex, octal, binary, floats), true, false, nil.  Functions: Go's and, or,
- * not, len, index, slice, eq, ne, lt, le, gt, ge, print, printf, println,
- * html-free subset (no html/js/urlquery/call), plus docker's json, join,
- * split, lower, upper, title, pad, truncate.
+ * " -}}", comments ({{ slash-star … star-slash }}); field chains (.ID,
+ * .Config.Labels.k), variables ($, $x, $x.Field, `$x := …`, `$x = …`),
+ * parenthesised pipelines and chains ((…).Field), pipelines with "|";
+ * if / else if / else / end, range (one or two variables, else, break,
+ * continue; over arrays, objects and, as Go >= 1.22, integers), with /
+ * else with; literals: interpreted and raw strings, char constants, numbers
+ * (decimal, hex, octal, binary, floats), true, false, nil.  Functions: Go's
+ * and, or, not, len, index, slice, eq, ne, lt, le, gt, ge, print, printf,
+ * println, html, js, urlquery (not call), plus docker's json, join, split,
+ * lower, upper, title, pad, truncate.  Not supported: define, template,
+ * block (one anonymous template only).
  *
- * Data model: a JSON object is a Go map (field access by key, a missing key
- * prints "<no value>", range and printing go in sorted key order), an array
- * is a slice, null is a nil interface, integral numbers print as integers,
- * other numbers as Go prints a float64.  Printing follows fmt's %v:
- * map[a:1 b:[x y]].
+ * Data model, as Go would see JSON decoded into interface{} values: an
+ * object is a map[string]interface{} (field access by key, a missing key
+ * prints "<no value>", range and %v in sorted key order), or a
+ * map[string]string when all its values are strings (docker's labels:
+ * `index .Labels "missing"` is ""); an array is a []interface{}; null is a
+ * nil interface; integral numbers are int64 and print as integers, others
+ * float64 printed as Go prints them (1e+06); numbers the template makes
+ * (literals, len) are Go ints.  Printing follows fmt's %v: map[a:1 b:[x y]].
+ * One deliberate difference: json writes an object's keys in document
+ * order (Go sorts map keys), which is docker's struct order for daemon data.
+ * tests/integration/test_cli_format.py checks all this against Go's own
+ * text/template and against the docker CLI.
  *
  * Errors use Go's words so that a user reading docker's documentation
  * recognises them: parse errors "template: :1: unexpected \"}\" in operand",
