@@ -17,7 +17,8 @@ void api_register_system(struct api_server *srv, struct berth_engine *engine);
 /* /images/json, /images/{name}/json, /images/{name}/tag, DELETE /images/{name}, /images/prune */
 void api_register_images(struct api_server *srv, struct berth_engine *engine);
 
-/* POST /images/create (pull), POST /images/{name}/push, POST /auth (pull.c);
+/* POST /images/create (pull), POST /images/{name}/push, POST /auth,
+ * GET /distribution/{name}/json (pull.c);
  * needs engine->layers */
 void api_register_pull(struct api_server *srv, struct berth_engine *engine);
 /* GET /events (streams from a worker thread) */

@@ -1,7 +1,7 @@
 /*
  * pull.c — the registry-facing endpoints: POST /images/create (pull), POST
- * /images/{name}/push and POST /auth; the other image endpoints are in
- * images.c.
+ * /images/{name}/push, POST /auth and GET /distribution/{name}/json; the
+ * other image endpoints are in images.c.
  *
  * A pull (or push) runs on a worker thread with a lazy stream (server.h): errors found
  * before the first progress message (bad reference, unknown manifest, no such
@@ -293,12 +293,56 @@ static void handle_auth(struct api_request *req, void *userdata)
         }
 }
 
+/* ---- GET /distribution/{name}/json ---- */
+
+struct dist_job {
+        struct api_stream *s;
+        struct berth_engine *engine;
+        char *name;
+        struct auth_holder auth;
+};
+
+static void *dist_worker(void *arg)
+{
+        struct dist_job *job = arg;
+        _cleanup_error_ struct berth_error *err = NULL;
+        _cleanup_json_ struct json *out = NULL;
+        int r = berth_registry_distribution(job->engine, job->name,
+                                            job->auth.set ? &job->auth.auth : NULL, &out, &err);
+        if (r < 0)
+                api_stream_fail(job->s, r == -EACCES ? 401 : status_for(r), berth_error_msg(err));
+        else
+                (void)api_stream_write_json(job->s, out);
+        api_stream_end(job->s);
+        free(job->name);
+        json_free(job->auth.j);
+        free(job);
+        return NULL;
+}
+
+static void handle_distribution(struct api_request *req, void *userdata)
+{
+        struct dist_job *job = xcalloc(1, sizeof(*job));
+        job->engine = userdata;
+        job->name = xstrdup(api_request_param(req, "name"));
+        auth_parse(api_request_header(req, "X-Registry-Auth"), &job->auth);
+        job->s = api_stream_begin_lazy(req, 200, "application/json");
+        if (api_worker_spawn(dist_worker, job) < 0) {
+                api_stream_fail(job->s, 500, "cannot start a registry thread");
+                api_stream_end(job->s);
+                free(job->name);
+                json_free(job->auth.j);
+                free(job);
+        }
+}
+
 void api_register_pull(struct api_server *srv, struct berth_engine *engine)
 {
         const struct api_route routes[] = {
             {"POST", "/images/create", handle_create, engine},
             {"POST", "/images/{name*}/push", handle_push, engine},
             {"POST", "/auth", handle_auth, engine},
+            {"GET", "/distribution/{name*}/json", handle_distribution, engine},
         };
         api_server_add_routes(srv, routes, ELEMENTSOF(routes));
 }

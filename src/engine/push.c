@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/buf.h"
 #include "base/log.h"
 #include "image/reference.h"
 #include "images.h"
@@ -227,5 +228,103 @@ int berth_registry_login(struct berth_engine *e, const char *server,
         registry_client_free(client);
         if (r < 0)
                 return berth_error_prefix(err, "login to %s", host);
+        return 0;
+}
+
+static int config_buf_sink(const void *buf, size_t n, void *userdata, struct berth_error **err)
+{
+        struct berth_buf *b = userdata;
+        if (b->len + n > (16u << 20))
+                return berth_error_set(err, EFBIG, "image config larger than 16 MiB");
+        buf_append(b, buf, n);
+        return 0;
+}
+
+static struct json *platform_json(const char *arch, const char *os, const char *variant)
+{
+        struct json *p = json_new_object();
+        json_set_str(p, "architecture", arch ? arch : "");
+        json_set_str(p, "os", os ? os : "");
+        if (variant && *variant)
+                json_set_str(p, "variant", variant);
+        return p;
+}
+
+/* An image manifest's platform comes from its config. */
+static int manifest_platforms(struct registry_repo *repo, const struct registry_manifest *m,
+                              struct json *platforms, struct berth_error **err)
+{
+        _cleanup_oci_manifest_ struct oci_manifest *man = NULL;
+        int r = oci_manifest_parse(m->body, m->len, &man, err);
+        if (r < 0)
+                return r;
+        struct berth_buf b = BERTH_BUF_INIT;
+        r = registry_blob_fetch(repo, man->config.digest, man->config.size, config_buf_sink, &b,
+                                err);
+        _cleanup_oci_image_config_ struct oci_image_config *cfg = NULL;
+        if (r == 0)
+                r = oci_image_config_parse(b.data ? b.data : "", b.len, &cfg, err);
+        buf_release(&b);
+        if (r == 0)
+                json_array_append(platforms,
+                                  platform_json(cfg->architecture, cfg->os, cfg->variant));
+        return r;
+}
+
+int berth_registry_distribution(struct berth_engine *e, const char *name,
+                                const struct registry_auth *auth, struct json **ret,
+                                struct berth_error **err)
+{
+        _cleanup_image_ref_ struct image_ref *ref = NULL;
+        if (image_ref_parse_normalized(name, &ref, err) < 0)
+                return -EINVAL;
+        if (!ref->tag && !ref->digest)
+                ref->tag = xstrdup(IMAGE_REF_DEFAULT_TAG);
+        _cleanup_config_ struct berth_config *c = berth_engine_config(e);
+        struct registry_options ro = {.mirrors = c->registry_mirrors,
+                                      .insecure = c->insecure_registries};
+        struct registry_client *client = NULL;
+        struct registry_repo *repo = NULL;
+        struct registry_manifest m = {0};
+        int r = registry_client_new(&ro, &client, err);
+        if (r == 0)
+                r = registry_repo_open(client, ref->domain, ref->path, auth, REGISTRY_PULL, &repo,
+                                       err);
+        if (r == 0)
+                r = registry_manifest_get(repo, ref->digest ? ref->digest : ref->tag, &m, err);
+        struct json *out = NULL;
+        if (r == 0) {
+                out = json_new_object();
+                struct json *d = json_object_set(out, "Descriptor", json_new_object());
+                json_set_str(d, "mediaType", m.media_type);
+                json_set_str(d, "digest", m.digest);
+                json_set_int(d, "size", (int64_t)m.len);
+                struct json *platforms = json_object_set(out, "Platforms", json_new_array());
+                if (m.kind == OCI_DOC_INDEX) {
+                        _cleanup_oci_index_ struct oci_index *x = NULL;
+                        r = oci_index_parse(m.body, m.len, &x, err);
+                        for (size_t i = 0; r == 0 && i < x->n_manifests; i++) {
+                                const struct oci_platform *p = x->manifests[i].platform;
+                                if (p)
+                                        json_array_append(
+                                            platforms,
+                                            platform_json(p->architecture, p->os, p->variant));
+                        }
+                } else {
+                        r = manifest_platforms(repo, &m, platforms, err);
+                }
+        }
+        registry_manifest_release(&m);
+        registry_repo_free(repo);
+        registry_client_free(client);
+        if (r < 0) {
+                json_free(out);
+                if (r == -ENOENT) {
+                        _cleanup_free_ char *fam = image_ref_familiar(ref);
+                        berth_error_prefix(err, "manifest for %s not found", fam);
+                }
+                return r;
+        }
+        *ret = out;
         return 0;
 }

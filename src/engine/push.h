@@ -44,4 +44,10 @@ int berth_registry_login(struct berth_engine *e, const char *server,
                          const struct registry_auth *auth, char **ret_identity_token,
                          struct berth_error **err);
 
+/* GET /distribution/{name}/json: the registry's descriptor for a reference
+ * and the platforms it offers ({"Descriptor": {…}, "Platforms": […]}). */
+int berth_registry_distribution(struct berth_engine *e, const char *name,
+                                const struct registry_auth *auth, struct json **ret,
+                                struct berth_error **err);
+
 #endif

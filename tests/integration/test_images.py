@@ -33,8 +33,9 @@ import pytest
 
 from conftest import build_path
 from test_daemon import Daemon
-from test_registry import (DOCKER_CONFIG, DOCKER_MANIFEST, LAYER_TYPES, Image, compress,
-                           free_port, http_push, registries, regwork, sha256)
+from test_registry import (DOCKER_CONFIG, DOCKER_MANIFEST, LAYER_TYPES, OCI_INDEX, Image,
+                           build_image, compress, free_port, http_push, registries, regwork,
+                           sha256)
 
 BERTH = build_path("src", "cmd", "berth")
 
@@ -477,6 +478,46 @@ def test_login_then_pull_and_push_with_basic_auth(env):
     with open(cfg_path) as f:
         assert reg.host not in json.load(f).get("auths", {})
     assert berth(env, "logout", reg.host).stdout == "Not logged in to %s\n" % reg.host
+
+
+def test_platform_all_tags_and_distribution(env):
+    multi = build_image(two_platforms=True)
+    http_push("http://" + env.reg.host, env.repo, "multi", multi)
+    ref = "%s/%s:multi" % (env.reg.host, env.repo)
+    status, _, body = env.daemon.request("GET", "/v1.41/distribution/%s/json" % ref)
+    assert status == 200, body
+    dist = json.loads(body)
+    assert dist["Descriptor"]["digest"] == multi.top_digest
+    assert dist["Descriptor"]["mediaType"] == OCI_INDEX
+    assert {(p["architecture"], p.get("variant")) for p in dist["Platforms"]} == \
+        {("amd64", None), ("arm64", "v8")}
+    status, _, body = env.daemon.request("GET", "/v1.41/distribution/%s/json" % (ref + "x"))
+    assert status == 404 and "not found" in json.loads(body)["message"]
+
+    out = berth(env, "pull", "--platform", "linux/arm64", ref).stdout.splitlines()
+    assert "Digest: %s" % multi.top_digest in out
+    arch = berth(env, "image", "inspect", "-f", "{{.Architecture}}", ref).stdout.strip()
+    assert arch == "arm64"
+
+    # -a: every tag of the repository
+    one = build([(base_layer(), "gzip")])
+    repo2 = env.repo + "-all"
+    for t in ("t1", "t2"):
+        http_push("http://" + env.reg.host, repo2, t, one.img)
+    out = berth(env, "pull", "-a", "%s/%s" % (env.reg.host, repo2)).stdout.splitlines()
+    assert out[-2] == "Status: Downloaded newer image for %s/%s" % (env.reg.host, repo2)
+    tags = berth(env, "images", "--format", "{{.Tag}}", "%s/%s" % (env.reg.host, repo2)).stdout
+    assert sorted(tags.split()) == ["t1", "t2"]
+    p = berth(env, "pull", "-a", "%s/%s:t1" % (env.reg.host, repo2), check=False)
+    assert p.returncode == 1 and p.stderr == "tag can't be used with --all-tags/-a\n"
+
+    client = docker.DockerClient(base_url="unix://" + env.daemon.sock)
+    try:
+        rd = client.images.get_registry_data(ref)
+        assert rd.id == multi.top_digest
+        assert rd.has_platform("linux/amd64") and not rd.has_platform("linux/s390x")
+    finally:
+        client.close()
 
 
 def wait_for(pred, timeout=20):
