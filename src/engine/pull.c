@@ -29,6 +29,7 @@
  * client that is gone.
  */
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -556,6 +557,9 @@ int berth_image_pull(struct berth_layers *imgs, const struct pull_opts *opts,
         registry_repo_free(p.repo);
         registry_client_free(client);
         berth_layers_pull_leave(imgs);
+        /* Decompression windows and transfer buffers came from the workers' arenas: hand
+         * them back so an idle daemon stays small after a pull. */
+        malloc_trim(0);
         pthread_mutex_destroy(&p.lock);
         pthread_cond_destroy(&p.cond);
         oci_platform_release(&plat);
