@@ -126,13 +126,11 @@ bool berth_layers_have_image(struct berth_layers *imgs, const char *id)
         if (prep(imgs, "SELECT chain_id FROM image_layers WHERE image_id = ?1", &st, NULL) < 0)
                 return false;
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        int n = 0;
         while (sqlite3_step(st) == SQLITE_ROW) {
-                n++;
                 if (!layer_exists(imgs->data_root, (const char *)sqlite3_column_text(st, 0)))
                         return false;
         }
-        return n > 0 && blob_store_exists(imgs->blobs, id);
+        return blob_store_exists(imgs->blobs, id); /* zero layers is a legal image */
 }
 
 uint64_t berth_layers_size(struct berth_layers *imgs, const char *chain_id)
