@@ -18,7 +18,7 @@ void api_register_system(struct api_server *srv, struct berth_engine *engine);
 void api_register_images(struct api_server *srv, struct berth_engine *engine);
 
 /* POST /images/create (pull), POST /images/{name}/push, POST /auth,
- * GET /distribution/{name}/json (pull.c);
+ * GET /distribution/{name}/json, save and load (pull.c);
  * needs engine->layers */
 void api_register_pull(struct api_server *srv, struct berth_engine *engine);
 /* GET /events (streams from a worker thread) */

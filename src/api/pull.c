@@ -1,7 +1,9 @@
 /*
  * pull.c — the registry-facing endpoints: POST /images/create (pull), POST
- * /images/{name}/push, POST /auth and GET /distribution/{name}/json; the
- * other image endpoints are in images.c.
+ * /images/{name}/push, POST /auth, GET /distribution/{name}/json, and the
+ * archives: GET /images/get, GET /images/{name}/get (save) and POST
+ * /images/load; the other image endpoints are in images.c.  A load's body
+ * is buffered by the server, so it is bounded by the server's max_body.
  *
  * A pull (or push) runs on a worker thread with a lazy stream (server.h): errors found
  * before the first progress message (bad reference, unknown manifest, no such
@@ -20,6 +22,7 @@
 
 #include "base/log.h"
 #include "cli/progress.h"
+#include "engine/archive.h"
 #include "engine/pull.h"
 #include "engine/push.h"
 #include "handlers.h"
@@ -336,6 +339,101 @@ static void handle_distribution(struct api_request *req, void *userdata)
         }
 }
 
+/* ---- GET /images/get, GET /images/{name}/get, POST /images/load ---- */
+
+struct archive_job {
+        struct api_stream *s;
+        struct berth_engine *engine;
+        char **names; /* save; NULL for a load */
+        bool quiet;
+};
+
+static int save_write(const void *buf, size_t len, void *userdata)
+{
+        struct archive_job *job = userdata;
+        return api_stream_write(job->s, buf, len);
+}
+
+static void write_stream_line(struct api_stream *s, const char *line)
+{
+        _cleanup_free_ char *text = xasprintf("%s\n", line);
+        struct json *m = json_new_object();
+        json_set_str(m, "stream", text);
+        (void)api_stream_write_json(s, m);
+        json_free(m);
+}
+
+static void *archive_worker(void *arg)
+{
+        struct archive_job *job = arg;
+        _cleanup_error_ struct berth_error *err = NULL;
+        int r;
+        if (job->names) {
+                r = berth_image_save(job->engine->layers, job->names, save_write, job, &err);
+                if (r < 0)
+                        api_stream_fail(job->s, status_for(r), berth_error_msg(err));
+        } else {
+                size_t len = 0;
+                const char *body = api_request_body(api_stream_request(job->s), &len);
+                char **lines = NULL;
+                r = berth_image_load(job->engine->layers, body, len, &lines, &err);
+                if (r < 0 &&
+                    api_stream_fail(job->s, status_for(r), berth_error_msg(err)) == -EALREADY) {
+                        struct json *m = json_new_object();
+                        struct json *d = json_object_set(m, "errorDetail", json_new_object());
+                        json_set_str(d, "message", berth_error_msg(err));
+                        json_set_str(m, "error", berth_error_msg(err));
+                        (void)api_stream_write_json(job->s, m);
+                        json_free(m);
+                }
+                for (size_t i = 0; r == 0 && lines[i]; i++)
+                        write_stream_line(job->s, lines[i]);
+                strv_free(lines);
+        }
+        api_stream_end(job->s);
+        strv_free(job->names);
+        free(job);
+        return NULL;
+}
+
+static void start_archive(struct api_request *req, struct berth_engine *engine, char **names,
+                          const char *content_type)
+{
+        struct archive_job *job = xcalloc(1, sizeof(*job));
+        job->engine = engine;
+        job->names = names;
+        job->s = api_stream_begin_lazy(req, 200, content_type);
+        if (api_worker_spawn(archive_worker, job) < 0) {
+                api_stream_fail(job->s, 500, "cannot start an archive thread");
+                api_stream_end(job->s);
+                strv_free(job->names);
+                free(job);
+        }
+}
+
+static void handle_save_many(struct api_request *req, void *userdata)
+{
+        char **names = api_request_query_all(req, "names");
+        if (!names[0]) {
+                strv_free(names);
+                api_reply_error(req, 400, "no images to save: give names=IMAGE");
+                return;
+        }
+        start_archive(req, userdata, names, "application/x-tar");
+}
+
+static void handle_save_one(struct api_request *req, void *userdata)
+{
+        char **names = xcalloc(2, sizeof(char *));
+        names[0] = xstrdup(api_request_param(req, "name"));
+        start_archive(req, userdata, names, "application/x-tar");
+}
+
+static void handle_load(struct api_request *req, void *userdata)
+{
+        start_archive(req, userdata, NULL, "application/json");
+}
+
 void api_register_pull(struct api_server *srv, struct berth_engine *engine)
 {
         const struct api_route routes[] = {
@@ -343,6 +441,9 @@ void api_register_pull(struct api_server *srv, struct berth_engine *engine)
             {"POST", "/images/{name*}/push", handle_push, engine},
             {"POST", "/auth", handle_auth, engine},
             {"GET", "/distribution/{name*}/json", handle_distribution, engine},
+            {"GET", "/images/get", handle_save_many, engine},
+            {"GET", "/images/{name*}/get", handle_save_one, engine},
+            {"POST", "/images/load", handle_load, engine},
         };
         api_server_add_routes(srv, routes, ELEMENTSOF(routes));
 }

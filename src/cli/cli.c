@@ -29,6 +29,8 @@ static const struct cli_command *const commands[] = {
     &cli_cmd_push,
     &cli_cmd_login,
     &cli_cmd_logout,
+    &cli_cmd_save,
+    &cli_cmd_load,
     // clang-format on
 };
 

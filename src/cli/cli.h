@@ -72,6 +72,10 @@ extern const struct cli_command cli_cmd_pull;
 extern const struct cli_command cli_cmd_image_pull;
 extern const struct cli_command cli_cmd_push;
 extern const struct cli_command cli_cmd_image_push;
+extern const struct cli_command cli_cmd_save;
+extern const struct cli_command cli_cmd_image_save;
+extern const struct cli_command cli_cmd_load;
+extern const struct cli_command cli_cmd_image_load;
 /* cmd-login.c */
 extern const struct cli_command cli_cmd_login;
 extern const struct cli_command cli_cmd_logout;

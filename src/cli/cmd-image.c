@@ -674,11 +674,13 @@ static const struct cli_command *const image_subcommands[] = {
     // clang-format off
     &cli_cmd_history,
     &cli_cmd_image_inspect,
+    &cli_cmd_image_load,
     &cli_cmd_image_ls,
     &cli_cmd_image_prune,
     &cli_cmd_image_pull,
     &cli_cmd_image_push,
     &cli_cmd_image_rm,
+    &cli_cmd_image_save,
     &cli_cmd_tag,
     NULL,
     // clang-format on

@@ -122,6 +122,9 @@ static int query_one_str(struct berth_layers *imgs, const char *sql, const char 
 
 bool berth_layers_have_image(struct berth_layers *imgs, const char *id)
 {
+        _cleanup_free_ char *have = NULL;
+        if (query_one_str(imgs, "SELECT id FROM images WHERE id = ?1", id, &have, NULL) <= 0)
+                return false;
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         if (prep(imgs, "SELECT chain_id FROM image_layers WHERE image_id = ?1", &st, NULL) < 0)
                 return false;
@@ -436,4 +439,42 @@ int berth_layers_manifest(struct berth_layers *l, const char *id, char **ret,
                 return berth_error_set(err, EINVAL, "image %.19s has no manifest to push", id);
         *ret = d;
         return 0;
+}
+
+int berth_layers_blobs(struct berth_layers *l, const char *id, char ***ret,
+                       struct berth_error **err)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prep(l,
+                     "SELECT blob_digest, position FROM image_layers WHERE image_id = ?1 "
+                     "ORDER BY position",
+                     &st, err);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        char **v = xcalloc(1, sizeof(char *));
+        size_t n = 0;
+        while (sqlite3_step(st) == SQLITE_ROW) {
+                const unsigned char *b = sqlite3_column_text(st, 0);
+                if (!b || !blob_store_exists(l->blobs, (const char *)b)) {
+                        strv_free(v);
+                        return berth_error_set(err, ENOENT,
+                                               "image %.19s: layer %d has no stored blob", id,
+                                               sqlite3_column_int(st, 1));
+                }
+                strv_push(&v, &n, xstrdup((const char *)b));
+        }
+        *ret = v;
+        return 0;
+}
+
+char *berth_layers_config_labels(const char *buf, size_t len)
+{
+        _cleanup_json_ struct json *j = NULL;
+        if (!buf || json_parse(buf, len, &j, NULL) < 0)
+                return NULL;
+        const struct json *lab = json_get(json_get(j, "config"), "Labels");
+        if (!json_is(lab, JSON_OBJECT) || json_len(lab) == 0)
+                return NULL;
+        return json_dump(lab, 0);
 }

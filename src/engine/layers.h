@@ -62,6 +62,12 @@ uint64_t berth_layers_size(struct berth_layers *l, const char *chain_id);
 /* The digest of the manifest an image was pulled as; -EINVAL when it has none. */
 int berth_layers_manifest(struct berth_layers *l, const char *id, char **ret,
                           struct berth_error **err);
+/* Compressed blob digests of an image's layers, bottom first; -ENOENT when one
+ * is not in the store. */
+int berth_layers_blobs(struct berth_layers *l, const char *id, char ***ret,
+                       struct berth_error **err);
+/* config.Labels of an image config as JSON text, or NULL. */
+char *berth_layers_config_labels(const char *buf, size_t len);
 const char *berth_layers_data_root(struct berth_layers *l);
 struct berth_engine *berth_layers_engine(struct berth_layers *l);
 

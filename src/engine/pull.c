@@ -386,18 +386,6 @@ static void short_id(const char *digest, char out[16])
         snprintf(out, 16, "%.12s", hex);
 }
 
-/* Labels of the config as JSON text (NULL when none). */
-static char *config_labels(const char *buf, size_t len)
-{
-        _cleanup_json_ struct json *j = NULL;
-        if (json_parse(buf, len, &j, NULL) < 0)
-                return NULL;
-        const struct json *l = json_get(json_get(j, "config"), "Labels");
-        if (!json_is(l, JSON_OBJECT) || json_len(l) == 0)
-                return NULL;
-        return json_dump(l, 0);
-}
-
 static int pull_one(struct pull *p, const struct image_ref *ref, const char *reference,
                     const struct oci_platform *platform, unsigned concurrency, bool *ret_changed,
                     struct berth_error **err)
@@ -459,7 +447,7 @@ static int pull_one(struct pull *p, const struct image_ref *ref, const char *ref
                         recs[i] =
                             (struct berth_layer_rec){p->layers[i].chain_id, p->layers[i].diff_id,
                                                      p->layers[i].desc->digest, p->layers[i].size};
-                _cleanup_free_ char *labels = config_labels(cfg, cfg_len);
+                _cleanup_free_ char *labels = berth_layers_config_labels(cfg, cfg_len);
                 _cleanup_free_ char *tag_name =
                     by_digest ? NULL : xasprintf("%s:%s", name, reference);
                 _cleanup_free_ char *digest_name = xasprintf("%s@%s", name, top);

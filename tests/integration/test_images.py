@@ -329,6 +329,8 @@ def test_pull_lists_inspects_and_unpacks(env):
     h = berth(env, "history", "--no-trunc", "--format", "{{.ID}}|{{.CreatedBy}}", ref).stdout
     assert h.splitlines() == ["%s|step 2" % img.config_digest, "<missing>|step 1",
                               "<missing>|step 0"]
+    sizes = berth(env, "history", "--format", "{{.Size}}", ref).stdout.split()
+    assert len(sizes) == 3 and "0B" not in sizes, sizes  # every layer recorded with its size
 
     # the layers on disk: symlink, whiteout, opaque dir, hardlink
     chains = img.chain_ids()
@@ -518,6 +520,53 @@ def test_platform_all_tags_and_distribution(env):
         assert rd.has_platform("linux/amd64") and not rd.has_platform("linux/s390x")
     finally:
         client.close()
+
+
+def test_save_and_load_round_trip(env):
+    img = build([(base_layer(), "gzip"), (change_layer("save"), "zstd"),
+                 (data_layer(32 * 1024), "none")])
+    push(env, img, "v1")
+    ref = "%s/%s:v1" % (env.reg.host, env.repo)
+    berth(env, "pull", "-q", ref)
+    out = os.path.join(env.root, "saved.tar")
+    berth(env, "save", "-o", out, ref)
+    with tarfile.open(out) as t:
+        manifest = json.load(t.extractfile("manifest.json"))
+        assert manifest == [{"Config": hexof(img.config_digest) + ".json", "RepoTags": [ref],
+                             "Layers": ["%s/layer.tar" % hexof(d) for d in img.layer_digests]}]
+        cfg = t.extractfile(manifest[0]["Config"]).read()
+        assert sha256(cfg) == img.config_digest
+
+    berth(env, "rmi", ref)
+    assert store_files(env.data) == ([], [])
+    assert berth(env, "load", "-i", out).stdout == "Loaded image: %s\n" % ref
+    j = json.loads(berth(env, "image", "inspect", ref).stdout)[0]
+    assert j["Id"] == img.config_digest and j["RootFS"]["Layers"] == img.diff_ids
+    l1 = os.path.join(env.data, "layers", hexof(img.chain_ids()[1]))
+    assert stat.S_ISCHR(os.lstat(os.path.join(l1, "etc", "a.txt")).st_mode)
+
+    # the docker CLI saves and loads through berthd; stdin works for load too
+    dout = os.path.join(env.root, "docker.tar")
+    docker_cli(env, "save", "-o", dout, ref)
+    with open(dout, "rb") as a, open(out, "rb") as b:
+        assert a.read() == b.read()
+    docker_cli(env, "rmi", ref)
+    with open(dout, "rb") as f:
+        p = subprocess.run(["docker", "-H", "unix://" + env.daemon.sock, "load"], stdin=f,
+                           capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and p.stdout == "Loaded image: %s\n" % ref, p.stderr
+
+    p = berth(env, "save", "-o", os.path.join(env.root, "x.tar"), "nothere:1", check=False)
+    assert p.returncode == 1
+    assert p.stderr == "Error response from daemon: No such image: nothere:1\n"
+    assert not os.path.exists(os.path.join(env.root, "x.tar"))
+    bad = os.path.join(env.root, "bad.tar")
+    with tarfile.open(bad, "w") as t:
+        ti = tarfile.TarInfo("hello.txt")
+        ti.size = 2
+        t.addfile(ti, io.BytesIO(b"hi"))
+    p = berth(env, "load", "-i", bad, check=False)
+    assert p.returncode == 1 and "no manifest.json" in p.stderr, p.stderr
 
 
 def wait_for(pred, timeout=20):
