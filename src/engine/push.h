@@ -21,33 +21,21 @@
 #define BERTH_ENGINE_PUSH_H
 
 #include "layers.h"
-#include "pull.h"
+#include "registry/registry.h"
+
+/* A progress message {"status", "progressDetail", "id"} (or {"aux"}); < 0 when it
+ * cannot be delivered (client gone): the push stops. */
+typedef int (*push_progress_fn)(const struct json *msg, void *userdata);
 
 struct push_opts {
         const char *name; /* as the API got it: "127.0.0.1:5000/x" */
         const char *tag;  /* NULL/"": the name's own, else "latest" */
         const struct registry_auth *auth;
-        pull_progress_fn progress; /* same message shape as a pull's */
+        push_progress_fn progress;
         void *userdata;
 };
 
 int berth_image_push(struct berth_layers *l, const struct push_opts *opts,
                      struct berth_error **err);
-
-/*
- * POST /auth: check credentials with the registry itself (never a mirror), as
- * `docker login` does.  server is what the client sent ("127.0.0.1:5000",
- * "https://index.docker.io/v1/").  *ret_identity_token gets the refresh
- * token a token realm offered, or NULL.
- */
-int berth_registry_login(struct berth_engine *e, const char *server,
-                         const struct registry_auth *auth, char **ret_identity_token,
-                         struct berth_error **err);
-
-/* GET /distribution/{name}/json: the registry's descriptor for a reference
- * and the platforms it offers ({"Descriptor": {…}, "Platforms": […]}). */
-int berth_registry_distribution(struct berth_engine *e, const char *name,
-                                const struct registry_auth *auth, struct json **ret,
-                                struct berth_error **err);
 
 #endif
