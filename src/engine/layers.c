@@ -2,10 +2,10 @@
  * layers.c — unpacked layers and pulled images as records, their reference
  * counts, garbage collection and start-up recovery (contract in layers.h).
  *
- * images.c owns names and image records (list, find, tag, remove, prune);
- * this file adds what pulling needs: recording a pulled image with its layers
- * in one transaction, the `layers` table (chain id, diff_id, size, blob,
- * refs), and collecting files nothing references any more.  Reference counts
+ * images.c owns names and image records (list, find, tag, remove, prune) and
+ * pull.c records what it pulls; this file adds recording a loaded image with
+ * its layers in one transaction, the `layers` table (chain id, diff_id, size,
+ * blob, refs), and collecting files nothing references any more.  Reference counts
  * are recounted from image_layers before every collection, so a record
  * removed by images.c (ON DELETE CASCADE) frees its layers at the next one.
  *
