@@ -20,6 +20,7 @@
 
 #include "engine/images.h"
 #include "engine/pull.h"
+#include "engine/push.h"
 #include "base/log.h"
 #include "handlers.h"
 #include "image/reference.h"
@@ -528,6 +529,8 @@ static char *base64_decode(const char *in, size_t *ret_len)
 struct pull_job {
         struct api_stream *stream;
         struct berth_engine *engine;
+        bool push; /* the same job shape serves push */
+        char *push_tag;
         char *reference, *platform;
         char *username, *password, *identity_token, *registry_token;
         struct registry_auth auth;
@@ -538,6 +541,7 @@ struct pull_job {
 static void pull_job_free(struct pull_job *j)
 {
         free(j->reference);
+        free(j->push_tag);
         free(j->platform);
         free(j->username);
         free(j->password);
@@ -581,7 +585,20 @@ static void *pull_worker(void *arg)
         };
         bool started = false;
         _cleanup_error_ struct berth_error *err = NULL;
-        int r = berth_image_pull(j->engine, &o, &started, &err);
+        int r;
+        if (j->push) {
+                struct berth_push_opts po = {
+                    .name = j->reference,
+                    .tag = j->push_tag,
+                    .auth = o.auth,
+                    .emit = pull_emit,
+                    .userdata = j,
+                    .cancel = &j->cancel,
+                };
+                r = berth_image_push(j->engine, &po, &started, &err);
+        } else {
+                r = berth_image_pull(j->engine, &o, &started, &err);
+        }
         if (r < 0 && !started) {
                 api_stream_reply_error(j->stream, pull_status(r), "%s", berth_error_msg(err));
         } else if (r < 0 && r != -ECANCELED) {
@@ -594,7 +611,8 @@ static void *pull_worker(void *arg)
                 json_free(m);
         }
         if (r < 0)
-                log_info("pull %s: %s", j->reference, berth_error_msg(err));
+                log_info("%s %s: %s", j->push ? "push" : "pull", j->reference,
+                         berth_error_msg(err));
         api_stream_end(j->stream);
         pull_job_free(j);
         return NULL;
@@ -657,11 +675,29 @@ static void handle_create(struct api_request *req, void *userdata)
         }
 }
 
+static void handle_push(struct api_request *req, void *userdata)
+{
+        const char *tag = api_request_query(req, "tag");
+        struct pull_job *j = xcalloc(1, sizeof(*j));
+        j->engine = userdata;
+        j->push = true;
+        j->reference = xstrdup(api_request_param(req, "name"));
+        j->push_tag = tag && *tag ? xstrdup(tag) : NULL;
+        parse_registry_auth(req, j);
+        j->stream = api_stream_detach(req);
+        if (api_worker_spawn(pull_worker, j) < 0) {
+                api_stream_reply_error(j->stream, 500, "cannot start the push: out of threads");
+                api_stream_end(j->stream);
+                pull_job_free(j);
+        }
+}
+
 void api_register_images(struct api_server *srv, struct berth_engine *engine)
 {
         const struct api_route routes[] = {
             {"GET", "/images/json", handle_list, engine},
             {"POST", "/images/create", handle_create, engine},
+            {"POST", "/images/{name*}/push", handle_push, engine},
             {"POST", "/images/prune", handle_prune, engine},
             {"GET", "/images/{name*}/json", handle_inspect, engine},
             {"GET", "/images/{name*}/history", handle_history, engine},

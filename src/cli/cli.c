@@ -24,11 +24,11 @@ static const struct cli_command *const commands[] = {
     &cli_cmd_login,
     &cli_cmd_logout,
     &cli_cmd_pull,
+    &cli_cmd_push,
     &cli_cmd_image,
     &cli_cmd_system,
     &cli_cmd_rmi,
     &cli_cmd_tag,
-    &cli_cmd_push,
     &cli_cmd_save,
     &cli_cmd_load,
     // clang-format on

@@ -322,6 +322,48 @@ static int pull_data(const char *data, size_t len, void *userdata)
         return r;
 }
 
+/* POST path and render docker's JSON progress stream; on success print done_line (may be NULL). */
+static int stream_progress(struct cli_ctx *ctx, struct cli_client *c, const char *path,
+                           const char *query, bool quiet, const char *done_line)
+{
+        _cleanup_error_ struct berth_error *err = NULL;
+        struct pull_out po = {.ctx = ctx, .quiet = quiet};
+        po.progress = progress_new(isatty(fileno(ctx->out)) && !quiet,
+                                   progress_terminal_width(fileno(ctx->out)));
+        int r = cli_client_stream(c, "POST", path, query, NULL, NULL, 0, &po.status, pull_data, &po,
+                                  &err);
+        int code = 0;
+        if (r < 0 && po.stream_err) {
+                fflush(ctx->out);
+                fprintf(ctx->err, "%s\n", berth_error_msg(po.stream_err));
+                code = 1;
+        } else if (r < 0) {
+                fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                code = 1;
+        } else if (po.status != 200) {
+                struct cli_response resp = {
+                    .status = po.status, .body = po.error_body.data, .len = po.error_body.len};
+                code = cli_daemon_error(ctx, &resp);
+        } else {
+                struct berth_buf out = BERTH_BUF_INIT;
+                if (progress_finish(po.progress, &out, &po.stream_err) < 0) {
+                        fflush(ctx->out);
+                        fprintf(ctx->err, "%s\n", berth_error_msg(po.stream_err));
+                        code = 1;
+                } else {
+                        if (!quiet && out.len)
+                                fwrite(out.data, 1, out.len, ctx->out);
+                        if (done_line)
+                                fprintf(ctx->out, "%s\n", done_line);
+                }
+                buf_release(&out);
+        }
+        berth_error_free(po.stream_err);
+        buf_release(&po.error_body);
+        progress_free(po.progress);
+        return code;
+}
+
 static int run_pull(struct cli_ctx *ctx, const struct cli_flagset *fs)
 {
         _cleanup_error_ struct berth_error *err = NULL;
@@ -355,42 +397,44 @@ static int run_pull(struct cli_ctx *ctx, const struct cli_flagset *fs)
         _cleanup_free_ char *cred_key = cli_credentials_key(ref->domain);
         _cleanup_free_ char *reg_auth = cli_credentials_registry_auth(cred_key);
         c->registry_auth = reg_auth ? reg_auth : "e30=";
-        struct pull_out po = {.ctx = ctx, .quiet = quiet};
-        po.progress = progress_new(isatty(fileno(ctx->out)) && !quiet,
-                                   progress_terminal_width(fileno(ctx->out)));
-        int r = cli_client_stream(c, "POST", "/images/create", q.data, NULL, NULL, 0, &po.status,
-                                  pull_data, &po, &err);
+        _cleanup_free_ char *full = image_ref_string(ref);
+        int code = stream_progress(ctx, c, "/images/create", q.data, quiet, full);
         buf_release(&q);
         c->registry_auth = NULL;
-        int code = 0;
-        if (r < 0 && po.stream_err) {
-                fflush(ctx->out);
-                fprintf(ctx->err, "%s\n", berth_error_msg(po.stream_err));
-                code = 1;
-        } else if (r < 0) {
+        return code;
+}
+
+/* ---- push ---- */
+
+static int run_push(struct cli_ctx *ctx, const struct cli_flagset *fs)
+{
+        _cleanup_error_ struct berth_error *err = NULL;
+        _cleanup_image_ref_ struct image_ref *ref = NULL;
+        if (image_ref_parse_normalized(fs->args[0], &ref, &err) < 0) {
                 fprintf(ctx->err, "%s\n", berth_error_msg(err));
-                code = 1;
-        } else if (po.status != 200) {
-                struct cli_response resp = {
-                    .status = po.status, .body = po.error_body.data, .len = po.error_body.len};
-                code = cli_daemon_error(ctx, &resp);
-        } else {
-                struct berth_buf out = BERTH_BUF_INIT;
-                if (progress_finish(po.progress, &out, &po.stream_err) < 0) {
-                        fflush(ctx->out);
-                        fprintf(ctx->err, "%s\n", berth_error_msg(po.stream_err));
-                        code = 1;
-                } else {
-                        if (!quiet && out.len)
-                                fwrite(out.data, 1, out.len, ctx->out);
-                        _cleanup_free_ char *full = image_ref_string(ref);
-                        fprintf(ctx->out, "%s\n", full);
-                }
-                buf_release(&out);
+                return 1;
         }
-        berth_error_free(po.stream_err);
-        buf_release(&po.error_body);
-        progress_free(po.progress);
+        bool quiet = cli_flag_bool(fs, "quiet");
+        if (!ref->tag && !ref->digest) {
+                ref->tag = xstrdup(IMAGE_REF_DEFAULT_TAG);
+                if (!quiet)
+                        fprintf(ctx->out, "Using default tag: %s\n", IMAGE_REF_DEFAULT_TAG);
+        }
+        struct cli_client *c;
+        if (connect_or_fail(ctx, &c) < 0)
+                return 1;
+        _cleanup_free_ char *name = image_ref_name(ref);
+        _cleanup_free_ char *path = image_path(name, "/push");
+        struct berth_buf q = BERTH_BUF_INIT;
+        buf_puts(&q, "tag=");
+        http_escape_query(&q, ref->tag ? ref->tag : "");
+        _cleanup_free_ char *cred_key = cli_credentials_key(ref->domain);
+        _cleanup_free_ char *reg_auth = cli_credentials_registry_auth(cred_key);
+        c->registry_auth = reg_auth ? reg_auth : "e30=";
+        _cleanup_free_ char *full = image_ref_string(ref);
+        int code = stream_progress(ctx, c, path, q.data, quiet, quiet ? full : NULL);
+        buf_release(&q);
+        c->registry_auth = NULL;
         return code;
 }
 
@@ -725,6 +769,24 @@ const struct cli_command cli_cmd_pull = {
     .run = run_pull,
 };
 
+static const struct cli_flag push_flags[] = {
+    {"quiet", 'q', CLI_FLAG_BOOL, "Suppress verbose output", NULL, NULL, false, NULL},
+};
+
+const struct cli_command cli_cmd_push = {
+    .name = "push",
+    .usage = "[OPTIONS] NAME[:TAG]",
+    .summary = "Upload an image to a registry",
+    .group = CLI_GROUP_COMMON,
+    .flags = push_flags,
+    .n_flags = ELEMENTSOF(push_flags),
+    .mode = CLI_PARSE_INTERSPERSED,
+    .min_args = 1,
+    .max_args = 1,
+    .aliases = "image push, push",
+    .run = run_push,
+};
+
 const struct cli_command cli_cmd_tag = {
     .name = "tag",
     .usage = "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
@@ -801,7 +863,7 @@ static const struct cli_command *const image_subcommands[] = {
     &cli_cmd_image_ls,
     &cli_cmd_image_prune,
     &cli_cmd_pull,
-    &cli_cmd_image_push,
+    &cli_cmd_push,
     &cli_cmd_image_rm,
     &cli_cmd_image_save,
     &cli_cmd_tag,

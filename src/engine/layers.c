@@ -284,7 +284,10 @@ static bool blob_referenced(struct berth_layers *imgs, const char *digest)
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         if (prep(imgs,
                  "SELECT 1 FROM images WHERE id = ?1 OR manifest_digest = ?1 "
-                 "UNION ALL SELECT 1 FROM image_layers WHERE blob_digest = ?1 LIMIT 1",
+                 "UNION ALL SELECT 1 FROM image_layers WHERE blob_digest = ?1 "
+                 /* an index pulled with the image is named by its repo digests */
+                 "UNION ALL SELECT 1 FROM repo_digests WHERE substr(name, -length(?1)) = ?1 "
+                 "LIMIT 1",
                  &st, NULL) < 0)
                 return true; /* when in doubt, keep */
         sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);

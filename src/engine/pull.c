@@ -578,9 +578,12 @@ int berth_image_pull(struct berth_engine *e, const struct berth_pull_opts *o, bo
                         goto cancelled;
         }
 
-        /* The manifest as served, for push and save (engine/push.c, archive.c). */
+        /* The manifest (and index) go to the store too: push sends them back byte for byte. */
         r = blob_store_put(e->store, img.manifest.digest, img.manifest.body, img.manifest.len, NULL,
                            err);
+        if (r >= 0 && img.index.body)
+                r = blob_store_put(e->store, img.index.digest, img.index.body, img.index.len, NULL,
+                                   err);
         if (r < 0)
                 goto out;
         r = record_image(&p, img.parsed->config.digest, img.manifest.digest,

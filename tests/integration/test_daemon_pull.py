@@ -244,3 +244,41 @@ def test_distribution_inspect(pulld, regwork, registries):
     assert d["Platforms"] == [{"architecture": "amd64", "os": "linux"}]
     status, _, body = pulld.request("GET", "/distribution/%s/tests/busybox:nope/json" % reg.host)
     assert status == 404 and json.loads(body)["message"]
+
+
+def test_push_back_byte_identical(pulld, regwork, registries, tmproot):
+    import urllib.request
+    reg_a, img = pushed(regwork, registries, docker=True)
+    reg_b = registries(regwork)
+    host = "unix://" + pulld.sock
+    src = "%s/tests/busybox:v1" % reg_a.host
+    dst = "%s/copy/busybox:v2" % reg_b.host
+    assert berth("pull", "-q", src, host=host).returncode == 0
+    assert berth("tag", src, dst, host=host).returncode == 0
+
+    r = berth("push", dst, host=host)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "The push refers to repository [%s/copy/busybox]" % reg_b.host
+    assert sum(l.endswith(": Pushed") for l in lines) == 3
+    man = img.blobs[img.top_digest]
+    assert lines[-1] == "v2: digest: %s size: %d" % (img.top_digest, len(man))
+    req = urllib.request.Request("http://%s/v2/copy/busybox/manifests/v2" % reg_b.host,
+                                 headers={"Accept": img.top_media_type})
+    with urllib.request.urlopen(req) as f:
+        assert f.read() == man  # byte for byte what was pulled
+
+    # Again: every layer is there already.
+    r = berth("push", dst, host=host)
+    assert sum(l.endswith(": Layer already exists") for l in r.stdout.splitlines()) == 3
+
+    cfg = os.path.join(tmproot, "docker-config")
+    os.mkdir(cfg)
+    r = docker_cli(pulld.sock, "push", dst, tmpdir=cfg)
+    assert r.returncode == 0, r.stderr
+    assert "v2: digest: %s size: %d" % (img.top_digest, len(man)) in r.stdout
+
+    r = berth("push", "%s/copy/busybox:nope" % reg_b.host, host=host)
+    assert r.returncode == 1
+    assert r.stderr == ("Error response from daemon: An image does not exist locally with the "
+                        "tag: %s/copy/busybox\n" % reg_b.host)

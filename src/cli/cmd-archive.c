@@ -1,11 +1,10 @@
 /*
- * cmd-push.c — `berth push`, `save` and `load`, also as `image
- * push|save|load` (cmd-image.c has pull and the other image commands).
+ * cmd-archive.c — `berth save` and `load`, also as `image save|load`
+ * (cmd-image.c has pull, push and the other image commands).
  *
  * Each command is a thin layer over one API call and cliformat's renderers:
- * push and load feed the daemon's JSON stream to the progress renderer
- * (redrawn in place on a terminal, plain lines otherwise); save writes the archive to -o (a temp
- * name renamed when complete) or to a redirected stdout. Outputs and error texts are docker's
+ * load feeds the daemon's JSON stream to the progress renderer; save writes the archive to -o (a
+ * temp name renamed when complete) or to a redirected stdout. Outputs and error texts are docker's
  * ("Error response from daemon: …").
  *
  * Never: print a line docker would not print, or exit 0 after a daemon error.
@@ -107,46 +106,6 @@ static int stream_progress_body(struct cli_ctx *ctx, const char *path, const cha
         progress_free(pr.p);
         berth_error_free(pr.err);
         buf_release(&pr.error_body);
-        return code;
-}
-
-static int stream_progress(struct cli_ctx *ctx, const char *path, const char *query, bool quiet,
-                           const char *registry)
-{
-        return stream_progress_body(ctx, path, query, quiet, registry, NULL, NULL, 0);
-}
-
-/* ---- push ---- */
-
-static int run_push(struct cli_ctx *ctx, const struct cli_flagset *fs)
-{
-        const char *arg = fs->args[0];
-        _cleanup_error_ struct berth_error *err = NULL;
-        _cleanup_image_ref_ struct image_ref *ref = NULL;
-        if (image_ref_parse_normalized(arg, &ref, &err) < 0) {
-                fprintf(ctx->err, "invalid reference format: %s\n", berth_error_msg(err));
-                return 1;
-        }
-        if (ref->digest) {
-                fprintf(ctx->err, "cannot push a digest reference\n");
-                return 1;
-        }
-        bool quiet = cli_flag_bool(fs, "quiet");
-        if (!ref->tag) {
-                ref->tag = xstrdup(IMAGE_REF_DEFAULT_TAG);
-                if (!quiet)
-                        fprintf(ctx->out, "Using default tag: %s\n", IMAGE_REF_DEFAULT_TAG);
-        }
-        _cleanup_free_ char *name = image_ref_name(ref);
-        _cleanup_free_ char *path = xasprintf("/images/%s/push", name);
-        struct berth_buf q = BERTH_BUF_INIT;
-        query_add(&q, "tag", ref->tag);
-        int code = stream_progress(ctx, path, q.data, quiet, ref->domain);
-        buf_release(&q);
-        if (code == 0 && quiet) {
-                _cleanup_free_ char *full = image_ref_string(ref);
-                fprintf(ctx->out, "%s\n", full);
-        }
         return code;
 }
 
@@ -264,15 +223,6 @@ static int run_load(struct cli_ctx *ctx, const struct cli_flagset *fs)
             .aliases = al,                                                                         \
             .run = fn,                                                                             \
         }
-
-static const struct cli_flag push_flags[] = {
-    {"quiet", 'q', CLI_FLAG_BOOL, "Suppress verbose output", NULL, NULL, false},
-};
-
-CMD(cli_cmd_push, "push", "[OPTIONS] NAME[:TAG]", "Upload an image to a registry", CLI_GROUP_COMMON,
-    push_flags, 1, 1, "image push, push", run_push);
-CMD(cli_cmd_image_push, "push", "[OPTIONS] NAME[:TAG]", "Upload an image to a registry",
-    CLI_GROUP_OTHER, push_flags, 1, 1, "image push, push", run_push);
 
 static const struct cli_flag save_flags[] = {
     {"output", 'o', CLI_FLAG_STRING, "Write to a file, instead of STDOUT", NULL, "string", false},
