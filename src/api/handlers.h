@@ -17,6 +17,9 @@ void api_register_system(struct api_server *srv, struct berth_engine *engine);
 /* /images/json, /images/{name}/json, /images/{name}/tag, DELETE /images/{name}, /images/prune */
 void api_register_images(struct api_server *srv, struct berth_engine *engine);
 
+/* GET /images/get, GET /images/{name}/get, POST /images/load (archive.c); needs engine->layers */
+void api_register_archive(struct api_server *srv, struct berth_engine *engine);
+
 /* POST /auth (checks credentials on a worker thread) */
 void api_register_auth(struct api_server *srv, struct berth_engine *engine);
 

@@ -485,6 +485,28 @@ const char *api_request_query(struct api_request *req, const char *key)
         return v;
 }
 
+char **api_request_query_all(const struct api_request *req, const char *key)
+{
+        char **v = xcalloc(1, sizeof(char *));
+        size_t n = 0;
+        for (const char *p = req->http.query; p && *p;) {
+                size_t len = strcspn(p, "&");
+                const char *eq = memchr(p, '=', len);
+                size_t klen = eq ? (size_t)(eq - p) : len;
+                _cleanup_free_ char *k = http_unescape(p, klen, true);
+                if (k && strcmp(k, key) == 0) {
+                        char *val = eq ? http_unescape(eq + 1, len - klen - 1, true) : xstrdup("");
+                        if (val) {
+                                v = xrealloc(v, (n + 2) * sizeof(char *));
+                                v[n++] = val;
+                                v[n] = NULL;
+                        }
+                }
+                p += len + (p[len] == '&');
+        }
+        return v;
+}
+
 bool api_request_query_bool(struct api_request *req, const char *key, bool def)
 {
         const char *v = api_request_query(req, key);

@@ -137,6 +137,9 @@ int api_request_version(const struct api_request *req);
 const char *api_request_param(const struct api_request *req, const char *name);
 /* A query parameter, decoded; NULL when absent.  The request owns the string. */
 const char *api_request_query(struct api_request *req, const char *key);
+/* Every value of a repeated query parameter ("names=a&names=b"), decoded;
+ * NULL-terminated, never NULL; the caller frees it with strv_free(). */
+char **api_request_query_all(const struct api_request *req, const char *key);
 /* Docker's boolean query rule: absent -> def; "", 0, no, false, none -> false; else true. */
 bool api_request_query_bool(struct api_request *req, const char *key, bool def);
 const char *api_request_header(const struct api_request *req, const char *name);

@@ -29,6 +29,8 @@ static const struct cli_command *const commands[] = {
     &cli_cmd_system,
     &cli_cmd_rmi,
     &cli_cmd_tag,
+    &cli_cmd_save,
+    &cli_cmd_load,
     // clang-format on
 };
 

@@ -67,6 +67,11 @@ extern const struct cli_command cli_cmd_image; /* image inspect|prune|rm|tag */
 extern const struct cli_command cli_cmd_rmi;
 extern const struct cli_command cli_cmd_images; /* images, image ls */
 extern const struct cli_command cli_cmd_tag;
+/* cmd-archive.c: save, load, also as `image save|load` */
+extern const struct cli_command cli_cmd_save;
+extern const struct cli_command cli_cmd_image_save;
+extern const struct cli_command cli_cmd_load;
+extern const struct cli_command cli_cmd_image_load;
 extern const struct cli_command cli_cmd_history; /* history, image history */
 extern const struct cli_command cli_cmd_events;  /* events, system events */
 extern const struct cli_command cli_cmd_pull;    /* pull, image pull */

@@ -16,7 +16,6 @@
  */
 #include <ctype.h>
 #include <string.h>
-
 #include <time.h>
 
 #include "api/http.h"
@@ -24,6 +23,7 @@
 #include "cli.h"
 #include "credentials.h"
 #include "formatter.h"
+#include "gotemplate.h"
 #include "image/reference.h"
 #include "progress.h"
 #include "units.h"
@@ -573,9 +573,29 @@ static int run_image_inspect(struct cli_ctx *ctx, const struct cli_flagset *fs)
                 cli_response_release(&resp);
         }
         struct berth_buf out = BERTH_BUF_INIT;
-        _cleanup_free_ char *pretty = json_dump(all, JSON_DUMP_PRETTY | JSON_DUMP_NO_ESCAPE_HTML);
-        four_space_indent(&out, pretty);
-        fprintf(ctx->out, "%s\n", out.data);
+        const char *format = cli_flag_string(fs, "format");
+        if (format && *format) {
+                /* -f: one template result per image, as docker inspect --format. */
+                _cleanup_free_ char *text = formatter_template_string(format);
+                _cleanup_gotemplate_ struct gotemplate *t = NULL;
+                _cleanup_error_ struct berth_error *terr = NULL;
+                int r = gotemplate_parse(text, &t, &terr);
+                for (size_t i = 0; r == 0 && i < json_len(all); i++) {
+                        r = gotemplate_exec(t, all->arr.items[i], 0, &out, &terr);
+                        buf_putc(&out, '\n');
+                }
+                if (r < 0) {
+                        fprintf(ctx->err, "template parsing error: %s\n", berth_error_msg(terr));
+                        code = 1;
+                } else if (out.len) {
+                        fputs(out.data, ctx->out);
+                }
+        } else {
+                _cleanup_free_ char *pretty =
+                    json_dump(all, JSON_DUMP_PRETTY | JSON_DUMP_NO_ESCAPE_HTML);
+                four_space_indent(&out, pretty);
+                fprintf(ctx->out, "%s\n", out.data);
+        }
         fflush(ctx->out);
         if (errors.len)
                 fputs(errors.data, ctx->err);
@@ -793,10 +813,17 @@ const struct cli_command cli_cmd_rmi = {
     .run = run_rmi,
 };
 
+static const struct cli_flag inspect_flags[] = {
+    {"format", 'f', CLI_FLAG_STRING, "Format output using a custom template", NULL, "string",
+     false},
+};
+
 static const struct cli_command cli_cmd_image_inspect = {
     .name = "inspect",
     .usage = "[OPTIONS] IMAGE [IMAGE...]",
     .summary = "Display detailed information on one or more images",
+    .flags = inspect_flags,
+    .n_flags = ELEMENTSOF(inspect_flags),
     .mode = CLI_PARSE_INTERSPERSED,
     .min_args = 1,
     .max_args = -1,
@@ -832,11 +859,13 @@ static const struct cli_command *const image_subcommands[] = {
     // clang-format off
     &cli_cmd_history,
     &cli_cmd_image_inspect,
+    &cli_cmd_image_load,
     &cli_cmd_image_ls,
     &cli_cmd_image_prune,
     &cli_cmd_pull,
     &cli_cmd_push,
     &cli_cmd_image_rm,
+    &cli_cmd_image_save,
     &cli_cmd_tag,
     NULL,
     // clang-format on

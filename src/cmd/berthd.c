@@ -35,6 +35,7 @@
 #include "cli/flags.h"
 #include "engine/config.h"
 #include "engine/engine.h"
+#include "engine/layers.h"
 
 static const struct cli_flag daemon_flags[] = {
     {"config-file", 0, CLI_FLAG_STRING, "Daemon configuration file", BERTH_DEFAULT_CONFIG_FILE,
@@ -228,7 +229,12 @@ static int run(const struct cli_flagset *fs)
                 goto out;
         }
         api_register_system(d.srv, d.engine);
+        if (berth_layers_open(d.engine, &d.engine->layers, &err) < 0) {
+                fprintf(stderr, "%s\n", berth_error_msg(err));
+                goto out;
+        }
         api_register_images(d.srv, d.engine);
+        api_register_archive(d.srv, d.engine);
         api_register_events(d.srv, d.engine);
         api_register_auth(d.srv, d.engine);
         if (api_server_watch_fd(d.srv, sigfd, on_signal, &d, &err) < 0) {
@@ -259,6 +265,8 @@ static int run(const struct cli_flagset *fs)
         }
 out:
         api_server_free(d.srv); /* closes and removes the sockets */
+        if (d.engine)
+                berth_layers_free(d.engine->layers);
         berth_engine_free(d.engine);
         (void)unlink(config->pidfile);
         if (code == 0)

@@ -55,6 +55,17 @@ static const char *const migrations[] = {
     ");",
     /* 2: the unpacked size of each layer (history shows it) */
     "ALTER TABLE image_layers ADD COLUMN size INTEGER NOT NULL DEFAULT 0;",
+    /* 3: unpacked layers with reference counts; image labels and tag times (layers.c) */
+    "CREATE TABLE layers ("
+    "  chain_id TEXT PRIMARY KEY,"
+    "  diff_id TEXT NOT NULL,"
+    "  parent TEXT,"                      /* chain id below, NULL for the first */
+    "  size INTEGER NOT NULL DEFAULT 0,"  /* unpacked bytes */
+    "  blob_digest TEXT,"                 /* compressed blob it came from, if kept */
+    "  refs INTEGER NOT NULL DEFAULT 0"   /* images stacking it */
+    ");"
+    "ALTER TABLE images ADD COLUMN labels TEXT;" /* JSON object from the config, or NULL */
+    "ALTER TABLE images ADD COLUMN last_tag_time INTEGER NOT NULL DEFAULT 0;",
 };
 
 int berth_db_latest_version(void)

@@ -28,6 +28,7 @@ struct berth_engine {
         const struct berth_config_flags *flags; /* the command line, for reloads */
         struct berth_db *db;
         struct blob_store *store; /* content store at <data-root>/blobs */
+        struct berth_layers *layers; /* layer records and collection (layers.h), set by berthd */
         struct berth_events *events;
         char *id; /* engine ID (UUID) */
 };

@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "image/reference.h"
 #include "images.h"
+#include "layers.h"
 
 #define CONFIG_MAX (16 * 1024 * 1024)
 
@@ -469,6 +470,9 @@ int berth_image_remove(struct berth_engine *e, const char *name, bool force,
                 if (blob_store_delete(e->store, img->id, &e2) < 0)
                         log_warn("rmi %s: %s", img->id, berth_error_msg(e2));
         }
+        /* Layers and blobs only this image used go too (now, or after running pulls). */
+        if (deleted && e->layers)
+                berth_layers_collect(e->layers);
         *ret_actions = actions;
         return 0;
 }

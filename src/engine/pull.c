@@ -27,6 +27,7 @@
 #include "image/reference.h"
 #include "images.h"
 #include "oci/image-spec.h"
+#include "layers.h"
 #include "pull.h"
 
 #define CONFIG_MAX        (16u << 20)
@@ -458,6 +459,9 @@ int berth_image_pull(struct berth_engine *e, const struct berth_pull_opts *o, bo
                             *repo_name = NULL;
         _cleanup_config_ struct berth_config *conf = NULL;
 
+        /* Collection of unreferenced files waits while this pull holds unrecorded ones. */
+        if (e->layers)
+                berth_layers_pull_enter(e->layers);
         int r = image_ref_parse_pull(o->reference, &ref, err);
         if (r < 0)
                 goto out;
@@ -621,6 +625,8 @@ out:
         registry_repo_free(p.repo);
         registry_client_free(client);
         pthread_mutex_destroy(&p.emit_lock);
+        if (e->layers)
+                berth_layers_pull_leave(e->layers);
         if (ret_started)
                 *ret_started = p.started;
         return r;
