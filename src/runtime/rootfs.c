@@ -780,6 +780,10 @@ int rootfs_prepare(struct rt_init *ri, int *ret_rootfd, struct berth_error **err
         unsigned long prop = propagation_flag(l ? l->rootfs_propagation : NULL);
         if (!prop)
                 prop = MS_SLAVE | MS_REC;
+        /* an unbindable rootfs could not be bind-mounted onto itself: private until
+         * rootfs_finish makes the new "/" unbindable */
+        if (prop & MS_UNBINDABLE)
+                prop = MS_PRIVATE | MS_REC;
         if (ri->inherit_mount_ns)
                 goto mounts; /* our own namespace: "/" and the rootfs stay as they are */
         if (mount(NULL, "/", NULL, prop | MS_REC, NULL) < 0)

@@ -121,3 +121,15 @@ def test_start_returns_once_the_process_runs(rt, workdir, rootfs_template, uniqu
     # no window in which the pid still runs our init code (a kill would hit that)
     assert os.path.basename(os.readlink(f"/proc/{pid}/exe")) == "busybox"
     rt("delete", "--force", unique_id, check=True)
+
+
+def test_unbindable_rootfs_propagation(rt, workdir, rootfs_template, unique_id):
+    def edit(cfg):
+        cfg["linux"]["rootfsPropagation"] = "unbindable"
+
+    bundle = make_bundle(workdir, rootfs_template, edit=edit,
+                         args=["awk", "$5 == \"/\"", "/proc/self/mountinfo"])
+    p = rt("run", "--bundle", bundle, unique_id)
+    assert p.returncode == 0, p.stderr
+    assert "unbindable" in p.stdout.split(" - ")[0], p.stdout
+    assert leftovers(rt, unique_id, bundle) == []
