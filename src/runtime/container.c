@@ -13,14 +13,16 @@
  * read() on the exec fifo, which it opened O_RDWR before pivot_root.  The
  * parent then writes state.json and the pid file and returns.  `start`
  * writes one byte into the fifo and removes it; the child execve()s the
- * user's program.  Every failure in between unwinds everything: the child
- * is killed and reaped, the cgroup destroyed, the state dir removed.
+ * user's program, which closes its fifo end: start waits for that.  Every
+ * failure in between unwinds everything: the child is killed and reaped, the
+ * cgroup destroyed, the state dir removed.
  *
  * Never: leave anything behind on failure; run user code before the child is
  * in its cgroup; exec the runtime binary inside the container (see ns.c).
  */
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -239,7 +241,7 @@ static int init_main(void *arg)
                         while (n < 0 && errno == EINTR);
                         if (n != 1)
                                 return 1;
-                        close(ri->fifo_fd);
+                        /* left open: it closes at execve, which tells start we ran */
                 }
                 const struct oci_spec *s = ri->spec;
                 if (s && s->hooks[OCI_HOOK_START_CONTAINER].n) {
@@ -310,7 +312,8 @@ static int validate_spec(const struct oci_spec *s, bool *ret_mount_ns, struct be
                 const struct oci_namespace *n = &s->linux_->namespaces[i];
                 if (n->type == OCI_NS_MOUNT)
                         mnt = true;
-                if (n->type == OCI_NS_UTS && !n->path)
+                /* a joined one too: runc sets the hostname in it */
+                if (n->type == OCI_NS_UTS)
                         uts = true;
         }
         if (!mnt)
@@ -319,7 +322,7 @@ static int validate_spec(const struct oci_spec *s, bool *ret_mount_ns, struct be
                                        "namespace");
         if ((s->hostname && *s->hostname) && !uts)
                 return berth_error_set(err, EINVAL,
-                                       "config.json: hostname needs a new uts namespace");
+                                       "config.json: hostname needs a uts namespace");
         if (s->process->apparmor_profile && *s->process->apparmor_profile && !apparmor_enabled())
                 return berth_error_set(err, ENOTSUP,
                                        "config.json: apparmor profile '%s' requested, but "
@@ -449,7 +452,14 @@ int container_write_pid_file(const char *path, pid_t pid, struct berth_error **e
                         return berth_error_sys(err, errno, "getcwd");
                 abs = xasprintf("%s/%s", cwd, path);
         }
-        int r = write_file_atomic(abs ? abs : path, buf, (size_t)n, 0644);
+        /* temp + rename (readers never see an empty file), no fsync, as runc */
+        const char *target = abs ? abs : path;
+        _cleanup_free_ char *tmp = xasprintf("%s.tmp-%d", target, (int)getpid());
+        int r = write_file_at(AT_FDCWD, tmp, buf, (size_t)n, 0644);
+        if (r == 0 && rename(tmp, target) < 0)
+                r = -errno;
+        if (r < 0)
+                (void)unlink(tmp);
         if (r < 0)
                 return berth_error_sys(err, -r, "write pid file '%s'", path);
         return 0;
@@ -784,9 +794,18 @@ static int release_fifo(const char *dir, const char *id, struct berth_error **er
                     err, EINVAL, "cannot start container '%s': it is not in the created state", id);
         if (fd < 0)
                 return berth_error_sys(err, errno, "open exec fifo of '%s'", id);
+        /* A read end of our own, opened while the init holds its O_RDWR end, reports
+         * POLLHUP once the init has no writer left: its end closes at execve (O_CLOEXEC)
+         * or when it dies.  So start returns once the user's process runs, as runc's
+         * does: a kill right after start reaches that process, not our init code. */
+        _cleanup_close_ int rfd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
         if (write(fd, "0", 1) != 1)
                 return berth_error_sys(err, errno, "release container '%s'", id);
+        close(TAKE_FD(fd));
         (void)unlink(fifo);
+        struct pollfd pfd = {.fd = rfd, .events = 0};
+        while (rfd >= 0 && poll(&pfd, 1, -1) < 0 && errno == EINTR)
+                ;
         return 0;
 }
 
