@@ -108,6 +108,9 @@ static int init_finalize(struct rt_init *ri, char **ret_path, struct berth_error
 {
         const struct oci_process *p = ri->process;
         int r = process_set_rlimits(p, err);
+        if (r == 0)
+                r = process_set_sched(p, ri->spec->linux_ ? ri->spec->linux_->personality : NULL,
+                                      err);
         if (r < 0)
                 return r;
         r = process_chdir(p, err);
@@ -117,10 +120,9 @@ static int init_finalize(struct rt_init *ri, char **ret_path, struct berth_error
         if (r < 0)
                 return r;
         if (ri->seccomp && !p->no_new_privileges) {
-                int lfd;
-                r = berth_seccomp_load(ri->seccomp, &lfd);
+                r = seccomp_load_child(ri, err);
                 if (r < 0)
-                        return berth_error_sys(err, -r, "load seccomp filter");
+                        return r;
         }
         r = caps_drop_bounding(p->capabilities, err);
         if (r < 0)
@@ -136,6 +138,12 @@ static int init_finalize(struct rt_init *ri, char **ret_path, struct berth_error
                 return r;
         if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return berth_error_sys(err, errno, "set no_new_privs");
+        /* a listener must reach the parent before it goes: load now, not after start */
+        if (ri->seccomp && p->no_new_privileges && berth_seccomp_needs_listener(ri->seccomp)) {
+                r = seccomp_load_child(ri, err);
+                if (r < 0)
+                        return r;
+        }
         r = apparmor_apply(p->apparmor_profile, err);
         if (r < 0)
                 return r;
@@ -146,7 +154,7 @@ static int init_finalize(struct rt_init *ri, char **ret_path, struct berth_error
 static int init_exec(struct rt_init *ri, const char *path, struct berth_error **err)
 {
         const struct oci_process *p = ri->process;
-        if (ri->seccomp && p->no_new_privileges) {
+        if (ri->seccomp && p->no_new_privileges && !berth_seccomp_needs_listener(ri->seccomp)) {
                 int lfd;
                 int r = berth_seccomp_load(ri->seccomp, &lfd);
                 if (r < 0)
@@ -316,13 +324,24 @@ static int validate_spec(const struct oci_spec *s, bool *ret_mount_ns, struct be
                 if (n->type == OCI_NS_UTS)
                         uts = true;
         }
-        if (!mnt)
-                return berth_error_set(err, EINVAL,
-                                       "config.json: linux.namespaces must include a mount "
-                                       "namespace");
+        /* Without a mount namespace the container inherits ours (as runc does): its
+         * mounts land in it, under the rootfs, and it is entered by chroot.  What would
+         * change mounts outside the rootfs is refused. */
+        const struct oci_linux *l = s->linux_;
+        const char *needs_mnt = NULL;
+        if (s->root->readonly)
+                needs_mnt = "root.readonly";
+        else if (l && l->rootfs_propagation && *l->rootfs_propagation)
+                needs_mnt = "linux.rootfsPropagation";
+        else if (l && l->masked_paths && l->masked_paths[0])
+                needs_mnt = "linux.maskedPaths";
+        else if (l && l->readonly_paths && l->readonly_paths[0])
+                needs_mnt = "linux.readonlyPaths";
+        if (!mnt && needs_mnt)
+                return berth_error_set(err, EINVAL, "config.json: %s needs a mount namespace",
+                                       needs_mnt);
         if ((s->hostname && *s->hostname) && !uts)
-                return berth_error_set(err, EINVAL,
-                                       "config.json: hostname needs a uts namespace");
+                return berth_error_set(err, EINVAL, "config.json: hostname needs a uts namespace");
         if (s->process->apparmor_profile && *s->process->apparmor_profile && !apparmor_enabled())
                 return berth_error_set(err, ENOTSUP,
                                        "config.json: apparmor profile '%s' requested, but "
@@ -395,6 +414,7 @@ struct creation {
         int devnull_fd, fifo_fd, console_fd, console_peer_fd, sync_fd;
         pid_t pid;
         bool committed;
+        bool host_mounts; /* no mount namespace: the container mounts in ours */
 };
 
 static void creation_release(struct creation *c)
@@ -410,6 +430,8 @@ static void creation_release(struct creation *c)
                         cgroup_destroy(c->cg, &e);
                         berth_error_free(e);
                 }
+                if (c->host_mounts && c->rootfs)
+                        rootfs_detach_host_mounts(c->rootfs);
                 if (c->dir)
                         rm_rf(c->dir);
         }
@@ -544,9 +566,18 @@ static int parent_handshake(struct creation *c, struct rt_init *ri, const char *
                 return berth_error_sys(err, -r, "start container init");
         for (;;) {
                 _cleanup_free_ char *text = NULL;
-                int t = sync_recv(c->sync_fd, &text);
+                int lfd = -1;
+                int t = sync_recv_fd(c->sync_fd, &text, &lfd);
                 if (t == SYNC_READY)
                         return 0;
+                if (t == SYNC_SECCOMP && lfd >= 0) {
+                        r = seccomp_forward_listener(s, id, c->pid, c->bundle, lfd, err);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (lfd >= 0)
+                        close(lfd);
                 if (t == SYNC_ERROR)
                         return berth_error_set(err, EIO, "%s", text);
                 if (t == SYNC_HOOKS) {
@@ -603,10 +634,11 @@ static int do_create(const struct berth_runtime *rt, const char *id,
         if (r < 0)
                 return r;
         const struct oci_spec *s = c->spec;
-        bool mount_ns;
+        bool mount_ns = true;
         r = validate_spec(s, &mount_ns, err);
         if (r < 0)
                 return r;
+        c->host_mounts = !mount_ns;
         _cleanup_free_ char *rp = s->root->path[0] == '/'
                                       ? xstrdup(s->root->path)
                                       : xasprintf("%s/%s", c->bundle, s->root->path);
@@ -640,11 +672,23 @@ static int do_create(const struct berth_runtime *rt, const char *id,
                 return berth_error_sys(err, errno, "state dir '%s'", dir);
         }
         c->dir = TAKE_PTR(dir);
+        if (c->host_mounts) {
+                /* delete detaches the mounts such a container made in our namespace */
+                _cleanup_free_ char *hm = xasprintf("%s/host-mounts", c->dir);
+                r = write_file_at(AT_FDCWD, hm, c->rootfs, strlen(c->rootfs), 0600);
+                if (r < 0)
+                        return berth_error_sys(err, -r, "record rootfs of '%s'", id);
+        }
 
         if (s->linux_ && s->linux_->seccomp) {
                 r = berth_seccomp_compile(s->linux_->seccomp, &c->seccomp, err);
                 if (r < 0)
                         return r;
+                if (berth_seccomp_needs_listener(c->seccomp) &&
+                    !(s->linux_->seccomp->listener_path && *s->linux_->seccomp->listener_path))
+                        return berth_error_set(err, EINVAL,
+                                               "config.json: linux.seccomp: SCMP_ACT_NOTIFY needs "
+                                               "a listenerPath");
         }
         _cleanup_free_ char *fifo = xasprintf("%s/exec.fifo", c->dir);
         if (mkfifo(fifo, 0600) < 0)
@@ -702,6 +746,7 @@ static int do_create(const struct berth_runtime *rt, const char *id,
             .console_fd = c->console_fd,
             .devnull_fd = -1,
             .no_pivot = o && o->no_pivot,
+            .inherit_mount_ns = c->host_mounts,
             .no_new_keyring = o && o->no_new_keyring,
             .preserve_fds = npreserve,
             .seccomp = c->seccomp,
@@ -714,6 +759,10 @@ static int do_create(const struct berth_runtime *rt, const char *id,
         memcpy(ri.ns_fds, c->ns_fds, sizeof(ri.ns_fds));
         ri.ns_fds[OCI_NS_PID] = ri.ns_fds[OCI_NS_TIME] = -1; /* joined by the parent */
         unsigned long clone_flags = new_flags;
+        if (c->ns_fds[OCI_NS_USER] >= 0 && (new_flags & CLONE_NEWPID))
+                return berth_error_set(err, ENOTSUP,
+                                       "config.json: a new pid namespace inside a joined user "
+                                       "namespace is not supported; join its pid namespace too");
         if (c->ns_fds[OCI_NS_USER] >= 0) {
                 /* namespaces made after joining a user namespace must belong to it */
                 ri.new_ns_flags = new_flags & ~(unsigned long)CLONE_NEWPID;
@@ -724,6 +773,7 @@ static int do_create(const struct berth_runtime *rt, const char *id,
                 clone_flags = new_flags & ~(unsigned long)CLONE_NEWCGROUP;
         }
         ri.new_userns = clone_flags & CLONE_NEWUSER;
+        ri.in_userns = ri.new_userns || c->ns_fds[OCI_NS_USER] >= 0;
         r = spawn_init(c, &ri, clone_flags, new_time, err);
         close(sp[1]);
         if (r < 0)
@@ -731,6 +781,9 @@ static int do_create(const struct berth_runtime *rt, const char *id,
         r = parent_handshake(c, &ri, id, err);
         if (r < 0)
                 return berth_error_prefix(err, "create '%s'", id);
+        /* only the init may hold the fifo now: start waits for its end to close */
+        close(c->fifo_fd);
+        c->fifo_fd = -1;
 
         /* exec and the late hooks work from this copy, whatever happens to the bundle */
         bool late = s->hooks[OCI_HOOK_POSTSTART].n || s->hooks[OCI_HOOK_POSTSTOP].n;
@@ -865,6 +918,9 @@ int berth_container_run(const struct berth_runtime *rt, const char *id,
                 if (r < 0)
                         goto fail;
         }
+        /* our own end of the exec fifo would keep start waiting for the init's execve */
+        if (c.fifo_fd >= 0)
+                close(TAKE_FD(c.fifo_fd));
         r = berth_container_start(rt, id, err);
         if (r < 0)
                 goto fail;
@@ -886,7 +942,8 @@ int berth_container_run(const struct berth_runtime *rt, const char *id,
         if (r == 0 && sync_recv(c.sync_fd, &text) == SYNC_ERROR)
                 r = berth_error_set(err, EIO, "%s", text);
         creation_release(&c);
-        (void)berth_container_delete(rt, id, true, &derr);
+        if (!(o && o->keep))
+                (void)berth_container_delete(rt, id, true, &derr);
         berth_error_free(derr);
         if (ret_exit)
                 *ret_exit = status;

@@ -13,6 +13,11 @@
  * (every mount is made inside the container's own mount namespace), no
  * process.  Errors follow base/error.h: one lowercase line naming the thing.
  *
+ * Callers: the child of create/exec is cloned like fork() and runs our code
+ * (malloc included) until execve, so call these from a single-threaded
+ * process (berth-runtime, berth-shim) — in a threaded one another thread may
+ * hold a libc lock at the clone.
+ *
  * Never: print, exit, or leave the calling process in another namespace.
  */
 #ifndef BERTH_RUNTIME_CONTAINER_H
@@ -40,6 +45,7 @@ struct berth_create_opts {
         bool no_pivot;              /* MS_MOVE + chroot instead of pivot_root */
         bool no_new_keyring;        /* keep the caller's session keyring */
         unsigned preserve_fds;      /* fds 3 .. 3+N-1 reach the container */
+        bool keep;                  /* run only: keep the stopped container (runc run --keep) */
 };
 
 enum berth_status {
@@ -103,8 +109,9 @@ struct berth_exec_opts {
         char **args;                 /* with process == NULL: argv */
         char **env;                  /* appended/overriding */
         const char *cwd;
-        const char *user; /* "uid[:gid]" */
-        char **caps;      /* added to every set but ambient */
+        const char *user;       /* "uid[:gid]" */
+        char **caps;            /* added to bounding, effective and permitted */
+        char **additional_gids; /* numbers, replacing the process's */
         bool tty;
         bool no_new_privs;
         const char *console_socket;

@@ -47,7 +47,7 @@ static int make_node(struct rt_init *ri, int rootfd, const char *path, mode_t ty
         _cleanup_close_ int dirfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dirfd < 0)
                 return berth_error_sys(err, errno, "device '%s': open parent", path);
-        if (ri->new_userns) {
+        if (ri->in_userns) {
                 int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
                 if (fd < 0)
                         return berth_error_sys(err, errno, "device '%s': create", path);

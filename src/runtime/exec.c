@@ -46,6 +46,23 @@ static const char *proc_ns_name(enum oci_ns_type t)
         return names[t];
 }
 
+/* A container made without a mount namespace shares ours and lives chrooted in
+ * it: an exec must chroot to the same directory.  -1 if its root is ours. */
+static int open_shared_mount_ns_root(pid_t pid, int *ret_fd, struct berth_error **err)
+{
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/root", (int)pid);
+        _cleanup_close_ int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        struct stat a, b;
+        if (fd < 0 || fstat(fd, &a) < 0)
+                return berth_error_sys(err, errno, "open root of pid %d", (int)pid);
+        if (stat("/", &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+                *ret_fd = -1;
+        else
+                *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
 static int open_container_ns(pid_t pid, int fds[_OCI_NS_MAX], struct berth_error **err)
 {
         for (int t = 0; t < _OCI_NS_MAX; t++) {
@@ -142,7 +159,7 @@ static int parse_user(pid_t pid, const char *spec, struct oci_user *u, struct be
  * in *p belong to base or to *owned_env/owned_caps; nothing here frees base. */
 static int build_process(pid_t pid, const struct oci_process *base, const struct berth_exec_opts *o,
                          struct oci_process *p, struct oci_capabilities *caps, char ***owned_env,
-                         struct berth_error **err)
+                         uint32_t **owned_gids, struct berth_error **err)
 {
         *p = *base;
         p->args = o->args;
@@ -178,6 +195,23 @@ static int build_process(pid_t pid, const struct oci_process *base, const struct
                 if (r < 0)
                         return r;
         }
+        if (o->additional_gids && o->additional_gids[0]) {
+                size_t n_g = 0;
+                while (o->additional_gids[n_g])
+                        n_g++;
+                uint32_t *g = xcalloc(n_g, sizeof(uint32_t));
+                *owned_gids = g;
+                for (size_t i = 0; i < n_g; i++) {
+                        uint64_t v;
+                        if (parse_u64(o->additional_gids[i], &v) < 0 || v > UINT32_MAX)
+                                return berth_error_set(err, EINVAL,
+                                                       "additional gid '%s': not a number",
+                                                       o->additional_gids[i]);
+                        g[i] = (uint32_t)v;
+                }
+                p->user.additional_gids = g;
+                p->user.n_additional_gids = n_g;
+        }
         if (o->caps && o->caps[0]) {
                 if (base->capabilities)
                         *caps = *base->capabilities;
@@ -208,6 +242,8 @@ static int exec_child_setup(struct rt_init *ri, char **ret_path, struct berth_er
         int r = ns_join_all(ri, err);
         if (r < 0)
                 return r;
+        if (ri->exec_chroot && (fchdir(ri->exec_root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0))
+                return berth_error_sys(err, errno, "enter the container's root");
         const struct oci_process *p = ri->process;
         if (p->terminal && ri->console_fd >= 0) {
                 r = console_setup(ri->console_fd, p, false, err);
@@ -217,15 +253,13 @@ static int exec_child_setup(struct rt_init *ri, char **ret_path, struct berth_er
         }
         r = process_set_rlimits(p, err);
         if (r == 0)
+                r = process_set_sched(p, NULL, err);
+        if (r == 0)
                 r = process_chdir(p, err);
         if (r == 0)
                 r = process_find_exec(ri, ret_path, err);
-        if (r == 0 && ri->seccomp && !p->no_new_privileges) {
-                int lfd;
-                r = berth_seccomp_load(ri->seccomp, &lfd);
-                if (r < 0)
-                        r = berth_error_sys(err, -r, "load seccomp filter");
-        }
+        if (r == 0 && ri->seccomp && !p->no_new_privileges)
+                r = seccomp_load_child(ri, err);
         if (r == 0)
                 r = caps_drop_bounding(p->capabilities, err);
         if (r < 0)
@@ -240,6 +274,11 @@ static int exec_child_setup(struct rt_init *ri, char **ret_path, struct berth_er
                 return r;
         if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return berth_error_sys(err, errno, "set no_new_privs");
+        if (ri->seccomp && p->no_new_privileges && berth_seccomp_needs_listener(ri->seccomp)) {
+                r = seccomp_load_child(ri, err);
+                if (r < 0)
+                        return r;
+        }
         process_set_misc(p, err);
         return process_mark_fds(ri->preserve_fds, err);
 }
@@ -263,7 +302,8 @@ static int exec_child(void *arg)
                 (void)prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
                 if (sync_send(ri->sync_fd, SYNC_READY, NULL) < 0)
                         return 1;
-                if (ri->seccomp && ri->process->no_new_privileges) {
+                if (ri->seccomp && ri->process->no_new_privileges &&
+                    !berth_seccomp_needs_listener(ri->seccomp)) {
                         int lfd;
                         r = berth_seccomp_load(ri->seccomp, &lfd);
                         if (r < 0)
@@ -282,12 +322,14 @@ struct exec_res {
         struct oci_spec *spec;
         struct oci_process proc;
         struct oci_capabilities caps;
-        char **env;       /* array only; strings belong to spec/opts */
+        char **env; /* array only; strings belong to spec/opts */
+        uint32_t *gids;
         char **final_env; /* strv */
         struct berth_seccomp_prog *seccomp;
         struct berth_cgroup *cg;
         int ns_fds[_OCI_NS_MAX];
         int sync_fd, console_fd, console_peer_fd;
+        int root_fd; /* the container's root, when it shares our mount namespace */
         pid_t pid;
 };
 
@@ -307,7 +349,10 @@ static void exec_res_release(struct exec_res *x)
                 close(x->console_fd);
         if (x->console_peer_fd >= 0)
                 close(x->console_peer_fd);
+        if (x->root_fd >= 0)
+                close(x->root_fd);
         free(x->env);
+        free(x->gids);
         strv_free(x->final_env);
         berth_seccomp_prog_free(x->seccomp);
         cgroup_free(x->cg);
@@ -350,7 +395,7 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
                 return berth_error_set(err, EINVAL, "cannot exec in a stopped container '%s'", id);
         if (status == BERTH_STATUS_PAUSED)
                 return berth_error_set(err, EINVAL, "cannot exec in a paused container '%s'", id);
-        struct exec_res x = {.sync_fd = -1, .console_fd = -1, .console_peer_fd = -1};
+        struct exec_res x = {.sync_fd = -1, .console_fd = -1, .console_peer_fd = -1, .root_fd = -1};
         for (int i = 0; i < _OCI_NS_MAX; i++)
                 x.ns_fds[i] = -1;
         struct rt_state st = {0};
@@ -369,7 +414,7 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
                         r = berth_error_set(err, EINVAL, "exec: no command given");
                         goto out;
                 }
-                r = build_process(pid, x.spec->process, o, &x.proc, &x.caps, &x.env, err);
+                r = build_process(pid, x.spec->process, o, &x.proc, &x.caps, &x.env, &x.gids, err);
                 if (r < 0)
                         goto out;
         }
@@ -381,6 +426,11 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
         r = open_container_ns(pid, x.ns_fds, err);
         if (r < 0)
                 goto out;
+        if (x.ns_fds[OCI_NS_MOUNT] < 0) {
+                r = open_shared_mount_ns_root(pid, &x.root_fd, err);
+                if (r < 0)
+                        goto out;
+        }
         if (x.spec->linux_ && x.spec->linux_->seccomp) {
                 r = berth_seccomp_compile(x.spec->linux_->seccomp, &x.seccomp, err);
                 if (r < 0)
@@ -432,6 +482,8 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
             .self_dev = self.st_dev,
             .self_ino = self.st_ino,
             .env = x.final_env,
+            .exec_chroot = x.root_fd >= 0,
+            .exec_root_fd = x.root_fd,
         };
         memcpy(ri.ns_fds, x.ns_fds, sizeof(ri.ns_fds));
         ri.ns_fds[OCI_NS_PID] = ri.ns_fds[OCI_NS_TIME] = -1;
@@ -449,9 +501,26 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
                 r = berth_error_sys(err, -r, "exec: start process");
                 goto out;
         }
-        r = sync_expect(x.sync_fd, SYNC_READY, "exec", err);
-        if (r < 0)
+        for (;;) {
+                int lfd = -1;
+                _cleanup_free_ char *msg = NULL;
+                int ty = sync_recv_fd(x.sync_fd, &msg, &lfd);
+                if (ty == SYNC_SECCOMP && lfd >= 0) {
+                        r = seccomp_forward_listener(x.spec, id, x.pid, st.bundle, lfd, err);
+                        if (r < 0)
+                                goto out;
+                        continue;
+                }
+                if (lfd >= 0)
+                        close(lfd);
+                if (ty == SYNC_READY)
+                        break;
+                if (ty == SYNC_ERROR)
+                        r = berth_error_set(err, EIO, "%s", msg);
+                else
+                        r = berth_error_set(err, EIO, "exec: the process exited during setup");
                 goto out;
+        }
         /* EOF: execve succeeded (the sync fd was close-on-exec); else its error */
         int t = sync_recv(x.sync_fd, &text);
         if (t == SYNC_ERROR) {

@@ -68,21 +68,91 @@ int sync_send(int fd, char type, const char *text)
         }
 }
 
-int sync_recv(int fd, char **ret_text)
+int sync_recv_fd(int fd, char **ret_text, int *ret_fd)
 {
         char buf[4097];
+        char cbuf[CMSG_SPACE(sizeof(int))];
+        struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf) - 1};
+        struct msghdr mh = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
         ssize_t n;
         do
-                n = recv(fd, buf, sizeof(buf) - 1, 0);
+                n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
         while (n < 0 && errno == EINTR);
         if (n < 0)
                 return errno == ECONNRESET ? 0 : -errno;
+        int got = -1;
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+                memcpy(&got, CMSG_DATA(c), sizeof(int));
+        if (ret_fd)
+                *ret_fd = got;
+        else if (got >= 0)
+                close(got);
         if (n == 0)
                 return 0;
         buf[n] = '\0';
         if (ret_text)
                 *ret_text = xstrdup(buf + 1);
         return (unsigned char)buf[0];
+}
+
+int sync_recv(int fd, char **ret_text)
+{
+        return sync_recv_fd(fd, ret_text, NULL);
+}
+
+static int sync_send_fd(int sock, char type, int fd)
+{
+        char cbuf[CMSG_SPACE(sizeof(int))];
+        memset(cbuf, 0, sizeof(cbuf));
+        struct iovec iov = {.iov_base = &type, .iov_len = 1};
+        struct msghdr mh = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof(int));
+        while (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        return 0;
+}
+
+int seccomp_load_child(struct rt_init *ri, struct berth_error **err)
+{
+        int lfd = -1;
+        int r = berth_seccomp_load(ri->seccomp, &lfd);
+        if (r < 0)
+                return berth_error_sys(err, -r, "load seccomp filter");
+        if (lfd < 0)
+                return 0;
+        r = sync_send_fd(ri->sync_fd, SYNC_SECCOMP, lfd);
+        close(lfd);
+        if (r < 0)
+                return berth_error_sys(err, -r, "hand the seccomp listener to the runtime");
+        return 0;
+}
+
+int seccomp_forward_listener(const struct oci_spec *spec, const char *id, pid_t pid,
+                             const char *bundle, int lfd, struct berth_error **err)
+{
+        const struct oci_seccomp *sc = spec->linux_ ? spec->linux_->seccomp : NULL;
+        int r;
+        if (!sc || !sc->listener_path || !*sc->listener_path) {
+                r = berth_error_set(err, EINVAL,
+                                    "linux.seccomp: SCMP_ACT_NOTIFY needs a listenerPath");
+        } else {
+                _cleanup_free_ char *st = hooks_state_json(spec, id, "creating", pid, bundle);
+                _cleanup_json_ struct json *j = NULL;
+                r = json_parse(st, strlen(st), &j, err);
+                if (r == 0)
+                        r = berth_seccomp_send_listener(sc->listener_path, lfd, pid,
+                                                        sc->listener_metadata, j, err);
+        }
+        close(lfd);
+        return r;
 }
 
 int sync_expect(int fd, char want, const char *what, struct berth_error **err)

@@ -265,6 +265,10 @@ int berth_container_delete(const struct berth_runtime *rt, const char *id, bool 
                 oci_spec_free(spec);
         }
         state_release(&st);
+        _cleanup_free_ char *hm = xasprintf("%s/host-mounts", dir);
+        _cleanup_free_ char *host_rootfs = NULL;
+        if (read_file_at(AT_FDCWD, hm, PATH_MAX, &host_rootfs, NULL) == 0)
+                rootfs_detach_host_mounts(host_rootfs);
         r = rm_rf(dir);
         if (r < 0)
                 return berth_error_sys(err, -r, "remove state dir '%s'", dir);
@@ -426,10 +430,11 @@ char *berth_runtime_features_json(void)
                                                  NULL};
         static const char *const ns[] = {"cgroup", "ipc",  "mount", "network", "pid",
                                          "time",   "user", "uts",   NULL};
-        static const char *const actions[] = {
-            "SCMP_ACT_ALLOW",        "SCMP_ACT_ERRNO",       "SCMP_ACT_KILL",
-            "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG",
-            "SCMP_ACT_TRACE",        "SCMP_ACT_TRAP",        NULL};
+        static const char *const actions[] = {"SCMP_ACT_ALLOW",       "SCMP_ACT_ERRNO",
+                                              "SCMP_ACT_KILL",        "SCMP_ACT_KILL_PROCESS",
+                                              "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG",
+                                              "SCMP_ACT_NOTIFY",      "SCMP_ACT_TRACE",
+                                              "SCMP_ACT_TRAP",        NULL};
         static const char *const ops[] = {"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT",
                                           "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ",
                                           "SCMP_CMP_NE", NULL};

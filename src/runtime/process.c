@@ -23,6 +23,8 @@
 #include <limits.h>
 #include <linux/close_range.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -251,6 +253,55 @@ int process_set_misc(const struct oci_process *p, struct berth_error **err)
                 umask((mode_t)p->user.umask & 0777);
         else
                 umask(022);
+        return 0;
+}
+
+/* ioPriority, scheduler (policy, nice, priority) and linux.personality. */
+int process_set_sched(const struct oci_process *p, const struct json *pers_json,
+                      struct berth_error **err)
+{
+        if (p->io_priority) {
+                int v = (p->io_priority->class_ << 13) | (p->io_priority->priority & 0x1fff);
+                if (syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, v) < 0)
+                        return berth_error_sys(err, errno, "set io priority");
+        }
+        const struct oci_scheduler *s = p->scheduler;
+        if (s) {
+                static const struct {
+                        const char *name;
+                        int policy;
+                } pol[] = {{"SCHED_OTHER", SCHED_OTHER},
+                           {"SCHED_FIFO", SCHED_FIFO},
+                           {"SCHED_RR", SCHED_RR},
+                           {"SCHED_BATCH", SCHED_BATCH},
+                           {"SCHED_IDLE", SCHED_IDLE}};
+                int policy = -1;
+                for (size_t i = 0; s->policy && i < ELEMENTSOF(pol); i++)
+                        if (!strcmp(s->policy, pol[i].name))
+                                policy = pol[i].policy;
+                if (policy < 0)
+                        return berth_error_set(err, ENOTSUP,
+                                               "scheduler policy '%s' is not supported",
+                                               s->policy ? s->policy : "");
+                struct sched_param sp = {.sched_priority = s->priority};
+                if (sched_setscheduler(0, policy, &sp) < 0)
+                        return berth_error_sys(err, errno, "set scheduler %s", s->policy);
+                if (s->nice && setpriority(PRIO_PROCESS, 0, s->nice) < 0)
+                        return berth_error_sys(err, errno, "set nice %d", s->nice);
+        }
+        const char *domain = json_str(json_get(pers_json, "domain"));
+        if (domain) {
+                unsigned long pers;
+                if (!strcmp(domain, "LINUX"))
+                        pers = PER_LINUX;
+                else if (!strcmp(domain, "LINUX32"))
+                        pers = PER_LINUX32;
+                else
+                        return berth_error_set(err, ENOTSUP,
+                                               "personality domain '%s' is not supported", domain);
+                if (personality(pers) < 0)
+                        return berth_error_sys(err, errno, "set personality %s", domain);
+        }
         return 0;
 }
 

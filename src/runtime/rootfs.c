@@ -460,7 +460,7 @@ static int mount_one(struct rt_init *ri, int rootfd, const struct oci_mount *m,
                 /* In a user namespace without its own network namespace sysfs cannot
                  * be mounted; mqueue likewise without its own ipc namespace: bind the
                  * host's as runc does. */
-                if (e == EPERM && ri->new_userns &&
+                if (e == EPERM && ri->in_userns &&
                     (!strcmp(type, "sysfs") || !strcmp(type, "mqueue"))) {
                         close(fd);
                         struct mount_opts bo = {.flags =
@@ -583,6 +583,8 @@ int rootfs_prepare(struct rt_init *ri, int *ret_rootfd, struct berth_error **err
         unsigned long prop = propagation_flag(l ? l->rootfs_propagation : NULL);
         if (!prop)
                 prop = MS_SLAVE | MS_REC;
+        if (ri->inherit_mount_ns)
+                goto mounts; /* our own namespace: "/" and the rootfs stay as they are */
         if (mount(NULL, "/", NULL, prop | MS_REC, NULL) < 0)
                 return berth_error_sys(err, errno, "set propagation of /");
         /* pivot_root and MS_MOVE refuse a shared parent mount, and pivot_root a
@@ -598,6 +600,7 @@ int rootfs_prepare(struct rt_init *ri, int *ret_rootfd, struct berth_error **err
                 return berth_error_sys(err, errno, "bind rootfs '%s'", ri->rootfs);
         if ((prop & MS_SHARED) && mount(NULL, ri->rootfs, NULL, MS_PRIVATE, NULL) < 0)
                 return berth_error_sys(err, errno, "make rootfs mount private");
+mounts:;
         _cleanup_close_ int rootfd = open(ri->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (rootfd < 0)
                 return berth_error_sys(err, errno, "open rootfs '%s'", ri->rootfs);
@@ -651,7 +654,11 @@ int rootfs_pivot(struct rt_init *ri, int rootfd, struct berth_error **err)
                 return r;
         if (fchdir(rootfd) < 0)
                 return berth_error_sys(err, errno, "chdir to rootfs");
-        if (ri->no_pivot) {
+        if (ri->inherit_mount_ns) {
+                /* no namespace of its own to pivot in: confined by chroot, as runc does */
+                if (chroot(".") < 0)
+                        return berth_error_sys(err, errno, "chroot to rootfs");
+        } else if (ri->no_pivot) {
                 if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
                         return berth_error_sys(err, errno, "move rootfs to /");
                 if (chroot(".") < 0)
@@ -689,4 +696,57 @@ int rootfs_finish(struct rt_init *ri, struct berth_error **err)
                 return berth_error_sys(err, errno, "set propagation of / to '%s'",
                                        s->linux_->rootfs_propagation);
         return 0;
+}
+
+/* Octal escapes of /proc/self/mountinfo (\040 for a space) decoded in place. */
+static void unescape_mountinfo(char *s)
+{
+        char *w = s;
+        for (char *r = s; *r; r++) {
+                if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+                    r[3] >= '0' && r[3] <= '7') {
+                        *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+                        r += 3;
+                } else {
+                        *w++ = *r;
+                }
+        }
+        *w = '\0';
+}
+
+/* A container without a mount namespace of its own made its mounts in ours,
+ * under its rootfs (never the rootfs itself: we do not bind it there).  Detach
+ * every mount strictly below rootfs, newest first, so nested ones go before
+ * their parents.  Best effort: used by delete and by a failed create. */
+void rootfs_detach_host_mounts(const char *rootfs)
+{
+        _cleanup_free_ char *text = NULL;
+        if (read_file_at(AT_FDCWD, "/proc/self/mountinfo", 64u << 20, &text, NULL) < 0)
+                return;
+        size_t n = 0, cap = 0, len = strlen(rootfs);
+        _cleanup_free_ char **below = NULL;
+        char *save = NULL;
+        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                /* id parent major:minor root mount-point ... */
+                char *f = line;
+                for (int i = 0; i < 4 && f; i++) {
+                        f = strchr(f, ' ');
+                        f = f ? f + 1 : NULL;
+                }
+                if (!f)
+                        continue;
+                char *end = strchr(f, ' ');
+                if (end)
+                        *end = '\0';
+                unescape_mountinfo(f);
+                if (strncmp(f, rootfs, len) != 0 || f[len] != '/')
+                        continue;
+                if (n == cap) {
+                        cap = cap ? 2 * cap : 16;
+                        below = xrealloc(below, cap * sizeof(char *));
+                }
+                below[n++] = f;
+        }
+        while (n > 0)
+                (void)umount2(below[--n], MNT_DETACH);
 }

@@ -27,10 +27,11 @@
 #include "runtime/cgroup.h"
 #include "runtime/seccomp.h"
 
-#define SYNC_GO    'G'
-#define SYNC_HOOKS 'H'
-#define SYNC_READY 'R'
-#define SYNC_ERROR 'E'
+#define SYNC_GO      'G'
+#define SYNC_HOOKS   'H'
+#define SYNC_READY   'R'
+#define SYNC_ERROR   'E'
+#define SYNC_SECCOMP 'S' /* child -> parent, with the seccomp listener fd (SCM_RIGHTS) */
 
 struct rt_init {
         const char *id;
@@ -46,8 +47,12 @@ struct rt_init {
         int devnull_fd;                    /* host /dev/null (verified 1:3), opened by the child */
         int ns_fds[_OCI_NS_MAX];           /* namespaces to join in the child, or -1 */
         unsigned long new_ns_flags;        /* CLONE_NEW* the child unshares itself */
-        bool new_userns;
+        bool new_userns; /* cloned into a new user namespace (the parent writes the maps) */
+        bool in_userns;  /* new or joined: no mknod, sysfs may need a bind */
         bool no_pivot;
+        bool inherit_mount_ns; /* no mount namespace in the config: mounts land in ours, chroot */
+        bool exec_chroot;      /* exec into such a container: chroot to exec_root_fd */
+        int exec_root_fd;
         bool no_new_keyring;
         unsigned preserve_fds;
         const struct berth_seccomp_prog *seccomp;
@@ -62,7 +67,13 @@ struct rt_init {
 int sync_send(int fd, char type, const char *text);
 /* Receive one message; returns the type, 0 on EOF, negative errno.  *ret_text malloc'd for 'E'. */
 int sync_recv(int fd, char **ret_text);
+int sync_recv_fd(int fd, char **ret_text, int *ret_fd);
 int sync_expect(int fd, char want, const char *what, struct berth_error **err);
+/* Child: load the filter; a listener fd (SCMP_ACT_NOTIFY) is sent to the parent. */
+int seccomp_load_child(struct rt_init *ri, struct berth_error **err);
+/* Parent: hand a listener fd received from the child to linux.seccomp.listenerPath. */
+int seccomp_forward_listener(const struct oci_spec *spec, const char *id, pid_t pid,
+                             const char *bundle, int lfd, struct berth_error **err);
 
 /* ns.c */
 unsigned long ns_clone_flag(enum oci_ns_type t);
@@ -77,6 +88,7 @@ int ns_join_all(struct rt_init *ri, struct berth_error **err);
 int rootfs_prepare(struct rt_init *ri, int *ret_rootfd, struct berth_error **err);
 int rootfs_pivot(struct rt_init *ri, int rootfd, struct berth_error **err);
 int rootfs_finish(struct rt_init *ri, struct berth_error **err);
+void rootfs_detach_host_mounts(const char *rootfs);
 /* Open (creating with parents when asked) a path inside root by fd. */
 int root_mkdir_p(int rootfd, const char *path, mode_t mode, struct berth_error **err);
 int root_open_target(int rootfd, const char *path, bool dir, struct berth_error **err);
@@ -99,6 +111,8 @@ int process_mark_fds(unsigned keep_from3, struct berth_error **err);
 int process_set_sysctl(const struct oci_linux *l, struct berth_error **err);
 char **process_env(const struct oci_process *p, unsigned listen_fds);
 int process_set_misc(const struct oci_process *p, struct berth_error **err);
+int process_set_sched(const struct oci_process *p, const struct json *personality,
+                      struct berth_error **err);
 
 /* console.c */
 int console_setup(int console_fd, const struct oci_process *p, bool mount_console,

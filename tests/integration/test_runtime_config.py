@@ -341,3 +341,92 @@ def test_container_side_hooks(rt, workdir, rootfs_template, unique_id):
         time.sleep(0.05)
     assert json.load(open(os.path.join(out, "sc.json")))["id"] == unique_id
     assert open(os.path.join(out, "sc.host")).read().strip() == "hooked"
+
+
+def test_scheduler_io_priority_personality(rt, workdir, rootfs_template, unique_id):
+    def edit(c):
+        c["process"]["scheduler"] = {"policy": "SCHED_BATCH", "nice": 7}
+        c["process"]["ioPriority"] = {"class": "IOPRIO_CLASS_BE", "priority": 6}
+        c["linux"]["personality"] = {"domain": "LINUX32"}
+    p = run_helper(rt, workdir, rootfs_template, unique_id, edit,
+                   ["sh", "-c", "cut -d' ' -f19,41 /proc/self/stat; uname -m"])
+    nice_policy, arch = p.stdout.splitlines()
+    assert nice_policy.split() == ["7", "3"]  # nice 7, SCHED_BATCH
+    assert arch in ("i686", "i386")
+
+
+def test_join_user_and_pid_namespaces_by_path(rt, workdir, rootfs_template, unique_id):
+    def userns(c):
+        c["linux"]["namespaces"].append({"type": "user"})
+        c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 65536}]
+        c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 65536}]
+    a = make_bundle(workdir, rootfs_template, ["sleep", "100"], userns)
+    rt("run", "-d", "-b", a, unique_id, check=True)
+    pid = rt.state(unique_id)["pid"]
+    other = os.path.join(workdir, "other")
+    os.makedirs(other)
+
+    def join(c):
+        for n in c["linux"]["namespaces"]:
+            if n["type"] in ("pid", "network"):
+                n["path"] = "/proc/%d/ns/%s" % (pid, "net" if n["type"] == "network" else "pid")
+        c["linux"]["namespaces"].append({"type": "user", "path": "/proc/%d/ns/user" % pid})
+    b = make_bundle(other, rootfs_template,
+                    ["sh", "-c", "cat /proc/self/uid_map; readlink /proc/self/ns/user"], join)
+    p = rt("run", "-b", b, unique_id + "-j")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0].split() == ["0", "200000", "65536"]
+    assert lines[1] == os.readlink("/proc/%d/ns/user" % pid)
+    e = rt("exec", "--user", "1000:1000", unique_id, "sh", "-c", "id -u; cat /proc/self/uid_map")
+    assert e.returncode == 0, e.stderr
+    assert e.stdout.splitlines()[0] == "1000"
+    assert e.stdout.splitlines()[1].split() == ["0", "200000", "65536"]
+
+
+def test_seccomp_notify_listener_reaches_the_agent(rt, workdir, rootfs_template, unique_id):
+    import array
+    import socket
+    import threading
+    path = os.path.join(workdir, "agent.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(2)
+    got = []
+
+    def agent():
+        for _ in range(2):
+            conn, _ = srv.accept()
+            with conn:
+                fds = array.array("i")
+                data, anc, _, _ = conn.recvmsg(65536, socket.CMSG_LEN(fds.itemsize))
+                for level, typ, d in anc:
+                    if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
+                        fds.frombytes(d[:fds.itemsize])
+                got.append((json.loads(data), len(fds)))
+                for fd in fds:
+                    os.close(fd)  # no agent left: notified syscalls fail with ENOSYS
+    t = threading.Thread(target=agent, daemon=True)
+    t.start()
+
+    def edit(c):
+        c["root"]["readonly"] = False
+        c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": path,
+                                 "listenerMetadata": "meta-" + unique_id,
+                                 "syscalls": [{"names": ["mkdir", "mkdirat"],
+                                               "action": "SCMP_ACT_NOTIFY"}]}
+    try:
+        b = make_bundle(workdir, rootfs_template, ["sleep", "100"], edit)
+        rt("run", "-d", "-b", b, unique_id, check=True)
+        p = rt("exec", unique_id, "sh", "-c", "mkdir /tmp/n 2>&1; echo done")
+        assert "done" in p.stdout, p.stderr
+        assert "Function not implemented" in p.stdout
+        t.join(timeout=10)
+        assert len(got) == 2
+        for msg, nfds in got:
+            assert nfds == 1 and msg["fds"] == ["seccompFd"]
+            assert msg["metadata"] == "meta-" + unique_id
+            assert msg["state"]["id"] == unique_id
+        assert got[0][0]["pid"] == rt.state(unique_id)["pid"]
+    finally:
+        srv.close()

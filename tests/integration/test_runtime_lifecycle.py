@@ -288,3 +288,24 @@ def test_join_the_network_namespace_of_another_container(rt, workdir, rootfs_tem
     p = rt("run", "-b", b, unique_id + "-b")
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == os.readlink("/proc/%d/ns/net" % pid)
+
+
+def test_exec_additional_gids_run_keep_and_debug(rt, workdir, rootfs_template, unique_id):
+    b = make_bundle(workdir, rootfs_template, ["sleep", "100"])
+    rt("run", "-d", "-b", b, unique_id, check=True)
+    p = rt("exec", "-g", "29", "--additional-gids", "4242", unique_id, "id", "-G")
+    assert p.returncode == 0, p.stderr
+    assert sorted(p.stdout.split()) == ["0", "29", "4242"]
+
+    log = os.path.join(workdir, "debug.log")
+    b2 = os.path.join(workdir, "b2")
+    os.makedirs(b2)
+    cfg = default_config(b2)
+    cfg["root"]["path"] = os.path.join(b, "rootfs")
+    cfg["process"]["args"] = ["true"]
+    write_config(b2, cfg)
+    p = rt("--log", log, "--debug", "run", "--keep", "-b", b2, unique_id + "-k")
+    assert p.returncode == 0, p.stderr
+    assert rt.state(unique_id + "-k")["status"] == "stopped"
+    assert "level=debug" in open(log).read()
+    assert rt("delete", unique_id + "-k").returncode == 0
