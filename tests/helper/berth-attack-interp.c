@@ -18,15 +18,18 @@ typedef long i64;
 static i64 sys3(i64 n, i64 a, i64 b, i64 c)
 {
         i64 r;
-        __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+        __asm__ volatile("syscall"
+                         : "=a"(r)
+                         : "a"(n), "D"(a), "S"(b), "d"(c)
+                         : "rcx", "r11", "memory");
         return r;
 }
 
-#define SYS_write 1
-#define SYS_open 2
+#define SYS_write  1
+#define SYS_open   2
 #define SYS_execve 59
-#define SYS_exit 60
-#define O_PATH_ 010000000
+#define SYS_exit   60
+#define O_PATH_    010000000
 
 static const char msg[] = "berth-attack-interp: the runtime binary ran inside the container\n";
 
@@ -35,7 +38,7 @@ void attack_main(i64 *sp)
 {
         (void)sp;
         sys3(SYS_write, 2, (i64)msg, sizeof(msg) - 1);
-        i64 fd = sys3(SYS_open, (i64)"/proc/self/exe", O_PATH_, 0);
+        i64 fd = sys3(SYS_open, (i64) "/proc/self/exe", O_PATH_, 0);
         if (fd >= 0) {
                 char num[4] = {(char)('0' + fd / 10), (char)('0' + fd % 10), 0, 0};
                 if (fd < 10) {
@@ -44,9 +47,10 @@ void attack_main(i64 *sp)
                 }
                 char *argv[] = {"berth-attack", "write-fd", num, 0};
                 char *envp[] = {0};
-                sys3(SYS_execve, (i64)"/bin/berth-attack", (i64)argv, (i64)envp);
+                sys3(SYS_execve, (i64) "/bin/berth-attack", (i64)argv, (i64)envp);
         }
         sys3(SYS_exit, 97, 0, 0);
 }
 
-__asm__(".text\n.global _start\n_start:\n\tmov %rsp, %rdi\n\tand $-16, %rsp\n\tcall attack_main\n\thlt\n");
+__asm__(".text\n.global _start\n_start:\n\tmov %rsp, %rdi\n\tand $-16, %rsp\n\tcall "
+        "attack_main\n\thlt\n");
