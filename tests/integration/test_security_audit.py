@@ -284,8 +284,6 @@ def test_listen_fds_with_our_pid_are_passed(crt, workdir, rootfs_template, uniqu
     assert sorted(helper_json(p.stdout)["fds"]) == ["0", "1", "2", "3", "4"]
 
 
-@pytest.mark.xfail(strict=True, reason="finding 4: LISTEN_FDS is honoured whatever LISTEN_PID "
-                   "says (container.c listen_fds)")
 @pytest.mark.parametrize("pid", ["1", None])
 def test_listen_fds_for_another_pid_passes_nothing(crt, workdir, rootfs_template, unique_id,
                                                    pid):
@@ -554,8 +552,6 @@ def test_sysctl_name_traversal_refused(crt, workdir, rootfs_template, unique_id,
     assert leftovers(crt, unique_id, b) == []
 
 
-@pytest.mark.xfail(strict=True, reason="finding 3: a non-namespaced sysctl (kernel.*) is "
-                   "written to the host's /proc/sys (process.c process_set_sysctl)")
 def test_non_namespaced_sysctl_refused(crt, workdir, rootfs_template, unique_id):
     path = "/proc/sys/kernel/printk_ratelimit_burst"
     before = open(path).read()
@@ -568,6 +564,18 @@ def test_non_namespaced_sysctl_refused(crt, workdir, rootfs_template, unique_id)
     finally:
         with open(path, "w") as f:
             f.write(before)
+
+
+def test_namespaced_sysctl_is_set_inside_only(crt, workdir, rootfs_template, unique_id):
+    """The positive control: a net.* sysctl with a new network namespace is set
+    in the container's namespace, and the host's value stays."""
+    path = "/proc/sys/net/ipv4/ip_default_ttl"
+    before = open(path).read()
+    want = "33" if before.strip() != "33" else "34"
+    b = bundle(workdir, rootfs_template, ["cat", path], lambda c: c["linux"].__setitem__(
+        "sysctl", {"net.ipv4.ip_default_ttl": want}))
+    p = crt.ok("run", "-b", b, unique_id)
+    assert p.stdout.strip() == want and open(path).read() == before
 
 
 @pytest.mark.parametrize("cgpath", ["../../../escape-%s", "/../../escape-%s",
