@@ -554,10 +554,26 @@ static int cmd_spec(int argc, char **argv, int i)
 
 static void usage(FILE *f)
 {
-        fputs("usage: berth-runtime [--root DIR] [--log FILE] [--log-format text|json] [--debug]\n"
-              "                     [--systemd-cgroup] COMMAND [OPTIONS] ID\n"
-              "commands: create start run state kill delete exec ps pause resume list spec\n"
-              "          features\n",
+        fputs("usage: berth-runtime [global flags] COMMAND [flags] ID [args]\n"
+              "\n"
+              "global flags: --root DIR (default " BERTH_RUNTIME_DEFAULT_ROOT ")  --log FILE\n"
+              "              --log-format text|json  --debug  --systemd-cgroup  --version\n"
+              "\n"
+              "  create [--bundle B] [--pid-file F] [--console-socket S] [--no-pivot]\n"
+              "         [--no-new-keyring] [--preserve-fds N] ID\n"
+              "  start ID                      release a created container\n"
+              "  run [create flags] [--detach] [--keep] ID\n"
+              "  state ID                      OCI state JSON\n"
+              "  kill [--all] ID [SIGNAL]      name (TERM, SIGTERM) or number; default TERM\n"
+              "  delete [--force] ID\n"
+              "  exec [--process F] [--tty] [--console-socket S] [--detach] [--pid-file F]\n"
+              "       [--cwd D] [--env K=V]... [--user U[:G]] [--additional-gids G]...\n"
+              "       [--cap CAP]... [--no-new-privs] [--preserve-fds N] ID [ARGS...]\n"
+              "  ps [--format table|json] ID [ps options]\n"
+              "  pause ID | resume ID\n"
+              "  list [--format table|json] [--quiet]\n"
+              "  spec [--bundle B] [--rootless]  write a default config.json\n"
+              "  features                      what this runtime supports (JSON)\n",
               f);
 }
 

@@ -54,8 +54,6 @@ int caps_drop_bounding(const struct oci_capabilities *c, struct berth_error **er
         for (int i = 0; i <= l; i++) {
                 if (keep & (1ULL << i))
                         continue;
-                if (prctl(PR_CAPBSET_READ, i, 0, 0, 0) <= 0)
-                        continue;
                 if (prctl(PR_CAPBSET_DROP, i, 0, 0, 0) < 0)
                         return berth_error_sys(err, errno, "drop capability %d from bounding set",
                                                i);

@@ -412,6 +412,7 @@ struct creation {
         struct oci_device_cgroup *dev_rules;
         int ns_fds[_OCI_NS_MAX];
         int devnull_fd, fifo_fd, console_fd, console_peer_fd, sync_fd;
+        int *idmap_fds;
         pid_t pid;
         bool committed;
         bool host_mounts; /* no mount namespace: the container mounts in ours */
@@ -446,6 +447,10 @@ static void creation_release(struct creation *c)
                         close(*fds[i]);
                         *fds[i] = -1;
                 }
+        for (size_t i = 0; c->idmap_fds && c->spec && i < c->spec->n_mounts; i++)
+                if (c->idmap_fds[i] >= 0)
+                        close(c->idmap_fds[i]);
+        free(c->idmap_fds);
         berth_seccomp_prog_free(c->seccomp);
         oci_spec_free(c->spec);
         free(c->dev_rules);
@@ -461,6 +466,7 @@ static void creation_init(struct creation *c)
         for (int i = 0; i < _OCI_NS_MAX; i++)
                 c->ns_fds[i] = -1;
         c->devnull_fd = c->fifo_fd = c->console_fd = c->console_peer_fd = c->sync_fd = -1;
+        c->idmap_fds = NULL;
 }
 
 int container_write_pid_file(const char *path, pid_t pid, struct berth_error **err)
@@ -693,6 +699,9 @@ static int do_create(const struct berth_runtime *rt, const char *id,
                                                "config.json: linux.seccomp: SCMP_ACT_NOTIFY needs "
                                                "a listenerPath");
         }
+        r = rootfs_idmap_prepare(s, c->bundle, &c->idmap_fds, err);
+        if (r < 0)
+                return r;
         _cleanup_free_ char *fifo = xasprintf("%s/exec.fifo", c->dir);
         if (mkfifo(fifo, 0600) < 0)
                 return berth_error_sys(err, errno, "make exec fifo");
@@ -760,6 +769,7 @@ static int do_create(const struct berth_runtime *rt, const char *id,
             .env = env,
         };
         memcpy(ri.ns_fds, c->ns_fds, sizeof(ri.ns_fds));
+        ri.idmap_fds = c->idmap_fds;
         ri.ns_fds[OCI_NS_PID] = ri.ns_fds[OCI_NS_TIME] = -1; /* joined by the parent */
         unsigned long clone_flags = new_flags;
         if (c->ns_fds[OCI_NS_USER] >= 0 && (new_flags & CLONE_NEWPID))

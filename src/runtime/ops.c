@@ -205,9 +205,24 @@ int berth_container_delete(const struct berth_runtime *rt, const char *id, bool 
                            struct berth_error **err)
 {
         struct rt_state st;
-        int r = state_read(rt_root(rt), id, &st, err);
-        if (r < 0)
+        struct berth_error *rerr = NULL;
+        int r = state_read(rt_root(rt), id, &st, &rerr);
+        if (r == -ENOENT && force && berth_container_id_check(id, NULL) == 0) {
+                /* a create that died before writing state.json: nothing runs, clear the dir */
+                _cleanup_free_ char *d = state_dir(rt_root(rt), id);
+                if (access(d, F_OK) == 0) {
+                        berth_error_free(rerr);
+                        r = rm_rf(d);
+                        return r < 0 ? berth_error_sys(err, -r, "remove state dir '%s'", d) : 0;
+                }
+        }
+        if (r < 0) {
+                if (err && !*err)
+                        *err = rerr;
+                else
+                        berth_error_free(rerr);
                 return r;
+        }
         _cleanup_free_ char *dir = state_dir(rt_root(rt), id);
         enum berth_status s = status_of(rt_root(rt), &st);
         if ((s == BERTH_STATUS_RUNNING || s == BERTH_STATUS_PAUSED) && !force) {
@@ -389,44 +404,21 @@ char *berth_runtime_features_json(void)
                                             "poststart",
                                             "poststop",
                                             NULL};
-        static const char *const mount_opts[] = {"async",
-                                                 "atime",
-                                                 "bind",
-                                                 "defaults",
-                                                 "dev",
-                                                 "diratime",
-                                                 "dirsync",
-                                                 "exec",
-                                                 "lazytime",
-                                                 "loud",
-                                                 "mand",
-                                                 "noatime",
-                                                 "nodev",
-                                                 "nodiratime",
-                                                 "noexec",
-                                                 "nolazytime",
-                                                 "nomand",
-                                                 "norelatime",
-                                                 "nostrictatime",
-                                                 "nosuid",
-                                                 "private",
-                                                 "rbind",
-                                                 "relatime",
-                                                 "remount",
-                                                 "ro",
-                                                 "rprivate",
-                                                 "rshared",
-                                                 "rslave",
-                                                 "runbindable",
-                                                 "rw",
-                                                 "shared",
-                                                 "silent",
-                                                 "slave",
-                                                 "strictatime",
-                                                 "suid",
-                                                 "sync",
-                                                 "tmpcopyup",
-                                                 "unbindable",
+        static const char *const mount_opts[] = {"async",      "atime",       "bind",
+                                                 "defaults",   "dev",         "diratime",
+                                                 "dirsync",    "idmap",       "ridmap",
+                                                 "exec",       "lazytime",    "loud",
+                                                 "mand",       "noatime",     "nodev",
+                                                 "nodiratime", "noexec",      "nolazytime",
+                                                 "nomand",     "norelatime",  "nostrictatime",
+                                                 "nosuid",     "private",     "rbind",
+                                                 "relatime",   "remount",     "ro",
+                                                 "rprivate",   "rro",         "rrw",
+                                                 "rnosuid",    "rnodev",      "rnoexec",
+                                                 "rshared",    "rslave",      "runbindable",
+                                                 "rw",         "shared",      "silent",
+                                                 "slave",      "strictatime", "suid",
+                                                 "sync",       "tmpcopyup",   "unbindable",
                                                  NULL};
         static const char *const ns[] = {"cgroup", "ipc",  "mount", "network", "pid",
                                          "time",   "user", "uts",   NULL};

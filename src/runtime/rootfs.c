@@ -12,18 +12,23 @@
  * ever point inside the rootfs (CVE-2021-30465).  Missing targets are created
  * one component at a time relative to an fd.  A rootfs whose /proc or /dev
  * is a symlink is refused.  Masked files are covered by the host's /dev/null,
- * opened and verified to be the character device 1:3 by the parent before
- * the clone (CVE-2025-31133), never by the container's /dev/null.
+ * opened in the child's own mount namespace and verified to be the character
+ * device 1:3 (CVE-2025-31133), never by the container's /dev/null.
+ * Idmapped binds are detached trees the parent made (open_tree +
+ * MOUNT_ATTR_IDMAP with a throwaway user namespace), attached by fd with
+ * move_mount(); recursive attributes (rro, rnosuid, …) use mount_setattr().
  *
  * Never: resolve a container path as a plain string before pivot_root;
- * mount anything in the caller's mount namespace (the child is always in a
- * new one, checked by the parent).
+ * mount anything outside the rootfs (without a mount namespace of its own,
+ * a container's mounts live under its rootfs and delete detaches them).
  */
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -136,7 +141,25 @@ int root_open_target(int rootfd, const char *path, bool dir, struct berth_error 
 struct mount_opts {
         unsigned long flags, clear, prop;
         bool bind, rec_bind;
+        uint64_t rattr_set, rattr_clr; /* rro, rnosuid, …: mount_setattr(AT_RECURSIVE) */
         char *data;
+};
+
+static const struct {
+        const char *name;
+        bool clear;
+        uint64_t attr;
+} rattr_table[] = {
+    {"rro", false, MOUNT_ATTR_RDONLY},
+    {"rrw", true, MOUNT_ATTR_RDONLY},
+    {"rnosuid", false, MOUNT_ATTR_NOSUID},
+    {"rsuid", true, MOUNT_ATTR_NOSUID},
+    {"rnodev", false, MOUNT_ATTR_NODEV},
+    {"rdev", true, MOUNT_ATTR_NODEV},
+    {"rnoexec", false, MOUNT_ATTR_NOEXEC},
+    {"rexec", true, MOUNT_ATTR_NOEXEC},
+    {"rnodiratime", false, MOUNT_ATTR_NODIRATIME},
+    {"rdiratime", true, MOUNT_ATTR_NODIRATIME},
 };
 
 static const struct {
@@ -213,13 +236,20 @@ static int parse_mount_opts(char *const *opts, struct mount_opts *m, struct bert
                         m->bind = m->rec_bind = true;
                 } else if (!strcmp(o, "tmpcopyup") || !strcmp(o, "defaults")) {
                         /* accepted; tmpcopyup only matters for image volumes we never see */
-                } else if (!strcmp(o, "idmap") || !strcmp(o, "ridmap") || !strcmp(o, "rro") ||
-                           !strcmp(o, "rrw") || !strcmp(o, "rnosuid") || !strcmp(o, "rnodev") ||
-                           !strcmp(o, "rnoexec")) {
-                        buf_release(&data);
-                        return berth_error_set(err, ENOTSUP, "mount option '%s' is not supported",
-                                               o);
+                } else if (!strcmp(o, "idmap") || !strcmp(o, "ridmap")) {
+                        /* the parent made an idmapped tree (rootfs_idmap_prepare) */
                 } else {
+                        bool rattr = false;
+                        for (size_t k = 0; k < ELEMENTSOF(rattr_table); k++)
+                                if (!strcmp(o, rattr_table[k].name)) {
+                                        if (rattr_table[k].clear)
+                                                m->rattr_clr |= rattr_table[k].attr;
+                                        else
+                                                m->rattr_set |= rattr_table[k].attr;
+                                        rattr = true;
+                                }
+                        if (rattr)
+                                continue;
                         if (data.len)
                                 buf_putc(&data, ',');
                         buf_puts(&data, o);
@@ -282,6 +312,22 @@ static int set_propagation(int rootfd, const char *path, unsigned long prop,
         return r;
 }
 
+static int set_rattr(int rootfd, const char *path, const struct mount_opts *mo,
+                     struct berth_error **err)
+{
+        if (!mo->rattr_set && !mo->rattr_clr)
+                return 0;
+        int fd = open_in_root(rootfd, path, O_PATH, 0);
+        if (fd < 0)
+                return berth_error_sys(err, -fd, "resolve '%s' in rootfs", path);
+        struct mount_attr a = {.attr_set = mo->rattr_set, .attr_clr = mo->rattr_clr};
+        int r = 0;
+        if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0)
+                r = berth_error_sys(err, errno, "set recursive attributes of '%s'", path);
+        close(fd);
+        return r;
+}
+
 static int bind_mount(int rootfd, const char *src, const char *dest, const struct mount_opts *mo,
                       struct berth_error **err)
 {
@@ -306,6 +352,9 @@ static int bind_mount(int rootfd, const char *src, const char *dest, const struc
                 if (r < 0)
                         return r;
         }
+        r = set_rattr(rootfd, dest, mo, err);
+        if (r < 0)
+                return r;
         return set_propagation(rootfd, dest, mo->prop, err);
 }
 
@@ -424,15 +473,160 @@ static int mount_cgroup(int rootfd, const char *dest, const struct mount_opts *m
         return r;
 }
 
-static int mount_one(struct rt_init *ri, int rootfd, const struct oci_mount *m,
-                     struct berth_error **err)
+/* Attach an idmapped tree the parent prepared, then apply flags and propagation. */
+static int attach_idmapped(int rootfd, int tree, const char *src, const struct oci_mount *m,
+                           const struct mount_opts *mo, struct berth_error **err)
 {
+        struct stat st;
+        if (fstat(tree, &st) < 0)
+                return berth_error_sys(err, errno, "idmapped mount '%s'", src);
+        int fd = root_open_target(rootfd, m->destination, S_ISDIR(st.st_mode), err);
+        if (fd < 0)
+                return fd;
+        int r = 0;
+        if (move_mount(tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                r = berth_error_sys(err, errno, "attach idmapped '%s' on '%s'", src,
+                                    m->destination);
+        close(fd);
+        if (r < 0)
+                return r;
+        unsigned long extra = mo->flags & ~(MS_REMOUNT | MS_BIND | MS_REC);
+        if (extra) {
+                r = remount_at(rootfd, m->destination, extra | (mo->rec_bind ? MS_REC : 0), err);
+                if (r < 0)
+                        return r;
+        }
+        r = set_rattr(rootfd, m->destination, mo, err);
+        if (r < 0)
+                return r;
+        return set_propagation(rootfd, m->destination, mo->prop, err);
+}
+
+static bool mount_wants_idmap(const struct oci_mount *m)
+{
+        if (m->n_uid_mappings || m->n_gid_mappings)
+                return true;
+        for (size_t k = 0; m->options && m->options[k]; k++)
+                if (!strcmp(m->options[k], "idmap") || !strcmp(m->options[k], "ridmap"))
+                        return true;
+        return false;
+}
+
+static int pause_child(void *arg)
+{
+        (void)arg;
+        for (;;)
+                pause();
+        return 0;
+}
+
+static int idmap_userns(const struct oci_mount *m, const struct oci_linux *l,
+                        struct berth_error **err)
+{
+        struct oci_linux maps = {0};
+        maps.uid_mappings = m->n_uid_mappings ? m->uid_mappings : l ? l->uid_mappings : NULL;
+        maps.n_uid_mappings = m->n_uid_mappings ? m->n_uid_mappings : l ? l->n_uid_mappings : 0;
+        maps.gid_mappings = m->n_gid_mappings ? m->gid_mappings : l ? l->gid_mappings : NULL;
+        maps.n_gid_mappings = m->n_gid_mappings ? m->n_gid_mappings : l ? l->n_gid_mappings : 0;
+        if (!maps.n_uid_mappings || !maps.n_gid_mappings)
+                return berth_error_set(err, EINVAL,
+                                       "mount '%s': idmap needs uidMappings and gidMappings",
+                                       m->destination);
+        pid_t pid;
+        int r = ns_spawn(CLONE_NEWUSER, -1, pause_child, NULL, &pid, err);
+        if (r < 0)
+                return r;
+        r = ns_write_id_maps(pid, &maps, err);
+        int fd = -1;
+        if (r == 0) {
+                char path[64];
+                snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        r = berth_error_sys(err, errno, "open idmap user namespace");
+        }
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        return r < 0 ? r : fd;
+}
+
+int rootfs_idmap_prepare(const struct oci_spec *s, const char *bundle, int **ret_fds,
+                         struct berth_error **err)
+{
+        *ret_fds = NULL;
+        int *fds = NULL;
+        for (size_t i = 0; i < s->n_mounts; i++) {
+                const struct oci_mount *m = &s->mounts[i];
+                if (!mount_wants_idmap(m))
+                        continue;
+                if (!fds) {
+                        fds = xcalloc(s->n_mounts, sizeof(int));
+                        for (size_t k = 0; k < s->n_mounts; k++)
+                                fds[k] = -1;
+                }
+                bool rec = false;
+                _cleanup_free_ char *src = NULL;
+                for (size_t k = 0; m->options && m->options[k]; k++)
+                        if (!strcmp(m->options[k], "rbind") || !strcmp(m->options[k], "ridmap"))
+                                rec = true;
+                int r;
+                if (!m->source) {
+                        r = berth_error_set(err, EINVAL, "mount '%s': idmap needs a bind source",
+                                            m->destination);
+                        goto fail;
+                }
+                src = m->source[0] == '/' ? xstrdup(m->source)
+                                          : xasprintf("%s/%s", bundle, m->source);
+                int userns = idmap_userns(m, s->linux_, err);
+                if (userns < 0) {
+                        r = userns;
+                        goto fail;
+                }
+                int tree = open_tree(
+                    AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0));
+                if (tree < 0) {
+                        r = berth_error_sys(err, errno, "mount '%s': open '%s'", m->destination,
+                                            src);
+                        close(userns);
+                        goto fail;
+                }
+                struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP,
+                                          .userns_fd = (uint64_t)userns};
+                int e = mount_setattr(tree, "", AT_EMPTY_PATH | (rec ? AT_RECURSIVE : 0), &attr,
+                                      sizeof(attr));
+                int saved = errno;
+                close(userns);
+                if (e < 0) {
+                        close(tree);
+                        r = berth_error_sys(err, saved, "mount '%s': idmap '%s'", m->destination,
+                                            src);
+                        goto fail;
+                }
+                fds[i] = tree;
+                continue;
+        fail:
+                for (size_t k = 0; k < s->n_mounts; k++)
+                        if (fds[k] >= 0)
+                                close(fds[k]);
+                free(fds);
+                return r;
+        }
+        *ret_fds = fds;
+        return 0;
+}
+
+static int mount_one(struct rt_init *ri, int rootfd, size_t index, struct berth_error **err)
+{
+        const struct oci_mount *m = &ri->spec->mounts[index];
         struct mount_opts mo;
         int r = parse_mount_opts(m->options, &mo, err);
         if (r < 0)
                 return berth_error_prefix(err, "mount '%s'", m->destination);
         _cleanup_free_ char *data = mo.data;
         const char *type = m->type;
+        if (ri->idmap_fds && ri->idmap_fds[index] >= 0)
+                return attach_idmapped(rootfd, ri->idmap_fds[index], m->source, m, &mo, err);
         if (mo.bind || (type && !strcmp(type, "bind"))) {
                 if (!m->source)
                         return berth_error_set(err, EINVAL, "mount '%s': bind without a source",
@@ -473,6 +667,9 @@ static int mount_one(struct rt_init *ri, int rootfd, const struct oci_mount *m,
                 r = berth_error_sys(err, e, "mount %s on '%s'", type, m->destination);
         }
         close(fd);
+        if (r < 0)
+                return r;
+        r = set_rattr(rootfd, m->destination, &mo, err);
         if (r < 0)
                 return r;
         return set_propagation(rootfd, m->destination, mo.prop, err);
@@ -621,7 +818,7 @@ mounts:;
         if (r < 0)
                 return r;
         for (size_t i = 0; i < ri->spec->n_mounts; i++) {
-                r = mount_one(ri, rootfd, &ri->spec->mounts[i], err);
+                r = mount_one(ri, rootfd, i, err);
                 if (r < 0)
                         return r;
         }

@@ -48,7 +48,11 @@ struct rt_init {
         int ns_fds[_OCI_NS_MAX];           /* namespaces to join in the child, or -1 */
         unsigned long new_ns_flags;        /* CLONE_NEW* the child unshares itself */
         bool new_userns; /* cloned into a new user namespace (the parent writes the maps) */
-        bool in_userns;  /* new or joined: no mknod, sysfs may need a bind */
+        bool in_userns;
+        const int *idmap_fds;
+            /* per spec mount: a detached idmapped tree, or -1; or NULL */ /* new or joined: no
+                                                                              mknod, sysfs may need
+                                                                              a bind */
         bool no_pivot;
         bool inherit_mount_ns; /* no mount namespace in the config: mounts land in ours, chroot */
         bool exec_chroot;      /* exec into such a container: chroot to exec_root_fd */
@@ -88,6 +92,9 @@ int ns_join_all(struct rt_init *ri, struct berth_error **err);
 int rootfs_prepare(struct rt_init *ri, int *ret_rootfd, struct berth_error **err);
 int rootfs_pivot(struct rt_init *ri, int rootfd, struct berth_error **err);
 int rootfs_finish(struct rt_init *ri, struct berth_error **err);
+/* Parent: detached idmapped trees (open_tree + MOUNT_ATTR_IDMAP) for mounts asking for one. */
+int rootfs_idmap_prepare(const struct oci_spec *s, const char *bundle, int **ret_fds,
+                         struct berth_error **err);
 void rootfs_detach_host_mounts(const char *rootfs);
 /* Open (creating with parents when asked) a path inside root by fd. */
 int root_mkdir_p(int rootfd, const char *path, mode_t mode, struct berth_error **err);

@@ -5,6 +5,7 @@ paths, devices, sysctl, hooks, user namespaces, cgroup resources."""
 import json
 import os
 import stat
+import subprocess
 import time
 
 from runtime_util import caps_mask, helper_json, leftovers, make_bundle, rt  # noqa: F401
@@ -430,3 +431,39 @@ def test_seccomp_notify_listener_reaches_the_agent(rt, workdir, rootfs_template,
         assert got[0][0]["pid"] == rt.state(unique_id)["pid"]
     finally:
         srv.close()
+
+
+def test_idmapped_bind_mount(rt, workdir, rootfs_template, unique_id):
+    host = os.path.join(workdir, "owned-by-root")
+    os.makedirs(host)
+    with open(os.path.join(host, "f"), "w") as f:
+        f.write("x")
+
+    def edit(c):
+        c["mounts"].append({"destination": "/idm", "type": "bind", "source": host,
+                            "options": ["bind", "idmap"],
+                            "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 10}],
+                            "gidMappings": [{"containerID": 0, "hostID": 2000, "size": 10}]})
+    p = run_helper(rt, workdir, rootfs_template, unique_id, edit,
+                   ["stat", "-c", "%u %g", "/idm/f"])
+    assert p.stdout.split() == ["1000", "2000"]
+    assert os.stat(os.path.join(host, "f")).st_uid == 0
+    assert leftovers(rt, unique_id, os.path.join(workdir, "bundle")) == []
+
+
+def test_recursive_read_only_bind(rt, workdir, rootfs_template, unique_id):
+    host = os.path.join(workdir, "tree")
+    sub = os.path.join(host, "sub")
+    os.makedirs(sub)
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", sub], check=True)
+    try:
+        def edit(c):
+            c["mounts"].append({"destination": "/tree", "type": "bind", "source": host,
+                                "options": ["rbind", "rro"]})
+        p = run_helper(rt, workdir, rootfs_template, unique_id, edit,
+                       ["sh", "-c", "touch /tree/a 2>/dev/null && echo top-writable; "
+                        "touch /tree/sub/b 2>/dev/null && echo sub-writable; echo done"])
+        assert p.stdout.split() == ["done"]
+        subprocess.run(["touch", os.path.join(sub, "c")], check=True)  # the host's stays rw
+    finally:
+        subprocess.run(["umount", "-l", sub], check=True)

@@ -309,3 +309,11 @@ def test_exec_additional_gids_run_keep_and_debug(rt, workdir, rootfs_template, u
     assert rt.state(unique_id + "-k")["status"] == "stopped"
     assert "level=debug" in open(log).read()
     assert rt("delete", unique_id + "-k").returncode == 0
+
+
+def test_force_delete_clears_a_half_created_state_dir(rt, unique_id):
+    os.makedirs(os.path.join(rt.root, unique_id))
+    p = rt("delete", unique_id)
+    assert p.returncode != 0 and "does not exist" in p.stderr
+    assert rt("delete", "--force", unique_id).returncode == 0
+    assert not os.path.exists(os.path.join(rt.root, unique_id))
