@@ -79,7 +79,8 @@ class CopiedRuntime:
 
 
 @pytest.fixture
-def crt():
+def crt(workdir):
+    """(After workdir, so its containers are gone before workdir is removed.)"""
     r = CopiedRuntime()
     yield r
     r.cleanup()
@@ -188,13 +189,13 @@ def test_shebang_proc_self_exe_in_exec_cannot_write_the_runtime(crt, workdir, ro
                    "/proc/self/exe in between runs the runtime binary inside")
 def test_exec_program_swap_race(crt, workdir, rootfs_template, unique_id):
     swap = ("cp /bin/true /tmp/real; "
-            "/bin/berth-attack grab rt 8 /tmp/ff > /tmp/res 2>&1 & "
+            "/bin/berth-attack grab rt 12 /tmp/ff > /tmp/res 2>&1 & "
             "while :; do ln -s /proc/self/exe /tmp/l; mv -f /tmp/l /tmp/x; "
             "ln /tmp/real /tmp/r; mv -f /tmp/r /tmp/x; done")
     b = bundle(workdir, rootfs_template, ["sh", "-c", swap])
     arm_rootfs(b)
     crt.ok("run", "-d", "-b", b, unique_id)
-    end = time.time() + 6
+    end = time.time() + 10  # the race is usually won within a second or two
     while time.time() < end and crt.intact():
         try:
             crt("exec", "-d", unique_id, "/tmp/x", "--log=/tmp/ff")
