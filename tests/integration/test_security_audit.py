@@ -66,7 +66,7 @@ class CopiedRuntime:
         with open(self.bin, "rb") as f:
             return f.read() == self.orig
 
-    def cleanup(self):
+    def cleanup_containers(self):
         if self.intact():
             p = self("list", "-q")
             ids = p.stdout.split()
@@ -75,6 +75,9 @@ class CopiedRuntime:
         for cid in ids:
             subprocess.run([RUNTIME, "--root", self.root, "delete", "--force", cid],
                            capture_output=True, timeout=30)
+
+    def cleanup(self):
+        self.cleanup_containers()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -181,6 +184,28 @@ def test_shebang_proc_self_exe_in_exec_cannot_write_the_runtime(crt, workdir, ro
     out = attack_result(crt, b)
     assert crt.intact(), "host runtime binary overwritten by exec: %s %s" % (out, p.stderr)
     assert '"grabbed":true' not in out, out
+
+
+@needs_attack
+def test_runtime_on_a_read_only_mount_cannot_be_written(crt, workdir, rootfs_template, unique_id):
+    """The fix proposed for findings 1, 2 and 5, at no cost per start: the runtime
+    binary bind-mounted read-only onto itself.  The same attack as above grabs
+    the binary but its write fails with EROFS."""
+    subprocess.run(["mount", "--bind", crt.bin, crt.bin], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", crt.bin], check=True)
+        b = bundle(workdir, rootfs_template, ["sleep", "30"])
+        arm_rootfs(b)
+        crt.ok("run", "-d", "-b", b, unique_id)
+        crt.ok("exec", "-d", unique_id, "sh", "-c", GRAB)
+        time.sleep(0.2)
+        crt("exec", "-d", unique_id, "/evil")
+        out = attack_result(crt, b)
+        assert crt.intact(), out
+        assert '"grabbed":true,"wrote":false,"errno":30' in out, out
+    finally:
+        crt.cleanup_containers()
+        subprocess.run(["umount", "-l", crt.bin], capture_output=True)
 
 
 @needs_attack
