@@ -617,8 +617,11 @@ static int check_preserved_fds(unsigned n, struct berth_error **err)
 
 static unsigned listen_fds(void)
 {
-        const char *s = getenv("LISTEN_FDS");
-        uint64_t v;
+        const char *s = getenv("LISTEN_FDS"), *pid = getenv("LISTEN_PID");
+        uint64_t v, p;
+        /* sd_listen_fds() semantics, as runc: only fds passed to us, not to a parent */
+        if (!pid || parse_u64(pid, &p) < 0 || p != (uint64_t)getpid())
+                return 0;
         if (!s || parse_u64(s, &v) < 0 || v > 1024)
                 return 0;
         return (unsigned)v;

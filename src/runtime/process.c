@@ -69,12 +69,47 @@ int process_set_oom(const struct oci_process *p, struct berth_error **err)
         return 0;
 }
 
+static bool has_ns(const struct oci_linux *l, enum oci_ns_type t)
+{
+        for (size_t i = 0; i < l->n_namespaces; i++)
+                if (l->namespaces[i].type == t)
+                        return true;
+        return false;
+}
+
+/* The namespace a sysctl belongs to, as runc's validator lists them; -1 for
+ * a host-wide one (kernel.core_pattern…), which a container may never set. */
+static int sysctl_ns(const char *key)
+{
+        static const char *const ipc[] = {"kernel.msgmax", "kernel.msgmnb",         "kernel.msgmni",
+                                          "kernel.sem",    "kernel.shmall",         "kernel.shmmax",
+                                          "kernel.shmmni", "kernel.shm_rmid_forced"};
+        _cleanup_free_ char *k = xstrdup(key);
+        for (char *c = k; *c; c++)
+                if (*c == '/')
+                        *c = '.';
+        for (size_t i = 0; i < sizeof(ipc) / sizeof(ipc[0]); i++)
+                if (!strcmp(k, ipc[i]))
+                        return OCI_NS_IPC;
+        if (!strncmp(k, "fs.mqueue.", 10))
+                return OCI_NS_IPC;
+        if (!strncmp(k, "net.", 4))
+                return OCI_NS_NETWORK;
+        if (!strcmp(k, "kernel.hostname") || !strcmp(k, "kernel.domainname"))
+                return OCI_NS_UTS;
+        return -1;
+}
+
 int process_set_sysctl(const struct oci_linux *l, struct berth_error **err)
 {
         for (size_t i = 0; l && i < l->n_sysctl; i++) {
                 const char *key = l->sysctl[i].key;
                 if (strstr(key, "..") || key[0] == '/' || key[0] == '.')
                         return berth_error_set(err, EINVAL, "sysctl '%s': invalid name", key);
+                int ns = sysctl_ns(key);
+                if (ns < 0 || !has_ns(l, (enum oci_ns_type)ns))
+                        return berth_error_set(
+                            err, EPERM, "sysctl '%s': not in a namespace of the container", key);
                 _cleanup_free_ char *path = xasprintf("/proc/sys/%s", key);
                 for (char *c = path + 10; *c; c++)
                         if (*c == '.')

@@ -40,7 +40,8 @@ def test_preserve_fds_and_listen_fds(rt, workdir, rootfs_template, unique_id):
     assert sorted(fds) == ["0", "1", "2", "3"] and fds["3"].endswith("/passed")
 
     env = dict(os.environ, LISTEN_FDS="2")
-    p = fd_wrapper(rt, 'exec 3<"%s" 4<"%s" 5<"%s"' % (f, f, f), "run", "-b", b, unique_id + "l",
+    p = fd_wrapper(rt, 'export LISTEN_PID=$$; exec 3<"%s" 4<"%s" 5<"%s"' % (f, f, f), "run",
+                   "-b", b, unique_id + "l",
                    env=env)
     assert p.returncode == 0, p.stderr
     assert sorted(helper_json(p.stdout)["fds"]) == ["0", "1", "2", "3", "4"]
