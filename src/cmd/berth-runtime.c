@@ -32,6 +32,7 @@
 #include "base/json.h"
 #include "oci/runtime-spec.h"
 #include "runtime/container.h"
+#include "runtime/selfseal.h"
 
 static const char *log_path;
 static bool log_json;
@@ -611,6 +612,15 @@ int main(int argc, char **argv)
         rt.root = root;
         rt.systemd_cgroup = systemd;
         const char *cmd = argv[i++];
+        /* Before any of our code can run inside a container: see runtime/selfseal.c. */
+        if (!strcmp(cmd, "create") || !strcmp(cmd, "run") || !strcmp(cmd, "exec")) {
+                struct berth_error *err = NULL;
+                if (runtime_seal_self(argv, &err) < 0) {
+                        int rc = fail("%s", berth_error_msg(err));
+                        berth_error_free(err);
+                        return rc;
+                }
+        }
         if (debug) {
                 struct berth_buf b = BERTH_BUF_INIT;
                 buf_puts(&b, "berth-runtime");
