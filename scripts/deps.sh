@@ -6,13 +6,17 @@ what=${1:-test}
 
 build_pkgs=(meson ninja-build pkg-config gcc libc6-dev libseccomp-dev libsqlite3-dev
             libcurl4-openssl-dev libssl-dev libzstd-dev libdeflate-dev zlib1g-dev
+            libisal-dev
             busybox-static iproute2 nftables ca-certificates)
 test_pkgs=(check libsubunit-dev clang python3 python3-pytest python3-docker docker.io
            docker-registry containerd runc crun podman openssl apache2-utils uidmap
            procps psmisc util-linux)
+# zstd: also tests/integration/test_layer_apply.py compresses layers with the zstd CLI
 test_pkgs+=(python3-cryptography zstd)
 # tests/integration/test_cgroup_v2_qemu.py boots Debian's kernel with a busybox initramfs
 test_pkgs+=(qemu-system-x86 cpio busybox-static)
+# tests/integration/test_cli_format.py: Go's own text/template is the reference for --format
+test_pkgs+=(golang-go)
 bench_pkgs=(hyperfine debootstrap)
 
 pkgs=("${build_pkgs[@]}")

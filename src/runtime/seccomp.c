@@ -17,7 +17,13 @@
  * default to EPERM; the conditions of one entry are ANDed in one rule unless
  * the same argument index appears twice, in which case each condition
  * becomes a rule of its own (libseccomp cannot AND two tests of one
- * argument, and runc does the same).
+ * argument, and runc does the same); syscalls numbered above every name in
+ * the profile fail with ENOSYS rather than the default action (runc's stub,
+ * prepended to libseccomp's program), so libc falls back as it would on an
+ * older kernel.  Beyond runc: the few syscalls newer than Debian 12's
+ * libseccomp knows are honoured by number on the native architecture, and
+ * compiled programs can be cached (berth_seccomp_compile_cached()), since
+ * libseccomp needs ~20 ms for Docker's profile.
  *
  * Never: allocate or call libseccomp in berth_seccomp_load() — it runs in
  * the cloned child, possibly after the rootfs no longer holds our libraries.
@@ -32,6 +38,8 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -67,14 +75,21 @@ static void scmp_ctx_releasep(scmp_filter_ctx *ctx)
 }
 
 /* The libseccomp action for an OCI action and its optional errnoRet. */
-static int action_value(const char *path, enum oci_seccomp_action a, bool has_errno,
-                        uint32_t errno_ret, uint32_t *ret, struct berth_error **err)
+static int action_value(const char *path, const char *field, enum oci_seccomp_action a,
+                        bool has_errno, uint32_t errno_ret, uint32_t *ret, struct berth_error **err)
 {
         uint32_t e = has_errno ? errno_ret : EPERM;
+        bool takes_errno = a == OCI_SCMP_ACT_ERRNO || a == OCI_SCMP_ACT_TRACE;
 
-        if ((a == OCI_SCMP_ACT_ERRNO || a == OCI_SCMP_ACT_TRACE) && e > 0xffff)
-                return berth_error_set(err, EINVAL, "%s: errnoRet %u out of range (0..65535)", path,
-                                       e);
+        /* the runtime spec: an errno for an action without one is an error */
+        if (has_errno && !takes_errno && oci_seccomp_action_name(a))
+                return berth_error_set(err, EINVAL,
+                                       "%s.%s: %s takes no errno (only SCMP_ACT_ERRNO and "
+                                       "SCMP_ACT_TRACE do)",
+                                       path, field, oci_seccomp_action_name(a));
+        if (takes_errno && e > 0xffff)
+                return berth_error_set(err, EINVAL, "%s.%s: %u out of range (0..65535)", path,
+                                       field, e);
         switch (a) {
         case OCI_SCMP_ACT_KILL:
         case OCI_SCMP_ACT_KILL_THREAD:
@@ -379,7 +394,8 @@ static int add_syscall(scmp_filter_ctx ctx, scmp_filter_ctx other, size_t idx,
         snprintf(path, sizeof(path), "linux.seccomp.syscalls[%zu]", idx);
         if (!oci_seccomp_action_name(sc->action))
                 return berth_error_set(err, EINVAL, "%s: unknown action %d", path, (int)sc->action);
-        r = action_value(path, sc->action, sc->has_errno_ret, sc->errno_ret, &action, err);
+        r = action_value(path, "errnoRet", sc->action, sc->has_errno_ret, sc->errno_ret, &action,
+                         err);
         if (r < 0)
                 return r;
         if (!sc->names || !sc->names[0])
@@ -584,7 +600,7 @@ static int prepare(const struct oci_seccomp *s, uint32_t *ret_def, unsigned *ret
                 return berth_error_set(err, EINVAL,
                                        "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the "
                                        "default action");
-        r = action_value("linux.seccomp.defaultErrnoRet", s->default_action,
+        r = action_value("linux.seccomp", "defaultErrnoRet", s->default_action,
                          s->has_default_errno_ret, s->default_errno_ret, ret_def, err);
         if (r < 0)
                 return r;
@@ -834,6 +850,59 @@ int berth_seccomp_load(const struct berth_seccomp_prog *p, int *ret_listener_fd)
                 *ret_listener_fd = (int)r;
         else
                 close((int)r);
+        return 0;
+}
+
+int berth_seccomp_send_listener(const char *listener_path, int listener_fd, pid_t pid,
+                                const char *metadata, const struct json *state,
+                                struct berth_error **err)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+        if (strlen(listener_path) >= sizeof(sa.sun_path))
+                return berth_error_set(err, ENAMETOOLONG,
+                                       "seccomp listener '%s': path too long for a unix socket",
+                                       listener_path);
+        strcpy(sa.sun_path, listener_path);
+
+        _cleanup_json_ struct json *msg = json_new_object();
+        json_set_str(msg, "ociVersion", OCI_RUNTIME_SPEC_VERSION);
+        json_array_append(json_object_set(msg, "fds", json_new_array()),
+                          json_new_string("seccompFd"));
+        json_set_int(msg, "pid", pid);
+        json_set_str(msg, "metadata", metadata ? metadata : "");
+        json_object_set(msg, "state", state ? json_copy(state) : json_new_object());
+        _cleanup_free_ char *text = json_dump(msg, 0);
+
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return berth_error_sys(err, errno, "seccomp listener '%s': socket", listener_path);
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+                return berth_error_sys(err, errno, "seccomp listener '%s': connect", listener_path);
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } u;
+        memset(&u, 0, sizeof(u));
+        struct iovec iov = {.iov_base = text, .iov_len = strlen(text)};
+        struct msghdr mh = {.msg_iov = &iov,
+                            .msg_iovlen = 1,
+                            .msg_control = u.buf,
+                            .msg_controllen = sizeof(u.buf)};
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &listener_fd, sizeof(int));
+        ssize_t n;
+        do
+                n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return berth_error_sys(err, errno, "seccomp listener '%s': send", listener_path);
+        if ((size_t)n != iov.iov_len)
+                return berth_error_set(err, EIO, "seccomp listener '%s': short send",
+                                       listener_path);
         return 0;
 }
 

@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "base/error.h"
 #include "oci/runtime-spec.h"
@@ -40,6 +41,16 @@ int berth_seccomp_compile_cached(const struct oci_seccomp *s, const char *cache_
  */
 int berth_seccomp_load(const struct berth_seccomp_prog *p, int *ret_listener_fd);
 bool berth_seccomp_needs_listener(const struct berth_seccomp_prog *p);
+/*
+ * linux.seccomp.listenerPath: hand the listener fd to the agent listening on
+ * that unix socket, as the runtime spec's containerProcessState says: one
+ * message whose data is {"ociVersion", "fds": ["seccompFd"], "pid",
+ * "metadata", "state"} (state: the container's OCI state object, copied) and
+ * whose SCM_RIGHTS carries the fd.  Runs in the runtime's parent.
+ */
+int berth_seccomp_send_listener(const char *listener_path, int listener_fd, pid_t pid,
+                                const char *metadata, const struct json *state,
+                                struct berth_error **err);
 void berth_seccomp_prog_free(struct berth_seccomp_prog *p);
 static inline void berth_seccomp_prog_freep(struct berth_seccomp_prog **p)
 {

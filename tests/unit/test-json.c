@@ -32,10 +32,12 @@ static char *parse_fail(const char *s)
 
 START_TEST(test_roundtrip)
 {
-        const char *in = "{\"a\":[1,-2,3.5,true,false,null],\"b\":{\"c\":\"d\\n\\u00e9\"},\"e\":\"\"}";
+        const char *in =
+            "{\"a\":[1,-2,3.5,true,false,null],\"b\":{\"c\":\"d\\n\\u00e9\"},\"e\":\"\"}";
         struct json *j = parse_ok(in);
         char *out = json_dump(j, JSON_DUMP_NO_ESCAPE_HTML);
-        ck_assert_str_eq(out, "{\"a\":[1,-2,3.5,true,false,null],\"b\":{\"c\":\"d\\n\xc3\xa9\"},\"e\":\"\"}");
+        ck_assert_str_eq(
+            out, "{\"a\":[1,-2,3.5,true,false,null],\"b\":{\"c\":\"d\\n\xc3\xa9\"},\"e\":\"\"}");
         free(out);
         json_free(j);
 }
@@ -43,7 +45,8 @@ END_TEST
 
 START_TEST(test_int64_exact)
 {
-        struct json *j = parse_ok("[9223372036854775807,-9223372036854775808,18446744073709551615,1e3]");
+        struct json *j =
+            parse_ok("[9223372036854775807,-9223372036854775808,18446744073709551615,1e3]");
         ck_assert(j->arr.items[0]->num.flags & JSON_NUM_INT);
         ck_assert_int_eq(j->arr.items[0]->num.i, INT64_MAX);
         ck_assert_int_eq(j->arr.items[1]->num.i, INT64_MIN);
@@ -112,7 +115,9 @@ START_TEST(test_build_pretty)
         json_array_append(a, json_new_string("sh"));
         json_object_set(o, "empty", json_new_array());
         char *out = json_dump(o, JSON_DUMP_PRETTY);
-        ck_assert_str_eq(out, "{\n  \"ociVersion\": \"1.1.0\",\n  \"args\": [\n    \"sh\"\n  ],\n  \"empty\": []\n}");
+        ck_assert_str_eq(
+            out,
+            "{\n  \"ociVersion\": \"1.1.0\",\n  \"args\": [\n    \"sh\"\n  ],\n  \"empty\": []\n}");
         free(out);
         json_free(o);
 }

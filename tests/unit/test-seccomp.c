@@ -6,8 +6,11 @@
  *
  * Each behaviour test compiles a profile built by hand, forks, loads the
  * filter in the child (after no_new_privs) and lets the child report what
- * the syscall did through its exit status.  Needs root only for nothing:
- * no_new_privs is enough to load a filter.
+ * the syscall did through its exit status.  Docker's profile is resolved
+ * from the embedded template and goes through oci_spec_parse() like a real
+ * config.json; a child under it execs busybox.  Run as root (the suite is):
+ * the CAP_SYS_ADMIN case expects unshare to succeed.  The cache tests work
+ * in a temp dir made and removed by an unchecked fixture.
  */
 #include <check.h>
 #include <errno.h>
@@ -20,6 +23,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -712,7 +716,16 @@ START_TEST(test_bad_profiles)
         sc->args[1].index = 1;
         sc->has_errno_ret = true;
         sc->errno_ret = 70000;
-        compile_fails(s, "linux.seccomp.syscalls[2]: errnoRet 70000 out of range");
+        compile_fails(s, "linux.seccomp.syscalls[2].errnoRet: 70000 out of range (0..65535)");
+        sc->action = OCI_SCMP_ACT_KILL_PROCESS;
+        sc->errno_ret = EPERM;
+        compile_fails(s,
+                      "linux.seccomp.syscalls[2].errnoRet: SCMP_ACT_KILL_PROCESS takes no errno");
+        sc->action = OCI_SCMP_ACT_ERRNO;
+        s->has_default_errno_ret = true;
+        s->default_errno_ret = EPERM;
+        compile_fails(s, "linux.seccomp.defaultErrnoRet: SCMP_ACT_ALLOW takes no errno");
+        s->has_default_errno_ret = false;
         sc->has_errno_ret = false;
 
         s->default_action = OCI_SCMP_ACT_NOTIFY;
@@ -1220,6 +1233,74 @@ START_TEST(test_cache)
 }
 END_TEST
 
+START_TEST(test_send_listener)
+{
+        char *path = xasprintf("%s/agent.sock", cache_top);
+        int srv = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        ck_assert_int_ge(srv, 0);
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+        ck_assert_int_eq(bind(srv, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        ck_assert_int_eq(listen(srv, 1), 0);
+
+        int pipefd[2];
+        ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
+        struct berth_error *err = NULL;
+        struct json *state = NULL;
+        const char *st = "{\"ociVersion\":\"1.1.0\",\"id\":\"c1\",\"status\":\"creating\","
+                         "\"pid\":4242,\"bundle\":\"/b\"}";
+        ck_assert_int_eq(json_parse(st, strlen(st), &state, &err), 0);
+        int r = berth_seccomp_send_listener(path, pipefd[0], 4242, "MKNOD=/dev/null", state, &err);
+        ck_assert_msg(r == 0, "%s", berth_error_msg(err));
+
+        int c = accept4(srv, NULL, NULL, SOCK_CLOEXEC);
+        ck_assert_int_ge(c, 0);
+        char buf[4096];
+        union {
+                struct cmsghdr h;
+                char b[CMSG_SPACE(sizeof(int))];
+        } u = {0};
+        struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf) - 1};
+        struct msghdr mh = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof(u.b)};
+        ssize_t n = recvmsg(c, &mh, MSG_CMSG_CLOEXEC);
+        ck_assert_int_gt(n, 0);
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        ck_assert_ptr_nonnull(cm);
+        ck_assert_int_eq(cm->cmsg_type, SCM_RIGHTS);
+        int got;
+        memcpy(&got, CMSG_DATA(cm), sizeof(int));
+        struct stat a, b;
+        ck_assert_int_eq(fstat(got, &a), 0);
+        ck_assert_int_eq(fstat(pipefd[0], &b), 0);
+        ck_assert(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+
+        struct json *msg = NULL;
+        ck_assert_int_eq(json_parse(buf, (size_t)n, &msg, &err), 0);
+        ck_assert_str_eq(json_str(json_get(msg, "ociVersion")), "1.1.0");
+        ck_assert_str_eq(json_str(json_get(msg, "fds")->arr.items[0]), "seccompFd");
+        ck_assert_int_eq(json_get(msg, "pid")->num.i, 4242);
+        ck_assert_str_eq(json_str(json_get(msg, "metadata")), "MKNOD=/dev/null");
+        ck_assert_str_eq(json_str(json_get(json_get(msg, "state"), "id")), "c1");
+        json_free(msg);
+        close(got);
+        close(c);
+
+        char *nope = xasprintf("%s/nope.sock", cache_top);
+        ck_assert_int_lt(berth_seccomp_send_listener(nope, pipefd[0], 1, NULL, NULL, &err), 0);
+        char *want = xasprintf("seccomp listener '%s': connect: No such file or directory", nope);
+        ck_assert_str_eq(berth_error_msg(err), want);
+        berth_error_free(err);
+        free(want);
+        free(nope);
+        json_free(state);
+        close(pipefd[0]);
+        close(pipefd[1]);
+        close(srv);
+        free(path);
+}
+END_TEST
+
 static Suite *seccomp_suite(void)
 {
         Suite *s = suite_create("seccomp");
@@ -1251,6 +1332,7 @@ static Suite *seccomp_suite(void)
         tcase_set_timeout(tc, 60);
         tcase_add_unchecked_fixture(tc, cache_setup, cache_teardown);
         tcase_add_test(tc, test_cache);
+        tcase_add_test(tc, test_send_listener);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -1,0 +1,212 @@
+/*
+ * events.c — GET /events: the daemon's event stream (`docker events`).
+ *
+ * The handler checks the query (since, until, filters on type, event and
+ * image), then streams from a worker thread: the headers go out at once, then
+ * one JSON object per line as engine/events.c hands them over.  The worker
+ * wakes at least once a second to notice a client that left or an `until`
+ * that passed, and ends when the event log closes at shutdown, so SIGTERM
+ * does not wait for idle subscribers.
+ *
+ * Never: hold the event log's lock while writing to a socket (waits copy).
+ */
+#include <string.h>
+#include <time.h>
+
+#include "engine/events.h"
+#include "engine/images.h"
+#include "handlers.h"
+
+struct events_job {
+        struct api_stream *stream;
+        struct berth_events *events;
+        uint64_t cursor;
+        int64_t until_ns; /* 0: none */
+        char **types, **actions, **images;
+};
+
+static void job_free(struct events_job *j)
+{
+        strv_free(j->types);
+        strv_free(j->actions);
+        strv_free(j->images);
+        free(j);
+}
+
+/* "1764324000" or "1764324000.123456789" -> nanoseconds; -1 when malformed. */
+static int64_t parse_timestamp(const char *s)
+{
+        int64_t sec = 0, frac = 0;
+        int digits = 0;
+        const char *p = s;
+        if (!*p)
+                return -1;
+        for (; *p >= '0' && *p <= '9'; p++) {
+                if (sec > INT64_MAX / 10 / 1000000000)
+                        return -1;
+                sec = sec * 10 + (*p - '0');
+        }
+        if (*p == '.')
+                for (p++; *p >= '0' && *p <= '9'; p++)
+                        if (digits < 9)
+                                frac = frac * 10 + (*p - '0'), digits++;
+        if (*p)
+                return -1;
+        while (digits++ < 9)
+                frac *= 10;
+        return sec * 1000000000 + frac;
+}
+
+static bool in_list(char *const *list, const char *v)
+{
+        if (!list || !list[0])
+                return true;
+        for (size_t i = 0; v && list[i]; i++)
+                if (strcmp(list[i], v) == 0)
+                        return true;
+        return false;
+}
+
+static bool matches(const struct events_job *j, const struct json *e)
+{
+        if (!in_list(j->types, json_str(json_get(e, "Type"))))
+                return false;
+        if (!in_list(j->actions, json_str(json_get(e, "Action"))))
+                return false;
+        if (j->images && j->images[0]) {
+                const struct json *actor = json_get(e, "Actor");
+                const char *id = json_str(json_get(actor, "ID"));
+                const char *name = json_str(json_get(json_get(actor, "Attributes"), "name"));
+                bool hit = false;
+                for (size_t i = 0; j->images[i] && !hit; i++) {
+                        const char *want = j->images[i];
+                        hit = (id && (strcmp(id, want) == 0 ||
+                                      (strncmp(id, "sha256:", 7) == 0 &&
+                                       strncmp(id + 7, want, strlen(want)) == 0))) ||
+                              (name && strcmp(name, want) == 0);
+                        if (!hit && name) {
+                                _cleanup_free_ char *with_tag = xasprintf("%s:latest", want);
+                                hit = strcmp(name, with_tag) == 0;
+                        }
+                }
+                if (!hit)
+                        return false;
+        }
+        return true;
+}
+
+static int64_t now_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void *events_worker(void *arg)
+{
+        struct events_job *j = arg;
+        for (;;) {
+                struct json *batch = NULL;
+                if (berth_events_wait(j->events, &j->cursor, 1000, &batch) < 0)
+                        break; /* shutdown */
+                bool done = false;
+                size_t i;
+                struct json *e;
+                json_array_foreach (batch, i, e) {
+                        const struct json *t = json_get(e, "timeNano");
+                        if (j->until_ns && json_is(t, JSON_NUMBER) && t->num.i > j->until_ns) {
+                                done = true;
+                                break;
+                        }
+                        if (matches(j, e) && api_stream_write_json(j->stream, e) < 0) {
+                                done = true;
+                                break;
+                        }
+                }
+                json_free(batch);
+                if (done || (j->until_ns && now_ns() > j->until_ns) ||
+                    api_stream_client_gone(j->stream))
+                        break;
+        }
+        api_stream_end(j->stream);
+        job_free(j);
+        return NULL;
+}
+
+static char **filter_list(const struct json *filters, const char *key)
+{
+        const struct json *v = json_get(filters, key);
+        char **out = xcalloc(json_len(v) + 1, sizeof(char *));
+        size_t n = 0, i;
+        if (json_is(v, JSON_ARRAY)) {
+                struct json *item;
+                json_array_foreach (v, i, item)
+                        if (json_str(item))
+                                out[n++] = xstrdup(json_str(item));
+        } else if (json_is(v, JSON_OBJECT)) {
+                const char *k;
+                struct json *item;
+                json_object_foreach (v, i, k, item)
+                        if (json_is(item, JSON_BOOL) && item->b)
+                                out[n++] = xstrdup(k);
+        }
+        return out;
+}
+
+static void handle_events(struct api_request *req, void *userdata)
+{
+        struct berth_engine *e = userdata;
+        const char *since = api_request_query(req, "since");
+        const char *until = api_request_query(req, "until");
+        int64_t since_ns = 0, until_ns = 0;
+        if (since && *since && (since_ns = parse_timestamp(since)) < 0) {
+                api_reply_error(req, 400, "invalid timestamp for since: '%s'", since);
+                return;
+        }
+        if (until && *until && (until_ns = parse_timestamp(until)) < 0) {
+                api_reply_error(req, 400, "invalid timestamp for until: '%s'", until);
+                return;
+        }
+        _cleanup_json_ struct json *filters = NULL;
+        const char *f = api_request_query(req, "filters");
+        if (f && *f) {
+                _cleanup_error_ struct berth_error *err = NULL;
+                if (json_parse(f, strlen(f), &filters, &err) < 0 ||
+                    !json_is(filters, JSON_OBJECT)) {
+                        api_reply_error(req, 400, "invalid filter: %s",
+                                        err ? berth_error_msg(err) : "not a JSON object");
+                        return;
+                }
+                size_t i;
+                const char *k;
+                struct json *v;
+                json_object_foreach (filters, i, k, v) {
+                        if (v && strcmp(k, "type") != 0 && strcmp(k, "event") != 0 &&
+                            strcmp(k, "image") != 0) {
+                                api_reply_error(req, 400, "invalid filter '%s'", k);
+                                return;
+                        }
+                }
+        }
+
+        struct events_job *j = xcalloc(1, sizeof(*j));
+        j->events = e->events;
+        j->cursor = berth_events_cursor(e->events, since_ns);
+        j->until_ns = until_ns;
+        j->types = filter_list(filters, "type");
+        j->actions = filter_list(filters, "event");
+        j->images = filter_list(filters, "image");
+        j->stream = api_stream_begin(req, 200, "application/json");
+        if (api_worker_spawn(events_worker, j) < 0) {
+                api_stream_end(j->stream);
+                job_free(j);
+        }
+}
+
+void api_register_events(struct api_server *srv, struct berth_engine *engine)
+{
+        const struct api_route routes[] = {
+            {"GET", "/events", handle_events, engine},
+        };
+        api_server_add_routes(srv, routes, ELEMENTSOF(routes));
+}

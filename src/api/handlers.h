@@ -1,0 +1,31 @@
+/*
+ * handlers.h — the Docker API endpoints, one registration function per area.
+ * berthd calls each with the server and the engine; the handlers translate
+ * HTTP to engine calls and engine errors to Docker's status codes.
+ *
+ * Never: put engine logic in a handler; a handler parses, calls, renders.
+ */
+#ifndef BERTH_API_HANDLERS_H
+#define BERTH_API_HANDLERS_H
+
+#include "engine/engine.h"
+#include "server.h"
+
+/* /_ping, /version, /info */
+void api_register_system(struct api_server *srv, struct berth_engine *engine);
+
+/* /images/json, /images/{name}/json, /images/{name}/tag, DELETE /images/{name}, /images/prune */
+void api_register_images(struct api_server *srv, struct berth_engine *engine);
+
+/* POST /images/create (pull), POST /images/{name}/push, POST /auth,
+ * GET /distribution/{name}/json, save and load (pull.c);
+ * needs engine->layers */
+void api_register_pull(struct api_server *srv, struct berth_engine *engine);
+/* GET /events (streams from a worker thread) */
+void api_register_events(struct api_server *srv, struct berth_engine *engine);
+
+/* The JSON bodies of /version and /info (exposed for tests). */
+struct json *api_system_version_json(struct berth_engine *engine);
+struct json *api_system_info_json(struct berth_engine *engine);
+
+#endif

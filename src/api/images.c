@@ -1,0 +1,493 @@
+/*
+ * images.c — the image endpoints that need no registry: GET /images/json,
+ * GET /images/{name}/json, GET /images/{name}/history, POST /images/{name}/tag, DELETE
+ * /images/{name}, POST /images/prune.
+ *
+ * Bodies follow API 1.41 and what dockerd 20.10 sends (shared/reference):
+ * names in docker's familiar form ("busybox:latest"), dangling images listed
+ * as "<none>:<none>", inspect's Config with every field docker fills in.
+ * Names in paths contain '/' and ':', so routes use a greedy "{name*}".
+ *
+ * Never: let an engine error reach the client without its Docker status
+ * (ENOENT 404, EINVAL 400, EBUSY 409, everything else 500).
+ */
+#include <fnmatch.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/images.h"
+#include "handlers.h"
+#include "image/reference.h"
+
+static int status_of(int r)
+{
+        switch (-r) {
+        case ENOENT:
+                return 404;
+        case EINVAL:
+                return 400;
+        case EBUSY:
+        case EEXIST:
+                return 409;
+        default:
+                return 500;
+        }
+}
+
+static void reply_engine_error(struct api_request *req, int r, struct berth_error *err)
+{
+        api_reply_error(req, status_of(r), "%s", berth_error_msg(err));
+}
+
+static struct json *familiar_array(char *const *names)
+{
+        struct json *a = json_new_array();
+        for (size_t i = 0; names && names[i]; i++) {
+                char *f = berth_image_familiar(names[i]);
+                json_array_append(a, json_new_string(f));
+                free(f);
+        }
+        return a;
+}
+
+/* ---- filters: {"dangling":{"true":true}} (CLI) or {"dangling":["true"]} (docker-py) ---- */
+
+static char **filter_values(const struct json *filters, const char *key)
+{
+        const struct json *v = json_get(filters, key);
+        char **out = xcalloc(json_len(v) + 1, sizeof(char *));
+        size_t n = 0, i;
+        if (json_is(v, JSON_ARRAY)) {
+                struct json *item;
+                json_array_foreach (v, i, item)
+                        if (json_str(item))
+                                out[n++] = xstrdup(json_str(item));
+        } else if (json_is(v, JSON_OBJECT)) {
+                const char *k;
+                struct json *item;
+                json_object_foreach (v, i, k, item)
+                        if (json_is(item, JSON_BOOL) && item->b)
+                                out[n++] = xstrdup(k);
+        }
+        return out;
+}
+
+static int parse_filters(struct api_request *req, const char *const *allowed, struct json **ret)
+{
+        *ret = NULL;
+        const char *f = api_request_query(req, "filters");
+        if (!f || !*f)
+                return 0;
+        _cleanup_error_ struct berth_error *err = NULL;
+        if (json_parse(f, strlen(f), ret, &err) < 0 || !json_is(*ret, JSON_OBJECT)) {
+                api_reply_error(req, 400, "invalid filter: %s",
+                                err ? berth_error_msg(err) : "not a JSON object");
+                json_free(*ret);
+                *ret = NULL;
+                return -EINVAL;
+        }
+        size_t i;
+        const char *k;
+        struct json *v;
+        json_object_foreach (*ret, i, k, v) {
+                bool ok = false;
+                for (size_t a = 0; v && allowed[a]; a++)
+                        ok |= strcmp(allowed[a], k) == 0;
+                if (!ok) {
+                        api_reply_error(req, 400, "invalid filter '%s'", k);
+                        json_free(*ret);
+                        *ret = NULL;
+                        return -EINVAL;
+                }
+        }
+        return 0;
+}
+
+static bool truthy(const char *s)
+{
+        return strcmp(s, "true") == 0 || strcmp(s, "1") == 0;
+}
+
+/* docker's reference filter: a glob on the familiar name, or on the whole familiar reference. */
+static bool name_matches(const char *full, char *const *patterns)
+{
+        _cleanup_free_ char *fam = berth_image_familiar(full);
+        _cleanup_free_ char *name = xstrdup(fam);
+        name[strcspn(name, "@")] = '\0';
+        char *colon = strrchr(name, ':');
+        if (colon && !strchr(colon, '/'))
+                *colon = '\0';
+        for (size_t p = 0; patterns[p]; p++)
+                if (fnmatch(patterns[p], fam, 0) == 0 || fnmatch(patterns[p], name, 0) == 0)
+                        return true;
+        return false;
+}
+
+/* With a reference filter dockerd lists only the names that match; none left hides the image. */
+static bool filter_names(struct berth_image *img, char *const *patterns)
+{
+        if (!patterns[0])
+                return true;
+        char ***lists[] = {&img->repo_tags, &img->repo_digests};
+        for (size_t l = 0; l < ELEMENTSOF(lists); l++) {
+                char **v = *lists[l];
+                size_t o = 0;
+                for (size_t i = 0; v[i]; i++) {
+                        if (name_matches(v[i], patterns))
+                                v[o++] = v[i];
+                        else
+                                free(v[i]);
+                }
+                v[o] = NULL;
+        }
+        return img->repo_tags[0] || img->repo_digests[0];
+}
+
+static bool labels_match(const struct json *labels, char *const *wanted)
+{
+        for (size_t i = 0; wanted[i]; i++) {
+                _cleanup_free_ char *k = xstrdup(wanted[i]);
+                char *eq = strchr(k, '=');
+                if (eq)
+                        *eq++ = '\0';
+                const char *have = json_str(json_get(labels, k));
+                if (!have || (eq && strcmp(have, eq) != 0))
+                        return false;
+        }
+        return true;
+}
+
+static void handle_list(struct api_request *req, void *userdata)
+{
+        struct berth_engine *e = userdata;
+        static const char *const allowed[] = {"dangling", "reference", "label",
+                                              "before",   "since",     NULL};
+        _cleanup_json_ struct json *filters = NULL;
+        if (parse_filters(req, allowed, &filters) < 0)
+                return;
+        _cleanup_strv_free_ char **dangling = filter_values(filters, "dangling");
+        _cleanup_strv_free_ char **refs = filter_values(filters, "reference");
+        _cleanup_strv_free_ char **labels = filter_values(filters, "label");
+        _cleanup_strv_free_ char **before = filter_values(filters, "before");
+        _cleanup_strv_free_ char **since = filter_values(filters, "since");
+        for (size_t i = 0; dangling[i]; i++)
+                if (!truthy(dangling[i]) && strcmp(dangling[i], "false") != 0 &&
+                    strcmp(dangling[i], "0") != 0) {
+                        api_reply_error(req, 400, "Invalid filter 'dangling=%s'", dangling[i]);
+                        return;
+                }
+
+        _cleanup_error_ struct berth_error *err = NULL;
+        int64_t before_t = INT64_MAX, since_t = INT64_MIN;
+        for (int pass = 0; pass < 2; pass++) {
+                char **v = pass == 0 ? before : since;
+                for (size_t i = 0; v[i]; i++) {
+                        _cleanup_image_ struct berth_image *ref = NULL;
+                        int r = berth_image_find(e, v[i], &ref, &err);
+                        if (r < 0) {
+                                reply_engine_error(req, r, err);
+                                return;
+                        }
+                        if (pass == 0 && ref->created < before_t)
+                                before_t = ref->created;
+                        if (pass == 1 && ref->created > since_t)
+                                since_t = ref->created;
+                }
+        }
+
+        struct berth_image **list = NULL;
+        int r = berth_image_list(e, &list, &err);
+        if (r < 0) {
+                reply_engine_error(req, r, err);
+                return;
+        }
+        struct json *out = json_new_array();
+        for (size_t i = 0; list[i]; i++) {
+                struct berth_image *img = list[i];
+                bool is_dangling = !img->repo_tags[0];
+                if (dangling[0] && truthy(dangling[0]) != is_dangling)
+                        continue;
+                if (!filter_names(img, refs))
+                        continue;
+                if (img->created >= before_t || img->created <= since_t)
+                        continue;
+                _cleanup_json_ struct json *cfg = NULL;
+                _cleanup_error_ struct berth_error *cerr = NULL;
+                (void)berth_image_config(e, img, &cfg, &cerr);
+                const struct json *lab = json_get(json_get(cfg, "config"), "Labels");
+                if (labels[0] && !labels_match(lab, labels))
+                        continue;
+
+                struct json *o = json_array_append(out, json_new_object());
+                json_set_int(o, "Containers", -1);
+                json_set_int(o, "Created", img->created);
+                json_set_str(o, "Id", img->id);
+                json_object_set(o, "Labels",
+                                json_is(lab, JSON_OBJECT) && json_len(lab) ? json_copy(lab)
+                                                                           : json_new_null());
+                json_set_str(o, "ParentId", img->parent);
+                struct json *rd =
+                    json_object_set(o, "RepoDigests", familiar_array(img->repo_digests));
+                struct json *rt = json_object_set(o, "RepoTags", familiar_array(img->repo_tags));
+                if (is_dangling) {
+                        if (!json_len(rd))
+                                json_array_append(rd, json_new_string("<none>@<none>"));
+                        json_array_append(rt, json_new_string("<none>:<none>"));
+                }
+                json_set_int(o, "SharedSize", -1);
+                json_set_int(o, "Size", img->size);
+                json_set_int(o, "VirtualSize", img->size);
+        }
+        berth_image_list_free(list);
+        api_reply_json(req, 200, out);
+        json_free(out);
+}
+
+static char *rfc3339(int64_t t)
+{
+        time_t tt = (time_t)t;
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        char s[64];
+        strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        return xstrdup(s);
+}
+
+/* docker's container.Config with every field, overlaid with what the image sets. */
+static struct json *full_config(const struct json *src)
+{
+        struct json *c = json_new_object();
+        static const char *const strs[] = {"Hostname", "Domainname", "User"};
+        static const char *const bools[] = {"AttachStdin", "AttachStdout", "AttachStderr",
+                                            "Tty",         "OpenStdin",    "StdinOnce"};
+        for (size_t i = 0; i < ELEMENTSOF(strs); i++)
+                json_set_str(c, strs[i], "");
+        for (size_t i = 0; i < ELEMENTSOF(bools); i++)
+                json_set_bool(c, bools[i], false);
+        json_object_set(c, "Env", json_new_null());
+        json_object_set(c, "Cmd", json_new_null());
+        json_set_str(c, "Image", "");
+        json_object_set(c, "Volumes", json_new_null());
+        json_set_str(c, "WorkingDir", "");
+        json_object_set(c, "Entrypoint", json_new_null());
+        json_object_set(c, "OnBuild", json_new_null());
+        json_object_set(c, "Labels", json_new_null());
+        size_t i;
+        const char *k;
+        struct json *v;
+        json_object_foreach (src, i, k, v)
+                json_object_set(c, k, json_copy(v));
+        return c;
+}
+
+static void handle_inspect(struct api_request *req, void *userdata)
+{
+        struct berth_engine *e = userdata;
+        const char *name = api_request_param(req, "name");
+        _cleanup_error_ struct berth_error *err = NULL;
+        _cleanup_image_ struct berth_image *img = NULL;
+        int r = berth_image_find(e, name, &img, &err);
+        if (r < 0) {
+                reply_engine_error(req, r, err);
+                return;
+        }
+        _cleanup_json_ struct json *cfg = NULL;
+        r = berth_image_config(e, img, &cfg, &err);
+        if (r < 0) {
+                api_reply_error(req, 500, "%s", berth_error_msg(err));
+                return;
+        }
+        struct json *o = json_new_object();
+        json_set_str(o, "Id", img->id);
+        json_object_set(o, "RepoTags", familiar_array(img->repo_tags));
+        json_object_set(o, "RepoDigests", familiar_array(img->repo_digests));
+        json_set_str(o, "Parent", img->parent);
+        json_set_str(o, "Comment", json_str(json_get(cfg, "comment")) ?: "");
+        _cleanup_free_ char *created = rfc3339(img->created);
+        json_set_str(o, "Created", json_str(json_get(cfg, "created")) ?: created);
+        json_set_str(o, "Container", json_str(json_get(cfg, "container")) ?: "");
+        json_object_set(o, "ContainerConfig", full_config(json_get(cfg, "container_config")));
+        json_set_str(o, "DockerVersion", json_str(json_get(cfg, "docker_version")) ?: "");
+        json_set_str(o, "Author", json_str(json_get(cfg, "author")) ?: "");
+        json_object_set(o, "Config", full_config(json_get(cfg, "config")));
+        json_set_str(o, "Architecture", json_str(json_get(cfg, "architecture")) ?: "");
+        if (json_str(json_get(cfg, "variant")))
+                json_set_str(o, "Variant", json_str(json_get(cfg, "variant")));
+        json_set_str(o, "Os", json_str(json_get(cfg, "os")) ?: "");
+        if (json_str(json_get(cfg, "os.version")))
+                json_set_str(o, "OsVersion", json_str(json_get(cfg, "os.version")));
+        json_set_int(o, "Size", img->size);
+        json_set_int(o, "VirtualSize", img->size);
+        struct json *gd = json_object_set(o, "GraphDriver", json_new_object());
+        json_object_set(gd, "Data", json_new_null());
+        json_set_str(gd, "Name", "overlay2");
+        struct json *rootfs = json_object_set(o, "RootFS", json_new_object());
+        const struct json *cfg_rootfs = json_get(cfg, "rootfs");
+        json_set_str(rootfs, "Type", json_str(json_get(cfg_rootfs, "type")) ?: "layers");
+        const struct json *diff_ids = json_get(cfg_rootfs, "diff_ids");
+        json_object_set(rootfs, "Layers",
+                        json_is(diff_ids, JSON_ARRAY) ? json_copy(diff_ids) : json_new_array());
+        struct json *meta = json_object_set(o, "Metadata", json_new_object());
+        json_set_str(meta, "LastTagTime", "0001-01-01T00:00:00Z");
+        api_reply_json(req, 200, o);
+        json_free(o);
+}
+
+/* "2026-01-02T03:04:05.123Z" / "+01:00" -> unix seconds (0 when unparsable). */
+static int64_t parse_rfc3339(const char *s)
+{
+        struct tm tm = {0};
+        const char *rest = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+        if (!rest)
+                return 0;
+        int64_t t = (int64_t)timegm(&tm);
+        if (*rest == '.')
+                while (*++rest >= '0' && *rest <= '9')
+                        ;
+        if ((*rest == '+' || *rest == '-') && strlen(rest) >= 6) {
+                int off = ((rest[1] - '0') * 10 + (rest[2] - '0')) * 3600 +
+                          ((rest[4] - '0') * 10 + (rest[5] - '0')) * 60;
+                t += *rest == '+' ? -off : off;
+        }
+        return t;
+}
+
+static void handle_history(struct api_request *req, void *userdata)
+{
+        struct berth_engine *e = userdata;
+        _cleanup_error_ struct berth_error *err = NULL;
+        _cleanup_image_ struct berth_image *img = NULL;
+        int r = berth_image_find(e, api_request_param(req, "name"), &img, &err);
+        if (r < 0) {
+                reply_engine_error(req, r, err);
+                return;
+        }
+        _cleanup_json_ struct json *cfg = NULL;
+        _cleanup_free_ int64_t *sizes = NULL;
+        size_t n_sizes = 0;
+        if (berth_image_config(e, img, &cfg, &err) < 0 ||
+            berth_image_layer_sizes(e, img, &sizes, &n_sizes, &err) < 0) {
+                api_reply_error(req, 500, "%s", berth_error_msg(err));
+                return;
+        }
+        /* Oldest first in the config; each entry that made a layer takes the next layer's size. */
+        const struct json *hist = json_get(cfg, "history");
+        size_t n = json_is(hist, JSON_ARRAY) ? json_len(hist) : 0, layer = 0;
+        struct json **items = xcalloc(n + 1, sizeof(*items));
+        for (size_t i = 0; i < n; i++) {
+                const struct json *h = hist->arr.items[i];
+                const struct json *empty = json_get(h, "empty_layer");
+                int64_t size = 0;
+                if (!(json_is(empty, JSON_BOOL) && empty->b)) {
+                        size = layer < n_sizes ? sizes[layer] : 0;
+                        layer++;
+                }
+                struct json *o = json_new_object();
+                json_set_str(o, "Comment", json_str(json_get(h, "comment")) ?: "");
+                json_set_int(o, "Created", parse_rfc3339(json_str(json_get(h, "created"))));
+                json_set_str(o, "CreatedBy", json_str(json_get(h, "created_by")) ?: "");
+                json_set_str(o, "Id", "<missing>");
+                json_set_int(o, "Size", size);
+                json_object_set(o, "Tags", json_new_null());
+                items[i] = o;
+        }
+        struct json *out = json_new_array();
+        for (size_t i = n; i-- > 0;)
+                json_array_append(out, items[i]);
+        free(items);
+        if (n) {
+                /* The newest entry is the image itself. */
+                struct json *top = out->arr.items[0];
+                json_set_str(top, "Id", img->id);
+                json_object_set(top, "Tags",
+                                img->repo_tags[0] ? familiar_array(img->repo_tags)
+                                                  : json_new_null());
+        }
+        api_reply_json(req, 200, out);
+        json_free(out);
+}
+
+static void handle_tag(struct api_request *req, void *userdata)
+{
+        struct berth_engine *e = userdata;
+        const char *name = api_request_param(req, "name");
+        const char *repo = api_request_query(req, "repo");
+        const char *tag = api_request_query(req, "tag");
+        _cleanup_error_ struct berth_error *err = NULL;
+        _cleanup_image_ struct berth_image *img = NULL;
+        int r = berth_image_find(e, name, &img, &err);
+        if (r < 0) {
+                reply_engine_error(req, r, err);
+                return;
+        }
+        if (!repo || !*repo) {
+                api_reply_error(req, 400, "repository name must have at least one component");
+                return;
+        }
+        _cleanup_free_ char *target = tag && *tag ? xasprintf("%s:%s", repo, tag) : xstrdup(repo);
+        if (tag && *tag && !image_ref_tag_valid(tag)) {
+                api_reply_error(req, 400, "invalid tag format");
+                return;
+        }
+        r = berth_image_tag(e, img->id, target, &err);
+        if (r < 0) {
+                /* Reference errors are the client's; database errors are ours. */
+                api_reply_error(req, r == -EIO ? 500 : 400, "%s", berth_error_msg(err));
+                return;
+        }
+        api_reply(req, 201, NULL, "", 0);
+}
+
+static void handle_delete(struct api_request *req, void *userdata)
+{
+        struct berth_engine *e = userdata;
+        const char *name = api_request_param(req, "name");
+        bool force = api_request_query_bool(req, "force", false);
+        _cleanup_error_ struct berth_error *err = NULL;
+        _cleanup_json_ struct json *actions = NULL;
+        int r = berth_image_remove(e, name, force, &actions, &err);
+        if (r < 0) {
+                reply_engine_error(req, r, err);
+                return;
+        }
+        api_reply_json(req, 200, actions);
+}
+
+static void handle_prune(struct api_request *req, void *userdata)
+{
+        struct berth_engine *e = userdata;
+        static const char *const allowed[] = {"dangling", NULL};
+        _cleanup_json_ struct json *filters = NULL;
+        if (parse_filters(req, allowed, &filters) < 0)
+                return;
+        _cleanup_strv_free_ char **dangling = filter_values(filters, "dangling");
+        bool all = dangling[0] && !truthy(dangling[0]);
+        _cleanup_error_ struct berth_error *err = NULL;
+        struct json *deleted = NULL;
+        uint64_t reclaimed = 0;
+        int r = berth_image_prune(e, all, &deleted, &reclaimed, &err);
+        if (r < 0) {
+                reply_engine_error(req, r, err);
+                return;
+        }
+        struct json *o = json_new_object();
+        json_object_set(o, "ImagesDeleted", json_len(deleted) ? deleted : json_new_null());
+        if (!json_len(deleted))
+                json_free(deleted);
+        json_object_set(o, "SpaceReclaimed", json_new_uint(reclaimed));
+        api_reply_json(req, 200, o);
+        json_free(o);
+}
+
+void api_register_images(struct api_server *srv, struct berth_engine *engine)
+{
+        const struct api_route routes[] = {
+            {"GET", "/images/json", handle_list, engine},
+            {"POST", "/images/prune", handle_prune, engine},
+            {"GET", "/images/{name*}/json", handle_inspect, engine},
+            {"GET", "/images/{name*}/history", handle_history, engine},
+            {"POST", "/images/{name*}/tag", handle_tag, engine},
+            {"DELETE", "/images/{name*}", handle_delete, engine},
+        };
+        api_server_add_routes(srv, routes, ELEMENTSOF(routes));
+}

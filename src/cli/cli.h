@@ -1,0 +1,87 @@
+/*
+ * cli.h — the berth command line: the command table, dispatch, help and usage
+ * errors laid out as docker (cobra) prints them, and exit codes as docker
+ * returns them (0 ok; 1 for an unknown command, wrong argument count or a
+ * daemon error; 125 for a flag error).
+ *
+ * A command is a struct cli_command in a cmd-*.c file; adding one is adding
+ * its declaration here and its line to the table in cli.c.  Its run function
+ * gets the parsed flags and the shared context (client, output streams) and
+ * returns the exit code; it prints its own output and errors through ctx.
+ *
+ * Never: exit() from a command (return the code), write to stdout/stderr other
+ * than through ctx->out / ctx->err (tests capture them).
+ */
+#ifndef BERTH_CLI_CLI_H
+#define BERTH_CLI_CLI_H
+
+#include <stdio.h>
+
+#include "client.h"
+#include "flags.h"
+
+#define CLI_EXIT_USAGE 125
+
+struct cli_ctx {
+        const char *prog; /* "berth" */
+        FILE *out, *err;
+        const char *host_flag; /* -H value or NULL */
+        bool debug;
+        struct cli_client client;
+        bool client_ready;
+};
+
+enum cli_group {
+        CLI_GROUP_COMMON,
+        CLI_GROUP_MANAGEMENT,
+        CLI_GROUP_OTHER,
+};
+
+struct cli_command {
+        const char *name;
+        const char *usage;   /* after the command path: "[OPTIONS]" */
+        const char *summary; /* one line, in command lists and help */
+        enum cli_group group;
+        const struct cli_flag *flags;
+        size_t n_flags;
+        enum cli_parse_mode mode;
+        int min_args, max_args; /* max -1: unlimited */
+        const char *aliases;    /* "system info, info" (shown with the program name) */
+        int (*run)(struct cli_ctx *ctx, const struct cli_flagset *fs);
+        const struct cli_command *const *subcommands; /* NULL-terminated; a management command */
+};
+
+/* The whole CLI: argv as main() got it.  Returns the exit code. */
+int cli_main(int argc, char **argv, FILE *out, FILE *err);
+
+/* The connected client (auto-starting the daemon when allowed); NULL + message on failure. */
+struct cli_client *cli_ctx_client(struct cli_ctx *ctx);
+/* "Error response from daemon: <message>" on ctx->err; returns 1. */
+int cli_daemon_error(struct cli_ctx *ctx, const struct cli_response *r);
+
+/* Commands (cmd-*.c). */
+extern const struct cli_command cli_cmd_version;
+extern const struct cli_command cli_cmd_info;
+extern const struct cli_command cli_cmd_system;
+extern const struct cli_command cli_cmd_image; /* image inspect|prune|rm|tag */
+extern const struct cli_command cli_cmd_rmi;
+extern const struct cli_command cli_cmd_images; /* images, image ls */
+extern const struct cli_command cli_cmd_tag;
+/* cmd-pull.c: pull and push, also as `image pull|push` */
+extern const struct cli_command cli_cmd_pull;
+extern const struct cli_command cli_cmd_image_pull;
+extern const struct cli_command cli_cmd_push;
+extern const struct cli_command cli_cmd_image_push;
+extern const struct cli_command cli_cmd_save;
+extern const struct cli_command cli_cmd_image_save;
+extern const struct cli_command cli_cmd_load;
+extern const struct cli_command cli_cmd_image_load;
+/* cmd-login.c */
+extern const struct cli_command cli_cmd_login;
+extern const struct cli_command cli_cmd_logout;
+/* X-Registry-Auth value for a registry host from docker's config.json, or NULL. */
+char *cli_registry_auth(const char *host);
+extern const struct cli_command cli_cmd_history; /* history, image history */
+extern const struct cli_command cli_cmd_events;  /* events, system events */
+
+#endif

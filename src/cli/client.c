@@ -1,0 +1,538 @@
+/*
+ * client.c — requests to berthd over its unix socket (contract in client.h).
+ *
+ * A request is written whole, then the response head is read and parsed
+ * (api/http.c, the same syntax rules as the server), then the body according
+ * to its framing: Content-Length, chunked (decoded in place with
+ * http_chunked_decode), or until EOF.  A connection the server may keep is
+ * kept for the next request; if writing the next request finds it closed,
+ * the request is sent once more on a fresh connection (only when nothing of
+ * the response was read, so a request is never answered twice).
+ *
+ * Auto-start runs berthd detached (setsid, stdio to a log file) and polls the
+ * socket; if berthd exits first, the last line of its log is the error.
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "api/http.h"
+#include "base/buf.h"
+#include "base/fileio.h"
+#include "client.h"
+#include "engine/config.h"
+
+#define MAX_RESPONSE_HEAD (1024 * 1024)
+#define AUTOSTART_LOG     "/run/berth/berthd.log"
+#define AUTOSTART_WAIT_MS 15000
+
+static int parse_host(const char *h, char **ret_path, struct berth_error **err)
+{
+        if (strncmp(h, "unix://", 7) == 0) {
+                if (h[7] != '/')
+                        return berth_error_set(
+                            err, EINVAL, "invalid host '%s': socket path must be absolute", h);
+                *ret_path = xstrdup(h + 7);
+                return 0;
+        }
+        if (h[0] == '/') {
+                *ret_path = xstrdup(h);
+                return 0;
+        }
+        return berth_error_set(err, EINVAL,
+                               "unsupported host '%s': berth only talks to unix:// sockets", h);
+}
+
+int cli_client_init(struct cli_client *c, const char *host_flag, struct berth_error **err)
+{
+        memset(c, 0, sizeof(*c));
+        c->fd = -EBADF;
+        const char *h = host_flag;
+        if (!h || !*h)
+                h = getenv("BERTH_HOST");
+        if (!h || !*h)
+                h = getenv("DOCKER_HOST");
+        if (!h || !*h) {
+                h = BERTH_DEFAULT_HOST;
+                c->may_autostart = true;
+        }
+        int r = parse_host(h, &c->socket_path, err);
+        if (r < 0)
+                return r;
+        c->host = h[0] == '/' ? xasprintf("unix://%s", h) : xstrdup(h);
+        return 0;
+}
+
+static void disconnect(struct cli_client *c)
+{
+        if (c->fd >= 0)
+                close(c->fd);
+        c->fd = -EBADF;
+        free(c->pending);
+        c->pending = NULL;
+        c->pending_len = 0;
+}
+
+void cli_client_release(struct cli_client *c)
+{
+        disconnect(c);
+        free(c->host);
+        free(c->socket_path);
+        memset(c, 0, sizeof(*c));
+        c->fd = -EBADF;
+}
+
+void cli_response_release(struct cli_response *r)
+{
+        free(r->body);
+        free(r->content_type);
+        memset(r, 0, sizeof(*r));
+}
+
+static int dial(const char *path)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
+/* ---- one exchange ---- */
+
+struct exchange {
+        cli_data_fn on_data;
+        void *userdata;
+        struct berth_buf *collect; /* when buffering */
+        int status;
+        char *content_type;
+        char api_version[16]; /* the Api-Version header, "" when absent */
+};
+
+static int collect_fn(const char *data, size_t len, void *userdata)
+{
+        buf_append(userdata, data, len);
+        return 0;
+}
+
+/* Read more bytes into b; 0 on EOF, >0 bytes read, <0 error. */
+static ssize_t read_more(int fd, struct berth_buf *b)
+{
+        buf_grow(b, 16384);
+        for (;;) {
+                ssize_t n = read(fd, b->data + b->len, b->cap - b->len - 1);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                b->len += (size_t)n;
+                b->data[b->len] = '\0';
+                return n;
+        }
+}
+
+static int send_request(struct cli_client *c, const char *method, const char *path,
+                        const char *query, const char *content_type, const void *body,
+                        size_t body_len)
+{
+        struct berth_buf req = BERTH_BUF_INIT;
+        buf_printf(&req, "%s ", method);
+        if (c->negotiated && strcmp(path, "/_ping") != 0)
+                buf_printf(&req, "/v%s", c->api_version);
+        buf_puts(&req, path);
+        if (query && *query)
+                buf_printf(&req, "?%s", query);
+        buf_printf(
+            &req,
+            " HTTP/1.1\r\nHost: api.moby.localhost\r\nUser-Agent: Berth-Client/%s (linux)\r\n",
+            BERTH_VERSION);
+        if (c->extra_headers)
+                buf_puts(&req, c->extra_headers);
+        if (content_type)
+                buf_printf(&req, "Content-Type: %s\r\n", content_type);
+        if (body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0)
+                buf_printf(&req, "Content-Length: %zu\r\n", body_len);
+        buf_puts(&req, "\r\n");
+        if (body_len)
+                buf_append(&req, body, body_len);
+        int r = write_all(c->fd, req.data, req.len);
+        buf_release(&req);
+        return r;
+}
+
+static int deliver(struct exchange *x, const char *data, size_t len)
+{
+        if (!len)
+                return 0;
+        return x->on_data(data, len, x->userdata);
+}
+
+/* Read the response to one request; *ret_started when any byte arrived. */
+static int read_response(struct cli_client *c, const char *method, struct exchange *x,
+                         bool *ret_started, struct berth_error **err)
+{
+        struct berth_buf in = BERTH_BUF_INIT;
+        if (c->pending_len) {
+                buf_append(&in, c->pending, c->pending_len);
+                free(c->pending);
+                c->pending = NULL;
+                c->pending_len = 0;
+        }
+        struct http_response resp;
+        struct http_limits lim = {.max_head = MAX_RESPONSE_HEAD};
+        size_t head_len = 0;
+        int r;
+        *ret_started = in.len > 0;
+        for (;;) {
+                r = in.len
+                        ? http_parse_response(in.data, in.len, &lim, method, &resp, &head_len, err)
+                        : 0;
+                if (r < 0)
+                        goto out;
+                if (r > 0)
+                        break;
+                ssize_t n = read_more(c->fd, &in);
+                if (n <= 0) {
+                        r = n < 0 ? berth_error_sys(err, (int)-n, "read from daemon")
+                                  : berth_error_set(err, ECONNRESET,
+                                                    "the daemon closed the connection");
+                        goto out;
+                }
+                *ret_started = true;
+        }
+        x->status = resp.status;
+        const char *ct = http_response_header(&resp, "Content-Type");
+        x->content_type = ct ? xstrdup(ct) : NULL;
+        const char *av = http_response_header(&resp, "Api-Version");
+        snprintf(x->api_version, sizeof(x->api_version), "%s", av ? av : "");
+
+        size_t off = head_len;
+        if (resp.body_kind == HTTP_BODY_LENGTH) {
+                uint64_t left = resp.content_length;
+                for (;;) {
+                        size_t avail = in.len - off;
+                        size_t take = avail < left ? avail : (size_t)left;
+                        if ((r = deliver(x, in.data + off, take)) < 0)
+                                goto out_resp;
+                        off += take;
+                        left -= take;
+                        if (!left)
+                                break;
+                        in.len = off = 0;
+                        ssize_t n = read_more(c->fd, &in);
+                        if (n <= 0) {
+                                r = berth_error_set(err, ECONNRESET,
+                                                    "unexpected EOF from the daemon");
+                                goto out_resp;
+                        }
+                }
+        } else if (resp.body_kind == HTTP_BODY_CHUNKED) {
+                struct http_chunked ch = {0};
+                for (;;) {
+                        size_t used = 0, produced = 0;
+                        r = http_chunked_decode(&ch, in.data + off, in.len - off, in.data + off,
+                                                &used, &produced, err);
+                        if (r < 0)
+                                goto out_resp;
+                        if ((r = deliver(x, in.data + off, produced)) < 0)
+                                goto out_resp;
+                        off += used;
+                        if (http_chunked_done(&ch))
+                                break;
+                        in.len = off = 0;
+                        ssize_t n = read_more(c->fd, &in);
+                        if (n <= 0) {
+                                r = berth_error_set(err, ECONNRESET,
+                                                    "unexpected EOF from the daemon");
+                                goto out_resp;
+                        }
+                }
+        } else if (resp.until_close) {
+                for (;;) {
+                        if ((r = deliver(x, in.data + off, in.len - off)) < 0)
+                                goto out_resp;
+                        in.len = off = 0;
+                        ssize_t n = read_more(c->fd, &in);
+                        if (n < 0) {
+                                r = berth_error_sys(err, (int)-n, "read from daemon");
+                                goto out_resp;
+                        }
+                        if (n == 0)
+                                break;
+                }
+        }
+        r = 0;
+        if (resp.keep_alive && in.len > off) {
+                c->pending_len = in.len - off;
+                c->pending = xmalloc(c->pending_len);
+                memcpy(c->pending, in.data + off, c->pending_len);
+        }
+out_resp:
+        if (r < 0 || !resp.keep_alive)
+                disconnect(c);
+        http_response_release(&resp);
+out:
+        if (r < 0)
+                disconnect(c);
+        buf_release(&in);
+        return r;
+}
+
+static int exchange(struct cli_client *c, const char *method, const char *path, const char *query,
+                    const char *content_type, const void *body, size_t body_len, struct exchange *x,
+                    struct berth_error **err)
+{
+        for (int attempt = 0;; attempt++) {
+                bool reused = c->fd >= 0;
+                if (!reused) {
+                        int fd = dial(c->socket_path);
+                        if (fd < 0)
+                                return berth_error_set(err, -fd,
+                                                       "Cannot connect to the Berth daemon at %s. "
+                                                       "Is the berth daemon running?",
+                                                       c->host);
+                        c->fd = fd;
+                }
+                int r = send_request(c, method, path, query, content_type, body, body_len);
+                bool started = false;
+                _cleanup_error_ struct berth_error *e = NULL;
+                if (r == 0)
+                        r = read_response(c, method, x, &started, &e);
+                else
+                        disconnect(c);
+                if (r == 0)
+                        return 0;
+                /* A kept connection the daemon closed meanwhile: retry once, fresh. */
+                if (reused && !started && attempt == 0)
+                        continue;
+                if (e)
+                        return berth_error_set(err, e->code, "%s", e->msg);
+                return berth_error_sys(err, -r, "send request to the daemon");
+        }
+}
+
+static int negotiate(struct cli_client *c, struct berth_error **err)
+{
+        struct berth_buf sink = BERTH_BUF_INIT;
+        struct exchange x = {.on_data = collect_fn, .userdata = &sink};
+        int r = exchange(c, "HEAD", "/_ping", NULL, NULL, NULL, 0, &x, err);
+        if (r == 0 && x.status != 200 && x.status != 500) {
+                free(x.content_type);
+                x.content_type = NULL;
+                r = exchange(c, "GET", "/_ping", NULL, NULL, NULL, 0, &x, err);
+        }
+        free(x.content_type);
+        buf_release(&sink);
+        if (r < 0)
+                return r;
+        /* docker: min(ours, the server's); no header means the oldest, 1.24. */
+        snprintf(c->server_api_version, sizeof(c->server_api_version), "%s", x.api_version);
+        const char *v = x.api_version[0] ? x.api_version : CLI_API_MIN_DEFAULT;
+        if (api_version_compare(v, CLI_API_VERSION) > 0)
+                v = CLI_API_VERSION;
+        snprintf(c->api_version, sizeof(c->api_version), "%s", v);
+        c->negotiated = true;
+        return 0;
+}
+
+/* berthd next to this binary (build tree or install dir), else from $PATH. */
+static char *find_berthd(void)
+{
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n > 0) {
+                self[n] = '\0';
+                char *slash = strrchr(self, '/');
+                if (slash) {
+                        *slash = '\0';
+                        char *p = xasprintf("%s/berthd", self);
+                        if (access(p, X_OK) == 0)
+                                return p;
+                        free(p);
+                }
+        }
+        const char *path = getenv("PATH");
+        _cleanup_free_ char *copy =
+            xstrdup(path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        char *save = NULL;
+        for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+                char *p = xasprintf("%s/berthd", d);
+                if (access(p, X_OK) == 0)
+                        return p;
+                free(p);
+        }
+        return NULL;
+}
+
+static char *last_log_line(const char *path)
+{
+        _cleanup_free_ char *s = NULL;
+        size_t len = 0;
+        if (read_file_at(AT_FDCWD, path, 1024 * 1024, &s, &len) < 0 || len == 0)
+                return NULL;
+        while (len && s[len - 1] == '\n')
+                s[--len] = '\0';
+        char *nl = strrchr(s, '\n');
+        return xstrdup(nl ? nl + 1 : s);
+}
+
+static int autostart(struct cli_client *c, struct berth_error **err)
+{
+        _cleanup_free_ char *berthd = find_berthd();
+        if (!berthd)
+                return berth_error_set(err, ENOENT, "cannot start the daemon: berthd not found");
+        (void)mkdir_p("/run/berth", 0711);
+        int logfd = open(AUTOSTART_LOG, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (logfd < 0)
+                return berth_error_sys(err, errno, "open '%s'", AUTOSTART_LOG);
+        off_t log_start = lseek(logfd, 0, SEEK_END);
+        pid_t pid = fork();
+        if (pid < 0) {
+                close(logfd);
+                return berth_error_sys(err, errno, "fork");
+        }
+        if (pid == 0) {
+                setsid();
+                int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                if (nul >= 0)
+                        dup2(nul, STDIN_FILENO);
+                dup2(logfd, STDOUT_FILENO);
+                dup2(logfd, STDERR_FILENO);
+                signal(SIGPIPE, SIG_DFL);
+                execl(berthd, "berthd", (char *)NULL);
+                _exit(127);
+        }
+        close(logfd);
+        (void)log_start;
+
+        for (int waited = 0; waited < AUTOSTART_WAIT_MS; waited += 50) {
+                int fd = dial(c->socket_path);
+                if (fd >= 0) {
+                        close(fd);
+                        return 0;
+                }
+                int status;
+                if (waitpid(pid, &status, WNOHANG) == pid) {
+                        _cleanup_free_ char *line = last_log_line(AUTOSTART_LOG);
+                        return berth_error_set(err, ECHILD, "berthd exited before it answered: %s",
+                                               line ? line : "no output");
+                }
+                struct timespec ts = {0, 50 * 1000 * 1000};
+                nanosleep(&ts, NULL);
+        }
+        return berth_error_set(err, ETIMEDOUT,
+                               "berthd did not answer on %s within %d seconds (log: %s)", c->host,
+                               AUTOSTART_WAIT_MS / 1000, AUTOSTART_LOG);
+}
+
+int cli_client_connect(struct cli_client *c, bool *ret_autostarted, struct berth_error **err)
+{
+        if (ret_autostarted)
+                *ret_autostarted = false;
+        if (c->negotiated)
+                return 0;
+        _cleanup_error_ struct berth_error *e = NULL;
+        int r = negotiate(c, &e);
+        if (r == 0)
+                return 0;
+        bool absent = e && (e->code == ENOENT || e->code == ECONNREFUSED);
+        if (!absent || !c->may_autostart || geteuid() != 0 || getenv("BERTH_NO_AUTOSTART"))
+                return berth_error_set(err, e ? e->code : -r, "%s", berth_error_msg(e));
+        if (c->notify) {
+                _cleanup_free_ char *msg = xasprintf(
+                    "the daemon is not running; starting berthd in the background (log: %s)",
+                    AUTOSTART_LOG);
+                c->notify(msg);
+        }
+        r = autostart(c, err);
+        if (r < 0)
+                return r;
+        if (ret_autostarted)
+                *ret_autostarted = true;
+        return negotiate(c, err);
+}
+
+int cli_client_request(struct cli_client *c, const char *method, const char *path,
+                       const char *query, const char *content_type, const void *body,
+                       size_t body_len, struct cli_response *ret, struct berth_error **err)
+{
+        memset(ret, 0, sizeof(*ret));
+        int r = cli_client_connect(c, NULL, err);
+        if (r < 0)
+                return r;
+        struct berth_buf b = BERTH_BUF_INIT;
+        struct exchange x = {.on_data = collect_fn, .userdata = &b};
+        r = exchange(c, method, path, query, content_type, body, body_len, &x, err);
+        if (r < 0) {
+                buf_release(&b);
+                free(x.content_type);
+                return r;
+        }
+        ret->status = x.status;
+        ret->content_type = x.content_type;
+        ret->len = b.len;
+        ret->body = buf_steal(&b);
+        return 0;
+}
+
+struct stream_ctx {
+        struct exchange *x;
+        int *ret_status;
+        cli_data_fn fn;
+        void *userdata;
+};
+
+static int stream_fn(const char *data, size_t len, void *userdata)
+{
+        struct stream_ctx *s = userdata;
+        *s->ret_status = s->x->status;
+        return s->fn(data, len, s->userdata);
+}
+
+int cli_client_stream(struct cli_client *c, const char *method, const char *path, const char *query,
+                      const char *content_type, const void *body, size_t body_len, int *ret_status,
+                      cli_data_fn on_data, void *userdata, struct berth_error **err)
+{
+        int r = cli_client_connect(c, NULL, err);
+        if (r < 0)
+                return r;
+        struct exchange x = {0};
+        struct stream_ctx s = {&x, ret_status, on_data, userdata};
+        x.on_data = stream_fn;
+        x.userdata = &s;
+        r = exchange(c, method, path, query, content_type, body, body_len, &x, err);
+        *ret_status = x.status;
+        free(x.content_type);
+        return r;
+}
+
+char *cli_error_message(const struct cli_response *r)
+{
+        _cleanup_json_ struct json *j = NULL;
+        if (r->body && json_parse(r->body, r->len, &j, NULL) == 0) {
+                const char *m = json_str(json_get(j, "message"));
+                if (m)
+                        return xstrdup(m);
+        }
+        if (r->body && r->len) {
+                char *s = xstrndup(r->body, r->len);
+                s[strcspn(s, "\n")] = '\0';
+                return s;
+        }
+        return xasprintf("%d %s", r->status, http_reason(r->status));
+}

@@ -1,0 +1,694 @@
+/*
+ * cmd-image.c — `berth tag`, `berth rmi` (`image rm`), `berth image inspect`,
+ * `berth image prune`, and the `berth image` management command.
+ *
+ * `berth images` (`image ls`) lists with docker's table and --format through
+ * formatter.h (the same rows and templates docker uses).
+ *
+ * Each is one or a few API calls rendered as docker renders them: rmi prints
+ * "Untagged: …" / "Deleted: …" per action and goes on after a failed name
+ * (exit 1 at the end), inspect prints a JSON array indented by four spaces
+ * and "Error: No such image: <name>" for a missing one, prune asks before it
+ * removes unless -f.
+ *
+ * Never: change a name the user typed before sending it (the daemon
+ * normalises), print partial JSON on an error.
+ */
+#include <ctype.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/http.h"
+#include "base/buf.h"
+#include "cli.h"
+#include "formatter.h"
+#include "gotemplate.h"
+#include "units.h"
+
+/* Image names go into paths raw, as docker sends them ("/images/a/b:1/json"). */
+static void path_escape(struct berth_buf *b, const char *s)
+{
+        static const char hex[] = "0123456789ABCDEF";
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+                if (isalnum(*p) || strchr("-._~/:@", *p)) {
+                        buf_putc(b, (char)*p);
+                } else {
+                        buf_putc(b, '%');
+                        buf_putc(b, hex[*p >> 4]);
+                        buf_putc(b, hex[*p & 15]);
+                }
+        }
+}
+
+static char *image_path(const char *name, const char *suffix)
+{
+        struct berth_buf b = BERTH_BUF_INIT;
+        buf_puts(&b, "/images/");
+        path_escape(&b, name);
+        buf_puts(&b, suffix);
+        return buf_steal(&b);
+}
+
+static int connect_or_fail(struct cli_ctx *ctx, struct cli_client **ret)
+{
+        struct cli_client *c = cli_ctx_client(ctx);
+        if (!c)
+                return -EINVAL;
+        _cleanup_error_ struct berth_error *err = NULL;
+        if (cli_client_connect(c, NULL, &err) < 0) {
+                fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                return -ECONNREFUSED;
+        }
+        *ret = c;
+        return 0;
+}
+
+/* ---- images ---- */
+
+static char *validate_filter(const char *value)
+{
+        const char *eq = strchr(value, '=');
+        if (!eq || eq == value)
+                return xstrdup("bad format of filter (expected name=value)");
+        return NULL;
+}
+
+/* --filter k=v (repeatable) and the REPOSITORY[:TAG] argument as docker's filters JSON. */
+static char *filters_json(char **list, const char *reference)
+{
+        struct json *f = json_new_object();
+        for (size_t i = 0; list && list[i]; i++) {
+                _cleanup_free_ char *k = xstrdup(list[i]);
+                char *eq = strchr(k, '=');
+                *eq++ = '\0';
+                struct json *set = json_get(f, k);
+                if (!set)
+                        set = json_object_set(f, k, json_new_object());
+                json_object_set(set, eq, json_new_bool(true));
+        }
+        if (reference) {
+                struct json *set = json_get(f, "reference");
+                if (!set)
+                        set = json_object_set(f, "reference", json_new_object());
+                json_object_set(set, reference, json_new_bool(true));
+        }
+        char *s = json_len(f) ? json_dump(f, 0) : NULL;
+        json_free(f);
+        return s;
+}
+
+static int run_images(struct cli_ctx *ctx, const struct cli_flagset *fs)
+{
+        struct cli_client *c;
+        if (connect_or_fail(ctx, &c) < 0)
+                return 1;
+        _cleanup_free_ char *filters =
+            filters_json(cli_flag_list(fs, "filter"), fs->n_args ? fs->args[0] : NULL);
+        struct berth_buf q = BERTH_BUF_INIT;
+        if (cli_flag_bool(fs, "all"))
+                buf_puts(&q, "all=1");
+        if (filters) {
+                buf_printf(&q, "%sfilters=", q.len ? "&" : "");
+                http_escape_query(&q, filters);
+        }
+        struct cli_response resp;
+        _cleanup_error_ struct berth_error *err = NULL;
+        int r = cli_client_request(c, "GET", "/images/json", q.data, NULL, NULL, 0, &resp, &err);
+        buf_release(&q);
+        if (r < 0) {
+                fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                return 1;
+        }
+        if (resp.status != 200) {
+                r = cli_daemon_error(ctx, &resp);
+                cli_response_release(&resp);
+                return r;
+        }
+        _cleanup_json_ struct json *summaries = NULL;
+        r = json_parse(resp.body, resp.len, &summaries, &err);
+        cli_response_release(&resp);
+        if (r < 0) {
+                fprintf(ctx->err, "berth: bad /images/json reply from the daemon: %s\n",
+                        berth_error_msg(err));
+                return 1;
+        }
+        bool digests = cli_flag_bool(fs, "digests");
+        const char *source = cli_flag_string(fs, "format");
+        _cleanup_free_ char *format =
+            formatter_image_format(source ? source : "", cli_flag_bool(fs, "quiet"), digests);
+        _cleanup_json_ struct json *rows = formatter_image_rows(
+            summaries, format, digests, cli_flag_bool(fs, "no-trunc"), (int64_t)time(NULL));
+        _cleanup_json_ struct json *header = formatter_image_header();
+        struct berth_buf out = BERTH_BUF_INIT;
+        r = formatter_write(format, rows, NULL, header, FORMATTER_IMAGE_ROW_TYPE, &out, &err);
+        if (r < 0) {
+                buf_release(&out);
+                fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                return 1;
+        }
+        if (out.len)
+                fwrite(out.data, 1, out.len, ctx->out);
+        buf_release(&out);
+        return 0;
+}
+
+/* ---- history ---- */
+
+static const char *default_history_format =
+    "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}";
+static const char *non_human_history_format =
+    "table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}";
+
+/* docker's formatter.Ellipsis for text: at most max runes, the last one "…" when cut. */
+static void ellipsis(char *s, size_t max)
+{
+        size_t runes = 0;
+        char *cut = NULL;
+        for (char *p = s; *p; p++) {
+                if (((unsigned char)*p & 0xc0) == 0x80)
+                        continue;
+                if (runes == max - 1)
+                        cut = p;
+                runes++;
+        }
+        if (runes <= max || !cut)
+                return;
+        strcpy(cut, "…"); /* 3 bytes, and cut has at least 2 runes (>= 2 bytes) + NUL after it */
+}
+
+/* One docker historyContext row per entry, values already rendered as docker renders them. */
+static struct json *history_rows(const struct json *entries, bool human, bool no_trunc, int64_t now)
+{
+        struct json *rows = json_new_array();
+        size_t i;
+        struct json *h;
+        json_array_foreach (entries, i, h) {
+                struct json *row = json_array_append(rows, json_new_object());
+                const char *id = json_str(json_get(h, "Id")) ?: "";
+                if (strcmp(id, "<missing>") == 0 || no_trunc) {
+                        json_set_str(row, "ID", id);
+                } else {
+                        _cleanup_free_ char *t = units_truncate_id(id);
+                        json_set_str(row, "ID", t);
+                }
+                const struct json *c = json_get(h, "Created");
+                int64_t created = json_is(c, JSON_NUMBER) ? c->num.i : 0;
+                /* CreatedAt: Go's time.RFC3339 in local time ("Z" for UTC). */
+                time_t t = (time_t)created;
+                struct tm tm;
+                char stamp[64];
+                localtime_r(&t, &tm);
+                strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+                struct berth_buf at = BERTH_BUF_INIT;
+                buf_puts(&at, stamp);
+                if (tm.tm_gmtoff == 0)
+                        buf_putc(&at, 'Z');
+                else
+                        buf_printf(&at, "%c%02ld:%02ld", tm.tm_gmtoff < 0 ? '-' : '+',
+                                   labs(tm.tm_gmtoff) / 3600, labs(tm.tm_gmtoff) % 3600 / 60);
+                json_set_str(row, "CreatedAt", at.data);
+                struct berth_buf b = BERTH_BUF_INIT;
+                if (human)
+                        units_ago(&b, created, now);
+                else
+                        buf_puts(&b, at.data);
+                json_set_str(row, "CreatedSince", b.data);
+                buf_release(&b);
+                buf_release(&at);
+                _cleanup_free_ char *by = xstrdup(json_str(json_get(h, "CreatedBy")) ?: "");
+                for (char *p = by; *p; p++)
+                        if (*p == '\t')
+                                *p = ' ';
+                if (!no_trunc) {
+                        by = xrealloc(by, strlen(by) + 4);
+                        ellipsis(by, 45);
+                }
+                json_set_str(row, "CreatedBy", by);
+                const struct json *sz = json_get(h, "Size");
+                double size = json_is(sz, JSON_NUMBER) ? (double)sz->num.i : 0.0;
+                if (human)
+                        units_human_size_prec(&b, size, 3);
+                else
+                        buf_printf(&b, "%lld", (long long)size);
+                json_set_str(row, "Size", b.data);
+                buf_release(&b);
+                json_set_str(row, "Comment", json_str(json_get(h, "Comment")) ?: "");
+        }
+        return rows;
+}
+
+static int run_history(struct cli_ctx *ctx, const struct cli_flagset *fs)
+{
+        struct cli_client *c;
+        if (connect_or_fail(ctx, &c) < 0)
+                return 1;
+        _cleanup_free_ char *path = image_path(fs->args[0], "/history");
+        struct cli_response resp;
+        _cleanup_error_ struct berth_error *err = NULL;
+        if (cli_client_request(c, "GET", path, NULL, NULL, NULL, 0, &resp, &err) < 0) {
+                fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                return 1;
+        }
+        if (resp.status != 200) {
+                int code = cli_daemon_error(ctx, &resp);
+                cli_response_release(&resp);
+                return code;
+        }
+        _cleanup_json_ struct json *entries = NULL;
+        int r = json_parse(resp.body, resp.len, &entries, &err);
+        cli_response_release(&resp);
+        if (r < 0) {
+                fprintf(ctx->err, "berth: bad history reply from the daemon: %s\n",
+                        berth_error_msg(err));
+                return 1;
+        }
+        const char *source = cli_flag_string(fs, "format");
+        const char *format = cli_flag_bool(fs, "quiet")                          ? "{{.ID}}"
+                             : source && *source && strcmp(source, "table") != 0 ? source
+                             : cli_flag_bool(fs, "human") ? default_history_format
+                                                          : non_human_history_format;
+        _cleanup_json_ struct json *rows =
+            history_rows(entries, cli_flag_bool(fs, "human"), cli_flag_bool(fs, "no-trunc"),
+                         (int64_t)time(NULL));
+        _cleanup_json_ struct json *header = NULL;
+        (void)json_parse("{\"ID\":\"IMAGE\",\"CreatedSince\":\"CREATED\",\"CreatedAt\":"
+                         "\"CREATED AT\",\"CreatedBy\":\"CREATED BY\",\"Size\":\"SIZE\","
+                         "\"Comment\":\"COMMENT\"}",
+                         strlen("{\"ID\":\"IMAGE\",\"CreatedSince\":\"CREATED\",\"CreatedAt\":"
+                                "\"CREATED AT\",\"CreatedBy\":\"CREATED BY\",\"Size\":\"SIZE\","
+                                "\"Comment\":\"COMMENT\"}"),
+                         &header, NULL);
+        struct berth_buf out = BERTH_BUF_INIT;
+        r = formatter_write(format, rows, NULL, header, "*formatter.historyContext", &out, &err);
+        if (r < 0) {
+                buf_release(&out);
+                fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                return 1;
+        }
+        if (out.len)
+                fwrite(out.data, 1, out.len, ctx->out);
+        buf_release(&out);
+        return 0;
+}
+
+/* ---- tag ---- */
+
+static int run_tag(struct cli_ctx *ctx, const struct cli_flagset *fs)
+{
+        struct cli_client *c;
+        if (connect_or_fail(ctx, &c) < 0)
+                return 1;
+        /* TARGET[:TAG]: the tag is after the last ':' that follows the last '/'. */
+        _cleanup_free_ char *repo = xstrdup(fs->args[1]);
+        char *slash = strrchr(repo, '/');
+        char *colon = strrchr(repo, ':');
+        const char *tag = NULL;
+        if (colon && (!slash || colon > slash)) {
+                *colon = '\0';
+                tag = colon + 1;
+        }
+        struct berth_buf q = BERTH_BUF_INIT;
+        buf_puts(&q, "repo=");
+        http_escape_query(&q, repo);
+        if (tag) {
+                buf_puts(&q, "&tag=");
+                http_escape_query(&q, tag);
+        }
+        _cleanup_free_ char *path = image_path(fs->args[0], "/tag");
+        struct cli_response resp;
+        _cleanup_error_ struct berth_error *err = NULL;
+        int r = cli_client_request(c, "POST", path, q.data, NULL, NULL, 0, &resp, &err);
+        buf_release(&q);
+        if (r < 0) {
+                fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                return 1;
+        }
+        int code = resp.status / 100 == 2 ? 0 : cli_daemon_error(ctx, &resp);
+        cli_response_release(&resp);
+        return code;
+}
+
+/* ---- rmi ---- */
+
+static int run_rmi(struct cli_ctx *ctx, const struct cli_flagset *fs)
+{
+        struct cli_client *c;
+        if (connect_or_fail(ctx, &c) < 0)
+                return 1;
+        const char *query = cli_flag_bool(fs, "force")      ? "force=1"
+                            : cli_flag_bool(fs, "no-prune") ? "noprune=1"
+                                                            : NULL;
+        _cleanup_free_ char *both = cli_flag_bool(fs, "force") && cli_flag_bool(fs, "no-prune")
+                                        ? xstrdup("force=1&noprune=1")
+                                        : NULL;
+        int code = 0;
+        for (size_t i = 0; i < fs->n_args; i++) {
+                _cleanup_free_ char *path = image_path(fs->args[i], "");
+                struct cli_response resp;
+                _cleanup_error_ struct berth_error *err = NULL;
+                if (cli_client_request(c, "DELETE", path, both ? both : query, NULL, NULL, 0, &resp,
+                                       &err) < 0) {
+                        fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                        return 1;
+                }
+                if (resp.status != 200) {
+                        code = cli_daemon_error(ctx, &resp);
+                        cli_response_release(&resp);
+                        continue;
+                }
+                _cleanup_json_ struct json *j = NULL;
+                if (json_parse(resp.body, resp.len, &j, NULL) == 0) {
+                        size_t k;
+                        struct json *a;
+                        json_array_foreach (j, k, a) {
+                                const char *u = json_str(json_get(a, "Untagged"));
+                                const char *d = json_str(json_get(a, "Deleted"));
+                                if (u)
+                                        fprintf(ctx->out, "Untagged: %s\n", u);
+                                if (d)
+                                        fprintf(ctx->out, "Deleted: %s\n", d);
+                        }
+                }
+                cli_response_release(&resp);
+        }
+        return code;
+}
+
+/* ---- image inspect ---- */
+
+/* json_dump's pretty form indents by two; docker inspect indents by four.  JSON
+ * strings hold no raw newlines, so every leading space on a line is indent. */
+static void four_space_indent(struct berth_buf *out, const char *pretty)
+{
+        for (const char *line = pretty; *line;) {
+                const char *nl = strchrnul(line, '\n');
+                const char *p = line;
+                while (p < nl && *p == ' ')
+                        p++;
+                for (const char *s = line; s < p; s++)
+                        buf_puts(out, "  ");
+                buf_append(out, p, (size_t)(nl - p));
+                if (*nl)
+                        buf_putc(out, '\n');
+                line = *nl ? nl + 1 : nl;
+        }
+}
+
+static int run_image_inspect(struct cli_ctx *ctx, const struct cli_flagset *fs)
+{
+        struct cli_client *c;
+        if (connect_or_fail(ctx, &c) < 0)
+                return 1;
+        struct json *all = json_new_array();
+        struct berth_buf errors = BERTH_BUF_INIT;
+        int code = 0;
+        for (size_t i = 0; i < fs->n_args; i++) {
+                _cleanup_free_ char *path = image_path(fs->args[i], "/json");
+                struct cli_response resp;
+                _cleanup_error_ struct berth_error *err = NULL;
+                if (cli_client_request(c, "GET", path, NULL, NULL, NULL, 0, &resp, &err) < 0) {
+                        fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                        json_free(all);
+                        buf_release(&errors);
+                        return 1;
+                }
+                struct json *j = NULL;
+                if (resp.status == 200 && json_parse(resp.body, resp.len, &j, NULL) == 0) {
+                        json_array_append(all, j);
+                } else if (resp.status == 404) {
+                        buf_printf(&errors, "Error: No such image: %s\n", fs->args[i]);
+                        code = 1;
+                } else {
+                        _cleanup_free_ char *m = cli_error_message(&resp);
+                        buf_printf(&errors, "Error response from daemon: %s\n", m);
+                        code = 1;
+                }
+                cli_response_release(&resp);
+        }
+        struct berth_buf out = BERTH_BUF_INIT;
+        const char *format = cli_flag_string(fs, "format");
+        if (format && *format) {
+                /* -f: one template result per image, as docker inspect --format. */
+                _cleanup_free_ char *text = formatter_template_string(format);
+                _cleanup_gotemplate_ struct gotemplate *t = NULL;
+                _cleanup_error_ struct berth_error *terr = NULL;
+                int r = gotemplate_parse(text, &t, &terr);
+                for (size_t i = 0; r == 0 && i < json_len(all); i++) {
+                        r = gotemplate_exec(t, all->arr.items[i], 0, &out, &terr);
+                        buf_putc(&out, '\n');
+                }
+                if (r < 0) {
+                        fprintf(ctx->err, "template parsing error: %s\n", berth_error_msg(terr));
+                        code = 1;
+                } else if (out.len) {
+                        fputs(out.data, ctx->out);
+                }
+        } else {
+                _cleanup_free_ char *pretty =
+                    json_dump(all, JSON_DUMP_PRETTY | JSON_DUMP_NO_ESCAPE_HTML);
+                four_space_indent(&out, pretty);
+                fprintf(ctx->out, "%s\n", out.data);
+        }
+        fflush(ctx->out);
+        if (errors.len)
+                fputs(errors.data, ctx->err);
+        buf_release(&out);
+        buf_release(&errors);
+        json_free(all);
+        return code;
+}
+
+/* ---- image prune ---- */
+
+static int run_image_prune(struct cli_ctx *ctx, const struct cli_flagset *fs)
+{
+        bool all = cli_flag_bool(fs, "all");
+        if (!cli_flag_bool(fs, "force")) {
+                fprintf(ctx->out,
+                        "WARNING! This will remove all %s.\nAre you sure you want to "
+                        "continue? [y/N] ",
+                        all ? "images without at least one container associated to them"
+                            : "dangling images");
+                fflush(ctx->out);
+                char answer[16] = "";
+                if (!fgets(answer, sizeof(answer), stdin) || (answer[0] != 'y' && answer[0] != 'Y'))
+                        return 0;
+        }
+        struct cli_client *c;
+        if (connect_or_fail(ctx, &c) < 0)
+                return 1;
+        const char *query = all ? "filters=%7B%22dangling%22%3A%7B%22false%22%3Atrue%7D%7D" : NULL;
+        struct cli_response resp;
+        _cleanup_error_ struct berth_error *err = NULL;
+        if (cli_client_request(c, "POST", "/images/prune", query, NULL, NULL, 0, &resp, &err) < 0) {
+                fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                return 1;
+        }
+        if (resp.status != 200) {
+                int code = cli_daemon_error(ctx, &resp);
+                cli_response_release(&resp);
+                return code;
+        }
+        _cleanup_json_ struct json *j = NULL;
+        (void)json_parse(resp.body, resp.len, &j, NULL);
+        cli_response_release(&resp);
+        const struct json *deleted = json_get(j, "ImagesDeleted");
+        if (json_len(deleted)) {
+                fputs("Deleted Images:\n", ctx->out);
+                size_t k;
+                struct json *a;
+                json_array_foreach (deleted, k, a) {
+                        const char *u = json_str(json_get(a, "Untagged"));
+                        const char *d = json_str(json_get(a, "Deleted"));
+                        if (u)
+                                fprintf(ctx->out, "untagged: %s\n", u);
+                        if (d)
+                                fprintf(ctx->out, "deleted: %s\n", d);
+                }
+                fputc('\n', ctx->out);
+        }
+        const struct json *space = json_get(j, "SpaceReclaimed");
+        struct berth_buf human = BERTH_BUF_INIT;
+        units_human_size(&human, json_is(space, JSON_NUMBER) ? (double)space->num.u : 0.0);
+        fprintf(ctx->out, "Total reclaimed space: %s\n", human.data);
+        buf_release(&human);
+        return 0;
+}
+
+static const struct cli_flag rmi_flags[] = {
+    {"force", 'f', CLI_FLAG_BOOL, "Force removal of the image", NULL, NULL, false},
+    {"no-prune", 0, CLI_FLAG_BOOL, "Do not delete untagged parents", NULL, NULL, false},
+};
+
+static const struct cli_flag images_flags[] = {
+    {"all", 'a', CLI_FLAG_BOOL, "Show all images (default hides intermediate images)", NULL, NULL,
+     false, NULL},
+    {"digests", 0, CLI_FLAG_BOOL, "Show digests", NULL, NULL, false, NULL},
+    {"filter", 'f', CLI_FLAG_LIST, "Filter output based on conditions provided", NULL, "filter",
+     false, validate_filter},
+    {"format", 0, CLI_FLAG_STRING,
+     "Format output using a custom template:\n"
+     "                        'table':            Print output in table format with column "
+     "headers (default)\n"
+     "                        'table TEMPLATE':   Print output in table format using the "
+     "given Go template\n"
+     "                        'json':             Print in JSON format\n"
+     "                        'TEMPLATE':         Print output using the given Go template",
+     NULL, NULL, false, NULL},
+    {"no-trunc", 0, CLI_FLAG_BOOL, "Don't truncate output", NULL, NULL, false, NULL},
+    {"quiet", 'q', CLI_FLAG_BOOL, "Only show image IDs", NULL, NULL, false, NULL},
+};
+
+static const struct cli_flag history_flags[] = {
+    {"format", 0, CLI_FLAG_STRING,
+     "Format output using a custom template:\n"
+     "                        'table':            Print output in table format with column "
+     "headers (default)\n"
+     "                        'table TEMPLATE':   Print output in table format using the "
+     "given Go template\n"
+     "                        'json':             Print in JSON format\n"
+     "                        'TEMPLATE':         Print output using the given Go template",
+     NULL, NULL, false, NULL},
+    {"human", 'H', CLI_FLAG_BOOL, "Print sizes and dates in human readable format", "true", NULL,
+     false, NULL},
+    {"no-trunc", 0, CLI_FLAG_BOOL, "Don't truncate output", NULL, NULL, false, NULL},
+    {"quiet", 'q', CLI_FLAG_BOOL, "Only show image IDs", NULL, NULL, false, NULL},
+};
+
+static const struct cli_flag prune_flags[] = {
+    {"all", 'a', CLI_FLAG_BOOL, "Remove all unused images, not just dangling ones", NULL, NULL,
+     false},
+    {"force", 'f', CLI_FLAG_BOOL, "Do not prompt for confirmation", NULL, NULL, false},
+};
+
+const struct cli_command cli_cmd_images = {
+    .name = "images",
+    .usage = "[OPTIONS] [REPOSITORY[:TAG]]",
+    .summary = "List images",
+    .group = CLI_GROUP_COMMON,
+    .flags = images_flags,
+    .n_flags = ELEMENTSOF(images_flags),
+    .mode = CLI_PARSE_INTERSPERSED,
+    .min_args = 0,
+    .max_args = 1,
+    .aliases = "image ls, image list, images",
+    .run = run_images,
+};
+
+static const struct cli_command cli_cmd_image_ls = {
+    .name = "ls",
+    .usage = "[OPTIONS] [REPOSITORY[:TAG]]",
+    .summary = "List images",
+    .flags = images_flags,
+    .n_flags = ELEMENTSOF(images_flags),
+    .mode = CLI_PARSE_INTERSPERSED,
+    .min_args = 0,
+    .max_args = 1,
+    .aliases = "image ls, image list, images",
+    .run = run_images,
+};
+
+const struct cli_command cli_cmd_history = {
+    .name = "history",
+    .usage = "[OPTIONS] IMAGE",
+    .summary = "Show the history of an image",
+    .group = CLI_GROUP_OTHER,
+    .flags = history_flags,
+    .n_flags = ELEMENTSOF(history_flags),
+    .mode = CLI_PARSE_INTERSPERSED,
+    .min_args = 1,
+    .max_args = 1,
+    .aliases = "image history, history",
+    .run = run_history,
+};
+
+const struct cli_command cli_cmd_tag = {
+    .name = "tag",
+    .usage = "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+    .summary = "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
+    .group = CLI_GROUP_OTHER,
+    .mode = CLI_PARSE_INTERSPERSED,
+    .min_args = 2,
+    .max_args = 2,
+    .aliases = "image tag, tag",
+    .run = run_tag,
+};
+
+const struct cli_command cli_cmd_rmi = {
+    .name = "rmi",
+    .usage = "[OPTIONS] IMAGE [IMAGE...]",
+    .summary = "Remove one or more images",
+    .group = CLI_GROUP_OTHER,
+    .flags = rmi_flags,
+    .n_flags = ELEMENTSOF(rmi_flags),
+    .mode = CLI_PARSE_INTERSPERSED,
+    .min_args = 1,
+    .max_args = -1,
+    .aliases = "image rm, image remove, rmi",
+    .run = run_rmi,
+};
+
+static const struct cli_flag inspect_flags[] = {
+    {"format", 'f', CLI_FLAG_STRING, "Format output using a custom template", NULL, "string",
+     false},
+};
+
+static const struct cli_command cli_cmd_image_inspect = {
+    .name = "inspect",
+    .usage = "[OPTIONS] IMAGE [IMAGE...]",
+    .summary = "Display detailed information on one or more images",
+    .flags = inspect_flags,
+    .n_flags = ELEMENTSOF(inspect_flags),
+    .mode = CLI_PARSE_INTERSPERSED,
+    .min_args = 1,
+    .max_args = -1,
+    .run = run_image_inspect,
+};
+
+static const struct cli_command cli_cmd_image_prune = {
+    .name = "prune",
+    .usage = "[OPTIONS]",
+    .summary = "Remove unused images",
+    .flags = prune_flags,
+    .n_flags = ELEMENTSOF(prune_flags),
+    .mode = CLI_PARSE_INTERSPERSED,
+    .min_args = 0,
+    .max_args = 0,
+    .run = run_image_prune,
+};
+
+static const struct cli_command cli_cmd_image_rm = {
+    .name = "rm",
+    .usage = "[OPTIONS] IMAGE [IMAGE...]",
+    .summary = "Remove one or more images",
+    .flags = rmi_flags,
+    .n_flags = ELEMENTSOF(rmi_flags),
+    .mode = CLI_PARSE_INTERSPERSED,
+    .min_args = 1,
+    .max_args = -1,
+    .aliases = "image rm, image remove, rmi",
+    .run = run_rmi,
+};
+
+static const struct cli_command *const image_subcommands[] = {
+    // clang-format off
+    &cli_cmd_history,
+    &cli_cmd_image_inspect,
+    &cli_cmd_image_load,
+    &cli_cmd_image_ls,
+    &cli_cmd_image_prune,
+    &cli_cmd_image_pull,
+    &cli_cmd_image_push,
+    &cli_cmd_image_rm,
+    &cli_cmd_image_save,
+    &cli_cmd_tag,
+    NULL,
+    // clang-format on
+};
+
+const struct cli_command cli_cmd_image = {
+    .name = "image",
+    .summary = "Manage images",
+    .group = CLI_GROUP_MANAGEMENT,
+    .subcommands = image_subcommands,
+};

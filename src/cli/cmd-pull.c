@@ -1,0 +1,346 @@
+/*
+ * cmd-pull.c — `berth pull`, `push`, `save` and `load`, also as `image
+ * pull|push|save|load` (cmd-image.c has the other image commands).
+ *
+ * Each command is a thin layer over one API call and cliformat's renderers:
+ * pull feeds the daemon's JSON stream to the progress renderer (redrawn in
+ * place on a terminal, plain lines otherwise) and ends with the pulled
+ * reference as docker 28 does; push and load render their streams the same
+ * way; save writes the archive to -o (a temp name renamed when complete) or
+ * to a redirected stdout.
+ * Outputs and error texts are docker's ("Error response from daemon: …").
+ *
+ * Never: print a line docker would not print, or exit 0 after a daemon error.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/http.h"
+#include "base/buf.h"
+#include "cli.h"
+#include "image/reference.h"
+#include "progress.h"
+
+/* ---- helpers ---- */
+
+static void query_add(struct berth_buf *q, const char *key, const char *value)
+{
+        if (q->len)
+                buf_putc(q, '&');
+        buf_printf(q, "%s=", key);
+        http_escape_query(q, value);
+}
+
+/* ---- pull ---- */
+
+struct pull_render {
+        struct cli_ctx *ctx;
+        struct progress *p;
+        bool quiet;
+        int status;                  /* set by the client before the first byte */
+        struct berth_buf error_body; /* a non-200 answer: {"message": …} */
+        struct berth_error *err;
+};
+
+static int pull_data(const char *data, size_t len, void *userdata)
+{
+        struct pull_render *pr = userdata;
+        if (pr->status != 200) {
+                if (pr->error_body.len + len <= 1 << 20)
+                        buf_append(&pr->error_body, data, len);
+                return 0;
+        }
+        _cleanup_buf_ struct berth_buf out = BERTH_BUF_INIT;
+        int r = progress_feed(pr->p, data, len, &out, &pr->err);
+        if (!pr->quiet && out.len) {
+                fwrite(out.data, 1, out.len, pr->ctx->out);
+                fflush(pr->ctx->out);
+        }
+        return r < 0 ? r : 0;
+}
+
+/* POST a progress stream and render it; 0 when it ended without an error. */
+static int stream_progress_body(struct cli_ctx *ctx, const char *path, const char *query,
+                                bool quiet, const char *registry, const char *content_type,
+                                const void *body, size_t body_len)
+{
+        struct cli_client *c = cli_ctx_client(ctx);
+        if (!c)
+                return 1;
+        /* Stored credentials for the registry (cmd-login.c), as docker sends them. */
+        _cleanup_free_ char *auth = cli_registry_auth(registry);
+        _cleanup_free_ char *hdr = auth ? xasprintf("X-Registry-Auth: %s\r\n", auth) : NULL;
+        c->extra_headers = hdr;
+        _cleanup_error_ struct berth_error *err = NULL;
+        bool tty = isatty(fileno(ctx->out));
+        struct pull_render pr = {
+            .ctx = ctx,
+            .p = progress_new(tty, tty ? progress_terminal_width(fileno(ctx->out)) : 0),
+            .quiet = quiet,
+        };
+        int r = cli_client_stream(c, "POST", path, query, content_type, body, body_len, &pr.status,
+                                  pull_data, &pr, &err);
+        int code = 0;
+        if (r < 0 && pr.err) {
+                fflush(ctx->out);
+                fprintf(ctx->err, "%s\n", berth_error_msg(pr.err));
+                code = 1;
+        } else if (r < 0) {
+                fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                code = 1;
+        } else if (pr.status != 200) {
+                struct cli_response resp = {.status = pr.status,
+                                            .body = pr.error_body.data ? pr.error_body.data : "",
+                                            .len = pr.error_body.len};
+                code = cli_daemon_error(ctx, &resp);
+        } else {
+                _cleanup_buf_ struct berth_buf out = BERTH_BUF_INIT;
+                if (progress_finish(pr.p, &out, &pr.err) < 0) {
+                        fflush(ctx->out);
+                        fprintf(ctx->err, "%s\n", berth_error_msg(pr.err));
+                        code = 1;
+                } else if (!quiet && out.len) {
+                        fwrite(out.data, 1, out.len, ctx->out);
+                }
+        }
+        c->extra_headers = NULL;
+        progress_free(pr.p);
+        berth_error_free(pr.err);
+        buf_release(&pr.error_body);
+        return code;
+}
+
+static int stream_progress(struct cli_ctx *ctx, const char *path, const char *query, bool quiet,
+                           const char *registry)
+{
+        return stream_progress_body(ctx, path, query, quiet, registry, NULL, NULL, 0);
+}
+
+static int run_pull(struct cli_ctx *ctx, const struct cli_flagset *fs)
+{
+        const char *arg = fs->args[0];
+        bool all = cli_flag_bool(fs, "all-tags");
+        bool quiet = cli_flag_bool(fs, "quiet");
+        _cleanup_error_ struct berth_error *err = NULL;
+        _cleanup_image_ref_ struct image_ref *ref = NULL;
+        if (image_ref_parse_normalized(arg, &ref, &err) < 0) {
+                fprintf(ctx->err, "invalid reference format: %s\n", berth_error_msg(err));
+                return 1;
+        }
+        if (all && (ref->tag || ref->digest)) {
+                fprintf(ctx->err, "tag can't be used with --all-tags/-a\n");
+                return 1;
+        }
+        if (!all && !ref->tag && !ref->digest) {
+                ref->tag = xstrdup(IMAGE_REF_DEFAULT_TAG);
+                if (!quiet)
+                        fprintf(ctx->out, "Using default tag: %s\n", IMAGE_REF_DEFAULT_TAG);
+        }
+        _cleanup_free_ char *name = image_ref_name(ref);
+        struct berth_buf q = BERTH_BUF_INIT;
+        query_add(&q, "fromImage", name);
+        if (ref->digest || ref->tag)
+                query_add(&q, "tag", ref->digest ? ref->digest : ref->tag);
+        const char *platform = cli_flag_string(fs, "platform");
+        if (platform && *platform)
+                query_add(&q, "platform", platform);
+
+        int code = stream_progress(ctx, "/images/create", q.data, quiet, ref->domain);
+        buf_release(&q);
+        if (code == 0) {
+                _cleanup_free_ char *full = image_ref_string(ref);
+                fprintf(ctx->out, "%s\n", full);
+        }
+        return code;
+}
+
+/* ---- push ---- */
+
+static int run_push(struct cli_ctx *ctx, const struct cli_flagset *fs)
+{
+        const char *arg = fs->args[0];
+        _cleanup_error_ struct berth_error *err = NULL;
+        _cleanup_image_ref_ struct image_ref *ref = NULL;
+        if (image_ref_parse_normalized(arg, &ref, &err) < 0) {
+                fprintf(ctx->err, "invalid reference format: %s\n", berth_error_msg(err));
+                return 1;
+        }
+        if (ref->digest) {
+                fprintf(ctx->err, "cannot push a digest reference\n");
+                return 1;
+        }
+        bool quiet = cli_flag_bool(fs, "quiet");
+        if (!ref->tag) {
+                ref->tag = xstrdup(IMAGE_REF_DEFAULT_TAG);
+                if (!quiet)
+                        fprintf(ctx->out, "Using default tag: %s\n", IMAGE_REF_DEFAULT_TAG);
+        }
+        _cleanup_free_ char *name = image_ref_name(ref);
+        _cleanup_free_ char *path = xasprintf("/images/%s/push", name);
+        struct berth_buf q = BERTH_BUF_INIT;
+        query_add(&q, "tag", ref->tag);
+        int code = stream_progress(ctx, path, q.data, quiet, ref->domain);
+        buf_release(&q);
+        if (code == 0 && quiet) {
+                _cleanup_free_ char *full = image_ref_string(ref);
+                fprintf(ctx->out, "%s\n", full);
+        }
+        return code;
+}
+
+/* ---- save and load ---- */
+
+struct save_sink {
+        FILE *f;
+        int status;
+        struct berth_buf error_body;
+};
+
+static int save_data(const char *data, size_t len, void *userdata)
+{
+        struct save_sink *ss = userdata;
+        if (ss->status != 200) {
+                if (ss->error_body.len + len <= 1 << 20)
+                        buf_append(&ss->error_body, data, len);
+                return 0;
+        }
+        return fwrite(data, 1, len, ss->f) == len ? 0 : -EIO;
+}
+
+static int run_save(struct cli_ctx *ctx, const struct cli_flagset *fs)
+{
+        const char *output = cli_flag_string(fs, "output");
+        if ((!output || !*output) && isatty(fileno(ctx->out))) {
+                fprintf(ctx->err, "Cowardly refusing to save to a terminal. Use the -o flag or "
+                                  "redirect\n");
+                return 1;
+        }
+        struct cli_client *c = cli_ctx_client(ctx);
+        if (!c)
+                return 1;
+        struct berth_buf q = BERTH_BUF_INIT;
+        for (size_t i = 0; i < fs->n_args; i++)
+                query_add(&q, "names", fs->args[i]);
+        _cleanup_free_ char *tmp = output && *output ? xasprintf("%s.berth-tmp", output) : NULL;
+        struct save_sink ss = {.f = tmp ? fopen(tmp, "we") : ctx->out};
+        if (!ss.f) {
+                fprintf(ctx->err, "failed to save image: open %s: %s\n", tmp, strerror(errno));
+                buf_release(&q);
+                return 1;
+        }
+        _cleanup_error_ struct berth_error *err = NULL;
+        int r = cli_client_stream(c, "GET", "/images/get", q.data, NULL, NULL, 0, &ss.status,
+                                  save_data, &ss, &err);
+        buf_release(&q);
+        int code = 0;
+        if (r < 0) {
+                fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                code = 1;
+        } else if (ss.status != 200) {
+                struct cli_response resp = {.status = ss.status,
+                                            .body = ss.error_body.data ? ss.error_body.data : "",
+                                            .len = ss.error_body.len};
+                code = cli_daemon_error(ctx, &resp);
+        }
+        if (tmp) {
+                if (fclose(ss.f) != 0 && code == 0) {
+                        fprintf(ctx->err, "failed to save image: %s\n", strerror(errno));
+                        code = 1;
+                }
+                if (code == 0 && rename(tmp, output) < 0) {
+                        fprintf(ctx->err, "failed to save image: %s\n", strerror(errno));
+                        code = 1;
+                }
+                if (code != 0)
+                        (void)unlink(tmp);
+        }
+        buf_release(&ss.error_body);
+        return code;
+}
+
+static int run_load(struct cli_ctx *ctx, const struct cli_flagset *fs)
+{
+        const char *input = cli_flag_string(fs, "input");
+        FILE *f = stdin;
+        if (input && *input) {
+                f = fopen(input, "re");
+                if (!f) {
+                        fprintf(ctx->err, "open %s: %s\n", input, strerror(errno));
+                        return 1;
+                }
+        } else if (isatty(fileno(stdin))) {
+                fprintf(ctx->err, "requested load from stdin, but stdin is empty\n");
+                return 1;
+        }
+        struct berth_buf body = BERTH_BUF_INIT;
+        char chunk[65536];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+                buf_append(&body, chunk, n);
+        if (f != stdin)
+                fclose(f);
+        int code = stream_progress_body(
+            ctx, "/images/load", cli_flag_bool(fs, "quiet") ? "quiet=1" : "quiet=0", false, NULL,
+            "application/x-tar", body.data ? body.data : "", body.len);
+        buf_release(&body);
+        return code;
+}
+
+/* ---- the command table ---- */
+
+static const struct cli_flag pull_flags[] = {
+    {"all-tags", 'a', CLI_FLAG_BOOL, "Download all tagged images in the repository", NULL, NULL,
+     false},
+    {"platform", 0, CLI_FLAG_STRING, "Set platform if server is multi-platform capable", NULL, NULL,
+     false},
+    {"quiet", 'q', CLI_FLAG_BOOL, "Suppress verbose output", NULL, NULL, false},
+};
+
+#define CMD(var, nm, use, sum, grp, fl, mn, mx, al, fn)                                            \
+        const struct cli_command var = {                                                           \
+            .name = nm,                                                                            \
+            .usage = use,                                                                          \
+            .summary = sum,                                                                        \
+            .group = grp,                                                                          \
+            .flags = fl,                                                                           \
+            .n_flags = ELEMENTSOF(fl),                                                             \
+            .mode = CLI_PARSE_INTERSPERSED,                                                        \
+            .min_args = mn,                                                                        \
+            .max_args = mx,                                                                        \
+            .aliases = al,                                                                         \
+            .run = fn,                                                                             \
+        }
+
+CMD(cli_cmd_pull, "pull", "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry",
+    CLI_GROUP_COMMON, pull_flags, 1, 1, "image pull, pull", run_pull);
+static const struct cli_flag push_flags[] = {
+    {"quiet", 'q', CLI_FLAG_BOOL, "Suppress verbose output", NULL, NULL, false},
+};
+
+CMD(cli_cmd_push, "push", "[OPTIONS] NAME[:TAG]", "Upload an image to a registry", CLI_GROUP_COMMON,
+    push_flags, 1, 1, "image push, push", run_push);
+CMD(cli_cmd_image_push, "push", "[OPTIONS] NAME[:TAG]", "Upload an image to a registry",
+    CLI_GROUP_OTHER, push_flags, 1, 1, "image push, push", run_push);
+
+CMD(cli_cmd_image_pull, "pull", "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry",
+    CLI_GROUP_OTHER, pull_flags, 1, 1, "image pull, pull", run_pull);
+
+static const struct cli_flag save_flags[] = {
+    {"output", 'o', CLI_FLAG_STRING, "Write to a file, instead of STDOUT", NULL, "string", false},
+};
+static const struct cli_flag load_flags[] = {
+    {"input", 'i', CLI_FLAG_STRING, "Read from tar archive file, instead of STDIN", NULL, "string",
+     false},
+    {"quiet", 'q', CLI_FLAG_BOOL, "Suppress the load output", NULL, NULL, false},
+};
+CMD(cli_cmd_save, "save", "[OPTIONS] IMAGE [IMAGE...]",
+    "Save one or more images to a tar archive (streamed to STDOUT by default)", CLI_GROUP_OTHER,
+    save_flags, 1, -1, "image save, save", run_save);
+CMD(cli_cmd_image_save, "save", "[OPTIONS] IMAGE [IMAGE...]",
+    "Save one or more images to a tar archive (streamed to STDOUT by default)", CLI_GROUP_OTHER,
+    save_flags, 1, -1, "image save, save", run_save);
+CMD(cli_cmd_load, "load", "[OPTIONS]", "Load an image from a tar archive or STDIN", CLI_GROUP_OTHER,
+    load_flags, 0, 0, "image load, load", run_load);
+CMD(cli_cmd_image_load, "load", "[OPTIONS]", "Load an image from a tar archive or STDIN",
+    CLI_GROUP_OTHER, load_flags, 0, 0, "image load, load", run_load);

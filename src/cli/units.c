@@ -1,0 +1,232 @@
+/*
+ * units.c — go-units' HumanSize, BytesSize, HumanDuration, RAMInBytes and
+ * FromHumanSize, Go's Duration.String and docker's TruncateID in C.
+ *
+ * How: sizes divide by 1000 (or 1024) until below the base, then print with
+ * "%.*g" (C's %g and Go's agree for an explicit precision: both drop
+ * trailing zeros and switch to e-notation at the same exponents).  Parsing
+ * follows go-units' parseSize: the number is everything up to the last
+ * digit, '.' or space; the suffix is one of b, k, m, g, t, p with an
+ * optional "b" or "ib".
+ *
+ * Never: accept a negative size or a suffix go-units rejects.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/units.h"
+
+static const char *const decimal_abbrs[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
+static const char *const binary_abbrs[] = {"B",   "KiB", "MiB", "GiB", "TiB",
+                                           "PiB", "EiB", "ZiB", "YiB"};
+
+void units_human_size_prec(struct berth_buf *b, double size, int precision)
+{
+        int i = 0;
+        while (size >= 1000.0 && i < 8) {
+                size /= 1000.0;
+                i++;
+        }
+        buf_printf(b, "%.*g%s", precision, size, decimal_abbrs[i]);
+}
+
+void units_human_size(struct berth_buf *b, double size)
+{
+        units_human_size_prec(b, size, 4);
+}
+
+void units_bytes_size(struct berth_buf *b, double size)
+{
+        int i = 0;
+        while (size >= 1024.0 && i < 8) {
+                size /= 1024.0;
+                i++;
+        }
+        buf_printf(b, "%.4g%s", size, binary_abbrs[i]);
+}
+
+void units_human_duration(struct berth_buf *b, int64_t d)
+{
+        const int64_t sec = UNITS_NSEC_PER_SEC;
+        int64_t seconds = d / sec;
+        if (seconds < 1) {
+                buf_puts(b, "Less than a second");
+                return;
+        }
+        if (seconds == 1) {
+                buf_puts(b, "1 second");
+                return;
+        }
+        if (seconds < 60) {
+                buf_printf(b, "%lld seconds", (long long)seconds);
+                return;
+        }
+        int64_t minutes = d / (60 * sec);
+        if (minutes == 1) {
+                buf_puts(b, "About a minute");
+                return;
+        }
+        if (minutes < 60) {
+                buf_printf(b, "%lld minutes", (long long)minutes);
+                return;
+        }
+        /* Go: hours := int(d.Hours() + 0.5) */
+        double fh = (double)d / (3600.0 * (double)sec);
+        int64_t hours = (int64_t)(fh + 0.5);
+        if (hours == 1) {
+                buf_puts(b, "About an hour");
+                return;
+        }
+        if (hours < 48) {
+                buf_printf(b, "%lld hours", (long long)hours);
+                return;
+        }
+        if (hours < 24 * 7 * 2) {
+                buf_printf(b, "%lld days", (long long)(hours / 24));
+                return;
+        }
+        if (hours < 24 * 30 * 2) {
+                buf_printf(b, "%lld weeks", (long long)(hours / 24 / 7));
+                return;
+        }
+        if (hours < 24 * 365 * 2) {
+                buf_printf(b, "%lld months", (long long)(hours / 24 / 30));
+                return;
+        }
+        buf_printf(b, "%lld years", (long long)((int64_t)fh / 24 / 365));
+}
+
+void units_ago(struct berth_buf *b, int64_t unix_time, int64_t now)
+{
+        int64_t delta = now - unix_time;
+        /* time.Duration saturates; keep the multiplication in range */
+        if (delta > INT64_MAX / UNITS_NSEC_PER_SEC)
+                delta = INT64_MAX / UNITS_NSEC_PER_SEC;
+        if (delta < INT64_MIN / UNITS_NSEC_PER_SEC)
+                delta = INT64_MIN / UNITS_NSEC_PER_SEC;
+        units_human_duration(b, delta * UNITS_NSEC_PER_SEC);
+        buf_puts(b, " ago");
+}
+
+/* Go's fmtFrac / fmtInt for Duration.String: "1h2m3.5s", "1.5ms", "0s". */
+void units_go_duration(struct berth_buf *b, int64_t d)
+{
+        if (d == 0) {
+                buf_puts(b, "0s");
+                return;
+        }
+        uint64_t u = d < 0 ? 0 - (uint64_t)d : (uint64_t)d;
+        if (d < 0)
+                buf_putc(b, '-');
+        char frac[16];
+        if (u < (uint64_t)UNITS_NSEC_PER_SEC) {
+                /* sub-second: ns, µs or ms with a fraction */
+                const char *unit;
+                uint64_t div;
+                if (u < 1000)
+                        unit = "ns", div = 1;
+                else if (u < 1000000)
+                        unit = "\xc2\xb5s", div = 1000;
+                else
+                        unit = "ms", div = 1000000;
+                buf_printf(b, "%llu", (unsigned long long)(u / div));
+                uint64_t rest = u % div;
+                if (rest) {
+                        int digits = div == 1000 ? 3 : 6;
+                        snprintf(frac, sizeof(frac), "%0*llu", digits, (unsigned long long)rest);
+                        size_t n = strlen(frac);
+                        while (n > 0 && frac[n - 1] == '0')
+                                frac[--n] = '\0';
+                        buf_printf(b, ".%s", frac);
+                }
+                buf_puts(b, unit);
+                return;
+        }
+        uint64_t secs = u / (uint64_t)UNITS_NSEC_PER_SEC;
+        uint64_t ns = u % (uint64_t)UNITS_NSEC_PER_SEC;
+        uint64_t h = secs / 3600, m = secs / 60 % 60, s = secs % 60;
+        if (h)
+                buf_printf(b, "%lluh", (unsigned long long)h);
+        if (h || m)
+                buf_printf(b, "%llum", (unsigned long long)m);
+        buf_printf(b, "%llu", (unsigned long long)s);
+        if (ns) {
+                snprintf(frac, sizeof(frac), "%09llu", (unsigned long long)ns);
+                size_t n = strlen(frac);
+                while (n > 0 && frac[n - 1] == '0')
+                        frac[--n] = '\0';
+                buf_printf(b, ".%s", frac);
+        }
+        buf_putc(b, 's');
+}
+
+static int parse_size(const char *str, bool binary, int64_t *ret, struct berth_error **err)
+{
+        const char *last = NULL;
+        for (const char *p = str; *p; p++)
+                if ((*p >= '0' && *p <= '9') || *p == '.' || *p == ' ')
+                        last = p;
+        if (!last)
+                return berth_error_set(err, EINVAL, "invalid size: '%s'", str);
+        size_t numlen = (size_t)(last - str) + (*last != ' ' ? 1 : 0);
+        const char *sfx = last + 1;
+        _cleanup_free_ char *num = xstrndup(str, numlen);
+        /* strconv.ParseFloat: the whole number, no surrounding space */
+        char *end = NULL;
+        errno = 0;
+        double size = numlen && num[0] != ' ' && num[0] != '\t' ? strtod(num, &end) : 0;
+        if (!end || *end || end == num || errno == ERANGE)
+                return berth_error_set(err, EINVAL, "strconv.ParseFloat: parsing \"%s\": %s", num,
+                                       errno == ERANGE ? "value out of range" : "invalid syntax");
+        if (size < 0)
+                return berth_error_set(err, EINVAL, "invalid size: '%s'", str);
+        size_t sl = strlen(sfx);
+        if (sl == 0) {
+                *ret = (int64_t)size;
+                return 0;
+        }
+        char lower[4] = {0};
+        if (sl > 3)
+                goto bad;
+        for (size_t i = 0; i < sl; i++)
+                lower[i] = (char)(sfx[i] >= 'A' && sfx[i] <= 'Z' ? sfx[i] - 'A' + 'a' : sfx[i]);
+        if (lower[0] == 'b') {
+                if (sl > 1)
+                        goto bad;
+                *ret = (int64_t)size;
+                return 0;
+        }
+        const char *units = "kmgtp";
+        const char *u = strchr(units, lower[0]);
+        if (!u || !*u)
+                goto bad;
+        double mul = 1;
+        for (const char *k = units; k <= u; k++)
+                mul *= binary ? 1024.0 : 1000.0;
+        size *= mul;
+        if ((sl == 2 && lower[1] != 'b') || (sl == 3 && strcmp(lower + 1, "ib") != 0))
+                goto bad;
+        *ret = size >= 9223372036854775807.0 ? INT64_MIN : (int64_t)size;
+        return 0;
+bad:
+        return berth_error_set(err, EINVAL, "invalid suffix: '%s'", sl <= 3 ? lower : sfx);
+}
+
+int units_ram_in_bytes(const char *s, int64_t *ret, struct berth_error **err)
+{
+        return parse_size(s, true, ret, err);
+}
+
+int units_from_human_size(const char *s, int64_t *ret, struct berth_error **err)
+{
+        return parse_size(s, false, ret, err);
+}
+
+char *units_truncate_id(const char *id)
+{
+        const char *colon = strchr(id, ':');
+        if (colon)
+                id = colon + 1;
+        return xstrndup(id, 12);
+}

@@ -1,0 +1,42 @@
+/*
+ * units.h — sizes, durations and IDs the way docker prints and parses them
+ * (github.com/docker/go-units and pkg/stringid, as vendored by docker 28).
+ *
+ *   units_human_size(1234567)            "1.235MB"   (HumanSize: 4 significant digits, SI)
+ *   units_human_size_prec(1234567, 3)    "1.23MB"    (docker images' SIZE column)
+ *   units_bytes_size(1048576)            "1MiB"      (BytesSize: binary)
+ *   units_human_duration(90 s)           "About a minute"; units_ago() adds " ago"
+ *   units_go_duration(90 s)              "1m30s"     (Go's time.Duration.String)
+ *   units_ram_in_bytes("512m")           536870912   (--memory: binary multiples)
+ *   units_from_human_size("1kb")         1000        (decimal multiples)
+ *   units_truncate_id("sha256:abc…")     first 12 characters after the algorithm
+ *
+ * Never: print with a locale-dependent format (the decimal point is always '.').
+ */
+#ifndef BERTH_CLI_UNITS_H
+#define BERTH_CLI_UNITS_H
+
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/error.h"
+
+#define UNITS_NSEC_PER_SEC 1000000000LL
+
+void units_human_size_prec(struct berth_buf *b, double size, int precision);
+void units_human_size(struct berth_buf *b, double size);
+void units_bytes_size(struct berth_buf *b, double size);
+/* d in nanoseconds; negative durations print "Less than a second", as Go's. */
+void units_human_duration(struct berth_buf *b, int64_t d);
+/* "<human duration> ago" for a Unix time, seen from now (both in seconds). */
+void units_ago(struct berth_buf *b, int64_t unix_time, int64_t now);
+void units_go_duration(struct berth_buf *b, int64_t d);
+
+/* Errors as go-units words them: "invalid size: 'x'", "invalid suffix: 'zb'". */
+int units_ram_in_bytes(const char *s, int64_t *ret, struct berth_error **err);
+int units_from_human_size(const char *s, int64_t *ret, struct berth_error **err);
+
+/* stringid.TruncateID: drop "algo:" and keep 12 characters; returns a new string. */
+char *units_truncate_id(const char *id);
+
+#endif

@@ -1,0 +1,305 @@
+/*
+ * berthd.c — the daemon's main: flags, configuration, pid file, engine, API
+ * listeners, signals.
+ *
+ * Start-up order: parse flags; load and validate the configuration (a bad
+ * daemon.json is one line on stderr and exit 1, as dockerd); claim the pid
+ * file (refuse when a live berthd holds it); open the engine (data root,
+ * database); listen on every -H socket (refuse when another daemon answers
+ * there, replace a stale socket); then run the event loop.  SIGTERM/SIGINT
+ * stop the loop (listeners close, requests finish or are cut after a grace
+ * period), then sockets and the pid file are removed and berthd exits 0.
+ * SIGHUP re-reads daemon.json and applies the reloadable keys, logging what
+ * changed.  Signals arrive through a signalfd watched by the loop, so no code
+ * runs in signal context.
+ *
+ * Memory: malloc is told to serve big blocks by mmap and to use two arenas, so
+ * the daemon returns to a few MB of RSS after large requests.
+ *
+ * Never: leave the pid file or a socket behind on a clean exit, exit without
+ * a message on a start-up error.
+ */
+#include <fcntl.h>
+#include <malloc.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+
+#include "api/handlers.h"
+#include "api/server.h"
+#include "base/buf.h"
+#include "base/fileio.h"
+#include "base/log.h"
+#include "base/version.h"
+#include "cli/flags.h"
+#include "engine/config.h"
+#include "engine/engine.h"
+#include "engine/layers.h"
+
+static const struct cli_flag daemon_flags[] = {
+    {"config-file", 0, CLI_FLAG_STRING, "Daemon configuration file", BERTH_DEFAULT_CONFIG_FILE,
+     NULL, false},
+    {"data-root", 0, CLI_FLAG_STRING, "Root directory of persistent Berth state",
+     BERTH_DEFAULT_DATA_ROOT, NULL, false},
+    {"debug", 'D', CLI_FLAG_BOOL, "Enable debug mode", NULL, NULL, false},
+    {"exec-root", 0, CLI_FLAG_STRING, "Root directory for execution state files",
+     BERTH_DEFAULT_EXEC_ROOT, NULL, false},
+    {"group", 'G', CLI_FLAG_STRING, "Group for the unix socket", "berth", NULL, false},
+    {"host", 'H', CLI_FLAG_LIST, "Daemon socket(s) to connect to", NULL, NULL, false},
+    {"insecure-registry", 0, CLI_FLAG_LIST, "Enable insecure registry communication", NULL, NULL,
+     false},
+    {"log-level", 'l', CLI_FLAG_STRING,
+     "Set the logging level (\"debug\"|\"info\"|\"warn\"|\"error\"|\"fatal\")", "info", NULL,
+     false},
+    {"max-concurrent-downloads", 0, CLI_FLAG_INT, "Set the max concurrent downloads for each pull",
+     "3", NULL, false},
+    {"pidfile", 'p', CLI_FLAG_STRING,
+     "Path to use for daemon PID file (default \"<exec-root>/berthd.pid\")", NULL, NULL, false},
+    {"registry-mirror", 0, CLI_FLAG_LIST, "Preferred registry mirror", NULL, NULL, false},
+    {"version", 'v', CLI_FLAG_BOOL, "Print version information and quit", NULL, NULL, false},
+};
+
+struct daemon {
+        struct api_server *srv;
+        struct berth_engine *engine;
+        int sigfd;
+};
+
+static void usage(FILE *f)
+{
+        struct berth_buf b = BERTH_BUF_INIT;
+        buf_puts(&b, "Usage:  berthd [OPTIONS]\n\nA self-sufficient runtime for containers.\n\n"
+                     "Options:\n");
+        cli_flags_usage(&b, daemon_flags, ELEMENTSOF(daemon_flags));
+        fputs(b.data, f);
+        buf_release(&b);
+}
+
+static void apply_log_level(const struct berth_config *c)
+{
+        enum berth_log_level lvl = BERTH_LOG_INFO;
+        (void)berth_log_level_from_string(c->log_level, &lvl);
+        berth_log_set_level(lvl);
+}
+
+static void on_signal(struct api_server *srv, int fd, void *userdata)
+{
+        struct daemon *d = userdata;
+        struct signalfd_siginfo si;
+        while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                if (si.ssi_signo == SIGHUP) {
+                        _cleanup_error_ struct berth_error *err = NULL;
+                        char **changes = NULL;
+                        if (berth_engine_reload(d->engine, &changes, &err) < 0) {
+                                log_error("reload: %s (keeping the running configuration)",
+                                          berth_error_msg(err));
+                                continue;
+                        }
+                        _cleanup_config_ struct berth_config *c = berth_engine_config(d->engine);
+                        apply_log_level(c);
+                        if (!changes || !changes[0])
+                                log_info("reloaded configuration: no changes");
+                        for (size_t i = 0; changes && changes[i]; i++)
+                                log_info("reloaded configuration: %s", changes[i]);
+                        strv_free(changes);
+                } else {
+                        log_info("processing signal '%s'", strsignal((int)si.ssi_signo));
+                        /* Event subscribers end their streams now instead of at the grace
+                         * period's end. */
+                        berth_events_close(d->engine->events);
+                        api_server_stop(srv);
+                }
+        }
+}
+
+/* Claim the pid file: refuse when a live berthd owns it, replace a stale one. */
+static int claim_pidfile(const char *path, struct berth_error **err)
+{
+        _cleanup_free_ char *old = NULL;
+        if (read_file_at(AT_FDCWD, path, 64, &old, NULL) == 0) {
+                long pid = strtol(old, NULL, 10);
+                if (pid > 0 && pid != getpid()) {
+                        _cleanup_free_ char *commp = xasprintf("/proc/%ld/comm", pid);
+                        _cleanup_free_ char *comm = NULL;
+                        if (read_file_at(AT_FDCWD, commp, 64, &comm, NULL) == 0 &&
+                            strncmp(comm, "berthd", 6) == 0)
+                                return berth_error_set(err, EEXIST,
+                                                       "pid file found, ensure berthd is not "
+                                                       "running or delete %s",
+                                                       path);
+                }
+                (void)unlink(path);
+        }
+        _cleanup_free_ char *dir = xstrdup(path);
+        char *slash = strrchr(dir, '/');
+        if (slash && slash != dir) {
+                *slash = '\0';
+                (void)mkdir_p(dir, 0711);
+        }
+        _cleanup_close_ int fd =
+            open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0) {
+                if (errno == EEXIST)
+                        return berth_error_set(err, EEXIST,
+                                               "pid file found, ensure berthd is not running or "
+                                               "delete %s",
+                                               path);
+                return berth_error_sys(err, errno, "create pid file '%s'", path);
+        }
+        char buf[32];
+        int n = snprintf(buf, sizeof(buf), "%d", (int)getpid());
+        if (write_all(fd, buf, (size_t)n) < 0)
+                return berth_error_sys(err, errno, "write pid file '%s'", path);
+        return 0;
+}
+
+static void config_flags_from(const struct cli_flagset *fs, struct berth_config_flags *f)
+{
+        berth_config_flags_init(f);
+#define STRFLAG(name, field)                                                                       \
+        if (cli_flag_is_set(fs, name))                                                             \
+                f->field = cli_flag_string(fs, name);
+        STRFLAG("config-file", config_file);
+        STRFLAG("data-root", data_root);
+        STRFLAG("exec-root", exec_root);
+        STRFLAG("pidfile", pidfile);
+        STRFLAG("log-level", log_level);
+#undef STRFLAG
+        f->hosts = cli_flag_list(fs, "host");
+        f->registry_mirrors = cli_flag_list(fs, "registry-mirror");
+        f->insecure_registries = cli_flag_list(fs, "insecure-registry");
+        if (cli_flag_is_set(fs, "max-concurrent-downloads"))
+                f->max_concurrent_downloads = (int)cli_flag_int(fs, "max-concurrent-downloads");
+        if (cli_flag_is_set(fs, "debug"))
+                f->debug = cli_flag_bool(fs, "debug");
+}
+
+static int run(const struct cli_flagset *fs)
+{
+        struct berth_config_flags flags;
+        config_flags_from(fs, &flags);
+        if (flags.max_concurrent_downloads < -1) {
+                fprintf(stderr, "invalid max concurrent downloads: %d\n",
+                        flags.max_concurrent_downloads);
+                return 1;
+        }
+
+        _cleanup_error_ struct berth_error *err = NULL;
+        _cleanup_config_ struct berth_config *config = NULL;
+        if (berth_config_load(&flags, &config, &err) < 0) {
+                fprintf(stderr, "%s\n", berth_error_msg(err));
+                return 1;
+        }
+        apply_log_level(config);
+        log_info("starting berthd %s (build %s), data root %s", berth_version, berth_git_commit,
+                 config->data_root);
+
+        /* Signals first: a SIGTERM during start-up must still clean up. */
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        _cleanup_close_ int sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (sigfd < 0) {
+                fprintf(stderr, "signalfd: %s\n", strerror(errno));
+                return 1;
+        }
+
+        int r = mkdir_p(config->exec_root, 0711);
+        if (r < 0) {
+                fprintf(stderr, "create exec root '%s': %s\n", config->exec_root, strerror(-r));
+                return 1;
+        }
+        if (claim_pidfile(config->pidfile, &err) < 0) {
+                fprintf(stderr, "%s\n", berth_error_msg(err));
+                return 1;
+        }
+
+        struct daemon d = {.sigfd = sigfd};
+        int code = 1;
+        _cleanup_free_ char *server_header = xasprintf("Berth/%s (linux)", berth_version);
+        struct api_server_config sc = {.server_header = server_header};
+        if (berth_engine_open(config, &flags, &d.engine, &err) < 0 ||
+            api_server_new(&sc, &d.srv, &err) < 0) {
+                fprintf(stderr, "%s\n", berth_error_msg(err));
+                goto out;
+        }
+        api_register_system(d.srv, d.engine);
+        if (berth_layers_open(d.engine, &d.engine->layers, &err) < 0) {
+                fprintf(stderr, "%s\n", berth_error_msg(err));
+                goto out;
+        }
+        api_register_images(d.srv, d.engine);
+        api_register_pull(d.srv, d.engine);
+        api_register_events(d.srv, d.engine);
+        if (api_server_watch_fd(d.srv, sigfd, on_signal, &d, &err) < 0) {
+                fprintf(stderr, "%s\n", berth_error_msg(err));
+                goto out;
+        }
+        const char *group = cli_flag_string(fs, "group");
+        for (size_t i = 0; config->hosts[i]; i++) {
+                if (api_server_listen_unix(d.srv, config->hosts[i], group, &err) < 0) {
+                        fprintf(stderr, "%s\n", berth_error_msg(err));
+                        goto out;
+                }
+                log_info("API listen on %s", config->hosts[i]);
+        }
+        log_info("daemon has completed initialization");
+        if (api_server_run(d.srv, &err) < 0) {
+                log_error("%s", berth_error_msg(err));
+                goto out;
+        }
+        code = 0;
+        if (api_server_open_streams(d.srv) > 0) {
+                /* A worker still holds a stream (and may touch the engine): leave the
+                 * freeing to the kernel at exit rather than pull memory from under it. */
+                (void)unlink(config->pidfile);
+                log_info("daemon shutdown complete (%zu streams cut)",
+                         api_server_open_streams(d.srv));
+                _exit(0);
+        }
+out:
+        api_server_free(d.srv); /* closes and removes the sockets */
+        if (d.engine)
+                berth_layers_free(d.engine->layers);
+        berth_engine_free(d.engine);
+        (void)unlink(config->pidfile);
+        if (code == 0)
+                log_info("daemon shutdown complete");
+        return code;
+}
+
+int main(int argc, char **argv)
+{
+        /* Small idle footprint: big buffers (request bodies, JSON replies) come from mmap
+         * and go back to the kernel when freed; worker threads share two arenas. */
+        mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+        mallopt(M_ARENA_MAX, 2);
+        struct cli_flagset fs;
+        _cleanup_error_ struct berth_error *err = NULL;
+        if (cli_flags_parse(&fs, daemon_flags, ELEMENTSOF(daemon_flags), argc - 1, argv + 1,
+                            CLI_PARSE_INTERSPERSED, &err) < 0) {
+                fprintf(stderr, "%s\nSee 'berthd --help'.\n", berth_error_msg(err));
+                cli_flags_release(&fs);
+                return 125;
+        }
+        int code;
+        if (fs.help) {
+                usage(stdout);
+                code = 0;
+        } else if (cli_flag_bool(&fs, "version")) {
+                printf("Berth version %s, build %s\n", berth_version, berth_git_commit);
+                code = 0;
+        } else if (fs.n_args > 0) {
+                fprintf(stderr, "\"berthd\" accepts no argument(s).\nSee 'berthd --help'.\n");
+                code = 125;
+        } else {
+                code = run(&fs);
+        }
+        cli_flags_release(&fs);
+        return code;
+}
