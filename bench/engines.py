@@ -14,12 +14,22 @@ podman or berth state is neither read nor touched, and several can run at once.
   Berthd    berthd with --data-root/--exec-root/-H/--config-file of its own
   Podman    no daemon: each `podman pull` gets --root/--runroot/--tmpdir of its own
 
+Stores live on a scratch filesystem (scratch_fs(): a fresh ext4 with a journal in
+a sparse file on a loop device with direct I/O, unmounted and deleted at the end)
+unless the caller names a directory.  The root filesystem of this machine kind is
+ext4 without a journal, mounted with `discard`: removing a 15,000-file store there
+takes minutes (a synchronous discard per freed extent), and creating inodes crawls
+past every inode freed in the last 1-5 minutes (ext4's recently_deleted()), so one
+engine's deleted store would slow the next engine's pull.  On the root filesystem
+the caller passes a `graveyard` list and removes the stores at the end instead.
+
 stop() ends exactly the processes this module started (by pid: the daemon, and
 for dockerd the containerd whose command line names our exec root), waits for
 them, then removes the temp dir.  Never: kill by name, touch /var/lib/docker,
 /var/lib/containers or /run/berth of the host, listen on anything but a unix
 socket in our temp dir.
 """
+import contextlib
 import http.client
 import json
 import os
@@ -123,10 +133,71 @@ def _umount_under(path):
         subprocess.run(["umount", "-l", mp], capture_output=True)
 
 
+@contextlib.contextmanager
+def scratch_fs(size_gb=40, parent="/var/tmp"):
+    """Mount point of a fresh ext4 (journal, no discard) on a loop device; all gone after."""
+    need = 2 << 30
+    st = os.statvfs(parent)
+    if st.f_bavail * st.f_frsize < need:
+        raise EngineError("%s has less than 2 GB free for a scratch filesystem" % parent)
+    image = tempfile.mktemp(prefix="berth-bench-fs-", suffix=".img", dir=parent)
+    mnt = tempfile.mkdtemp(prefix="berth-bench-fs-", dir="/tmp")
+    dev = None
+    mounted = False
+    try:
+        with open(image, "wb") as f:
+            f.truncate(size_gb << 30)
+        p = subprocess.run(["mkfs.ext4", "-q", "-F", "-E",
+                            "nodiscard,lazy_itable_init=1,lazy_journal_init=1", image],
+                           capture_output=True)
+        if p.returncode != 0:
+            raise EngineError("mkfs.ext4 %s: %s" % (image, p.stderr.decode().strip()))
+        p = subprocess.run(["losetup", "--find", "--show", "--direct-io=on", image],
+                           capture_output=True)
+        if p.returncode != 0:
+            raise EngineError("losetup %s: %s" % (image, p.stderr.decode().strip()))
+        dev = p.stdout.decode().strip()
+        p = subprocess.run(["mount", "-t", "ext4", dev, mnt], capture_output=True)
+        if p.returncode != 0:
+            raise EngineError("mount %s: %s" % (dev, p.stderr.decode().strip()))
+        mounted = True
+        os.chmod(mnt, 0o755)
+        yield mnt
+    finally:
+        if mounted:
+            _umount_under(mnt)
+            if subprocess.run(["umount", mnt], capture_output=True).returncode != 0:
+                subprocess.run(["umount", "-l", mnt], capture_output=True)
+        if dev:
+            subprocess.run(["losetup", "-d", dev], capture_output=True)
+        try:
+            os.unlink(image)
+        except FileNotFoundError:
+            pass
+        try:
+            os.rmdir(mnt)
+        except OSError:
+            pass
+
+
+def _remove(d, graveyard):
+    if graveyard is None:
+        shutil.rmtree(d, ignore_errors=True)
+    else:
+        graveyard.append(d)
+
+
+def bury(graveyard):
+    """Remove the stores left in a graveyard list."""
+    while graveyard:
+        shutil.rmtree(graveyard.pop(), ignore_errors=True)
+
+
 class _Daemon:
     name = "?"
 
-    def __init__(self, parent="/tmp"):
+    def __init__(self, parent="/tmp", graveyard=None):
+        self.graveyard = graveyard
         self.dir = tempfile.mkdtemp(prefix="berth-bench-%s-" % self.name, dir=parent)
         os.chmod(self.dir, 0o755)
         self.sock = os.path.join(self.dir, "api.sock")
@@ -179,7 +250,7 @@ class _Daemon:
         for pid in helpers + _pids_naming(self.dir):
             _end(pid, grace=5)
         _umount_under(self.dir)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        _remove(self.dir, self.graveyard)
 
     def __enter__(self):
         try:
@@ -196,8 +267,8 @@ class _Daemon:
 class Dockerd(_Daemon):
     name = "dockerd"
 
-    def __init__(self, insecure, parent="/tmp"):
-        super().__init__(parent)
+    def __init__(self, insecure, parent="/tmp", graveyard=None):
+        super().__init__(parent, graveyard)
         self.insecure = insecure
         self.env = {**os.environ, "DOCKER_CONFIG": os.path.join(self.dir, "cli")}
 
@@ -235,8 +306,8 @@ class Dockerd(_Daemon):
 class Berthd(_Daemon):
     name = "berthd"
 
-    def __init__(self, insecure, build, parent="/tmp"):
-        super().__init__(parent)
+    def __init__(self, insecure, build, parent="/tmp", graveyard=None):
+        super().__init__(parent, graveyard)
         self.insecure = insecure
         self.berthd = os.path.join(build, "src", "cmd", "berthd")
         self.berth = os.path.join(build, "src", "cmd", "berth")
@@ -275,7 +346,8 @@ class Podman:
     """podman has no daemon: a store of its own per instance, the pull is the whole engine."""
     name = "podman"
 
-    def __init__(self, parent="/tmp"):
+    def __init__(self, parent="/tmp", graveyard=None):
+        self.graveyard = graveyard
         self.dir = tempfile.mkdtemp(prefix="berth-bench-podman-", dir=parent)
         for sub in ("root", "runroot", "tmp", "varlib"):
             os.makedirs(os.path.join(self.dir, sub))
@@ -302,7 +374,7 @@ class Podman:
         for pid in _pids_naming(self.dir):
             _end(pid, grace=5)
         _umount_under(self.dir)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        _remove(self.dir, self.graveyard)
 
     def __enter__(self):
         return self
