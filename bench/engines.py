@@ -141,7 +141,7 @@ def scratch_fs(size_gb=40, parent="/var/tmp"):
     if st.f_bavail * st.f_frsize < need:
         raise EngineError("%s has less than 2 GB free for a scratch filesystem" % parent)
     image = tempfile.mktemp(prefix="berth-bench-fs-", suffix=".img", dir=parent)
-    mnt = tempfile.mkdtemp(prefix="berth-bench-fs-", dir="/tmp")
+    mnt = tempfile.mkdtemp(prefix="bb-fs-", dir="/tmp")  # short: podman's runroot is <= 50
     dev = None
     mounted = False
     try:
@@ -198,7 +198,7 @@ class _Daemon:
 
     def __init__(self, parent="/tmp", graveyard=None):
         self.graveyard = graveyard
-        self.dir = tempfile.mkdtemp(prefix="berth-bench-%s-" % self.name, dir=parent)
+        self.dir = tempfile.mkdtemp(prefix="bb-%s-" % self.name, dir=parent)
         os.chmod(self.dir, 0o755)
         self.sock = os.path.join(self.dir, "api.sock")
         self.host = "unix://" + self.sock
@@ -348,14 +348,14 @@ class Podman:
 
     def __init__(self, parent="/tmp", graveyard=None):
         self.graveyard = graveyard
-        self.dir = tempfile.mkdtemp(prefix="berth-bench-podman-", dir=parent)
-        for sub in ("root", "runroot", "tmp", "varlib"):
+        self.dir = tempfile.mkdtemp(prefix="bb-podman-", dir=parent)
+        for sub in ("root", "run", "tmp", "varlib"):
             os.makedirs(os.path.join(self.dir, sub))
 
     def cli(self, *args):
         d = self.dir
         argv = [PODMAN_BIN, "--root", os.path.join(d, "root"), "--runroot",
-                os.path.join(d, "runroot"), "--tmpdir", os.path.join(d, "tmp"),
+                os.path.join(d, "run"), "--tmpdir", os.path.join(d, "tmp"),
                 "--storage-driver", "overlay", "--events-backend", "file",
                 "--cgroup-manager", "cgroupfs", *args]
         # c/image keeps its blob-info cache in /var/lib/containers/cache whatever --root says
