@@ -169,7 +169,13 @@ def scratch_fs(size_gb=40, parent="/var/tmp"):
             if subprocess.run(["umount", mnt], capture_output=True).returncode != 0:
                 subprocess.run(["umount", "-l", mnt], capture_output=True)
         if dev:
+            # A namespace still dying (a daemon's private mount namespace) holds the
+            # filesystem a moment longer: the device is detached when it lets go.
             subprocess.run(["losetup", "-d", dev], capture_output=True)
+            backing = "/sys/block/%s/loop/backing_file" % os.path.basename(dev)
+            deadline = time.time() + 15
+            while os.path.exists(backing) and time.time() < deadline:
+                time.sleep(0.1)
         try:
             os.unlink(image)
         except FileNotFoundError:
