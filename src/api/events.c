@@ -191,7 +191,9 @@ static void handle_events(struct api_request *req, void *userdata)
 
         struct events_job *j = xcalloc(1, sizeof(*j));
         j->events = e->events;
-        j->cursor = berth_events_cursor(e->events, since_ns);
+        /* since=0 means from the start; no since means only what happens from now on. */
+        j->cursor =
+            berth_events_cursor(e->events, since && *since ? (since_ns > 0 ? since_ns : 1) : 0);
         j->until_ns = until_ns;
         j->types = filter_list(filters, "type");
         j->actions = filter_list(filters, "event");

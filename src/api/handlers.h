@@ -17,10 +17,12 @@ void api_register_system(struct api_server *srv, struct berth_engine *engine);
 /* /images/json, /images/{name}/json, /images/{name}/tag, DELETE /images/{name}, /images/prune */
 void api_register_images(struct api_server *srv, struct berth_engine *engine);
 
-/* POST /images/create (pull), POST /images/{name}/push, POST /auth,
- * GET /distribution/{name}/json, save and load (pull.c);
- * needs engine->layers */
-void api_register_pull(struct api_server *srv, struct berth_engine *engine);
+/* GET /images/get, GET /images/{name}/get, POST /images/load (archive.c); needs engine->layers */
+void api_register_archive(struct api_server *srv, struct berth_engine *engine);
+
+/* POST /auth (checks credentials on a worker thread) */
+void api_register_auth(struct api_server *srv, struct berth_engine *engine);
+
 /* GET /events (streams from a worker thread) */
 void api_register_events(struct api_server *srv, struct berth_engine *engine);
 

@@ -15,7 +15,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include "engine/images.h"
+#include "engine/pull.h"
+#include "engine/push.h"
+#include "base/log.h"
 #include "handlers.h"
 #include "image/reference.h"
 
@@ -479,10 +485,219 @@ static void handle_prune(struct api_request *req, void *userdata)
         json_free(o);
 }
 
+/* ---- POST /images/create (pull) ---- */
+
+/* Standard or URL-safe base64, padding optional (docker sends URL-safe). NULL when invalid. */
+static char *base64_decode(const char *in, size_t *ret_len)
+{
+        size_t n = strlen(in);
+        char *out = xmalloc(n / 4 * 3 + 4);
+        size_t o = 0;
+        uint32_t acc = 0;
+        int bits = 0;
+        for (size_t i = 0; i < n; i++) {
+                char c = in[i];
+                int v;
+                if (c >= 'A' && c <= 'Z')
+                        v = c - 'A';
+                else if (c >= 'a' && c <= 'z')
+                        v = c - 'a' + 26;
+                else if (c >= '0' && c <= '9')
+                        v = c - '0' + 52;
+                else if (c == '+' || c == '-')
+                        v = 62;
+                else if (c == '/' || c == '_')
+                        v = 63;
+                else if (c == '=')
+                        break;
+                else {
+                        free(out);
+                        return NULL;
+                }
+                acc = (acc << 6) | (uint32_t)v;
+                bits += 6;
+                if (bits >= 8) {
+                        bits -= 8;
+                        out[o++] = (char)((acc >> bits) & 0xff);
+                }
+        }
+        out[o] = '\0';
+        *ret_len = o;
+        return out;
+}
+
+struct pull_job {
+        struct api_stream *stream;
+        struct berth_engine *engine;
+        bool push; /* the same job shape serves push */
+        char *push_tag;
+        char *reference, *platform;
+        char *username, *password, *identity_token, *registry_token;
+        struct registry_auth auth;
+        bool have_auth;
+        atomic_bool cancel;
+};
+
+static void pull_job_free(struct pull_job *j)
+{
+        free(j->reference);
+        free(j->push_tag);
+        free(j->platform);
+        free(j->username);
+        free(j->password);
+        free(j->identity_token);
+        free(j->registry_token);
+        free(j);
+}
+
+static int pull_emit(const struct json *msg, void *userdata)
+{
+        struct pull_job *j = userdata;
+        api_stream_start(j->stream, 200, "application/json");
+        return api_stream_write_json(j->stream, msg);
+}
+
+static int pull_status(int r)
+{
+        switch (-r) {
+        case ENOENT:
+                return 404;
+        case EINVAL:
+                return 400;
+        case EACCES:
+        case EPERM:
+                return 401;
+        default:
+                return 500;
+        }
+}
+
+static void *pull_worker(void *arg)
+{
+        struct pull_job *j = arg;
+        struct berth_pull_opts o = {
+            .reference = j->reference,
+            .platform = j->platform,
+            .auth = j->have_auth ? &j->auth : NULL,
+            .emit = pull_emit,
+            .userdata = j,
+            .cancel = &j->cancel,
+        };
+        bool started = false;
+        _cleanup_error_ struct berth_error *err = NULL;
+        int r;
+        if (j->push) {
+                struct berth_push_opts po = {
+                    .name = j->reference,
+                    .tag = j->push_tag,
+                    .auth = o.auth,
+                    .emit = pull_emit,
+                    .userdata = j,
+                    .cancel = &j->cancel,
+                };
+                r = berth_image_push(j->engine, &po, &started, &err);
+        } else {
+                r = berth_image_pull(j->engine, &o, &started, &err);
+        }
+        if (r < 0 && !started) {
+                api_stream_reply_error(j->stream, pull_status(r), "%s", berth_error_msg(err));
+        } else if (r < 0 && r != -ECANCELED) {
+                /* In the stream, as dockerd: the CLI prints the message and exits 1. */
+                struct json *m = json_new_object();
+                struct json *d = json_object_set(m, "errorDetail", json_new_object());
+                json_set_str(d, "message", berth_error_msg(err));
+                json_set_str(m, "error", berth_error_msg(err));
+                (void)api_stream_write_json(j->stream, m);
+                json_free(m);
+        }
+        if (r < 0)
+                log_info("%s %s: %s", j->push ? "push" : "pull", j->reference,
+                         berth_error_msg(err));
+        api_stream_end(j->stream);
+        pull_job_free(j);
+        return NULL;
+}
+
+/* X-Registry-Auth: base64 of {"username","password","identitytoken","registrytoken"}. */
+static int parse_registry_auth(struct api_request *req, struct pull_job *j)
+{
+        const char *h = api_request_header(req, "X-Registry-Auth");
+        if (!h || !*h)
+                return 0;
+        size_t len = 0;
+        _cleanup_free_ char *raw = base64_decode(h, &len);
+        _cleanup_json_ struct json *a = NULL;
+        if (!raw || json_parse(raw, len, &a, NULL) < 0 || !json_is(a, JSON_OBJECT))
+                return 0; /* dockerd ignores an unreadable header and pulls anonymously */
+        const char *u = json_str(json_get(a, "username"));
+        const char *pw = json_str(json_get(a, "password"));
+        const char *it = json_str(json_get(a, "identitytoken"));
+        const char *rt = json_str(json_get(a, "registrytoken"));
+        j->username = u && *u ? xstrdup(u) : NULL;
+        j->password = pw && *pw ? xstrdup(pw) : NULL;
+        j->identity_token = it && *it ? xstrdup(it) : NULL;
+        j->registry_token = rt && *rt ? xstrdup(rt) : NULL;
+        j->auth = (struct registry_auth){.username = j->username,
+                                         .password = j->password,
+                                         .identity_token = j->identity_token,
+                                         .registry_token = j->registry_token};
+        j->have_auth = j->username || j->identity_token || j->registry_token;
+        return 0;
+}
+
+static void handle_create(struct api_request *req, void *userdata)
+{
+        const char *from = api_request_query(req, "fromImage");
+        const char *tag = api_request_query(req, "tag");
+        const char *platform = api_request_query(req, "platform");
+        const char *src = api_request_query(req, "fromSrc");
+        if (src && *src) {
+                api_reply_error(req, 400, "importing images (fromSrc) is not supported by berthd");
+                return;
+        }
+        if (!from || !*from) {
+                api_reply_error(req, 400, "fromImage is required");
+                return;
+        }
+        struct pull_job *j = xcalloc(1, sizeof(*j));
+        j->engine = userdata;
+        if (tag && *tag)
+                j->reference = xasprintf("%s%c%s", from, strchr(tag, ':') ? '@' : ':', tag);
+        else
+                j->reference = xstrdup(from);
+        j->platform = platform && *platform ? xstrdup(platform) : NULL;
+        parse_registry_auth(req, j);
+        j->stream = api_stream_detach(req);
+        if (api_worker_spawn(pull_worker, j) < 0) {
+                api_stream_reply_error(j->stream, 500, "cannot start the pull: out of threads");
+                api_stream_end(j->stream);
+                pull_job_free(j);
+        }
+}
+
+static void handle_push(struct api_request *req, void *userdata)
+{
+        const char *tag = api_request_query(req, "tag");
+        struct pull_job *j = xcalloc(1, sizeof(*j));
+        j->engine = userdata;
+        j->push = true;
+        j->reference = xstrdup(api_request_param(req, "name"));
+        j->push_tag = tag && *tag ? xstrdup(tag) : NULL;
+        parse_registry_auth(req, j);
+        j->stream = api_stream_detach(req);
+        if (api_worker_spawn(pull_worker, j) < 0) {
+                api_stream_reply_error(j->stream, 500, "cannot start the push: out of threads");
+                api_stream_end(j->stream);
+                pull_job_free(j);
+        }
+}
+
 void api_register_images(struct api_server *srv, struct berth_engine *engine)
 {
         const struct api_route routes[] = {
             {"GET", "/images/json", handle_list, engine},
+            {"POST", "/images/create", handle_create, engine},
+            {"POST", "/images/{name*}/push", handle_push, engine},
             {"POST", "/images/prune", handle_prune, engine},
             {"GET", "/images/{name*}/json", handle_inspect, engine},
             {"GET", "/images/{name*}/history", handle_history, engine},

@@ -126,11 +126,9 @@ struct conn {
 struct api_stream {
         struct conn *conn;
         bool chunked;
+        bool started; /* status line and headers sent */
+        bool whole;   /* a complete response (api_stream_reply_error) was sent instead */
         int error;
-        bool head_pending; /* api_stream_begin_lazy(): head not sent yet */
-        bool whole;        /* api_stream_fail() sent a whole response instead */
-        int status;
-        char *content_type;
 };
 
 struct api_server {
@@ -679,83 +677,84 @@ static void detach_from_loop(struct conn *c)
         (void)setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
-static struct api_stream *stream_detach(struct api_request *req, int status,
-                                        const char *content_type)
+struct api_stream *api_stream_detach(struct api_request *req)
 {
         struct conn *c = req->conn;
         struct api_stream *s = xcalloc(1, sizeof(*s));
         s->conn = c;
         s->chunked = req->http.version_minor >= 1;
-        s->status = status;
-        s->content_type = content_type ? xstrdup(content_type) : NULL;
         req->answered = true;
         c->state = CONN_DETACHED;
         c->srv->n_detached++;
         c->stream_error = 0;
-        bool close = !s->chunked || !req->http.keep_alive || c->close_after ||
-                     atomic_load(&c->srv->stopping);
-        c->stream_close = close;
+        c->stream_close = !s->chunked || !req->http.keep_alive || c->close_after ||
+                          atomic_load(&c->srv->stopping);
         detach_from_loop(c);
         return s;
 }
 
-static int stream_send_head(struct api_stream *s)
+void api_stream_start(struct api_stream *s, int status, const char *content_type)
 {
+        if (s->started || s->whole)
+                return;
+        s->started = true;
         struct conn *c = s->conn;
         struct api_request *req = &c->req;
-        s->head_pending = false;
         struct berth_buf head = BERTH_BUF_INIT;
-        format_head(&head, req, s->status, s->content_type, -1, c->stream_close);
+        format_head(&head, req, status, content_type, -1, c->stream_close);
         struct iovec iov = {.iov_base = head.data, .iov_len = head.len};
         int r = send_all(c->fd, &iov, 1);
-        if (r < 0)
+        if (r < 0 && !s->error)
                 s->error = r;
         buf_release(&head);
-        log_debug("api: %s %s -> %d (stream)", req->http.method, req->http.target, s->status);
-        return r;
+        log_debug("api: %s %s -> %d (stream)", req->http.method, req->http.target, status);
 }
 
-struct api_stream *api_stream_begin(struct api_request *req, int status, const char *content_type)
+void api_stream_reply_error(struct api_stream *s, int status, const char *fmt, ...)
 {
-        struct api_stream *s = stream_detach(req, status, content_type);
-        (void)stream_send_head(s);
-        return s;
+        if (s->started || s->whole)
+                return;
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                berth_oom();
+        va_end(ap);
+        struct json *j = json_new_object();
+        json_set_str(j, "message", msg);
+        api_stream_reply_json(s, status, j);
+        json_free(j);
+        log_debug("api: %s %s -> %d: %s", s->conn->req.http.method, s->conn->req.http.target,
+                  status, msg);
 }
 
-struct api_stream *api_stream_begin_lazy(struct api_request *req, int status,
-                                         const char *content_type)
+void api_stream_reply_json(struct api_stream *s, int status, const struct json *j)
 {
-        struct api_stream *s = stream_detach(req, status, content_type);
-        s->head_pending = true;
-        return s;
-}
-
-int api_stream_fail(struct api_stream *s, int status, const char *message)
-{
-        if (!s->head_pending)
-                return -EALREADY;
+        if (s->started || s->whole)
+                return;
+        s->whole = true;
         struct conn *c = s->conn;
         struct api_request *req = &c->req;
-        s->head_pending = false;
-        s->whole = true;
-        struct json *j = json_new_object();
-        json_set_str(j, "message", message);
         _cleanup_free_ char *body = json_dump(j, 0);
-        json_free(j);
+        size_t len = strlen(body);
         struct berth_buf out = BERTH_BUF_INIT;
-        format_head(&out, req, status, "application/json", (long long)strlen(body) + 1,
-                    c->stream_close);
+        format_head(&out, req, status, "application/json", (long long)len + 1, c->stream_close);
         if (strcmp(req->http.method, "HEAD") != 0) {
-                buf_puts(&out, body);
+                buf_append(&out, body, len);
                 buf_putc(&out, '\n');
         }
         struct iovec iov = {.iov_base = out.data, .iov_len = out.len};
         int r = send_all(c->fd, &iov, 1);
-        if (r < 0)
+        if (r < 0 && !s->error)
                 s->error = r;
         buf_release(&out);
-        log_debug("api: %s %s: %s", req->http.method, req->http.target, message);
-        return 0;
+}
+
+struct api_stream *api_stream_begin(struct api_request *req, int status, const char *content_type)
+{
+        struct api_stream *s = api_stream_detach(req);
+        api_stream_start(s, status, content_type);
+        return s;
 }
 
 struct api_request *api_stream_request(struct api_stream *s)
@@ -767,10 +766,8 @@ int api_stream_write(struct api_stream *s, const void *data, size_t len)
 {
         if (s->error)
                 return s->error;
-        if (s->whole)
-                return -EPIPE;
-        if (s->head_pending && stream_send_head(s) < 0)
-                return s->error;
+        if (!s->started)
+                return -EINVAL; /* api_stream_start() first */
         if (len == 0)
                 return 0;
         if (strcmp(s->conn->req.http.method, "HEAD") == 0)
@@ -818,15 +815,16 @@ void api_stream_end(struct api_stream *s)
         if (!s)
                 return;
         struct conn *c = s->conn;
-        if (s->head_pending)
-                (void)stream_send_head(s);
-        if (!s->error && !s->whole && s->chunked && strcmp(c->req.http.method, "HEAD") != 0) {
+        if (!s->started && !s->whole)
+                api_stream_start(s, 200, NULL); /* a worker that never answered: empty 200 */
+        if (s->whole) {
+                c->stream_error = s->error;
+        } else if (!s->error && s->chunked && strcmp(c->req.http.method, "HEAD") != 0) {
                 struct iovec iov = {.iov_base = (void *)"0\r\n\r\n", .iov_len = 5};
                 s->error = send_all(c->fd, &iov, 1);
         }
         c->stream_error = s->error;
         struct api_server *srv = c->srv;
-        free(s->content_type);
         free(s);
         pthread_mutex_lock(&srv->returned_lock);
         c->returned_next = srv->returned;
@@ -840,7 +838,7 @@ int api_worker_spawn(void *(*fn)(void *), void *arg)
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        pthread_attr_setstacksize(&attr, 256 * 1024);
+        pthread_attr_setstacksize(&attr, 1024 * 1024);
         /* Workers must not take the daemon's signals (signalfd on the loop does). */
         sigset_t all, old;
         sigfillset(&all);

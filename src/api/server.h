@@ -164,15 +164,17 @@ void api_response_header(struct api_request *req, const char *name, const char *
 /* Start a chunked response and take the connection off the loop.  Never NULL. */
 struct api_stream *api_stream_begin(struct api_request *req, int status, const char *content_type);
 /*
- * Like api_stream_begin(), but the status line and headers go out with the
- * first write (as dockerd's pull does): until then the worker may still turn
- * the answer into a plain error with api_stream_fail().
+ * The same in two steps, for a worker that must decide the status first (a
+ * pull answers 404 before streaming when the manifest is missing):
+ * api_stream_detach() on the loop thread, then from the owning thread either
+ * api_stream_start() (then writes as above) or api_stream_reply_error() (a
+ * whole {"message"} response; writes then fail), then api_stream_end().
  */
-struct api_stream *api_stream_begin_lazy(struct api_request *req, int status,
-                                         const char *content_type);
-/* Answer {"message": message} with status instead of the stream; -EALREADY once a
- * byte of the stream went out.  The worker still calls api_stream_end(). */
-int api_stream_fail(struct api_stream *s, int status, const char *message);
+struct api_stream *api_stream_detach(struct api_request *req);
+void api_stream_start(struct api_stream *s, int status, const char *content_type);
+_printf_(3, 4) void api_stream_reply_error(struct api_stream *s, int status, const char *fmt, ...);
+/* The same with any JSON body (a worker's whole answer, e.g. POST /auth). */
+void api_stream_reply_json(struct api_stream *s, int status, const struct json *j);
 struct api_request *api_stream_request(struct api_stream *s);
 /* One chunk; 0 or a negative errno (-EPIPE when the client is gone). */
 int api_stream_write(struct api_stream *s, const void *data, size_t len);

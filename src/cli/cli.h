@@ -67,21 +67,16 @@ extern const struct cli_command cli_cmd_image; /* image inspect|prune|rm|tag */
 extern const struct cli_command cli_cmd_rmi;
 extern const struct cli_command cli_cmd_images; /* images, image ls */
 extern const struct cli_command cli_cmd_tag;
-/* cmd-pull.c: pull and push, also as `image pull|push` */
-extern const struct cli_command cli_cmd_pull;
-extern const struct cli_command cli_cmd_image_pull;
-extern const struct cli_command cli_cmd_push;
-extern const struct cli_command cli_cmd_image_push;
+/* cmd-archive.c: save, load, also as `image save|load` */
 extern const struct cli_command cli_cmd_save;
 extern const struct cli_command cli_cmd_image_save;
 extern const struct cli_command cli_cmd_load;
 extern const struct cli_command cli_cmd_image_load;
-/* cmd-login.c */
-extern const struct cli_command cli_cmd_login;
-extern const struct cli_command cli_cmd_logout;
-/* X-Registry-Auth value for a registry host from docker's config.json, or NULL. */
-char *cli_registry_auth(const char *host);
 extern const struct cli_command cli_cmd_history; /* history, image history */
 extern const struct cli_command cli_cmd_events;  /* events, system events */
+extern const struct cli_command cli_cmd_pull;    /* pull, image pull */
+extern const struct cli_command cli_cmd_push;    /* push, image push */
+extern const struct cli_command cli_cmd_login;
+extern const struct cli_command cli_cmd_logout;
 
 #endif

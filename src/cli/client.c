@@ -161,10 +161,10 @@ static int send_request(struct cli_client *c, const char *method, const char *pa
             &req,
             " HTTP/1.1\r\nHost: api.moby.localhost\r\nUser-Agent: Berth-Client/%s (linux)\r\n",
             BERTH_VERSION);
-        if (c->extra_headers)
-                buf_puts(&req, c->extra_headers);
         if (content_type)
                 buf_printf(&req, "Content-Type: %s\r\n", content_type);
+        if (c->registry_auth && strcmp(path, "/_ping") != 0)
+                buf_printf(&req, "X-Registry-Auth: %s\r\n", c->registry_auth);
         if (body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0)
                 buf_printf(&req, "Content-Length: %zu\r\n", body_len);
         buf_puts(&req, "\r\n");

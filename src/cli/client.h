@@ -42,7 +42,7 @@ struct cli_client {
         char *pending;               /* bytes read past the last response */
         size_t pending_len;
         void (*notify)(const char *msg); /* told before an auto-start (the CLI prints it) */
-        const char *extra_headers; /* "Name: value\r\n" lines sent with each request, or NULL */
+        const char *registry_auth;       /* sent as X-Registry-Auth while set (pull, push) */
 };
 
 /*

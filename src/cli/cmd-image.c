@@ -21,8 +21,11 @@
 #include "api/http.h"
 #include "base/buf.h"
 #include "cli.h"
+#include "credentials.h"
 #include "formatter.h"
 #include "gotemplate.h"
+#include "image/reference.h"
+#include "progress.h"
 #include "units.h"
 
 /* Image names go into paths raw, as docker sends them ("/images/a/b:1/json"). */
@@ -291,6 +294,150 @@ static int run_history(struct cli_ctx *ctx, const struct cli_flagset *fs)
         return 0;
 }
 
+/* ---- pull ---- */
+
+struct pull_out {
+        struct cli_ctx *ctx;
+        struct progress *progress;
+        bool quiet;
+        int status;
+        struct berth_buf error_body; /* a non-200 reply, kept whole */
+        struct berth_error *stream_err;
+};
+
+static int pull_data(const char *data, size_t len, void *userdata)
+{
+        struct pull_out *po = userdata;
+        if (po->status != 200) {
+                buf_append(&po->error_body, data, len);
+                return 0;
+        }
+        struct berth_buf out = BERTH_BUF_INIT;
+        int r = progress_feed(po->progress, data, len, &out, &po->stream_err);
+        if (!po->quiet && out.len) {
+                fwrite(out.data, 1, out.len, po->ctx->out);
+                fflush(po->ctx->out);
+        }
+        buf_release(&out);
+        return r;
+}
+
+/* POST path and render docker's JSON progress stream; on success print done_line (may be NULL). */
+static int stream_progress(struct cli_ctx *ctx, struct cli_client *c, const char *path,
+                           const char *query, bool quiet, const char *done_line)
+{
+        _cleanup_error_ struct berth_error *err = NULL;
+        struct pull_out po = {.ctx = ctx, .quiet = quiet};
+        po.progress = progress_new(isatty(fileno(ctx->out)) && !quiet,
+                                   progress_terminal_width(fileno(ctx->out)));
+        int r = cli_client_stream(c, "POST", path, query, NULL, NULL, 0, &po.status, pull_data, &po,
+                                  &err);
+        int code = 0;
+        if (r < 0 && po.stream_err) {
+                fflush(ctx->out);
+                fprintf(ctx->err, "%s\n", berth_error_msg(po.stream_err));
+                code = 1;
+        } else if (r < 0) {
+                fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                code = 1;
+        } else if (po.status != 200) {
+                struct cli_response resp = {
+                    .status = po.status, .body = po.error_body.data, .len = po.error_body.len};
+                code = cli_daemon_error(ctx, &resp);
+        } else {
+                struct berth_buf out = BERTH_BUF_INIT;
+                if (progress_finish(po.progress, &out, &po.stream_err) < 0) {
+                        fflush(ctx->out);
+                        fprintf(ctx->err, "%s\n", berth_error_msg(po.stream_err));
+                        code = 1;
+                } else {
+                        if (!quiet && out.len)
+                                fwrite(out.data, 1, out.len, ctx->out);
+                        if (done_line)
+                                fprintf(ctx->out, "%s\n", done_line);
+                }
+                buf_release(&out);
+        }
+        berth_error_free(po.stream_err);
+        buf_release(&po.error_body);
+        progress_free(po.progress);
+        return code;
+}
+
+static int run_pull(struct cli_ctx *ctx, const struct cli_flagset *fs)
+{
+        _cleanup_error_ struct berth_error *err = NULL;
+        _cleanup_image_ref_ struct image_ref *ref = NULL;
+        if (image_ref_parse_normalized(fs->args[0], &ref, &err) < 0) {
+                fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                return 1;
+        }
+        bool quiet = cli_flag_bool(fs, "quiet");
+        if (!ref->tag && !ref->digest) {
+                ref->tag = xstrdup(IMAGE_REF_DEFAULT_TAG);
+                if (!quiet)
+                        fprintf(ctx->out, "Using default tag: %s\n", IMAGE_REF_DEFAULT_TAG);
+        }
+        struct cli_client *c;
+        if (connect_or_fail(ctx, &c) < 0)
+                return 1;
+
+        _cleanup_free_ char *name = image_ref_name(ref);
+        struct berth_buf q = BERTH_BUF_INIT;
+        buf_puts(&q, "fromImage=");
+        http_escape_query(&q, name);
+        buf_puts(&q, "&tag=");
+        http_escape_query(&q, ref->digest ? ref->digest : ref->tag);
+        const char *platform = cli_flag_string(fs, "platform");
+        if (platform && *platform) {
+                buf_puts(&q, "&platform=");
+                http_escape_query(&q, platform);
+        }
+        /* Stored credentials for the image's registry go along, as docker's CLI sends them. */
+        _cleanup_free_ char *cred_key = cli_credentials_key(ref->domain);
+        _cleanup_free_ char *reg_auth = cli_credentials_registry_auth(cred_key);
+        c->registry_auth = reg_auth ? reg_auth : "e30=";
+        _cleanup_free_ char *full = image_ref_string(ref);
+        int code = stream_progress(ctx, c, "/images/create", q.data, quiet, full);
+        buf_release(&q);
+        c->registry_auth = NULL;
+        return code;
+}
+
+/* ---- push ---- */
+
+static int run_push(struct cli_ctx *ctx, const struct cli_flagset *fs)
+{
+        _cleanup_error_ struct berth_error *err = NULL;
+        _cleanup_image_ref_ struct image_ref *ref = NULL;
+        if (image_ref_parse_normalized(fs->args[0], &ref, &err) < 0) {
+                fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                return 1;
+        }
+        bool quiet = cli_flag_bool(fs, "quiet");
+        if (!ref->tag && !ref->digest) {
+                ref->tag = xstrdup(IMAGE_REF_DEFAULT_TAG);
+                if (!quiet)
+                        fprintf(ctx->out, "Using default tag: %s\n", IMAGE_REF_DEFAULT_TAG);
+        }
+        struct cli_client *c;
+        if (connect_or_fail(ctx, &c) < 0)
+                return 1;
+        _cleanup_free_ char *name = image_ref_name(ref);
+        _cleanup_free_ char *path = image_path(name, "/push");
+        struct berth_buf q = BERTH_BUF_INIT;
+        buf_puts(&q, "tag=");
+        http_escape_query(&q, ref->tag ? ref->tag : "");
+        _cleanup_free_ char *cred_key = cli_credentials_key(ref->domain);
+        _cleanup_free_ char *reg_auth = cli_credentials_registry_auth(cred_key);
+        c->registry_auth = reg_auth ? reg_auth : "e30=";
+        _cleanup_free_ char *full = image_ref_string(ref);
+        int code = stream_progress(ctx, c, path, q.data, quiet, quiet ? full : NULL);
+        buf_release(&q);
+        c->registry_auth = NULL;
+        return code;
+}
+
 /* ---- tag ---- */
 
 static int run_tag(struct cli_ctx *ctx, const struct cli_flagset *fs)
@@ -555,6 +702,12 @@ static const struct cli_flag history_flags[] = {
     {"quiet", 'q', CLI_FLAG_BOOL, "Only show image IDs", NULL, NULL, false, NULL},
 };
 
+static const struct cli_flag pull_flags[] = {
+    {"platform", 0, CLI_FLAG_STRING, "Set platform if server is multi-platform capable", NULL, NULL,
+     false, NULL},
+    {"quiet", 'q', CLI_FLAG_BOOL, "Suppress verbose output", NULL, NULL, false, NULL},
+};
+
 static const struct cli_flag prune_flags[] = {
     {"all", 'a', CLI_FLAG_BOOL, "Remove all unused images, not just dangling ones", NULL, NULL,
      false},
@@ -600,6 +753,38 @@ const struct cli_command cli_cmd_history = {
     .max_args = 1,
     .aliases = "image history, history",
     .run = run_history,
+};
+
+const struct cli_command cli_cmd_pull = {
+    .name = "pull",
+    .usage = "[OPTIONS] NAME[:TAG|@DIGEST]",
+    .summary = "Download an image from a registry",
+    .group = CLI_GROUP_COMMON,
+    .flags = pull_flags,
+    .n_flags = ELEMENTSOF(pull_flags),
+    .mode = CLI_PARSE_INTERSPERSED,
+    .min_args = 1,
+    .max_args = 1,
+    .aliases = "image pull, pull",
+    .run = run_pull,
+};
+
+static const struct cli_flag push_flags[] = {
+    {"quiet", 'q', CLI_FLAG_BOOL, "Suppress verbose output", NULL, NULL, false, NULL},
+};
+
+const struct cli_command cli_cmd_push = {
+    .name = "push",
+    .usage = "[OPTIONS] NAME[:TAG]",
+    .summary = "Upload an image to a registry",
+    .group = CLI_GROUP_COMMON,
+    .flags = push_flags,
+    .n_flags = ELEMENTSOF(push_flags),
+    .mode = CLI_PARSE_INTERSPERSED,
+    .min_args = 1,
+    .max_args = 1,
+    .aliases = "image push, push",
+    .run = run_push,
 };
 
 const struct cli_command cli_cmd_tag = {
@@ -677,8 +862,8 @@ static const struct cli_command *const image_subcommands[] = {
     &cli_cmd_image_load,
     &cli_cmd_image_ls,
     &cli_cmd_image_prune,
-    &cli_cmd_image_pull,
-    &cli_cmd_image_push,
+    &cli_cmd_pull,
+    &cli_cmd_push,
     &cli_cmd_image_rm,
     &cli_cmd_image_save,
     &cli_cmd_tag,

@@ -1,224 +1,155 @@
 /*
- * cmd-login.c — `berth login` and `berth logout`, and the credentials pull
- * and push send.
+ * cmd-login.c — `berth login` and `berth logout`, as docker's.
  *
- * Credentials live where docker keeps them, in docker's format:
- * $DOCKER_CONFIG/config.json (default ~/.docker/config.json), "auths" keyed
- * by registry ("127.0.0.1:5000"; "https://index.docker.io/v1/" for Docker
- * Hub), each {"auth": base64("user:password")} — so docker and berth share
- * logins.  login asks the daemon to check them first (POST /auth), as docker
- * does, and writes the file (0600, atomically) only when they work.  Pull and
- * push look the registry up there and send X-Registry-Auth (base64url JSON of
- * username, password, serveraddress), as docker does.
+ * login asks the daemon to check the credentials with the registry
+ * (POST /auth), then stores them (credentials.h).  The user name comes from
+ * -u or a prompt, the password from --password-stdin, -p (with docker's
+ * warning) or a prompt without echo.  logout only forgets the stored entry.
  *
- * Never: print a password, or write the file when the daemon refused them.
+ * Never: echo or log the password.
  */
-#include <openssl/evp.h>
 #include <string.h>
-#include <unistd.h>
+#include <termios.h>
 
 #include "base/buf.h"
-#include "base/fileio.h"
 #include "cli.h"
-#include "image/reference.h"
+#include "credentials.h"
 
-#define INDEX_SERVER "https://index.docker.io/v1/"
-
-static char *config_path(void)
+/* One line from stdin without the newline; echo off when it is a terminal. */
+static char *read_line(FILE *prompt_to, const char *prompt, bool secret)
 {
-        const char *dir = getenv("DOCKER_CONFIG");
-        if (dir && *dir)
-                return xasprintf("%s/config.json", dir);
-        const char *home = getenv("HOME");
-        return xasprintf("%s/.docker/config.json", home && *home ? home : "/root");
-}
-
-/* The key docker files a server under. */
-static char *server_key(const char *server)
-{
-        if (!server || !*server || strcmp(server, IMAGE_REF_DEFAULT_DOMAIN) == 0 ||
-            strstr(server, "index.docker.io") || strstr(server, "registry-1.docker.io"))
-                return xstrdup(INDEX_SERVER);
-        const char *s = strstr(server, "://");
-        s = s ? s + 3 : server;
-        return xstrndup(s, strcspn(s, "/"));
-}
-
-static char *b64(const void *data, size_t n, bool url)
-{
-        char *out = xmalloc(4 * ((n + 2) / 3) + 1);
-        EVP_EncodeBlock((unsigned char *)out, data, (int)n);
-        if (url)
-                for (char *p = out; *p; p++)
-                        *p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
-        return out;
-}
-
-static struct json *load_config(void)
-{
-        _cleanup_free_ char *path = config_path();
-        struct json *j = NULL;
-        if (json_parse_file(path, 16u << 20, &j, NULL) < 0 || !json_is(j, JSON_OBJECT)) {
-                json_free(j);
-                j = json_new_object();
+        if (prompt)
+                fputs(prompt, prompt_to), fflush(prompt_to);
+        struct termios old, quiet;
+        bool tty = secret && tcgetattr(STDIN_FILENO, &old) == 0;
+        if (tty) {
+                quiet = old;
+                quiet.c_lflag &= (tcflag_t)~ECHO;
+                tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
         }
-        return j;
-}
-
-char *cli_registry_auth(const char *host)
-{
-        _cleanup_free_ char *key = server_key(host);
-        _cleanup_json_ struct json *cfg = load_config();
-        const char *auth = json_str(json_get(json_get(json_get(cfg, "auths"), key), "auth"));
-        if (!auth || !*auth)
-                return NULL;
-        unsigned char *raw = xmalloc(strlen(auth) + 1);
-        int n = EVP_DecodeBlock(raw, (const unsigned char *)auth, (int)strlen(auth));
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t n = getline(&line, &cap, stdin);
+        if (tty) {
+                tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+                fputc('\n', prompt_to);
+        }
         if (n < 0) {
-                free(raw);
+                free(line);
                 return NULL;
         }
-        size_t len = strlen(auth);
-        while (len && auth[len - 1] == '=' && n > 0) /* DecodeBlock counts padding as zeros */
-                len--, n--;
-        raw[n] = '\0';
-        char *colon = strchr((char *)raw, ':');
-        if (!colon) {
-                free(raw);
-                return NULL;
-        }
-        *colon = '\0';
-        struct json *o = json_new_object();
-        json_set_str(o, "username", (char *)raw);
-        json_set_str(o, "password", colon + 1);
-        json_set_str(o, "serveraddress", key);
-        _cleanup_free_ char *text = json_dump(o, 0);
-        json_free(o);
-        explicit_bzero(raw, (size_t)n);
-        free(raw);
-        return b64(text, strlen(text), true);
-}
-
-static int save_config(struct cli_ctx *ctx, struct json *cfg)
-{
-        _cleanup_free_ char *path = config_path();
-        _cleanup_free_ char *dir = xstrdup(path);
-        *strrchr(dir, '/') = '\0';
-        (void)mkdir_p(dir, 0700);
-        _cleanup_free_ char *text = json_dump(cfg, JSON_DUMP_PRETTY);
-        int r = write_file_atomic(path, text, strlen(text), 0600);
-        if (r < 0)
-                fprintf(ctx->err, "Error saving credentials: write %s: %s\n", path, strerror(-r));
-        return r;
-}
-
-static char *read_password_stdin(void)
-{
-        struct berth_buf b = BERTH_BUF_INIT;
-        char chunk[256];
-        size_t n;
-        while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0 && b.len < 4096)
-                buf_append(&b, chunk, n);
-        char *s = buf_steal(&b);
-        s[strcspn(s, "\r\n")] = '\0';
-        return s;
+        line[strcspn(line, "\r\n")] = '\0';
+        return line;
 }
 
 static int run_login(struct cli_ctx *ctx, const struct cli_flagset *fs)
 {
         const char *server = fs->n_args ? fs->args[0] : NULL;
-        const char *user = cli_flag_string(fs, "username");
-        const char *pass_flag = cli_flag_string(fs, "password");
-        bool from_stdin = cli_flag_bool(fs, "password-stdin");
-        if (pass_flag && from_stdin) {
-                fprintf(ctx->err, "--password and --password-stdin are mutually exclusive\n");
-                return 1;
-        }
-        if (!user || !*user) {
-                fprintf(ctx->err, "Error: Cannot perform an interactive login from a non TTY "
-                                  "device\n");
-                return 1;
-        }
+        _cleanup_free_ char *key = cli_credentials_key(server);
+        _cleanup_free_ char *user =
+            cli_flag_string(fs, "username") ? xstrdup(cli_flag_string(fs, "username")) : NULL;
         _cleanup_free_ char *pass = NULL;
-        if (from_stdin)
-                pass = read_password_stdin();
-        else if (pass_flag) {
+        bool from_stdin = cli_flag_bool(fs, "password-stdin");
+        if (cli_flag_string(fs, "password")) {
+                if (from_stdin) {
+                        fprintf(ctx->err, "--password and --password-stdin are mutually "
+                                          "exclusive\n");
+                        return 1;
+                }
                 fprintf(ctx->err, "WARNING! Using --password via the CLI is insecure. Use "
                                   "--password-stdin.\n");
-                pass = xstrdup(pass_flag);
-        } else {
-                fprintf(ctx->err, "Error: Cannot perform an interactive login from a non TTY "
-                                  "device\n");
+                pass = xstrdup(cli_flag_string(fs, "password"));
+        }
+        if (from_stdin) {
+                if (!user) {
+                        fprintf(ctx->err, "Must provide --username with --password-stdin\n");
+                        return 1;
+                }
+                pass = read_line(ctx->err, NULL, false);
+        }
+        if (!user || !*user) {
+                free(user);
+                user = read_line(ctx->out, "Username: ", false);
+        }
+        if (!user || !*user) {
+                fprintf(ctx->err, "Error: Non-null Username Required\n");
                 return 1;
         }
-        _cleanup_free_ char *key = server_key(server);
-        struct json *req = json_new_object();
-        json_set_str(req, "username", user);
-        json_set_str(req, "password", pass);
-        json_set_str(req, "serveraddress", key);
-        _cleanup_free_ char *body = json_dump(req, 0);
-        json_free(req);
+        if (!pass)
+                pass = read_line(ctx->out, "Password: ", true);
+        if (!pass || !*pass) {
+                fprintf(ctx->err, "Error: Non-null Password Required\n");
+                free(pass);
+                pass = NULL;
+                return 1;
+        }
 
         struct cli_client *c = cli_ctx_client(ctx);
         if (!c)
                 return 1;
-        _cleanup_error_ struct berth_error *err = NULL;
+        struct json *body = json_new_object();
+        json_set_str(body, "username", user);
+        json_set_str(body, "password", pass);
+        json_set_str(body, "serveraddress", key);
+        _cleanup_free_ char *text = json_dump(body, 0);
+        json_free(body);
         struct cli_response resp;
-        if (cli_client_request(c, "POST", "/auth", NULL, "application/json", body, strlen(body),
-                               &resp, &err) < 0) {
+        _cleanup_error_ struct berth_error *err = NULL;
+        int r = cli_client_request(c, "POST", "/auth", NULL, "application/json", text, strlen(text),
+                                   &resp, &err);
+        explicit_bzero(text, strlen(text));
+        if (r < 0) {
                 fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                explicit_bzero(pass, strlen(pass));
                 return 1;
         }
-        explicit_bzero(body, strlen(body));
         if (resp.status != 200) {
-                int code = cli_daemon_error(ctx, &resp);
+                r = cli_daemon_error(ctx, &resp);
                 cli_response_release(&resp);
-                return code;
+                explicit_bzero(pass, strlen(pass));
+                return r;
         }
+        _cleanup_json_ struct json *j = NULL;
+        (void)json_parse(resp.body, resp.len, &j, NULL);
         cli_response_release(&resp);
-        _cleanup_json_ struct json *cfg = load_config();
-        struct json *auths = json_get(cfg, "auths");
-        if (!json_is(auths, JSON_OBJECT))
-                auths = json_object_set(cfg, "auths", json_new_object());
-        _cleanup_free_ char *up = xasprintf("%s:%s", user, pass);
-        struct json *entry = json_object_set(auths, key, json_new_object());
-        char *enc = b64(up, strlen(up), false);
-        json_set_str(entry, "auth", enc);
-        free(enc);
-        explicit_bzero(up, strlen(up));
+        const char *token = json_str(json_get(j, "IdentityToken"));
+        r = cli_credentials_store(key, user, pass, token, &err);
         explicit_bzero(pass, strlen(pass));
-        if (save_config(ctx, cfg) < 0)
+        if (r < 0) {
+                fprintf(ctx->err, "Error saving credentials: %s\n", berth_error_msg(err));
                 return 1;
-        _cleanup_free_ char *path = config_path();
-        fprintf(ctx->err, "WARNING! Your password will be stored unencrypted in %s.\n", path);
-        fprintf(ctx->out, "Login Succeeded\n");
+        }
+        fputs("Login Succeeded\n", ctx->out);
         return 0;
 }
 
 static int run_logout(struct cli_ctx *ctx, const struct cli_flagset *fs)
 {
-        _cleanup_free_ char *key = server_key(fs->n_args ? fs->args[0] : NULL);
-        _cleanup_json_ struct json *cfg = load_config();
-        struct json *auths = json_get(cfg, "auths");
-        if (!json_get(auths, key)) {
-                fprintf(ctx->out, "Not logged in to %s\n", key);
-                return 0;
+        const char *server = fs->n_args ? fs->args[0] : NULL;
+        _cleanup_free_ char *key = cli_credentials_key(server);
+        _cleanup_error_ struct berth_error *err = NULL;
+        int r = cli_credentials_erase(key, &err);
+        if (r < 0) {
+                fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                return 1;
         }
-        fprintf(ctx->out, "Removing login credentials for %s\n", key);
-        json_object_del(auths, key);
-        return save_config(ctx, cfg) < 0 ? 1 : 0;
+        if (r == 0)
+                fprintf(ctx->out, "Not logged in to %s\n", key);
+        else
+                fprintf(ctx->out, "Removing login credentials for %s\n", key);
+        return 0;
 }
 
 static const struct cli_flag login_flags[] = {
-    {"password", 'p', CLI_FLAG_STRING, "Password", NULL, NULL, false},
-    {"password-stdin", 0, CLI_FLAG_BOOL, "Take the password from stdin", NULL, NULL, false},
-    {"username", 'u', CLI_FLAG_STRING, "Username", NULL, NULL, false},
+    {"password", 'p', CLI_FLAG_STRING, "Password", NULL, NULL, false, NULL},
+    {"password-stdin", 0, CLI_FLAG_BOOL, "Take the password from stdin", NULL, NULL, false, NULL},
+    {"username", 'u', CLI_FLAG_STRING, "Username", NULL, NULL, false, NULL},
 };
 
 const struct cli_command cli_cmd_login = {
     .name = "login",
     .usage = "[OPTIONS] [SERVER]",
-    .summary = "Log in to a registry",
+    .summary = "Authenticate to a registry",
     .group = CLI_GROUP_COMMON,
     .flags = login_flags,
     .n_flags = ELEMENTSOF(login_flags),
@@ -228,14 +159,11 @@ const struct cli_command cli_cmd_login = {
     .run = run_login,
 };
 
-static const struct cli_flag no_flags[1];
 const struct cli_command cli_cmd_logout = {
     .name = "logout",
     .usage = "[SERVER]",
     .summary = "Log out from a registry",
     .group = CLI_GROUP_COMMON,
-    .flags = no_flags,
-    .n_flags = 0,
     .mode = CLI_PARSE_INTERSPERSED,
     .min_args = 0,
     .max_args = 1,

@@ -16,6 +16,20 @@
  *
  * Errors read "template parsing error: template: :1: …" (docker's words, for
  * parse and execution errors alike); on error nothing is written to out.
+ *
+ * How a command uses it (tests/helper/berth-fmt.c does exactly this):
+ *   berth images: fmt = formatter_image_format(opt_format, quiet, digests);
+ *                 rows = formatter_image_rows(body, fmt, digests, no_trunc, time(NULL));
+ *                 formatter_write(fmt, rows, NULL, formatter_image_header(),
+ *                                 FORMATTER_IMAGE_ROW_TYPE, &out, &err);
+ *   berth ps:     with --format: warn on stderr if -q too ("WARNING: Ignoring custom
+ *                 format, because both --format and --quiet are set."), then
+ *                 formatter_container_check(opt_format, &uses_size, &err) before
+ *                 listing (ask size=1 when it says so); then formatter_container_format,
+ *                 formatter_container_rows (it returns the methods array too),
+ *                 formatter_write(…, FORMATTER_CONTAINER_ROW_TYPE, …).
+ *   berth inspect -f: gotemplate_parse + gotemplate_exec over the daemon's JSON
+ *                 (errors prefixed "template parsing error: ", as docker 28).
  */
 #ifndef BERTH_CLI_FORMATTER_H
 #define BERTH_CLI_FORMATTER_H

@@ -253,7 +253,8 @@ static bool lex_text(struct lexer *l, bool *inside)
         return true;
 }
 
-static bool lex_number(struct lexer *l)
+/* Go's scanNumber: true when a well-formed number was consumed. */
+static bool scan_number(struct lexer *l)
 {
         const char *digits = "0123456789_";
         if (lpeek(l) == '+' || lpeek(l) == '-')
@@ -289,16 +290,34 @@ static bool lex_number(struct lexer *l)
                 ACCEPT_RUN("0123456789_");
         }
 #undef ACCEPT_RUN
-        bool bad = false;
         if (lpeek(l) == 'i')
-                bad = true; /* imaginary numbers: not supported */
-        if (bad || is_alnum(lpeek(l)) || lpeek(l) == '+' || lpeek(l) == '-') {
-                if (l->pos < l->len)
-                        l->pos++;
-                _cleanup_buf_ struct berth_buf q = BERTH_BUF_INIT;
-                gt_quote(&q, l->in + l->start, l->pos - l->start, -1);
-                return lex_error(l, "bad number syntax: %s", q.data);
+                l->pos++;
+        if (is_alnum(lpeek(l))) {
+                l->pos++;
+                return false;
         }
+        return true;
+}
+
+static bool bad_number(struct lexer *l)
+{
+        _cleanup_buf_ struct berth_buf q = BERTH_BUF_INIT;
+        gt_quote(&q, l->in + l->start, l->pos - l->start, -1);
+        return lex_error(l, "bad number syntax: %s", q.data);
+}
+
+static bool lex_number(struct lexer *l)
+{
+        if (!scan_number(l))
+                return bad_number(l);
+        if (lpeek(l) == '+' || lpeek(l) == '-') {
+                /* Go's complex constants (1+2i): scanned like Go, not supported */
+                if (!scan_number(l) || l->in[l->pos - 1] != 'i')
+                        return bad_number(l);
+                return lex_error(l, "complex numbers are not supported in --format templates");
+        }
+        if (l->in[l->pos - 1] == 'i')
+                return lex_error(l, "complex numbers are not supported in --format templates");
         emit(l, IT_NUMBER);
         return true;
 }
@@ -427,7 +446,8 @@ static bool lex_inside(struct lexer *l, bool *inside)
                         return lex_error(l, "unexpected right paren U+0029 ')'");
                 return true;
         case '.':
-                if (lpeek(l) < '0' || lpeek(l) > '9')
+                /* ".5" is a number, and so (an ill-formed one) is a '.' ending the text */
+                if (l->pos < l->len && (lpeek(l) < '0' || lpeek(l) > '9'))
                         return lex_field_or_var(l, IT_FIELD);
                 l->pos--;
                 return lex_number(l);
@@ -628,6 +648,7 @@ struct parser {
         size_t nvars;
         int range_depth;
         int depth;
+        int action_line; /* line of the action being parsed, 0 between actions (Go's actionLine) */
         struct berth_error **err;
         bool failed;
 };
@@ -717,8 +738,16 @@ static void *p_unexpected(struct parser *p, const struct item *it, const char *c
 {
         _cleanup_buf_ struct berth_buf b = BERTH_BUF_INIT;
         item_string(&b, p, it);
-        if (it->type == IT_ERROR)
+        if (it->type == IT_ERROR) {
+                int line = gt_line_of(p->lx->in, it->pos);
+                if (p->action_line != 0 && p->action_line != line) {
+                        size_t n = strlen(it->msg);
+                        bool action = n >= 7 && strcmp(it->msg + n - 7, " action") == 0;
+                        return p_error(p, "%s%s started at :%d", b.data, action ? "" : " in action",
+                                       p->action_line);
+                }
                 return p_error(p, "%s", b.data);
+        }
         return p_error(p, "unexpected %s in %s", b.data, context);
 }
 
@@ -1318,8 +1347,12 @@ static struct node *parse_text_or_action(struct parser *p)
                 t->text_len = it->len;
                 return t;
         }
-        if (it->type == IT_LDELIM)
-                return parse_action(p);
+        if (it->type == IT_LDELIM) {
+                p->action_line = gt_line_of(p->lx->in, it->pos);
+                struct node *n = parse_action(p);
+                p->action_line = 0;
+                return n;
+        }
         return p_unexpected(p, it, "input");
 }
 

@@ -21,6 +21,11 @@
  *    prints on stderr before exiting 1.
  *  - "aux" objects are handed to the aux callback and print nothing.
  *
+ * How `berth pull` uses it: p = progress_new(isatty(1), progress_terminal_width(1));
+ * for each chunk of the response body progress_feed(p, chunk, n, &out, &err) and
+ * write out to stdout; at the end progress_finish(); on error print err->msg on
+ * stderr and exit 1.  docker pull itself then prints the reference pulled.
+ *
  * Never: print a partial JSON object, or buffer without bound (one message
  * is limited to PROGRESS_MAX_MESSAGE bytes).
  */

@@ -39,8 +39,11 @@ static bool debug;
 
 static void log_line(const char *level, const char *msg)
 {
-        if (!log_path)
+        if (!log_path) {
+                if (debug && !strcmp(level, "debug"))
+                        fprintf(stderr, "berth-runtime: debug: %s\n", msg);
                 return;
+        }
         int fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
         if (fd < 0)
                 return;
@@ -201,6 +204,8 @@ static int cmd_create_run(const char *cmd, int argc, char **argv, int i, bool ru
         if (!run && detach)
                 return fail("create: unknown flag '--detach'");
         o.bundle = bundle;
+        o.keep = keep;
+        (void)no_subreaper; /* we never become a subreaper: the flag has nothing to turn off */
         const char *id = one_id(cmd, argc, argv, i);
         if (!id)
                 return 1;
@@ -492,6 +497,7 @@ static int cmd_exec(int argc, char **argv, int i)
         o.cwd = cwd;
         o.user = user;
         o.caps = caps;
+        o.additional_gids = groups;
         o.tty = tty;
         o.no_new_privs = nnp;
         o.console_socket = console;
@@ -589,6 +595,16 @@ int main(int argc, char **argv)
         rt.root = root;
         rt.systemd_cgroup = systemd;
         const char *cmd = argv[i++];
+        if (debug) {
+                struct berth_buf b = BERTH_BUF_INIT;
+                buf_puts(&b, "berth-runtime");
+                for (int k = 1; k < argc; k++) {
+                        buf_putc(&b, ' ');
+                        buf_puts(&b, argv[k]);
+                }
+                log_line("debug", b.data);
+                buf_release(&b);
+        }
         if (!strcmp(cmd, "create"))
                 return cmd_create_run(cmd, argc, argv, i, false);
         if (!strcmp(cmd, "run"))

@@ -234,8 +234,9 @@ static int run(const struct cli_flagset *fs)
                 goto out;
         }
         api_register_images(d.srv, d.engine);
-        api_register_pull(d.srv, d.engine);
+        api_register_archive(d.srv, d.engine);
         api_register_events(d.srv, d.engine);
+        api_register_auth(d.srv, d.engine);
         if (api_server_watch_fd(d.srv, sigfd, on_signal, &d, &err) < 0) {
                 fprintf(stderr, "%s\n", berth_error_msg(err));
                 goto out;

@@ -2,10 +2,10 @@
  * layers.c — unpacked layers and pulled images as records, their reference
  * counts, garbage collection and start-up recovery (contract in layers.h).
  *
- * images.c owns names and image records (list, find, tag, remove, prune);
- * this file adds what pulling needs: recording a pulled image with its layers
- * in one transaction, the `layers` table (chain id, diff_id, size, blob,
- * refs), and collecting files nothing references any more.  Reference counts
+ * images.c owns names and image records (list, find, tag, remove, prune) and
+ * pull.c records what it pulls; this file adds recording a loaded image with
+ * its layers in one transaction, the `layers` table (chain id, diff_id, size,
+ * blob, refs), and collecting files nothing references any more.  Reference counts
  * are recounted from image_layers before every collection, so a record
  * removed by images.c (ON DELETE CASCADE) frees its layers at the next one.
  *
@@ -284,7 +284,10 @@ static bool blob_referenced(struct berth_layers *imgs, const char *digest)
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         if (prep(imgs,
                  "SELECT 1 FROM images WHERE id = ?1 OR manifest_digest = ?1 "
-                 "UNION ALL SELECT 1 FROM layers WHERE blob_digest = ?1 AND refs > 0 LIMIT 1",
+                 "UNION ALL SELECT 1 FROM image_layers WHERE blob_digest = ?1 "
+                 /* an index pulled with the image is named by its repo digests */
+                 "UNION ALL SELECT 1 FROM repo_digests WHERE substr(name, -length(?1)) = ?1 "
+                 "LIMIT 1",
                  &st, NULL) < 0)
                 return true; /* when in doubt, keep */
         sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
@@ -303,8 +306,9 @@ static bool layer_referenced(struct berth_layers *imgs, const char *chain_id)
 static int recount_layers(struct berth_layers *imgs, struct berth_error **err)
 {
         return berth_db_exec(imgs->engine->db,
-                             "INSERT OR IGNORE INTO layers (chain_id, diff_id, size, refs) "
-                             "  SELECT chain_id, diff_id, 0, 0 FROM image_layers;"
+                             "INSERT OR IGNORE INTO layers (chain_id, diff_id, size, blob_digest, "
+                             "  refs) SELECT chain_id, diff_id, size, blob_digest, 0 "
+                             "  FROM image_layers;"
                              "UPDATE layers SET refs = (SELECT count(*) FROM image_layers "
                              "  WHERE image_layers.chain_id = layers.chain_id);",
                              err);

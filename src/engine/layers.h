@@ -1,7 +1,8 @@
 /*
- * layers.h — unpacked layers and pulled images as records, their reference
- * counts, garbage collection and start-up recovery; the pull pipeline
- * (pull.c) records through it, images.c's removals are collected by it.
+ * layers.h — unpacked layers as records with reference counts, garbage
+ * collection and start-up recovery.  pull.c holds collection off while it
+ * runs, archive.c (load) records images through it, and images.c's removals
+ * are collected by it.
  *
  * Records (db.c migration 2): `layers` holds each unpacked layer once (chain
  * id, diff_id, parent chain id, unpacked size, compressed blob) with the
@@ -37,7 +38,7 @@ void berth_layers_free(struct berth_layers *l);
 /* Remove layers and blobs nothing references (now, or after the last pull). */
 void berth_layers_collect(struct berth_layers *l);
 
-/* One layer as a pull records it. */
+/* One layer as a load records it. */
 struct berth_layer_rec {
         const char *chain_id;
         const char *diff_id;

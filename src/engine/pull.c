@@ -1,559 +1,633 @@
 /*
- * pull.c — the pull pipeline (contract in pull.h).
+ * pull.c — the engine's pull (contract in pull.h).
  *
- * One pull: parse the reference; open the repository on the registry client
- * (mirrors first for docker.io); resolve the tag or digest to one image
- * manifest (an index picks the platform) — an error up to here comes back
- * before any progress, so the API can still answer 404; then "Pulling from";
- * the config blob (kept in the content store); and, unless an image with that
- * config is already complete here ("Image is up to date"), the layers.
+ * Order of work: parse the reference; open the repository on its registry
+ * (mirrors and insecure registries from the running configuration); resolve
+ * the manifest for the platform (this is where a missing image fails, before
+ * any message); fetch the config into the store; then, unless the image is
+ * already complete here, a pool of max-concurrent-downloads threads takes the
+ * layers one by one: each runs layer_ingest (verify + unpack while
+ * downloading) with a sink that counts bytes for "Downloading" messages.
+ * When all are in, "Extracting"/"Pull complete" are reported in layer order
+ * (docker's order), the records are written in one transaction, and the
+ * digest and status lines end the stream.
  *
- * Layers: those whose chain id is unpacked already say "Already exists"; the
- * others say "Pulling fs layer" (and "Waiting" beyond the concurrency) and
- * go to up to max-concurrent-downloads worker threads.  A worker streams the
- * blob from the registry into image/ingest.h's layer ingest, which feeds the
- * content store (compressed blob, for push and save) and the streaming layer
- * apply (decompress, hash, unpack into a temp directory) at once; the
- * registry client verifies the compressed digest, the store verifies it again
- * before the rename, and the layer apply refuses a diff_id other than the
- * config's.
- * The pulling thread reports "Extracting"/"Pull complete" in layer order as
- * workers finish, and watches for a vanished client: then it sets the cancel
- * flag, which stops every transfer and sink; workers abort their temp files.
- * Records are committed in one transaction after every layer is in place.
- *
- * Threads: the worker threads live for one pull only; nothing idles between
- * pulls.  Progress messages are serialised by the pull's mutex.
- *
- * Never: publish a record before its files are complete, or keep pulling for a
- * client that is gone.
+ * Messages from several threads go through one mutex, so emit sees one call
+ * at a time and a failed emit (client gone) sets the cancel flag, which the
+ * registry client checks between reads.
  */
-#include <fcntl.h>
-#include <malloc.h>
-#include <signal.h>
+#include <pthread.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "base/buf.h"
-#include "base/fileio.h"
 #include "base/log.h"
 #include "image/ingest.h"
 #include "image/layer.h"
 #include "image/reference.h"
+#include "images.h"
+#include "oci/image-spec.h"
 #include "layers.h"
 #include "pull.h"
 
-#define CONFIG_MAX           (16u << 20)
-#define PROGRESS_INTERVAL_NS (100 * 1000 * 1000LL)
-#define WAIT_SLICE_MS        200
+#define CONFIG_MAX        (16u << 20)
+#define PROGRESS_EVERY_NS (100 * 1000 * 1000)
 
 struct pull;
 
-struct pull_layer {
+struct layer_job {
         struct pull *p;
-        size_t idx;
+        size_t index;
         const struct oci_descriptor *desc;
         const char *diff_id;
         char chain_id[72];
-        char short_id[16];
-        bool exists; /* unpacked before this pull got to it */
-        bool queued; /* handed to a worker */
-        bool done;
+        char parent_chain[72];
+        char short_id[13];
+        bool present; /* already unpacked here */
+        int64_t size; /* unpacked bytes */
+        int64_t received;
+        int64_t last_emit_ns;
         int r;
         struct berth_error *err;
-        uint64_t size; /* unpacked bytes */
-        /* download state (worker only) */
-        struct layer_ingest *ing;
-        uint64_t got;
-        int64_t last_emit;
+        struct layer_ingest *ingest;
 };
 
 struct pull {
-        struct berth_layers *imgs;
-        const struct pull_opts *opts;
+        struct berth_engine *e;
+        const struct berth_pull_opts *o;
+        pthread_mutex_t emit_lock;
+        bool started;
+        bool emit_failed;
+        atomic_bool own_cancel;
         struct registry_repo *repo;
-        pthread_mutex_t lock;
-        pthread_cond_t cond;
-        struct pull_layer *layers;
-        size_t n;
-        atomic_bool cancel;
-        bool emitted; /* a message went out */
+        struct layer_job *jobs;
+        size_t n_jobs;
+        size_t next_job; /* under emit_lock */
 };
 
 static int64_t now_ns(void)
 {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Caller holds p->lock.  current < 0: empty progressDetail; id NULL: no detail at all. */
-static void emit_locked(struct pull *p, const char *id, const char *status, int64_t current,
-                        int64_t total, bool detail)
+/* docker's units.HumanSize (decimal, 4 significant digits). */
+static void human_size(struct berth_buf *b, double size)
 {
-        if (atomic_load(&p->cancel) && p->emitted)
-                return;
+        static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
+        size_t i = 0;
+        while (size >= 1000.0 && i + 1 < ELEMENTSOF(units)) {
+                size /= 1000.0;
+                i++;
+        }
+        buf_printf(b, "%.4g%s", size, units[i]);
+}
+
+char *berth_pull_progress_bar(int64_t current, int64_t total)
+{
+        struct berth_buf b = BERTH_BUF_INIT;
+        if (total <= 0) {
+                struct berth_buf c = BERTH_BUF_INIT;
+                human_size(&c, (double)current);
+                buf_printf(&b, "%8s", c.data);
+                buf_release(&c);
+                return buf_steal(&b);
+        }
+        int pct = (int)((double)current / (double)total * 100) / 2;
+        if (pct > 50)
+                pct = 50;
+        buf_putc(&b, '[');
+        for (int i = 0; i < pct; i++)
+                buf_putc(&b, '=');
+        buf_putc(&b, '>');
+        for (int i = pct; i < 50; i++)
+                buf_putc(&b, ' ');
+        buf_puts(&b, "] ");
+        struct berth_buf cur = BERTH_BUF_INIT, tot = BERTH_BUF_INIT;
+        human_size(&cur, (double)current);
+        human_size(&tot, (double)total);
+        if (current > total)
+                buf_printf(&b, "%8s", cur.data);
+        else
+                buf_printf(&b, "%8s/%s", cur.data, tot.data);
+        buf_release(&cur);
+        buf_release(&tot);
+        return buf_steal(&b);
+}
+
+/* One message; the emit lock serialises threads.  Returns <0 once the client is gone. */
+static int emit_msg(struct pull *p, struct json *msg)
+{
+        pthread_mutex_lock(&p->emit_lock);
+        int r = 0;
+        if (p->emit_failed) {
+                r = -ECANCELED;
+        } else {
+                p->started = true;
+                if (p->o->emit(msg, p->o->userdata) < 0) {
+                        p->emit_failed = true;
+                        atomic_store(&p->own_cancel, true);
+                        if (p->o->cancel)
+                                atomic_store(p->o->cancel, true);
+                        r = -ECANCELED;
+                }
+        }
+        pthread_mutex_unlock(&p->emit_lock);
+        json_free(msg);
+        return r;
+}
+
+static struct json *status_msg(const char *status, const char *id)
+{
         struct json *m = json_new_object();
         json_set_str(m, "status", status);
-        if (detail) {
-                struct json *d = json_object_set(m, "progressDetail", json_new_object());
-                if (current >= 0) {
-                        json_set_int(d, "current", current);
-                        json_set_int(d, "total", total);
-                }
-        }
         if (id)
                 json_set_str(m, "id", id);
-        p->emitted = true;
-        if (p->opts->progress && p->opts->progress(m, p->opts->userdata) < 0)
-                atomic_store(&p->cancel, true);
-        json_free(m);
+        return m;
 }
 
-static void emit(struct pull *p, const char *id, const char *status, int64_t current, int64_t total,
-                 bool detail)
+/* {"status":…,"progressDetail":{},"id":…} as dockerd sends layer states. */
+static int emit_layer(struct pull *p, const struct layer_job *j, const char *status)
 {
-        pthread_mutex_lock(&p->lock);
-        emit_locked(p, id, status, current, total, detail);
-        pthread_mutex_unlock(&p->lock);
+        struct json *m = json_new_object();
+        json_set_str(m, "status", status);
+        json_object_set(m, "progressDetail", json_new_object());
+        json_set_str(m, "id", j->short_id);
+        return emit_msg(p, m);
 }
 
-/* Bytes of the regular files below dirfd (a layer unpacked by another pull). */
-static uint64_t tree_size(int dirfd)
+static int emit_progress(struct pull *p, const struct layer_job *j, const char *status,
+                         int64_t current, int64_t total)
 {
-        _cleanup_closedir_ DIR *d = fdopendir(dirfd);
-        if (!d) {
-                close(dirfd);
-                return 0;
-        }
-        uint64_t sum = 0;
-        struct dirent *de;
-        while ((de = readdir(d))) {
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                        continue;
-                struct stat st;
-                if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                        continue;
-                if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode))
-                        sum += (uint64_t)st.st_size;
-                else if (S_ISDIR(st.st_mode)) {
-                        int fd = openat(dirfd, de->d_name,
-                                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                        if (fd >= 0)
-                                sum += tree_size(fd);
-                }
-        }
-        return sum;
+        struct json *m = json_new_object();
+        json_set_str(m, "status", status);
+        struct json *d = json_object_set(m, "progressDetail", json_new_object());
+        json_set_int(d, "current", current);
+        json_set_int(d, "total", total);
+        _cleanup_free_ char *bar = berth_pull_progress_bar(current, total);
+        json_set_str(m, "progress", bar);
+        json_set_str(m, "id", j->short_id);
+        return emit_msg(p, m);
 }
 
-static uint64_t existing_layer_size(struct berth_layers *imgs, const char *chain_id)
+/* The sink in front of layer_ingest_write: counts bytes and reports progress. */
+static int counting_sink(const void *buf, size_t n, void *userdata, struct berth_error **err)
 {
-        uint64_t s = berth_layers_size(imgs, chain_id);
-        if (s)
-                return s;
-        _cleanup_free_ char *path = layer_path(berth_layers_data_root(imgs), chain_id);
-        int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        return fd < 0 ? 0 : tree_size(fd);
-}
-
-/* ---- one layer (worker thread) ---- */
-
-static int layer_sink(const void *buf, size_t n, void *userdata, struct berth_error **err)
-{
-        struct pull_layer *l = userdata;
-        struct pull *p = l->p;
-        if (atomic_load(&p->cancel))
-                return berth_error_set(err, ECANCELED, "pull cancelled");
-        int r = layer_ingest_write(buf, n, l->ing, err);
+        struct layer_job *j = userdata;
+        int r = layer_ingest_write(buf, n, j->ingest, err);
         if (r < 0)
                 return r;
-        l->got += n;
+        j->received += (int64_t)n;
         int64_t t = now_ns();
-        if (t - l->last_emit >= PROGRESS_INTERVAL_NS) {
-                l->last_emit = t;
-                emit(p, l->short_id, "Downloading", (int64_t)l->got, l->desc->size, true);
+        if (t - j->last_emit_ns >= PROGRESS_EVERY_NS || j->received == j->desc->size) {
+                j->last_emit_ns = t;
+                if (emit_progress(j->p, j, "Downloading", j->received, j->desc->size) < 0)
+                        return berth_error_set(err, ECANCELED,
+                                               "pull cancelled: the client went away");
         }
         return 0;
 }
 
-/*
- * One layer through image/ingest.h: bytes from the registry go to the store
- * (verified blob) and the streaming layer apply at once; what is already
- * there (the blob, the unpacked layer, or both) is reused.
- */
-static int run_layer(struct pull_layer *l, struct berth_error **err)
+static void run_job(struct layer_job *j)
 {
-        struct pull *p = l->p;
+        struct pull *p = j->p;
         struct layer_ingest_opts o = {
-            .digest = l->desc->digest,
-            .size = l->desc->size,
-            .diff_id = l->diff_id,
-            .parent_chain_id = l->idx ? p->layers[l->idx - 1].chain_id : NULL,
+            .digest = j->desc->digest,
+            .size = j->desc->size,
+            .diff_id = j->diff_id,
+            .parent_chain_id = j->index ? j->parent_chain : NULL,
         };
-        struct berth_engine *e = berth_layers_engine(p->imgs);
-        int r = layer_ingest_begin(e->store, &o, &l->ing, err);
-        if (r < 0)
-                return r;
-        if (r == 1) { /* present already, or unpacked from the stored blob */
-                l->size = existing_layer_size(p->imgs, l->chain_id);
-                emit(p, l->short_id, "Download complete", -1, 0, true);
-                return 0;
+        j->r = layer_ingest_begin(p->e->store, &o, &j->ingest, &j->err);
+        if (j->r < 0)
+                return;
+        if (j->r == 1) {
+                /* Present after all (another pull finished it meanwhile, or only the blob was
+                 * missing its unpacked form and begin() unpacked it). */
+                j->ingest = NULL;
+                j->present = true;
+                j->r = 0;
+                (void)emit_layer(p, j, "Download complete");
+                return;
         }
-        l->last_emit = 0;
-        r = registry_blob_fetch(p->repo, l->desc->digest, l->desc->size, layer_sink, l, err);
-        if (r < 0) {
-                layer_ingest_abort(TAKE_PTR(l->ing));
-                return r;
+        j->r =
+            registry_blob_fetch(p->repo, j->desc->digest, j->desc->size, counting_sink, j, &j->err);
+        if (j->r < 0) {
+                layer_ingest_abort(j->ingest);
+                j->ingest = NULL;
+                return;
         }
-        emit(p, l->short_id, "Verifying Checksum", -1, 0, true);
-        struct layer_result res = {0};
-        r = layer_ingest_commit(TAKE_PTR(l->ing), &res, err);
-        if (r < 0)
-                return r;
-        emit(p, l->short_id, "Download complete", -1, 0, true);
-        l->size = res.size ? res.size : existing_layer_size(p->imgs, l->chain_id);
-        return 0;
+        (void)emit_layer(p, j, "Verifying Checksum");
+        (void)emit_layer(p, j, "Download complete");
+        struct layer_result res;
+        memset(&res, 0, sizeof(res));
+        j->r = layer_ingest_commit(j->ingest, &res, &j->err);
+        j->ingest = NULL;
+        if (j->r == 0 && res.size)
+                j->size = (int64_t)res.size;
 }
 
-static void *worker(void *arg)
+static void *pool_thread(void *arg)
 {
         struct pull *p = arg;
         for (;;) {
-                pthread_mutex_lock(&p->lock);
-                struct pull_layer *l = NULL;
-                for (size_t i = 0; i < p->n && !l; i++)
-                        if (!p->layers[i].exists && !p->layers[i].queued)
-                                l = &p->layers[i];
-                if (l)
-                        l->queued = true;
-                pthread_mutex_unlock(&p->lock);
-                if (!l)
-                        break;
-                struct berth_error *e = NULL;
-                int r = atomic_load(&p->cancel) ? berth_error_set(&e, ECANCELED, "pull cancelled")
-                                                : run_layer(l, &e);
-                if (r < 0) {
-                        berth_error_prefix(&e, "layer %s", l->desc->digest);
-                        atomic_store(&p->cancel, true);
+                pthread_mutex_lock(&p->emit_lock);
+                size_t i = p->next_job++;
+                bool stop = p->emit_failed;
+                pthread_mutex_unlock(&p->emit_lock);
+                if (i >= p->n_jobs || stop)
+                        return NULL;
+                struct layer_job *j = &p->jobs[i];
+                if (j->present)
+                        continue;
+                run_job(j);
+                if (j->r < 0) {
+                        /* One failed layer stops the others: they would be thrown away. */
+                        pthread_mutex_lock(&p->emit_lock);
+                        p->next_job = p->n_jobs;
+                        pthread_mutex_unlock(&p->emit_lock);
+                        atomic_store(&p->own_cancel, true);
+                        return NULL;
                 }
-                pthread_mutex_lock(&p->lock);
-                l->r = r;
-                l->err = e;
-                l->done = true;
-                pthread_cond_broadcast(&p->cond);
-                pthread_mutex_unlock(&p->lock);
         }
-        return NULL;
 }
 
-/* ---- one image ---- */
-
-struct config_sink {
-        struct berth_buf buf;
-        struct blob_ingest *ing;
-};
-
-static int config_sink(const void *buf, size_t n, void *userdata, struct berth_error **err)
+static int blob_sink(const void *buf, size_t n, void *userdata, struct berth_error **err)
 {
-        struct config_sink *cs = userdata;
-        if (cs->buf.len + n > CONFIG_MAX)
-                return berth_error_set(err, EFBIG, "image config larger than %u bytes", CONFIG_MAX);
-        buf_append(&cs->buf, buf, n);
-        return blob_ingest_write(cs->ing, buf, n, err);
+        return blob_ingest_write(userdata, buf, n, err);
 }
 
-/* The config blob, fetched once even when pulls of the same image race (the
- * store's ingest serialises them; the loser reads what the winner stored). */
 static int fetch_config(struct pull *p, const struct oci_descriptor *d, char **ret, size_t *ret_len,
                         struct berth_error **err)
 {
-        struct blob_store *store = berth_layers_engine(p->imgs)->store;
-        struct config_sink cs = {BERTH_BUF_INIT, NULL};
-        int r = blob_store_ingest_begin(store, d->digest, d->size, &cs.ing, err);
-        if (r == 1)
-                return blob_store_read(store, d->digest, CONFIG_MAX, ret, ret_len, err);
-        if (r == 0)
-                r = registry_blob_fetch(p->repo, d->digest, d->size, config_sink, &cs, err);
-        if (r == 0)
-                r = blob_ingest_commit(TAKE_PTR(cs.ing), NULL, err);
-        blob_ingest_abort(cs.ing);
-        if (r < 0) {
-                buf_release(&cs.buf);
-                return berth_error_prefix(err, "image config %s", d->digest);
-        }
-        *ret_len = cs.buf.len;
-        *ret = buf_steal(&cs.buf);
-        return 0;
-}
-
-/* Waits for the workers, reporting completion in layer order. */
-static int wait_layers(struct pull *p, struct berth_error **err)
-{
-        int result = 0;
-        pthread_mutex_lock(&p->lock);
-        for (size_t i = 0; i < p->n; i++) {
-                struct pull_layer *l = &p->layers[i];
-                if (l->exists)
-                        continue;
-                while (!l->done) {
-                        struct timespec ts;
-                        clock_gettime(CLOCK_REALTIME, &ts);
-                        ts.tv_nsec += WAIT_SLICE_MS * 1000000L;
-                        if (ts.tv_nsec >= 1000000000L) {
-                                ts.tv_sec++;
-                                ts.tv_nsec -= 1000000000L;
-                        }
-                        pthread_cond_timedwait(&p->cond, &p->lock, &ts);
-                        if (p->opts->client_gone && !atomic_load(&p->cancel)) {
-                                pthread_mutex_unlock(&p->lock);
-                                bool gone = p->opts->client_gone(p->opts->userdata);
-                                pthread_mutex_lock(&p->lock);
-                                if (gone) {
-                                        log_info("pull: client went away, cancelling");
-                                        atomic_store(&p->cancel, true);
-                                }
-                        }
-                }
-                if (l->r < 0) {
-                        if (result == 0) {
-                                result = l->r;
-                                if (err && !*err) {
-                                        *err = l->err;
-                                        l->err = NULL;
-                                }
-                        }
-                        continue;
-                }
-                if (result == 0) {
-                        emit_locked(p, l->short_id, "Extracting", l->desc->size, l->desc->size,
-                                    true);
-                        emit_locked(p, l->short_id, "Pull complete", -1, 0, true);
-                }
-        }
-        pthread_mutex_unlock(&p->lock);
-        if (result == 0 && atomic_load(&p->cancel))
-                result = berth_error_set(err, ECANCELED, "pull cancelled");
-        return result;
-}
-
-static int pull_layers(struct pull *p, unsigned concurrency, struct berth_error **err)
-{
-        size_t pending = 0;
-        for (size_t i = 0; i < p->n; i++) {
-                struct pull_layer *l = &p->layers[i];
-                if (l->exists)
-                        emit(p, l->short_id, "Already exists", -1, 0, true);
-                else
-                        emit(p, l->short_id, "Pulling fs layer", -1, 0, true);
-        }
-        for (size_t i = 0; i < p->n; i++)
-                if (!p->layers[i].exists && pending++ >= concurrency)
-                        emit(p, p->layers[i].short_id, "Waiting", -1, 0, true);
-        if (pending == 0)
-                return 0;
-        size_t nthreads = pending < concurrency ? pending : concurrency;
-        pthread_t *threads = xcalloc(nthreads, sizeof(*threads));
-        size_t started = 0;
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setstacksize(&attr, 1024 * 1024);
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_BLOCK, &all, &old);
-        for (; started < nthreads; started++)
-                if (pthread_create(&threads[started], &attr, worker, p) != 0)
-                        break;
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        pthread_attr_destroy(&attr);
-        int r;
-        if (started == 0) {
-                r = berth_error_set(err, EAGAIN, "start download threads: out of resources");
-                atomic_store(&p->cancel, true);
-        } else {
-                r = wait_layers(p, err);
-        }
-        for (size_t i = 0; i < started; i++)
-                pthread_join(threads[i], NULL);
-        free(threads);
-        return r;
-}
-
-static void short_id(const char *digest, char out[16])
-{
-        const char *hex = strchr(digest, ':');
-        hex = hex ? hex + 1 : digest;
-        snprintf(out, 16, "%.12s", hex);
-}
-
-static int pull_one(struct pull *p, const struct image_ref *ref, const char *reference,
-                    const struct oci_platform *platform, unsigned concurrency, bool *ret_changed,
-                    struct berth_error **err)
-{
-        struct registry_image img = {0};
-        _cleanup_free_ char *name = image_ref_name(ref);
-        bool by_digest = strchr(reference, ':') != NULL;
-        int r = registry_resolve(p->repo, reference, platform, &img, err);
-        if (r < 0) {
-                if (r == -ENOENT)
-                        berth_error_prefix(err, "manifest for %s%s%s not found", name,
-                                           by_digest ? "@" : ":", reference);
-                registry_image_release(&img);
-                return r;
-        }
-        _cleanup_free_ char *from = xasprintf("Pulling from %s", ref->path);
-        emit(p, reference, from, -1, 0, false);
-
-        const struct oci_manifest *m = img.parsed;
-        _cleanup_free_ char *cfg = NULL;
-        size_t cfg_len = 0;
-        _cleanup_oci_image_config_ struct oci_image_config *config = NULL;
-        r = fetch_config(p, &m->config, &cfg, &cfg_len, err);
-        if (r == 0)
-                r = oci_image_config_parse(cfg, cfg_len, &config, err);
-        size_t n_diff = 0;
-        while (r == 0 && config->diff_ids && config->diff_ids[n_diff])
-                n_diff++;
-        if (r == 0 && n_diff != m->n_layers)
-                r = berth_error_set(err, EBADMSG,
-                                    "image config %s lists %zu diff_ids for %zu layers",
-                                    m->config.digest, n_diff, m->n_layers);
-        const char *id = m->config.digest;
-        if (r == 0 && !berth_layers_have_image(p->imgs, id)) {
-                p->n = m->n_layers;
-                p->layers = xcalloc(p->n ? p->n : 1, sizeof(*p->layers));
-                for (size_t i = 0; i < p->n; i++) {
-                        struct pull_layer *l = &p->layers[i];
-                        l->p = p;
-                        l->idx = i;
-                        l->desc = &m->layers[i];
-                        l->diff_id = config->diff_ids[i];
-                        layer_chain_id(i ? p->layers[i - 1].chain_id : NULL, l->diff_id,
-                                       l->chain_id);
-                        short_id(l->desc->digest, l->short_id);
-                        l->exists = layer_exists(berth_layers_data_root(p->imgs), l->chain_id);
-                        if (l->exists)
-                                l->size = existing_layer_size(p->imgs, l->chain_id);
-                }
-                r = pull_layers(p, concurrency, err);
-        }
-        const char *top = img.index.body ? img.index.digest : img.manifest.digest;
-        if (r == 0)
-                r = blob_store_put(berth_layers_engine(p->imgs)->store, img.manifest.digest,
-                                   img.manifest.body, img.manifest.len, NULL, err);
-        if (r == 0) {
-                struct berth_layer_rec *recs = xcalloc(p->n ? p->n : 1, sizeof(*recs));
-                for (size_t i = 0; i < p->n; i++)
-                        recs[i] =
-                            (struct berth_layer_rec){p->layers[i].chain_id, p->layers[i].diff_id,
-                                                     p->layers[i].desc->digest, p->layers[i].size};
-                _cleanup_free_ char *labels = berth_layers_config_labels(cfg, cfg_len);
-                _cleanup_free_ char *tag_name =
-                    by_digest ? NULL : xasprintf("%s:%s", name, reference);
-                _cleanup_free_ char *digest_name = xasprintf("%s@%s", name, top);
-                bool changed = false;
-                r = berth_layers_commit_pull(p->imgs, id, img.manifest.digest,
-                                             berth_layers_parse_time(config->created), labels, recs,
-                                             p->n, tag_name, digest_name, &changed, err);
-                free(recs);
-                if (r == 0 && changed)
-                        *ret_changed = true;
-        }
-        if (r == 0) {
-                _cleanup_free_ char *d = xasprintf("Digest: %s", top);
-                emit(p, NULL, d, -1, 0, false);
-        }
-        for (size_t i = 0; i < p->n; i++)
-                berth_error_free(p->layers[i].err);
-        free(p->layers);
-        p->layers = NULL;
-        p->n = 0;
-        registry_image_release(&img);
-        return r;
-}
-
-static int pull_reference(struct berth_layers *imgs, const struct pull_opts *opts,
-                          struct image_ref **ret, bool *ret_all, struct berth_error **err)
-{
-        const char *from = opts->from_image;
-        const char *tag = opts->tag && *opts->tag ? opts->tag : NULL;
-        (void)imgs;
-        if (!from || !*from)
-                return berth_error_set(err, EINVAL, "fromImage is required");
-        _cleanup_free_ char *s = NULL;
-        if (tag)
-                s = xasprintf("%s%s%s", from, strchr(tag, ':') ? "@" : ":", tag);
-        else
-                s = xstrdup(from);
-        int r = image_ref_parse_normalized(s, ret, err);
+        struct blob_ingest *in = NULL;
+        int r = blob_store_ingest_begin(p->e->store, d->digest, d->size, &in, err);
         if (r < 0)
-                return -EINVAL;
-        *ret_all = !(*ret)->tag && !(*ret)->digest;
+                return r;
+        if (r == 0) {
+                r = registry_blob_fetch(p->repo, d->digest, d->size, blob_sink, in, err);
+                if (r < 0) {
+                        blob_ingest_abort(in);
+                        return r;
+                }
+                r = blob_ingest_commit(in, NULL, err);
+                if (r < 0)
+                        return r;
+        }
+        return blob_store_read(p->e->store, d->digest, CONFIG_MAX, ret, ret_len, err);
+}
+
+static int64_t parse_created(const char *s)
+{
+        struct tm tm = {0};
+        const char *rest = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+        if (!rest)
+                return 0;
+        int64_t t = (int64_t)timegm(&tm);
+        if (*rest == '.')
+                while (*++rest >= '0' && *rest <= '9')
+                        ;
+        if ((*rest == '+' || *rest == '-') && strlen(rest) >= 6) {
+                int off = ((rest[1] - '0') * 10 + (rest[2] - '0')) * 3600 +
+                          ((rest[4] - '0') * 10 + (rest[5] - '0')) * 60;
+                t += *rest == '+' ? -off : off;
+        }
+        return t;
+}
+
+static int bind_exec(sqlite3 *h, const char *sql, const char *a, const char *b, int64_t x,
+                     int64_t y, struct berth_error **err)
+{
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
+                return berth_error_set(err, EIO, "database: %s", sqlite3_errmsg(h));
+        if (a)
+                sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
+        if (b)
+                sqlite3_bind_text(st, 2, b, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 3, x);
+        sqlite3_bind_int64(st, 4, y);
+        int rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+                return berth_error_set(err, EIO, "database: %s", sqlite3_errmsg(h));
         return 0;
 }
 
-int berth_image_pull(struct berth_layers *imgs, const struct pull_opts *opts,
+/* Size of an unpacked layer another image already recorded (0 when none did). */
+static int64_t known_layer_size(sqlite3 *h, const char *chain_id)
+{
+        sqlite3_stmt *st = NULL;
+        int64_t size = 0;
+        if (sqlite3_prepare_v2(h,
+                               "SELECT size FROM image_layers WHERE chain_id = ?1 AND size > 0 "
+                               "LIMIT 1",
+                               -1, &st, NULL) != SQLITE_OK)
+                return 0;
+        sqlite3_bind_text(st, 1, chain_id, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW)
+                size = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        return size;
+}
+
+/* Everything is in place: images, image_layers, the tag and the repo digest, at once. */
+static int record_image(struct pull *p, const char *image_id, const char *manifest_digest,
+                        int64_t created, const char *tag_name, const char *digest_name,
+                        struct berth_error **err)
+{
+        _cleanup_config_ struct berth_config *c = berth_engine_config(p->e);
+        _cleanup_free_ char *path = xasprintf("%s/berth.db", c->data_root);
+        _cleanup_db_ struct berth_db *db = NULL;
+        int r = berth_db_open(path, &db, err);
+        if (r < 0)
+                return r;
+        sqlite3 *h = berth_db_handle(db);
+        int64_t total = 0;
+        for (size_t i = 0; i < p->n_jobs; i++) {
+                if (!p->jobs[i].size)
+                        p->jobs[i].size = known_layer_size(h, p->jobs[i].chain_id);
+                total += p->jobs[i].size;
+        }
+        r = berth_db_begin(db, err);
+        if (r < 0)
+                return r;
+        r = bind_exec(h,
+                      "INSERT INTO images (id, manifest_digest, size, created, added) "
+                      "VALUES (?1, ?2, ?3, ?4, strftime('%s','now')) "
+                      "ON CONFLICT(id) DO UPDATE SET manifest_digest = excluded.manifest_digest",
+                      image_id, manifest_digest, total, created, err);
+        if (r == 0)
+                r = bind_exec(h, "DELETE FROM image_layers WHERE image_id = ?1", image_id, NULL, 0,
+                              0, err);
+        for (size_t i = 0; r == 0 && i < p->n_jobs; i++) {
+                struct layer_job *j = &p->jobs[i];
+                sqlite3_stmt *st = NULL;
+                if (sqlite3_prepare_v2(
+                        h,
+                        "INSERT INTO image_layers (image_id, position, chain_id, "
+                        "diff_id, blob_digest, size) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        -1, &st, NULL) != SQLITE_OK) {
+                        r = berth_error_set(err, EIO, "database: %s", sqlite3_errmsg(h));
+                        break;
+                }
+                sqlite3_bind_text(st, 1, image_id, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(st, 2, (int64_t)i);
+                sqlite3_bind_text(st, 3, j->chain_id, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 4, j->diff_id, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 5, j->desc->digest, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(st, 6, j->size);
+                if (sqlite3_step(st) != SQLITE_DONE)
+                        r = berth_error_set(err, EIO, "database: %s", sqlite3_errmsg(h));
+                sqlite3_finalize(st);
+        }
+        if (r == 0 && tag_name)
+                r = bind_exec(h,
+                              "INSERT INTO tags (name, image_id) VALUES (?1, ?2) "
+                              "ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id",
+                              tag_name, image_id, 0, 0, err);
+        if (r == 0 && digest_name)
+                r = bind_exec(h,
+                              "INSERT INTO repo_digests (name, image_id) VALUES (?1, ?2) "
+                              "ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id",
+                              digest_name, image_id, 0, 0, err);
+        if (r == 0)
+                r = berth_db_commit(db, err);
+        if (r < 0)
+                berth_db_rollback(db);
+        return r;
+}
+
+/* The image ID a tag points at now ("" when none), to tell "up to date" from "newer". */
+static char *current_tag_target(struct pull *p, const char *tag_name)
+{
+        if (!tag_name)
+                return xstrdup("");
+        _cleanup_config_ struct berth_config *c = berth_engine_config(p->e);
+        _cleanup_free_ char *path = xasprintf("%s/berth.db", c->data_root);
+        _cleanup_db_ struct berth_db *db = NULL;
+        if (berth_db_open(path, &db, NULL) < 0)
+                return xstrdup("");
+        sqlite3 *h = berth_db_handle(db);
+        sqlite3_stmt *st = NULL;
+        char *id = NULL;
+        if (sqlite3_prepare_v2(h, "SELECT image_id FROM tags WHERE name = ?1", -1, &st, NULL) ==
+            SQLITE_OK) {
+                sqlite3_bind_text(st, 1, tag_name, -1, SQLITE_STATIC);
+                if (sqlite3_step(st) == SQLITE_ROW)
+                        id = xstrdup((const char *)sqlite3_column_text(st, 0));
+                sqlite3_finalize(st);
+        }
+        return id ? id : xstrdup("");
+}
+
+static int open_repo(struct pull *p, const struct image_ref *ref, struct registry_client **ret_c,
                      struct berth_error **err)
 {
-        _cleanup_image_ref_ struct image_ref *ref = NULL;
-        bool all_tags = false;
-        int r = pull_reference(imgs, opts, &ref, &all_tags, err);
-        if (r < 0)
-                return r;
-        _cleanup_config_ struct berth_config *c = berth_engine_config(berth_layers_engine(imgs));
-        struct oci_platform plat = {0};
-        if (opts->platform && *opts->platform) {
-                r = oci_platform_parse(opts->platform, &plat, err);
-                if (r < 0)
-                        return -EINVAL;
-        }
+        _cleanup_config_ struct berth_config *c = berth_engine_config(p->e);
         struct registry_options ro = {
             .mirrors = c->registry_mirrors,
             .insecure = c->insecure_registries,
         };
+        int r = registry_client_new(&ro, ret_c, err);
+        if (r < 0)
+                return r;
+        r = registry_repo_open(*ret_c, ref->domain, ref->path, p->o->auth, REGISTRY_PULL, &p->repo,
+                               err);
+        if (r < 0)
+                return r;
+        registry_repo_set_cancel(p->repo, p->o->cancel ? p->o->cancel : &p->own_cancel);
+        return 0;
+}
+
+int berth_image_pull(struct berth_engine *e, const struct berth_pull_opts *o, bool *ret_started,
+                     struct berth_error **err)
+{
+        struct pull p = {.e = e, .o = o};
+        pthread_mutex_init(&p.emit_lock, NULL);
         struct registry_client *client = NULL;
-        struct pull p = {.imgs = imgs, .opts = opts};
-        pthread_mutex_init(&p.lock, NULL);
-        pthread_cond_init(&p.cond, NULL);
-        berth_layers_pull_enter(imgs);
-        r = registry_client_new(&ro, &client, err);
+        struct registry_image img;
+        memset(&img, 0, sizeof(img));
+        struct oci_image_config *cfg = NULL;
+        struct oci_platform platform;
+        memset(&platform, 0, sizeof(platform));
+        bool have_platform = false;
+        _cleanup_free_ char *cfg_body = NULL;
+        size_t cfg_len = 0;
+        _cleanup_image_ref_ struct image_ref *ref = NULL;
+        _cleanup_free_ char *familiar = NULL, *tag_name = NULL, *digest_name = NULL, *before = NULL,
+                            *repo_name = NULL;
+        _cleanup_config_ struct berth_config *conf = NULL;
+
+        /* Collection of unreferenced files waits while this pull holds unrecorded ones. */
+        if (e->layers)
+                berth_layers_pull_enter(e->layers);
+        int r = image_ref_parse_pull(o->reference, &ref, err);
+        if (r < 0)
+                goto out;
+        if (o->platform && *o->platform) {
+                r = oci_platform_parse(o->platform, &platform, err);
+                if (r < 0)
+                        goto out;
+                have_platform = true;
+        }
+        familiar = image_ref_familiar(ref);
+        repo_name = image_ref_name(ref);
+        r = open_repo(&p, ref, &client, err);
+        if (r < 0)
+                goto out;
+        const char *what = ref->digest ? ref->digest : ref->tag;
+        r = registry_resolve(p.repo, what, have_platform ? &platform : NULL, &img, err);
+        if (r < 0) {
+                if (r == -ENOENT)
+                        r = berth_error_prefix(err, "manifest for %s not found", familiar);
+                goto out;
+        }
+
+        /* From here on the client sees a stream: "Pulling from library/busybox", id the tag. */
+        {
+                _cleanup_free_ char *st = xasprintf("Pulling from %s", ref->path);
+                r = emit_msg(&p, status_msg(st, ref->digest ? ref->digest : ref->tag));
+                if (r < 0)
+                        goto cancelled;
+        }
+        const struct oci_manifest *m = img.parsed;
+        r = fetch_config(&p, &m->config, &cfg_body, &cfg_len, err);
         if (r == 0)
-                r = registry_repo_open(client, ref->domain, ref->path, opts->auth, REGISTRY_PULL,
-                                       &p.repo, err);
-        unsigned conc = c->max_concurrent_downloads > 0 ? (unsigned)c->max_concurrent_downloads : 3;
-        bool changed = false;
-        if (r == 0) {
-                registry_repo_set_cancel(p.repo, &p.cancel);
-                const struct oci_platform *want = opts->platform && *opts->platform ? &plat : NULL;
-                if (all_tags) {
-                        _cleanup_strv_free_ char **tags = NULL;
-                        r = registry_tags_list(p.repo, &tags, err);
-                        for (size_t i = 0; r == 0 && tags && tags[i]; i++)
-                                r = pull_one(&p, ref, tags[i], want, conc, &changed, err);
-                } else {
-                        r = pull_one(&p, ref, ref->digest ? ref->digest : ref->tag, want, conc,
-                                     &changed, err);
+                r = oci_image_config_parse(cfg_body, cfg_len, &cfg, err);
+        if (r < 0)
+                goto out;
+        size_t n_diff = 0;
+        while (cfg->diff_ids && cfg->diff_ids[n_diff])
+                n_diff++;
+        if (n_diff != m->n_layers) {
+                r = berth_error_set(err, EINVAL, "image %s: %zu layers but %zu diff ids", familiar,
+                                    m->n_layers, n_diff);
+                goto out;
+        }
+
+        if (ref->tag && !ref->digest) {
+                tag_name = image_ref_string(ref);
+        }
+        /* What the tag names: the index when there is one (docker's "Digest:" and RepoDigests). */
+        const char *top_digest = img.index.body ? img.index.digest : img.manifest.digest;
+        digest_name = xasprintf("%s@%s", repo_name, top_digest);
+        before = current_tag_target(&p, tag_name);
+
+        /* The layers: what is unpacked here already exists; the rest goes to the pool. */
+        p.n_jobs = m->n_layers;
+        p.jobs = xcalloc(p.n_jobs ? p.n_jobs : 1, sizeof(*p.jobs));
+        conf = berth_engine_config(e);
+        for (size_t i = 0; i < p.n_jobs; i++) {
+                struct layer_job *j = &p.jobs[i];
+                j->p = &p;
+                j->index = i;
+                j->desc = &m->layers[i];
+                j->diff_id = cfg->diff_ids[i];
+                if (i)
+                        memcpy(j->parent_chain, p.jobs[i - 1].chain_id, sizeof(j->parent_chain));
+                layer_chain_id(i ? j->parent_chain : NULL, j->diff_id, j->chain_id);
+                const char *hex = strchr(j->desc->digest, ':');
+                snprintf(j->short_id, sizeof(j->short_id), "%.12s",
+                         hex ? hex + 1 : j->desc->digest);
+                j->present = layer_exists(conf->data_root, j->chain_id);
+        }
+        bool image_known = before && strcmp(before, img.parsed->config.digest) == 0;
+        for (size_t i = 0; i < p.n_jobs && !image_known; i++)
+                if ((r = emit_layer(&p, &p.jobs[i],
+                                    p.jobs[i].present ? "Already exists" : "Pulling fs layer")) < 0)
+                        goto cancelled;
+
+        size_t workers =
+            conf->max_concurrent_downloads > 0 ? (size_t)conf->max_concurrent_downloads : 1;
+        if (workers > p.n_jobs)
+                workers = p.n_jobs;
+        pthread_t *th = xcalloc(workers ? workers : 1, sizeof(*th));
+        size_t started_threads = 0;
+        for (size_t i = 0; i < workers; i++) {
+                pthread_attr_t attr;
+                pthread_attr_init(&attr);
+                pthread_attr_setstacksize(&attr, 512 * 1024);
+                if (pthread_create(&th[started_threads], &attr, pool_thread, &p) == 0)
+                        started_threads++;
+                pthread_attr_destroy(&attr);
+        }
+        if (workers && !started_threads)
+                pool_thread(&p); /* no thread to spare: do it here */
+        for (size_t i = 0; i < started_threads; i++)
+                pthread_join(th[i], NULL);
+        free(th);
+        for (size_t i = 0; i < p.n_jobs; i++) {
+                struct layer_job *j = &p.jobs[i];
+                if (j->r < 0 && r == 0) {
+                        r = j->r;
+                        if (err && !*err)
+                                *err = TAKE_PTR(j->err);
                 }
         }
-        if (r == 0) {
-                _cleanup_free_ char *fam = image_ref_familiar(ref);
-                _cleanup_free_ char *st =
-                    xasprintf("Status: %s for %s",
-                              changed ? "Downloaded newer image" : "Image is up to date", fam);
-                emit(&p, NULL, st, -1, 0, false);
+        if (r < 0 || p.emit_failed)
+                goto cancelled_or_failed;
+
+        /* docker reports extraction layer by layer, bottom first. */
+        for (size_t i = 0; i < p.n_jobs && !image_known; i++) {
+                struct layer_job *j = &p.jobs[i];
+                if (j->present)
+                        continue;
+                if ((r = emit_progress(&p, j, "Extracting", j->desc->size, j->desc->size)) < 0 ||
+                    (r = emit_layer(&p, j, "Pull complete")) < 0)
+                        goto cancelled;
         }
+
+        /* The manifest (and index) go to the store too: push sends them back byte for byte. */
+        r = blob_store_put(e->store, img.manifest.digest, img.manifest.body, img.manifest.len, NULL,
+                           err);
+        if (r >= 0 && img.index.body)
+                r = blob_store_put(e->store, img.index.digest, img.index.body, img.index.len, NULL,
+                                   err);
+        if (r < 0)
+                goto out;
+        r = record_image(&p, img.parsed->config.digest, img.manifest.digest,
+                         parse_created(cfg->created), tag_name, digest_name, err);
+        if (r < 0)
+                goto out;
+        {
+                const char *attrs[] = {"name", familiar, NULL};
+                berth_events_publish(e->events, "image", "pull", familiar, attrs);
+        }
+        {
+                _cleanup_free_ char *dg = xasprintf("Digest: %s", top_digest);
+                if ((r = emit_msg(&p, status_msg(dg, NULL))) < 0)
+                        goto cancelled;
+                _cleanup_free_ char *st = xasprintf(
+                    "Status: %s for %s",
+                    image_known ? "Image is up to date" : "Downloaded newer image", familiar);
+                if ((r = emit_msg(&p, status_msg(st, NULL))) < 0)
+                        goto cancelled;
+        }
+        r = 0;
+        goto out;
+
+cancelled_or_failed:
+        if (r < 0 && !p.emit_failed)
+                goto out;
+cancelled:
+        r = berth_error_set(err, ECANCELED, "pull %s: cancelled, the client went away", familiar);
+out:
+        for (size_t i = 0; i < p.n_jobs; i++) {
+                layer_ingest_abort(p.jobs[i].ingest);
+                berth_error_free(p.jobs[i].err);
+        }
+        free(p.jobs);
+        oci_image_config_free(cfg);
+        if (have_platform)
+                oci_platform_release(&platform);
+        registry_image_release(&img);
         registry_repo_free(p.repo);
         registry_client_free(client);
-        berth_layers_pull_leave(imgs);
-        /* Decompression windows and transfer buffers came from the workers' arenas: hand
-         * them back so an idle daemon stays small after a pull. */
-        malloc_trim(0);
-        pthread_mutex_destroy(&p.lock);
-        pthread_cond_destroy(&p.cond);
-        oci_platform_release(&plat);
-        if (r < 0) {
-                _cleanup_free_ char *fam = image_ref_familiar(ref);
-                log_info("pull '%s': %s", fam, berth_error_msg(err ? *err : NULL));
-        }
+        pthread_mutex_destroy(&p.emit_lock);
+        if (e->layers)
+                berth_layers_pull_leave(e->layers);
+        if (ret_started)
+                *ret_started = p.started;
         return r;
 }

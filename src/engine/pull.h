@@ -1,54 +1,63 @@
 /*
- * pull.h — pulling an image from a registry into the store (pull.c).
+ * pull.h — `docker pull`: resolve a reference on its registry, fetch the
+ * config and the layers into the store, record the image, report progress.
  *
- * Resolve the reference (registry-mirrors first for docker.io, then the
- * origin), fetch the manifest (an index picks the platform), fetch the
- * config, then the layers in parallel (max-concurrent-downloads worker
- * threads), each streamed from the registry into the content store and the
- * streaming layer apply at once, so decompressing, hashing and unpacking
- * happen while bytes arrive.  The uncompressed digests must equal the
- * config's diff_ids.  All records are committed in one transaction at the end
- * (layers.h).  Concurrent pulls of the same image fetch each blob once (the
- * store and the layer apply serialise by digest).
+ * Progress is reported as dockerd's JSON messages, one call of emit per
+ * message, in dockerd's order:
+ *   {"status":"Pulling from library/busybox","id":"latest"}
+ *   {"status":"Pulling fs layer","progressDetail":{},"id":"<12 hex>"}  (or "Already exists")
+ *   {"status":"Downloading","progressDetail":{"current":n,"total":t},"progress":"[=>  ] …","id":…}
+ *   {"status":"Verifying Checksum",…} {"status":"Download complete",…}
+ *   {"status":"Extracting","progressDetail":{"current":t,"total":t},…} {"status":"Pull complete",…}
+ *   {"status":"Digest: sha256:…"}
+ *   {"status":"Status: Downloaded newer image for busybox:latest"}  (or "Image is up to date for
+ * …") Layers download in parallel (max-concurrent-downloads at a time), each decompressed, verified
+ * and unpacked while its bytes arrive (image/ingest.h); emit may be called from those threads, one
+ * call at a time.
  *
- * Progress is reported as dockerd words it, one message at a time:
- * "Pulling from", per layer "Already exists" | "Pulling fs layer", "Waiting",
- * "Downloading" (current/total), "Verifying Checksum", "Download complete",
- * "Extracting", "Pull complete"; then "Digest: sha256:…" and "Status:
- * Downloaded newer image for x" | "Status: Image is up to date for x".
- * Errors found before the first message (bad reference, unknown manifest,
- * unreachable registry) come back with no message sent, so the API can still
- * answer with a status code.  errno: -EINVAL bad input, -ENOENT unknown
- * manifest, -ECANCELED client gone, else as the registry or store said.
+ * Errors before the first message (a bad reference, an unknown manifest,
+ * refused credentials) come back as the return value with nothing emitted, so
+ * the API can answer with a plain status (404 for a missing manifest); later
+ * errors also come back, and the caller reports them in the stream.
  *
- * Never: publish a record before its files are complete, or keep pulling for
- * a client that is gone.
+ * The image is recorded (images, image_layers, tags, repo_digests) in one
+ * transaction on the worker's own database connection, only after every blob
+ * and layer is verified and published.
+ *
+ * Never: record an image whose blobs or layers are not all in place, emit
+ * after an error, keep fetching once emit failed or cancel was set.
  */
 #ifndef BERTH_ENGINE_PULL_H
 #define BERTH_ENGINE_PULL_H
 
-#include <stdbool.h>
+#include <stdatomic.h>
 
 #include "base/error.h"
 #include "base/json.h"
-#include "layers.h"
+#include "engine.h"
 #include "registry/registry.h"
 
-/* A progress message {"status", "progressDetail", "id"}; < 0 when it cannot be
- * delivered (client gone): the pull stops. */
-typedef int (*pull_progress_fn)(const struct json *msg, void *userdata);
+/* A negative return stops the pull (the client went away). */
+typedef int (*berth_pull_emit_fn)(const struct json *msg, void *userdata);
 
-struct pull_opts {
-        const char *from_image; /* as the API got it: "busybox", "127.0.0.1:5000/x" */
-        const char *tag;        /* tag or digest; NULL/"" = the reference's own, or all tags */
-        const char *platform;   /* "linux/arm64" or NULL for linux/amd64 */
+struct berth_pull_opts {
+        const char *reference;            /* "busybox", "busybox:1", "host:5000/a/b@sha256:…" */
+        const char *platform;             /* "os/arch[/variant]", NULL: linux/amd64 */
         const struct registry_auth *auth; /* NULL: anonymous */
-        pull_progress_fn progress;
+        berth_pull_emit_fn emit;
         void *userdata;
-        bool (*client_gone)(void *userdata); /* polled while waiting */
+        atomic_bool *cancel; /* set by the pull when emit fails; may be set by the caller */
 };
 
-int berth_image_pull(struct berth_layers *l, const struct pull_opts *opts,
+/*
+ * Returns 0, or a negative errno: -EINVAL bad reference or platform, -ENOENT
+ * manifest unknown, -EACCES credentials refused, others for transfer or store
+ * failures.  *ret_started tells whether any message was emitted.
+ */
+int berth_image_pull(struct berth_engine *e, const struct berth_pull_opts *opts, bool *ret_started,
                      struct berth_error **err);
+
+/* docker's progress bar text for current/total ("[====>      ]  1.2MB/3.4MB"). */
+char *berth_pull_progress_bar(int64_t current, int64_t total);
 
 #endif

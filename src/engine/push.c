@@ -1,330 +1,268 @@
 /*
- * push.c — pushing a stored image back to a registry (contract in push.h).
+ * push.c — the engine's push (contract in push.h).
  *
- * The manifest pulled with the image is kept in the content store with its
- * config and layer blobs, so a push re-sends those exact bytes: each blob is
- * checked on the registry first, uploaded from the store when missing (the
- * registry client reports upload progress, shown as "Pushing"), and the
- * manifest goes last, under the tag.  Blobs go one after another: a push is
- * bounded by the registry's ingest, and sequential uploads keep the daemon's
- * thread count flat.
- *
- * Never: send a blob the store does not hold verified, or the manifest before
- * its blobs.
+ * Layers go one after another, top first as docker reports them; each is
+ * pushed from the compressed blob kept in the content store (exists check,
+ * then upload), with the registry client's upload hook turned into
+ * "Pushing" messages.  Then the config blob, then the stored manifest under
+ * the tag.
  */
 #include <fcntl.h>
 #include <string.h>
 #include <time.h>
 
 #include "base/buf.h"
-#include "base/log.h"
 #include "image/reference.h"
 #include "images.h"
 #include "push.h"
 
-#define PROGRESS_INTERVAL_NS (100 * 1000 * 1000LL)
-
 struct push {
-        const struct push_opts *opts;
-        bool failed_emit;
-        int64_t last_emit;
+        const struct berth_push_opts *o;
+        bool started;
+        bool failed;
+        const char *short_id; /* of the layer being uploaded */
+        int64_t last_ns;
 };
 
 static int64_t mono_ns(void)
 {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void short_id(const char *digest, char out[16])
+static int emit(struct push *p, struct json *m)
 {
-        const char *hex = strchr(digest, ':');
-        snprintf(out, 16, "%.12s", hex ? hex + 1 : digest);
+        int r = 0;
+        if (p->failed) {
+                r = -ECANCELED;
+        } else {
+                p->started = true;
+                if (p->o->emit(m, p->o->userdata) < 0) {
+                        p->failed = true;
+                        if (p->o->cancel)
+                                atomic_store(p->o->cancel, true);
+                        r = -ECANCELED;
+                }
+        }
+        json_free(m);
+        return r;
 }
 
-static void emit(struct push *p, const char *digest, const char *status, int64_t current,
-                 int64_t total)
+static int emit_layer(struct push *p, const char *id, const char *status)
 {
         struct json *m = json_new_object();
         json_set_str(m, "status", status);
-        if (digest) {
-                struct json *d = json_object_set(m, "progressDetail", json_new_object());
-                if (current >= 0) {
-                        json_set_int(d, "current", current);
-                        json_set_int(d, "total", total);
-                }
-                char id[16];
-                short_id(digest, id);
-                json_set_str(m, "id", id);
-        }
-        if (p->opts->progress && p->opts->progress(m, p->opts->userdata) < 0)
-                p->failed_emit = true;
-        json_free(m);
+        json_object_set(m, "progressDetail", json_new_object());
+        json_set_str(m, "id", id);
+        return emit(p, m);
 }
 
 static void upload_progress(const char *digest, uint64_t done, uint64_t total, void *userdata)
 {
         struct push *p = userdata;
         int64_t t = mono_ns();
-        if (done < total && t - p->last_emit < PROGRESS_INTERVAL_NS)
+        if (!p->short_id || (t - p->last_ns < 100 * 1000 * 1000 && done < total))
                 return;
-        p->last_emit = t;
-        emit(p, digest, "Pushing", (int64_t)done, (int64_t)total);
+        p->last_ns = t;
+        struct json *m = json_new_object();
+        json_set_str(m, "status", "Pushing");
+        struct json *d = json_object_set(m, "progressDetail", json_new_object());
+        json_set_int(d, "current", (int64_t)done);
+        json_set_int(d, "total", (int64_t)total);
+        _cleanup_free_ char *bar = berth_pull_progress_bar((int64_t)done, (int64_t)total);
+        json_set_str(m, "progress", bar);
+        json_set_str(m, "id", p->short_id);
+        (void)emit(p, m);
 }
 
-static int push_blob(struct push *p, struct registry_repo *repo, struct blob_store *store,
-                     const struct oci_descriptor *d, bool show, struct berth_error **err)
-{
-        int r = registry_blob_exists(repo, d->digest, NULL, err);
-        if (r < 0)
-                return r;
-        if (r == 1) {
-                if (show)
-                        emit(p, d->digest, "Layer already exists", -1, 0);
-                return 0;
-        }
-        _cleanup_close_ int fd = -EBADF;
-        if ((r = blob_store_open_blob(store, d->digest, &fd, err)) < 0)
-                return r;
-        p->last_emit = 0;
-        r = registry_blob_upload(repo, d->digest, fd, d->size, err);
-        if (r == 0 && show)
-                emit(p, d->digest, "Pushed", -1, 0);
-        return r;
-}
+struct layer_row {
+        char *diff_id, *blob;
+};
 
-/* The image the name stands for, its manifest bytes and the parsed manifest. */
-static int load_image(struct berth_layers *l, const char *name, char **ret_body, size_t *ret_len,
-                      struct oci_manifest **ret_m, struct berth_error **err)
+static int load_layers(struct berth_engine *e, const char *image_id, struct layer_row **ret,
+                       size_t *ret_n, struct berth_error **err)
 {
-        struct berth_engine *e = berth_layers_engine(l);
-        _cleanup_image_ struct berth_image *img = NULL;
-        int r = berth_image_find(e, name, &img, NULL);
-        if (r < 0) {
-                _cleanup_free_ char *fam = berth_image_familiar(name);
-                return berth_error_set(err, ENOENT,
-                                       "An image does not exist locally with the tag: %s", fam);
+        sqlite3 *h = berth_db_handle(e->db);
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(h,
+                               "SELECT diff_id, blob_digest FROM image_layers WHERE image_id = ?1 "
+                               "ORDER BY position",
+                               -1, &st, NULL) != SQLITE_OK)
+                return berth_error_set(err, EIO, "database: %s", sqlite3_errmsg(h));
+        sqlite3_bind_text(st, 1, image_id, -1, SQLITE_STATIC);
+        struct layer_row *v = NULL;
+        size_t n = 0;
+        while (sqlite3_step(st) == SQLITE_ROW) {
+                const unsigned char *blob = sqlite3_column_text(st, 1);
+                v = xrealloc(v, (n + 1) * sizeof(*v));
+                v[n].diff_id = xstrdup((const char *)sqlite3_column_text(st, 0));
+                v[n].blob = blob ? xstrdup((const char *)blob) : NULL;
+                n++;
         }
-        _cleanup_free_ char *md = NULL;
-        if ((r = berth_layers_manifest(l, img->id, &md, err)) < 0)
-                return r;
-        if ((r = blob_store_read(e->store, md, OCI_MANIFEST_MAX_SIZE, ret_body, ret_len, err)) < 0)
-                return r;
-        if ((r = oci_manifest_parse(*ret_body, *ret_len, ret_m, err)) < 0)
-                return berth_error_prefix(err, "manifest %s", md);
-        for (size_t i = 0; i < (*ret_m)->n_layers; i++)
-                if (!blob_store_exists(e->store, (*ret_m)->layers[i].digest))
-                        return berth_error_set(err, ENOENT, "layer blob %s is not in the store",
-                                               (*ret_m)->layers[i].digest);
+        sqlite3_finalize(st);
+        *ret = v;
+        *ret_n = n;
         return 0;
 }
 
-int berth_image_push(struct berth_layers *l, const struct push_opts *opts, struct berth_error **err)
+static int push_blob(struct push *p, struct registry_repo *repo, struct berth_engine *e,
+                     const char *digest, struct berth_error **err)
 {
-        const char *tag = opts->tag && *opts->tag ? opts->tag : NULL;
-        _cleanup_free_ char *s =
-            tag ? xasprintf("%s:%s", opts->name, tag) : xstrdup(opts->name ? opts->name : "");
-        _cleanup_image_ref_ struct image_ref *ref = NULL;
-        if (image_ref_parse_normalized(s, &ref, err) < 0)
-                return -EINVAL;
-        if (ref->digest)
-                return berth_error_set(err, EINVAL, "cannot push a digest reference");
-        if (!ref->tag)
-                ref->tag = xstrdup(IMAGE_REF_DEFAULT_TAG);
-        _cleanup_free_ char *full = image_ref_string(ref);
-        _cleanup_free_ char *body = NULL;
-        size_t len = 0;
-        _cleanup_oci_manifest_ struct oci_manifest *m = NULL;
-        int r = load_image(l, full, &body, &len, &m, err);
+        _cleanup_close_ int fd = -EBADF;
+        uint64_t size = 0;
+        int r = blob_store_open_blob(e->store, digest, &fd, err);
+        if (r == 0)
+                r = blob_store_size(e->store, digest, &size, err);
         if (r < 0)
                 return r;
+        return registry_blob_push(repo, digest, fd, (int64_t)size, NULL, err);
+}
 
-        struct berth_engine *e = berth_layers_engine(l);
-        _cleanup_config_ struct berth_config *c = berth_engine_config(e);
-        struct registry_options ro = {.mirrors = NULL, .insecure = c->insecure_registries};
+int berth_image_push(struct berth_engine *e, const struct berth_push_opts *o, bool *ret_started,
+                     struct berth_error **err)
+{
+        struct push p = {.o = o};
         struct registry_client *client = NULL;
         struct registry_repo *repo = NULL;
-        struct push p = {.opts = opts};
-        berth_layers_pull_enter(l); /* the blobs must stay while they are sent */
+        struct layer_row *layers = NULL;
+        size_t n_layers = 0;
+        _cleanup_image_ref_ struct image_ref *ref = NULL;
+        _cleanup_image_ struct berth_image *img = NULL;
+        _cleanup_free_ char *full = NULL, *repo_name = NULL, *manifest_digest = NULL,
+                            *manifest = NULL, *put_digest = NULL, *familiar_repo = NULL;
+        _cleanup_config_ struct berth_config *c = NULL;
+        _cleanup_json_ struct json *mj = NULL;
+        size_t manifest_len = 0;
+        const char *tag = o->tag && *o->tag ? o->tag : IMAGE_REF_DEFAULT_TAG;
+
+        int r = image_ref_parse_normalized(o->name, &ref, err);
+        if (r < 0)
+                goto out;
+        if (!ref->tag)
+                ref->tag = xstrdup(tag);
+        full = image_ref_string(ref);
+        repo_name = image_ref_name(ref);
+        {
+                _cleanup_image_ref_ struct image_ref *bare = image_ref_dup(ref);
+                free(bare->tag);
+                bare->tag = NULL;
+                familiar_repo = image_ref_familiar(bare);
+        }
+        if (berth_image_find(e, full, &img, NULL) < 0) {
+                r = berth_error_set(err, ENOENT, "An image does not exist locally with the tag: %s",
+                                    familiar_repo);
+                goto out;
+        }
+        {
+                sqlite3_stmt *st = NULL;
+                sqlite3 *h = berth_db_handle(e->db);
+                if (sqlite3_prepare_v2(h, "SELECT manifest_digest FROM images WHERE id = ?1", -1,
+                                       &st, NULL) == SQLITE_OK) {
+                        sqlite3_bind_text(st, 1, img->id, -1, SQLITE_STATIC);
+                        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+                                manifest_digest = xstrdup((const char *)sqlite3_column_text(st, 0));
+                        sqlite3_finalize(st);
+                }
+        }
+        if (!manifest_digest || blob_store_read(e->store, manifest_digest, 4 << 20, &manifest,
+                                                &manifest_len, NULL) < 0) {
+                r = berth_error_set(err, EINVAL,
+                                    "image %s has no registry manifest to push (it was not pulled)",
+                                    full);
+                goto out;
+        }
+        r = load_layers(e, img->id, &layers, &n_layers, err);
+        if (r < 0)
+                goto out;
+
+        c = berth_engine_config(e);
+        struct registry_options ro = {.insecure = c->insecure_registries};
         r = registry_client_new(&ro, &client, err);
         if (r == 0)
-                r = registry_repo_open(client, ref->domain, ref->path, opts->auth,
+                r = registry_repo_open(client, ref->domain, ref->path, o->auth,
                                        REGISTRY_PULL | REGISTRY_PUSH, &repo, err);
-        if (r == 0)
-                r = registry_ping(repo, err);
-        if (r == 0) {
-                registry_repo_set_upload_progress(repo, upload_progress, &p);
-                _cleanup_free_ char *n = image_ref_name(ref);
-                _cleanup_free_ char *head = xasprintf("The push refers to repository [%s]", n);
-                emit(&p, NULL, head, -1, 0);
-                for (size_t i = m->n_layers; i-- > 0;)
-                        emit(&p, m->layers[i].digest, "Preparing", -1, 0);
-                for (size_t i = m->n_layers; r == 0 && i-- > 0 && !p.failed_emit;)
-                        r = push_blob(&p, repo, e->store, &m->layers[i], true, err);
-                if (r == 0 && !p.failed_emit)
-                        r = push_blob(&p, repo, e->store, &m->config, false, err);
-                const char *mt = m->media_type ? m->media_type : OCI_MEDIA_TYPE_MANIFEST;
-                _cleanup_free_ char *digest = NULL;
-                if (r == 0 && !p.failed_emit)
-                        r = registry_manifest_put(repo, ref->tag, mt, body, len, &digest, err);
-                if (r == 0 && p.failed_emit)
-                        r = berth_error_set(err, ECANCELED, "push cancelled");
-                if (r == 0) {
-                        _cleanup_free_ char *line =
-                            xasprintf("%s: digest: %s size: %zu", ref->tag, digest, len);
-                        emit(&p, NULL, line, -1, 0);
-                        struct json *aux = json_new_object();
-                        json_object_set(aux, "progressDetail", json_new_object());
-                        struct json *a = json_object_set(aux, "aux", json_new_object());
-                        json_set_str(a, "Tag", ref->tag);
-                        json_set_str(a, "Digest", digest);
-                        json_set_int(a, "Size", (int64_t)len);
-                        if (opts->progress)
-                                (void)opts->progress(aux, opts->userdata);
-                        json_free(aux);
-                }
+        if (r < 0)
+                goto out;
+        if (o->cancel)
+                registry_repo_set_cancel(repo, o->cancel);
+        registry_repo_set_upload_progress(repo, upload_progress, &p);
+
+        {
+                _cleanup_free_ char *st =
+                    xasprintf("The push refers to repository [%s]", familiar_repo);
+                struct json *m = json_new_object();
+                json_set_str(m, "status", st);
+                if ((r = emit(&p, m)) < 0)
+                        goto out;
         }
+        char(*ids)[13] = xcalloc(n_layers ? n_layers : 1, sizeof(*ids));
+        for (size_t i = 0; i < n_layers; i++) {
+                const char *hex = strchr(layers[i].diff_id, ':');
+                snprintf(ids[i], sizeof(ids[i]), "%.12s", hex ? hex + 1 : layers[i].diff_id);
+        }
+        for (size_t i = n_layers; i-- > 0 && r == 0;)
+                r = emit_layer(&p, ids[i], "Preparing");
+        for (size_t i = n_layers; i-- > 0 && r == 0;) {
+                if (!layers[i].blob) {
+                        r = berth_error_set(err, EINVAL, "layer %s has no stored blob to push",
+                                            layers[i].diff_id);
+                        break;
+                }
+                p.short_id = ids[i];
+                p.last_ns = 0;
+                r = push_blob(&p, repo, e, layers[i].blob, err);
+                p.short_id = NULL;
+                if (r < 0)
+                        break;
+                r = emit_layer(&p, ids[i],
+                               r == 1   ? "Layer already exists"
+                               : r == 2 ? "Mounted from elsewhere"
+                                        : "Pushed");
+        }
+        free(ids);
+        if (r < 0)
+                goto out;
+        r = push_blob(&p, repo, e, img->id, err);
+        if (r < 0)
+                goto out;
+
+        /* The manifest's own media type (Docker schema 2 and OCI both carry it). */
+        (void)json_parse(manifest, manifest_len, &mj, NULL);
+        const char *mt = json_str(json_get(mj, "mediaType"));
+        r = registry_manifest_put(repo, ref->tag,
+                                  mt ? mt : "application/vnd.oci.image.manifest.v1+json", manifest,
+                                  manifest_len, &put_digest, err);
+        if (r < 0)
+                goto out;
+        {
+                _cleanup_free_ char *st =
+                    xasprintf("%s: digest: %s size: %zu", ref->tag, put_digest, manifest_len);
+                struct json *m = json_new_object();
+                json_set_str(m, "status", st);
+                if ((r = emit(&p, m)) < 0)
+                        goto out;
+                m = json_new_object();
+                json_object_set(m, "progressDetail", json_new_object());
+                struct json *aux = json_object_set(m, "aux", json_new_object());
+                json_set_str(aux, "Tag", ref->tag);
+                json_set_str(aux, "Digest", put_digest);
+                json_set_int(aux, "Size", (int64_t)manifest_len);
+                if ((r = emit(&p, m)) < 0)
+                        goto out;
+        }
+        r = 0;
+out:
+        if (r < 0 && p.failed)
+                r = berth_error_set(err, ECANCELED, "push cancelled: the client went away");
+        for (size_t i = 0; i < n_layers; i++) {
+                free(layers[i].diff_id);
+                free(layers[i].blob);
+        }
+        free(layers);
         registry_repo_free(repo);
         registry_client_free(client);
-        berth_layers_pull_leave(l);
-        if (r < 0)
-                log_info("push '%s': %s", full, berth_error_msg(err ? *err : NULL));
+        if (ret_started)
+                *ret_started = p.started;
         return r;
-}
-
-/* "https://index.docker.io/v1/", "http://127.0.0.1:5000/", "127.0.0.1:5000" → host[:port]. */
-static char *server_host(const char *server)
-{
-        const char *s = server;
-        const char *scheme = strstr(s, "://");
-        if (scheme)
-                s = scheme + 3;
-        size_t n = strcspn(s, "/");
-        char *host = xstrndup(s, n);
-        if (strcmp(host, "index.docker.io") == 0 || strcmp(host, "registry-1.docker.io") == 0 ||
-            n == 0) {
-                free(host);
-                host = xstrdup(IMAGE_REF_DEFAULT_DOMAIN);
-        }
-        return host;
-}
-
-int berth_registry_login(struct berth_engine *e, const char *server,
-                         const struct registry_auth *auth, char **ret_identity_token,
-                         struct berth_error **err)
-{
-        _cleanup_free_ char *host = server_host(server ? server : "");
-        _cleanup_config_ struct berth_config *c = berth_engine_config(e);
-        struct registry_options ro = {.insecure = c->insecure_registries};
-        struct registry_client *client = NULL;
-        struct registry_repo *repo = NULL;
-        int r = registry_client_new(&ro, &client, err);
-        if (r == 0)
-                r = registry_repo_open(client, host, NULL, auth, REGISTRY_PULL, &repo, err);
-        if (r == 0)
-                r = registry_login(repo, ret_identity_token, err);
-        registry_repo_free(repo);
-        registry_client_free(client);
-        if (r < 0)
-                return berth_error_prefix(err, "login to %s", host);
-        return 0;
-}
-
-static int config_buf_sink(const void *buf, size_t n, void *userdata, struct berth_error **err)
-{
-        struct berth_buf *b = userdata;
-        if (b->len + n > (16u << 20))
-                return berth_error_set(err, EFBIG, "image config larger than 16 MiB");
-        buf_append(b, buf, n);
-        return 0;
-}
-
-static struct json *platform_json(const char *arch, const char *os, const char *variant)
-{
-        struct json *p = json_new_object();
-        json_set_str(p, "architecture", arch ? arch : "");
-        json_set_str(p, "os", os ? os : "");
-        if (variant && *variant)
-                json_set_str(p, "variant", variant);
-        return p;
-}
-
-/* An image manifest's platform comes from its config. */
-static int manifest_platforms(struct registry_repo *repo, const struct registry_manifest *m,
-                              struct json *platforms, struct berth_error **err)
-{
-        _cleanup_oci_manifest_ struct oci_manifest *man = NULL;
-        int r = oci_manifest_parse(m->body, m->len, &man, err);
-        if (r < 0)
-                return r;
-        struct berth_buf b = BERTH_BUF_INIT;
-        r = registry_blob_fetch(repo, man->config.digest, man->config.size, config_buf_sink, &b,
-                                err);
-        _cleanup_oci_image_config_ struct oci_image_config *cfg = NULL;
-        if (r == 0)
-                r = oci_image_config_parse(b.data ? b.data : "", b.len, &cfg, err);
-        buf_release(&b);
-        if (r == 0)
-                json_array_append(platforms,
-                                  platform_json(cfg->architecture, cfg->os, cfg->variant));
-        return r;
-}
-
-int berth_registry_distribution(struct berth_engine *e, const char *name,
-                                const struct registry_auth *auth, struct json **ret,
-                                struct berth_error **err)
-{
-        _cleanup_image_ref_ struct image_ref *ref = NULL;
-        if (image_ref_parse_normalized(name, &ref, err) < 0)
-                return -EINVAL;
-        if (!ref->tag && !ref->digest)
-                ref->tag = xstrdup(IMAGE_REF_DEFAULT_TAG);
-        _cleanup_config_ struct berth_config *c = berth_engine_config(e);
-        struct registry_options ro = {.mirrors = c->registry_mirrors,
-                                      .insecure = c->insecure_registries};
-        struct registry_client *client = NULL;
-        struct registry_repo *repo = NULL;
-        struct registry_manifest m = {0};
-        int r = registry_client_new(&ro, &client, err);
-        if (r == 0)
-                r = registry_repo_open(client, ref->domain, ref->path, auth, REGISTRY_PULL, &repo,
-                                       err);
-        if (r == 0)
-                r = registry_manifest_get(repo, ref->digest ? ref->digest : ref->tag, &m, err);
-        struct json *out = NULL;
-        if (r == 0) {
-                out = json_new_object();
-                struct json *d = json_object_set(out, "Descriptor", json_new_object());
-                json_set_str(d, "mediaType", m.media_type);
-                json_set_str(d, "digest", m.digest);
-                json_set_int(d, "size", (int64_t)m.len);
-                struct json *platforms = json_object_set(out, "Platforms", json_new_array());
-                if (m.kind == OCI_DOC_INDEX) {
-                        _cleanup_oci_index_ struct oci_index *x = NULL;
-                        r = oci_index_parse(m.body, m.len, &x, err);
-                        for (size_t i = 0; r == 0 && i < x->n_manifests; i++) {
-                                const struct oci_platform *p = x->manifests[i].platform;
-                                if (p)
-                                        json_array_append(
-                                            platforms,
-                                            platform_json(p->architecture, p->os, p->variant));
-                        }
-                } else {
-                        r = manifest_platforms(repo, &m, platforms, err);
-                }
-        }
-        registry_manifest_release(&m);
-        registry_repo_free(repo);
-        registry_client_free(client);
-        if (r < 0) {
-                json_free(out);
-                if (r == -ENOENT) {
-                        _cleanup_free_ char *fam = image_ref_familiar(ref);
-                        berth_error_prefix(err, "manifest for %s not found", fam);
-                }
-                return r;
-        }
-        *ret = out;
-        return 0;
 }

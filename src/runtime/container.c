@@ -13,14 +13,16 @@
  * read() on the exec fifo, which it opened O_RDWR before pivot_root.  The
  * parent then writes state.json and the pid file and returns.  `start`
  * writes one byte into the fifo and removes it; the child execve()s the
- * user's program.  Every failure in between unwinds everything: the child
- * is killed and reaped, the cgroup destroyed, the state dir removed.
+ * user's program, which closes its fifo end: start waits for that.  Every
+ * failure in between unwinds everything: the child is killed and reaped, the
+ * cgroup destroyed, the state dir removed.
  *
  * Never: leave anything behind on failure; run user code before the child is
  * in its cgroup; exec the runtime binary inside the container (see ns.c).
  */
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -106,6 +108,9 @@ static int init_finalize(struct rt_init *ri, char **ret_path, struct berth_error
 {
         const struct oci_process *p = ri->process;
         int r = process_set_rlimits(p, err);
+        if (r == 0)
+                r = process_set_sched(p, ri->spec->linux_ ? ri->spec->linux_->personality : NULL,
+                                      err);
         if (r < 0)
                 return r;
         r = process_chdir(p, err);
@@ -239,7 +244,7 @@ static int init_main(void *arg)
                         while (n < 0 && errno == EINTR);
                         if (n != 1)
                                 return 1;
-                        close(ri->fifo_fd);
+                        /* left open: it closes at execve, which tells start we ran */
                 }
                 const struct oci_spec *s = ri->spec;
                 if (s && s->hooks[OCI_HOOK_START_CONTAINER].n) {
@@ -310,7 +315,8 @@ static int validate_spec(const struct oci_spec *s, bool *ret_mount_ns, struct be
                 const struct oci_namespace *n = &s->linux_->namespaces[i];
                 if (n->type == OCI_NS_MOUNT)
                         mnt = true;
-                if (n->type == OCI_NS_UTS && !n->path)
+                /* a joined one too: runc sets the hostname in it */
+                if (n->type == OCI_NS_UTS)
                         uts = true;
         }
         if (!mnt)
@@ -318,8 +324,7 @@ static int validate_spec(const struct oci_spec *s, bool *ret_mount_ns, struct be
                                        "config.json: linux.namespaces must include a mount "
                                        "namespace");
         if ((s->hostname && *s->hostname) && !uts)
-                return berth_error_set(err, EINVAL,
-                                       "config.json: hostname needs a new uts namespace");
+                return berth_error_set(err, EINVAL, "config.json: hostname needs a uts namespace");
         if (s->process->apparmor_profile && *s->process->apparmor_profile && !apparmor_enabled())
                 return berth_error_set(err, ENOTSUP,
                                        "config.json: apparmor profile '%s' requested, but "
@@ -449,7 +454,14 @@ int container_write_pid_file(const char *path, pid_t pid, struct berth_error **e
                         return berth_error_sys(err, errno, "getcwd");
                 abs = xasprintf("%s/%s", cwd, path);
         }
-        int r = write_file_atomic(abs ? abs : path, buf, (size_t)n, 0644);
+        /* temp + rename (readers never see an empty file), no fsync, as runc */
+        const char *target = abs ? abs : path;
+        _cleanup_free_ char *tmp = xasprintf("%s.tmp-%d", target, (int)getpid());
+        int r = write_file_at(AT_FDCWD, tmp, buf, (size_t)n, 0644);
+        if (r == 0 && rename(tmp, target) < 0)
+                r = -errno;
+        if (r < 0)
+                (void)unlink(tmp);
         if (r < 0)
                 return berth_error_sys(err, -r, "write pid file '%s'", path);
         return 0;
@@ -635,6 +647,10 @@ static int do_create(const struct berth_runtime *rt, const char *id,
                 r = berth_seccomp_compile(s->linux_->seccomp, &c->seccomp, err);
                 if (r < 0)
                         return r;
+                if (berth_seccomp_needs_listener(c->seccomp))
+                        return berth_error_set(err, ENOTSUP,
+                                               "config.json: linux.seccomp: SCMP_ACT_NOTIFY (a "
+                                               "seccomp listener) is not supported");
         }
         _cleanup_free_ char *fifo = xasprintf("%s/exec.fifo", c->dir);
         if (mkfifo(fifo, 0600) < 0)
@@ -704,6 +720,10 @@ static int do_create(const struct berth_runtime *rt, const char *id,
         memcpy(ri.ns_fds, c->ns_fds, sizeof(ri.ns_fds));
         ri.ns_fds[OCI_NS_PID] = ri.ns_fds[OCI_NS_TIME] = -1; /* joined by the parent */
         unsigned long clone_flags = new_flags;
+        if (c->ns_fds[OCI_NS_USER] >= 0 && (new_flags & CLONE_NEWPID))
+                return berth_error_set(err, ENOTSUP,
+                                       "config.json: a new pid namespace inside a joined user "
+                                       "namespace is not supported; join its pid namespace too");
         if (c->ns_fds[OCI_NS_USER] >= 0) {
                 /* namespaces made after joining a user namespace must belong to it */
                 ri.new_ns_flags = new_flags & ~(unsigned long)CLONE_NEWPID;
@@ -721,6 +741,9 @@ static int do_create(const struct berth_runtime *rt, const char *id,
         r = parent_handshake(c, &ri, id, err);
         if (r < 0)
                 return berth_error_prefix(err, "create '%s'", id);
+        /* only the init may hold the fifo now: start waits for its end to close */
+        close(c->fifo_fd);
+        c->fifo_fd = -1;
 
         /* exec and the late hooks work from this copy, whatever happens to the bundle */
         bool late = s->hooks[OCI_HOOK_POSTSTART].n || s->hooks[OCI_HOOK_POSTSTOP].n;
@@ -784,9 +807,18 @@ static int release_fifo(const char *dir, const char *id, struct berth_error **er
                     err, EINVAL, "cannot start container '%s': it is not in the created state", id);
         if (fd < 0)
                 return berth_error_sys(err, errno, "open exec fifo of '%s'", id);
+        /* A read end of our own, opened while the init holds its O_RDWR end, reports
+         * POLLHUP once the init has no writer left: its end closes at execve (O_CLOEXEC)
+         * or when it dies.  So start returns once the user's process runs, as runc's
+         * does: a kill right after start reaches that process, not our init code. */
+        _cleanup_close_ int rfd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
         if (write(fd, "0", 1) != 1)
                 return berth_error_sys(err, errno, "release container '%s'", id);
+        close(TAKE_FD(fd));
         (void)unlink(fifo);
+        struct pollfd pfd = {.fd = rfd, .events = 0};
+        while (rfd >= 0 && poll(&pfd, 1, -1) < 0 && errno == EINTR)
+                ;
         return 0;
 }
 
@@ -846,6 +878,9 @@ int berth_container_run(const struct berth_runtime *rt, const char *id,
                 if (r < 0)
                         goto fail;
         }
+        /* our own end of the exec fifo would keep start waiting for the init's execve */
+        if (c.fifo_fd >= 0)
+                close(TAKE_FD(c.fifo_fd));
         r = berth_container_start(rt, id, err);
         if (r < 0)
                 goto fail;
@@ -867,7 +902,8 @@ int berth_container_run(const struct berth_runtime *rt, const char *id,
         if (r == 0 && sync_recv(c.sync_fd, &text) == SYNC_ERROR)
                 r = berth_error_set(err, EIO, "%s", text);
         creation_release(&c);
-        (void)berth_container_delete(rt, id, true, &derr);
+        if (!(o && o->keep))
+                (void)berth_container_delete(rt, id, true, &derr);
         berth_error_free(derr);
         if (ret_exit)
                 *ret_exit = status;

@@ -40,6 +40,7 @@ struct berth_create_opts {
         bool no_pivot;              /* MS_MOVE + chroot instead of pivot_root */
         bool no_new_keyring;        /* keep the caller's session keyring */
         unsigned preserve_fds;      /* fds 3 .. 3+N-1 reach the container */
+        bool keep;                  /* run only: keep the stopped container (runc run --keep) */
 };
 
 enum berth_status {
@@ -103,8 +104,9 @@ struct berth_exec_opts {
         char **args;                 /* with process == NULL: argv */
         char **env;                  /* appended/overriding */
         const char *cwd;
-        const char *user; /* "uid[:gid]" */
-        char **caps;      /* added to every set but ambient */
+        const char *user;       /* "uid[:gid]" */
+        char **caps;            /* added to bounding, effective and permitted */
+        char **additional_gids; /* numbers, replacing the process's */
         bool tty;
         bool no_new_privs;
         const char *console_socket;

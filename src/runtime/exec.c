@@ -142,7 +142,7 @@ static int parse_user(pid_t pid, const char *spec, struct oci_user *u, struct be
  * in *p belong to base or to *owned_env/owned_caps; nothing here frees base. */
 static int build_process(pid_t pid, const struct oci_process *base, const struct berth_exec_opts *o,
                          struct oci_process *p, struct oci_capabilities *caps, char ***owned_env,
-                         struct berth_error **err)
+                         uint32_t **owned_gids, struct berth_error **err)
 {
         *p = *base;
         p->args = o->args;
@@ -177,6 +177,23 @@ static int build_process(pid_t pid, const struct oci_process *base, const struct
                 int r = parse_user(pid, o->user, &p->user, err);
                 if (r < 0)
                         return r;
+        }
+        if (o->additional_gids && o->additional_gids[0]) {
+                size_t n_g = 0;
+                while (o->additional_gids[n_g])
+                        n_g++;
+                uint32_t *g = xcalloc(n_g, sizeof(uint32_t));
+                *owned_gids = g;
+                for (size_t i = 0; i < n_g; i++) {
+                        uint64_t v;
+                        if (parse_u64(o->additional_gids[i], &v) < 0 || v > UINT32_MAX)
+                                return berth_error_set(err, EINVAL,
+                                                       "additional gid '%s': not a number",
+                                                       o->additional_gids[i]);
+                        g[i] = (uint32_t)v;
+                }
+                p->user.additional_gids = g;
+                p->user.n_additional_gids = n_g;
         }
         if (o->caps && o->caps[0]) {
                 if (base->capabilities)
@@ -216,6 +233,8 @@ static int exec_child_setup(struct rt_init *ri, char **ret_path, struct berth_er
                 close(ri->console_fd);
         }
         r = process_set_rlimits(p, err);
+        if (r == 0)
+                r = process_set_sched(p, NULL, err);
         if (r == 0)
                 r = process_chdir(p, err);
         if (r == 0)
@@ -282,7 +301,8 @@ struct exec_res {
         struct oci_spec *spec;
         struct oci_process proc;
         struct oci_capabilities caps;
-        char **env;       /* array only; strings belong to spec/opts */
+        char **env; /* array only; strings belong to spec/opts */
+        uint32_t *gids;
         char **final_env; /* strv */
         struct berth_seccomp_prog *seccomp;
         struct berth_cgroup *cg;
@@ -308,6 +328,7 @@ static void exec_res_release(struct exec_res *x)
         if (x->console_peer_fd >= 0)
                 close(x->console_peer_fd);
         free(x->env);
+        free(x->gids);
         strv_free(x->final_env);
         berth_seccomp_prog_free(x->seccomp);
         cgroup_free(x->cg);
@@ -369,7 +390,7 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
                         r = berth_error_set(err, EINVAL, "exec: no command given");
                         goto out;
                 }
-                r = build_process(pid, x.spec->process, o, &x.proc, &x.caps, &x.env, err);
+                r = build_process(pid, x.spec->process, o, &x.proc, &x.caps, &x.env, &x.gids, err);
                 if (r < 0)
                         goto out;
         }

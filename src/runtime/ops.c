@@ -131,7 +131,8 @@ int berth_signal_parse(const char *s, int *ret_sig, struct berth_error **err)
                 }
         if (!strncasecmp(name, "RTMIN", 5) || !strncasecmp(name, "RTMAX", 5)) {
                 int64_t off = 0;
-                if (name[5] && parse_i64(name + 5, &off) < 0)
+                const char *o = name + 5 + (name[5] == '+');
+                if (name[5] && parse_i64(o, &off) < 0)
                         return berth_error_set(err, EINVAL, "invalid signal '%s'", s);
                 int sig = (toupper(name[3]) == 'I' ? SIGRTMIN : SIGRTMAX) + (int)off;
                 if (sig < SIGRTMIN || sig > SIGRTMAX)

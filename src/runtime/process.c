@@ -11,17 +11,20 @@
  * magic link (/proc/self/exe) or the runtime binary itself is refused, so
  * the container can never run — and so hold open — our binary.  Every fd
  * above 2 (plus LISTEN_FDS and --preserve-fds) is marked close-on-exec with
- * close_range(), after everything else has been opened.
+ * close_range(), after everything else has been opened (one by one from
+ * /proc/self/fd where close_range is missing or denied by the seccomp filter).
  *
  * Never: chdir or exec by a path string that was not resolved inside the
  * root; let an fd of the runtime reach the container.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <linux/close_range.h>
-#include <linux/openat2.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -124,9 +127,9 @@ static int check_candidate(const struct rt_init *ri, int root, const char *path,
 {
         int fd = open_in_root(root, path, O_PATH, 0);
         if (fd == -ELOOP) {
-                /* a symlink loop, or a magic link such as /proc/self/exe? */
-                struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT};
-                int f2 = (int)syscall(SYS_openat2, root, path, &how, sizeof(how));
+                /* a symlink loop, or a magic link such as /proc/self/exe?  (We are
+                 * inside the container's root already: this open only tells which.) */
+                int f2 = open(path, O_PATH | O_CLOEXEC);
                 if (f2 < 0)
                         return berth_error_sys(err, ELOOP, "exec '%s'", path);
                 close(f2);
@@ -194,6 +197,24 @@ int process_find_exec(const struct rt_init *ri, char **ret, struct berth_error *
         return berth_error_set(err, ENOENT, "exec '%s': executable file not found in $PATH", a0);
 }
 
+static int mark_fds_one_by_one(int from, struct berth_error **err)
+{
+        _cleanup_closedir_ DIR *d = opendir("/proc/self/fd");
+        if (!d)
+                return berth_error_sys(err, errno, "mark fds close-on-exec: open /proc/self/fd");
+        struct dirent *e;
+        while ((e = readdir(d))) {
+                char *end;
+                long fd = strtol(e->d_name, &end, 10);
+                if (*end || end == e->d_name || fd < from || fd == dirfd(d))
+                        continue;
+                int fl = fcntl((int)fd, F_GETFD);
+                if (fl >= 0 && !(fl & FD_CLOEXEC) && fcntl((int)fd, F_SETFD, fl | FD_CLOEXEC) < 0)
+                        return berth_error_sys(err, errno, "mark fd %ld close-on-exec", fd);
+        }
+        return 0;
+}
+
 int process_mark_fds(unsigned keep_from3, struct berth_error **err)
 {
         for (unsigned i = 0; i < keep_from3; i++) {
@@ -202,9 +223,13 @@ int process_mark_fds(unsigned keep_from3, struct berth_error **err)
                 if (fl >= 0 && fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC) < 0)
                         return berth_error_sys(err, errno, "keep fd %d", fd);
         }
-        if (syscall(SYS_close_range, 3 + keep_from3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+        if (syscall(SYS_close_range, 3 + keep_from3, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+                return 0;
+        if (errno != ENOSYS && errno != EINVAL && errno != EPERM)
                 return berth_error_sys(err, errno, "mark fds close-on-exec");
-        return 0;
+        /* Kernels before 5.11 lack CLOSE_RANGE_CLOEXEC, and a seccomp profile written before
+         * close_range existed (loaded already when no_new_privileges is off) denies it. */
+        return mark_fds_one_by_one(3 + (int)keep_from3, err);
 }
 
 char **process_env(const struct oci_process *p, unsigned listen_fds)
@@ -228,6 +253,55 @@ int process_set_misc(const struct oci_process *p, struct berth_error **err)
                 umask((mode_t)p->user.umask & 0777);
         else
                 umask(022);
+        return 0;
+}
+
+/* ioPriority, scheduler (policy, nice, priority) and linux.personality. */
+int process_set_sched(const struct oci_process *p, const struct json *pers_json,
+                      struct berth_error **err)
+{
+        if (p->io_priority) {
+                int v = (p->io_priority->class_ << 13) | (p->io_priority->priority & 0x1fff);
+                if (syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, v) < 0)
+                        return berth_error_sys(err, errno, "set io priority");
+        }
+        const struct oci_scheduler *s = p->scheduler;
+        if (s) {
+                static const struct {
+                        const char *name;
+                        int policy;
+                } pol[] = {{"SCHED_OTHER", SCHED_OTHER},
+                           {"SCHED_FIFO", SCHED_FIFO},
+                           {"SCHED_RR", SCHED_RR},
+                           {"SCHED_BATCH", SCHED_BATCH},
+                           {"SCHED_IDLE", SCHED_IDLE}};
+                int policy = -1;
+                for (size_t i = 0; s->policy && i < ELEMENTSOF(pol); i++)
+                        if (!strcmp(s->policy, pol[i].name))
+                                policy = pol[i].policy;
+                if (policy < 0)
+                        return berth_error_set(err, ENOTSUP,
+                                               "scheduler policy '%s' is not supported",
+                                               s->policy ? s->policy : "");
+                struct sched_param sp = {.sched_priority = s->priority};
+                if (sched_setscheduler(0, policy, &sp) < 0)
+                        return berth_error_sys(err, errno, "set scheduler %s", s->policy);
+                if (s->nice && setpriority(PRIO_PROCESS, 0, s->nice) < 0)
+                        return berth_error_sys(err, errno, "set nice %d", s->nice);
+        }
+        const char *domain = json_str(json_get(pers_json, "domain"));
+        if (domain) {
+                unsigned long pers;
+                if (!strcmp(domain, "LINUX"))
+                        pers = PER_LINUX;
+                else if (!strcmp(domain, "LINUX32"))
+                        pers = PER_LINUX32;
+                else
+                        return berth_error_set(err, ENOTSUP,
+                                               "personality domain '%s' is not supported", domain);
+                if (personality(pers) < 0)
+                        return berth_error_sys(err, errno, "set personality %s", domain);
+        }
         return 0;
 }
 

@@ -40,14 +40,15 @@ static void fd_path(char buf[FD_PATH_MAX], int fd)
         snprintf(buf, FD_PATH_MAX, "/proc/self/fd/%d", fd);
 }
 
-int root_mkdir_p(int rootfd, const char *path, mode_t mode, struct berth_error **err)
+static int mkdir_p_depth(int rootfd, const char *path, mode_t mode, unsigned depth,
+                         struct berth_error **err)
 {
+        if (depth > 40)
+                return berth_error_sys(err, ELOOP, "resolve '%s' in rootfs", path);
         _cleanup_free_ char *p = xstrdup(path);
         size_t len = strlen(p);
         for (size_t i = 0; i <= len; i++) {
-                if (p[i] != '/' && p[i] != '\0')
-                        continue;
-                if (i == 0)
+                if ((p[i] != '/' && p[i] != '\0') || i == 0)
                         continue;
                 char saved = p[i];
                 p[i] = '\0';
@@ -55,7 +56,7 @@ int root_mkdir_p(int rootfd, const char *path, mode_t mode, struct berth_error *
                 if (fd == -ENOENT) {
                         char *slash = strrchr(p, '/');
                         const char *name = slash ? slash + 1 : p;
-                        int pfd = -EBADF;
+                        int pfd;
                         if (slash && slash != p) {
                                 *slash = '\0';
                                 pfd = open_in_root(rootfd, p, O_PATH | O_DIRECTORY, 0);
@@ -71,7 +72,20 @@ int root_mkdir_p(int rootfd, const char *path, mode_t mode, struct berth_error *
                                 close(pfd);
                                 return berth_error_sys(err, e, "mkdir '%s' in rootfs", p);
                         }
+                        /* a dangling symlink: make its target, resolved inside the root */
+                        char target[PATH_MAX];
+                        ssize_t tl = readlinkat(pfd, name, target, sizeof(target) - 1);
                         close(pfd);
+                        if (tl > 0) {
+                                target[tl] = '\0';
+                                if (slash)
+                                        *slash = '\0';
+                                _cleanup_free_ char *next =
+                                    xasprintf("%s%s%s%s%s", target[0] == '/' ? "" : p,
+                                              target[0] == '/' ? "" : "/", target, saved ? "/" : "",
+                                              saved ? p + i + 1 : "");
+                                return mkdir_p_depth(rootfd, next, mode, depth + 1, err);
+                        }
                         fd = open_in_root(rootfd, p, O_PATH | O_DIRECTORY, 0);
                 }
                 if (fd < 0)
@@ -82,6 +96,11 @@ int root_mkdir_p(int rootfd, const char *path, mode_t mode, struct berth_error *
                 close(fd);
         }
         return open_in_root(rootfd, "/", O_PATH | O_DIRECTORY, 0);
+}
+
+int root_mkdir_p(int rootfd, const char *path, mode_t mode, struct berth_error **err)
+{
+        return mkdir_p_depth(rootfd, path, mode, 0, err);
 }
 
 /* Open (creating when missing) a mount target inside root: a directory, or an
@@ -531,6 +550,33 @@ static unsigned long propagation_flag(const char *s)
         return 0;
 }
 
+/* The mount point (a host path, before pivot_root) of the mount holding path. */
+static char *mount_point_of(const char *path)
+{
+        char *p = realpath(path, NULL);
+        if (!p)
+                return NULL;
+        struct statx sx;
+        if (statx(AT_FDCWD, p, 0, STATX_MNT_ID, &sx) < 0) {
+                free(p);
+                return NULL;
+        }
+        uint64_t id = sx.stx_mnt_id;
+        for (;;) {
+                char *slash = strrchr(p, '/');
+                if (!slash || slash == p) {
+                        if (statx(AT_FDCWD, "/", 0, STATX_MNT_ID, &sx) == 0 && sx.stx_mnt_id == id)
+                                strcpy(p, "/");
+                        return p;
+                }
+                *slash = '\0';
+                if (statx(AT_FDCWD, p, 0, STATX_MNT_ID, &sx) < 0 || sx.stx_mnt_id != id) {
+                        *slash = '/';
+                        return p;
+                }
+        }
+}
+
 int rootfs_prepare(struct rt_init *ri, int *ret_rootfd, struct berth_error **err)
 {
         const struct oci_linux *l = ri->spec->linux_;
@@ -539,13 +585,19 @@ int rootfs_prepare(struct rt_init *ri, int *ret_rootfd, struct berth_error **err
                 prop = MS_SLAVE | MS_REC;
         if (mount(NULL, "/", NULL, prop | MS_REC, NULL) < 0)
                 return berth_error_sys(err, errno, "set propagation of /");
-        /* pivot_root needs the new root's parent mount not shared */
-        _cleanup_free_ char *parent = xasprintf("%s/..", ri->rootfs);
-        if ((prop & MS_SHARED) && mount(NULL, parent, NULL, MS_PRIVATE, NULL) < 0 &&
-            errno != EINVAL)
-                return berth_error_sys(err, errno, "make parent of rootfs private");
+        /* pivot_root and MS_MOVE refuse a shared parent mount, and pivot_root a
+         * shared new root: make both private; the asked propagation is set on
+         * the new "/" after the switch (rootfs_finish) */
+        if (prop & MS_SHARED) {
+                _cleanup_free_ char *parent = xasprintf("%s/..", ri->rootfs);
+                _cleanup_free_ char *mp = mount_point_of(parent);
+                if (mp && mount(NULL, mp, NULL, MS_PRIVATE, NULL) < 0)
+                        return berth_error_sys(err, errno, "make '%s' private", mp);
+        }
         if (mount(ri->rootfs, ri->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
                 return berth_error_sys(err, errno, "bind rootfs '%s'", ri->rootfs);
+        if ((prop & MS_SHARED) && mount(NULL, ri->rootfs, NULL, MS_PRIVATE, NULL) < 0)
+                return berth_error_sys(err, errno, "make rootfs mount private");
         _cleanup_close_ int rootfd = open(ri->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (rootfd < 0)
                 return berth_error_sys(err, errno, "open rootfs '%s'", ri->rootfs);

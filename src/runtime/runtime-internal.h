@@ -99,6 +99,8 @@ int process_mark_fds(unsigned keep_from3, struct berth_error **err);
 int process_set_sysctl(const struct oci_linux *l, struct berth_error **err);
 char **process_env(const struct oci_process *p, unsigned listen_fds);
 int process_set_misc(const struct oci_process *p, struct berth_error **err);
+int process_set_sched(const struct oci_process *p, const struct json *personality,
+                      struct berth_error **err);
 
 /* console.c */
 int console_setup(int console_fd, const struct oci_process *p, bool mount_console,

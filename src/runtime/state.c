@@ -56,10 +56,17 @@ int state_write(const char *dir, const struct rt_state *st, struct berth_error *
         if (st->cgroup)
                 json_object_set(j, "cgroup", json_copy(st->cgroup));
         _cleanup_free_ char *text = json_dump(j, 0);
+        /* temp + rename, without fsync: the state lives as long as the boot (on
+         * tmpfs /run it costs nothing; elsewhere fsync costs milliseconds a start) */
         _cleanup_free_ char *path = xasprintf("%s/state.json", dir);
-        int r = write_file_atomic(path, text, strlen(text), 0600);
-        if (r < 0)
+        _cleanup_free_ char *tmp = xasprintf("%s/.state.json.tmp", dir);
+        int r = write_file_at(AT_FDCWD, tmp, text, strlen(text), 0600);
+        if (r == 0 && rename(tmp, path) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void)unlink(tmp);
                 return berth_error_sys(err, -r, "write '%s'", path);
+        }
         return 0;
 }
 

@@ -8,6 +8,8 @@
  *                                          GET /images/json body -> `docker images` output
  *   berth-fmt ps [--format F] [--no-trunc] [-q] [-s] [--now UNIXSECS]
  *                                          GET /containers/json body -> `docker ps` output
+ *   berth-fmt tabwriter MINWIDTH TABWIDTH PADDING PADCHAR FLAGS
+ *                                          text laid out by the tabwriter (in 5-byte writes)
  *   berth-fmt progress [--tty] [--width N] [--chunk N]
  *                                          a pull/push/load stream -> docker's rendering
  *
@@ -26,6 +28,7 @@
 #include "cli/formatter.h"
 #include "cli/gotemplate.h"
 #include "cli/progress.h"
+#include "cli/tabwriter.h"
 
 static char *read_all(size_t *len)
 {
@@ -163,6 +166,26 @@ static int cmd_ps(int argc, char **argv)
         return 0;
 }
 
+static int cmd_tabwriter(int argc, char **argv)
+{
+        if (argc != 7) {
+                fprintf(stderr,
+                        "usage: berth-fmt tabwriter MINWIDTH TABWIDTH PADDING PADCHAR FLAGS\n");
+                return 2;
+        }
+        size_t len;
+        _cleanup_free_ char *in = read_all(&len);
+        _cleanup_buf_ struct berth_buf out = BERTH_BUF_INIT;
+        _cleanup_tabwriter_ struct tabwriter *tw = tabwriter_new(
+            &out, atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), argv[5][0], (unsigned)atoi(argv[6]));
+        /* in small pieces: cells and lines may arrive split anywhere */
+        for (size_t i = 0; i < len; i += 5)
+                tabwriter_write(tw, in + i, len - i < 5 ? len - i : 5);
+        tabwriter_flush(tw);
+        put(&out);
+        return 0;
+}
+
 static int cmd_progress(int argc, char **argv)
 {
         bool tty = false;
@@ -216,6 +239,8 @@ int main(int argc, char **argv)
                 return cmd_template(argc, argv);
         if (strcmp(argv[1], "images") == 0)
                 return cmd_images(argc, argv);
+        if (strcmp(argv[1], "tabwriter") == 0)
+                return cmd_tabwriter(argc, argv);
         if (strcmp(argv[1], "ps") == 0)
                 return cmd_ps(argc, argv);
         if (strcmp(argv[1], "progress") == 0)

@@ -4,6 +4,9 @@
 //
 // Usage: gotemplate_oracle TEMPLATE < data.json
 // Prints the output on stdout; a parse or execution error on stderr, exit 1.
+// Also: gotemplate_oracle -tabwriter MINWIDTH TABWIDTH PADDING PADCHAR FLAGS < text
+// lays text out with Go's text/tabwriter (docker's fork differs only in how
+// it measures non-ASCII widths).
 //
 // Data model (as src/cli/gotemplate.h describes it): integral JSON numbers
 // are int64, others float64; an object whose values are all strings is a
@@ -19,7 +22,9 @@ import (
 	"os"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
+	"text/tabwriter"
 	"text/template"
 )
 
@@ -110,8 +115,26 @@ var funcs = template.FuncMap{
 	},
 }
 
+func tabwrite(args []string, in []byte) {
+	n := make([]int, 5)
+	for i, a := range args {
+		if i == 3 {
+			n[i] = int(a[0])
+			continue
+		}
+		n[i], _ = strconv.Atoi(a)
+	}
+	w := tabwriter.NewWriter(os.Stdout, n[0], n[1], n[2], byte(n[3]), uint(n[4]))
+	w.Write(in)
+	w.Flush()
+}
+
 func main() {
 	raw, _ := io.ReadAll(os.Stdin)
+	if len(os.Args) == 7 && os.Args[1] == "-tabwriter" {
+		tabwrite(os.Args[2:], raw)
+		return
+	}
 	var data interface{}
 	if len(bytes.TrimSpace(raw)) > 0 {
 		dec := json.NewDecoder(bytes.NewReader(raw))

@@ -221,11 +221,18 @@ def image_list():
          "Labels": None, "ParentId": "",
          "RepoDigests": ["busybox@sha256:31f3d05b4ad702f30017c4d8cc9deddf477582df602b6cb631ce9d9e61ed20e1"],
          "RepoTags": [], "SharedSize": -1, "Size": 1200000000, "VirtualSize": 1200000000},
-        {"Containers": 0, "Created": now - 50 * 60,
+        {"Containers": 0, "Created": now - 50 * 60 - 20,
          "Id": "sha256:cccc6cfdfbec3dfd18bbce95d2606695940806334e7c2077ccb3d13326a3009f",
          "Labels": None, "ParentId": "", "RepoDigests": [],
          "RepoTags": ["registry.example.com:5000/team/app-with-a-long-name:2024.11.28-rc1"],
          "SharedSize": 0, "Size": 999999, "VirtualSize": 999999},
+    ] + [
+        # sizes at go-units' boundaries: the SIZE column and {{.VirtualSize}} must round alike
+        {"Containers": -1, "Created": now - 20 * 86400,
+         "Id": "sha256:%064x" % (0xd000 + i), "Labels": None, "ParentId": "", "RepoDigests": [],
+         "RepoTags": ["sizes:s%d" % i], "SharedSize": -1, "Size": size, "VirtualSize": size}
+        for i, size in enumerate([0, 999, 1000, 1001, 999499, 999500, 1234567, 12345678901,
+                                  999999999999, 1000000000000000, 123456789012345678])
     ]
 
 
@@ -365,7 +372,7 @@ def container_list(labels=None, command2="sh -c 'echo hello from a long command 
                      "Mode": "", "RW": True, "Propagation": "rprivate"}]},
         {"Id": "bbbbfdbc3a40", "Names": ["/x"],
          "Image": "docker.io/library/busybox:1.36@sha256:31f3d05b4ad702f30017c4d8cc9deddf477582df602b6cb631ce9d9e61ed20e1",
-         "ImageID": "sha256:ffff", "Command": "", "Created": now - 50, "Ports": None,
+         "ImageID": "sha256:ffff", "Command": "", "Created": now - 50 * 60 - 20, "Ports": None,
          "Labels": None, "State": "created", "Status": "Created", "NetworkSettings": None,
          "Mounts": []},
         {"Id": "cccc", "Names": ["/y"], "Image": "", "ImageID": "", "Command": "true",
@@ -693,3 +700,46 @@ def test_random_templates_match_go(go_oracle):
         if (got.stdout, got.stderr, got.returncode) != (want.stdout, want.stderr, want.returncode):
             mismatches.append((tmpl, want.stdout[-120:], want.stderr, got.stdout[-120:], got.stderr))
     assert not mismatches, "%d of 300 differ from Go, first: %r" % (len(mismatches), mismatches[0])
+
+
+def test_random_token_soup_matches_go(go_oracle):
+    """The lexer and parser on ill-formed input: the same output or the same error as Go's."""
+    import random
+    rnd = random.Random(1128)
+    tokens = ["{{", "}}", "{{- ", " -}}", " ", "\n", ".A", ".B", ".C.d", "$", "$x", ":=", "=", "|",
+              "(", ")", "if", "else", "end", "range", "with", "break", "continue", '"s"', "`r`",
+              "'c'", "1", "-2", "3.5", "0x1", "true", "nil", "printf", "len", "index", "eq", ",",
+              "$i", "/*", "*/", "x", "}", "{", ".", "..", "@", "\t", "lower", "-", "else if",
+              "end}}", "{{end}}", "{{else}}"]
+    data = json.dumps({"A": "x", "B": [1, 2], "C": {"d": "e"}, "N": 3}).encode()
+    mismatches = []
+    for _ in range(500):
+        tmpl = "".join(rnd.choice(tokens) for _ in range(rnd.randint(1, 12)))
+        want = subprocess.run([go_oracle, tmpl], input=data, capture_output=True, timeout=60)
+        got = subprocess.run([BERTH_FMT, "template", tmpl], input=data, capture_output=True,
+                             timeout=60)
+        if (got.stdout, got.stderr, got.returncode) != (want.stdout, want.stderr, want.returncode):
+            mismatches.append((tmpl, want.stderr, got.stderr))
+    assert not mismatches, "%d of 500 differ from Go, first: %r" % (len(mismatches), mismatches[0])
+
+
+def test_random_tables_match_go_tabwriter(go_oracle):
+    """The tabwriter against Go's text/tabwriter: random cells, tabs, newlines, form feeds,
+    several settings (docker's 10,1,3,' ' among them) and every flag we implement."""
+    import random
+    rnd = random.Random(2811)
+    pieces = ["", "a", "bb", "ccc", "dddddddd", "a b", "x" * 13, "\t", "\t\t", "\n", "\n", "\f", "\v"]
+    settings = [("10", "1", "3", " ", "0"), ("0", "8", "1", ".", "0"), ("5", "4", "2", "\t", "0"),
+                ("0", "1", "1", " ", "4"), ("0", "1", "1", " ", "8"), ("0", "4", "1", " ", "16"),
+                ("3", "1", "2", "-", "32"), ("0", "8", "0", "\t", "16")]
+    mismatches = []
+    for _ in range(400):
+        text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 30))).encode()
+        s = rnd.choice(settings)
+        want = subprocess.run([go_oracle, "-tabwriter", *s], input=text, capture_output=True,
+                              timeout=60)
+        got = subprocess.run([BERTH_FMT, "tabwriter", *s], input=text, capture_output=True,
+                             timeout=60)
+        if got.stdout != want.stdout or got.returncode != 0:
+            mismatches.append((s, text, want.stdout, got.stdout))
+    assert not mismatches, "%d of 400 differ from Go, first: %r" % (len(mismatches), mismatches[0])

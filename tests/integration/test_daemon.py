@@ -302,8 +302,13 @@ def test_idle_rss_is_small(daemon):
         pytest.skip("sanitizer build: its shadow memory is not berthd's footprint")
     daemon.request("GET", "/info")
     with open("/proc/%d/status" % daemon.proc.pid) as f:
-        rss_kb = int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1))
-    assert rss_kb <= 8 * 1024, "idle RSS %d kB" % rss_kb
+        status = f.read()
+    rss_kb = int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1))
+    anon_kb = int(re.search(r"RssAnon:\s+(\d+) kB", status).group(1))
+    # What berthd itself allocates stays small; most of the RSS is shared-library pages,
+    # chiefly libcurl's dependency tree (gnutls, krb5, ldap, ...), mapped at start.
+    assert anon_kb <= 3 * 1024, "idle anonymous RSS %d kB" % anon_kb
+    assert rss_kb <= 12 * 1024, "idle RSS %d kB" % rss_kb
 
 
 # ---- configuration and start-up ----

@@ -5,6 +5,7 @@ paths, devices, sysctl, hooks, user namespaces, cgroup resources."""
 import json
 import os
 import stat
+import time
 
 from runtime_util import caps_mask, helper_json, leftovers, make_bundle, rt  # noqa: F401
 
@@ -232,3 +233,123 @@ def test_cgroup_limits_applied(rt, workdir, rootfs_template, unique_id):
     assert "/berth/" + unique_id in p.stdout or ":/\n" in p.stdout
     assert "77" in p.stdout.split()
     assert str(64 * 1024 * 1024) in p.stdout.split()
+
+
+def test_seccomp_filter_in_init_and_exec(rt, workdir, rootfs_template, unique_id):
+    def edit(c):
+        c["linux"]["seccomp"] = {
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO",
+                          "errnoRet": 1},
+                         {"names": ["no_such_syscall_name"], "action": "SCMP_ACT_ERRNO"}]}
+        c["root"]["readonly"] = False
+    b = make_bundle(workdir, rootfs_template,
+                    ["sh", "-c", "mkdir /tmp/d 2>&1; grep Seccomp: /proc/self/status; sleep 100"],
+                    edit)
+    rt("run", "-d", "-b", b, unique_id, check=True)
+    p = rt("exec", unique_id, "sh", "-c", "mkdir /tmp/e 2>&1; grep Seccomp: /proc/self/status")
+    assert "Operation not permitted" in p.stdout
+    assert "Seccomp:\t2" in p.stdout
+    assert not os.path.exists(os.path.join(b, "rootfs", "tmp", "e"))
+
+
+def test_seccomp_with_no_new_privileges_for_a_user(rt, workdir, rootfs_template, unique_id):
+    def edit(c):
+        c["process"]["noNewPrivileges"] = True
+        c["process"]["user"] = {"uid": 1000, "gid": 1000}
+        c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
+                                 "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO",
+                                               "errnoRet": 38}]}
+    p = run_helper(rt, workdir, rootfs_template, unique_id, edit)
+    assert p["cwd"] == "" and p["Seccomp"] == "2" and p["NoNewPrivs"] == "1"
+
+
+def test_bad_seccomp_profile_is_refused(rt, workdir, rootfs_template, unique_id):
+    def edit(c):
+        c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
+                                 "architectures": ["SCMP_ARCH_NOPE"]}
+    b = make_bundle(workdir, rootfs_template, ["true"], edit)
+    p = rt("create", "-b", b, unique_id)
+    assert p.returncode != 0 and "SCMP_ARCH_NOPE" in p.stderr
+    assert leftovers(rt, unique_id, b) == []
+
+
+def root_line(mountinfo):
+    return [l for l in mountinfo.splitlines() if l.split()[4] == "/"][0]
+
+
+def test_no_pivot_and_rootfs_propagation(rt, workdir, rootfs_template, unique_id):
+    def edit(c):
+        c["linux"]["rootfsPropagation"] = "shared"
+    b = make_bundle(workdir, rootfs_template, ["cat", "/proc/self/mountinfo"], edit)
+    for i, extra in enumerate(([], ["--no-pivot"])):
+        p = rt("run", *extra, "-b", b, "%s-%d" % (unique_id, i))
+        assert p.returncode == 0, p.stderr
+        line = root_line(p.stdout)
+        assert line.split()[3].endswith("/rootfs") and " shared:" in line
+    b2 = os.path.join(workdir, "b2")
+    os.makedirs(b2)
+    os.rename(os.path.join(b, "rootfs"), os.path.join(b2, "rootfs"))
+    with open(os.path.join(b, "config.json")) as f:
+        cfg = json.load(f)
+    del cfg["linux"]["rootfsPropagation"]
+    with open(os.path.join(b2, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    p = rt("run", "-b", b2, unique_id + "-p")
+    assert p.returncode == 0, p.stderr
+    assert " shared:" not in root_line(p.stdout)
+
+
+def test_time_namespace_offsets(rt, workdir, rootfs_template, unique_id):
+    def edit(c):
+        c["linux"]["namespaces"].append({"type": "time"})
+        c["linux"]["timeOffsets"] = {"monotonic": {"secs": 86400, "nanosecs": 5},
+                                     "boottime": {"secs": 172800, "nanosecs": 0}}
+    p = run_helper(rt, workdir, rootfs_template, unique_id, edit,
+                   ["cat", "/proc/self/timens_offsets"])
+    assert [l.split() for l in p.stdout.splitlines()] == [["monotonic", "86400", "5"],
+                                                          ["boottime", "172800", "0"]]
+
+
+def test_container_side_hooks(rt, workdir, rootfs_template, unique_id):
+    out = os.path.join(workdir, "hookout")
+    os.makedirs(out)
+
+    def edit(c):
+        c["root"]["readonly"] = False
+        c["mounts"].append({"destination": "/hookout", "type": "bind", "source": out,
+                            "options": ["bind"]})
+        # createContainer runs before pivot_root (host paths), startContainer after it
+        c["hooks"] = {
+            "createContainer": [{"path": "/bin/sh",
+                                 "args": ["sh", "-c", "cat > %s/cc.json" % out]}],
+            "startContainer": [{"path": "/bin/sh",
+                                "args": ["sh", "-c", "cat > /hookout/sc.json; hostname > "
+                                         "/hookout/sc.host"]}],
+        }
+        c["hostname"] = "hooked"
+    b = make_bundle(workdir, rootfs_template, ["true"], edit)
+    rt("create", "-b", b, unique_id, check=True)
+    cc = json.load(open(os.path.join(out, "cc.json")))
+    assert cc["id"] == unique_id and cc["pid"] == rt.state(unique_id)["pid"]
+    assert not os.path.exists(os.path.join(out, "sc.json"))
+    rt("start", unique_id, check=True)
+    for _ in range(100):
+        if os.path.exists(os.path.join(out, "sc.host")):
+            break
+        time.sleep(0.05)
+    assert json.load(open(os.path.join(out, "sc.json")))["id"] == unique_id
+    assert open(os.path.join(out, "sc.host")).read().strip() == "hooked"
+
+
+def test_scheduler_io_priority_personality(rt, workdir, rootfs_template, unique_id):
+    def edit(c):
+        c["process"]["scheduler"] = {"policy": "SCHED_BATCH", "nice": 7}
+        c["process"]["ioPriority"] = {"class": "IOPRIO_CLASS_BE", "priority": 6}
+        c["linux"]["personality"] = {"domain": "LINUX32"}
+    p = run_helper(rt, workdir, rootfs_template, unique_id, edit,
+                   ["sh", "-c", "cut -d' ' -f19,41 /proc/self/stat; uname -m"])
+    nice_policy, arch = p.stdout.splitlines()
+    assert nice_policy.split() == ["7", "3"]  # nice 7, SCHED_BATCH
+    assert arch in ("i686", "i386")

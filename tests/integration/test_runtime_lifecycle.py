@@ -248,3 +248,64 @@ def test_json_log_on_failure(rt, workdir, unique_id):
     assert last["level"] == "error"
     assert unique_id in last["msg"] and "does not exist" in last["msg"]
     assert last["time"].endswith("Z")
+
+
+def test_run_forwards_signals_to_the_container(rt, workdir, rootfs_template, unique_id):
+    b = make_bundle(workdir, rootfs_template,
+                    ["sh", "-c", "trap 'exit 9' TERM; while true; do sleep 0.1; done"])
+    proc = subprocess.Popen([RUNTIME, "--root", rt.root, "run", "-b", b, unique_id])
+    for _ in range(200):
+        if '"running"' in rt("state", unique_id).stdout:
+            break
+        time.sleep(0.02)
+    time.sleep(0.2)
+    proc.terminate()
+    assert proc.wait(timeout=30) == 9
+    assert leftovers(rt, unique_id, b) == []
+
+
+def test_force_delete_of_a_paused_container(rt, workdir, rootfs_template, unique_id):
+    b = make_bundle(workdir, rootfs_template, ["sleep", "1000"])
+    rt("run", "-d", "-b", b, unique_id, check=True)
+    rt("pause", unique_id, check=True)
+    assert rt("delete", "--force", unique_id).returncode == 0
+    assert leftovers(rt, unique_id, b) == []
+
+
+def test_join_the_network_namespace_of_another_container(rt, workdir, rootfs_template,
+                                                         unique_id):
+    a = make_bundle(workdir, rootfs_template, ["sleep", "1000"])
+    rt("run", "-d", "-b", a, unique_id, check=True)
+    pid = rt.state(unique_id)["pid"]
+    other = os.path.join(workdir, "other")
+    os.makedirs(other)
+
+    def edit(c):
+        for n in c["linux"]["namespaces"]:
+            if n["type"] == "network":
+                n["path"] = "/proc/%d/ns/net" % pid
+    b = make_bundle(other, rootfs_template, ["readlink", "/proc/self/ns/net"], edit)
+    p = rt("run", "-b", b, unique_id + "-b")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == os.readlink("/proc/%d/ns/net" % pid)
+
+
+def test_exec_additional_gids_run_keep_and_debug(rt, workdir, rootfs_template, unique_id):
+    b = make_bundle(workdir, rootfs_template, ["sleep", "100"])
+    rt("run", "-d", "-b", b, unique_id, check=True)
+    p = rt("exec", "-g", "29", "--additional-gids", "4242", unique_id, "id", "-G")
+    assert p.returncode == 0, p.stderr
+    assert sorted(p.stdout.split()) == ["0", "29", "4242"]
+
+    log = os.path.join(workdir, "debug.log")
+    b2 = os.path.join(workdir, "b2")
+    os.makedirs(b2)
+    cfg = default_config(b2)
+    cfg["root"]["path"] = os.path.join(b, "rootfs")
+    cfg["process"]["args"] = ["true"]
+    write_config(b2, cfg)
+    p = rt("--log", log, "--debug", "run", "--keep", "-b", b2, unique_id + "-k")
+    assert p.returncode == 0, p.stderr
+    assert rt.state(unique_id + "-k")["status"] == "stopped"
+    assert "level=debug" in open(log).read()
+    assert rt("delete", unique_id + "-k").returncode == 0

@@ -129,6 +129,11 @@ START_TEST(test_functions)
         CHECK("{{split \"a,b,,c\" \",\"}} {{len (split \"x\" \",\")}}", NULL, "[a b  c] 1");
         CHECK("{{lower \"AbC\"}} {{upper \"AbC\"}} {{title \"hello wide-world\"}}", NULL,
               "abc ABC Hello Wide-World");
+        CHECK("{{upper \"\xc3\xa9t\xc3\xa9 \xd0\xbc\xd0\xb8\xd1\x80\"}}|{{lower "
+              "\"\xc3\x89T\xc3\x89\"}}|"
+              "{{title \"\xc3\xa9lan vital\"}}",
+              NULL,
+              "\xc3\x89T\xc3\x89 \xd0\x9c\xd0\x98\xd0\xa0|\xc3\xa9t\xc3\xa9|\xc3\x89lan Vital");
         CHECK("[{{pad .ID 2 1}}][{{pad .Empty 2 1}}] {{truncate .ID 2}} {{truncate .ID 10}}", D,
               "[  abc ][] ab abc");
         CHECK("{{(index .Names 0) | upper}} {{(.Config).Env}}", D, "WEB [A=1]");

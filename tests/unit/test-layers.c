@@ -102,9 +102,9 @@ START_TEST(commit_then_rmi_frees_files)
 {
         struct berth_error *e0 = NULL;
         char *cfg_only = NULL;
-        ck_assert_int_eq(blob_store_put(engine->store, NULL, config_json, strlen(config_json),
-                                        &cfg_only, &e0),
-                         0);
+        ck_assert_int_eq(
+            blob_store_put(engine->store, NULL, config_json, strlen(config_json), &cfg_only, &e0),
+            0);
         ck_assert(!berth_layers_have_image(engine->layers, cfg_only)); /* a blob is no record */
         free(cfg_only);
         bool changed = false;

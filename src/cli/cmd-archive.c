@@ -1,14 +1,11 @@
 /*
- * cmd-pull.c — `berth pull`, `push`, `save` and `load`, also as `image
- * pull|push|save|load` (cmd-image.c has the other image commands).
+ * cmd-archive.c — `berth save` and `load`, also as `image save|load`
+ * (cmd-image.c has pull, push and the other image commands).
  *
  * Each command is a thin layer over one API call and cliformat's renderers:
- * pull feeds the daemon's JSON stream to the progress renderer (redrawn in
- * place on a terminal, plain lines otherwise) and ends with the pulled
- * reference as docker 28 does; push and load render their streams the same
- * way; save writes the archive to -o (a temp name renamed when complete) or
- * to a redirected stdout.
- * Outputs and error texts are docker's ("Error response from daemon: …").
+ * load feeds the daemon's JSON stream to the progress renderer; save writes the archive to -o (a
+ * temp name renamed when complete) or to a redirected stdout. Outputs and error texts are docker's
+ * ("Error response from daemon: …").
  *
  * Never: print a line docker would not print, or exit 0 after a daemon error.
  */
@@ -19,6 +16,7 @@
 #include "api/http.h"
 #include "base/buf.h"
 #include "cli.h"
+#include "credentials.h"
 #include "image/reference.h"
 #include "progress.h"
 
@@ -32,7 +30,7 @@ static void query_add(struct berth_buf *q, const char *key, const char *value)
         http_escape_query(q, value);
 }
 
-/* ---- pull ---- */
+/* ---- progress streams ---- */
 
 struct pull_render {
         struct cli_ctx *ctx;
@@ -68,10 +66,10 @@ static int stream_progress_body(struct cli_ctx *ctx, const char *path, const cha
         struct cli_client *c = cli_ctx_client(ctx);
         if (!c)
                 return 1;
-        /* Stored credentials for the registry (cmd-login.c), as docker sends them. */
-        _cleanup_free_ char *auth = cli_registry_auth(registry);
-        _cleanup_free_ char *hdr = auth ? xasprintf("X-Registry-Auth: %s\r\n", auth) : NULL;
-        c->extra_headers = hdr;
+        /* Stored credentials for the registry (credentials.h), as docker sends them. */
+        _cleanup_free_ char *key = registry ? cli_credentials_key(registry) : NULL;
+        _cleanup_free_ char *auth = key ? cli_credentials_registry_auth(key) : NULL;
+        c->registry_auth = registry ? (auth ? auth : "e30=") : NULL;
         _cleanup_error_ struct berth_error *err = NULL;
         bool tty = isatty(fileno(ctx->out));
         struct pull_render pr = {
@@ -104,88 +102,10 @@ static int stream_progress_body(struct cli_ctx *ctx, const char *path, const cha
                         fwrite(out.data, 1, out.len, ctx->out);
                 }
         }
-        c->extra_headers = NULL;
+        c->registry_auth = NULL;
         progress_free(pr.p);
         berth_error_free(pr.err);
         buf_release(&pr.error_body);
-        return code;
-}
-
-static int stream_progress(struct cli_ctx *ctx, const char *path, const char *query, bool quiet,
-                           const char *registry)
-{
-        return stream_progress_body(ctx, path, query, quiet, registry, NULL, NULL, 0);
-}
-
-static int run_pull(struct cli_ctx *ctx, const struct cli_flagset *fs)
-{
-        const char *arg = fs->args[0];
-        bool all = cli_flag_bool(fs, "all-tags");
-        bool quiet = cli_flag_bool(fs, "quiet");
-        _cleanup_error_ struct berth_error *err = NULL;
-        _cleanup_image_ref_ struct image_ref *ref = NULL;
-        if (image_ref_parse_normalized(arg, &ref, &err) < 0) {
-                fprintf(ctx->err, "invalid reference format: %s\n", berth_error_msg(err));
-                return 1;
-        }
-        if (all && (ref->tag || ref->digest)) {
-                fprintf(ctx->err, "tag can't be used with --all-tags/-a\n");
-                return 1;
-        }
-        if (!all && !ref->tag && !ref->digest) {
-                ref->tag = xstrdup(IMAGE_REF_DEFAULT_TAG);
-                if (!quiet)
-                        fprintf(ctx->out, "Using default tag: %s\n", IMAGE_REF_DEFAULT_TAG);
-        }
-        _cleanup_free_ char *name = image_ref_name(ref);
-        struct berth_buf q = BERTH_BUF_INIT;
-        query_add(&q, "fromImage", name);
-        if (ref->digest || ref->tag)
-                query_add(&q, "tag", ref->digest ? ref->digest : ref->tag);
-        const char *platform = cli_flag_string(fs, "platform");
-        if (platform && *platform)
-                query_add(&q, "platform", platform);
-
-        int code = stream_progress(ctx, "/images/create", q.data, quiet, ref->domain);
-        buf_release(&q);
-        if (code == 0) {
-                _cleanup_free_ char *full = image_ref_string(ref);
-                fprintf(ctx->out, "%s\n", full);
-        }
-        return code;
-}
-
-/* ---- push ---- */
-
-static int run_push(struct cli_ctx *ctx, const struct cli_flagset *fs)
-{
-        const char *arg = fs->args[0];
-        _cleanup_error_ struct berth_error *err = NULL;
-        _cleanup_image_ref_ struct image_ref *ref = NULL;
-        if (image_ref_parse_normalized(arg, &ref, &err) < 0) {
-                fprintf(ctx->err, "invalid reference format: %s\n", berth_error_msg(err));
-                return 1;
-        }
-        if (ref->digest) {
-                fprintf(ctx->err, "cannot push a digest reference\n");
-                return 1;
-        }
-        bool quiet = cli_flag_bool(fs, "quiet");
-        if (!ref->tag) {
-                ref->tag = xstrdup(IMAGE_REF_DEFAULT_TAG);
-                if (!quiet)
-                        fprintf(ctx->out, "Using default tag: %s\n", IMAGE_REF_DEFAULT_TAG);
-        }
-        _cleanup_free_ char *name = image_ref_name(ref);
-        _cleanup_free_ char *path = xasprintf("/images/%s/push", name);
-        struct berth_buf q = BERTH_BUF_INIT;
-        query_add(&q, "tag", ref->tag);
-        int code = stream_progress(ctx, path, q.data, quiet, ref->domain);
-        buf_release(&q);
-        if (code == 0 && quiet) {
-                _cleanup_free_ char *full = image_ref_string(ref);
-                fprintf(ctx->out, "%s\n", full);
-        }
         return code;
 }
 
@@ -289,14 +209,6 @@ static int run_load(struct cli_ctx *ctx, const struct cli_flagset *fs)
 
 /* ---- the command table ---- */
 
-static const struct cli_flag pull_flags[] = {
-    {"all-tags", 'a', CLI_FLAG_BOOL, "Download all tagged images in the repository", NULL, NULL,
-     false},
-    {"platform", 0, CLI_FLAG_STRING, "Set platform if server is multi-platform capable", NULL, NULL,
-     false},
-    {"quiet", 'q', CLI_FLAG_BOOL, "Suppress verbose output", NULL, NULL, false},
-};
-
 #define CMD(var, nm, use, sum, grp, fl, mn, mx, al, fn)                                            \
         const struct cli_command var = {                                                           \
             .name = nm,                                                                            \
@@ -311,20 +223,6 @@ static const struct cli_flag pull_flags[] = {
             .aliases = al,                                                                         \
             .run = fn,                                                                             \
         }
-
-CMD(cli_cmd_pull, "pull", "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry",
-    CLI_GROUP_COMMON, pull_flags, 1, 1, "image pull, pull", run_pull);
-static const struct cli_flag push_flags[] = {
-    {"quiet", 'q', CLI_FLAG_BOOL, "Suppress verbose output", NULL, NULL, false},
-};
-
-CMD(cli_cmd_push, "push", "[OPTIONS] NAME[:TAG]", "Upload an image to a registry", CLI_GROUP_COMMON,
-    push_flags, 1, 1, "image push, push", run_push);
-CMD(cli_cmd_image_push, "push", "[OPTIONS] NAME[:TAG]", "Upload an image to a registry",
-    CLI_GROUP_OTHER, push_flags, 1, 1, "image push, push", run_push);
-
-CMD(cli_cmd_image_pull, "pull", "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry",
-    CLI_GROUP_OTHER, pull_flags, 1, 1, "image pull, pull", run_pull);
 
 static const struct cli_flag save_flags[] = {
     {"output", 'o', CLI_FLAG_STRING, "Write to a file, instead of STDOUT", NULL, "string", false},
