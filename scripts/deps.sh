@@ -18,6 +18,8 @@ test_pkgs+=(qemu-system-x86 cpio busybox-static)
 # tests/integration/test_cli_format.py: Go's own text/template is the reference for --format
 test_pkgs+=(golang-go)
 bench_pkgs=(hyperfine debootstrap)
+# bench/engines.py: mkfs.ext4 for the scratch filesystem the pull benchmarks use
+bench_pkgs+=(e2fsprogs)
 
 pkgs=("${build_pkgs[@]}")
 case "$what" in
