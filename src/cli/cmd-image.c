@@ -364,22 +364,33 @@ static int stream_progress(struct cli_ctx *ctx, struct cli_client *c, const char
         return code;
 }
 
-static int run_pull(struct cli_ctx *ctx, const struct cli_flagset *fs)
+/* pull and push alike: the reference normalised (docker's "Using default tag"), then the daemon. */
+static int transfer_begin(struct cli_ctx *ctx, const char *arg, bool quiet,
+                          struct image_ref **ret_ref, struct cli_client **ret_client)
 {
         _cleanup_error_ struct berth_error *err = NULL;
         _cleanup_image_ref_ struct image_ref *ref = NULL;
-        if (image_ref_parse_normalized(fs->args[0], &ref, &err) < 0) {
+        if (image_ref_parse_normalized(arg, &ref, &err) < 0) {
                 fprintf(ctx->err, "%s\n", berth_error_msg(err));
-                return 1;
+                return -EINVAL;
         }
-        bool quiet = cli_flag_bool(fs, "quiet");
         if (!ref->tag && !ref->digest) {
                 ref->tag = xstrdup(IMAGE_REF_DEFAULT_TAG);
                 if (!quiet)
                         fprintf(ctx->out, "Using default tag: %s\n", IMAGE_REF_DEFAULT_TAG);
         }
+        if (connect_or_fail(ctx, ret_client) < 0)
+                return -ECONNREFUSED;
+        *ret_ref = TAKE_PTR(ref);
+        return 0;
+}
+
+static int run_pull(struct cli_ctx *ctx, const struct cli_flagset *fs)
+{
+        _cleanup_image_ref_ struct image_ref *ref = NULL;
+        bool quiet = cli_flag_bool(fs, "quiet");
         struct cli_client *c;
-        if (connect_or_fail(ctx, &c) < 0)
+        if (transfer_begin(ctx, fs->args[0], quiet, &ref, &c) < 0)
                 return 1;
 
         _cleanup_free_ char *name = image_ref_name(ref);
@@ -408,20 +419,10 @@ static int run_pull(struct cli_ctx *ctx, const struct cli_flagset *fs)
 
 static int run_push(struct cli_ctx *ctx, const struct cli_flagset *fs)
 {
-        _cleanup_error_ struct berth_error *err = NULL;
         _cleanup_image_ref_ struct image_ref *ref = NULL;
-        if (image_ref_parse_normalized(fs->args[0], &ref, &err) < 0) {
-                fprintf(ctx->err, "%s\n", berth_error_msg(err));
-                return 1;
-        }
         bool quiet = cli_flag_bool(fs, "quiet");
-        if (!ref->tag && !ref->digest) {
-                ref->tag = xstrdup(IMAGE_REF_DEFAULT_TAG);
-                if (!quiet)
-                        fprintf(ctx->out, "Using default tag: %s\n", IMAGE_REF_DEFAULT_TAG);
-        }
         struct cli_client *c;
-        if (connect_or_fail(ctx, &c) < 0)
+        if (transfer_begin(ctx, fs->args[0], quiet, &ref, &c) < 0)
                 return 1;
         _cleanup_free_ char *name = image_ref_name(ref);
         _cleanup_free_ char *path = image_path(name, "/push");
