@@ -82,3 +82,19 @@ def unmount_below(path):
     """Detach every mount at or below path (a test's leftovers), even when path itself is no mount."""
     for mp in mounts_below(path):
         subprocess.run(["umount", "-l", mp], capture_output=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def default_cgroup_parent_removed():
+    """The runtime's default parent cgroup (/berth in every hierarchy) is removed
+    only by the container that made it; with containers overlapping in time, an
+    empty /berth can outlive them all.  The suite removes it when it made it."""
+    import glob
+    existed = set(glob.glob("/sys/fs/cgroup/*/berth"))
+    yield
+    for d in glob.glob("/sys/fs/cgroup/*/berth"):
+        if d not in existed:
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
