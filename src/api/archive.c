@@ -6,8 +6,9 @@
  * Each runs on a worker thread with a detached stream (server.h): errors
  * found before the first byte (unknown image, bad archive) become a plain
  * {"message"} answer with Docker's status code; later errors end a load's
- * stream with {"errorDetail", "error"}.  A load's body is buffered by the
- * server, so it is bounded by max_body.
+ * stream with {"errorDetail", "error"}.  A load reads its body from the
+ * socket as the engine consumes it (a stream_body route), so an archive of
+ * any size passes through without being held in memory.
  *
  * Never: block the loop on the network or the disk, or answer twice.
  */
@@ -23,6 +24,7 @@ static int status_for(int r)
         case ENOENT:
                 return 404;
         case EINVAL:
+        case EBADMSG:
                 return 400;
         case EEXIST:
         case EBUSY:
@@ -85,6 +87,28 @@ static int save_write(const void *buf, size_t len, void *userdata)
         return api_stream_write(job->o.s, buf, len);
 }
 
+static ssize_t load_read(void *buf, size_t len, void *userdata, struct berth_error **err)
+{
+        struct archive_job *job = userdata;
+        ssize_t n = api_stream_read_body(job->o.s, buf, len);
+        if (n >= 0)
+                return n;
+        switch (-n) {
+        case EBADMSG:
+                return berth_error_set(err, EBADMSG,
+                                       "request body: invalid chunked transfer encoding");
+        case EPIPE:
+                return berth_error_set(err, EPIPE,
+                                       "request body: the client closed the connection before "
+                                       "the archive ended");
+        case ETIMEDOUT:
+                return berth_error_set(err, ETIMEDOUT,
+                                       "request body: the client sent nothing for too long");
+        default:
+                return berth_error_sys(err, (int)-n, "request body");
+        }
+}
+
 static void *archive_worker(void *arg)
 {
         struct archive_job *job = arg;
@@ -93,10 +117,8 @@ static void *archive_worker(void *arg)
         if (job->names) {
                 r = berth_image_save(job->engine->layers, job->names, save_write, job, &err);
         } else {
-                size_t len = 0;
-                const char *body = api_request_body(api_stream_request(job->o.s), &len);
                 char **lines = NULL;
-                r = berth_image_load(job->engine->layers, body, len, &lines, &err);
+                r = berth_image_load(job->engine->layers, load_read, job, &lines, &err);
                 for (size_t i = 0; r == 0 && lines[i]; i++) {
                         _cleanup_free_ char *text = xasprintf("%s\n", lines[i]);
                         struct json *m = json_new_object();
@@ -159,7 +181,7 @@ void api_register_archive(struct api_server *srv, struct berth_engine *engine)
         const struct api_route routes[] = {
             {"GET", "/images/get", handle_save_many, engine},
             {"GET", "/images/{name*}/get", handle_save_one, engine},
-            {"POST", "/images/load", handle_load, engine},
+            {"POST", "/images/load", handle_load, engine, .stream_body = true},
         };
         api_server_add_routes(srv, routes, ELEMENTSOF(routes));
 }

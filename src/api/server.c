@@ -97,6 +97,12 @@ struct api_request {
         struct berth_buf body;
         struct berth_buf extra_headers;
         bool answered;
+        /* Routing, done as soon as the head is parsed. */
+        const struct api_route *route;
+        char *version_str;  /* the "X.Y" of a /vX.Y prefix, or NULL */
+        bool bad_path;      /* an invalid escape in the path */
+        bool body_streamed; /* the route reads its body itself (api_stream_read_body) */
+        bool body_done;     /* every body byte was consumed */
 };
 
 enum conn_state { CONN_READ, CONN_WRITE, CONN_DETACHED };
@@ -121,6 +127,7 @@ struct conn {
         time_t request_started; /* monotonic seconds when the first byte of a request came */
         int stream_error;       /* written by the stream's thread before it returns the conn */
         bool stream_close;
+        bool rcvtimeo_set;
 };
 
 struct api_stream {
@@ -129,6 +136,7 @@ struct api_stream {
         bool started; /* status line and headers sent */
         bool whole;   /* a complete response (api_stream_reply_error) was sent instead */
         int error;
+        int read_error; /* of the request body (api_stream_read_body) */
 };
 
 struct api_server {
@@ -446,6 +454,12 @@ static void request_reset(struct api_request *req)
         buf_release(&req->extra_headers);
         req->answered = false;
         req->version = 0;
+        req->route = NULL;
+        free(req->version_str);
+        req->version_str = NULL;
+        req->bad_path = false;
+        req->body_streamed = false;
+        req->body_done = false;
 }
 
 const char *api_request_method(const struct api_request *req)
@@ -677,6 +691,14 @@ static void detach_from_loop(struct conn *c)
         (void)setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
+/* A request body left partly unread leaves the connection out of step: close it
+ * after the answer (and say so in the answer's head). */
+static void body_check_close(struct conn *c)
+{
+        if (c->req.body_streamed && !c->req.body_done)
+                c->stream_close = true;
+}
+
 struct api_stream *api_stream_detach(struct api_request *req)
 {
         struct conn *c = req->conn;
@@ -700,6 +722,7 @@ void api_stream_start(struct api_stream *s, int status, const char *content_type
         s->started = true;
         struct conn *c = s->conn;
         struct api_request *req = &c->req;
+        body_check_close(c);
         struct berth_buf head = BERTH_BUF_INIT;
         format_head(&head, req, status, content_type, -1, c->stream_close);
         struct iovec iov = {.iov_base = head.data, .iov_len = head.len};
@@ -735,6 +758,7 @@ void api_stream_reply_json(struct api_stream *s, int status, const struct json *
         s->whole = true;
         struct conn *c = s->conn;
         struct api_request *req = &c->req;
+        body_check_close(c);
         _cleanup_free_ char *body = json_dump(j, 0);
         size_t len = strlen(body);
         struct berth_buf out = BERTH_BUF_INIT;
@@ -800,6 +824,74 @@ int api_stream_write_json(struct api_stream *s, const struct json *j)
         return r;
 }
 
+ssize_t api_stream_read_body(struct api_stream *s, void *buf, size_t len)
+{
+        struct conn *c = s->conn;
+        struct api_request *req = &c->req;
+        if (!req->body_streamed)
+                return -EINVAL; /* the server buffered it: api_request_body() */
+        if (s->read_error)
+                return s->read_error;
+        if (!c->rcvtimeo_set) {
+                struct timeval tv = {.tv_sec = (time_t)c->srv->config.read_timeout_sec};
+                (void)setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+                c->rcvtimeo_set = true;
+        }
+        while (!req->body_done && len > 0) {
+                size_t avail = c->in.len - c->in_off;
+                ssize_t n;
+                if (avail == 0) {
+                        c->in.len = c->in_off = 0;
+                        if (req->http.body_kind == HTTP_BODY_LENGTH) {
+                                /* Straight into the caller's buffer. */
+                                size_t want = len < c->body_left ? len : (size_t)c->body_left;
+                                n = read(c->fd, buf, want);
+                                if (n > 0) {
+                                        c->body_left -= (uint64_t)n;
+                                        req->body_done = c->body_left == 0;
+                                        return n;
+                                }
+                        } else {
+                                buf_grow(&c->in, READ_CHUNK * 4);
+                                n = read(c->fd, c->in.data, c->in.cap - 1);
+                                if (n > 0) {
+                                        c->in.len = (size_t)n;
+                                        c->in.data[n] = '\0';
+                                        continue;
+                                }
+                        }
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        s->read_error = n == 0 ? -EPIPE : errno == EAGAIN ? -ETIMEDOUT : -errno;
+                        return s->read_error;
+                }
+                if (req->http.body_kind == HTTP_BODY_LENGTH) {
+                        size_t take = avail < len ? avail : len;
+                        if (take > c->body_left)
+                                take = (size_t)c->body_left;
+                        memcpy(buf, c->in.data + c->in_off, take);
+                        c->in_off += take;
+                        c->body_left -= take;
+                        req->body_done = c->body_left == 0;
+                        return (ssize_t)take;
+                }
+                _cleanup_error_ struct berth_error *err = NULL;
+                size_t feed = avail < len ? avail : len, used = 0, produced = 0;
+                int r = http_chunked_decode(&c->chunked, c->in.data + c->in_off, feed, buf, &used,
+                                            &produced, &err);
+                c->in_off += used;
+                if (r < 0) {
+                        log_debug("api: request body: %s", berth_error_msg(err));
+                        s->read_error = -EBADMSG;
+                        return s->read_error;
+                }
+                req->body_done = http_chunked_done(&c->chunked);
+                if (produced)
+                        return (ssize_t)produced;
+        }
+        return 0;
+}
+
 bool api_stream_client_gone(struct api_stream *s)
 {
         if (s->error)
@@ -824,6 +916,7 @@ void api_stream_end(struct api_stream *s)
                 s->error = send_all(c->fd, &iov, 1);
         }
         c->stream_error = s->error;
+        body_check_close(c);
         struct api_server *srv = c->srv;
         free(s);
         pthread_mutex_lock(&srv->returned_lock);
@@ -952,30 +1045,48 @@ static bool split_version(const char *path, char **ret_version, const char **ret
         return true;
 }
 
-static void dispatch(struct conn *c)
+/* Find the route for a parsed head: path, version and parameters are set, and
+ * req->route is NULL when nothing matches.  dispatch() answers the errors. */
+static void route_request(struct conn *c)
 {
         struct api_request *req = &c->req;
         struct api_server *srv = c->srv;
         _cleanup_free_ char *decoded = http_unescape(req->http.path, strlen(req->http.path), false);
         if (!decoded) {
-                api_reply_error(req, 400, "invalid escape in request path");
+                req->bad_path = true;
                 return;
         }
-        _cleanup_free_ char *version = NULL;
         const char *rest = decoded;
-        if (!split_version(decoded, &version, &rest))
+        if (!split_version(decoded, &req->version_str, &rest))
                 rest = decoded;
         req->path = xstrdup(rest);
-        req->version = version_to_int(version ? version : API_MAX_VERSION);
-
-        const struct api_route *route = NULL;
-        for (size_t i = 0; i < srv->n_routes && !route; i++) {
+        req->version = version_to_int(req->version_str ? req->version_str : API_MAX_VERSION);
+        for (size_t i = 0; i < srv->n_routes && !req->route; i++) {
                 if (!method_matches(srv->routes[i].method, req->http.method))
                         continue;
                 if (match_segments(srv->routes[i].pattern, req->path, req))
-                        route = &srv->routes[i];
+                        req->route = &srv->routes[i];
         }
-        if (!route) {
+}
+
+/* The route will run (no routing or version error to answer). */
+static bool route_runs(const struct api_request *req)
+{
+        const char *v = req->version_str;
+        return !req->bad_path && req->route &&
+               (!v || (api_version_compare(v, API_MIN_VERSION) >= 0 &&
+                       api_version_compare(v, API_MAX_VERSION) <= 0));
+}
+
+static void dispatch(struct conn *c)
+{
+        struct api_request *req = &c->req;
+        const char *version = req->version_str;
+        if (req->bad_path) {
+                api_reply_error(req, 400, "invalid escape in request path");
+                return;
+        }
+        if (!req->route) {
                 api_reply_error(req, 404, "page not found");
                 return;
         }
@@ -996,7 +1107,7 @@ static void dispatch(struct conn *c)
                         return;
                 }
         }
-        route->handler(req, route->userdata);
+        req->route->handler(req, req->route->userdata);
         if (!c->hijacked && !req->answered)
                 api_reply_error(req, 500, "handler for %s %s did not respond", req->http.method,
                                 req->path);
@@ -1166,7 +1277,10 @@ static bool conn_handle_one(struct conn *c)
                 c->in_off += used;
                 c->body_left =
                     req->http.body_kind == HTTP_BODY_LENGTH ? req->http.content_length : 0;
-                if (c->body_left > srv->config.max_body) {
+                route_request(c);
+                req->body_streamed = route_runs(req) && req->route->stream_body;
+                req->body_done = c->body_left == 0 && req->http.body_kind != HTTP_BODY_CHUNKED;
+                if (c->body_left > srv->config.max_body && !req->body_streamed) {
                         conn_fail(c, 413, "request body too large");
                         return true;
                 }
@@ -1178,9 +1292,13 @@ static bool conn_handle_one(struct conn *c)
                 }
         }
         bool failed = false;
-        if (!conn_read_body(c, &failed))
+        if (!req->body_streamed && !conn_read_body(c, &failed))
                 return failed;
         dispatch(c);
+        /* A streamed body the handler left unread cannot be skipped reliably:
+         * the connection closes after the answer. */
+        if (req->body_streamed && !req->body_done && c->state != CONN_DETACHED && !c->hijacked)
+                c->close_after = true;
         if (!c->hijacked && c->state == CONN_READ)
                 c->state = CONN_WRITE;
         return true;

@@ -59,6 +59,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "base/error.h"
 #include "base/json.h"
@@ -88,6 +89,11 @@ struct api_route {
         const char *pattern;
         api_handler_fn handler;
         void *userdata;
+        /* The handler runs as soon as the head arrived, with the body still on
+         * the socket: it detaches a stream and its worker reads the body with
+         * api_stream_read_body() (image loads, archives: no size cap, nothing
+         * buffered).  Otherwise the server buffers the body, up to max_body. */
+        bool stream_body;
 };
 
 struct api_server_config {
@@ -180,6 +186,15 @@ struct api_request *api_stream_request(struct api_stream *s);
 int api_stream_write(struct api_stream *s, const void *data, size_t len);
 /* One JSON value followed by "\n", as docker's progress streams are framed. */
 int api_stream_write_json(struct api_stream *s, const struct json *j);
+/*
+ * Read the request body of a stream_body route: up to len bytes (Content-Length
+ * or chunked, decoded), 0 at its end, or a negative errno: -EPIPE when the
+ * client closed before the body ended, -ETIMEDOUT after read_timeout_sec
+ * without a byte, -EBADMSG for broken chunked framing, -EINVAL when the route
+ * does not stream its body.  A body the worker leaves unread makes the
+ * connection close after the answer.
+ */
+ssize_t api_stream_read_body(struct api_stream *s, void *buf, size_t len);
 /* True when the peer closed or reset the connection. */
 bool api_stream_client_gone(struct api_stream *s);
 /* Finish the body, give the connection back (or close it), free s. */

@@ -1,7 +1,9 @@
 /*
  * client.c — requests to berthd over its unix socket (contract in client.h).
  *
- * A request is written whole, then the response head is read and parsed
+ * A request is written whole (an upload's body streamed from its fd: with
+ * Content-Length for a regular file, chunked for a pipe), then the response
+ * head is read and parsed
  * (api/http.c, the same syntax rules as the server), then the body according
  * to its framing: Content-Length, chunked (decoded in place with
  * http_chunked_decode), or until EOF.  A connection the server may keep is
@@ -122,6 +124,8 @@ struct exchange {
         int status;
         char *content_type;
         char api_version[16]; /* the Api-Version header, "" when absent */
+        bool upload;          /* the body comes from upload_fd */
+        int upload_fd;
 };
 
 static int collect_fn(const char *data, size_t len, void *userdata)
@@ -146,9 +150,48 @@ static ssize_t read_more(int fd, struct berth_buf *b)
         }
 }
 
+/* The body of an upload, from fd: with its length when fd is a regular file,
+ * chunked otherwise (a pipe). */
+static int send_upload(int sock, int fd, bool sized)
+{
+        enum { PIECE = 1 << 20 };
+        char *buf = xmalloc(PIECE + 16);
+        int r = 0;
+        for (;;) {
+                /* Room for the chunk-size line before the data. */
+                ssize_t n = read(fd, buf + 16, PIECE);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        r = -errno;
+                        break;
+                }
+                if (n == 0) {
+                        if (!sized)
+                                r = write_all(sock, "0\r\n\r\n", 5);
+                        break;
+                }
+                char *start = buf + 16;
+                size_t len = (size_t)n;
+                if (!sized) {
+                        char line[16];
+                        int l = snprintf(line, sizeof(line), "%zx\r\n", len);
+                        start -= l;
+                        memcpy(start, line, (size_t)l);
+                        len += (size_t)l;
+                }
+                if ((r = write_all(sock, start, len)) < 0)
+                        break;
+                if (!sized && (r = write_all(sock, "\r\n", 2)) < 0)
+                        break;
+        }
+        free(buf);
+        return r;
+}
+
 static int send_request(struct cli_client *c, const char *method, const char *path,
                         const char *query, const char *content_type, const void *body,
-                        size_t body_len)
+                        size_t body_len, const struct exchange *x)
 {
         struct berth_buf req = BERTH_BUF_INIT;
         buf_printf(&req, "%s ", method);
@@ -165,13 +208,26 @@ static int send_request(struct cli_client *c, const char *method, const char *pa
                 buf_printf(&req, "Content-Type: %s\r\n", content_type);
         if (c->registry_auth && strcmp(path, "/_ping") != 0)
                 buf_printf(&req, "X-Registry-Auth: %s\r\n", c->registry_auth);
-        if (body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0)
+        struct stat st;
+        bool sized = false;
+        if (x->upload) {
+                off_t pos = lseek(x->upload_fd, 0, SEEK_CUR);
+                sized = fstat(x->upload_fd, &st) == 0 && S_ISREG(st.st_mode) && pos >= 0 &&
+                        st.st_size >= pos;
+                if (sized)
+                        buf_printf(&req, "Content-Length: %lld\r\n", (long long)(st.st_size - pos));
+                else
+                        buf_puts(&req, "Transfer-Encoding: chunked\r\n");
+        } else if (body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
                 buf_printf(&req, "Content-Length: %zu\r\n", body_len);
+        }
         buf_puts(&req, "\r\n");
-        if (body_len)
+        if (body_len && !x->upload)
                 buf_append(&req, body, body_len);
         int r = write_all(c->fd, req.data, req.len);
         buf_release(&req);
+        if (r == 0 && x->upload)
+                r = send_upload(c->fd, x->upload_fd, sized);
         return r;
 }
 
@@ -298,6 +354,9 @@ static int exchange(struct cli_client *c, const char *method, const char *path, 
                     struct berth_error **err)
 {
         for (int attempt = 0;; attempt++) {
+                /* An upload cannot be sent twice: always on a fresh connection. */
+                if (x->upload && c->fd >= 0)
+                        disconnect(c);
                 bool reused = c->fd >= 0;
                 if (!reused) {
                         int fd = dial(c->socket_path);
@@ -308,10 +367,11 @@ static int exchange(struct cli_client *c, const char *method, const char *path, 
                                                        c->host);
                         c->fd = fd;
                 }
-                int r = send_request(c, method, path, query, content_type, body, body_len);
+                int r = send_request(c, method, path, query, content_type, body, body_len, x);
                 bool started = false;
                 _cleanup_error_ struct berth_error *e = NULL;
-                if (r == 0)
+                /* The daemon may answer (an error) before taking a whole upload. */
+                if (r == 0 || (x->upload && (r == -EPIPE || r == -ECONNRESET)))
                         r = read_response(c, method, x, &started, &e);
                 else
                         disconnect(c);
@@ -516,6 +576,23 @@ int cli_client_stream(struct cli_client *c, const char *method, const char *path
         x.on_data = stream_fn;
         x.userdata = &s;
         r = exchange(c, method, path, query, content_type, body, body_len, &x, err);
+        *ret_status = x.status;
+        free(x.content_type);
+        return r;
+}
+
+int cli_client_upload(struct cli_client *c, const char *path, const char *query,
+                      const char *content_type, int body_fd, int *ret_status, cli_data_fn on_data,
+                      void *userdata, struct berth_error **err)
+{
+        int r = cli_client_connect(c, NULL, err);
+        if (r < 0)
+                return r;
+        struct exchange x = {.upload = true, .upload_fd = body_fd};
+        struct stream_ctx s = {&x, ret_status, on_data, userdata};
+        x.on_data = stream_fn;
+        x.userdata = &s;
+        r = exchange(c, "POST", path, query, content_type, NULL, 0, &x, err);
         *ret_status = x.status;
         free(x.content_type);
         return r;

@@ -85,6 +85,14 @@ int cli_client_stream(struct cli_client *c, const char *method, const char *path
                       const char *content_type, const void *body, size_t body_len, int *ret_status,
                       cli_data_fn on_data, void *userdata, struct berth_error **err);
 
+/*
+ * The same for a POST whose body is read from body_fd as it is sent (load: an
+ * archive of any size), always on a fresh connection.
+ */
+int cli_client_upload(struct cli_client *c, const char *path, const char *query,
+                      const char *content_type, int body_fd, int *ret_status, cli_data_fn on_data,
+                      void *userdata, struct berth_error **err);
+
 /* The daemon's {"message": …} from an error body, or the body itself. */
 char *cli_error_message(const struct cli_response *r);
 

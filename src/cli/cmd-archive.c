@@ -10,6 +10,7 @@
  * Never: print a line docker would not print, or exit 0 after a daemon error.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -61,7 +62,7 @@ static int pull_data(const char *data, size_t len, void *userdata)
 /* POST a progress stream and render it; 0 when it ended without an error. */
 static int stream_progress_body(struct cli_ctx *ctx, const char *path, const char *query,
                                 bool quiet, const char *registry, const char *content_type,
-                                const void *body, size_t body_len)
+                                int body_fd)
 {
         struct cli_client *c = cli_ctx_client(ctx);
         if (!c)
@@ -77,8 +78,8 @@ static int stream_progress_body(struct cli_ctx *ctx, const char *path, const cha
             .p = progress_new(tty, tty ? progress_terminal_width(fileno(ctx->out)) : 0),
             .quiet = quiet,
         };
-        int r = cli_client_stream(c, "POST", path, query, content_type, body, body_len, &pr.status,
-                                  pull_data, &pr, &err);
+        int r = cli_client_upload(c, path, query, content_type, body_fd, &pr.status, pull_data, &pr,
+                                  &err);
         int code = 0;
         if (r < 0 && pr.err) {
                 fflush(ctx->out);
@@ -182,29 +183,21 @@ static int run_save(struct cli_ctx *ctx, const struct cli_flagset *fs)
 static int run_load(struct cli_ctx *ctx, const struct cli_flagset *fs)
 {
         const char *input = cli_flag_string(fs, "input");
-        FILE *f = stdin;
+        _cleanup_close_ int fd = -EBADF;
         if (input && *input) {
-                f = fopen(input, "re");
-                if (!f) {
+                fd = open(input, O_RDONLY | O_CLOEXEC);
+                if (fd < 0) {
                         fprintf(ctx->err, "open %s: %s\n", input, strerror(errno));
                         return 1;
                 }
-        } else if (isatty(fileno(stdin))) {
+        } else if (isatty(STDIN_FILENO)) {
                 fprintf(ctx->err, "requested load from stdin, but stdin is empty\n");
                 return 1;
         }
-        struct berth_buf body = BERTH_BUF_INIT;
-        char chunk[65536];
-        size_t n;
-        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-                buf_append(&body, chunk, n);
-        if (f != stdin)
-                fclose(f);
-        int code = stream_progress_body(
-            ctx, "/images/load", cli_flag_bool(fs, "quiet") ? "quiet=1" : "quiet=0", false, NULL,
-            "application/x-tar", body.data ? body.data : "", body.len);
-        buf_release(&body);
-        return code;
+        /* The archive streams to the daemon as it is read: no copy in memory. */
+        return stream_progress_body(ctx, "/images/load",
+                                    cli_flag_bool(fs, "quiet") ? "quiet=1" : "quiet=0", false, NULL,
+                                    "application/x-tar", fd >= 0 ? fd : STDIN_FILENO);
 }
 
 /* ---- the command table ---- */

@@ -6,11 +6,14 @@
  * so memory stays flat whatever the image size; names are fixed by berth
  * ("<hex>/layer.tar", "<hex>.json", "manifest.json"), never taken from input.
  *
- * Load takes the whole archive from memory (the API buffers request bodies),
- * collects its regular members with image/tar.h's reader, then for each
- * manifest.json entry stores the config, stores and unpacks every layer
- * (image/layer.h checks the diff_id), and records the image with its tags in
- * one transaction (layers.h), then any further tags.
+ * Load reads the archive as a stream with image/tar.h's reader: the metadata
+ * files (manifest.json, index.json, oci-layout, repositories; 16 MiB each at
+ * most) stay in memory, every other regular member is ingested into the
+ * content store as it arrives, and links are remembered as links.  Then each
+ * image of manifest.json (or of index.json) is recorded: config from the
+ * store, every layer unpacked from its stored blob (image/layer.h checks the
+ * diff_id), the image and its first name in one transaction (layers.h), then
+ * any further names.
  *
  * Never: write a member name from the archive to disk, or record an image
  * whose layer failed its diff_id.
@@ -218,193 +221,479 @@ int berth_image_save(struct berth_layers *l, char *const *names, archive_write_f
 
 /* ---- load ---- */
 
+#define META_MAX     (16u << 20) /* manifest.json, index.json, oci-layout, repositories */
+#define MAX_MEMBERS  100000
+#define MAX_LINK_HOP 16
+
+/* A member of the archive: small metadata in memory, everything else spooled
+ * into the content store under its digest; links point at other members. */
 struct member {
-        char *name;
-        struct berth_buf data;
+        char *name;            /* cleaned: no "./", "//", ".." */
+        char *digest;          /* spooled blob */
+        struct berth_buf data; /* metadata kept in memory */
+        bool in_memory;
+        char *link; /* symlink or hardlink target, cleaned, or NULL */
 };
 
-struct members {
+struct loader {
+        struct berth_layers *l;
+        struct blob_store *store;
         struct member *m;
         size_t n;
-        bool in_file;
+        struct member *cur;     /* the regular member being read, or NULL (skipped) */
+        struct blob_ingest *in; /* its ingest, when spooled and not already present */
 };
 
-static int m_entry(void *ud, const struct tar_entry *e, struct berth_error **err)
+/* Lexically clean an archive path; NULL when it climbs above the root or is empty. */
+static char *clean_name(const char *dir, const char *name)
 {
-        struct members *ms = ud;
-        ms->in_file = e->type == TAR_FILE;
-        if (!ms->in_file)
+        struct berth_buf out = BERTH_BUF_INIT;
+        _cleanup_free_ char *full =
+            name[0] == '/' || !dir || !*dir ? xstrdup(name) : xasprintf("%s/%s", dir, name);
+        char *save = NULL;
+        for (char *seg = strtok_r(full, "/", &save); seg; seg = strtok_r(NULL, "/", &save)) {
+                if (strcmp(seg, ".") == 0)
+                        continue;
+                if (strcmp(seg, "..") == 0) {
+                        if (out.len == 0) {
+                                buf_release(&out);
+                                return NULL;
+                        }
+                        char *slash = memrchr(out.data, '/', out.len);
+                        out.len = slash ? (size_t)(slash - out.data) : 0;
+                        out.data[out.len] = '\0';
+                        continue;
+                }
+                if (out.len)
+                        buf_putc(&out, '/');
+                buf_puts(&out, seg);
+        }
+        if (out.len == 0) {
+                buf_release(&out);
+                return NULL;
+        }
+        return buf_steal(&out);
+}
+
+static bool is_metadata(const char *name)
+{
+        return strcmp(name, "manifest.json") == 0 || strcmp(name, "index.json") == 0 ||
+               strcmp(name, "oci-layout") == 0 || strcmp(name, "repositories") == 0;
+}
+
+/* Legacy per-layer files of the v1 format ("<id>/json", "<id>/VERSION"): no
+ * manifest refers to them, so they are not spooled. */
+static bool is_legacy_v1(const char *name)
+{
+        const char *slash = strrchr(name, '/');
+        return slash && (strcmp(slash, "/json") == 0 || strcmp(slash, "/VERSION") == 0);
+}
+
+/* "blobs/sha256/<hex>" names its digest (an OCI layout, docker 25+ archives). */
+static char *digest_of_name(const char *name)
+{
+        if (strncmp(name, "blobs/sha256/", 13) != 0)
+                return NULL;
+        _cleanup_free_ char *d = xasprintf("sha256:%s", name + 13);
+        return blob_digest_check(d, NULL) == 0 ? TAKE_PTR(d) : NULL;
+}
+
+static struct member *add_member(struct loader *ld, char *name)
+{
+        ld->m = xrealloc(ld->m, (ld->n + 1) * sizeof(*ld->m));
+        struct member *m = &ld->m[ld->n++];
+        *m = (struct member){.name = name, .data = BERTH_BUF_INIT};
+        return m;
+}
+
+static int ld_entry(void *ud, const struct tar_entry *e, struct berth_error **err)
+{
+        struct loader *ld = ud;
+        ld->cur = NULL;
+        if (e->type != TAR_FILE && e->type != TAR_SYMLINK && e->type != TAR_HARDLINK)
                 return 0;
-        ms->m = xrealloc(ms->m, (ms->n + 1) * sizeof(*ms->m));
-        const char *p = e->path;
-        while (p[0] == '.' && p[1] == '/')
-                p += 2;
-        ms->m[ms->n] = (struct member){xstrdup(p), BERTH_BUF_INIT};
-        ms->n++;
+        char *name = clean_name(NULL, e->path);
+        if (!name || (e->type == TAR_FILE && is_legacy_v1(name))) {
+                free(name);
+                return 0;
+        }
+        if (ld->n >= MAX_MEMBERS) {
+                free(name);
+                return berth_error_set(err, E2BIG, "archive: more than %d members", MAX_MEMBERS);
+        }
+        if (e->type != TAR_FILE) {
+                /* A symlink is relative to its own directory; a hardlink names a member. */
+                _cleanup_free_ char *dir = xstrdup(name);
+                char *slash = strrchr(dir, '/');
+                if (slash)
+                        *slash = '\0';
+                else
+                        dir[0] = '\0';
+                char *target = clean_name(e->type == TAR_SYMLINK ? dir : NULL, e->linkname);
+                if (!target) {
+                        free(name);
+                        return 0;
+                }
+                add_member(ld, name)->link = target;
+                return 0;
+        }
+        struct member *m = add_member(ld, name);
+        if (is_metadata(name)) {
+                if (e->size > META_MAX)
+                        return berth_error_set(err, EFBIG, "archive: %s is larger than %u MiB",
+                                               name, META_MAX >> 20);
+                m->in_memory = true;
+                ld->cur = m;
+                return 0;
+        }
+        _cleanup_free_ char *want = digest_of_name(name);
+        int r = blob_store_ingest_begin(ld->store, want, (int64_t)e->size, &ld->in, err);
+        if (r < 0)
+                return berth_error_prefix(err, "archive: %s", name);
+        if (r == 1) /* already in the store (and verified when it got there) */
+                m->digest = TAKE_PTR(want);
+        else
+                ld->cur = m;
         return 0;
 }
 
-static int m_data(void *ud, const void *buf, size_t len, struct berth_error **err)
+static int ld_data(void *ud, const void *buf, size_t len, struct berth_error **err)
 {
-        struct members *ms = ud;
-        if (ms->in_file)
-                buf_append(&ms->m[ms->n - 1].data, buf, len);
-        return 0;
+        struct loader *ld = ud;
+        if (!ld->cur)
+                return 0;
+        if (ld->cur->in_memory) {
+                buf_append(&ld->cur->data, buf, len);
+                return 0;
+        }
+        int r = blob_ingest_write(ld->in, buf, len, err);
+        return r < 0 ? berth_error_prefix(err, "archive: %s", ld->cur->name) : 0;
 }
 
-static int m_end(void *ud, struct berth_error **err)
+static int ld_end(void *ud, struct berth_error **err)
 {
-        ((struct members *)ud)->in_file = false;
-        return 0;
+        struct loader *ld = ud;
+        struct member *m = ld->cur;
+        ld->cur = NULL;
+        if (!m || m->in_memory)
+                return 0;
+        int r = blob_ingest_commit(TAKE_PTR(ld->in), &m->digest, err);
+        return r < 0 ? berth_error_prefix(err, "archive: %s", m->name) : 0;
 }
 
-static struct member *find_member(struct members *ms, const char *name)
+/* The member a name refers to, following links. */
+static struct member *find_member(struct loader *ld, const char *name)
 {
-        for (size_t i = 0; name && i < ms->n; i++)
-                if (strcmp(ms->m[i].name, name) == 0)
-                        return &ms->m[i];
+        _cleanup_free_ char *want = name ? clean_name(NULL, name) : NULL;
+        for (int hop = 0; want && hop < MAX_LINK_HOP; hop++) {
+                struct member *found = NULL;
+                for (size_t i = ld->n; i-- > 0;) /* a later member replaces an earlier one */
+                        if (strcmp(ld->m[i].name, want) == 0) {
+                                found = &ld->m[i];
+                                break;
+                        }
+                if (!found || !found->link)
+                        return found;
+                free(want);
+                want = xstrdup(found->link);
+        }
         return NULL;
 }
 
-static int load_layer(struct berth_layers *l, const char *parent, const char *diff_id,
-                      const struct member *m, struct berth_layer_rec *rec, char **ret_blob,
-                      struct berth_error **err)
+static void add_line(char ***lines, size_t *n_lines, char *line)
 {
-        struct berth_engine *e = berth_layers_engine(l);
-        int r = blob_store_put(e->store, NULL, m->data.data ? m->data.data : "", m->data.len,
-                               ret_blob, err);
-        if (r < 0)
-                return r;
-        struct layer_apply_opts o = {.parent_chain_id = parent, .expected_diff_id = diff_id};
-        struct layer_apply *la = NULL;
-        r = layer_apply_begin(berth_layers_data_root(l), &o, &la, err);
-        if (r < 0)
-                return r;
-        if (r == 1) {
-                rec->size = berth_layers_size(l, rec->chain_id);
-                return 0;
-        }
-        r = layer_apply_write(la, m->data.data ? m->data.data : "", m->data.len, err);
-        if (r < 0) {
-                layer_apply_abort(la);
-                return r;
-        }
-        struct layer_result res;
-        r = layer_apply_finish(la, &res, err);
-        if (r == 0)
-                rec->size = res.size;
-        return r;
+        *lines = xrealloc(*lines, (*n_lines + 2) * sizeof(char *));
+        (*lines)[(*n_lines)++] = line;
+        (*lines)[*n_lines] = NULL;
 }
 
-static int load_one(struct berth_layers *l, struct members *ms, const struct json *item,
-                    char ***lines, size_t *n_lines, struct berth_error **err)
+/*
+ * Record one image: its config (stored blob `config_digest`), its layers
+ * (stored blobs, bottom first) unpacked and checked against the diff_ids, and
+ * its names (full references; may be empty).
+ */
+static int load_image(struct loader *ld, const char *config_digest, char *const *layer_blobs,
+                      size_t n, char *const *names, size_t n_names, char ***lines, size_t *n_lines,
+                      struct berth_error **err)
 {
-        struct member *cm = find_member(ms, json_str(json_get(item, "Config")));
-        if (!cm)
-                return berth_error_set(err, EINVAL, "archive: config '%s' not found",
-                                       json_str(json_get(item, "Config")) ?: "");
-        _cleanup_oci_image_config_ struct oci_image_config *cfg = NULL;
-        int r = oci_image_config_parse(cm->data.data ? cm->data.data : "", cm->data.len, &cfg, err);
+        struct berth_layers *l = ld->l;
+        struct berth_engine *e = berth_layers_engine(l);
+        _cleanup_free_ char *cbuf = NULL;
+        size_t clen = 0;
+        int r = blob_store_read(ld->store, config_digest, CONFIG_MAX, &cbuf, &clen, err);
         if (r < 0)
                 return berth_error_prefix(err, "archive: config");
-        const struct json *layers = json_get(item, "Layers");
-        size_t n = json_len(layers), n_diff = 0;
+        _cleanup_oci_image_config_ struct oci_image_config *cfg = NULL;
+        if (oci_image_config_parse(cbuf, clen, &cfg, err) < 0)
+                return berth_error_prefix(err, "archive: config %s", config_digest);
+        size_t n_diff = 0;
         while (cfg->diff_ids && cfg->diff_ids[n_diff])
                 n_diff++;
-        if (!json_is(layers, JSON_ARRAY) || n != n_diff)
-                return berth_error_set(
-                    err, EINVAL, "archive: %zu layers for %zu diff_ids in the config", n, n_diff);
-        struct berth_engine *e = berth_layers_engine(l);
-        _cleanup_free_ char *id = NULL;
-        r = blob_store_put(e->store, NULL, cm->data.data, cm->data.len, &id, err);
+        if (n != n_diff)
+                return berth_error_set(err, EINVAL,
+                                       "archive: image %s has %zu layers for %zu diff_ids in "
+                                       "its config",
+                                       config_digest, n, n_diff);
         struct berth_layer_rec *recs = xcalloc(n ? n : 1, sizeof(*recs));
         char(*chains)[72] = xcalloc(n ? n : 1, sizeof(*chains));
-        char **blobs = xcalloc(n + 1, sizeof(char *));
         for (size_t i = 0; r == 0 && i < n; i++) {
-                struct member *lm = find_member(ms, json_str(layers->arr.items[i]));
-                if (!lm) {
-                        r = berth_error_set(err, EINVAL, "archive: layer '%s' not found",
-                                            json_str(layers->arr.items[i]) ?: "");
+                const char *parent = i ? chains[i - 1] : NULL;
+                layer_chain_id(parent, cfg->diff_ids[i], chains[i]);
+                recs[i] = (struct berth_layer_rec){chains[i], cfg->diff_ids[i], layer_blobs[i], 0};
+                _cleanup_close_ int fd = -EBADF;
+                r = blob_store_open_blob(ld->store, layer_blobs[i], &fd, err);
+                if (r < 0)
                         break;
-                }
-                layer_chain_id(i ? chains[i - 1] : NULL, cfg->diff_ids[i], chains[i]);
-                recs[i].chain_id = chains[i];
-                recs[i].diff_id = cfg->diff_ids[i];
-                r = load_layer(l, i ? chains[i - 1] : NULL, cfg->diff_ids[i], lm, &recs[i],
-                               &blobs[i], err);
-                recs[i].blob_digest = blobs[i];
-        }
-        const struct json *tags = json_get(item, "RepoTags");
-        _cleanup_free_ char *first = NULL;
-        if (r == 0 && json_len(tags)) {
-                _cleanup_image_ref_ struct image_ref *ref = NULL;
-                r = image_ref_parse_normalized(json_str(tags->arr.items[0]) ?: "", &ref, err);
-                if (r == 0) {
-                        if (!ref->tag)
-                                ref->tag = xstrdup(IMAGE_REF_DEFAULT_TAG);
-                        first = image_ref_string(ref);
+                struct layer_apply_opts o = {.parent_chain_id = parent,
+                                             .expected_diff_id = cfg->diff_ids[i]};
+                struct layer_result res = {0};
+                r = layer_apply_fd(berth_layers_data_root(l), &o, fd, &res, err);
+                if (r == 1) {
+                        recs[i].size = berth_layers_size(l, chains[i]);
+                        r = 0;
+                } else if (r == 0) {
+                        recs[i].size = res.size;
+                } else {
+                        berth_error_prefix(err, "archive: layer %zu of %s", i + 1, config_digest);
                 }
         }
         if (r == 0) {
-                _cleanup_free_ char *labels =
-                    berth_layers_config_labels(cm->data.data, cm->data.len);
+                _cleanup_free_ char *labels = berth_layers_config_labels(cbuf, clen);
                 bool changed = false;
-                r = berth_layers_commit_pull(l, id, NULL, berth_layers_parse_time(cfg->created),
-                                             labels, recs, n, first, NULL, &changed, err);
+                r = berth_layers_commit_pull(l, config_digest, NULL,
+                                             berth_layers_parse_time(cfg->created), labels, recs, n,
+                                             n_names ? names[0] : NULL, NULL, &changed, err);
         }
-        for (size_t i = 1; r == 0 && i < json_len(tags); i++)
-                r = berth_image_tag(e, id, json_str(tags->arr.items[i]) ?: "", err);
-        for (size_t i = 0; r == 0 && i < json_len(tags); i++) {
-                *lines = xrealloc(*lines, (*n_lines + 2) * sizeof(char *));
-                (*lines)[(*n_lines)++] =
-                    xasprintf("Loaded image: %s", json_str(tags->arr.items[i]));
-                (*lines)[*n_lines] = NULL;
+        for (size_t i = 1; r == 0 && i < n_names; i++)
+                r = berth_image_tag(e, config_digest, names[i], err);
+        for (size_t i = 0; r == 0 && i < n_names; i++) {
+                _cleanup_image_ref_ struct image_ref *ref = NULL;
+                char *shown = image_ref_parse_normalized(names[i], &ref, NULL) == 0
+                                  ? image_ref_familiar(ref)
+                                  : xstrdup(names[i]);
+                add_line(lines, n_lines, xasprintf("Loaded image: %s", shown));
+                free(shown);
         }
-        if (r == 0 && json_len(tags) == 0) {
-                *lines = xrealloc(*lines, (*n_lines + 2) * sizeof(char *));
-                (*lines)[(*n_lines)++] = xasprintf("Loaded image ID: %s", id);
-                (*lines)[*n_lines] = NULL;
-        }
-        strv_free(blobs);
+        if (r == 0 && n_names == 0)
+                add_line(lines, n_lines, xasprintf("Loaded image ID: %s", config_digest));
         free(chains);
         free(recs);
         return r;
 }
 
-int berth_image_load(struct berth_layers *l, const void *tar, size_t len, char ***ret_loaded,
-                     struct berth_error **err)
+/* A name as an archive gives it, normalised to a full reference with a tag;
+ * NULL (and an error) when it is not a reference. */
+static char *normalize_name(const char *name, struct berth_error **err)
 {
-        struct members ms = {0};
-        static const struct tar_ops ops = {m_entry, m_data, m_end};
-        struct tar_limits lim = {.max_path = 4096, .max_entries = 100000, .max_size = len};
-        struct tar_reader *tr = tar_reader_new(&ops, &ms, &lim);
-        int r = tar_reader_feed(tr, tar, len, err);
-        if (r == 0)
-                r = tar_reader_finish(tr, err);
-        tar_reader_free(tr);
-        _cleanup_json_ struct json *manifest = NULL;
-        if (r == 0) {
-                struct member *mm = find_member(&ms, "manifest.json");
-                if (!mm)
-                        r = berth_error_set(err, EINVAL,
-                                            "archive: no manifest.json (not a docker-archive)");
-                else
-                        r = json_parse(mm->data.data ? mm->data.data : "", mm->data.len, &manifest,
-                                       err);
-                if (r == 0 && !json_is(manifest, JSON_ARRAY))
-                        r = berth_error_set(err, EINVAL, "archive: manifest.json is not a list");
+        _cleanup_image_ref_ struct image_ref *ref = NULL;
+        if (image_ref_parse_normalized(name, &ref, err) < 0)
+                return NULL;
+        if (ref->digest && !ref->tag) {
+                berth_error_set(err, EINVAL, "'%s': a loaded image is named by a tag", name);
+                return NULL;
         }
+        if (!ref->tag)
+                ref->tag = xstrdup(IMAGE_REF_DEFAULT_TAG);
+        free(ref->digest);
+        ref->digest = NULL;
+        return image_ref_string(ref);
+}
+
+/* docker-archive: manifest.json [{"Config", "RepoTags", "Layers"}]. */
+static int load_docker_archive(struct loader *ld, const struct member *mm, char ***lines,
+                               size_t *n_lines, struct berth_error **err)
+{
+        _cleanup_json_ struct json *manifest = NULL;
+        int r = json_parse(mm->data.data ? mm->data.data : "", mm->data.len, &manifest, err);
+        if (r < 0)
+                return berth_error_prefix(err, "archive: manifest.json");
+        if (!json_is(manifest, JSON_ARRAY))
+                return berth_error_set(err, EINVAL, "archive: manifest.json is not a list");
+        for (size_t i = 0; r == 0 && i < json_len(manifest); i++) {
+                const struct json *item = manifest->arr.items[i];
+                const char *cname = json_str(json_get(item, "Config"));
+                struct member *cm = find_member(ld, cname);
+                if (!cm || cm->in_memory)
+                        return berth_error_set(err, EINVAL, "archive: config '%s' not found",
+                                               cname ?: "");
+                const struct json *layers = json_get(item, "Layers");
+                if (!json_is(layers, JSON_ARRAY))
+                        return berth_error_set(
+                            err, EINVAL, "archive: manifest.json entry %zu has no Layers", i + 1);
+                size_t n = json_len(layers);
+                char **blobs = xcalloc(n + 1, sizeof(char *));
+                for (size_t k = 0; r == 0 && k < n; k++) {
+                        const char *lname = json_str(layers->arr.items[k]);
+                        struct member *lm = find_member(ld, lname);
+                        if (!lm || lm->in_memory)
+                                r = berth_error_set(err, EINVAL, "archive: layer '%s' not found",
+                                                    lname ?: "");
+                        else
+                                blobs[k] = xstrdup(lm->digest);
+                }
+                const struct json *tags = json_get(item, "RepoTags");
+                size_t n_names = 0;
+                char **names = xcalloc(json_len(tags) + 1, sizeof(char *));
+                for (size_t k = 0; r == 0 && k < json_len(tags); k++) {
+                        const char *t = json_str(tags->arr.items[k]);
+                        names[n_names] = t ? normalize_name(t, err) : NULL;
+                        if (!names[n_names])
+                                r = t ? berth_error_prefix(err, "archive: RepoTags")
+                                      : berth_error_set(err, EINVAL,
+                                                        "archive: RepoTags holds a non-string");
+                        else
+                                n_names++;
+                }
+                if (r == 0)
+                        r = load_image(ld, cm->digest, blobs, n, names, n_names, lines, n_lines,
+                                       err);
+                strv_free(names);
+                strv_free(blobs);
+        }
+        return r;
+}
+
+/* The image manifest an OCI index entry leads to, choosing by platform through
+ * nested indexes; *ret_manifest is a stored blob. */
+static int oci_pick_manifest(struct loader *ld, const struct oci_descriptor *d, int depth,
+                             struct oci_manifest **ret, struct berth_error **err)
+{
+        if (depth > 4)
+                return berth_error_set(err, ELOOP, "archive: indexes nested too deep");
+        if (!blob_store_exists(ld->store, d->digest))
+                return berth_error_set(err, ENOENT, "archive: blob %s not found", d->digest);
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0;
+        int r = blob_store_read(ld->store, d->digest, CONFIG_MAX, &buf, &len, err);
+        if (r < 0)
+                return r;
+        enum oci_doc_kind kind;
+        r = oci_detect_kind(d->media_type, buf, len, &kind, err);
+        if (r < 0)
+                return berth_error_prefix(err, "archive: %s", d->digest);
+        if (kind == OCI_DOC_MANIFEST) {
+                r = oci_manifest_parse(buf, len, ret, err);
+                return r < 0 ? berth_error_prefix(err, "archive: manifest %s", d->digest) : 0;
+        }
+        _cleanup_oci_index_ struct oci_index *x = NULL;
+        r = oci_index_parse(buf, len, &x, err);
+        if (r < 0)
+                return berth_error_prefix(err, "archive: index %s", d->digest);
+        struct oci_platform want = {.os = "linux", .architecture = "amd64"};
+        int i = oci_index_select(x, &want, err);
+        if (i < 0)
+                return berth_error_prefix(err, "archive: index %s", d->digest);
+        return oci_pick_manifest(ld, &x->manifests[i], depth + 1, ret, err);
+}
+
+/* The reference an OCI index entry names: containerd's full-name annotation,
+ * else org.opencontainers.image.ref.name when it is a whole reference (a bare
+ * tag names no repository).  NULL when unnamed. */
+static char *oci_entry_name(const struct oci_descriptor *d)
+{
+        const char *full = json_str(json_get(d->annotations, "io.containerd.image.name"));
+        const char *ref = json_str(json_get(d->annotations, "org.opencontainers.image.ref.name"));
+        if (full)
+                return normalize_name(full, NULL);
+        if (ref && (strchr(ref, ':') || strchr(ref, '/')))
+                return normalize_name(ref, NULL);
+        return NULL;
+}
+
+/* OCI image layout: oci-layout and index.json, blobs under blobs/sha256/. */
+static int load_oci_layout(struct loader *ld, const struct member *im, char ***lines,
+                           size_t *n_lines, struct berth_error **err)
+{
+        struct member *lm = find_member(ld, "oci-layout");
+        _cleanup_json_ struct json *layout = NULL;
+        if (!lm || !lm->in_memory ||
+            json_parse(lm->data.data ? lm->data.data : "", lm->data.len, &layout, NULL) < 0 ||
+            !json_str(json_get(layout, "imageLayoutVersion")))
+                return berth_error_set(err, EINVAL,
+                                       "archive: index.json without a valid oci-layout file");
+        _cleanup_oci_index_ struct oci_index *x = NULL;
+        int r = oci_index_parse(im->data.data ? im->data.data : "", im->data.len, &x, err);
+        if (r < 0)
+                return berth_error_prefix(err, "archive: index.json");
+        if (x->n_manifests == 0)
+                return berth_error_set(err, EINVAL, "archive: index.json lists no images");
+        for (size_t i = 0; r == 0 && i < x->n_manifests; i++) {
+                _cleanup_oci_manifest_ struct oci_manifest *m = NULL;
+                r = oci_pick_manifest(ld, &x->manifests[i], 0, &m, err);
+                if (r < 0)
+                        break;
+                char **blobs = xcalloc(m->n_layers + 1, sizeof(char *));
+                for (size_t k = 0; r == 0 && k < m->n_layers; k++) {
+                        blobs[k] = xstrdup(m->layers[k].digest);
+                        if (!blob_store_exists(ld->store, blobs[k]))
+                                r = berth_error_set(err, ENOENT, "archive: layer %s not found",
+                                                    blobs[k]);
+                }
+                if (r == 0 && !blob_store_exists(ld->store, m->config.digest))
+                        r = berth_error_set(err, ENOENT, "archive: config %s not found",
+                                            m->config.digest);
+                char *names[2] = {oci_entry_name(&x->manifests[i]), NULL};
+                if (r == 0)
+                        r = load_image(ld, m->config.digest, blobs, m->n_layers, names,
+                                       names[0] ? 1 : 0, lines, n_lines, err);
+                free(names[0]);
+                strv_free(blobs);
+        }
+        return r;
+}
+
+int berth_image_load(struct berth_layers *l, archive_read_fn read, void *userdata,
+                     char ***ret_loaded, struct berth_error **err)
+{
+        struct loader ld = {.l = l, .store = berth_layers_engine(l)->store};
+        static const struct tar_ops ops = {ld_entry, ld_data, ld_end};
+        struct tar_limits lim = {
+            .max_path = 4096, .max_entries = 4 * MAX_MEMBERS, .max_size = UINT64_MAX};
+        /* Spooled blobs are unrecorded until the end: no collection meanwhile. */
+        berth_layers_pull_enter(l);
+        struct tar_reader *tr = tar_reader_new(&ops, &ld, &lim);
+        char *buf = xmalloc(1 << 20);
+        int r;
+        for (;;) {
+                ssize_t n = read(buf, 1 << 20, userdata, err);
+                if (n < 0) {
+                        r = (int)n;
+                        break;
+                }
+                if (n == 0) {
+                        r = tar_reader_finish(tr, err);
+                        break;
+                }
+                if ((r = tar_reader_feed(tr, buf, (size_t)n, err)) < 0)
+                        break;
+        }
+        free(buf);
+        tar_reader_free(tr);
+        blob_ingest_abort(ld.in);
         char **lines = xcalloc(1, sizeof(char *));
         size_t n_lines = 0;
-        berth_layers_pull_enter(l);
-        for (size_t i = 0; r == 0 && i < json_len(manifest); i++)
-                r = load_one(l, &ms, manifest->arr.items[i], &lines, &n_lines, err);
-        berth_layers_pull_leave(l);
-        for (size_t i = 0; i < ms.n; i++) {
-                free(ms.m[i].name);
-                buf_release(&ms.m[i].data);
+        if (r == 0) {
+                struct member *mm = find_member(&ld, "manifest.json");
+                struct member *im = find_member(&ld, "index.json");
+                if (mm && mm->in_memory)
+                        r = load_docker_archive(&ld, mm, &lines, &n_lines, err);
+                else if (im && im->in_memory)
+                        r = load_oci_layout(&ld, im, &lines, &n_lines, err);
+                else
+                        r = berth_error_set(err, EINVAL,
+                                            "archive: no manifest.json or index.json (neither a "
+                                            "docker-archive nor an OCI layout)");
         }
-        free(ms.m);
+        for (size_t i = 0; i < ld.n; i++) {
+                free(ld.m[i].name);
+                free(ld.m[i].digest);
+                free(ld.m[i].link);
+                buf_release(&ld.m[i].data);
+        }
+        free(ld.m);
+        berth_layers_pull_leave(l);
+        /* Whatever the archive held beyond the images is collected now. */
+        berth_layers_collect(l);
         if (r < 0) {
                 strv_free(lines);
                 return berth_error_prefix(err, "load");

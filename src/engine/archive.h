@@ -4,9 +4,16 @@
  * Save writes a tar: each layer as "<hex>/layer.tar" (the blob as pulled,
  * which docker load decompresses when it is compressed), each config as
  * "<hex>.json", and manifest.json [{"Config", "RepoTags", "Layers"}].  Load
- * reads such a tar (from memory), checks every layer against the config's
- * diff_ids while unpacking it, stores the config and records the image with
- * the archive's tags.  Loaded images have no registry manifest, so they
+ * reads such a tar, or an OCI image layout (oci-layout, index.json,
+ * blobs/sha256/…, as `docker save` 25+, skopeo and buildah write it), as a
+ * stream: every member except the small metadata files goes straight into the
+ * content store under its digest (names of the form blobs/sha256/<hex> are
+ * verified against it), so memory stays flat whatever the size.  At the end
+ * the manifest (manifest.json first, else index.json with platform linux/amd64
+ * chosen from nested indexes) says which blobs are configs and layers; every
+ * layer is unpacked and checked against the config's diff_ids, and the image
+ * is recorded with the archive's names.  Spooled members no image uses are
+ * collected afterwards.  Loaded images have no registry manifest, so they
  * cannot be pushed (push.h).
  *
  * Never: record an image before all its layers are unpacked and verified, or
@@ -16,6 +23,7 @@
 #define BERTH_ENGINE_ARCHIVE_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "base/error.h"
 #include "base/json.h"
@@ -29,9 +37,16 @@ typedef int (*archive_write_fn)(const void *buf, size_t len, void *userdata);
 int berth_image_save(struct berth_layers *l, char *const *names, archive_write_fn write,
                      void *userdata, struct berth_error **err);
 
-/* Load a docker-archive tar; *ret_loaded gets the "Loaded image: x" /
- * "Loaded image ID: sha256:…" lines (NULL-terminated, strv_free). */
-int berth_image_load(struct berth_layers *l, const void *tar, size_t len, char ***ret_loaded,
-                     struct berth_error **err);
+/* Input source of a load: up to len bytes into buf, 0 at the end, or a
+ * negative errno with *err set. */
+typedef ssize_t (*archive_read_fn)(void *buf, size_t len, void *userdata, struct berth_error **err);
+
+/*
+ * Load a docker-archive or an OCI image layout tar read from `read`; *ret_loaded
+ * gets the "Loaded image: x" / "Loaded image ID: sha256:…" lines
+ * (NULL-terminated, strv_free).
+ */
+int berth_image_load(struct berth_layers *l, archive_read_fn read, void *userdata,
+                     char ***ret_loaded, struct berth_error **err);
 
 #endif
