@@ -109,6 +109,12 @@ static ssize_t load_read(void *buf, size_t len, void *userdata, struct berth_err
         }
 }
 
+static int load_emit(const struct json *msg, void *userdata)
+{
+        struct archive_job *job = userdata;
+        return out_json(&job->o, msg);
+}
+
 static void *archive_worker(void *arg)
 {
         struct archive_job *job = arg;
@@ -117,18 +123,15 @@ static void *archive_worker(void *arg)
         if (job->names) {
                 r = berth_image_save(job->engine->layers, job->names, save_write, job, &err);
         } else {
-                char **lines = NULL;
-                r = berth_image_load(job->engine->layers, load_read, job, &lines, &err);
-                for (size_t i = 0; r == 0 && lines[i]; i++) {
-                        _cleanup_free_ char *text = xasprintf("%s\n", lines[i]);
-                        struct json *m = json_new_object();
-                        json_set_str(m, "stream", text);
-                        (void)out_json(&job->o, m);
-                        json_free(m);
-                }
+                struct berth_load_opts lo = {
+                    .read = load_read,
+                    .emit = load_emit,
+                    .userdata = job,
+                    .quiet = api_request_query_bool(api_stream_request(job->o.s), "quiet", false),
+                };
+                r = berth_image_load(job->engine->layers, &lo, &err);
                 if (r == 0)
                         out_start(&job->o);
-                strv_free(lines);
         }
         if (r < 0)
                 out_fail(&job->o, r, err);

@@ -42,7 +42,7 @@ struct progress *progress_new(bool is_terminal, int width)
 {
         struct progress *p = xcalloc(1, sizeof(*p));
         p->tty = is_terminal;
-        p->width = width > 0 ? width : 200;
+        progress_set_width(p, width);
         p->now_ns = realtime_ns;
         return p;
 }
@@ -66,7 +66,9 @@ void progress_free(struct progress *p)
 
 void progress_set_width(struct progress *p, int width)
 {
-        p->width = width > 0 ? width : 200;
+        /* As docker: off a terminal the width is 200; a terminal that reports
+         * 0 columns gets no bar and no time left. */
+        p->width = !p->tty || width < 0 ? 200 : width;
 }
 
 void progress_set_aux(struct progress *p, progress_aux_fn fn, void *userdata)

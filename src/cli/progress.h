@@ -45,7 +45,8 @@ struct progress;
 
 typedef void (*progress_aux_fn)(const struct json *aux, void *userdata);
 
-/* width: terminal columns (progress_terminal_width()); 0 means 200, as docker without a tty. */
+/* width: terminal columns (progress_terminal_width()); ignored off a terminal,
+ * where docker renders as if 200 columns wide. */
 struct progress *progress_new(bool is_terminal, int width);
 void progress_free(struct progress *p);
 static inline void progress_freep(struct progress **p)

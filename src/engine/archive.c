@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "base/buf.h"
 #include "base/log.h"
@@ -30,6 +31,7 @@
 #include "oci/image-spec.h"
 #include "archive.h"
 #include "images.h"
+#include "pull.h"
 
 #define CONFIG_MAX (16u << 20)
 
@@ -236,6 +238,7 @@ struct member {
 };
 
 struct loader {
+        const struct berth_load_opts *o;
         struct berth_layers *l;
         struct blob_store *store;
         struct member *m;
@@ -400,11 +403,88 @@ static struct member *find_member(struct loader *ld, const char *name)
         return NULL;
 }
 
-static void add_line(char ***lines, size_t *n_lines, char *line)
+/* {"stream": "<line>\n"}; takes line. */
+static int emit_line(struct loader *ld, char *line, struct berth_error **err)
 {
-        *lines = xrealloc(*lines, (*n_lines + 2) * sizeof(char *));
-        (*lines)[(*n_lines)++] = line;
-        (*lines)[*n_lines] = NULL;
+        _cleanup_free_ char *text = xasprintf("%s\n", line);
+        free(line);
+        struct json *m = json_new_object();
+        json_set_str(m, "stream", text);
+        int r = ld->o->emit(m, ld->o->userdata);
+        json_free(m);
+        return r < 0 ? berth_error_set(err, ECANCELED, "the client went away") : 0;
+}
+
+static long long mono_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* dockerd's "Loading layer" message for the layer with this diff_id. */
+static int emit_loading(struct loader *ld, const char *diff_id, uint64_t current, uint64_t total,
+                        struct berth_error **err)
+{
+        char id[13];
+        snprintf(id, sizeof(id), "%s", diff_id + 7); /* the short id: 12 hex digits */
+        struct json *m = json_new_object();
+        json_set_str(m, "status", "Loading layer");
+        struct json *d = json_object_set(m, "progressDetail", json_new_object());
+        json_set_int(d, "current", (int64_t)current);
+        json_set_int(d, "total", (int64_t)total);
+        _cleanup_free_ char *bar = berth_pull_progress_bar((int64_t)current, (int64_t)total);
+        json_set_str(m, "progress", bar);
+        json_set_str(m, "id", id);
+        int r = ld->o->emit(m, ld->o->userdata);
+        json_free(m);
+        return r < 0 ? berth_error_set(err, ECANCELED, "the client went away") : 0;
+}
+
+/*
+ * Unpack one stored layer blob, reporting progress unless quiet (at most every
+ * 100 ms, and once at the end).  1 when the layer was already there.
+ */
+static int apply_blob(struct loader *ld, const struct layer_apply_opts *lo, const char *blob,
+                      struct layer_result *res, struct berth_error **err)
+{
+        _cleanup_close_ int fd = -EBADF;
+        int r = blob_store_open_blob(ld->store, blob, &fd, err);
+        if (r < 0)
+                return r;
+        struct layer_apply *la = NULL;
+        r = layer_apply_begin(berth_layers_data_root(ld->l), lo, &la, err);
+        if (r != 0)
+                return r;
+        struct stat st;
+        uint64_t total = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0, done = 0;
+        long long last = 0;
+        _cleanup_free_ unsigned char *buf = xmalloc(1 << 20);
+        for (;;) {
+                ssize_t n = read(fd, buf, 1 << 20);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        r = berth_error_sys(err, errno, "read blob %s", blob);
+                        break;
+                }
+                if (n == 0) {
+                        if (!ld->o->quiet &&
+                            (r = emit_loading(ld, lo->expected_diff_id, done, total, err)) < 0)
+                                break;
+                        return layer_apply_finish(la, res, err);
+                }
+                if ((r = layer_apply_write(la, buf, (size_t)n, err)) < 0)
+                        break;
+                done += (uint64_t)n;
+                if (!ld->o->quiet && mono_ms() - last >= 100) {
+                        last = mono_ms();
+                        if ((r = emit_loading(ld, lo->expected_diff_id, done, total, err)) < 0)
+                                break;
+                }
+        }
+        layer_apply_abort(la);
+        return r;
 }
 
 /*
@@ -413,8 +493,7 @@ static void add_line(char ***lines, size_t *n_lines, char *line)
  * its names (full references; may be empty).
  */
 static int load_image(struct loader *ld, const char *config_digest, char *const *layer_blobs,
-                      size_t n, char *const *names, size_t n_names, char ***lines, size_t *n_lines,
-                      struct berth_error **err)
+                      size_t n, char *const *names, size_t n_names, struct berth_error **err)
 {
         struct berth_layers *l = ld->l;
         struct berth_engine *e = berth_layers_engine(l);
@@ -440,14 +519,10 @@ static int load_image(struct loader *ld, const char *config_digest, char *const 
                 const char *parent = i ? chains[i - 1] : NULL;
                 layer_chain_id(parent, cfg->diff_ids[i], chains[i]);
                 recs[i] = (struct berth_layer_rec){chains[i], cfg->diff_ids[i], layer_blobs[i], 0};
-                _cleanup_close_ int fd = -EBADF;
-                r = blob_store_open_blob(ld->store, layer_blobs[i], &fd, err);
-                if (r < 0)
-                        break;
                 struct layer_apply_opts o = {.parent_chain_id = parent,
                                              .expected_diff_id = cfg->diff_ids[i]};
                 struct layer_result res = {0};
-                r = layer_apply_fd(berth_layers_data_root(l), &o, fd, &res, err);
+                r = apply_blob(ld, &o, layer_blobs[i], &res, err);
                 if (r == 1) {
                         recs[i].size = berth_layers_size(l, chains[i]);
                         r = 0;
@@ -471,11 +546,11 @@ static int load_image(struct loader *ld, const char *config_digest, char *const 
                 char *shown = image_ref_parse_normalized(names[i], &ref, NULL) == 0
                                   ? image_ref_familiar(ref)
                                   : xstrdup(names[i]);
-                add_line(lines, n_lines, xasprintf("Loaded image: %s", shown));
+                r = emit_line(ld, xasprintf("Loaded image: %s", shown), err);
                 free(shown);
         }
         if (r == 0 && n_names == 0)
-                add_line(lines, n_lines, xasprintf("Loaded image ID: %s", config_digest));
+                r = emit_line(ld, xasprintf("Loaded image ID: %s", config_digest), err);
         free(chains);
         free(recs);
         return r;
@@ -500,8 +575,7 @@ static char *normalize_name(const char *name, struct berth_error **err)
 }
 
 /* docker-archive: manifest.json [{"Config", "RepoTags", "Layers"}]. */
-static int load_docker_archive(struct loader *ld, const struct member *mm, char ***lines,
-                               size_t *n_lines, struct berth_error **err)
+static int load_docker_archive(struct loader *ld, const struct member *mm, struct berth_error **err)
 {
         _cleanup_json_ struct json *manifest = NULL;
         int r = json_parse(mm->data.data ? mm->data.data : "", mm->data.len, &manifest, err);
@@ -545,8 +619,7 @@ static int load_docker_archive(struct loader *ld, const struct member *mm, char 
                                 n_names++;
                 }
                 if (r == 0)
-                        r = load_image(ld, cm->digest, blobs, n, names, n_names, lines, n_lines,
-                                       err);
+                        r = load_image(ld, cm->digest, blobs, n, names, n_names, err);
                 strv_free(names);
                 strv_free(blobs);
         }
@@ -601,8 +674,7 @@ static char *oci_entry_name(const struct oci_descriptor *d)
 }
 
 /* OCI image layout: oci-layout and index.json, blobs under blobs/sha256/. */
-static int load_oci_layout(struct loader *ld, const struct member *im, char ***lines,
-                           size_t *n_lines, struct berth_error **err)
+static int load_oci_layout(struct loader *ld, const struct member *im, struct berth_error **err)
 {
         struct member *lm = find_member(ld, "oci-layout");
         _cleanup_json_ struct json *layout = NULL;
@@ -635,17 +707,17 @@ static int load_oci_layout(struct loader *ld, const struct member *im, char ***l
                 char *names[2] = {oci_entry_name(&x->manifests[i]), NULL};
                 if (r == 0)
                         r = load_image(ld, m->config.digest, blobs, m->n_layers, names,
-                                       names[0] ? 1 : 0, lines, n_lines, err);
+                                       names[0] ? 1 : 0, err);
                 free(names[0]);
                 strv_free(blobs);
         }
         return r;
 }
 
-int berth_image_load(struct berth_layers *l, archive_read_fn read, void *userdata,
-                     char ***ret_loaded, struct berth_error **err)
+int berth_image_load(struct berth_layers *l, const struct berth_load_opts *o,
+                     struct berth_error **err)
 {
-        struct loader ld = {.l = l, .store = berth_layers_engine(l)->store};
+        struct loader ld = {.o = o, .l = l, .store = berth_layers_engine(l)->store};
         static const struct tar_ops ops = {ld_entry, ld_data, ld_end};
         struct tar_limits lim = {
             .max_path = 4096, .max_entries = 4 * MAX_MEMBERS, .max_size = UINT64_MAX};
@@ -655,7 +727,7 @@ int berth_image_load(struct berth_layers *l, archive_read_fn read, void *userdat
         char *buf = xmalloc(1 << 20);
         int r;
         for (;;) {
-                ssize_t n = read(buf, 1 << 20, userdata, err);
+                ssize_t n = o->read(buf, 1 << 20, o->userdata, err);
                 if (n < 0) {
                         r = (int)n;
                         break;
@@ -670,15 +742,13 @@ int berth_image_load(struct berth_layers *l, archive_read_fn read, void *userdat
         free(buf);
         tar_reader_free(tr);
         blob_ingest_abort(ld.in);
-        char **lines = xcalloc(1, sizeof(char *));
-        size_t n_lines = 0;
         if (r == 0) {
                 struct member *mm = find_member(&ld, "manifest.json");
                 struct member *im = find_member(&ld, "index.json");
                 if (mm && mm->in_memory)
-                        r = load_docker_archive(&ld, mm, &lines, &n_lines, err);
+                        r = load_docker_archive(&ld, mm, err);
                 else if (im && im->in_memory)
-                        r = load_oci_layout(&ld, im, &lines, &n_lines, err);
+                        r = load_oci_layout(&ld, im, err);
                 else
                         r = berth_error_set(err, EINVAL,
                                             "archive: no manifest.json or index.json (neither a "
@@ -694,10 +764,5 @@ int berth_image_load(struct berth_layers *l, archive_read_fn read, void *userdat
         berth_layers_pull_leave(l);
         /* Whatever the archive held beyond the images is collected now. */
         berth_layers_collect(l);
-        if (r < 0) {
-                strv_free(lines);
-                return berth_error_prefix(err, "load");
-        }
-        *ret_loaded = lines;
-        return 0;
+        return r < 0 ? berth_error_prefix(err, "load") : 0;
 }

@@ -22,6 +22,7 @@
 #ifndef BERTH_ENGINE_ARCHIVE_H
 #define BERTH_ENGINE_ARCHIVE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -40,13 +41,23 @@ int berth_image_save(struct berth_layers *l, char *const *names, archive_write_f
 /* Input source of a load: up to len bytes into buf, 0 at the end, or a
  * negative errno with *err set. */
 typedef ssize_t (*archive_read_fn)(void *buf, size_t len, void *userdata, struct berth_error **err);
+/* One message of the load's JSON stream; a negative return (the client is
+ * gone) stops the load. */
+typedef int (*archive_emit_fn)(const struct json *msg, void *userdata);
 
-/*
- * Load a docker-archive or an OCI image layout tar read from `read`; *ret_loaded
- * gets the "Loaded image: x" / "Loaded image ID: sha256:…" lines
- * (NULL-terminated, strv_free).
- */
-int berth_image_load(struct berth_layers *l, archive_read_fn read, void *userdata,
-                     char ***ret_loaded, struct berth_error **err);
+struct berth_load_opts {
+        archive_read_fn read;
+        archive_emit_fn emit;
+        void *userdata; /* for both */
+        /* Without quiet, each layer unpacked gets dockerd's "Loading layer"
+         * progress ({"status","progressDetail","progress","id"}); either way
+         * each image gets {"stream":"Loaded image: x\n"} (or "Loaded image ID:
+         * sha256:…") once it is recorded. */
+        bool quiet;
+};
+
+/* Load a docker-archive or an OCI image layout tar. */
+int berth_image_load(struct berth_layers *l, const struct berth_load_opts *o,
+                     struct berth_error **err);
 
 #endif

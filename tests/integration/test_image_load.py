@@ -474,3 +474,39 @@ def test_client_gone_mid_upload_leaves_nothing_and_the_daemon_serves_on(env):
                       b"Transfer-Encoding: chunked\r\n\r\n", body)
     assert b"HTTP/1.1 200" in out and b"Loaded image: gone:1" in out, out[:300]
     assert berth(env, "images", "-q", "gone:1").stdout.strip()
+
+
+def test_load_progress_unless_quiet(env):
+    """quiet=0 (docker sends it when its stdout is a terminal): dockerd's
+    "Loading layer" progress per layer unpacked, ending at the layer's size."""
+    raws = [layer_tar([("a", b"a" * 3000)]), big_layer(4)]
+    arch = os.path.join(env.root, "progress.tar")
+    docker20_archive(arch, raws, ["progress:1"], "progress")
+    with open(arch, "rb") as f:
+        data = f.read()
+    head = (b"POST /v1.41/images/load?quiet=0 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            b"Content-Type: application/x-tar\r\nContent-Length: %d\r\n\r\n" % len(data))
+    out = raw_request(env.daemon.sock, head, [data])
+    assert out.startswith(b"HTTP/1.1 200 ")
+    body = out.split(b"\r\n\r\n", 1)[1]
+    msgs = []
+    while body:  # de-chunk
+        size, rest = body.split(b"\r\n", 1)
+        n = int(size, 16)
+        msgs.append(rest[:n])
+        body = rest[n + 2:]
+        if n == 0:
+            break
+    lines = [json.loads(x) for x in b"".join(msgs).splitlines()]
+    for raw in raws:
+        short = hexof(sha256(raw))[:12]
+        mine = [m for m in lines if m.get("id") == short]
+        assert mine and all(m["status"] == "Loading layer" for m in mine)
+        last = mine[-1]["progressDetail"]
+        assert last == {"current": len(raw), "total": len(raw)}
+        assert mine[-1]["progress"].startswith("[" + "=" * 50 + ">]")
+    assert lines[-1] == {"stream": "Loaded image: progress:1\n"}
+    # quiet: the same load says only what it loaded
+    berth(env, "rmi", "progress:1")
+    out = raw_request(env.daemon.sock, head.replace(b"quiet=0", b"quiet=1"), [data])
+    assert b"Loading layer" not in out and b"Loaded image: progress:1" in out
