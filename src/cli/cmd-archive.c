@@ -197,8 +197,8 @@ static int run_load(struct cli_ctx *ctx, const struct cli_flagset *fs)
         /* As docker: layer progress only on a terminal.  The archive streams to
          * the daemon as it is read: no copy in memory. */
         bool quiet = cli_flag_bool(fs, "quiet") || !isatty(fileno(ctx->out));
-        return stream_progress_body(ctx, "/images/load", quiet ? "quiet=1" : "quiet=0", false,
-                                    NULL, "application/x-tar", fd >= 0 ? fd : STDIN_FILENO);
+        return stream_progress_body(ctx, "/images/load", quiet ? "quiet=1" : "quiet=0", false, NULL,
+                                    "application/x-tar", fd >= 0 ? fd : STDIN_FILENO);
 }
 
 /* ---- the command table ---- */
