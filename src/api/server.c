@@ -1396,6 +1396,13 @@ static void conn_on_readable(struct conn *c)
                 c->in.data[c->in.len] = '\0';
                 if ((size_t)n < room)
                         break;
+                /* A complete head: dispatch it before reading on (epoll is
+                 * level-triggered), so a stream_body route reads its body from
+                 * the socket rather than from a buffer the loop filled. */
+                size_t from = c->in.len - (size_t)n;
+                from = from >= c->in_off + 3 ? from - 3 : c->in_off;
+                if (!c->have_head && memmem(c->in.data + from, c->in.len - from, "\r\n\r\n", 4))
+                        break;
         }
         conn_process(c);
 }
