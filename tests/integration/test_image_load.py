@@ -411,6 +411,27 @@ def test_broken_and_hostile_archives(env):
     w.close()
     fails_cleanly(env, os.path.join(env.root, "missing.tar"), "layer '../../etc/passwd' not found")
 
+    # layer names that are links going round in a circle, or out of the archive
+    w = TarWriter(os.path.join(env.root, "loop.tar"))
+    w.file(hexof(sha256(cfg)) + ".json", cfg)
+    w.symlink("x/layer.tar", "../y/layer.tar")
+    w.symlink("y/layer.tar", "../x/layer.tar")
+    w.symlink("z/layer.tar", "../../../../etc/passwd")
+    for layer in ("x/layer.tar", "z/layer.tar"):
+        w.file("manifest.json", json.dumps([{"Config": hexof(sha256(cfg)) + ".json",
+                                             "RepoTags": ["m:1"], "Layers": [layer]}]).encode())
+    w.close()
+    # the later manifest.json wins, as when a tar is extracted
+    fails_cleanly(env, os.path.join(env.root, "loop.tar"), "layer 'z/layer.tar' not found")
+    w = TarWriter(os.path.join(env.root, "loop2.tar"))
+    w.file(hexof(sha256(cfg)) + ".json", cfg)
+    w.symlink("x/layer.tar", "../y/layer.tar")
+    w.symlink("y/layer.tar", "../x/layer.tar")
+    w.file("manifest.json", json.dumps([{"Config": hexof(sha256(cfg)) + ".json",
+                                         "RepoTags": ["m:1"], "Layers": ["x/layer.tar"]}]).encode())
+    w.close()
+    fails_cleanly(env, os.path.join(env.root, "loop2.tar"), "layer 'x/layer.tar' not found")
+
     # index.json without oci-layout, and neither format
     w = TarWriter(os.path.join(env.root, "nolayout.tar"))
     w.file("index.json", b'{"schemaVersion":2,"manifests":[]}')
