@@ -25,6 +25,7 @@
 
 #include "base/buf.h"
 #include "base/log.h"
+#include "image/decompress.h"
 #include "image/layer.h"
 #include "image/reference.h"
 #include "image/tar.h"
@@ -246,6 +247,20 @@ struct loader {
         struct member *cur;     /* the regular member being read, or NULL (skipped) */
         struct blob_ingest *in; /* its ingest, when spooled and not already present */
 };
+
+/* The decompressor's sink: the archive's tar stream. */
+struct tar_feed {
+        struct tar_reader *tr;
+        bool failed; /* the error is the tar reader's (or a member's), not the decoder's */
+};
+
+static int feed_tar(const void *buf, size_t len, void *userdata, struct berth_error **err)
+{
+        struct tar_feed *f = userdata;
+        int r = tar_reader_feed(f->tr, buf, len, err);
+        f->failed = r < 0;
+        return r;
+}
 
 /* Lexically clean an archive path; NULL when it climbs above the root or is empty. */
 static char *clean_name(const char *dir, const char *name)
@@ -724,6 +739,9 @@ int berth_image_load(struct berth_layers *l, const struct berth_load_opts *o,
         /* Spooled blobs are unrecorded until the end: no collection meanwhile. */
         berth_layers_pull_enter(l);
         struct tar_reader *tr = tar_reader_new(&ops, &ld, &lim);
+        /* docker load takes the archive gzip-, bzip2-, xz- or zstd-compressed too. */
+        struct tar_feed feed = {tr, false};
+        struct decompressor *dc = decomp_new(feed_tar, &feed);
         char *buf = xmalloc(1 << 20);
         int r;
         for (;;) {
@@ -733,13 +751,21 @@ int berth_image_load(struct berth_layers *l, const struct berth_load_opts *o,
                         break;
                 }
                 if (n == 0) {
-                        r = tar_reader_finish(tr, err);
+                        r = decomp_finish(dc, err);
+                        if (r < 0 && !feed.failed)
+                                berth_error_prefix(err, "archive");
+                        else
+                                r = tar_reader_finish(tr, err);
                         break;
                 }
-                if ((r = tar_reader_feed(tr, buf, (size_t)n, err)) < 0)
+                if ((r = decomp_write(dc, buf, (size_t)n, err)) < 0) {
+                        if (!feed.failed)
+                                berth_error_prefix(err, "archive");
                         break;
+                }
         }
         free(buf);
+        decomp_free(dc);
         tar_reader_free(tr);
         blob_ingest_abort(ld.in);
         if (r == 0) {

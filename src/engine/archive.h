@@ -5,8 +5,9 @@
  * which docker load decompresses when it is compressed), each config as
  * "<hex>.json", and manifest.json [{"Config", "RepoTags", "Layers"}].  Load
  * reads such a tar, or an OCI image layout (oci-layout, index.json,
- * blobs/sha256/…, as `docker save` 25+, skopeo and buildah write it), as a
- * stream: every member except the small metadata files goes straight into the
+ * blobs/sha256/…, as `docker save` 25+, skopeo and buildah write it), plain
+ * or compressed with gzip, bzip2, xz or zstd as docker accepts it, as a
+ * stream (image/decompress.h): every member except the small metadata files goes straight into the
  * content store under its digest (names of the form blobs/sha256/<hex> are
  * verified against it), so memory stays flat whatever the size.  At the end
  * the manifest (manifest.json first, else index.json with platform linux/amd64

@@ -531,3 +531,24 @@ def test_load_progress_unless_quiet(env):
     berth(env, "rmi", "progress:1")
     out = raw_request(env.daemon.sock, head.replace(b"quiet=0", b"quiet=1"), [data])
     assert b"Loading layer" not in out and b"Loaded image: progress:1" in out
+
+
+@pytest.mark.parametrize("tool", ["gzip", "bzip2", "xz", "zstd"])
+def test_load_compressed_archive(env, tool):
+    """docker load takes the archive compressed; so does berth, through a pipe too."""
+    arch = os.path.join(env.root, "c.tar")
+    cid = docker20_archive(arch, [layer_tar([("etc/c", b"c" * 5000)]), big_layer(1)],
+                           ["comp/%s:1" % tool], tool)
+    subprocess.run([tool, "-q", "-f", arch] if tool != "zstd" else
+                   ["zstd", "-q", "-f", "--rm", arch], check=True)
+    ext = {"gzip": ".gz", "bzip2": ".bz2", "xz": ".xz", "zstd": ".zst"}[tool]
+    comp = arch + ext
+    assert berth(env, "load", "-i", comp).stdout == "Loaded image: comp/%s:1\n" % tool
+    assert inspect(env, "comp/%s:1" % tool)["Id"] == cid
+    berth(env, "rmi", "comp/%s:1" % tool)
+    with open(comp, "rb") as f:
+        data = f.read()
+    with open(comp, "wb") as f:
+        f.write(data[:len(data) * 2 // 3])
+    line = fails_cleanly(env, comp, "archive: ")
+    assert tool in line and ("unexpected end" in line or "invalid" in line), line
