@@ -1,5 +1,5 @@
 /*
- * archive.h — `docker save` / `docker load` archives (docker-archive format).
+ * archive.h — `docker save` / `docker load` archives (docker-archive, OCI layout).
  *
  * Save writes a tar: each layer as "<hex>/layer.tar" (the blob as pulled,
  * which docker load decompresses when it is compressed), each config as
@@ -7,15 +7,15 @@
  * reads such a tar, or an OCI image layout (oci-layout, index.json,
  * blobs/sha256/…, as `docker save` 25+, skopeo and buildah write it), plain
  * or compressed with gzip, bzip2, xz or zstd as docker accepts it, as a
- * stream (image/decompress.h): every member except the small metadata files goes straight into the
- * content store under its digest (names of the form blobs/sha256/<hex> are
- * verified against it), so memory stays flat whatever the size.  At the end
- * the manifest (manifest.json first, else index.json with platform linux/amd64
- * chosen from nested indexes) says which blobs are configs and layers; every
- * layer is unpacked and checked against the config's diff_ids, and the image
- * is recorded with the archive's names.  Spooled members no image uses are
- * collected afterwards.  Loaded images have no registry manifest, so they
- * cannot be pushed (push.h).
+ * stream (image/decompress.h): every member except the small metadata files
+ * goes straight into the content store under its digest (names of the form
+ * blobs/sha256/<hex> are verified against it), so memory stays flat whatever
+ * the size.  At the end the manifest (manifest.json first, else index.json
+ * with platform linux/amd64 chosen from nested indexes) says which blobs are
+ * configs and layers; every layer is unpacked and checked against the
+ * config's diff_ids, and the image is recorded with the archive's names.
+ * Spooled members no image uses are collected afterwards.  Loaded images
+ * have no registry manifest, so they cannot be pushed (push.h).
  *
  * Never: record an image before all its layers are unpacked and verified, or
  * take a member path from the archive as a file name on disk.
