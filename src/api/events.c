@@ -15,6 +15,7 @@
 
 #include "engine/events.h"
 #include "engine/images.h"
+#include "filters.h"
 #include "handlers.h"
 
 struct events_job {
@@ -133,26 +134,6 @@ static void *events_worker(void *arg)
         return NULL;
 }
 
-static char **filter_list(const struct json *filters, const char *key)
-{
-        const struct json *v = json_get(filters, key);
-        char **out = xcalloc(json_len(v) + 1, sizeof(char *));
-        size_t n = 0, i;
-        if (json_is(v, JSON_ARRAY)) {
-                struct json *item;
-                json_array_foreach (v, i, item)
-                        if (json_str(item))
-                                out[n++] = xstrdup(json_str(item));
-        } else if (json_is(v, JSON_OBJECT)) {
-                const char *k;
-                struct json *item;
-                json_object_foreach (v, i, k, item)
-                        if (json_is(item, JSON_BOOL) && item->b)
-                                out[n++] = xstrdup(k);
-        }
-        return out;
-}
-
 static void handle_events(struct api_request *req, void *userdata)
 {
         struct berth_engine *e = userdata;
@@ -167,27 +148,10 @@ static void handle_events(struct api_request *req, void *userdata)
                 api_reply_error(req, 400, "invalid timestamp for until: '%s'", until);
                 return;
         }
+        static const char *const allowed[] = {"type", "event", "image", NULL};
         _cleanup_json_ struct json *filters = NULL;
-        const char *f = api_request_query(req, "filters");
-        if (f && *f) {
-                _cleanup_error_ struct berth_error *err = NULL;
-                if (json_parse(f, strlen(f), &filters, &err) < 0 ||
-                    !json_is(filters, JSON_OBJECT)) {
-                        api_reply_error(req, 400, "invalid filter: %s",
-                                        err ? berth_error_msg(err) : "not a JSON object");
-                        return;
-                }
-                size_t i;
-                const char *k;
-                struct json *v;
-                json_object_foreach (filters, i, k, v) {
-                        if (v && strcmp(k, "type") != 0 && strcmp(k, "event") != 0 &&
-                            strcmp(k, "image") != 0) {
-                                api_reply_error(req, 400, "invalid filter '%s'", k);
-                                return;
-                        }
-                }
-        }
+        if (api_filters_parse(req, allowed, &filters) < 0)
+                return;
 
         struct events_job *j = xcalloc(1, sizeof(*j));
         j->events = e->events;
@@ -195,9 +159,9 @@ static void handle_events(struct api_request *req, void *userdata)
         j->cursor =
             berth_events_cursor(e->events, since && *since ? (since_ns > 0 ? since_ns : 1) : 0);
         j->until_ns = until_ns;
-        j->types = filter_list(filters, "type");
-        j->actions = filter_list(filters, "event");
-        j->images = filter_list(filters, "image");
+        j->types = api_filter_values(filters, "type");
+        j->actions = api_filter_values(filters, "event");
+        j->images = api_filter_values(filters, "image");
         j->stream = api_stream_begin(req, 200, "application/json");
         if (api_worker_spawn(events_worker, j) < 0) {
                 api_stream_end(j->stream);

@@ -22,6 +22,7 @@
 #include "engine/pull.h"
 #include "engine/push.h"
 #include "base/log.h"
+#include "filters.h"
 #include "handlers.h"
 #include "image/reference.h"
 
@@ -54,59 +55,6 @@ static struct json *familiar_array(char *const *names)
                 free(f);
         }
         return a;
-}
-
-/* ---- filters: {"dangling":{"true":true}} (CLI) or {"dangling":["true"]} (docker-py) ---- */
-
-static char **filter_values(const struct json *filters, const char *key)
-{
-        const struct json *v = json_get(filters, key);
-        char **out = xcalloc(json_len(v) + 1, sizeof(char *));
-        size_t n = 0, i;
-        if (json_is(v, JSON_ARRAY)) {
-                struct json *item;
-                json_array_foreach (v, i, item)
-                        if (json_str(item))
-                                out[n++] = xstrdup(json_str(item));
-        } else if (json_is(v, JSON_OBJECT)) {
-                const char *k;
-                struct json *item;
-                json_object_foreach (v, i, k, item)
-                        if (json_is(item, JSON_BOOL) && item->b)
-                                out[n++] = xstrdup(k);
-        }
-        return out;
-}
-
-static int parse_filters(struct api_request *req, const char *const *allowed, struct json **ret)
-{
-        *ret = NULL;
-        const char *f = api_request_query(req, "filters");
-        if (!f || !*f)
-                return 0;
-        _cleanup_error_ struct berth_error *err = NULL;
-        if (json_parse(f, strlen(f), ret, &err) < 0 || !json_is(*ret, JSON_OBJECT)) {
-                api_reply_error(req, 400, "invalid filter: %s",
-                                err ? berth_error_msg(err) : "not a JSON object");
-                json_free(*ret);
-                *ret = NULL;
-                return -EINVAL;
-        }
-        size_t i;
-        const char *k;
-        struct json *v;
-        json_object_foreach (*ret, i, k, v) {
-                bool ok = false;
-                for (size_t a = 0; v && allowed[a]; a++)
-                        ok |= strcmp(allowed[a], k) == 0;
-                if (!ok) {
-                        api_reply_error(req, 400, "invalid filter '%s'", k);
-                        json_free(*ret);
-                        *ret = NULL;
-                        return -EINVAL;
-                }
-        }
-        return 0;
 }
 
 static bool truthy(const char *s)
@@ -169,13 +117,13 @@ static void handle_list(struct api_request *req, void *userdata)
         static const char *const allowed[] = {"dangling", "reference", "label",
                                               "before",   "since",     NULL};
         _cleanup_json_ struct json *filters = NULL;
-        if (parse_filters(req, allowed, &filters) < 0)
+        if (api_filters_parse(req, allowed, &filters) < 0)
                 return;
-        _cleanup_strv_free_ char **dangling = filter_values(filters, "dangling");
-        _cleanup_strv_free_ char **refs = filter_values(filters, "reference");
-        _cleanup_strv_free_ char **labels = filter_values(filters, "label");
-        _cleanup_strv_free_ char **before = filter_values(filters, "before");
-        _cleanup_strv_free_ char **since = filter_values(filters, "since");
+        _cleanup_strv_free_ char **dangling = api_filter_values(filters, "dangling");
+        _cleanup_strv_free_ char **refs = api_filter_values(filters, "reference");
+        _cleanup_strv_free_ char **labels = api_filter_values(filters, "label");
+        _cleanup_strv_free_ char **before = api_filter_values(filters, "before");
+        _cleanup_strv_free_ char **since = api_filter_values(filters, "since");
         for (size_t i = 0; dangling[i]; i++)
                 if (!truthy(dangling[i]) && strcmp(dangling[i], "false") != 0 &&
                     strcmp(dangling[i], "0") != 0) {
@@ -464,9 +412,9 @@ static void handle_prune(struct api_request *req, void *userdata)
         struct berth_engine *e = userdata;
         static const char *const allowed[] = {"dangling", NULL};
         _cleanup_json_ struct json *filters = NULL;
-        if (parse_filters(req, allowed, &filters) < 0)
+        if (api_filters_parse(req, allowed, &filters) < 0)
                 return;
-        _cleanup_strv_free_ char **dangling = filter_values(filters, "dangling");
+        _cleanup_strv_free_ char **dangling = api_filter_values(filters, "dangling");
         bool all = dangling[0] && !truthy(dangling[0]);
         _cleanup_error_ struct berth_error *err = NULL;
         struct json *deleted = NULL;

@@ -1,0 +1,57 @@
+/*
+ * filters.c — parsing Docker's `filters` query parameter (contract in
+ * filters.h).  The map form keeps only values set to true, as dockerd's
+ * filters.FromJSON does; the list form keeps strings and skips the rest.
+ */
+#include <string.h>
+
+#include "filters.h"
+
+char **api_filter_values(const struct json *filters, const char *key)
+{
+        const struct json *v = json_get(filters, key);
+        char **out = xcalloc(json_len(v) + 1, sizeof(char *));
+        size_t n = 0, i;
+        if (json_is(v, JSON_ARRAY)) {
+                struct json *item;
+                json_array_foreach (v, i, item)
+                        if (json_str(item))
+                                out[n++] = xstrdup(json_str(item));
+        } else if (json_is(v, JSON_OBJECT)) {
+                const char *k;
+                struct json *item;
+                json_object_foreach (v, i, k, item)
+                        if (json_is(item, JSON_BOOL) && item->b)
+                                out[n++] = xstrdup(k);
+        }
+        return out;
+}
+
+int api_filters_parse(struct api_request *req, const char *const *allowed, struct json **ret)
+{
+        *ret = NULL;
+        const char *f = api_request_query(req, "filters");
+        if (!f || !*f)
+                return 0;
+        _cleanup_error_ struct berth_error *err = NULL;
+        _cleanup_json_ struct json *j = NULL;
+        if (json_parse(f, strlen(f), &j, &err) < 0 || !json_is(j, JSON_OBJECT)) {
+                api_reply_error(req, 400, "invalid filter: %s",
+                                err ? berth_error_msg(err) : "not a JSON object");
+                return -EINVAL;
+        }
+        size_t i;
+        const char *k;
+        struct json *v;
+        json_object_foreach (j, i, k, v) {
+                bool ok = false;
+                for (size_t a = 0; v && allowed[a]; a++)
+                        ok |= strcmp(allowed[a], k) == 0;
+                if (!ok) {
+                        api_reply_error(req, 400, "invalid filter '%s'", k);
+                        return -EINVAL;
+                }
+        }
+        *ret = TAKE_PTR(j);
+        return 0;
+}

@@ -1,0 +1,29 @@
+/*
+ * filters.h — Docker's `filters` query parameter, shared by every list and
+ * prune endpoint (images, events, and later containers, volumes, networks).
+ *
+ * The value is JSON: {"key":{"value":true}} as the docker CLI sends it, or
+ * {"key":["value"]} as docker-py and older clients do; both read the same.
+ * Keys are checked against the endpoint's list, as dockerd does, so a typo
+ * is "invalid filter 'x'" rather than a filter silently ignored.
+ *
+ * Never: accept a key the endpoint does not know, or answer twice.
+ */
+#ifndef BERTH_API_FILTERS_H
+#define BERTH_API_FILTERS_H
+
+#include "base/json.h"
+#include "server.h"
+
+/*
+ * Parse ?filters= into *ret (NULL when absent or empty).  allowed: the keys
+ * the endpoint understands, NULL-terminated.  On a malformed value or an
+ * unknown key the client has been answered with Docker's 400 and -EINVAL is
+ * returned.
+ */
+int api_filters_parse(struct api_request *req, const char *const *allowed, struct json **ret);
+
+/* Every value given for key, in order (NULL-terminated, never NULL; strv_free). */
+char **api_filter_values(const struct json *filters, const char *key);
+
+#endif
