@@ -449,8 +449,8 @@ static int open_repo(struct pull *p, const struct image_ref *ref, struct registr
  * now names another image than before (docker's "newer image"), 0 when it was
  * up to date, or a negative errno; -ECANCELED once the client is gone.
  */
-static int pull_one(struct pull *p, const struct image_ref *ref, const struct oci_platform *platform,
-                    struct berth_error **err)
+static int pull_one(struct pull *p, const struct image_ref *ref,
+                    const struct oci_platform *platform, struct berth_error **err)
 {
         struct berth_engine *e = p->e;
         struct registry_image img;
@@ -619,8 +619,10 @@ static int pull_all_tags(struct pull *p, const struct image_ref *name,
         }
         for (size_t i = 0; tags[i]; i++) {
                 if (!image_ref_tag_valid(tags[i]))
-                        return berth_error_set(err, EINVAL, "tag '%s' from the registry: invalid "
-                                               "tag format", tags[i]);
+                        return berth_error_set(err, EINVAL,
+                                               "tag '%s' from the registry: invalid "
+                                               "tag format",
+                                               tags[i]);
                 _cleanup_image_ref_ struct image_ref *t = image_ref_dup(name);
                 t->tag = xstrdup(tags[i]);
                 r = pull_one(p, t, platform, err);

@@ -47,10 +47,11 @@
 typedef int (*berth_pull_emit_fn)(const struct json *msg, void *userdata);
 
 struct berth_pull_opts {
-        const char *reference;            /* "busybox", "busybox:1", "host:5000/a/b@sha256:…" */
-        const char *platform;             /* "os/arch[/variant]", NULL: linux/amd64 */
-        bool all_tags; /* a reference without tag or digest means every tag (docker's API with
-                          an empty `tag`), not :latest */
+        const char *reference; /* "busybox", "busybox:1", "host:5000/a/b@sha256:…" */
+        const char *platform;  /* "os/arch[/variant]", NULL: linux/amd64 */
+        /* A reference without tag or digest means every tag (docker's API with an empty `tag`),
+         * not :latest. */
+        bool all_tags;
         const struct registry_auth *auth; /* NULL: anonymous */
         berth_pull_emit_fn emit;
         void *userdata;

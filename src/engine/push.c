@@ -316,7 +316,8 @@ int berth_image_push(struct berth_engine *e, const struct berth_push_opts *o, bo
 
         /* dockerd names the repository first, then finds out what it has to push. */
         {
-                _cleanup_free_ char *st = xasprintf("The push refers to repository [%s]", repo_name);
+                _cleanup_free_ char *st =
+                    xasprintf("The push refers to repository [%s]", repo_name);
                 if ((r = emit_status(&p, st)) < 0)
                         goto out;
         }

@@ -20,7 +20,8 @@ import urllib.request
 import pytest
 
 from test_daemon import Daemon, berth, tmproot  # noqa: F401
-from test_registry import build_image, free_port, http_push, registries, regwork  # noqa: F401
+from test_registry import (build_image, free_port, http_push, registries, regwork,  # noqa: F401
+                           run_client)
 
 TAGS = ["v1", "v2", "v3"]
 DOCKER_20 = "/usr/bin/docker"
@@ -52,6 +53,11 @@ def registry_get(host, path, accept=None):
                                  headers={"Accept": accept} if accept else {})
     with urllib.request.urlopen(req) as f:
         return f.read()
+
+
+def registry_tags(host, repo):
+    """The tags as the registry lists them (Distribution's order is not sorted)."""
+    return json.loads(registry_get(host, "/v2/%s/tags/list" % repo))["tags"]
 
 
 def local_tags(host, repo):
@@ -171,15 +177,17 @@ def test_pull_all_tags_cli(pulld, regwork, registries):
     imgs = push_tags(reg, "tests/multi", TAGS)
     host = "unix://" + pulld.sock
     repo = "%s/tests/multi" % reg.host
+    order = registry_tags(reg.host, "tests/multi")
+    assert sorted(order) == TAGS
 
     r = berth("pull", "--all-tags", repo, host=host)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert "Using default tag" not in r.stdout
     assert [l for l in lines if l.endswith(": Pulling from tests/multi")] == \
-        ["%s: Pulling from tests/multi" % t for t in TAGS]
+        ["%s: Pulling from tests/multi" % t for t in order]
     assert [l for l in lines if l.startswith("Digest: ")] == \
-        ["Digest: %s" % imgs[t].top_digest for t in TAGS]
+        ["Digest: %s" % imgs[t].top_digest for t in order]
     assert lines[-2:] == ["Status: Downloaded newer image for %s" % repo, repo]
     assert local_tags(host, repo) == ["%s:%s" % (repo, t) for t in TAGS]
     for t in TAGS:
@@ -210,20 +218,21 @@ def test_pull_all_tags_api(pulld, regwork, registries):
     reg = registries(regwork)
     imgs = push_tags(reg, "tests/api", TAGS)
     repo = "%s/tests/api" % reg.host
+    order = registry_tags(reg.host, "tests/api")
     # No `tag`: every tag, in the registry's order, in one stream.
     status, _, body = pulld.request("POST", "/v1.41/images/create?fromImage=%s" % repo)
     assert status == 200
     msgs = [json.loads(l) for l in body.decode().splitlines() if l.strip()]
-    assert [m.get("id") for m in msgs if m.get("status") == "Pulling from tests/api"] == TAGS
+    assert [m.get("id") for m in msgs if m.get("status") == "Pulling from tests/api"] == order
     assert [m["status"] for m in msgs if m.get("status", "").startswith("Digest: ")] == \
-        ["Digest: %s" % imgs[t].top_digest for t in TAGS]
+        ["Digest: %s" % imgs[t].top_digest for t in order]
     assert msgs[-1] == {"status": "Status: Downloaded newer image for %s" % repo}
     assert not any("error" in m for m in msgs)
     # Old clients' `pull -a` sent "name:"; dockerd reads it as the bare name.
     status, _, body = pulld.request("POST", "/images/create?fromImage=%s:" % repo)
     assert status == 200
     msgs = [json.loads(l) for l in body.decode().splitlines() if l.strip()]
-    assert [m.get("id") for m in msgs if m.get("status") == "Pulling from tests/api"] == TAGS
+    assert [m.get("id") for m in msgs if m.get("status") == "Pulling from tests/api"] == order
     assert msgs[-1] == {"status": "Status: Image is up to date for %s" % repo}
     # A tag in fromImage (and no `tag`) is that tag only.
     status, _, body = pulld.request("POST", "/images/create?fromImage=%s:v2" % repo)
@@ -269,6 +278,25 @@ def test_pull_all_tags_follows_link_pages(pulld, regwork, registries, paging):
     assert local_tags(host, repo) == ["%s:%s" % (repo, t) for t in tags]
     assert [l for l in lines if l.startswith("Digest: ")] == \
         ["Digest: %s" % imgs[t].top_digest for t in tags]
+
+
+def test_tags_list_tries_mirrors_first(regwork, registries):
+    """The listing takes a pull's path for docker.io: each mirror, then the origin."""
+    origin, mirror = registries(regwork), registries(regwork)
+    push_tags(origin, "library/bb", ["o1", "o2"])
+    push_tags(mirror, "library/bb", ["m1"])
+    dead = "http://127.0.0.1:%d" % free_port()
+    out = run_client("--mirror", "http://" + mirror.host, "--docker-io", "http://" + origin.host,
+                     "tags", "docker.io/library/bb").stdout.decode().split()
+    assert out == ["m1"]
+    out = run_client("--mirror", dead, "--docker-io", "http://" + origin.host,
+                     "tags", "docker.io/library/bb").stdout.decode().split()
+    assert sorted(out) == ["o1", "o2"]
+    # A mirror without the repository: the origin answers.
+    empty = registries(regwork)
+    out = run_client("--mirror", "http://" + empty.host, "--docker-io", "http://" + origin.host,
+                     "tags", "docker.io/library/bb").stdout.decode().split()
+    assert sorted(out) == ["o1", "o2"]
 
 
 # ---- push --all-tags ----
