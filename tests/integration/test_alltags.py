@@ -17,6 +17,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+import docker
 import pytest
 
 from test_daemon import Daemon, berth, tmproot  # noqa: F401
@@ -412,3 +413,24 @@ def test_docker_cli_all_tags(pulld, regwork, registries, tmproot, binary):
         == TAGS
     r = run_docker(binary, pulld.sock, cfg, "push", "-a", dst + ":v1")
     assert (r.returncode, r.stderr) == (1, "tag can't be used with --all-tags/-a\n")
+
+
+def test_docker_py_all_tags(pulld, regwork, registries):
+    """docker-py sends no tag for all_tags=True and for push() of a bare name."""
+    reg_a, reg_b = registries(regwork), registries(regwork)
+    imgs = push_tags(reg_a, "tests/py", TAGS)
+    src, dst = "%s/tests/py" % reg_a.host, "%s/copy/py" % reg_b.host
+    c = docker.DockerClient(base_url="unix://" + pulld.sock, version="1.41")
+    try:
+        got = c.images.pull(src, all_tags=True)
+        assert sorted(t for i in got for t in i.tags) == ["%s:%s" % (src, t) for t in TAGS]
+        for t in TAGS:
+            assert c.images.get("%s:%s" % (src, t)).tag(dst, t)
+        out = [json.loads(l) for l in c.api.push(dst, stream=True)]
+        assert out[0] == {"status": "The push refers to repository [%s]" % dst}
+        assert [m["aux"]["Tag"] for m in out if "aux" in m] == TAGS
+        assert [m["aux"]["Digest"] for m in out if "aux" in m] == \
+            [imgs[t].top_digest for t in TAGS]
+    finally:
+        c.close()
+    assert sorted(registry_tags(reg_b.host, "copy/py")) == TAGS
