@@ -401,11 +401,9 @@ static int record_image(struct pull *p, const char *image_id, const char *manife
         return r;
 }
 
-/* The image ID a tag points at now ("" when none), to tell "up to date" from "newer". */
-static char *current_tag_target(struct pull *p, const char *tag_name)
+/* The first column of a one-key query on the worker's own connection ("" when no row). */
+static char *db_lookup(struct pull *p, const char *sql, const char *key)
 {
-        if (!tag_name)
-                return xstrdup("");
         _cleanup_config_ struct berth_config *c = berth_engine_config(p->e);
         _cleanup_free_ char *path = xasprintf("%s/berth.db", c->data_root);
         _cleanup_db_ struct berth_db *db = NULL;
@@ -413,15 +411,14 @@ static char *current_tag_target(struct pull *p, const char *tag_name)
                 return xstrdup("");
         sqlite3 *h = berth_db_handle(db);
         sqlite3_stmt *st = NULL;
-        char *id = NULL;
-        if (sqlite3_prepare_v2(h, "SELECT image_id FROM tags WHERE name = ?1", -1, &st, NULL) ==
-            SQLITE_OK) {
-                sqlite3_bind_text(st, 1, tag_name, -1, SQLITE_STATIC);
-                if (sqlite3_step(st) == SQLITE_ROW)
-                        id = xstrdup((const char *)sqlite3_column_text(st, 0));
+        char *val = NULL;
+        if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+                if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+                        val = xstrdup((const char *)sqlite3_column_text(st, 0));
                 sqlite3_finalize(st);
         }
-        return id ? id : xstrdup("");
+        return val ? val : xstrdup("");
 }
 
 static int open_repo(struct pull *p, const struct image_ref *ref, struct registry_client **ret_c,
@@ -461,7 +458,7 @@ static int pull_one(struct pull *p, const struct image_ref *ref,
         _cleanup_free_ char *familiar = image_ref_familiar(ref), *tag_name = NULL,
                             *digest_name = NULL, *before = NULL, *repo_name = image_ref_name(ref);
         _cleanup_config_ struct berth_config *conf = NULL;
-        bool image_known = false;
+        bool image_known = false, up_to_date = false;
 
         const char *what = ref->digest ? ref->digest : ref->tag;
         int r = registry_resolve(p->repo, what, platform, &img, err);
@@ -471,10 +468,12 @@ static int pull_one(struct pull *p, const struct image_ref *ref,
                 goto out;
         }
 
-        /* From here on the client sees a stream: "Pulling from library/busybox", id the tag. */
+        /* From here on the client sees a stream: "Pulling from library/busybox", id the tag, or
+         * for a digest the whole reference ("docker.io/library/busybox@sha256:…") as dockerd. */
         {
                 _cleanup_free_ char *st = xasprintf("Pulling from %s", ref->path);
-                r = emit_msg(p, status_msg(st, what));
+                _cleanup_free_ char *id = ref->digest ? image_ref_string(ref) : xstrdup(what);
+                r = emit_msg(p, status_msg(st, id));
                 if (r < 0)
                         goto cancelled;
         }
@@ -498,7 +497,18 @@ static int pull_one(struct pull *p, const struct image_ref *ref,
         /* What the tag names: the index when there is one (docker's "Digest:" and RepoDigests). */
         const char *top_digest = img.index.body ? img.index.digest : img.manifest.digest;
         digest_name = xasprintf("%s@%s", repo_name, top_digest);
-        before = current_tag_target(p, tag_name);
+        /* What the reference names here now: the same image is "up to date" (dockerd asks its
+         * reference store, by tag or by digest alike). */
+        before = tag_name ? db_lookup(p, "SELECT image_id FROM tags WHERE name = ?1", tag_name)
+                          : db_lookup(p, "SELECT image_id FROM repo_digests WHERE name = ?1",
+                                      digest_name);
+        const char *image_id = img.parsed->config.digest;
+        up_to_date = strcmp(before, image_id) == 0;
+        {
+                _cleanup_free_ char *had =
+                    db_lookup(p, "SELECT id FROM images WHERE id = ?1", image_id);
+                image_known = *had != '\0';
+        }
 
         /* The layers: what is unpacked here already exists; the rest goes to the pool. */
         p->n_jobs = m->n_layers;
@@ -518,8 +528,9 @@ static int pull_one(struct pull *p, const struct image_ref *ref,
                 snprintf(j->short_id, sizeof(j->short_id), "%.12s",
                          hex ? hex + 1 : j->desc->digest);
                 j->present = layer_exists(conf->data_root, j->chain_id);
+                /* An image stored whole shows no layers at all, as dockerd. */
+                image_known = image_known && j->present;
         }
-        image_known = before && strcmp(before, img.parsed->config.digest) == 0;
         for (size_t i = 0; i < p->n_jobs && !image_known; i++)
                 if ((r = emit_layer(p, &p->jobs[i],
                                     p->jobs[i].present ? "Already exists" : "Pulling fs layer")) <
@@ -585,7 +596,7 @@ static int pull_one(struct pull *p, const struct image_ref *ref,
                 if ((r = emit_msg(p, status_msg(dg, NULL))) < 0)
                         goto cancelled;
         }
-        r = image_known ? 0 : 1;
+        r = up_to_date ? 0 : 1;
         goto out;
 
 cancelled:

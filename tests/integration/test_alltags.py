@@ -214,6 +214,17 @@ def test_pull_all_tags_cli(pulld, regwork, registries):
     assert r.stdout.splitlines()[-2] == "Status: Downloaded newer image for %s" % repo
     assert local_tags(host, repo) == ["%s:%s" % (repo, t) for t in TAGS + ["v4"]]
 
+    # A new tag naming an image already here: no layer lines for it (dockerd has the image),
+    # yet the tag is new, so the repository is "newer".
+    http_push("http://" + reg.host, "tests/multi", "v5", imgs["v1"])
+    r = berth("pull", "-a", repo, host=host)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    at = lines.index("v5: Pulling from tests/multi")
+    assert lines[at + 1] == "Digest: %s" % imgs["v1"].top_digest
+    assert not any("Already exists" in l or "Pull complete" in l for l in lines)
+    assert lines[-2] == "Status: Downloaded newer image for %s" % repo
+
 
 def test_pull_all_tags_api(pulld, regwork, registries):
     reg = registries(regwork)
@@ -240,6 +251,12 @@ def test_pull_all_tags_api(pulld, regwork, registries):
     msgs = [json.loads(l) for l in body.decode().splitlines() if l.strip()]
     assert [m.get("id") for m in msgs if m.get("status", "").startswith("Pulling from")] == ["v2"]
     assert msgs[-1] == {"status": "Status: Image is up to date for %s:v2" % repo}
+    # By digest (not all tags): dockerd's id is the whole reference.
+    dg = imgs["v3"].top_digest
+    status, _, body = pulld.request("POST", "/images/create?fromImage=%s&tag=%s" % (repo, dg))
+    msgs = [json.loads(l) for l in body.decode().splitlines() if l.strip()]
+    assert msgs[0] == {"status": "Pulling from tests/api", "id": "%s@%s" % (repo, dg)}
+    assert msgs[-1] == {"status": "Status: Image is up to date for %s@%s" % (repo, dg)}
 
 
 def test_pull_all_tags_errors(pulld, regwork, registries):
