@@ -479,6 +479,7 @@ struct pull_job {
         struct berth_engine *engine;
         bool push; /* the same job shape serves push */
         char *push_tag;
+        bool all_tags; /* pull: no `tag`, so a bare repository name means every tag */
         char *reference, *platform;
         char *username, *password, *identity_token, *registry_token;
         struct registry_auth auth;
@@ -526,6 +527,7 @@ static void *pull_worker(void *arg)
         struct berth_pull_opts o = {
             .reference = j->reference,
             .platform = j->platform,
+            .all_tags = j->all_tags,
             .auth = j->have_auth ? &j->auth : NULL,
             .emit = pull_emit,
             .userdata = j,
@@ -609,10 +611,15 @@ static void handle_create(struct api_request *req, void *userdata)
         }
         struct pull_job *j = xcalloc(1, sizeof(*j));
         j->engine = userdata;
-        if (tag && *tag)
+        if (tag && *tag) {
                 j->reference = xasprintf("%s%c%s", from, strchr(tag, ':') ? '@' : ':', tag);
-        else
-                j->reference = xstrdup(from);
+        } else {
+                /* As dockerd: old clients' `pull -a` sends "name:", and no tag at all means
+                 * every tag of a bare repository name. */
+                size_t n = strlen(from);
+                j->reference = xstrndup(from, n > 1 && from[n - 1] == ':' ? n - 1 : n);
+                j->all_tags = true;
+        }
         j->platform = platform && *platform ? xstrdup(platform) : NULL;
         parse_registry_auth(req, j);
         j->stream = api_stream_detach(req);

@@ -364,8 +364,12 @@ static int stream_progress(struct cli_ctx *ctx, struct cli_client *c, const char
         return code;
 }
 
-/* pull and push alike: the reference normalised (docker's "Using default tag"), then the daemon. */
-static int transfer_begin(struct cli_ctx *ctx, const char *arg, bool quiet,
+/*
+ * pull and push alike: the reference normalised (docker's "Using default
+ * tag"), then the daemon.  With all (--all-tags) the name must be a bare
+ * repository, checked before the daemon is asked, as docker's CLI does.
+ */
+static int transfer_begin(struct cli_ctx *ctx, const char *arg, bool quiet, bool all,
                           struct image_ref **ret_ref, struct cli_client **ret_client)
 {
         _cleanup_error_ struct berth_error *err = NULL;
@@ -374,7 +378,11 @@ static int transfer_begin(struct cli_ctx *ctx, const char *arg, bool quiet,
                 fprintf(ctx->err, "%s\n", berth_error_msg(err));
                 return -EINVAL;
         }
-        if (!ref->tag && !ref->digest) {
+        if (all && (ref->tag || ref->digest)) {
+                fprintf(ctx->err, "tag can't be used with --all-tags/-a\n");
+                return -EINVAL;
+        }
+        if (!all && !ref->tag && !ref->digest) {
                 ref->tag = xstrdup(IMAGE_REF_DEFAULT_TAG);
                 if (!quiet)
                         fprintf(ctx->out, "Using default tag: %s\n", IMAGE_REF_DEFAULT_TAG);
@@ -389,16 +397,20 @@ static int run_pull(struct cli_ctx *ctx, const struct cli_flagset *fs)
 {
         _cleanup_image_ref_ struct image_ref *ref = NULL;
         bool quiet = cli_flag_bool(fs, "quiet");
+        bool all = cli_flag_bool(fs, "all-tags");
         struct cli_client *c;
-        if (transfer_begin(ctx, fs->args[0], quiet, &ref, &c) < 0)
+        if (transfer_begin(ctx, fs->args[0], quiet, all, &ref, &c) < 0)
                 return 1;
 
         _cleanup_free_ char *name = image_ref_name(ref);
         struct berth_buf q = BERTH_BUF_INIT;
         buf_puts(&q, "fromImage=");
         http_escape_query(&q, name);
-        buf_puts(&q, "&tag=");
-        http_escape_query(&q, ref->digest ? ref->digest : ref->tag);
+        /* No tag at all asks the daemon for every tag of the repository. */
+        if (!all) {
+                buf_puts(&q, "&tag=");
+                http_escape_query(&q, ref->digest ? ref->digest : ref->tag);
+        }
         const char *platform = cli_flag_string(fs, "platform");
         if (platform && *platform) {
                 buf_puts(&q, "&platform=");
@@ -421,12 +433,14 @@ static int run_push(struct cli_ctx *ctx, const struct cli_flagset *fs)
 {
         _cleanup_image_ref_ struct image_ref *ref = NULL;
         bool quiet = cli_flag_bool(fs, "quiet");
+        bool all = cli_flag_bool(fs, "all-tags");
         struct cli_client *c;
-        if (transfer_begin(ctx, fs->args[0], quiet, &ref, &c) < 0)
+        if (transfer_begin(ctx, fs->args[0], quiet, all, &ref, &c) < 0)
                 return 1;
         _cleanup_free_ char *name = image_ref_name(ref);
         _cleanup_free_ char *path = image_path(name, "/push");
         struct berth_buf q = BERTH_BUF_INIT;
+        /* An empty tag pushes every local tag of the repository (--all-tags). */
         buf_puts(&q, "tag=");
         http_escape_query(&q, ref->tag ? ref->tag : "");
         _cleanup_free_ char *cred_key = cli_credentials_key(ref->domain);
@@ -704,6 +718,8 @@ static const struct cli_flag history_flags[] = {
 };
 
 static const struct cli_flag pull_flags[] = {
+    {"all-tags", 'a', CLI_FLAG_BOOL, "Download all tagged images in the repository", NULL, NULL,
+     false, NULL},
     {"platform", 0, CLI_FLAG_STRING, "Set platform if server is multi-platform capable", NULL, NULL,
      false, NULL},
     {"quiet", 'q', CLI_FLAG_BOOL, "Suppress verbose output", NULL, NULL, false, NULL},
@@ -771,6 +787,8 @@ const struct cli_command cli_cmd_pull = {
 };
 
 static const struct cli_flag push_flags[] = {
+    {"all-tags", 'a', CLI_FLAG_BOOL, "Push all tags of an image to the repository", NULL, NULL,
+     false, NULL},
     {"quiet", 'q', CLI_FLAG_BOOL, "Suppress verbose output", NULL, NULL, false, NULL},
 };
 

@@ -12,6 +12,9 @@
  * (docker's order), the records are written in one transaction, and the
  * digest and status lines end the stream.
  *
+ * A repository pull (all tags) lists the tags once and runs the same steps
+ * per tag, one after another, on the same repo and stream.
+ *
  * Messages from several threads go through one mutex, so emit sees one call
  * at a time and a failed emit (client gone) sets the cancel flag, which the
  * registry client checks between reads.
@@ -398,11 +401,9 @@ static int record_image(struct pull *p, const char *image_id, const char *manife
         return r;
 }
 
-/* The image ID a tag points at now ("" when none), to tell "up to date" from "newer". */
-static char *current_tag_target(struct pull *p, const char *tag_name)
+/* The first column of a one-key query on the worker's own connection ("" when no row). */
+static char *db_lookup(struct pull *p, const char *sql, const char *key)
 {
-        if (!tag_name)
-                return xstrdup("");
         _cleanup_config_ struct berth_config *c = berth_engine_config(p->e);
         _cleanup_free_ char *path = xasprintf("%s/berth.db", c->data_root);
         _cleanup_db_ struct berth_db *db = NULL;
@@ -410,15 +411,14 @@ static char *current_tag_target(struct pull *p, const char *tag_name)
                 return xstrdup("");
         sqlite3 *h = berth_db_handle(db);
         sqlite3_stmt *st = NULL;
-        char *id = NULL;
-        if (sqlite3_prepare_v2(h, "SELECT image_id FROM tags WHERE name = ?1", -1, &st, NULL) ==
-            SQLITE_OK) {
-                sqlite3_bind_text(st, 1, tag_name, -1, SQLITE_STATIC);
-                if (sqlite3_step(st) == SQLITE_ROW)
-                        id = xstrdup((const char *)sqlite3_column_text(st, 0));
+        char *val = NULL;
+        if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+                if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+                        val = xstrdup((const char *)sqlite3_column_text(st, 0));
                 sqlite3_finalize(st);
         }
-        return id ? id : xstrdup("");
+        return val ? val : xstrdup("");
 }
 
 static int open_repo(struct pull *p, const struct image_ref *ref, struct registry_client **ret_c,
@@ -440,59 +440,45 @@ static int open_repo(struct pull *p, const struct image_ref *ref, struct registr
         return 0;
 }
 
-int berth_image_pull(struct berth_engine *e, const struct berth_pull_opts *o, bool *ret_started,
-                     struct berth_error **err)
+/*
+ * One image: resolve ref (a tag or a digest), report "Pulling from", fetch
+ * config and layers, record it, report "Digest:".  Returns 1 when the tag
+ * now names another image than before (docker's "newer image"), 0 when it was
+ * up to date, or a negative errno; -ECANCELED once the client is gone.
+ */
+static int pull_one(struct pull *p, const struct image_ref *ref,
+                    const struct oci_platform *platform, struct berth_error **err)
 {
-        struct pull p = {.e = e, .o = o};
-        pthread_mutex_init(&p.emit_lock, NULL);
-        struct registry_client *client = NULL;
+        struct berth_engine *e = p->e;
         struct registry_image img;
         memset(&img, 0, sizeof(img));
         struct oci_image_config *cfg = NULL;
-        struct oci_platform platform;
-        memset(&platform, 0, sizeof(platform));
-        bool have_platform = false;
         _cleanup_free_ char *cfg_body = NULL;
         size_t cfg_len = 0;
-        _cleanup_image_ref_ struct image_ref *ref = NULL;
-        _cleanup_free_ char *familiar = NULL, *tag_name = NULL, *digest_name = NULL, *before = NULL,
-                            *repo_name = NULL;
+        _cleanup_free_ char *familiar = image_ref_familiar(ref), *tag_name = NULL,
+                            *digest_name = NULL, *before = NULL, *repo_name = image_ref_name(ref);
         _cleanup_config_ struct berth_config *conf = NULL;
+        bool image_known = false, up_to_date = false;
 
-        /* Collection of unreferenced files waits while this pull holds unrecorded ones. */
-        if (e->layers)
-                berth_layers_pull_enter(e->layers);
-        int r = image_ref_parse_pull(o->reference, &ref, err);
-        if (r < 0)
-                goto out;
-        if (o->platform && *o->platform) {
-                r = oci_platform_parse(o->platform, &platform, err);
-                if (r < 0)
-                        goto out;
-                have_platform = true;
-        }
-        familiar = image_ref_familiar(ref);
-        repo_name = image_ref_name(ref);
-        r = open_repo(&p, ref, &client, err);
-        if (r < 0)
-                goto out;
         const char *what = ref->digest ? ref->digest : ref->tag;
-        r = registry_resolve(p.repo, what, have_platform ? &platform : NULL, &img, err);
+        int r = registry_resolve(p->repo, what, platform, &img, err);
         if (r < 0) {
                 if (r == -ENOENT)
                         r = berth_error_prefix(err, "manifest for %s not found", familiar);
                 goto out;
         }
 
-        /* From here on the client sees a stream: "Pulling from library/busybox", id the tag. */
+        /* From here on the client sees a stream: "Pulling from library/busybox", id the tag, or
+         * for a digest the whole reference ("docker.io/library/busybox@sha256:…") as dockerd. */
         {
                 _cleanup_free_ char *st = xasprintf("Pulling from %s", ref->path);
-                r = emit_msg(&p, status_msg(st, ref->digest ? ref->digest : ref->tag));
+                _cleanup_free_ char *id = ref->digest ? image_ref_string(ref) : xstrdup(what);
+                r = emit_msg(p, status_msg(st, id));
                 if (r < 0)
                         goto cancelled;
         }
         const struct oci_manifest *m = img.parsed;
-        r = fetch_config(&p, &m->config, &cfg_body, &cfg_len, err);
+        r = fetch_config(p, &m->config, &cfg_body, &cfg_len, err);
         if (r == 0)
                 r = oci_image_config_parse(cfg_body, cfg_len, &cfg, err);
         if (r < 0)
@@ -506,75 +492,90 @@ int berth_image_pull(struct berth_engine *e, const struct berth_pull_opts *o, bo
                 goto out;
         }
 
-        if (ref->tag && !ref->digest) {
+        if (ref->tag && !ref->digest)
                 tag_name = image_ref_string(ref);
-        }
         /* What the tag names: the index when there is one (docker's "Digest:" and RepoDigests). */
         const char *top_digest = img.index.body ? img.index.digest : img.manifest.digest;
         digest_name = xasprintf("%s@%s", repo_name, top_digest);
-        before = current_tag_target(&p, tag_name);
+        /* What the reference names here now: the same image is "up to date" (dockerd asks its
+         * reference store, by tag or by digest alike). */
+        before = tag_name ? db_lookup(p, "SELECT image_id FROM tags WHERE name = ?1", tag_name)
+                          : db_lookup(p, "SELECT image_id FROM repo_digests WHERE name = ?1",
+                                      digest_name);
+        const char *image_id = img.parsed->config.digest;
+        up_to_date = strcmp(before, image_id) == 0;
+        {
+                _cleanup_free_ char *had =
+                    db_lookup(p, "SELECT id FROM images WHERE id = ?1", image_id);
+                image_known = *had != '\0';
+        }
 
         /* The layers: what is unpacked here already exists; the rest goes to the pool. */
-        p.n_jobs = m->n_layers;
-        p.jobs = xcalloc(p.n_jobs ? p.n_jobs : 1, sizeof(*p.jobs));
+        p->n_jobs = m->n_layers;
+        p->next_job = 0;
+        p->jobs = xcalloc(p->n_jobs ? p->n_jobs : 1, sizeof(*p->jobs));
         conf = berth_engine_config(e);
-        for (size_t i = 0; i < p.n_jobs; i++) {
-                struct layer_job *j = &p.jobs[i];
-                j->p = &p;
+        for (size_t i = 0; i < p->n_jobs; i++) {
+                struct layer_job *j = &p->jobs[i];
+                j->p = p;
                 j->index = i;
                 j->desc = &m->layers[i];
                 j->diff_id = cfg->diff_ids[i];
                 if (i)
-                        memcpy(j->parent_chain, p.jobs[i - 1].chain_id, sizeof(j->parent_chain));
+                        memcpy(j->parent_chain, p->jobs[i - 1].chain_id, sizeof(j->parent_chain));
                 layer_chain_id(i ? j->parent_chain : NULL, j->diff_id, j->chain_id);
                 const char *hex = strchr(j->desc->digest, ':');
                 snprintf(j->short_id, sizeof(j->short_id), "%.12s",
                          hex ? hex + 1 : j->desc->digest);
                 j->present = layer_exists(conf->data_root, j->chain_id);
+                /* An image stored whole shows no layers at all, as dockerd. */
+                image_known = image_known && j->present;
         }
-        bool image_known = before && strcmp(before, img.parsed->config.digest) == 0;
-        for (size_t i = 0; i < p.n_jobs && !image_known; i++)
-                if ((r = emit_layer(&p, &p.jobs[i],
-                                    p.jobs[i].present ? "Already exists" : "Pulling fs layer")) < 0)
+        for (size_t i = 0; i < p->n_jobs && !image_known; i++)
+                if ((r = emit_layer(p, &p->jobs[i],
+                                    p->jobs[i].present ? "Already exists" : "Pulling fs layer")) <
+                    0)
                         goto cancelled;
 
         size_t workers =
             conf->max_concurrent_downloads > 0 ? (size_t)conf->max_concurrent_downloads : 1;
-        if (workers > p.n_jobs)
-                workers = p.n_jobs;
+        if (workers > p->n_jobs)
+                workers = p->n_jobs;
         pthread_t *th = xcalloc(workers ? workers : 1, sizeof(*th));
         size_t started_threads = 0;
         for (size_t i = 0; i < workers; i++) {
                 pthread_attr_t attr;
                 pthread_attr_init(&attr);
                 pthread_attr_setstacksize(&attr, 512 * 1024);
-                if (pthread_create(&th[started_threads], &attr, pool_thread, &p) == 0)
+                if (pthread_create(&th[started_threads], &attr, pool_thread, p) == 0)
                         started_threads++;
                 pthread_attr_destroy(&attr);
         }
         if (workers && !started_threads)
-                pool_thread(&p); /* no thread to spare: do it here */
+                pool_thread(p); /* no thread to spare: do it here */
         for (size_t i = 0; i < started_threads; i++)
                 pthread_join(th[i], NULL);
         free(th);
-        for (size_t i = 0; i < p.n_jobs; i++) {
-                struct layer_job *j = &p.jobs[i];
+        for (size_t i = 0; i < p->n_jobs; i++) {
+                struct layer_job *j = &p->jobs[i];
                 if (j->r < 0 && r == 0) {
                         r = j->r;
                         if (err && !*err)
                                 *err = TAKE_PTR(j->err);
                 }
         }
-        if (r < 0 || p.emit_failed)
-                goto cancelled_or_failed;
+        if (p->emit_failed)
+                goto cancelled;
+        if (r < 0)
+                goto out;
 
         /* docker reports extraction layer by layer, bottom first. */
-        for (size_t i = 0; i < p.n_jobs && !image_known; i++) {
-                struct layer_job *j = &p.jobs[i];
+        for (size_t i = 0; i < p->n_jobs && !image_known; i++) {
+                struct layer_job *j = &p->jobs[i];
                 if (j->present)
                         continue;
-                if ((r = emit_progress(&p, j, "Extracting", j->desc->size, j->desc->size)) < 0 ||
-                    (r = emit_layer(&p, j, "Pull complete")) < 0)
+                if ((r = emit_progress(p, j, "Extracting", j->desc->size, j->desc->size)) < 0 ||
+                    (r = emit_layer(p, j, "Pull complete")) < 0)
                         goto cancelled;
         }
 
@@ -586,8 +587,104 @@ int berth_image_pull(struct berth_engine *e, const struct berth_pull_opts *o, bo
                                    err);
         if (r < 0)
                 goto out;
-        r = record_image(&p, img.parsed->config.digest, img.manifest.digest,
+        r = record_image(p, img.parsed->config.digest, img.manifest.digest,
                          parse_created(cfg->created), tag_name, digest_name, err);
+        if (r < 0)
+                goto out;
+        {
+                _cleanup_free_ char *dg = xasprintf("Digest: %s", top_digest);
+                if ((r = emit_msg(p, status_msg(dg, NULL))) < 0)
+                        goto cancelled;
+        }
+        r = up_to_date ? 0 : 1;
+        goto out;
+
+cancelled:
+        r = berth_error_set(err, ECANCELED, "pull %s: cancelled, the client went away", familiar);
+out:
+        for (size_t i = 0; i < p->n_jobs; i++) {
+                layer_ingest_abort(p->jobs[i].ingest);
+                berth_error_free(p->jobs[i].err);
+        }
+        free(p->jobs);
+        p->jobs = NULL;
+        p->n_jobs = 0;
+        oci_image_config_free(cfg);
+        registry_image_release(&img);
+        return r;
+}
+
+/* dockerd's pull of a whole repository: every tag the registry lists, in its order. */
+static int pull_all_tags(struct pull *p, const struct image_ref *name,
+                         const struct oci_platform *platform, bool *ret_new,
+                         struct berth_error **err)
+{
+        _cleanup_strv_free_ char **tags = NULL;
+        int r = registry_tags_list(p->repo, &tags, err);
+        if (r < 0) {
+                if (r == -ENOENT) {
+                        _cleanup_free_ char *familiar = image_ref_familiar(name);
+                        r = berth_error_prefix(err, "repository %s not found", familiar);
+                }
+                return r;
+        }
+        for (size_t i = 0; tags[i]; i++) {
+                if (!image_ref_tag_valid(tags[i]))
+                        return berth_error_set(err, EINVAL,
+                                               "tag '%s' from the registry: invalid "
+                                               "tag format",
+                                               tags[i]);
+                _cleanup_image_ref_ struct image_ref *t = image_ref_dup(name);
+                t->tag = xstrdup(tags[i]);
+                r = pull_one(p, t, platform, err);
+                if (r < 0)
+                        return r;
+                if (r == 1)
+                        *ret_new = true;
+        }
+        return 0;
+}
+
+int berth_image_pull(struct berth_engine *e, const struct berth_pull_opts *o, bool *ret_started,
+                     struct berth_error **err)
+{
+        struct pull p = {.e = e, .o = o};
+        pthread_mutex_init(&p.emit_lock, NULL);
+        struct registry_client *client = NULL;
+        struct oci_platform platform;
+        memset(&platform, 0, sizeof(platform));
+        bool have_platform = false, newer = false;
+        _cleanup_image_ref_ struct image_ref *ref = NULL;
+        _cleanup_free_ char *familiar = NULL;
+
+        /* Collection of unreferenced files waits while this pull holds unrecorded ones. */
+        if (e->layers)
+                berth_layers_pull_enter(e->layers);
+        int r = image_ref_parse_normalized(o->reference, &ref, err);
+        bool all = r == 0 && o->all_tags && !ref->tag && !ref->digest;
+        if (r == 0 && !all) {
+                image_ref_free(TAKE_PTR(ref));
+                r = image_ref_parse_pull(o->reference, &ref, err);
+        }
+        if (r < 0)
+                goto out;
+        if (o->platform && *o->platform) {
+                r = oci_platform_parse(o->platform, &platform, err);
+                if (r < 0)
+                        goto out;
+                have_platform = true;
+        }
+        /* "busybox" for a repository, "busybox:latest" for one tag: the status line names it. */
+        familiar = image_ref_familiar(ref);
+        r = open_repo(&p, ref, &client, err);
+        if (r < 0)
+                goto out;
+        if (all) {
+                r = pull_all_tags(&p, ref, have_platform ? &platform : NULL, &newer, err);
+        } else {
+                r = pull_one(&p, ref, have_platform ? &platform : NULL, err);
+                newer = r == 1;
+        }
         if (r < 0)
                 goto out;
         {
@@ -595,33 +692,19 @@ int berth_image_pull(struct berth_engine *e, const struct berth_pull_opts *o, bo
                 berth_events_publish(e->events, "image", "pull", familiar, attrs);
         }
         {
-                _cleanup_free_ char *dg = xasprintf("Digest: %s", top_digest);
-                if ((r = emit_msg(&p, status_msg(dg, NULL))) < 0)
-                        goto cancelled;
-                _cleanup_free_ char *st = xasprintf(
-                    "Status: %s for %s",
-                    image_known ? "Image is up to date" : "Downloaded newer image", familiar);
-                if ((r = emit_msg(&p, status_msg(st, NULL))) < 0)
-                        goto cancelled;
+                _cleanup_free_ char *st =
+                    xasprintf("Status: %s for %s",
+                              newer ? "Downloaded newer image" : "Image is up to date", familiar);
+                if ((r = emit_msg(&p, status_msg(st, NULL))) < 0) {
+                        r = berth_error_set(err, ECANCELED,
+                                            "pull %s: cancelled, the client went away", familiar);
+                        goto out;
+                }
         }
         r = 0;
-        goto out;
-
-cancelled_or_failed:
-        if (r < 0 && !p.emit_failed)
-                goto out;
-cancelled:
-        r = berth_error_set(err, ECANCELED, "pull %s: cancelled, the client went away", familiar);
 out:
-        for (size_t i = 0; i < p.n_jobs; i++) {
-                layer_ingest_abort(p.jobs[i].ingest);
-                berth_error_free(p.jobs[i].err);
-        }
-        free(p.jobs);
-        oci_image_config_free(cfg);
         if (have_platform)
                 oci_platform_release(&platform);
-        registry_image_release(&img);
         registry_repo_free(p.repo);
         registry_client_free(client);
         pthread_mutex_destroy(&p.emit_lock);

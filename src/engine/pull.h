@@ -11,7 +11,13 @@
  *   {"status":"Extracting","progressDetail":{"current":t,"total":t},…} {"status":"Pull complete",…}
  *   {"status":"Digest: sha256:…"}
  *   {"status":"Status: Downloaded newer image for busybox:latest"}  (or "Image is up to date for
- * …") Layers download in parallel (max-concurrent-downloads at a time), each decompressed, verified
+ * …")
+ * A whole repository (all_tags, a reference without tag or digest) lists the
+ * registry's tags and pulls each in that order in the same stream, each
+ * with its own "Pulling from" (id the tag) … "Digest:" part, then one status
+ * line for the repository: "Status: Downloaded newer image for busybox" when
+ * any tag changed, else "Image is up to date for busybox".
+ * Layers download in parallel (max-concurrent-downloads at a time), each decompressed, verified
  * and unpacked while its bytes arrive (image/ingest.h); emit may be called from those threads, one
  * call at a time.
  *
@@ -41,8 +47,11 @@
 typedef int (*berth_pull_emit_fn)(const struct json *msg, void *userdata);
 
 struct berth_pull_opts {
-        const char *reference;            /* "busybox", "busybox:1", "host:5000/a/b@sha256:…" */
-        const char *platform;             /* "os/arch[/variant]", NULL: linux/amd64 */
+        const char *reference; /* "busybox", "busybox:1", "host:5000/a/b@sha256:…" */
+        const char *platform;  /* "os/arch[/variant]", NULL: linux/amd64 */
+        /* A reference without tag or digest means every tag (docker's API with an empty `tag`),
+         * not :latest. */
+        bool all_tags;
         const struct registry_auth *auth; /* NULL: anonymous */
         berth_pull_emit_fn emit;
         void *userdata;

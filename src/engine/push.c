@@ -1,7 +1,12 @@
 /*
  * push.c — the engine's push (contract in push.h).
  *
- * Layers go one after another, top first as docker reports them; each is
+ * As dockerd: the repository is named first ("The push refers to …"), then
+ * the local references decide what goes: one tag, or every tag of the
+ * repository in byte order when none was given (`push --all-tags`); a
+ * missing image or tag is an error in the stream after that first line.
+ *
+ * Per tag, layers go one after another, top first as docker reports them; each is
  * pushed from the compressed blob kept in the content store (exists check,
  * then upload), with the registry client's upload hook turned into
  * "Pushing" messages.  Then the config blob, then the stored manifest under
@@ -119,111 +124,80 @@ static int push_blob(struct push *p, struct registry_repo *repo, struct berth_en
         return registry_blob_push(repo, digest, fd, (int64_t)size, NULL, err);
 }
 
-int berth_image_push(struct berth_engine *e, const struct berth_push_opts *o, bool *ret_started,
-                     struct berth_error **err)
+static int emit_status(struct push *p, const char *status)
 {
-        struct push p = {.o = o};
-        struct registry_client *client = NULL;
-        struct registry_repo *repo = NULL;
-        struct layer_row *layers = NULL;
-        size_t n_layers = 0;
-        _cleanup_image_ref_ struct image_ref *ref = NULL;
+        struct json *m = json_new_object();
+        json_set_str(m, "status", status);
+        return emit(p, m);
+}
+
+/* The manifest the image was pulled with, from the content store. */
+static int stored_manifest(struct berth_engine *e, const char *image_id, const char *full,
+                           char **ret, size_t *ret_len, struct berth_error **err)
+{
+        _cleanup_free_ char *digest = NULL;
+        sqlite3_stmt *st = NULL;
+        sqlite3 *h = berth_db_handle(e->db);
+        if (sqlite3_prepare_v2(h, "SELECT manifest_digest FROM images WHERE id = ?1", -1, &st,
+                               NULL) == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, image_id, -1, SQLITE_STATIC);
+                if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+                        digest = xstrdup((const char *)sqlite3_column_text(st, 0));
+                sqlite3_finalize(st);
+        }
+        if (!digest || blob_store_read(e->store, digest, 4 << 20, ret, ret_len, NULL) < 0)
+                return berth_error_set(err, EINVAL,
+                                       "image %s has no registry manifest to push (it was not "
+                                       "pulled)",
+                                       full);
+        return 0;
+}
+
+/* One tag: layers top first, the config, the manifest under the tag, then docker's digest line. */
+static int push_tag(struct push *p, struct berth_engine *e, struct registry_repo *repo,
+                    const struct image_ref *ref, struct berth_error **err)
+{
         _cleanup_image_ struct berth_image *img = NULL;
-        _cleanup_free_ char *full = NULL, *repo_name = NULL, *manifest_digest = NULL,
-                            *manifest = NULL, *put_digest = NULL, *familiar_repo = NULL;
-        _cleanup_config_ struct berth_config *c = NULL;
+        _cleanup_free_ char *full = image_ref_string(ref), *manifest = NULL, *put_digest = NULL;
         _cleanup_json_ struct json *mj = NULL;
-        size_t manifest_len = 0;
-        const char *tag = o->tag && *o->tag ? o->tag : IMAGE_REF_DEFAULT_TAG;
+        struct layer_row *layers = NULL;
+        size_t n_layers = 0, manifest_len = 0;
+        char(*ids)[13] = NULL;
 
-        int r = image_ref_parse_normalized(o->name, &ref, err);
-        if (r < 0)
-                goto out;
-        if (!ref->tag)
-                ref->tag = xstrdup(tag);
-        full = image_ref_string(ref);
-        repo_name = image_ref_name(ref);
-        {
-                _cleanup_image_ref_ struct image_ref *bare = image_ref_dup(ref);
-                free(bare->tag);
-                bare->tag = NULL;
-                familiar_repo = image_ref_familiar(bare);
-        }
-        if (berth_image_find(e, full, &img, NULL) < 0) {
-                r = berth_error_set(err, ENOENT, "An image does not exist locally with the tag: %s",
-                                    familiar_repo);
-                goto out;
-        }
-        {
-                sqlite3_stmt *st = NULL;
-                sqlite3 *h = berth_db_handle(e->db);
-                if (sqlite3_prepare_v2(h, "SELECT manifest_digest FROM images WHERE id = ?1", -1,
-                                       &st, NULL) == SQLITE_OK) {
-                        sqlite3_bind_text(st, 1, img->id, -1, SQLITE_STATIC);
-                        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-                                manifest_digest = xstrdup((const char *)sqlite3_column_text(st, 0));
-                        sqlite3_finalize(st);
-                }
-        }
-        if (!manifest_digest || blob_store_read(e->store, manifest_digest, 4 << 20, &manifest,
-                                                &manifest_len, NULL) < 0) {
-                r = berth_error_set(err, EINVAL,
-                                    "image %s has no registry manifest to push (it was not pulled)",
-                                    full);
-                goto out;
-        }
-        r = load_layers(e, img->id, &layers, &n_layers, err);
-        if (r < 0)
-                goto out;
-
-        c = berth_engine_config(e);
-        struct registry_options ro = {.insecure = c->insecure_registries};
-        r = registry_client_new(&ro, &client, err);
+        int r = berth_image_find(e, full, &img, err);
         if (r == 0)
-                r = registry_repo_open(client, ref->domain, ref->path, o->auth,
-                                       REGISTRY_PULL | REGISTRY_PUSH, &repo, err);
+                r = stored_manifest(e, img->id, full, &manifest, &manifest_len, err);
+        if (r == 0)
+                r = load_layers(e, img->id, &layers, &n_layers, err);
         if (r < 0)
                 goto out;
-        if (o->cancel)
-                registry_repo_set_cancel(repo, o->cancel);
-        registry_repo_set_upload_progress(repo, upload_progress, &p);
-
-        {
-                _cleanup_free_ char *st =
-                    xasprintf("The push refers to repository [%s]", familiar_repo);
-                struct json *m = json_new_object();
-                json_set_str(m, "status", st);
-                if ((r = emit(&p, m)) < 0)
-                        goto out;
-        }
-        char(*ids)[13] = xcalloc(n_layers ? n_layers : 1, sizeof(*ids));
+        ids = xcalloc(n_layers ? n_layers : 1, sizeof(*ids));
         for (size_t i = 0; i < n_layers; i++) {
                 const char *hex = strchr(layers[i].diff_id, ':');
                 snprintf(ids[i], sizeof(ids[i]), "%.12s", hex ? hex + 1 : layers[i].diff_id);
         }
         for (size_t i = n_layers; i-- > 0 && r == 0;)
-                r = emit_layer(&p, ids[i], "Preparing");
+                r = emit_layer(p, ids[i], "Preparing");
         for (size_t i = n_layers; i-- > 0 && r == 0;) {
                 if (!layers[i].blob) {
                         r = berth_error_set(err, EINVAL, "layer %s has no stored blob to push",
                                             layers[i].diff_id);
                         break;
                 }
-                p.short_id = ids[i];
-                p.last_ns = 0;
-                r = push_blob(&p, repo, e, layers[i].blob, err);
-                p.short_id = NULL;
+                p->short_id = ids[i];
+                p->last_ns = 0;
+                r = push_blob(p, repo, e, layers[i].blob, err);
+                p->short_id = NULL;
                 if (r < 0)
                         break;
-                r = emit_layer(&p, ids[i],
+                r = emit_layer(p, ids[i],
                                r == 1   ? "Layer already exists"
                                : r == 2 ? "Mounted from elsewhere"
                                         : "Pushed");
         }
-        free(ids);
         if (r < 0)
                 goto out;
-        r = push_blob(&p, repo, e, img->id, err);
+        r = push_blob(p, repo, e, img->id, err);
         if (r < 0)
                 goto out;
 
@@ -238,28 +212,157 @@ int berth_image_push(struct berth_engine *e, const struct berth_push_opts *o, bo
         {
                 _cleanup_free_ char *st =
                     xasprintf("%s: digest: %s size: %zu", ref->tag, put_digest, manifest_len);
-                struct json *m = json_new_object();
-                json_set_str(m, "status", st);
-                if ((r = emit(&p, m)) < 0)
+                if ((r = emit_status(p, st)) < 0)
                         goto out;
-                m = json_new_object();
+                struct json *m = json_new_object();
                 json_object_set(m, "progressDetail", json_new_object());
                 struct json *aux = json_object_set(m, "aux", json_new_object());
                 json_set_str(aux, "Tag", ref->tag);
                 json_set_str(aux, "Digest", put_digest);
                 json_set_int(aux, "Size", (int64_t)manifest_len);
-                if ((r = emit(&p, m)) < 0)
+                if ((r = emit(p, m)) < 0)
                         goto out;
         }
         r = 0;
 out:
-        if (r < 0 && p.failed)
-                r = berth_error_set(err, ECANCELED, "push cancelled: the client went away");
         for (size_t i = 0; i < n_layers; i++) {
                 free(layers[i].diff_id);
                 free(layers[i].blob);
         }
         free(layers);
+        free(ids);
+        return r;
+}
+
+/*
+ * What the local store knows of repository name ("127.0.0.1:5000/x/y"): its
+ * tags in byte order (dockerd's ReferencesByName order) and how many digest
+ * references it has.
+ */
+static int local_references(struct berth_engine *e, const char *name, char ***ret_tags,
+                            size_t *ret_digests, struct berth_error **err)
+{
+        sqlite3 *h = berth_db_handle(e->db);
+        size_t n = 0, len = strlen(name);
+        char **tags = xcalloc(1, sizeof(char *));
+        *ret_digests = 0;
+        for (int pass = 0; pass < 2; pass++) {
+                sqlite3_stmt *st = NULL;
+                _cleanup_free_ char *prefix = xasprintf("%s%c", name, pass ? '@' : ':');
+                const char *sql = pass ? "SELECT name FROM repo_digests WHERE substr(name, 1, ?2) "
+                                         "= ?1 ORDER BY name"
+                                       : "SELECT name FROM tags WHERE substr(name, 1, ?2) = ?1 "
+                                         "ORDER BY name";
+                if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) {
+                        strv_free(tags);
+                        return berth_error_set(err, EIO, "database: %s", sqlite3_errmsg(h));
+                }
+                sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(st, 2, (int64_t)len + 1);
+                while (sqlite3_step(st) == SQLITE_ROW) {
+                        const char *rest = (const char *)sqlite3_column_text(st, 0) + len + 1;
+                        if (pass) {
+                                (*ret_digests)++;
+                        } else if (!strpbrk(rest, "/:@")) {
+                                tags = xrealloc(tags, (n + 2) * sizeof(char *));
+                                tags[n++] = xstrdup(rest);
+                                tags[n] = NULL;
+                        }
+                }
+                sqlite3_finalize(st);
+        }
+        *ret_tags = tags;
+        return 0;
+}
+
+int berth_image_push(struct berth_engine *e, const struct berth_push_opts *o, bool *ret_started,
+                     struct berth_error **err)
+{
+        struct push p = {.o = o};
+        struct registry_client *client = NULL;
+        struct registry_repo *repo = NULL;
+        _cleanup_image_ref_ struct image_ref *ref = NULL;
+        _cleanup_free_ char *repo_name = NULL, *familiar_name = NULL, *familiar = NULL;
+        _cleanup_strv_free_ char **tags = NULL;
+        _cleanup_config_ struct berth_config *c = NULL;
+        size_t n_digests = 0;
+
+        int r = image_ref_parse_normalized(o->name, &ref, err);
+        if (r < 0)
+                goto out;
+        if (o->tag && *o->tag) {
+                if (!image_ref_tag_valid(o->tag)) {
+                        r = berth_error_set(err, EINVAL, "invalid tag format");
+                        goto out;
+                }
+                free(ref->tag);
+                ref->tag = xstrdup(o->tag);
+        }
+        repo_name = image_ref_name(ref);
+        familiar_name = image_ref_familiar_name(ref);
+        familiar = image_ref_familiar(ref);
+
+        c = berth_engine_config(e);
+        struct registry_options ro = {.insecure = c->insecure_registries};
+        r = registry_client_new(&ro, &client, err);
+        if (r == 0)
+                r = registry_repo_open(client, ref->domain, ref->path, o->auth,
+                                       REGISTRY_PULL | REGISTRY_PUSH, &repo, err);
+        if (r < 0)
+                goto out;
+        if (o->cancel)
+                registry_repo_set_cancel(repo, o->cancel);
+        registry_repo_set_upload_progress(repo, upload_progress, &p);
+
+        /* dockerd names the repository first, then finds out what it has to push. */
+        {
+                _cleanup_free_ char *st =
+                    xasprintf("The push refers to repository [%s]", repo_name);
+                if ((r = emit_status(&p, st)) < 0)
+                        goto out;
+        }
+        r = local_references(e, repo_name, &tags, &n_digests, err);
+        if (r < 0)
+                goto out;
+        if (!tags[0] && !n_digests) {
+                r = berth_error_set(err, ENOENT, "An image does not exist locally with the tag: %s",
+                                    familiar_name);
+                goto out;
+        }
+        if (ref->tag) {
+                bool known = false;
+                for (size_t i = 0; tags[i] && !known; i++)
+                        known = strcmp(tags[i], ref->tag) == 0;
+                if (!known) {
+                        r = berth_error_set(err, ENOENT, "tag does not exist: %s", familiar);
+                        goto out;
+                }
+                r = push_tag(&p, e, repo, ref, err);
+        } else if (ref->digest) {
+                r = berth_error_set(err, EINVAL, "cannot push a digest reference");
+        } else if (!tags[0]) {
+                r = berth_error_set(err, ENOENT, "no tags to push for %s", familiar_name);
+        } else {
+                /* `push --all-tags`: every local tag of the repository, one after another. */
+                for (size_t i = 0; tags[i] && r == 0; i++) {
+                        _cleanup_image_ref_ struct image_ref *t = image_ref_dup(ref);
+                        t->tag = xstrdup(tags[i]);
+                        r = push_tag(&p, e, repo, t, err);
+                }
+        }
+        if (r < 0)
+                goto out;
+        {
+                const char *attrs[] = {"name", familiar, NULL};
+                berth_events_publish(e->events, "image", "push", familiar, attrs);
+        }
+        r = 0;
+out:
+        if (r < 0 && p.failed) {
+                if (err)
+                        berth_error_freep(err);
+                r = berth_error_set(err, ECANCELED, "push cancelled: the client went away");
+        }
         registry_repo_free(repo);
         registry_client_free(client);
         if (ret_started)

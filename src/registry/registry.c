@@ -1136,18 +1136,26 @@ static char *link_next(const char *link)
         return a && b ? xstrndup(a + 1, (size_t)(b - a - 1)) : NULL;
 }
 
-static int list_paged(struct registry_repo *r, const char *first, const char *key, char ***ret,
-                      struct berth_error **err)
+/*
+ * GET first and every page its Link header names (relative or absolute; another
+ * origin gets no credentials, reg_send sees to that), collecting key's strings.
+ */
+static int list_paged(struct registry_repo *r, struct reg_endpoint *ep, const char *first,
+                      const char *key, char ***ret, struct berth_error **err)
 {
         size_t n = 0;
         char **out = xcalloc(1, sizeof(char *));
-        _cleanup_free_ char *url = xasprintf("%s%s", origin(r)->base, first);
-        int rr = reg_ping(r, origin(r), err);
+        _cleanup_free_ char *url = NULL;
+        /* The endpoint's scheme is known only after a ping. */
+        int rr = reg_ping(r, ep, err);
         if (rr < 0)
                 goto fail;
-        free(url);
-        url = xasprintf("%s%s", origin(r)->base, first);
-        for (int page = 0; url && page < 10000; page++) {
+        url = xasprintf("%s%s", ep->base, first);
+        for (int page = 0; url; page++) {
+                if (page == 10000) {
+                        rr = berth_error_set(err, ELOOP, "%s: more than %d pages", key, page);
+                        goto fail;
+                }
                 struct reg_request req = {.method = "GET",
                                           .url = url,
                                           .body_fd = -1,
@@ -1155,7 +1163,7 @@ static int list_paged(struct registry_repo *r, const char *first, const char *ke
                                           .max_body = 16 << 20};
                 struct reg_response resp = {.content_length = -1};
                 _cleanup_json_ struct json *j = NULL;
-                rr = reg_send(r, origin(r), &req, &resp, err);
+                rr = reg_send(r, ep, &req, &resp, err);
                 if (rr == 0 && resp.status != 200)
                         rr = reg_http_error(&resp, key, err);
                 if (rr == 0)
@@ -1186,17 +1194,25 @@ fail:
         return rr;
 }
 
+/* Like a pull, the listing tries the mirrors of docker.io first, then the origin. */
 int registry_tags_list(struct registry_repo *r, char ***ret, struct berth_error **err)
 {
         if (!r->repository)
                 return berth_error_set(err, EINVAL, "list tags: no repository");
         _cleanup_free_ char *path = xasprintf("/v2/%s/tags/list?n=1000", r->repository);
-        int rr = list_paged(r, path, "tags", ret, err);
+        int rr = -EIO;
+        for (size_t i = 0; i < r->n_eps; i++) {
+                if (err)
+                        berth_error_freep(err);
+                rr = list_paged(r, &r->eps[i], path, "tags", ret, err);
+                if (rr == 0 || rr == -ECANCELED)
+                        break;
+        }
         return rr < 0 ? berth_error_prefix(err, "list tags of %s/%s", r->host, r->repository) : 0;
 }
 
 int registry_catalog(struct registry_repo *r, char ***ret, struct berth_error **err)
 {
-        int rr = list_paged(r, "/v2/_catalog?n=1000", "repositories", ret, err);
+        int rr = list_paged(r, origin(r), "/v2/_catalog?n=1000", "repositories", ret, err);
         return rr < 0 ? berth_error_prefix(err, "catalog of %s", r->host) : 0;
 }

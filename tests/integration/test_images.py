@@ -434,8 +434,7 @@ def test_push_back_byte_identical(env):
         len(img.layer_digests)
     p = berth(env, "push", "%s/%s:none" % (env.reg.host, copy_repo), check=False)
     assert p.returncode == 1
-    assert p.stderr.startswith("Error response from daemon: An image does not exist locally "
-                               "with the tag: %s/%s" % (env.reg.host, copy_repo))
+    assert p.stderr == "tag does not exist: %s/%s:none\n" % (env.reg.host, copy_repo)
 
 
 def test_login_then_pull_and_push_with_basic_auth(env):
