@@ -28,8 +28,11 @@ _printf_(3, 4) int berth_error_sys(struct berth_error **err, int code, const cha
 _printf_(2, 3) int berth_error_prefix(struct berth_error **err, const char *fmt, ...);
 
 void berth_error_free(struct berth_error *e);
+/* Also takes the NULL of a caller that wants no error (err == NULL). */
 static inline void berth_error_freep(struct berth_error **e)
 {
+        if (!e)
+                return;
         berth_error_free(*e);
         *e = NULL;
 }
