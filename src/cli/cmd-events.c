@@ -14,6 +14,7 @@
 #include "api/http.h"
 #include "base/buf.h"
 #include "cli.h"
+#include "filter-flag.h"
 #include "gotemplate.h"
 
 /* Go's time.ParseDuration subset: [0-9.]+(ns|us|µs|ms|s|m|h), repeated. */
@@ -167,14 +168,6 @@ static int on_data(const char *data, size_t len, void *userdata)
         return 0;
 }
 
-static char *validate_filter(const char *value)
-{
-        const char *eq = strchr(value, '=');
-        if (!eq || eq == value)
-                return xstrdup("bad format of filter (expected name=value)");
-        return NULL;
-}
-
 static int run_events(struct cli_ctx *ctx, const struct cli_flagset *fs)
 {
         struct berth_buf q = BERTH_BUF_INIT;
@@ -194,23 +187,7 @@ static int run_events(struct cli_ctx *ctx, const struct cli_flagset *fs)
                 http_escape_query(&q, t.data);
                 buf_release(&t);
         }
-        char **filters = cli_flag_list(fs, "filter");
-        if (filters) {
-                struct json *f = json_new_object();
-                for (size_t i = 0; filters[i]; i++) {
-                        _cleanup_free_ char *k = xstrdup(filters[i]);
-                        char *eq = strchr(k, '=');
-                        *eq++ = '\0';
-                        struct json *set = json_get(f, k);
-                        if (!set)
-                                set = json_object_set(f, k, json_new_object());
-                        json_object_set(set, eq, json_new_bool(true));
-                }
-                _cleanup_free_ char *fj = json_dump(f, 0);
-                json_free(f);
-                buf_printf(&q, "%sfilters=", q.len ? "&" : "");
-                http_escape_query(&q, fj);
-        }
+        cli_filters_query(&q, cli_flag_list(fs, "filter"), NULL, NULL);
 
         struct events_ctx ec = {.ctx = ctx};
         const char *format = cli_flag_string(fs, "format");
@@ -245,7 +222,7 @@ static int run_events(struct cli_ctx *ctx, const struct cli_flagset *fs)
 
 static const struct cli_flag events_flags[] = {
     {"filter", 'f', CLI_FLAG_LIST, "Filter output based on conditions provided", NULL, "filter",
-     false, validate_filter},
+     false, cli_filter_validate},
     {"format", 0, CLI_FLAG_STRING,
      "Format output using a custom template:\n"
      "                        'json':             Print in JSON format\n"

@@ -21,12 +21,13 @@
 #include "api/http.h"
 #include "base/buf.h"
 #include "cli.h"
+#include "filter-flag.h"
 #include "credentials.h"
 #include "formatter.h"
 #include "gotemplate.h"
 #include "image/reference.h"
 #include "progress.h"
-#include "units.h"
+#include "base/units.h"
 
 /* Image names go into paths raw, as docker sends them ("/images/a/b:1/json"). */
 static void path_escape(struct berth_buf *b, const char *s)
@@ -68,52 +69,16 @@ static int connect_or_fail(struct cli_ctx *ctx, struct cli_client **ret)
 
 /* ---- images ---- */
 
-static char *validate_filter(const char *value)
-{
-        const char *eq = strchr(value, '=');
-        if (!eq || eq == value)
-                return xstrdup("bad format of filter (expected name=value)");
-        return NULL;
-}
-
-/* --filter k=v (repeatable) and the REPOSITORY[:TAG] argument as docker's filters JSON. */
-static char *filters_json(char **list, const char *reference)
-{
-        struct json *f = json_new_object();
-        for (size_t i = 0; list && list[i]; i++) {
-                _cleanup_free_ char *k = xstrdup(list[i]);
-                char *eq = strchr(k, '=');
-                *eq++ = '\0';
-                struct json *set = json_get(f, k);
-                if (!set)
-                        set = json_object_set(f, k, json_new_object());
-                json_object_set(set, eq, json_new_bool(true));
-        }
-        if (reference) {
-                struct json *set = json_get(f, "reference");
-                if (!set)
-                        set = json_object_set(f, "reference", json_new_object());
-                json_object_set(set, reference, json_new_bool(true));
-        }
-        char *s = json_len(f) ? json_dump(f, 0) : NULL;
-        json_free(f);
-        return s;
-}
-
 static int run_images(struct cli_ctx *ctx, const struct cli_flagset *fs)
 {
         struct cli_client *c;
         if (connect_or_fail(ctx, &c) < 0)
                 return 1;
-        _cleanup_free_ char *filters =
-            filters_json(cli_flag_list(fs, "filter"), fs->n_args ? fs->args[0] : NULL);
         struct berth_buf q = BERTH_BUF_INIT;
         if (cli_flag_bool(fs, "all"))
                 buf_puts(&q, "all=1");
-        if (filters) {
-                buf_printf(&q, "%sfilters=", q.len ? "&" : "");
-                http_escape_query(&q, filters);
-        }
+        cli_filters_query(&q, cli_flag_list(fs, "filter"), fs->n_args ? "reference" : NULL,
+                          fs->n_args ? fs->args[0] : NULL);
         struct cli_response resp;
         _cleanup_error_ struct berth_error *err = NULL;
         int r = cli_client_request(c, "GET", "/images/json", q.data, NULL, NULL, 0, &resp, &err);
@@ -687,7 +652,7 @@ static const struct cli_flag images_flags[] = {
      false, NULL},
     {"digests", 0, CLI_FLAG_BOOL, "Show digests", NULL, NULL, false, NULL},
     {"filter", 'f', CLI_FLAG_LIST, "Filter output based on conditions provided", NULL, "filter",
-     false, validate_filter},
+     false, cli_filter_validate},
     {"format", 0, CLI_FLAG_STRING,
      "Format output using a custom template:\n"
      "                        'table':            Print output in table format with column "

@@ -18,7 +18,7 @@
 #include "cli.h"
 #include "engine/sysinfo.h"
 #include "gotemplate.h"
-#include "units.h"
+#include "base/units.h"
 
 #define LABEL_WIDTH 20
 

@@ -21,7 +21,7 @@
 #include "cli/formatter.h"
 #include "cli/gotemplate.h"
 #include "cli/tabwriter.h"
-#include "cli/units.h"
+#include "base/units.h"
 
 bool formatter_is_table(const char *format)
 {

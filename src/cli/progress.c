@@ -17,8 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/units.h"
 #include "cli/progress.h"
-#include "cli/units.h"
 
 struct progress {
         bool tty;
@@ -88,81 +88,6 @@ int progress_terminal_width(int fd)
         if (ioctl(fd, TIOCGWINSZ, &ws) < 0)
                 return 200;
         return ws.ws_col;
-}
-
-/* fmt's %8v of a string: right-aligned in 8 runes. */
-static void pad8(struct berth_buf *b, const char *s)
-{
-        size_t runes = 0;
-        for (const char *c = s; *c; c++)
-                if (((unsigned char)*c & 0xc0) != 0x80)
-                        runes++;
-        for (size_t i = runes; i < 8; i++)
-                buf_putc(b, ' ');
-        buf_puts(b, s);
-}
-
-void progress_bar(struct berth_buf *b, int64_t current, int64_t total, int64_t start,
-                  bool hide_counts, const char *units, int width, int64_t now_ns)
-{
-        _cleanup_buf_ struct berth_buf t = BERTH_BUF_INIT;
-        if (current <= 0 && total <= 0)
-                return;
-        if (total <= 0) {
-                if (!units || !*units) {
-                        units_human_size(&t, (double)current);
-                        pad8(b, t.data);
-                } else {
-                        buf_printf(b, "%lld %s", (long long)current, units);
-                }
-                return;
-        }
-        /* Go: int(float64(current)/float64(total)*100) / 2, capped at 50 */
-        double ratio = (double)current / (double)total * 100.0;
-        int64_t percentage = ratio >= 1e18 ? (int64_t)1e18 : (int64_t)ratio;
-        percentage /= 2;
-        if (percentage > 50)
-                percentage = 50;
-        if (width > 110) {
-                buf_putc(b, '[');
-                for (int64_t i = 0; i < percentage; i++)
-                        buf_putc(b, '=');
-                buf_putc(b, '>');
-                for (int64_t i = percentage < 0 ? 0 : percentage; i < 50; i++)
-                        buf_putc(b, ' ');
-                buf_puts(b, "] ");
-        }
-        if (hide_counts) {
-                /* nothing */
-        } else if (!units || !*units) {
-                units_human_size(&t, (double)current);
-                pad8(b, t.data);
-                if (current <= total) {
-                        buf_putc(b, '/');
-                        units_human_size(b, (double)total);
-                }
-        } else if (current > total) {
-                buf_printf(b, "%lld %s", (long long)current, units);
-        } else {
-                buf_printf(b, "%lld/%lld %s", (long long)current, (long long)total, units);
-        }
-        if (width > 50 && current > 0 && start > 0 && percentage < 50) {
-                /* Go's Duration arithmetic: integer nanoseconds, wrapping on overflow */
-                int64_t from_start =
-                    (int64_t)((uint64_t)now_ns - (uint64_t)start * (uint64_t)UNITS_NSEC_PER_SEC);
-                int64_t per_entry = from_start / current;
-                int64_t left = (int64_t)((uint64_t)(total - current) * (uint64_t)per_entry);
-                /* Round(time.Second): halfway away from zero */
-                int64_t sec = UNITS_NSEC_PER_SEC;
-                int64_t r = left % sec;
-                int64_t rounded = left - r;
-                if (left >= 0 && r + r >= sec)
-                        rounded += sec;
-                else if (left < 0 && -(r + r) >= sec)
-                        rounded -= sec;
-                buf_putc(b, ' ');
-                units_go_duration(b, rounded);
-        }
 }
 
 struct message {

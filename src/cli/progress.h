@@ -69,8 +69,4 @@ int progress_finish(struct progress *p, struct berth_buf *out, struct berth_erro
 /* Columns of the terminal on fd, or 200 when it is not one (docker's default). */
 int progress_terminal_width(int fd);
 
-/* JSONProgress.String(): the bar, sizes and ETA for one message. */
-void progress_bar(struct berth_buf *b, int64_t current, int64_t total, int64_t start,
-                  bool hide_counts, const char *units, int width, int64_t now_ns);
-
 #endif

@@ -25,6 +25,7 @@
 
 #include "base/buf.h"
 #include "base/log.h"
+#include "base/units.h"
 #include "image/ingest.h"
 #include "image/layer.h"
 #include "image/reference.h"
@@ -75,47 +76,11 @@ static int64_t now_ns(void)
         return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* docker's units.HumanSize (decimal, 4 significant digits). */
-static void human_size(struct berth_buf *b, double size)
-{
-        static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
-        size_t i = 0;
-        while (size >= 1000.0 && i + 1 < ELEMENTSOF(units)) {
-                size /= 1000.0;
-                i++;
-        }
-        buf_printf(b, "%.4g%s", size, units[i]);
-}
-
 char *berth_pull_progress_bar(int64_t current, int64_t total)
 {
+        /* As dockerd formats it: no terminal, so 200 columns, and no time left. */
         struct berth_buf b = BERTH_BUF_INIT;
-        if (total <= 0) {
-                struct berth_buf c = BERTH_BUF_INIT;
-                human_size(&c, (double)current);
-                buf_printf(&b, "%8s", c.data);
-                buf_release(&c);
-                return buf_steal(&b);
-        }
-        int pct = (int)((double)current / (double)total * 100) / 2;
-        if (pct > 50)
-                pct = 50;
-        buf_putc(&b, '[');
-        for (int i = 0; i < pct; i++)
-                buf_putc(&b, '=');
-        buf_putc(&b, '>');
-        for (int i = pct; i < 50; i++)
-                buf_putc(&b, ' ');
-        buf_puts(&b, "] ");
-        struct berth_buf cur = BERTH_BUF_INIT, tot = BERTH_BUF_INIT;
-        human_size(&cur, (double)current);
-        human_size(&tot, (double)total);
-        if (current > total)
-                buf_printf(&b, "%8s", cur.data);
-        else
-                buf_printf(&b, "%8s/%s", cur.data, tot.data);
-        buf_release(&cur);
-        buf_release(&tot);
+        progress_bar(&b, current, total, 0, false, "", 200, 0);
         return buf_steal(&b);
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/units.h"
 #include "cli/progress.h"
 
 #define SEC 1000000000LL

@@ -5,7 +5,7 @@
 #include <check.h>
 #include <string.h>
 
-#include "cli/units.h"
+#include "base/units.h"
 
 #define SEC UNITS_NSEC_PER_SEC
 

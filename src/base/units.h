@@ -10,12 +10,15 @@
  *   units_ram_in_bytes("512m")           536870912   (--memory: binary multiples)
  *   units_from_human_size("1kb")         1000        (decimal multiples)
  *   units_truncate_id("sha256:abc…")     first 12 characters after the algorithm
+ *   progress_bar(…)                      "[=====>    ]  12.3MB/24.6MB 3s" (JSONProgress.String,
+ *                                        the daemon's "progress" field and the CLI's redraw)
  *
  * Never: print with a locale-dependent format (the decimal point is always '.').
  */
-#ifndef BERTH_CLI_UNITS_H
-#define BERTH_CLI_UNITS_H
+#ifndef BERTH_BASE_UNITS_H
+#define BERTH_BASE_UNITS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/buf.h"
@@ -38,5 +41,13 @@ int units_from_human_size(const char *s, int64_t *ret, struct berth_error **err)
 
 /* stringid.TruncateID: drop "algo:" and keep 12 characters; returns a new string. */
 char *units_truncate_id(const char *id);
+
+/*
+ * docker's JSONProgress.String(): bar (when width > 110), sizes or counts of
+ * `units`, and the time left (when width > 50 and start is set), for
+ * current/total; start and now_ns in Unix seconds / nanoseconds.
+ */
+void progress_bar(struct berth_buf *b, int64_t current, int64_t total, int64_t start,
+                  bool hide_counts, const char *units, int width, int64_t now_ns);
 
 #endif
