@@ -547,6 +547,15 @@ static int load_image(struct loader *ld, const char *config_digest, char *const 
                         berth_error_prefix(err, "archive: layer %zu of %s", i + 1, config_digest);
                 }
         }
+        /* What each name named before, for dockerd's note when a name moves. */
+        char **prev = xcalloc(n_names + 1, sizeof(char *));
+        for (size_t i = 0; r == 0 && i < n_names; i++) {
+                struct berth_image *old = NULL;
+                if (berth_image_find(e, names[i], &old, NULL) == 0) {
+                        prev[i] = xstrdup(old->id);
+                        berth_image_free(old);
+                }
+        }
         if (r == 0) {
                 _cleanup_free_ char *labels = berth_layers_config_labels(cbuf, clen);
                 bool changed = false;
@@ -561,9 +570,17 @@ static int load_image(struct loader *ld, const char *config_digest, char *const 
                 char *shown = image_ref_parse_normalized(names[i], &ref, NULL) == 0
                                   ? image_ref_familiar(ref)
                                   : xstrdup(names[i]);
-                r = emit_line(ld, xasprintf("Loaded image: %s", shown), err);
+                if (prev[i] && strcmp(prev[i], config_digest) != 0)
+                        r = emit_line(ld,
+                                      xasprintf("The image %s already exists, renaming the old "
+                                                "one with ID %s to empty string",
+                                                shown, prev[i]),
+                                      err);
+                if (r == 0)
+                        r = emit_line(ld, xasprintf("Loaded image: %s", shown), err);
                 free(shown);
         }
+        strv_free(prev);
         if (r == 0 && n_names == 0)
                 r = emit_line(ld, xasprintf("Loaded image ID: %s", config_digest), err);
         free(chains);

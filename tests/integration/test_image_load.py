@@ -552,3 +552,19 @@ def test_load_compressed_archive(env, tool):
         f.write(data[:len(data) * 2 // 3])
     line = fails_cleanly(env, comp, "archive: ")
     assert tool in line and ("unexpected end" in line or "invalid" in line), line
+
+
+def test_load_moves_a_name_as_dockerd_says(env):
+    one = os.path.join(env.root, "one.tar")
+    two = os.path.join(env.root, "two.tar")
+    first = docker20_archive(one, [layer_tar([("a", b"1")])], ["moved:1"], "one")
+    second = docker20_archive(two, [layer_tar([("a", b"2")])], ["moved:1"], "two")
+    assert berth(env, "load", "-i", one).stdout == "Loaded image: moved:1\n"
+    # the same archive again: nothing moves
+    assert berth(env, "load", "-i", one).stdout == "Loaded image: moved:1\n"
+    assert berth(env, "load", "-i", two).stdout == (
+        "The image moved:1 already exists, renaming the old one with ID %s to empty string\n"
+        "Loaded image: moved:1\n" % first)
+    assert inspect(env, "moved:1")["Id"] == second
+    # the old image stays, untagged (dangling), as with dockerd
+    assert inspect(env, first)["RepoTags"] == []
