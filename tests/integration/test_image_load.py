@@ -568,3 +568,37 @@ def test_load_moves_a_name_as_dockerd_says(env):
     assert inspect(env, "moved:1")["Id"] == second
     # the old image stays, untagged (dangling), as with dockerd
     assert inspect(env, first)["RepoTags"] == []
+
+
+def test_full_disk_is_a_clear_error_and_the_store_stays_usable():
+    """A data root on a 24 MiB tmpfs and a 40 MiB archive: one line naming the
+    lack of space, no temp files left, and a small load works right after."""
+    root = tempfile.mkdtemp(prefix="berth-load-full-", dir="/tmp")
+    data = os.path.join(root, "data")
+    os.makedirs(data)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", data], check=True)
+    d = None
+    try:
+        d = Daemon(root).start()
+
+        class Env:
+            pass
+
+        e = Env()
+        e.root, e.daemon, e.data = root, d, d.data
+        big = os.path.join(root, "big.tar")
+        docker20_archive(big, [big_layer(40)], ["full:1"], "full")
+        p = berth(e, "load", "-i", big, check=False)
+        assert p.returncode == 1
+        lines = p.stderr.strip().splitlines()
+        assert len(lines) == 1 and "No space left on device" in lines[0], p.stderr
+        assert store(e)[2] == [] and store(e)[0] == []
+        small = os.path.join(root, "small.tar")
+        cid = docker20_archive(small, [layer_tar([("ok", b"ok")])], ["small:1"], "small")
+        assert berth(e, "load", "-i", small).stdout == "Loaded image: small:1\n"
+        assert inspect(e, "small:1")["Id"] == cid
+    finally:
+        if d:
+            d.stop()
+        subprocess.run(["umount", "-l", data], check=False)
+        shutil.rmtree(root, ignore_errors=True)
