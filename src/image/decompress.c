@@ -36,7 +36,9 @@ struct decompressor {
         bool detected;
         unsigned char peek[6];
         size_t peek_len;
-        unsigned char *out;
+        unsigned char *out; /* the buffer being filled: own, or the caller's */
+        size_t out_cap;
+        unsigned char *own;
         bool ended; /* the last member/stream/frame is complete */
 #ifdef HAVE_ISAL
         struct inflate_state *isal;
@@ -74,6 +76,12 @@ struct decompressor *decomp_new(decomp_sink_fn sink, void *userdata)
         d->sink = sink;
         d->userdata = userdata;
         return d;
+}
+
+void decomp_set_buffer(struct decompressor *d, unsigned char *buf, size_t cap)
+{
+        d->out = buf;
+        d->out_cap = cap;
 }
 
 enum decomp_format decomp_format(const struct decompressor *d)
@@ -114,14 +122,14 @@ static int gzip_run(struct decompressor *d, const unsigned char *in, size_t n,
                 for (;;) {
                         uint32_t before = st->avail_in;
                         st->next_out = d->out;
-                        st->avail_out = DECOMP_OUT_SIZE;
+                        st->avail_out = d->out_cap;
                         int ret = isal_inflate(st);
                         if (ret < 0 || (ret > ISAL_OUT_OVERFLOW && ret != ISAL_END_INPUT))
                                 return berth_error_set(err, EINVAL,
                                                        "gzip: invalid compressed data (isa-l "
                                                        "error %d)",
                                                        ret);
-                        int r = emit(d, DECOMP_OUT_SIZE - st->avail_out, err);
+                        int r = emit(d, d->out_cap - st->avail_out, err);
                         if (r < 0)
                                 return r;
                         if (st->block_state == ISAL_BLOCK_FINISH) {
@@ -167,13 +175,13 @@ static int gzip_run(struct decompressor *d, const unsigned char *in, size_t n,
                 size_t given = z->avail_in;
                 for (;;) {
                         z->next_out = d->out;
-                        z->avail_out = DECOMP_OUT_SIZE;
+                        z->avail_out = d->out_cap;
                         int ret = inflate(z, Z_NO_FLUSH);
                         if (ret != Z_OK && ret != Z_STREAM_END && ret != Z_BUF_ERROR)
                                 return berth_error_set(err, EINVAL,
                                                        "gzip: invalid compressed data (%s)",
                                                        z->msg ? z->msg : "zlib error");
-                        int r = emit(d, DECOMP_OUT_SIZE - z->avail_out, err);
+                        int r = emit(d, d->out_cap - z->avail_out, err);
                         if (r < 0)
                                 return r;
                         if (ret == Z_STREAM_END) {
@@ -211,7 +219,7 @@ static int zstd_run(struct decompressor *d, const unsigned char *p, size_t n,
 {
         ZSTD_inBuffer in = {p, n, 0};
         for (;;) {
-                ZSTD_outBuffer out = {d->out, DECOMP_OUT_SIZE, 0};
+                ZSTD_outBuffer out = {d->out, d->out_cap, 0};
                 size_t pos = in.pos;
                 size_t ret = ZSTD_decompressStream(d->zstd, &out, &in);
                 if (ZSTD_isError(ret))
@@ -246,14 +254,14 @@ static int bzip2_run(struct decompressor *d, const unsigned char *in, size_t n,
                 size_t given = s->avail_in;
                 for (;;) {
                         s->next_out = (char *)d->out;
-                        s->avail_out = DECOMP_OUT_SIZE;
+                        s->avail_out = d->out_cap;
                         int ret = BZ2_bzDecompress(s);
                         if (ret != BZ_OK && ret != BZ_STREAM_END)
                                 return berth_error_set(err, EINVAL,
                                                        "bzip2: invalid compressed data (error "
                                                        "%d)",
                                                        ret);
-                        int r = emit(d, DECOMP_OUT_SIZE - s->avail_out, err);
+                        int r = emit(d, d->out_cap - s->avail_out, err);
                         if (r < 0)
                                 return r;
                         if (ret == BZ_STREAM_END) {
@@ -277,9 +285,9 @@ static int xz_code(struct decompressor *d, lzma_action action, struct berth_erro
         lzma_stream *s = &d->xz;
         for (;;) {
                 s->next_out = d->out;
-                s->avail_out = DECOMP_OUT_SIZE;
+                s->avail_out = d->out_cap;
                 lzma_ret ret = lzma_code(s, action);
-                int r = emit(d, DECOMP_OUT_SIZE - s->avail_out, err);
+                int r = emit(d, d->out_cap - s->avail_out, err);
                 if (r < 0)
                         return r;
                 switch (ret) {
@@ -366,8 +374,10 @@ static int detect(struct decompressor *d, struct berth_error **err)
         } else {
                 d->format = DECOMP_PLAIN;
         }
-        if (d->format != DECOMP_PLAIN)
-                d->out = xmalloc(DECOMP_OUT_SIZE);
+        if (d->format != DECOMP_PLAIN && !d->out) {
+                d->own = d->out = xmalloc(DECOMP_OUT_SIZE);
+                d->out_cap = DECOMP_OUT_SIZE;
+        }
         return run(d, d->peek, d->peek_len, err);
 }
 
@@ -431,6 +441,6 @@ void decomp_free(struct decompressor *d)
                 BZ2_bzDecompressEnd(&d->bz);
         if (d->xz_init)
                 lzma_end(&d->xz);
-        free(d->out);
+        free(d->own);
         free(d);
 }

@@ -5,7 +5,8 @@
  * accepts compressed with any of these.
  *
  * Bytes are pushed in with decomp_write() in pieces of any size; output goes to
- * the sink in pieces of at most DECOMP_OUT_SIZE as it is produced.
+ * the sink in pieces of at most the output buffer's size (DECOMP_OUT_SIZE, or
+ * the caller's: decomp_set_buffer) as it is produced.
  * Concatenated members/streams/frames are decoded one after another, as gzip,
  * bzip2, xz and zstd tools do.  decomp_finish() says whether the input ended
  * at the end of a complete stream; a truncated stream is an error
@@ -46,6 +47,13 @@ struct decompressor *decomp_new(decomp_sink_fn sink, void *userdata);
 int decomp_write(struct decompressor *d, const void *buf, size_t len, struct berth_error **err);
 /* End of input: flushes what is held and checks the stream is complete. */
 int decomp_finish(struct decompressor *d, struct berth_error **err);
+/*
+ * Decode into buf (cap bytes) from now on instead of the decompressor's own
+ * buffer.  The sink may call this for the next buffer while it holds the one
+ * it was given (a zero-copy pipeline queues the filled buffer and supplies a
+ * free one).  Plain input is passed to the sink as pushed, never copied.
+ */
+void decomp_set_buffer(struct decompressor *d, unsigned char *buf, size_t cap);
 /* The detected format (DECOMP_PLAIN until detection). */
 enum decomp_format decomp_format(const struct decompressor *d);
 void decomp_free(struct decompressor *d);

@@ -2,9 +2,9 @@
  * layer.c — streaming layer apply (see layer.h for the contract).
  *
  * Pipeline per pushed chunk, on two threads: the caller's thread hashes the
- * compressed bytes, decompresses them (isa-l igzip or zlib for gzip, libzstd,
- * or none) into one of four 512 KiB pool buffers and checks the
- * uncompressed-bytes limit; an extraction thread per layer takes the filled
+ * compressed bytes, decompresses them (image/decompress.h: gzip with isa-l
+ * igzip or zlib, zstd, bzip2, xz, or none) into one of four 512 KiB pool
+ * buffers and checks the uncompressed-bytes limit; an extraction thread per layer takes the filled
  * buffers in order, hashes them (diff_id) and feeds tar.c, whose callbacks
  * create the entries.  So inflating and writing files overlap on two cores.
  * File contents go from the pool buffer straight to write(2).  The extraction
@@ -28,14 +28,9 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <zstd.h>
-#ifdef HAVE_ISAL
-#include <isa-l/igzip_lib.h>
-#else
-#include <zlib.h>
-#endif
 
 #include "base/fileio.h"
+#include "image/decompress.h"
 #include "image/layer-unpack.h"
 #include "image/layer.h"
 #include "image/store.h"
@@ -58,19 +53,10 @@ struct layer_apply {
         EVP_MD_CTX *md_comp, *md_diff;
         uint64_t comp_size, size;
         enum layer_compression comp;
-        bool detected, no_digest;
-        unsigned char peek[4];
-        size_t peek_len;
-#ifdef HAVE_ISAL
-        struct inflate_state *isal;
-#else
-        z_stream z;
-        bool z_init;
-#endif
-        bool member_done; /* gzip: a member ended; more input starts another */
-        ZSTD_DStream *zstd;
-        size_t zstd_last;
-        unsigned char *out; /* the buffer the decompressor fills now (one of pool[]) */
+        bool no_digest;
+        struct decompressor *dc; /* decodes into the pool buffer la->out */
+        bool sink_failed;        /* the last error is the unpacking's, not the decoder's */
+        unsigned char *out;      /* the buffer the decompressor fills now (one of pool[]) */
         int out_idx;
         struct tar_reader *tar;
         /* the pipeline: the caller's thread decompresses into pool buffers, the
@@ -130,6 +116,10 @@ const char *layer_compression_name(enum layer_compression c)
                 return "gzip";
         case LAYER_ZSTD:
                 return "zstd";
+        case LAYER_BZIP2:
+                return "bzip2";
+        case LAYER_XZ:
+                return "xz";
         case LAYER_PLAIN:
                 break;
         }
@@ -333,191 +323,38 @@ static int feed_tar(struct layer_apply *la, const unsigned char *p, size_t n,
         return 0;
 }
 
-#ifdef HAVE_ISAL
-static int gzip_run(struct layer_apply *la, const unsigned char *in, size_t n,
-                    struct berth_error **err)
+static enum layer_compression compression_of(enum decomp_format f)
 {
-        struct inflate_state *st = la->isal;
-        unsigned char carry[8];
-        while (n > 0) {
-                if (la->member_done) {
-                        /* Another member follows.  isa-l may hold the first bytes of it in its
-                         * bit buffer: take them back before the reset. */
-                        size_t nc = (size_t)st->read_in_length / 8;
-                        for (size_t i = 0; i < nc; i++)
-                                carry[i] = (unsigned char)(st->read_in >> (8 * i));
-                        isal_inflate_reset(st);
-                        st->crc_flag = ISAL_GZIP;
-                        la->member_done = false;
-                        if (nc > 0) {
-                                int r = gzip_run(la, carry, nc, err);
-                                if (r < 0)
-                                        return r;
-                        }
-                }
-                st->next_in = (uint8_t *)in;
-                st->avail_in = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
-                size_t given = st->avail_in;
-                for (;;) {
-                        uint32_t in_before = st->avail_in;
-                        st->next_out = la->out;
-                        st->avail_out = OUTBUF_SIZE;
-                        int ret = isal_inflate(st);
-                        if (ret < 0 || (ret > ISAL_OUT_OVERFLOW && ret != ISAL_END_INPUT))
-                                return berth_error_set(err, EINVAL,
-                                                       "layer: gzip: invalid compressed data "
-                                                       "(isa-l error %d)",
-                                                       ret);
-                        int r = feed_tar(la, la->out, OUTBUF_SIZE - st->avail_out, err);
-                        if (r < 0)
-                                return r;
-                        if (st->block_state == ISAL_BLOCK_FINISH) {
-                                la->member_done = true;
-                                break;
-                        }
-                        if (st->avail_out > 0 && st->avail_in == 0)
-                                break;
-                        if (st->avail_out > 0 && st->avail_in == in_before)
-                                return berth_error_set(err, EINVAL,
-                                                       "layer: gzip: decoder made no progress");
-                }
-                size_t used = given - st->avail_in;
-                in += used;
-                n -= used;
-        }
-        return 0;
-}
-
-static int gzip_setup(struct layer_apply *la)
-{
-        la->isal = xcalloc(1, sizeof(*la->isal));
-        isal_inflate_init(la->isal);
-        la->isal->crc_flag = ISAL_GZIP;
-        return 0;
-}
-
-static bool gzip_ended(struct layer_apply *la)
-{
-        return la->member_done;
-}
-
-static void gzip_free(struct layer_apply *la)
-{
-        free(la->isal);
-        la->isal = NULL;
-}
-#else
-static int gzip_run(struct layer_apply *la, const unsigned char *in, size_t n,
-                    struct berth_error **err)
-{
-        z_stream *z = &la->z;
-        while (n > 0) {
-                if (la->member_done) {
-                        inflateReset(z);
-                        la->member_done = false;
-                }
-                z->next_in = (Bytef *)in;
-                z->avail_in = n > UINT32_MAX ? UINT32_MAX : (uInt)n;
-                size_t given = z->avail_in;
-                for (;;) {
-                        z->next_out = la->out;
-                        z->avail_out = OUTBUF_SIZE;
-                        int ret = inflate(z, Z_NO_FLUSH);
-                        if (ret != Z_OK && ret != Z_STREAM_END && ret != Z_BUF_ERROR)
-                                return berth_error_set(err, EINVAL,
-                                                       "layer: gzip: invalid compressed data (%s)",
-                                                       z->msg ? z->msg : "zlib error");
-                        int r = feed_tar(la, la->out, OUTBUF_SIZE - z->avail_out, err);
-                        if (r < 0)
-                                return r;
-                        if (ret == Z_STREAM_END) {
-                                la->member_done = true;
-                                break;
-                        }
-                        if (z->avail_out > 0 && z->avail_in == 0)
-                                break;
-                }
-                size_t used = given - z->avail_in;
-                in += used;
-                n -= used;
-        }
-        return 0;
-}
-
-static int gzip_setup(struct layer_apply *la)
-{
-        if (inflateInit2(&la->z, 15 + 16) != Z_OK)
-                berth_oom();
-        la->z_init = true;
-        return 0;
-}
-
-static bool gzip_ended(struct layer_apply *la)
-{
-        return la->member_done;
-}
-
-static void gzip_free(struct layer_apply *la)
-{
-        if (la->z_init)
-                inflateEnd(&la->z);
-        la->z_init = false;
-}
-#endif
-
-static int zstd_run(struct layer_apply *la, const unsigned char *p, size_t n,
-                    struct berth_error **err)
-{
-        ZSTD_inBuffer in = {p, n, 0};
-        for (;;) {
-                ZSTD_outBuffer out = {la->out, OUTBUF_SIZE, 0};
-                size_t pos = in.pos;
-                size_t ret = ZSTD_decompressStream(la->zstd, &out, &in);
-                if (ZSTD_isError(ret))
-                        return berth_error_set(err, EINVAL, "layer: zstd: %s",
-                                               ZSTD_getErrorName(ret));
-                /* 0 = a frame just ended; a call that moved nothing says nothing */
-                if (in.pos > pos || out.pos > 0)
-                        la->zstd_last = ret;
-                int r = feed_tar(la, la->out, out.pos, err);
-                if (r < 0)
-                        return r;
-                if (in.pos == in.size && out.pos < out.size)
-                        return 0;
-        }
-}
-
-static int process(struct layer_apply *la, const unsigned char *p, size_t n,
-                   struct berth_error **err)
-{
-        switch (la->comp) {
-        case LAYER_GZIP:
-                return gzip_run(la, p, n, err);
-        case LAYER_ZSTD:
-                return zstd_run(la, p, n, err);
-        case LAYER_PLAIN:
+        switch (f) {
+        case DECOMP_GZIP:
+                return LAYER_GZIP;
+        case DECOMP_ZSTD:
+                return LAYER_ZSTD;
+        case DECOMP_BZIP2:
+                return LAYER_BZIP2;
+        case DECOMP_XZ:
+                return LAYER_XZ;
+        case DECOMP_PLAIN:
                 break;
         }
-        return feed_tar(la, p, n, err);
+        return LAYER_PLAIN;
 }
 
-static int detect(struct layer_apply *la, struct berth_error **err)
+/* The decoder's sink: a filled pool buffer goes to the extraction thread and
+ * the decoder gets the next free one; plain input is copied into the pool. */
+static int decoded(const void *buf, size_t n, void *userdata, struct berth_error **err)
 {
-        static const unsigned char gz[] = {0x1f, 0x8b}, zs[] = {0x28, 0xb5, 0x2f, 0xfd};
-        la->detected = true;
-        if (la->peek_len >= 2 && memcmp(la->peek, gz, 2) == 0) {
-                la->comp = LAYER_GZIP;
-                gzip_setup(la);
-        } else if (la->peek_len >= 4 && memcmp(la->peek, zs, 4) == 0) {
-                la->comp = LAYER_ZSTD;
-                la->zstd = ZSTD_createDStream();
-                if (!la->zstd)
-                        berth_oom();
-                ZSTD_initDStream(la->zstd);
-        } else {
-                la->comp = LAYER_PLAIN;
+        struct layer_apply *la = userdata;
+        la->comp = compression_of(decomp_format(la->dc)); /* before the first submit */
+        bool filled = buf == la->out;
+        int r = feed_tar(la, buf, n, err);
+        if (r < 0) {
+                la->sink_failed = true;
+                return r;
         }
-        return process(la, la->peek, la->peek_len, err);
+        if (filled)
+                decomp_set_buffer(la->dc, la->out, OUTBUF_SIZE);
+        return 0;
 }
 
 int layer_apply_write(struct layer_apply *la, const void *buf, size_t len, struct berth_error **err)
@@ -526,21 +363,10 @@ int layer_apply_write(struct layer_apply *la, const void *buf, size_t len, struc
         if (!la->no_digest)
                 EVP_DigestUpdate(la->md_comp, p, len);
         la->comp_size += len;
-        if (!la->detected) {
-                size_t n = sizeof(la->peek) - la->peek_len;
-                if (n > len)
-                        n = len;
-                memcpy(la->peek + la->peek_len, p, n);
-                la->peek_len += n;
-                p += n;
-                len -= n;
-                if (la->peek_len < sizeof(la->peek))
-                        return 0;
-                int r = detect(la, err);
-                if (r < 0)
-                        return r;
-        }
-        return process(la, p, len, err);
+        int r = decomp_write(la->dc, p, len, err);
+        if (r < 0 && !la->sink_failed)
+                berth_error_prefix(err, "layer");
+        return r;
 }
 
 int layer_apply_begin(const char *data_root, const struct layer_apply_opts *opts,
@@ -652,6 +478,8 @@ int layer_apply_begin(const char *data_root, const struct layer_apply_opts *opts
                 la->free_idx[la->n_free++] = i;
         la->out_idx = 0;
         la->out = la->pool[0];
+        la->dc = decomp_new(decoded, la);
+        decomp_set_buffer(la->dc, la->out, OUTBUF_SIZE);
         r = pthread_create(&la->thread, NULL, extract_thread, la);
         if (r != 0) {
                 layer_apply_abort(la);
@@ -677,9 +505,7 @@ void layer_apply_abort(struct layer_apply *la)
                 close(la->layers_fd);
         if (la->reserved)
                 inflight_release(la->reserved);
-        if (la->comp == LAYER_GZIP)
-                gzip_free(la);
-        ZSTD_freeDStream(la->zstd);
+        decomp_free(la->dc);
         tar_reader_free(la->tar);
         EVP_MD_CTX_free(la->md_comp);
         EVP_MD_CTX_free(la->md_diff);
@@ -698,20 +524,9 @@ void layer_apply_abort(struct layer_apply *la)
 
 static int end_of_stream(struct layer_apply *la, struct berth_error **err)
 {
-        int r;
-        if (!la->detected && (r = detect(la, err)) < 0)
-                return r;
-        if (la->comp == LAYER_GZIP && !gzip_ended(la))
-                return berth_error_set(err, EPIPE,
-                                       "layer: gzip: unexpected end of compressed data");
-        if (la->comp == LAYER_ZSTD) {
-                /* drain what the decoder still holds */
-                if ((r = zstd_run(la, NULL, 0, err)) < 0)
-                        return r;
-                if (la->zstd_last != 0)
-                        return berth_error_set(err, EPIPE,
-                                               "layer: zstd: unexpected end of compressed data");
-        }
+        int r = decomp_finish(la->dc, err);
+        if (r < 0)
+                return la->sink_failed ? r : berth_error_prefix(err, "layer");
         stop_thread(la, false);
         if (la->failed)
                 return take_thread_error(la, err);

@@ -3,8 +3,8 @@
  *
  * A layer arrives as a byte stream pushed in chunks (so the puller can hash,
  * decompress and unpack while bytes come off the network).  layer_apply
- * detects gzip (isa-l igzip when built with it, else zlib), zstd or plain tar
- * from the first bytes, computes the compressed digest and the uncompressed
+ * detects gzip (isa-l igzip when built with it, else zlib), zstd, bzip2, xz
+ * (image/decompress.h) or plain tar from the first bytes, computes the compressed digest and the uncompressed
  * diff_id as it goes, and unpacks into layers/<chain-id>.tmp (or
  * layers/ingest-<rand>.tmp when the diff_id is not known up front); finish()
  * checks the digests, syncfs()es once, and renames the directory to its chain
@@ -46,6 +46,8 @@ enum layer_compression {
         LAYER_PLAIN,
         LAYER_GZIP,
         LAYER_ZSTD,
+        LAYER_BZIP2, /* not in the image specs, but docker's load takes them */
+        LAYER_XZ,
 };
 
 struct layer_apply_opts {

@@ -97,8 +97,9 @@ class TarWriter:
         self.t.close()
 
 
-def docker20_archive(path, raws, tags, label):
-    """As docker 20.10 saves: <id>/{VERSION,json,layer.tar}, <config>.json, manifest.json."""
+def docker20_archive(path, raws, tags, label, compress=None):
+    """As docker 20.10 saves: <id>/{VERSION,json,layer.tar}, <config>.json, manifest.json.
+    compress: a command that compresses each layer.tar (docker load takes that too)."""
     cfg = config_for(raws, label)
     w = TarWriter(path)
     names = []
@@ -107,6 +108,8 @@ def docker20_archive(path, raws, tags, label):
         w.dir(d + "/")
         w.file(d + "/VERSION", b"1.0")
         w.file(d + "/json", b'{"id":"%s"}' % d.encode())
+        if compress:
+            raw = subprocess.run(compress, input=raw, capture_output=True, check=True).stdout
         w.file(d + "/layer.tar", raw)
         names.append(d + "/layer.tar")
     w.file(hexof(sha256(cfg)) + ".json", cfg)
@@ -602,3 +605,17 @@ def test_full_disk_is_a_clear_error_and_the_store_stays_usable():
             d.stop()
         subprocess.run(["umount", "-l", data], check=False)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.parametrize("tool", ["gzip", "bzip2", "xz", "zstd"])
+def test_load_compressed_layers(env, tool):
+    """layer.tar members compressed with any of docker's formats unpack to the
+    config's diff_ids (layer apply shares the load's decompressor)."""
+    raws = [layer_tar([("etc/l1", b"1" * 4000)]), layer_tar([("etc/l2", b"2" * 4000)])]
+    arch = os.path.join(env.root, "cl.tar")
+    cid = docker20_archive(arch, raws, ["clayer/%s:1" % tool], tool, compress=[tool, "-c"])
+    assert berth(env, "load", "-i", arch).stdout == "Loaded image: clayer/%s:1\n" % tool
+    j = inspect(env, "clayer/%s:1" % tool)
+    assert j["Id"] == cid and j["RootFS"]["Layers"] == [sha256(r) for r in raws]
+    layers = store(env)[0]
+    assert any(os.path.exists(os.path.join(env.data, "layers", n, "etc", "l2")) for n in layers)
