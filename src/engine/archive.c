@@ -437,29 +437,30 @@ static long long mono_ms(void)
         return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* dockerd's "Loading layer" message for the layer with this diff_id. */
-static int emit_loading(struct loader *ld, const char *diff_id, uint64_t current, uint64_t total,
-                        struct berth_error **err)
+/* Progress of one layer being unpacked, as dockerd's "Loading layer" (at most
+ * every 100 ms, and once at the end). */
+struct loading {
+        struct loader *ld;
+        char id[13]; /* the diff_id's first 12 hex digits */
+        long long last_ms;
+};
+
+static int loading_progress(uint64_t done, uint64_t total, bool last, void *userdata,
+                            struct berth_error **err)
 {
-        char id[13];
-        snprintf(id, sizeof(id), "%s", diff_id + 7); /* the short id: 12 hex digits */
-        struct json *m = json_new_object();
-        json_set_str(m, "status", "Loading layer");
-        struct json *d = json_object_set(m, "progressDetail", json_new_object());
-        json_set_int(d, "current", (int64_t)current);
-        json_set_int(d, "total", (int64_t)total);
-        _cleanup_free_ char *bar = berth_pull_progress_bar((int64_t)current, (int64_t)total);
-        json_set_str(m, "progress", bar);
-        json_set_str(m, "id", id);
-        int r = ld->o->emit(m, ld->o->userdata);
+        struct loading *lp = userdata;
+        long long now = mono_ms();
+        if (!last && now - lp->last_ms < 100)
+                return 0;
+        lp->last_ms = now;
+        struct json *m =
+            berth_progress_json("Loading layer", lp->id, (int64_t)done, (int64_t)total);
+        int r = lp->ld->o->emit(m, lp->ld->o->userdata);
         json_free(m);
         return r < 0 ? berth_error_set(err, ECANCELED, "the client went away") : 0;
 }
 
-/*
- * Unpack one stored layer blob, reporting progress unless quiet (at most every
- * 100 ms, and once at the end).  1 when the layer was already there.
- */
+/* Unpack one stored layer blob; 1 when the layer was already there. */
 static int apply_blob(struct loader *ld, const struct layer_apply_opts *lo, const char *blob,
                       struct layer_result *res, struct berth_error **err)
 {
@@ -467,39 +468,10 @@ static int apply_blob(struct loader *ld, const struct layer_apply_opts *lo, cons
         int r = blob_store_open_blob(ld->store, blob, &fd, err);
         if (r < 0)
                 return r;
-        struct layer_apply *la = NULL;
-        r = layer_apply_begin(berth_layers_data_root(ld->l), lo, &la, err);
-        if (r != 0)
-                return r;
-        struct stat st;
-        uint64_t total = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0, done = 0;
-        long long last = 0;
-        _cleanup_free_ unsigned char *buf = xmalloc(1 << 20);
-        for (;;) {
-                ssize_t n = read(fd, buf, 1 << 20);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        r = berth_error_sys(err, errno, "read blob %s", blob);
-                        break;
-                }
-                if (n == 0) {
-                        if (!ld->o->quiet &&
-                            (r = emit_loading(ld, lo->expected_diff_id, done, total, err)) < 0)
-                                break;
-                        return layer_apply_finish(la, res, err);
-                }
-                if ((r = layer_apply_write(la, buf, (size_t)n, err)) < 0)
-                        break;
-                done += (uint64_t)n;
-                if (!ld->o->quiet && mono_ms() - last >= 100) {
-                        last = mono_ms();
-                        if ((r = emit_loading(ld, lo->expected_diff_id, done, total, err)) < 0)
-                                break;
-                }
-        }
-        layer_apply_abort(la);
-        return r;
+        struct loading lp = {.ld = ld};
+        snprintf(lp.id, sizeof(lp.id), "%s", lo->expected_diff_id + 7);
+        return layer_apply_fd_progress(berth_layers_data_root(ld->l), lo, fd,
+                                       ld->o->quiet ? NULL : loading_progress, &lp, res, err);
 }
 
 /*

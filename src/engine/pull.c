@@ -76,12 +76,21 @@ static int64_t now_ns(void)
         return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-char *berth_pull_progress_bar(int64_t current, int64_t total)
+struct json *berth_progress_json(const char *status, const char *id, int64_t current, int64_t total)
 {
-        /* As dockerd formats it: no terminal, so 200 columns, and no time left. */
-        struct berth_buf b = BERTH_BUF_INIT;
-        progress_bar(&b, current, total, 0, false, "", 200, 0);
-        return buf_steal(&b);
+        struct json *m = json_new_object();
+        json_set_str(m, "status", status);
+        struct json *d = json_object_set(m, "progressDetail", json_new_object());
+        json_set_int(d, "current", current);
+        json_set_int(d, "total", total);
+        /* As dockerd formats the text: no terminal, so 200 columns, no time left. */
+        struct berth_buf bar = BERTH_BUF_INIT;
+        progress_bar(&bar, current, total, 0, false, "", 200, 0);
+        if (bar.len) /* dockerd omits an empty one */
+                json_set_str(m, "progress", bar.data);
+        buf_release(&bar);
+        json_set_str(m, "id", id);
+        return m;
 }
 
 /* One message; the emit lock serialises threads.  Returns <0 once the client is gone. */
@@ -128,15 +137,7 @@ static int emit_layer(struct pull *p, const struct layer_job *j, const char *sta
 static int emit_progress(struct pull *p, const struct layer_job *j, const char *status,
                          int64_t current, int64_t total)
 {
-        struct json *m = json_new_object();
-        json_set_str(m, "status", status);
-        struct json *d = json_object_set(m, "progressDetail", json_new_object());
-        json_set_int(d, "current", current);
-        json_set_int(d, "total", total);
-        _cleanup_free_ char *bar = berth_pull_progress_bar(current, total);
-        json_set_str(m, "progress", bar);
-        json_set_str(m, "id", j->short_id);
-        return emit_msg(p, m);
+        return emit_msg(p, berth_progress_json(status, j->short_id, current, total));
 }
 
 /* The sink in front of layer_ingest_write: counts bytes and reports progress. */

@@ -66,7 +66,9 @@ struct berth_pull_opts {
 int berth_image_pull(struct berth_engine *e, const struct berth_pull_opts *opts, bool *ret_started,
                      struct berth_error **err);
 
-/* docker's progress bar text for current/total ("[====>      ]  1.2MB/3.4MB"). */
-char *berth_pull_progress_bar(int64_t current, int64_t total);
+/* A layer's progress message as dockerd sends it: {"status", "progressDetail":
+ * {"current","total"}, "progress": "[====>    ]  1.2MB/3.4MB", "id"}. */
+struct json *berth_progress_json(const char *status, const char *id, int64_t current,
+                                 int64_t total);
 
 #endif

@@ -70,15 +70,7 @@ static void upload_progress(const char *digest, uint64_t done, uint64_t total, v
         if (!p->short_id || (t - p->last_ns < 100 * 1000 * 1000 && done < total))
                 return;
         p->last_ns = t;
-        struct json *m = json_new_object();
-        json_set_str(m, "status", "Pushing");
-        struct json *d = json_object_set(m, "progressDetail", json_new_object());
-        json_set_int(d, "current", (int64_t)done);
-        json_set_int(d, "total", (int64_t)total);
-        _cleanup_free_ char *bar = berth_pull_progress_bar((int64_t)done, (int64_t)total);
-        json_set_str(m, "progress", bar);
-        json_set_str(m, "id", p->short_id);
-        (void)emit(p, m);
+        (void)emit(p, berth_progress_json("Pushing", p->short_id, (int64_t)done, (int64_t)total));
 }
 
 struct layer_row {

@@ -589,13 +589,17 @@ done:
         return r;
 }
 
-int layer_apply_fd(const char *data_root, const struct layer_apply_opts *opts, int fd,
-                   struct layer_result *res, struct berth_error **err)
+int layer_apply_fd_progress(const char *data_root, const struct layer_apply_opts *opts, int fd,
+                            layer_progress_fn progress, void *userdata, struct layer_result *res,
+                            struct berth_error **err)
 {
         struct layer_apply *la = NULL;
         int r = layer_apply_begin(data_root, opts, &la, err);
         if (r != 0)
                 return r;
+        struct stat st;
+        uint64_t total = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+        uint64_t done = 0;
         _cleanup_free_ unsigned char *buf = xmalloc(1 << 20);
         for (;;) {
                 ssize_t n = read(fd, buf, 1 << 20);
@@ -605,14 +609,25 @@ int layer_apply_fd(const char *data_root, const struct layer_apply_opts *opts, i
                         r = berth_error_sys(err, errno, "layer: read");
                         break;
                 }
-                if (n == 0)
+                if (n == 0) {
+                        if (progress && (r = progress(done, total, true, userdata, err)) < 0)
+                                break;
                         return layer_apply_finish(la, res, err);
-                r = layer_apply_write(la, buf, (size_t)n, err);
-                if (r < 0)
+                }
+                if ((r = layer_apply_write(la, buf, (size_t)n, err)) < 0)
+                        break;
+                done += (uint64_t)n;
+                if (progress && (r = progress(done, total, false, userdata, err)) < 0)
                         break;
         }
         layer_apply_abort(la);
         return r;
+}
+
+int layer_apply_fd(const char *data_root, const struct layer_apply_opts *opts, int fd,
+                   struct layer_result *res, struct berth_error **err)
+{
+        return layer_apply_fd_progress(data_root, opts, fd, NULL, NULL, res, err);
 }
 
 static int cmp_str(const void *a, const void *b)

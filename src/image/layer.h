@@ -4,8 +4,8 @@
  * A layer arrives as a byte stream pushed in chunks (so the puller can hash,
  * decompress and unpack while bytes come off the network).  layer_apply
  * detects gzip (isa-l igzip when built with it, else zlib), zstd, bzip2, xz
- * (image/decompress.h) or plain tar from the first bytes, computes the compressed digest and the uncompressed
- * diff_id as it goes, and unpacks into layers/<chain-id>.tmp (or
+ * (image/decompress.h) or plain tar from the first bytes, computes the compressed digest and the
+ * uncompressed diff_id as it goes, and unpacks into layers/<chain-id>.tmp (or
  * layers/ingest-<rand>.tmp when the diff_id is not known up front); finish()
  * checks the digests, syncfs()es once, and renames the directory to its chain
  * id.  chain(1) = diff_id(1); chain(n) = sha256(chain(n-1) + " " + diff_id(n)).
@@ -92,6 +92,14 @@ static inline void layer_apply_abortp(struct layer_apply **la)
  * begin + write in 1 MiB reads + finish.  Returns 1 when already present. */
 int layer_apply_fd(const char *data_root, const struct layer_apply_opts *opts, int fd,
                    struct layer_result *res, struct berth_error **err);
+/* The same, calling progress after every read (done of total bytes of fd, total
+ * 0 when fd is not a regular file) and once more with last set before the
+ * finish; a negative return stops the apply (the client went away). */
+typedef int (*layer_progress_fn)(uint64_t done, uint64_t total, bool last, void *userdata,
+                                 struct berth_error **err);
+int layer_apply_fd_progress(const char *data_root, const struct layer_apply_opts *opts, int fd,
+                            layer_progress_fn progress, void *userdata, struct layer_result *res,
+                            struct berth_error **err);
 
 /* chain id from the parent's chain id (NULL for the first layer) and a diff_id. */
 void layer_chain_id(const char *parent, const char *diff_id, char out[72]);
