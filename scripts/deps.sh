@@ -20,6 +20,8 @@ test_pkgs+=(golang-go)
 bench_pkgs=(hyperfine debootstrap)
 # bench/engines.py: mkfs.ext4 for the scratch filesystem the pull benchmarks use
 bench_pkgs+=(e2fsprogs)
+# bench/layer-unpack --syscalls: syscalls per tar entry
+bench_pkgs+=(strace)
 
 pkgs=("${build_pkgs[@]}")
 case "$what" in

@@ -7,11 +7,12 @@
  * RESOLVE_NO_MAGICLINKS) below the layer root fd and the entry is created with
  * an *at() call on its last component, never following a symlink there
  * (O_NOFOLLOW, AT_SYMLINK_NOFOLLOW, linkat without AT_SYMLINK_FOLLOW).  The
- * parent fd is cached while consecutive entries share a directory (tars list
- * a directory's files together), so most entries cost one open: the cache is
- * dropped whenever anything is removed, since a removal may change what a
- * path names.  A cached fd always refers to a directory inside the layer (we
- * never move directories), so even a stale one cannot lead outside.
+ * parent fds of the last few directories are cached (tars list a directory's
+ * files together, and come back to a parent after a subdirectory), so most
+ * entries cost no lookup: the cache is dropped whenever anything is removed,
+ * since a removal may change what a path names.  A cached fd always refers to
+ * a directory inside the layer (we never move directories), so even a stale
+ * one cannot lead outside.
  *
  * Metadata: owner (fchown), mode incl. setuid (fchmod after chown, which
  * clears setuid), xattrs (after the contents: a write drops
@@ -19,12 +20,24 @@
  * every child exists.  Xattrs are applied to regular files and directories;
  * symlinks, devices and fifos cannot carry user.* xattrs on Linux.
  *
+ * Syscalls per entry: a regular file is openat + write + futimens + close, a
+ * directory mkdirat + one utimensat at the end, a symlink symlinkat +
+ * utimensat.  That needs knowing what creation gives without asking: the
+ * extraction thread has a umask of its own set to 0 (layer_unpack_thread_init)
+ * and the root has no default ACL, so a new inode has exactly the mode asked
+ * for (entries with setuid/setgid/sticky bits are still chmod'ed); its owner
+ * is ours (checked on the layer root) unless a setgid directory exists in the
+ * layer, whose group new inodes inherit.  fchown/fchmod run only when the
+ * entry wants something else, or when it replaced an existing directory.  A
+ * small file whose data arrives in pieces is written with one write().
+ *
  * Never: resolve an archive path with a plain open(), or act on a name that
  * is not the entry's own last component below a directory opened in the root.
  */
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -85,13 +98,22 @@ static void split_path(char *path, const char **ret_dir, const char **ret_base)
         }
 }
 
+/* Files up to this size that arrive in pieces are staged and written once. */
+#define STAGE_MAX (256 * 1024)
+
 static void cache_drop(struct layer_unpack *u)
 {
-        if (u->cache_fd >= 0)
-                close(u->cache_fd);
-        u->cache_fd = -EBADF;
-        free(u->cache_path);
-        u->cache_path = NULL;
+        for (size_t i = 0; i < LAYER_UNPACK_DIRFDS; i++) {
+                struct layer_unpack_dirfd *c = &u->cache[i];
+                if (c->fd >= 0)
+                        close(c->fd);
+                c->fd = -EBADF;
+                free(c->path);
+                c->path = NULL;
+                c->used = 0;
+                c->mode_known = false;
+        }
+        u->cache_last = -1;
         u->cache_stale = false;
 }
 
@@ -123,34 +145,78 @@ static int mkdir_parents(struct layer_unpack *u, const char *dir)
         }
 }
 
-/* The directory an entry lives in, as a borrowed fd (cached). */
-static int open_parent(struct layer_unpack *u, const char *name, const char *dir, int *ret_fd,
-                       struct berth_error **err)
+/* dir (below the root, "" = the root) as a borrowed O_PATH fd, from the cache
+ * or resolved in the root and cached.  The slot of the previous lookup is
+ * never evicted, so an entry may hold its parent while it looks up a hardlink
+ * target.  The fd stays open until the next entry starts (cache_stale is
+ * acted on there). */
+static int lookup_dir(struct layer_unpack *u, const char *dir, int *ret_fd)
 {
         if (!*dir) {
                 *ret_fd = u->root_fd;
                 return 0;
         }
-        if (u->cache_stale)
-                cache_drop(u);
-        if (u->cache_path && strcmp(u->cache_path, dir) == 0) {
-                *ret_fd = u->cache_fd;
-                return 0;
+        int victim = -1;
+        for (int i = 0; i < LAYER_UNPACK_DIRFDS; i++) {
+                struct layer_unpack_dirfd *c = &u->cache[i];
+                if (c->path && strcmp(c->path, dir) == 0) {
+                        c->used = ++u->cache_clock;
+                        u->cache_last = i;
+                        *ret_fd = c->fd;
+                        return 0;
+                }
+                if (i != u->cache_last && (victim < 0 || c->used < u->cache[victim].used))
+                        victim = i;
         }
         int fd = open_in_root(u->root_fd, dir, O_PATH | O_DIRECTORY, 0);
-        if (fd == -ENOENT) {
-                int r = mkdir_parents(u, dir);
+        if (fd < 0)
+                return fd;
+        struct layer_unpack_dirfd *c = &u->cache[victim];
+        if (c->fd >= 0)
+                close(c->fd);
+        free(c->path);
+        c->path = xstrdup(dir);
+        c->fd = fd;
+        c->used = ++u->cache_clock;
+        c->mode_known = false;
+        u->cache_last = victim;
+        *ret_fd = fd;
+        return 0;
+}
+
+/* The directory an entry lives in, as a borrowed fd; missing parents are
+ * made.  Sets u->parent_setgid: whether a new inode there takes the
+ * directory's group (and, for a directory, its S_ISGID). */
+static int open_parent(struct layer_unpack *u, const char *name, const char *dir, int *ret_fd,
+                       struct berth_error **err)
+{
+        int r = lookup_dir(u, dir, ret_fd);
+        if (r == -ENOENT) {
+                r = mkdir_parents(u, dir);
                 if (r < 0)
                         return berth_error_sys(err, r, "layer entry '%s': create parent '%s'", name,
                                                dir);
-                fd = open_in_root(u->root_fd, dir, O_PATH | O_DIRECTORY, 0);
+                r = lookup_dir(u, dir, ret_fd);
         }
-        if (fd < 0)
-                return berth_error_sys(err, fd, "layer entry '%s': parent '%s'", name, dir);
-        cache_drop(u);
-        u->cache_path = xstrdup(dir);
-        u->cache_fd = fd;
-        *ret_fd = fd;
+        if (r < 0)
+                return berth_error_sys(err, r, "layer entry '%s': parent '%s'", name, dir);
+        u->parent_setgid = false;
+        if (!u->setgid_dirs)
+                return 0; /* no directory of this layer is setgid: nothing to ask */
+        if (!*dir) {
+                u->parent_setgid = u->root_setgid;
+                return 0;
+        }
+        struct layer_unpack_dirfd *c = &u->cache[u->cache_last];
+        if (!c->mode_known) {
+                struct stat st;
+                if (fstat(c->fd, &st) < 0)
+                        return berth_error_sys(err, errno, "layer entry '%s': stat parent '%s'",
+                                               name, dir);
+                c->setgid = (st.st_mode & S_ISGID) != 0;
+                c->mode_known = true;
+        }
+        u->parent_setgid = c->setgid;
         return 0;
 }
 
@@ -185,15 +251,36 @@ static int rm_rf_at(int dirfd, const char *name, int depth)
         return r;
 }
 
-/* An entry replaces whatever was at its name earlier in the tar. */
+/* An entry replaces whatever was at its name earlier in the tar.  Only an
+ * actual removal invalidates the cache (nothing removed, nothing renamed: a
+ * path keeps naming what it named). */
 static int remove_existing(struct layer_unpack *u, int pfd, const char *base)
 {
-        u->cache_stale = true;
-        if (unlinkat(pfd, base, 0) == 0 || errno == ENOENT)
+        if (unlinkat(pfd, base, 0) == 0) {
+                u->cache_stale = u->removed = true;
+                return 0;
+        }
+        if (errno == ENOENT)
                 return 0;
         if (errno != EISDIR)
                 return -errno;
+        u->cache_stale = u->removed = true;
         return rm_rf_at(pfd, base, 0);
+}
+
+/* ---- what creation already gives ---------------------------------------- */
+
+/* A new inode created with mode & 0777 on this thread gets exactly mode. */
+static bool mode_exact(const struct layer_unpack *u, mode_t mode)
+{
+        return (mode & 07000) == 0 && u->umask_zero && u->no_default_acl &&
+               pthread_equal(pthread_self(), u->umask_thread);
+}
+
+/* A new inode in the current entry's parent is already owned by uid:gid. */
+static bool owner_default(const struct layer_unpack *u, uint64_t uid, uint64_t gid)
+{
+        return u->owner_known && !u->parent_setgid && uid == u->own_uid && gid == u->own_gid;
 }
 
 /* ---- xattrs ------------------------------------------------------------ */
@@ -261,18 +348,20 @@ static int xattrs_take(const struct tar_entry *e, struct layer_unpack_xattr **re
         return 0;
 }
 
-/* chown, chmod after it (chown clears setuid), then xattrs. */
-static int apply_meta_fd(const char *name, int fd, uint64_t uid, uint64_t gid, mode_t mode,
-                         const struct layer_unpack_xattr *x, size_t nx, struct berth_error **err)
+/* chown, chmod after it (chown clears setuid), then xattrs; the first two
+ * only when asked (the inode may already be right, see owner_default and
+ * mode_exact). */
+static int apply_meta_fd(const char *name, int fd, uint64_t uid, uint64_t gid, bool do_chown,
+                         mode_t mode, bool do_chmod, const struct layer_unpack_xattr *x, size_t nx,
+                         struct berth_error **err)
 {
         if (uid > UINT32_MAX - 1 || gid > UINT32_MAX - 1)
                 return berth_error_set(err, EINVAL,
                                        "layer entry '%s': invalid owner %" PRIu64 ":%" PRIu64, name,
                                        uid, gid);
-        /* Always: a new inode's group is not ours inside a setgid directory. */
-        if (fchown(fd, (uid_t)uid, (gid_t)gid) < 0)
+        if (do_chown && fchown(fd, (uid_t)uid, (gid_t)gid) < 0)
                 return berth_error_sys(err, errno, "layer entry '%s': chown", name);
-        if (fchmod(fd, mode) < 0)
+        if (do_chmod && fchmod(fd, mode) < 0)
                 return berth_error_sys(err, errno, "layer entry '%s': chmod", name);
         return apply_xattrs(name, fd, x, nx, err);
 }
@@ -328,7 +417,8 @@ static int whiteout(struct layer_unpack *u, const struct tar_entry *e, const cha
                 return berth_error_sys(err, errno, "layer entry '%s': create whiteout", e->path);
         if (e->uid > UINT32_MAX - 1 || e->gid > UINT32_MAX - 1)
                 return berth_error_set(err, EINVAL, "layer entry '%s': invalid owner", e->path);
-        if (fchownat(pfd, victim, (uid_t)e->uid, (gid_t)e->gid, AT_SYMLINK_NOFOLLOW) < 0)
+        if (!owner_default(u, e->uid, e->gid) &&
+            fchownat(pfd, victim, (uid_t)e->uid, (gid_t)e->gid, AT_SYMLINK_NOFOLLOW) < 0)
                 return berth_error_sys(err, errno, "layer entry '%s': chown", e->path);
         return 0;
 }
@@ -336,7 +426,14 @@ static int whiteout(struct layer_unpack *u, const struct tar_entry *e, const cha
 static int make_dir(struct layer_unpack *u, const struct tar_entry *e, int pfd, const char *base,
                     const char *path, struct berth_error **err)
 {
-        if (mkdirat(pfd, base, 0700) < 0) {
+        /* In a setgid directory a new directory inherits S_ISGID: chmod then. */
+        bool exact = mode_exact(u, e->mode) && !u->parent_setgid;
+        bool fresh = true;
+        bool do_chown = !owner_default(u, e->uid, e->gid);
+        mode_t create = exact ? e->mode & 0777 : 0700;
+        if (e->mode & S_ISGID)
+                u->setgid_dirs = true; /* from now on new inodes may take another group */
+        if (mkdirat(pfd, base, create) < 0) {
                 struct stat st;
                 if (errno != EEXIST)
                         return berth_error_sys(err, errno, "layer entry '%s': mkdir", e->path);
@@ -344,20 +441,29 @@ static int make_dir(struct layer_unpack *u, const struct tar_entry *e, int pfd, 
                         return berth_error_sys(err, errno, "layer entry '%s': stat", e->path);
                 if (!S_ISDIR(st.st_mode)) {
                         int r = remove_existing(u, pfd, base);
-                        if (r < 0 || mkdirat(pfd, base, 0700) < 0)
+                        if (r < 0 || mkdirat(pfd, base, create) < 0)
                                 return berth_error_sys(err, r < 0 ? r : errno,
                                                        "layer entry '%s': mkdir", e->path);
+                } else {
+                        /* an implicit parent or an earlier entry: set everything, and
+                         * forget the modes of cached directories (this one's changes) */
+                        fresh = false;
+                        if (u->setgid_dirs)
+                                u->cache_stale = true;
                 }
         }
-        _cleanup_close_ int dfd =
-            openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (dfd < 0)
-                return berth_error_sys(err, errno, "layer entry '%s': open", e->path);
         struct layer_unpack_xattr *x = NULL;
         size_t nx = 0;
         int r = xattrs_take(e, &x, &nx, err);
-        if (r == 0)
-                r = apply_meta_fd(e->path, dfd, e->uid, e->gid, e->mode, x, nx, err);
+        if (r == 0 && (!fresh || !exact || do_chown || nx > 0)) {
+                _cleanup_close_ int dfd =
+                    openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (dfd < 0)
+                        r = berth_error_sys(err, errno, "layer entry '%s': open", e->path);
+                else
+                        r = apply_meta_fd(e->path, dfd, e->uid, e->gid, do_chown || !fresh, e->mode,
+                                          !exact || !fresh, x, nx, err);
+        }
         xattrs_free(x, nx);
         if (r == 0)
                 dirtime_add(u, path, e);
@@ -367,9 +473,11 @@ static int make_dir(struct layer_unpack *u, const struct tar_entry *e, int pfd, 
 static int make_file(struct layer_unpack *u, const struct tar_entry *e, int pfd, const char *base,
                      struct berth_error **err)
 {
+        bool exact = mode_exact(u, e->mode);
         int fd;
         for (int tries = 0;; tries++) {
-                fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                            exact ? e->mode & 0777 : 0600);
                 if (fd >= 0 || errno != EEXIST || tries > 0)
                         break;
                 int r = remove_existing(u, pfd, base);
@@ -383,8 +491,14 @@ static int make_file(struct layer_unpack *u, const struct tar_entry *e, int pfd,
         u->cur_uid = e->uid;
         u->cur_gid = e->gid;
         u->cur_mode = e->mode;
+        u->cur_chown = !owner_default(u, e->uid, e->gid);
+        u->cur_chmod = !exact;
         u->cur_ts[0] = e->atime;
         u->cur_ts[1] = e->mtime;
+        u->cur_size = e->size;
+        u->cur_seen = 0;
+        u->staging = false;
+        u->stage_len = 0;
         return xattrs_take(e, &u->cur_xattrs, &u->n_cur_xattrs, err);
 }
 
@@ -401,20 +515,17 @@ static int make_hardlink(struct layer_unpack *u, const struct tar_entry *e, int 
                 return 0; /* a link to itself changes nothing */
         const char *tdir, *tbase;
         split_path(target, &tdir, &tbase);
-        _cleanup_close_ int tfd = -EBADF;
-        if (*tdir) {
-                tfd = open_in_root(u->root_fd, tdir, O_PATH | O_DIRECTORY, 0);
-                if (tfd < 0)
-                        return berth_error_sys(err, tfd, "layer entry '%s': hardlink target '%s'",
-                                               e->path, e->linkname);
-        }
-        int from = *tdir ? tfd : u->root_fd;
+        int from;
+        int r = lookup_dir(u, tdir, &from); /* keeps pfd: it was the last lookup */
+        if (r < 0)
+                return berth_error_sys(err, r, "layer entry '%s': hardlink target '%s'", e->path,
+                                       e->linkname);
         for (int tries = 0;; tries++) {
                 if (linkat(from, tbase, pfd, base, 0) == 0)
                         return 0;
                 if (errno != EEXIST || tries > 0)
                         break;
-                int r = remove_existing(u, pfd, base);
+                r = remove_existing(u, pfd, base);
                 if (r < 0)
                         return berth_error_sys(err, r, "layer entry '%s': replace", e->path);
         }
@@ -425,6 +536,7 @@ static int make_hardlink(struct layer_unpack *u, const struct tar_entry *e, int 
 static int make_node(struct layer_unpack *u, const struct tar_entry *e, int pfd, const char *base,
                      struct berth_error **err)
 {
+        bool exact = mode_exact(u, e->mode);
         int r;
         for (int tries = 0;; tries++) {
                 if (e->type == TAR_SYMLINK)
@@ -446,10 +558,11 @@ static int make_node(struct layer_unpack *u, const struct tar_entry *e, int pfd,
                 return berth_error_sys(err, errno, "layer entry '%s': create", e->path);
         if (e->uid > UINT32_MAX - 1 || e->gid > UINT32_MAX - 1)
                 return berth_error_set(err, EINVAL, "layer entry '%s': invalid owner", e->path);
-        if (fchownat(pfd, base, (uid_t)e->uid, (gid_t)e->gid, AT_SYMLINK_NOFOLLOW) < 0)
+        if (!owner_default(u, e->uid, e->gid) &&
+            fchownat(pfd, base, (uid_t)e->uid, (gid_t)e->gid, AT_SYMLINK_NOFOLLOW) < 0)
                 return berth_error_sys(err, errno, "layer entry '%s': chown", e->path);
         /* The node was just created by us and is not a symlink: chmod may follow. */
-        if (e->type != TAR_SYMLINK && fchmodat(pfd, base, e->mode, 0) < 0)
+        if (e->type != TAR_SYMLINK && !exact && fchmodat(pfd, base, e->mode, 0) < 0)
                 return berth_error_sys(err, errno, "layer entry '%s': chmod", e->path);
         struct timespec ts[2] = {e->atime, e->mtime};
         if (utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
@@ -467,6 +580,9 @@ static int on_entry(void *ud, const struct tar_entry *e, struct berth_error **er
         if (strlen(path) > u->max_path)
                 return berth_error_set(err, ENAMETOOLONG, "layer entry '%s': name too long",
                                        e->path);
+        /* The previous entry removed something: cached directories may be gone. */
+        if (u->cache_stale)
+                cache_drop(u);
         if (!*path) {
                 if (e->type != TAR_DIR)
                         return berth_error_set(err, EINVAL,
@@ -476,8 +592,12 @@ static int on_entry(void *ud, const struct tar_entry *e, struct berth_error **er
                 struct layer_unpack_xattr *x = NULL;
                 size_t nx = 0;
                 int r = xattrs_take(e, &x, &nx, err);
+                if (e->mode & S_ISGID)
+                        u->setgid_dirs = true;
+                u->root_setgid = (e->mode & S_ISGID) != 0;
                 if (r == 0)
-                        r = apply_meta_fd(e->path, u->root_fd, e->uid, e->gid, e->mode, x, nx, err);
+                        r = apply_meta_fd(e->path, u->root_fd, e->uid, e->gid, true, e->mode, true,
+                                          x, nx, err);
                 xattrs_free(x, nx);
                 if (r == 0)
                         dirtime_add(u, "", e);
@@ -508,11 +628,38 @@ static int on_entry(void *ud, const struct tar_entry *e, struct berth_error **er
         return berth_error_set(err, EINVAL, "layer entry '%s': unknown type", e->path);
 }
 
+static int stage_flush(struct layer_unpack *u, struct berth_error **err)
+{
+        int r = write_all(u->cur_fd, u->stage, u->stage_len);
+        u->staging = false;
+        u->stage_len = 0;
+        if (r < 0)
+                return berth_error_sys(err, r, "layer entry '%s': write", u->cur_name);
+        return 0;
+}
+
 static int on_data(void *ud, const void *buf, size_t len, struct berth_error **err)
 {
         struct layer_unpack *u = ud;
         if (u->cur_fd < 0)
                 return 0;
+        /* the first piece of a small file that is not all of it: collect the rest */
+        if (u->cur_seen == 0 && len < u->cur_size && u->cur_size <= STAGE_MAX) {
+                if (!u->stage)
+                        u->stage = xmalloc(STAGE_MAX);
+                u->staging = true;
+        }
+        u->cur_seen += len;
+        if (u->staging && u->stage_len + len <= STAGE_MAX) {
+                memcpy(u->stage + u->stage_len, buf, len);
+                u->stage_len += len;
+                return u->cur_seen < u->cur_size ? 0 : stage_flush(u, err);
+        }
+        if (u->staging) {
+                int r = stage_flush(u, err);
+                if (r < 0)
+                        return r;
+        }
         int r = write_all(u->cur_fd, buf, len);
         if (r < 0)
                 return berth_error_sys(err, r, "layer entry '%s': write", u->cur_name);
@@ -529,6 +676,8 @@ static void cur_release(struct layer_unpack *u)
         xattrs_free(u->cur_xattrs, u->n_cur_xattrs);
         u->cur_xattrs = NULL;
         u->n_cur_xattrs = 0;
+        u->staging = false;
+        u->stage_len = 0;
 }
 
 static int on_entry_end(void *ud, struct berth_error **err)
@@ -536,8 +685,10 @@ static int on_entry_end(void *ud, struct berth_error **err)
         struct layer_unpack *u = ud;
         if (u->cur_fd < 0)
                 return 0;
-        int r = apply_meta_fd(u->cur_name, u->cur_fd, u->cur_uid, u->cur_gid, u->cur_mode,
-                              u->cur_xattrs, u->n_cur_xattrs, err);
+        int r = u->staging ? stage_flush(u, err) : 0;
+        if (r == 0)
+                r = apply_meta_fd(u->cur_name, u->cur_fd, u->cur_uid, u->cur_gid, u->cur_chown,
+                                  u->cur_mode, u->cur_chmod, u->cur_xattrs, u->n_cur_xattrs, err);
         if (r == 0 && futimens(u->cur_fd, u->cur_ts) < 0)
                 r = berth_error_sys(err, errno, "layer entry '%s': set times", u->cur_name);
         if (r == 0 && close(TAKE_FD(u->cur_fd)) < 0)
@@ -558,8 +709,37 @@ void layer_unpack_init(struct layer_unpack *u, int root_fd, size_t max_path)
             .root_fd = root_fd,
             .max_path = max_path,
             .cur_fd = -EBADF,
-            .cache_fd = -EBADF,
+            .cache_last = -1,
         };
+        for (size_t i = 0; i < LAYER_UNPACK_DIRFDS; i++)
+                u->cache[i].fd = -EBADF;
+        if (root_fd < 0)
+                return;
+        /* The root was just made by us: its owner is what a new inode gets
+         * (unless it is setgid, or the filesystem maps owners). */
+        struct stat st;
+        if (fstat(root_fd, &st) == 0 && !(st.st_mode & S_ISGID) && st.st_uid == geteuid() &&
+            st.st_gid == getegid()) {
+                u->owner_known = true;
+                u->own_uid = st.st_uid;
+                u->own_gid = st.st_gid;
+        }
+        /* A default ACL decides a new inode's mode instead of the umask; every
+         * directory below inherits it, and a layer cannot set one (only user.*
+         * and security.capability xattrs are applied). */
+        if (fgetxattr(root_fd, "system.posix_acl_default", NULL, 0) < 0 &&
+            (errno == ENODATA || errno == EOPNOTSUPP))
+                u->no_default_acl = true;
+}
+
+void layer_unpack_thread_init(struct layer_unpack *u)
+{
+        /* CLONE_FS: this thread's umask no longer is the process's. */
+        if (unshare(CLONE_FS) < 0)
+                return;
+        umask(0);
+        u->umask_thread = pthread_self();
+        u->umask_zero = true;
 }
 
 void layer_unpack_release(struct layer_unpack *u)
@@ -571,13 +751,31 @@ void layer_unpack_release(struct layer_unpack *u)
         free(u->dirs);
         u->dirs = NULL;
         u->n_dirs = u->cap_dirs = 0;
+        free(u->stage);
+        u->stage = NULL;
 }
 
 int layer_unpack_finish(struct layer_unpack *u, struct berth_error **err)
 {
-        /* Directory times last: creating children changed them. */
-        for (size_t i = u->n_dirs; i-- > 0;) {
+        /* Directory times last: creating children changed them.  In tar order,
+         * so a directory listed twice keeps its later times (setting a child's
+         * times does not touch its parent). */
+        for (size_t i = 0; i < u->n_dirs; i++) {
                 const char *p = u->dirs[i].path;
+                if (*p && !u->removed) {
+                        /* Nothing was removed: p still names the directory made
+                         * for it, and the cached parents are valid. */
+                        _cleanup_free_ char *copy = xstrdup(p);
+                        const char *dir, *base;
+                        split_path(copy, &dir, &base);
+                        int pfd;
+                        int r = lookup_dir(u, dir, &pfd);
+                        if (r == 0 && utimensat(pfd, base, u->dirs[i].ts, AT_SYMLINK_NOFOLLOW) < 0)
+                                r = -errno;
+                        if (r < 0)
+                                return berth_error_sys(err, r, "layer entry '%s': set times", p);
+                        continue;
+                }
                 _cleanup_close_ int fd = -EBADF;
                 if (*p) {
                         fd = open_in_root(u->root_fd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);

@@ -7,7 +7,8 @@
  * buffers and checks the uncompressed-bytes limit; an extraction thread per layer takes the filled
  * buffers in order, hashes them (diff_id) and feeds tar.c, whose callbacks
  * create the entries.  So inflating and writing files overlap on two cores.
- * File contents go from the pool buffer straight to write(2).  The extraction
+ * File contents go from the pool buffer straight to write(2) (a small file
+ * split between two buffers is collected first).  The extraction
  * thread's error is reported by the next write() or by finish(); abort()
  * stops the thread before anything is freed.
  *
@@ -214,6 +215,7 @@ static void *extract_thread(void *arg)
 {
         struct layer_apply *la = arg;
         bool failed = false;
+        layer_unpack_thread_init(&la->u); /* umask 0 for this thread only */
         for (;;) {
                 pthread_mutex_lock(&la->mu);
                 while (la->full_count == 0 && !la->eof)

@@ -1279,6 +1279,48 @@ START_TEST(test_metadata_kept_on_tmpfs)
 }
 END_TEST
 
+START_TEST(test_modes_exact_whatever_the_process_umask)
+{
+        /* The unpacker creates inodes with their final mode under a umask of its
+         * own thread; the process's umask neither leaks in nor is changed. */
+        mode_t old = umask(0077);
+        struct tw t = {BERTH_BUF_INIT};
+        tw_dir(&t, "open/", 0777);
+        tw_file(&t, "open/rw", "x", 0666);
+        tw_file(&t, "open/exec", "x", 0775);
+        tw_header(&t, "open/fifo", '6', 0666, 0, 0, 0, 1000000000, NULL, 0, 0);
+        tw_file(&t, "implicit/dir/file", "y", 0644);
+        tw_end(&t);
+        struct layer_result res;
+        char *msg = NULL;
+        int r = apply(&t, &res, &msg);
+        mode_t now = umask(old);
+        ck_assert_msg(r == 0, "%s", msg);
+        ck_assert_uint_eq(now, 0077);
+        static const struct {
+                const char *path;
+                mode_t mode;
+        } want[] = {
+            {"open", 0777},
+            {"open/rw", 0666},
+            {"open/exec", 0775},
+            {"open/fifo", 0666},
+            {"implicit", 0755},
+            {"implicit/dir", 0755},
+            {"implicit/dir/file", 0644},
+        };
+        for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+                char *p = lpath(&res, want[i].path);
+                struct stat st;
+                ck_assert_int_eq(lstat(p, &st), 0);
+                ck_assert_msg((st.st_mode & 07777) == want[i].mode, "%s: %o", want[i].path,
+                              (unsigned)(st.st_mode & 07777));
+                free(p);
+        }
+        buf_release(&t.b);
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("layer");
@@ -1288,6 +1330,7 @@ int main(void)
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_plain_metadata_kept);
         tcase_add_test(tc, test_metadata_kept_on_tmpfs);
+        tcase_add_test(tc, test_modes_exact_whatever_the_process_umask);
         tcase_add_test(tc, test_gzip_and_zstd_digests_and_chain);
         tcase_add_test(tc, test_multi_member_gzip);
         tcase_add_test(tc, test_digest_mismatch_leaves_no_layer);
