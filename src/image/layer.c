@@ -4,13 +4,13 @@
  * Pipeline per pushed chunk, on two threads: the caller's thread hashes the
  * compressed bytes, decompresses them (image/decompress.h: gzip with isa-l
  * igzip or zlib, zstd, bzip2, xz, or none) into one of four 512 KiB pool
- * buffers and checks the uncompressed-bytes limit; an extraction thread per layer takes the filled
- * buffers in order, hashes them (diff_id) and feeds tar.c, whose callbacks
- * create the entries.  So inflating and writing files overlap on two cores.
- * File contents go from the pool buffer straight to write(2) (a small file
- * split between two buffers is collected first).  The extraction
- * thread's error is reported by the next write() or by finish(); abort()
- * stops the thread before anything is freed.
+ * buffers and checks the uncompressed-bytes limit; an extraction thread per
+ * layer takes the filled buffers in order, hashes them (diff_id) and feeds
+ * tar.c, whose callbacks create the entries.  So inflating and writing files
+ * overlap on two cores.  File contents go from the pool buffer straight to
+ * write(2) (a small file split between two buffers is collected first).  The
+ * extraction thread's error is reported by the next write() or by finish();
+ * abort() stops the thread before anything is freed.
  *
  * The entries themselves are written by layer-unpack.c (path confinement,
  * metadata, whiteouts); this file owns the stream, the digests, the
