@@ -6,10 +6,11 @@
  * so memory stays flat whatever the image size; names are fixed by berth
  * ("<hex>/layer.tar", "<hex>.json", "manifest.json"), never taken from input.
  *
- * Load reads the archive as a stream with image/tar.h's reader: the metadata
- * files (manifest.json, index.json, oci-layout, repositories; 16 MiB each at
- * most) stay in memory, every other regular member is ingested into the
- * content store as it arrives, and links are remembered as links.  Then each
+ * Load reads the archive as a stream (through image/decompress.h when it is
+ * compressed) with image/tar.h's reader: the metadata files (manifest.json,
+ * index.json, oci-layout, repositories; 16 MiB each at most) stay in memory,
+ * every other regular member is ingested into the content store as it
+ * arrives, and links are remembered as links.  Then each
  * image of manifest.json (or of index.json) is recorded: config from the
  * store, every layer unpacked from its stored blob (image/layer.h checks the
  * diff_id), the image and its first name in one transaction (layers.h), then
