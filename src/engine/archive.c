@@ -244,7 +244,7 @@ struct loader {
         struct berth_layers *l;
         struct blob_store *store;
         struct member *m;
-        size_t n;
+        size_t n, cap;
         struct member *cur;     /* the regular member being read, or NULL (skipped) */
         struct blob_ingest *in; /* its ingest, when spooled and not already present */
 };
@@ -319,7 +319,10 @@ static char *digest_of_name(const char *name)
 
 static struct member *add_member(struct loader *ld, char *name)
 {
-        ld->m = xrealloc(ld->m, (ld->n + 1) * sizeof(*ld->m));
+        if (ld->n == ld->cap) {
+                ld->cap = ld->cap ? 2 * ld->cap : 64;
+                ld->m = xrealloc(ld->m, ld->cap * sizeof(*ld->m));
+        }
         struct member *m = &ld->m[ld->n++];
         *m = (struct member){.name = name, .data = BERTH_BUF_INIT};
         return m;
@@ -419,6 +422,14 @@ static struct member *find_member(struct loader *ld, const char *name)
         return NULL;
 }
 
+/* One message of the load's stream; takes m. */
+static int emit(struct loader *ld, struct json *m, struct berth_error **err)
+{
+        int r = ld->o->emit(m, ld->o->userdata);
+        json_free(m);
+        return r < 0 ? berth_error_set(err, ECANCELED, "the client went away") : 0;
+}
+
 /* {"stream": "<line>\n"}; takes line. */
 static int emit_line(struct loader *ld, char *line, struct berth_error **err)
 {
@@ -426,9 +437,7 @@ static int emit_line(struct loader *ld, char *line, struct berth_error **err)
         free(line);
         struct json *m = json_new_object();
         json_set_str(m, "stream", text);
-        int r = ld->o->emit(m, ld->o->userdata);
-        json_free(m);
-        return r < 0 ? berth_error_set(err, ECANCELED, "the client went away") : 0;
+        return emit(ld, m, err);
 }
 
 static long long mono_ms(void)
@@ -454,11 +463,9 @@ static int loading_progress(uint64_t done, uint64_t total, bool last, void *user
         if (!last && now - lp->last_ms < 100)
                 return 0;
         lp->last_ms = now;
-        struct json *m =
-            berth_progress_json("Loading layer", lp->id, (int64_t)done, (int64_t)total);
-        int r = lp->ld->o->emit(m, lp->ld->o->userdata);
-        json_free(m);
-        return r < 0 ? berth_error_set(err, ECANCELED, "the client went away") : 0;
+        return emit(lp->ld,
+                    berth_progress_json("Loading layer", lp->id, (int64_t)done, (int64_t)total),
+                    err);
 }
 
 /* Unpack one stored layer blob; 1 when the layer was already there. */
