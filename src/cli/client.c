@@ -19,6 +19,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -155,6 +156,18 @@ static ssize_t read_more(int fd, struct berth_buf *b)
 static int send_upload(int sock, int fd, bool sized)
 {
         enum { PIECE = 1 << 20 };
+        if (sized) {
+                /* A regular file: the kernel copies it to the socket. */
+                for (;;) {
+                        ssize_t n = sendfile(sock, fd, NULL, PIECE);
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n < 0 && (errno == EINVAL || errno == ENOSYS))
+                                break; /* not for this pair: copy below */
+                        if (n <= 0)
+                                return n < 0 ? -errno : 0;
+                }
+        }
         char *buf = xmalloc(PIECE + 16);
         int r = 0;
         for (;;) {
@@ -564,14 +577,16 @@ static int stream_fn(const char *data, size_t len, void *userdata)
         return s->fn(data, len, s->userdata);
 }
 
-int cli_client_stream(struct cli_client *c, const char *method, const char *path, const char *query,
-                      const char *content_type, const void *body, size_t body_len, int *ret_status,
-                      cli_data_fn on_data, void *userdata, struct berth_error **err)
+/* A streamed exchange; the body comes from body_fd when it is >= 0. */
+static int stream_exchange(struct cli_client *c, const char *method, const char *path,
+                           const char *query, const char *content_type, const void *body,
+                           size_t body_len, int body_fd, int *ret_status, cli_data_fn on_data,
+                           void *userdata, struct berth_error **err)
 {
         int r = cli_client_connect(c, NULL, err);
         if (r < 0)
                 return r;
-        struct exchange x = {0};
+        struct exchange x = {.upload = body_fd >= 0, .upload_fd = body_fd};
         struct stream_ctx s = {&x, ret_status, on_data, userdata};
         x.on_data = stream_fn;
         x.userdata = &s;
@@ -581,21 +596,20 @@ int cli_client_stream(struct cli_client *c, const char *method, const char *path
         return r;
 }
 
+int cli_client_stream(struct cli_client *c, const char *method, const char *path, const char *query,
+                      const char *content_type, const void *body, size_t body_len, int *ret_status,
+                      cli_data_fn on_data, void *userdata, struct berth_error **err)
+{
+        return stream_exchange(c, method, path, query, content_type, body, body_len, -1, ret_status,
+                               on_data, userdata, err);
+}
+
 int cli_client_upload(struct cli_client *c, const char *path, const char *query,
                       const char *content_type, int body_fd, int *ret_status, cli_data_fn on_data,
                       void *userdata, struct berth_error **err)
 {
-        int r = cli_client_connect(c, NULL, err);
-        if (r < 0)
-                return r;
-        struct exchange x = {.upload = true, .upload_fd = body_fd};
-        struct stream_ctx s = {&x, ret_status, on_data, userdata};
-        x.on_data = stream_fn;
-        x.userdata = &s;
-        r = exchange(c, "POST", path, query, content_type, NULL, 0, &x, err);
-        *ret_status = x.status;
-        free(x.content_type);
-        return r;
+        return stream_exchange(c, "POST", path, query, content_type, NULL, 0, body_fd, ret_status,
+                               on_data, userdata, err);
 }
 
 char *cli_error_message(const struct cli_response *r)
