@@ -352,10 +352,17 @@ static int probe_socket(const char *path, struct berth_error **err)
                 return berth_error_sys(err, errno, "create socket");
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         strcpy(sa.sun_path, path);
-        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 || errno == EAGAIN)
+        int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+        if (rc < 0 && errno != EAGAIN)
+                return 0; /* stale: replaced by the rename below */
+        struct ucred cred = {0};
+        socklen_t len = sizeof(cred);
+        if (rc == 0 && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.pid > 0)
                 return berth_error_set(err, EADDRINUSE,
-                                       "another daemon is already listening on '%s'", path);
-        return 0; /* stale: replaced by the rename below */
+                                       "another daemon is already listening on '%s' (pid %d)", path,
+                                       (int)cred.pid);
+        return berth_error_set(err, EADDRINUSE, "another daemon is already listening on '%s'",
+                               path);
 }
 
 int api_server_listen_unix(struct api_server *srv, const char *path, const char *group,

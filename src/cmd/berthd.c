@@ -4,8 +4,9 @@
  *
  * Start-up order: parse flags; load and validate the configuration (a bad
  * daemon.json is one line on stderr and exit 1, as dockerd); claim the pid
- * file (refuse when a live berthd holds it); open the engine (data root,
- * database); listen on every -H socket (refuse when another daemon answers
+ * file, the exec root and the data root (each locked: refused, naming the
+ * pid, when another berthd holds it); open the engine (data root, database,
+ * store check); listen on every -H socket (refuse when another daemon answers
  * there, replace a stale socket); then run the event loop.  SIGTERM/SIGINT
  * stop the loop (listeners close, requests finish or are cut after a grace
  * period), then sockets and the pid file are removed and berthd exits 0.
@@ -30,6 +31,7 @@
 #include "api/server.h"
 #include "base/buf.h"
 #include "base/fileio.h"
+#include "base/lockfile.h"
 #include "base/log.h"
 #include "base/version.h"
 #include "cli/flags.h"
@@ -113,45 +115,50 @@ static void on_signal(struct api_server *srv, int fd, void *userdata)
         }
 }
 
-/* Claim the pid file: refuse when a live berthd owns it, replace a stale one. */
-static int claim_pidfile(const char *path, struct berth_error **err)
+/*
+ * One daemon per pid file, exec root and data root: each is claimed with an
+ * exclusive lock (base/lockfile.h) before anything there is opened, so a
+ * second berthd on any of them stops with the pid of the one that holds it.
+ * The pid file is the pid file docker users know; the roots get a berthd.lock.
+ * The fds stay open (O_CLOEXEC) for the daemon's life.
+ */
+static int claim(const char *path, const char *what, const char *flag, int *ret_fd,
+                 struct berth_error **err)
 {
-        _cleanup_free_ char *old = NULL;
-        if (read_file_at(AT_FDCWD, path, 64, &old, NULL) == 0) {
-                long pid = strtol(old, NULL, 10);
-                if (pid > 0 && pid != getpid()) {
-                        _cleanup_free_ char *commp = xasprintf("/proc/%ld/comm", pid);
-                        _cleanup_free_ char *comm = NULL;
-                        if (read_file_at(AT_FDCWD, commp, 64, &comm, NULL) == 0 &&
-                            strncmp(comm, "berthd", 6) == 0)
-                                return berth_error_set(err, EEXIST,
-                                                       "pid file found, ensure berthd is not "
-                                                       "running or delete %s",
-                                                       path);
-                }
-                (void)unlink(path);
-        }
         _cleanup_free_ char *dir = xstrdup(path);
         char *slash = strrchr(dir, '/');
         if (slash && slash != dir) {
                 *slash = '\0';
                 (void)mkdir_p(dir, 0711);
         }
-        _cleanup_close_ int fd =
-            open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (fd < 0) {
-                if (errno == EEXIST)
-                        return berth_error_set(err, EEXIST,
-                                               "pid file found, ensure berthd is not running or "
-                                               "delete %s",
-                                               path);
-                return berth_error_sys(err, errno, "create pid file '%s'", path);
-        }
-        char buf[32];
-        int n = snprintf(buf, sizeof(buf), "%d", (int)getpid());
-        if (write_all(fd, buf, (size_t)n) < 0)
-                return berth_error_sys(err, errno, "write pid file '%s'", path);
-        return 0;
+        pid_t holder = 0;
+        int r = lockfile_acquire(path, ret_fd, &holder, err);
+        if (r != -EBUSY)
+                return r;
+        if (holder > 0)
+                return berth_error_set(err, EBUSY,
+                                       "%s is in use by another berthd (pid %d): stop that one "
+                                       "first, or give this one its own %s",
+                                       what, (int)holder, flag);
+        return berth_error_set(err, EBUSY,
+                               "%s is in use by another berthd: stop that one first, or give "
+                               "this one its own %s",
+                               what, flag);
+}
+
+static int claim_roots(const struct berth_config *c, int fds[3], struct berth_error **err)
+{
+        _cleanup_free_ char *pid_what = xasprintf("pid file '%s'", c->pidfile);
+        _cleanup_free_ char *exec_lock = xasprintf("%s/berthd.lock", c->exec_root);
+        _cleanup_free_ char *exec_what = xasprintf("exec root '%s'", c->exec_root);
+        _cleanup_free_ char *data_lock = xasprintf("%s/berthd.lock", c->data_root);
+        _cleanup_free_ char *data_what = xasprintf("data root '%s'", c->data_root);
+        int r = claim(c->pidfile, pid_what, "--pidfile", &fds[0], err);
+        if (r == 0)
+                r = claim(exec_lock, exec_what, "--exec-root", &fds[1], err);
+        if (r == 0)
+                r = claim(data_lock, data_what, "--data-root", &fds[2], err);
+        return r;
 }
 
 static void config_flags_from(const struct cli_flagset *fs, struct berth_config_flags *f)
@@ -214,8 +221,20 @@ static int run(const struct cli_flagset *fs)
                 fprintf(stderr, "create exec root '%s': %s\n", config->exec_root, strerror(-r));
                 return 1;
         }
-        if (claim_pidfile(config->pidfile, &err) < 0) {
-                fprintf(stderr, "%s\n", berth_error_msg(err));
+        r = mkdir_p(config->data_root, 0711);
+        if (r < 0) {
+                fprintf(stderr, "create data root '%s': %s\n", config->data_root, strerror(-r));
+                return 1;
+        }
+        int lock_fds[3] = {-EBADF, -EBADF, -EBADF};
+        if (claim_roots(config, lock_fds, &err) < 0) {
+                fprintf(stderr, "failed to start daemon: %s\n", berth_error_msg(err));
+                /* The pid file is ours to remove only while we hold its lock. */
+                if (lock_fds[0] >= 0)
+                        (void)unlink(config->pidfile);
+                for (size_t i = 0; i < ELEMENTSOF(lock_fds); i++)
+                        if (lock_fds[i] >= 0)
+                                close(lock_fds[i]);
                 return 1;
         }
 

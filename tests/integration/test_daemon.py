@@ -454,14 +454,16 @@ def test_two_daemons_side_by_side(tmproot):
         c.start(wait=False)
         assert c.proc.wait(15) != 0
         c.log.close()
-        assert "another daemon is already listening on '%s'" % a.sock in c.logtext()
+        assert "another daemon is already listening on '%s' (pid %d)" % (a.sock, a.proc.pid) \
+            in c.logtext()
         assert a.request("GET", "/_ping")[0] == 200
         # One with a's pid file is refused too.
         d = Daemon(os.path.join(tmproot, "d"), extra_args=("--pidfile", a.pidfile))
         d.start(wait=False)
         assert d.proc.wait(15) != 0
         d.log.close()
-        assert "pid file found, ensure berthd is not running or delete %s" % a.pidfile in d.logtext()
+        assert ("failed to start daemon: pid file '%s' is in use by another berthd (pid %d)"
+                % (a.pidfile, a.proc.pid)) in d.logtext()
         assert os.path.exists(a.pidfile)
     finally:
         assert a.stop() == 0
