@@ -510,10 +510,14 @@ static int load_image(struct loader *ld, const char *config_digest, char *const 
                                        config_digest, n, n_diff);
         struct berth_layer_rec *recs = xcalloc(n ? n : 1, sizeof(*recs));
         char(*chains)[72] = xcalloc(n ? n : 1, sizeof(*chains));
+        for (size_t i = 0; i < n; i++) {
+                layer_chain_id(i ? chains[i - 1] : NULL, cfg->diff_ids[i], chains[i]);
+                recs[i] = (struct berth_layer_rec){chains[i], cfg->diff_ids[i], layer_blobs[i], 0};
+        }
+        /* Rows for the layers before their directories exist (layers.h). */
+        r = berth_layers_reserve(l, recs, n, err);
         for (size_t i = 0; r == 0 && i < n; i++) {
                 const char *parent = i ? chains[i - 1] : NULL;
-                layer_chain_id(parent, cfg->diff_ids[i], chains[i]);
-                recs[i] = (struct berth_layer_rec){chains[i], cfg->diff_ids[i], layer_blobs[i], 0};
                 struct layer_apply_opts o = {.parent_chain_id = parent,
                                              .expected_diff_id = cfg->diff_ids[i]};
                 struct layer_result res = {0};

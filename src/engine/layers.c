@@ -2,21 +2,27 @@
  * layers.c — unpacked layers and pulled images as records, their reference
  * counts, garbage collection and start-up recovery (contract in layers.h).
  *
- * images.c owns names and image records (list, find, tag, remove, prune) and
- * pull.c records what it pulls; this file adds recording a loaded image with
- * its layers in one transaction, the `layers` table (chain id, diff_id, size,
- * blob, refs), and collecting files nothing references any more.  Reference counts
- * are recounted from image_layers before every collection, so a record
- * removed by images.c (ON DELETE CASCADE) frees its layers at the next one.
+ * images.c owns names and image records (list, find, tag, remove, prune);
+ * this file records a pulled or loaded image with its layers in one
+ * transaction, keeps the `layers` table (chain id, diff_id, size, blob, refs),
+ * and collects files nothing references any more.  Reference counts are
+ * recounted from image_layers before every collection, so a record removed by
+ * images.c (ON DELETE CASCADE) frees its layers at the next one.
+ *
+ * Every layer directory has a `layers` row, made before the directory gets
+ * its final name (berth_layers_reserve, refs 0): so a crash between unpacking
+ * and recording leaves a row that collection finishes, and a directory with
+ * no row at all is something no crash of ours can make (a replaced or lost
+ * berth.db): start-up refuses to run over it rather than delete it.
  *
  * Collection never runs while a pull is active (a pull may hold a verified
  * blob or unpacked layer it has not recorded yet); it is then deferred to the
- * end of the last pull.  At start-up, temp files and partial layers are
- * removed (the stores do that), records whose files are missing are dropped,
- * and a collection removes complete files no record names (a crash between
- * unpacking and the commit).
+ * end of the last pull.  At start-up: temp files and partial layers are
+ * removed (the stores do that); the database and the files are checked
+ * against each other (store_check below); then a collection.
  *
- * Never: delete a file a record names, or collect during a pull.
+ * Never: delete a file a record names, delete a layer directory no row names,
+ * drop a record because its files are missing, or collect during a pull.
  */
 #include <string.h>
 #include <time.h>
@@ -294,15 +300,6 @@ static bool blob_referenced(struct berth_layers *imgs, const char *digest)
         return sqlite3_step(st) != SQLITE_DONE;
 }
 
-static bool layer_referenced(struct berth_layers *imgs, const char *chain_id)
-{
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        if (prep(imgs, "SELECT 1 FROM image_layers WHERE chain_id = ?1 LIMIT 1", &st, NULL) < 0)
-                return true;
-        sqlite3_bind_text(st, 1, chain_id, -1, SQLITE_STATIC);
-        return sqlite3_step(st) != SQLITE_DONE;
-}
-
 static int recount_layers(struct berth_layers *imgs, struct berth_error **err)
 {
         return berth_db_exec(imgs->engine->db,
@@ -314,29 +311,89 @@ static int recount_layers(struct berth_layers *imgs, struct berth_error **err)
                              err);
 }
 
-/* Caller holds gc_lock with no pull active. */
+/* Every chain id in the layers table, sorted (only those with refs 0 when
+ * unreferenced). */
+static int layer_rows(struct berth_layers *imgs, bool unreferenced, char ***ret,
+                      struct berth_error **err)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prep(imgs,
+                     unreferenced ? "SELECT chain_id FROM layers WHERE refs <= 0 ORDER BY chain_id"
+                                  : "SELECT chain_id FROM layers ORDER BY chain_id",
+                     &st, err);
+        if (r < 0)
+                return r;
+        char **v = xcalloc(1, sizeof(char *));
+        size_t n = 0;
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+                strv_push(&v, &n, col_str(st, 0));
+        if (rc != SQLITE_DONE) {
+                strv_free(v);
+                return berth_error_set(err, EIO, "database: %s", sqlite3_errmsg(dbh(imgs)));
+        }
+        *ret = v;
+        return 0;
+}
+
+static bool strv_sorted_has(char **v, const char *s)
+{
+        size_t lo = 0, hi = 0;
+        while (v[hi])
+                hi++;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = strcmp(v[mid], s);
+                if (c == 0)
+                        return true;
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return false;
+}
+
+/* Caller holds gc_lock with no pull active.  Layers: a row no image uses any
+ * more loses its directory, then the row (in that order: a crash in between
+ * leaves the row, which the next collection finishes).  Blobs: removed when
+ * nothing names them. */
 static void gc_locked(struct berth_layers *imgs)
 {
         _cleanup_error_ struct berth_error *err = NULL;
-        if (recount_layers(imgs, &err) < 0)
+        if (recount_layers(imgs, &err) < 0) {
+                log_warn("images: %s (nothing collected)", berth_error_msg(err));
+                return;
+        }
+        _cleanup_strv_free_ char **doomed = NULL;
+        if (layer_rows(imgs, true, &doomed, &err) == 0) {
+                for (size_t i = 0; doomed[i]; i++) {
+                        log_debug("images: removing unreferenced layer %s", doomed[i]);
+                        if (layer_delete(imgs->data_root, doomed[i], &err) < 0) {
+                                log_warn("images: %s", berth_error_msg(err));
+                                berth_error_free(TAKE_PTR(err));
+                                continue;
+                        }
+                        (void)exec_bind(imgs,
+                                        "DELETE FROM layers WHERE chain_id = ?1 AND refs <= 0",
+                                        doomed[i], NULL, NULL);
+                }
+        } else {
                 log_warn("images: %s", berth_error_msg(err));
-        (void)berth_db_exec(imgs->engine->db, "DELETE FROM layers WHERE refs <= 0", NULL);
-        _cleanup_strv_free_ char **layers = NULL;
-        if (layer_list(imgs->data_root, &layers, &err) == 0)
-                for (size_t i = 0; layers[i]; i++)
-                        if (!layer_referenced(imgs, layers[i])) {
-                                log_debug("images: removing unreferenced layer %s", layers[i]);
-                                if (layer_delete(imgs->data_root, layers[i], &err) < 0)
-                                        log_warn("images: %s", berth_error_msg(err));
-                        }
+                berth_error_free(TAKE_PTR(err));
+        }
         _cleanup_strv_free_ char **blobs = NULL;
-        if (blob_store_list(imgs->blobs, &blobs, &err) == 0)
-                for (size_t i = 0; blobs[i]; i++)
-                        if (!blob_referenced(imgs, blobs[i])) {
-                                log_debug("images: removing unreferenced blob %s", blobs[i]);
-                                if (blob_store_delete(imgs->blobs, blobs[i], &err) < 0)
-                                        log_warn("images: %s", berth_error_msg(err));
+        if (blob_store_list(imgs->blobs, &blobs, &err) == 0) {
+                for (size_t i = 0; blobs[i]; i++) {
+                        if (blob_referenced(imgs, blobs[i]))
+                                continue;
+                        log_debug("images: removing unreferenced blob %s", blobs[i]);
+                        if (blob_store_delete(imgs->blobs, blobs[i], &err) < 0) {
+                                log_warn("images: %s", berth_error_msg(err));
+                                berth_error_free(TAKE_PTR(err));
                         }
+                }
+        }
         imgs->gc_pending = false;
 }
 
@@ -366,26 +423,118 @@ void berth_layers_pull_leave(struct berth_layers *imgs)
 
 /* ---- open and recovery ---- */
 
-/* Records whose files are gone (a crash, a hand-cleaned directory) are dropped. */
-static int drop_incomplete(struct berth_layers *imgs, struct berth_error **err)
+/* What an image's names are, for a message ("busybox:latest, busybox@sha256:…"
+ * or its short ID when it has none). */
+static char *image_shown(struct berth_layers *imgs, const char *id)
 {
-        _cleanup_strv_free_ char **ids = xcalloc(1, sizeof(char *));
-        size_t n = 0;
-        {
-                _cleanup_stmt_ sqlite3_stmt *st = NULL;
-                int r = prep(imgs, "SELECT id FROM images", &st, err);
-                if (r < 0)
-                        return r;
-                while (sqlite3_step(st) == SQLITE_ROW)
-                        strv_push(&ids, &n, col_str(st, 0));
+        _cleanup_free_ char *name = NULL;
+        if (query_one_str(imgs,
+                          "SELECT name FROM tags WHERE image_id = ?1 UNION ALL "
+                          "SELECT name FROM repo_digests WHERE image_id = ?1 LIMIT 1",
+                          id, &name, NULL) > 0 &&
+            name) {
+                _cleanup_image_ref_ struct image_ref *ref = NULL;
+                if (image_ref_parse_normalized(name, &ref, NULL) == 0)
+                        return image_ref_familiar(ref);
+                return TAKE_PTR(name);
         }
-        for (size_t i = 0; i < n; i++) {
-                if (berth_layers_have_image(imgs, ids[i]))
+        return xasprintf("%.19s", id);
+}
+
+/* A small blob an image needs (config, manifest): present and matching its
+ * digest.  A blob whose bytes do not match is removed, so the next pull
+ * fetches it again instead of finding it "already present". */
+static int check_small_blob(struct berth_layers *imgs, const char *digest, char **ret_problem)
+{
+        _cleanup_error_ struct berth_error *err = NULL;
+        int r = blob_store_verify(imgs->blobs, digest, &err);
+        if (r == 0)
+                return 0;
+        if (r == -EBADMSG) {
+                _cleanup_error_ struct berth_error *derr = NULL;
+                (void)blob_store_delete(imgs->blobs, digest, &derr);
+                *ret_problem = xasprintf("%s (removed)", berth_error_msg(err));
+        } else {
+                *ret_problem = xstrdup(berth_error_msg(err));
+        }
+        return r;
+}
+
+/* The first thing wrong with an image's files, or NULL. */
+static char *image_problem(struct berth_layers *imgs, const char *id, const char *manifest)
+{
+        char *problem = NULL;
+        if (check_small_blob(imgs, id, &problem) < 0)
+                return problem;
+        if (manifest && check_small_blob(imgs, manifest, &problem) < 0)
+                return problem;
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        if (prep(imgs, "SELECT chain_id FROM image_layers WHERE image_id = ?1 ORDER BY position",
+                 &st, NULL) < 0)
+                return NULL;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+                const char *chain = (const char *)sqlite3_column_text(st, 0);
+                if (!layer_exists(imgs->data_root, chain)) {
+                        _cleanup_free_ char *p = layer_path(imgs->data_root, chain);
+                        return xasprintf("layer directory '%s' is missing", p);
+                }
+        }
+        return NULL;
+}
+
+/*
+ * The database and the files, against each other, at start-up.  An image
+ * whose files are missing or damaged keeps its record (and every file it
+ * still has): each gets one error line naming it, what is wrong and the
+ * command that mends it; the next pull of it fetches what is missing.  A
+ * layer directory no row names is not something a crash of ours leaves
+ * (berth_layers_reserve) but a sign that berth.db was replaced or lost:
+ * berthd refuses to start rather than collect a whole store.
+ */
+static int store_check(struct berth_layers *imgs, struct berth_error **err)
+{
+        int r = recount_layers(imgs, err);
+        if (r < 0)
+                return r;
+        _cleanup_strv_free_ char **rows = NULL, **dirs = NULL;
+        if ((r = layer_rows(imgs, false, &rows, err)) < 0 ||
+            (r = layer_list(imgs->data_root, &dirs, err)) < 0)
+                return r;
+        size_t strays = 0;
+        const char *first = NULL;
+        for (size_t i = 0; dirs[i]; i++)
+                if (!strv_sorted_has(rows, dirs[i])) {
+                        strays++;
+                        first = first ? first : dirs[i];
+                }
+        if (strays) {
+                _cleanup_free_ char *p = layer_path(imgs->data_root, first);
+                _cleanup_free_ char *db = xasprintf("%s/berth.db", imgs->data_root);
+                return berth_error_set(err, EUCLEAN,
+                                       "store '%s' is damaged: %zu layer director%s no record "
+                                       "in %s (the first: %s); was berth.db replaced or lost? "
+                                       "berthd deletes nothing it cannot account for: restore "
+                                       "berth.db, or remove the unrecorded directories under "
+                                       "%s/layers to go on without them",
+                                       imgs->data_root, strays, strays == 1 ? "y has" : "ies have",
+                                       db, p, imgs->data_root);
+        }
+
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        if ((r = prep(imgs, "SELECT id, manifest_digest FROM images ORDER BY id", &st, err)) < 0)
+                return r;
+        while (sqlite3_step(st) == SQLITE_ROW) {
+                const char *id = (const char *)sqlite3_column_text(st, 0);
+                const char *manifest = (const char *)sqlite3_column_text(st, 1);
+                _cleanup_free_ char *problem = image_problem(imgs, id, manifest);
+                if (!problem)
                         continue;
-                log_warn("images: dropping image %s: its files are incomplete", ids[i]);
-                int r = exec_bind(imgs, "DELETE FROM images WHERE id = ?1", ids[i], NULL, err);
-                if (r < 0)
-                        return r;
+                _cleanup_free_ char *shown = image_shown(imgs, id);
+                bool named = strncmp(shown, id, 19) != 0;
+                log_error("image %s (%.19s) is damaged: %s; %s%s%s'berth rmi -f %.19s' removes it",
+                          shown, id, problem, named ? "'berth pull " : "", named ? shown : "",
+                          named ? "' restores it, " : "", id);
         }
         return 0;
 }
@@ -401,15 +550,46 @@ int berth_layers_open(struct berth_engine *engine, struct berth_layers **ret,
         pthread_mutex_init(&imgs->gc_lock, NULL);
         int r = layer_store_cleanup(c->data_root, err);
         if (r == 0)
-                r = drop_incomplete(imgs, err);
+                r = store_check(imgs, err);
         if (r < 0) {
                 berth_layers_free(imgs);
-                return berth_error_prefix(err, "open layer store");
+                return r;
         }
         pthread_mutex_lock(&imgs->gc_lock);
         gc_locked(imgs);
         pthread_mutex_unlock(&imgs->gc_lock);
         *ret = imgs;
+        return 0;
+}
+
+int berth_layers_reserve(struct berth_layers *imgs, const struct berth_layer_rec *layers, size_t n,
+                         struct berth_error **err)
+{
+        struct berth_db *db = imgs->engine->db;
+        int r = berth_db_begin(db, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                _cleanup_stmt_ sqlite3_stmt *st = NULL;
+                r = prep(imgs,
+                         "INSERT OR IGNORE INTO layers (chain_id, diff_id, parent, size, "
+                         "blob_digest, refs) VALUES (?1, ?2, ?3, ?4, ?5, 0)",
+                         &st, err);
+                if (r < 0)
+                        break;
+                sqlite3_bind_text(st, 1, layers[i].chain_id, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 2, layers[i].diff_id, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 3, i ? layers[i - 1].chain_id : NULL, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(st, 4, (int64_t)layers[i].size);
+                sqlite3_bind_text(st, 5, layers[i].blob_digest, -1, SQLITE_STATIC);
+                r = step_done(imgs, st, err);
+        }
+        if (r == 0)
+                r = berth_db_commit(db, err);
+        if (r < 0) {
+                berth_db_rollback(db);
+                return berth_error_prefix(err, "reserve layers");
+        }
         return 0;
 }
 

@@ -29,8 +29,11 @@
 
 struct berth_layers;
 
-/* Recovers from a crash (partial layers removed, records whose files are
- * missing dropped, unreferenced files collected).  Uses engine->store. */
+/* Recovers from a crash (partial layers removed, unreferenced files
+ * collected) and checks the store: a layer directory no record names is
+ * refused (-EUCLEAN, the message says what to do); an image whose files are
+ * missing or damaged keeps its record and gets an error line in the log naming
+ * it and the command that mends it.  Uses engine->store. */
 int berth_layers_open(struct berth_engine *engine, struct berth_layers **ret,
                       struct berth_error **err);
 void berth_layers_free(struct berth_layers *l);
@@ -55,6 +58,15 @@ int berth_layers_commit_pull(struct berth_layers *l, const char *id, const char 
                              int64_t created, const char *labels_json,
                              const struct berth_layer_rec *layers, size_t n, const char *tag_name,
                              const char *digest_name, bool *ret_changed, struct berth_error **err);
+
+/*
+ * Before unpacking: a row (refs 0) for each layer about to get its directory,
+ * in one transaction, so a directory under its final name always has a row
+ * (a crash before the image is recorded leaves rows the next collection
+ * finishes; a directory without one is damage, see berth_layers_open).
+ */
+int berth_layers_reserve(struct berth_layers *l, const struct berth_layer_rec *layers, size_t n,
+                         struct berth_error **err);
 
 /* An image record with this ID exists and its config and layers are on disk. */
 bool berth_layers_have_image(struct berth_layers *l, const char *id);

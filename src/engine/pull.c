@@ -246,136 +246,24 @@ static int fetch_config(struct pull *p, const struct oci_descriptor *d, char **r
         return blob_store_read(p->e->store, d->digest, CONFIG_MAX, ret, ret_len, err);
 }
 
-static int64_t parse_created(const char *s)
+/* The layers as layers.c records them (sizes filled in once unpacked). */
+static struct berth_layer_rec *layer_recs(struct pull *p)
 {
-        struct tm tm = {0};
-        const char *rest = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-        if (!rest)
-                return 0;
-        int64_t t = (int64_t)timegm(&tm);
-        if (*rest == '.')
-                while (*++rest >= '0' && *rest <= '9')
-                        ;
-        if ((*rest == '+' || *rest == '-') && strlen(rest) >= 6) {
-                int off = ((rest[1] - '0') * 10 + (rest[2] - '0')) * 3600 +
-                          ((rest[4] - '0') * 10 + (rest[5] - '0')) * 60;
-                t += *rest == '+' ? -off : off;
-        }
-        return t;
-}
-
-static int bind_exec(sqlite3 *h, const char *sql, const char *a, const char *b, int64_t x,
-                     int64_t y, struct berth_error **err)
-{
-        sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
-                return berth_error_set(err, EIO, "database: %s", sqlite3_errmsg(h));
-        if (a)
-                sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
-        if (b)
-                sqlite3_bind_text(st, 2, b, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 3, x);
-        sqlite3_bind_int64(st, 4, y);
-        int rc = sqlite3_step(st);
-        sqlite3_finalize(st);
-        if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-                return berth_error_set(err, EIO, "database: %s", sqlite3_errmsg(h));
-        return 0;
-}
-
-/* Size of an unpacked layer another image already recorded (0 when none did). */
-static int64_t known_layer_size(sqlite3 *h, const char *chain_id)
-{
-        sqlite3_stmt *st = NULL;
-        int64_t size = 0;
-        if (sqlite3_prepare_v2(h,
-                               "SELECT size FROM image_layers WHERE chain_id = ?1 AND size > 0 "
-                               "LIMIT 1",
-                               -1, &st, NULL) != SQLITE_OK)
-                return 0;
-        sqlite3_bind_text(st, 1, chain_id, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW)
-                size = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-        return size;
-}
-
-/* Everything is in place: images, image_layers, the tag and the repo digest, at once. */
-static int record_image(struct pull *p, const char *image_id, const char *manifest_digest,
-                        int64_t created, const char *tag_name, const char *digest_name,
-                        struct berth_error **err)
-{
-        _cleanup_config_ struct berth_config *c = berth_engine_config(p->e);
-        _cleanup_free_ char *path = xasprintf("%s/berth.db", c->data_root);
-        _cleanup_db_ struct berth_db *db = NULL;
-        int r = berth_db_open(path, &db, err);
-        if (r < 0)
-                return r;
-        sqlite3 *h = berth_db_handle(db);
-        int64_t total = 0;
+        struct berth_layer_rec *recs = xcalloc(p->n_jobs ? p->n_jobs : 1, sizeof(*recs));
         for (size_t i = 0; i < p->n_jobs; i++) {
-                if (!p->jobs[i].size)
-                        p->jobs[i].size = known_layer_size(h, p->jobs[i].chain_id);
-                total += p->jobs[i].size;
-        }
-        r = berth_db_begin(db, err);
-        if (r < 0)
-                return r;
-        r = bind_exec(h,
-                      "INSERT INTO images (id, manifest_digest, size, created, added) "
-                      "VALUES (?1, ?2, ?3, ?4, strftime('%s','now')) "
-                      "ON CONFLICT(id) DO UPDATE SET manifest_digest = excluded.manifest_digest",
-                      image_id, manifest_digest, total, created, err);
-        if (r == 0)
-                r = bind_exec(h, "DELETE FROM image_layers WHERE image_id = ?1", image_id, NULL, 0,
-                              0, err);
-        for (size_t i = 0; r == 0 && i < p->n_jobs; i++) {
                 struct layer_job *j = &p->jobs[i];
-                sqlite3_stmt *st = NULL;
-                if (sqlite3_prepare_v2(
-                        h,
-                        "INSERT INTO image_layers (image_id, position, chain_id, "
-                        "diff_id, blob_digest, size) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        -1, &st, NULL) != SQLITE_OK) {
-                        r = berth_error_set(err, EIO, "database: %s", sqlite3_errmsg(h));
-                        break;
-                }
-                sqlite3_bind_text(st, 1, image_id, -1, SQLITE_STATIC);
-                sqlite3_bind_int64(st, 2, (int64_t)i);
-                sqlite3_bind_text(st, 3, j->chain_id, -1, SQLITE_STATIC);
-                sqlite3_bind_text(st, 4, j->diff_id, -1, SQLITE_STATIC);
-                sqlite3_bind_text(st, 5, j->desc->digest, -1, SQLITE_STATIC);
-                sqlite3_bind_int64(st, 6, j->size);
-                if (sqlite3_step(st) != SQLITE_DONE)
-                        r = berth_error_set(err, EIO, "database: %s", sqlite3_errmsg(h));
-                sqlite3_finalize(st);
+                if (!j->size)
+                        j->size = (int64_t)berth_layers_size(p->e->layers, j->chain_id);
+                recs[i] = (struct berth_layer_rec){j->chain_id, j->diff_id, j->desc->digest,
+                                                   (uint64_t)j->size};
         }
-        if (r == 0 && tag_name)
-                r = bind_exec(h,
-                              "INSERT INTO tags (name, image_id) VALUES (?1, ?2) "
-                              "ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id",
-                              tag_name, image_id, 0, 0, err);
-        if (r == 0 && digest_name)
-                r = bind_exec(h,
-                              "INSERT INTO repo_digests (name, image_id) VALUES (?1, ?2) "
-                              "ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id",
-                              digest_name, image_id, 0, 0, err);
-        if (r == 0)
-                r = berth_db_commit(db, err);
-        if (r < 0)
-                berth_db_rollback(db);
-        return r;
+        return recs;
 }
 
-/* The first column of a one-key query on the worker's own connection ("" when no row). */
+/* The first column of a one-key query ("" when no row). */
 static char *db_lookup(struct pull *p, const char *sql, const char *key)
 {
-        _cleanup_config_ struct berth_config *c = berth_engine_config(p->e);
-        _cleanup_free_ char *path = xasprintf("%s/berth.db", c->data_root);
-        _cleanup_db_ struct berth_db *db = NULL;
-        if (berth_db_open(path, &db, NULL) < 0)
-                return xstrdup("");
-        sqlite3 *h = berth_db_handle(db);
+        sqlite3 *h = berth_db_handle(p->e->db);
         sqlite3_stmt *st = NULL;
         char *val = NULL;
         if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
@@ -503,6 +391,13 @@ static int pull_one(struct pull *p, const struct image_ref *ref,
                     0)
                         goto cancelled;
 
+        /* Rows for the layers before their directories exist (layers.h). */
+        if (!image_known) {
+                _cleanup_free_ struct berth_layer_rec *recs = layer_recs(p);
+                r = berth_layers_reserve(e->layers, recs, p->n_jobs, err);
+                if (r < 0)
+                        goto out;
+        }
         size_t workers =
             conf->max_concurrent_downloads > 0 ? (size_t)conf->max_concurrent_downloads : 1;
         if (workers > p->n_jobs)
@@ -553,8 +448,15 @@ static int pull_one(struct pull *p, const struct image_ref *ref,
                                    err);
         if (r < 0)
                 goto out;
-        r = record_image(p, img.parsed->config.digest, img.manifest.digest,
-                         parse_created(cfg->created), tag_name, digest_name, err);
+        {
+                _cleanup_free_ struct berth_layer_rec *recs = layer_recs(p);
+                _cleanup_free_ char *labels = berth_layers_config_labels(cfg_body, cfg_len);
+                bool changed = false;
+                r = berth_layers_commit_pull(e->layers, img.parsed->config.digest,
+                                             img.manifest.digest,
+                                             berth_layers_parse_time(cfg->created), labels, recs,
+                                             p->n_jobs, tag_name, digest_name, &changed, err);
+        }
         if (r < 0)
                 goto out;
         {
@@ -674,8 +576,13 @@ out:
         registry_repo_free(p.repo);
         registry_client_free(client);
         pthread_mutex_destroy(&p.emit_lock);
-        if (e->layers)
+        if (e->layers) {
+                /* What a failed or cancelled pull fetched and did not record goes now
+                 * (or when the last concurrent pull ends). */
+                if (r < 0)
+                        berth_layers_collect(e->layers);
                 berth_layers_pull_leave(e->layers);
+        }
         if (ret_started)
                 *ret_started = p.started;
         return r;

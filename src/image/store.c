@@ -210,6 +210,40 @@ int blob_store_read(struct blob_store *s, const char *digest, size_t max, char *
         return 0;
 }
 
+int blob_store_verify(struct blob_store *s, const char *digest, struct berth_error **err)
+{
+        _cleanup_close_ int fd = -EBADF;
+        int r = blob_store_open_blob(s, digest, &fd, err);
+        if (r < 0)
+                return r;
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+                berth_oom();
+        char buf[64 * 1024];
+        ssize_t n;
+        while ((n = read(fd, buf, sizeof(buf))) != 0) {
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = berth_error_sys(err, errno, "blob %s: read", digest);
+                        EVP_MD_CTX_free(md);
+                        return r;
+                }
+                EVP_DigestUpdate(md, buf, (size_t)n);
+        }
+        unsigned char out[32];
+        unsigned int len = 0;
+        EVP_DigestFinal_ex(md, out, &len);
+        EVP_MD_CTX_free(md);
+        char got[72] = "sha256:";
+        blob_sha256_hex(out, got + 7);
+        if (strcmp(got, digest) != 0)
+                return berth_error_set(err, EBADMSG,
+                                       "blob %s: content does not match its digest (got %s)",
+                                       digest, got);
+        return 0;
+}
+
 int blob_store_delete(struct blob_store *s, const char *digest, struct berth_error **err)
 {
         int r = blob_digest_check(digest, err);

@@ -46,6 +46,9 @@ int blob_store_size(struct blob_store *s, const char *digest, uint64_t *ret,
 /* Whole blob into memory (manifests and configs), at most max bytes. */
 int blob_store_read(struct blob_store *s, const char *digest, size_t max, char **ret,
                     size_t *ret_len, struct berth_error **err);
+/* Re-hash a stored blob: -EBADMSG "blob sha256:…: content does not match its
+ * digest (got sha256:…)" when something changed it after it was stored. */
+int blob_store_verify(struct blob_store *s, const char *digest, struct berth_error **err);
 /* Removing an absent blob is not an error. */
 int blob_store_delete(struct blob_store *s, const char *digest, struct berth_error **err);
 /* Every blob digest present (for garbage collection: the engine knows what is

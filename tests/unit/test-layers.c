@@ -3,8 +3,9 @@
  * pulled image is recorded with its tag and digest in one go, a second
  * record of the same image changes nothing, removing the image frees its
  * layer directory and blobs, collection waits for running pulls, start-up
- * recovery drops records whose files are gone and removes files no record
- * names.
+ * recovery finishes what a crash left (reserved rows, partial layers), keeps
+ * damaged records, removes corrupt config blobs and refuses layer directories
+ * no record names.
  */
 #include <check.h>
 #include <fcntl.h>
@@ -146,30 +147,82 @@ START_TEST(collection_waits_for_pulls)
 }
 END_TEST
 
-START_TEST(recovery_drops_incomplete_and_collects_strays)
+START_TEST(recovery_keeps_damaged_records_and_collects_leftovers)
+{
+        bool changed;
+        char *id = record_image(&changed);
+        /* A pull that died after reserving and unpacking, before recording. */
+        char *leftover_id = xasprintf("sha256:%064d", 3);
+        struct berth_layer_rec rec = {leftover_id, leftover_id, NULL, 0};
+        struct berth_error *err = NULL;
+        ck_assert_int_eq(berth_layers_reserve(engine->layers, &rec, 1, &err), 0);
+        char *leftover = layer_path(config->data_root, leftover_id);
+        ck_assert_int_eq(mkdir_p(leftover, 0755), 0);
+        close_engine();
+        /* The image's layer vanished; a partial layer appeared. */
+        char *dir = layer_path(config->data_root, DIFF_ID);
+        ck_assert_int_eq(rm_rf(dir), 0);
+        char *partial = xasprintf("%s/layers/%064d.tmp", config->data_root, 4);
+        ck_assert_int_eq(mkdir_p(partial, 0755), 0);
+        open_engine();
+        /* The damaged image keeps its record (the log names it), its config stays. */
+        struct berth_image *img = NULL;
+        ck_assert_int_eq(berth_image_find(engine, "t:1", &img, &err), 0);
+        berth_image_free(img);
+        ck_assert(!berth_layers_have_image(engine->layers, id));
+        ck_assert(blob_store_exists(engine->store, id));
+        struct stat st;
+        ck_assert_int_ne(stat(leftover, &st), 0);
+        ck_assert_int_ne(stat(partial, &st), 0);
+        free(leftover_id);
+        free(leftover);
+        free(partial);
+        free(dir);
+        free(id);
+}
+END_TEST
+
+START_TEST(recovery_refuses_layers_without_records)
+{
+        bool changed;
+        free(record_image(&changed));
+        close_engine();
+        /* A layer directory no row names: not something a crash leaves. */
+        char *stray = xasprintf("%s/layers/%064d", config->data_root, 5);
+        ck_assert_int_eq(mkdir_p(stray, 0755), 0);
+        struct berth_error *err = NULL;
+        ck_assert_int_eq(berth_engine_open(config, &flags, &engine, &err), 0);
+        ck_assert_int_eq(berth_layers_open(engine, &engine->layers, &err), -EUCLEAN);
+        ck_assert_ptr_nonnull(strstr(berth_error_msg(err), "1 layer directory has no record"));
+        ck_assert_ptr_nonnull(strstr(berth_error_msg(err), stray));
+        berth_error_free(err);
+        engine->layers = NULL;
+        struct stat st;
+        ck_assert_int_eq(stat(stray, &st), 0); /* nothing deleted */
+        ck_assert(layer_dir_exists());
+        ck_assert_int_eq(rm_rf(stray), 0);
+        close_engine();
+        open_engine();
+        free(stray);
+}
+END_TEST
+
+START_TEST(recovery_removes_a_corrupt_config_blob)
 {
         bool changed;
         char *id = record_image(&changed);
         close_engine();
-        /* The layer vanished; a stray complete layer and a partial one appeared. */
-        char *dir = layer_path(config->data_root, DIFF_ID);
-        ck_assert_int_eq(rm_rf(dir), 0);
-        char *stray = xasprintf("%s/layers/%064d", config->data_root, 3);
-        char *partial = xasprintf("%s/layers/%064d.tmp", config->data_root, 4);
-        ck_assert_int_eq(mkdir_p(stray, 0755), 0);
-        ck_assert_int_eq(mkdir_p(partial, 0755), 0);
+        char *path = xasprintf("%s/blobs/sha256/%s", config->data_root, id + 7);
+        ck_assert_int_eq(write_file_at(AT_FDCWD, path, "{}", 2, 0644), 0);
         open_engine();
+        /* Removed so the next pull fetches it again; the record stays. */
+        ck_assert(!blob_store_exists(engine->store, id));
+        ck_assert(!berth_layers_have_image(engine->layers, id));
         struct berth_image *img = NULL;
         struct berth_error *err = NULL;
-        ck_assert_int_eq(berth_image_find(engine, "t:1", &img, &err), -ENOENT);
-        berth_error_free(err);
-        struct stat st;
-        ck_assert_int_ne(stat(stray, &st), 0);
-        ck_assert_int_ne(stat(partial, &st), 0);
-        ck_assert(!blob_store_exists(engine->store, id));
-        free(stray);
-        free(partial);
-        free(dir);
+        ck_assert_int_eq(berth_image_find(engine, "t:1", &img, &err), 0);
+        berth_image_free(img);
+        free(path);
         free(id);
 }
 END_TEST
@@ -191,7 +244,9 @@ int main(void)
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, commit_then_rmi_frees_files);
         tcase_add_test(tc, collection_waits_for_pulls);
-        tcase_add_test(tc, recovery_drops_incomplete_and_collects_strays);
+        tcase_add_test(tc, recovery_keeps_damaged_records_and_collects_leftovers);
+        tcase_add_test(tc, recovery_refuses_layers_without_records);
+        tcase_add_test(tc, recovery_removes_a_corrupt_config_blob);
         tcase_add_test(tc, parse_time);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
