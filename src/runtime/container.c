@@ -662,7 +662,7 @@ static int do_create(const struct berth_runtime *rt, const char *id,
         r = check_preserved_fds(npreserve, err);
         if (r < 0)
                 return r;
-        if (s->process->terminal && !(o && o->console_socket) && !foreground)
+        if (s->process->terminal && !(o && (o->console_socket || o->ret_master)) && !foreground)
                 return berth_error_set(err, EINVAL,
                                        "process.terminal is true: a --console-socket is required "
                                        "when the runtime does not stay in the foreground");
@@ -842,10 +842,26 @@ int berth_container_create(const struct berth_runtime *rt, const char *id,
         struct creation c;
         creation_init(&c);
         int r = do_create(rt, id, o, false, &c, err);
+        if (r == 0 && o && o->ret_master && c.console_peer_fd >= 0)
+                r = console_recv_master(c.console_peer_fd, o->ret_master, err);
+        if (r == 0 && o && o->ret_pid)
+                *o->ret_pid = c.pid;
+        if (r == 0 && o && o->ret_exec_status_fd)
+                *o->ret_exec_status_fd = TAKE_FD(c.sync_fd);
         if (r == 0)
                 c.committed = true;
-        creation_release(&c);
+        creation_release(&c); /* on failure: the child, its cgroup and state dir go */
         return r;
+}
+
+int berth_exec_status_wait(int fd, struct berth_error **err)
+{
+        _cleanup_free_ char *text = NULL;
+        int t = sync_recv(fd, &text);
+        close(fd);
+        if (t == SYNC_ERROR)
+                return berth_error_set(err, EIO, "%s", text ? text : "exec failed");
+        return 0;
 }
 
 static int release_fifo(const char *dir, const char *id, struct berth_error **err)

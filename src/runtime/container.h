@@ -46,7 +46,19 @@ struct berth_create_opts {
         bool no_new_keyring;        /* keep the caller's session keyring */
         unsigned preserve_fds;      /* fds 3 .. 3+N-1 reach the container */
         bool keep;                  /* run only: keep the stopped container (runc run --keep) */
+        /* create only, for a caller that keeps the container's terminal itself
+         * (berth-shim): with process.terminal and no console_socket, the pty
+         * master comes back here instead of through a socket. */
+        int *ret_master;
+        pid_t *ret_pid; /* create only: the init's pid (optional) */
+        /* create only: an fd for berth_exec_status_wait() after start, for a
+         * caller that wants to know whether the process's execve succeeded. */
+        int *ret_exec_status_fd;
 };
+
+/* After start: 0 once the container's process runs (its execve succeeded),
+ * else the init's own error ("exec '/x': permission denied").  Closes fd. */
+int berth_exec_status_wait(int fd, struct berth_error **err);
 
 enum berth_status {
         BERTH_STATUS_CREATING,
@@ -91,6 +103,21 @@ int berth_container_pause(const struct berth_runtime *rt, const char *id, bool p
 int berth_container_pids(const struct berth_runtime *rt, const char *id, pid_t **ret, size_t *ret_n,
                          struct berth_error **err);
 
+/* Usage counters of the container's cgroup (docker stats), from whichever
+ * hierarchy carries each controller; has_* false where the host lacks it.
+ * memory_usage includes page cache (docker subtracts inactive_file). */
+struct berth_container_stats {
+        bool has_cpu, has_memory, has_pids, has_blkio;
+        bool v2; /* the memory counters follow cgroup v2's names */
+        uint64_t cpu_usage_ns, cpu_user_ns, cpu_system_ns;
+        uint64_t memory_usage, memory_limit, memory_inactive_file; /* limit UINT64_MAX: none */
+        uint64_t memory_oom_kills;
+        uint64_t pids_current, pids_limit; /* limit UINT64_MAX: none */
+        uint64_t blkio_read_bytes, blkio_write_bytes;
+};
+int berth_container_stats(const struct berth_runtime *rt, const char *id,
+                          struct berth_container_stats *ret, struct berth_error **err);
+
 /* One entry of `list`. */
 struct berth_container_info {
         char *id;
@@ -118,6 +145,10 @@ struct berth_exec_opts {
         const char *pid_file;
         bool detach;
         unsigned preserve_fds;
+        /* With detach, for a caller that monitors the process itself (berth-shim):
+         * its pid, and with a terminal and no console_socket its pty master. */
+        pid_t *ret_pid;
+        int *ret_master;
 };
 /* Run a process inside a running container; foreground: *ret_exit as for run. */
 int berth_container_exec(const struct berth_runtime *rt, const char *id,

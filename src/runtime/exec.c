@@ -418,7 +418,7 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
                 if (r < 0)
                         goto out;
         }
-        if (x.proc.terminal && !o->console_socket && o->detach) {
+        if (x.proc.terminal && !o->console_socket && !o->ret_master && o->detach) {
                 r = berth_error_set(err, EINVAL,
                                     "exec: a terminal needs --console-socket with --detach");
                 goto out;
@@ -542,6 +542,12 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
                 }
         }
         if (o->detach) {
+                if (o->ret_pid)
+                        *o->ret_pid = x.pid;
+                if (o->ret_master)
+                        *o->ret_master = master;
+                else if (master >= 0)
+                        close(master);
                 x.pid = 0; /* keeps running */
                 if (ret_exit)
                         *ret_exit = 0;

@@ -330,6 +330,43 @@ int berth_container_pids(const struct berth_runtime *rt, const char *id, pid_t *
         return r;
 }
 
+int berth_container_stats(const struct berth_runtime *rt, const char *id,
+                          struct berth_container_stats *ret, struct berth_error **err)
+{
+        struct rt_state st;
+        int r = state_read(rt_root(rt), id, &st, err);
+        if (r < 0)
+                return r;
+        _cleanup_cgroup_ struct berth_cgroup *cg = NULL;
+        r = load_cgroup(&st, &cg, err);
+        if (r == 0 && !cg)
+                r = berth_error_set(err, ENOTSUP, "container '%s' has no cgroup", id);
+        struct cgroup_stats cs = {0};
+        if (r == 0)
+                r = cgroup_stats(cg, &cs, err);
+        if (r == 0)
+                *ret = (struct berth_container_stats){
+                    .has_cpu = cs.has_cpu,
+                    .has_memory = cs.has_memory,
+                    .has_pids = cs.has_pids,
+                    .has_blkio = cs.has_blkio,
+                    .cpu_usage_ns = cs.cpu_usage_ns,
+                    .cpu_user_ns = cs.cpu_user_ns,
+                    .cpu_system_ns = cs.cpu_system_ns,
+                    .memory_usage = cs.memory_usage,
+                    .memory_limit = cs.memory_limit,
+                    .memory_inactive_file = cs.memory_inactive_file,
+                    .memory_oom_kills = cs.memory_oom_kills,
+                    .pids_current = cs.pids_current,
+                    .pids_limit = cs.pids_limit,
+                    .blkio_read_bytes = cs.blkio_read_bytes,
+                    .blkio_write_bytes = cs.blkio_write_bytes,
+                    .v2 = cgroup_get_mode(cg) == CGROUP_MODE_V2,
+                };
+        state_release(&st);
+        return r;
+}
+
 static int info_cmp(const void *a, const void *b)
 {
         return strcmp(((const struct berth_container_info *)a)->id,
