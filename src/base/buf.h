@@ -14,13 +14,23 @@ struct berth_buf {
         size_t len, cap;
 };
 
-#define BERTH_BUF_INIT {NULL, 0, 0}
+#define BERTH_BUF_INIT                                                                             \
+        {                                                                                          \
+                NULL, 0, 0                                                                         \
+        }
 
 void buf_grow(struct berth_buf *b, size_t extra);
 void buf_append(struct berth_buf *b, const void *p, size_t n);
 void buf_puts(struct berth_buf *b, const char *s);
 void buf_putc(struct berth_buf *b, char c);
 _printf_(2, 3) void buf_printf(struct berth_buf *b, const char *fmt, ...);
+/* Empty it, keeping the memory. */
+static inline void buf_reset(struct berth_buf *b)
+{
+        b->len = 0;
+        if (b->data)
+                b->data[0] = '\0';
+}
 /* Hand the contents on (never NULL) and reset the buffer. */
 char *buf_steal(struct berth_buf *b);
 void buf_release(struct berth_buf *b);

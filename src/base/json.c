@@ -31,14 +31,16 @@ static int perr(struct parser *ps, const char *what)
                         col++;
         }
         if (ps->p >= ps->end)
-                return berth_error_set(ps->err, EINVAL, "line %d column %d: %s (unexpected end of input)",
-                                       line, col, what);
+                return berth_error_set(ps->err, EINVAL,
+                                       "line %d column %d: %s (unexpected end of input)", line, col,
+                                       what);
         return berth_error_set(ps->err, EINVAL, "line %d column %d: %s", line, col, what);
 }
 
 static void skip_ws(struct parser *ps)
 {
-        while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
+        while (ps->p < ps->end &&
+               (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
                 ps->p++;
 }
 
@@ -120,14 +122,30 @@ static int parse_string_raw(struct parser *ps, struct berth_buf *b)
                         return perr(ps, "unterminated escape");
                 c = *ps->p++;
                 switch (c) {
-                case '"': buf_putc(b, '"'); break;
-                case '\\': buf_putc(b, '\\'); break;
-                case '/': buf_putc(b, '/'); break;
-                case 'b': buf_putc(b, '\b'); break;
-                case 'f': buf_putc(b, '\f'); break;
-                case 'n': buf_putc(b, '\n'); break;
-                case 'r': buf_putc(b, '\r'); break;
-                case 't': buf_putc(b, '\t'); break;
+                case '"':
+                        buf_putc(b, '"');
+                        break;
+                case '\\':
+                        buf_putc(b, '\\');
+                        break;
+                case '/':
+                        buf_putc(b, '/');
+                        break;
+                case 'b':
+                        buf_putc(b, '\b');
+                        break;
+                case 'f':
+                        buf_putc(b, '\f');
+                        break;
+                case 'n':
+                        buf_putc(b, '\n');
+                        break;
+                case 'r':
+                        buf_putc(b, '\r');
+                        break;
+                case 't':
+                        buf_putc(b, '\t');
+                        break;
                 case 'u': {
                         unsigned cp;
                         if (ps->end - ps->p < 4 || hex4(ps->p, &cp) < 0)
@@ -460,12 +478,18 @@ struct json *json_get(const struct json *obj, const char *key)
 const char *json_type_name(enum json_type t)
 {
         switch (t) {
-        case JSON_NULL: return "null";
-        case JSON_BOOL: return "boolean";
-        case JSON_NUMBER: return "number";
-        case JSON_STRING: return "string";
-        case JSON_ARRAY: return "array";
-        case JSON_OBJECT: return "object";
+        case JSON_NULL:
+                return "null";
+        case JSON_BOOL:
+                return "boolean";
+        case JSON_NUMBER:
+                return "number";
+        case JSON_STRING:
+                return "string";
+        case JSON_ARRAY:
+                return "array";
+        case JSON_OBJECT:
+                return "object";
         }
         return "unknown";
 }
@@ -480,10 +504,14 @@ size_t json_len(const struct json *j)
         if (!j)
                 return 0;
         switch (j->type) {
-        case JSON_STRING: return j->str.len;
-        case JSON_ARRAY: return j->arr.n;
-        case JSON_OBJECT: return j->obj.n;
-        default: return 0;
+        case JSON_STRING:
+                return j->str.len;
+        case JSON_ARRAY:
+                return j->arr.n;
+        case JSON_OBJECT:
+                return j->obj.n;
+        default:
+                return 0;
         }
 }
 
@@ -643,16 +671,54 @@ void json_set_bool(struct json *obj, const char *key, bool b)
         json_object_set(obj, key, json_new_bool(b));
 }
 
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 when it is not one
+ * (overlong forms, surrogates and code points past U+10FFFF are invalid). */
+static size_t utf8_valid(const unsigned char *s, size_t len, uint32_t *ret_cp)
+{
+        unsigned char c = s[0];
+        size_t n;
+        uint32_t cp, min;
+        if (c < 0x80) {
+                *ret_cp = c;
+                return 1;
+        } else if ((c & 0xe0) == 0xc0) {
+                n = 2, cp = c & 0x1f, min = 0x80;
+        } else if ((c & 0xf0) == 0xe0) {
+                n = 3, cp = c & 0x0f, min = 0x800;
+        } else if ((c & 0xf8) == 0xf0) {
+                n = 4, cp = c & 0x07, min = 0x10000;
+        } else {
+                return 0;
+        }
+        if (len < n)
+                return 0;
+        for (size_t i = 1; i < n; i++) {
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+                cp = (cp << 6) | (s[i] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+                return 0;
+        *ret_cp = cp;
+        return n;
+}
+
+/* As Go's encoding/json: control characters, quote and backslash escaped, <, >
+ * and & as \u00XX unless told otherwise, U+2028/U+2029 escaped, and every byte
+ * that is not part of valid UTF-8 replaced by \ufffd (container output and
+ * file names are arbitrary bytes; the result is always valid JSON). */
 void json_quote(struct berth_buf *b, const char *s, size_t len, unsigned flags)
 {
         static const char hex[] = "0123456789abcdef";
         bool html = !(flags & JSON_DUMP_NO_ESCAPE_HTML);
+        const unsigned char *u = (const unsigned char *)s;
         buf_putc(b, '"');
-        size_t run = 0;
-        for (size_t i = 0; i < len; i++) {
-                unsigned char c = (unsigned char)s[i];
+        size_t run = 0, i = 0;
+        while (i < len) {
+                unsigned char c = u[i];
                 const char *esc = NULL;
                 char ubuf[7];
+                size_t step = 1;
                 if (c == '"')
                         esc = "\\\"";
                 else if (c == '\\')
@@ -667,14 +733,26 @@ void json_quote(struct berth_buf *b, const char *s, size_t len, unsigned flags)
                         ubuf[0] = '\\', ubuf[1] = 'u', ubuf[2] = '0', ubuf[3] = '0';
                         ubuf[4] = hex[c >> 4], ubuf[5] = hex[c & 15], ubuf[6] = '\0';
                         esc = ubuf;
+                } else if (c >= 0x80) {
+                        uint32_t cp = 0;
+                        step = utf8_valid(u + i, len - i, &cp);
+                        if (step == 0) {
+                                esc = "\\ufffd";
+                                step = 1;
+                        } else if (cp == 0x2028) {
+                                esc = "\\u2028";
+                        } else if (cp == 0x2029) {
+                                esc = "\\u2029";
+                        }
                 }
                 if (esc) {
                         buf_append(b, s + i - run, run);
                         run = 0;
                         buf_puts(b, esc);
                 } else {
-                        run++;
+                        run += step;
                 }
+                i += step;
         }
         buf_append(b, s + len - run, run);
         buf_putc(b, '"');

@@ -5,6 +5,7 @@
 #include <check.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/json.h"
 
 static struct json *parse_ok(const char *s)
@@ -107,6 +108,37 @@ START_TEST(test_surrogates_and_html_escape)
 }
 END_TEST
 
+/* Container output is arbitrary bytes: the quoted form is always valid JSON,
+ * as Go's encoder makes it (invalid UTF-8 becomes U+FFFD; U+2028/9 escaped). */
+START_TEST(test_quote_arbitrary_bytes)
+{
+        static const struct {
+                const char *in;
+                size_t len;
+                const char *out;
+        } cases[] = {
+            {"ok\xc3\xa9", 4, "\"ok\xc3\xa9\""}, /* é stays */
+            {"a\xff"
+             "b",
+             3, "\"a\\ufffdb\""},                             /* a stray byte */
+            {"\xc3", 1, "\"\\ufffd\""},                       /* a cut sequence */
+            {"\xc0\xaf", 2, "\"\\ufffd\\ufffd\""},            /* overlong '/' */
+            {"\xed\xa0\x80", 3, "\"\\ufffd\\ufffd\\ufffd\""}, /* a surrogate */
+            {"\xe2\x80\xa8", 3, "\"\\u2028\""},
+            {"nul\0x", 5, "\"nul\\u0000x\""},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                struct berth_buf b = BERTH_BUF_INIT;
+                json_quote(&b, cases[i].in, cases[i].len, 0);
+                ck_assert_str_eq(b.data, cases[i].out);
+                struct json *back = NULL;
+                ck_assert_int_eq(json_parse(b.data, b.len, &back, NULL), 0);
+                json_free(back);
+                buf_release(&b);
+        }
+}
+END_TEST
+
 START_TEST(test_build_pretty)
 {
         struct json *o = json_new_object();
@@ -131,8 +163,10 @@ START_TEST(test_foreach_any_names)
         struct json *v;
         const char *k;
         int64_t sum = 0;
-        json_array_foreach(arr, i, v) sum += v->num.i;
-        json_object_foreach(obj, i, k, v) sum += v->num.i * (k[0] == 'b' ? 10 : 1);
+        json_array_foreach (arr, i, v)
+                sum += v->num.i;
+        json_object_foreach (obj, i, k, v)
+                sum += v->num.i * (k[0] == 'b' ? 10 : 1);
         ck_assert_int_eq(sum, 6 + 21);
         json_free(arr);
         json_free(obj);
@@ -149,6 +183,7 @@ int main(void)
         tcase_add_test(tc, test_depth_bounded);
         tcase_add_test(tc, test_duplicate_key_last_wins);
         tcase_add_test(tc, test_surrogates_and_html_escape);
+        tcase_add_test(tc, test_quote_arbitrary_bytes);
         tcase_add_test(tc, test_build_pretty);
         tcase_add_test(tc, test_foreach_any_names);
         suite_add_tcase(s, tc);
