@@ -1,0 +1,950 @@
+/*
+ * shim.c — berth-shim: one small process per running container, so the
+ * container outlives berthd (protocol.h is the contract with berthd).
+ *
+ * `berth-shim <run-dir>`: the process berthd runs is only a launcher.  It
+ * seals its own binary (runtime/selfseal.c: our code runs inside the
+ * container's namespaces during create and exec), reads shim.json, forks the
+ * monitor and waits for its one-line report, which it prints before exiting.
+ *
+ * The monitor starts a session of its own and becomes a child subreaper.  It
+ * keeps no heavy code in its own address space: the runtime library's create
+ * and exec (namespaces, seccomp compilation, mounts) run in short-lived
+ * helper children it forks, which hand back the new process's pid and its
+ * pty master and exit; the new process is re-parented to the monitor (the
+ * subreaper), which reaps it and so learns its exit status.  The monitor
+ * itself only moves bytes (shim-io.c), writes the log (shim-log.c), answers
+ * control requests and, at the end, records the exit.  That is what keeps it
+ * well under a megabyte.
+ *
+ * Never: exit before the container has (a monitor that dies loses the exit
+ * status; berthd then records it as killed); depend on berthd; take a signal
+ * meant for the container (SIGTERM and friends are ignored here: berthd
+ * signals the container's processes, not us).
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "base/fileio.h"
+#include "base/json.h"
+#include "oci/runtime-spec.h"
+#include "runtime/container.h"
+#include "runtime/selfseal.h"
+#include "shim.h"
+#include "shim/protocol.h"
+
+int shim_watch_lookup(int fd, void **ret_obj);
+
+static const char *run_dir_g;
+
+void shim_warn(const char *fmt, ...)
+{
+        if (!run_dir_g)
+                return;
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/" SHIM_LOGFILE, run_dir_g);
+        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return;
+        char line[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                n = 0;
+        if ((size_t)n > sizeof(line) - 2)
+                n = (int)sizeof(line) - 2;
+        line[n++] = '\n';
+        (void)write(fd, line, (size_t)n);
+        close(fd);
+}
+
+/* ---- configuration ---- */
+
+struct shim_config {
+        char *log_driver, *log_path;
+        uint64_t log_max_size;
+        unsigned log_max_file;
+        bool log_compress;
+};
+
+static char *jstr(const struct json *j, const char *key)
+{
+        const char *v = json_str(json_get(j, key));
+        return v ? xstrdup(v) : NULL;
+}
+
+static bool jbool(const struct json *j, const char *key)
+{
+        const struct json *v = json_get(j, key);
+        return json_is(v, JSON_BOOL) && v->b;
+}
+
+static uint64_t juint(const struct json *j, const char *key)
+{
+        const struct json *v = json_get(j, key);
+        return json_is(v, JSON_NUMBER) && (v->num.flags & JSON_NUM_UINT) ? v->num.u : 0;
+}
+
+static int load_config(struct shim *s, struct shim_config *c, struct berth_error **err)
+{
+        _cleanup_free_ char *path = xasprintf("%s/" SHIM_CONFIG, s->run_dir);
+        _cleanup_json_ struct json *j = NULL;
+        int r = json_parse_file(path, 1 << 20, &j, err);
+        if (r < 0)
+                return r;
+        s->id = jstr(j, "ID");
+        s->bundle = jstr(j, "Bundle");
+        s->runtime_root = jstr(j, "RuntimeRoot");
+        s->tty = jbool(j, "Tty");
+        s->open_stdin = jbool(j, "OpenStdin");
+        s->stdin_once = jbool(j, "StdinOnce");
+        s->height = (unsigned)juint(j, "Height");
+        s->width = (unsigned)juint(j, "Width");
+        c->log_driver = jstr(j, "LogDriver");
+        c->log_path = jstr(j, "LogPath");
+        c->log_max_size = juint(j, "LogMaxSize");
+        c->log_max_file = (unsigned)juint(j, "LogMaxFile");
+        c->log_compress = jbool(j, "LogCompress");
+        if (!s->id || !s->bundle || !s->runtime_root)
+                return berth_error_set(err, EINVAL, "%s: ID, Bundle and RuntimeRoot are required",
+                                       path);
+        return 0;
+}
+
+/* ---- messages with fds ---- */
+
+static int send_msg(int fd, const char *data, size_t len, const int *fds, size_t n_fds)
+{
+        char cbuf[CMSG_SPACE(sizeof(int) * 4)];
+        memset(cbuf, 0, sizeof(cbuf));
+        struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+        if (n_fds) {
+                mh.msg_control = cbuf;
+                mh.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
+                struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+                memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
+        }
+        ssize_t n;
+        do
+                n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        return n < 0 ? -errno : 0;
+}
+
+/* One message into buf (NUL-terminated), up to 4 fds; returns its length or -errno. */
+static ssize_t recv_msg(int fd, char *buf, size_t size, int *fds, size_t *n_fds)
+{
+        char cbuf[CMSG_SPACE(sizeof(int) * 4)];
+        struct iovec iov = {.iov_base = buf, .iov_len = size - 1};
+        struct msghdr mh = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+        ssize_t n;
+        do
+                n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+        while (n < 0 && errno == EINTR);
+        *n_fds = 0;
+        if (n < 0)
+                return -errno;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                        for (size_t i = 0; i < k; i++) {
+                                int got;
+                                memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                                if (*n_fds < 4)
+                                        fds[(*n_fds)++] = got;
+                                else
+                                        close(got);
+                        }
+                }
+        buf[n] = '\0';
+        return n;
+}
+
+/* ---- helpers: the runtime's create and exec in a child of ours ---- */
+
+struct child_stdio {
+        int in, out, err;       /* the child's ends */
+        int in_w, out_r, err_r; /* ours */
+};
+
+static int stdio_pipes(bool tty, bool want_stdin, struct child_stdio *io, struct berth_error **err)
+{
+        *io = (struct child_stdio){-1, -1, -1, -1, -1, -1};
+        int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (devnull < 0)
+                return berth_error_sys(err, errno, "open /dev/null");
+        int p[2];
+        if (tty) {
+                /* the runtime gives the process its terminal; plain fds are /dev/null */
+                io->in = devnull;
+                io->out = dup(devnull);
+                io->err = dup(devnull);
+                return 0;
+        }
+        if (want_stdin) {
+                if (pipe2(p, O_CLOEXEC) < 0)
+                        goto fail;
+                io->in = p[0];
+                io->in_w = p[1];
+                close(devnull);
+        } else {
+                io->in = devnull;
+        }
+        if (pipe2(p, O_CLOEXEC) < 0)
+                goto fail;
+        io->out_r = p[0];
+        io->out = p[1];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                goto fail;
+        io->err_r = p[0];
+        io->err = p[1];
+        return 0;
+fail:
+        return berth_error_sys(err, errno, "create stdio pipes");
+}
+
+static void close_fd(int *fd)
+{
+        if (*fd >= 0)
+                close(*fd);
+        *fd = -1;
+}
+
+static void stdio_close_child(struct child_stdio *io)
+{
+        close_fd(&io->in);
+        close_fd(&io->out);
+        close_fd(&io->err);
+}
+
+static void stdio_close_ours(struct child_stdio *io)
+{
+        close_fd(&io->in_w);
+        close_fd(&io->out_r);
+        close_fd(&io->err_r);
+}
+
+/* In a helper child: the process's stdio becomes 0, 1, 2 (inherited by the runtime's clone). */
+static void helper_stdio(struct child_stdio *io)
+{
+        dup2(io->in, 0);
+        dup2(io->out, 1);
+        dup2(io->err, 2);
+}
+
+typedef int (*helper_fn)(struct shim *s, void *arg, pid_t *ret_pid, int *ret_fds, size_t *n_fds,
+                         struct berth_error **err);
+
+/*
+ * Run fn in a forked helper with io as its stdio; it reports "ok <pid>" and up
+ * to 3 fds, or "error <message>".  Returns the pid of the new process (now
+ * ours, re-parented when the helper exits) or -errno with the helper's message.
+ */
+static int run_helper(struct shim *s, struct child_stdio *io, helper_fn fn, void *arg,
+                      pid_t *ret_pid, int *ret_fds, size_t *ret_n_fds, struct berth_error **err)
+{
+        int sp[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+                return berth_error_sys(err, errno, "socketpair");
+        pid_t h = fork();
+        if (h < 0) {
+                close(sp[0]);
+                close(sp[1]);
+                return berth_error_sys(err, errno, "fork");
+        }
+        if (h == 0) {
+                /* nothing of the monitor's (epoll, log, report pipe, sockets) reaches the
+                 * runtime and its child: stdio on 0-2, our report socket on 3, no more */
+                helper_stdio(io);
+                if (sp[1] != 3) {
+                        dup2(sp[1], 3);
+                        sp[1] = 3;
+                }
+                close_range(4, ~0U, 0);
+                struct berth_error *e = NULL;
+                pid_t pid = 0;
+                int fds[3];
+                size_t n = 0;
+                char msg[4200];
+                if (fn(s, arg, &pid, fds, &n, &e) == 0)
+                        snprintf(msg, sizeof(msg), "ok %d", (int)pid);
+                else
+                        snprintf(msg, sizeof(msg), "error %s", berth_error_msg(e));
+                (void)send_msg(sp[1], msg, strlen(msg), fds, n);
+                _exit(0);
+        }
+        close(sp[1]);
+        char buf[4200];
+        int fds[4];
+        size_t n_fds = 0;
+        ssize_t n = recv_msg(sp[0], buf, sizeof(buf), fds, &n_fds);
+        close(sp[0]);
+        while (waitpid(h, NULL, 0) < 0 && errno == EINTR)
+                ;
+        if (n <= 0)
+                return berth_error_set(err, EIO, "runtime helper exited without a word");
+        if (strncmp(buf, "ok ", 3) != 0) {
+                for (size_t i = 0; i < n_fds; i++)
+                        close(fds[i]);
+                return berth_error_set(err, EIO, "%s",
+                                       strncmp(buf, "error ", 6) == 0 ? buf + 6 : buf);
+        }
+        *ret_pid = (pid_t)strtol(buf + 3, NULL, 10);
+        memcpy(ret_fds, fds, n_fds * sizeof(int));
+        *ret_n_fds = n_fds;
+        return 0;
+}
+
+static int do_create(struct shim *s, void *arg, pid_t *ret_pid, int *ret_fds, size_t *n_fds,
+                     struct berth_error **err)
+{
+        struct berth_runtime rt = {.root = s->runtime_root};
+        int master = -1, status_fd = -1;
+        struct berth_create_opts o = {
+            .bundle = s->bundle,
+            .ret_master = s->tty ? &master : NULL,
+            .ret_pid = ret_pid,
+            .ret_exec_status_fd = &status_fd,
+        };
+        int r = berth_container_create(&rt, s->id, &o, err);
+        if (r < 0)
+                return r;
+        ret_fds[(*n_fds)++] = status_fd;
+        if (master >= 0)
+                ret_fds[(*n_fds)++] = master;
+        return 0;
+}
+
+struct exec_req {
+        char **args, **env, **caps;
+        char *cwd, *user;
+        bool tty, privileged;
+};
+
+static int do_exec(struct shim *s, void *arg, pid_t *ret_pid, int *ret_fds, size_t *n_fds,
+                   struct berth_error **err)
+{
+        struct exec_req *x = arg;
+        struct berth_runtime rt = {.root = s->runtime_root};
+        int master = -1;
+        struct berth_exec_opts o = {
+            .args = x->args,
+            .env = x->env,
+            .cwd = x->cwd,
+            .user = x->user,
+            .caps = x->caps,
+            .tty = x->tty,
+            .detach = true,
+            .ret_pid = ret_pid,
+            .ret_master = x->tty ? &master : NULL,
+        };
+        int r = berth_container_exec(&rt, s->id, &o, NULL, err);
+        if (r < 0)
+                return r;
+        if (master >= 0)
+                ret_fds[(*n_fds)++] = master;
+        return 0;
+}
+
+/* ---- the control socket ---- */
+
+static struct shim_proc *init_proc(struct shim *s)
+{
+        return s->procs && s->procs->is_init ? s->procs : NULL;
+}
+
+static int exec_status_fd = -1;
+static bool started;
+
+static void reply(int fd, const char *json)
+{
+        (void)send_msg(fd, json, strlen(json), NULL, 0);
+}
+
+static void reply_error(int fd, const char *msg)
+{
+        struct berth_buf b = BERTH_BUF_INIT;
+        buf_puts(&b, "{\"Error\":");
+        json_quote(&b, msg, strlen(msg), 0);
+        buf_putc(&b, '}');
+        reply(fd, b.data);
+        buf_release(&b);
+}
+
+static void op_start(struct shim *s, int fd)
+{
+        struct shim_proc *init = init_proc(s);
+        if (started || !init || init->exited) {
+                reply_error(fd, started ? "the container was started already"
+                                        : "the container's process has exited");
+                return;
+        }
+        started = true;
+        struct berth_runtime rt = {.root = s->runtime_root};
+        _cleanup_error_ struct berth_error *err = NULL;
+        int r = berth_container_start(&rt, s->id, &err);
+        if (r == 0 && exec_status_fd >= 0) {
+                r = berth_exec_status_wait(exec_status_fd, &err);
+                exec_status_fd = -1;
+        }
+        if (r < 0) {
+                reply_error(fd, berth_error_msg(err));
+                return;
+        }
+        char msg[64];
+        snprintf(msg, sizeof(msg), "{\"Pid\":%d}", (int)init->pid);
+        reply(fd, msg);
+}
+
+static char **jstrv(const struct json *j, const char *key)
+{
+        const struct json *a = json_get(j, key);
+        size_t n = json_len(a), i;
+        char **v = xcalloc(n + 1, sizeof(char *));
+        size_t k = 0;
+        const struct json *it;
+        json_array_foreach (a, i, it)
+                if (json_str(it))
+                        v[k++] = xstrdup(json_str(it));
+        return v;
+}
+
+static char **all_caps(void)
+{
+        int last = oci_cap_last();
+        char **v = xcalloc((size_t)last + 2, sizeof(char *));
+        size_t k = 0;
+        for (int c = 0; c <= last; c++)
+                if (oci_cap_name(c))
+                        v[k++] = xstrdup(oci_cap_name(c));
+        return v;
+}
+
+static void op_exec(struct shim *s, int fd, const struct json *j, int client_fd,
+                    const char *payload, size_t payload_len)
+{
+        struct shim_proc *init = init_proc(s);
+        const char *exec_id = json_str(json_get(j, "ExecID"));
+        if (!started || !init || init->exited || !exec_id) {
+                reply_error(fd, !exec_id ? "exec: ExecID missing" : "the container is not running");
+                return;
+        }
+        struct exec_req x = {
+            .args = jstrv(j, "Args"),
+            .env = jstrv(j, "Env"),
+            .cwd = jstr(j, "Cwd"),
+            .user = jstr(j, "User"),
+            .tty = jbool(j, "Tty"),
+            .privileged = jbool(j, "Privileged"),
+        };
+        if (x.privileged)
+                x.caps = all_caps();
+        bool want_in = jbool(j, "Stdin");
+        struct child_stdio io;
+        _cleanup_error_ struct berth_error *err = NULL;
+        pid_t pid = 0;
+        int fds[4];
+        size_t n_fds = 0;
+        int r = stdio_pipes(x.tty, want_in, &io, &err);
+        if (r == 0)
+                r = run_helper(s, &io, do_exec, &x, &pid, fds, &n_fds, &err);
+        stdio_close_child(&io);
+        strv_free(x.args);
+        strv_free(x.env);
+        strv_free(x.caps);
+        free(x.cwd);
+        free(x.user);
+        if (r < 0) {
+                stdio_close_ours(&io);
+                reply_error(fd, berth_error_msg(err));
+                return;
+        }
+        struct shim_proc *p = xcalloc(1, sizeof(*p));
+        p->pid = pid;
+        p->tty = x.tty;
+        p->stdin_once = true;
+        p->master = x.tty && n_fds ? fds[0] : -1;
+        p->in_w = io.in_w;
+        p->out_r = io.out_r;
+        p->err_r = io.err_r;
+        p->exec_id = xstrdup(exec_id);
+        p->ctl_fd = fd;
+        shim_proc_add(s, p);
+        shim_proc_resize(p, (unsigned)juint(j, "Height"), (unsigned)juint(j, "Width"));
+        if (client_fd >= 0) {
+                if (shim_client_add(s, p, client_fd, want_in, jbool(j, "Stdout"),
+                                    jbool(j, "Stderr"), json_str(json_get(j, "DetachKeys")),
+                                    payload, payload_len, &err) < 0)
+                        close(client_fd);
+        } else if (p->in_w >= 0) {
+                close_fd(&p->in_w);
+        }
+        char msg[64];
+        snprintf(msg, sizeof(msg), "{\"Pid\":%d}", (int)pid);
+        reply(fd, msg);
+}
+
+void shim_conn_request(struct shim *s, int fd)
+{
+        static char *buf;
+        if (!buf)
+                buf = xmalloc(SHIM_MSG_MAX + 1);
+        int fds[4];
+        size_t n_fds = 0;
+        ssize_t n = recv_msg(fd, buf, SHIM_MSG_MAX + 1, fds, &n_fds);
+        if (n == -EAGAIN)
+                return;
+        if (n <= 0) {
+                /* berthd hung up: an exec it watched is no longer told its code */
+                for (struct shim_proc *p = s->procs; p; p = p->next)
+                        if (p->ctl_fd == fd)
+                                p->ctl_fd = -1;
+                shim_unwatch(s, fd);
+                close(fd);
+                for (size_t i = 0; i < n_fds; i++)
+                        close(fds[i]);
+                return;
+        }
+        int client_fd = n_fds ? fds[0] : -1;
+        for (size_t i = 1; i < n_fds; i++)
+                close(fds[i]);
+        char *nl = memchr(buf, '\n', (size_t)n);
+        size_t jlen = nl ? (size_t)(nl - buf) : (size_t)n;
+        const char *payload = nl ? nl + 1 : NULL;
+        size_t payload_len = nl ? (size_t)n - jlen - 1 : 0;
+        _cleanup_json_ struct json *j = NULL;
+        _cleanup_error_ struct berth_error *err = NULL;
+        if (json_parse(buf, jlen, &j, &err) < 0 || !json_is(j, JSON_OBJECT)) {
+                reply_error(fd, "malformed request");
+                if (client_fd >= 0)
+                        close(client_fd);
+                return;
+        }
+        const char *op = json_str(json_get(j, "Op"));
+        struct shim_proc *init = init_proc(s);
+        if (op && strcmp(op, "start") == 0) {
+                op_start(s, fd);
+        } else if (op && strcmp(op, "attach") == 0) {
+                if (client_fd < 0 || !init || init->exited) {
+                        reply_error(fd, client_fd < 0 ? "attach: no stream"
+                                                      : "the container is not running");
+                } else if (shim_client_add(s, init, TAKE_FD(client_fd), jbool(j, "Stdin"),
+                                           jbool(j, "Stdout"), jbool(j, "Stderr"),
+                                           json_str(json_get(j, "DetachKeys")), payload,
+                                           payload_len, &err) < 0) {
+                        reply_error(fd, berth_error_msg(err));
+                } else {
+                        reply(fd, "{}");
+                }
+        } else if (op && strcmp(op, "resize") == 0) {
+                if (init)
+                        shim_proc_resize(init, (unsigned)juint(j, "Height"),
+                                         (unsigned)juint(j, "Width"));
+                reply(fd, "{}");
+        } else if (op && strcmp(op, "exec") == 0) {
+                op_exec(s, fd, j, TAKE_FD(client_fd), payload, payload_len);
+        } else if (op && strcmp(op, "exec-resize") == 0) {
+                const char *id = json_str(json_get(j, "ExecID"));
+                struct shim_proc *p = id ? shim_find_exec(s, id) : NULL;
+                if (p)
+                        shim_proc_resize(p, (unsigned)juint(j, "Height"),
+                                         (unsigned)juint(j, "Width"));
+                if (p)
+                        reply(fd, "{}");
+                else
+                        reply_error(fd, "no such exec");
+        } else {
+                reply_error(fd, "unknown operation");
+        }
+        if (client_fd >= 0)
+                close(client_fd);
+}
+
+/* ---- files in the run dir ---- */
+
+static int write_small_file(const char *dir, const char *name, const char *text)
+{
+        _cleanup_free_ char *tmp = xasprintf("%s/.%s.tmp", dir, name);
+        _cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
+        int r = write_file_at(AT_FDCWD, tmp, text, strlen(text), 0600);
+        if (r < 0)
+                return r;
+        if (rename(tmp, path) < 0) {
+                r = -errno;
+                unlink(tmp);
+        }
+        return r;
+}
+
+static uint64_t own_start_time(void)
+{
+        _cleanup_free_ char *stat = NULL;
+        if (read_file_at(AT_FDCWD, "/proc/self/stat", 4096, &stat, NULL) < 0)
+                return 0;
+        const char *p = strrchr(stat, ')');
+        if (!p)
+                return 0;
+        /* after ") ": state is field 3; starttime is field 22 */
+        p += 2;
+        for (int field = 3; field < 22 && p; field++) {
+                p = strchr(p, ' ');
+                if (p)
+                        p++;
+        }
+        return p ? strtoull(p, NULL, 10) : 0;
+}
+
+static void write_exit(struct shim *s, const char *error)
+{
+        struct shim_proc *init = init_proc(s);
+        int code = 0, sig = 0;
+        int64_t ns = 0;
+        if (init && init->exited) {
+                if (WIFEXITED(init->status))
+                        code = WEXITSTATUS(init->status);
+                else if (WIFSIGNALED(init->status))
+                        sig = WTERMSIG(init->status), code = 128 + sig;
+                ns = init->exited_ns;
+        }
+        if (!ns) {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+        }
+        bool oom = false;
+        struct berth_runtime rt = {.root = s->runtime_root};
+        struct berth_container_stats st;
+        struct berth_error *e = NULL;
+        if (berth_container_stats(&rt, s->id, &st, &e) == 0)
+                oom = st.has_memory && st.memory_oom_kills > 0;
+        berth_error_free(e);
+        time_t secs = (time_t)(ns / 1000000000);
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        char when[64];
+        size_t k = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(when + k, sizeof(when) - k, ".%09lldZ", (long long)(ns % 1000000000));
+        _cleanup_json_ struct json *j = json_new_object();
+        json_set_int(j, "ExitCode", code);
+        json_set_int(j, "Signal", sig);
+        json_set_bool(j, "OOMKilled", oom);
+        json_set_str(j, "FinishedAt", when);
+        json_set_str(j, "Error", error ? error : "");
+        _cleanup_free_ char *text = json_dump(j, 0);
+        int r = write_small_file(s->run_dir, SHIM_EXIT, text);
+        if (r < 0)
+                shim_warn("write exit record: %s", strerror(-r));
+}
+
+/* ---- the monitor ---- */
+
+static void reap(struct shim *s)
+{
+        for (;;) {
+                int status;
+                pid_t pid = waitpid(-1, &status, WNOHANG);
+                if (pid <= 0)
+                        return;
+                shim_proc_exited(s, pid, status);
+                struct shim_proc *init = init_proc(s);
+                if (init && init->pid == pid && s->timer_fd >= 0) {
+                        /* the last output may take a moment; processes outside a pid
+                         * namespace may hold the pipes for ever: 2 s at most */
+                        struct itimerspec its = {.it_value = {2, 0}};
+                        (void)timerfd_settime(s->timer_fd, 0, &its, NULL);
+                }
+        }
+}
+
+static void finish(struct shim *s, const char *error) __attribute__((noreturn));
+static void finish(struct shim *s, const char *error)
+{
+        struct shim_proc *init = init_proc(s);
+        /* what is still readable of the init's output goes to the log */
+        if (init) {
+                int *fds[] = {&init->master, &init->out_r, &init->err_r};
+                for (size_t i = 0; i < ELEMENTSOF(fds); i++)
+                        if (*fds[i] >= 0) {
+                                char buf[32768];
+                                ssize_t n;
+                                while ((n = read(*fds[i], buf, sizeof(buf))) > 0)
+                                        shim_log_write(s->log, fds[i] == &init->err_r ? 2 : 1, buf,
+                                                       (size_t)n);
+                        }
+        }
+        shim_log_close(s->log);
+        s->log = NULL;
+        write_exit(s, error);
+        struct berth_runtime rt = {.root = s->runtime_root};
+        struct berth_error *e = NULL;
+        if (berth_container_delete(&rt, s->id, true, &e) < 0 && e && e->code != ENOENT)
+                shim_warn("delete container: %s", berth_error_msg(e));
+        berth_error_free(e);
+        _cleanup_free_ char *sock = xasprintf("%s/" SHIM_SOCKET, s->run_dir);
+        (void)unlink(sock);
+        shim_clients_finish(s);
+        _exit(0);
+}
+
+static void loop(struct shim *s) __attribute__((noreturn));
+static void loop(struct shim *s)
+{
+        struct epoll_event ev[32];
+        for (;;) {
+                if (shim_init_done(s))
+                        finish(s, NULL);
+                int n = epoll_wait(s->epfd, ev, 32, -1);
+                if (n < 0 && errno != EINTR) {
+                        shim_warn("epoll: %s", strerror(errno));
+                        finish(s, "the shim's event loop failed");
+                }
+                for (int i = 0; i < n; i++) {
+                        void *obj = NULL;
+                        int fd = ev[i].data.fd;
+                        int tag = shim_watch_lookup(fd, &obj);
+                        switch (tag) {
+                        case TAG_SIGNAL: {
+                                struct signalfd_siginfo si;
+                                while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+                                        ;
+                                reap(s);
+                                break;
+                        }
+                        case TAG_TIMER: {
+                                uint64_t x;
+                                (void)read(s->timer_fd, &x, sizeof(x));
+                                struct shim_proc *init = init_proc(s);
+                                if (init && init->exited)
+                                        finish(s, NULL);
+                                break;
+                        }
+                        case TAG_LISTEN: {
+                                int c =
+                                    accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                                if (c >= 0)
+                                        shim_watch(s, c, TAG_CONN, NULL, EPOLLIN);
+                                break;
+                        }
+                        case TAG_CONN:
+                                shim_conn_request(s, fd);
+                                break;
+                        case 0:
+                                break;
+                        default:
+                                shim_io_event(s, tag, obj, ev[i].events);
+                                break;
+                        }
+                }
+        }
+}
+
+static int bind_control(struct shim *s, struct berth_error **err)
+{
+        _cleanup_free_ char *path = xasprintf("%s/" SHIM_SOCKET, s->run_dir);
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return berth_error_set(err, ENAMETOOLONG, "control socket path '%s' is too long",
+                                       path);
+        strcpy(sa.sun_path, path);
+        (void)unlink(path);
+        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return berth_error_sys(err, errno, "control socket");
+        mode_t old = umask(0077);
+        int r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+        umask(old);
+        if (r < 0 || listen(fd, 64) < 0) {
+                r = berth_error_sys(err, errno, "bind control socket '%s'", path);
+                close(fd);
+                return r;
+        }
+        s->listen_fd = fd;
+        return 0;
+}
+
+static int monitor_setup(struct shim *s, const struct shim_config *c, struct berth_error **err)
+{
+        int devnull = open("/dev/null", O_RDWR);
+        if (devnull >= 0) {
+                dup2(devnull, 0);
+                dup2(devnull, 1);
+                dup2(devnull, 2);
+                if (devnull > 2)
+                        close(devnull);
+        }
+        s->epfd = epoll_create1(EPOLL_CLOEXEC);
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        s->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        if (s->epfd < 0 || s->sigfd < 0 || s->timer_fd < 0)
+                return berth_error_sys(err, errno, "event loop");
+        shim_watch(s, s->sigfd, TAG_SIGNAL, NULL, EPOLLIN);
+        shim_watch(s, s->timer_fd, TAG_TIMER, NULL, EPOLLIN);
+
+        if (c->log_driver && strcmp(c->log_driver, "none") != 0 && c->log_path) {
+                int r = shim_log_open(c->log_path, c->log_max_size, c->log_max_file,
+                                      c->log_compress, &s->log, err);
+                if (r < 0)
+                        return r;
+        }
+
+        struct child_stdio io;
+        int r = stdio_pipes(s->tty, s->open_stdin, &io, err);
+        pid_t pid = 0;
+        int fds[4];
+        size_t n_fds = 0;
+        if (r == 0)
+                r = run_helper(s, &io, do_create, NULL, &pid, fds, &n_fds, err);
+        stdio_close_child(&io);
+        if (r < 0) {
+                stdio_close_ours(&io);
+                return r;
+        }
+        exec_status_fd = n_fds > 0 ? fds[0] : -1;
+        struct shim_proc *p = xcalloc(1, sizeof(*p));
+        p->pid = pid;
+        p->is_init = true;
+        p->tty = s->tty;
+        p->stdin_once = s->stdin_once;
+        p->master = s->tty && n_fds > 1 ? fds[1] : -1;
+        p->in_w = io.in_w;
+        p->out_r = io.out_r;
+        p->err_r = io.err_r;
+        p->ctl_fd = -1;
+        shim_proc_add(s, p);
+        shim_proc_resize(p, s->height, s->width);
+        r = bind_control(s, err);
+        if (r < 0)
+                return r;
+        shim_watch(s, s->listen_fd, TAG_LISTEN, NULL, EPOLLIN);
+        char text[96];
+        snprintf(text, sizeof(text), "%d %llu\n", (int)getpid(),
+                 (unsigned long long)own_start_time());
+        if ((r = write_small_file(s->run_dir, SHIM_PIDFILE, text)) < 0)
+                return berth_error_sys(err, -r, "write %s", SHIM_PIDFILE);
+        snprintf(text, sizeof(text), "%d\n", (int)pid);
+        if ((r = write_small_file(s->run_dir, SHIM_INITPID, text)) < 0)
+                return berth_error_sys(err, -r, "write %s", SHIM_INITPID);
+        return 0;
+}
+
+static void monitor(struct shim *s, const struct shim_config *c, int report_fd)
+    __attribute__((noreturn));
+static void monitor(struct shim *s, const struct shim_config *c, int report_fd)
+{
+        setsid();
+        (void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        (void)prctl(PR_SET_NAME, "berth-shim", 0, 0, 0);
+        signal(SIGPIPE, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+        signal(SIGINT, SIG_IGN);
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGQUIT, SIG_IGN);
+        _cleanup_error_ struct berth_error *err = NULL;
+        char line[4200];
+        if (monitor_setup(s, c, &err) < 0) {
+                snprintf(line, sizeof(line), "error %s\n", berth_error_msg(err));
+                (void)write_all(report_fd, line, strlen(line));
+                struct shim_proc *init = init_proc(s);
+                if (init) {
+                        /* made but not to be watched: take it down again */
+                        struct berth_runtime rt = {.root = s->runtime_root};
+                        struct berth_error *e = NULL;
+                        (void)berth_container_delete(&rt, s->id, true, &e);
+                        berth_error_free(e);
+                }
+                _exit(1);
+        }
+        struct shim_proc *init = init_proc(s);
+        snprintf(line, sizeof(line), "ok %d %d\n", (int)getpid(), (int)init->pid);
+        (void)write_all(report_fd, line, strlen(line));
+        close(report_fd);
+        loop(s);
+}
+
+int main(int argc, char **argv)
+{
+        if (argc != 2 || argv[1][0] != '/') {
+                fprintf(stderr,
+                        "usage: %s <absolute run directory>\n"
+                        "(berth-shim is started by berthd, one per container)\n",
+                        argv[0]);
+                return 2;
+        }
+        _cleanup_error_ struct berth_error *err = NULL;
+        if (runtime_seal_self(argv, &err) < 0) {
+                printf("error %s\n", berth_error_msg(err));
+                return 1;
+        }
+        struct shim s = {
+            .run_dir = argv[1], .epfd = -1, .sigfd = -1, .listen_fd = -1, .timer_fd = -1};
+        run_dir_g = s.run_dir;
+        struct shim_config c = {0};
+        if (load_config(&s, &c, &err) < 0) {
+                printf("error %s\n", berth_error_msg(err));
+                return 1;
+        }
+        int rp[2];
+        if (pipe2(rp, O_CLOEXEC) < 0) {
+                printf("error pipe: %s\n", strerror(errno));
+                return 1;
+        }
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid < 0) {
+                printf("error fork: %s\n", strerror(errno));
+                return 1;
+        }
+        if (pid == 0) {
+                close(rp[0]);
+                monitor(&s, &c, rp[1]);
+        }
+        close(rp[1]);
+        char buf[4200];
+        size_t len = 0;
+        ssize_t n;
+        /* one line: the report pipe may stay open in processes of the container */
+        while (len < sizeof(buf) - 1 && !memchr(buf, '\n', len) &&
+               (n = read(rp[0], buf + len, sizeof(buf) - 1 - len)) != 0) {
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        break;
+                }
+                len += (size_t)n;
+        }
+        buf[len] = '\0';
+        if (strncmp(buf, "ok ", 3) == 0) {
+                fputs(buf, stdout);
+                return 0;
+        }
+        /* the monitor failed (and exits): reap it so nothing lingers */
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        if (len)
+                fputs(buf, stdout);
+        else
+                fputs("error the shim's monitor exited during setup\n", stdout);
+        return 1;
+}
