@@ -26,6 +26,9 @@ void api_register_auth(struct api_server *srv, struct berth_engine *engine);
 /* GET /events (streams from a worker thread) */
 void api_register_events(struct api_server *srv, struct berth_engine *engine);
 
+/* /containers/… and /exec/… (containers.c) */
+void api_register_containers(struct api_server *srv, struct berth_engine *engine);
+
 /* The JSON bodies of /version and /info (exposed for tests). */
 struct json *api_system_version_json(struct berth_engine *engine);
 struct json *api_system_info_json(struct berth_engine *engine);

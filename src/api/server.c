@@ -781,6 +781,23 @@ void api_stream_reply_json(struct api_stream *s, int status, const struct json *
         buf_release(&out);
 }
 
+void api_stream_reply_empty(struct api_stream *s, int status)
+{
+        if (s->started || s->whole)
+                return;
+        s->whole = true;
+        struct conn *c = s->conn;
+        struct api_request *req = &c->req;
+        body_check_close(c);
+        struct berth_buf out = BERTH_BUF_INIT;
+        format_head(&out, req, status, NULL, 0, c->stream_close);
+        struct iovec iov = {.iov_base = out.data, .iov_len = out.len};
+        int r = send_all(c->fd, &iov, 1);
+        if (r < 0 && !s->error)
+                s->error = r;
+        buf_release(&out);
+}
+
 struct api_stream *api_stream_begin(struct api_request *req, int status, const char *content_type)
 {
         struct api_stream *s = api_stream_detach(req);

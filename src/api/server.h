@@ -181,6 +181,8 @@ void api_stream_start(struct api_stream *s, int status, const char *content_type
 _printf_(3, 4) void api_stream_reply_error(struct api_stream *s, int status, const char *fmt, ...);
 /* The same with any JSON body (a worker's whole answer, e.g. POST /auth). */
 void api_stream_reply_json(struct api_stream *s, int status, const struct json *j);
+/* The same without a body (204, 304). */
+void api_stream_reply_empty(struct api_stream *s, int status);
 struct api_request *api_stream_request(struct api_stream *s);
 /* One chunk; 0 or a negative errno (-EPIPE when the client is gone). */
 int api_stream_write(struct api_stream *s, const void *data, size_t len);

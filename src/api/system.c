@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "base/version.h"
 #include "engine/sysinfo.h"
+#include "engine/containers.h"
 #include "handlers.h"
 
 static void handle_ping(struct api_request *req, void *userdata)
@@ -167,18 +168,19 @@ struct json *api_system_info_json(struct berth_engine *engine)
         _cleanup_config_ struct berth_config *c = berth_engine_config(engine);
         struct berth_sysinfo si;
         berth_sysinfo_get(&si);
-        int64_t images = 0, containers = 0;
+        int64_t images = 0;
         _cleanup_error_ struct berth_error *err = NULL;
-        if (berth_engine_count_images(engine, &images, &err) < 0 ||
-            berth_engine_count_containers(engine, &containers, &err) < 0)
+        if (berth_engine_count_images(engine, &images, &err) < 0)
                 log_warn("info: %s", berth_error_msg(err));
+        int total = 0, running = 0, paused = 0, stopped = 0;
+        berth_ctr_counts(engine, &total, &running, &paused, &stopped);
 
         struct json *j = json_new_object();
         json_set_str(j, "ID", engine->id);
-        json_set_int(j, "Containers", containers);
-        json_set_int(j, "ContainersRunning", 0);
-        json_set_int(j, "ContainersPaused", 0);
-        json_set_int(j, "ContainersStopped", containers);
+        json_set_int(j, "Containers", total);
+        json_set_int(j, "ContainersRunning", running);
+        json_set_int(j, "ContainersPaused", paused);
+        json_set_int(j, "ContainersStopped", stopped);
         json_set_int(j, "Images", images);
         json_set_str(j, "Driver", "overlay2");
         struct json *ds = json_object_set(j, "DriverStatus", json_new_array());

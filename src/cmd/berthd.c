@@ -24,6 +24,7 @@
 #include <malloc.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 
@@ -36,6 +37,7 @@
 #include "base/version.h"
 #include "cli/flags.h"
 #include "engine/config.h"
+#include "engine/containers.h"
 #include "engine/engine.h"
 #include "engine/layers.h"
 
@@ -252,6 +254,11 @@ static int run(const struct cli_flagset *fs)
                 fprintf(stderr, "%s\n", berth_error_msg(err));
                 goto out;
         }
+        if (berth_containers_open(d.engine, &err) < 0) {
+                fprintf(stderr, "%s\n", berth_error_msg(err));
+                goto out;
+        }
+        api_register_containers(d.srv, d.engine);
         api_register_images(d.srv, d.engine);
         api_register_archive(d.srv, d.engine);
         api_register_events(d.srv, d.engine);
@@ -284,8 +291,10 @@ static int run(const struct cli_flagset *fs)
         }
 out:
         api_server_free(d.srv); /* closes and removes the sockets */
-        if (d.engine)
+        if (d.engine) {
+                berth_containers_close(d.engine); /* containers keep running */
                 berth_layers_free(d.engine->layers);
+        }
         berth_engine_free(d.engine);
         (void)unlink(config->pidfile);
         if (code == 0)
@@ -293,8 +302,19 @@ out:
         return code;
 }
 
+/* One fd per shim and per exec connection and stream: lift the soft limit to the hard one. */
+static void raise_nofile(void)
+{
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                (void)setrlimit(RLIMIT_NOFILE, &rl);
+        }
+}
+
 int main(int argc, char **argv)
 {
+        raise_nofile();
         /* Small idle footprint: big buffers (request bodies, JSON replies) come from mmap
          * and go back to the kernel when freed; worker threads share two arenas. */
         mallopt(M_MMAP_THRESHOLD, 64 * 1024);

@@ -22,6 +22,8 @@
 #include "events.h"
 #include "image/store.h"
 
+struct ctr_manager;
+
 struct berth_engine {
         pthread_mutex_t lock;
         struct berth_config *config;            /* under lock */
@@ -29,6 +31,7 @@ struct berth_engine {
         struct berth_db *db;
         struct blob_store *store; /* content store at <data-root>/blobs */
         struct berth_layers *layers; /* layer records and collection (layers.h), set by berthd */
+        struct ctr_manager *containers; /* containers.h, set by berth_containers_open */
         struct berth_events *events;
         char *id; /* engine ID (UUID) */
 };

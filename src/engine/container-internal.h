@@ -1,0 +1,135 @@
+/*
+ * container-internal.h — what the engine's container files share
+ * (container-store.c, container-spec.c, container-run.c, container-exec.c,
+ * container-logs.c, container-stats.c, container-json.c).  Not an interface
+ * for anything outside src/engine.
+ */
+#ifndef BERTH_ENGINE_CONTAINER_INTERNAL_H
+#define BERTH_ENGINE_CONTAINER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/json.h"
+#include "containers.h"
+
+enum ctr_state {
+        CTR_CREATED,
+        CTR_RUNNING,
+        CTR_PAUSED,
+        CTR_RESTARTING,
+        CTR_REMOVING,
+        CTR_EXITED,
+        CTR_DEAD,
+};
+const char *ctr_state_name(enum ctr_state s); /* docker's State.Status words */
+
+struct pending_attach {
+        struct pending_attach *next;
+        int fd;
+        bool in, out, err;
+        char *detach_keys;
+        char *payload;
+        size_t payload_len;
+};
+
+struct berth_ctr {
+        unsigned refs; /* under the table lock */
+        char id[65];
+        char *name; /* "/name" */
+        char *image_id;
+        char *image_ref; /* as the user named it (Config.Image) */
+        int64_t created_ns;
+        struct json *config;      /* Docker Config, normalised */
+        struct json *host_config; /* Docker HostConfig, normalised */
+        struct json *networking;  /* NetworkingConfig (kept for inspect) */
+        char *platform;
+        /* state (under the table lock) */
+        enum ctr_state state;
+        pid_t pid; /* the container's init, 0 when not running */
+        pid_t shim_pid;
+        uint64_t shim_start;
+        int pidfd; /* the shim's, watched by the monitor; -1 */
+        int exit_code;
+        char *error;
+        bool oom_killed;
+        int64_t started_ns, finished_ns;
+        int restart_count;
+        bool manual_stop; /* stopped by the user: no restart (unless-stopped, always) */
+        bool has_started;
+        bool removed;          /* gone from the table */
+        int64_t restart_at_ns; /* a restart is scheduled (CLOCK_MONOTONIC) */
+        int64_t backoff_ms;
+        uint64_t exits;                 /* how many exits seen (waiters for next-exit) */
+        struct pending_attach *pending; /* streams waiting for start */
+        pthread_mutex_t op_lock;        /* start/stop/kill/remove one at a time */
+};
+
+struct ctr_manager {
+        pthread_mutex_t lock;
+        pthread_cond_t changed; /* broadcast on every state change */
+        struct berth_ctr **v;   /* every container, any order */
+        size_t n, cap;
+        int epfd;    /* monitor: shims' pidfds, exec connections, wake-ups */
+        int wake_fd; /* eventfd: timers changed, or stop */
+        pthread_t monitor;
+        bool monitor_running;
+        bool stopping;
+        char *runtime_root; /* <exec-root>/runtime */
+        char *run_root;     /* <exec-root>/containers */
+        char *data_root;
+        char *shim_dir;         /* where berth-shim and berth-init are (berthd's own dir) */
+        struct exec_rec *execs; /* under lock */
+        uint64_t exec_seq;      /* under lock: numbers exec records */
+};
+
+struct ctr_manager *ctr_mgr(struct berth_engine *e);
+
+/* container-store.c: the table and the records */
+void ctr_ref(struct berth_ctr *c); /* under the lock */
+int ctr_save(struct berth_engine *e, struct berth_ctr *c, struct berth_error **err);
+int ctr_save_state(struct berth_engine *e, struct berth_ctr *c);
+int ctr_insert(struct berth_engine *e, struct berth_ctr *c, struct berth_error **err);
+int ctr_delete_record(struct berth_engine *e, struct berth_ctr *c, struct berth_error **err);
+char *ctr_generate_name(struct berth_engine *e); /* under the lock */
+struct berth_ctr *ctr_find_locked(struct ctr_manager *m, const char *ref, int *ret_err);
+bool ctr_name_valid(const char *name);
+struct json *ctr_state_json(const struct berth_ctr *c);
+void ctr_state_from_json(struct berth_ctr *c, const struct json *j);
+char *ctr_run_dir(struct ctr_manager *m, const struct berth_ctr *c);
+char *ctr_data_dir(struct ctr_manager *m, const struct berth_ctr *c);
+int64_t ctr_now_ns(void);
+void ctr_format_time(int64_t ns, char out[64]); /* RFC 3339 nano, "0001-01-01T00:00:00Z" for 0 */
+void ctr_event(struct berth_engine *e, struct berth_ctr *c, const char *action,
+               const char *const *extra);
+
+/* container-spec.c: Docker's create request → stored config; start → OCI spec */
+int ctr_normalize_create(struct berth_engine *e, const struct json *body, struct json **ret_config,
+                         struct json **ret_host_config, struct json **ret_networking,
+                         char **ret_image_id, char ***ret_warnings, struct berth_error **err);
+/* The OCI config.json for a start, with the rootfs mounted at rootfs_dir. */
+int ctr_oci_spec(struct berth_engine *e, struct berth_ctr *c, const char *rootfs_dir,
+                 const char *data_dir, struct json **ret, struct berth_error **err);
+/* Signal by docker's names ("SIGTERM", "TERM", "15"); -EINVAL with docker's text. */
+int ctr_parse_signal(const char *s, int *ret, struct berth_error **err);
+
+/* container-run.c */
+int ctr_shim_connect(struct ctr_manager *m, struct berth_ctr *c, struct berth_error **err);
+/* One request to the shim (on a connection of its own); fd handed over when >= 0. */
+int ctr_shim_call(struct ctr_manager *m, struct berth_ctr *c, const struct json *req, int fd,
+                  const void *payload, size_t payload_len, struct json **ret_reply, int *ret_conn,
+                  struct berth_error **err);
+void ctr_monitor_wake(struct ctr_manager *m);
+/* Watch an exec's shim connection; its events reach ctr_exec_conn_event(seq). */
+void ctr_monitor_watch(struct ctr_manager *m, int fd, uint64_t exec_seq);
+
+/* container-exec.c: exec connections readable in the monitor */
+struct exec_rec;
+void ctr_exec_conn_event(struct berth_engine *e, uint64_t exec_seq);
+void ctr_exec_container_gone(struct berth_engine *e, struct berth_ctr *c);
+/* The container is removed: its exec records go. */
+void ctr_exec_forget(struct berth_engine *e, struct berth_ctr *c);
+
+#endif
