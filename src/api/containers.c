@@ -348,7 +348,9 @@ static void *wait_worker(void *arg)
         int r = berth_ctr_wait(j->e, j->c, c, stream_gone, j->s, &code, &error, &err);
         if (r == 0) {
                 _cleanup_json_ struct json *out = json_new_object();
-                if (error && *error) {
+                /* a removed container's error stays with the start that failed
+                 * (docker's CLI would print it twice) */
+                if (error && *error && c != BERTH_WAIT_REMOVED) {
                         struct json *e = json_object_set(out, "Error", json_new_object());
                         json_set_str(e, "Message", error);
                 } else {

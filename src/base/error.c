@@ -1,13 +1,17 @@
 /*
  * error.c — construction of berth_error values (see error.h for the contract).
+ *
+ * berth_error_sys() appends the errno's text as Go prints it ("permission
+ * denied", not libc's "Permission denied"): docker's CLI decides exit codes
+ * 126 and 127 by matching those words in the daemon's messages.
  */
 #include <stdarg.h>
 #include <string.h>
 
 #include "error.h"
 
-__attribute__((format(printf, 4, 0))) static int set_va(struct berth_error **err, int code, bool sys,
-                                                      const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static int set_va(struct berth_error **err, int code,
+                                                        bool sys, const char *fmt, va_list ap)
 {
         if (code < 0)
                 code = -code;
@@ -19,7 +23,12 @@ __attribute__((format(printf, 4, 0))) static int set_va(struct berth_error **err
         if (vasprintf(&msg, fmt, ap) < 0)
                 berth_oom();
         if (sys) {
+                /* Go's wording, which docker's clients match on ("permission
+                 * denied", "no such file or directory"): libc's, lowercased */
                 char *full = xasprintf("%s: %s", msg, strerror(code));
+                char *reason = full + strlen(msg) + 2;
+                if (reason[0] >= 'A' && reason[0] <= 'Z' && !(reason[1] >= 'A' && reason[1] <= 'Z'))
+                        reason[0] = (char)(reason[0] - 'A' + 'a');
                 free(msg);
                 msg = full;
         }

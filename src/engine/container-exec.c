@@ -300,6 +300,24 @@ int berth_exec_start(struct berth_engine *e, const char *exec_id, int fd, bool d
         _cleanup_json_ struct json *reply = NULL;
         int conn = -1;
         r = ctr_shim_call(m, c, req, detach ? -1 : fd, payload, payload_len, &reply, &conn, err);
+        if (r < 0 && fd >= 0) {
+                /* as dockerd: the reason goes down the stream (a stdout frame without a
+                 * terminal), and the exec's inspect has the exit code */
+                _cleanup_free_ char *msg = xasprintf("%s\r\n", berth_error_msg(*err));
+                size_t len = strlen(msg);
+                bool framed = !(tty || jbool(cfg, "Tty"));
+                unsigned char h[8] = {1,
+                                      0,
+                                      0,
+                                      0,
+                                      (unsigned char)(len >> 24),
+                                      (unsigned char)(len >> 16),
+                                      (unsigned char)(len >> 8),
+                                      (unsigned char)len};
+                if (framed)
+                        (void)send(fd, h, sizeof(h), MSG_NOSIGNAL);
+                (void)send(fd, msg, len, MSG_NOSIGNAL);
+        }
         if (fd >= 0)
                 close(fd);
         json_free(cfg);

@@ -158,10 +158,12 @@ static uint64_t proc_starttime(pid_t pid)
 static int connect_shim(struct ctr_manager *m, struct berth_ctr *c, struct berth_error **err)
 {
         _cleanup_free_ char *dir = ctr_run_dir(m, c);
+        /* through an fd of the run dir: its path may be longer than sun_path holds */
+        _cleanup_close_ int dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dirfd < 0)
+                return berth_error_sys(err, errno, "container %.12s: its run dir", c->id);
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/" SHIM_SOCKET, dir);
-        if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
-                return berth_error_set(err, ENAMETOOLONG, "shim socket path too long");
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/" SHIM_SOCKET, dirfd);
         int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return berth_error_sys(err, errno, "shim socket");
@@ -704,6 +706,13 @@ static int do_start(struct berth_engine *e, struct berth_ctr *c, bool restart,
         return 0;
 }
 
+static void *remove_worker(void *arg);
+struct remove_job {
+        struct berth_engine *e;
+        struct berth_ctr *c;
+};
+static void spawn_detached(void *(*fn)(void *), void *arg);
+
 int berth_ctr_start(struct berth_engine *e, struct berth_ctr *c, struct berth_error **err)
 {
         struct ctr_manager *m = ctr_mgr(e);
@@ -727,6 +736,16 @@ int berth_ctr_start(struct berth_engine *e, struct berth_ctr *c, struct berth_er
         else
                 r = do_start(e, c, false, err);
         pthread_mutex_unlock(&c->op_lock);
+        const struct json *ar = json_get(c->host_config, "AutoRemove");
+        if (r < 0 && r != -EALREADY && !gone && json_is(ar, JSON_BOOL) && ar->b) {
+                /* as dockerd: --rm removes a container whose start failed, so a
+                 * `docker run --rm` waiting for "removed" ends */
+                struct remove_job *j = xcalloc(1, sizeof(*j));
+                j->e = e;
+                j->c = c;
+                ctr_ref(c);
+                spawn_detached(remove_worker, j);
+        }
         return r;
 }
 
@@ -765,12 +784,6 @@ static void read_exit_record(struct ctr_manager *m, struct berth_ctr *c, bool *r
 }
 
 static void schedule_restart_locked(struct ctr_manager *m, struct berth_ctr *c);
-static void *remove_worker(void *arg);
-
-struct remove_job {
-        struct berth_engine *e;
-        struct berth_ctr *c;
-};
 
 /* The shim of c has ended (or was found gone at daemon start). */
 static void handle_exit(struct berth_engine *e, struct berth_ctr *c, bool at_start)
@@ -821,13 +834,7 @@ static void handle_exit(struct berth_engine *e, struct berth_ctr *c, bool at_sta
                 j->e = e;
                 j->c = c;
                 ctr_ref(c);
-                pthread_t t;
-                pthread_attr_t a;
-                pthread_attr_init(&a);
-                pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-                if (pthread_create(&t, &a, remove_worker, j) != 0)
-                        remove_worker(j);
-                pthread_attr_destroy(&a);
+                spawn_detached(remove_worker, j);
         } else if (auto_remove) {
                 struct berth_error *er = NULL;
                 if (berth_ctr_remove(e, c, true, true, &er) < 0)

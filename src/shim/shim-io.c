@@ -540,7 +540,7 @@ bool shim_init_done(const struct shim *s)
 }
 
 /* Clients whose process is gone and whose buffer drained are closed. */
-static void sweep_clients(struct shim *s)
+void shim_clients_sweep(struct shim *s)
 {
         for (struct shim_client **pc = &s->clients; *pc;) {
                 struct shim_client *c = *pc;
@@ -580,7 +580,7 @@ void shim_clients_finish(struct shim *s)
         }
         for (struct shim_client *c = s->clients; c; c = c->next)
                 client_kill(s, c);
-        sweep_clients(s);
+        shim_clients_sweep(s);
 }
 
 bool shim_io_event(struct shim *s, int tag, void *obj, uint32_t events)
@@ -620,6 +620,6 @@ bool shim_io_event(struct shim *s, int tag, void *obj, uint32_t events)
         default:
                 break;
         }
-        sweep_clients(s);
+        shim_clients_sweep(s);
         return true;
 }

@@ -445,6 +445,8 @@ static void op_exec(struct shim *s, int fd, const struct json *j, int client_fd,
         const char *exec_id = json_str(json_get(j, "ExecID"));
         if (!started || !init || init->exited || !exec_id) {
                 reply_error(fd, !exec_id ? "exec: ExecID missing" : "the container is not running");
+                if (client_fd >= 0)
+                        close(client_fd);
                 return;
         }
         struct exec_req x = {
@@ -475,6 +477,8 @@ static void op_exec(struct shim *s, int fd, const struct json *j, int client_fd,
         if (r < 0) {
                 stdio_close_ours(&io);
                 reply_error(fd, berth_error_msg(err));
+                if (client_fd >= 0)
+                        close(client_fd); /* berthd tells the client why, on its own copy */
                 return;
         }
         struct shim_proc *p = xcalloc(1, sizeof(*p));
@@ -726,6 +730,8 @@ static void loop(struct shim *s)
                                 while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
                                         ;
                                 reap(s);
+                                /* an exec that ended after its output: its client goes now */
+                                shim_clients_sweep(s);
                                 break;
                         }
                         case TAG_TIMER: {
@@ -756,15 +762,16 @@ static void loop(struct shim *s)
         }
 }
 
+/* The socket is bound by a relative name from inside the run dir: a run dir
+ * under a long exec root would not fit sun_path's 108 bytes (berthd connects
+ * through /proc/self/fd/<dirfd>/ the same way). */
 static int bind_control(struct shim *s, struct berth_error **err)
 {
-        _cleanup_free_ char *path = xasprintf("%s/" SHIM_SOCKET, s->run_dir);
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        if (strlen(path) >= sizeof(sa.sun_path))
-                return berth_error_set(err, ENAMETOOLONG, "control socket path '%s' is too long",
-                                       path);
-        strcpy(sa.sun_path, path);
-        (void)unlink(path);
+        strcpy(sa.sun_path, SHIM_SOCKET);
+        if (chdir(s->run_dir) < 0)
+                return berth_error_sys(err, errno, "enter run dir '%s'", s->run_dir);
+        (void)unlink(SHIM_SOCKET);
         int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return berth_error_sys(err, errno, "control socket");
@@ -772,7 +779,7 @@ static int bind_control(struct shim *s, struct berth_error **err)
         int r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
         umask(old);
         if (r < 0 || listen(fd, 64) < 0) {
-                r = berth_error_sys(err, errno, "bind control socket '%s'", path);
+                r = berth_error_sys(err, errno, "bind control socket in '%s'", s->run_dir);
                 close(fd);
                 return r;
         }

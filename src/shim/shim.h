@@ -92,6 +92,8 @@ bool shim_io_event(struct shim *s, int tag, void *obj, uint32_t events);
 void shim_proc_exited(struct shim *s, pid_t pid, int status);
 /* Every output of the init drained (or given up on) and the init gone. */
 bool shim_init_done(const struct shim *s);
+/* Close the clients whose process ended and whose output went out. */
+void shim_clients_sweep(struct shim *s);
 /* Last words to every client (bounded in time), then close them. */
 void shim_clients_finish(struct shim *s);
 struct shim_proc *shim_find_exec(struct shim *s, const char *exec_id);

@@ -594,7 +594,7 @@ def test_full_disk_is_a_clear_error_and_the_store_stays_usable():
         p = berth(e, "load", "-i", big, check=False)
         assert p.returncode == 1
         lines = p.stderr.strip().splitlines()
-        assert len(lines) == 1 and "No space left on device" in lines[0], p.stderr
+        assert len(lines) == 1 and "no space left on device" in lines[0], p.stderr
         assert store(e)[2] == [] and store(e)[0] == []
         small = os.path.join(root, "small.tar")
         cid = docker20_archive(small, [layer_tar([("ok", b"ok")])], ["small:1"], "small")

@@ -366,7 +366,7 @@ START_TEST(test_memory_v1)
                     .has_limit = true, .limit = 64 << 20, .has_swap = true, .swap = 1 << 20};
                 ck_assert_int_lt(cgroup_update(cg, &res, &err), 0);
                 _cleanup_free_ char *want = xasprintf(
-                    "set memory.memsw.limit_in_bytes to 1048576 in '%s': Invalid argument", h->dir);
+                    "set memory.memsw.limit_in_bytes to 1048576 in '%s': invalid argument", h->dir);
                 ck_assert_str_eq(err->msg, want);
                 berth_error_free(err);
                 err = NULL;
@@ -375,7 +375,7 @@ START_TEST(test_memory_v1)
         mem = (struct oci_memory){.has_use_hierarchy = true, .use_hierarchy = false};
         if (cgroup_update(cg, &res, &err) < 0) {
                 _cleanup_free_ char *want =
-                    xasprintf("set memory.use_hierarchy to 0 in '%s': Invalid argument", h->dir);
+                    xasprintf("set memory.use_hierarchy to 0 in '%s': invalid argument", h->dir);
                 ck_assert_str_eq(err->msg, want);
                 berth_error_free(err);
                 err = NULL;

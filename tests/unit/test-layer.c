@@ -839,7 +839,7 @@ START_TEST(test_hostile_hardlink_outside)
         struct tw t2 = {BERTH_BUF_INIT};
         tw_hardlink(&t2, "hl", victim);
         tw_end(&t2);
-        expect_refused(&t2, "No such file or directory");
+        expect_refused(&t2, "no such file or directory");
         assert_outside_untouched();
         buf_release(&t2.b);
 
@@ -1110,7 +1110,7 @@ START_TEST(test_full_disk_is_clear_and_leaves_nothing)
         struct layer_result res;
         char *msg = NULL;
         ck_assert_int_eq(apply_opts(c.data, c.len, 65536, &o, &res, &msg), -ENOSPC);
-        ck_assert_str_eq(msg, "layer entry 'big': write: No space left on device");
+        ck_assert_str_eq(msg, "layer entry 'big': write: no space left on device");
         free(msg);
         char *layers = xasprintf("%s/layers", root);
         DIR *d = opendir(layers);

@@ -1288,7 +1288,7 @@ START_TEST(test_send_listener)
 
         char *nope = xasprintf("%s/nope.sock", cache_top);
         ck_assert_int_lt(berth_seccomp_send_listener(nope, pipefd[0], 1, NULL, NULL, &err), 0);
-        char *want = xasprintf("seccomp listener '%s': connect: No such file or directory", nope);
+        char *want = xasprintf("seccomp listener '%s': connect: no such file or directory", nope);
         ck_assert_str_eq(berth_error_msg(err), want);
         berth_error_free(err);
         free(want);

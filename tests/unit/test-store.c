@@ -336,7 +336,7 @@ START_TEST(test_full_disk_is_clear_and_store_intact)
         for (size_t off = 0; off < len && r == 0; off += 32768)
                 r = blob_ingest_write(in, data + off, 32768, &err);
         ck_assert_int_eq(r, -ENOSPC);
-        char *want = xasprintf("blob %s: write: No space left on device", dg);
+        char *want = xasprintf("blob %s: write: no space left on device", dg);
         ck_assert_str_eq(err->msg, want);
         free(want);
         berth_error_free(err);

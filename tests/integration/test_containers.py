@@ -1,0 +1,276 @@
+"""Containers through berthd, driven by the real docker CLI (28) and docker-py:
+run (non-TTY, TTY on a pty, piped stdin, -d), ps, logs, exec, top, stats,
+inspect, stop, kill, restart, rm, wait; the exit codes docker's CLI returns;
+--rm leaving nothing; live restore across a SIGKILL of berthd; a killed shim;
+restart policies; dockerd's errors for bad requests.  See container_util.py
+for the image and the daemon.
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from container_util import (cgroup_dirs, mounts_mentioning, start_env, stop_env)
+
+PTYDRIVE = "/work/shared/reference/tools/ptydrive.py"
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("ctr"))
+    os.chmod(root, 0o755)
+    e = start_env(root)
+    yield e
+    assert stop_env(e) == 0, e.d.logtext()[-3000:]
+
+
+def test_run_prints_output_and_returns_the_exit_code(env):
+    p = env.docker("run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3")
+    assert p.returncode == 3, p.stderr
+    assert p.stdout == "out\n"
+    assert p.stderr == "err\n"
+
+
+def test_piped_stdin_reaches_the_container_and_closes(env):
+    p = env.docker("run", "--rm", "-i", "busybox", "sh", "-c", "cat; echo done",
+                   input="hello\nworld\n")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "hello\nworld\ndone\n"
+
+
+def test_run_it_on_a_terminal(env):
+    script = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "reference",
+                          "tools", "ptydrive.py")
+    script = script if os.path.exists(script) else PTYDRIVE
+    p = subprocess.run([sys.executable, script,
+                        "stty size\\r|RESIZE|stty size\\r|tty\\r|exit 4\\r",
+                        "docker", "run", "-it", "--rm", "busybox", "sh"],
+                       capture_output=True, text=True, env=env.env(), timeout=60)
+    assert p.stdout.rstrip().endswith("exit=4"), p.stdout
+    assert "40 120" in p.stdout and "50 150" in p.stdout, p.stdout
+    assert "/dev/pts/0" in p.stdout
+
+
+def test_detached_container_lifecycle(env):
+    cid = env.ok("run", "-d", "--name", "life", "busybox", "sh", "-c",
+                 "trap 'echo bye; exit 0' TERM; i=0; while true; do echo line $i; "
+                 "echo err $i >&2; i=$((i+1)); sleep 0.2; done").strip()
+    assert re.fullmatch(r"[0-9a-f]{64}", cid)
+    try:
+        ps = env.ok("ps", "--format", "{{.Names}} {{.Status}}")
+        assert re.search(r"^life Up ", ps, re.M), ps
+        time.sleep(1)
+        logs = env.docker("logs", "life")
+        assert logs.stdout.startswith("line 0\nline 1\n")
+        assert logs.stderr.startswith("err 0\n")
+        # the tail counts lines of both streams together, as docker's does
+        tail = env.docker("logs", "--tail", "2", "life")
+        assert re.fullmatch(r"line \d+\n", tail.stdout), tail
+        assert re.fullmatch(r"err \d+\n", tail.stderr), tail
+        assert env.ok("exec", "life", "sh", "-c", "echo in-exec; exit 0") == "in-exec\n"
+        assert env.docker("exec", "life", "sh", "-c", "exit 7").returncode == 7
+        top = env.ok("top", "life")
+        assert "PID" in top.splitlines()[0] and "sleep" in top
+        stats = env.ok("stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", "life")
+        assert re.fullmatch(r"life \d+\n", stats), stats
+        info = env.inspect("life")
+        assert info["State"]["Running"] and info["State"]["Pid"] > 0
+        assert info["Name"] == "/life" and info["Config"]["Image"] == "busybox"
+        t0 = time.time()
+        env.ok("stop", "life")
+        assert time.time() - t0 < 5  # the trap ends it: no 10 s wait
+        info = env.inspect("life")
+        assert info["State"]["Status"] == "exited" and info["State"]["ExitCode"] == 0
+        assert "bye" in env.ok("logs", "life")
+        assert env.ok("wait", "life") == "0\n"
+    finally:
+        env.docker("rm", "-f", "life")
+    assert env.docker("inspect", "life").returncode == 1
+
+
+def test_rm_leaves_nothing_behind(env):
+    cid = env.ok("run", "-d", "busybox", "sleep", "30").strip()
+    run_dir = os.path.join(env.d.run, "containers", cid)
+    data_dir = os.path.join(env.d.data, "containers", cid)
+    assert os.path.isdir(run_dir) and os.path.isdir(data_dir)
+    assert mounts_mentioning(cid)
+    assert cgroup_dirs(cid)
+    env.ok("rm", "-f", cid)
+    assert not os.path.exists(run_dir) and not os.path.exists(data_dir)
+    assert not mounts_mentioning(cid)
+    assert not cgroup_dirs(cid)
+    assert not subprocess.run(["pgrep", "-f", "berth-shim " + run_dir]).returncode == 0
+
+
+def test_auto_remove(env):
+    p = env.docker("run", "--rm", "--name", "gone", "busybox", "true")
+    assert p.returncode == 0, p.stderr
+    assert env.docker("inspect", "gone").returncode == 1
+
+
+def test_exit_codes_of_docker_cli(env):
+    p = env.docker("run", "--rm", "busybox", "nosuchcommand")
+    assert p.returncode == 127, (p.returncode, p.stderr)
+    assert "executable file not found" in p.stderr
+    p = env.docker("run", "--rm", "busybox", "/etc/passwd")
+    assert p.returncode == 126, (p.returncode, p.stderr)
+    assert "permission denied" in p.stderr
+    p = env.docker("run", "--rm", "nosuchimage:v0")
+    assert p.returncode == 125, (p.returncode, p.stderr)
+
+
+def test_bad_requests_get_dockers_answers(env):
+    p = env.docker("run", "-m", "1k", "busybox", "true")
+    assert p.returncode == 125
+    assert "Minimum memory limit allowed is 6MB" in p.stderr
+    env.ok("create", "--name", "taken", "busybox", "true")
+    try:
+        p = env.docker("create", "--name", "taken", "busybox", "true")
+        assert p.returncode == 1
+        assert 'The container name "/taken" is already in use' in p.stderr
+    finally:
+        env.ok("rm", "taken")
+    status, _, body = env.d.request("POST", "/containers/create", body=b"{not json",
+                                    headers={"Content-Type": "application/json"})
+    assert status == 400, body
+    status, _, body = env.d.request("POST", "/containers/create?name=a/b",
+                                    body=json.dumps({"Image": "busybox"}).encode(),
+                                    headers={"Content-Type": "application/json"})
+    assert status == 400 and b"Invalid container name" in body
+    status, _, body = env.d.request("POST", "/containers/create",
+                                    body=json.dumps({"Image": "busybox", "Cmd": 5}).encode(),
+                                    headers={"Content-Type": "application/json"})
+    assert status == 400, body
+    status, _, body = env.d.request("POST", "/containers/nosuch/start")
+    assert status == 404 and json.loads(body)["message"] == "No such container: nosuch"
+    # nothing half-made is left by the failures
+    assert env.ok("ps", "-aq") == ""
+
+
+def test_security_defaults(env):
+    out = env.ok("run", "--rm", "busybox", "sh", "-c",
+                 "grep -E 'CapEff|Seccomp:|NoNewPrivs' /proc/self/status; "
+                 "touch /sys/x 2>&1; wc -c < /proc/timer_list; echo x > /proc/sys/kernel/x 2>&1")
+    assert "CapEff:\t00000000a80425fb" in out, out
+    assert "Seccomp:\t2" in out, out
+    assert "Read-only file system" in out, out
+    # masked: /dev/null over it (the host's has text); /proc/sys read-only
+    assert "\n0\n" in out, out
+    assert out.count("Read-only file system") == 2, out
+    # stdin, stdout, stderr and ls's own directory fd: nothing of berthd's or the shim's
+    fds = env.ok("run", "--rm", "busybox", "ls", "/proc/self/fd").split()
+    assert sorted(fds) == ["0", "1", "2", "3"], fds
+    priv = env.ok("run", "--rm", "--privileged", "busybox", "sh", "-c",
+                  "grep -E 'CapEff|Seccomp:' /proc/self/status")
+    assert "CapEff:\t000001ffffffffff" in priv or "CapEff:\t0000003fffffffff" in priv, priv
+    assert "Seccomp:\t0" in priv
+
+
+def test_live_restore_across_a_killed_daemon(env):
+    cid = env.ok("run", "-d", "--name", "lr", "busybox", "sh", "-c",
+                 "trap 'exit 0' TERM; i=0; while true; do echo tick $i; i=$((i+1)); "
+                 "sleep 0.2; done").strip()
+    short = env.ok("run", "-d", "--name", "lr-short", "busybox", "sh", "-c",
+                   "sleep 1; exit 5").strip()
+    try:
+        time.sleep(0.5)
+        env.d.proc.send_signal(signal.SIGKILL)
+        env.d.proc.wait()
+        env.d.log.close()
+        time.sleep(1.5)  # lr-short ends while berthd is away
+        env.d.start()
+        assert "still running" in env.d.logtext()
+        info = env.inspect("lr")
+        assert info["State"]["Status"] == "running", info["State"]
+        assert env.ok("exec", "lr", "sh", "-c", "echo restored") == "restored\n"
+        before = env.ok("logs", "lr").count("tick")
+        time.sleep(0.6)
+        assert env.ok("logs", "lr").count("tick") > before  # the shim kept logging
+        s = env.inspect("lr-short")["State"]
+        assert s["Status"] == "exited" and s["ExitCode"] == 5, s
+        env.ok("stop", "lr")
+        assert env.inspect("lr")["State"]["ExitCode"] == 0
+        # and once more: a second restart finds it stopped
+        env.d.stop()
+        env.d.start()
+        assert env.inspect("lr")["State"]["Status"] == "exited"
+    finally:
+        env.docker("rm", "-f", cid, short)
+
+
+def test_a_killed_shim_is_an_exit_not_a_hang(env):
+    cid = env.ok("run", "-d", "busybox", "sleep", "60").strip()
+    try:
+        pid = int(open(os.path.join(env.d.run, "containers", cid, "shim.pid")).read().split()[0])
+        os.kill(pid, signal.SIGKILL)
+        assert env.ok("wait", cid).strip() == "137"
+        s = env.inspect(cid)["State"]
+        assert s["Status"] == "exited" and s["ExitCode"] == 137
+        assert "killed" in s["Error"]
+        assert not cgroup_dirs(cid)
+    finally:
+        env.docker("rm", "-f", cid)
+
+
+def test_restart_policies(env):
+    cid = env.ok("run", "-d", "--restart", "on-failure:2", "busybox", "sh", "-c",
+                 "exit 3").strip()
+    try:
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            info = env.inspect(cid)
+            if info["RestartCount"] == 2 and info["State"]["Status"] == "exited":
+                break
+            time.sleep(0.1)
+        assert info["RestartCount"] == 2 and info["State"]["ExitCode"] == 3, info["State"]
+        time.sleep(1)
+        assert env.inspect(cid)["RestartCount"] == 2  # no third
+    finally:
+        env.docker("rm", "-f", cid)
+    cid = env.ok("run", "-d", "--restart", "always", "busybox", "sh", "-c", "sleep 0.2").strip()
+    try:
+        deadline = time.time() + 20
+        while env.inspect(cid)["RestartCount"] < 2 and time.time() < deadline:
+            time.sleep(0.1)
+        assert env.inspect(cid)["RestartCount"] >= 2
+        env.ok("stop", cid)
+        n = env.inspect(cid)["RestartCount"]
+        time.sleep(1)
+        assert env.inspect(cid)["RestartCount"] == n  # a stop by hand stays stopped
+    finally:
+        env.docker("rm", "-f", cid)
+
+
+def test_docker_py_containers_and_exec(env):
+    import docker
+    c = docker.DockerClient(base_url=env.host, version="1.41")
+    out = c.containers.run("busybox", ["sh", "-c", "echo py"], remove=True)
+    assert out == b"py\n"
+    ctr = c.containers.run("busybox", ["sleep", "30"], detach=True, name="py-ctr")
+    try:
+        assert ctr.status in ("created", "running")
+        ctr.reload()
+        assert ctr.status == "running"
+        r = ctr.exec_run(["sh", "-c", "echo e; exit 2"])
+        assert r.exit_code == 2 and r.output == b"e\n"
+        assert [x.name for x in c.containers.list()] == ["py-ctr"]
+        ctr.kill()
+        assert ctr.wait()["StatusCode"] == 137
+    finally:
+        ctr.remove(force=True)
+    c.close()
+
+
+def test_image_in_use_is_not_removed(env):
+    cid = env.ok("create", "busybox", "true").strip()
+    try:
+        p = env.docker("rmi", "busybox")
+        assert p.returncode == 1
+        assert "must force" in p.stderr or "is being used" in p.stderr, p.stderr
+    finally:
+        env.ok("rm", cid)
