@@ -393,6 +393,37 @@ def test_tag_rmi_free_what_nothing_else_uses(env):
     assert berth(env, "images", "-q").stdout == ""
 
 
+def test_rmi_of_a_repositorys_last_tag_untags_its_digest(env):
+    """dockerd: removing the last tag of a repository also removes that
+    repository's digest references (and says so), so no "<none>" row is left;
+    a tag in another repository keeps the image."""
+    img = build([(base_layer(), "gzip"), (change_layer("dg"), "gzip")])
+    push(env, img, "v1")
+    repo = "%s/%s" % (env.reg.host, env.repo)
+    ref, by_digest = repo + ":v1", "%s@%s" % (repo, img.manifest_digest)
+    berth(env, "pull", "-q", ref)
+    berth(env, "tag", ref, "mine:1")
+    berth(env, "tag", ref, repo + ":v2")
+    # another tag of the same repository is left: the digest stays
+    assert berth(env, "rmi", repo + ":v2").stdout == "Untagged: %s:v2\n" % repo
+    assert json.loads(berth(env, "image", "inspect", "mine:1").stdout)[0]["RepoDigests"] == \
+        [by_digest]
+    assert berth(env, "rmi", ref).stdout == "Untagged: %s\nUntagged: %s\n" % (ref, by_digest)
+    j = json.loads(berth(env, "image", "inspect", "mine:1").stdout)[0]
+    assert (j["RepoTags"], j["RepoDigests"]) == (["mine:1"], [])
+    assert berth(env, "images", "--digests", "--format",
+                 "{{.Repository}} {{.Tag}} {{.Digest}}").stdout == "mine 1 <none>\n"
+    assert berth(env, "rmi", "mine:1").stdout == \
+        "Untagged: mine:1\nDeleted: %s\n" % img.config_digest
+    assert store_files(env.data) == ([], [])
+
+    # the last tag of the only repository: tag, digest, then the image
+    berth(env, "pull", "-q", ref)
+    assert berth(env, "rmi", ref).stdout == "Untagged: %s\nUntagged: %s\nDeleted: %s\n" % (
+        ref, by_digest, img.config_digest)
+    assert berth(env, "images", "-q").stdout == ""
+
+
 def test_errors_are_dockers(env):
     ref = "%s/%s:nope" % (env.reg.host, env.repo)
     p = berth(env, "pull", ref, check=False)
