@@ -192,8 +192,8 @@ static void run_job(struct layer_job *j)
         memset(&res, 0, sizeof(res));
         j->r = layer_ingest_commit(j->ingest, &res, &j->err);
         j->ingest = NULL;
-        if (j->r == 0 && res.size)
-                j->size = (int64_t)res.size;
+        if (j->r == 0 && res.unpacked_size)
+                j->size = (int64_t)res.unpacked_size;
 }
 
 static void *pool_thread(void *arg)

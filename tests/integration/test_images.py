@@ -345,6 +345,50 @@ def test_pull_lists_inspects_and_unpacks(env):
     assert leftovers(env.data) == []
 
 
+def docker_layer_size(raw):
+    """dockerd's size of an unpacked layer: regular files' bytes and symlinks' target
+    lengths, a hard-linked file once, whiteouts nothing (its walk of the layer dir)."""
+    total = 0
+    with tarfile.open(fileobj=io.BytesIO(raw)) as t:
+        for m in t.getmembers():
+            if os.path.basename(m.name).startswith(".wh."):
+                continue
+            if m.isreg():
+                total += m.size
+            elif m.issym():
+                total += len(m.linkname)
+    return total
+
+
+def test_sizes_are_dockerds(env):
+    """Size and VirtualSize (list, inspect) and each history entry's size count
+    the unpacked files as dockerd does, not the tar's length; the same through
+    pull and through load."""
+    raws = [base_layer(), change_layer("sizes"), data_layer(50 * 1024)]
+    img = build([(raws[0], "gzip"), (raws[1], "zstd"), (raws[2], "none")])
+    push(env, img, "v1")
+    ref = "%s/%s:v1" % (env.reg.host, env.repo)
+    per_layer = [docker_layer_size(r) for r in raws]
+    with open("/bin/busybox", "rb") as f:
+        assert per_layer[0] == len(f.read()) + len("busybox") + 2 + 4
+    assert per_layer[1] == len("sizes") + 1000 and per_layer[2] == 50 * 1024
+    total = sum(per_layer)
+    for how in ("pull", "load"):
+        if how == "load":
+            out = os.path.join(env.root, "sizes.tar")
+            berth(env, "save", "-o", out, ref)
+            berth(env, "rmi", ref)
+            berth(env, "load", "-i", out)
+        else:
+            berth(env, "pull", "-q", ref)
+        j = json.loads(berth(env, "image", "inspect", ref).stdout)[0]
+        assert (j["Size"], j["VirtualSize"]) == (total, total), how
+        listed = [i for i in env.daemon.json("/v1.41/images/json") if i["Id"] == img.config_digest]
+        assert (listed[0]["Size"], listed[0]["VirtualSize"]) == (total, total), how
+        hist = berth(env, "history", "--human=false", "--format", "{{.Size}}", ref).stdout.split()
+        assert hist == [str(s) for s in reversed(per_layer)], how
+
+
 def test_second_pull_is_up_to_date_and_shared_layers_already_exist(env):
     base = base_layer()
     a = build([(base, "gzip"), (change_layer("a"), "gzip")])
