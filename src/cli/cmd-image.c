@@ -164,11 +164,9 @@ static struct json *history_rows(const struct json *entries, bool human, bool no
                 /* CreatedAt: Go's time.RFC3339 in local time ("Z" for UTC). */
                 time_t t = (time_t)created;
                 struct tm tm;
-                char stamp[64];
                 localtime_r(&t, &tm);
-                strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
                 struct berth_buf at = BERTH_BUF_INIT;
-                buf_puts(&at, stamp);
+                units_go_date_time(&at, &tm, 'T');
                 if (tm.tm_gmtoff == 0)
                         buf_putc(&at, 'Z');
                 else
@@ -176,7 +174,9 @@ static struct json *history_rows(const struct json *entries, bool human, bool no
                                    labs(tm.tm_gmtoff) / 3600, labs(tm.tm_gmtoff) % 3600 / 60);
                 json_set_str(row, "CreatedAt", at.data);
                 struct berth_buf b = BERTH_BUF_INIT;
-                if (human)
+                if (human && created <= 0)
+                        buf_puts(&b, "N/A"); /* docker's history: no (or the zero) time */
+                else if (human)
                         units_ago(&b, created, now);
                 else
                         buf_puts(&b, at.data);

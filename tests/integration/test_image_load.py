@@ -453,6 +453,48 @@ def test_broken_and_hostile_archives(env):
     assert store(env) == ([], [], [])
 
 
+def test_config_without_created_is_go_zero_time(env, monkeypatch):
+    """A config (or history entry) without "created" is Go's zero time, as dockerd
+    reports it: 0001-01-01T00:00:00Z in inspect, -62135596800 in lists and
+    history, "N/A" in the CLIs' tables (history also says N/A for epoch 0)."""
+    raw = layer_tar([("hello", b"hello")])
+    cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+                      "rootfs": {"type": "layers", "diff_ids": [sha256(raw)]},
+                      "history": [{"created_by": "no time"},
+                                  {"created": "1970-01-01T00:00:00Z", "created_by": "epoch",
+                                   "empty_layer": True}]}).encode()
+    arch = os.path.join(env.root, "nocreated.tar")
+    w = TarWriter(arch)
+    w.file("l/layer.tar", raw)
+    w.file(hexof(sha256(cfg)) + ".json", cfg)
+    w.file("manifest.json", json.dumps([{"Config": hexof(sha256(cfg)) + ".json",
+                                         "RepoTags": ["nocreated:1"],
+                                         "Layers": ["l/layer.tar"]}]).encode())
+    w.close()
+    berth(env, "load", "-i", arch)
+    zero = -62135596800
+    assert inspect(env, "nocreated:1")["Created"] == "0001-01-01T00:00:00Z"
+    listed = env.daemon.json("/v1.41/images/json")
+    assert [i["Created"] for i in listed] == [zero]
+    hist = env.daemon.json("/v1.41/images/nocreated:1/history")
+    assert [(h["CreatedBy"], h["Created"]) for h in hist] == [("epoch", 0), ("no time", zero)]
+
+    monkeypatch.setenv("TZ", "UTC")  # CreatedAt is in local time, as docker prints it
+    table = berth(env, "images").stdout.splitlines()
+    assert table[1].split() == ["nocreated", "1", hexof(sha256(cfg))[:12], "N/A", "5B"]
+    assert berth(env, "images", "--format", "{{.CreatedSince}}|{{.CreatedAt}}").stdout == \
+        "|0001-01-01 00:00:00 +0000 UTC\n"
+    h = berth(env, "history", "--format", "{{.CreatedSince}}|{{.CreatedAt}}|{{.CreatedBy}}",
+              "nocreated:1").stdout
+    assert h == ("N/A|1970-01-01T00:00:00Z|epoch\n"
+                 "N/A|0001-01-01T00:00:00Z|no time\n"), h
+    # the docker CLI renders berthd's answers the same way
+    d = subprocess.run(["docker", "-H", "unix://" + env.daemon.sock, "images", "--format",
+                        "table {{.Repository}}\t{{if .CreatedSince}}x{{else}}N/A{{end}}"],
+                       capture_output=True, text=True, timeout=60)
+    assert d.stdout.splitlines()[1].split() == ["nocreated", "N/A"], d.stderr
+
+
 def dechunk(body):
     out = b""
     while body:
