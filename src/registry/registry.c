@@ -614,6 +614,12 @@ int registry_login(struct registry_repo *r, char **ret_identity_token, struct be
 
 /* ---- manifests ---------------------------------------------------------- */
 
+/* What joins a repository and a reference in messages: "name:tag", "name@sha256:…". */
+static const char *ref_sep(const char *ref)
+{
+        return strchr(ref, ':') ? "@" : ":";
+}
+
 void registry_manifest_release(struct registry_manifest *m)
 {
         if (!m)
@@ -701,7 +707,8 @@ int registry_manifest_get(struct registry_repo *r, const char *ref, struct regis
                         break;
         }
         if (rr < 0)
-                return berth_error_prefix(err, "%s/%s:%s", r->host, r->repository, ref);
+                return berth_error_prefix(err, "%s/%s%s%s", r->host, r->repository, ref_sep(ref),
+                                          ref);
         return 0;
 }
 
@@ -757,7 +764,8 @@ int registry_manifest_head(struct registry_repo *r, const char *ref, char **ret_
                         break;
         }
         if (rr < 0)
-                return berth_error_prefix(err, "%s/%s:%s", r->host, r->repository, ref);
+                return berth_error_prefix(err, "%s/%s%s%s", r->host, r->repository, ref_sep(ref),
+                                          ref);
         return 0;
 }
 
@@ -811,7 +819,7 @@ int registry_resolve(struct registry_repo *r, const char *ref, const struct oci_
                 goto fail;
         return 0;
 fail:
-        berth_error_prefix(err, "%s/%s:%s", r->host, r->repository, ref);
+        berth_error_prefix(err, "%s/%s%s%s", r->host, r->repository, ref_sep(ref), ref);
         registry_image_release(ret);
         return rr;
 }
@@ -1119,7 +1127,8 @@ int registry_manifest_put(struct registry_repo *r, const char *ref, const char *
                                      resp.docker_content_digest, digest);
         reg_response_release(&resp);
         if (rr < 0)
-                return berth_error_prefix(err, "%s/%s:%s", r->host, r->repository, ref);
+                return berth_error_prefix(err, "%s/%s%s%s", r->host, r->repository, ref_sep(ref),
+                                          ref);
         if (ret_digest)
                 *ret_digest = TAKE_PTR(digest);
         return 0;

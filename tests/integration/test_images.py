@@ -483,6 +483,24 @@ def test_errors_are_dockers(env):
     assert leftovers(env.data) == []
 
 
+def test_digest_references_print_with_at(env):
+    """A reference with a digest reads name@sha256:… in every message and log line,
+    never name:sha256:…."""
+    img = build([(base_layer(), "gzip")])
+    push(env, img, "v1")
+    missing = "sha256:" + "0" * 63 + "1"
+    ref = "%s/%s@%s" % (env.reg.host, env.repo, missing)
+    p = berth(env, "pull", ref, check=False)
+    assert p.returncode == 1
+    assert p.stderr == ("Error response from daemon: manifest for %s not found: %s: get manifest: "
+                        "manifest unknown (MANIFEST_UNKNOWN, status 404)\n" % (ref, ref)), p.stderr
+    p = berth(env, "pull", "%s/%s@%s" % (env.reg.host, env.repo, img.manifest_digest))
+    assert p.returncode == 0
+    env.daemon.stop()
+    assert ":sha256:" not in env.daemon.logtext()
+    assert ref in env.daemon.logtext()
+
+
 def registry_manifest_digest(host, repo, tag):
     req = urllib.request.Request("http://%s/v2/%s/manifests/%s" % (host, repo, tag), method="HEAD",
                                  headers={"Accept": "application/vnd.oci.image.manifest.v1+json, "
