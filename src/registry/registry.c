@@ -777,28 +777,23 @@ void registry_image_release(struct registry_image *img)
         img->parsed = NULL;
 }
 
-int registry_resolve(struct registry_repo *r, const char *ref, const struct oci_platform *platform,
-                     struct registry_image *ret, struct berth_error **err)
+int registry_resolve_top(struct registry_repo *r, const char *ref, struct registry_manifest *top,
+                         const struct oci_platform *platform, struct registry_image *ret,
+                         struct berth_error **err)
 {
-        struct registry_manifest top;
-        struct oci_platform def = {0};
+        static const struct oci_platform def = {.os = (char *)"linux",
+                                                .architecture = (char *)"amd64"};
         int rr;
         memset(ret, 0, sizeof(*ret));
-        if ((rr = registry_manifest_get(r, ref, &top, err)) < 0)
-                return rr;
-        if (top.kind == OCI_DOC_INDEX) {
+        if (top->kind == OCI_DOC_INDEX) {
                 _cleanup_oci_index_ struct oci_index *x = NULL;
-                ret->index = top;
-                if ((rr = oci_index_parse(top.body, top.len, &x, err)) < 0)
+                ret->index = *top;
+                memset(top, 0, sizeof(*top));
+                if ((rr = oci_index_parse(ret->index.body, ret->index.len, &x, err)) < 0)
                         goto fail;
-                if (!platform) {
-                        def.os = "linux";
-                        def.architecture = "amd64";
-                        platform = &def;
-                }
-                int i = oci_index_select(x, platform, err);
+                int i = oci_index_select(x, platform ? platform : &def, err);
                 if (i < 0) {
-                        rr = i;
+                        rr = i == -ENOENT ? -ENOEXEC : i;
                         goto fail;
                 }
                 const struct oci_descriptor *d = &x->manifests[i];
@@ -813,7 +808,8 @@ int registry_resolve(struct registry_repo *r, const char *ref, const struct oci_
                         goto fail;
                 }
         } else {
-                ret->manifest = top;
+                ret->manifest = *top;
+                memset(top, 0, sizeof(*top));
         }
         if ((rr = oci_manifest_parse(ret->manifest.body, ret->manifest.len, &ret->parsed, err)) < 0)
                 goto fail;
@@ -822,6 +818,17 @@ fail:
         berth_error_prefix(err, "%s/%s%s%s", r->host, r->repository, ref_sep(ref), ref);
         registry_image_release(ret);
         return rr;
+}
+
+int registry_resolve(struct registry_repo *r, const char *ref, const struct oci_platform *platform,
+                     struct registry_image *ret, struct berth_error **err)
+{
+        struct registry_manifest top;
+        memset(ret, 0, sizeof(*ret));
+        int rr = registry_manifest_get(r, ref, &top, err);
+        if (rr < 0)
+                return rr;
+        return registry_resolve_top(r, ref, &top, platform, ret, err);
 }
 
 /* ---- blobs: fetch ------------------------------------------------------- */

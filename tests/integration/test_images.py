@@ -602,6 +602,68 @@ def test_platform_and_distribution(env):
         client.close()
 
 
+def stream_messages(body):
+    return [json.loads(line) for line in body.splitlines() if line.strip()]
+
+
+def test_platform_errors_are_dockers(env):
+    """--platform as dockerd 20.10 (API 1.41) takes it: a value it cannot parse is a
+    400 in its words; a platform an index does not list fails in the stream after
+    "Pulling from" ("no matching manifest for …"), also the default linux/amd64; a
+    single-platform image is pulled whatever the platform says."""
+    multi = build_image(two_platforms=True)
+    http_push("http://" + env.reg.host, env.repo, "multi", multi)
+    ref = "%s/%s:multi" % (env.reg.host, env.repo)
+
+    p = berth(env, "pull", "--platform", "foo/bar/baz/qux", ref, check=False)
+    assert (p.returncode, p.stdout) == (1, "")
+    assert p.stderr == ('Error response from daemon: "foo/bar/baz/qux": cannot parse platform '
+                        'specifier: invalid argument\n')
+    status, _, body = env.daemon.request(
+        "POST", "/v1.41/images/create?fromImage=%s/%s&tag=multi&platform=foo" %
+        (env.reg.host, env.repo))
+    assert status == 400
+    assert json.loads(body)["message"] == \
+        '"foo": unknown operating system or architecture: invalid argument'
+    d = docker_cli(env, "pull", "--platform", "linux/Foo!", ref, check=False)
+    assert d.returncode == 1  # (the docker CLI lowercases --platform before it sends it)
+    assert d.stderr == ('Error response from daemon: "foo!" is an invalid component of '
+                        '"linux/foo!": platform specifier component must match '
+                        '"^[A-Za-z0-9_-]+$": invalid argument\n')
+
+    p = berth(env, "pull", "--platform", "linux/s390x", ref, check=False)
+    assert p.returncode == 1
+    assert p.stdout == "multi: Pulling from %s\n" % env.repo
+    assert p.stderr == "no matching manifest for linux/s390x in the manifest list entries\n"
+    status, _, body = env.daemon.request(
+        "POST", "/v1.41/images/create?fromImage=%s/%s&tag=multi&platform=LINUX/ARMHF" %
+        (env.reg.host, env.repo))
+    assert status == 200
+    msg = "no matching manifest for linux/arm in the manifest list entries"
+    assert stream_messages(body) == [{"status": "Pulling from " + env.repo, "id": "multi"},
+                                     {"errorDetail": {"message": msg}, "error": msg}]
+    assert berth(env, "images", "-q").stdout == ""
+
+    # an index without linux/amd64, pulled with no --platform
+    idx = json.loads(multi.blobs[multi.top_digest])
+    idx["manifests"] = [m for m in idx["manifests"] if m["platform"]["architecture"] == "arm64"]
+    ib = json.dumps(idx).encode()
+    multi.top_digest = multi.add(ib)
+    http_push("http://" + env.reg.host, env.repo, "armonly", multi)
+    p = berth(env, "pull", "%s/%s:armonly" % (env.reg.host, env.repo), check=False)
+    assert (p.returncode, p.stderr) == \
+        (1, "no matching manifest for linux/amd64 in the manifest list entries\n")
+    assert berth(env, "pull", "-q", "--platform", "linux/aarch64",
+                 "%s/%s:armonly" % (env.reg.host, env.repo)).returncode == 0
+
+    # one platform, no index: dockerd 20.10 pulls it, whatever --platform asks
+    single = build([(base_layer(), "gzip")])
+    push(env, single, "single")
+    p = berth(env, "pull", "-q", "--platform", "linux/s390x",
+              "%s/%s:single" % (env.reg.host, env.repo))
+    assert p.stdout == "%s/%s:single\n" % (env.reg.host, env.repo)
+
+
 def test_save_and_load_round_trip(env):
     img = build([(base_layer(), "gzip"), (change_layer("save"), "zstd"),
                  (data_layer(32 * 1024), "none")])
