@@ -889,6 +889,25 @@ def fetch(liar, *extra, check=False):
                       str(len(liar.blob)), check=check)
 
 
+def test_blob_of_another_size_is_refused_at_once(liars):
+    """A blob whose declared size (the manifest's) is not what the registry serves is
+    refused with "size mismatch" on the first answer, bigger or smaller, without
+    Range retries."""
+    liar = liars()
+    n = len(liar.blob)
+    for declared in (n + 100, n - 100):
+        liar.hits.clear()
+        t0 = time.time()
+        p = run_client("--backoff-ms", "200", "blob", liar.host + "/lie/x", liar.digest,
+                       str(declared), check=False)
+        assert p.returncode == 1
+        assert p.stderr.decode() == (
+            "berth-regclient: blob %s: size mismatch: the registry has %d bytes, %d expected\n"
+            % (liar.digest, n, declared))
+        assert len([h for h in liar.hits if "/blobs/" in h["path"]]) == 1
+        assert time.time() - t0 < 2
+
+
 def test_catalog_follows_link_pages(liars):
     liar = liars()
     assert run_client("catalog", liar.host).stdout.decode().split() == ["a", "b", "c"]
