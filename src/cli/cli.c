@@ -231,6 +231,46 @@ static int run_command(struct cli_ctx *ctx, const char *path, const struct cli_c
         return r;
 }
 
+/* `berth help [COMMAND [SUBCOMMAND]]` is `berth COMMAND [SUBCOMMAND] --help`; words that
+ * name no command are docker's "unknown help topic". */
+static int run_help(struct cli_ctx *ctx, int argc, char **argv)
+{
+        if (argc == 0) {
+                print_root_help(ctx);
+                return 0;
+        }
+        if (argc == 1 && strcmp(argv[0], "help") == 0) {
+                fprintf(ctx->out, "Usage:  %s help [command]\n\nHelp about the command\n",
+                        ctx->prog);
+                return 0;
+        }
+        const struct cli_command *const *list = commands;
+        size_t n = ELEMENTSOF(commands);
+        const struct cli_command *cmd = NULL;
+        _cleanup_free_ char *path = xstrdup(ctx->prog);
+        int i = 0;
+        for (; i < argc; i++) {
+                const struct cli_command *c = list ? find(list, n, argv[i]) : NULL;
+                if (!c)
+                        break;
+                cmd = c;
+                char *longer = xasprintf("%s %s", path, c->name);
+                free(path);
+                path = longer;
+                list = c->subcommands;
+                n = count(list);
+        }
+        if (i < argc) {
+                fputs("unknown help topic:", ctx->err);
+                for (; i < argc; i++)
+                        fprintf(ctx->err, " %s", argv[i]);
+                fputc('\n', ctx->err);
+                return 1;
+        }
+        print_command_help(ctx, path, cmd);
+        return 0;
+}
+
 int cli_main(int argc, char **argv, FILE *out, FILE *err)
 {
         struct cli_ctx ctx = {.prog = "berth", .out = out, .err = err};
@@ -267,17 +307,9 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err)
         const char *name = g.args[0];
         const struct cli_command *cmd = find(commands, ELEMENTSOF(commands), name);
         if (!cmd && strcmp(name, "help") == 0) {
-                /* `berth help [COMMAND]` is `berth [COMMAND] --help`. */
-                const struct cli_command *t =
-                    g.n_args > 1 ? find(commands, ELEMENTSOF(commands), g.args[1]) : NULL;
-                if (t) {
-                        _cleanup_free_ char *path = xasprintf("berth %s", t->name);
-                        print_command_help(&ctx, path, t);
-                } else {
-                        print_root_help(&ctx);
-                }
+                code = run_help(&ctx, (int)g.n_args - 1, g.args + 1);
                 cli_flags_release(&g);
-                return 0;
+                return code;
         }
         if (!cmd) {
                 fprintf(err,
