@@ -14,6 +14,7 @@
  * Auto-start runs berthd detached (setsid, stdio to a log file) and polls the
  * socket; if berthd exits first, the last line of its log is the error.
  */
+#include <ctype.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -362,6 +363,38 @@ out:
         return r;
 }
 
+/*
+ * docker's words for a socket the user may not open, with the request as Go's HTTP client
+ * names it: permission denied while trying to connect to the … daemon socket at
+ * unix:///x.sock: Head "http://%2Fx.sock/_ping": dial unix /x.sock: connect: permission denied
+ */
+static int permission_denied(struct cli_client *c, const char *method, const char *path,
+                             const char *query, int code, struct berth_error **err)
+{
+        _cleanup_buf_ struct berth_buf url = BERTH_BUF_INIT;
+        buf_puts(&url, "http://");
+        for (const unsigned char *p = (const unsigned char *)c->socket_path; *p; p++) {
+                /* Go escapes a host's characters but for letters, digits and these */
+                if (isalnum(*p) || strchr("-._~!$&'()*+,;=:[]<>\"", *p))
+                        buf_putc(&url, (char)*p);
+                else
+                        buf_printf(&url, "%%%02X", *p);
+        }
+        if (c->negotiated && strcmp(path, "/_ping") != 0)
+                buf_printf(&url, "/v%s", c->api_version);
+        buf_puts(&url, path);
+        if (query && *query)
+                buf_printf(&url, "?%s", query);
+        /* Go's url.Error names the method as "Head", "Get", "Post" */
+        _cleanup_free_ char *op = xstrdup(method);
+        for (char *p = op + 1; *p; p++)
+                *p = (char)tolower((unsigned char)*p);
+        return berth_error_set(err, code,
+                               "permission denied while trying to connect to the Berth daemon "
+                               "socket at %s: %s \"%s\": dial unix %s: connect: permission denied",
+                               c->host, op, url.data, c->socket_path);
+}
+
 static int exchange(struct cli_client *c, const char *method, const char *path, const char *query,
                     const char *content_type, const void *body, size_t body_len, struct exchange *x,
                     struct berth_error **err)
@@ -373,6 +406,8 @@ static int exchange(struct cli_client *c, const char *method, const char *path, 
                 bool reused = c->fd >= 0;
                 if (!reused) {
                         int fd = dial(c->socket_path);
+                        if (fd == -EACCES || fd == -EPERM)
+                                return permission_denied(c, method, path, query, -fd, err);
                         if (fd < 0)
                                 return berth_error_set(err, -fd,
                                                        "Cannot connect to the Berth daemon at %s. "

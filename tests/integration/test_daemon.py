@@ -592,6 +592,30 @@ def test_no_autostart_for_a_non_default_host(tmproot):
     assert r.returncode == 1 and "starting berthd" not in r.stderr
 
 
+def test_a_socket_that_refuses_the_user_says_permission_denied(tmproot):
+    """A socket the user may not open is docker's "permission denied while trying to
+    connect to the … daemon socket", not "Is the daemon running?"."""
+    os.chmod(tmproot, 0o755)
+    path = os.path.join(tmproot, "root-only.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.bind(path)
+        s.listen(1)
+        os.chmod(path, 0o600)
+        home = os.path.join(tmproot, "home")
+        os.mkdir(home, 0o777)
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            BERTH, "-H", "unix://" + path, "version"], capture_output=True,
+                           text=True, timeout=30,
+                           env={"PATH": os.environ["PATH"], "HOME": home})
+    finally:
+        s.close()
+    assert r.returncode == 1
+    assert r.stderr == ('permission denied while trying to connect to the Berth daemon socket at '
+                        'unix://%s: Head "http://%s/_ping": dial unix %s: connect: permission '
+                        'denied\n' % (path, path.replace("/", "%2F"), path)), r.stderr
+
+
 def test_autostart_on_the_default_socket():
     if answers(DEFAULT_SOCK):
         pytest.skip("a berthd already serves %s, so auto-start cannot be observed" % DEFAULT_SOCK)
