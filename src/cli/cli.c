@@ -5,7 +5,8 @@
  * Parsing happens in two steps, as in docker: global flags up to the first
  * argument (the command name), then the command's own flags; a management
  * command (image, system, …) looks up its subcommand first.  Help and error
- * texts follow docker's cobra templates with "berth" for "docker".
+ * texts follow docker's cobra templates with "berth" for "docker".  Commands
+ * write errors to a stream that flushes their output first (cli_main).
  */
 #include <string.h>
 
@@ -271,7 +272,7 @@ static int run_help(struct cli_ctx *ctx, int argc, char **argv)
         return 0;
 }
 
-int cli_main(int argc, char **argv, FILE *out, FILE *err)
+static int cli_run(int argc, char **argv, FILE *out, FILE *err)
 {
         struct cli_ctx ctx = {.prog = "berth", .out = out, .err = err};
         struct cli_flagset g;
@@ -324,5 +325,32 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err)
         if (ctx.client_ready)
                 cli_client_release(&ctx.client);
         cli_flags_release(&g);
+        return code;
+}
+
+/* The error stream flushes the output before each write: read through one pipe (`2>&1 |
+ * cat`), what a command printed stays before its error, as with docker's unbuffered writes. */
+struct err_stream {
+        FILE *out, *err;
+};
+
+static ssize_t err_stream_write(void *cookie, const char *buf, size_t len)
+{
+        struct err_stream *s = cookie;
+        fflush(s->out);
+        size_t n = fwrite(buf, 1, len, s->err);
+        fflush(s->err);
+        return (ssize_t)n;
+}
+
+int cli_main(int argc, char **argv, FILE *out, FILE *err)
+{
+        struct err_stream es = {out, err};
+        FILE *e = fopencookie(&es, "w", (cookie_io_functions_t){.write = err_stream_write});
+        if (e)
+                setvbuf(e, NULL, _IONBF, 0);
+        int code = cli_run(argc, argv, out, e ? e : err);
+        if (e)
+                fclose(e);
         return code;
 }

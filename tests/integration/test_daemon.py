@@ -592,6 +592,25 @@ def test_no_autostart_for_a_non_default_host(tmproot):
     assert r.returncode == 1 and "starting berthd" not in r.stderr
 
 
+def test_stdout_comes_before_the_error_in_one_pipe(daemon):
+    """stdout is flushed before an error goes to stderr, so `pull x 2>&1 | cat` keeps
+    docker's order."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    dead = "127.0.0.1:%d" % s.getsockname()[1]  # bound, never listening: refused at once
+    try:
+        e = {k: v for k, v in os.environ.items() if k not in ("BERTH_HOST", "DOCKER_HOST")}
+        r = subprocess.run([BERTH, "-H", "unix://" + daemon.sock, "pull", dead + "/nosuch"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=60, env=e)
+    finally:
+        s.close()
+    assert r.returncode == 1
+    lines = r.stdout.splitlines()
+    assert len(lines) == 2 and lines[0] == "Using default tag: latest", r.stdout
+    assert lines[1].startswith("Error response from daemon: "), r.stdout
+
+
 def test_a_socket_that_refuses_the_user_says_permission_denied(tmproot):
     """A socket the user may not open is docker's "permission denied while trying to
     connect to the … daemon socket", not "Is the daemon running?"."""
