@@ -468,18 +468,25 @@ static int run_rmi(struct cli_ctx *ctx, const struct cli_flagset *fs)
         _cleanup_free_ char *both = cli_flag_bool(fs, "force") && cli_flag_bool(fs, "no-prune")
                                         ? xstrdup("force=1&noprune=1")
                                         : NULL;
-        int code = 0;
+        /* As docker: the errors after everything removed; with -f, missing images are
+         * reported but are no failure. */
+        _cleanup_buf_ struct berth_buf errors = BERTH_BUF_INIT;
+        bool fatal = false;
         for (size_t i = 0; i < fs->n_args; i++) {
                 _cleanup_free_ char *path = image_path(fs->args[i], "");
                 struct cli_response resp;
                 _cleanup_error_ struct berth_error *err = NULL;
                 if (cli_client_request(c, "DELETE", path, both ? both : query, NULL, NULL, 0, &resp,
                                        &err) < 0) {
+                        if (errors.len)
+                                fputs(errors.data, ctx->err);
                         fprintf(ctx->err, "%s\n", berth_error_msg(err));
                         return 1;
                 }
                 if (resp.status != 200) {
-                        code = cli_daemon_error(ctx, &resp);
+                        _cleanup_free_ char *m = cli_error_message(&resp);
+                        buf_printf(&errors, "Error response from daemon: %s\n", m);
+                        fatal |= resp.status != 404;
                         cli_response_release(&resp);
                         continue;
                 }
@@ -498,7 +505,10 @@ static int run_rmi(struct cli_ctx *ctx, const struct cli_flagset *fs)
                 }
                 cli_response_release(&resp);
         }
-        return code;
+        if (!errors.len)
+                return 0;
+        fputs(errors.data, ctx->err);
+        return fatal || !cli_flag_bool(fs, "force") ? 1 : 0;
 }
 
 /* ---- image inspect ---- */

@@ -468,6 +468,22 @@ def test_rmi_of_a_repositorys_last_tag_untags_its_digest(env):
     assert berth(env, "images", "-q").stdout == ""
 
 
+def test_rmi_force_of_a_missing_image_exits_0(env):
+    """docker rmi -f: a missing image is reported but is no failure; the other names
+    are removed, and the errors come after what was removed."""
+    img = build([(base_layer(), "gzip")])
+    push(env, img, "v1")
+    ref = "%s/%s:v1" % (env.reg.host, env.repo)
+    berth(env, "pull", "-q", ref)
+    berth(env, "tag", ref, "other:1")
+    p = berth(env, "rmi", "-f", "nosuch", "other:1", check=False)
+    assert (p.returncode, p.stdout, p.stderr) == \
+        (0, "Untagged: other:1\n", "Error response from daemon: No such image: nosuch:latest\n")
+    p = berth(env, "rmi", "nosuch", check=False)
+    assert (p.returncode, p.stderr) == \
+        (1, "Error response from daemon: No such image: nosuch:latest\n")
+
+
 def test_errors_are_dockers(env):
     ref = "%s/%s:nope" % (env.reg.host, env.repo)
     p = berth(env, "pull", ref, check=False)
