@@ -531,13 +531,48 @@ static void four_space_indent(struct berth_buf *out, const char *pretty)
         }
 }
 
+/*
+ * -f: docker executes the template over its image struct, then over the raw JSON as a map
+ * with missingkey=error; over the JSON alone, the struct's fields the JSON may leave out read
+ * as their zero values, and any other missing key is docker's error.  A failing image's
+ * output is dropped, its error kept with the others, in order.
+ */
+static int inspect_format(const struct gotemplate *t, const struct json *img, struct berth_buf *out,
+                          struct berth_buf *errors)
+{
+        static const char zero_json[] = "{\"Variant\":\"\",\"OsVersion\":\"\"}";
+        _cleanup_json_ struct json *zero = NULL;
+        (void)json_parse(zero_json, sizeof(zero_json) - 1, &zero, NULL);
+        const struct gotemplate_object o = {img, NULL, zero};
+        _cleanup_buf_ struct berth_buf one = BERTH_BUF_INIT;
+        _cleanup_error_ struct berth_error *err = NULL;
+        if (gotemplate_exec_objects(t, img, &o, 1, GOTEMPLATE_MISSINGKEY_ERROR, &one, &err) < 0) {
+                buf_printf(errors, "template parsing error: %s\n", berth_error_msg(err));
+                return 1;
+        }
+        buf_append(out, one.data, one.len);
+        buf_putc(out, '\n');
+        return 0;
+}
+
 static int run_image_inspect(struct cli_ctx *ctx, const struct cli_flagset *fs)
 {
+        const char *format = cli_flag_string(fs, "format");
+        _cleanup_gotemplate_ struct gotemplate *t = NULL;
+        if (format && *format) {
+                _cleanup_free_ char *text = formatter_template_string(format);
+                _cleanup_error_ struct berth_error *terr = NULL;
+                if (gotemplate_parse(text, &t, &terr) < 0) {
+                        fprintf(ctx->err, "template parsing error: %s\n", berth_error_msg(terr));
+                        return 64;
+                }
+        }
         struct cli_client *c;
         if (connect_or_fail(ctx, &c) < 0)
                 return 1;
-        struct json *all = json_new_array();
-        struct berth_buf errors = BERTH_BUF_INIT;
+        _cleanup_json_ struct json *all = json_new_array();
+        _cleanup_buf_ struct berth_buf errors = BERTH_BUF_INIT;
+        _cleanup_buf_ struct berth_buf out = BERTH_BUF_INIT;
         int code = 0;
         for (size_t i = 0; i < fs->n_args; i++) {
                 _cleanup_free_ char *path = image_path(fs->args[i], "/json");
@@ -545,13 +580,13 @@ static int run_image_inspect(struct cli_ctx *ctx, const struct cli_flagset *fs)
                 _cleanup_error_ struct berth_error *err = NULL;
                 if (cli_client_request(c, "GET", path, NULL, NULL, NULL, 0, &resp, &err) < 0) {
                         fprintf(ctx->err, "%s\n", berth_error_msg(err));
-                        json_free(all);
-                        buf_release(&errors);
                         return 1;
                 }
                 struct json *j = NULL;
                 if (resp.status == 200 && json_parse(resp.body, resp.len, &j, NULL) == 0) {
                         json_array_append(all, j);
+                        if (t)
+                                code |= inspect_format(t, j, &out, &errors);
                 } else if (resp.status == 404) {
                         buf_printf(&errors, "Error: No such image: %s\n", fs->args[i]);
                         code = 1;
@@ -562,24 +597,9 @@ static int run_image_inspect(struct cli_ctx *ctx, const struct cli_flagset *fs)
                 }
                 cli_response_release(&resp);
         }
-        struct berth_buf out = BERTH_BUF_INIT;
-        const char *format = cli_flag_string(fs, "format");
-        if (format && *format) {
-                /* -f: one template result per image, as docker inspect --format. */
-                _cleanup_free_ char *text = formatter_template_string(format);
-                _cleanup_gotemplate_ struct gotemplate *t = NULL;
-                _cleanup_error_ struct berth_error *terr = NULL;
-                int r = gotemplate_parse(text, &t, &terr);
-                for (size_t i = 0; r == 0 && i < json_len(all); i++) {
-                        r = gotemplate_exec(t, all->arr.items[i], 0, &out, &terr);
-                        buf_putc(&out, '\n');
-                }
-                if (r < 0) {
-                        fprintf(ctx->err, "template parsing error: %s\n", berth_error_msg(terr));
-                        code = 1;
-                } else if (out.len) {
-                        fputs(out.data, ctx->out);
-                }
+        if (t) {
+                /* docker writes a newline when no image gave any output */
+                fputs(out.len ? out.data : "\n", ctx->out);
         } else {
                 _cleanup_free_ char *pretty =
                     json_dump(all, JSON_DUMP_PRETTY | JSON_DUMP_NO_ESCAPE_HTML);
@@ -589,9 +609,6 @@ static int run_image_inspect(struct cli_ctx *ctx, const struct cli_flagset *fs)
         fflush(ctx->out);
         if (errors.len)
                 fputs(errors.data, ctx->err);
-        buf_release(&out);
-        buf_release(&errors);
-        json_free(all);
         return code;
 }
 

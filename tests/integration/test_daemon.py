@@ -502,6 +502,33 @@ def test_berth_version(daemon):
     assert "  Experimental:     false\n" in out
 
 
+def test_version_format_with_a_missing_field_fails_as_docker(daemon):
+    """docker version's template sees Go structs: a field they lack is an error (exit
+    1, what was written and a newline on stdout); a field they have that the JSON
+    leaves out reads as its zero value; a template that does not parse exits 64."""
+    host = "unix://" + daemon.sock
+    cases = [
+        ("{{.Nope}}", "\n", 'template: version:1:2: executing "version" at <.Nope>: '
+         "can't evaluate field Nope in type system.versionInfo\n"),
+        ("{{.Client.Version}} {{.Client.Nope}}", "0.1.0 \n",
+         'template: version:1:29: executing "version" at <.Client.Nope>: '
+         "can't evaluate field Nope in type system.clientVersion\n"),
+        ("{{.Server.Nope}}", "\n", 'template: version:1:9: executing "version" at '
+         "<.Server.Nope>: can't evaluate field Nope in type *types.Version\n"),
+        ("{{.Server.Platform.Nope}}", "\n", 'template: version:1:9: executing "version" at '
+         "<.Server.Platform.Nope>: can't evaluate field Nope in type struct { Name string }\n"),
+    ]
+    for fmt, out, err in cases:
+        r = berth("version", "--format", fmt, host=host)
+        assert (r.returncode, r.stdout, r.stderr) == (1, out, err), fmt
+    r = berth("version", "--format", "{{.Server.Experimental}}|{{.Client.GoVersion}}|"
+              "{{(index .Server.Components 0).Name}}", host=host)
+    assert (r.returncode, r.stdout) == (0, "false||Engine\n"), r.stderr
+    r = berth("version", "--format", "{{.Nope", host=host)
+    assert (r.returncode, r.stdout, r.stderr) == \
+        (64, "", "template parsing error: template: version:1: unclosed action\n")
+
+
 def cgroup_version_from_mountinfo():
     with open("/proc/self/mountinfo") as f:
         for line in f:
@@ -728,6 +755,30 @@ def add_image(d, tags=(), digests=(), created=1767323045, size=1982370, labels=N
     finally:
         con.close()
     return "sha256:" + hexd, blob
+
+
+def test_image_inspect_format_with_a_missing_key_fails_as_docker(daemon):
+    """docker image inspect -f reads the image as a map with missingkey=error: a key it
+    lacks is an error (exit 1, the other images' results printed), while the fields
+    docker's struct has but the JSON may leave out (Variant, OsVersion) read empty; a
+    template that does not parse exits 64 before any request."""
+    host = "unix://" + daemon.sock
+    busy, _ = add_image(daemon, tags=["docker.io/library/busybox:latest"])
+    r = berth("image", "inspect", "-f", "{{.Nope}}", "busybox", host=host)
+    assert (r.returncode, r.stdout, r.stderr) == (1, "\n", (
+        'template parsing error: template: :1:2: executing "" at <.Nope>: map has no entry '
+        'for key "Nope"\n'))
+    r = berth("image", "inspect", "-f", "{{.Config.Nope}}", "busybox", "busybox", host=host)
+    err = ('template parsing error: template: :1:9: executing "" at <.Config.Nope>: map has no '
+           'entry for key "Nope"\n')
+    assert (r.returncode, r.stdout, r.stderr) == (1, "\n", err + err)
+    r = berth("image", "inspect", "-f", "{{.Id}}|{{.Variant}}|{{.OsVersion}}|", "busybox",
+              "nothere", host=host)
+    assert (r.returncode, r.stdout, r.stderr) == \
+        (1, busy + "|||\n", "Error: No such image: nothere\n")
+    r = berth("image", "inspect", "-f", "{{.Id", "busybox", host=host)
+    assert (r.returncode, r.stdout, r.stderr) == \
+        (64, "", "template parsing error: template: :1: unclosed action\n")
 
 
 def test_image_list_and_inspect(daemon):
