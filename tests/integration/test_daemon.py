@@ -757,6 +757,36 @@ def add_image(d, tags=(), digests=(), created=1767323045, size=1982370, labels=N
     return "sha256:" + hexd, blob
 
 
+def test_save_output_path_errors_name_the_users_path(daemon, tmproot):
+    """save -o checks the path as docker does before anything is written, and its errors
+    name the path the user gave, never a temp file."""
+    host = "unix://" + daemon.sock
+    add_image(daemon, tags=["docker.io/library/busybox:latest"])
+    missing = os.path.join(tmproot, "nodir", "sub")
+    afile = os.path.join(tmproot, "afile")
+    open(afile, "w").close()
+    cases = [
+        (os.path.join(missing, "x.tar"),
+         "invalid output path: stat %s: no such file or directory" % missing),
+        (os.path.join(afile, "x.tar"), "invalid output path: stat %s: not a directory" % afile),
+        (tmproot, "cannot write to a directory"),
+    ]
+    for out, msg in cases:
+        r = berth("save", "-o", out, "busybox", host=host)
+        assert (r.returncode, r.stdout, r.stderr) == (1, "", "failed to save image: %s\n" % msg)
+    # a directory the user may not write to
+    ro = os.path.join(tmproot, "ro")
+    os.mkdir(ro, 0o555)
+    os.chmod(tmproot, 0o755)
+    out = os.path.join(ro, "x.tar")
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", BERTH,
+                        "-H", host, "save", "-o", out, "busybox"], capture_output=True,
+                       text=True, timeout=30, env={"PATH": os.environ["PATH"], "HOME": ro})
+    assert (r.returncode, r.stderr) == \
+        (1, "failed to save image: open %s: permission denied\n" % out)
+    assert os.listdir(ro) == []
+
+
 def test_image_inspect_format_with_a_missing_key_fails_as_docker(daemon):
     """docker image inspect -f reads the image as a map with missingkey=error: a key it
     lacks is an error (exit 1, the other images' results printed), while the fields
