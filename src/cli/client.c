@@ -11,8 +11,10 @@
  * the request is sent once more on a fresh connection (only when nothing of
  * the response was read, so a request is never answered twice).
  *
- * Auto-start runs berthd detached (setsid, stdio to a log file) and polls the
- * socket; if berthd exits first, the last line of its log is the error.
+ * Auto-start runs berthd (next to berth, else on PATH; without one the error
+ * says so, and nothing claims a start) detached (setsid, stdio to a log file)
+ * and polls the socket; if berthd exits first, the last line of its log is the
+ * error.
  */
 #include <ctype.h>
 #include <fcntl.h>
@@ -458,13 +460,16 @@ static int negotiate(struct cli_client *c, struct berth_error **err)
         return 0;
 }
 
-/* berthd next to this binary (build tree or install dir), else from $PATH. */
-static char *find_berthd(void)
+/* berthd next to this binary (build tree or install dir), else from $PATH; ret_self gets
+ * this binary's path for the message when there is none. */
+static char *find_berthd(char **ret_self)
 {
         char self[PATH_MAX];
         ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        if (n > 0) {
+        if (n > 0)
                 self[n] = '\0';
+        *ret_self = xstrdup(n > 0 ? self : "berth");
+        if (n > 0) {
                 char *slash = strrchr(self, '/');
                 if (slash) {
                         *slash = '\0';
@@ -499,11 +504,8 @@ static char *last_log_line(const char *path)
         return xstrdup(nl ? nl + 1 : s);
 }
 
-static int autostart(struct cli_client *c, struct berth_error **err)
+static int autostart(struct cli_client *c, const char *berthd, struct berth_error **err)
 {
-        _cleanup_free_ char *berthd = find_berthd();
-        if (!berthd)
-                return berth_error_set(err, ENOENT, "cannot start the daemon: berthd not found");
         (void)mkdir_p("/run/berth", 0711);
         int logfd = open(AUTOSTART_LOG, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         if (logfd < 0)
@@ -561,13 +563,20 @@ int cli_client_connect(struct cli_client *c, bool *ret_autostarted, struct berth
         bool absent = e && (e->code == ENOENT || e->code == ECONNREFUSED);
         if (!absent || !c->may_autostart || geteuid() != 0 || getenv("BERTH_NO_AUTOSTART"))
                 return berth_error_set(err, e ? e->code : -r, "%s", berth_error_msg(e));
+        _cleanup_free_ char *self = NULL;
+        _cleanup_free_ char *berthd = find_berthd(&self);
+        if (!berthd)
+                return berth_error_set(err, e->code,
+                                       "%s berthd was found neither next to %s nor on PATH, so it "
+                                       "cannot be started",
+                                       berth_error_msg(e), self);
         if (c->notify) {
                 _cleanup_free_ char *msg = xasprintf(
                     "the daemon is not running; starting berthd in the background (log: %s)",
                     AUTOSTART_LOG);
                 c->notify(msg);
         }
-        r = autostart(c, err);
+        r = autostart(c, berthd, err);
         if (r < 0)
                 return r;
         if (ret_autostarted)

@@ -662,6 +662,30 @@ def test_a_socket_that_refuses_the_user_says_permission_denied(tmproot):
                         'denied\n' % (path, path.replace("/", "%2F"), path)), r.stderr
 
 
+def test_no_berthd_to_start_says_so(tmproot):
+    """Auto-start needs berthd next to berth or on PATH: without one, berth says so,
+    and never claims to be starting it."""
+    if answers(DEFAULT_SOCK):
+        pytest.skip("a berthd already serves %s, so auto-start is not tried" % DEFAULT_SOCK)
+    lone = os.path.join(tmproot, "berth")
+    shutil.copy2(BERTH, lone)
+    made_run = not os.path.exists("/run/berth")
+    try:
+        e = {k: v for k, v in os.environ.items()
+             if k not in ("BERTH_HOST", "DOCKER_HOST", "BERTH_NO_AUTOSTART")}
+        e["PATH"] = os.path.join(tmproot, "empty")
+        r = subprocess.run([lone, "version"], capture_output=True, text=True, timeout=60, env=e)
+        assert r.returncode == 1
+        assert r.stderr == (
+            "Cannot connect to the Berth daemon at unix://%s. Is the berth daemon running? "
+            "berthd was found neither next to %s nor on PATH, so it cannot be started\n"
+            % (DEFAULT_SOCK, lone)), r.stderr
+        assert not made_run or not os.path.exists("/run/berth")
+    finally:
+        if made_run:
+            shutil.rmtree("/run/berth", ignore_errors=True)
+
+
 def test_autostart_on_the_default_socket():
     if answers(DEFAULT_SOCK):
         pytest.skip("a berthd already serves %s, so auto-start cannot be observed" % DEFAULT_SOCK)
