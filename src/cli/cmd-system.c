@@ -5,7 +5,8 @@
  * version as the Client and Server sections with values in column 20, info as
  * docker 28 prints it, leaving out the lines about parts berth does not have
  * (contexts, containerd, runc, init, swarm details).  docker's "Go version"
- * line becomes "C compiler", which is what built berth.
+ * line becomes "C compiler", which is what built berth, and berth's "Built"
+ * time is its commit's, labelled "(commit time)".
  *
  * Never: print a value the daemon did not send as if it had (missing fields
  * print empty, as docker does).
@@ -52,6 +53,13 @@ static char *client_build_time(void)
         return xstrdup(s);
 }
 
+/* berth stamps the time of the commit it was built from, not of the build (so that builds
+ * are reproducible); `version` says so beside docker's "Built:". */
+static char *commit_time_label(const char *when)
+{
+        return xasprintf("%s (commit time)", when);
+}
+
 static void render_server_version(struct berth_buf *b, const struct json *v)
 {
         const char *platform = json_str(json_get(json_get(v, "Platform"), "Name"));
@@ -77,7 +85,10 @@ static void render_server_version(struct berth_buf *b, const struct json *v)
                                 line(b, "  Go version:", go);
                         line(b, "  Git commit:", json_str(json_get(d, "GitCommit")));
                         _cleanup_free_ char *built = ansic_time(json_str(json_get(d, "BuildTime")));
-                        line(b, "  Built:", built);
+                        /* a berthd (it names its C compiler) stamps its commit's time */
+                        _cleanup_free_ char *shown =
+                            cc && *cc && *built ? commit_time_label(built) : xstrdup(built);
+                        line(b, "  Built:", shown);
                         _cleanup_free_ char *osarch =
                             xasprintf("%s/%s", json_str(json_get(d, "Os")) ?: "",
                                       json_str(json_get(d, "Arch")) ?: "");
@@ -225,7 +236,8 @@ static int run_version(struct cli_ctx *ctx, const struct cli_flagset *fs)
         line(&b, " API version:", api);
         line(&b, " C compiler:", berth_compiler);
         line(&b, " Git commit:", berth_git_commit);
-        line(&b, " Built:", built);
+        _cleanup_free_ char *shown = *built ? commit_time_label(built) : xstrdup("");
+        line(&b, " Built:", shown);
         line(&b, " OS/Arch:", osarch);
         if (server)
                 render_server_version(&b, server);

@@ -502,6 +502,23 @@ def test_berth_version(daemon):
     assert "  Experimental:     false\n" in out
 
 
+def test_version_built_is_the_commit_time_labelled_so(daemon):
+    """berth stamps the commit's time, not the build's (reproducible builds): `version`
+    says so beside docker's "Built:", for the client and for a berthd server."""
+    from conftest import REPO
+    r = berth("version", host="unix://" + daemon.sock)
+    assert r.returncode == 0, r.stderr
+    commit = re.search(r"^ Git commit:\s+(\S+)$", r.stdout, re.M).group(1)
+    if commit == "unknown":  # built outside a git checkout: no time to show, no label
+        assert " Built:             \n" in r.stdout and "(commit time)" not in r.stdout
+        return
+    ct = subprocess.run(["git", "-C", REPO, "log", "-1", "--format=%ct", commit],
+                        capture_output=True, text=True, check=True).stdout.strip()
+    when = time.strftime("%a %b %e %H:%M:%S %Y", time.gmtime(int(ct)))
+    assert " Built:             %s (commit time)\n" % when in r.stdout, r.stdout
+    assert "  Built:            %s (commit time)\n" % when in r.stdout, r.stdout
+
+
 def test_version_format_with_a_missing_field_fails_as_docker(daemon):
     """docker version's template sees Go structs: a field they lack is an error (exit
     1, what was written and a newline on stdout); a field they have that the JSON
