@@ -3,10 +3,12 @@
  * (save, docker-archive) and POST /images/load.  Pull, push, /auth and
  * /distribution are in images.c and auth.c.
  *
- * Each runs on a worker thread with a detached stream (server.h): errors
- * found before the first byte (unknown image, bad archive) become a plain
- * {"message"} answer with Docker's status code; later errors end a load's
- * stream with {"errorDetail", "error"}.  A load reads its body from the
+ * Each runs on a worker thread with a detached stream (server.h).  A save's
+ * error found before the first byte (unknown image) is a plain {"message"}
+ * answer with Docker's status code.  A load, as dockerd's, always answers
+ * 200: its errors end the JSON stream with {"errorDetail", "error"}, which
+ * docker-py raises as ImageLoadError and the CLIs print as the bare message
+ * with exit status 1.  A load reads its body from the
  * socket as the engine consumes it (a stream_body route), so an archive of
  * any size passes through without being held in memory.
  *
@@ -58,8 +60,11 @@ static int out_json(struct out *o, const struct json *j)
         return api_stream_write_json(o->s, j);
 }
 
-static void out_fail(struct out *o, int r, const struct berth_error *err)
+/* in_stream: the error goes in a 200 stream even before any message (a load). */
+static void out_fail(struct out *o, int r, const struct berth_error *err, bool in_stream)
 {
+        if (in_stream)
+                out_start(o);
         if (!o->started) {
                 api_stream_reply_error(o->s, status_for(r), "%s", berth_error_msg(err));
                 return;
@@ -134,7 +139,7 @@ static void *archive_worker(void *arg)
                         out_start(&job->o);
         }
         if (r < 0)
-                out_fail(&job->o, r, err);
+                out_fail(&job->o, r, err, !job->names);
         api_stream_end(job->o.s);
         strv_free(job->names);
         free(job);

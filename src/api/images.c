@@ -22,6 +22,7 @@
 #include "engine/pull.h"
 #include "engine/push.h"
 #include "base/log.h"
+#include "base/units.h"
 #include "filters.h"
 #include "handlers.h"
 #include "image/reference.h"
@@ -111,6 +112,12 @@ static bool labels_match(const struct json *labels, char *const *wanted)
         return true;
 }
 
+/* The image's creation time, or Go's zero time when its config does not say (as dockerd). */
+static int64_t created_of(const struct berth_image *img, const struct json *cfg)
+{
+        return cfg && !json_get(cfg, "created") ? UNITS_GO_ZERO_TIME : img->created;
+}
+
 static void handle_list(struct api_request *req, void *userdata)
 {
         struct berth_engine *e = userdata;
@@ -174,7 +181,7 @@ static void handle_list(struct api_request *req, void *userdata)
 
                 struct json *o = json_array_append(out, json_new_object());
                 json_set_int(o, "Containers", -1);
-                json_set_int(o, "Created", img->created);
+                json_set_int(o, "Created", created_of(img, cfg));
                 json_set_str(o, "Id", img->id);
                 json_object_set(o, "Labels",
                                 json_is(lab, JSON_OBJECT) && json_len(lab) ? json_copy(lab)
@@ -195,16 +202,6 @@ static void handle_list(struct api_request *req, void *userdata)
         berth_image_list_free(list);
         api_reply_json(req, 200, out);
         json_free(out);
-}
-
-static char *rfc3339(int64_t t)
-{
-        time_t tt = (time_t)t;
-        struct tm tm;
-        gmtime_r(&tt, &tm);
-        char s[64];
-        strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        return xstrdup(s);
 }
 
 /* docker's container.Config with every field, overlaid with what the image sets. */
@@ -257,8 +254,8 @@ static void handle_inspect(struct api_request *req, void *userdata)
         json_object_set(o, "RepoDigests", familiar_array(img->repo_digests));
         json_set_str(o, "Parent", img->parent);
         json_set_str(o, "Comment", json_str(json_get(cfg, "comment")) ?: "");
-        _cleanup_free_ char *created = rfc3339(img->created);
-        json_set_str(o, "Created", json_str(json_get(cfg, "created")) ?: created);
+        /* A config without "created" is Go's zero time, as dockerd shows it. */
+        json_set_str(o, "Created", json_str(json_get(cfg, "created")) ?: "0001-01-01T00:00:00Z");
         json_set_str(o, "Container", json_str(json_get(cfg, "container")) ?: "");
         json_object_set(o, "ContainerConfig", full_config(json_get(cfg, "container_config")));
         json_set_str(o, "DockerVersion", json_str(json_get(cfg, "docker_version")) ?: "");
@@ -338,7 +335,8 @@ static void handle_history(struct api_request *req, void *userdata)
                 }
                 struct json *o = json_new_object();
                 json_set_str(o, "Comment", json_str(json_get(h, "comment")) ?: "");
-                json_set_int(o, "Created", parse_rfc3339(json_str(json_get(h, "created"))));
+                const char *when = json_str(json_get(h, "created"));
+                json_set_int(o, "Created", when ? parse_rfc3339(when) : UNITS_GO_ZERO_TIME);
                 json_set_str(o, "CreatedBy", json_str(json_get(h, "created_by")) ?: "");
                 json_set_str(o, "Id", "<missing>");
                 json_set_int(o, "Size", size);

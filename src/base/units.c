@@ -307,3 +307,9 @@ void progress_bar(struct berth_buf *b, int64_t current, int64_t total, int64_t s
                 units_go_duration(b, rounded);
         }
 }
+
+void units_go_date_time(struct berth_buf *b, const struct tm *tm, char sep)
+{
+        buf_printf(b, "%04lld-%02d-%02d%c%02d:%02d:%02d", (long long)tm->tm_year + 1900,
+                   tm->tm_mon + 1, tm->tm_mday, sep, tm->tm_hour, tm->tm_min, tm->tm_sec);
+}

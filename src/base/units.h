@@ -10,6 +10,7 @@
  *   units_ram_in_bytes("512m")           536870912   (--memory: binary multiples)
  *   units_from_human_size("1kb")         1000        (decimal multiples)
  *   units_truncate_id("sha256:abc…")     first 12 characters after the algorithm
+ *   units_go_date_time(year 1, ' ')     "0001-01-01 00:00:00" (Go's year, not strftime's "1")
  *   progress_bar(…)                      "[=====>    ]  12.3MB/24.6MB 3s" (JSONProgress.String,
  *                                        the daemon's "progress" field and the CLI's redraw)
  *
@@ -20,11 +21,15 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "base/buf.h"
 #include "base/error.h"
 
 #define UNITS_NSEC_PER_SEC 1000000000LL
+/* Go's zero time.Time in Unix seconds (0001-01-01T00:00:00Z): what dockerd reports as the
+ * creation time of an image or history entry whose config does not say it. */
+#define UNITS_GO_ZERO_TIME (-62135596800LL)
 
 void units_human_size_prec(struct berth_buf *b, double size, int precision);
 void units_human_size(struct berth_buf *b, double size);
@@ -34,6 +39,9 @@ void units_human_duration(struct berth_buf *b, int64_t d);
 /* "<human duration> ago" for a Unix time, seen from now (both in seconds). */
 void units_ago(struct berth_buf *b, int64_t unix_time, int64_t now);
 void units_go_duration(struct berth_buf *b, int64_t d);
+/* "2006-01-02<sep>15:04:05" of tm with the year as Go writes it, four digits at least (year 1
+ * is "0001", where strftime's %Y gives "1"). */
+void units_go_date_time(struct berth_buf *b, const struct tm *tm, char sep);
 
 /* Errors as go-units words them: "invalid size: 'x'", "invalid suffix: 'zb'". */
 int units_ram_in_bytes(const char *s, int64_t *ret, struct berth_error **err);

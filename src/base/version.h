@@ -3,7 +3,8 @@
  * time it was built from (stamped by meson's vcs_tag at build time, "unknown"
  * outside a git checkout), and the C compiler that built it.
  *
- * The commit time stands in for docker's "Built" so builds are reproducible.
+ * The commit time stands in for docker's "Built" so builds are reproducible;
+ * `berth version` labels it "(commit time)".
  */
 #ifndef BERTH_BASE_VERSION_H
 #define BERTH_BASE_VERSION_H

@@ -5,7 +5,8 @@
  * Parsing happens in two steps, as in docker: global flags up to the first
  * argument (the command name), then the command's own flags; a management
  * command (image, system, …) looks up its subcommand first.  Help and error
- * texts follow docker's cobra templates with "berth" for "docker".
+ * texts follow docker's cobra templates with "berth" for "docker".  Commands
+ * write errors to a stream that flushes their output first (cli_main).
  */
 #include <string.h>
 
@@ -231,7 +232,47 @@ static int run_command(struct cli_ctx *ctx, const char *path, const struct cli_c
         return r;
 }
 
-int cli_main(int argc, char **argv, FILE *out, FILE *err)
+/* `berth help [COMMAND [SUBCOMMAND]]` is `berth COMMAND [SUBCOMMAND] --help`; words that
+ * name no command are docker's "unknown help topic". */
+static int run_help(struct cli_ctx *ctx, int argc, char **argv)
+{
+        if (argc == 0) {
+                print_root_help(ctx);
+                return 0;
+        }
+        if (argc == 1 && strcmp(argv[0], "help") == 0) {
+                fprintf(ctx->out, "Usage:  %s help [command]\n\nHelp about the command\n",
+                        ctx->prog);
+                return 0;
+        }
+        const struct cli_command *const *list = commands;
+        size_t n = ELEMENTSOF(commands);
+        const struct cli_command *cmd = NULL;
+        _cleanup_free_ char *path = xstrdup(ctx->prog);
+        int i = 0;
+        for (; i < argc; i++) {
+                const struct cli_command *c = list ? find(list, n, argv[i]) : NULL;
+                if (!c)
+                        break;
+                cmd = c;
+                char *longer = xasprintf("%s %s", path, c->name);
+                free(path);
+                path = longer;
+                list = c->subcommands;
+                n = count(list);
+        }
+        if (i < argc) {
+                fputs("unknown help topic:", ctx->err);
+                for (; i < argc; i++)
+                        fprintf(ctx->err, " %s", argv[i]);
+                fputc('\n', ctx->err);
+                return 1;
+        }
+        print_command_help(ctx, path, cmd);
+        return 0;
+}
+
+static int cli_run(int argc, char **argv, FILE *out, FILE *err)
 {
         struct cli_ctx ctx = {.prog = "berth", .out = out, .err = err};
         struct cli_flagset g;
@@ -267,17 +308,9 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err)
         const char *name = g.args[0];
         const struct cli_command *cmd = find(commands, ELEMENTSOF(commands), name);
         if (!cmd && strcmp(name, "help") == 0) {
-                /* `berth help [COMMAND]` is `berth [COMMAND] --help`. */
-                const struct cli_command *t =
-                    g.n_args > 1 ? find(commands, ELEMENTSOF(commands), g.args[1]) : NULL;
-                if (t) {
-                        _cleanup_free_ char *path = xasprintf("berth %s", t->name);
-                        print_command_help(&ctx, path, t);
-                } else {
-                        print_root_help(&ctx);
-                }
+                code = run_help(&ctx, (int)g.n_args - 1, g.args + 1);
                 cli_flags_release(&g);
-                return 0;
+                return code;
         }
         if (!cmd) {
                 fprintf(err,
@@ -292,5 +325,32 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err)
         if (ctx.client_ready)
                 cli_client_release(&ctx.client);
         cli_flags_release(&g);
+        return code;
+}
+
+/* The error stream flushes the output before each write: read through one pipe (`2>&1 |
+ * cat`), what a command printed stays before its error, as with docker's unbuffered writes. */
+struct err_stream {
+        FILE *out, *err;
+};
+
+static ssize_t err_stream_write(void *cookie, const char *buf, size_t len)
+{
+        struct err_stream *s = cookie;
+        fflush(s->out);
+        size_t n = fwrite(buf, 1, len, s->err);
+        fflush(s->err);
+        return (ssize_t)n;
+}
+
+int cli_main(int argc, char **argv, FILE *out, FILE *err)
+{
+        struct err_stream es = {out, err};
+        FILE *e = fopencookie(&es, "w", (cookie_io_functions_t){.write = err_stream_write});
+        if (e)
+                setvbuf(e, NULL, _IONBF, 0);
+        int code = cli_run(argc, argv, out, e ? e : err);
+        if (e)
+                fclose(e);
         return code;
 }

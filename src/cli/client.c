@@ -11,9 +11,12 @@
  * the request is sent once more on a fresh connection (only when nothing of
  * the response was read, so a request is never answered twice).
  *
- * Auto-start runs berthd detached (setsid, stdio to a log file) and polls the
- * socket; if berthd exits first, the last line of its log is the error.
+ * Auto-start runs berthd (next to berth, else on PATH; without one the error
+ * says so, and nothing claims a start) detached (setsid, stdio to a log file)
+ * and polls the socket; if berthd exits first, the last line of its log is the
+ * error.
  */
+#include <ctype.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -362,6 +365,38 @@ out:
         return r;
 }
 
+/*
+ * docker's words for a socket the user may not open, with the request as Go's HTTP client
+ * names it: permission denied while trying to connect to the … daemon socket at
+ * unix:///x.sock: Head "http://%2Fx.sock/_ping": dial unix /x.sock: connect: permission denied
+ */
+static int permission_denied(struct cli_client *c, const char *method, const char *path,
+                             const char *query, int code, struct berth_error **err)
+{
+        _cleanup_buf_ struct berth_buf url = BERTH_BUF_INIT;
+        buf_puts(&url, "http://");
+        for (const unsigned char *p = (const unsigned char *)c->socket_path; *p; p++) {
+                /* Go escapes a host's characters but for letters, digits and these */
+                if (isalnum(*p) || strchr("-._~!$&'()*+,;=:[]<>\"", *p))
+                        buf_putc(&url, (char)*p);
+                else
+                        buf_printf(&url, "%%%02X", *p);
+        }
+        if (c->negotiated && strcmp(path, "/_ping") != 0)
+                buf_printf(&url, "/v%s", c->api_version);
+        buf_puts(&url, path);
+        if (query && *query)
+                buf_printf(&url, "?%s", query);
+        /* Go's url.Error names the method as "Head", "Get", "Post" */
+        _cleanup_free_ char *op = xstrdup(method);
+        for (char *p = op + 1; *p; p++)
+                *p = (char)tolower((unsigned char)*p);
+        return berth_error_set(err, code,
+                               "permission denied while trying to connect to the Berth daemon "
+                               "socket at %s: %s \"%s\": dial unix %s: connect: permission denied",
+                               c->host, op, url.data, c->socket_path);
+}
+
 static int exchange(struct cli_client *c, const char *method, const char *path, const char *query,
                     const char *content_type, const void *body, size_t body_len, struct exchange *x,
                     struct berth_error **err)
@@ -373,6 +408,8 @@ static int exchange(struct cli_client *c, const char *method, const char *path, 
                 bool reused = c->fd >= 0;
                 if (!reused) {
                         int fd = dial(c->socket_path);
+                        if (fd == -EACCES || fd == -EPERM)
+                                return permission_denied(c, method, path, query, -fd, err);
                         if (fd < 0)
                                 return berth_error_set(err, -fd,
                                                        "Cannot connect to the Berth daemon at %s. "
@@ -423,13 +460,16 @@ static int negotiate(struct cli_client *c, struct berth_error **err)
         return 0;
 }
 
-/* berthd next to this binary (build tree or install dir), else from $PATH. */
-static char *find_berthd(void)
+/* berthd next to this binary (build tree or install dir), else from $PATH; ret_self gets
+ * this binary's path for the message when there is none. */
+static char *find_berthd(char **ret_self)
 {
         char self[PATH_MAX];
         ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        if (n > 0) {
+        if (n > 0)
                 self[n] = '\0';
+        *ret_self = xstrdup(n > 0 ? self : "berth");
+        if (n > 0) {
                 char *slash = strrchr(self, '/');
                 if (slash) {
                         *slash = '\0';
@@ -464,11 +504,8 @@ static char *last_log_line(const char *path)
         return xstrdup(nl ? nl + 1 : s);
 }
 
-static int autostart(struct cli_client *c, struct berth_error **err)
+static int autostart(struct cli_client *c, const char *berthd, struct berth_error **err)
 {
-        _cleanup_free_ char *berthd = find_berthd();
-        if (!berthd)
-                return berth_error_set(err, ENOENT, "cannot start the daemon: berthd not found");
         (void)mkdir_p("/run/berth", 0711);
         int logfd = open(AUTOSTART_LOG, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         if (logfd < 0)
@@ -526,13 +563,20 @@ int cli_client_connect(struct cli_client *c, bool *ret_autostarted, struct berth
         bool absent = e && (e->code == ENOENT || e->code == ECONNREFUSED);
         if (!absent || !c->may_autostart || geteuid() != 0 || getenv("BERTH_NO_AUTOSTART"))
                 return berth_error_set(err, e ? e->code : -r, "%s", berth_error_msg(e));
+        _cleanup_free_ char *self = NULL;
+        _cleanup_free_ char *berthd = find_berthd(&self);
+        if (!berthd)
+                return berth_error_set(err, e->code,
+                                       "%s berthd was found neither next to %s nor on PATH, so it "
+                                       "cannot be started",
+                                       berth_error_msg(e), self);
         if (c->notify) {
                 _cleanup_free_ char *msg = xasprintf(
                     "the daemon is not running; starting berthd in the background (log: %s)",
                     AUTOSTART_LOG);
                 c->notify(msg);
         }
-        r = autostart(c, err);
+        r = autostart(c, berthd, err);
         if (r < 0)
                 return r;
         if (ret_autostarted)

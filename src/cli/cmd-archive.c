@@ -9,9 +9,12 @@
  *
  * Never: print a line docker would not print, or exit 0 after a daemon error.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "api/http.h"
@@ -112,6 +115,40 @@ static int stream_progress_body(struct cli_ctx *ctx, const char *path, const cha
 
 /* ---- save and load ---- */
 
+/* An errno in Go's words, as docker prints them: "no such file or directory". */
+static char *go_errno_text(int e)
+{
+        char *s = xstrdup(strerror(e));
+        s[0] = (char)tolower((unsigned char)s[0]);
+        return s;
+}
+
+/*
+ * docker's check of save -o before anything is asked or written: the directory must be
+ * one, and the output must not be.  0, or 1 with the error printed.
+ */
+static int check_output_path(struct cli_ctx *ctx, const char *output)
+{
+        _cleanup_free_ char *copy = xstrdup(output);
+        const char *dir = dirname(copy);
+        struct stat st;
+        if (strcmp(dir, ".") != 0) {
+                int e = stat(dir, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+                if (e) {
+                        _cleanup_free_ char *why = go_errno_text(e);
+                        fprintf(ctx->err,
+                                "failed to save image: invalid output path: stat %s: %s\n", dir,
+                                why);
+                        return 1;
+                }
+        }
+        if (stat(output, &st) == 0 && S_ISDIR(st.st_mode)) {
+                fprintf(ctx->err, "failed to save image: cannot write to a directory\n");
+                return 1;
+        }
+        return 0;
+}
+
 struct save_sink {
         FILE *f;
         int status;
@@ -137,19 +174,22 @@ static int run_save(struct cli_ctx *ctx, const struct cli_flagset *fs)
                                   "redirect\n");
                 return 1;
         }
+        if (output && *output && check_output_path(ctx, output))
+                return 1;
         struct cli_client *c = cli_ctx_client(ctx);
         if (!c)
                 return 1;
-        struct berth_buf q = BERTH_BUF_INIT;
-        for (size_t i = 0; i < fs->n_args; i++)
-                query_add(&q, "names", fs->args[i]);
         _cleanup_free_ char *tmp = output && *output ? xasprintf("%s.berth-tmp", output) : NULL;
         struct save_sink ss = {.f = tmp ? fopen(tmp, "we") : ctx->out};
         if (!ss.f) {
-                fprintf(ctx->err, "failed to save image: open %s: %s\n", tmp, strerror(errno));
-                buf_release(&q);
+                /* the user's path: the temp name beside it is ours */
+                _cleanup_free_ char *why = go_errno_text(errno);
+                fprintf(ctx->err, "failed to save image: open %s: %s\n", output, why);
                 return 1;
         }
+        struct berth_buf q = BERTH_BUF_INIT;
+        for (size_t i = 0; i < fs->n_args; i++)
+                query_add(&q, "names", fs->args[i]);
         _cleanup_error_ struct berth_error *err = NULL;
         int r = cli_client_stream(c, "GET", "/images/get", q.data, NULL, NULL, 0, &ss.status,
                                   save_data, &ss, &err);
@@ -166,11 +206,13 @@ static int run_save(struct cli_ctx *ctx, const struct cli_flagset *fs)
         }
         if (tmp) {
                 if (fclose(ss.f) != 0 && code == 0) {
-                        fprintf(ctx->err, "failed to save image: %s\n", strerror(errno));
+                        _cleanup_free_ char *why = go_errno_text(errno);
+                        fprintf(ctx->err, "failed to save image: write %s: %s\n", output, why);
                         code = 1;
                 }
                 if (code == 0 && rename(tmp, output) < 0) {
-                        fprintf(ctx->err, "failed to save image: %s\n", strerror(errno));
+                        _cleanup_free_ char *why = go_errno_text(errno);
+                        fprintf(ctx->err, "failed to save image: rename %s: %s\n", output, why);
                         code = 1;
                 }
                 if (code != 0)

@@ -164,11 +164,9 @@ static struct json *history_rows(const struct json *entries, bool human, bool no
                 /* CreatedAt: Go's time.RFC3339 in local time ("Z" for UTC). */
                 time_t t = (time_t)created;
                 struct tm tm;
-                char stamp[64];
                 localtime_r(&t, &tm);
-                strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
                 struct berth_buf at = BERTH_BUF_INIT;
-                buf_puts(&at, stamp);
+                units_go_date_time(&at, &tm, 'T');
                 if (tm.tm_gmtoff == 0)
                         buf_putc(&at, 'Z');
                 else
@@ -176,7 +174,9 @@ static struct json *history_rows(const struct json *entries, bool human, bool no
                                    labs(tm.tm_gmtoff) / 3600, labs(tm.tm_gmtoff) % 3600 / 60);
                 json_set_str(row, "CreatedAt", at.data);
                 struct berth_buf b = BERTH_BUF_INIT;
-                if (human)
+                if (human && created <= 0)
+                        buf_puts(&b, "N/A"); /* docker's history: no (or the zero) time */
+                else if (human)
                         units_ago(&b, created, now);
                 else
                         buf_puts(&b, at.data);
@@ -468,18 +468,25 @@ static int run_rmi(struct cli_ctx *ctx, const struct cli_flagset *fs)
         _cleanup_free_ char *both = cli_flag_bool(fs, "force") && cli_flag_bool(fs, "no-prune")
                                         ? xstrdup("force=1&noprune=1")
                                         : NULL;
-        int code = 0;
+        /* As docker: the errors after everything removed; with -f, missing images are
+         * reported but are no failure. */
+        _cleanup_buf_ struct berth_buf errors = BERTH_BUF_INIT;
+        bool fatal = false;
         for (size_t i = 0; i < fs->n_args; i++) {
                 _cleanup_free_ char *path = image_path(fs->args[i], "");
                 struct cli_response resp;
                 _cleanup_error_ struct berth_error *err = NULL;
                 if (cli_client_request(c, "DELETE", path, both ? both : query, NULL, NULL, 0, &resp,
                                        &err) < 0) {
+                        if (errors.len)
+                                fputs(errors.data, ctx->err);
                         fprintf(ctx->err, "%s\n", berth_error_msg(err));
                         return 1;
                 }
                 if (resp.status != 200) {
-                        code = cli_daemon_error(ctx, &resp);
+                        _cleanup_free_ char *m = cli_error_message(&resp);
+                        buf_printf(&errors, "Error response from daemon: %s\n", m);
+                        fatal |= resp.status != 404;
                         cli_response_release(&resp);
                         continue;
                 }
@@ -498,7 +505,10 @@ static int run_rmi(struct cli_ctx *ctx, const struct cli_flagset *fs)
                 }
                 cli_response_release(&resp);
         }
-        return code;
+        if (!errors.len)
+                return 0;
+        fputs(errors.data, ctx->err);
+        return fatal || !cli_flag_bool(fs, "force") ? 1 : 0;
 }
 
 /* ---- image inspect ---- */
@@ -521,13 +531,48 @@ static void four_space_indent(struct berth_buf *out, const char *pretty)
         }
 }
 
+/*
+ * -f: docker executes the template over its image struct, then over the raw JSON as a map
+ * with missingkey=error; over the JSON alone, the struct's fields the JSON may leave out read
+ * as their zero values, and any other missing key is docker's error.  A failing image's
+ * output is dropped, its error kept with the others, in order.
+ */
+static int inspect_format(const struct gotemplate *t, const struct json *img, struct berth_buf *out,
+                          struct berth_buf *errors)
+{
+        static const char zero_json[] = "{\"Variant\":\"\",\"OsVersion\":\"\"}";
+        _cleanup_json_ struct json *zero = NULL;
+        (void)json_parse(zero_json, sizeof(zero_json) - 1, &zero, NULL);
+        const struct gotemplate_object o = {img, NULL, zero};
+        _cleanup_buf_ struct berth_buf one = BERTH_BUF_INIT;
+        _cleanup_error_ struct berth_error *err = NULL;
+        if (gotemplate_exec_objects(t, img, &o, 1, GOTEMPLATE_MISSINGKEY_ERROR, &one, &err) < 0) {
+                buf_printf(errors, "template parsing error: %s\n", berth_error_msg(err));
+                return 1;
+        }
+        buf_append(out, one.data, one.len);
+        buf_putc(out, '\n');
+        return 0;
+}
+
 static int run_image_inspect(struct cli_ctx *ctx, const struct cli_flagset *fs)
 {
+        const char *format = cli_flag_string(fs, "format");
+        _cleanup_gotemplate_ struct gotemplate *t = NULL;
+        if (format && *format) {
+                _cleanup_free_ char *text = formatter_template_string(format);
+                _cleanup_error_ struct berth_error *terr = NULL;
+                if (gotemplate_parse(text, &t, &terr) < 0) {
+                        fprintf(ctx->err, "template parsing error: %s\n", berth_error_msg(terr));
+                        return 64;
+                }
+        }
         struct cli_client *c;
         if (connect_or_fail(ctx, &c) < 0)
                 return 1;
-        struct json *all = json_new_array();
-        struct berth_buf errors = BERTH_BUF_INIT;
+        _cleanup_json_ struct json *all = json_new_array();
+        _cleanup_buf_ struct berth_buf errors = BERTH_BUF_INIT;
+        _cleanup_buf_ struct berth_buf out = BERTH_BUF_INIT;
         int code = 0;
         for (size_t i = 0; i < fs->n_args; i++) {
                 _cleanup_free_ char *path = image_path(fs->args[i], "/json");
@@ -535,13 +580,13 @@ static int run_image_inspect(struct cli_ctx *ctx, const struct cli_flagset *fs)
                 _cleanup_error_ struct berth_error *err = NULL;
                 if (cli_client_request(c, "GET", path, NULL, NULL, NULL, 0, &resp, &err) < 0) {
                         fprintf(ctx->err, "%s\n", berth_error_msg(err));
-                        json_free(all);
-                        buf_release(&errors);
                         return 1;
                 }
                 struct json *j = NULL;
                 if (resp.status == 200 && json_parse(resp.body, resp.len, &j, NULL) == 0) {
                         json_array_append(all, j);
+                        if (t)
+                                code |= inspect_format(t, j, &out, &errors);
                 } else if (resp.status == 404) {
                         buf_printf(&errors, "Error: No such image: %s\n", fs->args[i]);
                         code = 1;
@@ -552,24 +597,9 @@ static int run_image_inspect(struct cli_ctx *ctx, const struct cli_flagset *fs)
                 }
                 cli_response_release(&resp);
         }
-        struct berth_buf out = BERTH_BUF_INIT;
-        const char *format = cli_flag_string(fs, "format");
-        if (format && *format) {
-                /* -f: one template result per image, as docker inspect --format. */
-                _cleanup_free_ char *text = formatter_template_string(format);
-                _cleanup_gotemplate_ struct gotemplate *t = NULL;
-                _cleanup_error_ struct berth_error *terr = NULL;
-                int r = gotemplate_parse(text, &t, &terr);
-                for (size_t i = 0; r == 0 && i < json_len(all); i++) {
-                        r = gotemplate_exec(t, all->arr.items[i], 0, &out, &terr);
-                        buf_putc(&out, '\n');
-                }
-                if (r < 0) {
-                        fprintf(ctx->err, "template parsing error: %s\n", berth_error_msg(terr));
-                        code = 1;
-                } else if (out.len) {
-                        fputs(out.data, ctx->out);
-                }
+        if (t) {
+                /* docker writes a newline when no image gave any output */
+                fputs(out.len ? out.data : "\n", ctx->out);
         } else {
                 _cleanup_free_ char *pretty =
                     json_dump(all, JSON_DUMP_PRETTY | JSON_DUMP_NO_ESCAPE_HTML);
@@ -579,9 +609,6 @@ static int run_image_inspect(struct cli_ctx *ctx, const struct cli_flagset *fs)
         fflush(ctx->out);
         if (errors.len)
                 fputs(errors.data, ctx->err);
-        buf_release(&out);
-        buf_release(&errors);
-        json_free(all);
         return code;
 }
 

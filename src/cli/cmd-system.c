@@ -5,7 +5,8 @@
  * version as the Client and Server sections with values in column 20, info as
  * docker 28 prints it, leaving out the lines about parts berth does not have
  * (contexts, containerd, runc, init, swarm details).  docker's "Go version"
- * line becomes "C compiler", which is what built berth.
+ * line becomes "C compiler", which is what built berth, and berth's "Built"
+ * time is its commit's, labelled "(commit time)".
  *
  * Never: print a value the daemon did not send as if it had (missing fields
  * print empty, as docker does).
@@ -52,6 +53,13 @@ static char *client_build_time(void)
         return xstrdup(s);
 }
 
+/* berth stamps the time of the commit it was built from, not of the build (so that builds
+ * are reproducible); `version` says so beside docker's "Built:". */
+static char *commit_time_label(const char *when)
+{
+        return xasprintf("%s (commit time)", when);
+}
+
 static void render_server_version(struct berth_buf *b, const struct json *v)
 {
         const char *platform = json_str(json_get(json_get(v, "Platform"), "Name"));
@@ -77,7 +85,10 @@ static void render_server_version(struct berth_buf *b, const struct json *v)
                                 line(b, "  Go version:", go);
                         line(b, "  Git commit:", json_str(json_get(d, "GitCommit")));
                         _cleanup_free_ char *built = ansic_time(json_str(json_get(d, "BuildTime")));
-                        line(b, "  Built:", built);
+                        /* a berthd (it names its C compiler) stamps its commit's time */
+                        _cleanup_free_ char *shown =
+                            cc && *cc && *built ? commit_time_label(built) : xstrdup(built);
+                        line(b, "  Built:", shown);
                         _cleanup_free_ char *osarch =
                             xasprintf("%s/%s", json_str(json_get(d, "Os")) ?: "",
                                       json_str(json_get(d, "Arch")) ?: "");
@@ -122,25 +133,61 @@ static int fetch_json(struct cli_ctx *ctx, struct cli_client *c, const char *pat
         return 0;
 }
 
-/* --format: "json" or a Go template over data, then a newline, as docker prints it. */
-static int print_format(struct cli_ctx *ctx, const char *format, const struct json *data)
+/*
+ * --format: "json" or a Go template named name over data, then a newline, as docker prints
+ * it; objects says which objects of data are Go structs.  A template that does not parse
+ * exits 64; one that fails leaves what it wrote and the newline on stdout, and exits 1.
+ */
+static int print_format(struct cli_ctx *ctx, const char *name, const char *format,
+                        const struct json *data, const struct gotemplate_object *objects,
+                        size_t n_objects)
 {
         const char *text = strcmp(format, "json") == 0 ? "{{json .}}" : format;
         _cleanup_gotemplate_ struct gotemplate *t = NULL;
         _cleanup_error_ struct berth_error *err = NULL;
-        struct berth_buf out = BERTH_BUF_INIT;
-        int r = gotemplate_parse(text, &t, &err);
-        if (r == 0)
-                r = gotemplate_exec(t, data, 0, &out, &err);
-        if (r < 0) {
-                buf_release(&out);
+        if (gotemplate_parse_named(name, text, &t, &err) < 0) {
                 fprintf(ctx->err, "template parsing error: %s\n", berth_error_msg(err));
-                return 1;
+                return 64;
         }
+        _cleanup_buf_ struct berth_buf out = BERTH_BUF_INIT;
+        int r = gotemplate_exec_objects(t, data, objects, n_objects, 0, &out, &err);
         buf_putc(&out, '\n');
         fputs(out.data, ctx->out);
-        buf_release(&out);
+        if (r < 0) {
+                fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                return 1;
+        }
         return 0;
+}
+
+/* docker's version template data: versionInfo{Client, Server}, Go structs all (their
+ * omitempty fields read as zero when the JSON leaves them out). */
+static int print_version_format(struct cli_ctx *ctx, const char *format, const struct json *data)
+{
+        _cleanup_json_ struct json *client_zero = NULL, *server_zero = NULL, *comp_zero = NULL;
+        static const char cz[] = "{\"GoVersion\":\"\",\"Context\":\"\",\"Platform\":null}";
+        static const char sz[] = "{\"Experimental\":false}";
+        static const char kz[] = "{\"Details\":null}";
+        (void)json_parse(cz, sizeof(cz) - 1, &client_zero, NULL);
+        (void)json_parse(sz, sizeof(sz) - 1, &server_zero, NULL);
+        (void)json_parse(kz, sizeof(kz) - 1, &comp_zero, NULL);
+        const struct json *server = json_get(data, "Server");
+        const struct json *comps = json_get(server, "Components");
+        size_t n = 4 + (json_is(comps, JSON_ARRAY) ? json_len(comps) : 0);
+        _cleanup_free_ struct gotemplate_object *o = xcalloc(n, sizeof(*o));
+        size_t k = 0;
+        o[k++] = (struct gotemplate_object){data, "system.versionInfo", NULL};
+        o[k++] = (struct gotemplate_object){json_get(data, "Client"), "system.clientVersion",
+                                            client_zero};
+        if (json_is(server, JSON_OBJECT)) {
+                o[k++] = (struct gotemplate_object){server, "*types.Version", server_zero};
+                o[k++] = (struct gotemplate_object){json_get(server, "Platform"),
+                                                    "struct { Name string }", NULL};
+        }
+        for (size_t i = 0; json_is(comps, JSON_ARRAY) && i < json_len(comps); i++)
+                o[k++] = (struct gotemplate_object){comps->arr.items[i], "types.ComponentVersion",
+                                                    comp_zero};
+        return print_format(ctx, "version", format, data, o, k);
 }
 
 static int run_version(struct cli_ctx *ctx, const struct cli_flagset *fs)
@@ -173,7 +220,7 @@ static int run_version(struct cli_ctx *ctx, const struct cli_flagset *fs)
                 json_set_str(cl, "Arch", si.go_arch);
                 json_set_str(cl, "BuildTime", built);
                 json_object_set(data, "Server", server ? json_copy(server) : json_new_null());
-                int code = print_format(ctx, format, data);
+                int code = print_version_format(ctx, format, data);
                 json_free(data);
                 berth_sysinfo_release(&si);
                 if (r < 0)
@@ -189,7 +236,8 @@ static int run_version(struct cli_ctx *ctx, const struct cli_flagset *fs)
         line(&b, " API version:", api);
         line(&b, " C compiler:", berth_compiler);
         line(&b, " Git commit:", berth_git_commit);
-        line(&b, " Built:", built);
+        _cleanup_free_ char *shown = *built ? commit_time_label(built) : xstrdup("");
+        line(&b, " Built:", shown);
         line(&b, " OS/Arch:", osarch);
         if (server)
                 render_server_version(&b, server);
@@ -391,7 +439,7 @@ static int run_info(struct cli_ctx *ctx, const struct cli_flagset *fs)
                 struct json *ci = json_object_set(data, "ClientInfo", json_new_object());
                 json_set_bool(ci, "Debug", ctx->debug);
                 json_set_str(ci, "Version", berth_version);
-                r = print_format(ctx, format, data);
+                r = print_format(ctx, "", format, data, NULL, 0);
                 json_free(data);
                 return r;
         }

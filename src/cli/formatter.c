@@ -258,6 +258,18 @@ static void set_buf(struct json *row, const char *key, struct berth_buf *b)
                 b->data[0] = '\0';
 }
 
+/* Go's time.Time.String() of a Unix time in local time: "2006-01-02 15:04:05 -0700 MST". */
+static void go_time_string(struct berth_buf *b, int64_t unix_time)
+{
+        time_t tt = (time_t)unix_time;
+        struct tm tm;
+        char zone[64];
+        localtime_r(&tt, &tm);
+        units_go_date_time(b, &tm, ' ');
+        strftime(zone, sizeof(zone), " %z %Z", &tm);
+        buf_puts(b, zone);
+}
+
 static void add_image_row(struct json *rows, const struct json *img, bool no_trunc, int64_t now,
                           const char *repo, const char *tag, const char *digest)
 {
@@ -273,13 +285,11 @@ static void add_image_row(struct json *rows, const struct json *img, bool no_tru
         else
                 buf_printf(&b, "%lld", (long long)containers);
         set_buf(row, "Containers", &b);
-        time_t tt = (time_t)created;
-        struct tm tm;
-        char when[96];
-        localtime_r(&tt, &tm);
-        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z %Z", &tm);
-        json_set_str(row, "CreatedAt", when);
-        units_ago(&b, created, now);
+        go_time_string(&b, created);
+        set_buf(row, "CreatedAt", &b);
+        /* docker leaves CreatedSince empty for the zero time (its table then says N/A) */
+        if (created != UNITS_GO_ZERO_TIME)
+                units_ago(&b, created, now);
         set_buf(row, "CreatedSince", &b);
         json_set_str(row, "Digest", digest);
         const char *id = json_str(json_get(img, "Id"));
@@ -646,12 +656,8 @@ static void add_container_row(struct json *rows, struct json *methods, const str
         gotemplate_quote(&b, cut, strlen(cut));
         set_buf(row, "Command", &b);
         int64_t created = get_int(c, "Created", 0);
-        time_t tt = (time_t)created;
-        struct tm tm;
-        char when[96];
-        localtime_r(&tt, &tm);
-        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z %Z", &tm);
-        json_set_str(row, "CreatedAt", when);
+        go_time_string(&b, created);
+        set_buf(row, "CreatedAt", &b);
         const char *id = json_str(json_get(c, "Id"));
         _cleanup_free_ char *short_id = units_truncate_id(id ? id : "");
         json_set_str(row, "ID", trunc ? short_id : (id ? id : ""));

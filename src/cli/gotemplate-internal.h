@@ -64,6 +64,7 @@ struct node {
 
 struct gotemplate {
         char *text;
+        char *name; /* in errors: "template: NAME:1:2: executing \"NAME\" …" */
         struct node *root;
 };
 

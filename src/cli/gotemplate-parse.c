@@ -651,6 +651,7 @@ struct parser {
         int action_line; /* line of the action being parsed, 0 between actions (Go's actionLine) */
         struct berth_error **err;
         bool failed;
+        const char *name;
 };
 
 static const struct item *p_next(struct parser *p)
@@ -712,7 +713,7 @@ _printf_(2, 3) static void *p_error(struct parser *p, const char *fmt, ...)
         if (vasprintf(&m, fmt, ap) < 0)
                 berth_oom();
         va_end(ap);
-        berth_error_set(p->err, EINVAL, "template: :%d: %s",
+        berth_error_set(p->err, EINVAL, "template: %s:%d: %s", p->name,
                         gt_line_of(p->lx->in, p->lx->items[p->hi].pos), m);
         return NULL;
 }
@@ -1382,16 +1383,24 @@ void gotemplate_free(struct gotemplate *t)
                 return;
         node_free(t->root);
         free(t->text);
+        free(t->name);
         free(t);
 }
 
 int gotemplate_parse(const char *text, struct gotemplate **ret, struct berth_error **err)
 {
+        return gotemplate_parse_named("", text, ret, err);
+}
+
+int gotemplate_parse_named(const char *name, const char *text, struct gotemplate **ret,
+                           struct berth_error **err)
+{
         struct gotemplate *t = xcalloc(1, sizeof(*t));
         t->text = xstrdup(text);
+        t->name = xstrdup(name);
         struct lexer lx = {.in = t->text, .len = strlen(t->text)};
         lex_all(&lx);
-        struct parser p = {.lx = &lx, .err = err};
+        struct parser p = {.lx = &lx, .err = err, .name = t->name};
         strs_add(&p.vars, &p.nvars, "$", 1);
         t->root = node_new(N_LIST, 0);
         while (!p.failed && p_peek(&p)->type != IT_EOF) {

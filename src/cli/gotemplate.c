@@ -67,7 +67,9 @@ struct state {
         size_t nslices;
         const struct json *root; /* with root_type: the data, a Go struct */
         const char *root_type;
-        const struct json *methods; /* the struct's one-argument methods */
+        const struct json *methods;              /* the struct's one-argument methods */
+        const struct gotemplate_object *objects; /* structs and maps described by the caller */
+        size_t n_objects;
 };
 
 static const struct tval NO_VALUE = {NULL, false};
@@ -81,7 +83,7 @@ _printf_(2, 3) static int x_error(struct state *s, const char *fmt, ...)
                 berth_oom();
         va_end(ap);
         if (!s->node)
-                return berth_error_set(s->err, EINVAL, "template: : %s", m);
+                return berth_error_set(s->err, EINVAL, "template: %s: %s", s->t->name, m);
         const char *text = s->t->text;
         size_t pos = s->node->pos;
         int line = gt_line_of(text, pos);
@@ -94,8 +96,8 @@ _printf_(2, 3) static int x_error(struct state *s, const char *fmt, ...)
                 col = pos - (size_t)(nl + 1 - text);
         _cleanup_buf_ struct berth_buf ctx = BERTH_BUF_INIT;
         gt_node_string(&ctx, s->node);
-        return berth_error_set(s->err, EINVAL, "template: :%d:%zu: executing \"\" at <%s>: %s",
-                               line, col, ctx.data ? ctx.data : "", m);
+        return berth_error_set(s->err, EINVAL, "template: %s:%d:%zu: executing \"%s\" at <%s>: %s",
+                               s->t->name, line, col, s->t->name, ctx.data ? ctx.data : "", m);
 }
 
 static const struct json *own(struct state *s, struct json *j)
@@ -253,10 +255,33 @@ static int eval_field(struct state *s, const char *name, bool has_args, struct t
                         return x_error(s, "wrong number of args for %s: want 0 got 1", name);
                 return 0;
         }
+        const struct gotemplate_object *o = NULL;
+        for (size_t i = 0; recv.j->type == JSON_OBJECT && i < s->n_objects; i++)
+                if (s->objects[i].object == recv.j)
+                        o = &s->objects[i];
+        if (o && o->type) {
+                ret->j = json_get(recv.j, name);
+                if (!ret->j)
+                        ret->j = json_get(o->zero, name);
+                ret->boxed = false;
+                if (!ret->j)
+                        return x_error(s, "can't evaluate field %s in type %s", name, o->type);
+                if (has_args)
+                        return x_error(s, "%s has arguments but cannot be invoked as function",
+                                       name);
+                return 0;
+        }
         if (recv.j->type == JSON_OBJECT) {
                 if (has_args)
                         return x_error(s, "%s is not a method but has arguments", name);
                 ret->j = json_get(recv.j, name);
+                if (!ret->j && o)
+                        ret->j = json_get(o->zero, name);
+                if (!ret->j && (s->flags & GOTEMPLATE_MISSINGKEY_ERROR)) {
+                        _cleanup_buf_ struct berth_buf q = BERTH_BUF_INIT;
+                        gotemplate_quote(&q, name, strlen(name));
+                        return x_error(s, "map has no entry for key %s", q.data);
+                }
                 /* map[string]interface{} elements are interfaces; map[string]string ones are not */
                 ret->boxed = !gt_object_all_strings(recv.j);
                 return 0;
@@ -1620,6 +1645,27 @@ int gotemplate_exec(const struct gotemplate *t, const struct json *data, unsigne
                     struct berth_buf *out, struct berth_error **err)
 {
         return gotemplate_exec_typed(t, data, NULL, NULL, flags, out, err);
+}
+
+int gotemplate_exec_objects(const struct gotemplate *t, const struct json *data,
+                            const struct gotemplate_object *objects, size_t n_objects,
+                            unsigned flags, struct berth_buf *out, struct berth_error **err)
+{
+        struct state s = {.t = t,
+                          .out = out,
+                          .flags = flags,
+                          .err = err,
+                          .objects = objects,
+                          .n_objects = n_objects};
+        struct tval root = unbox((struct tval){data, false});
+        push_var(&s, "$", root);
+        buf_append(out, "", 0);
+        int r = walk(&s, root, t->root);
+        arena_release(&s, 0);
+        free(s.arena);
+        free(s.slices);
+        free(s.vars);
+        return r < 0 ? r : 0;
 }
 
 int gotemplate_exec_typed(const struct gotemplate *t, const struct json *data,

@@ -53,10 +53,28 @@ enum gotemplate_flags {
          * table format over the header map yields the column names.
          */
         GOTEMPLATE_HEADER = 1 << 0,
+        /* Go's Option("missingkey=error"): a key missing from a map is the error "map has
+         * no entry for key \"X\"" instead of "<no value>" (docker inspect's --format). */
+        GOTEMPLATE_MISSINGKEY_ERROR = 1 << 1,
+};
+
+/*
+ * An object of the data that Go would see as a struct (type set) or as a map with
+ * known keys (type NULL).  zero holds the values of keys the object may leave out
+ * (a struct's omitempty fields): {{.Experimental}} reads false where the JSON has
+ * no key.  Any other key missing from a struct is "can't evaluate field X in type T".
+ */
+struct gotemplate_object {
+        const struct json *object;
+        const char *type;
+        const struct json *zero;
 };
 
 /* Parse a template; the error reads "template: :LINE: reason". */
 int gotemplate_parse(const char *text, struct gotemplate **ret, struct berth_error **err);
+/* The same, named as Go's template.New(name): "template: version:1: …" in every error. */
+int gotemplate_parse_named(const char *name, const char *text, struct gotemplate **ret,
+                           struct berth_error **err);
 void gotemplate_free(struct gotemplate *t);
 static inline void gotemplate_freep(struct gotemplate **t)
 {
@@ -82,6 +100,11 @@ int gotemplate_exec(const struct gotemplate *t, const struct json *data, unsigne
 int gotemplate_exec_typed(const struct gotemplate *t, const struct json *data,
                           const char *root_type, const struct json *methods, unsigned flags,
                           struct berth_buf *out, struct berth_error **err);
+
+/* gotemplate_exec with objects the data holds described as above. */
+int gotemplate_exec_objects(const struct gotemplate *t, const struct json *data,
+                            const struct gotemplate_object *objects, size_t n_objects,
+                            unsigned flags, struct berth_buf *out, struct berth_error **err);
 
 /* Go's strconv.Quote of s[0..len), appended to out. */
 void gotemplate_quote(struct berth_buf *out, const char *s, size_t len);

@@ -526,7 +526,7 @@ static int load_image(struct loader *ld, const char *config_digest, char *const 
                         recs[i].size = berth_layers_size(l, chains[i]);
                         r = 0;
                 } else if (r == 0) {
-                        recs[i].size = res.size;
+                        recs[i].size = res.unpacked_size;
                 } else {
                         berth_error_prefix(err, "archive: layer %zu of %s", i + 1, config_digest);
                 }

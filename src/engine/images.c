@@ -393,8 +393,35 @@ static int remove_locked(struct berth_engine *e, const char *name, bool force, s
                 if (r < 0)
                         return r;
                 untag_action(actions, full);
-                /* Other tags left: the image stays. */
-                size_t left = 0;
+                /* dockerd: once a repository has no tag left, its digest references go too. */
+                _cleanup_free_ char *repo = image_ref_name(nref);
+                bool repo_tagged = false;
+                for (size_t i = 0; img->repo_tags[i]; i++) {
+                        _cleanup_free_ char *tr = repo_of(img->repo_tags[i]);
+                        if (strcmp(img->repo_tags[i], full) != 0 && strcmp(tr, repo) == 0)
+                                repo_tagged = true;
+                }
+                char **digests = xcalloc(1, sizeof(char *));
+                for (size_t i = 0; img->repo_digests[i]; i++) {
+                        const char *d = img->repo_digests[i];
+                        _cleanup_free_ char *dr = repo_of(d);
+                        if (strcmp(d, full) == 0)
+                                continue;
+                        if (nref->digest || repo_tagged || strcmp(dr, repo) != 0) {
+                                strv_add(&digests, d);
+                                continue;
+                        }
+                        r = exec_bind(e, "DELETE FROM repo_digests WHERE name = ?1", d, NULL, err);
+                        if (r < 0) {
+                                strv_free(digests);
+                                return r;
+                        }
+                        untag_action(actions, d);
+                }
+                strv_free(img->repo_digests);
+                img->repo_digests = digests;
+                /* Any name left, tag or digest: the image stays. */
+                size_t left = digests[0] ? 1 : 0;
                 for (size_t i = 0; img->repo_tags[i]; i++)
                         if (strcmp(img->repo_tags[i], full) != 0)
                                 left++;
@@ -402,13 +429,6 @@ static int remove_locked(struct berth_engine *e, const char *name, bool force, s
                         *ret_img = TAKE_PTR(img); /* for the event: untagged, not deleted */
                         return 0;
                 }
-                /* Only digests of the same name left (or none): the image goes. */
-                char **digests = NULL;
-                for (size_t i = 0; img->repo_digests[i]; i++)
-                        if (strcmp(img->repo_digests[i], full) != 0)
-                                strv_add(&digests, img->repo_digests[i]);
-                strv_free(img->repo_digests);
-                img->repo_digests = digests ? digests : xcalloc(1, sizeof(char *));
         } else {
                 /* By ID: refuse when several repositories share it, unless forced. */
                 _cleanup_free_ char *first_repo = NULL;

@@ -11,7 +11,8 @@
  * Name resolution is dockerd's: a full ID (with or without "sha256:"), then a
  * reference (normalised; ":latest" added when neither tag nor digest is
  * given), then a unique ID prefix.  Deletion follows `docker rmi`: a name
- * removes that name, and the image goes when no name is left; an ID removes
+ * removes that name (a repository's last tag takes the repository's digest
+ * references with it), and the image goes when no name is left; an ID removes
  * every name, refusing (-EBUSY) when names from several repositories point at
  * it unless forced.
  *

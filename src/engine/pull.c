@@ -192,8 +192,8 @@ static void run_job(struct layer_job *j)
         memset(&res, 0, sizeof(res));
         j->r = layer_ingest_commit(j->ingest, &res, &j->err);
         j->ingest = NULL;
-        if (j->r == 0 && res.size)
-                j->size = (int64_t)res.size;
+        if (j->r == 0 && res.unpacked_size)
+                j->size = (int64_t)res.unpacked_size;
 }
 
 static void *pool_thread(void *arg)
@@ -315,7 +315,8 @@ static int pull_one(struct pull *p, const struct image_ref *ref,
         bool image_known = false, up_to_date = false;
 
         const char *what = ref->digest ? ref->digest : ref->tag;
-        int r = registry_resolve(p->repo, what, platform, &img, err);
+        struct registry_manifest top;
+        int r = registry_manifest_get(p->repo, what, &top, err);
         if (r < 0) {
                 if (r == -ENOENT)
                         r = berth_error_prefix(err, "manifest for %s not found", familiar);
@@ -328,9 +329,23 @@ static int pull_one(struct pull *p, const struct image_ref *ref,
                 _cleanup_free_ char *st = xasprintf("Pulling from %s", ref->path);
                 _cleanup_free_ char *id = ref->digest ? image_ref_string(ref) : xstrdup(what);
                 r = emit_msg(p, status_msg(st, id));
-                if (r < 0)
+                if (r < 0) {
+                        registry_manifest_release(&top);
                         goto cancelled;
+                }
         }
+        /* Then the platform, in the stream as dockerd reports a list without it. */
+        r = registry_resolve_top(p->repo, what, &top, platform, &img, err);
+        if (r == -ENOEXEC) {
+                _cleanup_free_ char *want =
+                    platform ? oci_platform_format(platform) : xstrdup("linux/amd64");
+                log_info("pull %s: %s", familiar, berth_error_msg(err ? *err : NULL));
+                berth_error_freep(err);
+                r = berth_error_set(
+                    err, ENOENT, "no matching manifest for %s in the manifest list entries", want);
+        }
+        if (r < 0)
+                goto out;
         const struct oci_manifest *m = img.parsed;
         r = fetch_config(p, &m->config, &cfg_body, &cfg_len, err);
         if (r == 0)

@@ -612,6 +612,11 @@ static int on_entry(void *ud, const struct tar_entry *e, struct berth_error **er
         int r = open_parent(u, e->path, dir, &pfd, err);
         if (r < 0)
                 return r;
+        /* As dockerd sizes a layer: file bytes and link texts; a hard link adds nothing. */
+        if (e->type == TAR_FILE)
+                u->unpacked_size += e->size;
+        else if (e->type == TAR_SYMLINK)
+                u->unpacked_size += strlen(e->linkname);
         switch (e->type) {
         case TAR_DIR:
                 return make_dir(u, e, pfd, base, full, err);

@@ -76,6 +76,8 @@ struct layer_unpack {
         /* directories whose times are set at the end */
         struct layer_unpack_dirtime *dirs;
         size_t n_dirs, cap_dirs;
+        /* docker's size of the layer: regular file bytes and symlink target lengths */
+        uint64_t unpacked_size;
 };
 
 extern const struct tar_ops layer_unpack_ops;

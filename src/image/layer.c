@@ -553,6 +553,7 @@ int layer_apply_finish(struct layer_apply *la, struct layer_result *res, struct 
                 digest_final(la->md_diff, out.diff_id);
         out.compressed_size = la->comp_size;
         out.size = la->size;
+        out.unpacked_size = la->u.unpacked_size;
         out.entries = tar_reader_entries(la->tar);
         out.compression = la->comp;
         if (la->expected_digest && strcmp(la->expected_digest, out.digest) != 0) {

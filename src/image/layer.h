@@ -65,7 +65,11 @@ struct layer_result {
         char digest[72];   /* sha256:… of the bytes pushed in ("" with no_digest) */
         char diff_id[72];  /* sha256:… of the uncompressed tar */
         char chain_id[72]; /* sha256:… naming layers/<hex> */
-        uint64_t compressed_size, size, entries;
+        uint64_t compressed_size, size, entries; /* size: bytes of the uncompressed tar */
+        /* What dockerd reports as the layer's size (its walk of the unpacked directory):
+         * regular files' bytes plus symlinks' target lengths, a hard-linked file once.
+         * Counted from the tar as it unpacks, so a path the tar writes twice counts twice. */
+        uint64_t unpacked_size;
         enum layer_compression compression;
 };
 

@@ -383,45 +383,176 @@ void oci_platform_normalize(struct oci_platform *p)
         }
 }
 
+/* Go's %q of a short ASCII-ish string, for containerd's parse errors. */
+static char *go_quote(const char *s)
+{
+        struct berth_buf b = BERTH_BUF_INIT;
+        buf_putc(&b, '"');
+        for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+                if (*c == '"' || *c == '\\')
+                        buf_printf(&b, "\\%c", *c);
+                else if (*c < 0x20 || *c == 0x7f)
+                        buf_printf(&b, "\\x%02x", *c);
+                else
+                        buf_putc(&b, (char)*c);
+        }
+        buf_putc(&b, '"');
+        return buf_steal(&b);
+}
+
+static bool in_list(const char *s, const char *const *list)
+{
+        for (size_t i = 0; list[i]; i++)
+                if (strcmp(s, list[i]) == 0)
+                        return true;
+        return false;
+}
+
+/* Go's GOOS and GOARCH values, as containerd's isKnownOS / isKnownArch. */
+static const char *const known_os[] = {
+    "aix",  "android", "darwin",  "dragonfly", "freebsd", "hurd",   "illumos", "ios", "js", "linux",
+    "nacl", "netbsd",  "openbsd", "plan9",     "solaris", "wasip1", "windows", "zos", NULL};
+static const char *const known_arch[] = {"386",    "amd64",    "amd64p32",  "arm",         "armbe",
+                                         "arm64",  "arm64be",  "loong64",   "mips",        "mipsle",
+                                         "mips64", "mips64le", "mips64p32", "mips64p32le", "ppc",
+                                         "ppc64",  "ppc64le",  "riscv",     "riscv64",     "s390",
+                                         "s390x",  "sparc",    "sparc64",   "wasm",        NULL};
+
+static void lower(char *s)
+{
+        for (; s && *s; s++)
+                *s = (char)tolower((unsigned char)*s);
+}
+
+/* containerd's normalizeOS */
+static char *parse_os(const char *s)
+{
+        char *os = xstrdup(s);
+        lower(os);
+        if (strcmp(os, "macos") == 0)
+                set_str(&os, "darwin");
+        return os;
+}
+
+/* containerd's normalizeArch: the names docker's --platform takes (empty variant: NULL). */
+static void parse_arch(const char *a, const char *v, struct oci_platform *p)
+{
+        char *arch = xstrdup(a), *var = xstrdup(v);
+        lower(arch);
+        lower(var);
+        if (strcmp(arch, "i386") == 0) {
+                set_str(&arch, "386");
+                var[0] = '\0';
+        } else if (strcmp(arch, "x86_64") == 0 || strcmp(arch, "x86-64") == 0 ||
+                   strcmp(arch, "amd64") == 0) {
+                set_str(&arch, "amd64");
+                if (strcmp(var, "v1") == 0)
+                        var[0] = '\0';
+        } else if (strcmp(arch, "aarch64") == 0 || strcmp(arch, "arm64") == 0) {
+                set_str(&arch, "arm64");
+                if (strcmp(var, "8") == 0 || strcmp(var, "v8") == 0)
+                        var[0] = '\0';
+        } else if (strcmp(arch, "armhf") == 0) {
+                set_str(&arch, "arm");
+                set_str(&var, "v7");
+        } else if (strcmp(arch, "armel") == 0) {
+                set_str(&arch, "arm");
+                set_str(&var, "v6");
+        } else if (strcmp(arch, "arm") == 0) {
+                if (!*var || strcmp(var, "7") == 0)
+                        set_str(&var, "v7");
+                else if (strcmp(var, "5") == 0 || strcmp(var, "6") == 0 || strcmp(var, "8") == 0) {
+                        char *vn = xasprintf("v%s", var);
+                        free(var);
+                        var = vn;
+                }
+        }
+        p->architecture = arch;
+        if (*var)
+                p->variant = var;
+        else
+                free(var);
+}
+
+static bool spec_component_ok(const char *s)
+{
+        if (!*s)
+                return false;
+        for (; *s; s++)
+                if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-')
+                        return false;
+        return true;
+}
+
 int oci_platform_parse(const char *s, struct oci_platform *ret, struct berth_error **err)
 {
         memset(ret, 0, sizeof(*ret));
-        if (!s || !*s)
-                return berth_error_set(err, EINVAL, "platform: empty");
+        if (!s)
+                s = "";
+        _cleanup_free_ char *q = go_quote(s);
+        if (strchr(s, '*'))
+                return berth_error_set(err, EINVAL,
+                                       "%s: wildcards not yet supported: invalid argument", q);
         _cleanup_free_ char *copy = xstrdup(s);
         char *parts[4] = {NULL};
         size_t n = 0;
-        for (char *save = NULL, *tok = strtok_r(copy, "/", &save); tok;
-             tok = strtok_r(NULL, "/", &save)) {
-                if (n == 3)
-                        return berth_error_set(
-                            err, EINVAL, "platform '%s': too many parts, want os/arch[/variant]",
-                            s);
-                parts[n++] = tok;
+        for (char *part = copy;; n++) {
+                char *slash = strchr(part, '/');
+                if (slash)
+                        *slash = '\0';
+                if (!spec_component_ok(part)) {
+                        _cleanup_free_ char *qp = go_quote(part);
+                        return berth_error_set(err, EINVAL,
+                                               "%s is an invalid component of %s: platform "
+                                               "specifier component must match "
+                                               "\"^[A-Za-z0-9_-]+$\": invalid argument",
+                                               qp, q);
+                }
+                if (n < ELEMENTSOF(parts))
+                        parts[n] = part;
+                if (!slash)
+                        break;
+                part = slash + 1;
         }
-        for (size_t i = 0; i < n; i++)
-                for (const char *c = parts[i]; *c; c++)
-                        if (!isalnum((unsigned char)*c) && *c != '_' && *c != '-' && *c != '.')
-                                return berth_error_set(
-                                    err, EINVAL, "platform '%s': invalid character '%c'", s, *c);
-        if (n == 0 || s[0] == '/' || s[strlen(s) - 1] == '/' || strstr(s, "//"))
-                return berth_error_set(err, EINVAL, "platform '%s': want os/arch[/variant]", s);
-        if (n == 1) {
-                /* A lone word is an OS when it is one we know, else an architecture (as
-                 * containerd). */
-                bool os =
-                    strcasecmp(parts[0], "linux") == 0 || strcasecmp(parts[0], "windows") == 0 ||
-                    strcasecmp(parts[0], "darwin") == 0 || strcasecmp(parts[0], "freebsd") == 0;
-                ret->os = xstrdup(os ? parts[0] : "linux");
-                ret->architecture = xstrdup(os ? "amd64" : parts[0]);
-        } else {
-                ret->os = xstrdup(parts[0]);
-                ret->architecture = xstrdup(parts[1]);
-                if (n == 3)
-                        ret->variant = xstrdup(parts[2]);
+        n++;
+        switch (n) {
+        case 1:
+                /* A lone word is an OS when Go knows it (the architecture is then this
+                 * build's), else an architecture of Linux. */
+                ret->os = parse_os(parts[0]);
+                if (in_list(ret->os, known_os)) {
+                        ret->architecture = xstrdup("amd64");
+                        return 0;
+                }
+                set_str(&ret->os, "linux");
+                parse_arch(parts[0], "", ret);
+                if (ret->variant && strcmp(ret->architecture, "arm") == 0 &&
+                    strcmp(ret->variant, "v7") == 0)
+                        set_str(&ret->variant, NULL);
+                if (in_list(ret->architecture, known_arch))
+                        return 0;
+                oci_platform_release(ret);
+                return berth_error_set(err, EINVAL,
+                                       "%s: unknown operating system or architecture: invalid "
+                                       "argument",
+                                       q);
+        case 2:
+                ret->os = parse_os(parts[0]);
+                parse_arch(parts[1], "", ret);
+                if (ret->variant && strcmp(ret->architecture, "arm") == 0 &&
+                    strcmp(ret->variant, "v7") == 0)
+                        set_str(&ret->variant, NULL);
+                return 0;
+        case 3:
+                ret->os = parse_os(parts[0]);
+                parse_arch(parts[1], parts[2], ret);
+                if (!ret->variant && strcmp(ret->architecture, "arm64") == 0)
+                        ret->variant = xstrdup("v8");
+                return 0;
+        default:
+                return berth_error_set(err, EINVAL,
+                                       "%s: cannot parse platform specifier: invalid argument", q);
         }
-        oci_platform_normalize(ret);
-        return 0;
 }
 
 char *oci_platform_format(const struct oci_platform *p)

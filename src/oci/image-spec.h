@@ -96,7 +96,13 @@ struct oci_platform {
         char **features;    /* NULL when absent (reserved by the spec) */
 };
 
-/* Parse "os[/arch[/variant]]" ("linux/arm64/v8", "linux/amd64"), normalised. */
+/*
+ * Parse "os[/arch[/variant]]" as docker's --platform (containerd's platforms.Parse): names
+ * lowercased and normalised as it does (x86_64 → amd64, aarch64 → arm64, armhf → arm/v7,
+ * macos → darwin; "linux/arm" and "linux/arm64" keep no variant), a lone word an OS or an
+ * architecture Go knows; errors in its words ("\"x\": unknown operating system or
+ * architecture: invalid argument").  oci_platform_match() normalises further for matching.
+ */
 int oci_platform_parse(const char *s, struct oci_platform *ret, struct berth_error **err);
 /* Normalise names in place (x86_64 → amd64, arm64 variant → v8, amd64 variant dropped…). */
 void oci_platform_normalize(struct oci_platform *p);

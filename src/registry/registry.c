@@ -7,7 +7,9 @@
  * Pull operations try the endpoints in order (docker.io mirrors, then the
  * origin) and fall through to the next on any failure but cancellation; a
  * blob that broke off on one endpoint continues on the next from the byte it
- * reached.  A digest mismatch is final: the sink already holds the bad bytes,
+ * reached.  When all fail, the error names each endpoint's failure, and a
+ * mirror's answer (manifest unknown, a mismatch) decides the error when the
+ * origin could not be reached.  A digest mismatch is final: the sink already holds the bad bytes,
  * and the caller must drop them and may retry the pull.  Push only ever talks
  * to the origin.
  *
@@ -471,6 +473,62 @@ static struct reg_endpoint *origin(struct registry_repo *r)
         return &r->eps[r->n_eps - 1];
 }
 
+/*
+ * The failures of a pull's endpoints, tried in order (docker.io's mirrors, then the origin).
+ * When every one fails the user reads them all, mirrors first; and when the origin could not
+ * be reached, the answer a mirror gave decides the error (its "manifest unknown" is a 404).
+ */
+struct ep_failures {
+        struct berth_buf msg;
+        size_t n;
+        int answered; /* errno of the first endpoint that answered with an error, or 0 */
+};
+
+static bool unreachable(int code)
+{
+        return code == EHOSTUNREACH || code == ENETUNREACH || code == ECONNREFUSED ||
+               code == ETIMEDOUT;
+}
+
+/* Endpoint ep failed with rr and e (taken). */
+static void ep_failed(struct ep_failures *f, const struct reg_endpoint *ep, int rr,
+                      struct berth_error *e)
+{
+        if (f->msg.len)
+                buf_puts(&f->msg, "; ");
+        if (ep->mirror)
+                buf_printf(&f->msg, "mirror %s: ", ep->hostport);
+        buf_puts(&f->msg, berth_error_msg(e));
+        if (!f->answered && !unreachable(-rr))
+                f->answered = -rr;
+        f->n++;
+        berth_error_free(e);
+}
+
+/*
+ * How a loop over the endpoints ends, with rr and e (taken) from the last one tried: success,
+ * cancellation, an error that is ours (alone), or a lone endpoint's error read as they were;
+ * else every failure in one line.
+ */
+static int ep_finish(struct ep_failures *f, int rr, struct berth_error *e, bool alone,
+                     struct berth_error **err)
+{
+        if (rr >= 0 || rr == -ECANCELED || alone || f->n == 0) {
+                buf_release(&f->msg);
+                if (err && !*err)
+                        *err = e;
+                else
+                        berth_error_free(e);
+                return rr;
+        }
+        int code = unreachable(-rr) && f->answered ? f->answered : -rr;
+        buf_printf(&f->msg, "; %s", berth_error_msg(e));
+        berth_error_free(e);
+        rr = berth_error_set(err, code, "%s", f->msg.data);
+        buf_release(&f->msg);
+        return rr;
+}
+
 /* ---- ping --------------------------------------------------------------- */
 
 static int ping_once(struct registry_repo *r, struct reg_endpoint *ep, struct reg_response *resp,
@@ -563,12 +621,14 @@ out:
 
 int registry_ping(struct registry_repo *r, struct berth_error **err)
 {
+        struct ep_failures f = {BERTH_BUF_INIT, 0, 0};
         int rr = -EIO;
         for (size_t i = 0; i < r->n_eps; i++) {
-                berth_error_freep(err);
-                rr = reg_ping(r, &r->eps[i], err);
-                if (rr == 0 || rr == -ECANCELED)
-                        break;
+                struct berth_error *e = NULL;
+                rr = reg_ping(r, &r->eps[i], &e);
+                if (rr == 0 || rr == -ECANCELED || i + 1 == r->n_eps)
+                        return ep_finish(&f, rr, e, false, err);
+                ep_failed(&f, &r->eps[i], rr, e);
         }
         return rr;
 }
@@ -613,6 +673,12 @@ int registry_login(struct registry_repo *r, char **ret_identity_token, struct be
 }
 
 /* ---- manifests ---------------------------------------------------------- */
+
+/* What joins a repository and a reference in messages: "name:tag", "name@sha256:…". */
+static const char *ref_sep(const char *ref)
+{
+        return strchr(ref, ':') ? "@" : ":";
+}
 
 void registry_manifest_release(struct registry_manifest *m)
 {
@@ -694,14 +760,19 @@ int registry_manifest_get(struct registry_repo *r, const char *ref, struct regis
                 return berth_error_set(err, EINVAL, "get manifest: no repository");
         if ((rr = check_reference(ref, err)) < 0)
                 return rr;
+        struct ep_failures f = {BERTH_BUF_INIT, 0, 0};
         for (size_t i = 0; i < r->n_eps; i++) {
-                berth_error_freep(err);
-                rr = manifest_get_ep(r, &r->eps[i], ref, ret, err);
-                if (rr == 0 || rr == -ECANCELED)
+                struct berth_error *e = NULL;
+                rr = manifest_get_ep(r, &r->eps[i], ref, ret, &e);
+                if (rr == 0 || rr == -ECANCELED || i + 1 == r->n_eps) {
+                        rr = ep_finish(&f, rr, e, false, err);
                         break;
+                }
+                ep_failed(&f, &r->eps[i], rr, e);
         }
         if (rr < 0)
-                return berth_error_prefix(err, "%s/%s:%s", r->host, r->repository, ref);
+                return berth_error_prefix(err, "%s/%s%s%s", r->host, r->repository, ref_sep(ref),
+                                          ref);
         return 0;
 }
 
@@ -749,15 +820,19 @@ int registry_manifest_head(struct registry_repo *r, const char *ref, char **ret_
                 return berth_error_set(err, EINVAL, "head manifest: no repository");
         if ((rr = check_reference(ref, err)) < 0)
                 return rr;
+        struct ep_failures f = {BERTH_BUF_INIT, 0, 0};
         for (size_t i = 0; i < r->n_eps; i++) {
-                berth_error_freep(err);
-                rr =
-                    manifest_head_ep(r, &r->eps[i], ref, ret_digest, ret_media_type, ret_size, err);
-                if (rr == 0 || rr == -ECANCELED)
+                struct berth_error *e = NULL;
+                rr = manifest_head_ep(r, &r->eps[i], ref, ret_digest, ret_media_type, ret_size, &e);
+                if (rr == 0 || rr == -ECANCELED || i + 1 == r->n_eps) {
+                        rr = ep_finish(&f, rr, e, false, err);
                         break;
+                }
+                ep_failed(&f, &r->eps[i], rr, e);
         }
         if (rr < 0)
-                return berth_error_prefix(err, "%s/%s:%s", r->host, r->repository, ref);
+                return berth_error_prefix(err, "%s/%s%s%s", r->host, r->repository, ref_sep(ref),
+                                          ref);
         return 0;
 }
 
@@ -769,28 +844,23 @@ void registry_image_release(struct registry_image *img)
         img->parsed = NULL;
 }
 
-int registry_resolve(struct registry_repo *r, const char *ref, const struct oci_platform *platform,
-                     struct registry_image *ret, struct berth_error **err)
+int registry_resolve_top(struct registry_repo *r, const char *ref, struct registry_manifest *top,
+                         const struct oci_platform *platform, struct registry_image *ret,
+                         struct berth_error **err)
 {
-        struct registry_manifest top;
-        struct oci_platform def = {0};
+        static const struct oci_platform def = {.os = (char *)"linux",
+                                                .architecture = (char *)"amd64"};
         int rr;
         memset(ret, 0, sizeof(*ret));
-        if ((rr = registry_manifest_get(r, ref, &top, err)) < 0)
-                return rr;
-        if (top.kind == OCI_DOC_INDEX) {
+        if (top->kind == OCI_DOC_INDEX) {
                 _cleanup_oci_index_ struct oci_index *x = NULL;
-                ret->index = top;
-                if ((rr = oci_index_parse(top.body, top.len, &x, err)) < 0)
+                ret->index = *top;
+                memset(top, 0, sizeof(*top));
+                if ((rr = oci_index_parse(ret->index.body, ret->index.len, &x, err)) < 0)
                         goto fail;
-                if (!platform) {
-                        def.os = "linux";
-                        def.architecture = "amd64";
-                        platform = &def;
-                }
-                int i = oci_index_select(x, platform, err);
+                int i = oci_index_select(x, platform ? platform : &def, err);
                 if (i < 0) {
-                        rr = i;
+                        rr = i == -ENOENT ? -ENOEXEC : i;
                         goto fail;
                 }
                 const struct oci_descriptor *d = &x->manifests[i];
@@ -805,15 +875,27 @@ int registry_resolve(struct registry_repo *r, const char *ref, const struct oci_
                         goto fail;
                 }
         } else {
-                ret->manifest = top;
+                ret->manifest = *top;
+                memset(top, 0, sizeof(*top));
         }
         if ((rr = oci_manifest_parse(ret->manifest.body, ret->manifest.len, &ret->parsed, err)) < 0)
                 goto fail;
         return 0;
 fail:
-        berth_error_prefix(err, "%s/%s:%s", r->host, r->repository, ref);
+        berth_error_prefix(err, "%s/%s%s%s", r->host, r->repository, ref_sep(ref), ref);
         registry_image_release(ret);
         return rr;
+}
+
+int registry_resolve(struct registry_repo *r, const char *ref, const struct oci_platform *platform,
+                     struct registry_image *ret, struct berth_error **err)
+{
+        struct registry_manifest top;
+        memset(ret, 0, sizeof(*ret));
+        int rr = registry_manifest_get(r, ref, &top, err);
+        if (rr < 0)
+                return rr;
+        return registry_resolve_top(r, ref, &top, platform, ret, err);
 }
 
 /* ---- blobs: fetch ------------------------------------------------------- */
@@ -858,15 +940,20 @@ int registry_blob_fetch(struct registry_repo *r, const char *digest, int64_t siz
                                   .sink_delivered = &delivered,
                                   .sink_limit = size};
         rr = -EIO;
+        struct ep_failures f = {BERTH_BUF_INIT, 0, 0};
         for (size_t i = 0; i < r->n_eps; i++) {
                 struct reg_response resp = {.content_length = -1};
-                berth_error_freep(err);
-                rr = reg_send(r, &r->eps[i], &req, &resp, err);
+                struct berth_error *e = NULL;
+                rr = reg_send(r, &r->eps[i], &req, &resp, &e);
                 if (rr == 0 && resp.status != 200 && resp.status != 206)
-                        rr = reg_http_error(&resp, "get", err);
+                        rr = reg_http_error(&resp, "get", &e);
                 reg_response_release(&resp);
-                if (rr == 0 || rr == -ECANCELED || bs.failed)
+                /* A sink that refused is final, and its error is ours alone. */
+                if (rr == 0 || rr == -ECANCELED || bs.failed || i + 1 == r->n_eps) {
+                        rr = ep_finish(&f, rr, e, bs.failed, err);
                         break;
+                }
+                ep_failed(&f, &r->eps[i], rr, e);
         }
         _cleanup_free_ char *got = digester_final(&bs.d);
         if (rr < 0)
@@ -1119,7 +1206,8 @@ int registry_manifest_put(struct registry_repo *r, const char *ref, const char *
                                      resp.docker_content_digest, digest);
         reg_response_release(&resp);
         if (rr < 0)
-                return berth_error_prefix(err, "%s/%s:%s", r->host, r->repository, ref);
+                return berth_error_prefix(err, "%s/%s%s%s", r->host, r->repository, ref_sep(ref),
+                                          ref);
         if (ret_digest)
                 *ret_digest = TAKE_PTR(digest);
         return 0;
@@ -1201,12 +1289,15 @@ int registry_tags_list(struct registry_repo *r, char ***ret, struct berth_error 
                 return berth_error_set(err, EINVAL, "list tags: no repository");
         _cleanup_free_ char *path = xasprintf("/v2/%s/tags/list?n=1000", r->repository);
         int rr = -EIO;
+        struct ep_failures f = {BERTH_BUF_INIT, 0, 0};
         for (size_t i = 0; i < r->n_eps; i++) {
-                if (err)
-                        berth_error_freep(err);
-                rr = list_paged(r, &r->eps[i], path, "tags", ret, err);
-                if (rr == 0 || rr == -ECANCELED)
+                struct berth_error *e = NULL;
+                rr = list_paged(r, &r->eps[i], path, "tags", ret, &e);
+                if (rr == 0 || rr == -ECANCELED || i + 1 == r->n_eps) {
+                        rr = ep_finish(&f, rr, e, false, err);
                         break;
+                }
+                ep_failed(&f, &r->eps[i], rr, e);
         }
         return rr < 0 ? berth_error_prefix(err, "list tags of %s/%s", r->host, r->repository) : 0;
 }

@@ -146,10 +146,17 @@ struct registry_image {
 void registry_image_release(struct registry_image *img);
 
 /* Resolve a reference to one image manifest, choosing from an index by platform (NULL:
- * linux/amd64). */
+ * linux/amd64).  -ENOEXEC when the index has no manifest for the platform. */
 int registry_resolve(struct registry_repo *r, const char *reference,
                      const struct oci_platform *platform, struct registry_image *ret,
                      struct berth_error **err);
+/* The second half of registry_resolve, for a caller that reports between the halves (a
+ * pull says "Pulling from" once the reference exists, then picks the platform, as dockerd):
+ * from top, what registry_manifest_get() fetched for reference, to the image manifest.
+ * Takes top over, whatever the outcome. */
+int registry_resolve_top(struct registry_repo *r, const char *reference,
+                         struct registry_manifest *top, const struct oci_platform *platform,
+                         struct registry_image *ret, struct berth_error **err);
 
 /*
  * Sink for blob bytes (the store's ingest, a layer apply).  Each byte of the

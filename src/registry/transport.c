@@ -10,6 +10,8 @@
  * A body streamed to a sink survives a broken connection: the retry asks for
  * Range bytes=<delivered>- and, if the server ignores Range and starts over,
  * the bytes already delivered are skipped, so the sink sees each byte once.
+ * A complete answer of another size than expected is a size mismatch, final
+ * at once: retrying cannot change what the registry holds.
  *
  * Every handle shares one CURLSH (connections, DNS, TLS sessions) so parallel
  * layer downloads reuse connections; TLS settings come from the endpoint
@@ -266,6 +268,25 @@ static int check_resume(const struct reg_response *resp, uint64_t from, uint64_t
         return 0;
 }
 
+/* The whole body's size as the server states it: a 200's Content-Length, the total of a
+ * 206's Content-Range; -1 when it does not say. */
+static int64_t stated_size(const struct reg_response *resp)
+{
+        if (resp->status == 200)
+                return resp->content_length;
+        const char *slash = resp->content_range ? strchr(resp->content_range, '/') : NULL;
+        if (resp->status == 206 && slash && slash[1] >= '0' && slash[1] <= '9')
+                return strtoll(slash + 1, NULL, 10);
+        return -1;
+}
+
+static int size_mismatch(struct berth_error **err, int64_t stated, int64_t expected)
+{
+        return berth_error_set(err, EBADMSG,
+                               "size mismatch: the registry has %lld bytes, %lld expected",
+                               (long long)stated, (long long)expected);
+}
+
 static size_t write_cb(char *buf, size_t size, size_t nmemb, void *ud)
 {
         struct xfer *x = ud;
@@ -293,6 +314,13 @@ static size_t write_cb(char *buf, size_t size, size_t nmemb, void *ud)
                             &x->sink_err, EPROTO, "resume at byte %llu: bad Content-Range '%s'",
                             (unsigned long long)x->resume_from,
                             x->resp->content_range ? x->resp->content_range : "");
+                        return 0;
+                }
+                /* A blob of another size than the manifest says is wrong, not truncated:
+                 * refused before a byte reaches the sink, and never retried. */
+                int64_t stated = stated_size(x->resp);
+                if (req->sink_limit >= 0 && stated >= 0 && stated != req->sink_limit) {
+                        x->sink_error = size_mismatch(&x->sink_err, stated, req->sink_limit);
                         return 0;
                 }
         }
@@ -602,6 +630,9 @@ int reg_send(struct registry_repo *r, struct reg_endpoint *ep, const struct reg_
                         /* A complete-looking answer that stopped short of the expected size. */
                         if (req->sink_limit >= 0 &&
                             *req->sink_delivered < (uint64_t)req->sink_limit) {
+                                int64_t stated = stated_size(resp);
+                                if (stated >= 0 && stated != req->sink_limit)
+                                        return size_mismatch(err, stated, req->sink_limit);
                                 retry = !req->no_retry;
                                 why = xasprintf("truncated: received %llu of %lld bytes",
                                                 (unsigned long long)*req->sink_delivered,

@@ -504,6 +504,50 @@ def test_berth_version(daemon):
     assert "  Experimental:     false\n" in out
 
 
+def test_version_built_is_the_commit_time_labelled_so(daemon):
+    """berth stamps the commit's time, not the build's (reproducible builds): `version`
+    says so beside docker's "Built:", for the client and for a berthd server."""
+    from conftest import REPO
+    r = berth("version", host="unix://" + daemon.sock)
+    assert r.returncode == 0, r.stderr
+    commit = re.search(r"^ Git commit:\s+(\S+)$", r.stdout, re.M).group(1)
+    if commit == "unknown":  # built outside a git checkout: no time to show, no label
+        assert " Built:             \n" in r.stdout and "(commit time)" not in r.stdout
+        return
+    ct = subprocess.run(["git", "-C", REPO, "log", "-1", "--format=%ct", commit],
+                        capture_output=True, text=True, check=True).stdout.strip()
+    when = time.strftime("%a %b %e %H:%M:%S %Y", time.gmtime(int(ct)))
+    assert " Built:             %s (commit time)\n" % when in r.stdout, r.stdout
+    assert "  Built:            %s (commit time)\n" % when in r.stdout, r.stdout
+
+
+def test_version_format_with_a_missing_field_fails_as_docker(daemon):
+    """docker version's template sees Go structs: a field they lack is an error (exit
+    1, what was written and a newline on stdout); a field they have that the JSON
+    leaves out reads as its zero value; a template that does not parse exits 64."""
+    host = "unix://" + daemon.sock
+    cases = [
+        ("{{.Nope}}", "\n", 'template: version:1:2: executing "version" at <.Nope>: '
+         "can't evaluate field Nope in type system.versionInfo\n"),
+        ("{{.Client.Version}} {{.Client.Nope}}", "0.1.0 \n",
+         'template: version:1:29: executing "version" at <.Client.Nope>: '
+         "can't evaluate field Nope in type system.clientVersion\n"),
+        ("{{.Server.Nope}}", "\n", 'template: version:1:9: executing "version" at '
+         "<.Server.Nope>: can't evaluate field Nope in type *types.Version\n"),
+        ("{{.Server.Platform.Nope}}", "\n", 'template: version:1:9: executing "version" at '
+         "<.Server.Platform.Nope>: can't evaluate field Nope in type struct { Name string }\n"),
+    ]
+    for fmt, out, err in cases:
+        r = berth("version", "--format", fmt, host=host)
+        assert (r.returncode, r.stdout, r.stderr) == (1, out, err), fmt
+    r = berth("version", "--format", "{{.Server.Experimental}}|{{.Client.GoVersion}}|"
+              "{{(index .Server.Components 0).Name}}", host=host)
+    assert (r.returncode, r.stdout) == (0, "false||Engine\n"), r.stderr
+    r = berth("version", "--format", "{{.Nope", host=host)
+    assert (r.returncode, r.stdout, r.stderr) == \
+        (64, "", "template parsing error: template: version:1: unclosed action\n")
+
+
 def cgroup_version_from_mountinfo():
     with open("/proc/self/mountinfo") as f:
         for line in f:
@@ -592,6 +636,73 @@ def test_no_autostart_for_a_non_default_host(tmproot):
         assert not os.path.exists(sock)
     r = berth("version", host="unix://" + sock)
     assert r.returncode == 1 and "starting berthd" not in r.stderr
+
+
+def test_stdout_comes_before_the_error_in_one_pipe(daemon):
+    """stdout is flushed before an error goes to stderr, so `pull x 2>&1 | cat` keeps
+    docker's order."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    dead = "127.0.0.1:%d" % s.getsockname()[1]  # bound, never listening: refused at once
+    try:
+        e = {k: v for k, v in os.environ.items() if k not in ("BERTH_HOST", "DOCKER_HOST")}
+        r = subprocess.run([BERTH, "-H", "unix://" + daemon.sock, "pull", dead + "/nosuch"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=60, env=e)
+    finally:
+        s.close()
+    assert r.returncode == 1
+    lines = r.stdout.splitlines()
+    assert len(lines) == 2 and lines[0] == "Using default tag: latest", r.stdout
+    assert lines[1].startswith("Error response from daemon: "), r.stdout
+
+
+def test_a_socket_that_refuses_the_user_says_permission_denied(tmproot):
+    """A socket the user may not open is docker's "permission denied while trying to
+    connect to the … daemon socket", not "Is the daemon running?"."""
+    os.chmod(tmproot, 0o755)
+    path = os.path.join(tmproot, "root-only.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.bind(path)
+        s.listen(1)
+        os.chmod(path, 0o600)
+        home = os.path.join(tmproot, "home")
+        os.mkdir(home, 0o777)
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            BERTH, "-H", "unix://" + path, "version"], capture_output=True,
+                           text=True, timeout=30,
+                           env={"PATH": os.environ["PATH"], "HOME": home})
+    finally:
+        s.close()
+    assert r.returncode == 1
+    assert r.stderr == ('permission denied while trying to connect to the Berth daemon socket at '
+                        'unix://%s: Head "http://%s/_ping": dial unix %s: connect: permission '
+                        'denied\n' % (path, path.replace("/", "%2F"), path)), r.stderr
+
+
+def test_no_berthd_to_start_says_so(tmproot):
+    """Auto-start needs berthd next to berth or on PATH: without one, berth says so,
+    and never claims to be starting it."""
+    if answers(DEFAULT_SOCK):
+        pytest.skip("a berthd already serves %s, so auto-start is not tried" % DEFAULT_SOCK)
+    lone = os.path.join(tmproot, "berth")
+    shutil.copy2(BERTH, lone)
+    made_run = not os.path.exists("/run/berth")
+    try:
+        e = {k: v for k, v in os.environ.items()
+             if k not in ("BERTH_HOST", "DOCKER_HOST", "BERTH_NO_AUTOSTART")}
+        e["PATH"] = os.path.join(tmproot, "empty")
+        r = subprocess.run([lone, "version"], capture_output=True, text=True, timeout=60, env=e)
+        assert r.returncode == 1
+        assert r.stderr == (
+            "Cannot connect to the Berth daemon at unix://%s. Is the berth daemon running? "
+            "berthd was found neither next to %s nor on PATH, so it cannot be started\n"
+            % (DEFAULT_SOCK, lone)), r.stderr
+        assert not made_run or not os.path.exists("/run/berth")
+    finally:
+        if made_run:
+            shutil.rmtree("/run/berth", ignore_errors=True)
 
 
 def test_autostart_on_the_default_socket():
@@ -687,6 +798,60 @@ def add_image(d, tags=(), digests=(), created=1767323045, size=1982370, labels=N
     finally:
         con.close()
     return "sha256:" + hexd, blob
+
+
+def test_save_output_path_errors_name_the_users_path(daemon, tmproot):
+    """save -o checks the path as docker does before anything is written, and its errors
+    name the path the user gave, never a temp file."""
+    host = "unix://" + daemon.sock
+    add_image(daemon, tags=["docker.io/library/busybox:latest"])
+    missing = os.path.join(tmproot, "nodir", "sub")
+    afile = os.path.join(tmproot, "afile")
+    open(afile, "w").close()
+    cases = [
+        (os.path.join(missing, "x.tar"),
+         "invalid output path: stat %s: no such file or directory" % missing),
+        (os.path.join(afile, "x.tar"), "invalid output path: stat %s: not a directory" % afile),
+        (tmproot, "cannot write to a directory"),
+    ]
+    for out, msg in cases:
+        r = berth("save", "-o", out, "busybox", host=host)
+        assert (r.returncode, r.stdout, r.stderr) == (1, "", "failed to save image: %s\n" % msg)
+    # a directory the user may not write to
+    ro = os.path.join(tmproot, "ro")
+    os.mkdir(ro, 0o555)
+    os.chmod(tmproot, 0o755)
+    out = os.path.join(ro, "x.tar")
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", BERTH,
+                        "-H", host, "save", "-o", out, "busybox"], capture_output=True,
+                       text=True, timeout=30, env={"PATH": os.environ["PATH"], "HOME": ro})
+    assert (r.returncode, r.stderr) == \
+        (1, "failed to save image: open %s: permission denied\n" % out)
+    assert os.listdir(ro) == []
+
+
+def test_image_inspect_format_with_a_missing_key_fails_as_docker(daemon):
+    """docker image inspect -f reads the image as a map with missingkey=error: a key it
+    lacks is an error (exit 1, the other images' results printed), while the fields
+    docker's struct has but the JSON may leave out (Variant, OsVersion) read empty; a
+    template that does not parse exits 64 before any request."""
+    host = "unix://" + daemon.sock
+    busy, _ = add_image(daemon, tags=["docker.io/library/busybox:latest"])
+    r = berth("image", "inspect", "-f", "{{.Nope}}", "busybox", host=host)
+    assert (r.returncode, r.stdout, r.stderr) == (1, "\n", (
+        'template parsing error: template: :1:2: executing "" at <.Nope>: map has no entry '
+        'for key "Nope"\n'))
+    r = berth("image", "inspect", "-f", "{{.Config.Nope}}", "busybox", "busybox", host=host)
+    err = ('template parsing error: template: :1:9: executing "" at <.Config.Nope>: map has no '
+           'entry for key "Nope"\n')
+    assert (r.returncode, r.stdout, r.stderr) == (1, "\n", err + err)
+    r = berth("image", "inspect", "-f", "{{.Id}}|{{.Variant}}|{{.OsVersion}}|", "busybox",
+              "nothere", host=host)
+    assert (r.returncode, r.stdout, r.stderr) == \
+        (1, busy + "|||\n", "Error: No such image: nothere\n")
+    r = berth("image", "inspect", "-f", "{{.Id", "busybox", host=host)
+    assert (r.returncode, r.stdout, r.stderr) == \
+        (64, "", "template parsing error: template: :1: unclosed action\n")
 
 
 def test_image_list_and_inspect(daemon):

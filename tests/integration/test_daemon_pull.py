@@ -9,6 +9,7 @@ import os
 import re
 import sqlite3
 import subprocess
+import sys
 import time
 
 import docker
@@ -180,6 +181,45 @@ def test_pull_docker_io_through_a_mirror_and_by_digest(tmproot, regwork, registr
                                 host=host).stdout)[0]["Id"] == i["Id"]
     finally:
         assert d.stop() == 0
+        d.kill()
+
+
+def test_mirror_error_shows_when_docker_io_cannot_be_reached(tmproot):
+    """A docker.io pull through a mirror that answers "manifest unknown" while
+    registry-1.docker.io cannot be reached: the user reads the mirror's answer (a
+    404, "manifest … not found"), then the origin's failure.  berthd runs in a
+    network namespace of its own with only loopback, and the mirror in the same
+    one, so the origin's name cannot resolve and nothing leaves the machine."""
+    cfg = os.path.join(tmproot, "registry.yml")
+    with open(cfg, "w") as f:
+        f.write("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
+                "storage:\n  filesystem:\n    rootdirectory: %s/regdata\n"
+                "http:\n  addr: \"127.0.0.1:5000\"\n  secret: s\n" % tmproot)
+    d = Daemon(tmproot, config={"registry-mirrors": ["http://127.0.0.1:5000"]})
+    d.args = ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "sh"] + d.args
+    reg = None
+    try:
+        d.start()
+        netns = ["nsenter", "--target", str(d.proc.pid), "--net"]
+        reg = subprocess.Popen(netns + ["/usr/bin/docker-registry", "serve", cfg],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        probe = "import socket; socket.create_connection(('127.0.0.1', 5000), 1)"
+        deadline = time.time() + 15
+        while subprocess.run(netns + [sys.executable, "-c", probe], capture_output=True).returncode:
+            assert time.time() < deadline and reg.poll() is None, "the mirror did not start"
+            time.sleep(0.1)
+        r = berth("pull", "nosuch", host="unix://" + d.sock)
+        assert r.returncode == 1
+        assert r.stderr == (
+            "Error response from daemon: manifest for nosuch:latest not found: "
+            "docker.io/library/nosuch:latest: mirror 127.0.0.1:5000: get manifest: manifest "
+            "unknown (MANIFEST_UNKNOWN, status 404); registry 'registry-1.docker.io': Could not "
+            "resolve host: registry-1.docker.io\n"), r.stderr
+    finally:
+        if reg:
+            reg.kill()
+            reg.wait()
+        d.stop()
         d.kill()
 
 

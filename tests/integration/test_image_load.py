@@ -453,6 +453,99 @@ def test_broken_and_hostile_archives(env):
     assert store(env) == ([], [], [])
 
 
+def test_config_without_created_is_go_zero_time(env, monkeypatch):
+    """A config (or history entry) without "created" is Go's zero time, as dockerd
+    reports it: 0001-01-01T00:00:00Z in inspect, -62135596800 in lists and
+    history, "N/A" in the CLIs' tables (history also says N/A for epoch 0)."""
+    raw = layer_tar([("hello", b"hello")])
+    cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+                      "rootfs": {"type": "layers", "diff_ids": [sha256(raw)]},
+                      "history": [{"created_by": "no time"},
+                                  {"created": "1970-01-01T00:00:00Z", "created_by": "epoch",
+                                   "empty_layer": True}]}).encode()
+    arch = os.path.join(env.root, "nocreated.tar")
+    w = TarWriter(arch)
+    w.file("l/layer.tar", raw)
+    w.file(hexof(sha256(cfg)) + ".json", cfg)
+    w.file("manifest.json", json.dumps([{"Config": hexof(sha256(cfg)) + ".json",
+                                         "RepoTags": ["nocreated:1"],
+                                         "Layers": ["l/layer.tar"]}]).encode())
+    w.close()
+    berth(env, "load", "-i", arch)
+    zero = -62135596800
+    assert inspect(env, "nocreated:1")["Created"] == "0001-01-01T00:00:00Z"
+    listed = env.daemon.json("/v1.41/images/json")
+    assert [i["Created"] for i in listed] == [zero]
+    hist = env.daemon.json("/v1.41/images/nocreated:1/history")
+    assert [(h["CreatedBy"], h["Created"]) for h in hist] == [("epoch", 0), ("no time", zero)]
+
+    monkeypatch.setenv("TZ", "UTC")  # CreatedAt is in local time, as docker prints it
+    table = berth(env, "images").stdout.splitlines()
+    assert table[1].split() == ["nocreated", "1", hexof(sha256(cfg))[:12], "N/A", "5B"]
+    assert berth(env, "images", "--format", "{{.CreatedSince}}|{{.CreatedAt}}").stdout == \
+        "|0001-01-01 00:00:00 +0000 UTC\n"
+    h = berth(env, "history", "--format", "{{.CreatedSince}}|{{.CreatedAt}}|{{.CreatedBy}}",
+              "nocreated:1").stdout
+    assert h == ("N/A|1970-01-01T00:00:00Z|epoch\n"
+                 "N/A|0001-01-01T00:00:00Z|no time\n"), h
+    # the docker CLI renders berthd's answers the same way
+    d = subprocess.run(["docker", "-H", "unix://" + env.daemon.sock, "images", "--format",
+                        "table {{.Repository}}\t{{if .CreatedSince}}x{{else}}N/A{{end}}"],
+                       capture_output=True, text=True, timeout=60)
+    assert d.stdout.splitlines()[1].split() == ["nocreated", "N/A"], d.stderr
+
+
+def dechunk(body):
+    out = b""
+    while body:
+        size, rest = body.split(b"\r\n", 1)
+        n = int(size, 16)
+        out += rest[:n]
+        body = rest[n + 2:]
+        if n == 0:
+            break
+    return out
+
+
+def test_broken_archive_is_an_error_in_the_stream_as_dockerd(env):
+    """dockerd answers a load it cannot read with 200 and the error as the
+    stream's last message, quiet or not: docker-py raises ImageLoadError, and
+    the CLIs print the bare message (no "Error response from daemon") and
+    exit 1."""
+    bad = os.path.join(env.root, "bad.tar")
+    w = TarWriter(bad)
+    w.file("hello.txt", b"hi")
+    w.close()
+    want = ("load: archive: no manifest.json or index.json (neither a docker-archive nor an "
+            "OCI layout)")
+    with open(bad, "rb") as f:
+        data = f.read()
+    for quiet in ("0", "1"):
+        head = (b"POST /v1.41/images/load?quiet=%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                b"Content-Type: application/x-tar\r\nContent-Length: %d\r\n\r\n"
+                % (quiet.encode(), len(data)))
+        out = raw_request(env.daemon.sock, head, [data])
+        assert out.startswith(b"HTTP/1.1 200 "), out
+        head_part, body = out.split(b"\r\n\r\n", 1)
+        assert b"Content-Type: application/json" in head_part
+        assert json.loads(dechunk(body)) == {"errorDetail": {"message": want}, "error": want}
+
+    p = berth(env, "load", "-i", bad, check=False)
+    assert (p.returncode, p.stdout, p.stderr) == (1, "", want + "\n")
+    d = subprocess.run(["docker", "-H", "unix://" + env.daemon.sock, "load", "-i", bad],
+                       capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "DOCKER_CONFIG": env.root})
+    assert (d.returncode, d.stdout, d.stderr) == (1, "", want + "\n")
+    client = docker.DockerClient(base_url="unix://" + env.daemon.sock)
+    try:
+        with pytest.raises(docker.errors.ImageLoadError) as e:
+            client.images.load(data)
+        assert str(e.value) == want
+    finally:
+        client.close()
+    assert store(env) == ([], [], [])
+
+
 def raw_request(sock_path, head, body_parts, read=True):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(sock_path)
@@ -484,11 +577,13 @@ def test_client_gone_mid_upload_leaves_nothing_and_the_daemon_serves_on(env):
     while time.time() < deadline and store(env) != ([], [], []):
         time.sleep(0.1)
     assert store(env) == ([], [], [])
-    # broken chunked framing: a 400-class error, not a hang
+    # broken chunked framing: an error at once, not a hang; as dockerd's, in a 200 stream
     out = raw_request(env.daemon.sock,
                       b"POST /images/load HTTP/1.1\r\nHost: x\r\n"
                       b"Transfer-Encoding: chunked\r\n\r\n", [b"zz\r\nnot hex\r\n"])
-    assert out.startswith(b"HTTP/1.1 400 ") and b"invalid chunked transfer encoding" in out, out
+    assert out.startswith(b"HTTP/1.1 200 "), out
+    err = json.loads(dechunk(out.split(b"\r\n\r\n", 1)[1]))
+    assert "invalid chunked transfer encoding" in err["errorDetail"]["message"], err
     assert store(env) == ([], [], [])
     # a whole archive in a chunked body split at odd places loads
     chunks = [data[i:i + 7777] for i in range(0, len(data), 7777)]

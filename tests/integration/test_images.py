@@ -345,6 +345,50 @@ def test_pull_lists_inspects_and_unpacks(env):
     assert leftovers(env.data) == []
 
 
+def docker_layer_size(raw):
+    """dockerd's size of an unpacked layer: regular files' bytes and symlinks' target
+    lengths, a hard-linked file once, whiteouts nothing (its walk of the layer dir)."""
+    total = 0
+    with tarfile.open(fileobj=io.BytesIO(raw)) as t:
+        for m in t.getmembers():
+            if os.path.basename(m.name).startswith(".wh."):
+                continue
+            if m.isreg():
+                total += m.size
+            elif m.issym():
+                total += len(m.linkname)
+    return total
+
+
+def test_sizes_are_dockerds(env):
+    """Size and VirtualSize (list, inspect) and each history entry's size count
+    the unpacked files as dockerd does, not the tar's length; the same through
+    pull and through load."""
+    raws = [base_layer(), change_layer("sizes"), data_layer(50 * 1024)]
+    img = build([(raws[0], "gzip"), (raws[1], "zstd"), (raws[2], "none")])
+    push(env, img, "v1")
+    ref = "%s/%s:v1" % (env.reg.host, env.repo)
+    per_layer = [docker_layer_size(r) for r in raws]
+    with open("/bin/busybox", "rb") as f:
+        assert per_layer[0] == len(f.read()) + len("busybox") + 2 + 4
+    assert per_layer[1] == len("sizes") + 1000 and per_layer[2] == 50 * 1024
+    total = sum(per_layer)
+    for how in ("pull", "load"):
+        if how == "load":
+            out = os.path.join(env.root, "sizes.tar")
+            berth(env, "save", "-o", out, ref)
+            berth(env, "rmi", ref)
+            berth(env, "load", "-i", out)
+        else:
+            berth(env, "pull", "-q", ref)
+        j = json.loads(berth(env, "image", "inspect", ref).stdout)[0]
+        assert (j["Size"], j["VirtualSize"]) == (total, total), how
+        listed = [i for i in env.daemon.json("/v1.41/images/json") if i["Id"] == img.config_digest]
+        assert (listed[0]["Size"], listed[0]["VirtualSize"]) == (total, total), how
+        hist = berth(env, "history", "--human=false", "--format", "{{.Size}}", ref).stdout.split()
+        assert hist == [str(s) for s in reversed(per_layer)], how
+
+
 def test_second_pull_is_up_to_date_and_shared_layers_already_exist(env):
     base = base_layer()
     a = build([(base, "gzip"), (change_layer("a"), "gzip")])
@@ -393,6 +437,53 @@ def test_tag_rmi_free_what_nothing_else_uses(env):
     assert berth(env, "images", "-q").stdout == ""
 
 
+def test_rmi_of_a_repositorys_last_tag_untags_its_digest(env):
+    """dockerd: removing the last tag of a repository also removes that
+    repository's digest references (and says so), so no "<none>" row is left;
+    a tag in another repository keeps the image."""
+    img = build([(base_layer(), "gzip"), (change_layer("dg"), "gzip")])
+    push(env, img, "v1")
+    repo = "%s/%s" % (env.reg.host, env.repo)
+    ref, by_digest = repo + ":v1", "%s@%s" % (repo, img.manifest_digest)
+    berth(env, "pull", "-q", ref)
+    berth(env, "tag", ref, "mine:1")
+    berth(env, "tag", ref, repo + ":v2")
+    # another tag of the same repository is left: the digest stays
+    assert berth(env, "rmi", repo + ":v2").stdout == "Untagged: %s:v2\n" % repo
+    assert json.loads(berth(env, "image", "inspect", "mine:1").stdout)[0]["RepoDigests"] == \
+        [by_digest]
+    assert berth(env, "rmi", ref).stdout == "Untagged: %s\nUntagged: %s\n" % (ref, by_digest)
+    j = json.loads(berth(env, "image", "inspect", "mine:1").stdout)[0]
+    assert (j["RepoTags"], j["RepoDigests"]) == (["mine:1"], [])
+    assert berth(env, "images", "--digests", "--format",
+                 "{{.Repository}} {{.Tag}} {{.Digest}}").stdout == "mine 1 <none>\n"
+    assert berth(env, "rmi", "mine:1").stdout == \
+        "Untagged: mine:1\nDeleted: %s\n" % img.config_digest
+    assert store_files(env.data) == ([], [])
+
+    # the last tag of the only repository: tag, digest, then the image
+    berth(env, "pull", "-q", ref)
+    assert berth(env, "rmi", ref).stdout == "Untagged: %s\nUntagged: %s\nDeleted: %s\n" % (
+        ref, by_digest, img.config_digest)
+    assert berth(env, "images", "-q").stdout == ""
+
+
+def test_rmi_force_of_a_missing_image_exits_0(env):
+    """docker rmi -f: a missing image is reported but is no failure; the other names
+    are removed, and the errors come after what was removed."""
+    img = build([(base_layer(), "gzip")])
+    push(env, img, "v1")
+    ref = "%s/%s:v1" % (env.reg.host, env.repo)
+    berth(env, "pull", "-q", ref)
+    berth(env, "tag", ref, "other:1")
+    p = berth(env, "rmi", "-f", "nosuch", "other:1", check=False)
+    assert (p.returncode, p.stdout, p.stderr) == \
+        (0, "Untagged: other:1\n", "Error response from daemon: No such image: nosuch:latest\n")
+    p = berth(env, "rmi", "nosuch", check=False)
+    assert (p.returncode, p.stderr) == \
+        (1, "Error response from daemon: No such image: nosuch:latest\n")
+
+
 def test_errors_are_dockers(env):
     ref = "%s/%s:nope" % (env.reg.host, env.repo)
     p = berth(env, "pull", ref, check=False)
@@ -406,6 +497,24 @@ def test_errors_are_dockers(env):
     status, _, body = env.daemon.request("POST", "/v1.41/images/create?fromImage=UPPER&tag=x")
     assert status == 400 and "must be lowercase" in json.loads(body)["message"]
     assert leftovers(env.data) == []
+
+
+def test_digest_references_print_with_at(env):
+    """A reference with a digest reads name@sha256:… in every message and log line,
+    never name:sha256:…."""
+    img = build([(base_layer(), "gzip")])
+    push(env, img, "v1")
+    missing = "sha256:" + "0" * 63 + "1"
+    ref = "%s/%s@%s" % (env.reg.host, env.repo, missing)
+    p = berth(env, "pull", ref, check=False)
+    assert p.returncode == 1
+    assert p.stderr == ("Error response from daemon: manifest for %s not found: %s: get manifest: "
+                        "manifest unknown (MANIFEST_UNKNOWN, status 404)\n" % (ref, ref)), p.stderr
+    p = berth(env, "pull", "%s/%s@%s" % (env.reg.host, env.repo, img.manifest_digest))
+    assert p.returncode == 0
+    env.daemon.stop()
+    assert ":sha256:" not in env.daemon.logtext()
+    assert ref in env.daemon.logtext()
 
 
 def registry_manifest_digest(host, repo, tag):
@@ -507,6 +616,68 @@ def test_platform_and_distribution(env):
         assert rd.has_platform("linux/amd64") and not rd.has_platform("linux/s390x")
     finally:
         client.close()
+
+
+def stream_messages(body):
+    return [json.loads(line) for line in body.splitlines() if line.strip()]
+
+
+def test_platform_errors_are_dockers(env):
+    """--platform as dockerd 20.10 (API 1.41) takes it: a value it cannot parse is a
+    400 in its words; a platform an index does not list fails in the stream after
+    "Pulling from" ("no matching manifest for …"), also the default linux/amd64; a
+    single-platform image is pulled whatever the platform says."""
+    multi = build_image(two_platforms=True)
+    http_push("http://" + env.reg.host, env.repo, "multi", multi)
+    ref = "%s/%s:multi" % (env.reg.host, env.repo)
+
+    p = berth(env, "pull", "--platform", "foo/bar/baz/qux", ref, check=False)
+    assert (p.returncode, p.stdout) == (1, "")
+    assert p.stderr == ('Error response from daemon: "foo/bar/baz/qux": cannot parse platform '
+                        'specifier: invalid argument\n')
+    status, _, body = env.daemon.request(
+        "POST", "/v1.41/images/create?fromImage=%s/%s&tag=multi&platform=foo" %
+        (env.reg.host, env.repo))
+    assert status == 400
+    assert json.loads(body)["message"] == \
+        '"foo": unknown operating system or architecture: invalid argument'
+    d = docker_cli(env, "pull", "--platform", "linux/Foo!", ref, check=False)
+    assert d.returncode == 1  # (the docker CLI lowercases --platform before it sends it)
+    assert d.stderr == ('Error response from daemon: "foo!" is an invalid component of '
+                        '"linux/foo!": platform specifier component must match '
+                        '"^[A-Za-z0-9_-]+$": invalid argument\n')
+
+    p = berth(env, "pull", "--platform", "linux/s390x", ref, check=False)
+    assert p.returncode == 1
+    assert p.stdout == "multi: Pulling from %s\n" % env.repo
+    assert p.stderr == "no matching manifest for linux/s390x in the manifest list entries\n"
+    status, _, body = env.daemon.request(
+        "POST", "/v1.41/images/create?fromImage=%s/%s&tag=multi&platform=LINUX/ARMHF" %
+        (env.reg.host, env.repo))
+    assert status == 200
+    msg = "no matching manifest for linux/arm in the manifest list entries"
+    assert stream_messages(body) == [{"status": "Pulling from " + env.repo, "id": "multi"},
+                                     {"errorDetail": {"message": msg}, "error": msg}]
+    assert berth(env, "images", "-q").stdout == ""
+
+    # an index without linux/amd64, pulled with no --platform
+    idx = json.loads(multi.blobs[multi.top_digest])
+    idx["manifests"] = [m for m in idx["manifests"] if m["platform"]["architecture"] == "arm64"]
+    ib = json.dumps(idx).encode()
+    multi.top_digest = multi.add(ib)
+    http_push("http://" + env.reg.host, env.repo, "armonly", multi)
+    p = berth(env, "pull", "%s/%s:armonly" % (env.reg.host, env.repo), check=False)
+    assert (p.returncode, p.stderr) == \
+        (1, "no matching manifest for linux/amd64 in the manifest list entries\n")
+    assert berth(env, "pull", "-q", "--platform", "linux/aarch64",
+                 "%s/%s:armonly" % (env.reg.host, env.repo)).returncode == 0
+
+    # one platform, no index: dockerd 20.10 pulls it, whatever --platform asks
+    single = build([(base_layer(), "gzip")])
+    push(env, single, "single")
+    p = berth(env, "pull", "-q", "--platform", "linux/s390x",
+              "%s/%s:single" % (env.reg.host, env.repo))
+    assert p.stdout == "%s/%s:single\n" % (env.reg.host, env.repo)
 
 
 def test_save_and_load_round_trip(env):

@@ -889,6 +889,61 @@ def fetch(liar, *extra, check=False):
                       str(len(liar.blob)), check=check)
 
 
+def test_mirror_errors_show_when_the_origin_cannot_be_reached(regwork, registries, liars):
+    """docker.io through a mirror that answers with an error while the origin cannot
+    be reached: the user reads the mirror's answer first, then the origin's failure."""
+    mirror = registries(regwork)
+    dead_host = "127.0.0.1:%d" % free_port()
+    p = run_client("--attempts", "1", "--mirror", "http://" + mirror.host, "--docker-io",
+                   "http://" + dead_host, "manifest", "docker.io/library/nosuch:latest",
+                   check=False)
+    err = p.stderr.decode()
+    assert p.returncode == 1
+    assert err.startswith(
+        "berth-regclient: docker.io/library/nosuch:latest: mirror %s: get manifest: manifest "
+        "unknown (MANIFEST_UNKNOWN, status 404); registry '%s': " % (mirror.host, dead_host)), err
+    assert "Couldn't connect to server" in err and len(err.splitlines()) == 1, err
+
+    liar = liars()
+    liar.manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                                "config": {"mediaType": OCI_CONFIG, "digest": liar.digest,
+                                           "size": 1}, "layers": []}).encode()
+    p = run_client("--attempts", "1", "--mirror", "http://" + liar.host, "--docker-io",
+                   "http://" + dead_host, "manifest", "docker.io/lie/x:1", check=False)
+    err = p.stderr.decode()
+    assert p.returncode == 1
+    assert err.startswith("berth-regclient: docker.io/lie/x:1: mirror %s: manifest '1': digest "
+                          "mismatch: registry says %s" % (liar.host, sha256(b"something else"))), err
+
+    # a blob the mirror serves at another size than asked for
+    p = run_client("--attempts", "1", "--mirror", "http://" + liar.host, "--docker-io",
+                   "http://" + dead_host, "blob", "docker.io/lie/x", liar.digest,
+                   str(len(liar.blob) + 10), check=False)
+    err = p.stderr.decode()
+    assert p.returncode == 1
+    assert err.startswith("berth-regclient: blob %s: mirror %s: size mismatch: " %
+                          (liar.digest, liar.host)), err
+
+
+def test_blob_of_another_size_is_refused_at_once(liars):
+    """A blob whose declared size (the manifest's) is not what the registry serves is
+    refused with "size mismatch" on the first answer, bigger or smaller, without
+    Range retries."""
+    liar = liars()
+    n = len(liar.blob)
+    for declared in (n + 100, n - 100):
+        liar.hits.clear()
+        t0 = time.time()
+        p = run_client("--backoff-ms", "200", "blob", liar.host + "/lie/x", liar.digest,
+                       str(declared), check=False)
+        assert p.returncode == 1
+        assert p.stderr.decode() == (
+            "berth-regclient: blob %s: size mismatch: the registry has %d bytes, %d expected\n"
+            % (liar.digest, n, declared))
+        assert len([h for h in liar.hits if "/blobs/" in h["path"]]) == 1
+        assert time.time() - t0 < 2
+
+
 def test_catalog_follows_link_pages(liars):
     liar = liars()
     assert run_client("catalog", liar.host).stdout.decode().split() == ["a", "b", "c"]

@@ -281,6 +281,43 @@ START_TEST(test_help_and_version)
 }
 END_TEST
 
+/* docker's `help`: a command path shows that command's page; anything else is "unknown
+ * help topic" (naming the words not understood) with exit status 1. */
+START_TEST(test_help_topics)
+{
+        char *out, *err, *out2, *err2;
+        ck_assert_int_eq(run_cli(&out, &err, "help", "image", "ls", NULL), 0);
+        ck_assert_int_eq(run_cli(&out2, &err2, "image", "ls", "--help", NULL), 0);
+        ck_assert_ptr_nonnull(strstr(out, "Usage:  berth image ls "));
+        ck_assert_str_eq(out, out2);
+        ck_assert_str_eq(err, "");
+        free(out), free(err), free(out2), free(err2);
+
+        ck_assert_int_eq(run_cli(&out, &err, "help", "image", NULL), 0);
+        ck_assert_ptr_nonnull(strstr(out, "Usage:  berth image COMMAND\n"));
+        free(out), free(err);
+
+        static const char *const bad[][4] = {
+            {"foo", NULL, NULL, "unknown help topic: foo\n"},
+            {"foo", "bar", NULL, "unknown help topic: foo bar\n"},
+            {"image", "foo", NULL, "unknown help topic: foo\n"},
+            {"image", "ls", "foo", "unknown help topic: foo\n"},
+            {"ls", NULL, NULL, "unknown help topic: ls\n"},
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                ck_assert_int_eq(run_cli(&out, &err, "help", bad[i][0], bad[i][1], bad[i][2], NULL),
+                                 1);
+                ck_assert_str_eq(out, "");
+                ck_assert_str_eq(err, bad[i][3]);
+                free(out), free(err);
+        }
+
+        ck_assert_int_eq(run_cli(&out, &err, "help", "help", NULL), 0);
+        ck_assert_str_eq(out, "Usage:  berth help [command]\n\nHelp about the command\n");
+        free(out), free(err);
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("cli-flags");
@@ -292,6 +329,7 @@ int main(void)
         tcase_add_test(tc, test_usage_layout);
         tcase_add_test(tc, test_dispatch_errors);
         tcase_add_test(tc, test_help_and_version);
+        tcase_add_test(tc, test_help_topics);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);

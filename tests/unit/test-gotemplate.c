@@ -272,6 +272,61 @@ START_TEST(test_budget)
 }
 END_TEST
 
+/* Go's missingkey=error (docker inspect), described structs and their omitempty zeros
+ * (docker version), and a template's name in its errors. */
+START_TEST(test_missing_keys_structs_and_names)
+{
+        char *r = run_flags("{{.ID}}{{.Nope}}", D, GOTEMPLATE_MISSINGKEY_ERROR, NULL);
+        ck_assert_str_eq(r, "ERR: template: :1:9: executing \"\" at <.Nope>: map has no entry "
+                            "for key \"Nope\"");
+        free(r);
+        r = run_flags("{{.Config.Nope}}", D, GOTEMPLATE_MISSINGKEY_ERROR, NULL);
+        ck_assert_str_eq(r, "ERR: template: :1:9: executing \"\" at <.Config.Nope>: map has no "
+                            "entry for key \"Nope\"");
+        free(r);
+        r = run_flags("{{index .Labels \"nope\"}}|{{.Empty}}", D, GOTEMPLATE_MISSINGKEY_ERROR,
+                      NULL);
+        ck_assert_str_eq(r, "|"); /* index is no field access: Go gives the zero value */
+        free(r);
+
+        struct json *data = data_of("{\"Client\":{\"Version\":\"1\"},\"Server\":null}");
+        struct json *zero = data_of("{\"GoVersion\":\"\"}");
+        const struct gotemplate_object o[] = {
+            {data, "system.versionInfo", NULL},
+            {json_get(data, "Client"), "system.clientVersion", zero},
+        };
+        static const struct {
+                const char *tmpl, *want;
+        } cases[] = {
+            {"{{.Client.Version}}|{{.Client.GoVersion}}|", "1||"},
+            {"{{.Nope}}", "ERR: template: version:1:2: executing \"version\" at <.Nope>: can't "
+                          "evaluate field Nope in type system.versionInfo"},
+            {"{{$c := .Client}}{{$c.Nope}}",
+             "ERR: template: version:1:21: executing \"version\" at <$c.Nope>: can't evaluate "
+             "field Nope in type system.clientVersion"},
+            {"{{.Nope", "ERR: template: version:1: unclosed action"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                struct gotemplate *t = NULL;
+                struct berth_error *err = NULL;
+                struct berth_buf out = BERTH_BUF_INIT;
+                char *got;
+                if (gotemplate_parse_named("version", cases[i].tmpl, &t, &err) < 0 ||
+                    gotemplate_exec_objects(t, data, o, 2, 0, &out, &err) < 0)
+                        got = xasprintf("ERR: %s", err->msg);
+                else
+                        got = xstrdup(out.data ? out.data : "");
+                ck_assert_msg(strcmp(got, cases[i].want) == 0, "%s: got [%s]", cases[i].tmpl, got);
+                free(got);
+                berth_error_free(err);
+                buf_release(&out);
+                gotemplate_free(t);
+        }
+        json_free(zero);
+        json_free(data);
+}
+END_TEST
+
 static Suite *suite(void)
 {
         Suite *s = suite_create("gotemplate");
@@ -286,6 +341,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_output_kept_before_error);
         tcase_add_test(tc, test_header_mode_and_typed_root);
         tcase_add_test(tc, test_budget);
+        tcase_add_test(tc, test_missing_keys_structs_and_names);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -446,6 +446,31 @@ START_TEST(test_plain_metadata_kept)
 }
 END_TEST
 
+/* dockerd's image and layer SIZE: the bytes of regular files and the lengths of
+ * symlink targets in the unpacked layer, a hard-linked file once; directories,
+ * devices and whiteouts count nothing, and neither do tar headers or padding. */
+START_TEST(test_unpacked_size_counts_as_docker)
+{
+        struct tw t = {BERTH_BUF_INIT};
+        tw_dir(&t, "etc/", 0755);
+        tw_file(&t, "etc/a", "12345", 0644);        /* 5 */
+        tw_hardlink(&t, "etc/b", "etc/a");          /* the same inode: 0 */
+        tw_symlink(&t, "etc/c", "a-longer-target"); /* 15 */
+        tw_file(&t, "etc/.wh.gone", "", 0644);      /* a whiteout: 0 */
+        tw_file(&t, "etc/empty", "", 0644);         /* 0 */
+        tw_header(&t, "dev-null", '3', 0666, 0, 0, 0, 1000000000, NULL, 1, 3);
+        tw_file(&t, "big", "0123456789abcdef", 0600); /* 16 */
+        tw_end(&t);
+        struct layer_result res;
+        char *msg = NULL;
+        int r = apply(&t, &res, &msg);
+        ck_assert_msg(r == 0, "%s", msg);
+        ck_assert_uint_eq(res.unpacked_size, 5 + 15 + 16);
+        ck_assert_uint_eq(res.size, t.b.len);
+        buf_release(&t.b);
+}
+END_TEST
+
 START_TEST(test_gzip_and_zstd_digests_and_chain)
 {
         struct tw t = {BERTH_BUF_INIT};
@@ -1332,6 +1357,7 @@ int main(void)
         tcase_add_test(tc, test_metadata_kept_on_tmpfs);
         tcase_add_test(tc, test_modes_exact_whatever_the_process_umask);
         tcase_add_test(tc, test_gzip_and_zstd_digests_and_chain);
+        tcase_add_test(tc, test_unpacked_size_counts_as_docker);
         tcase_add_test(tc, test_multi_member_gzip);
         tcase_add_test(tc, test_digest_mismatch_leaves_no_layer);
         tcase_add_test(tc, test_truncated_streams);

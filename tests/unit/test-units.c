@@ -145,6 +145,24 @@ START_TEST(test_parse_sizes)
 }
 END_TEST
 
+/* Go writes year 1 (its zero time, an image without "created") as 0001. */
+START_TEST(test_go_date_time)
+{
+        struct berth_buf b = BERTH_BUF_INIT;
+        time_t t = (time_t)UNITS_GO_ZERO_TIME;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        units_go_date_time(&b, &tm, ' ');
+        ck_assert_str_eq(b.data, "0001-01-01 00:00:00");
+        buf_release(&b);
+        t = 1767323045;
+        gmtime_r(&t, &tm);
+        units_go_date_time(&b, &tm, 'T');
+        ck_assert_str_eq(b.data, "2026-01-02T03:04:05");
+        buf_release(&b);
+}
+END_TEST
+
 START_TEST(test_truncate_id)
 {
         char *s = units_truncate_id(
@@ -166,6 +184,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_go_duration);
         tcase_add_test(tc, test_parse_sizes);
         tcase_add_test(tc, test_truncate_id);
+        tcase_add_test(tc, test_go_date_time);
         suite_add_tcase(s, tc);
         return s;
 }
