@@ -201,6 +201,62 @@ def test_failing_hook_fails_create_and_cleans_up(rt, workdir, rootfs_template, u
     assert leftovers(rt, unique_id, b) == []
 
 
+def test_failing_poststart_and_poststop_hooks_warn_and_the_rest_runs(rt, workdir, rootfs_template,
+                                                                     unique_id):
+    """Runtime spec: a failing poststart or poststop hook is a warning; the remaining
+    hooks run and start/delete succeed.  (runc 1.1 fails create on it and stops at the
+    first failing poststop hook; crun follows the spec.)"""
+    ran = os.path.join(workdir, "ran")
+    log = os.path.join(workdir, "runtime.log")
+
+    def hook(tag, rc):
+        return {"path": "/bin/sh", "args": ["sh", "-c", "echo %s >> %s; exit %d" % (tag, ran, rc)]}
+
+    def edit(c):
+        c["hooks"] = {
+            "poststart": [hook("poststart-1", 1), hook("poststart-2", 0)],
+            "poststop": [{"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1},
+                         hook("poststop-2", 3), hook("poststop-3", 0)]}
+    b = make_bundle(workdir, rootfs_template, ["sleep", "1000"], edit)
+    rt("--log", log, "--log-format", "json", "create", "-b", b, unique_id, check=True)
+    p = rt("--log", log, "--log-format", "json", "start", unique_id)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr == ("berth-runtime: warning: container '%s': poststart hook '/bin/sh': "
+                        "exited with status 1 (a failing poststart hook is only a warning)\n"
+                        % unique_id)
+    assert rt.state(unique_id)["status"] == "running"
+    with open(ran) as f:
+        assert f.read().split() == ["poststart-1", "poststart-2"]
+
+    p = rt("--log", log, "--log-format", "json", "delete", "--force", unique_id)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr.splitlines() == [
+        "berth-runtime: warning: container '%s': poststop hook '/bin/sleep': timed out after "
+        "1 s (a failing poststop hook is only a warning)" % unique_id,
+        "berth-runtime: warning: container '%s': poststop hook '/bin/sh': exited with status 3 "
+        "(a failing poststop hook is only a warning)" % unique_id]
+    with open(ran) as f:
+        assert f.read().split() == ["poststart-1", "poststart-2", "poststop-2", "poststop-3"]
+    assert leftovers(rt, unique_id, b) == []
+    # --log takes the same warnings, in its format
+    with open(log) as f:
+        lines = [json.loads(line) for line in f]
+    assert [(e["level"], e["msg"].split(": ", 1)[1].split(" (")[0]) for e in lines] == [
+        ("warning", "poststart hook '/bin/sh': exited with status 1"),
+        ("warning", "poststop hook '/bin/sleep': timed out after 1 s"),
+        ("warning", "poststop hook '/bin/sh': exited with status 3")]
+
+
+def test_failing_poststart_hook_does_not_fail_run(rt, workdir, rootfs_template, unique_id):
+    def edit(c):
+        c["hooks"] = {"poststart": [{"path": "/bin/false", "args": ["false"]}]}
+    b = make_bundle(workdir, rootfs_template, ["sh", "-c", "echo ran; exit 5"], edit)
+    p = rt("run", "-b", b, unique_id)
+    assert p.returncode == 5 and p.stdout == "ran\n", p.stderr
+    assert "poststart hook '/bin/false': exited with status 1" in p.stderr
+    assert leftovers(rt, unique_id, b) == []
+
+
 def test_hook_timeout(rt, workdir, rootfs_template, unique_id):
     def edit(c):
         c["hooks"] = {"prestart": [{"path": "/bin/sleep", "args": ["sleep", "30"],
