@@ -28,7 +28,6 @@ from conftest import build_path
 
 BERTHD = build_path("src", "cmd", "berthd")
 BERTH = build_path("src", "cmd", "berth")
-DEFAULT_SOCK = "/run/berth/berth.sock"
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -464,8 +463,10 @@ def test_two_daemons_side_by_side(tmproot):
         assert "pid file found, ensure berthd is not running or delete %s" % a.pidfile in d.logtext()
         assert os.path.exists(a.pidfile)
     finally:
-        assert a.stop() == 0
-        assert b.stop() == 0
+        rcs = (a.stop(), b.stop())
+        a.kill()
+        b.kill()
+    assert rcs == (0, 0)
 
 
 def test_stale_socket_and_pidfile_are_replaced(tmproot):
@@ -575,8 +576,10 @@ def test_host_selection_order(tmproot):
         assert da in berth("info", host="unix://" + a.sock,
                            env={"BERTH_HOST": "unix://" + b.sock}).stdout
     finally:
-        assert a.stop() == 0
-        assert b.stop() == 0
+        rcs = (a.stop(), b.stop())
+        a.kill()
+        b.kill()
+    assert rcs == (0, 0)
 
 
 def test_no_autostart_for_a_non_default_host(tmproot):
@@ -592,24 +595,29 @@ def test_no_autostart_for_a_non_default_host(tmproot):
     assert r.returncode == 1 and "starting berthd" not in r.stderr
 
 
-def test_autostart_on_the_default_socket():
-    if answers(DEFAULT_SOCK):
-        pytest.skip("a berthd already serves %s, so auto-start cannot be observed" % DEFAULT_SOCK)
-    if os.path.exists("/etc/berth/daemon.json"):
-        pytest.skip("/etc/berth/daemon.json exists; the auto-started daemon would not be default")
-    made_data_root = not os.path.exists("/var/lib/berth")
-    made_run = not os.path.exists("/run/berth")
-    pidfile = "/run/berth/berthd.pid"
+def test_autostart_on_the_default_socket(tmproot):
+    """With no -H, BERTH_HOST or DOCKER_HOST, berth starts berthd on the default socket.
+    Run in a private mount namespace whose /var/lib, /run (and /etc/berth, if the host
+    has one) are empty dirs of ours: the host's own berthd, store and configuration are
+    neither seen nor touched, and the daemon's files land in tmproot."""
+    binds = []
+    for host_dir in ("/var/lib", "/run", "/etc/berth"):
+        if not os.path.isdir(host_dir):
+            continue
+        mine = os.path.join(tmproot, host_dir.strip("/").replace("/", "-"))
+        os.mkdir(mine)
+        binds.append((mine, host_dir))
+    run_dir = os.path.join(tmproot, "run")
+    pidfile = os.path.join(run_dir, "berth", "berthd.pid")
+    script = "".join('mount --bind "%s" "%s" && ' % b for b in binds) + \
+        '"$1" version; echo "rc=$?"; echo ---; "$1" info; echo "rc=$?"'
+    env = {k: v for k, v in os.environ.items() if k not in ("BERTH_HOST", "DOCKER_HOST")}
     try:
-        r = berth("version")
-        assert r.returncode == 0, r.stderr
-        assert "starting berthd in the background" in r.stderr
-        assert "\nServer: Berth Engine\n" in r.stdout
-        # Now it is running: no second start.
-        r = berth("info")
-        assert r.returncode == 0 and "starting berthd" not in r.stderr
-        assert " Docker Root Dir: /var/lib/berth\n" in r.stdout
+        p = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script,
+                            "sh", BERTH], capture_output=True, text=True, env=env, timeout=60)
     finally:
+        # the daemon lives on in the namespace: end it by the pid it wrote
+        pid, exited = None, True
         if os.path.exists(pidfile):
             with open(pidfile) as f:
                 pid = int(f.read())
@@ -617,11 +625,20 @@ def test_autostart_on_the_default_socket():
             deadline = time.time() + 20
             while time.time() < deadline and os.path.exists("/proc/%d" % pid):
                 time.sleep(0.05)
-        assert not os.path.exists(DEFAULT_SOCK)
-        if made_data_root:
-            shutil.rmtree("/var/lib/berth", ignore_errors=True)
-        if made_run:
-            shutil.rmtree("/run/berth", ignore_errors=True)
+            exited = not os.path.exists("/proc/%d" % pid)
+            if not exited:
+                os.kill(pid, signal.SIGKILL)
+        sock_left = os.path.exists(os.path.join(run_dir, "berth", "berth.sock"))
+    version, info = p.stdout.split("---\n")
+    assert version.endswith("rc=0\n") and info.endswith("rc=0\n"), p.stdout + p.stderr
+    # one start, said once on stderr; the second command finds it running
+    assert p.stderr.count("starting berthd in the background") == 1, p.stderr
+    assert "\nServer: Berth Engine\n" in version
+    assert " Docker Root Dir: /var/lib/berth\n" in info
+    assert os.path.exists(os.path.join(tmproot, "var-lib", "berth", "berth.db"))
+    assert pid is not None, "the auto-started berthd wrote no pid file"
+    assert exited, "berthd %d did not exit on SIGTERM" % pid
+    assert not sock_left, "berthd left its socket behind"
 
 
 # ---- real peers ----
