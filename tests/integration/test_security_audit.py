@@ -321,9 +321,7 @@ def test_exec_race_cannot_open_the_runtime_exe(workdir, rootfs_template, unique_
         crt.ok("run", "-d", "-b", b, unique_id)
         extra = ("--cap", "CAP_SYS_PTRACE") if ptrace else ()
         res = exec_race(crt, unique_id, os.path.join(b, "rootfs"), "grab", extra, "true")
-    finally:
         crt.cleanup_containers()
-    try:
         if not ptrace:
             # it met the exec'ing runtime and was refused, not merely too slow to see it
             assert (res["grabbed"], res["errno"]) == (False, errno.EACCES) and res["tries"] > 0, \
@@ -332,7 +330,7 @@ def test_exec_race_cannot_open_the_runtime_exe(workdir, rootfs_template, unique_
         else:
             assert_attack(crt, json.dumps(res))
     finally:
-        crt.cleanup()
+        crt.cleanup()  # (containers first, then the copy and its state dir)
 
 
 @needs_attack
