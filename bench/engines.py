@@ -19,10 +19,11 @@ net.ipv4.ip_forward=1 on the host even with no bridge.
   Podman    no daemon: --root/--runroot/--tmpdir of its own, and its own
             containers.conf, storage.conf and registries.conf (CONTAINERS_CONF and
             friends: the host's are not read); image_copy_tmp_dir and TMPDIR point
-            into its dir on the scratch fs (else its temporary blobs go to /var/tmp on
-            the root fs whatever --root says); /var/lib is an overlay with an upper
-            dir of ours (c/image writes /var/lib/containers/cache whatever --root
-            says).  prepare() creates its store untimed, as daemons create theirs at
+            into its dir on the scratch fs, and that dir is also bind-mounted over
+            /var/tmp in its namespace (its temporary blobs go to /var/tmp on the root
+            fs whatever --root says, and `podman load` unpacks an archive there
+            whatever the config says); /var/lib is an overlay with an upper dir of
+            ours (c/image writes /var/lib/containers/cache whatever --root says).  prepare() creates its store untimed, as daemons create theirs at
             start.
 
 timed_run() times every engine's client command the same way: in one private
@@ -285,6 +286,7 @@ class _Daemon:
             self.name, self.sock, timeout, self.log_tail()))
 
     overlays = ()
+    binds = ()
 
     def helpers(self):
         return []
@@ -430,6 +432,7 @@ class Podman:
         # c/image keeps its blob-info cache in /var/lib/containers/cache whatever --root says
         self.overlays = [("/var/lib", os.path.join(d, "varlib-upper"),
                           os.path.join(d, "varlib-work"))]
+        self.binds = [(os.path.join(d, "imgtmp"), "/var/tmp")]
 
     def argv(self, *args):
         """podman's own command line (run it inside self.overlays' namespace)."""
@@ -440,7 +443,7 @@ class Podman:
                 "--cgroup-manager", "cgroupfs", *args]
 
     def cli(self, *args):
-        return _private_ns((), self.argv(*args), self.overlays)
+        return _private_ns(self.binds, self.argv(*args), self.overlays)
 
     def prepare(self):
         """Create the store (libpod database, storage layout, overlay probe), untimed."""
