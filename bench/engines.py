@@ -3,16 +3,33 @@
 How: each engine gets its own temp dir holding every path it would write
 (data root, exec root, socket, pid file, config, its CLI's config), and runs in a
 private mount namespace (`unshare --mount --propagation private`, which execs, so
-the pid we hold is the daemon itself).  Inside that namespace a temp dir is
-bind-mounted over the host-global places a daemon writes despite its flags
-(dockerd 20.10: /etc/docker/key.json; podman: /var/lib/containers/cache), and any
-mount the engine makes disappears with the namespace.  So the host's own docker,
-podman or berth state is neither read nor touched, and several can run at once.
+the pid we hold is the daemon itself).  Inside that namespace a temp dir covers
+the host-global places a daemon writes despite its flags (dockerd 20.10:
+/etc/docker/key.json, so /etc is an overlay whose upper dir is ours; podman:
+/var/lib/containers/cache, bind-mounted over), and any mount the engine makes
+disappears with the namespace.  So the host's own docker, podman or berth state
+is neither read nor touched, and several can run at once.  Sysctls are not
+covered by a mount namespace: dockerd runs with --ip-forward=false, or it sets
+net.ipv4.ip_forward=1 on the host even with no bridge.
 
   Dockerd   dockerd from Debian's docker.io with its own containerd (started by
-            dockerd, paths under our exec root), overlay2, no bridge, no iptables
+            dockerd, paths under our exec root), overlay2, no bridge, no iptables,
+            no IP forwarding, its own daemon.json
   Berthd    berthd with --data-root/--exec-root/-H/--config-file of its own
-  Podman    no daemon: each `podman pull` gets --root/--runroot/--tmpdir of its own
+  Podman    no daemon: --root/--runroot/--tmpdir of its own, and its own
+            containers.conf, storage.conf and registries.conf (CONTAINERS_CONF and
+            friends: the host's are not read); image_copy_tmp_dir and TMPDIR point
+            into its dir on the scratch fs, and that dir is also bind-mounted over
+            /var/tmp in its namespace (its temporary blobs go to /var/tmp on the root
+            fs whatever --root says, and `podman load` unpacks an archive there
+            whatever the config says); /var/lib is an overlay with an upper dir of
+            ours (c/image writes /var/lib/containers/cache whatever --root says).  prepare() creates its store untimed, as daemons create theirs at
+            start.
+
+timed_run() times every engine's client command the same way: in one private
+mount namespace and sh, with the engine's mounts made first, the clock read by
+`date` just before and after the command, so no engine's time includes unshare,
+sh or mount, and none is subtracted.
 
 Stores live on a scratch filesystem (scratch_fs(): a fresh ext4 with a journal in
 a sparse file on a loop device with direct I/O, unmounted and deleted at the end)
@@ -119,10 +136,39 @@ def _end(pid, grace=20):
             time.sleep(0.05)
 
 
-def _private_ns(binds, argv):
-    """argv run in a private mount namespace with (source, target) bind mounts made first."""
-    script = "set -e; " + "".join('mount --bind "%s" "%s"; ' % b for b in binds) + 'exec "$@"'
+def _private_ns(binds, argv, overlays=()):
+    """argv run in a private mount namespace with (source, target) bind mounts and
+    (target, upper, work) overlays (the target itself the lower dir) made first."""
+    script = _mount_script(binds, overlays) + 'exec "$@"'
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *argv]
+
+
+def _mount_script(binds=(), overlays=()):
+    """sh commands making (source, target) bind mounts and (target, upper, work) overlays
+    whose lower dir is the target itself."""
+    return "".join('mount --bind "%s" "%s" || exit 125; ' % b for b in binds) + "".join(
+        'mount -t overlay overlay -o "lowerdir=%s,upperdir=%s,workdir=%s" "%s" || exit 125; '
+        % (t, u, w, t) for t, u, w in overlays)
+
+
+def timed_run(argv, env=None, binds=(), overlays=()):
+    """(seconds, CompletedProcess with stderr) of argv, the same way for every engine: in a
+    private mount namespace and sh that first make the engine's mounts, timed from inside
+    around argv alone.  `sync` first, so earlier write-back does not land in the timing."""
+    subprocess.run(["sync"], check=True)
+    fd, tfile = tempfile.mkstemp(prefix="bb-time-")
+    os.close(fd)
+    script = (_mount_script(binds, overlays) + 't0=$(date +%s%N); "$@"; rc=$?; '
+              't1=$(date +%s%N); echo "$t0 $t1" > "$0"; exit $rc')
+    try:
+        p = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script,
+                            tfile, *argv], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, env=env)
+        with open(tfile) as f:
+            t = f.read().split()
+    finally:
+        os.unlink(tfile)
+    return ((int(t[1]) - int(t[0])) / 1e9 if len(t) == 2 else None), p
 
 
 def _umount_under(path):
@@ -211,10 +257,11 @@ class _Daemon:
         self.proc = None
         self.log_path = os.path.join(self.dir, "daemon.log")
 
-    def _spawn(self, argv, binds=()):
+    def _spawn(self, argv, binds=(), overlays=()):
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(_private_ns(binds, argv), stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(_private_ns(binds, argv, overlays),
+                                         stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT)
 
     def log_tail(self, n=15):
         try:
@@ -238,8 +285,21 @@ class _Daemon:
         raise EngineError("%s did not answer on %s within %d s:\n%s" % (
             self.name, self.sock, timeout, self.log_tail()))
 
+    overlays = ()
+    binds = ()
+
     def helpers(self):
         return []
+
+    def argv(self, *args):
+        """The client's command line, run as is (timed_run adds nothing but the clock)."""
+        return self.cli(*args)
+
+    def pull_argv(self, ref):
+        return self.argv("pull", ref)
+
+    def prepare(self):
+        """Nothing: a daemon made its store when it started (untimed)."""
 
     def rss_kib(self):
         """{process name: VmRSS KiB} of the daemon and its helper processes."""
@@ -280,7 +340,7 @@ class Dockerd(_Daemon):
 
     def start(self):
         d = self.dir
-        for sub in ("data", "exec", "cli", "etc-docker"):
+        for sub in ("data", "exec", "cli", "etc-upper", "etc-work"):
             os.makedirs(os.path.join(d, sub))
         cfg = os.path.join(d, "daemon.json")
         with open(cfg, "w") as f:
@@ -289,8 +349,8 @@ class Dockerd(_Daemon):
                      "--exec-root", os.path.join(d, "exec"), "-H", self.host,
                      "--pidfile", os.path.join(d, "dockerd.pid"), "--insecure-registry",
                      self.insecure, "--bridge", "none", "--iptables=false",
-                     "--ip6tables=false", "--storage-driver", "overlay2"],
-                    binds=[(os.path.join(d, "etc-docker"), "/etc/docker")])
+                     "--ip6tables=false", "--ip-forward=false", "--storage-driver", "overlay2"],
+                    overlays=[("/etc", os.path.join(d, "etc-upper"), os.path.join(d, "etc-work"))])
         self.wait_ready()
 
     def helpers(self):
@@ -354,24 +414,48 @@ class Podman:
 
     def __init__(self, parent="/tmp", graveyard=None):
         self.graveyard = graveyard
-        self.dir = tempfile.mkdtemp(prefix="bb-podman-", dir=parent)
-        for sub in ("root", "run", "tmp", "varlib"):
-            os.makedirs(os.path.join(self.dir, sub))
+        self.dir = d = tempfile.mkdtemp(prefix="bb-podman-", dir=parent)
+        for sub in ("root", "run", "tmp", "imgtmp", "varlib-upper", "varlib-work"):
+            os.makedirs(os.path.join(d, sub))
+        with open(os.path.join(d, "containers.conf"), "w") as f:
+            f.write('[engine]\nimage_copy_tmp_dir = "%s"\nevents_logger = "file"\n'
+                    'cgroup_manager = "cgroupfs"\n' % os.path.join(d, "imgtmp"))
+        with open(os.path.join(d, "storage.conf"), "w") as f:
+            f.write('[storage]\ndriver = "overlay"\ngraphroot = "%s"\nrunroot = "%s"\n'
+                    % (os.path.join(d, "root"), os.path.join(d, "run")))
+        with open(os.path.join(d, "registries.conf"), "w") as f:
+            f.write("unqualified-search-registries = []\n")
+        self.env = {**os.environ, "CONTAINERS_CONF": os.path.join(d, "containers.conf"),
+                    "CONTAINERS_STORAGE_CONF": os.path.join(d, "storage.conf"),
+                    "CONTAINERS_REGISTRIES_CONF": os.path.join(d, "registries.conf"),
+                    "TMPDIR": os.path.join(d, "imgtmp")}
+        # c/image keeps its blob-info cache in /var/lib/containers/cache whatever --root says
+        self.overlays = [("/var/lib", os.path.join(d, "varlib-upper"),
+                          os.path.join(d, "varlib-work"))]
+        self.binds = [(os.path.join(d, "imgtmp"), "/var/tmp")]
 
-    def cli(self, *args):
+    def argv(self, *args):
+        """podman's own command line (run it inside self.overlays' namespace)."""
         d = self.dir
-        argv = [PODMAN_BIN, "--root", os.path.join(d, "root"), "--runroot",
+        return [PODMAN_BIN, "--root", os.path.join(d, "root"), "--runroot",
                 os.path.join(d, "run"), "--tmpdir", os.path.join(d, "tmp"),
                 "--storage-driver", "overlay", "--events-backend", "file",
                 "--cgroup-manager", "cgroupfs", *args]
-        # c/image keeps its blob-info cache in /var/lib/containers/cache whatever --root says
-        return _private_ns([(os.path.join(d, "varlib"), "/var/lib/containers")], argv)
 
-    def pull_args(self, ref):
-        return self.cli("pull", "--tls-verify=false", ref)
+    def cli(self, *args):
+        return _private_ns(self.binds, self.argv(*args), self.overlays)
+
+    def prepare(self):
+        """Create the store (libpod database, storage layout, overlay probe), untimed."""
+        p = subprocess.run(self.cli("images"), capture_output=True, env=self.env)
+        if p.returncode != 0:
+            raise EngineError("podman images: %s" % p.stderr.decode(errors="replace").strip())
+
+    def pull_argv(self, ref):
+        return self.argv("pull", "--tls-verify=false", ref)
 
     def image_diff_ids(self, ref):
-        p = subprocess.run(self.cli("image", "inspect", ref), capture_output=True)
+        p = subprocess.run(self.cli("image", "inspect", ref), capture_output=True, env=self.env)
         if p.returncode != 0:
             raise EngineError("podman image inspect %s: %s" % (ref, p.stderr.decode().strip()))
         return json.loads(p.stdout)[0]["RootFS"]["Layers"]

@@ -375,8 +375,10 @@ int http_parse_response(const char *buf, size_t len, const struct http_limits *l
                         chunked = token_list_has(v, "chunked");
                 } else if (strcasecmp(n, "Content-Length") == 0) {
                         if (parse_content_length(v, &resp->content_length) < 0) {
+                                /* v points into resp->head: the message first */
+                                r = berth_error_set(err, EBADMSG, "bad Content-Length '%s'", v);
                                 http_response_release(resp);
-                                return berth_error_set(err, EBADMSG, "bad Content-Length '%s'", v);
+                                return r;
                         }
                         have_len = true;
                 } else if (strcasecmp(n, "Connection") == 0) {

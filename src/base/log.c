@@ -18,6 +18,7 @@
 
 static _Atomic int log_level = BERTH_LOG_INFO;
 static _Atomic int log_fd = STDERR_FILENO;
+static void (*_Atomic log_sink)(enum berth_log_level, const char *);
 
 static const char *const level_names[] = {
     [BERTH_LOG_ERROR] = "error",
@@ -66,6 +67,11 @@ void berth_log_set_fd(int fd)
         atomic_store(&log_fd, fd);
 }
 
+void berth_log_set_sink(void (*sink)(enum berth_log_level level, const char *msg))
+{
+        atomic_store(&log_sink, sink);
+}
+
 void berth_log(enum berth_log_level level, const char *fmt, ...)
 {
         if (!berth_log_enabled(level))
@@ -79,6 +85,13 @@ void berth_log(enum berth_log_level level, const char *fmt, ...)
         va_end(ap);
         if (n < 0)
                 berth_oom();
+        void (*sink)(enum berth_log_level, const char *) = atomic_load(&log_sink);
+        if (sink) {
+                sink(level, msg);
+                free(msg);
+                errno = saved;
+                return;
+        }
 
         struct timespec ts;
         struct tm tm;

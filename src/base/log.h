@@ -37,6 +37,10 @@ static inline bool berth_log_enabled(enum berth_log_level level)
 
 /* Where lines go (default 2 = stderr); for tests. */
 void berth_log_set_fd(int fd);
+/* A program with a log format of its own (berth-runtime's --log and
+ * --log-format, as runc's) takes every enabled message here, unformatted,
+ * instead of the fd.  NULL restores the fd. */
+void berth_log_set_sink(void (*sink)(enum berth_log_level level, const char *msg));
 
 _printf_(2, 3) void berth_log(enum berth_log_level level, const char *fmt, ...);
 

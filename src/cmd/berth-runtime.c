@@ -9,7 +9,9 @@
  * --log a line appended to the log file — logrus text by default, or
  * {"level":"error","msg":…,"time":…} with --log-format json, whose last msg
  * containerd's shim reports — and exit status 1 (for run and exec in the
- * foreground: the container process's status).
+ * foreground: the container process's status).  Warnings the library logs
+ * (a failing poststart or poststop hook) take the same two ways with level
+ * "warning", and the command goes on.
  *
  * Never: print anything but the command's output on stdout; leave the
  * terminal raw (the library restores it).
@@ -30,6 +32,7 @@
 #include "base/buf.h"
 #include "base/fileio.h"
 #include "base/json.h"
+#include "base/log.h"
 #include "oci/runtime-spec.h"
 #include "runtime/container.h"
 #include "runtime/selfseal.h"
@@ -69,6 +72,20 @@ static void log_line(const char *level, const char *msg)
         (void)write_all(fd, b.data, b.len);
         buf_release(&b);
         close(fd);
+}
+
+/* The library's log lines (base/log.h): warnings and errors to stderr and --log. */
+static void log_from_library(enum berth_log_level level, const char *msg)
+{
+        if (level == BERTH_LOG_DEBUG) {
+                if (debug)
+                        log_line("debug", msg);
+                return;
+        }
+        const char *name = berth_log_level_to_string(level);
+        if (level <= BERTH_LOG_WARN)
+                fprintf(stderr, "berth-runtime: %s: %s\n", name, msg);
+        log_line(name, msg);
 }
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -600,6 +617,7 @@ int main(int argc, char **argv)
         if (strcmp(log_format, "text") && strcmp(log_format, "json"))
                 return fail("invalid --log-format '%s' (text or json)", log_format);
         log_json = !strcmp(log_format, "json");
+        berth_log_set_sink(log_from_library);
         if (version) {
                 printf("berth-runtime version %s\nspec: %s\n", BERTH_VERSION,
                        OCI_RUNTIME_SPEC_VERSION);

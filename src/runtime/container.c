@@ -917,8 +917,9 @@ int berth_container_start(const struct berth_runtime *rt, const char *id, struct
                             spec->hooks[OCI_HOOK_POSTSTART].n) {
                                 _cleanup_free_ char *sj =
                                     hooks_state_json(spec, id, "running", pid, st.bundle);
-                                r = hooks_run(&spec->hooks[OCI_HOOK_POSTSTART], "poststart", sj,
-                                              err);
+                                /* runtime spec: warn, and start still succeeds */
+                                hooks_run_warn(&spec->hooks[OCI_HOOK_POSTSTART], "poststart", id,
+                                               sj);
                         }
                         berth_error_free(e);
                 }

@@ -9,6 +9,13 @@
  * prestart, createRuntime, poststart and poststop, the container's init for
  * createContainer (before pivot_root) and startContainer (after it).
  *
+ * Failure follows the runtime spec per kind: a failing prestart,
+ * createRuntime, createContainer or startContainer hook fails the operation
+ * (hooks_run stops at it); a failing poststart or poststop hook is a warning,
+ * and the remaining hooks and the lifecycle go on as if it had succeeded
+ * (hooks_run_warn).  runc 1.1 instead fails create on a poststart hook and
+ * stops at the first failing poststop hook; crun follows the spec, as we do.
+ *
  * Never: run a hook through a shell; let a hook inherit the sync socket or
  * any other fd of ours beyond stdio (everything else is close-on-exec).
  */
@@ -21,6 +28,7 @@
 #include <time.h>
 
 #include "base/fileio.h"
+#include "base/log.h"
 #include "runtime/runtime-internal.h"
 
 char *hooks_state_json(const struct oci_spec *spec, const char *id, const char *status, pid_t pid,
@@ -110,4 +118,16 @@ int hooks_run(const struct oci_hook_list *l, const char *kind, const char *state
                         return r;
         }
         return 0;
+}
+
+void hooks_run_warn(const struct oci_hook_list *l, const char *kind, const char *id,
+                    const char *state_json)
+{
+        for (size_t i = 0; i < l->n; i++) {
+                struct berth_error *e = NULL;
+                if (run_one(&l->v[i], kind, state_json, &e) < 0)
+                        log_warn("container '%s': %s (a failing %s hook is only a warning)", id,
+                                 berth_error_msg(e), kind);
+                berth_error_free(e);
+        }
 }

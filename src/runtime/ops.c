@@ -273,8 +273,8 @@ int berth_container_delete(const struct berth_runtime *rt, const char *id, bool 
                     oci_spec_parse(text, len, &spec, &e) == 0) {
                         _cleanup_free_ char *sj =
                             hooks_state_json(spec, id, "stopped", 0, st.bundle);
-                        /* poststop failures are warnings only (runtime spec) */
-                        (void)hooks_run(&spec->hooks[OCI_HOOK_POSTSTOP], "poststop", sj, &e);
+                        /* runtime spec: warn, run the rest, and delete goes on */
+                        hooks_run_warn(&spec->hooks[OCI_HOOK_POSTSTOP], "poststop", id, sj);
                 }
                 berth_error_free(e);
                 oci_spec_free(spec);

@@ -50,9 +50,9 @@ struct rt_init {
         bool new_userns; /* cloned into a new user namespace (the parent writes the maps) */
         bool in_userns;
         const int *idmap_fds;
-            /* per spec mount: a detached idmapped tree, or -1; or NULL */ /* new or joined: no
-                                                                              mknod, sysfs may need
-                                                                              a bind */
+        /* per spec mount: a detached idmapped tree, or -1; or NULL */ /* new or joined: no
+                                                                          mknod, sysfs may need
+                                                                          a bind */
         bool no_pivot;
         bool inherit_mount_ns; /* no mount namespace in the config: mounts land in ours, chroot */
         bool exec_chroot;      /* exec into such a container: chroot to exec_root_fd */
@@ -131,8 +131,14 @@ int console_proxy_wait(int master, pid_t pid, int *ret_status, struct berth_erro
 int wait_forward_signals(pid_t pid, int *ret_status, struct berth_error **err);
 
 /* hooks.c */
+/* Run the hooks in order; the first failure fails the call (prestart,
+ * createRuntime, createContainer, startContainer). */
 int hooks_run(const struct oci_hook_list *l, const char *kind, const char *state_json,
               struct berth_error **err);
+/* Run every hook; each failure is a log_warn() line naming the container and the
+ * hook, and never stops the others (poststart, poststop: runtime spec). */
+void hooks_run_warn(const struct oci_hook_list *l, const char *kind, const char *id,
+                    const char *state_json);
 char *hooks_state_json(const struct oci_spec *spec, const char *id, const char *status, pid_t pid,
                        const char *bundle);
 

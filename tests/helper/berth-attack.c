@@ -14,7 +14,12 @@
  * `berth-attack procfiles NAME SECONDS`: like grab, but tries
  * /proc/<pid>/mem (read-write) and the entries of /proc/<pid>/map_files of that
  * process instead.
- * Each prints one JSON line: {"grabbed":B,"wrote":B,"errno":N,"detail":"…"}.
+ * A target is found by its exe link or, where that link cannot be read (a
+ * non-dumpable process), by the basename of its argv[0] in /proc/<pid>/cmdline.
+ * Each prints one JSON line: {"grabbed":B,"wrote":B,"errno":N,"tries":T,"detail":"…"}:
+ * "tries" counts the opens of a target's files that were refused and "errno" is
+ * the last refusal (or the write's), so a verdict of "nothing grabbed" tells a
+ * refused attack (tries > 0, errno EACCES) from one that never met its target.
  *
  * It only ever writes to the file it grabbed; the tests point it at a copy
  * of berth-runtime in a temp dir.  Never used outside the tests.
@@ -40,10 +45,22 @@ static double now(void)
         return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static unsigned tries; /* refused opens of a target's files (EACCES, EPERM) */
+static int refused;    /* the last refusal's errno */
+
+/* A failed open: a refusal counts; a target gone meanwhile (ENOENT, ESRCH) does not. */
+static void failed(int e)
+{
+        if (e == EACCES || e == EPERM) {
+                tries++;
+                refused = e;
+        }
+}
+
 static void report(bool grabbed, bool wrote, int e, const char *detail)
 {
-        printf("{\"grabbed\":%s,\"wrote\":%s,\"errno\":%d,\"detail\":\"%s\"}\n",
-               grabbed ? "true" : "false", wrote ? "true" : "false", e, detail);
+        printf("{\"grabbed\":%s,\"wrote\":%s,\"errno\":%d,\"tries\":%u,\"detail\":\"%s\"}\n",
+               grabbed ? "true" : "false", wrote ? "true" : "false", e, tries, detail);
         fflush(stdout);
 }
 
@@ -67,11 +84,28 @@ static int write_through(int fd, double deadline)
         }
 }
 
-static bool is_target(const char *pid, const char *name)
+/* argv[0]'s basename is NAME: how a non-dumpable target (exe link unreadable) is known. */
+static bool argv0_is(const char *pid, const char *name)
 {
-        char p[64], t[PATH_MAX];
-        snprintf(p, sizeof(p), "/proc/%s/exe", pid);
-        ssize_t n = readlink(p, t, sizeof(t) - 1);
+        char p[PATH_MAX], a[PATH_MAX];
+        snprintf(p, sizeof(p), "/proc/%s/cmdline", pid);
+        int fd = open(p, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        ssize_t n = read(fd, a, sizeof(a) - 1);
+        close(fd);
+        if (n <= 0)
+                return false;
+        a[n] = '\0';
+        const char *base = strrchr(a, '/');
+        return !strcmp(base ? base + 1 : a, name);
+}
+
+/* An exe link (of a process or of an fd we hold) names the runtime binary NAME. */
+static bool link_is_target(const char *link, const char *name)
+{
+        char t[PATH_MAX];
+        ssize_t n = readlink(link, t, sizeof(t) - 1);
         if (n <= 0)
                 return false;
         t[n] = '\0';
@@ -84,6 +118,15 @@ static bool is_target(const char *pid, const char *name)
         /* The runtime in disguise: re-executed from a detached read-only bind
          * mount of its own file (the link reads "/"), or from a sealed memfd copy. */
         return !strcmp(t, "/") || !strncmp(t, "/memfd:berth-runtime", 20);
+}
+
+static bool is_target(const char *pid, const char *name)
+{
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "/proc/%s/exe", pid);
+        if (link_is_target(p, name))
+                return true;
+        return errno == EACCES && argv0_is(pid, name);
 }
 
 /* One scan of /proc; the pid of a process running NAME, or NULL. */
@@ -111,16 +154,23 @@ static bool find_target(const char *name, char *pid, size_t len)
 static int grab(const char *name, double secs, const char *fifo)
 {
         double deadline = now() + secs;
-        int last = 0;
         char pid[32];
         while (now() < deadline) {
                 if (!find_target(name, pid, sizeof(pid)))
                         continue;
                 char p[64];
                 snprintf(p, sizeof(p), "/proc/%s/exe", pid);
-                int fd = open(p, O_PATH);
+                int fd = open(p, O_PATH | O_CLOEXEC);
                 if (fd < 0) {
-                        last = errno;
+                        failed(errno);
+                        continue;
+                }
+                /* Known by its argv[0] only, it may have exec'd another program
+                 * since: what we hold must be the runtime binary itself. */
+                char self[64];
+                snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+                if (!link_is_target(self, name)) {
+                        close(fd);
                         continue;
                 }
                 if (fifo) {
@@ -131,14 +181,13 @@ static int grab(const char *name, double secs, const char *fifo)
                 report(true, r == 0, r < 0 ? -r : 0, p);
                 return 0;
         }
-        report(false, false, last, "no runtime process opened");
+        report(false, false, refused, "no runtime process opened");
         return 0;
 }
 
 static int procfiles(const char *name, double secs)
 {
         double deadline = now() + secs;
-        int last = 0;
         char pid[32];
         while (now() < deadline) {
                 if (!find_target(name, pid, sizeof(pid)))
@@ -151,7 +200,7 @@ static int procfiles(const char *name, double secs)
                         report(true, true, 0, "opened /proc/<pid>/mem read-write");
                         return 0;
                 }
-                last = errno;
+                failed(errno);
                 snprintf(p, sizeof(p), "/proc/%s/map_files", pid);
                 DIR *d = opendir(p);
                 struct dirent *de;
@@ -160,19 +209,20 @@ static int procfiles(const char *name, double secs)
                                 continue;
                         int m = openat(dirfd(d), de->d_name, O_PATH | O_CLOEXEC);
                         if (m < 0) {
-                                last = errno;
+                                failed(errno);
                                 continue;
                         }
                         closedir(d);
                         report(true, false, 0, "opened a /proc/<pid>/map_files entry");
                         return 0;
                 }
-                if (d)
+                if (d) {
                         closedir(d);
-                else if (errno)
-                        last = errno;
+                } else if (errno) {
+                        failed(errno);
+                }
         }
-        report(false, false, last, "nothing opened");
+        report(false, false, refused, "nothing opened");
         return 0;
 }
 

@@ -84,17 +84,23 @@ def unmount_below(path):
         subprocess.run(["umount", "-l", mp], capture_output=True)
 
 
+def default_cgroup_parents():
+    """/berth in every hierarchy: /sys/fs/cgroup/<controller>/berth on v1 and hybrid
+    hosts, /sys/fs/cgroup/berth on a pure cgroup v2 host."""
+    import glob
+    return set(d for d in glob.glob("/sys/fs/cgroup/*/berth") + ["/sys/fs/cgroup/berth"]
+               if os.path.isdir(d))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def default_cgroup_parent_removed():
     """The runtime's default parent cgroup (/berth in every hierarchy) is removed
     only by the container that made it; with containers overlapping in time, an
     empty /berth can outlive them all.  The suite removes it when it made it."""
-    import glob
-    existed = set(glob.glob("/sys/fs/cgroup/*/berth"))
+    existed = default_cgroup_parents()
     yield
-    for d in glob.glob("/sys/fs/cgroup/*/berth"):
-        if d not in existed:
-            try:
-                os.rmdir(d)
-            except OSError:
-                pass
+    for d in default_cgroup_parents() - existed:
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass

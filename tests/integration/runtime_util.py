@@ -50,7 +50,9 @@ class Runtime:
 
 
 @pytest.fixture
-def rt():
+def rt(workdir):
+    """(Depends on workdir so it is torn down first: its containers are deleted while
+    their bundles are still there, before workdir's teardown unmounts and removes them.)"""
     r = Runtime()
     yield r
     r.cleanup()

@@ -28,7 +28,6 @@ from conftest import build_path
 
 BERTHD = build_path("src", "cmd", "berthd")
 BERTH = build_path("src", "cmd", "berth")
-DEFAULT_SOCK = "/run/berth/berth.sock"
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -296,19 +295,31 @@ def test_socket_mode_and_files(daemon):
         con.close()
 
 
+IDLE_RSS_TARGET_KB = 8 * 1024  # issue 3: berthd idle RSS <= 8 MB
+
+
+def sanitized():
+    """A sanitizer build: its shadow memory is not berthd's footprint."""
+    return "libasan" in subprocess.run(["ldd", BERTHD], capture_output=True, text=True).stdout
+
+
+def rss_kb(pid):
+    """(VmRSS, RssAnon) in kB."""
+    with open("/proc/%d/status" % pid) as f:
+        status = f.read()
+    return (int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)),
+            int(re.search(r"RssAnon:\s+(\d+) kB", status).group(1)))
+
+
 def test_idle_rss_is_small(daemon):
-    ldd = subprocess.run(["ldd", BERTHD], capture_output=True, text=True).stdout
-    if "libasan" in ldd:
+    if sanitized():
         pytest.skip("sanitizer build: its shadow memory is not berthd's footprint")
     daemon.request("GET", "/info")
-    with open("/proc/%d/status" % daemon.proc.pid) as f:
-        status = f.read()
-    rss_kb = int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1))
-    anon_kb = int(re.search(r"RssAnon:\s+(\d+) kB", status).group(1))
+    rss, anon = rss_kb(daemon.proc.pid)
     # What berthd itself allocates stays small; most of the RSS is shared-library pages,
     # chiefly libcurl's dependency tree (gnutls, krb5, ldap, ...), mapped at start.
-    assert anon_kb <= 3 * 1024, "idle anonymous RSS %d kB" % anon_kb
-    assert rss_kb <= 12 * 1024, "idle RSS %d kB" % rss_kb
+    assert anon <= 3 * 1024, "idle anonymous RSS %d kB" % anon
+    assert rss <= IDLE_RSS_TARGET_KB, "idle RSS %d kB (target %d kB)" % (rss, IDLE_RSS_TARGET_KB)
 
 
 # ---- configuration and start-up ----
@@ -466,8 +477,10 @@ def test_two_daemons_side_by_side(tmproot):
                 % (a.pidfile, a.proc.pid)) in d.logtext()
         assert os.path.exists(a.pidfile)
     finally:
-        assert a.stop() == 0
-        assert b.stop() == 0
+        rcs = (a.stop(), b.stop())
+        a.kill()
+        b.kill()
+    assert rcs == (0, 0)
 
 
 def test_stale_socket_and_pidfile_are_replaced(tmproot):
@@ -621,8 +634,10 @@ def test_host_selection_order(tmproot):
         assert da in berth("info", host="unix://" + a.sock,
                            env={"BERTH_HOST": "unix://" + b.sock}).stdout
     finally:
-        assert a.stop() == 0
-        assert b.stop() == 0
+        rcs = (a.stop(), b.stop())
+        a.kill()
+        b.kill()
+    assert rcs == (0, 0)
 
 
 def test_no_autostart_for_a_non_default_host(tmproot):
@@ -705,24 +720,29 @@ def test_no_berthd_to_start_says_so(tmproot):
             shutil.rmtree("/run/berth", ignore_errors=True)
 
 
-def test_autostart_on_the_default_socket():
-    if answers(DEFAULT_SOCK):
-        pytest.skip("a berthd already serves %s, so auto-start cannot be observed" % DEFAULT_SOCK)
-    if os.path.exists("/etc/berth/daemon.json"):
-        pytest.skip("/etc/berth/daemon.json exists; the auto-started daemon would not be default")
-    made_data_root = not os.path.exists("/var/lib/berth")
-    made_run = not os.path.exists("/run/berth")
-    pidfile = "/run/berth/berthd.pid"
+def test_autostart_on_the_default_socket(tmproot):
+    """With no -H, BERTH_HOST or DOCKER_HOST, berth starts berthd on the default socket.
+    Run in a private mount namespace whose /var/lib, /run (and /etc/berth, if the host
+    has one) are empty dirs of ours: the host's own berthd, store and configuration are
+    neither seen nor touched, and the daemon's files land in tmproot."""
+    binds = []
+    for host_dir in ("/var/lib", "/run", "/etc/berth"):
+        if not os.path.isdir(host_dir):
+            continue
+        mine = os.path.join(tmproot, host_dir.strip("/").replace("/", "-"))
+        os.mkdir(mine)
+        binds.append((mine, host_dir))
+    run_dir = os.path.join(tmproot, "run")
+    pidfile = os.path.join(run_dir, "berth", "berthd.pid")
+    script = "".join('mount --bind "%s" "%s" && ' % b for b in binds) + \
+        '"$1" version; echo "rc=$?"; echo ---; "$1" info; echo "rc=$?"'
+    env = {k: v for k, v in os.environ.items() if k not in ("BERTH_HOST", "DOCKER_HOST")}
     try:
-        r = berth("version")
-        assert r.returncode == 0, r.stderr
-        assert "starting berthd in the background" in r.stderr
-        assert "\nServer: Berth Engine\n" in r.stdout
-        # Now it is running: no second start.
-        r = berth("info")
-        assert r.returncode == 0 and "starting berthd" not in r.stderr
-        assert " Docker Root Dir: /var/lib/berth\n" in r.stdout
+        p = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script,
+                            "sh", BERTH], capture_output=True, text=True, env=env, timeout=60)
     finally:
+        # the daemon lives on in the namespace: end it by the pid it wrote
+        pid, exited = None, True
         if os.path.exists(pidfile):
             with open(pidfile) as f:
                 pid = int(f.read())
@@ -730,11 +750,20 @@ def test_autostart_on_the_default_socket():
             deadline = time.time() + 20
             while time.time() < deadline and os.path.exists("/proc/%d" % pid):
                 time.sleep(0.05)
-        assert not os.path.exists(DEFAULT_SOCK)
-        if made_data_root:
-            shutil.rmtree("/var/lib/berth", ignore_errors=True)
-        if made_run:
-            shutil.rmtree("/run/berth", ignore_errors=True)
+            exited = not os.path.exists("/proc/%d" % pid)
+            if not exited:
+                os.kill(pid, signal.SIGKILL)
+        sock_left = os.path.exists(os.path.join(run_dir, "berth", "berth.sock"))
+    version, info = p.stdout.split("---\n")
+    assert version.endswith("rc=0\n") and info.endswith("rc=0\n"), p.stdout + p.stderr
+    # one start, said once on stderr; the second command finds it running
+    assert p.stderr.count("starting berthd in the background") == 1, p.stderr
+    assert "\nServer: Berth Engine\n" in version
+    assert " Docker Root Dir: /var/lib/berth\n" in info
+    assert os.path.exists(os.path.join(tmproot, "var-lib", "berth", "berth.db"))
+    assert pid is not None, "the auto-started berthd wrote no pid file"
+    assert exited, "berthd %d did not exit on SIGTERM" % pid
+    assert not sock_left, "berthd left its socket behind"
 
 
 # ---- real peers ----
@@ -1266,8 +1295,12 @@ def test_sigterm_ends_open_event_streams(tmproot):
 
 def test_many_concurrent_keep_alive_clients(daemon):
     """50 clients × 20 requests on kept-alive connections while 300 idle connections sit
-    open: every answer complete and correct, and the daemon still small afterwards."""
+    open: every answer complete and correct, and the daemon still small afterwards
+    (within the idle target, and its own allocations grown by at most 2 MB: about
+    0.75 MB on this build, what malloc keeps of 350 connections' buffers)."""
     import threading
+    daemon.request("GET", "/info")
+    _, anon_before = rss_kb(daemon.proc.pid)
     idle = []
     for _ in range(300):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -1297,3 +1330,7 @@ def test_many_concurrent_keep_alive_clients(daemon):
     assert len(results) == 1000
     assert set(results) == {(200, "1.41")}
     assert daemon.request("GET", "/_ping")[0] == 200
+    if not sanitized():
+        rss, anon = rss_kb(daemon.proc.pid)
+        assert rss <= IDLE_RSS_TARGET_KB, "RSS %d kB after the clients left" % rss
+        assert anon - anon_before <= 2 * 1024, "anonymous RSS %d -> %d kB" % (anon_before, anon)

@@ -572,7 +572,25 @@ def test_client_gone_mid_upload_leaves_nothing_and_the_daemon_serves_on(env):
         data = f.read()
     head = (b"POST /v1.41/images/load?quiet=1 HTTP/1.1\r\nHost: x\r\n"
             b"Content-Type: application/x-tar\r\nContent-Length: %d\r\n\r\n" % len(data))
-    raw_request(env.daemon.sock, head, [data[:len(data) // 2]], read=False)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(env.daemon.sock)
+    try:
+        s.sendall(head + data[:len(data) // 2])
+        # The client goes only once the daemon has spooled part of the layer (else an
+        # empty store afterwards would prove nothing): a temp file of over 1 MiB.
+        tmp = os.path.join(env.data, "tmp")
+        deadline = time.time() + 20
+        spooled = 0
+        while time.time() < deadline and spooled <= 1 << 20:
+            for n in store(env)[2]:
+                try:
+                    spooled = max(spooled, os.path.getsize(os.path.join(tmp, n)))
+                except OSError:  # renamed or removed meanwhile
+                    pass
+            time.sleep(0.02)
+        assert spooled > 1 << 20, "the daemon wrote nothing of the upload: %s" % (store(env),)
+    finally:
+        s.close()
     deadline = time.time() + 20
     while time.time() < deadline and store(env) != ([], [], []):
         time.sleep(0.1)

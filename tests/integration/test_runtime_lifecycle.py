@@ -96,12 +96,37 @@ def test_delete_of_a_created_container_kills_its_init(rt, workdir, rootfs_templa
 
 
 def test_kill_accepts_names_and_numbers(rt, workdir, rootfs_template, unique_id):
-    b = make_bundle(workdir, rootfs_template, ["sh", "-c", "trap 'echo got' USR1; sleep 1000"])
+    """Each spelling of a signal reaches the container's init: its trap counts them."""
+    def edit(c):
+        c["root"]["readonly"] = False
+    got = os.path.join(workdir, "bundle", "rootfs", "tmp", "got")
+    b = make_bundle(workdir, rootfs_template,
+                    ["sh", "-c", "trap 'echo USR1 >> /tmp/got' USR1; trap 'echo HUP >> /tmp/got' "
+                     "HUP; : > /tmp/got; while :; do sleep 0.05; done"], edit)
     rt("run", "--detach", "--bundle", b, unique_id, check=True)
+
+    def lines(n):
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            with open(got) as f:
+                seen = f.read().split()
+            if len(seen) >= n:
+                return seen
+            time.sleep(0.02)
+        return seen
+
+    deadline = time.time() + 10
+    while not os.path.exists(got) and time.time() < deadline:
+        time.sleep(0.02)
     bad = rt("kill", unique_id, "NOSUCHSIG")
     assert bad.returncode != 0 and "invalid signal 'NOSUCHSIG'" in bad.stderr
-    for sig in ("SIGUSR1", "USR1", "10"):
+    want = []
+    for sig, name in (("SIGUSR1", "USR1"), ("USR1", "USR1"), ("10", "USR1"), ("HUP", "HUP"),
+                      ("1", "HUP")):
+        # one at a time: a second signal sent before the first is handled would merge with it
         assert rt("kill", unique_id, sig).returncode == 0
+        want.append(name)
+        assert lines(len(want)) == want, "signal %s did not arrive" % sig
     assert rt.state(unique_id)["status"] == "running"
     assert rt("kill", "--all", unique_id, "9").returncode == 0
     for _ in range(100):

@@ -2,11 +2,18 @@
 
 berthd turns Docker's default profile (and `--security-opt seccomp=FILE`)
 into config.json's linux.seccomp with seccomp_profile_resolve().  The
-reference is dockerd itself: an isolated dockerd (its own data and exec
-roots, socket, no bridge, no iptables) runs a busybox container with the
-same profile and capability changes, and the linux.seccomp it writes into
+reference is dockerd itself: an isolated dockerd runs a busybox container with
+the same profile and capability changes, and the linux.seccomp it writes into
 the container's config.json must equal what berth-seccomp-resolve prints
 for that container's bounding set.
+
+Isolated means it changes nothing of the host's: its own data and exec roots,
+socket, pid file and config file (so the host's /etc/docker/daemon.json is
+not read); no bridge, no iptables, --ip-forward=false (dockerd otherwise sets
+net.ipv4.ip_forward=1 on the host, bridge or not); and a private mount
+namespace in which /etc is an overlay with an upper dir of ours, so what
+dockerd writes there (/etc/docker/key.json) lands in the temp dir.  The
+fixture checks those host settings are unchanged when it is done.
 """
 import glob
 import json
@@ -31,20 +38,47 @@ def _docker(env, *args, check=True, timeout=60):
                           text=True, timeout=timeout)
 
 
+HOST_SETTINGS = ("/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv4/conf/all/forwarding",
+                 "/proc/sys/net/ipv6/conf/all/forwarding",
+                 "/proc/sys/net/ipv4/conf/all/route_localnet")
+
+
+def host_state():
+    """What a careless dockerd changes on the host: forwarding sysctls, /etc/docker."""
+    state = {}
+    for p in HOST_SETTINGS:
+        with open(p) as f:
+            state[p] = f.read().strip()
+    state["/etc/docker"] = sorted(os.path.join(d, n) for d, dirs, files in os.walk("/etc/docker")
+                                  for n in dirs + files)
+    return state
+
+
 @pytest.fixture(scope="module")
 def dockerd():
     for tool in ("dockerd", "docker"):
         assert shutil.which(tool), f"{tool} missing: scripts/deps.sh installs docker.io"
+    before = host_state()
     top = tempfile.mkdtemp(prefix="berth-test-dockerd-", dir="/tmp")
     cgroup_parent = "berth-test-" + uuid.uuid4().hex[:12]  # not dockerd's shared "docker"
     sock = os.path.join(top, "docker.sock")
     env = dict(os.environ, DOCKER_HOST="unix://" + sock)
+    config = os.path.join(top, "daemon.json")
+    with open(config, "w") as f:
+        f.write("{}\n")
+    for d in ("etc-upper", "etc-work"):
+        os.mkdir(os.path.join(top, d))
+    overlay = "lowerdir=/etc,upperdir=%s/etc-upper,workdir=%s/etc-work" % (top, top)
     log = open(os.path.join(top, "dockerd.log"), "w")
+    # unshare execs sh, which execs dockerd: proc.pid is dockerd's
     proc = subprocess.Popen(
-        ["dockerd", "--data-root", os.path.join(top, "data"), "--exec-root",
-         os.path.join(top, "exec"), "--pidfile", os.path.join(top, "dockerd.pid"),
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+         'mount -t overlay overlay -o "$0" /etc && exec "$@"', overlay,
+         "dockerd", "--config-file", config, "--data-root", os.path.join(top, "data"),
+         "--exec-root", os.path.join(top, "exec"), "--pidfile", os.path.join(top, "dockerd.pid"),
          "-H", "unix://" + sock, "--bridge", "none", "--iptables=false", "--ip6tables=false",
-         "--ip-masq=false", "--userland-proxy=false", "--cgroup-parent", cgroup_parent],
+         "--ip-forward=false", "--ip-masq=false", "--userland-proxy=false",
+         "--cgroup-parent", cgroup_parent],
         stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
@@ -81,6 +115,7 @@ def dockerd():
                     os.rmdir(sub)
                 except OSError:
                     pass
+    assert host_state() == before, "dockerd changed the host's settings"
 
 
 def _dockerd_seccomp(dockerd, profile, opts):

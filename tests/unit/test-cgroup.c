@@ -9,9 +9,9 @@
  * Everything is created under /berth-test-<pid> of the runner; the unchecked
  * teardown (run in the runner, even when a test failed) kills whatever is
  * left in there and removes it from every hierarchy.  A case whose
- * controller this host lacks is skipped with the reason printed.
+ * controller this host lacks is reported as skipped, with the reason, in the
+ * TAP stream meson reads (check-tap.h); a part left out is said so there too.
  */
-#include <check.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
@@ -23,16 +23,12 @@
 #include <linux/magic.h>
 
 #include "base/fileio.h"
+#include "check-tap.h"
 #include "runtime/cgroup-internal.h"
 
 static char prefix[64]; /* "/berth-test-<pid>" */
 
 /* ---- helpers ---- */
-
-static void skip(const char *why)
-{
-        fprintf(stderr, "SKIP %s\n", why);
-}
 
 static char *tpath(const char *suffix)
 {
@@ -326,7 +322,7 @@ START_TEST(test_memory_v1)
         struct berth_cgroup *cg = create_ok(p, &res);
         struct cg_hier *h = cg_find(cg, "memory");
         if (!h || h->v2) {
-                skip("memory_v1: no v1 memory hierarchy on this host");
+                ck_skip("memory_v1: no v1 memory hierarchy on this host");
                 destroy_ok(cg);
                 return;
         }
@@ -340,7 +336,7 @@ START_TEST(test_memory_v1)
         if (memsw)
                 ck_file_eq(h, "memory.memsw.limit_in_bytes", "134217728");
         else
-                skip("memory_v1 swap: no swap accounting (memory.memsw.*) on this host");
+                ck_skip_part("memory_v1 swap: no swap accounting (memory.memsw.*) on this host");
         char *oom = readf(h, "memory.oom_control");
         ck_assert_msg(strstr(oom, "oom_kill_disable 1"), "oom_control: %s", oom);
         free(oom);
@@ -471,7 +467,7 @@ START_TEST(test_cpuset_initialised_from_parent)
         struct berth_cgroup *cg = create_ok(p, NULL);
         struct cg_hier *cs = cg_find(cg, "cpuset");
         if (!cs || cs->v2) {
-                skip("cpuset_initialised_from_parent: no v1 cpuset hierarchy");
+                ck_skip("cpuset_initialised_from_parent: no v1 cpuset hierarchy");
                 destroy_ok(cg);
                 return;
         }
@@ -507,7 +503,7 @@ START_TEST(test_cpu_realtime)
                                  "cpu realtimeRuntime/realtimePeriod: not supported on cgroup v2");
                 berth_error_free(err);
         } else if (!cg_has_file(h, "cpu.rt_runtime_us")) {
-                skip("cpu_realtime: kernel without CONFIG_RT_GROUP_SCHED");
+                ck_skip("cpu_realtime: kernel without CONFIG_RT_GROUP_SCHED");
         } else {
                 ck_assert_msg(cgroup_update(cg, &res, &err) == 0, "%s", berth_error_msg(err));
                 ck_file_eq(h, "cpu.rt_period_us", "1000000");
@@ -550,7 +546,7 @@ START_TEST(test_blkio)
 {
         int64_t maj, min;
         if (blockdev(&maj, &min) < 0) {
-                skip("blkio: no block device to throttle");
+                ck_skip("blkio: no block device to throttle");
                 return;
         }
         _cleanup_free_ char *p = tpath("blkio");
@@ -568,7 +564,7 @@ START_TEST(test_blkio)
         if (!h)
                 h = cg_find(cg, "io");
         if (!h) {
-                skip("blkio: no blkio/io controller");
+                ck_skip("blkio: no blkio/io controller");
                 destroy_ok(cg);
                 return;
         }
@@ -577,7 +573,7 @@ START_TEST(test_blkio)
                   : (cg_has_file(h, "blkio.weight") || cg_has_file(h, "blkio.bfq.weight"));
         struct berth_error *err = NULL;
         if (!weight_file) {
-                skip("blkio weight: no CFQ/BFQ weight file on this kernel");
+                ck_skip_part("blkio weight: no CFQ/BFQ weight file on this kernel");
                 b.has_weight = false;
         }
         ck_assert_msg(cgroup_update(cg, &res, &err) == 0, "%s", berth_error_msg(err));
@@ -614,7 +610,7 @@ START_TEST(test_hugetlb)
         struct berth_cgroup *cg = create_ok(p, NULL);
         struct cg_hier *h = cg_find(cg, "hugetlb");
         if (!h || access("/sys/kernel/mm/hugepages/hugepages-2048kB", F_OK) < 0) {
-                skip("hugetlb: no hugetlb controller or no 2MB pages on this host");
+                ck_skip("hugetlb: no hugetlb controller or no 2MB pages on this host");
                 destroy_ok(cg);
                 return;
         }
@@ -687,7 +683,7 @@ START_TEST(test_network_and_rdma)
                                  "rdma: the rdma cgroup controller is not available on this host");
                 berth_error_free(err);
         } else {
-                skip("rdma: no RDMA device to limit on this host");
+                ck_skip("rdma: no RDMA device to limit on this host");
         }
         destroy_ok(cg);
 }
@@ -763,7 +759,7 @@ START_TEST(test_devices_v1)
         struct berth_cgroup *cg = create_ok(p, NULL);
         struct cg_hier *h = cg_find(cg, "devices");
         if (!h || h->v2) {
-                skip("devices_v1: no v1 devices hierarchy");
+                ck_skip("devices_v1: no v1 devices hierarchy");
                 destroy_ok(cg);
                 return;
         }
@@ -794,7 +790,7 @@ START_TEST(test_devices_ebpf)
         struct berth_cgroup *cg = create_ok(p, NULL);
         struct cg_hier *h = cg_v2(cg);
         if (!h) {
-                skip("devices_ebpf: no cgroup2 hierarchy on this host");
+                ck_skip("devices_ebpf: no cgroup2 hierarchy on this host");
                 destroy_ok(cg);
                 return;
         }
@@ -1031,43 +1027,37 @@ END_TEST
 static Suite *cgroup_suite(void)
 {
         Suite *s = suite_create("cgroup");
-        TCase *tc = tcase_create("host");
-        tcase_add_unchecked_fixture(tc, setup, teardown);
-        tcase_set_timeout(tc, 60);
-        tcase_add_test(tc, test_detect_mode);
-        tcase_add_test(tc, test_absolute_path_every_hierarchy);
-        tcase_add_test(tc, test_destroy_keeps_what_it_did_not_create);
-        tcase_add_test(tc, test_relative_path_under_own_cgroup);
-        tcase_add_test(tc, test_default_path_and_bad_paths);
-        tcase_add_test(tc, test_memory_v1);
-        tcase_add_test(tc, test_failed_create_leaves_nothing);
-        tcase_add_test(tc, test_cpu_and_cpuset);
-        tcase_add_test(tc, test_cpuset_initialised_from_parent);
-        tcase_add_test(tc, test_cpu_realtime);
-        tcase_add_test(tc, test_pids);
-        tcase_add_test(tc, test_blkio);
-        tcase_add_test(tc, test_hugetlb);
-        tcase_add_test(tc, test_network_and_rdma);
-        tcase_add_test(tc, test_unified);
-        tcase_add_test(tc, test_devices_v1);
-        tcase_add_test(tc, test_devices_ebpf);
-        tcase_add_test(tc, test_enter_pids_freeze_kill);
-        tcase_add_test(tc, test_destroy_kills_leftovers_and_json);
-        tcase_add_test(tc, test_stats);
-        tcase_add_test(tc, test_memory_limit_enforced);
-        suite_add_tcase(s, tc);
+#define CASE(t) ck_add_case(s, #t, t, setup, teardown, 60)
+        CASE(test_detect_mode);
+        CASE(test_absolute_path_every_hierarchy);
+        CASE(test_destroy_keeps_what_it_did_not_create);
+        CASE(test_relative_path_under_own_cgroup);
+        CASE(test_default_path_and_bad_paths);
+        CASE(test_memory_v1);
+        CASE(test_failed_create_leaves_nothing);
+        CASE(test_cpu_and_cpuset);
+        CASE(test_cpuset_initialised_from_parent);
+        CASE(test_cpu_realtime);
+        CASE(test_pids);
+        CASE(test_blkio);
+        CASE(test_hugetlb);
+        CASE(test_network_and_rdma);
+        CASE(test_unified);
+        CASE(test_devices_v1);
+        CASE(test_devices_ebpf);
+        CASE(test_enter_pids_freeze_kill);
+        CASE(test_destroy_kills_leftovers_and_json);
+        CASE(test_stats);
+        CASE(test_memory_limit_enforced);
+#undef CASE
         return s;
 }
 
 int main(void)
 {
         if (geteuid() != 0) {
-                fprintf(stderr, "SKIP test-cgroup: needs root to create cgroups\n");
-                return 77;
+                printf("1..0 # SKIP test-cgroup needs root to create cgroups\n");
+                return 0;
         }
-        SRunner *sr = srunner_create(cgroup_suite());
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? 0 : 1;
+        return ck_run_tap(cgroup_suite());
 }
