@@ -1404,19 +1404,29 @@ int berth_ctr_resize(struct berth_engine *e, struct berth_ctr *c, unsigned heigh
 
 /* ---- counting ---- */
 
-int berth_ctr_count_using_image(struct berth_engine *e, const char *image_id, bool *ret_running)
+int berth_ctr_image_user(struct berth_engine *e, const char *image_id, char **ret_id,
+                         bool *ret_running)
 {
         struct ctr_manager *m = ctr_mgr(e);
         if (!m)
                 return 0;
         int n = 0;
         bool running = false;
+        const char *pick = NULL;
         pthread_mutex_lock(&m->lock);
-        for (size_t i = 0; i < m->n; i++)
-                if (strcmp(m->v[i]->image_id, image_id) == 0) {
-                        n++;
-                        running |= m->v[i]->state == CTR_RUNNING || m->v[i]->state == CTR_PAUSED;
-                }
+        for (size_t i = 0; i < m->n; i++) {
+                struct berth_ctr *c = m->v[i];
+                if (strcmp(c->image_id, image_id) != 0)
+                        continue;
+                n++;
+                bool r =
+                    c->state == CTR_RUNNING || c->state == CTR_PAUSED || c->state == CTR_RESTARTING;
+                if (!pick || (r && !running))
+                        pick = c->id;
+                running |= r;
+        }
+        if (ret_id)
+                *ret_id = pick ? xstrdup(pick) : NULL;
         pthread_mutex_unlock(&m->lock);
         if (ret_running)
                 *ret_running = running;

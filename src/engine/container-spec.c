@@ -33,6 +33,7 @@
 #include <signal.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -843,7 +844,10 @@ static int capabilities(const struct json *hc, struct json **ret, uint64_t *ret_
                 bool dflt = false;
                 for (const char *const *d = default_caps; *d; d++)
                         dflt |= strcmp(*d, name) == 0;
-                bool on = privileged || ((dflt || cap_in(add, name)) && !cap_in(drop, name));
+                /* privileged: every capability this daemon itself may hand on (a host
+                 * whose own bounding set lacks some gives the rest) */
+                bool on = privileged ? prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1
+                                     : (dflt || cap_in(add, name)) && !cap_in(drop, name);
                 /* "--cap-drop ALL --cap-add X": adds win over a dropped ALL */
                 if (!privileged && cap_in(add, name) && !dflt)
                         on = true;

@@ -121,8 +121,10 @@ struct json *berth_ctr_inspect(struct berth_engine *e, struct berth_ctr *c, bool
 struct json *berth_ctr_list(struct berth_engine *e, bool all, bool size);
 /* Ids of every container (for prune and filters), newest first. */
 char **berth_ctr_ids(struct berth_engine *e);
-/* How many containers use this image (DELETE /images answers 409). */
-int berth_ctr_count_using_image(struct berth_engine *e, const char *image_id, bool *ret_running);
+/* How many containers use this image (DELETE /images answers 409); *ret_id (optional)
+ * one of them, a running one when there is, *ret_running whether any runs. */
+int berth_ctr_image_user(struct berth_engine *e, const char *image_id, char **ret_id,
+                         bool *ret_running);
 /* Counts for /info. */
 void berth_ctr_counts(struct berth_engine *e, int *ret_total, int *ret_running, int *ret_paused,
                       int *ret_stopped);

@@ -11,6 +11,7 @@
 
 #include "base/log.h"
 #include "image/reference.h"
+#include "containers.h"
 #include "images.h"
 #include "layers.h"
 
@@ -429,6 +430,21 @@ static int remove_locked(struct berth_engine *e, const char *name, bool force, s
                         *ret_img = TAKE_PTR(img); /* for the event: untagged, not deleted */
                         return 0;
                 }
+                /* The last name of an image a container uses: refused, or with force
+                 * only untagged (the container keeps its image, now dangling). */
+                _cleanup_free_ char *user = NULL;
+                if (berth_ctr_image_user(e, img->id, &user, NULL) > 0) {
+                        if (!force) {
+                                return berth_error_set(err, EBUSY,
+                                                       "conflict: unable to remove repository "
+                                                       "reference \"%s\" (must force) - "
+                                                       "container %.12s is using its referenced "
+                                                       "image %.12s",
+                                                       name, user, img->id + 7);
+                        }
+                        *ret_img = TAKE_PTR(img);
+                        return 0;
+                }
         } else {
                 /* By ID: refuse when several repositories share it, unless forced. */
                 _cleanup_free_ char *first_repo = NULL;
@@ -446,6 +462,32 @@ static int remove_locked(struct berth_engine *e, const char *name, bool force, s
                             "conflict: unable to delete %.12s (must be forced) - "
                             "image is referenced in multiple repositories",
                             img->id + 7);
+                _cleanup_free_ char *user = NULL;
+                bool running = false;
+                if (berth_ctr_image_user(e, img->id, &user, &running) > 0) {
+                        if (running)
+                                return berth_error_set(err, EBUSY,
+                                                       "conflict: unable to delete %.12s (cannot "
+                                                       "be forced) - image is being used by "
+                                                       "running container %.12s",
+                                                       img->id + 7, user);
+                        if (!force)
+                                return berth_error_set(err, EBUSY,
+                                                       "conflict: unable to delete %.12s (must be "
+                                                       "forced) - image is being used by stopped "
+                                                       "container %.12s",
+                                                       img->id + 7, user);
+                        /* forced: the names go, the image stays while its container does */
+                        for (size_t i = 0; img->repo_tags[i]; i++) {
+                                r = exec_bind(e, "DELETE FROM tags WHERE name = ?1",
+                                              img->repo_tags[i], NULL, err);
+                                if (r < 0)
+                                        return r;
+                                untag_action(actions, img->repo_tags[i]);
+                        }
+                        *ret_img = TAKE_PTR(img);
+                        return 0;
+                }
                 for (size_t i = 0; img->repo_tags[i]; i++)
                         untag_action(actions, img->repo_tags[i]);
         }

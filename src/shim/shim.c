@@ -432,8 +432,9 @@ static char **all_caps(void)
         int last = oci_cap_last();
         char **v = xcalloc((size_t)last + 2, sizeof(char *));
         size_t k = 0;
+        /* every capability the monitor itself holds may be handed on */
         for (int c = 0; c <= last; c++)
-                if (oci_cap_name(c))
+                if (oci_cap_name(c) && prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1)
                         v[k++] = xstrdup(oci_cap_name(c));
         return v;
 }

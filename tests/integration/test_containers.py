@@ -15,7 +15,8 @@ import time
 
 import pytest
 
-from container_util import (cgroup_dirs, mounts_mentioning, start_env, stop_env)
+from container_util import (busybox_layer, cgroup_dirs, image_archive, load_image,
+                            mounts_mentioning, start_env, stop_env)
 
 PTYDRIVE = "/work/shared/reference/tools/ptydrive.py"
 
@@ -154,8 +155,8 @@ def test_bad_requests_get_dockers_answers(env):
 
 def test_security_defaults(env):
     out = env.ok("run", "--rm", "busybox", "sh", "-c",
-                 "grep -E 'CapEff|Seccomp:|NoNewPrivs' /proc/self/status; "
-                 "touch /sys/x 2>&1; wc -c < /proc/timer_list; echo x > /proc/sys/kernel/x 2>&1")
+                 "exec 2>&1; grep -E 'CapEff|Seccomp:|NoNewPrivs' /proc/self/status; "
+                 "touch /sys/x; wc -c < /proc/timer_list; echo x > /proc/sys/kernel/domainname; true")
     assert "CapEff:\t00000000a80425fb" in out, out
     assert "Seccomp:\t2" in out, out
     assert "Read-only file system" in out, out
@@ -167,7 +168,8 @@ def test_security_defaults(env):
     assert sorted(fds) == ["0", "1", "2", "3"], fds
     priv = env.ok("run", "--rm", "--privileged", "busybox", "sh", "-c",
                   "grep -E 'CapEff|Seccomp:' /proc/self/status")
-    assert "CapEff:\t000001ffffffffff" in priv or "CapEff:\t0000003fffffffff" in priv, priv
+    own = [l for l in open("/proc/self/status") if l.startswith("CapBnd")][0].split()[1]
+    assert "CapEff:\t%s" % own in priv, priv
     assert "Seccomp:\t0" in priv
 
 
@@ -266,11 +268,27 @@ def test_docker_py_containers_and_exec(env):
     c.close()
 
 
-def test_image_in_use_is_not_removed(env):
-    cid = env.ok("create", "busybox", "true").strip()
+def test_image_in_use_is_not_removed(env, tmp_path):
+    # an image of its own (one name only): the busybox one has several
+    archive = str(tmp_path / "inuse.tar")
+    image_archive(archive, ["inuse:1"], [busybox_layer(env.root)], config={"Labels": {"t": "1"}})
+    load_image(env.d, archive)
+    cid = env.ok("create", "inuse:1", "true").strip()
+    image = env.inspect(cid)["Image"]
     try:
-        p = env.docker("rmi", "busybox")
+        p = env.docker("rmi", "inuse:1")
         assert p.returncode == 1
-        assert "must force" in p.stderr or "is being used" in p.stderr, p.stderr
+        assert ('conflict: unable to remove repository reference "inuse:1" (must force) - '
+                'container %s is using its referenced image %s' % (cid[:12], image[7:19])
+                in p.stderr), p.stderr
+        p = env.docker("rmi", image[7:19])
+        assert p.returncode == 1
+        assert "image is being used by stopped container %s" % cid[:12] in p.stderr, p.stderr
+        env.ok("start", cid)
+        # forced: the name goes, the image stays for its container
+        assert "Untagged: inuse:1" in env.ok("rmi", "-f", "inuse:1")
+        assert env.inspect(cid)["Image"] == image
+        assert env.docker("image", "inspect", image).returncode == 0
     finally:
-        env.ok("rm", cid)
+        env.ok("rm", "-f", cid)
+        env.docker("rmi", image)

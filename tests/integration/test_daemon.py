@@ -27,6 +27,7 @@ import pytest
 from conftest import build_path
 
 BERTHD = build_path("src", "cmd", "berthd")
+DEFAULT_SOCK = "/run/berth/berth.sock"
 BERTH = build_path("src", "cmd", "berth")
 
 
