@@ -31,6 +31,10 @@ static const struct cli_command *const commands[] = {
     &cli_cmd_tag,
     &cli_cmd_save,
     &cli_cmd_load,
+    &cli_cmd_run,
+    &cli_cmd_create,
+    &cli_cmd_start,
+    &cli_cmd_attach,
     // clang-format on
 };
 

@@ -78,5 +78,10 @@ extern const struct cli_command cli_cmd_pull;    /* pull, image pull */
 extern const struct cli_command cli_cmd_push;    /* push, image push */
 extern const struct cli_command cli_cmd_login;
 extern const struct cli_command cli_cmd_logout;
+/* cmd-container*.c: containers, also as `container <verb>` */
+extern const struct cli_command cli_cmd_run;
+extern const struct cli_command cli_cmd_create;
+extern const struct cli_command cli_cmd_start;
+extern const struct cli_command cli_cmd_attach;
 
 #endif
