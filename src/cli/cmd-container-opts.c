@@ -18,6 +18,7 @@
 
 #include "base/buf.h"
 #include "base/fileio.h"
+#include "api/http.h"
 #include "base/units.h"
 #include "container-cmd.h"
 #include "container-opts.h"
@@ -1695,6 +1696,57 @@ void container_config_release(struct container_config *c)
         json_free(c->body);
         free(c->cidfile);
         memset(c, 0, sizeof(*c));
+}
+
+/* docker's areFlagsSupported for the annotated run/create flags, in its (sorted) order. */
+int container_flags_supported(const struct cli_flagset *fs, const char *api_version,
+                              struct berth_error **err)
+{
+        static const struct {
+                const char *flag, *version, *ostype;
+        } req[] = {
+            {"annotation", "1.43", NULL},
+            {"cgroupns", "1.41", NULL},
+            {"cpu-count", NULL, "windows"},
+            {"cpu-percent", NULL, "windows"},
+            {"cpu-rt-period", "1.25", NULL},
+            {"cpu-rt-runtime", "1.25", NULL},
+            {"cpus", "1.25", NULL},
+            {"gpus", "1.40", NULL},
+            {"health-start-interval", "1.44", NULL},
+            {"health-start-period", "1.29", NULL},
+            {"init", "1.25", NULL},
+            {"io-maxbandwidth", NULL, "windows"},
+            {"io-maxiops", NULL, "windows"},
+            {"platform", "1.32", NULL},
+            {"stop-timeout", "1.25", NULL},
+        };
+        struct berth_buf msg = BERTH_BUF_INIT;
+        for (size_t i = 0; i < ELEMENTSOF(req); i++) {
+                if (!cli_flag_is_set(fs, req[i].flag))
+                        continue;
+                if (!api_version) {
+                        buf_release(&msg);
+                        return 1; /* one is used: the caller asks the daemon */
+                }
+                if (msg.len)
+                        buf_putc(&msg, '\n');
+                if (req[i].version && api_version_compare(api_version, req[i].version) < 0)
+                        buf_printf(&msg,
+                                   "\"--%s\" requires API version %s, but the Docker daemon API "
+                                   "version is %s",
+                                   req[i].flag, req[i].version, api_version);
+                else if (req[i].ostype)
+                        buf_printf(&msg,
+                                   "\"--%s\" is only supported on a Docker daemon running on %s, "
+                                   "but the Docker daemon is running on linux",
+                                   req[i].flag, req[i].ostype);
+                else if (msg.len)
+                        msg.data[--msg.len] = '\0';
+        }
+        int r = msg.len ? berth_error_set(err, EINVAL, "%s", msg.data) : 0;
+        buf_release(&msg);
+        return r;
 }
 
 /* The commands live here, where the tables' sizes are known. */

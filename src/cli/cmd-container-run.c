@@ -36,7 +36,6 @@
 #include "container-opts.h"
 #include "credentials.h"
 #include "image/reference.h"
-#include "oci/image-spec.h"
 #include "progress.h"
 
 /* ---- shared helpers (container-cmd.h) ---- */
@@ -400,6 +399,123 @@ static int post_create(struct cli_client *c, const struct container_config *cfg,
         return r;
 }
 
+/* containerd's platforms.Parse and the client's formatPlatform: "os/arch[/variant]". */
+static int platform_query(const char *spec, char **ret, struct berth_error **err)
+{
+        static const char *const oses[] = {"aix",    "android", "darwin",  "dragonfly", "freebsd",
+                                           "hurd",   "illumos", "ios",     "js",        "linux",
+                                           "nacl",   "netbsd",  "openbsd", "plan9",     "solaris",
+                                           "wasip1", "windows", "zos"};
+        static const char *const arches[] = {
+            "386",     "amd64",    "amd64p32",  "arm",         "armbe",   "arm64",
+            "arm64be", "ppc64",    "ppc64le",   "loong64",     "mips",    "mipsle",
+            "mips64",  "mips64le", "mips64p32", "mips64p32le", "ppc",     "riscv",
+            "riscv64", "s390",     "s390x",     "sparc",       "sparc64", "wasm"};
+        _cleanup_free_ char *copy = xstrdup(spec);
+        char *part[4] = {NULL};
+        int n = 0;
+        for (char *p = copy;; n++) {
+                if (n == 3)
+                        return berth_error_set(err, EINVAL,
+                                               "error parsing specified platform: \"%s\": cannot "
+                                               "parse platform specifier: invalid argument",
+                                               spec);
+                part[n] = p;
+                char *slash = strchr(p, '/');
+                if (!slash)
+                        break;
+                *slash = '\0';
+                p = slash + 1;
+        }
+        n++;
+        for (int i = 0; i < n; i++) {
+                bool ok = *part[i] != '\0';
+                char *c = part[i];
+                for (; *c && *c != '('; c++)
+                        ok &= isalnum((unsigned char)*c) || *c == '_' || *c == '-' ||
+                              (i > 0 && *c == '.');
+                if (*c == '(' && i == 0) {
+                        /* "os(version)": the version is not part of what is sent */
+                        char *close = strchr(c, ')');
+                        ok &= c != part[i] && close && !close[1];
+                        *c = '\0';
+                } else if (*c) {
+                        ok = false;
+                }
+                if (!ok && i == 0)
+                        return berth_error_set(
+                            err, EINVAL,
+                            "error parsing specified platform: \"%s\" is an invalid OS component "
+                            "of \"%s\": OSAndVersion specifier component must match "
+                            "\"^([A-Za-z0-9_-]+)(?:\\\\(([A-Za-z0-9_.-]*)\\\\))?$\": invalid "
+                            "argument",
+                            part[i], spec);
+                if (!ok)
+                        return berth_error_set(
+                            err, EINVAL,
+                            "error parsing specified platform: \"%s\" is an invalid component of "
+                            "\"%s\": platform specifier component must match "
+                            "\"^[A-Za-z0-9_.-]+$\": invalid argument",
+                            part[i], spec);
+                for (char *l = part[i]; *l; l++)
+                        *l = (char)tolower((unsigned char)*l);
+        }
+        const char *os = NULL, *arch = NULL, *variant = n == 3 ? part[2] : "";
+        if (n == 1) {
+                for (size_t i = 0; i < ELEMENTSOF(oses); i++)
+                        if (strcmp(part[0], oses[i]) == 0 || strcmp(part[0], "macos") == 0)
+                                os = strcmp(part[0], "macos") == 0 ? "darwin" : part[0];
+                if (os) {
+                        *ret = xasprintf("%s/amd64", os);
+                        return 0;
+                }
+                arch = part[0];
+        } else {
+                os = strcmp(part[0], "macos") == 0 ? "darwin" : part[0];
+                arch = part[1];
+        }
+        /* normalizeArch */
+        if (strcmp(arch, "i386") == 0) {
+                arch = "386";
+                variant = "";
+        } else if (!strcmp(arch, "x86_64") || !strcmp(arch, "x86-64") || !strcmp(arch, "amd64")) {
+                arch = "amd64";
+                if (!strcmp(variant, "v1"))
+                        variant = "";
+        } else if (!strcmp(arch, "aarch64") || !strcmp(arch, "arm64")) {
+                arch = "arm64";
+                if (!strcmp(variant, "8") || !strcmp(variant, "v8") || !strcmp(variant, "v8.0"))
+                        variant = n == 3 ? "v8" : "";
+        } else if (!strcmp(arch, "armhf")) {
+                arch = "arm";
+                variant = "";
+        } else if (!strcmp(arch, "armel")) {
+                arch = "arm";
+                variant = "v6";
+        } else if (!strcmp(arch, "arm")) {
+                if (!*variant || !strcmp(variant, "7") || !strcmp(variant, "v7"))
+                        variant = n == 3 ? "v7" : "";
+                else if (strlen(variant) == 1 && strchr("568", *variant))
+                        variant = *variant == '5' ? "v5" : *variant == '6' ? "v6" : "v8";
+        }
+        if (n == 3 && !strcmp(arch, "arm64") && !*variant)
+                variant = "v8";
+        if (n == 1) {
+                bool known = false;
+                for (size_t i = 0; i < ELEMENTSOF(arches); i++)
+                        known |= strcmp(arch, arches[i]) == 0;
+                if (!known)
+                        return berth_error_set(err, EINVAL,
+                                               "error parsing specified platform: \"%s\": "
+                                               "unknown operating system or architecture: invalid "
+                                               "argument",
+                                               spec);
+                os = "linux";
+        }
+        *ret = *variant ? xasprintf("%s/%s/%s", os, arch, variant) : xasprintf("%s/%s", os, arch);
+        return 0;
+}
+
 /* Checks docker's client makes against the negotiated API version. */
 static int api_checks(struct cli_client *c, const struct container_config *cfg,
                       struct berth_error **err)
@@ -446,6 +562,7 @@ static int create_container(struct cli_ctx *ctx, struct cli_client *c, struct co
         int r = 0;
         _cleanup_free_ char *platform_q = NULL;
         _cleanup_image_ref_ struct image_ref *ref = NULL;
+        _cleanup_json_ struct json *j = NULL;
         if (cfg->cidfile) {
                 struct stat st;
                 if (stat(cfg->cidfile, &st) == 0)
@@ -473,17 +590,8 @@ static int create_container(struct cli_ctx *ctx, struct cli_client *c, struct co
                 if (!ref->tag && !ref->digest)
                         ref->tag = xstrdup(IMAGE_REF_DEFAULT_TAG);
         }
-        if (o->platform && *o->platform) {
-                struct oci_platform p = {0};
-                _cleanup_error_ struct berth_error *e = NULL;
-                if (oci_platform_parse(o->platform, &p, &e) < 0) {
-                        r = berth_error_set(err, EINVAL, "error parsing specified platform: %s",
-                                            berth_error_msg(e));
-                        goto out;
-                }
-                platform_q = oci_platform_format(&p);
-                oci_platform_release(&p);
-        }
+        if (o->platform && *o->platform && (r = platform_query(o->platform, &platform_q, err)) < 0)
+                goto out;
         if ((r = api_checks(c, cfg, err)) < 0)
                 goto out;
         if (ref && strcmp(o->pull, "always") == 0 &&
@@ -510,7 +618,6 @@ static int create_container(struct cli_ctx *ctx, struct cli_client *c, struct co
                 r = berth_error_set(err, EIO, "%s", m);
                 goto out;
         }
-        _cleanup_json_ struct json *j = NULL;
         if (json_parse(resp.body, resp.len, &j, NULL) < 0 || !json_str(json_get(j, "Id"))) {
                 cli_response_release(&resp);
                 r = berth_error_set(err, EPROTO, "unexpected reply to create from the daemon");
@@ -558,6 +665,17 @@ static bool valid_pull(const char *p)
 static int parse_for(struct cli_ctx *ctx, const struct cli_flagset *fs, const char *cmd,
                      struct container_config *cfg, struct create_opts *o)
 {
+        /* docker checks annotated flags first, asking the daemon only when one is used */
+        _cleanup_error_ struct berth_error *ferr = NULL;
+        if (container_flags_supported(fs, NULL, NULL) > 0) {
+                struct cli_client *c = container_client(ctx);
+                if (!c)
+                        return 1;
+                if (container_flags_supported(fs, c->api_version, &ferr) < 0) {
+                        fprintf(ctx->err, "%s\n", berth_error_msg(ferr));
+                        return 1;
+                }
+        }
         o->name = cli_flag_string(fs, "name");
         o->platform = cli_flag_string(fs, "platform");
         o->pull = cli_flag_string(fs, "pull");

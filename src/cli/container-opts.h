@@ -54,6 +54,11 @@ int container_config_parse(const struct cli_flagset *fs, unsigned console_rows,
                            unsigned console_cols, struct container_config *ret,
                            struct berth_error **err);
 void container_config_release(struct container_config *c);
+/* docker's check of flags annotated with an API version or an OS ("\"--annotation\" requires
+ * API version 1.43, but the Docker daemon API version is 1.41"), one line per flag.  With
+ * api_version NULL: 1 when such a flag is used (the version must be asked), else 0. */
+int container_flags_supported(const struct cli_flagset *fs, const char *api_version,
+                              struct berth_error **err);
 
 /* ---- value parsers (docker's opts package and friends) ---- */
 
