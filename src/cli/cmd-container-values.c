@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/buf.h"
@@ -1165,5 +1166,99 @@ int container_read_kv_file(const char *path, bool lookup, char ***list, struct b
                         break;
                 p = nl + 1;
         }
+        return 0;
+}
+
+/* ---- --since / --until (docker's timetypes.GetTimestamp) ---- */
+
+static bool all_digits(const char *s, size_t n)
+{
+        if (!n)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!isdigit((unsigned char)s[i]))
+                        return false;
+        return true;
+}
+
+int container_timestamp(const char *value, int64_t now, char **ret, struct berth_error **err)
+{
+        int64_t d;
+        if (strcmp(value, "0") != 0 && container_parse_duration(value, &d, NULL) == 0) {
+                int64_t secs = d / 1000000000, rem = d % 1000000000;
+                /* reference.Add(-d).Unix(): rounding toward the past */
+                int64_t t = now - secs - (rem > 0 ? 1 : 0);
+                *ret = xasprintf("%lld", (long long)t);
+                return 0;
+        }
+        bool has_zone = strpbrk(value, "zZ+") != NULL;
+        size_t dashes = 0;
+        for (const char *p = value; *p; p++)
+                dashes += *p == '-';
+        bool local = !has_zone && dashes != 3;
+        /* date[Thh[:mm[:ss[.frac]]]][Z|±hh:mm] */
+        int y, mo, da, h = 0, mi = 0, s = 0, consumed = 0;
+        long frac_ns = 0;
+        if (sscanf(value, "%4d-%2d-%2d%n", &y, &mo, &da, &consumed) == 3 && consumed == 10) {
+                const char *p = value + consumed;
+                if (*p == 'T') {
+                        int c2 = 0;
+                        if (sscanf(p + 1, "%2d%n", &h, &c2) != 1 || c2 != 2)
+                                goto bad_time;
+                        p += 3;
+                        if (*p == ':') {
+                                if (sscanf(p + 1, "%2d%n", &mi, &c2) != 1 || c2 != 2)
+                                        goto bad_time;
+                                p += 3;
+                                if (*p == ':') {
+                                        if (sscanf(p + 1, "%2d%n", &s, &c2) != 1 || c2 != 2)
+                                                goto bad_time;
+                                        p += 3;
+                                        if (*p == '.') {
+                                                long scale = 100000000;
+                                                for (p++; isdigit((unsigned char)*p); p++) {
+                                                        frac_ns += (*p - '0') * scale;
+                                                        scale /= 10;
+                                                }
+                                        }
+                                }
+                        }
+                }
+                long off = 0;
+                if (*p == 'Z' || *p == 'z') {
+                        p++;
+                } else if (*p == '+' || *p == '-') {
+                        int oh = 0, om = 0, c3 = 0;
+                        if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &c3) != 2 || c3 != 5)
+                                goto bad_time;
+                        off = (oh * 3600L + om * 60L) * (*p == '-' ? -1 : 1);
+                        p += 6;
+                } else if (!local) {
+                        goto bad_time;
+                }
+                if (*p || mo < 1 || mo > 12 || da < 1 || da > 31 || h > 23 || mi > 59 || s > 59)
+                        goto bad_time;
+                struct tm tm = {.tm_year = y - 1900,
+                                .tm_mon = mo - 1,
+                                .tm_mday = da,
+                                .tm_hour = h,
+                                .tm_min = mi,
+                                .tm_sec = s,
+                                .tm_isdst = -1};
+                time_t t = local ? mktime(&tm) : timegm(&tm) - off;
+                *ret = xasprintf("%lld.%09ld", (long long)t, frac_ns);
+                return 0;
+        }
+bad_time:
+        if (strchr(value, '-'))
+                return berth_error_set(err, EINVAL, "parsing time \"%s\": cannot parse as a date",
+                                       value);
+        /* a Unix timestamp, sent as it is: seconds[.nanoseconds] */
+        const char *dot = strchr(value, '.');
+        size_t ilen = dot ? (size_t)(dot - value) : strlen(value);
+        if (!all_digits(value, ilen) || (dot && !all_digits(dot + 1, strlen(dot + 1))))
+                return berth_error_set(err, EINVAL,
+                                       "failed to parse value as time or duration: \"%s\"", value);
+        *ret = xstrdup(value);
         return 0;
 }

@@ -66,6 +66,9 @@ void container_detach_keys(struct cli_ctx *ctx, const char *flag, struct attach_
  * code to use, or -1 when the session ended normally. */
 int container_session_exit_code(struct container_session *cs);
 
+/* Go's json.Indent(dst, src, "", "    ") of raw JSON text: docker inspect's output. */
+void container_json_indent(struct berth_buf *out, const char *src, size_t len);
+
 /* The run functions of run and create (their tables live with the flags). */
 int container_cmd_run(struct cli_ctx *ctx, const struct cli_flagset *fs);
 int container_cmd_create(struct cli_ctx *ctx, const struct cli_flagset *fs);

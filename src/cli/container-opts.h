@@ -85,6 +85,9 @@ int container_parse_duration(const char *s, int64_t *ret, struct berth_error **e
 int container_read_kv_file(const char *path, bool lookup, char ***list, struct berth_error **err);
 /* One record of Go's encoding/csv. */
 int container_csv_fields(const char *s, char ***ret, struct berth_error **err);
+/* --since/--until: a duration before now, a date (RFC 3339, local without a zone) or a Unix
+ * timestamp, as the query value docker's client sends ("1700000000.000000000"). */
+int container_timestamp(const char *value, int64_t now, char **ret, struct berth_error **err);
 /* net.ParseIP and the canonical text of the address (NULL when not an address). */
 char *container_ip_canonical(const char *s);
 
