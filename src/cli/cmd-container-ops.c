@@ -168,13 +168,14 @@ static int parallel_command(struct cli_ctx *ctx, const struct cli_flagset *fs, c
 static int stop_query(struct cli_ctx *ctx, const struct cli_flagset *fs, char **ret)
 {
         bool time_set = cli_flag_is_set(fs, "time"), timeout_set = cli_flag_is_set(fs, "timeout");
+        /* pflag says it while parsing, before the command looks at the values */
+        if (time_set)
+                fprintf(ctx->out, "Flag --time has been deprecated, use --timeout instead\n");
         if (time_set && timeout_set) {
                 fprintf(ctx->err,
                         "conflicting options: cannot specify both --timeout and --time\n");
                 return 1;
         }
-        if (time_set)
-                fprintf(ctx->err, "Flag --time has been deprecated, use --timeout instead\n");
         struct berth_buf q = BERTH_BUF_INIT;
         const char *sig = cli_flag_string(fs, "signal");
         if (sig && *sig) {

@@ -939,8 +939,7 @@ int container_cmd_run(struct cli_ctx *ctx, const struct cli_flagset *fs)
         }
         struct container_session cs = {.ctx = ctx, .client = c, .id = id, .proxy = rs.sig_proxy};
         attach_session_init(&cs.s);
-        if (rs.sig_proxy || cfg->tty)
-                (void)container_session_signals(&cs, cfg->tty);
+        (void)container_session_signals(&cs, cfg->tty);
         code = run_attached(&rs, &cs);
         container_session_release(&cs);
 out:
