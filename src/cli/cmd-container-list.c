@@ -26,7 +26,7 @@
 
 /* ---- ps ---- */
 
-static char *config_key(const char *key)
+char *container_config_key(const char *key)
 {
         _cleanup_free_ char *path = cli_credentials_path();
         _cleanup_json_ struct json *j = NULL;
@@ -43,7 +43,7 @@ static int run_ps(struct cli_ctx *ctx, const struct cli_flagset *fs)
         _cleanup_free_ char *cfg_format = NULL;
         const char *format = given;
         if (!format || !*format)
-                format = cfg_format = config_key("psFormat");
+                format = cfg_format = container_config_key("psFormat");
         else if (quiet)
                 fprintf(ctx->err,
                         "WARNING: Ignoring custom format, because both --format and --quiet are "

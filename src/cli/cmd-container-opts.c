@@ -1644,6 +1644,7 @@ int container_config_parse(const struct cli_flagset *fs, unsigned console_rows,
                 c->attach_stderr |= v && strcmp(v, "stderr") == 0;
         }
         c->attach_given = attach != NULL;
+        c->use_api_socket = cli_flag_bool(fs, "use-api-socket");
         const char *mac = cli_flag_string(fs, "mac-address");
         int r = 0;
         if (mac && *mac && !valid_mac(mac))

@@ -119,17 +119,6 @@ bool container_check_tty(struct cli_ctx *ctx, bool attach_stdin, bool tty)
         return true;
 }
 
-/* The "detachKeys" of the CLI's config file (docker's ~/.docker/config.json key). */
-static char *config_detach_keys(void)
-{
-        _cleanup_free_ char *path = cli_credentials_path();
-        _cleanup_json_ struct json *j = NULL;
-        if (access(path, F_OK) != 0 || json_parse_file(path, 16 << 20, &j, NULL) < 0)
-                return NULL;
-        const char *k = json_str(json_get(j, "detachKeys"));
-        return k && *k ? xstrdup(k) : NULL;
-}
-
 /* logrus's line for a warning, as docker's CLI prints it on stderr. */
 static void logrus_line(struct cli_ctx *ctx, const char *level, const char *msg)
 {
@@ -159,7 +148,7 @@ void container_detach_keys(struct cli_ctx *ctx, const char *flag, struct attach_
                            char **ret_spec)
 {
         _cleanup_free_ char *cfg = NULL;
-        const char *spec = flag && *flag ? flag : (cfg = config_detach_keys());
+        const char *spec = flag && *flag ? flag : (cfg = container_config_key("detachKeys"));
         attach_keys_default(ret);
         if (ret_spec)
                 *ret_spec = spec ? xstrdup(spec) : NULL;
@@ -550,8 +539,128 @@ static int api_checks(struct cli_client *c, const struct container_config *cfg,
         return 0;
 }
 
+/* ---- --use-api-socket ---- */
+
+#define API_SOCKET_CONFIG "/run/secrets/docker/config.json"
+
+/* The registry credentials to hand to the container: $DOCKER_AUTH_CONFIG's "auths", else
+ * those of our config file, as docker's SaveToWriter writes them (auth and identitytoken). */
+static char *api_socket_credentials(void)
+{
+        _cleanup_json_ struct json *src = NULL;
+        const char *env = getenv("DOCKER_AUTH_CONFIG");
+        if (env && *env)
+                (void)json_parse(env, strlen(env), &src, NULL);
+        if (!json_len(json_get(src, "auths"))) {
+                json_free(TAKE_PTR(src));
+                _cleanup_free_ char *path = cli_credentials_path();
+                if (access(path, F_OK) == 0)
+                        (void)json_parse_file(path, 16 << 20, &src, NULL);
+        }
+        const struct json *auths = json_get(src, "auths");
+        if (!json_is(auths, JSON_OBJECT) || !json_len(auths))
+                return NULL;
+        struct berth_buf b = BERTH_BUF_INIT;
+        buf_puts(&b, "{\n\t\"auths\": {");
+        for (size_t i = 0; i < auths->obj.n; i++) {
+                const struct json *a = auths->obj.m[i].value;
+                buf_puts(&b, i ? ",\n\t\t" : "\n\t\t");
+                json_quote(&b, auths->obj.m[i].key, strlen(auths->obj.m[i].key), 0);
+                buf_puts(&b, ": {");
+                static const char *const fields[] = {"auth", "identitytoken"};
+                bool first = true;
+                for (size_t k = 0; k < ELEMENTSOF(fields); k++) {
+                        const char *v = json_str(json_get(a, fields[k]));
+                        if (!v || !*v)
+                                continue;
+                        buf_printf(&b, "%s\n\t\t\t\"%s\": ", first ? "" : ",", fields[k]);
+                        json_quote(&b, v, strlen(v), 0);
+                        first = false;
+                }
+                buf_puts(&b, first ? "}" : "\n\t\t}");
+        }
+        buf_puts(&b, "\n\t}\n}");
+        return buf_steal(&b);
+}
+
+/* The socket bind mount, and DOCKER_CONFIG when credentials will be copied in. */
+static void api_socket_prepare(struct cli_client *c, struct container_config *cfg,
+                               bool with_credentials)
+{
+        struct json *hc = json_get(cfg->body, "HostConfig");
+        struct json *mounts = json_get(hc, "Mounts");
+        if (!mounts) {
+                /* Mounts sits between the resources and MaskedPaths in docker's struct */
+                struct json *copy = json_new_object();
+                for (size_t i = 0; i < hc->obj.n; i++) {
+                        if (strcmp(hc->obj.m[i].key, "MaskedPaths") == 0)
+                                mounts = json_object_set(copy, "Mounts", json_new_array());
+                        json_object_set(copy, hc->obj.m[i].key, json_copy(hc->obj.m[i].value));
+                }
+                json_object_set(cfg->body, "HostConfig", copy);
+        }
+        struct json *m = json_array_append(mounts, json_new_object());
+        json_set_str(m, "Type", "bind");
+        json_set_str(m, "Source", c->socket_path);
+        json_set_str(m, "Target", "/var/run/docker.sock");
+        json_object_set(m, "BindOptions", json_new_object());
+        if (!with_credentials)
+                return;
+        struct json *env = json_get(cfg->body, "Env");
+        for (size_t i = 0; json_is(env, JSON_ARRAY) && i < json_len(env); i++) {
+                const char *e = json_str(env->arr.items[i]);
+                if (e && strncmp(e, "DOCKER_CONFIG=", 14) == 0)
+                        return;
+        }
+        if (!json_is(env, JSON_ARRAY))
+                env = json_object_set(cfg->body, "Env", json_new_array());
+        json_array_append(env, json_new_string("DOCKER_CONFIG=/run/secrets/docker"));
+}
+
+/* A one-file ustar archive of the credentials, PUT at the container's /. */
+static int api_socket_copy(struct cli_client *c, const char *id, const char *config,
+                           struct berth_error **err)
+{
+        size_t len = strlen(config);
+        size_t total = 512 + (len + 511) / 512 * 512 + 1024;
+        char *tar = xcalloc(1, total);
+        snprintf(tar, 100, "%s", API_SOCKET_CONFIG);
+        snprintf(tar + 100, 8, "%07o", 0600);
+        snprintf(tar + 108, 8, "%07o", 0);
+        snprintf(tar + 116, 8, "%07o", 0);
+        snprintf(tar + 124, 12, "%011o", (unsigned)(len & 07777777777));
+        snprintf(tar + 136, 12, "%011o", 0);
+        tar[156] = '0';
+        memcpy(tar + 257, "ustar", 6);
+        memcpy(tar + 263, "00", 2);
+        memset(tar + 148, ' ', 8);
+        unsigned sum = 0;
+        for (int i = 0; i < 512; i++)
+                sum += (unsigned char)tar[i];
+        snprintf(tar + 148, 8, "%06o", sum);
+        memcpy(tar + 512, config, len);
+        _cleanup_free_ char *path = container_path(id, "/archive");
+        struct cli_response resp;
+        int r = cli_client_request(c, "PUT", path, "path=%2F", "application/x-tar", tar, total,
+                                   &resp, err);
+        free(tar);
+        if (r < 0)
+                return berth_error_prefix(err, "injecting docker config.json into container "
+                                               "failed: copying config.json into container "
+                                               "failed");
+        if (resp.status / 100 != 2) {
+                _cleanup_free_ char *m = container_daemon_error(&resp);
+                r = berth_error_set(err, EIO,
+                                    "injecting docker config.json into container failed: copying "
+                                    "config.json into container failed: %s",
+                                    m);
+        }
+        cli_response_release(&resp);
+        return r;
+}
+
 /*
- * docker's createContainer: cidfile, pull policy, create with the 404 → pull → create
+ * docker's createContainer: cidfile, pull policy, create with the 404 -> pull -> create
  * dance, warnings.  0 and the id, or <0 with the error docker returns (its text in err).
  */
 static int create_container(struct cli_ctx *ctx, struct cli_client *c, struct container_config *cfg,
@@ -563,6 +672,7 @@ static int create_container(struct cli_ctx *ctx, struct cli_client *c, struct co
         _cleanup_free_ char *platform_q = NULL;
         _cleanup_image_ref_ struct image_ref *ref = NULL;
         _cleanup_json_ struct json *j = NULL;
+        _cleanup_free_ char *creds = NULL;
         if (cfg->cidfile) {
                 struct stat st;
                 if (stat(cfg->cidfile, &st) == 0)
@@ -594,6 +704,10 @@ static int create_container(struct cli_ctx *ctx, struct cli_client *c, struct co
                 goto out;
         if ((r = api_checks(c, cfg, err)) < 0)
                 goto out;
+        if (cfg->use_api_socket) {
+                creds = api_socket_credentials();
+                api_socket_prepare(c, cfg, creds != NULL);
+        }
         if (ref && strcmp(o->pull, "always") == 0 &&
             (r = pull_image(ctx, c, ref, o->platform, o->quiet, err)) < 0)
                 goto out;
@@ -647,6 +761,8 @@ static int create_container(struct cli_ctx *ctx, struct cli_client *c, struct co
                 }
                 cid_written = true;
         }
+        if (creds && (r = api_socket_copy(c, *ret_id, creds, err)) < 0)
+                goto out;
 out:
         if (cid_fd >= 0) {
                 close(cid_fd);
@@ -678,6 +794,9 @@ static int parse_for(struct cli_ctx *ctx, const struct cli_flagset *fs, const ch
         }
         o->name = cli_flag_string(fs, "name");
         o->platform = cli_flag_string(fs, "platform");
+        /* docker's AddPlatformFlag: the flag's default is $DOCKER_DEFAULT_PLATFORM */
+        if (!cli_flag_is_set(fs, "platform") && getenv("DOCKER_DEFAULT_PLATFORM"))
+                o->platform = getenv("DOCKER_DEFAULT_PLATFORM");
         o->pull = cli_flag_string(fs, "pull");
         o->quiet = cli_flag_bool(fs, "quiet");
         if (!valid_pull(o->pull)) {
@@ -1015,6 +1134,19 @@ static int run_start(struct cli_ctx *ctx, const struct cli_flagset *fs)
         struct cli_client *c = container_client(ctx);
         if (!c)
                 return 1;
+        /* checkpoints are an experimental daemon feature (and Linux only) in docker */
+        struct berth_buf exp = BERTH_BUF_INIT;
+        if (cli_flag_is_set(fs, "checkpoint"))
+                buf_puts(&exp, "\"--checkpoint\" is only supported on a Docker daemon with "
+                               "experimental features enabled\n");
+        if (cli_flag_is_set(fs, "checkpoint-dir"))
+                buf_puts(&exp, "\"--checkpoint-dir\" is only supported on a Docker daemon with "
+                               "experimental features enabled\n");
+        if (exp.len) {
+                fputs(exp.data, ctx->err);
+                buf_release(&exp);
+                return 1;
+        }
         if (attach || interactive) {
                 if (fs->n_args > 1) {
                         fprintf(ctx->err, "you cannot start and attach multiple containers at "

@@ -511,6 +511,7 @@ static int run_stats(struct cli_ctx *ctx, const struct cli_flagset *fs)
         bool show_all = fs->n_args == 0;
         int code = 0;
         _cleanup_free_ char *format = NULL;
+        _cleanup_free_ char *cfg_format = NULL;
         if (show_all) {
                 open_events(&sr);
                 if ((code = list_containers(&sr)) != 0)
@@ -533,6 +534,8 @@ static int run_stats(struct cli_ctx *ctx, const struct cli_flagset *fs)
                 }
         }
         const char *given = cli_flag_string(fs, "format");
+        if (!given || !*given)
+                given = cfg_format = container_config_key("statsFormat");
         if (given && *given && strcmp(given, "table") != 0)
                 format = xstrdup(given);
         else

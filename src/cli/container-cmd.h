@@ -66,6 +66,10 @@ void container_detach_keys(struct cli_ctx *ctx, const char *flag, struct attach_
  * code to use, or -1 when the session ended normally. */
 int container_session_exit_code(struct container_session *cs);
 
+/* A string setting of the CLI's config file (docker's config.json keys: "psFormat",
+ * "statsFormat", "detachKeys"), NULL when unset. */
+char *container_config_key(const char *key);
+
 /* Go's json.Indent(dst, src, "", "    ") of raw JSON text: docker inspect's output. */
 void container_json_indent(struct berth_buf *out, const char *src, size_t len);
 

@@ -43,6 +43,7 @@ struct container_config {
         bool attach_stdin, attach_stdout, attach_stderr;
         bool attach_given; /* -a was used */
         bool auto_remove;
+        bool use_api_socket; /* --use-api-socket: the caller adds the socket and credentials */
         char *cidfile; /* --cidfile or NULL */
 };
 

@@ -250,6 +250,7 @@ CREATE_FLAGS = [
     ["--no-healthcheck", "-a", "stdout", "-a", "STDERR", "--gpus", "all", "--platform",
      "linux/x86_64", "--pull", "never", "--domainname", "d.local", "--runtime", "runc",
      "--cidfile", "CIDFILE"],
+    ["--use-api-socket", "-e", "X=1"],
 ]
 
 
@@ -276,6 +277,20 @@ def test_create_request_is_dockers(daemon, flags, name, tmp_path):
     assert sent["berth"] == sent["docker"]
 
 
+def test_use_api_socket_hands_over_socket_and_credentials(daemon, tmp_path):
+    cfg = tmp_path / "cfg"
+    cfg.mkdir()
+    (cfg / "config.json").write_text('{"auths":{"127.0.0.1:5000":{"auth":"dTpw"}}}')
+    env = dict(daemon.env, DOCKER_CONFIG=str(cfg), BERTH_CONFIG=str(cfg))
+    script = ("ls -l /var/run/docker.sock | cut -c1; cat /run/secrets/docker/config.json; "
+              "echo; echo $DOCKER_CONFIG")
+    dk, bt = (daemon.run(t, "run", "--rm", "--network", "none", "--use-api-socket", "busybox",
+                         "sh", "-c", script, env=env) for t in ("docker", "berth"))
+    assert (bt.returncode, bt.stdout, bt.stderr) == (dk.returncode, dk.stdout, dk.stderr)
+    assert bt.stdout.startswith("s\n{\n\t\"auths\": {\n\t\t\"127.0.0.1:5000\": {")
+    assert bt.stdout.endswith("\n/run/secrets/docker\n")
+
+
 def test_flag_and_parse_errors_are_dockers(daemon):
     for args in (["run", "--foo", "busybox"], ["run"], ["run", "-a", "foo", "busybox"],
                  ["run", "-m", "1x", "busybox"], ["run", "--cpus", "x", "busybox"],
@@ -287,7 +302,8 @@ def test_flag_and_parse_errors_are_dockers(daemon):
                  ["create", "--cpu-count", "2", "busybox"],
                  ["create", "--platform", "bogus", "busybox"],
                  ["run", "-it", "busybox"],  # stdin is not a terminal here
-                 ["ps", "x"], ["rm"], ["stop", "--time", "1", "-t", "2", "x"]):
+                 ["ps", "x"], ["rm"], ["stop", "--time", "1", "-t", "2", "x"],
+                 ["start", "--checkpoint", "c", "x"]):
         same(daemon, *args, input="")
 
 
