@@ -694,3 +694,65 @@ def test_stats(daemon, name):
         assert out.count("\033[J") >= 3 and " \033[K\n" in out
     finally:
         daemon.run("docker", "rm", "-f", name)
+
+
+# ---- pulling on the way (a loopback registry) ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def registry_image(daemon):
+    """busybox pushed to a CNCF Distribution registry on 127.0.0.1; yields its reference."""
+    binary = "/usr/bin/docker-registry"
+    assert os.path.exists(binary), "docker-registry missing: scripts/deps.sh installs it"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    d = tempfile.mkdtemp(prefix="reg-", dir=daemon.top)
+    cfg = os.path.join(d, "config.yml")
+    with open(cfg, "w") as f:
+        f.write("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
+                f"storage:\n  filesystem:\n    rootdirectory: {d}/data\n"
+                f"http:\n  addr: \"127.0.0.1:{port}\"\n  secret: {uuid.uuid4().hex}\n")
+    log = open(os.path.join(d, "registry.log"), "wb")
+    proc = subprocess.Popen([binary, "serve", cfg], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the registry did not come up"
+                time.sleep(0.1)
+        ref = f"127.0.0.1:{port}/bb:1"
+        for args in (["tag", "busybox", ref], ["push", ref]):
+            r = daemon.run("docker", *args)
+            assert r.returncode == 0, r.stderr
+        yield ref
+    finally:
+        proc.kill()
+        proc.wait()
+        log.close()
+
+
+def test_run_pulls_a_missing_image_as_docker(daemon, registry_image):
+    outputs = {}
+    for tool in ("docker", "berth"):
+        daemon.run("docker", "rmi", registry_image)
+        r = daemon.run(tool, "run", "--rm", "--network", "none", registry_image, "echo", "hi")
+        outputs[tool] = (r.returncode, r.stdout, as_berth(r.stderr) if tool == "docker"
+                         else r.stderr)
+    assert outputs["berth"] == outputs["docker"]
+    code, out, err = outputs["berth"]
+    assert code == 0 and out == "hi\n"
+    assert err.startswith(f"Unable to find image '{registry_image}' locally\n1: Pulling from bb\n")
+    assert err.endswith(f"Status: Downloaded newer image for {registry_image}\n")
+    # --pull always pulls a present image first; -q says nothing about it
+    r = same(daemon, "run", "--rm", "--pull", "always", "--network", "none", registry_image,
+             "true")
+    assert r.stderr.endswith(f"Status: Image is up to date for {registry_image}\n")
+    for tool in ("docker", "berth"):
+        r = daemon.run(tool, "create", "-q", "--pull", "always", "--network", "none",
+                       registry_image)
+        assert r.returncode == 0 and r.stderr == "" and len(r.stdout) == 65
+        daemon.run("docker", "rm", "-f", r.stdout.strip())
