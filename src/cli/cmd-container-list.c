@@ -308,25 +308,6 @@ static const char *const all_types =
     "\"config\", \"container\", \"image\", \"network\", \"node\", \"plugin\", \"secret\", "
     "\"service\", \"task\", \"volume\"";
 
-static char *escaped_path(const char *prefix, const char *name, const char *suffix)
-{
-        struct berth_buf b = BERTH_BUF_INIT;
-        buf_puts(&b, prefix);
-        static const char hex[] = "0123456789ABCDEF";
-        for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-                if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                    (*p >= '0' && *p <= '9') || strchr("-._~/:@", *p)) {
-                        buf_putc(&b, (char)*p);
-                } else {
-                        buf_putc(&b, '%');
-                        buf_putc(&b, hex[*p >> 4]);
-                        buf_putc(&b, hex[*p & 15]);
-                }
-        }
-        buf_puts(&b, suffix);
-        return buf_steal(&b);
-}
-
 /* One object's raw JSON; 0 found, 1 not found (or not supported: try the next kind), <0 error
  * with docker's message. */
 static int inspect_one(struct cli_client *c, enum inspect_kind kind, const char *ref, bool size,
@@ -340,16 +321,16 @@ static int inspect_one(struct cli_client *c, enum inspect_kind kind, const char 
                 query = size ? "size=1" : NULL;
                 break;
         case KIND_IMAGE:
-                path = escaped_path("/images/", ref, "/json");
+                path = container_api_path("/images/", ref, "/json");
                 break;
         case KIND_NETWORK:
-                path = escaped_path("/networks/", ref, "");
+                path = container_api_path("/networks/", ref, "");
                 break;
         case KIND_VOLUME:
-                path = escaped_path("/volumes/", ref, "");
+                path = container_api_path("/volumes/", ref, "");
                 break;
         case KIND_PLUGIN:
-                path = escaped_path("/plugins/", ref, "/json");
+                path = container_api_path("/plugins/", ref, "/json");
                 break;
         }
         _cleanup_error_ struct berth_error *err = NULL;

@@ -53,13 +53,53 @@ struct cli_client *container_client(struct cli_ctx *ctx)
         return c;
 }
 
+/* Go's path.Clean: docker's client joins its paths with path.Join, so "/containers//x/json"
+ * (a name given with its slash) is "/containers/x/json" and ".." climbs. */
+static char *go_path_clean(const char *p)
+{
+        size_t n = strlen(p);
+        char *out = xmalloc(n + 2);
+        size_t w = 0;
+        out[w++] = '/';
+        for (size_t r = 0; r < n;) {
+                if (p[r] == '/') {
+                        r++;
+                } else if (p[r] == '.' && (r + 1 == n || p[r + 1] == '/')) {
+                        r++;
+                } else if (p[r] == '.' && p[r + 1] == '.' && (r + 2 == n || p[r + 2] == '/')) {
+                        r += 2;
+                        if (w > 1) {
+                                w--;
+                                while (w > 1 && out[w - 1] != '/')
+                                        w--;
+                                if (w > 1)
+                                        w--;
+                        }
+                } else {
+                        if (w > 1)
+                                out[w++] = '/';
+                        while (r < n && p[r] != '/')
+                                out[w++] = p[r++];
+                }
+        }
+        out[w] = '\0';
+        return out;
+}
+
 char *container_path(const char *name, const char *suffix)
 {
+        return container_api_path("/containers/", name, suffix);
+}
+
+char *container_api_path(const char *prefix, const char *name, const char *suffix)
+{
+        _cleanup_free_ char *raw = xasprintf("%s%s%s", prefix, name, suffix);
+        _cleanup_free_ char *clean = go_path_clean(raw);
         struct berth_buf b = BERTH_BUF_INIT;
-        buf_puts(&b, "/containers/");
         static const char hex[] = "0123456789ABCDEF";
-        for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-                if (isalnum(*p) || strchr("-._~:@", *p)) {
+        for (const unsigned char *p = (const unsigned char *)clean; *p; p++) {
+                /* what Go's url.URL keeps raw in a path */
+                if (isalnum(*p) || strchr("-._~$&+,/:;=@", *p)) {
                         buf_putc(&b, (char)*p);
                 } else {
                         buf_putc(&b, '%');
@@ -67,7 +107,6 @@ char *container_path(const char *name, const char *suffix)
                         buf_putc(&b, hex[*p & 15]);
                 }
         }
-        buf_puts(&b, suffix);
         return buf_steal(&b);
 }
 

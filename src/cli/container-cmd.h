@@ -14,8 +14,11 @@
 
 /* The connected client, or NULL after printing docker's "Cannot connect…". */
 struct cli_client *container_client(struct cli_ctx *ctx);
-/* "/containers/<name, escaped><suffix>" */
+/* "/containers/<name><suffix>" cleaned and escaped as docker's client makes its paths
+ * (path.Join, then url.URL): "/x" is "x", ".." climbs, spaces are %20. */
 char *container_path(const char *name, const char *suffix);
+/* The same for another kind of object: ("/images/", name, "/json"). */
+char *container_api_path(const char *prefix, const char *name, const char *suffix);
 /* Append "&" when q is not empty. */
 void container_query_sep(struct berth_buf *q);
 

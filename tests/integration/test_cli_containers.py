@@ -577,7 +577,10 @@ def test_inspect_is_dockers(daemon, running):
                  ["inspect", "--type", "container", "busybox"], ["inspect", "-s", running],
                  ["inspect", "--format", "json", running],
                  ["container", "inspect", running], ["container", "inspect", "busybox"],
-                 ["container", "inspect", "-s", "-f", "{{.SizeRootFs}}", running]):
+                 ["container", "inspect", "-s", "-f", "{{.SizeRootFs}}", running],
+                 # docker's client joins paths with path.Join: "/name" and ".." work
+                 ["inspect", "-f", "{{.Name}}", "/" + running],
+                 ["inspect", "-f", "{{.Id}}", "../images/busybox"]):
         same(daemon, *args)
 
 
