@@ -1089,9 +1089,11 @@ int container_cmd_run(struct cli_ctx *ctx, const struct cli_flagset *fs)
                 json_set_bool(cfg->body, "AttachStderr", false);
                 json_set_bool(cfg->body, "StdinOnce", false);
         }
-        if (!(c = container_client(ctx)))
+        /* run reports an unreachable daemon as its other create errors (125) */
+        if (!(c = cli_ctx_client(ctx)))
                 goto out;
-        if (create_container(ctx, c, cfg, &rs.o, &id, &err) < 0) {
+        if (cli_client_connect(c, NULL, &err) < 0 ||
+            create_container(ctx, c, cfg, &rs.o, &id, &err) < 0) {
                 code = status_error(ctx, "run", berth_error_msg(err));
                 goto out;
         }

@@ -303,7 +303,10 @@ def test_flag_and_parse_errors_are_dockers(daemon):
                  ["create", "--platform", "bogus", "busybox"],
                  ["run", "-it", "busybox"],  # stdin is not a terminal here
                  ["ps", "x"], ["rm"], ["stop", "--time", "1", "-t", "2", "x"],
-                 ["start", "--checkpoint", "c", "x"]):
+                 ["start", "--checkpoint", "c", "x"],
+                 # docker 28 cannot send a MAC address to an API 1.41 daemon, and says so
+                 ["create", "--network", "none", "--mac-address", "92:d0:c6:0a:29:33",
+                  "busybox"]):
         same(daemon, *args, input="")
 
 
@@ -336,6 +339,21 @@ def test_run_start_errors_exit_125_126_127(daemon):
     r = same(daemon, "run", "--pull", "never", "--network", "none", "nosuchimage:1")
     assert r.returncode == 125
     assert "No such image: nosuchimage:1" in r.stderr
+
+
+def test_run_detached_start_error_and_no_daemon(daemon):
+    # -d prints the ID while start is on its way, then start's error
+    dk, bt = run_both(daemon, "run", "-d", "--rm", "--network", "none", "busybox", "nonexistent")
+    assert bt.returncode == dk.returncode == 127
+    assert re.fullmatch(r"[0-9a-f]{64}\n", bt.stdout)
+    assert bt.stderr == as_berth(dk.stderr)
+    env = dict(daemon.env, DOCKER_HOST="unix://" + daemon.top + "/nothing.sock")
+    r = daemon.run("berth", "run", "busybox", env=env)
+    assert r.returncode == 125 and r.stderr == (
+        f"berth: Cannot connect to the Berth daemon at unix://{daemon.top}/nothing.sock. Is the "
+        "berth daemon running?\n\nRun 'berth run --help' for more information\n")
+    r = daemon.run("berth", "ps", env=env)
+    assert r.returncode == 1 and r.stderr.startswith("Cannot connect to the Berth daemon")
 
 
 def test_run_missing_image_tries_to_pull(daemon):
