@@ -44,7 +44,7 @@ struct container_config {
         bool attach_given; /* -a was used */
         bool auto_remove;
         bool use_api_socket; /* --use-api-socket: the caller adds the socket and credentials */
-        char *cidfile; /* --cidfile or NULL */
+        char *cidfile;       /* --cidfile or NULL */
 };
 
 /*
@@ -60,6 +60,17 @@ void container_config_release(struct container_config *c);
  * api_version NULL: 1 when such a flag is used (the version must be asked), else 0. */
 int container_flags_supported(const struct cli_flagset *fs, const char *api_version,
                               struct berth_error **err);
+
+/* ---- networks (cmd-container-net.c) ---- */
+
+/* The --network flag's validator (pflag's message for a bad long syntax). */
+char *container_check_network(const char *v);
+/* net.ParseMAC's forms: 6, 8 or 20 octets. */
+bool container_valid_mac(const char *s);
+/* docker's parseNetworkOpts: the endpoints object, HostConfig.NetworkMode, and the MAC
+ * address docker copies into Config for daemons before API 1.44. */
+int container_parse_networks(const struct cli_flagset *fs, struct json **ret_endpoints,
+                             char **ret_mode, char **ret_mac, struct berth_error **err);
 
 /* ---- value parsers (docker's opts package and friends) ---- */
 
