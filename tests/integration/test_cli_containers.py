@@ -251,6 +251,13 @@ CREATE_FLAGS = [
      "linux/x86_64", "--pull", "never", "--domainname", "d.local", "--runtime", "runc",
      "--cidfile", "CIDFILE"],
     ["--use-api-socket", "-e", "X=1"],
+    # refused by the daemon (no such network), but sent as docker sends it
+    ["--network", "name=netx,alias=a1,ip=10.1.2.3,driver-opt=k=v,gw-priority=2"],
+    ["--network", "name=netx,alias=a1", "--network-alias", "a2"],  # refused by the CLI
+    ["--network", "netx", "--network-alias", "a", "--link", "other:o", "--ip6", "2001:db8::9",
+     "--link-local-ip", "169.254.1.1"],
+    ["--net", "none", "--dns-opt", "a:1", "--label-file", "/dev/null", "--env-file",
+     "/dev/null", "--volumes-from", "v1", "--storage-opt", "size=1G"],
 ]
 
 
@@ -266,12 +273,15 @@ def test_create_request_is_dockers(daemon, flags, name, tmp_path):
             args = [a.replace("NAME", name + tool).replace("CIDFILE", str(tmp_path / tool))
                     for a in flags]
             r = daemon.run(tool, "create", *args, "busybox", env=env)
-            assert r.returncode == 0, r.stderr
             line, body = proxy.create_request()
-            sent[tool] = (line.replace(name + tool, "NAME"),
-                          body.replace((name + tool).encode(), b"NAME")
-                              .replace(str(tmp_path / tool).encode(), b"CIDFILE"))
-            daemon.run("docker", "rm", "-f", r.stdout.strip())
+            err = r.stderr.replace(name + tool, "NAME")
+            if line is not None:  # None: refused before anything was sent
+                line = line.replace(name + tool, "NAME")
+                body = body.replace((name + tool).encode(), b"NAME") \
+                    .replace(str(tmp_path / tool).encode(), b"CIDFILE")
+            sent[tool] = (r.returncode, as_berth(err) if tool == "docker" else err, line, body)
+            if r.returncode == 0:
+                daemon.run("docker", "rm", "-f", r.stdout.strip())
     finally:
         proxy.close()
     assert sent["berth"] == sent["docker"]
