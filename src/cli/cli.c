@@ -32,6 +32,26 @@ static const struct cli_command *const commands[] = {
     &cli_cmd_tag,
     &cli_cmd_save,
     &cli_cmd_load,
+    &cli_cmd_run,
+    &cli_cmd_create,
+    &cli_cmd_start,
+    &cli_cmd_attach,
+    &cli_cmd_stop,
+    &cli_cmd_restart,
+    &cli_cmd_kill,
+    &cli_cmd_rm,
+    &cli_cmd_pause,
+    &cli_cmd_unpause,
+    &cli_cmd_wait,
+    &cli_cmd_rename,
+    &cli_cmd_port,
+    &cli_cmd_top,
+    &cli_cmd_ps,
+    &cli_cmd_logs,
+    &cli_cmd_inspect,
+    &cli_cmd_exec,
+    &cli_cmd_stats,
+    &cli_cmd_container,
     // clang-format on
 };
 
@@ -53,7 +73,7 @@ static void print_command_list(struct berth_buf *b, const struct cli_command *co
         for (int g = 0; g < 3; g++) {
                 bool any = false;
                 for (size_t i = 0; i < n; i++) {
-                        if (grouped && (int)list[i]->group != g)
+                        if ((grouped && (int)list[i]->group != g) || list[i]->hidden)
                                 continue;
                         if (!any) {
                                 buf_printf(b, "\n%s\n", grouped ? group_titles[g] : "Commands:");

@@ -49,6 +49,7 @@ struct cli_command {
         const char *aliases;    /* "system info, info" (shown with the program name) */
         int (*run)(struct cli_ctx *ctx, const struct cli_flagset *fs);
         const struct cli_command *const *subcommands; /* NULL-terminated; a management command */
+        bool hidden; /* runs, but is not listed in help (docker's aliases: `container ps`) */
 };
 
 /* The whole CLI: argv as main() got it.  Returns the exit code. */
@@ -78,5 +79,26 @@ extern const struct cli_command cli_cmd_pull;    /* pull, image pull */
 extern const struct cli_command cli_cmd_push;    /* push, image push */
 extern const struct cli_command cli_cmd_login;
 extern const struct cli_command cli_cmd_logout;
+/* cmd-container*.c: containers, also as `container <verb>` */
+extern const struct cli_command cli_cmd_run;
+extern const struct cli_command cli_cmd_create;
+extern const struct cli_command cli_cmd_start;
+extern const struct cli_command cli_cmd_attach;
+extern const struct cli_command cli_cmd_stop;
+extern const struct cli_command cli_cmd_restart;
+extern const struct cli_command cli_cmd_kill;
+extern const struct cli_command cli_cmd_rm;
+extern const struct cli_command cli_cmd_pause;
+extern const struct cli_command cli_cmd_unpause;
+extern const struct cli_command cli_cmd_wait;
+extern const struct cli_command cli_cmd_rename;
+extern const struct cli_command cli_cmd_port;
+extern const struct cli_command cli_cmd_top;
+extern const struct cli_command cli_cmd_ps;
+extern const struct cli_command cli_cmd_logs;
+extern const struct cli_command cli_cmd_inspect;
+extern const struct cli_command cli_cmd_exec;
+extern const struct cli_command cli_cmd_stats;
+extern const struct cli_command cli_cmd_container;
 
 #endif

@@ -130,6 +130,7 @@ struct exchange {
         char api_version[16]; /* the Api-Version header, "" when absent */
         bool upload;          /* the body comes from upload_fd */
         int upload_fd;
+        const char *extra_headers; /* whole header lines ("Connection: Upgrade\r\n…"), or NULL */
 };
 
 static int collect_fn(const char *data, size_t len, void *userdata)
@@ -224,6 +225,8 @@ static int send_request(struct cli_client *c, const char *method, const char *pa
                 buf_printf(&req, "Content-Type: %s\r\n", content_type);
         if (c->registry_auth && strcmp(path, "/_ping") != 0)
                 buf_printf(&req, "X-Registry-Auth: %s\r\n", c->registry_auth);
+        if (x->extra_headers)
+                buf_puts(&req, x->extra_headers);
         struct stat st;
         bool sized = false;
         if (x->upload) {
@@ -670,4 +673,284 @@ char *cli_error_message(const struct cli_response *r)
                 return s;
         }
         return xasprintf("%d %s", r->status, http_reason(r->status));
+}
+
+/* ---- connections of their own: hijacked streams and bodies read piece by piece ----
+ *
+ * Containers need several exchanges at once (docker's run holds attach, wait and
+ * start/resize/kill on three connections).  Each helper below dials a connection of
+ * its own, sends the request with send_request() and parses only the response head;
+ * what follows the head is handed to the caller: the raw socket after a 101, or a
+ * cli_stream that decodes the body (chunked, sized or until EOF) as it is read.
+ */
+
+struct cli_stream {
+        int fd;
+        int status;
+        char *content_type;
+        enum http_body_kind kind;
+        bool until_close;
+        uint64_t left; /* HTTP_BODY_LENGTH: body bytes still to come */
+        struct http_chunked ch;
+        struct berth_buf raw;  /* received, not yet decoded */
+        struct berth_buf body; /* decoded, not yet read */
+        size_t body_off;
+        bool ended; /* the body is complete (or the peer closed) */
+};
+
+void cli_client_clone(struct cli_client *dst, const struct cli_client *src)
+{
+        memset(dst, 0, sizeof(*dst));
+        dst->fd = -EBADF;
+        dst->host = xstrdup(src->host);
+        dst->socket_path = xstrdup(src->socket_path);
+        dst->negotiated = src->negotiated;
+        memcpy(dst->api_version, src->api_version, sizeof(dst->api_version));
+        memcpy(dst->server_api_version, src->server_api_version, sizeof(dst->server_api_version));
+        dst->notify = src->notify;
+}
+
+/* Send one request on a new connection and read the response head; the bytes that
+ * followed the head stay in *rest. */
+static int open_exchange(struct cli_client *c, const char *method, const char *path,
+                         const char *query, const char *content_type, const void *body,
+                         size_t body_len, const char *extra_headers, int *ret_fd,
+                         struct http_response *ret_head, struct berth_buf *rest,
+                         struct berth_error **err)
+{
+        int r = cli_client_connect(c, NULL, err);
+        if (r < 0)
+                return r;
+        int fd = dial(c->socket_path);
+        if (fd < 0)
+                return berth_error_set(err, -fd,
+                                       "Cannot connect to the Berth daemon at %s. Is the berth "
+                                       "daemon running?",
+                                       c->host);
+        struct cli_client one = *c; /* send_request writes to one.fd */
+        one.fd = fd;
+        struct exchange x = {.extra_headers = extra_headers};
+        r = send_request(&one, method, path, query, content_type, body, body_len, &x);
+        if (r < 0) {
+                close(fd);
+                return berth_error_sys(err, -r, "send request to the daemon");
+        }
+        struct berth_buf in = BERTH_BUF_INIT;
+        struct http_limits lim = {.max_head = MAX_RESPONSE_HEAD};
+        size_t head_len = 0;
+        for (;;) {
+                r = in.len ? http_parse_response(in.data, in.len, &lim, method, ret_head, &head_len,
+                                                 err)
+                           : 0;
+                if (r < 0)
+                        break;
+                if (r > 0) {
+                        r = 0;
+                        break;
+                }
+                ssize_t n = read_more(fd, &in);
+                if (n <= 0) {
+                        r = n < 0 ? berth_error_sys(err, (int)-n, "read from daemon")
+                                  : berth_error_set(err, ECONNRESET,
+                                                    "the daemon closed the connection");
+                        break;
+                }
+        }
+        if (r < 0) {
+                close(fd);
+                buf_release(&in);
+                return r;
+        }
+        buf_append(rest, in.data + head_len, in.len - head_len);
+        buf_release(&in);
+        *ret_fd = fd;
+        return 0;
+}
+
+static struct cli_stream *stream_new(int fd, const struct http_response *head)
+{
+        struct cli_stream *s = xcalloc(1, sizeof(*s));
+        s->fd = fd;
+        s->status = head->status;
+        const char *ct = http_response_header(head, "Content-Type");
+        s->content_type = ct ? xstrdup(ct) : NULL;
+        s->kind = head->body_kind;
+        s->until_close = head->until_close;
+        s->left = head->content_length;
+        s->ended = s->kind == HTTP_BODY_NONE && !s->until_close;
+        return s;
+}
+
+/* Decode what raw holds into body. */
+static int stream_decode(struct cli_stream *s, struct berth_error **err)
+{
+        if (!s->raw.len)
+                return 0;
+        if (s->kind == HTTP_BODY_CHUNKED) {
+                size_t used = 0, produced = 0;
+                int r = http_chunked_decode(&s->ch, s->raw.data, s->raw.len, s->raw.data, &used,
+                                            &produced, err);
+                if (r < 0)
+                        return r;
+                buf_append(&s->body, s->raw.data, produced);
+                memmove(s->raw.data, s->raw.data + used, s->raw.len - used);
+                s->raw.len -= used;
+                if (http_chunked_done(&s->ch))
+                        s->ended = true;
+                return 0;
+        }
+        size_t take = s->raw.len;
+        if (s->kind == HTTP_BODY_LENGTH) {
+                if (take > s->left)
+                        take = (size_t)s->left;
+                s->left -= take;
+                if (!s->left)
+                        s->ended = true;
+        }
+        buf_append(&s->body, s->raw.data, take);
+        s->raw.len = 0;
+        return 0;
+}
+
+int cli_client_open_stream(struct cli_client *c, const char *method, const char *path,
+                           const char *query, const char *content_type, const void *body,
+                           size_t body_len, struct cli_stream **ret, struct berth_error **err)
+{
+        struct http_response head;
+        struct berth_buf rest = BERTH_BUF_INIT;
+        int fd = -EBADF;
+        int r = open_exchange(c, method, path, query, content_type, body, body_len, NULL, &fd,
+                              &head, &rest, err);
+        if (r < 0)
+                return r;
+        struct cli_stream *s = stream_new(fd, &head);
+        http_response_release(&head);
+        s->raw = rest;
+        r = stream_decode(s, err);
+        if (r < 0) {
+                cli_stream_free(s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+int cli_stream_status(const struct cli_stream *s)
+{
+        return s->status;
+}
+
+int cli_stream_fd(const struct cli_stream *s)
+{
+        return s->fd;
+}
+
+bool cli_stream_ready(const struct cli_stream *s)
+{
+        return s->body.len > s->body_off || s->ended;
+}
+
+ssize_t cli_stream_read(struct cli_stream *s, char *buf, size_t n, struct berth_error **err)
+{
+        for (;;) {
+                size_t avail = s->body.len - s->body_off;
+                if (avail) {
+                        size_t take = avail < n ? avail : n;
+                        memcpy(buf, s->body.data + s->body_off, take);
+                        s->body_off += take;
+                        if (s->body_off == s->body.len)
+                                s->body.len = s->body_off = 0;
+                        return (ssize_t)take;
+                }
+                if (s->ended)
+                        return 0;
+                ssize_t got = read_more(s->fd, &s->raw);
+                if (got < 0)
+                        return berth_error_sys(err, (int)-got, "read from daemon");
+                if (got == 0) {
+                        if (!s->until_close)
+                                return berth_error_set(err, ECONNRESET,
+                                                       "unexpected EOF from the daemon");
+                        s->ended = true;
+                        return 0;
+                }
+                int r = stream_decode(s, err);
+                if (r < 0)
+                        return r;
+                if (s->body.len == s->body_off && !s->ended)
+                        return -EAGAIN; /* framing only: poll again */
+        }
+}
+
+int cli_stream_read_all(struct cli_stream *s, size_t max, struct berth_buf *out,
+                        struct berth_error **err)
+{
+        char piece[16384];
+        for (;;) {
+                ssize_t n = cli_stream_read(s, piece, sizeof(piece), err);
+                if (n == -EAGAIN)
+                        continue;
+                if (n < 0)
+                        return (int)n;
+                if (n == 0)
+                        return 0;
+                if (out->len + (size_t)n > max)
+                        return berth_error_set(err, EFBIG, "response from the daemon too large");
+                buf_append(out, piece, (size_t)n);
+        }
+}
+
+void cli_stream_free(struct cli_stream *s)
+{
+        if (!s)
+                return;
+        if (s->fd >= 0)
+                close(s->fd);
+        free(s->content_type);
+        buf_release(&s->raw);
+        buf_release(&s->body);
+        free(s);
+}
+
+int cli_client_hijack(struct cli_client *c, const char *path, const char *query,
+                      const char *content_type, const void *body, size_t body_len, int *ret_fd,
+                      struct berth_buf *ret_early, struct cli_response *ret_resp,
+                      struct berth_error **err)
+{
+        memset(ret_resp, 0, sizeof(*ret_resp));
+        *ret_fd = -EBADF;
+        struct http_response head;
+        struct berth_buf rest = BERTH_BUF_INIT;
+        int fd = -EBADF;
+        int r = open_exchange(c, "POST", path, query, content_type, body, body_len,
+                              "Connection: Upgrade\r\nUpgrade: tcp\r\n", &fd, &head, &rest, err);
+        if (r < 0)
+                return r;
+        if (head.status == 101) {
+                http_response_release(&head);
+                buf_append(ret_early, rest.data, rest.len);
+                buf_release(&rest);
+                *ret_fd = fd;
+                return 0;
+        }
+        /* Anything else is an answer in its own right (an error): read it whole. */
+        struct cli_stream *s = stream_new(fd, &head);
+        http_response_release(&head);
+        s->raw = rest;
+        struct berth_buf all = BERTH_BUF_INIT;
+        r = stream_decode(s, err);
+        if (r == 0)
+                r = cli_stream_read_all(s, 16 << 20, &all, err);
+        ret_resp->status = s->status;
+        ret_resp->content_type = s->content_type ? xstrdup(s->content_type) : NULL;
+        cli_stream_free(s);
+        if (r < 0) {
+                buf_release(&all);
+                free(ret_resp->content_type);
+                ret_resp->content_type = NULL;
+                return r;
+        }
+        ret_resp->len = all.len;
+        ret_resp->body = all.data ? buf_steal(&all) : xstrdup("");
+        return 0;
 }

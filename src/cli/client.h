@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "base/error.h"
 #include "base/json.h"
@@ -95,5 +96,55 @@ int cli_client_upload(struct cli_client *c, const char *path, const char *query,
 
 /* The daemon's {"message": …} from an error body, or the body itself. */
 char *cli_error_message(const struct cli_response *r);
+
+/* ---- connections of their own (containers: attach, exec, wait, logs, stats) ----
+ *
+ * docker's run holds three exchanges at once: the hijacked attach, the wait whose
+ * headers must be read before start, and start/resize/kill.  These helpers each dial
+ * a connection of their own (negotiating on c's first), so c's keep-alive
+ * connection stays free for the short requests.
+ */
+
+/* A second client for the same daemon and negotiated version, not yet connected. */
+void cli_client_clone(struct cli_client *dst, const struct cli_client *src);
+
+/*
+ * POST path with "Connection: Upgrade" and "Upgrade: tcp", as docker hijacks attach and
+ * exec start.  On 101 the raw connection is the caller's (*ret_fd) and ret_early gets the
+ * bytes that arrived right behind the head.  Any other status is an answer of its own:
+ * ret_resp gets it whole and *ret_fd stays -EBADF.  Returns <0 only when the exchange
+ * itself failed.
+ */
+struct berth_buf;
+int cli_client_hijack(struct cli_client *c, const char *path, const char *query,
+                      const char *content_type, const void *body, size_t body_len, int *ret_fd,
+                      struct berth_buf *ret_early, struct cli_response *ret_resp,
+                      struct berth_error **err);
+
+/*
+ * A response whose body is read when the caller likes: the request is sent and the head
+ * read before this returns (so the status is known, as docker's run knows wait's before it
+ * starts the container).  Read the body with cli_stream_read when poll() finds
+ * cli_stream_fd readable or cli_stream_ready() is true.
+ */
+struct cli_stream;
+int cli_client_open_stream(struct cli_client *c, const char *method, const char *path,
+                           const char *query, const char *content_type, const void *body,
+                           size_t body_len, struct cli_stream **ret, struct berth_error **err);
+int cli_stream_status(const struct cli_stream *s);
+int cli_stream_fd(const struct cli_stream *s);
+/* Decoded bytes (or the end) can be read without touching the socket. */
+bool cli_stream_ready(const struct cli_stream *s);
+/* >0 bytes of body, 0 at its end, -EAGAIN when a read brought framing only, <0 error. */
+ssize_t cli_stream_read(struct cli_stream *s, char *buf, size_t n, struct berth_error **err);
+/* The rest of the body into out (at most max bytes), blocking. */
+int cli_stream_read_all(struct cli_stream *s, size_t max, struct berth_buf *out,
+                        struct berth_error **err);
+void cli_stream_free(struct cli_stream *s);
+static inline void cli_stream_freep(struct cli_stream **s)
+{
+        cli_stream_free(*s);
+}
+#define _cleanup_cli_stream_ _cleanup_(cli_stream_freep)
 
 #endif

@@ -1405,6 +1405,28 @@ static int eval_method(struct state *s, struct tval dot, const struct node *cmd,
         return 0;
 }
 
+/* docker's SubHeaderContext.Label: the header of {{.Label "com.x.foo-bar"}} is "foo bar". */
+static int eval_header_label(struct state *s, struct tval dot, const struct node *cmd,
+                             const struct tval *final, struct tval *ret)
+{
+        size_t nargs = cmd->nkids - 1 + (final ? 1 : 0);
+        if (nargs != 1)
+                return x_error(s, "wrong number of args for Label: want 1 got %zu", nargs);
+        struct tval arg;
+        int r = final ? validate(s, *final, P_STRING, &arg)
+                      : eval_arg(s, dot, P_STRING, cmd->kids[1], &arg);
+        if (r < 0)
+                return r;
+        const char *name = arg.j->str.s;
+        const char *last = strrchr(name, '.');
+        last = last ? last + 1 : name;
+        *ret = str_val(s, last, strlen(last));
+        for (char *p = ((struct json *)ret->j)->str.s; *p; p++)
+                if (*p == '-' || *p == '_')
+                        *p = ' ';
+        return 0;
+}
+
 static int eval_command(struct state *s, struct tval dot, const struct node *cmd,
                         const struct tval *final, struct tval *ret)
 {
@@ -1418,6 +1440,9 @@ static int eval_command(struct state *s, struct tval dot, const struct node *cmd
                 if (first->nidents == 1 && s->methods && dot.j == s->root && !dot.boxed &&
                     json_get(s->methods, first->idents[0]))
                         return eval_method(s, dot, cmd, final, ret);
+                if ((s->flags & GOTEMPLATE_HEADER) && first->nidents == 1 && has_args &&
+                    strcmp(first->idents[0], "Label") == 0 && json_is(dot.j, JSON_OBJECT))
+                        return eval_header_label(s, dot, cmd, final, ret);
                 return eval_field_chain(s, dot, first->idents, first->nidents, has_args, ret);
         case N_CHAIN:
                 return eval_chain(s, dot, first, has_args, ret);

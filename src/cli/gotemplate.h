@@ -50,7 +50,9 @@ enum gotemplate_flags {
         /*
          * Docker's HeaderFunctions: json, split, join, title, lower, upper and
          * truncate return their first argument unchanged, so that executing a
-         * table format over the header map yields the column names.
+         * table format over the header map yields the column names; and
+         * {{.Label "com.x.foo-bar"}} on a header map is "foo bar", as docker's
+         * SubHeaderContext.Label.
          */
         GOTEMPLATE_HEADER = 1 << 0,
         /* Go's Option("missingkey=error"): a key missing from a map is the error "map has

@@ -1,0 +1,789 @@
+"""berth's container commands against a real daemon, compared with docker's CLI.
+
+Every test runs `berth` and, where the answer must agree, the real docker CLI
+(28) against the same daemon and compares what the user sees: stdout, stderr
+(with "berth" for "docker") and the exit code.  The create request berth sends
+is compared with docker's byte for byte through a capturing proxy.  TTY
+sessions run on a pty (typing, resizing, detach keys, Ctrl-C).
+
+The daemon is a private dockerd 20.10 (the reference answer) started by the
+`daemon` fixture: its own data and exec roots, socket, config file and cgroup
+parent, no bridge, no iptables, busybox imported from /bin/busybox.  To test
+berthd instead, change only that fixture (it yields a Daemon with .sock).
+"""
+import errno
+import fcntl
+import glob
+import json
+import os
+import pty
+import re
+import select
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import termios
+import threading
+import time
+import uuid
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("BERTH_BUILD", os.path.join(REPO, "build"))
+BERTH = os.path.join(BUILD, "src", "cmd", "berth")
+
+
+class Daemon:
+    def __init__(self, top, sock):
+        self.top = top
+        self.sock = sock
+        self.env = dict(os.environ, DOCKER_HOST="unix://" + sock, BERTH_NO_AUTOSTART="1",
+                        BERTH_CONFIG=os.path.join(top, "berth-config"),
+                        DOCKER_CONFIG=os.path.join(top, "docker-config"))
+        self.env.pop("BERTH_HOST", None)
+
+    def run(self, tool, *args, input=None, timeout=60, env=None):
+        exe = BERTH if tool == "berth" else "docker"
+        return subprocess.run([exe, *args], env=env or self.env, input=input,
+                              capture_output=True, text=True, timeout=timeout)
+
+
+def _docker_up(env, proc, log):
+    deadline = time.monotonic() + 60
+    while subprocess.run(["docker", "version"], env=env, capture_output=True).returncode != 0:
+        assert proc.poll() is None, "dockerd exited: " + open(log).read()[-2000:]
+        assert time.monotonic() < deadline, "dockerd did not come up"
+        time.sleep(0.3)
+
+
+def _busybox_image(top, env):
+    rootfs = os.path.join(top, "rootfs")
+    os.makedirs(os.path.join(rootfs, "bin"))
+    for d in ("etc", "tmp", "root", "proc", "sys", "dev"):
+        os.makedirs(os.path.join(rootfs, d))
+    shutil.copy2("/bin/busybox", os.path.join(rootfs, "bin", "busybox"))
+    applets = subprocess.run(["/bin/busybox", "--list"], check=True, capture_output=True,
+                             text=True).stdout.split()
+    for a in applets:
+        if a != "busybox":
+            os.symlink("busybox", os.path.join(rootfs, "bin", a))
+    with open(os.path.join(rootfs, "etc", "passwd"), "w") as f:
+        f.write("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")
+    with open(os.path.join(rootfs, "etc", "group"), "w") as f:
+        f.write("root:x:0:\nnogroup:x:65534:\n")
+    tar = os.path.join(top, "rootfs.tar")
+    subprocess.run(["tar", "-C", rootfs, "-cf", tar, "."], check=True)
+    subprocess.run(["docker", "import", "-c", 'CMD ["sh"]', "-c",
+                    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    tar, "busybox:latest"], env=env, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def daemon():
+    for tool in ("dockerd", "docker"):
+        assert shutil.which(tool), f"{tool} missing: scripts/deps.sh installs docker.io"
+    assert os.path.exists(BERTH), "build berth first: " + BERTH
+    top = tempfile.mkdtemp(prefix="berth-test-cli-ctr-", dir="/tmp")
+    cgroup_parent = "berth-test-" + uuid.uuid4().hex[:12]
+    sock = os.path.join(top, "docker.sock")
+    with open(os.path.join(top, "daemon.json"), "w") as f:
+        f.write("{}\n")
+    log = os.path.join(top, "dockerd.log")
+    logf = open(log, "w")
+    proc = subprocess.Popen(
+        ["dockerd", "--data-root", os.path.join(top, "data"), "--exec-root",
+         os.path.join(top, "exec"), "--pidfile", os.path.join(top, "dockerd.pid"),
+         "-H", "unix://" + sock, "--config-file", os.path.join(top, "daemon.json"),
+         "--bridge", "none", "--iptables=false", "--ip6tables=false", "--ip-forward=false",
+         "--ip-masq=false", "--userland-proxy=false", "--cgroup-parent", cgroup_parent],
+        stdout=logf, stderr=subprocess.STDOUT)
+    d = Daemon(top, sock)
+    try:
+        _docker_up(d.env, proc, log)
+        _busybox_image(top, d.env)
+        yield d
+    finally:
+        ids = subprocess.run(["docker", "ps", "-aq"], env=d.env, capture_output=True,
+                             text=True).stdout.split()
+        if ids:
+            subprocess.run(["docker", "rm", "-f", *ids], env=d.env, capture_output=True)
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        logf.close()
+        subprocess.run(["umount", "-R", "-l", top], capture_output=True)
+        shutil.rmtree(top, ignore_errors=True)
+        for cg in glob.glob("/sys/fs/cgroup/*/" + cgroup_parent) + \
+                glob.glob("/sys/fs/cgroup/" + cgroup_parent):
+            for sub, _, _ in sorted(os.walk(cg), key=lambda w: -len(w[0])):
+                try:
+                    os.rmdir(sub)
+                except OSError:
+                    pass
+
+
+@pytest.fixture
+def name():
+    """A unique container name prefix for one test."""
+    return "bt" + uuid.uuid4().hex[:8]
+
+
+def as_berth(text):
+    """docker's own words about itself, as berth says them."""
+    text = re.sub(r"(?m)^docker: ", "berth: ", text)
+    text = text.replace("'docker ", "'berth ").replace("Usage:  docker ", "Usage:  berth ")
+    return text
+
+
+def same(d, *args, input=None, retries=3, normalize=None):
+    """Run docker and berth with the same arguments; both must answer alike."""
+    for attempt in range(retries):
+        dk = d.run("docker", *args, input=input)
+        bt = d.run("berth", *args, input=input)
+        want = (dk.returncode, dk.stdout, as_berth(dk.stderr))
+        got = (bt.returncode, bt.stdout, bt.stderr)
+        if normalize:
+            want, got = normalize(want), normalize(got)
+        if want == got:
+            return bt
+        time.sleep(0.5)  # a time column may have ticked between the two runs
+    assert got == want, f"berth {' '.join(args)}"
+
+
+def run_both(d, *args, **kw):
+    return d.run("docker", *args, **kw), d.run("berth", *args, **kw)
+
+
+# ---- the create request ---------------------------------------------------------------------
+
+
+class CapturingProxy:
+    """A unix socket between a client and the daemon that records what the client sends."""
+
+    def __init__(self, path, target):
+        self.path, self.target, self.sent = path, target, []
+        self.srv = socket.socket(socket.AF_UNIX)
+        self.srv.bind(path)
+        self.srv.listen(64)
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self):
+        while True:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            t = socket.socket(socket.AF_UNIX)
+            t.connect(self.target)
+            buf = bytearray()
+            self.sent.append(buf)
+            threading.Thread(target=self._pump, args=(c, t, buf), daemon=True).start()
+            threading.Thread(target=self._pump, args=(t, c, None), daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst, record):
+        while True:
+            try:
+                data = src.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                try:
+                    dst.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass
+                return
+            if record is not None:
+                record.extend(data)
+            try:
+                dst.sendall(data)
+            except OSError:
+                return
+
+    def create_request(self):
+        for raw in self.sent:
+            raw = bytes(raw)
+            i = raw.find(b"/containers/create")
+            if i < 0:
+                continue
+            start = raw.rfind(b"POST ", 0, i)
+            head_end = raw.index(b"\r\n\r\n", start)
+            head = raw[start:head_end].decode()
+            length = int(re.search(r"(?i)content-length: *(\d+)", head).group(1))
+            return head.split("\r\n")[0], raw[head_end + 4:head_end + 4 + length]
+        return None, None
+
+    def close(self):
+        self.srv.close()
+
+
+CREATE_FLAGS = [
+    [],
+    ["--network", "none"],
+    ["-it", "--rm", "-e", "A=1", "-e", "B=2", "-l", "x=y", "-w", "/tmp", "-u", "nobody",
+     "--entrypoint", "sh", "-h", "myhost", "--name", "NAME"],
+    ["--restart", "on-failure:3", "--init", "--read-only", "--cap-add", "net_admin",
+     "--cap-drop", "ALL", "--privileged", "--security-opt", "no-new-privileges",
+     "--security-opt", "systempaths=unconfined"],
+    ["--device", "/dev/null", "--device", "/dev/zero:/dev/z:r", "-m", "64m", "--memory-swap",
+     "-1", "--cpus", "1.5", "--cpu-shares", "512", "--pids-limit", "100", "--ulimit",
+     "nofile=1024:2048", "--shm-size", "128m", "--sysctl", "net.ipv4.ip_forward=1",
+     "--stop-signal", "SIGUSR1", "--stop-timeout", "5"],
+    ["--log-driver", "json-file", "--log-opt", "max-size=1m", "--network", "host", "--tmpfs",
+     "/run:rw,size=1m", "-v", "/data", "-v", "/tmp:/hosttmp:ro", "--mount",
+     "type=tmpfs,target=/t,tmpfs-size=1m", "--mount", "type=bind,src=/tmp,dst=/b,readonly"],
+    ["-p", "8080:80", "-p", "127.0.0.1:9000-9001:90-91/udp", "-P", "--expose", "7000-7002",
+     "--dns", "8.8.8.8", "--dns-search", "example.com", "--dns-option", "ndots:2",
+     "--add-host", "foo:1.2.3.4", "--add-host", "bar=::1", "--ip", "10.0.0.5"],
+    ["--health-cmd", "true", "--health-interval", "1m30s", "--health-retries", "3",
+     "--health-timeout", "500ms", "--group-add", "audio", "--pid", "host", "--ipc", "host",
+     "--uts", "host", "--cgroupns", "private", "--oom-score-adj", "100", "--oom-kill-disable",
+     "--memory-swappiness", "10", "--cpuset-cpus", "0", "--blkio-weight", "300",
+     "--device-read-bps", "/dev/sda:1mb", "--device-write-iops", "/dev/sda:100"],
+    ["--no-healthcheck", "-a", "stdout", "-a", "STDERR", "--gpus", "all", "--platform",
+     "linux/x86_64", "--pull", "never", "--domainname", "d.local", "--runtime", "runc",
+     "--cidfile", "CIDFILE"],
+    ["--use-api-socket", "-e", "X=1"],
+    # refused by the daemon (no such network), but sent as docker sends it
+    ["--network", "name=netx,alias=a1,ip=10.1.2.3,driver-opt=k=v,gw-priority=2"],
+    ["--network", "name=netx,alias=a1", "--network-alias", "a2"],  # refused by the CLI
+    ["--network", "netx", "--network-alias", "a", "--link", "other:o", "--ip6", "2001:db8::9",
+     "--link-local-ip", "169.254.1.1"],
+    ["--net", "none", "--dns-opt", "a:1", "--label-file", "/dev/null", "--env-file",
+     "/dev/null", "--volumes-from", "v1", "--storage-opt", "size=1G"],
+]
+
+
+@pytest.mark.parametrize("flags", CREATE_FLAGS, ids=lambda f: " ".join(f)[:40] or "none")
+def test_create_request_is_dockers(daemon, flags, name, tmp_path):
+    """The create request (query and body) is what docker's CLI sends, byte for byte."""
+    proxy = CapturingProxy(str(tmp_path / "proxy.sock"), daemon.sock)
+    env = dict(daemon.env, DOCKER_HOST="unix://" + proxy.path)
+    sent = {}
+    try:
+        for tool in ("docker", "berth"):
+            proxy.sent.clear()
+            args = [a.replace("NAME", name + tool).replace("CIDFILE", str(tmp_path / tool))
+                    for a in flags]
+            r = daemon.run(tool, "create", *args, "busybox", env=env)
+            line, body = proxy.create_request()
+            err = r.stderr.replace(name + tool, "NAME")
+            if line is not None:  # None: refused before anything was sent
+                line = line.replace(name + tool, "NAME")
+                body = body.replace((name + tool).encode(), b"NAME") \
+                    .replace(str(tmp_path / tool).encode(), b"CIDFILE")
+            sent[tool] = (r.returncode, as_berth(err) if tool == "docker" else err, line, body)
+            if r.returncode == 0:
+                daemon.run("docker", "rm", "-f", r.stdout.strip())
+    finally:
+        proxy.close()
+    assert sent["berth"] == sent["docker"]
+
+
+def test_use_api_socket_hands_over_socket_and_credentials(daemon, tmp_path):
+    cfg = tmp_path / "cfg"
+    cfg.mkdir()
+    (cfg / "config.json").write_text('{"auths":{"127.0.0.1:5000":{"auth":"dTpw"}}}')
+    env = dict(daemon.env, DOCKER_CONFIG=str(cfg), BERTH_CONFIG=str(cfg))
+    script = ("ls -l /var/run/docker.sock | cut -c1; cat /run/secrets/docker/config.json; "
+              "echo; echo $DOCKER_CONFIG")
+    dk, bt = (daemon.run(t, "run", "--rm", "--network", "none", "--use-api-socket", "busybox",
+                         "sh", "-c", script, env=env) for t in ("docker", "berth"))
+    assert (bt.returncode, bt.stdout, bt.stderr) == (dk.returncode, dk.stdout, dk.stderr)
+    assert bt.stdout.startswith("s\n{\n\t\"auths\": {\n\t\t\"127.0.0.1:5000\": {")
+    assert bt.stdout.endswith("\n/run/secrets/docker\n")
+
+
+def test_flag_and_parse_errors_are_dockers(daemon):
+    for args in (["run", "--foo", "busybox"], ["run"], ["run", "-a", "foo", "busybox"],
+                 ["run", "-m", "1x", "busybox"], ["run", "--cpus", "x", "busybox"],
+                 ["run", "--rm", "--restart", "always", "busybox"],
+                 ["run", "-p", "70000:80", "busybox"], ["run", "--pull", "sometimes", "busybox"],
+                 ["create", "--env-file", "/nonexistent", "busybox"],
+                 ["run", "-d", "-a", "stdout", "busybox"],
+                 ["create", "--annotation", "a=b", "busybox"],
+                 ["create", "--cpu-count", "2", "busybox"],
+                 ["create", "--platform", "bogus", "busybox"],
+                 ["run", "-it", "busybox"],  # stdin is not a terminal here
+                 ["ps", "x"], ["rm"], ["stop", "--time", "1", "-t", "2", "x"],
+                 ["start", "--checkpoint", "c", "x"],
+                 # docker 28 cannot send a MAC address to an API 1.41 daemon, and says so
+                 ["create", "--network", "none", "--mac-address", "92:d0:c6:0a:29:33",
+                  "busybox"]):
+        same(daemon, *args, input="")
+
+
+# ---- run ------------------------------------------------------------------------------------
+
+
+def test_run_streams_and_exit_status(daemon):
+    r = same(daemon, "run", "--rm", "--network", "none", "busybox", "echo", "hi")
+    assert r.stdout == "hi\n" and r.returncode == 0
+    r = same(daemon, "run", "--rm", "--network", "none", "busybox", "sh", "-c",
+             "echo out; echo err >&2; exit 7")
+    assert (r.stdout, r.stderr, r.returncode) == ("out\n", "err\n", 7)
+    # stdin copied, then closed at EOF so that cat ends
+    r = same(daemon, "run", "-i", "--rm", "--network", "none", "busybox", "cat",
+             input="piped-input\nsecond line\n")
+    assert r.stdout == "piped-input\nsecond line\n"
+    big = "".join(f"line {i} " + "x" * 100 + "\n" for i in range(20000))  # 2 MB both ways
+    r = daemon.run("berth", "run", "-i", "--rm", "--network", "none", "busybox", "cat",
+                   input=big)
+    assert r.returncode == 0 and r.stdout == big
+
+
+def test_run_start_errors_exit_125_126_127(daemon):
+    r = same(daemon, "run", "--rm", "--network", "none", "busybox", "nonexistent-cmd")
+    assert r.returncode == 127
+    assert r.stderr.startswith("berth: Error response from daemon: ")
+    assert r.stderr.endswith("\n\nRun 'berth run --help' for more information\n")
+    r = same(daemon, "run", "--rm", "--network", "none", "busybox", "/etc")
+    assert r.returncode == 126
+    r = same(daemon, "run", "--pull", "never", "--network", "none", "nosuchimage:1")
+    assert r.returncode == 125
+    assert "No such image: nosuchimage:1" in r.stderr
+
+
+def test_run_detached_start_error_and_no_daemon(daemon):
+    # -d prints the ID while start is on its way, then start's error
+    dk, bt = run_both(daemon, "run", "-d", "--rm", "--network", "none", "busybox", "nonexistent")
+    assert bt.returncode == dk.returncode == 127
+    assert re.fullmatch(r"[0-9a-f]{64}\n", bt.stdout)
+    assert bt.stderr == as_berth(dk.stderr)
+    env = dict(daemon.env, DOCKER_HOST="unix://" + daemon.top + "/nothing.sock")
+    r = daemon.run("berth", "run", "busybox", env=env)
+    assert r.returncode == 125 and r.stderr == (
+        f"berth: Cannot connect to the Berth daemon at unix://{daemon.top}/nothing.sock. Is the "
+        "berth daemon running?\n\nRun 'berth run --help' for more information\n")
+    r = daemon.run("berth", "ps", env=env)
+    assert r.returncode == 1 and r.stderr.startswith("Cannot connect to the Berth daemon")
+
+
+def test_run_missing_image_tries_to_pull(daemon):
+    """docker's create -> 404 -> "Unable to find image" -> pull -> error (no registry here)."""
+    r = same(daemon, "run", "--network", "none", "nosuchimage:2")
+    assert r.stderr.startswith("Unable to find image 'nosuchimage:2' locally\n")
+    assert r.returncode == 125
+    r = same(daemon, "run", "-q", "--network", "none", "nosuchimage:3")
+    assert "Unable to find image" not in r.stderr
+
+
+def test_run_detached_and_rm(daemon, name):
+    r = daemon.run("berth", "run", "-d", "--name", name, "--network", "none", "busybox",
+                   "sleep", "30")
+    assert r.returncode == 0 and re.fullmatch(r"[0-9a-f]{64}\n", r.stdout), r
+    state = daemon.run("docker", "inspect", "-f", "{{.State.Running}}", name).stdout
+    assert state == "true\n"
+    daemon.run("docker", "rm", "-f", name)
+    r = daemon.run("berth", "run", "--rm", "--name", name, "--network", "none", "busybox",
+                   "true")
+    assert r.returncode == 0
+    ps = daemon.run("docker", "ps", "-a", "--format", "{{.Names}}").stdout.split()
+    assert name not in ps
+
+
+def test_create_start_attach(daemon, name, tmp_path):
+    cid_file = tmp_path / "cid"
+    r = daemon.run("berth", "create", "--name", name, "--cidfile", str(cid_file), "--network",
+                   "none", "busybox", "sh", "-c", "echo started; exit 5")
+    assert r.returncode == 0
+    assert cid_file.read_text() == r.stdout.strip()
+    for tool, code in (("docker", 1), ("berth", 1)):
+        r = daemon.run(tool, "create", "--cidfile", str(cid_file), "busybox")
+        assert r.returncode == code and r.stderr == (
+            "container ID file found, make sure the other container isn't running or delete "
+            f"{cid_file}\n")
+    r = same(daemon, "run", "--cidfile", str(cid_file), "busybox")
+    assert r.returncode == 125
+    r = daemon.run("berth", "start", "-a", name)
+    assert (r.stdout, r.returncode) == ("started\n", 5)
+    dk, bt = run_both(daemon, "start", name, "nonexistent")
+    assert (bt.returncode, bt.stdout, bt.stderr) == (dk.returncode, dk.stdout, dk.stderr)
+    assert bt.stderr.endswith("Error: failed to start containers: nonexistent\n")
+    same(daemon, "attach", name)  # stopped: "You cannot attach to a stopped container…"
+
+
+# ---- TTY sessions on a pty ------------------------------------------------------------------
+
+
+def pty_session(d, tool, args, steps, rows=40, cols=120, timeout=30):
+    """Run tool args on a pty; steps: bytes to type, ("resize", r, c), ("sleep", s),
+    ("signal", sig).  Returns (output, exit code)."""
+    exe = BERTH if tool == "berth" else "docker"
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvpe(exe, [exe, *args], d.env)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    out = bytearray()
+
+    def drain(seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            r, _, _ = select.select([fd], [], [], 0.05)
+            if r:
+                try:
+                    data = os.read(fd, 65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                out.extend(data)
+
+    drain(1.5)
+    for step in steps:
+        if isinstance(step, bytes):
+            os.write(fd, step)
+        elif step[0] == "resize":
+            fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", step[1], step[2], 0, 0))
+            os.kill(pid, signal.SIGWINCH)
+        elif step[0] == "signal":
+            os.kill(pid, step[1])
+        elif step[0] == "sleep":
+            drain(step[1])
+            continue
+        drain(0.8)
+    deadline = time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise AssertionError(f"{tool} {args} did not end: {bytes(out)!r}")
+        drain(0.2)
+    drain(0.2)
+    os.close(fd)
+    return bytes(out), os.waitstatus_to_exitcode(status)
+
+
+def without_redraws(session):
+    """ash redraws its prompt ("\\r/ # \\e[J") on each SIGWINCH; how many of those a session
+    shows depends on when the shell started relative to the first resize, for docker too."""
+    out, code = session
+    return out.replace(b"\r/ # \x1b[J", b""), code
+
+
+def test_run_tty_session_is_dockers(daemon):
+    steps = [b"echo hello\n", ("resize", 50, 150), b"stty size\n", b"exit 3\n"]
+    args = ["run", "-it", "--rm", "--network", "none", "busybox", "sh"]
+    want = pty_session(daemon, "docker", args, steps)
+    got = pty_session(daemon, "berth", args, steps)
+    assert without_redraws(got) == without_redraws(want)
+    assert b"50 150" in got[0] and got[1] == 3
+
+
+def test_ctrl_c_reaches_the_tty_container(daemon):
+    args = ["run", "-it", "--rm", "--network", "none", "busybox", "sh", "-c",
+            "trap 'echo caught; exit 42' INT; echo ready; while :; do sleep 0.1; done"]
+    out, code = pty_session(daemon, "berth", args, [("sleep", 1), b"\x03"])
+    assert code == 42 and b"caught" in out, out
+
+
+def test_detach_keys(daemon, name):
+    args = ["run", "-it", "--name", name, "--network", "none", "busybox", "sh"]
+    out, code = pty_session(daemon, "berth", args, [b"echo before\n", b"\x10\x11"])
+    assert code == 0 and b"before" in out
+    assert daemon.run("docker", "inspect", "-f", "{{.State.Running}}", name).stdout == "true\n"
+    # attach and detach again: docker's attach says "read escape sequence" and fails
+    want = pty_session(daemon, "docker", ["attach", name], [b"echo x\n", b"\x10\x11"])
+    got = pty_session(daemon, "berth", ["attach", name], [b"echo x\n", b"\x10\x11"])
+    assert without_redraws(got) == without_redraws(want)
+    assert got[1] == 1 and b"read escape sequence" in got[0]
+    # custom keys; a key that only starts the sequence is typed through
+    out, code = pty_session(daemon, "berth", ["attach", "--detach-keys", "ctrl-a,d", name],
+                            [b"\x01e", b"cho y\n", b"\x01d"])
+    assert code == 1 and b"y\r\n" in out and b"read escape sequence" in out
+    daemon.run("docker", "rm", "-f", name)
+
+
+def test_signals_are_proxied_without_tty(daemon, name):
+    script = "trap 'echo got-term; exit 3' TERM; echo ready; while :; do sleep 0.1; done"
+    p = subprocess.Popen([BERTH, "run", "--name", name, "--network", "none", "busybox", "sh",
+                          "-c", script], env=daemon.env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline() == "ready\n"
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=20)
+        assert p.returncode == 3 and out == "got-term\n", (out, err)
+    finally:
+        if p.poll() is None:
+            p.kill()
+        daemon.run("docker", "rm", "-f", name)
+    # --sig-proxy=false: the container is left alone; three signals end berth (exit 1)
+    p = subprocess.Popen([BERTH, "run", "--sig-proxy=false", "--name", name, "--network",
+                          "none", "busybox", "sh", "-c", script], env=daemon.env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline() == "ready\n"
+        p.send_signal(signal.SIGTERM)
+        time.sleep(1)
+        assert p.poll() is None
+        assert daemon.run("docker", "inspect", "-f", "{{.State.Running}}",
+                          name).stdout == "true\n"
+        p.send_signal(signal.SIGTERM)
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=20)
+        assert p.returncode == 1 and err == "\ngot 3 SIGTERM/SIGINTs, forcefully exiting\n"
+    finally:
+        if p.poll() is None:
+            p.kill()
+        daemon.run("docker", "rm", "-f", name)
+
+
+# ---- the other commands ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def running(daemon, name):
+    """A running container that writes to stdout and stderr, and a stopped one."""
+    daemon.run("docker", "run", "-d", "--name", name, "--network", "none", "-l", "team=qa",
+               "busybox", "sh", "-c",
+               "i=0; while true; do echo line $i; echo errline $i >&2; i=$((i+1)); sleep 1; done")
+    daemon.run("docker", "run", "--name", name + "-done", "--network", "none", "busybox", "sh",
+               "-c", "echo bye; exit 3")
+    time.sleep(2.5)
+    yield name
+    daemon.run("docker", "rm", "-f", name, name + "-done")
+
+
+def test_ps_is_dockers(daemon, running):
+    for args in (["ps"], ["ps", "-a"], ["ps", "-q"], ["ps", "-aq", "--no-trunc"],
+                 ["ps", "-a", "-n", "1"], ["ps", "-l"], ["ps", "-s"],
+                 ["ps", "-a", "--filter", "status=exited"],
+                 ["ps", "-a", "--filter", "name=" + running],
+                 ["ps", "--format", "{{.Names}}\t{{.Status}}\t{{.Command}}", "-a"],
+                 ["ps", "--format", "table {{.ID}}\t{{.Label \"team\"}}\t{{.State}}"],
+                 ["ps", "--format", "json", "-a"], ["ps", "--format", "{{.Nope}}"],
+                 ["ps", "-q", "--format", "{{.Names}}"],
+                 ["container", "ls", "-a"], ["container", "list"], ["container", "ps"]):
+        same(daemon, *args)
+
+
+def test_logs_is_dockers(daemon, running):
+    for args in (["logs", running + "-done"], ["logs", "--tail", "2", running],
+                 ["logs", "-n", "1", "--timestamps", running], ["logs", "--since", "1h", running],
+                 ["logs", "--until", "1s", running], ["logs", "--since", "soon", running],
+                 ["logs", "--details", running + "-done"], ["logs", "nonexistent"]):
+        # a running container keeps writing: compare up to the shorter output
+        dk, bt = run_both(daemon, *args)
+        assert bt.returncode == dk.returncode
+        if "--tail" in args or "-n" in args or running + "-done" in args or dk.returncode:
+            assert (bt.stdout, bt.stderr) == (dk.stdout, as_berth(dk.stderr))
+        else:
+            n = min(len(bt.stdout.splitlines()), len(dk.stdout.splitlines()))
+            assert bt.stdout.splitlines()[:n] == dk.stdout.splitlines()[:n]
+    # follow ends when the container does
+    r = daemon.run("berth", "logs", "-f", running + "-done", timeout=20)
+    assert r.stdout == "bye\n"
+
+
+def test_tty_logs_are_raw(daemon, name):
+    daemon.run("docker", "run", "-t", "--name", name, "--network", "none", "busybox", "sh",
+               "-c", "echo out; echo err >&2")
+    try:
+        r = same(daemon, "logs", name)
+        assert r.stdout.splitlines() == ["out", "err"] and r.stderr == ""
+    finally:
+        daemon.run("docker", "rm", "-f", name)
+
+
+def test_inspect_is_dockers(daemon, running):
+    for args in (["inspect", running], ["inspect", "busybox"],
+                 ["inspect", running, "busybox", "nonexistent"], ["inspect", "nonexistent"],
+                 ["inspect", "-f", "{{.State.Status}} {{.Name}} {{.Config.Labels}}", running],
+                 ["inspect", "-f", "{{json .Config.Cmd}}", running, running + "-done"],
+                 ["inspect", "--type", "image", running], ["inspect", "--type", "foo", "x"],
+                 ["inspect", "--type", "container", "busybox"], ["inspect", "-s", running],
+                 ["inspect", "--format", "json", running],
+                 ["container", "inspect", running], ["container", "inspect", "busybox"],
+                 ["container", "inspect", "-s", "-f", "{{.SizeRootFs}}", running],
+                 # docker's client joins paths with path.Join: "/name" and ".." work
+                 ["inspect", "-f", "{{.Name}}", "/" + running],
+                 ["inspect", "-f", "{{.Id}}", "../images/busybox"]):
+        same(daemon, *args)
+
+
+def test_exec_is_dockers(daemon, running):
+    same(daemon, "exec", running, "sh", "-c", "echo x; echo y >&2; exit 4")
+    same(daemon, "exec", "-e", "A=1", "-w", "/tmp", "-u", "nobody", running, "sh", "-c",
+         "echo $A $(pwd) $(id -u)")
+    same(daemon, "exec", running, "nonexistent-cmd")
+    same(daemon, "exec", "nonexistent", "true")
+    same(daemon, "exec", "-d", running, "sleep", "1")
+    same(daemon, "exec", "-it", running, "true", input="")
+    r = daemon.run("berth", "exec", "-i", running, "cat", input="to exec\n")
+    assert (r.stdout, r.returncode) == ("to exec\n", 0)
+    steps = [b"echo in-exec\n", ("resize", 50, 150), b"stty size\n", b"exit 5\n"]
+    want = pty_session(daemon, "docker", ["exec", "-it", running, "sh"], steps)
+    got = pty_session(daemon, "berth", ["exec", "-it", running, "sh"], steps)
+    assert without_redraws(got) == without_redraws(want)
+    assert got[1] == 5 and b"50 150" in got[0]
+
+
+def test_stop_kill_rm_wait_restart_are_dockers(daemon, name):
+    def start(*names):
+        for n in names:
+            daemon.run("docker", "run", "-d", "--name", n, "--network", "none", "busybox",
+                       "sleep", "300")
+
+    for tool in ("docker", "berth"):
+        a, b = f"{name}-{tool}-a", f"{name}-{tool}-b"
+        start(a, b)
+        r = daemon.run(tool, "stop", "-t", "1", a, "nonexistent", b)
+        assert r.stdout == f"{a}\n{b}\n", r
+        assert r.stderr == "Error response from daemon: No such container: nonexistent\n"
+        assert r.returncode == 1
+        r = daemon.run(tool, "wait", a, "nonexistent", b)
+        assert (r.stdout, r.returncode) == ("137\n137\n", 1), r
+        r = daemon.run(tool, "restart", "-t", "1", a)
+        assert (r.stdout, r.returncode) == (a + "\n", 0)
+        r = daemon.run(tool, "kill", "-s", "USR2", a, "nonexistent")
+        assert (r.stdout, r.returncode) == (a + "\n", 1)
+        r = daemon.run(tool, "rm", a, b)
+        assert r.stdout == b + "\n" and r.returncode == 1
+        assert "You cannot remove a running container" in r.stderr
+        r = daemon.run(tool, "rm", "-f", a, "nonexistent")
+        assert (r.stdout, r.returncode) == (a + "\n", 0)
+        assert r.stderr == "Error response from daemon: No such container: nonexistent\n"
+    for args in (["rm", ""], ["stop", "nonexistent"], ["kill", "nonexistent"],
+                 ["wait", "nonexistent"], ["restart", "nonexistent"], ["rm", "-f", "nonexistent"],
+                 ["pause", "nonexistent"], ["unpause", "nonexistent"], ["container", "rm", "x"],
+                 ["container", "remove", "x"]):
+        same(daemon, *args)
+
+
+def test_stop_with_the_deprecated_time_flag(daemon, name):
+    daemon.run("docker", "run", "-d", "--name", name, "--network", "none", "busybox", "sleep",
+               "300")
+    r = daemon.run("berth", "stop", "--time", "1", name)
+    # pflag's deprecation notice goes to stdout, before the name
+    assert (r.stdout, r.stderr, r.returncode) == (
+        "Flag --time has been deprecated, use --timeout instead\n" + name + "\n", "", 0)
+    daemon.run("docker", "rm", "-f", name)
+
+
+def test_top_port_rename_pause_prune(daemon, running, name):
+    same(daemon, "top", running)
+    same(daemon, "top", running, "-o", "pid,comm")
+    same(daemon, "top", "nonexistent")
+    same(daemon, "port", running)
+    same(daemon, "port", running, "80/tcp")
+    same(daemon, "port", running, "http")
+    same(daemon, "rename", "nonexistent", "x")
+    same(daemon, "rename", running, " ")
+    r = daemon.run("berth", "rename", running + "-done", name + "-renamed")
+    assert r.returncode == 0 and r.stdout == ""
+    daemon.run("docker", "rename", name + "-renamed", running + "-done")
+    r = daemon.run("berth", "pause", running)
+    assert (r.stdout, r.returncode) == (running + "\n", 0)
+    assert daemon.run("docker", "inspect", "-f", "{{.State.Status}}",
+                      running).stdout == "paused\n"
+    same(daemon, "pause", running)  # already paused: the daemon's 409, identically
+    r = daemon.run("berth", "unpause", running)
+    assert (r.stdout, r.returncode) == (running + "\n", 0)
+    r = same(daemon, "container", "prune", input="n\n")
+    assert r.stdout.startswith("WARNING! This will remove all stopped containers.")
+    daemon.run("docker", "run", "--name", name + "-gone", "--network", "none", "busybox", "true")
+    r = daemon.run("berth", "container", "prune", "-f", "--filter", "until=1h")
+    assert r.returncode == 0 and r.stdout.endswith("Total reclaimed space: 0B\n")
+    r = daemon.run("berth", "container", "prune", "-f")
+    assert "Deleted Containers:\n" in r.stdout and r.returncode == 0
+    names = daemon.run("docker", "ps", "-a", "--format", "{{.Names}}").stdout.split()
+    assert name + "-gone" not in names and running in names
+
+
+def test_stats(daemon, name):
+    daemon.run("docker", "run", "-d", "--name", name, "--network", "none", "busybox", "sleep",
+               "300")
+    try:
+        time.sleep(1)
+        fmt = "{{.Name}} {{.MemUsage}} {{.NetIO}} {{.BlockIO}} {{.PIDs}} {{len .CPUPerc}}"
+        same(daemon, "stats", "--no-stream", "--format", fmt, name)
+        same(daemon, "stats", "--no-stream", name, "nonexistent")
+        r = daemon.run("berth", "stats", "--no-stream", name)
+        head, row = r.stdout.splitlines()
+        assert head.split() == ["CONTAINER", "ID", "NAME", "CPU", "%", "MEM", "USAGE", "/",
+                                "LIMIT", "MEM", "%", "NET", "I/O", "BLOCK", "I/O", "PIDS"]
+        assert re.match(r"[0-9a-f]{12}   " + name + r" +\d+\.\d\d% +\S+ / \S+ +\d+\.\d\d% +"
+                        r"0B / 0B +\S+ / \S+ +1$", row), row
+        # live: the table redrawn in place every 500 ms
+        p = subprocess.Popen([BERTH, "stats", name], env=daemon.env, stdout=subprocess.PIPE)
+        time.sleep(2.2)
+        p.send_signal(signal.SIGINT)
+        out = p.communicate(timeout=10)[0].decode()
+        frames = out.split("\033[H")
+        assert len(frames) >= 6, out  # each redraw writes the table twice, as docker's does
+        assert out.count("\033[J") >= 3 and " \033[K\n" in out
+    finally:
+        daemon.run("docker", "rm", "-f", name)
+
+
+# ---- pulling on the way (a loopback registry) ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def registry_image(daemon):
+    """busybox pushed to a CNCF Distribution registry on 127.0.0.1; yields its reference."""
+    binary = "/usr/bin/docker-registry"
+    assert os.path.exists(binary), "docker-registry missing: scripts/deps.sh installs it"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    d = tempfile.mkdtemp(prefix="reg-", dir=daemon.top)
+    cfg = os.path.join(d, "config.yml")
+    with open(cfg, "w") as f:
+        f.write("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
+                f"storage:\n  filesystem:\n    rootdirectory: {d}/data\n"
+                f"http:\n  addr: \"127.0.0.1:{port}\"\n  secret: {uuid.uuid4().hex}\n")
+    log = open(os.path.join(d, "registry.log"), "wb")
+    proc = subprocess.Popen([binary, "serve", cfg], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the registry did not come up"
+                time.sleep(0.1)
+        ref = f"127.0.0.1:{port}/bb:1"
+        for args in (["tag", "busybox", ref], ["push", ref]):
+            r = daemon.run("docker", *args)
+            assert r.returncode == 0, r.stderr
+        yield ref
+    finally:
+        proc.kill()
+        proc.wait()
+        log.close()
+
+
+def test_run_pulls_a_missing_image_as_docker(daemon, registry_image):
+    outputs = {}
+    for tool in ("docker", "berth"):
+        daemon.run("docker", "rmi", registry_image)
+        r = daemon.run(tool, "run", "--rm", "--network", "none", registry_image, "echo", "hi")
+        outputs[tool] = (r.returncode, r.stdout, as_berth(r.stderr) if tool == "docker"
+                         else r.stderr)
+    assert outputs["berth"] == outputs["docker"]
+    code, out, err = outputs["berth"]
+    assert code == 0 and out == "hi\n"
+    assert err.startswith(f"Unable to find image '{registry_image}' locally\n1: Pulling from bb\n")
+    assert err.endswith(f"Status: Downloaded newer image for {registry_image}\n")
+    # --pull always pulls a present image first; -q says nothing about it
+    r = same(daemon, "run", "--rm", "--pull", "always", "--network", "none", registry_image,
+             "true")
+    assert r.stderr.endswith(f"Status: Image is up to date for {registry_image}\n")
+    for tool in ("docker", "berth"):
+        r = daemon.run(tool, "create", "-q", "--pull", "always", "--network", "none",
+                       registry_image)
+        assert r.returncode == 0 and r.stderr == "" and len(r.stdout) == 65
+        daemon.run("docker", "rm", "-f", r.stdout.strip())
