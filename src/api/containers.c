@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/units.h"
 #include "engine/containers.h"
 #include "engine/images.h"
 #include "filters.h"
@@ -521,7 +522,14 @@ static int64_t parse_ts(const char *s)
 {
         if (!s || !*s)
                 return 0;
-        /* docker sends seconds with an optional fraction ("1767323045.000000000") */
+        /* docker's filter timestamps: a duration back from now ("1h"), seconds with an
+         * optional fraction ("1767323045.000000000"), or RFC 3339 */
+        int64_t d;
+        if (units_parse_go_duration(s, &d) == 0) {
+                struct timespec now;
+                clock_gettime(CLOCK_REALTIME, &now);
+                return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec - d;
+        }
         char *end = NULL;
         double v = strtod(s, &end);
         if (end && *end == '\0')

@@ -828,3 +828,26 @@ char *json_dump(const struct json *j, unsigned flags)
                 dump(&b, j, flags, 0);
         return buf_steal(&b);
 }
+
+void json_compact_text(struct berth_buf *b, const char *in, size_t len)
+{
+        bool in_string = false, escaped = false;
+        for (size_t i = 0; i < len; i++) {
+                char c = in[i];
+                if (in_string) {
+                        buf_putc(b, c);
+                        if (escaped)
+                                escaped = false;
+                        else if (c == '\\')
+                                escaped = true;
+                        else if (c == '"')
+                                in_string = false;
+                        continue;
+                }
+                if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+                        continue;
+                if (c == '"')
+                        in_string = true;
+                buf_putc(b, c);
+        }
+}

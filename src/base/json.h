@@ -133,5 +133,8 @@ char *json_dump(const struct json *j, unsigned flags);
 /* Append a JSON-quoted string to a growing buffer (used by streaming writers). */
 struct berth_buf;
 void json_quote(struct berth_buf *b, const char *s, size_t len, unsigned flags);
+/* Go's json.Compact: JSON text without the white space between tokens, every
+ * other byte (escapes included) as it was. */
+void json_compact_text(struct berth_buf *b, const char *in, size_t len);
 
 #endif

@@ -313,3 +313,50 @@ void units_go_date_time(struct berth_buf *b, const struct tm *tm, char sep)
         buf_printf(b, "%04lld-%02d-%02d%c%02d:%02d:%02d", (long long)tm->tm_year + 1900,
                    tm->tm_mon + 1, tm->tm_mday, sep, tm->tm_hour, tm->tm_min, tm->tm_sec);
 }
+
+int units_parse_go_duration(const char *s, int64_t *ret_ns)
+{
+        static const struct {
+                const char *unit;
+                double ns;
+        } units[] = {
+            {"ns", 1},   {"us", 1e3}, {"\xc2\xb5s", 1e3}, {"\xce\xbcs", 1e3},
+            {"ms", 1e6}, {"s", 1e9},  {"m", 60e9},        {"h", 3600e9},
+        };
+        if (!s || !*s)
+                return -EINVAL;
+        bool neg = false;
+        if (*s == '-' || *s == '+')
+                neg = *s++ == '-';
+        if (strcmp(s, "0") == 0) {
+                *ret_ns = 0;
+                return 0;
+        }
+        double total = 0;
+        while (*s) {
+                char *end = NULL;
+                if (!((*s >= '0' && *s <= '9') || *s == '.'))
+                        return -EINVAL;
+                double v = strtod(s, &end);
+                if (end == s)
+                        return -EINVAL;
+                s = end;
+                size_t best = 0;
+                double mult = 0;
+                for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+                        size_t n = strlen(units[i].unit);
+                        if (strncmp(s, units[i].unit, n) == 0 && n > best) {
+                                best = n;
+                                mult = units[i].ns;
+                        }
+                }
+                if (!best)
+                        return -EINVAL; /* Go wants a unit after every number */
+                total += v * mult;
+                s += best;
+        }
+        if (total > 9.2e18)
+                return -ERANGE;
+        *ret_ns = (int64_t)(neg ? -total : total);
+        return 0;
+}

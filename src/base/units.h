@@ -39,6 +39,8 @@ void units_human_duration(struct berth_buf *b, int64_t d);
 /* "<human duration> ago" for a Unix time, seen from now (both in seconds). */
 void units_ago(struct berth_buf *b, int64_t unix_time, int64_t now);
 void units_go_duration(struct berth_buf *b, int64_t d);
+/* Go's time.ParseDuration ("1h30m", "10s", "1.5h", "-2m"); -EINVAL when it is not one. */
+int units_parse_go_duration(const char *s, int64_t *ret_ns);
 /* "2006-01-02<sep>15:04:05" of tm with the year as Go writes it, four digits at least (year 1
  * is "0001", where strftime's %Y gives "1"). */
 void units_go_date_time(struct berth_buf *b, const struct tm *tm, char sep);

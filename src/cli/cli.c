@@ -292,9 +292,9 @@ static int run_help(struct cli_ctx *ctx, int argc, char **argv)
         return 0;
 }
 
-static int cli_run(int argc, char **argv, FILE *out, FILE *err)
+static int cli_run(int argc, char **argv, FILE *out, FILE *err, int err_fd)
 {
-        struct cli_ctx ctx = {.prog = "berth", .out = out, .err = err};
+        struct cli_ctx ctx = {.prog = "berth", .out = out, .err = err, .err_fd = err_fd};
         struct cli_flagset g;
         _cleanup_error_ struct berth_error *e = NULL;
         int code;
@@ -369,7 +369,7 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err)
         FILE *e = fopencookie(&es, "w", (cookie_io_functions_t){.write = err_stream_write});
         if (e)
                 setvbuf(e, NULL, _IONBF, 0);
-        int code = cli_run(argc, argv, out, e ? e : err);
+        int code = cli_run(argc, argv, out, e ? e : err, fileno(err));
         if (e)
                 fclose(e);
         return code;

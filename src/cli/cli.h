@@ -25,6 +25,9 @@
 struct cli_ctx {
         const char *prog; /* "berth" */
         FILE *out, *err;
+        /* err writes through a stream that flushes out first (cli.c): raw output of a
+         * container's stderr goes to this fd instead */
+        int err_fd;
         const char *host_flag; /* -H value or NULL */
         bool debug;
         struct cli_client client;

@@ -206,7 +206,7 @@ static int run_exec(struct cli_ctx *ctx, const struct cli_flagset *fs)
         cs.s.tty = tty;
         cs.s.in_fd = in ? STDIN_FILENO : -1;
         cs.s.out_fd = fileno(ctx->out);
-        cs.s.err_fd = tty ? fileno(ctx->out) : fileno(ctx->err);
+        cs.s.err_fd = tty ? fileno(ctx->out) : ctx->err_fd;
         if (tty)
                 (void)container_session_signals(&cs, true);
         if (tty && isatty(STDIN_FILENO)) {

@@ -479,13 +479,8 @@ static int inspect_run(struct cli_ctx *ctx, const struct cli_flagset *fs, const 
         } else {
                 buf_putc(&ir.raw, ']');
                 if (format && strcmp(format, "json") == 0) {
-                        /* json.Compact */
-                        _cleanup_json_ struct json *j = NULL;
-                        if (json_parse(ir.raw.data, ir.raw.len, &j, NULL) == 0) {
-                                _cleanup_free_ char *compact =
-                                    json_dump(j, JSON_DUMP_NO_ESCAPE_HTML);
-                                buf_puts(&out, compact);
-                        }
+                        /* json.Compact: the daemon's bytes, escapes and all */
+                        json_compact_text(&out, ir.raw.data, ir.raw.len);
                 } else {
                         container_json_indent(&out, ir.raw.data, ir.raw.len);
                 }

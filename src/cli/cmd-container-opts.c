@@ -783,8 +783,11 @@ static int read_seccomp(const char *file, char **ret, struct berth_error **err)
                 return berth_error_set(err, EINVAL,
                                        "compacting json for seccomp profile (%s) failed: %s", file,
                                        berth_error_msg(e));
-        _cleanup_free_ char *compact = json_dump(j, JSON_DUMP_NO_ESCAPE_HTML);
-        *ret = xasprintf("seccomp=%s", compact);
+        /* json.Compact: the file's own bytes, without white space */
+        struct berth_buf compact = BERTH_BUF_INIT;
+        json_compact_text(&compact, data, len);
+        *ret = xasprintf("seccomp=%s", compact.data ? compact.data : "");
+        buf_release(&compact);
         return 0;
 }
 

@@ -161,7 +161,7 @@ bool container_check_tty(struct cli_ctx *ctx, bool attach_stdin, bool tty)
 /* logrus's line for a warning, as docker's CLI prints it on stderr. */
 static void logrus_line(struct cli_ctx *ctx, const char *level, const char *msg)
 {
-        if (isatty(fileno(ctx->err))) {
+        if (isatty(ctx->err_fd)) {
                 char lv[5];
                 for (int i = 0; i < 4; i++)
                         lv[i] = (char)toupper((unsigned char)level[i]);
@@ -372,8 +372,8 @@ static int pull_image(struct cli_ctx *ctx, struct cli_client *c, const struct im
         _cleanup_free_ char *auth = cli_credentials_registry_auth(key);
         c->registry_auth = auth ? auth : "e30=";
         struct pull_sink ps = {.out = ctx->err, .quiet = quiet};
-        ps.p = progress_new(isatty(fileno(ctx->err)) && !quiet,
-                            progress_terminal_width(fileno(ctx->err)));
+        ps.p = progress_new(isatty(ctx->err_fd) && !quiet,
+                            progress_terminal_width(ctx->err_fd));
         int r = cli_client_stream(c, "POST", "/images/create", q.data, NULL, NULL, 0, &ps.status,
                                   pull_chunk, &ps, err);
         c->registry_auth = NULL;
@@ -1003,7 +1003,7 @@ static void setup_streams(struct container_session *cs, struct cli_ctx *ctx, boo
         cs->s.tty = tty;
         cs->s.in_fd = in ? STDIN_FILENO : -1;
         cs->s.out_fd = out ? fileno(ctx->out) : -1;
-        cs->s.err_fd = errs ? (tty ? fileno(ctx->out) : fileno(ctx->err)) : -1;
+        cs->s.err_fd = errs ? (tty ? fileno(ctx->out) : ctx->err_fd) : -1;
 }
 
 static int run_attached(struct run_state *rs, struct container_session *cs)

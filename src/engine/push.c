@@ -123,7 +123,89 @@ static int emit_status(struct push *p, const char *status)
         return emit(p, m);
 }
 
-/* The manifest the image was pulled with, from the content store. */
+/* A layer blob's media type, from its first bytes (docker schema 2 names). */
+static const char *layer_media_type(struct berth_engine *e, const char *digest)
+{
+        _cleanup_close_ int fd = -EBADF;
+        unsigned char magic[4] = {0};
+        if (blob_store_open_blob(e->store, digest, &fd, NULL) == 0)
+                (void)pread(fd, magic, sizeof(magic), 0);
+        if (magic[0] == 0x1f && magic[1] == 0x8b)
+                return "application/vnd.docker.image.rootfs.diff.tar.gzip";
+        if (magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd)
+                return "application/vnd.docker.image.rootfs.diff.tar.zstd";
+        return "application/vnd.docker.image.rootfs.diff.tar";
+}
+
+/*
+ * An image that came without a registry manifest (loaded from an archive): one
+ * is made, as dockerd makes one, from the config and the layer blobs kept in
+ * the store, and stored with the image, so the next push sends the same bytes.
+ */
+static int make_manifest(struct berth_engine *e, const char *image_id, const char *full, char **ret,
+                         size_t *ret_len, struct berth_error **err)
+{
+        uint64_t cfg_size = 0;
+        int r = blob_store_size(e->store, image_id, &cfg_size, err);
+        if (r < 0)
+                return r;
+        sqlite3 *h = berth_db_handle(e->db);
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(h,
+                               "SELECT blob_digest, diff_id FROM image_layers WHERE image_id = ?1 "
+                               "ORDER BY position",
+                               -1, &st, NULL) != SQLITE_OK)
+                return berth_error_set(err, EIO, "database: %s", sqlite3_errmsg(h));
+        sqlite3_bind_text(st, 1, image_id, -1, SQLITE_STATIC);
+        _cleanup_json_ struct json *m = json_new_object();
+        json_set_int(m, "schemaVersion", 2);
+        json_set_str(m, "mediaType", "application/vnd.docker.distribution.manifest.v2+json");
+        struct json *c = json_object_set(m, "config", json_new_object());
+        json_set_str(c, "mediaType", "application/vnd.docker.container.image.v1+json");
+        json_set_int(c, "size", (int64_t)cfg_size);
+        json_set_str(c, "digest", image_id);
+        struct json *layers = json_object_set(m, "layers", json_new_array());
+        while (r == 0 && sqlite3_step(st) == SQLITE_ROW) {
+                const char *blob = (const char *)sqlite3_column_text(st, 0);
+                uint64_t size = 0;
+                if (!blob || blob_store_size(e->store, blob, &size, NULL) < 0) {
+                        r = berth_error_set(err, EINVAL,
+                                            "image %s: layer %s has no stored blob to push", full,
+                                            (const char *)sqlite3_column_text(st, 1));
+                        break;
+                }
+                struct json *l = json_array_append(layers, json_new_object());
+                json_set_str(l, "mediaType", layer_media_type(e, blob));
+                json_set_int(l, "size", (int64_t)size);
+                json_set_str(l, "digest", blob);
+        }
+        sqlite3_finalize(st);
+        if (r < 0)
+                return r;
+        char *text = json_dump(m, JSON_DUMP_PRETTY);
+        size_t len = strlen(text);
+        char *digest = NULL;
+        r = blob_store_put(e->store, NULL, text, len, &digest, err);
+        if (r == 0 && sqlite3_prepare_v2(h,
+                                         "UPDATE images SET manifest_digest = ?2 WHERE id = ?1 "
+                                         "AND manifest_digest IS NULL",
+                                         -1, &st, NULL) == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, image_id, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
+                (void)sqlite3_step(st);
+                sqlite3_finalize(st);
+        }
+        free(digest);
+        if (r < 0) {
+                free(text);
+                return r;
+        }
+        *ret = text;
+        *ret_len = len;
+        return 0;
+}
+
+/* The manifest the image was pulled with (or one made for it), from the content store. */
 static int stored_manifest(struct berth_engine *e, const char *image_id, const char *full,
                            char **ret, size_t *ret_len, struct berth_error **err)
 {
@@ -137,12 +219,9 @@ static int stored_manifest(struct berth_engine *e, const char *image_id, const c
                         digest = xstrdup((const char *)sqlite3_column_text(st, 0));
                 sqlite3_finalize(st);
         }
-        if (!digest || blob_store_read(e->store, digest, 4 << 20, ret, ret_len, NULL) < 0)
-                return berth_error_set(err, EINVAL,
-                                       "image %s has no registry manifest to push (it was not "
-                                       "pulled)",
-                                       full);
-        return 0;
+        if (digest && blob_store_read(e->store, digest, 4 << 20, ret, ret_len, NULL) == 0)
+                return 0;
+        return make_manifest(e, image_id, full, ret, ret_len, err);
 }
 
 /* One tag: layers top first, the config, the manifest under the tag, then docker's digest line. */

@@ -325,8 +325,14 @@ static int do_create(struct shim *s, void *arg, pid_t *ret_pid, int *ret_fds, si
             .ret_exec_status_fd = &status_fd,
         };
         int r = berth_container_create(&rt, s->id, &o, err);
-        if (r < 0)
+        if (r < 0) {
+                /* the runtime names the container; the user knows which one it is */
+                _cleanup_free_ char *prefix = xasprintf("create '%s': ", s->id);
+                if (err && *err && strncmp((*err)->msg, prefix, strlen(prefix)) == 0)
+                        memmove((*err)->msg, (*err)->msg + strlen(prefix),
+                                strlen((*err)->msg + strlen(prefix)) + 1);
                 return r;
+        }
         ret_fds[(*n_fds)++] = status_fd;
         if (master >= 0)
                 ret_fds[(*n_fds)++] = master;

@@ -82,8 +82,32 @@ def _busybox_image(top, env):
                     tar, "busybox:latest"], env=env, check=True, capture_output=True)
 
 
-@pytest.fixture(scope="module")
-def daemon():
+@pytest.fixture(scope="module", params=["dockerd", "berthd"])
+def daemon(request):
+    """Each comparison runs twice: against dockerd (berth's CLI must answer as docker's
+    does against the reference daemon) and against berthd (both CLIs against ours)."""
+    if request.param == "berthd":
+        yield from _berthd()
+        return
+    yield from _dockerd()
+
+
+def _berthd():
+    from container_util import start_env, stop_env
+    top = tempfile.mkdtemp(prefix="berth-test-cli-ctr-", dir="/tmp")
+    os.chmod(top, 0o755)
+    e = start_env(top)
+    d = Daemon(top, e.sock)
+    try:
+        yield d
+    finally:
+        try:
+            stop_env(e)
+        finally:
+            shutil.rmtree(top, ignore_errors=True)
+
+
+def _dockerd():
     for tool in ("dockerd", "docker"):
         assert shutil.which(tool), f"{tool} missing: scripts/deps.sh installs docker.io"
     assert os.path.exists(BERTH), "build berth first: " + BERTH

@@ -175,6 +175,35 @@ START_TEST(test_truncate_id)
 }
 END_TEST
 
+START_TEST(test_parse_go_duration)
+{
+        static const struct {
+                const char *in;
+                int64_t ns;
+        } ok[] = {
+            {"1h", 3600000000000LL},
+            {"10m", 600000000000LL},
+            {"1.5h", 5400000000000LL},
+            {"1h30m", 5400000000000LL},
+            {"-2s", -2000000000LL},
+            {"300ms", 300000000LL},
+            {"0", 0},
+            {"5us", 5000},
+            {"7ns", 7},
+        };
+        for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+                int64_t v = -1;
+                ck_assert_int_eq(units_parse_go_duration(ok[i].in, &v), 0);
+                ck_assert_int_eq(v, ok[i].ns);
+        }
+        static const char *const bad[] = {"", "1", "h", "1x", "1h ", "1.2.3s", "abc", NULL};
+        for (size_t i = 0; bad[i]; i++) {
+                int64_t v;
+                ck_assert_int_eq(units_parse_go_duration(bad[i], &v), -EINVAL);
+        }
+}
+END_TEST
+
 static Suite *suite(void)
 {
         Suite *s = suite_create("units");
@@ -185,6 +214,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_parse_sizes);
         tcase_add_test(tc, test_truncate_id);
         tcase_add_test(tc, test_go_date_time);
+        tcase_add_test(tc, test_parse_go_duration);
         suite_add_tcase(s, tc);
         return s;
 }
