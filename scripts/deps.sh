@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs (via apt-get) everything berth needs to build, test and benchmark on
-# Debian 12, skipping what is already there.  Usage: scripts/deps.sh [build|test|bench]
+# Installs (via apt-get) everything berth needs to build, demo, test and benchmark on
+# Debian 12, skipping what is already there.  Usage: scripts/deps.sh [build|demo|test|bench]
 set -euo pipefail
 what=${1:-test}
 
@@ -17,6 +17,9 @@ test_pkgs+=(python3-cryptography zstd)
 test_pkgs+=(qemu-system-x86 cpio busybox-static)
 # tests/integration/test_cli_format.py: Go's own text/template is the reference for --format
 test_pkgs+=(golang-go)
+# scripts/demo.sh: a registry mirror on loopback with a python image built from Debian's
+# packages when Docker Hub cannot be reached (python-image.py uses the tests' helpers)
+demo_pkgs=(docker-registry debootstrap curl python3 python3-pytest)
 bench_pkgs=(hyperfine debootstrap)
 # bench/engines.py: mkfs.ext4 for the scratch filesystem the pull benchmarks use
 bench_pkgs+=(e2fsprogs)
@@ -26,15 +29,16 @@ bench_pkgs+=(strace)
 pkgs=("${build_pkgs[@]}")
 case "$what" in
 build) ;;
+demo) pkgs+=("${demo_pkgs[@]}") ;;
 test) pkgs+=("${test_pkgs[@]}") ;;
 bench) pkgs+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
-*) echo "deps.sh: unknown set '$what' (build, test or bench)" >&2; exit 2 ;;
+*) echo "deps.sh: unknown set '$what' (build, demo, test or bench)" >&2; exit 2 ;;
 esac
 
 # The pure cgroup v2 test's kernel: linux-image-amd64's dependency package,
 # unpacked with dpkg -x into a cache dir, never installed on this machine.
 test_kernel_dir=/var/cache/berth/test-kernel
-if [ "$what" != build ] && ! compgen -G "$test_kernel_dir/boot/vmlinuz-*" >/dev/null; then
+if [ "$what" != build ] && [ "$what" != demo ] && ! compgen -G "$test_kernel_dir/boot/vmlinuz-*" >/dev/null; then
   kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}')
   if [ -z "$kpkg" ]; then
     apt-get -o DPkg::Lock::Timeout=600 update -q

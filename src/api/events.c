@@ -23,7 +23,7 @@ struct events_job {
         struct berth_events *events;
         uint64_t cursor;
         int64_t until_ns; /* 0: none */
-        char **types, **actions, **images;
+        char **types, **actions, **images, **containers, **labels;
 };
 
 static void job_free(struct events_job *j)
@@ -31,6 +31,8 @@ static void job_free(struct events_job *j)
         strv_free(j->types);
         strv_free(j->actions);
         strv_free(j->images);
+        strv_free(j->containers);
+        strv_free(j->labels);
         free(j);
 }
 
@@ -74,10 +76,36 @@ static bool matches(const struct events_job *j, const struct json *e)
                 return false;
         if (!in_list(j->actions, json_str(json_get(e, "Action"))))
                 return false;
-        if (j->images && j->images[0]) {
-                const struct json *actor = json_get(e, "Actor");
+        const struct json *actor = json_get(e, "Actor");
+        const struct json *attrs = json_get(actor, "Attributes");
+        bool is_container = strcmp(json_str(json_get(e, "Type")) ?: "", "container") == 0;
+        if (j->containers && j->containers[0]) {
+                /* dockerd: the container's id (or a prefix of it) or its name */
                 const char *id = json_str(json_get(actor, "ID"));
-                const char *name = json_str(json_get(json_get(actor, "Attributes"), "name"));
+                const char *name = json_str(json_get(attrs, "name"));
+                bool hit = false;
+                for (size_t i = 0; is_container && j->containers[i] && !hit; i++)
+                        hit = (id && strncmp(id, j->containers[i], strlen(j->containers[i])) == 0 &&
+                               j->containers[i][0]) ||
+                              (name && strcmp(name, j->containers[i]) == 0);
+                if (!hit)
+                        return false;
+        }
+        for (size_t i = 0; j->labels && j->labels[i]; i++) {
+                _cleanup_free_ char *k = xstrdup(j->labels[i]);
+                char *eq = strchr(k, '=');
+                if (eq)
+                        *eq++ = '\0';
+                const char *have = json_str(json_get(attrs, k));
+                if (!have || (eq && strcmp(have, eq) != 0))
+                        return false;
+        }
+        if (j->images && j->images[0]) {
+                const char *id = json_str(json_get(actor, "ID"));
+                /* an image event names the image; a container event has it as "image" */
+                const char *name = json_str(json_get(attrs, is_container ? "image" : "name"));
+                if (is_container)
+                        id = NULL;
                 bool hit = false;
                 for (size_t i = 0; j->images[i] && !hit; i++) {
                         const char *want = j->images[i];
@@ -148,7 +176,8 @@ static void handle_events(struct api_request *req, void *userdata)
                 api_reply_error(req, 400, "invalid timestamp for until: '%s'", until);
                 return;
         }
-        static const char *const allowed[] = {"type", "event", "image", NULL};
+        static const char *const allowed[] = {"type", "event", "image", "container", "label",
+                                              NULL};
         _cleanup_json_ struct json *filters = NULL;
         if (api_filters_parse(req, allowed, &filters) < 0)
                 return;
@@ -162,6 +191,8 @@ static void handle_events(struct api_request *req, void *userdata)
         j->types = api_filter_values(filters, "type");
         j->actions = api_filter_values(filters, "event");
         j->images = api_filter_values(filters, "image");
+        j->containers = api_filter_values(filters, "container");
+        j->labels = api_filter_values(filters, "label");
         j->stream = api_stream_begin(req, 200, "application/json");
         if (api_worker_spawn(events_worker, j) < 0) {
                 api_stream_end(j->stream);

@@ -292,3 +292,117 @@ def test_image_in_use_is_not_removed(env, tmp_path):
     finally:
         env.ok("rm", "-f", cid)
         env.docker("rmi", image)
+
+
+def test_init_reaps_forwards_and_exits_with_the_childs_status(env):
+    out = env.ok("run", "--rm", "--init", "busybox", "sh", "-c",
+                 "cat /proc/1/cmdline | tr '\\0' ' '; echo; "
+                 "(sleep 0.1 &) ; sleep 0.5; ps -o stat,comm | grep -c '^Z' || true")
+    lines = out.splitlines()
+    assert lines[0].startswith("/sbin/docker-init -- sh -c"), out
+    assert lines[-1] == "0", out  # the orphaned sleep was reaped by the init
+    cid = env.ok("run", "-d", "--init", "busybox", "sh", "-c",
+                 "trap 'exit 42' TERM; while :; do sleep 0.1; done").strip()
+    try:
+        time.sleep(0.5)
+        env.ok("kill", "-s", "TERM", cid)
+        assert env.ok("wait", cid).strip() == "42"
+    finally:
+        env.docker("rm", "-f", cid)
+    assert env.docker("run", "--rm", "--init", "busybox", "sh", "-c", "exit 9").returncode == 9
+
+
+def _tar(entries):
+    """entries: (name, kind, data_or_target, mode)."""
+    import io
+    import tarfile
+    bio = io.BytesIO()
+    with tarfile.open(fileobj=bio, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for name, kind, data, mode in entries:
+            ti = tarfile.TarInfo(name)
+            ti.mode = mode
+            if kind == "file":
+                ti.size = len(data)
+                t.addfile(ti, io.BytesIO(data))
+            elif kind == "link":
+                ti.type = tarfile.SYMTYPE
+                ti.linkname = data
+                t.addfile(ti)
+            else:
+                ti.type = tarfile.DIRTYPE
+                t.addfile(ti)
+    return bio.getvalue()
+
+
+def _hostile_image(env, tmp_path, tag, extra, config=None):
+    archive = str(tmp_path / (tag.replace(":", "_") + ".tar"))
+    image_archive(archive, [tag], [busybox_layer(env.root), _tar(extra)], config=config)
+    load_image(env.d, archive)
+
+
+def test_a_user_from_an_image_never_reads_the_hosts_passwd(env, tmp_path):
+    # the image's /etc/passwd and /etc/group point at the host's, by absolute and relative
+    # links; a user that exists only on the host must not be found
+    host_user = "_apt"
+    assert host_user + ":" in open("/etc/passwd").read()
+    _hostile_image(env, tmp_path, "hostile-passwd:1",
+                   [("etc", "dir", None, 0o755),
+                    ("etc/passwd", "link", "../" * 40 + "etc/passwd", 0o777),
+                    ("etc/group", "link", "/etc/group", 0o777)])
+    target = "../" * 40 + "etc/passwd"
+    # control: resolved as a plain host path (what a naive engine would do), the planted
+    # link does reach the host's file, which has the user
+    rootfs = os.path.join(env.d.data, "containers", "any", "rootfs")
+    assert os.path.realpath(os.path.join(rootfs, "etc", target)) == "/etc/passwd"
+    p = env.docker("run", "--rm", "--user", host_user, "hostile-passwd:1", "id")
+    assert p.returncode == 125, (p.returncode, p.stderr)
+    assert "unable to find user _apt: no matching entries in passwd file" in p.stderr, p.stderr
+    assert env.ok("ps", "-aq") == ""
+    # control: the same lookup finds a user the image itself has
+    _hostile_image(env, tmp_path, "own-passwd:1",
+                   [("etc", "dir", None, 0o755),
+                    ("etc/passwd", "file", b"root:x:0:0::/root:/bin/sh\n_apt:x:42:7::/:/bin/sh\n",
+                     0o644)])
+    assert env.ok("run", "--rm", "--user", host_user, "own-passwd:1", "id", "-u") == "42\n"
+    env.docker("rmi", "own-passwd:1")
+    # the same image, a user of its own name: root resolves from the rootfs's view (a loop
+    # inside it, so no file: uid 0), not from the host
+    out = env.ok("run", "--rm", "hostile-passwd:1", "id", "-u")
+    assert out == "0\n"
+    env.docker("rmi", "hostile-passwd:1")
+
+
+def test_hostile_image_configs_are_refused_with_one_line(env, tmp_path):
+    _hostile_image(env, tmp_path, "hostile-wd:1", [("x", "dir", None, 0o755)],
+                   config={"WorkingDir": "relative/dir"})
+    p = env.docker("run", "--rm", "hostile-wd:1", "true")
+    assert p.returncode == 125
+    assert ("the working directory 'relative/dir' is invalid, it needs to be an absolute path"
+            in p.stderr), p.stderr
+    _hostile_image(env, tmp_path, "hostile-user:1", [("x", "dir", None, 0o755)],
+                   config={"User": "99999999999999999999"})
+    p = env.docker("run", "--rm", "hostile-user:1", "true")
+    assert p.returncode != 0 and len(p.stderr.strip().splitlines()) <= 3, p.stderr
+    assert "unable to find user 99999999999999999999" in p.stderr, p.stderr
+    big_env = ["V%d=%s" % (i, "x" * 100) for i in range(3000)]
+    _hostile_image(env, tmp_path, "hostile-env:1", [("x", "dir", None, 0o755)],
+                   config={"Env": big_env + ["PATH=/bin"]})
+    out = env.ok("run", "--rm", "hostile-env:1", "sh", "-c", "env | grep -c ^V")
+    assert out == "3000\n"
+    assert env.ok("ps", "-aq") == ""
+    for t in ("hostile-wd:1", "hostile-user:1", "hostile-env:1"):
+        env.docker("rmi", t)
+
+
+def test_events_of_a_run(env):
+    since = str(time.time() - 1)
+    assert env.docker("run", "--rm", "--name", "evts", "-l", "role=test", "busybox", "sh", "-c",
+                      "exit 2").returncode == 2
+    until = str(time.time() + 1)
+    out = env.ok("events", "--since", since, "--until", until, "--filter", "container=evts",
+                 "--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}} "
+                 "{{.Actor.Attributes.role}} {{.Actor.Attributes.exitCode}}")
+    actions = [l.split()[1] for l in out.splitlines()]
+    assert actions == ["create", "attach", "start", "die", "destroy"], out
+    assert all(l.startswith("container ") and " evts test" in l for l in out.splitlines()), out
+    assert out.splitlines()[3].endswith(" 2"), out  # die carries the exit code
