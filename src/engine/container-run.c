@@ -792,10 +792,17 @@ static void handle_exit(struct berth_engine *e, struct berth_ctr *c, bool at_sta
         bool found = false;
         read_exit_record(m, c, &found);
         if (!found) {
-                /* a monitor that died leaves its container running unwatched: end it */
+                /* a monitor that died leaves its container running unwatched: end it;
+                 * with its runtime state gone too (a reboot), its cgroup is found by path */
                 struct berth_runtime rt = runtime_of(m);
                 struct berth_error *er = NULL;
-                (void)berth_container_delete(&rt, c->id, true, &er);
+                if (berth_container_delete(&rt, c->id, true, &er) < 0) {
+                        berth_error_free(TAKE_PTR(er));
+                        _cleanup_free_ char *cg = ctr_cgroups_path(c);
+                        if (berth_cgroup_remove(cg, &er) < 0)
+                                log_warn("container %.12s: remove cgroup %s: %s", c->id, cg,
+                                         berth_error_msg(er));
+                }
                 berth_error_free(er);
         }
         unmount_rootfs(m, c);

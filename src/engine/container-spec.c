@@ -1322,6 +1322,18 @@ static int write_etc_files(struct berth_ctr *c, const char *data_dir, const char
         return 0;
 }
 
+char *ctr_cgroups_path(const struct berth_ctr *c)
+{
+        const char *parent = jstr(c->host_config, "CgroupParent");
+        char *p = xasprintf("%s/%s", parent && *parent ? parent : "/berth", c->id);
+        if (p[0] != '/') {
+                char *abs = xasprintf("/%s", p);
+                free(p);
+                p = abs;
+        }
+        return p;
+}
+
 int ctr_oci_spec(struct berth_engine *e, struct berth_ctr *c, const char *rootfs_dir,
                  const char *data_dir, struct json **ret, struct berth_error **err)
 {
@@ -1465,14 +1477,7 @@ int ctr_oci_spec(struct berth_engine *e, struct berth_ctr *c, const char *rootfs
         r = namespaces(e, c, linux_, err);
         if (r < 0)
                 return r;
-        const char *parent = jstr(hc, "CgroupParent");
-        _cleanup_free_ char *cgpath =
-            xasprintf("%s/%s", parent && *parent ? parent : "/berth", c->id);
-        if (cgpath[0] != '/') {
-                char *abs = xasprintf("/%s", cgpath);
-                free(cgpath);
-                cgpath = abs;
-        }
+        _cleanup_free_ char *cgpath = ctr_cgroups_path(c);
         json_set_str(linux_, "cgroupsPath", cgpath);
         if (json_len(jget(hc, "Sysctls"))) {
                 struct json *sys = json_object_set(linux_, "sysctl", json_new_object());

@@ -911,6 +911,20 @@ int cgroup_destroy(struct berth_cgroup *cg, struct berth_error **err)
         return ret;
 }
 
+int cgroup_remove_path(const char *cgroups_path, struct berth_error **err)
+{
+        _cleanup_cgroup_ struct berth_cgroup *cg = NULL;
+        int r = cgroup_create(cgroups_path, NULL, NULL, false, &cg, err);
+        if (r < 0)
+                return r;
+        /* the leaf is the container's own, whoever made it */
+        for (size_t i = 0; i < cg->n; i++)
+                if (cg->h[i].created == 0)
+                        cg->h[i].created = 1;
+        (void)cgroup_kill_all(cg, SIGKILL, NULL);
+        return cgroup_destroy(cg, err);
+}
+
 /* ---- persistence ---- */
 
 struct json *cgroup_to_json(const struct berth_cgroup *cg)

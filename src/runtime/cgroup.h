@@ -64,6 +64,8 @@ int cgroup_is_frozen(const struct berth_cgroup *cg, bool *ret, struct berth_erro
 int cgroup_pids(const struct berth_cgroup *cg, pid_t **ret, size_t *ret_n, struct berth_error **err);
 int cgroup_kill_all(const struct berth_cgroup *cg, int sig, struct berth_error **err);
 int cgroup_destroy(struct berth_cgroup *cg, struct berth_error **err);
+/* A container's cgroup known only by its path (no state left): kill, remove. */
+int cgroup_remove_path(const char *cgroups_path, struct berth_error **err);
 /*
  * Usage counters for `docker stats` and the stats API, read from whichever
  * hierarchy carries each controller.  has_* is false where this host lacks

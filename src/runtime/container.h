@@ -154,6 +154,11 @@ struct berth_exec_opts {
 int berth_container_exec(const struct berth_runtime *rt, const char *id,
                          const struct berth_exec_opts *o, int *ret_exit, struct berth_error **err);
 
+/* A container's cgroup by its cgroupsPath when its state dir is gone (a reboot,
+ * a wiped runtime root): what still runs in it is killed and it is removed in
+ * every hierarchy.  A cgroup that does not exist is fine. */
+int berth_cgroup_remove(const char *cgroups_path, struct berth_error **err);
+
 /* `runc features` JSON (pretty), malloc'd. */
 char *berth_runtime_features_json(void);
 

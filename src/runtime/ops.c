@@ -508,3 +508,8 @@ char *berth_runtime_features_json(void)
         json_free(j);
         return s;
 }
+
+int berth_cgroup_remove(const char *cgroups_path, struct berth_error **err)
+{
+        return cgroup_remove_path(cgroups_path, err);
+}

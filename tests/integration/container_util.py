@@ -18,6 +18,7 @@ from conftest import make_busybox_rootfs, unmount_below
 from test_daemon import Daemon
 
 DOCKER = shutil.which("docker") or "/usr/bin/docker"
+DOCKER_20 = "/usr/bin/docker"  # Debian's docker.io client, 20.10
 
 
 def sha256(b):
@@ -109,9 +110,9 @@ class Env:
         e["DOCKER_CONFIG"] = self.docker_config
         return e
 
-    def docker(self, *args, input=None, timeout=60, check=False):
-        p = subprocess.run([DOCKER, *args], capture_output=True, text=True, env=self.env(),
-                           input=input, timeout=timeout)
+    def docker(self, *args, input=None, timeout=60, check=False, cli=None):
+        p = subprocess.run([cli or DOCKER, *args], capture_output=True, text=True,
+                           env=self.env(), input=input, timeout=timeout)
         if check:
             assert p.returncode == 0, (args, p.stdout, p.stderr, self.d.logtext()[-3000:])
         return p

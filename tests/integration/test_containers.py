@@ -8,6 +8,7 @@ for the image and the daemon.
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -406,3 +407,118 @@ def test_events_of_a_run(env):
     assert actions == ["create", "attach", "start", "die", "destroy"], out
     assert all(l.startswith("container ") and " evts test" in l for l in out.splitlines()), out
     assert out.splitlines()[3].endswith(" 2"), out  # die carries the exit code
+
+
+def test_docker_20_10_cli_runs_containers(env):
+    """Debian's docker.io client (20.10) against berthd: the same run paths as 28's."""
+    from container_util import DOCKER_20
+    assert subprocess.run([DOCKER_20, "--version"], capture_output=True,
+                          text=True).stdout.startswith("Docker version 20.10")
+    p = env.docker("run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3",
+                   cli=DOCKER_20)
+    assert (p.returncode, p.stdout, p.stderr) == (3, "out\n", "err\n")
+    p = env.docker("run", "--rm", "-i", "busybox", "cat", input="piped\n", cli=DOCKER_20)
+    assert (p.returncode, p.stdout) == (0, "piped\n")
+    r = subprocess.run([sys.executable, PTYDRIVE, "stty size\\r|exit 6\\r", DOCKER_20, "run",
+                        "-it", "--rm", "busybox", "sh"],
+                       capture_output=True, text=True, env=env.env(), timeout=60)
+    assert r.stdout.rstrip().endswith("exit=6") and "40 120" in r.stdout, r.stdout
+    cid = env.docker("run", "-d", "busybox", "sh", "-c", "echo started; sleep 30",
+                     cli=DOCKER_20).stdout.strip()
+    try:
+        time.sleep(0.5)
+        assert env.docker("logs", cid, cli=DOCKER_20).stdout == "started\n"
+        assert env.docker("exec", cid, "sh", "-c", "exit 4", cli=DOCKER_20).returncode == 4
+        assert env.docker("stop", "-t", "1", cid, cli=DOCKER_20).returncode == 0
+        assert env.inspect(cid)["State"]["ExitCode"] == 137
+    finally:
+        assert env.docker("rm", "-f", cid, cli=DOCKER_20).returncode == 0
+
+
+def test_exec_leaks_no_fd_of_the_shim(env):
+    cid = env.ok("run", "-d", "busybox", "sleep", "30").strip()
+    try:
+        fds = env.ok("exec", cid, "ls", "/proc/self/fd").split()
+        assert sorted(fds) == ["0", "1", "2", "3"], fds
+    finally:
+        env.docker("rm", "-f", cid)
+
+
+def test_an_image_of_130_layers_runs(env, tmp_path):
+    layers = [busybox_layer(env.root)]
+    for i in range(129):
+        layers.append(_tar([("l", "dir", None, 0o755), ("l/%03d" % i, "file", b"%d\n" % i, 0o644)]))
+    archive = str(tmp_path / "many.tar")
+    image_archive(archive, ["many-layers:1"], layers)
+    load_image(env.d, archive)
+    try:
+        out = env.ok("run", "--rm", "many-layers:1", "sh", "-c", "ls /l | wc -l; cat /l/128")
+        assert out == "129\n128\n", out
+    finally:
+        env.docker("rmi", "many-layers:1")
+
+
+def test_log_rotation_and_drivers(env):
+    cid = env.ok("run", "-d", "--log-opt", "max-size=2k", "--log-opt", "max-file=3", "busybox",
+                 "sh", "-c", "i=0; while [ $i -lt 400 ]; do echo line-$i; i=$((i+1)); done").strip()
+    try:
+        assert env.ok("wait", cid).strip() == "0"
+        log = env.inspect(cid)["LogPath"]
+        files = sorted(f for f in os.listdir(os.path.dirname(log))
+                       if f.startswith(os.path.basename(log)))
+        assert files == [os.path.basename(log), os.path.basename(log) + ".1",
+                         os.path.basename(log) + ".2"], files
+        assert all(os.path.getsize(os.path.join(os.path.dirname(log), f)) <= 2048 for f in files)
+        lines = env.ok("logs", cid).splitlines()
+        # what rotation kept: the newest lines, in order, ending with the last
+        assert lines[-1] == "line-399" and len(lines) < 400
+        nums = [int(l.split("-")[1]) for l in lines]
+        assert nums == list(range(nums[0], 400)), nums[:5]
+        for l in open(log):
+            entry = json.loads(l)
+            assert entry["stream"] == "stdout" and entry["log"].endswith("\n")
+            assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", entry["time"])
+    finally:
+        env.docker("rm", "-f", cid)
+    cid = env.ok("run", "-d", "--log-driver", "none", "busybox", "echo", "x").strip()
+    try:
+        env.ok("wait", cid)
+        p = env.docker("logs", cid)
+        assert p.returncode == 1
+        assert "configured logging driver does not support reading" in p.stderr, p.stderr
+    finally:
+        env.docker("rm", "-f", cid)
+    cid = env.ok("run", "-d", "--log-driver", "local", "busybox", "echo", "local-log").strip()
+    try:
+        env.ok("wait", cid)
+        assert env.ok("logs", cid) == "local-log\n"
+    finally:
+        env.docker("rm", "-f", cid)
+
+
+def test_a_wiped_exec_root_marks_containers_exited_and_restarts_policies(env):
+    keep = env.ok("run", "-d", "--restart", "always", "busybox", "sleep", "300").strip()
+    plain = env.ok("run", "-d", "busybox", "sleep", "300").strip()
+    try:
+        # a reboot: every process gone, /run empty
+        pids = [env.inspect(cid)["State"]["Pid"] for cid in (keep, plain)]
+        env.d.proc.send_signal(signal.SIGKILL)
+        env.d.proc.wait()
+        env.d.log.close()
+        for cid, pid in zip((keep, plain), pids):
+            shim = int(open(os.path.join(env.d.run, "containers", cid, "shim.pid")).read().split()[0])
+            os.kill(shim, signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.3)
+        for d in (os.path.join(env.d.run, "containers"), os.path.join(env.d.run, "runtime")):
+            shutil.rmtree(d, ignore_errors=True)
+        env.d.start()
+        s = env.inspect(plain)["State"]
+        assert s["Status"] == "exited" and s["ExitCode"] == 137, s
+        assert not cgroup_dirs(plain)  # found by its path and removed
+        deadline = time.time() + 10
+        while env.inspect(keep)["State"]["Status"] != "running" and time.time() < deadline:
+            time.sleep(0.1)
+        assert env.inspect(keep)["State"]["Status"] == "running"
+    finally:
+        env.docker("rm", "-f", keep, plain)
