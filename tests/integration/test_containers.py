@@ -522,3 +522,57 @@ def test_a_wiped_exec_root_marks_containers_exited_and_restarts_policies(env):
         assert env.inspect(keep)["State"]["Status"] == "running"
     finally:
         env.docker("rm", "-f", keep, plain)
+
+
+def _cg_file(cid, controller_files):
+    """The first of the given cgroup files of a container that exists (v1 or v2)."""
+    for f in controller_files:
+        for d in cgroup_dirs(cid):
+            p = os.path.join(d, f)
+            if os.path.exists(p):
+                return open(p).read().strip()
+    return None
+
+
+def test_run_flags_take_effect(env):
+    out = env.ok("run", "--rm", "--read-only", "--tmpfs", "/scratch:size=1m", "busybox", "sh",
+                 "-c", "exec 2>&1; touch /x; touch /scratch/ok && echo tmpfs-ok; true")
+    assert "Read-only file system" in out and "tmpfs-ok" in out, out
+    out = env.ok("run", "--rm", "--cap-drop", "ALL", "--cap-add", "CHOWN", "busybox", "grep",
+                 "CapEff", "/proc/self/status")
+    assert out.split()[1] == "0000000000000001", out
+    out = env.ok("run", "--rm", "--ulimit", "nofile=123:456", "busybox", "sh", "-c",
+                 "ulimit -n; ulimit -Hn")
+    assert out.split() == ["123", "456"], out
+    out = env.ok("run", "--rm", "--shm-size", "3m", "busybox", "df", "-k", "/dev/shm")
+    assert " 3072 " in out, out
+    out = env.ok("run", "--rm", "--sysctl", "kernel.shmmax=123456789", "busybox", "cat",
+                 "/proc/sys/kernel/shmmax")
+    assert out == "123456789\n", out
+    out = env.ok("run", "--rm", "-u", "nobody", "-w", "/tmp", "-e", "A=1", "--entrypoint", "sh",
+                 "-h", "myhost", "busybox", "-c", "id -u; pwd; echo $A; hostname")
+    assert out.split() == ["65534", "/tmp", "1", "myhost"], out
+    out = env.ok("run", "--rm", "--device", "/dev/null:/dev/xnull", "busybox", "sh", "-c",
+                 "echo hi > /dev/xnull && echo ok")
+    assert out == "ok\n", out
+    cid = env.ok("run", "-d", "-m", "64m", "--cpus", "0.5", "--cpu-shares", "512",
+                 "--pids-limit", "20", "busybox", "sleep", "30").strip()
+    try:
+        assert _cg_file(cid, ["memory.limit_in_bytes", "memory.max"]) == str(64 << 20)
+        assert _cg_file(cid, ["pids.max"]) == "20"
+        quota = _cg_file(cid, ["cpu.cfs_quota_us", "cpu.max"])
+        assert quota in ("50000", "50000 100000"), quota
+        assert _cg_file(cid, ["cpu.shares"]) in ("512", None)
+        hc = env.inspect(cid)["HostConfig"]
+        assert hc["Memory"] == 64 << 20 and hc["NanoCpus"] == 500000000 and hc["PidsLimit"] == 20
+    finally:
+        env.docker("rm", "-f", cid)
+    # the stop signal and timeout the user asked for
+    cid = env.ok("run", "-d", "--stop-signal", "USR1", "--stop-timeout", "1", "busybox", "sh",
+                 "-c", "trap 'exit 11' USR1; while :; do sleep 0.1; done").strip()
+    try:
+        time.sleep(0.3)
+        env.ok("stop", cid)
+        assert env.inspect(cid)["State"]["ExitCode"] == 11
+    finally:
+        env.docker("rm", "-f", cid)
