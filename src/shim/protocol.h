@@ -79,7 +79,8 @@
 #define SHIM_SOCKET  "shim.sock"
 #define SHIM_EXIT    "exit"
 #define SHIM_BINARY  "berth-shim"
-#define SHIM_LOGFILE "shim.log" /* the monitor's own warnings, in the run dir */
+#define SHIM_HELPER  "berth-shim-helper" /* the runtime work, beside berth-shim */
+#define SHIM_LOGFILE "shim.log"          /* the monitor's own warnings, in the run dir */
 
 /* Largest control message (JSON + payload). */
 #define SHIM_MSG_MAX (256 * 1024)

@@ -12,7 +12,8 @@
  * Rotation (--log-opt max-size/max-file): before an entry would take the
  * file past max-size, <path> becomes <path>.1, .1 becomes .2, …, and the
  * oldest beyond max-file - 1 is dropped; with compress (the "local" driver)
- * the rotated file is gzip'd to <path>.1.gz.  Readers (berthd) read the
+ * the rotated file is gzip'd to <path>.1.gz by a berth-shim-helper process
+ * (the monitor links no compressor).  Readers (berthd) read the
  * rotated files oldest first, then <path>.
  *
  * Never: buffer more than a line per stream; block on the log (it is a
@@ -22,7 +23,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <zlib.h>
 
 #include "base/buf.h"
 #include "base/json.h"
@@ -70,37 +70,6 @@ static int open_log(struct shim_log *l)
         return 0;
 }
 
-static void gzip_file(const char *from, const char *to)
-{
-        _cleanup_close_ int in = open(from, O_RDONLY | O_CLOEXEC);
-        if (in < 0)
-                return;
-        _cleanup_free_ char *tmp = xasprintf("%s.tmp", to);
-        int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-        if (out < 0)
-                return;
-        gzFile gz = gzdopen(out, "wb");
-        if (!gz) {
-                close(out);
-                unlink(tmp);
-                return;
-        }
-        char buf[64 * 1024];
-        ssize_t n;
-        bool ok = true;
-        while ((n = read(in, buf, sizeof(buf))) > 0)
-                if (gzwrite(gz, buf, (unsigned)n) != (int)n) {
-                        ok = false;
-                        break;
-                }
-        if (gzclose(gz) != Z_OK || n < 0)
-                ok = false;
-        if (ok && rename(tmp, to) == 0)
-                unlink(from);
-        else
-                unlink(tmp);
-}
-
 static void rotate(struct shim_log *l)
 {
         close(l->fd);
@@ -118,8 +87,9 @@ static void rotate(struct shim_log *l)
                 }
                 _cleanup_free_ char *first = xasprintf("%s.1", l->path);
                 if (rename(l->path, first) == 0 && l->compress) {
+                        /* compressed by a helper process, not in the monitor's loop */
                         _cleanup_free_ char *gz = xasprintf("%s.1.gz", l->path);
-                        gzip_file(first, gz);
+                        shim_compress_async(first, gz);
                 }
         }
         if (open_log(l) < 0)

@@ -23,7 +23,9 @@
  * signals the container's processes, not us).
  */
 #include <fcntl.h>
+#ifdef __GLIBC__
 #include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
@@ -40,9 +42,6 @@
 
 #include "base/fileio.h"
 #include "base/json.h"
-#include "oci/runtime-spec.h"
-#include "runtime/container.h"
-#include "runtime/selfseal.h"
 #include "shim.h"
 #include "shim/protocol.h"
 
@@ -244,135 +243,148 @@ static void stdio_close_ours(struct child_stdio *io)
         close_fd(&io->err_r);
 }
 
-/* In a helper child: the process's stdio becomes 0, 1, 2 (inherited by the runtime's clone). */
-static void helper_stdio(struct child_stdio *io)
+/* berth-shim-helper beside us (the monitor keeps no runtime code of its own). */
+static char helper_path[4096];
+
+static void find_helper(void)
 {
-        dup2(io->in, 0);
-        dup2(io->out, 1);
-        dup2(io->err, 2);
+        char self[3072];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n <= 0) {
+                snprintf(helper_path, sizeof(helper_path), "%s", SHIM_HELPER);
+                return;
+        }
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash)
+                *slash = '\0';
+        snprintf(helper_path, sizeof(helper_path), "%s/%s", self, SHIM_HELPER);
 }
 
-typedef int (*helper_fn)(struct shim *s, void *arg, pid_t *ret_pid, int *ret_fds, size_t *n_fds,
-                         struct berth_error **err);
-
 /*
- * Run fn in a forked helper with io as its stdio; it reports "ok <pid>" and up
- * to 3 fds, or "error <message>".  Returns the pid of the new process (now
- * ours, re-parented when the helper exits) or -errno with the helper's message.
+ * One request to a berth-shim-helper process (see shim-helper.c): it runs with
+ * io as its stdio (NULL: /dev/null) and the request socket on fd 3; the answer
+ * (JSON, NUL-terminated in ret) and up to 4 fds come back.  When wait is
+ * false the helper is left to finish on its own (reaped by the loop).
  */
-static int run_helper(struct shim *s, struct child_stdio *io, helper_fn fn, void *arg,
-                      pid_t *ret_pid, int *ret_fds, size_t *ret_n_fds, struct berth_error **err)
+static int helper_call(struct child_stdio *io, const struct json *req, const int *fds_in,
+                       size_t n_in, char *ret, size_t ret_size, int *ret_fds, size_t *ret_n,
+                       bool wait, struct berth_error **err)
 {
         int sp[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
                 return berth_error_sys(err, errno, "socketpair");
+        int devnull = -1;
+        if (!io) {
+                devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (devnull < 0) {
+                        close(sp[0]);
+                        close(sp[1]);
+                        return berth_error_sys(err, errno, "open /dev/null");
+                }
+        }
         pid_t h = fork();
         if (h < 0) {
                 close(sp[0]);
                 close(sp[1]);
+                if (devnull >= 0)
+                        close(devnull);
                 return berth_error_sys(err, errno, "fork");
         }
         if (h == 0) {
-                /* nothing of the monitor's (epoll, log, report pipe, sockets) reaches the
-                 * runtime and its child: stdio on 0-2, our report socket on 3, no more */
-                helper_stdio(io);
-                if (sp[1] != 3) {
-                        dup2(sp[1], 3);
-                        sp[1] = 3;
-                }
-                close_range(4, ~0U, 0);
-                struct berth_error *e = NULL;
-                pid_t pid = 0;
-                int fds[3];
-                size_t n = 0;
-                char msg[4200];
-                if (fn(s, arg, &pid, fds, &n, &e) == 0)
-                        snprintf(msg, sizeof(msg), "ok %d", (int)pid);
-                else
-                        snprintf(msg, sizeof(msg), "error %s", berth_error_msg(e));
-                (void)send_msg(sp[1], msg, strlen(msg), fds, n);
-                _exit(0);
+                /* stdio on 0-2, the request socket on 3; every other fd of ours is
+                 * close-on-exec */
+                dup2(io ? io->in : devnull, 0);
+                dup2(io ? io->out : devnull, 1);
+                dup2(io ? io->err : devnull, 2);
+                dup2(sp[1], 3);
+                sigset_t none;
+                sigemptyset(&none);
+                sigprocmask(SIG_SETMASK, &none, NULL);
+                char *argv[] = {(char *)SHIM_HELPER, NULL};
+                char *envp[] = {(char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
+                                        "/sbin:/bin",
+                                NULL};
+                execve(helper_path, argv, envp);
+                _exit(127);
         }
         close(sp[1]);
-        char buf[4200];
-        int fds[4];
-        size_t n_fds = 0;
-        ssize_t n = recv_msg(sp[0], buf, sizeof(buf), fds, &n_fds);
+        if (devnull >= 0)
+                close(devnull);
+        _cleanup_free_ char *text = json_dump(req, 0);
+        int r = send_msg(sp[0], text, strlen(text), fds_in, n_in);
+        ssize_t n = r < 0 ? r : recv_msg(sp[0], ret, ret_size, ret_fds, ret_n);
         close(sp[0]);
-        while (waitpid(h, NULL, 0) < 0 && errno == EINTR)
-                ;
+        if (wait)
+                while (waitpid(h, NULL, 0) < 0 && errno == EINTR)
+                        ;
         if (n <= 0)
-                return berth_error_set(err, EIO, "runtime helper exited without a word");
-        if (strncmp(buf, "ok ", 3) != 0) {
-                for (size_t i = 0; i < n_fds; i++)
-                        close(fds[i]);
-                return berth_error_set(err, EIO, "%s",
-                                       strncmp(buf, "error ", 6) == 0 ? buf + 6 : buf);
+                return berth_error_set(err, EIO,
+                                       "%s: exited without an answer (is it installed "
+                                       "beside berth-shim?)",
+                                       helper_path);
+        _cleanup_json_ struct json *j = NULL;
+        if (json_parse(ret, (size_t)n, &j, NULL) < 0)
+                return berth_error_set(err, EIO, "%s: garbled answer", helper_path);
+        const char *e = json_str(json_get(j, "Error"));
+        if (e) {
+                for (size_t i = 0; i < *ret_n; i++)
+                        close(ret_fds[i]);
+                *ret_n = 0;
+                return berth_error_set(err, EIO, "%s", e);
         }
-        *ret_pid = (pid_t)strtol(buf + 3, NULL, 10);
-        memcpy(ret_fds, fds, n_fds * sizeof(int));
-        *ret_n_fds = n_fds;
         return 0;
 }
 
-static int do_create(struct shim *s, void *arg, pid_t *ret_pid, int *ret_fds, size_t *n_fds,
-                     struct berth_error **err)
+void shim_compress_async(const char *from, const char *to)
 {
-        struct berth_runtime rt = {.root = s->runtime_root};
-        int master = -1, status_fd = -1;
-        struct berth_create_opts o = {
-            .bundle = s->bundle,
-            .ret_master = s->tty ? &master : NULL,
-            .ret_pid = ret_pid,
-            .ret_exec_status_fd = &status_fd,
-        };
-        int r = berth_container_create(&rt, s->id, &o, err);
-        if (r < 0) {
-                /* the runtime names the container; the user knows which one it is */
-                _cleanup_free_ char *prefix = xasprintf("create '%s': ", s->id);
-                if (err && *err && strncmp((*err)->msg, prefix, strlen(prefix)) == 0)
-                        memmove((*err)->msg, (*err)->msg + strlen(prefix),
-                                strlen((*err)->msg + strlen(prefix)) + 1);
-                return r;
+        int sp[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+                return;
+        pid_t h = fork();
+        if (h == 0) {
+                int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+                dup2(devnull, 0);
+                dup2(devnull, 1);
+                dup2(devnull, 2);
+                dup2(sp[1], 3);
+                sigset_t none;
+                sigemptyset(&none);
+                sigprocmask(SIG_SETMASK, &none, NULL);
+                char *argv[] = {(char *)SHIM_HELPER, NULL};
+                char *envp[] = {NULL};
+                execve(helper_path, argv, envp);
+                _exit(127);
         }
-        ret_fds[(*n_fds)++] = status_fd;
-        if (master >= 0)
-                ret_fds[(*n_fds)++] = master;
-        return 0;
+        close(sp[1]);
+        if (h > 0) {
+                _cleanup_json_ struct json *req = json_new_object();
+                json_set_str(req, "Op", "gzip");
+                json_set_str(req, "From", from);
+                json_set_str(req, "To", to);
+                _cleanup_free_ char *text = json_dump(req, 0);
+                (void)send_msg(sp[0], text, strlen(text), NULL, 0);
+        }
+        close(sp[0]); /* its answer is not awaited; the loop reaps it */
 }
 
-struct exec_req {
-        char **args, **env, **caps;
-        char *cwd, *user;
-        bool tty, privileged;
-};
-
-static int do_exec(struct shim *s, void *arg, pid_t *ret_pid, int *ret_fds, size_t *n_fds,
-                   struct berth_error **err)
+static struct json *base_request(struct shim *s, const char *op)
 {
-        struct exec_req *x = arg;
-        struct berth_runtime rt = {.root = s->runtime_root};
-        int master = -1;
-        struct berth_exec_opts o = {
-            .args = x->args,
-            .env = x->env,
-            .cwd = x->cwd,
-            .user = x->user,
-            .caps = x->caps,
-            .tty = x->tty,
-            .detach = true,
-            .ret_pid = ret_pid,
-            .ret_master = x->tty ? &master : NULL,
-        };
-        int r = berth_container_exec(&rt, s->id, &o, NULL, err);
-        if (r < 0)
-                return r;
-        if (master >= 0)
-                ret_fds[(*n_fds)++] = master;
-        return 0;
+        struct json *j = json_new_object();
+        json_set_str(j, "Op", op);
+        json_set_str(j, "ID", s->id);
+        json_set_str(j, "RuntimeRoot", s->runtime_root);
+        return j;
 }
 
-/* ---- the control socket ---- */
+static pid_t answer_pid(const char *answer)
+{
+        _cleanup_json_ struct json *j = NULL;
+        if (json_parse(answer, strlen(answer), &j, NULL) < 0)
+                return 0;
+        const struct json *p = json_get(j, "Pid");
+        return json_is(p, JSON_NUMBER) ? (pid_t)p->num.i : 0;
+}
 
 static struct shim_proc *init_proc(struct shim *s)
 {
@@ -430,22 +442,12 @@ static void shed_memory(void)
                         continue;
                 if (perms[1] == 'w')
                         continue; /* data and bss: live state */
-                if (madvise((void *)lo, hi - lo, MADV_DONTNEED) < 0)
-                        shim_warn("madvise %lx-%lx: %s", lo, hi, strerror(errno));
-                else
-                        shim_warn("shed %lx-%lx %s", lo, hi, perms);
+                (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
         }
         fclose(f);
+#ifdef __GLIBC__
         malloc_trim(0);
-        char statm[128] = "";
-        int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-                ssize_t n = read(fd, statm, sizeof(statm) - 1);
-                if (n > 0)
-                        statm[n] = 0;
-                close(fd);
-        }
-        shim_warn("after shed: statm %s", statm);
+#endif
 }
 
 static void op_start(struct shim *s, int fd)
@@ -457,11 +459,15 @@ static void op_start(struct shim *s, int fd)
                 return;
         }
         started = true;
-        struct berth_runtime rt = {.root = s->runtime_root};
+        _cleanup_json_ struct json *req = base_request(s, "start");
         _cleanup_error_ struct berth_error *err = NULL;
-        int r = berth_container_start(&rt, s->id, &err);
-        if (r == 0 && exec_status_fd >= 0) {
-                r = berth_exec_status_wait(exec_status_fd, &err);
+        char answer[4096];
+        int fds[4];
+        size_t n = 0;
+        int r = helper_call(NULL, req, &exec_status_fd, exec_status_fd >= 0 ? 1 : 0, answer,
+                            sizeof(answer), fds, &n, true, &err);
+        if (exec_status_fd >= 0) {
+                close(exec_status_fd);
                 exec_status_fd = -1;
         }
         if (r < 0) {
@@ -472,31 +478,6 @@ static void op_start(struct shim *s, int fd)
         snprintf(msg, sizeof(msg), "{\"Pid\":%d}", (int)init->pid);
         reply(fd, msg);
         shed_memory();
-}
-
-static char **jstrv(const struct json *j, const char *key)
-{
-        const struct json *a = json_get(j, key);
-        size_t n = json_len(a), i;
-        char **v = xcalloc(n + 1, sizeof(char *));
-        size_t k = 0;
-        const struct json *it;
-        json_array_foreach (a, i, it)
-                if (json_str(it))
-                        v[k++] = xstrdup(json_str(it));
-        return v;
-}
-
-static char **all_caps(void)
-{
-        int last = oci_cap_last();
-        char **v = xcalloc((size_t)last + 2, sizeof(char *));
-        size_t k = 0;
-        /* every capability the monitor itself holds may be handed on */
-        for (int c = 0; c <= last; c++)
-                if (oci_cap_name(c) && prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1)
-                        v[k++] = xstrdup(oci_cap_name(c));
-        return v;
 }
 
 static void op_exec(struct shim *s, int fd, const struct json *j, int client_fd,
@@ -510,31 +491,22 @@ static void op_exec(struct shim *s, int fd, const struct json *j, int client_fd,
                         close(client_fd);
                 return;
         }
-        struct exec_req x = {
-            .args = jstrv(j, "Args"),
-            .env = jstrv(j, "Env"),
-            .cwd = jstr(j, "Cwd"),
-            .user = jstr(j, "User"),
-            .tty = jbool(j, "Tty"),
-            .privileged = jbool(j, "Privileged"),
-        };
-        if (x.privileged)
-                x.caps = all_caps();
+        bool tty = jbool(j, "Tty");
         bool want_in = jbool(j, "Stdin");
+        _cleanup_json_ struct json *req = base_request(s, "exec");
+        static const char *const keys[] = {"Args", "Env", "Cwd", "User", "Tty", "Privileged"};
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (json_get(j, keys[i]))
+                        json_object_set(req, keys[i], json_copy(json_get(j, keys[i])));
         struct child_stdio io;
         _cleanup_error_ struct berth_error *err = NULL;
-        pid_t pid = 0;
+        char answer[4096];
         int fds[4];
         size_t n_fds = 0;
-        int r = stdio_pipes(x.tty, want_in, &io, &err);
+        int r = stdio_pipes(tty, want_in, &io, &err);
         if (r == 0)
-                r = run_helper(s, &io, do_exec, &x, &pid, fds, &n_fds, &err);
+                r = helper_call(&io, req, NULL, 0, answer, sizeof(answer), fds, &n_fds, true, &err);
         stdio_close_child(&io);
-        strv_free(x.args);
-        strv_free(x.env);
-        strv_free(x.caps);
-        free(x.cwd);
-        free(x.user);
         if (r < 0) {
                 stdio_close_ours(&io);
                 reply_error(fd, berth_error_msg(err));
@@ -542,11 +514,12 @@ static void op_exec(struct shim *s, int fd, const struct json *j, int client_fd,
                         close(client_fd); /* berthd tells the client why, on its own copy */
                 return;
         }
+        pid_t pid = answer_pid(answer);
         struct shim_proc *p = xcalloc(1, sizeof(*p));
         p->pid = pid;
-        p->tty = x.tty;
+        p->tty = tty;
         p->stdin_once = true;
-        p->master = x.tty && n_fds ? fds[0] : -1;
+        p->master = tty && n_fds ? fds[0] : -1;
         p->in_w = io.in_w;
         p->out_r = io.out_r;
         p->err_r = io.err_r;
@@ -677,7 +650,7 @@ static uint64_t own_start_time(void)
         return p ? strtoull(p, NULL, 10) : 0;
 }
 
-static void write_exit(struct shim *s, const char *error)
+static void write_exit(struct shim *s, const char *error, bool oom)
 {
         struct shim_proc *init = init_proc(s);
         int code = 0, sig = 0;
@@ -694,13 +667,6 @@ static void write_exit(struct shim *s, const char *error)
                 clock_gettime(CLOCK_REALTIME, &ts);
                 ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
         }
-        bool oom = false;
-        struct berth_runtime rt = {.root = s->runtime_root};
-        struct berth_container_stats st;
-        struct berth_error *e = NULL;
-        if (berth_container_stats(&rt, s->id, &st, &e) == 0)
-                oom = st.has_memory && st.memory_oom_kills > 0;
-        berth_error_free(e);
         time_t secs = (time_t)(ns / 1000000000);
         struct tm tm;
         gmtime_r(&secs, &tm);
@@ -757,12 +723,22 @@ static void finish(struct shim *s, const char *error)
         }
         shim_log_close(s->log);
         s->log = NULL;
-        write_exit(s, error);
-        struct berth_runtime rt = {.root = s->runtime_root};
-        struct berth_error *e = NULL;
-        if (berth_container_delete(&rt, s->id, true, &e) < 0 && e && e->code != ENOENT)
+        /* the runtime container goes (OOM kills counted first), then the record */
+        _cleanup_json_ struct json *req = base_request(s, "delete");
+        _cleanup_error_ struct berth_error *e = NULL;
+        char answer[4096];
+        int fds[4];
+        size_t n = 0;
+        bool oom = false;
+        if (helper_call(NULL, req, NULL, 0, answer, sizeof(answer), fds, &n, true, &e) < 0) {
                 shim_warn("delete container: %s", berth_error_msg(e));
-        berth_error_free(e);
+        } else {
+                _cleanup_json_ struct json *j = NULL;
+                if (json_parse(answer, strlen(answer), &j, NULL) == 0)
+                        oom = json_is(json_get(j, "OOMKilled"), JSON_BOOL) &&
+                              json_get(j, "OOMKilled")->b;
+        }
+        write_exit(s, error, oom);
         _cleanup_free_ char *sock = xasprintf("%s/" SHIM_SOCKET, s->run_dir);
         (void)unlink(sock);
         shim_clients_finish(s);
@@ -879,16 +855,20 @@ static int monitor_setup(struct shim *s, const struct shim_config *c, struct ber
 
         struct child_stdio io;
         int r = stdio_pipes(s->tty, s->open_stdin, &io, err);
-        pid_t pid = 0;
         int fds[4];
         size_t n_fds = 0;
+        char answer[4096];
+        _cleanup_json_ struct json *req = base_request(s, "create");
+        json_set_str(req, "Bundle", s->bundle);
+        json_set_bool(req, "Tty", s->tty);
         if (r == 0)
-                r = run_helper(s, &io, do_create, NULL, &pid, fds, &n_fds, err);
+                r = helper_call(&io, req, NULL, 0, answer, sizeof(answer), fds, &n_fds, true, err);
         stdio_close_child(&io);
         if (r < 0) {
                 stdio_close_ours(&io);
                 return r;
         }
+        pid_t pid = answer_pid(answer);
         exec_status_fd = n_fds > 0 ? fds[0] : -1;
         struct shim_proc *p = xcalloc(1, sizeof(*p));
         p->pid = pid;
@@ -937,9 +917,13 @@ static void monitor(struct shim *s, const struct shim_config *c, int report_fd)
                 struct shim_proc *init = init_proc(s);
                 if (init) {
                         /* made but not to be watched: take it down again */
-                        struct berth_runtime rt = {.root = s->runtime_root};
+                        _cleanup_json_ struct json *req = base_request(s, "delete");
+                        char answer[4096];
+                        int fds[4];
+                        size_t n = 0;
                         struct berth_error *e = NULL;
-                        (void)berth_container_delete(&rt, s->id, true, &e);
+                        (void)helper_call(NULL, req, NULL, 0, answer, sizeof(answer), fds, &n, true,
+                                          &e);
                         berth_error_free(e);
                 }
                 _exit(1);
@@ -961,10 +945,7 @@ int main(int argc, char **argv)
                 return 2;
         }
         _cleanup_error_ struct berth_error *err = NULL;
-        if (runtime_seal_self(argv, &err) < 0) {
-                printf("error %s\n", berth_error_msg(err));
-                return 1;
-        }
+        find_helper();
         struct shim s = {
             .run_dir = argv[1], .epfd = -1, .sigfd = -1, .listen_fd = -1, .timer_fd = -1};
         run_dir_g = s.run_dir;

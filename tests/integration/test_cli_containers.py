@@ -553,7 +553,9 @@ def test_signals_are_proxied_without_tty(daemon, name):
         assert p.poll() is None
         assert daemon.run("docker", "inspect", "-f", "{{.State.Running}}",
                           name).stdout == "true\n"
+        # one at a time: signals sent back to back may merge into one pending signal
         p.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
         p.send_signal(signal.SIGTERM)
         out, err = p.communicate(timeout=20)
         assert p.returncode == 1 and err == "\ngot 3 SIGTERM/SIGINTs, forcefully exiting\n"

@@ -1,0 +1,254 @@
+/*
+ * shim-helper.c — berth-shim-helper: the runtime work of a container's
+ * monitor, one request per process.
+ *
+ * berth-shim (the monitor, shim.c) stays small by keeping no runtime code: for
+ * each heavy step it forks and executes this program with the step's stdio on
+ * fds 0-2 and a SEQPACKET socket on fd 3, sends one request (JSON, with fds),
+ * reads one answer (JSON, with fds), and reaps it.  Requests ("Op"):
+ *
+ *   create  {ID, Bundle, RuntimeRoot, Tty}: the runtime's create; the answer
+ *           {"Pid"} carries the fd that tells whether the init's execve
+ *           succeeded and, with a terminal, the pty master.  The container's
+ *           init is this process's child: when we exit it is re-parented to
+ *           the monitor, a child subreaper.
+ *   start   {ID, RuntimeRoot} with that execve fd: start, and wait for the exec
+ *   exec    {ID, RuntimeRoot, Args, Env, Cwd, User, Tty, Privileged}: a detached
+ *           exec; {"Pid"} and, with a terminal, its master (adopted like the init)
+ *   delete  {ID, RuntimeRoot}: OOM kills counted, then the forced delete;
+ *           {"OOMKilled"}
+ *   gzip    {From, To}: a rotated log compressed (the `local` log driver)
+ *
+ * Errors answer {"Error": "<one line>"}.  Our code runs inside the container's
+ * namespaces during create and exec, so the binary seals itself first
+ * (runtime/selfseal.c: CVE-2019-5736).
+ *
+ * Never: outlive the request; keep an fd the answer handed over.
+ */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <zlib.h>
+
+#include "base/buf.h"
+#include "base/fileio.h"
+#include "base/json.h"
+#include "oci/runtime-spec.h"
+#include "runtime/container.h"
+#include "runtime/selfseal.h"
+#include "shim/protocol.h"
+
+#define SOCK 3
+
+static int send_answer(const char *json, const int *fds, size_t n_fds)
+{
+        char cbuf[CMSG_SPACE(sizeof(int) * 4)];
+        memset(cbuf, 0, sizeof(cbuf));
+        struct iovec iov = {.iov_base = (void *)json, .iov_len = strlen(json)};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+        if (n_fds) {
+                mh.msg_control = cbuf;
+                mh.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
+                struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+                memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
+        }
+        return sendmsg(SOCK, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+static int answer_error(const struct berth_error *err)
+{
+        struct berth_buf b = BERTH_BUF_INIT;
+        buf_puts(&b, "{\"Error\":");
+        const char *m = err ? err->msg : "failed";
+        json_quote(&b, m, strlen(m), 0);
+        buf_putc(&b, '}');
+        send_answer(b.data, NULL, 0);
+        buf_release(&b);
+        return 1;
+}
+
+static char **jstrv(const struct json *j, const char *key)
+{
+        const struct json *a = json_get(j, key);
+        size_t n = json_len(a), i, k = 0;
+        char **v = xcalloc(n + 1, sizeof(char *));
+        const struct json *it;
+        json_array_foreach (a, i, it)
+                if (json_str(it))
+                        v[k++] = xstrdup(json_str(it));
+        return v;
+}
+
+static bool jbool(const struct json *j, const char *key)
+{
+        const struct json *v = json_get(j, key);
+        return json_is(v, JSON_BOOL) && v->b;
+}
+
+/* Every capability this process holds, for a privileged exec. */
+static char **all_caps(void)
+{
+        int last = oci_cap_last();
+        char **v = xcalloc((size_t)last + 2, sizeof(char *));
+        size_t k = 0;
+        for (int c = 0; c <= last; c++)
+                if (oci_cap_name(c) && prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1)
+                        v[k++] = xstrdup(oci_cap_name(c));
+        return v;
+}
+
+static int do_create(const struct json *req, const char *id, struct berth_runtime *rt)
+{
+        _cleanup_error_ struct berth_error *err = NULL;
+        int master = -1, status_fd = -1;
+        pid_t pid = 0;
+        bool tty = jbool(req, "Tty");
+        struct berth_create_opts o = {
+            .bundle = json_str(json_get(req, "Bundle")),
+            .ret_master = tty ? &master : NULL,
+            .ret_pid = &pid,
+            .ret_exec_status_fd = &status_fd,
+        };
+        if (berth_container_create(rt, id, &o, &err) < 0) {
+                /* the runtime names the container; the user knows which one it is */
+                _cleanup_free_ char *prefix = xasprintf("create '%s': ", id);
+                if (err && strncmp(err->msg, prefix, strlen(prefix)) == 0)
+                        memmove(err->msg, err->msg + strlen(prefix),
+                                strlen(err->msg + strlen(prefix)) + 1);
+                return answer_error(err);
+        }
+        char msg[64];
+        snprintf(msg, sizeof(msg), "{\"Pid\":%d}", (int)pid);
+        int fds[2] = {status_fd, master};
+        return send_answer(msg, fds, master >= 0 ? 2 : 1) < 0;
+}
+
+static int do_exec(const struct json *req, const char *id, struct berth_runtime *rt)
+{
+        _cleanup_error_ struct berth_error *err = NULL;
+        _cleanup_strv_free_ char **args = jstrv(req, "Args");
+        _cleanup_strv_free_ char **env = jstrv(req, "Env");
+        _cleanup_strv_free_ char **caps = jbool(req, "Privileged") ? all_caps() : NULL;
+        int master = -1;
+        pid_t pid = 0;
+        bool tty = jbool(req, "Tty");
+        struct berth_exec_opts o = {
+            .args = args,
+            .env = env,
+            .cwd = json_str(json_get(req, "Cwd")),
+            .user = json_str(json_get(req, "User")),
+            .caps = caps,
+            .tty = tty,
+            .detach = true,
+            .ret_pid = &pid,
+            .ret_master = tty ? &master : NULL,
+        };
+        if (berth_container_exec(rt, id, &o, NULL, &err) < 0)
+                return answer_error(err);
+        char msg[64];
+        snprintf(msg, sizeof(msg), "{\"Pid\":%d}", (int)pid);
+        return send_answer(msg, &master, master >= 0 ? 1 : 0) < 0;
+}
+
+static int do_gzip(const struct json *req)
+{
+        const char *from = json_str(json_get(req, "From")), *to = json_str(json_get(req, "To"));
+        struct berth_error *err = NULL;
+        if (!from || !to) {
+                berth_error_set(&err, EINVAL, "gzip: From and To are required");
+                return answer_error(err);
+        }
+        _cleanup_close_ int in = open(from, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        _cleanup_free_ char *tmp = xasprintf("%s.tmp", to);
+        int out = in < 0 ? -1 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+        gzFile gz = out >= 0 ? gzdopen(out, "wb") : NULL;
+        if (!gz) {
+                if (out >= 0)
+                        close(out);
+                berth_error_sys(&err, errno ? errno : EIO, "compress '%s'", from);
+                return answer_error(err);
+        }
+        char buf[64 * 1024];
+        ssize_t n;
+        bool ok = true;
+        while (ok && (n = read(in, buf, sizeof(buf))) > 0)
+                ok = gzwrite(gz, buf, (unsigned)n) == (int)n;
+        if (gzclose(gz) != Z_OK)
+                ok = false;
+        if (!ok || rename(tmp, to) < 0) {
+                unlink(tmp);
+                berth_error_set(&err, EIO, "compress '%s': write failed", from);
+                return answer_error(err);
+        }
+        unlink(from);
+        return send_answer("{}", NULL, 0) < 0;
+}
+
+int main(int argc, char **argv)
+{
+        if (argc != 1 || fcntl(SOCK, F_GETFD) < 0) {
+                fprintf(stderr, "berth-shim-helper is run by berth-shim, not by hand\n");
+                return 2;
+        }
+        _cleanup_error_ struct berth_error *err = NULL;
+        if (runtime_seal_self(argv, &err) < 0)
+                return answer_error(err);
+        char buf[SHIM_MSG_MAX + 1];
+        char cbuf[CMSG_SPACE(sizeof(int) * 4)];
+        struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf) - 1};
+        struct msghdr mh = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+        ssize_t n = recvmsg(SOCK, &mh, MSG_CMSG_CLOEXEC);
+        if (n <= 0)
+                return 1;
+        int fd_in = -1;
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+                memcpy(&fd_in, CMSG_DATA(c), sizeof(int));
+        _cleanup_json_ struct json *req = NULL;
+        if (json_parse(buf, (size_t)n, &req, &err) < 0)
+                return answer_error(err);
+        const char *op = json_str(json_get(req, "Op"));
+        const char *id = json_str(json_get(req, "ID"));
+        struct berth_runtime rt = {.root = json_str(json_get(req, "RuntimeRoot"))};
+        if (op && strcmp(op, "gzip") == 0)
+                return do_gzip(req);
+        if (!op || !id || !rt.root) {
+                berth_error_set(&err, EINVAL, "shim helper: Op, ID and RuntimeRoot are required");
+                return answer_error(err);
+        }
+        if (strcmp(op, "create") == 0)
+                return do_create(req, id, &rt);
+        if (strcmp(op, "exec") == 0)
+                return do_exec(req, id, &rt);
+        if (strcmp(op, "start") == 0) {
+                int r = berth_container_start(&rt, id, &err);
+                if (r == 0 && fd_in >= 0)
+                        r = berth_exec_status_wait(TAKE_FD(fd_in), &err);
+                if (r < 0)
+                        return answer_error(err);
+                return send_answer("{}", NULL, 0) < 0;
+        }
+        if (strcmp(op, "delete") == 0) {
+                struct berth_container_stats st;
+                struct berth_error *e = NULL;
+                bool oom = berth_container_stats(&rt, id, &st, &e) == 0 && st.has_memory &&
+                           st.memory_oom_kills > 0;
+                berth_error_free(e);
+                e = NULL;
+                if (berth_container_delete(&rt, id, true, &e) < 0 && e && e->code != ENOENT) {
+                        int r = answer_error(e);
+                        berth_error_free(e);
+                        return r;
+                }
+                berth_error_free(e);
+                return send_answer(oom ? "{\"OOMKilled\":true}" : "{\"OOMKilled\":false}", NULL,
+                                   0) < 0;
+        }
+        berth_error_set(&err, EINVAL, "shim helper: unknown operation '%s'", op);
+        return answer_error(err);
+}
