@@ -3,19 +3,20 @@
  * container outlives berthd (protocol.h is the contract with berthd).
  *
  * `berth-shim <run-dir>`: the process berthd runs is only a launcher.  It
- * seals its own binary (runtime/selfseal.c: our code runs inside the
- * container's namespaces during create and exec), reads shim.json, forks the
- * monitor and waits for its one-line report, which it prints before exiting.
+ * reads shim.json, forks the monitor and waits for its one-line report, which
+ * it prints before exiting.
  *
  * The monitor starts a session of its own and becomes a child subreaper.  It
- * keeps no heavy code in its own address space: the runtime library's create
- * and exec (namespaces, seccomp compilation, mounts) run in short-lived
- * helper children it forks, which hand back the new process's pid and its
- * pty master and exit; the new process is re-parented to the monitor (the
- * subreaper), which reaps it and so learns its exit status.  The monitor
- * itself only moves bytes (shim-io.c), writes the log (shim-log.c), answers
- * control requests and, at the end, records the exit.  That is what keeps it
- * well under a megabyte.
+ * keeps no runtime code: the runtime's create, start, exec and delete run in
+ * berth-shim-helper processes it forks and executes, one per step
+ * (shim-helper.c; that binary seals itself, as our runtime code runs inside
+ * the container's namespaces — the monitor never enters them).  A helper
+ * hands back the new process's pid and pty master and exits; the new process
+ * is re-parented to the monitor (the subreaper), which reaps it and so learns
+ * its exit status.  The monitor itself only moves bytes (shim-io.c), writes
+ * the log (shim-log.c), answers control requests and, at the end, records the
+ * exit.  Built against musl (meson.build) it maps about 160 KB; as a static
+ * glibc program it drops what setup touched once the container runs.
  *
  * Never: exit before the container has (a monitor that dies loses the exit
  * status; berthd then records it as killed); depend on berthd; take a signal
