@@ -78,6 +78,7 @@ struct ctr_manager {
         bool monitor_running;
         bool stopping;
         char *runtime_root; /* <exec-root>/runtime */
+        char *seccomp_cache; /* <exec-root>/seccomp-cache: compiled filters */
         char *run_root;     /* <exec-root>/containers */
         char *data_root;
         char *shim_dir;         /* where berth-shim and berth-init are (berthd's own dir) */

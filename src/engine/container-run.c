@@ -77,7 +77,7 @@ static int pidfd_open_(pid_t pid)
 
 static struct berth_runtime runtime_of(struct ctr_manager *m)
 {
-        return (struct berth_runtime){.root = m->runtime_root};
+        return (struct berth_runtime){.root = m->runtime_root, .seccomp_cache = m->seccomp_cache};
 }
 
 /* ---- the monitor's registrations ---- */
@@ -441,6 +441,7 @@ static int write_shim_config(struct ctr_manager *m, struct berth_ctr *c, const c
         json_set_str(j, "ID", c->id);
         json_set_str(j, "Bundle", bundle);
         json_set_str(j, "RuntimeRoot", m->runtime_root);
+        json_set_str(j, "SeccompCache", m->seccomp_cache);
         json_set_bool(j, "Tty", berth_ctr_tty(c));
         const struct json *open = json_get(c->config, "OpenStdin");
         const struct json *once = json_get(c->config, "StdinOnce");
@@ -1639,6 +1640,7 @@ int berth_containers_open(struct berth_engine *e, struct berth_error **err)
         pthread_cond_init(&m->changed, &ca);
         pthread_condattr_destroy(&ca);
         m->runtime_root = xasprintf("%s/runtime", conf->exec_root);
+        m->seccomp_cache = xasprintf("%s/seccomp-cache", conf->exec_root);
         m->run_root = xasprintf("%s/containers", conf->exec_root);
         m->data_root = xstrdup(conf->data_root);
         m->shim_dir = find_shim_dir();
@@ -1710,6 +1712,7 @@ void berth_containers_close(struct berth_engine *e)
         if (m->wake_fd >= 0)
                 close(m->wake_fd);
         free(m->runtime_root);
+        free(m->seccomp_cache);
         free(m->run_root);
         free(m->data_root);
         free(m->shim_dir);

@@ -36,6 +36,9 @@
 struct berth_runtime {
         const char *root;    /* state root; NULL: BERTH_RUNTIME_DEFAULT_ROOT */
         bool systemd_cgroup; /* cgroupsPath in systemd's slice:prefix:name syntax */
+        /* compiled seccomp programs are reused from (and stored in) this
+         * directory; NULL: every create and exec compiles its profile */
+        const char *seccomp_cache;
 };
 
 struct berth_create_opts {

@@ -432,7 +432,9 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
                         goto out;
         }
         if (x.spec->linux_ && x.spec->linux_->seccomp) {
-                r = berth_seccomp_compile(x.spec->linux_->seccomp, &x.seccomp, err);
+                r = berth_seccomp_compile_cached(x.spec->linux_->seccomp,
+                                                 rt ? rt->seccomp_cache : NULL,
+                                                 &x.seccomp, err);
                 if (r < 0)
                         goto out;
         }

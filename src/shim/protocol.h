@@ -92,6 +92,8 @@
  *   "ID"           container id (the runtime's id too)
  *   "Bundle"       directory holding config.json
  *   "RuntimeRoot"  the runtime library's state root
+ *   "SeccompCache" (optional) directory of compiled seccomp filters, reused
+ *                  by every create and exec (runtime/seccomp.h)
  *   "Tty" (bool), "OpenStdin" (bool), "StdinOnce" (bool)
  *   "Height", "Width" (numbers, optional): initial terminal size
  *   "LogDriver"    "json-file", "local" or "none"

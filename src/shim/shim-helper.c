@@ -19,7 +19,8 @@
  *           {"OOMKilled"}
  *   gzip    {From, To}: a rotated log compressed (the `local` log driver)
  *
- * Errors answer {"Error": "<one line>"}.  Our code runs inside the container's
+ * create and exec also take "SeccompCache" (optional): where compiled seccomp
+ * filters are reused from.  Errors answer {"Error": "<one line>"}.  Our code runs inside the container's
  * namespaces during create and exec, so the binary seals itself first
  * (runtime/selfseal.c: CVE-2019-5736).
  *
@@ -214,7 +215,8 @@ int main(int argc, char **argv)
                 return answer_error(err);
         const char *op = json_str(json_get(req, "Op"));
         const char *id = json_str(json_get(req, "ID"));
-        struct berth_runtime rt = {.root = json_str(json_get(req, "RuntimeRoot"))};
+        struct berth_runtime rt = {.root = json_str(json_get(req, "RuntimeRoot")),
+                                   .seccomp_cache = json_str(json_get(req, "SeccompCache"))};
         if (op && strcmp(op, "gzip") == 0)
                 return do_gzip(req);
         if (!op || !id || !rt.root) {

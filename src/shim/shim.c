@@ -110,6 +110,7 @@ static int load_config(struct shim *s, struct shim_config *c, struct berth_error
         s->id = jstr(j, "ID");
         s->bundle = jstr(j, "Bundle");
         s->runtime_root = jstr(j, "RuntimeRoot");
+        s->seccomp_cache = jstr(j, "SeccompCache");
         s->tty = jbool(j, "Tty");
         s->open_stdin = jbool(j, "OpenStdin");
         s->stdin_once = jbool(j, "StdinOnce");
@@ -375,6 +376,8 @@ static struct json *base_request(struct shim *s, const char *op)
         json_set_str(j, "Op", op);
         json_set_str(j, "ID", s->id);
         json_set_str(j, "RuntimeRoot", s->runtime_root);
+        if (s->seccomp_cache)
+                json_set_str(j, "SeccompCache", s->seccomp_cache);
         return j;
 }
 

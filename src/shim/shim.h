@@ -64,6 +64,7 @@ struct shim_proc {
 struct shim {
         const char *run_dir;
         char *id, *bundle, *runtime_root;
+        char *seccomp_cache; /* NULL: none */
         bool tty, open_stdin, stdin_once;
         unsigned height, width;
         struct shim_log *log;

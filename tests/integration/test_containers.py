@@ -576,3 +576,39 @@ def test_run_flags_take_effect(env):
         assert env.inspect(cid)["State"]["ExitCode"] == 11
     finally:
         env.docker("rm", "-f", cid)
+
+
+def test_seccomp_filters_are_reused_per_profile_and_a_damaged_cache_is_recompiled(env, tmp_path):
+    cache = os.path.join(env.root, "run", "seccomp-cache")
+    deny_mkdir = tmp_path / "deny-mkdir.json"
+    deny_mkdir.write_text(json.dumps({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}))
+    probe = "grep Seccomp: /proc/self/status; mkdir /tmp/d 2>&1 && echo made; true"
+
+    def both():
+        default = env.ok("run", "--rm", "busybox", "sh", "-c", probe)
+        custom = env.ok("run", "--rm", "--security-opt", "seccomp=%s" % deny_mkdir,
+                        "busybox", "sh", "-c", probe)
+        assert "Seccomp:\t2" in default and "made" in default, default
+        assert "Seccomp:\t2" in custom and "made" not in custom, custom
+        assert "Operation not permitted" in custom, custom
+
+    both()
+    both()  # from the cache: each profile still gets its own program
+    entries = sorted(os.listdir(cache))
+    assert len(entries) == 2, entries
+    # damaged, truncated or writable by others: recompiled, never loaded
+    for i, name in enumerate(entries):
+        path = os.path.join(cache, name)
+        with open(path, "r+b") as f:
+            data = f.read()
+            f.seek(0)
+            f.truncate()
+            f.write(data[:len(data) // 2] if i == 0 else data[:-8] + b"\xff" * 8)
+    both()
+    for name in entries:
+        os.chmod(os.path.join(cache, name), 0o666)
+        with open(os.path.join(cache, name), "ab") as f:
+            f.write(b"junk")
+    both()
