@@ -31,6 +31,7 @@
 #include "api/handlers.h"
 #include "api/server.h"
 #include "base/buf.h"
+#include "base/crashpoint.h"
 #include "base/fileio.h"
 #include "base/lockfile.h"
 #include "base/log.h"
@@ -42,6 +43,8 @@
 #include "engine/layers.h"
 
 static const struct cli_flag daemon_flags[] = {
+    {"cgroup-parent", 0, CLI_FLAG_STRING, "Set parent cgroup for all containers", "/berth", NULL,
+     false},
     {"config-file", 0, CLI_FLAG_STRING, "Daemon configuration file", BERTH_DEFAULT_CONFIG_FILE,
      NULL, false},
     {"data-root", 0, CLI_FLAG_STRING, "Root directory of persistent Berth state",
@@ -174,6 +177,7 @@ static void config_flags_from(const struct cli_flagset *fs, struct berth_config_
         STRFLAG("exec-root", exec_root);
         STRFLAG("pidfile", pidfile);
         STRFLAG("log-level", log_level);
+        STRFLAG("cgroup-parent", cgroup_parent);
 #undef STRFLAG
         f->hosts = cli_flag_list(fs, "host");
         f->registry_mirrors = cli_flag_list(fs, "registry-mirror");
@@ -314,6 +318,7 @@ static void raise_nofile(void)
 
 int main(int argc, char **argv)
 {
+        crashpoint_init();
         raise_nofile();
         /* Small idle footprint: big buffers (request bodies, JSON replies) come from mmap
          * and go back to the kernel when freed; worker threads share two arenas. */

@@ -33,6 +33,7 @@ struct key {
 static const struct key keys[] = {
     {"data-root", K_STRING, false},
     {"exec-root", K_STRING, false},
+    {"cgroup-parent", K_STRING, false},
     {"pidfile", K_STRING, false},
     {"hosts", K_STRV, false},
     {"debug", K_BOOL, true},
@@ -122,6 +123,7 @@ void berth_config_unref(struct berth_config *c)
         free(c->config_file);
         free(c->data_root);
         free(c->exec_root);
+        free(c->cgroup_parent);
         free(c->pidfile);
         strv_free(c->hosts);
         strv_free(c->registry_mirrors);
@@ -236,6 +238,8 @@ static char *flag_value(const struct berth_config_flags *f, const char *key)
                 return f->exec_root ? xstrdup(f->exec_root) : NULL;
         if (strcmp(key, "pidfile") == 0)
                 return f->pidfile ? xstrdup(f->pidfile) : NULL;
+        if (strcmp(key, "cgroup-parent") == 0)
+                return f->cgroup_parent ? xstrdup(f->cgroup_parent) : NULL;
         if (strcmp(key, "log-level") == 0)
                 return f->log_level ? xstrdup(f->log_level) : NULL;
         if (strcmp(key, "hosts") == 0)
@@ -342,6 +346,37 @@ static int read_file_json(const struct berth_config_flags *flags, char **ret_pat
         return 0;
 }
 
+/* A cgroupfs path below each hierarchy's root: "/berth", "berth/ci" (made
+ * absolute); no "." or ".." component, no systemd slice (no systemd driver). */
+static int validate_cgroup_parent(char *v, struct berth_error **err)
+{
+        if (!*v)
+                return berth_error_set(err, EINVAL, "cgroup-parent must not be empty");
+        if (strlen(v) >= 1024)
+                return berth_error_set(err, EINVAL, "cgroup-parent '%.40s…': too long", v);
+        if (strlen(v) > 6 && strcmp(v + strlen(v) - 6, ".slice") == 0 && !strchr(v, '/'))
+                return berth_error_set(err, EINVAL,
+                                       "cgroup-parent '%s': a systemd slice needs the systemd "
+                                       "cgroup driver, which berthd does not have; give a path "
+                                       "such as /berth",
+                                       v);
+        for (const char *p = v; *p;) {
+                size_t n = strcspn(p, "/");
+                if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+                        return berth_error_set(err, EINVAL,
+                                               "cgroup-parent '%s': '.' and '..' are not allowed",
+                                               v);
+                for (size_t i = 0; i < n; i++)
+                        if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+                                return berth_error_set(err, EINVAL,
+                                                       "cgroup-parent: control character");
+                p += n;
+                while (*p == '/')
+                        p++;
+        }
+        return 0;
+}
+
 static int finish(struct berth_config *c, struct berth_error **err)
 {
         const char *ctx = c->config_file ? c->config_file : NULL;
@@ -379,6 +414,8 @@ static int finish(struct berth_config *c, struct berth_error **err)
         if (r == 0 && c->exec_root[0] != '/')
                 r = berth_error_set(&e, EINVAL, "exec-root '%s' must be an absolute path",
                                     c->exec_root);
+        if (r == 0)
+                r = validate_cgroup_parent(c->cgroup_parent, &e);
         if (r == 0 && c->pidfile[0] != '/')
                 r = berth_error_set(&e, EINVAL, "pidfile '%s' must be an absolute path",
                                     c->pidfile);
@@ -433,6 +470,8 @@ int berth_config_load(const struct berth_config_flags *flags, struct berth_confi
         STR("exec-root", exec_root, flags->exec_root, xstrdup(BERTH_DEFAULT_EXEC_ROOT));
         STR("pidfile", pidfile, flags->pidfile, xasprintf("%s/berthd.pid", c->exec_root));
         STR("log-level", log_level, flags->log_level, xstrdup("info"));
+        STR("cgroup-parent", cgroup_parent, flags->cgroup_parent,
+            xstrdup(BERTH_DEFAULT_CGROUP_PARENT));
         STRV("registry-mirrors", registry_mirrors, flags->registry_mirrors);
         STRV("insecure-registries", insecure_registries, flags->insecure_registries);
         STRV("labels", labels, (char **)NULL);
@@ -502,6 +541,7 @@ int berth_config_reload(const struct berth_config *old, const struct berth_confi
         KEEP(data_root, "data-root");
         KEEP(exec_root, "exec-root");
         KEEP(pidfile, "pidfile");
+        KEEP(cgroup_parent, "cgroup-parent");
 #undef KEEP
         if (!strv_equal(n->hosts, old->hosts))
                 strv_push(&changes, xstrdup("hosts: changed, restart berthd to apply"));

@@ -29,6 +29,7 @@
 #define BERTH_DEFAULT_EXEC_ROOT   "/run/berth"
 #define BERTH_DEFAULT_SOCKET      "/run/berth/berth.sock"
 #define BERTH_DEFAULT_HOST        "unix://" BERTH_DEFAULT_SOCKET
+#define BERTH_DEFAULT_CGROUP_PARENT "/berth"
 
 /* What the command line said; NULL / empty / -1 = not given. */
 struct berth_config_flags {
@@ -37,6 +38,7 @@ struct berth_config_flags {
         const char *exec_root;
         const char *pidfile;
         const char *log_level;
+        const char *cgroup_parent;
         char **hosts;                 /* NULL-terminated, or NULL */
         char **registry_mirrors;      /* NULL-terminated, or NULL */
         char **insecure_registries;   /* NULL-terminated, or NULL */
@@ -50,6 +52,7 @@ struct berth_config {
         char *data_root;
         char *exec_root;
         char *pidfile;
+        char *cgroup_parent; /* containers' cgroups go below it unless they name their own */
         char **hosts;               /* socket paths (unix:// stripped), at least one */
         char **registry_mirrors;    /* normalised "https://host/" */
         char **insecure_registries; /* hostnames[:port] and CIDRs as given */

@@ -59,6 +59,7 @@ struct berth_ctr {
         int restart_count;
         bool manual_stop; /* stopped by the user: no restart (unless-stopped, always) */
         bool has_started;
+        char *cgroups_path;    /* the last start's (the daemon's cgroup-parent may change) */
         bool removed;          /* gone from the table */
         int64_t restart_at_ns; /* a restart is scheduled (CLOCK_MONOTONIC) */
         int64_t backoff_ms;
@@ -81,6 +82,7 @@ struct ctr_manager {
         char *seccomp_cache; /* <exec-root>/seccomp-cache: compiled filters */
         char *run_root;     /* <exec-root>/containers */
         char *data_root;
+        char *cgroup_parent; /* the daemon's cgroup-parent (config) */
         char *shim_dir;         /* where berth-shim and berth-init are (berthd's own dir) */
         struct exec_rec *execs; /* under lock */
         uint64_t exec_seq;      /* under lock: numbers exec records */
@@ -114,7 +116,7 @@ int ctr_normalize_create(struct berth_engine *e, const struct json *body, struct
 int ctr_oci_spec(struct berth_engine *e, struct berth_ctr *c, const char *rootfs_dir,
                  const char *data_dir, struct json **ret, struct berth_error **err);
 /* The container's cgroupsPath: HostConfig.CgroupParent (default /berth) + "/" + id. */
-char *ctr_cgroups_path(const struct berth_ctr *c);
+char *ctr_cgroups_path(struct ctr_manager *m, const struct berth_ctr *c);
 /* Signal by docker's names ("SIGTERM", "TERM", "15"); -EINVAL with docker's text. */
 int ctr_parse_signal(const char *s, int *ret, struct berth_error **err);
 

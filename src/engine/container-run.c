@@ -48,6 +48,7 @@
 #include <time.h>
 
 #include "base/buf.h"
+#include "base/crashpoint.h"
 #include "base/fileio.h"
 #include "base/log.h"
 #include "container-internal.h"
@@ -182,10 +183,57 @@ int ctr_shim_connect(struct ctr_manager *m, struct berth_ctr *c, struct berth_er
         return connect_shim(m, c, err);
 }
 
+/*
+ * A shim that cannot be reached or does not answer is usually ending with its
+ * container (a stop, an exit racing the request): then the answer is docker's
+ * "not running", not a transport error.  Waits up to 2 s for the monitor's
+ * pidfd to tell.
+ */
+static int shim_unreachable(struct ctr_manager *m, struct berth_ctr *c, int r,
+                            struct berth_error **err)
+{
+        pthread_mutex_lock(&m->lock);
+        int pfd = c->pidfd >= 0 ? fcntl(c->pidfd, F_DUPFD_CLOEXEC, 0) : -1;
+        bool running = c->state == CTR_RUNNING || c->state == CTR_PAUSED;
+        pthread_mutex_unlock(&m->lock);
+        bool ended = !running;
+        if (pfd >= 0) {
+                struct pollfd p = {.fd = pfd, .events = POLLIN};
+                ended = ended || poll(&p, 1, 2000) > 0;
+                close(pfd);
+        }
+        if (!ended)
+                return r;
+        if (err) {
+                berth_error_free(*err);
+                *err = NULL;
+        }
+        return berth_error_set(err, EBUSY, "Container %s is not running", c->id);
+}
+
+static int shim_call_once(struct ctr_manager *m, struct berth_ctr *c, const struct json *req,
+                          int fd, const void *payload, size_t payload_len,
+                          struct json **ret_reply, int *ret_conn, bool *ret_transport,
+                          struct berth_error **err);
+
 int ctr_shim_call(struct ctr_manager *m, struct berth_ctr *c, const struct json *req, int fd,
                   const void *payload, size_t payload_len, struct json **ret_reply, int *ret_conn,
                   struct berth_error **err)
 {
+        bool transport = false;
+        int r = shim_call_once(m, c, req, fd, payload, payload_len, ret_reply, ret_conn,
+                               &transport, err);
+        if (r < 0 && transport)
+                r = shim_unreachable(m, c, r, err);
+        return r;
+}
+
+static int shim_call_once(struct ctr_manager *m, struct berth_ctr *c, const struct json *req,
+                          int fd, const void *payload, size_t payload_len,
+                          struct json **ret_reply, int *ret_conn, bool *ret_transport,
+                          struct berth_error **err)
+{
+        *ret_transport = true;
         int conn = connect_shim(m, c, err);
         if (conn < 0)
                 return conn;
@@ -235,6 +283,7 @@ int ctr_shim_call(struct ctr_manager *m, struct berth_ctr *c, const struct json 
                 return r;
         }
         reply[n] = '\0';
+        *ret_transport = false;
         _cleanup_json_ struct json *j = NULL;
         if (json_parse(reply, (size_t)n, &j, NULL) < 0) {
                 close(conn);
@@ -354,6 +403,7 @@ int berth_ctr_create(struct berth_engine *e, const char *name, const struct json
                 berth_ctr_unref(c);
                 return r;
         }
+        crashpoint("create-recorded");
         ctr_event(e, c, "create", NULL);
         *ret_id = xstrdup(c->id);
         *ret_warnings = warnings;
@@ -630,6 +680,7 @@ static int do_start(struct berth_engine *e, struct berth_ctr *c, bool restart,
         int r = mount_rootfs(e, c, err);
         if (r < 0)
                 return r;
+        crashpoint("start-mounted");
         _cleanup_json_ struct json *spec = NULL;
         r = ctr_oci_spec(e, c, rootfs, data_dir, &spec, err);
         if (r == 0) {
@@ -656,13 +707,17 @@ static int do_start(struct berth_engine *e, struct berth_ctr *c, bool restart,
                 if (pidfd < 0)
                         r = berth_error_sys(err, errno, "container %.12s: watch its shim", c->id);
         }
-        if (r == 0)
+        if (r == 0) {
+                crashpoint("start-shim-created");
                 r = hand_over_attaches(m, c, err);
+        }
         if (r == 0) {
                 _cleanup_json_ struct json *req = json_new_object();
                 json_set_str(req, "Op", "start");
                 r = ctr_shim_call(m, c, req, -1, NULL, 0, NULL, NULL, err);
         }
+        if (r == 0)
+                crashpoint("start-started");
         if (r < 0) {
                 if (shim_pid > 0)
                         abort_shim(m, c, shim_pid);
@@ -799,7 +854,10 @@ static void handle_exit(struct berth_engine *e, struct berth_ctr *c, bool at_sta
                 struct berth_error *er = NULL;
                 if (berth_container_delete(&rt, c->id, true, &er) < 0) {
                         berth_error_free(TAKE_PTR(er));
-                        _cleanup_free_ char *cg = ctr_cgroups_path(c);
+                        pthread_mutex_lock(&m->lock);
+                        _cleanup_free_ char *cg = c->cgroups_path ? xstrdup(c->cgroups_path)
+                                                                  : ctr_cgroups_path(m, c);
+                        pthread_mutex_unlock(&m->lock);
                         if (berth_cgroup_remove(cg, &er) < 0)
                                 log_warn("container %.12s: remove cgroup %s: %s", c->id, cg,
                                          berth_error_msg(er));
@@ -1070,6 +1128,7 @@ static int do_stop(struct berth_engine *e, struct berth_ctr *c, int timeout, con
         if (timeout != 0 && signal_container(m, c, sig, false, &er) < 0)
                 log_debug("container %.12s: stop signal: %s", c->id, berth_error_msg(er));
         berth_error_free(TAKE_PTR(er));
+        crashpoint("stop-signalled");
         if (paused) {
                 struct berth_runtime rt = runtime_of(m);
                 (void)berth_container_pause(&rt, c->id, false, &er);
@@ -1263,6 +1322,10 @@ int berth_ctr_remove(struct berth_engine *e, struct berth_ctr *c, bool force, bo
                 pthread_mutex_lock(&m->lock);
                 c->state = CTR_REMOVING;
                 pthread_mutex_unlock(&m->lock);
+                /* recorded first: a crash from here on leaves a dead container (removable
+                 * again), never one that looks whole over half-removed files */
+                ctr_save_state(e, c);
+                crashpoint("rm-removing");
                 _cleanup_free_ char *data_dir = ctr_data_dir(m, c);
                 _cleanup_free_ char *run_dir = ctr_run_dir(m, c);
                 r = snapshot_remove(m->data_root, c->id, err);
@@ -1272,8 +1335,10 @@ int berth_ctr_remove(struct berth_engine *e, struct berth_ctr *c, bool force, bo
                                 r = berth_error_sys(err, -w, "remove '%s'", data_dir);
                 }
                 (void)rm_rf(run_dir);
-                if (r == 0)
+                if (r == 0) {
+                        crashpoint("rm-files-gone");
                         r = ctr_delete_record(e, c, err);
+                }
                 pthread_mutex_lock(&m->lock);
                 if (r == 0) {
                         pending_close_all(c);
@@ -1475,6 +1540,46 @@ char **berth_ctr_ids(struct berth_engine *e)
 
 /* ---- open: load, reconcile, restart ---- */
 
+/* A start that got as far as running the process before berthd died: the
+ * container runs, so it is recorded as running and watched (its start time is
+ * when we learn of it). */
+static bool adopt_started(struct berth_engine *e, struct berth_ctr *c, pid_t shim,
+                          uint64_t shim_start)
+{
+        struct ctr_manager *m = ctr_mgr(e);
+        struct berth_runtime rt = runtime_of(m);
+        enum berth_status status;
+        pid_t pid = 0;
+        struct berth_error *er = NULL;
+        int r = berth_container_status(&rt, c->id, &status, &pid, &er);
+        berth_error_free(er);
+        if (r < 0 || (status != BERTH_STATUS_RUNNING && status != BERTH_STATUS_PAUSED))
+                return false;
+        int pidfd = pidfd_open_(shim);
+        if (pidfd < 0)
+                return false;
+        pthread_mutex_lock(&m->lock);
+        c->state = status == BERTH_STATUS_PAUSED ? CTR_PAUSED : CTR_RUNNING;
+        c->pid = pid;
+        c->shim_pid = shim;
+        c->shim_start = shim_start;
+        c->pidfd = pidfd;
+        c->started_ns = ctr_now_ns();
+        c->finished_ns = 0;
+        c->exit_code = 0;
+        free(c->error);
+        c->error = NULL;
+        c->has_started = true;
+        c->manual_stop = false;
+        watch_shim(m, c);
+        pthread_mutex_unlock(&m->lock);
+        ctr_save_state(e, c);
+        log_info("container %.12s: its start had run the process when berthd stopped; running, "
+                 "watching it",
+                 c->id);
+        return true;
+}
+
 static void reconcile(struct berth_engine *e, struct berth_ctr *c)
 {
         struct ctr_manager *m = ctr_mgr(e);
@@ -1510,11 +1615,13 @@ static void reconcile(struct berth_engine *e, struct berth_ctr *c)
                 handle_exit(e, c, true);
                 return;
         }
-        if (alive) {
-                /* caught in the middle of a start: its shim holds a container nobody started */
+        if (alive && adopt_started(e, c, shim, start))
+                return;
+        /* caught in the middle of a start: its shim (alive, or gone before it wrote
+         * shim.pid) may hold a container nobody started; the runtime's delete kills it */
+        if (alive)
                 log_info("container %.12s: removing what an interrupted start left", c->id);
-                abort_shim(m, c, shim);
-        }
+        abort_shim(m, c, alive ? shim : 0);
         if (c->state == CTR_RESTARTING || c->state == CTR_REMOVING) {
                 c->state = c->state == CTR_REMOVING ? CTR_DEAD : CTR_EXITED;
                 ctr_save_state(e, c);
@@ -1538,6 +1645,70 @@ static void restart_at_daemon_start(struct ctr_manager *m, struct berth_ctr *c)
         c->state = CTR_RESTARTING;
         c->restart_at_ns = mono_ms() * 1000000;
         (void)m;
+}
+
+static bool has_row(sqlite3 *h, const char *id)
+{
+        sqlite3_stmt *st = NULL;
+        bool found = true; /* a database that cannot answer keeps everything */
+        if (sqlite3_prepare_v2(h, "SELECT 1 FROM containers WHERE id = ?1", -1, &st, NULL) ==
+            SQLITE_OK) {
+                sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+                int rc = sqlite3_step(st);
+                found = rc == SQLITE_ROW || rc != SQLITE_DONE;
+        }
+        sqlite3_finalize(st);
+        return found;
+}
+
+/*
+ * What belongs to no record: execution state a crash (or a hand) left behind.
+ * A run dir's shim is ended, the runtime's container deleted (its init and
+ * cgroup), an overlay unmounted.  A data dir is the container's files: it is
+ * only named, never removed, since a record can be missing for reasons that
+ * are not ours to guess.
+ */
+static void sweep_orphans(struct berth_engine *e)
+{
+        struct ctr_manager *m = ctr_mgr(e);
+        sqlite3 *h = berth_db_handle(e->db);
+        _cleanup_free_ char *data_dirs = xasprintf("%s/containers", m->data_root);
+        const char *roots[] = {m->run_root, m->runtime_root, data_dirs};
+        for (size_t k = 0; k < ELEMENTSOF(roots); k++) {
+                DIR *d = opendir(roots[k]);
+                if (!d)
+                        continue;
+                struct dirent *de;
+                while ((de = readdir(d))) {
+                        if (strlen(de->d_name) != 64 ||
+                            strspn(de->d_name, "0123456789abcdef") != 64 || has_row(h, de->d_name))
+                                continue;
+                        struct berth_ctr fake = {.pidfd = -1};
+                        memcpy(fake.id, de->d_name, 65);
+                        _cleanup_free_ char *path = xasprintf("%s/%s", roots[k], de->d_name);
+                        if (k == 0) {
+                                pid_t shim = 0;
+                                uint64_t start = 0;
+                                bool alive = read_shim_pid(path, &shim, &start) == 0 &&
+                                             start != 0 && proc_starttime(shim) == start;
+                                log_info("%s: belongs to no container; ending its monitor and "
+                                         "removing it",
+                                         path);
+                                abort_shim(m, &fake, alive ? shim : 0);
+                                (void)rm_rf(path);
+                        } else if (k == 1) {
+                                log_info("%s: belongs to no container; deleting it", path);
+                                abort_shim(m, &fake, 0);
+                                (void)rm_rf(path);
+                        } else {
+                                unmount_rootfs(m, &fake);
+                                log_warn("%s: belongs to no container (no record in berth.db); "
+                                         "left alone, remove it with: rm -rf '%s'",
+                                         path, path);
+                        }
+                }
+                closedir(d);
+        }
 }
 
 static int load_rows(struct berth_engine *e, struct berth_error **err)
@@ -1643,6 +1814,7 @@ int berth_containers_open(struct berth_engine *e, struct berth_error **err)
         m->seccomp_cache = xasprintf("%s/seccomp-cache", conf->exec_root);
         m->run_root = xasprintf("%s/containers", conf->exec_root);
         m->data_root = xstrdup(conf->data_root);
+        m->cgroup_parent = xstrdup(conf->cgroup_parent);
         m->shim_dir = find_shim_dir();
         m->epfd = epoll_create1(EPOLL_CLOEXEC);
         m->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -1659,6 +1831,7 @@ int berth_containers_open(struct berth_engine *e, struct berth_error **err)
         r = load_rows(e, err);
         if (r < 0)
                 return r;
+        sweep_orphans(e);
         pthread_mutex_lock(&m->lock);
         size_t n = m->n;
         struct berth_ctr **all = xcalloc(n ? n : 1, sizeof(*all));
@@ -1715,6 +1888,7 @@ void berth_containers_close(struct berth_engine *e)
         free(m->seccomp_cache);
         free(m->run_root);
         free(m->data_root);
+        free(m->cgroup_parent);
         free(m->shim_dir);
         pthread_mutex_destroy(&m->lock);
         pthread_cond_destroy(&m->changed);

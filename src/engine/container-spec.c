@@ -1322,10 +1322,10 @@ static int write_etc_files(struct berth_ctr *c, const char *data_dir, const char
         return 0;
 }
 
-char *ctr_cgroups_path(const struct berth_ctr *c)
+char *ctr_cgroups_path(struct ctr_manager *m, const struct berth_ctr *c)
 {
         const char *parent = jstr(c->host_config, "CgroupParent");
-        char *p = xasprintf("%s/%s", parent && *parent ? parent : "/berth", c->id);
+        char *p = xasprintf("%s/%s", parent && *parent ? parent : m->cgroup_parent, c->id);
         if (p[0] != '/') {
                 char *abs = xasprintf("/%s", p);
                 free(p);
@@ -1477,8 +1477,12 @@ int ctr_oci_spec(struct berth_engine *e, struct berth_ctr *c, const char *rootfs
         r = namespaces(e, c, linux_, err);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *cgpath = ctr_cgroups_path(c);
+        char *cgpath = ctr_cgroups_path(m, c);
         json_set_str(linux_, "cgroupsPath", cgpath);
+        pthread_mutex_lock(&m->lock);
+        free(c->cgroups_path);
+        c->cgroups_path = cgpath;
+        pthread_mutex_unlock(&m->lock);
         if (json_len(jget(hc, "Sysctls"))) {
                 struct json *sys = json_object_set(linux_, "sysctl", json_new_object());
                 const char *k;

@@ -131,6 +131,7 @@ static void ctr_free(struct berth_ctr *c)
         free(c->image_id);
         free(c->image_ref);
         free(c->platform);
+        free(c->cgroups_path);
         free(c->error);
         free(c);
 }
@@ -277,6 +278,8 @@ struct json *ctr_state_json(const struct berth_ctr *c)
         json_set_int(j, "RestartCount", c->restart_count);
         json_set_bool(j, "ManualStop", c->manual_stop);
         json_set_bool(j, "HasStarted", c->has_started);
+        if (c->cgroups_path)
+                json_set_str(j, "CgroupsPath", c->cgroups_path);
         return j;
 }
 
@@ -309,6 +312,9 @@ void ctr_state_from_json(struct berth_ctr *c, const struct json *j)
         c->restart_count = (int)jint(j, "RestartCount");
         c->manual_stop = jbool(j, "ManualStop");
         c->has_started = jbool(j, "HasStarted");
+        const char *cg = json_str(json_get(j, "CgroupsPath"));
+        free(c->cgroups_path);
+        c->cgroups_path = cg && *cg ? xstrdup(cg) : NULL;
 }
 
 /* ---- rows ---- */

@@ -396,6 +396,7 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
         if (status == BERTH_STATUS_PAUSED)
                 return berth_error_set(err, EINVAL, "cannot exec in a paused container '%s'", id);
         struct exec_res x = {.sync_fd = -1, .console_fd = -1, .console_peer_fd = -1, .root_fd = -1};
+        bool ran = false; /* the process's execve succeeded */
         for (int i = 0; i < _OCI_NS_MAX; i++)
                 x.ns_fds[i] = -1;
         struct rt_state st = {0};
@@ -529,6 +530,7 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
                 r = berth_error_set(err, EIO, "%s", text);
                 goto out;
         }
+        ran = true;
         int master = -1;
         if (x.console_peer_fd >= 0) {
                 r = console_recv_master(x.console_peer_fd, &master, err);
@@ -566,6 +568,22 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
         if (ret_exit)
                 *ret_exit = exit_status;
 out:
+        if (r < 0 && !ran) {
+                /* a setup that failed because the container ended meanwhile says so */
+                enum berth_status now;
+                pid_t p2;
+                struct berth_error *e2 = NULL;
+                if (berth_container_status(rt, id, &now, &p2, &e2) == 0 &&
+                    (now == BERTH_STATUS_STOPPED || proc_exiting(p2))) {
+                        if (err) {
+                                berth_error_free(*err);
+                                *err = NULL;
+                        }
+                        r = berth_error_set(err, EINVAL, "cannot exec in a stopped container '%s'",
+                                            id);
+                }
+                berth_error_free(e2);
+        }
         exec_res_release(&x);
         state_release(&st);
         return r;

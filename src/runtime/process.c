@@ -365,6 +365,26 @@ uint64_t proc_start_time(pid_t pid)
         return 0;
 }
 
+bool proc_exiting(pid_t pid)
+{
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        _cleanup_free_ char *s = NULL;
+        if (read_file_at(AT_FDCWD, path, 4096, &s, NULL) < 0)
+                return true;
+        char *p = strrchr(s, ')');
+        if (!p || !p[1] || !p[2])
+                return true;
+        if (p[2] == 'Z' || p[2] == 'X')
+                return true;
+        /* fields after ")": state(3) ppid(4) pgrp(5) session(6) tty(7) tpgid(8) flags(9) */
+        int field = 2;
+        for (char *c = p + 1; *c; c++)
+                if (*c == ' ' && ++field == 9)
+                        return (strtoul(c + 1, NULL, 10) & 0x4 /* PF_EXITING */) != 0;
+        return false;
+}
+
 bool proc_alive(pid_t pid, uint64_t start_time)
 {
         if (pid <= 0)

@@ -167,5 +167,8 @@ int container_write_pid_file(const char *path, pid_t pid, struct berth_error **e
 /* small helpers (process.c) */
 uint64_t proc_start_time(pid_t pid);
 bool proc_alive(pid_t pid, uint64_t start_time);
+/* Gone, a zombie, or on its way out (PF_EXITING: a pid namespace's init waits
+ * there for its namespace to empty). */
+bool proc_exiting(pid_t pid);
 
 #endif

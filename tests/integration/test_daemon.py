@@ -69,9 +69,10 @@ class Daemon:
                      "--exec-root", self.run, "-H", "unix://" + self.sock, *extra_args]
         self.proc = None
 
-    def start(self, wait=True):
+    def start(self, wait=True, env=None):
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=self.log)
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=self.log,
+                                     env=None if env is None else {**os.environ, **env})
         if not wait:
             return self
         deadline = time.time() + 15
@@ -359,7 +360,12 @@ def test_bad_config_json_and_types(tmproot):
                       'invalid mirror: unsupported scheme "ftp" in "ftp://x"'),
                      ({"insecure-registries": ["http://x:5000"]},
                       "insecure registry http://x:5000 should not contain '://'"),
-                     ({"log-level": "loud"}, "unable to parse logging level: loud")):
+                     ({"log-level": "loud"}, "unable to parse logging level: loud"),
+                     ({"cgroup-parent": "/a/../b"},
+                      "cgroup-parent '/a/../b': '.' and '..' are not allowed"),
+                     ({"cgroup-parent": "berth.slice"},
+                      "cgroup-parent 'berth.slice': a systemd slice needs the systemd cgroup "
+                      "driver, which berthd does not have; give a path such as /berth")):
         sub = os.path.join(tmproot, uuid.uuid4().hex[:8])
         os.mkdir(sub)
         d, rc, log = start_expecting_failure(sub, cfg)
