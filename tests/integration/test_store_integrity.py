@@ -13,17 +13,20 @@ latest write, and that the file passes `PRAGMA integrity_check`.
 Every daemon, registry and temp dir made here is removed.
 """
 import hashlib
+import io
 import json
 import os
 import shutil
 import sqlite3
 import subprocess
+import tarfile
 import threading
 import time
 
 import pytest
 
-from test_daemon import Daemon, berth, tmproot  # noqa: F401
+from store_check import wait_settled
+from test_daemon import Daemon, UnixHTTPConnection, berth, tmproot  # noqa: F401
 from test_registry import build_image, http_push, registries, regwork  # noqa: F401
 
 
@@ -347,3 +350,34 @@ def test_a_failed_pull_leaves_no_blob_or_layer(store):
     assert os.listdir(os.path.join(data_root, "tmp")) == []
     assert sqlite_cli(s.db, "SELECT count(*) FROM layers") == "0"
     s.check("a failed pull")
+
+
+def test_rmi_during_save_keeps_what_save_is_sending(store):
+    """A save holds collection off while it streams; an rmi of the image it sends
+    must not delete the config blob under it.  (Found by test_store_torture.py:
+    rmi deleted the config blob itself, at once, so the archive ended in an error
+    message where the config should be, and the client was told it succeeded.)"""
+    s = store
+    s.ok("pull", s.ref)
+    config = json.loads(s.img.blobs[s.img.top_digest])["config"]["digest"]
+    c = UnixHTTPConnection(s.d.sock)
+    c.request("GET", "/images/get?names=" + s.ref)
+    r = c.getresponse()
+    assert r.status == 200
+    first = r.read(1024)  # berthd is now blocked writing the first layer
+    s.ok("rmi", s.ref)
+    assert s.ok("images", "-q") == ""
+    # The save is still sending, so collection waits and the config is still there.
+    assert os.path.exists(os.path.join(s.d.data, "blobs", "sha256", config.split(":")[1]))
+    rest = r.read()
+    c.close()
+    with tarfile.open(fileobj=io.BytesIO(first + rest)) as t:
+        names = t.getnames()
+        manifest = json.load(t.extractfile("manifest.json"))
+    assert manifest[0]["Config"] == config.split(":")[1] + ".json"
+    assert manifest[0]["Config"] in names
+    assert len(manifest[0]["Layers"]) == 3 and all(l in names for l in manifest[0]["Layers"])
+    # Once the save ended, everything the removed image had is collected.
+    assert wait_settled(s.d.data) == []
+    assert os.listdir(os.path.join(s.d.data, "blobs", "sha256")) == []
+    assert os.listdir(os.path.join(s.d.data, "layers")) == []
