@@ -12,6 +12,7 @@ latest write, and that the file passes `PRAGMA integrity_check`.
 
 Every daemon, registry and temp dir made here is removed.
 """
+import gzip
 import hashlib
 import io
 import json
@@ -25,8 +26,9 @@ import time
 
 import pytest
 
-from store_check import wait_settled
+from store_check import check_store, wait_settled
 from test_daemon import Daemon, UnixHTTPConnection, berth, tmproot  # noqa: F401
+from test_image_load import docker20_archive
 from test_registry import build_image, http_push, registries, regwork  # noqa: F401
 
 
@@ -381,3 +383,36 @@ def test_rmi_during_save_keeps_what_save_is_sending(store):
     assert wait_settled(s.d.data) == []
     assert os.listdir(os.path.join(s.d.data, "blobs", "sha256")) == []
     assert os.listdir(os.path.join(s.d.data, "layers")) == []
+
+
+def test_a_pull_fetches_the_blob_of_a_layer_unpacked_from_another(store, tmproot):
+    """docker save writes layers uncompressed: a load of such an archive unpacks a
+    layer from one blob, and a pull of an image with the same layer compressed must
+    still fetch its own blob, or save and push of the pulled image fail ("layer has
+    no stored blob").  Found by store_check's check of every image's layer blobs."""
+    s = store
+    man = json.loads(s.img.blobs[s.img.top_digest])
+    raws = []
+    for desc in man["layers"]:
+        blob = s.img.blobs[desc["digest"]]
+        if desc["mediaType"].endswith("+gzip"):
+            blob = gzip.decompress(blob)
+        elif desc["mediaType"].endswith("+zstd"):
+            blob = subprocess.run(["zstd", "-q", "-d", "-c"], input=blob, check=True,
+                                  capture_output=True).stdout
+        raws.append(blob)
+    archive = os.path.join(tmproot, "uncompressed.tar")
+    docker20_archive(archive, raws, ["local/uncompressed:1"], "same layers, another config")
+    s.ok("load", "-q", "-i", archive)
+    s.ok("pull", s.ref)
+    assert check_store(s.d.data) == []
+    saved = os.path.join(tmproot, "saved.tar")
+    s.ok("save", "-o", saved, s.ref)
+    with tarfile.open(saved) as t:
+        manifest = json.load(t.extractfile("manifest.json"))
+        assert [l.split("/")[0] for l in manifest[0]["Layers"]] == \
+            [d["digest"].split(":")[1] for d in man["layers"]]
+    # The pulled image survives the loaded one, and the other way round.
+    s.ok("rmi", "local/uncompressed:1")
+    assert check_store(s.d.data) == []
+    s.ok("save", "-o", saved, s.ref)
