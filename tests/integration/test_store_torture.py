@@ -13,8 +13,9 @@ restarts it and checks the store (store_check.check_store):
     same, and nothing unreferenced, no temp file, no partial layer, and every
     layer directory holds exactly what its tar holds;
   - no process of the killed daemon survives, nothing is mounted under the
-    test's roots, and the restarted daemon's log has no "is damaged" line
-    (a SIGKILL must never damage the store) and it did not refuse to start;
+    test's roots, the restarted daemon did not refuse to start, and the log
+    has no "is damaged" line (a SIGKILL must never damage the store), no
+    error line and no failed collection;
   - what a client was told succeeded survives: for every name whose last
     operation succeeded and overlapped no other operation on it, the name
     exists (pull, tag, load) or is gone (rmi, prune -a) after the restart.
@@ -27,10 +28,12 @@ frozen with SIGSTOP first, so where the kill lands is read from the frozen
 process -- the write lock in /proc/locks, temp files in the store, the
 requests outstanding -- and then SIGKILL ends it; that is what the per-round
 lines and the summary report.  Some rounds also kill the restarted daemon
-during start-up recovery, and some end with a quiet check instead: clients
-stop, and once berthd has settled (no restart, so start-up collection cannot
-hide anything) the store must be sound and hold nothing unreferenced -- the
-check that failed and cancelled pulls leave nothing behind.
+during start-up recovery, and some end with a quiet check: after the restart
+clients run a while and stop, one operation that fails mid-way (the lying
+pull, a cancelled pull or a truncated load) runs alone, and once berthd has
+settled (no restart, so start-up collection cannot hide anything) the store
+must be sound and hold nothing unreferenced -- the check that failed and
+cancelled pulls leave nothing behind.
 
 The mix includes a pull whose last layer's blob lies about its digest (a
 byte changed in the registry's storage), pulls whose client is killed
