@@ -147,12 +147,14 @@ int berth_image_save(struct berth_layers *l, char *const *names, archive_write_f
         struct berth_image **imgs = xcalloc(n, sizeof(*imgs));
         char ***blobs = xcalloc(n, sizeof(*blobs));
         int r = 0;
+        /* The blobs must stay from the moment they are found until they are sent: a
+         * collection between the two (an rmi of the image) would cut the archive short. */
+        berth_layers_pull_enter(l);
         for (size_t i = 0; r == 0 && i < n; i++) {
                 r = berth_image_find(e, names[i], &imgs[i], err);
                 if (r == 0)
                         r = berth_layers_blobs(l, imgs[i]->id, &blobs[i], err);
         }
-        berth_layers_pull_enter(l); /* the blobs must stay while they are sent */
         struct tar_out o = {write, userdata, 0};
         struct json *manifest = json_new_array();
         char **written = NULL;

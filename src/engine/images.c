@@ -337,7 +337,8 @@ static char *repo_of(const char *full)
         return image_ref_name(ref);
 }
 
-/* Delete the record (names cascade) and the config blob; inside a transaction. */
+/* Delete the record (names cascade; the config blob is left to collection); inside a
+ * transaction. */
 static int delete_image(struct berth_engine *e, const struct berth_image *img, struct json *actions,
                         struct berth_error **err)
 {
@@ -525,14 +526,10 @@ int berth_image_remove(struct berth_engine *e, const char *name, bool force,
                 const char *attrs[] = {"name", img->id, NULL};
                 berth_events_publish(e->events, "image", what, img->id, attrs);
         }
-        /* After the commit: a crash in between leaves an unreferenced blob, never a dangling
-         * record. */
-        if (deleted && img) {
-                _cleanup_error_ struct berth_error *e2 = NULL;
-                if (blob_store_delete(e->store, img->id, &e2) < 0)
-                        log_warn("rmi %s: %s", img->id, berth_error_msg(e2));
-        }
-        /* Layers and blobs only this image used go too (now, or after running pulls). */
+        /* The config blob, and layers and blobs only this image used, go through collection
+         * (now, or after the running pulls, loads and saves): deleted here at once, a save
+         * streaming the image lost it mid-archive, and a pull or load recording the same
+         * image just after this commit was left without its config. */
         if (deleted && e->layers)
                 berth_layers_collect(e->layers);
         *ret_actions = actions;

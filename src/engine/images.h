@@ -17,8 +17,9 @@
  * it unless forced.
  *
  * Records only: freeing layers and blobs no image references any more is the
- * store's garbage collection, not done here (except the image's own config
- * blob, which nothing else can reference).
+ * store's garbage collection (layers.h), not done here -- the image's own
+ * config blob included, which a running save may be sending and a running
+ * pull or load may be about to record again.
  *
  * Never: store a name that is not normalised, leave a name pointing at a
  * deleted image (foreign keys cascade), change records outside a transaction.

@@ -47,7 +47,7 @@ struct layer_job {
         char chain_id[72];
         char parent_chain[72];
         char short_id[13];
-        bool present; /* already unpacked here */
+        bool present; /* already unpacked here, and its blob stored */
         int64_t size; /* unpacked bytes */
         int64_t received;
         int64_t last_emit_ns;
@@ -396,7 +396,11 @@ static int pull_one(struct pull *p, const struct image_ref *ref,
                 const char *hex = strchr(j->desc->digest, ':');
                 snprintf(j->short_id, sizeof(j->short_id), "%.12s",
                          hex ? hex + 1 : j->desc->digest);
-                j->present = layer_exists(conf->data_root, j->chain_id);
+                /* The blob too: save and push send it.  A layer unpacked from another
+                 * blob (a load of uncompressed layers) gets this one fetched; the ingest
+                 * then stores it without unpacking again. */
+                j->present = layer_exists(conf->data_root, j->chain_id) &&
+                             blob_store_exists(e->store, j->desc->digest);
                 /* An image stored whole shows no layers at all, as dockerd. */
                 image_known = image_known && j->present;
         }

@@ -12,18 +12,23 @@ latest write, and that the file passes `PRAGMA integrity_check`.
 
 Every daemon, registry and temp dir made here is removed.
 """
+import gzip
 import hashlib
+import io
 import json
 import os
 import shutil
 import sqlite3
 import subprocess
+import tarfile
 import threading
 import time
 
 import pytest
 
-from test_daemon import Daemon, berth, tmproot  # noqa: F401
+from store_check import check_store, wait_settled
+from test_daemon import Daemon, UnixHTTPConnection, berth, tmproot  # noqa: F401
+from test_image_load import docker20_archive
 from test_registry import build_image, http_push, registries, regwork  # noqa: F401
 
 
@@ -347,3 +352,67 @@ def test_a_failed_pull_leaves_no_blob_or_layer(store):
     assert os.listdir(os.path.join(data_root, "tmp")) == []
     assert sqlite_cli(s.db, "SELECT count(*) FROM layers") == "0"
     s.check("a failed pull")
+
+
+def test_rmi_during_save_keeps_what_save_is_sending(store):
+    """A save holds collection off while it streams; an rmi of the image it sends
+    must not delete the config blob under it.  (Found by test_store_torture.py:
+    rmi deleted the config blob itself, at once, so the archive ended in an error
+    message where the config should be, and the client was told it succeeded.)"""
+    s = store
+    s.ok("pull", s.ref)
+    config = json.loads(s.img.blobs[s.img.top_digest])["config"]["digest"]
+    c = UnixHTTPConnection(s.d.sock)
+    c.request("GET", "/images/get?names=" + s.ref)
+    r = c.getresponse()
+    assert r.status == 200
+    first = r.read(1024)  # berthd is now blocked writing the first layer
+    s.ok("rmi", s.ref)
+    assert s.ok("images", "-q") == ""
+    # The save is still sending, so collection waits and the config is still there.
+    assert os.path.exists(os.path.join(s.d.data, "blobs", "sha256", config.split(":")[1]))
+    rest = r.read()
+    c.close()
+    with tarfile.open(fileobj=io.BytesIO(first + rest)) as t:
+        names = t.getnames()
+        manifest = json.load(t.extractfile("manifest.json"))
+    assert manifest[0]["Config"] == config.split(":")[1] + ".json"
+    assert manifest[0]["Config"] in names
+    assert len(manifest[0]["Layers"]) == 3 and all(l in names for l in manifest[0]["Layers"])
+    # Once the save ended, everything the removed image had is collected.
+    assert wait_settled(s.d.data) == []
+    assert os.listdir(os.path.join(s.d.data, "blobs", "sha256")) == []
+    assert os.listdir(os.path.join(s.d.data, "layers")) == []
+
+
+def test_a_pull_fetches_the_blob_of_a_layer_unpacked_from_another(store, tmproot):
+    """docker save writes layers uncompressed: a load of such an archive unpacks a
+    layer from one blob, and a pull of an image with the same layer compressed must
+    still fetch its own blob, or save and push of the pulled image fail ("layer has
+    no stored blob").  Found by store_check's check of every image's layer blobs."""
+    s = store
+    man = json.loads(s.img.blobs[s.img.top_digest])
+    raws = []
+    for desc in man["layers"]:
+        blob = s.img.blobs[desc["digest"]]
+        if desc["mediaType"].endswith("+gzip"):
+            blob = gzip.decompress(blob)
+        elif desc["mediaType"].endswith("+zstd"):
+            blob = subprocess.run(["zstd", "-q", "-d", "-c"], input=blob, check=True,
+                                  capture_output=True).stdout
+        raws.append(blob)
+    archive = os.path.join(tmproot, "uncompressed.tar")
+    docker20_archive(archive, raws, ["local/uncompressed:1"], "same layers, another config")
+    s.ok("load", "-q", "-i", archive)
+    s.ok("pull", s.ref)
+    assert check_store(s.d.data) == []
+    saved = os.path.join(tmproot, "saved.tar")
+    s.ok("save", "-o", saved, s.ref)
+    with tarfile.open(saved) as t:
+        manifest = json.load(t.extractfile("manifest.json"))
+        assert [l.split("/")[0] for l in manifest[0]["Layers"]] == \
+            [d["digest"].split(":")[1] for d in man["layers"]]
+    # The pulled image survives the loaded one, and the other way round.
+    s.ok("rmi", "local/uncompressed:1")
+    assert check_store(s.d.data) == []
+    s.ok("save", "-o", saved, s.ref)
