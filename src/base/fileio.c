@@ -157,8 +157,16 @@ int open_in_root(int rootfd, const char *path, int flags, mode_t mode)
                 .mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
                 .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
         };
-        int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-        return fd < 0 ? -errno : fd;
+        /* EAGAIN: a rename or mount somewhere raced a ".." step (the kernel cannot
+         * vouch for the walk then); in a live tree, such as a running container's,
+         * that happens, so the walk is retried a few times. */
+        for (int tries = 0;; tries++) {
+                int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+                if (fd >= 0)
+                        return fd;
+                if (errno != EAGAIN || tries >= 16)
+                        return -errno;
+        }
 }
 
 bool have_openat2(void)

@@ -39,7 +39,8 @@ int mkdir_p(const char *path, mode_t mode);
 /* rm -rf of a directory tree (does not cross mount points). */
 int rm_rf(const char *path);
 
-/* openat2 with RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS; flags get O_CLOEXEC added. */
+/* openat2 with RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS; flags get O_CLOEXEC added.
+ * A walk the kernel refuses with EAGAIN (a concurrent rename) is retried. */
 int open_in_root(int rootfd, const char *path, int flags, mode_t mode);
 /* True when the kernel has openat2 (5.6+); probed once. */
 bool have_openat2(void);
