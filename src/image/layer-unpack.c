@@ -145,6 +145,9 @@ static int mkdir_parents(struct layer_unpack *u, const char *dir)
                 if (fd == -ENOENT) {
                         const char *comp = strrchr(p, '/') ? strrchr(p, '/') + 1 : p;
                         int pfd = prev >= 0 ? prev : u->root_fd;
+                        /* plain mode: no directory made in /sys/fs/cgroup and the like */
+                        if (u->plain && fd_on_kernel_fs(pfd))
+                                return -EPERM;
                         if (mkdirat(pfd, comp, 0755) < 0 && errno != EEXIST)
                                 return -errno;
                         fd = open_in_root(u->root_fd, p, O_PATH | O_DIRECTORY, 0);
@@ -193,6 +196,7 @@ static int lookup_dir(struct layer_unpack *u, const char *dir, int *ret_fd)
         c->fd = fd;
         c->used = ++u->cache_clock;
         c->mode_known = false;
+        c->kfs = u->plain && fd_on_kernel_fs(fd);
         u->cache_last = victim;
         *ret_fd = fd;
         return 0;
@@ -683,6 +687,14 @@ static int plain_entry(struct layer_unpack *u, const struct tar_entry *e, const 
         r = open_parent(u, e->path, dir, &pfd, err);
         if (r < 0)
                 return r;
+        /* a running container's /proc, /sys, …: the kernel's knobs, never written */
+        if (*dir ? u->cache[u->cache_last].kfs : u->root_kfs) {
+                _cleanup_free_ char *shown = dest_join(u, rel);
+                return berth_error_set(err, EPERM,
+                                       "cannot extract \"%s\": not a file of the container but "
+                                       "part of a kernel filesystem",
+                                       shown);
+        }
         struct stat st;
         if (u->no_overwrite_dir_nondir && fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
             S_ISDIR(st.st_mode) != (e->type == TAR_DIR)) {

@@ -35,6 +35,7 @@ struct layer_unpack_dirfd {
         int fd;     /* O_PATH, opened with RESOLVE_IN_ROOT */
         uint64_t used;
         bool mode_known, setgid; /* fstat'ed once setgid_dirs is set */
+        bool kfs;                /* plain mode: on a kernel filesystem (proc, sysfs, …) */
 };
 
 #define LAYER_UNPACK_DIRFDS 8
@@ -88,6 +89,7 @@ struct layer_unpack {
         bool clamp_dotdot;     /* ".." stops at the root (dest_name "/"), as Go's Join */
         bool no_overwrite_dir_nondir;
         bool keep_owner; /* never chown: new inodes stay ours (docker's NoLchown) */
+        bool root_kfs;   /* root_fd is on a kernel filesystem */
 };
 
 extern const struct tar_ops layer_unpack_ops;

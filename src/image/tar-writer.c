@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/fileio.h"
 #include "image/tar-writer.h"
 
 #define OUT_SIZE (256 * 1024)
@@ -345,8 +346,10 @@ static int write_file_data(struct tarw *w, int pathfd, const char *name, uint64_
         return pad(w, size);
 }
 
-/* One entry: fd is O_PATH on it, st its fstat.  *ret_descend: a directory. */
-static int write_entry(struct tarw *w, int fd, const struct stat *st, const char *name,
+/* One entry: fd is O_PATH on it, st its fstat, kfs whether it is on a kernel
+ * filesystem (then a directory is archived empty and a file without its
+ * contents: they are knobs, not data).  *ret_descend: a directory to list. */
+static int write_entry(struct tarw *w, int fd, const struct stat *st, const char *name, bool kfs,
                        bool *ret_descend, struct berth_error **err)
 {
         *ret_descend = false;
@@ -366,7 +369,7 @@ static int write_entry(struct tarw *w, int fd, const struct stat *st, const char
                 if (!n || name[n - 1] != '/')
                         h.name = dirname = xasprintf("%s/", name);
                 h.type = '5';
-                *ret_descend = true;
+                *ret_descend = !kfs;
                 return write_header(w, &h);
         }
         case S_IFLNK: {
@@ -410,7 +413,7 @@ static int write_entry(struct tarw *w, int fd, const struct stat *st, const char
                 h.cap_len = (size_t)cl;
         }
         h.type = '0';
-        h.size = (uint64_t)st->st_size;
+        h.size = kfs ? 0 : (uint64_t)st->st_size;
         int r = write_header(w, &h);
         if (r < 0)
                 return r;
@@ -420,7 +423,9 @@ static int write_entry(struct tarw *w, int fd, const struct stat *st, const char
 /* ---- the walk ---- */
 
 struct frame {
-        int fd; /* O_PATH, the directory */
+        int fd;    /* O_PATH, the directory */
+        dev_t dev; /* its filesystem, and whether that is a kernel one */
+        bool kfs;
         char **names;
         size_t n, i;
         size_t plen; /* length of this directory's entry name prefix in path */
@@ -487,16 +492,25 @@ int tarw_add(struct tarw *w, int dirfd, const char *name, const char *as, struct
                                        : openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
         if (top < 0)
                 return berth_error_sys(err, errno, "open '%s'", self ? as : name);
+        return tarw_add_fd(w, top, as, err);
+}
+
+int tarw_add_fd(struct tarw *w, int fd, const char *as, struct berth_error **err)
+{
+        _cleanup_close_ int top = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (top < 0)
+                return berth_error_sys(err, errno, "open '%s'", as);
         struct stat st;
         if (fstat(top, &st) < 0)
-                return berth_error_sys(err, errno, "stat '%s'", self ? as : name);
+                return berth_error_sys(err, errno, "stat '%s'", as);
         /* the prefix of the children's names */
         _cleanup_buf_ struct berth_buf path = BERTH_BUF_INIT;
-        bool descend = S_ISDIR(st.st_mode);
+        bool kfs = fd_on_kernel_fs(top);
+        bool descend = S_ISDIR(st.st_mode) && !kfs;
         int r = 0;
         if (*as) {
                 bool root = strcmp(as, "/") == 0;
-                r = write_entry(w, top, &st, root ? "/" : as, &descend, err);
+                r = write_entry(w, top, &st, root ? "/" : as, kfs, &descend, err);
                 buf_puts(&path, root ? "" : as);
                 if (path.len && path.data[path.len - 1] == '/')
                         path.data[--path.len] = '\0';
@@ -506,7 +520,8 @@ int tarw_add(struct tarw *w, int dirfd, const char *name, const char *as, struct
         struct frame *stack = NULL;
         size_t depth = 0, cap = 0;
         stack = xrealloc(stack, (cap = 16) * sizeof(*stack));
-        stack[0] = (struct frame){.fd = TAKE_FD(top), .plen = path.len};
+        stack[0] =
+            (struct frame){.fd = TAKE_FD(top), .dev = st.st_dev, .kfs = kfs, .plen = path.len};
         depth = 1;
         r = list_dir(stack[0].fd, as, &stack[0].names, &stack[0].n, err);
         while (r == 0 && depth) {
@@ -533,8 +548,10 @@ int tarw_add(struct tarw *w, int dirfd, const char *name, const char *as, struct
                         close(cfd);
                         break;
                 }
+                /* a mount point: what filesystem is below it */
+                bool ckfs = st.st_dev == f->dev ? f->kfs : fd_on_kernel_fs(cfd);
                 bool sub = false;
-                r = write_entry(w, cfd, &st, path.data, &sub, err);
+                r = write_entry(w, cfd, &st, path.data, ckfs, &sub, err);
                 if (r < 0 || !sub) {
                         close(cfd);
                         continue;
@@ -542,7 +559,7 @@ int tarw_add(struct tarw *w, int dirfd, const char *name, const char *as, struct
                 if (depth == cap)
                         stack = xrealloc(stack, (cap *= 2) * sizeof(*stack));
                 struct frame *nf = &stack[depth++];
-                *nf = (struct frame){.fd = cfd, .plen = path.len};
+                *nf = (struct frame){.fd = cfd, .dev = st.st_dev, .kfs = ckfs, .plen = path.len};
                 r = list_dir(cfd, path.data, &nf->names, &nf->n, err);
         }
         while (depth)

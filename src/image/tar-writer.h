@@ -22,7 +22,11 @@
  * numbers (no user or group names); a regular file with more links than one
  * is archived once and then as hard links to that first name; sockets are
  * skipped; security.capability travels as a PAX SCHILY.xattr record.  Names
- * longer than the ustar fields go into PAX records.
+ * longer than the ustar fields go into PAX records.  Kernel filesystems met on
+ * the way (a running container's /proc, /sys, …: base/fileio.h's
+ * fd_on_kernel_fs) are archived as their mount points only, empty, and a file
+ * on one without its contents: nothing of the kernel's is read, and a walk
+ * through /proc cannot block on a file such as /proc/kmsg.
  *
  * Never: follow a symlink, open a non-regular file for reading, or read a name
  * from the tree as a path outside the walk.
@@ -56,6 +60,8 @@ static inline void tarw_freep(struct tarw **w)
  * as/<relative path>.
  */
 int tarw_add(struct tarw *w, int dirfd, const char *name, const char *as, struct berth_error **err);
+/* The same for what fd (O_PATH, borrowed) is: what was stat'ed is what is archived. */
+int tarw_add_fd(struct tarw *w, int fd, const char *as, struct berth_error **err);
 /* The two zero blocks that end an archive, then a flush. */
 int tarw_finish(struct tarw *w, struct berth_error **err);
 /* Bytes written so far (headers included). */

@@ -13,6 +13,7 @@
  */
 #include <string.h>
 
+#include "base/fileio.h"
 #include "image/decompress.h"
 #include "image/layer-unpack.h"
 #include "image/tar.h"
@@ -108,6 +109,7 @@ int untar_begin(int root_fd, const struct untar_opts *o, struct untar **ret,
         u->lu.clamp_dotdot = strcmp(u->dest_name, "/") == 0;
         u->lu.no_overwrite_dir_nondir = o->no_overwrite_dir_nondir;
         u->lu.keep_owner = o->keep_owner;
+        u->lu.root_kfs = fd_on_kernel_fs(root_fd);
         struct tar_limits tl = {
             .max_path = UNTAR_MAX_PATH,
             .max_entries = UINT64_MAX,
