@@ -720,3 +720,320 @@ def test_changes_as_dockerd(env):
     env.ok("rm", name)
     status, _, body = api(env, "GET", "/containers/nosuchctr/changes")
     assert (status, json.loads(body)) == (404, {"message": "No such container: nosuchctr"})
+
+
+# ---- berth cp, export and diff beside docker's CLI -------------------------------------------
+#
+# Every case runs with docker's CLI (28) and with berth, against a private dockerd 20.10 and
+# against berthd (test_cli_containers.py's daemon fixtures), from the same local workspace
+# and a container made the same way: what each prints, its exit status, and what the copy
+# left in the container and on the local disk must be the same.
+
+
+@pytest.fixture(scope="module", params=["dockerd", "berthd"])
+def daemon(request):
+    from test_cli_containers import _berthd, _dockerd
+    yield from (_dockerd() if request.param == "dockerd" else _berthd())
+
+
+CTR_SETUP = ("mkdir -p /src/d/sub /dst/exist_dir && echo a > /src/d/a && echo b > /src/d/sub/b "
+             "&& echo s > /src/f && ln -s d /src/dl && ln -s f /src/fl && ln -s /src/d /src/adl "
+             "&& echo e > /dst/exist_file && ln -s /dst/exist_dir /dst/dirlink "
+             "&& ln -s exist_file /dst/filelink && touch -d @1600000000 /src/f /src/d/a "
+             "/src/d/sub/b /dst/exist_file && touch -h -d @1600000000 /src/dl /src/fl /src/adl "
+             "/dst/dirlink /dst/filelink && chown 1234:5678 /src/f /src/d/a")
+
+
+def make_workspace(w):
+    shutil.rmtree(w, ignore_errors=True)
+    os.makedirs(os.path.join(w, "dir", "sub"))
+    os.makedirs(os.path.join(w, "exist_dir"))
+    for rel, text, mode in (("file", "f\n", 0o640), ("dir/a", "a\n", 0o644),
+                            ("dir/sub/b", "b\n", 0o600), ("exist_file", "e\n", 0o644)):
+        p = os.path.join(w, rel)
+        with open(p, "w") as f:
+            f.write(text)
+        os.chmod(p, mode)
+        os.utime(p, (1600000000, 1600000000))
+    os.chown(os.path.join(w, "file"), 1234, 5678)
+    os.symlink("dir", os.path.join(w, "dirlink"))
+    os.symlink("file", os.path.join(w, "filelink"))
+    os.symlink("nowhere", os.path.join(w, "dangling"))
+    with tarfile.open(os.path.join(w, "in.tar"), "w") as t:
+        ti = tarfile.TarInfo("from-stdin")
+        ti.size = 3
+        ti.mtime = 1600000000
+        t.addfile(ti, io.BytesIO(b"in\n"))
+    for n in ("dirlink", "filelink", "dangling", "in.tar"):
+        os.utime(os.path.join(w, n), (1600000000, 1600000000), follow_symlinks=False)
+
+
+def snapshot_local(w):
+    out = []
+    for base, dirs, files in os.walk(w):
+        dirs.sort()
+        for n in sorted(dirs + files):
+            p = os.path.join(base, n)
+            st = os.lstat(p)
+            data = None
+            if stat.S_ISREG(st.st_mode):
+                with open(p, "rb") as f:
+                    data = f.read()
+            out.append((os.path.relpath(p, w), oct(st.st_mode), st.st_uid, st.st_gid,
+                        int(st.st_mtime) if not stat.S_ISDIR(st.st_mode) else None, data,
+                        os.readlink(p) if stat.S_ISLNK(st.st_mode) else None))
+    return out
+
+
+def snapshot_ctr(d, ctr, path="/dst"):
+    p = subprocess.run(["docker", "cp", ctr + ":" + path, "-"], env=d.env, capture_output=True)
+    assert p.returncode == 0, p.stderr
+    out = []
+    with tarfile.open(fileobj=io.BytesIO(p.stdout)) as t:
+        for m in t.getmembers():
+            data = t.extractfile(m).read() if m.isfile() else None
+            out.append((m.name, m.type, m.mode & 0o7777, m.uid, m.gid,
+                        m.mtime if not m.isdir() else None, data, m.linkname))
+    return out
+
+
+def clean_stderr(text):
+    # docker's CLI logs its own tar writer's broken pipe when it gave up first; noise
+    return "".join(l for l in text.splitlines(True) if not l.startswith('time="'))
+
+
+def as_berth_text(text):
+    """docker's words about itself as berth says them (cp's usage has a second line)."""
+    from test_cli_containers import as_berth
+    text = re.sub(r"(?m)^  docker (.*), docker ", r"  berth \1, berth ", as_berth(text))
+    return text.replace("\tdocker cp ", "\tberth cp ")
+
+
+CP_TO = [
+    ["{W}/file", "{C}:/dst/"],
+    ["{W}/file", "{C}:/dst/newname"],
+    ["{W}/file", "{C}:/dst/exist_file"],
+    ["{W}/dir", "{C}:/dst/"],
+    ["{W}/dir", "{C}:/dst/newdir"],
+    ["{W}/dir/.", "{C}:/dst/exist_dir"],
+    ["{W}/dir/", "{C}:/dst/exist_dir/"],
+    ["{W}/dir", "{C}:/dst/exist_file"],
+    ["{W}/file", "{C}:/dst/nodir/"],
+    ["{W}/file", "{C}:/nonexist/x"],
+    ["{W}/dirlink", "{C}:/dst/"],
+    ["-L", "{W}/dirlink", "{C}:/dst/"],
+    ["{W}/dirlink/", "{C}:/dst/renamed"],
+    ["-L", "{W}/filelink", "{C}:/dst/"],
+    ["{W}/dangling", "{C}:/dst/"],
+    ["{W}/file", "{C}:/dst/dirlink"],
+    ["{W}/file", "{C}:/dst/filelink"],
+    ["{W}/nonexist", "{C}:/dst"],
+    ["{W}/file", "nosuchctr:/dst"],
+    ["-", "{C}:/dst/exist_file"],
+    ["-", "{C}:/dst"],
+    ["-a", "{W}/file", "{C}:/dst/"],
+    ["-q", "{W}/dir", "{C}:dst"],
+]
+
+CP_FROM = [
+    ["{C}:/src/f", "{W}/"],
+    ["{C}:/src/f", "{W}/newname"],
+    ["{C}:/src/f", "{W}/exist_file"],
+    ["{C}:/src/d", "{W}/"],
+    ["{C}:/src/d", "{W}/newdir"],
+    ["{C}:/src/d/.", "{W}/exist_dir"],
+    ["{C}:/src/d/", "{W}/exist_dir/"],
+    ["{C}:/src/d", "{W}/exist_file"],
+    ["{C}:/src/f", "{W}/nodir/"],
+    ["{C}:/src/dl", "{W}/"],
+    ["-L", "{C}:/src/dl", "{W}/"],
+    ["-L", "{C}:/src/fl", "{W}/renamed"],
+    ["-L", "{C}:/src/adl/", "{W}/"],
+    ["{C}:/src/f", "{W}/filelink"],
+    ["{C}:/src/d", "{W}/dirlink"],
+    ["{C}:/nonexist", "{W}/"],
+    ["{C}:/src/f", "/nonexist/x"],
+    ["{C}:/src/f", "{W}/file/"],
+    ["{C}:/src/f", "/dev/null"],
+    ["{C}:src/f", "{W}/relative"],
+    ["nosuchctr:/src", "{W}/"],
+]
+
+CP_USAGE = [[], ["a"], ["", "x"], ["x", ""], ["c1:/a", "c2:/b"], ["a", "b"], [":/a", "b"],
+            ["--bogus", "a", "b"], ["a", "b", "c"]]
+
+
+def run_cases(d, tool, cases, w, ctr, input_file=None):
+    results = []
+    for i, args in enumerate(cases):
+        wi = "%s/%d" % (w, i)
+        make_workspace(wi)
+        argv = [a.replace("{W}", wi).replace("{C}", ctr) for a in args]
+        stdin = None
+        if "-" in argv and argv.index("-") < len(argv) - 1:
+            with open(os.path.join(wi, "in.tar"), "rb") as f:
+                stdin = f.read()
+        p = subprocess.run([tool if tool == "docker" else BERTH_BIN(), "cp", *argv],
+                           env=d.env, input=stdin, capture_output=True, timeout=60)
+        err = clean_stderr(p.stderr.decode()).replace(wi, "{W}")
+        results.append((args, p.returncode, p.stdout, err, snapshot_local(wi)))
+    return results
+
+
+def BERTH_BIN():
+    from test_cli_containers import BERTH
+    return BERTH
+
+
+def fresh_container(d, name, *extra):
+    subprocess.run(["docker", "rm", "-f", name], env=d.env, capture_output=True)
+    p = subprocess.run(["docker", "run", "-d", "--name", name, "--network", "none", *extra,
+                        "busybox", "sleep", "1000"], env=d.env, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    p = subprocess.run(["docker", "exec", "-u", "0", name, "sh", "-c", CTR_SETUP], env=d.env,
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+
+
+@pytest.mark.parametrize("direction", ["to", "from"])
+def test_cp_as_dockers(daemon, direction, tmp_path):
+    cases = CP_TO if direction == "to" else CP_FROM
+    w = str(tmp_path / "ws")
+    got = {}
+    for tool in ("docker", "berth"):
+        name = "cp" + uuid.uuid4().hex[:6]
+        results = []
+        for i, args in enumerate(cases):
+            # a container per case: what one case copies in must not meet the next
+            fresh_container(daemon, name, *(["-u", "nobody"] if "-a" in args else []))
+            r = run_cases(daemon, tool, [args], w + "/" + str(i), name)[0]
+            ctr_side = snapshot_ctr(daemon, name, "/dst") if direction == "to" else None
+            out = r[2].replace(name.encode(), b"{C}") if direction == "from" else r[2]
+            results.append((r[0], r[1], out, r[3].replace(name, "{C}"), r[4], ctr_side))
+        subprocess.run(["docker", "rm", "-f", name], env=daemon.env, capture_output=True)
+        got[tool] = results
+    for dk, bt in zip(got["docker"], got["berth"]):
+        assert bt == dk, "berth cp %s" % " ".join(dk[0])
+
+
+def test_cp_usage_errors_as_dockers(daemon):
+    for args in CP_USAGE:
+        dk = subprocess.run(["docker", "cp", *args], env=daemon.env, capture_output=True,
+                            text=True)
+        bt = subprocess.run([BERTH_BIN(), "cp", *args], env=daemon.env, capture_output=True,
+                            text=True)
+        assert (bt.returncode, bt.stdout, bt.stderr) == \
+            (dk.returncode, dk.stdout, as_berth_text(dk.stderr)), args
+    for args in (["cp", "--help"], ["container", "cp", "--help"], ["export", "--help"],
+                 ["diff", "--help"]):
+        dk = subprocess.run(["docker", *args], env=daemon.env, capture_output=True, text=True)
+        bt = subprocess.run([BERTH_BIN(), *args], env=daemon.env, capture_output=True,
+                            text=True)
+        # berth's help does not wrap flag usages at 80 columns (no command's does yet)
+        assert (bt.returncode, bt.stdout) == (dk.returncode,
+                                              unwrap_flags(as_berth_text(dk.stdout))), args
+
+
+def unwrap_flags(text):
+    """pflag's FlagUsagesWrapped lines joined again."""
+    out, in_options = [], False
+    for line in text.splitlines():
+        if line == "Options:":
+            in_options = True
+        elif in_options and line.startswith("    ") and not line.strip().startswith("-"):
+            out[-1] += " " + line.strip()
+            continue
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def pty_run(argv, env):
+    import pty
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvpe(argv[0], argv, env)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, st = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(st), out.decode()
+
+
+def test_cp_on_a_terminal_says_what_it_copied(daemon, tmp_path):
+    """On a terminal (and only there) docker 28 prints the archive's size on stderr, also
+    before the error of a copy that failed."""
+    name = "cpt" + uuid.uuid4().hex[:6]
+    fresh_container(daemon, name)
+    w = str(tmp_path / "w")
+    try:
+        for args in (["{W}/file", "{C}:/dst/"], ["{W}/dir", "{C}:/dst/"],
+                     ["{W}/file", "{C}:/nonexist/x"], ["{C}:/src/d", "{W}/out"],
+                     ["{C}:/src/d", "{W}/exist_file"], ["-", "{C}:/dst"], ["-q", "{W}/file",
+                                                                           "{C}:/dst/q"]):
+            seen = []
+            for tool in ("docker", BERTH_BIN()):
+                make_workspace(w)
+                argv = [a.replace("{W}", w).replace("{C}", name) for a in args]
+                if "-" in argv:
+                    argv = ["sh", "-c", "exec \"$0\" cp \"$@\" < %s/in.tar" % w, tool, *argv]
+                else:
+                    argv = [tool, "cp", *argv]
+                seen.append(pty_run(argv, daemon.env))
+            assert seen[1] == seen[0], args
+            assert ("Successfully copied" in seen[0][1]) == ("-q" not in args), seen[0]
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], env=daemon.env, capture_output=True)
+
+
+def test_export_and_diff_as_dockers(daemon, tmp_path):
+    name = "ex" + uuid.uuid4().hex[:6]
+    p = subprocess.run(["docker", "run", "--name", name, "--network", "none", "busybox", "sh",
+                        "-c", "echo x > /tmp/new; rm /bin/ls; mkdir /etc/d; rm -rf /root; "
+                        "mkdir /root; touch /root/n; echo y >> /etc/passwd"],
+                       env=daemon.env, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    out = str(tmp_path)
+    try:
+        results = {}
+        for tool in ("docker", BERTH_BIN()):
+            r = []
+            for args in (["export", "-o", out + "/x.tar", name], ["export", name],
+                         ["container", "export", "--output=" + out + "/y.tar", name],
+                         ["export", "-o", "/nonexist/x", name], ["export", "-o", out, name],
+                         ["export", "-o", "/dev/null", name], ["export", "nosuchctr"],
+                         ["export", ""], ["export"], ["export", name, "x"]):
+                p = subprocess.run([tool, *args], env=daemon.env, capture_output=True)
+                files = {}
+                for f in ("x.tar", "y.tar"):
+                    if os.path.exists(os.path.join(out, f)):
+                        st = os.stat(os.path.join(out, f))
+                        with open(os.path.join(out, f), "rb") as fh:
+                            files[f] = (oct(st.st_mode), fh.read())
+                        os.unlink(os.path.join(out, f))
+                stderr = p.stderr.decode()
+                r.append((args, p.returncode, p.stdout, stderr if tool != "docker"
+                          else as_berth_text(stderr), files, sorted(os.listdir(out))))
+            for args in (["diff", name], ["container", "diff", name], ["diff", "nosuchctr"],
+                         ["diff", ""], ["diff"]):
+                p = subprocess.run([tool, *args], env=daemon.env, capture_output=True,
+                                   text=True)
+                # the order of dockerd's naive diff is that of Go's maps: compare sorted
+                r.append((args, p.returncode, sorted(p.stdout.splitlines()),
+                          p.stderr if tool != "docker" else as_berth_text(p.stderr)))
+            results[tool] = r
+        for dk, bt in zip(results["docker"], results[BERTH_BIN()]):
+            assert bt == dk, dk[0]
+        assert results["docker"][0][4]["x.tar"][0] == "0o100600"  # CopyToFile's temp file
+        assert ["A", "/tmp/new"] in [l.split(" ") for l in results["docker"][10][2]]
+        # export to a terminal: refused
+        seen = [pty_run([t, "export", name], daemon.env) for t in ("docker", BERTH_BIN())]
+        assert seen[1] == seen[0] and seen[0][0] == 1
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], env=daemon.env, capture_output=True)
