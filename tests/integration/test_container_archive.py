@@ -624,6 +624,18 @@ def test_swap_race_reading(env, victim):
                 if m.isfile():
                     got.add(member_data(body, m.name).decode())
     assert {"CONTAINER-DECOY\n", "REAL-DIR\n"} <= got, got  # both states were met
+    # the same through both CLIs: `cp CONTAINER:/race/s/secret -` (a tar on stdout)
+    from test_cli_containers import BERTH
+    for tool in ("docker", BERTH):
+        got = set()
+        deadline = time.monotonic() + 30
+        while "CONTAINER-DECOY\n" not in got and time.monotonic() < deadline:
+            p = subprocess.run([tool, "cp", name + ":/race/s/secret", "-"], env=env.env(),
+                               capture_output=True, timeout=60)
+            assert secret.encode() not in p.stdout
+            if p.returncode == 0:
+                got.add(member_data(p.stdout, "secret").decode())
+        assert "CONTAINER-DECOY\n" in got, (tool, got)
     env.ok("rm", "-f", name)
 
 
@@ -653,6 +665,24 @@ def test_swap_race_writing(env, victim):
             into_decoy = get(env, name, "%s/pwned-%d" % (v, n - 1))[0] == 200
     assert into_decoy, "no PUT met the link: the race did not run"
     assert sorted(os.listdir(v)) == ["secret"]
+    # the same through both CLIs: `cp FILE CONTAINER:/race/s`
+    from test_cli_containers import BERTH
+    src = tempfile.mkdtemp(prefix="berth-cp-src-", dir="/tmp")
+    try:
+        for tool in ("docker", BERTH):
+            name_in = "cli-" + os.path.basename(tool)
+            with open(os.path.join(src, name_in), "w") as f:
+                f.write("x")
+            met = False
+            deadline = time.monotonic() + 30
+            while not met and time.monotonic() < deadline:
+                subprocess.run([tool, "cp", os.path.join(src, name_in), name + ":/race/s"],
+                               env=env.env(), capture_output=True, timeout=60)
+                assert sorted(os.listdir(v)) == ["secret"]
+                met = get(env, name, "%s/%s" % (v, name_in))[0] == 200
+            assert met, tool
+    finally:
+        shutil.rmtree(src, ignore_errors=True)
     env.ok("rm", "-f", name)
 
 
@@ -1037,3 +1067,39 @@ def test_export_and_diff_as_dockers(daemon, tmp_path):
         assert seen[1] == seen[0] and seen[0][0] == 1
     finally:
         subprocess.run(["docker", "rm", "-f", name], env=daemon.env, capture_output=True)
+
+
+# ---- bind mounts (HostConfig.Mounts), as --use-api-socket needs them -----------------------
+
+
+def test_bind_mounts_and_cp_through_them(env, tmp_path):
+    src = tmp_path / "bsrc"
+    src.mkdir()
+    (src / "f").write_text("from-host\n")
+    name = running(env, uniq(), "--mount", "type=bind,src=%s,dst=/mnt" % src, "--mount",
+                   "type=bind,src=%s,dst=/ro,readonly" % src)
+    assert env.ok("exec", name, "cat", "/mnt/f") == "from-host\n"
+    assert "Read-only" in env.docker("exec", name, "touch", "/ro/x").stderr
+    # a running container's bind mounts are part of what cp sees, both ways
+    assert member_data(get(env, name, "/mnt/f")[2], "f") == b"from-host\n"
+    assert put(env, name, "/mnt", make_tar([("put", "f", "into-host\n")]))[0] == 200
+    assert (src / "put").read_text() == "into-host\n"
+    status, _, body = put(env, name, "/ro", make_tar([("no", "f", "x")]))
+    assert status == 500 and b"read-only file system" in body
+    env.ok("rm", "-f", name)
+    # dockerd's refusals at create
+    for flags, msg in (
+            (["type=bind,src=/nonexist-berth,dst=/x"],
+             'invalid mount config for type "bind": bind source path does not exist: '
+             '/nonexist-berth'),
+            (["type=bind,src=/tmp,dst=x"],
+             'invalid mount config for type "bind": invalid mount path: \'x\' mount path must '
+             'be absolute'),
+            (["type=bind,src=tmp,dst=/x"],
+             'invalid mount config for type "bind": invalid mount path: \'tmp\' mount path '
+             'must be absolute'),
+            (["type=bind,src=/tmp,dst=/x", "type=bind,src=/etc,dst=/x"],
+             "Duplicate mount point: /x")):
+        args = [a for f in flags for a in ("--mount", f)]
+        p = env.docker("create", *args, "busybox")
+        assert (p.returncode, p.stderr) == (1, "Error response from daemon: %s\n" % msg)
