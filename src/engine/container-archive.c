@@ -157,6 +157,14 @@ static int open_stopped_root(struct berth_engine *e, struct berth_ctr *c, struct
                 log_warn("container %.12s: unmount '%s': %s", c->id, rootfs, strerror(errno));
         if (fd < 0)
                 return berth_error_sys(err, e2, "container %.12s: open root filesystem", c->id);
+        /* what was opened is the overlay just mounted, never the empty directory
+         * below it in the data root */
+        struct statfs sf;
+        if (fstatfs(fd, &sf) < 0 || sf.f_type != OVERLAYFS_SUPER_MAGIC) {
+                close(fd);
+                return berth_error_set(
+                    err, EIO, "container %.12s: its root filesystem is not mounted", c->id);
+        }
         return fd;
 }
 
