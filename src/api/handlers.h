@@ -29,6 +29,10 @@ void api_register_events(struct api_server *srv, struct berth_engine *engine);
 /* /containers/… and /exec/… (containers.c) */
 void api_register_containers(struct api_server *srv, struct berth_engine *engine);
 
+/* HEAD|GET|PUT /containers/{id}/archive, GET /containers/{id}/export and
+ * /changes (archive-container.c) */
+void api_register_container_archive(struct api_server *srv, struct berth_engine *engine);
+
 /* The JSON bodies of /version and /info (exposed for tests). */
 struct json *api_system_version_json(struct berth_engine *engine);
 struct json *api_system_info_json(struct berth_engine *engine);

@@ -4,9 +4,11 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 
 #include "buf.h"
@@ -157,8 +159,47 @@ int open_in_root(int rootfd, const char *path, int flags, mode_t mode)
                 .mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
                 .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
         };
-        int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-        return fd < 0 ? -errno : fd;
+        /* EAGAIN: a rename or mount somewhere raced a ".." step (the kernel cannot
+         * vouch for the walk then); in a live tree, such as a running container's,
+         * that happens, so the walk is retried a few times. */
+        for (int tries = 0;; tries++) {
+                int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+                if (fd >= 0)
+                        return fd;
+                if (errno != EAGAIN || tries >= 16)
+                        return -errno;
+        }
+}
+
+bool fd_on_kernel_fs(int fd)
+{
+        static const unsigned long kernel_fs[] = {
+            PROC_SUPER_MAGIC,
+            SYSFS_MAGIC,
+            CGROUP_SUPER_MAGIC,
+            CGROUP2_SUPER_MAGIC,
+            DEBUGFS_MAGIC,
+            TRACEFS_MAGIC,
+            SECURITYFS_MAGIC,
+            BPF_FS_MAGIC,
+            DEVPTS_SUPER_MAGIC,
+            0x19800202 /* mqueue */,
+            PSTOREFS_MAGIC,
+            EFIVARFS_MAGIC,
+            0x62656570 /* configfs */,
+            0x65735543 /* fusectl */,
+            BINFMTFS_MAGIC,
+            SELINUX_MAGIC,
+            SMACK_MAGIC,
+            NSFS_MAGIC,
+        };
+        struct statfs sf;
+        if (fstatfs(fd, &sf) < 0)
+                return true; /* unknown: treat as not data */
+        for (size_t i = 0; i < ELEMENTSOF(kernel_fs); i++)
+                if ((unsigned long)sf.f_type == kernel_fs[i])
+                        return true;
+        return false;
 }
 
 bool have_openat2(void)

@@ -39,8 +39,13 @@ int mkdir_p(const char *path, mode_t mode);
 /* rm -rf of a directory tree (does not cross mount points). */
 int rm_rf(const char *path);
 
-/* openat2 with RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS; flags get O_CLOEXEC added. */
+/* openat2 with RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS; flags get O_CLOEXEC added.
+ * A walk the kernel refuses with EAGAIN (a concurrent rename) is retried. */
 int open_in_root(int rootfd, const char *path, int flags, mode_t mode);
+/* True when fd is on a kernel pseudo filesystem (proc, sysfs, cgroup, debugfs,
+ * tracefs, securityfs, bpf, devpts, mqueue, …): files there are kernel knobs,
+ * not data, and must not be archived into or unpacked from a container. */
+bool fd_on_kernel_fs(int fd);
 /* True when the kernel has openat2 (5.6+); probed once. */
 bool have_openat2(void);
 

@@ -52,6 +52,9 @@ static const struct cli_command *const commands[] = {
     &cli_cmd_exec,
     &cli_cmd_stats,
     &cli_cmd_container,
+    &cli_cmd_cp,
+    &cli_cmd_diff,
+    &cli_cmd_export,
     // clang-format on
 };
 
@@ -116,7 +119,8 @@ static void print_command_help(struct cli_ctx *ctx, const char *path, const stru
                 buf_printf(&b, "\nRun '%s COMMAND --help' for more information on a command.\n",
                            path);
         } else {
-                buf_printf(&b, "Usage:  %s %s\n\n%s\n", path, cmd->usage, cmd->summary);
+                buf_printf(&b, "Usage:  %s %s\n\n%s\n", path, cmd->usage,
+                           cmd->description ? cmd->description : cmd->summary);
                 if (cmd->aliases) {
                         buf_puts(&b, "\nAliases:\n  ");
                         /* "system info, info" -> "berth system info, berth info" */

@@ -44,6 +44,7 @@ struct cli_command {
         const char *name;
         const char *usage;   /* after the command path: "[OPTIONS]" */
         const char *summary; /* one line, in command lists and help */
+        const char *description; /* the help's text instead of summary, when it differs */
         enum cli_group group;
         const struct cli_flag *flags;
         size_t n_flags;
@@ -103,5 +104,9 @@ extern const struct cli_command cli_cmd_inspect;
 extern const struct cli_command cli_cmd_exec;
 extern const struct cli_command cli_cmd_stats;
 extern const struct cli_command cli_cmd_container;
+/* cmd-cp.c and cmd-export.c: files in and out of containers */
+extern const struct cli_command cli_cmd_cp;
+extern const struct cli_command cli_cmd_export;
+extern const struct cli_command cli_cmd_diff;
 
 #endif

@@ -659,6 +659,14 @@ int cli_client_upload(struct cli_client *c, const char *path, const char *query,
                                on_data, userdata, err);
 }
 
+int cli_client_send_fd(struct cli_client *c, const char *method, const char *path,
+                       const char *query, const char *content_type, int body_fd, int *ret_status,
+                       cli_data_fn on_data, void *userdata, struct berth_error **err)
+{
+        return stream_exchange(c, method, path, query, content_type, NULL, 0, body_fd, ret_status,
+                               on_data, userdata, err);
+}
+
 char *cli_error_message(const struct cli_response *r)
 {
         _cleanup_json_ struct json *j = NULL;
@@ -696,6 +704,7 @@ struct cli_stream {
         struct berth_buf body; /* decoded, not yet read */
         size_t body_off;
         bool ended; /* the body is complete (or the peer closed) */
+        struct berth_buf headers; /* the head's headers: "name\0value\0" each */
 };
 
 void cli_client_clone(struct cli_client *dst, const struct cli_client *src)
@@ -778,7 +787,23 @@ static struct cli_stream *stream_new(int fd, const struct http_response *head)
         s->until_close = head->until_close;
         s->left = head->content_length;
         s->ended = s->kind == HTTP_BODY_NONE && !s->until_close;
+        for (size_t i = 0; i < head->n_headers; i++) {
+                buf_append(&s->headers, head->headers[i].name, strlen(head->headers[i].name) + 1);
+                buf_append(&s->headers, head->headers[i].value, strlen(head->headers[i].value) + 1);
+        }
         return s;
+}
+
+const char *cli_stream_header(const struct cli_stream *s, const char *name)
+{
+        for (size_t off = 0; off < s->headers.len;) {
+                const char *n = s->headers.data + off;
+                const char *v = n + strlen(n) + 1;
+                if (strcasecmp(n, name) == 0)
+                        return v;
+                off = (size_t)(v + strlen(v) + 1 - s->headers.data);
+        }
+        return NULL;
 }
 
 /* Decode what raw holds into body. */
@@ -909,6 +934,7 @@ void cli_stream_free(struct cli_stream *s)
         free(s->content_type);
         buf_release(&s->raw);
         buf_release(&s->body);
+        buf_release(&s->headers);
         free(s);
 }
 

@@ -93,6 +93,10 @@ int cli_client_stream(struct cli_client *c, const char *method, const char *path
 int cli_client_upload(struct cli_client *c, const char *path, const char *query,
                       const char *content_type, int body_fd, int *ret_status, cli_data_fn on_data,
                       void *userdata, struct berth_error **err);
+/* The same with another method (cp's PUT of an archive). */
+int cli_client_send_fd(struct cli_client *c, const char *method, const char *path,
+                       const char *query, const char *content_type, int body_fd, int *ret_status,
+                       cli_data_fn on_data, void *userdata, struct berth_error **err);
 
 /* The daemon's {"message": …} from an error body, or the body itself. */
 char *cli_error_message(const struct cli_response *r);
@@ -132,6 +136,8 @@ int cli_client_open_stream(struct cli_client *c, const char *method, const char 
                            const char *query, const char *content_type, const void *body,
                            size_t body_len, struct cli_stream **ret, struct berth_error **err);
 int cli_stream_status(const struct cli_stream *s);
+/* A header of the response head (the first of that name), or NULL. */
+const char *cli_stream_header(const struct cli_stream *s, const char *name);
 int cli_stream_fd(const struct cli_stream *s);
 /* Decoded bytes (or the end) can be read without touching the socket. */
 bool cli_stream_ready(const struct cli_stream *s);

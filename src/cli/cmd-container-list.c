@@ -694,8 +694,11 @@ extern const struct cli_command cli_cmd_container_remove;
 static const struct cli_command *const container_subcommands[] = {
     // clang-format off
     &cli_cmd_attach,
+    &cli_cmd_cp,
     &cli_cmd_create,
+    &cli_cmd_diff,
     &cli_cmd_exec,
+    &cli_cmd_export,
     &cli_cmd_container_inspect,
     &cli_cmd_kill,
     &cli_cmd_logs,

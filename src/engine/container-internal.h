@@ -130,6 +130,15 @@ void ctr_monitor_wake(struct ctr_manager *m);
 /* Watch an exec's shim connection; its events reach ctr_exec_conn_event(seq). */
 void ctr_monitor_watch(struct ctr_manager *m, int fd, uint64_t exec_seq);
 
+/* container-archive.c: the image's layers, bottom first, by chain id */
+int ctr_image_chain_ids(struct berth_engine *e, const char *image_id, char ***ret, size_t *ret_n,
+                        struct berth_error **err);
+
+/* container-mounts.c: HostConfig.Mounts of type bind, checked at create (-EINVAL with
+ * dockerd's words) and appended to the OCI mounts at start */
+int ctr_check_user_mounts(const struct json *host_config, struct berth_error **err);
+void ctr_user_mounts(const struct json *host_config, struct json *oci_mounts);
+
 /* container-exec.c: exec connections readable in the monitor */
 struct exec_rec;
 void ctr_exec_conn_event(struct berth_engine *e, uint64_t exec_seq);

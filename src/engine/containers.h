@@ -31,7 +31,9 @@
 #define BERTH_ENGINE_CONTAINERS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "base/error.h"
 #include "base/json.h"
@@ -168,5 +170,64 @@ int berth_ctr_stats(struct berth_engine *e, struct berth_ctr *c, const struct js
 /* `docker top`: ps_args as docker takes them; Titles and Processes. */
 int berth_ctr_top(struct berth_engine *e, struct berth_ctr *c, const char *ps_args,
                   struct json **ret, struct berth_error **err);
+
+/* ---- files in and out (container-archive.c, container-changes.c) ---- */
+
+/* docker's ContainerPathStat (the X-Docker-Container-Path-Stat header). */
+struct berth_path_stat {
+        char *name;        /* filepath.Base of the cleaned path */
+        int64_t size;      /* lstat's */
+        uint32_t mode;     /* Go's os.FileMode bits */
+        int64_t mtime_ns;  /* since the epoch */
+        char *link_target; /* a symlink: what it resolves to in the container; else "" */
+};
+void berth_path_stat_release(struct berth_path_stat *st);
+
+/*
+ * Every path is the request's, resolved inside the container's root by fd
+ * (openat2 RESOLVE_IN_ROOT) with the container's operation lock held: of a
+ * running container in its own mount namespace (/proc/<pid>/root), of a
+ * stopped one in its overlay, mounted for the call.  ref is the container as
+ * the client named it (for messages).  -ENOENT "Could not find the file <path>
+ * in container <ref>"; -EINVAL for an empty path ("bad parameter: pathcannot be
+ * empty", dockerd's words) or a file given with a trailing '/'.
+ */
+int berth_ctr_stat_path(struct berth_engine *e, struct berth_ctr *c, const char *ref,
+                        const char *path, struct berth_path_stat *ret, struct berth_error **err);
+
+/* ready: once the path is found (its stat; NULL for export), before the first
+ * byte; a negative return stops.  write: the tar, in pieces. */
+typedef int (*berth_archive_ready_fn)(const struct berth_path_stat *st, void *arg);
+typedef int (*berth_archive_write_fn)(const void *buf, size_t len, void *arg);
+typedef ssize_t (*berth_archive_read_fn)(void *buf, size_t len, void *arg,
+                                         struct berth_error **err);
+
+/* GET /containers/{id}/archive: a tar of path (docker's names: the top entry
+ * is the path's base, "/" for the root). */
+int berth_ctr_archive_path(struct berth_engine *e, struct berth_ctr *c, const char *ref,
+                           const char *path, berth_archive_ready_fn ready,
+                           berth_archive_write_fn write, void *arg, struct berth_error **err);
+
+struct berth_extract_opts {
+        bool no_overwrite_dir_nondir;
+        bool copy_uid_gid; /* entries owned by the container's user, when it has one */
+};
+/* PUT /containers/{id}/archive: the tar read from read() (0 at its end)
+ * extracted into the directory path.  -ENOTDIR "extraction point is not a
+ * directory", -EROFS for a read-only root filesystem; a refused entry is
+ * "Error processing tar file(exit status 1): …" as dockerd words it. */
+int berth_ctr_extract_to_dir(struct berth_engine *e, struct berth_ctr *c, const char *ref,
+                             const char *path, const struct berth_extract_opts *o,
+                             berth_archive_read_fn read, void *arg, struct berth_error **err);
+
+/* GET /containers/{id}/export: the container's filesystem (its overlay, without
+ * the mounts of a running container) as a tar. */
+int berth_ctr_export(struct berth_engine *e, struct berth_ctr *c, berth_archive_ready_fn ready,
+                     berth_archive_write_fn write, void *arg, struct berth_error **err);
+
+/* GET /containers/{id}/changes: [{"Path", "Kind"}] (0 changed, 1 added, 2
+ * deleted) from the overlay's upper dir, sorted by path. */
+int berth_ctr_changes(struct berth_engine *e, struct berth_ctr *c, struct json **ret,
+                      struct berth_error **err);
 
 #endif

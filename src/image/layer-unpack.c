@@ -31,6 +31,14 @@
  * entry wants something else, or when it replaced an existing directory.  A
  * small file whose data arrives in pieces is written with one write().
  *
+ * Plain mode (untar.h) reuses all of this for docker's Untar into a live
+ * tree, a container's: names land below a prefix, ".wh." names are files, and
+ * docker's refusals (".." above the destination, noOverwriteDirNonDir) come in
+ * docker's words.  A live tree may change under the walk, so nothing that
+ * follows a last component is ever used (fchmodat with AT_SYMLINK_NOFOLLOW
+ * included); a changed tree can only make an entry land elsewhere inside the
+ * root, or fail.
+ *
  * Never: resolve an archive path with a plain open(), or act on a name that
  * is not the entry's own last component below a directory opened in the root.
  */
@@ -49,8 +57,9 @@
 /* ---- paths ------------------------------------------------------------- */
 
 /* Lexical clean: "/a/./b//c/../d" → "a/b/d"; "" for the root; -EINVAL when a
- * ".." would climb above the root. */
-static int clean_path(const char *in, char **ret)
+ * ".." would climb above the root, unless clamp (then it stays at the root, as
+ * Go's filepath.Join("/", name) does). */
+static int clean_path_ex(const char *in, bool clamp, char **ret)
 {
         size_t n = strlen(in);
         char *out = xmalloc(n + 1);
@@ -66,7 +75,7 @@ static int clean_path(const char *in, char **ret)
                 if (cl == 1 && p[0] == '.') {
                         /* skip */
                 } else if (cl == 2 && p[0] == '.' && p[1] == '.') {
-                        if (len == 0) {
+                        if (len == 0 && !clamp) {
                                 free(out);
                                 return -EINVAL;
                         }
@@ -83,6 +92,11 @@ static int clean_path(const char *in, char **ret)
         out[len] = '\0';
         *ret = out;
         return 0;
+}
+
+static int clean_path(const char *in, char **ret)
+{
+        return clean_path_ex(in, false, ret);
 }
 
 static void split_path(char *path, const char **ret_dir, const char **ret_base)
@@ -131,6 +145,9 @@ static int mkdir_parents(struct layer_unpack *u, const char *dir)
                 if (fd == -ENOENT) {
                         const char *comp = strrchr(p, '/') ? strrchr(p, '/') + 1 : p;
                         int pfd = prev >= 0 ? prev : u->root_fd;
+                        /* plain mode: no directory made in /sys/fs/cgroup and the like */
+                        if (u->plain && fd_on_kernel_fs(pfd))
+                                return -EPERM;
                         if (mkdirat(pfd, comp, 0755) < 0 && errno != EEXIST)
                                 return -errno;
                         fd = open_in_root(u->root_fd, p, O_PATH | O_DIRECTORY, 0);
@@ -179,6 +196,7 @@ static int lookup_dir(struct layer_unpack *u, const char *dir, int *ret_fd)
         c->fd = fd;
         c->used = ++u->cache_clock;
         c->mode_known = false;
+        c->kfs = u->plain && fd_on_kernel_fs(fd);
         u->cache_last = victim;
         *ret_fd = fd;
         return 0;
@@ -277,9 +295,12 @@ static bool mode_exact(const struct layer_unpack *u, mode_t mode)
                pthread_equal(pthread_self(), u->umask_thread);
 }
 
-/* A new inode in the current entry's parent is already owned by uid:gid. */
+/* A new inode in the current entry's parent is already owned by uid:gid, or
+ * owners are not ours to set (keep_owner). */
 static bool owner_default(const struct layer_unpack *u, uint64_t uid, uint64_t gid)
 {
+        if (u->keep_owner)
+                return true;
         return u->owner_known && !u->parent_setgid && uid == u->own_uid && gid == u->own_gid;
 }
 
@@ -461,7 +482,8 @@ static int make_dir(struct layer_unpack *u, const struct tar_entry *e, int pfd, 
                 if (dfd < 0)
                         r = berth_error_sys(err, errno, "layer entry '%s': open", e->path);
                 else
-                        r = apply_meta_fd(e->path, dfd, e->uid, e->gid, do_chown || !fresh, e->mode,
+                        r = apply_meta_fd(e->path, dfd, e->uid, e->gid,
+                                          do_chown || (!fresh && !u->keep_owner), e->mode,
                                           !exact || !fresh, x, nx, err);
         }
         xattrs_free(x, nx);
@@ -506,11 +528,20 @@ static int make_hardlink(struct layer_unpack *u, const struct tar_entry *e, int 
                          const char *base, const char *path, struct berth_error **err)
 {
         _cleanup_free_ char *target = NULL;
-        if (clean_path(e->linkname, &target) < 0 || !*target)
+        if (clean_path_ex(e->linkname, u->clamp_dotdot, &target) < 0 || !*target) {
+                if (u->plain)
+                        return berth_error_set(err, EPERM, "invalid hardlink \"%s\" -> \"%s\"",
+                                               u->dest_name, e->linkname);
                 return berth_error_set(err, EPERM,
                                        "layer entry '%s': hardlink target '%s' escapes the layer "
                                        "directory",
                                        e->path, e->linkname);
+        }
+        if (u->plain && u->prefix && *u->prefix) {
+                char *t = xasprintf("%s/%s", u->prefix, target);
+                free(target);
+                target = t;
+        }
         if (strcmp(target, path) == 0)
                 return 0; /* a link to itself changes nothing */
         const char *tdir, *tbase;
@@ -561,8 +592,10 @@ static int make_node(struct layer_unpack *u, const struct tar_entry *e, int pfd,
         if (!owner_default(u, e->uid, e->gid) &&
             fchownat(pfd, base, (uid_t)e->uid, (gid_t)e->gid, AT_SYMLINK_NOFOLLOW) < 0)
                 return berth_error_sys(err, errno, "layer entry '%s': chown", e->path);
-        /* The node was just created by us and is not a symlink: chmod may follow. */
-        if (e->type != TAR_SYMLINK && !exact && fchmodat(pfd, base, e->mode, 0) < 0)
+        /* Never following: in a live tree (a running container's) the node may
+         * have been swapped for a symlink since mknodat. */
+        if (e->type != TAR_SYMLINK && !exact &&
+            fchmodat(pfd, base, e->mode, AT_SYMLINK_NOFOLLOW) < 0)
                 return berth_error_sys(err, errno, "layer entry '%s': chmod", e->path);
         struct timespec ts[2] = {e->atime, e->mtime};
         if (utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
@@ -570,19 +603,132 @@ static int make_node(struct layer_unpack *u, const struct tar_entry *e, int pfd,
         return 0;
 }
 
+static int make_entry(struct layer_unpack *u, const struct tar_entry *e, int pfd, const char *base,
+                      const char *full, struct berth_error **err)
+{
+        /* As dockerd sizes a layer: file bytes and link texts; a hard link adds nothing. */
+        if (e->type == TAR_FILE)
+                u->unpacked_size += e->size;
+        else if (e->type == TAR_SYMLINK)
+                u->unpacked_size += strlen(e->linkname);
+        switch (e->type) {
+        case TAR_DIR:
+                return make_dir(u, e, pfd, base, full, err);
+        case TAR_FILE:
+                return make_file(u, e, pfd, base, err);
+        case TAR_HARDLINK:
+                return make_hardlink(u, e, pfd, base, full, err);
+        case TAR_SYMLINK:
+        case TAR_CHAR:
+        case TAR_BLOCK:
+        case TAR_FIFO:
+                return make_node(u, e, pfd, base, err);
+        }
+        return berth_error_set(err, EINVAL, "layer entry '%s': unknown type", e->path);
+}
+
+/* ---- plain mode: docker's Untar (image/untar.h) ---------------------------- */
+
+/* The destination joined with a name below it, as docker's messages show it. */
+static char *dest_join(const struct layer_unpack *u, const char *rel)
+{
+        const char *d = u->dest_name ? u->dest_name : "";
+        size_t n = strlen(d);
+        if (!*rel)
+                return xstrdup(d);
+        return xasprintf("%s%s%s", d, n && d[n - 1] == '/' ? "" : "/", rel);
+}
+
+/* docker refuses a relative symlink whose target climbs above the destination
+ * (harmless here, where every path resolves in the root, but refused alike). */
+static int plain_symlink_check(const struct layer_unpack *u, const struct tar_entry *e,
+                               const char *rel, struct berth_error **err)
+{
+        if (e->linkname[0] == '/' || u->clamp_dotdot)
+                return 0;
+        _cleanup_free_ char *dir = xstrdup(rel);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+                *slash = '\0';
+        else
+                dir[0] = '\0';
+        _cleanup_free_ char *joined = xasprintf("%s/%s", dir, e->linkname);
+        _cleanup_free_ char *clean = NULL;
+        if (clean_path(joined, &clean) == 0)
+                return 0;
+        _cleanup_free_ char *shown = dest_join(u, rel);
+        return berth_error_set(err, EPERM, "invalid symlink \"%s\" -> \"%s\"", shown, e->linkname);
+}
+
+/* rel: the entry's cleaned name below the destination ("" for the destination). */
+static int plain_entry(struct layer_unpack *u, const struct tar_entry *e, const char *rel,
+                       struct berth_error **err)
+{
+        if (!*rel) {
+                /* as docker's Untar: the destination directory itself stays as it is */
+                if (e->type == TAR_DIR)
+                        return 0;
+                return berth_error_set(err, EEXIST,
+                                       "cannot overwrite directory \"%s\" with non-directory "
+                                       "\"%s\"",
+                                       u->dest_name, u->dest_name);
+        }
+        int r;
+        if (e->type == TAR_SYMLINK && (r = plain_symlink_check(u, e, rel, err)) < 0)
+                return r;
+        _cleanup_free_ char *path =
+            u->prefix && *u->prefix ? xasprintf("%s/%s", u->prefix, rel) : xstrdup(rel);
+        if (strlen(path) > u->max_path)
+                return berth_error_set(err, ENAMETOOLONG, "%s: file name too long", e->path);
+        _cleanup_free_ char *full = xstrdup(path);
+        const char *dir, *base;
+        split_path(path, &dir, &base);
+        int pfd;
+        r = open_parent(u, e->path, dir, &pfd, err);
+        if (r < 0)
+                return r;
+        /* a running container's /proc, /sys, …: the kernel's knobs, never written */
+        if (*dir ? u->cache[u->cache_last].kfs : u->root_kfs) {
+                _cleanup_free_ char *shown = dest_join(u, rel);
+                return berth_error_set(err, EPERM,
+                                       "cannot extract \"%s\": not a file of the container but "
+                                       "part of a kernel filesystem",
+                                       shown);
+        }
+        struct stat st;
+        if (u->no_overwrite_dir_nondir && fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISDIR(st.st_mode) != (e->type == TAR_DIR)) {
+                _cleanup_free_ char *shown = dest_join(u, rel);
+                return berth_error_set(err, EEXIST,
+                                       S_ISDIR(st.st_mode)
+                                           ? "cannot overwrite directory \"%s\" with "
+                                             "non-directory \"%s\""
+                                           : "cannot overwrite non-directory \"%s\" with "
+                                             "directory \"%s\"",
+                                       shown, u->dest_name);
+        }
+        return make_entry(u, e, pfd, base, full, err);
+}
+
 static int on_entry(void *ud, const struct tar_entry *e, struct berth_error **err)
 {
         struct layer_unpack *u = ud;
         _cleanup_free_ char *path = NULL;
-        if (clean_path(e->path, &path) < 0)
+        if (clean_path_ex(e->path, u->clamp_dotdot, &path) < 0) {
+                if (u->plain)
+                        return berth_error_set(err, EPERM, "\"%s\" is outside of \"%s\"", e->path,
+                                               u->dest_name);
                 return berth_error_set(
                     err, EPERM, "layer entry '%s': path escapes the layer directory", e->path);
+        }
         if (strlen(path) > u->max_path)
                 return berth_error_set(err, ENAMETOOLONG, "layer entry '%s': name too long",
                                        e->path);
         /* The previous entry removed something: cached directories may be gone. */
         if (u->cache_stale)
                 cache_drop(u);
+        if (u->plain)
+                return plain_entry(u, e, path, err);
         if (!*path) {
                 if (e->type != TAR_DIR)
                         return berth_error_set(err, EINVAL,
@@ -612,25 +758,7 @@ static int on_entry(void *ud, const struct tar_entry *e, struct berth_error **er
         int r = open_parent(u, e->path, dir, &pfd, err);
         if (r < 0)
                 return r;
-        /* As dockerd sizes a layer: file bytes and link texts; a hard link adds nothing. */
-        if (e->type == TAR_FILE)
-                u->unpacked_size += e->size;
-        else if (e->type == TAR_SYMLINK)
-                u->unpacked_size += strlen(e->linkname);
-        switch (e->type) {
-        case TAR_DIR:
-                return make_dir(u, e, pfd, base, full, err);
-        case TAR_FILE:
-                return make_file(u, e, pfd, base, err);
-        case TAR_HARDLINK:
-                return make_hardlink(u, e, pfd, base, full, err);
-        case TAR_SYMLINK:
-        case TAR_CHAR:
-        case TAR_BLOCK:
-        case TAR_FIFO:
-                return make_node(u, e, pfd, base, err);
-        }
-        return berth_error_set(err, EINVAL, "layer entry '%s': unknown type", e->path);
+        return make_entry(u, e, pfd, base, full, err);
 }
 
 static int stage_flush(struct layer_unpack *u, struct berth_error **err)

@@ -35,6 +35,7 @@ struct layer_unpack_dirfd {
         int fd;     /* O_PATH, opened with RESOLVE_IN_ROOT */
         uint64_t used;
         bool mode_known, setgid; /* fstat'ed once setgid_dirs is set */
+        bool kfs;                /* plain mode: on a kernel filesystem (proc, sysfs, …) */
 };
 
 #define LAYER_UNPACK_DIRFDS 8
@@ -78,6 +79,17 @@ struct layer_unpack {
         size_t n_dirs, cap_dirs;
         /* docker's size of the layer: regular file bytes and symlink target lengths */
         uint64_t unpacked_size;
+        /* Plain mode (image/untar.h, set after layer_unpack_init): docker's Untar
+         * into a destination below the root instead of a layer apply.  Names are
+         * taken as they are (".wh." is no whiteout), every entry lands below
+         * prefix, and refusals use docker's words with dest_name. */
+        bool plain;
+        const char *prefix;    /* below root_fd, cleaned, "" for the root (not owned) */
+        const char *dest_name; /* the destination as messages show it (not owned) */
+        bool clamp_dotdot;     /* ".." stops at the root (dest_name "/"), as Go's Join */
+        bool no_overwrite_dir_nondir;
+        bool keep_owner; /* never chown: new inodes stay ours (docker's NoLchown) */
+        bool root_kfs;   /* root_fd is on a kernel filesystem */
 };
 
 extern const struct tar_ops layer_unpack_ops;
