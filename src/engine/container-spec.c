@@ -630,7 +630,7 @@ struct ids {
 
 static char *read_in_root(int rootfd, const char *path)
 {
-        _cleanup_close_ int fd = open_in_root(rootfd, path, O_RDONLY | O_NOFOLLOW, 0);
+        _cleanup_close_ int fd = open_in_root(rootfd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
         if (fd < 0)
                 return NULL;
         struct stat st;

@@ -329,6 +329,9 @@ def _tar(entries):
                 ti.type = tarfile.SYMTYPE
                 ti.linkname = data
                 t.addfile(ti)
+            elif kind == "fifo":
+                ti.type = tarfile.FIFOTYPE
+                t.addfile(ti)
             else:
                 ti.type = tarfile.DIRTYPE
                 t.addfile(ti)
@@ -371,6 +374,17 @@ def test_a_user_from_an_image_never_reads_the_hosts_passwd(env, tmp_path):
     out = env.ok("run", "--rm", "hostile-passwd:1", "id", "-u")
     assert out == "0\n"
     env.docker("rmi", "hostile-passwd:1")
+    # a FIFO as /etc/passwd and /etc/group: read by berthd, it would block the start forever
+    _hostile_image(env, tmp_path, "fifo-passwd:1",
+                   [("etc", "dir", None, 0o755), ("etc/passwd", "fifo", None, 0o644),
+                    ("etc/group", "fifo", None, 0o644)])
+    p = env.docker("run", "--rm", "--user", "nobody", "fifo-passwd:1", "id", timeout=20)
+    assert p.returncode == 125, (p.returncode, p.stderr)
+    assert "unable to find user nobody: no matching entries in passwd file" in p.stderr, p.stderr
+    out = env.ok("run", "--rm", "--user", "7:8", "fifo-passwd:1", "grep", "^Uid:", "/proc/self/status",
+                 timeout=20)
+    assert out.split()[1] == "7", out
+    env.docker("rmi", "fifo-passwd:1")
 
 
 def test_hostile_image_configs_are_refused_with_one_line(env, tmp_path):
