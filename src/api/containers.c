@@ -453,20 +453,9 @@ static void handle_attach(struct api_request *req, void *userdata)
                 reply_error(req, r, err);
                 return;
         }
-        /* a stopped container is refused before the upgrade: docker 28 accepts only 101 */
-        _cleanup_json_ struct json *info = berth_ctr_inspect(e, c, false);
-        const struct json *st = json_get(info, "State");
-        const char *status = json_str(json_get(st, "Status"));
-        const char *started = json_str(json_get(st, "StartedAt"));
-        bool ran = started && strncmp(started, "0001-", 5) != 0;
-        bool logs = api_request_query_bool(req, "logs", false);
-        if (status && strcmp(status, "exited") == 0 && ran && !logs) {
-                berth_ctr_unref(c);
-                api_reply_error(req, 409,
-                                "You cannot attach to a stopped container, start it "
-                                "first");
-                return;
-        }
+        /* a stopped container is attached to as dockerd does: the streams wait for
+         * its next start (`docker start -a` attaches first); the CLIs refuse a plain
+         * `attach` to a stopped container themselves */
         const char *keys = api_request_query(req, "detachKeys");
         if (keys && *keys) {
                 /* docker's grammar: single characters or ctrl-<key>, comma separated */
@@ -489,7 +478,7 @@ static void handle_attach(struct api_request *req, void *userdata)
         j->in = api_request_query_bool(req, "stdin", false);
         j->out = api_request_query_bool(req, "stdout", false);
         j->err = api_request_query_bool(req, "stderr", false);
-        j->logs = logs;
+        j->logs = api_request_query_bool(req, "logs", false);
         j->stream = api_request_query_bool(req, "stream", false);
         j->keys = keys && *keys ? xstrdup(keys) : NULL;
         if (api_hijack(req, &j->fd, &j->pending, &j->pending_len) < 0 ||

@@ -1413,8 +1413,8 @@ int berth_ctr_attach(struct berth_engine *e, struct berth_ctr *c, int fd,
         const char *keys = o->detach_keys ? o->detach_keys : "ctrl-p,ctrl-q";
         pthread_mutex_lock(&m->lock);
         enum ctr_state st = c->state;
-        if (st == CTR_CREATED || st == CTR_RESTARTING || (st == CTR_EXITED && !c->has_started)) {
-                /* handed to the shim at start */
+        if (st == CTR_CREATED || st == CTR_RESTARTING || st == CTR_EXITED) {
+                /* handed to the shim at the next start */
                 struct pending_attach *p = xcalloc(1, sizeof(*p));
                 p->fd = fd;
                 p->in = o->in;

@@ -428,6 +428,10 @@ def test_create_start_attach(daemon, name, tmp_path):
     assert r.returncode == 125
     r = daemon.run("berth", "start", "-a", name)
     assert (r.stdout, r.returncode) == ("started\n", 5)
+    # again, once it has run: the attach waits for the start (dockerd accepts it)
+    for tool in ("docker", "berth"):
+        r = daemon.run(tool, "start", "-a", name)
+        assert (r.stdout, r.stderr, r.returncode) == ("started\n", "", 5), tool
     dk, bt = run_both(daemon, "start", name, "nonexistent")
     assert (bt.returncode, bt.stdout, bt.stderr) == (dk.returncode, dk.stdout, dk.stderr)
     assert bt.stderr.endswith("Error: failed to start containers: nonexistent\n")
