@@ -334,6 +334,7 @@ int berth_exec_start(struct berth_engine *e, const char *exec_id, int fd, bool d
                 x->conn = conn;
                 ctr_monitor_watch(m, conn, x->seq);
         }
+        pthread_cond_broadcast(&m->changed);
         pthread_mutex_unlock(&m->lock);
         if (r == 0) {
                 const char *attrs[] = {"execID", exec_id, NULL};
@@ -377,6 +378,21 @@ int berth_exec_inspect(struct berth_engine *e, const char *exec_id, struct json 
         struct ctr_manager *m = ctr_mgr(e);
         pthread_mutex_lock(&m->lock);
         struct exec_rec *x = find_locked(m, exec_id);
+        if (!x) {
+                pthread_mutex_unlock(&m->lock);
+                return berth_error_set(err, ENOENT, "No such exec instance: %s", exec_id);
+        }
+        /* the start's handler may still be between the shim's answer (after which the
+         * process can end and the client's stream close) and the record of it */
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += 2;
+        uint64_t seq = x->seq;
+        while (x && x->running && x->conn < 0 && x->pid == 0) {
+                if (pthread_cond_timedwait(&m->changed, &m->lock, &deadline) == ETIMEDOUT)
+                        break;
+                x = find_seq_locked(m, seq);
+        }
         if (!x) {
                 pthread_mutex_unlock(&m->lock);
                 return berth_error_set(err, ENOENT, "No such exec instance: %s", exec_id);

@@ -628,3 +628,15 @@ def test_seccomp_filters_are_reused_per_profile_and_a_damaged_cache_is_recompile
         with open(os.path.join(cache, name), "ab") as f:
             f.write(b"junk")
     both()
+
+
+def test_exec_exit_codes_are_never_lost(env):
+    # the client inspects the exec as soon as its stream ends, which may be before berthd
+    # has recorded the shim's answer: the code must still be the process's (about 2 in
+    # 100 came back 0 before)
+    cid = env.ok("run", "-d", "busybox", "sleep", "300").strip()
+    try:
+        codes = [env.docker("exec", cid, "sh", "-c", "exit 7").returncode for _ in range(150)]
+        assert codes.count(7) == len(codes), codes
+    finally:
+        env.docker("rm", "-f", cid)
