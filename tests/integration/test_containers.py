@@ -578,6 +578,20 @@ def test_run_flags_take_effect(env):
         env.docker("rm", "-f", cid)
 
 
+def test_a_private_cgroup_namespace_sees_its_own_cgroups(env):
+    """With a cgroup namespace of its own, /sys/fs/cgroup holds the container's own
+    cgroups (fresh mounts rooted at the namespace), never the host's root cgroup,
+    which is what binding "/sys/fs/cgroup" + "/" from /proc/self/cgroup would give."""
+    out = env.ok("run", "--rm", "--cgroupns", "private", "-m", "32m", "--pids-limit", "9",
+                 "busybox", "sh", "-c",
+                 "cat /proc/self/cgroup; cat /sys/fs/cgroup/memory/memory.limit_in_bytes "
+                 "/sys/fs/cgroup/pids/pids.max 2>/dev/null || "
+                 "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max")
+    lines = out.splitlines()
+    assert all(l.endswith(":/") for l in lines[:-2]), out
+    assert lines[-2:] == [str(32 << 20), "9"], out
+
+
 def test_seccomp_filters_are_reused_per_profile_and_a_damaged_cache_is_recompiled(env, tmp_path):
     cache = os.path.join(env.root, "run", "seccomp-cache")
     deny_mkdir = tmp_path / "deny-mkdir.json"
