@@ -206,6 +206,23 @@ def test_live_restore_across_a_killed_daemon(env):
         env.docker("rm", "-f", cid, short)
 
 
+def test_kill_returns_once_the_container_has_exited(env):
+    """docker kill (SIGKILL) waits for the exit, so kill then rm or inspect find the
+    container exited; a paused one is thawed to take it (the v1 freezer holds signals)."""
+    for pause in (False, True):
+        cid = env.ok("run", "-d", "busybox", "sh", "-c", "sleep 1000 & sleep 1001").strip()
+        try:
+            if pause:
+                env.ok("pause", cid)
+            env.ok("kill", cid)
+            st = env.inspect(cid)["State"]
+            assert (st["Status"], st["ExitCode"]) == ("exited", 137), st
+            env.ok("rm", cid)
+            assert not cgroup_dirs(cid)
+        finally:
+            env.docker("rm", "-f", cid)
+
+
 def test_a_killed_shim_is_an_exit_not_a_hang(env):
     cid = env.ok("run", "-d", "busybox", "sleep", "60").strip()
     try:
