@@ -115,6 +115,8 @@ int ctr_normalize_create(struct berth_engine *e, const struct json *body, struct
 /* The OCI config.json for a start, with the rootfs mounted at rootfs_dir. */
 int ctr_oci_spec(struct berth_engine *e, struct berth_ctr *c, const char *rootfs_dir,
                  const char *data_dir, struct json **ret, struct berth_error **err);
+/* HostConfig's resources and devices into the config's linux object (container-resources.c). */
+int ctr_spec_resources(const struct json *hc, struct json *linux_, struct berth_error **err);
 /* The container's cgroupsPath: HostConfig.CgroupParent (default /berth) + "/" + id. */
 char *ctr_cgroups_path(struct ctr_manager *m, const struct berth_ctr *c);
 /* Signal by docker's names ("SIGTERM", "TERM", "15"); -EINVAL with docker's text. */

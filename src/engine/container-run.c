@@ -63,6 +63,7 @@ extern char **environ;
 #define BACKOFF_MIN_MS   100
 #define BACKOFF_MAX_MS   60000
 #define STOP_DEFAULT_SEC 10
+#define KILL_WAIT_MS     10000 /* for an exit after SIGKILL, as dockerd waits */
 
 static int64_t mono_ms(void)
 {
@@ -1197,16 +1198,48 @@ int berth_ctr_kill(struct berth_engine *e, struct berth_ctr *c, const char *sign
                 return -EINVAL;
         pthread_mutex_lock(&m->lock);
         bool running = c->state == CTR_RUNNING || c->state == CTR_PAUSED;
+        bool paused = c->state == CTR_PAUSED;
+        uint64_t exits = c->exits;
         pthread_mutex_unlock(&m->lock);
         if (!running)
                 return berth_error_set(err, EBUSY, "Container %s is not running", c->id);
         int r = signal_container(m, c, sig, false, err);
         if (r < 0)
                 return r;
+        /* a frozen task takes a signal only once thawed (v1 freezer): dockerd resumes a
+         * paused container after sending it SIGKILL or its stop signal */
+        int stop_sig = SIGTERM;
+        const char *ss = json_str(json_get(c->config, "StopSignal"));
+        if (ss && *ss)
+                (void)ctr_parse_signal(ss, &stop_sig, NULL);
+        struct berth_error *er = NULL;
+        if (paused && (sig == SIGKILL || sig == stop_sig)) {
+                struct berth_runtime rt = runtime_of(m);
+                (void)berth_container_pause(&rt, c->id, false, &er);
+                berth_error_free(TAKE_PTR(er));
+        }
         char sig_s[16];
         snprintf(sig_s, sizeof(sig_s), "%d", sig);
         const char *attrs[] = {"signal", sig_s, NULL};
         ctr_event(e, c, "kill", attrs);
+        if (sig != SIGKILL)
+                return 0;
+        /* as dockerd's: SIGKILL returns once the container is gone, so `kill` then
+         * `rm` or `inspect` find it exited; the rest of its cgroup follows it */
+        pthread_mutex_lock(&m->lock);
+        bool done = wait_exit_locked(m, c, exits, KILL_WAIT_MS);
+        pthread_mutex_unlock(&m->lock);
+        if (!done) {
+                (void)signal_container(m, c, SIGKILL, true, &er);
+                berth_error_free(TAKE_PTR(er));
+                pthread_mutex_lock(&m->lock);
+                done = wait_exit_locked(m, c, exits, KILL_WAIT_MS);
+                pthread_mutex_unlock(&m->lock);
+        }
+        if (!done)
+                return berth_error_set(err, ETIMEDOUT,
+                                       "tried to kill container, but did not receive an exit "
+                                       "event");
         return 0;
 }
 

@@ -15,7 +15,8 @@
  * standard mounts (/proc, /dev, /dev/pts, /dev/shm, /dev/mqueue, /sys,
  * /sys/fs/cgroup), the container's own /etc/hostname, /etc/hosts and
  * /etc/resolv.conf, namespaces per the *Mode settings, resources per
- * HostConfig, and the user resolved inside the container's root.
+ * HostConfig (container-resources.c), and the user resolved inside the
+ * container's root.
  *
  * The image is not trusted: its User is looked up in its own /etc/passwd and
  * /etc/group opened with open_in_root() (a symlink to the host's files
@@ -28,14 +29,12 @@
  * mounts).
  */
 #include <ctype.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "base/buf.h"
@@ -997,136 +996,6 @@ static void set_rlimits(const struct json *hc, struct json *process)
         }
 }
 
-static void set_resources(const struct json *hc, struct json *linux_)
-{
-        struct json *res = json_object_set(linux_, "resources", json_new_object());
-        struct json *devs = json_object_set(res, "devices", json_new_array());
-        struct json *deny = json_array_append(devs, json_new_object());
-        json_set_bool(deny, "allow", false);
-        json_set_str(deny, "access", "rwm");
-        if (jbool(hc, "Privileged")) {
-                struct json *all = json_array_append(devs, json_new_object());
-                json_set_bool(all, "allow", true);
-                json_set_str(all, "access", "rwm");
-        }
-        int64_t mem = jint(hc, "Memory"), swap = jint(hc, "MemorySwap");
-        int64_t reservation = jint(hc, "MemoryReservation");
-        if (mem > 0 || reservation > 0 || jbool(hc, "OomKillDisable")) {
-                struct json *m = json_object_set(res, "memory", json_new_object());
-                if (mem > 0) {
-                        json_set_int(m, "limit", mem);
-                        /* docker: unset swap means as much swap again as memory */
-                        if (swap == 0)
-                                json_set_int(m, "swap", mem * 2);
-                        else
-                                json_set_int(m, "swap", swap);
-                }
-                if (reservation > 0)
-                        json_set_int(m, "reservation", reservation);
-                if (jbool(hc, "OomKillDisable"))
-                        json_set_bool(m, "disableOOMKiller", true);
-        }
-        int64_t nano = jint(hc, "NanoCpus"), shares = jint(hc, "CpuShares");
-        int64_t period = jint(hc, "CpuPeriod"), quota = jint(hc, "CpuQuota");
-        const char *cpus = jstr(hc, "CpusetCpus"), *mems = jstr(hc, "CpusetMems");
-        if (nano || shares || period || quota || (cpus && *cpus) || (mems && *mems)) {
-                struct json *c = json_object_set(res, "cpu", json_new_object());
-                if (shares)
-                        json_set_int(c, "shares", shares);
-                if (nano) {
-                        json_set_int(c, "period", 100000);
-                        json_set_int(c, "quota", nano * 100000 / 1000000000);
-                } else {
-                        if (period)
-                                json_set_int(c, "period", period);
-                        if (quota)
-                                json_set_int(c, "quota", quota);
-                }
-                if (cpus && *cpus)
-                        json_set_str(c, "cpus", cpus);
-                if (mems && *mems)
-                        json_set_str(c, "mems", mems);
-        }
-        const struct json *pl = jget(hc, "PidsLimit");
-        if (json_is(pl, JSON_NUMBER) && jint(hc, "PidsLimit") != 0) {
-                struct json *p = json_object_set(res, "pids", json_new_object());
-                json_set_int(p, "limit", jint(hc, "PidsLimit") < 0 ? -1 : jint(hc, "PidsLimit"));
-        }
-        int64_t weight = jint(hc, "BlkioWeight");
-        if (weight > 0)
-                json_set_int(json_object_set(res, "blockIO", json_new_object()), "weight", weight);
-}
-
-/* --device /dev/x[:/dev/y[:rwm]] → linux.devices and a cgroup rule. */
-static int add_devices(const struct json *hc, struct json *linux_, struct berth_error **err)
-{
-        struct json *devices = json_object_set(linux_, "devices", json_new_array());
-        struct json *rules = (struct json *)jget(jget(linux_, "resources"), "devices");
-        size_t i;
-        const struct json *it;
-        json_array_foreach (jget(hc, "Devices"), i, it) {
-                const char *host = jstr(it, "PathOnHost");
-                const char *in = jstr(it, "PathInContainer");
-                const char *perm = jstr(it, "CgroupPermissions");
-                if (!host || !*host)
-                        return berth_error_set(err, EINVAL, "device: PathOnHost is required");
-                struct stat st;
-                if (stat(host, &st) < 0)
-                        return berth_error_sys(err, errno,
-                                               "error gathering device information while adding "
-                                               "custom device \"%s\"",
-                                               host);
-                if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
-                        return berth_error_set(err, EINVAL,
-                                               "error gathering device information while adding "
-                                               "custom device \"%s\": not a device node",
-                                               host);
-                struct json *d = json_array_append(devices, json_new_object());
-                json_set_str(d, "path", in && *in ? in : host);
-                json_set_str(d, "type", S_ISCHR(st.st_mode) ? "c" : "b");
-                json_set_int(d, "major", major(st.st_rdev));
-                json_set_int(d, "minor", minor(st.st_rdev));
-                json_set_int(d, "fileMode", st.st_mode & 07777);
-                json_set_int(d, "uid", 0);
-                json_set_int(d, "gid", 0);
-                struct json *rule = json_array_append(rules, json_new_object());
-                json_set_bool(rule, "allow", true);
-                json_set_str(rule, "type", S_ISCHR(st.st_mode) ? "c" : "b");
-                json_set_int(rule, "major", major(st.st_rdev));
-                json_set_int(rule, "minor", minor(st.st_rdev));
-                json_set_str(rule, "access", perm && *perm ? perm : "rwm");
-        }
-        return 0;
-}
-
-/* --privileged: every device node of the host's /dev (not its subdirectories' pts/shm). */
-static void add_host_devices(struct json *linux_)
-{
-        struct json *devices = (struct json *)jget(linux_, "devices");
-        _cleanup_closedir_ DIR *d = opendir("/dev");
-        if (!d)
-                return;
-        struct dirent *de;
-        while ((de = readdir(d))) {
-                if (de->d_name[0] == '.' || strcmp(de->d_name, "console") == 0 ||
-                    strcmp(de->d_name, "ptmx") == 0 || strncmp(de->d_name, "tty", 3) == 0)
-                        continue;
-                struct stat st;
-                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-                    !(S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)))
-                        continue;
-                _cleanup_free_ char *p = xasprintf("/dev/%s", de->d_name);
-                struct json *dj = json_array_append(devices, json_new_object());
-                json_set_str(dj, "path", p);
-                json_set_str(dj, "type", S_ISCHR(st.st_mode) ? "c" : "b");
-                json_set_int(dj, "major", major(st.st_rdev));
-                json_set_int(dj, "minor", minor(st.st_rdev));
-                json_set_int(dj, "fileMode", st.st_mode & 07777);
-                json_set_int(dj, "uid", st.st_uid);
-                json_set_int(dj, "gid", st.st_gid);
-        }
-}
-
 static const char *hostname_of(const struct berth_ctr *c)
 {
         const char *h = jstr(c->config, "Hostname");
@@ -1471,12 +1340,9 @@ int ctr_oci_spec(struct berth_engine *e, struct berth_ctr *c, const char *rootfs
 
         /* linux */
         struct json *linux_ = json_object_set(s, "linux", json_new_object());
-        set_resources(hc, linux_);
-        r = add_devices(hc, linux_, err);
+        r = ctr_spec_resources(hc, linux_, err);
         if (r < 0)
                 return r;
-        if (jbool(hc, "Privileged"))
-                add_host_devices(linux_);
         r = namespaces(e, c, linux_, err);
         if (r < 0)
                 return r;

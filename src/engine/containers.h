@@ -79,7 +79,8 @@ int berth_ctr_stop(struct berth_engine *e, struct berth_ctr *c, int timeout, con
                    struct berth_error **err);
 int berth_ctr_restart(struct berth_engine *e, struct berth_ctr *c, int timeout,
                       struct berth_error **err);
-/* signal NULL: SIGKILL.  -EBUSY (409) when not running, -EINVAL for a bad signal. */
+/* signal NULL: SIGKILL, which returns once the container has exited (as dockerd).
+ * -EBUSY (409) when not running, -EINVAL for a bad signal. */
 int berth_ctr_kill(struct berth_engine *e, struct berth_ctr *c, const char *signal,
                    struct berth_error **err);
 int berth_ctr_pause(struct berth_engine *e, struct berth_ctr *c, bool pause,

@@ -4,7 +4,9 @@
  * The cgroup version comes from /proc/self/mountinfo (the mount at
  * /sys/fs/cgroup: "cgroup2" means a unified host; tmpfs with v1 hierarchies
  * under it, as on this project's hybrid hosts, means 1).  Feature booleans are
- * probed from the control files the limits would use.
+ * probed from the control files the limits would use, as moby's sysinfo does:
+ * on v2 the root's cgroup.controllers, and for swap the daemon's own cgroup;
+ * on v1 the hierarchy roots (which have no pids.max: there the mount counts).
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -125,6 +127,28 @@ static bool file_is_one(const char *p)
         return s[0] == '1';
 }
 
+/* Swap accounting on v2, probed as moby does: memory.swap.max in the daemon's
+ * own cgroup (the root has none).  Not init.scope's: without systemd there
+ * is none, though swap limits work. */
+static bool v2_swap_limit(void)
+{
+        _cleanup_free_ char *self = NULL;
+        if (read_file_at(AT_FDCWD, "/proc/self/cgroup", 1 << 16, &self, NULL) < 0)
+                return false;
+        for (char *l = self; l && *l;) {
+                char *nl = strchr(l, '\n');
+                if (nl)
+                        *nl = '\0';
+                if (strncmp(l, "0::/", 4) == 0) {
+                        _cleanup_free_ char *p =
+                            xasprintf("/sys/fs/cgroup%s/memory.swap.max", l[4] ? l + 3 : "");
+                        return exists(p);
+                }
+                l = nl ? nl + 1 : NULL;
+        }
+        return false;
+}
+
 static void probe_cgroup_features(struct berth_sysinfo *s)
 {
         if (s->cgroup_version == 2) {
@@ -132,8 +156,7 @@ static void probe_cgroup_features(struct berth_sysinfo *s)
                 (void)read_file_at(AT_FDCWD, "/sys/fs/cgroup/cgroup.controllers", 4096, &ctl, NULL);
                 const char *c = ctl ? ctl : "";
                 s->memory_limit = strstr(c, "memory") != NULL;
-                s->swap_limit =
-                    s->memory_limit && exists("/sys/fs/cgroup/init.scope/memory.swap.max");
+                s->swap_limit = s->memory_limit && v2_swap_limit();
                 s->cpu_cfs = strstr(c, "cpu") != NULL;
                 s->cpu_shares = s->cpu_cfs;
                 s->cpuset = strstr(c, "cpuset") != NULL;
@@ -145,7 +168,8 @@ static void probe_cgroup_features(struct berth_sysinfo *s)
                 s->cpu_cfs = exists("/sys/fs/cgroup/cpu/cpu.cfs_quota_us");
                 s->cpu_shares = exists("/sys/fs/cgroup/cpu/cpu.shares");
                 s->cpuset = exists("/sys/fs/cgroup/cpuset/cpuset.cpus");
-                s->pids_limit = exists("/sys/fs/cgroup/pids/pids.max");
+                /* a root cgroup has no pids.max: the hierarchy being there is enough */
+                s->pids_limit = exists("/sys/fs/cgroup/pids/cgroup.procs");
                 s->oom_kill_disable = exists("/sys/fs/cgroup/memory/memory.oom_control");
         }
 }

@@ -65,7 +65,13 @@ int snapshot_lowerdir(const char *data_root, const char *const *chain_ids, size_
         return 0;
 }
 
-/* New mount API: one lowerdir+ per layer, top first. -ENOSYS/-EINVAL: fall back. */
+/*
+ * New mount API: one lowerdir+ per layer, top first. -ENOSYS/-EINVAL: fall back.
+ * Before 6.5 overlay parses its options the legacy way: fsconfig() only
+ * collects "lowerdir+=…" into a string and the kernel refuses it at
+ * FSCONFIG_CMD_CREATE, so EINVAL there means "no lowerdir+" too (a real
+ * problem with the dirs is then reported by the mount(2) fallback).
+ */
 static int mount_fsconfig(const char *data_root, const char *const *ids, size_t n,
                           const char *upper, const char *work, const char *target,
                           struct berth_error **err)
@@ -79,12 +85,16 @@ static int mount_fsconfig(const char *data_root, const char *const *ids, size_t 
         for (size_t i = n; i-- > 0;) {
                 _cleanup_free_ char *p = layer_path(data_root, ids[i]);
                 if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", p, 0) < 0)
-                        return -EINVAL; /* a kernel before 6.8 */
+                        return -EINVAL; /* 6.5 to 6.7: the new parser, without lowerdir+ */
         }
         if (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
-            fsconfig(fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0 ||
-            fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+            fsconfig(fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0)
                 return berth_error_sys(err, errno, "snapshot: create overlay for '%s'", target);
+        if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+                if (errno == EINVAL)
+                        return -EINVAL; /* before 6.5: the legacy parser refused lowerdir+ */
+                return berth_error_sys(err, errno, "snapshot: create overlay for '%s'", target);
+        }
         _cleanup_close_ int m = fsmount(fs, FSMOUNT_CLOEXEC, 0);
         if (m < 0)
                 return berth_error_sys(err, errno, "snapshot: overlay for '%s'", target);
@@ -131,11 +141,16 @@ int snapshot_mount(const char *data_root, const char *container_id, const char *
                         return berth_error_sys(err, r, "snapshot: create '%s'", dirs[i]);
         }
         const char *where = target ? target : rootfs;
-        r = mount_fsconfig(data_root, chain_ids, n, upper, work, where, err);
+        /* once mount(2) served where lowerdir+ did not, go straight to it: an
+         * old kernel logs "unrecognized mount option" for every refused try */
+        static _Atomic bool legacy_only = false;
+        r = legacy_only ? -EINVAL : mount_fsconfig(data_root, chain_ids, n, upper, work, where, err);
         if (r == -EINVAL || r == -ENOSYS) {
                 if (err && *err) /* a real failure, not a missing feature */
                         return r;
                 r = mount_legacy(data_root, chain_ids, n, upper, work, where, err);
+                if (r == 0)
+                        legacy_only = true;
         }
         return r;
 }

@@ -358,10 +358,107 @@ static int bind_mount(int rootfd, const char *src, const char *dest, const struc
         return set_propagation(rootfd, dest, mo->prop, err);
 }
 
-/* linux "cgroup" mount: a tmpfs holding one bind of the container's own cgroup
- * per hierarchy (v1, hybrid), or the container's cgroup2 directory (v2). */
-static int mount_cgroup(int rootfd, const char *dest, const struct mount_opts *mo,
-                        struct berth_error **err)
+/* Whether the container has a cgroup namespace of its own (new or joined). */
+static bool own_cgroupns(const struct rt_init *ri)
+{
+        const struct oci_linux *l = ri->spec->linux_;
+        for (size_t i = 0; l && i < l->n_namespaces; i++)
+                if (l->namespaces[i].type == OCI_NS_CGROUP)
+                        return true;
+        return false;
+}
+
+/* A v1 hierarchy's mount data for a fresh mount of it: its controllers and
+ * name= from the superblock options ("rw,xattr,name=systemd" -> "none,name=systemd").
+ * The kernel gives a second mount of an existing hierarchy only when the set
+ * matches exactly, and reads "no controller named" as "every controller". */
+static char *v1_mount_data(const char *super)
+{
+        static const char *const known[] = {
+            "cpuset",     "cpu",      "cpuacct", "blkio", "memory", "devices", "freezer", "net_cls",
+            "perf_event", "net_prio", "hugetlb", "pids",  "rdma",   "misc",    "debug",
+        };
+        struct berth_buf b = BERTH_BUF_INIT;
+        _cleanup_free_ char *copy = xstrdup(super);
+        bool any = false, named = false;
+        char *save = NULL;
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                bool keep = strncmp(t, "name=", 5) == 0;
+                named = named || keep;
+                for (size_t k = 0; !keep && k < ELEMENTSOF(known); k++)
+                        keep = strcmp(t, known[k]) == 0;
+                if (!keep)
+                        continue;
+                any = any || strncmp(t, "name=", 5) != 0;
+                if (b.len)
+                        buf_putc(&b, ',');
+                buf_puts(&b, t);
+        }
+        if (!any && named) {
+                _cleanup_free_ char *names = buf_steal(&b);
+                return xasprintf("none,%s", names);
+        }
+        return buf_steal(&b);
+}
+
+/* A fresh cgroup (v1, data = its controllers) or cgroup2 (data NULL) mount:
+ * in a cgroup namespace the kernel roots it at the namespace's root. */
+static int mount_cgroupfs(int rootfd, const char *dest, const char *data, unsigned long flags,
+                          struct berth_error **err)
+{
+        int fd = root_open_target(rootfd, dest, true, err);
+        if (fd < 0)
+                return fd;
+        char p[FD_PATH_MAX];
+        fd_path(p, fd);
+        const char *type = data ? "cgroup" : "cgroup2";
+        int r = 0;
+        if (mount(type, p, type, flags, data) < 0)
+                r = berth_error_sys(err, errno, "mount %s%s%s on '%s'", type, data ? " " : "",
+                                    data ? data : "", dest);
+        close(fd);
+        return r;
+}
+
+/* This process's cgroup in one hierarchy, from /proc/self/cgroup's text:
+ * the "0::/path" line for cgroup2, else the line naming the controllers the
+ * mount point is named after ("cpu,cpuacct", "systemd" for name=systemd). */
+static const char *self_cgroup(const char *self, bool v2, const char *name, size_t *ret_len)
+{
+        for (const char *l = self; l && *l;) {
+                const char *nl = strchr(l, '\n');
+                const char *end = nl ? nl : l + strlen(l);
+                const char *c1 = memchr(l, ':', (size_t)(end - l));
+                const char *c2 = c1 ? memchr(c1 + 1, ':', (size_t)(end - c1 - 1)) : NULL;
+                if (c2) {
+                        size_t wl = (size_t)(c2 - c1 - 1);
+                        bool match = v2 ? wl == 0 && l[0] == '0'
+                                        : (strlen(name) == wl && !strncmp(c1 + 1, name, wl)) ||
+                                              (!strcmp(name, "systemd") &&
+                                               wl == strlen("name=systemd") &&
+                                               !strncmp(c1 + 1, "name=systemd", wl));
+                        if (match) {
+                                *ret_len = (size_t)(end - c2 - 1);
+                                return c2 + 1;
+                        }
+                }
+                l = nl ? nl + 1 : NULL;
+        }
+        return NULL;
+}
+
+/*
+ * linux "cgroup" mount, as runc makes it.  Pure v2: the cgroup2 fs at dest,
+ * mounted afresh, which the kernel roots at the cgroup namespace's root (the
+ * container's own cgroup with a namespace of its own; the whole tree, as with
+ * dockerd, without).  v1 and hybrid: a tmpfs holding one mount per hierarchy
+ * (co-mounted ones also under each controller's name, as symlinks): fresh
+ * ones with a cgroup namespace of its own, else a bind of the container's own
+ * directory in each, found from /proc/self/cgroup.  Never that bind inside a
+ * cgroup namespace: there /proc/self/cgroup says "/", the host's root cgroup.
+ */
+static int mount_cgroup(struct rt_init *ri, int rootfd, const char *dest,
+                        const struct mount_opts *mo, struct berth_error **err)
 {
         _cleanup_free_ char *self = NULL;
         int r = read_file_at(AT_FDCWD, "/proc/self/cgroup", 1 << 16, &self, NULL);
@@ -375,7 +472,7 @@ static int mount_cgroup(int rootfd, const char *dest, const struct mount_opts *m
                 return fd;
         char p[FD_PATH_MAX];
         fd_path(p, fd);
-        bool pure_v2 = false;
+        bool pure_v2 = false, fresh = own_cgroupns(ri);
         _cleanup_free_ char *line = NULL;
         size_t cap = 0;
         struct {
@@ -415,40 +512,31 @@ static int mount_cgroup(int rootfd, const char *dest, const struct mount_opts *m
                 r = berth_error_sys(err, errno, "mount tmpfs on '%s'", dest);
         close(fd);
         for (size_t i = 0; i < nh && r == 0; i++) {
-                /* this hierarchy's line in /proc/self/cgroup: "N:ctrls:/path", "0::/path" */
                 const char *name = strrchr(hier[i].mnt, '/') + 1;
-                const char *want = hier[i].v2 ? "" : name;
-                const char *cgpath = NULL;
-                for (char *l = self; l && *l;) {
-                        char *nl = strchr(l, '\n');
-                        if (nl)
-                                *nl = '\0';
-                        char *c1 = strchr(l, ':');
-                        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-                        if (c2) {
-                                size_t wl = (size_t)(c2 - c1 - 1);
-                                bool match =
-                                    hier[i].v2
-                                        ? wl == 0 && l[0] == '0'
-                                        : (strlen(want) == wl && !strncmp(c1 + 1, want, wl)) ||
-                                              (!strncmp(want, "systemd", 7) &&
-                                               !strncmp(c1 + 1, "name=systemd", wl));
-                                if (match)
-                                        cgpath = c2 + 1;
-                        }
-                        if (nl)
-                                *nl = '\n';
-                        if (cgpath)
-                                break;
-                        l = nl ? nl + 1 : NULL;
-                }
-                if (!cgpath)
-                        continue;
-                size_t cl = strcspn(cgpath, "\n");
-                _cleanup_free_ char *srcdir = xasprintf("%s%.*s", hier[i].mnt, (int)cl, cgpath);
                 _cleanup_free_ char *sub = pure_v2 ? xstrdup(dest) : xasprintf("%s/%s", dest, name);
-                struct mount_opts bo = {.flags = base | ro, .rec_bind = false};
-                r = bind_mount(rootfd, srcdir, sub, &bo, err);
+                bool bind = !fresh && !pure_v2;
+                if (!bind) {
+                        _cleanup_free_ char *data = hier[i].v2 ? NULL : v1_mount_data(hier[i].ctrls);
+                        r = mount_cgroupfs(rootfd, sub, data, base | ro, fresh ? err : NULL);
+                        /* a user namespace without a cgroup namespace of its own may
+                         * not mount cgroup2 (runc falls back too): bind our directory */
+                        if (r == -EPERM || r == -EBUSY)
+                                bind = !fresh;
+                        if (r < 0 && !fresh && !bind)
+                                r = berth_error_sys(err, -r, "mount cgroup2 on '%s'", sub);
+                        if (bind)
+                                r = 0;
+                }
+                if (bind) {
+                        size_t cl = 0;
+                        const char *cgpath = self_cgroup(self, hier[i].v2, name, &cl);
+                        if (!cgpath)
+                                continue;
+                        _cleanup_free_ char *srcdir =
+                            xasprintf("%s%.*s", hier[i].mnt, (int)cl, cgpath);
+                        struct mount_opts bo = {.flags = base | ro, .rec_bind = false};
+                        r = bind_mount(rootfd, srcdir, sub, &bo, err);
+                }
                 if (r < 0)
                         break;
                 /* "cpu,cpuacct" also answers to "cpu" and "cpuacct", as on the host */
@@ -641,7 +729,7 @@ static int mount_one(struct rt_init *ri, int rootfd, size_t index, struct berth_
         if (!type || !*type)
                 return berth_error_set(err, EINVAL, "mount '%s': no type", m->destination);
         if (!strcmp(type, "cgroup"))
-                return mount_cgroup(rootfd, m->destination, &mo, err);
+                return mount_cgroup(ri, rootfd, m->destination, &mo, err);
         int fd = root_open_target(rootfd, m->destination, true, err);
         if (fd < 0)
                 return fd;

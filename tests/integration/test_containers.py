@@ -206,6 +206,23 @@ def test_live_restore_across_a_killed_daemon(env):
         env.docker("rm", "-f", cid, short)
 
 
+def test_kill_returns_once_the_container_has_exited(env):
+    """docker kill (SIGKILL) waits for the exit, so kill then rm or inspect find the
+    container exited; a paused one is thawed to take it (the v1 freezer holds signals)."""
+    for pause in (False, True):
+        cid = env.ok("run", "-d", "busybox", "sh", "-c", "sleep 1000 & sleep 1001").strip()
+        try:
+            if pause:
+                env.ok("pause", cid)
+            env.ok("kill", cid)
+            st = env.inspect(cid)["State"]
+            assert (st["Status"], st["ExitCode"]) == ("exited", 137), st
+            env.ok("rm", cid)
+            assert not cgroup_dirs(cid)
+        finally:
+            env.docker("rm", "-f", cid)
+
+
 def test_a_killed_shim_is_an_exit_not_a_hang(env):
     cid = env.ok("run", "-d", "busybox", "sleep", "60").strip()
     try:
@@ -590,6 +607,83 @@ def test_run_flags_take_effect(env):
         assert env.inspect(cid)["State"]["ExitCode"] == 11
     finally:
         env.docker("rm", "-f", cid)
+
+
+def _a_disk():
+    """(/dev path, "major:minor") of a whole disk this host lets us read a byte of, or None."""
+    for name in sorted(os.listdir("/sys/block"), key=lambda n: n.startswith(("loop", "zram"))):
+        try:
+            with open("/sys/block/%s/dev" % name) as f:
+                numbers = f.read().strip()
+            fd = os.open("/dev/" + name, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                if len(os.read(fd, 1)) != 1:
+                    continue
+            finally:
+                os.close(fd)
+        except OSError:
+            continue
+        return "/dev/" + name, numbers
+    return None
+
+
+def test_blkio_throttles_and_device_cgroup_rules_take_effect(env):
+    """--device-read-bps and friends, and --device-cgroup-rule, reach the cgroup as
+    dockerd puts them there (they were once accepted and dropped)."""
+    disk = _a_disk()
+    if not disk:
+        pytest.skip("no block device in /dev that this host lets root read")
+    path, numbers = disk
+    major, minor = numbers.split(":")
+    cid = env.ok("run", "-d", "--device-read-bps", path + ":1mb", "--device-write-iops",
+                 path + ":77", "busybox", "sleep", "30").strip()
+    try:
+        rbps = _cg_file(cid, ["blkio.throttle.read_bps_device", "io.max"])
+        wiops = _cg_file(cid, ["blkio.throttle.write_iops_device", "io.max"])
+        if rbps and rbps.startswith(numbers + " rbps"):  # v2: one line
+            assert rbps == numbers + " rbps=1048576 wbps=max riops=max wiops=77", rbps
+        else:
+            assert rbps == numbers + " 1048576" and wiops == numbers + " 77", (rbps, wiops)
+    finally:
+        env.docker("rm", "-f", cid)
+    p = env.docker("run", "--rm", "--device-read-bps", "/dev/nosuchdisk:1mb", "busybox", "true")
+    # docker's CLI answers 127 to a start error saying "no such file or directory"
+    assert p.returncode == 127 and "/dev/nosuchdisk: no such file or directory" in p.stderr, p
+    # a block node made inside may not be opened, unless a rule allows it
+    probe = "mknod /tmp/d b %s %s && head -c 1 /tmp/d | wc -c" % (major, minor)
+    out = env.docker("run", "--rm", "busybox", "sh", "-c", probe)
+    assert "Operation not permitted" in out.stderr and out.stdout == "0\n", out
+    out = env.ok("run", "--rm", "--device-cgroup-rule", "b %s:* r" % major, "busybox",
+                 "sh", "-c", probe)
+    assert out == "1\n", out
+    # the daemon checks a rule too (the docker CLI checks it before sending)
+    status, _, body = env.d.request(
+        "POST", "/containers/create", body=json.dumps(
+            {"Image": "busybox", "HostConfig": {"DeviceCgroupRules": ["b 8:0 rwx"]}}),
+        headers={"Content-Type": "application/json"})
+    assert status == 201, body
+    bad = json.loads(body)["Id"]
+    try:
+        status, _, body = env.d.request("POST", "/containers/%s/start" % bad)
+        assert status == 500, body
+        assert json.loads(body)["message"].endswith(
+            "invalid device cgroup rule format: 'b 8:0 rwx'"), body
+    finally:
+        env.docker("rm", "-f", bad)
+
+
+def test_a_private_cgroup_namespace_sees_its_own_cgroups(env):
+    """With a cgroup namespace of its own, /sys/fs/cgroup holds the container's own
+    cgroups (fresh mounts rooted at the namespace), never the host's root cgroup,
+    which is what binding "/sys/fs/cgroup" + "/" from /proc/self/cgroup would give."""
+    out = env.ok("run", "--rm", "--cgroupns", "private", "-m", "32m", "--pids-limit", "9",
+                 "busybox", "sh", "-c",
+                 "cat /proc/self/cgroup; cat /sys/fs/cgroup/memory/memory.limit_in_bytes "
+                 "/sys/fs/cgroup/pids/pids.max 2>/dev/null || "
+                 "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max")
+    lines = out.splitlines()
+    assert all(l.endswith(":/") for l in lines[:-2]), out
+    assert lines[-2:] == [str(32 << 20), "9"], out
 
 
 def test_seccomp_filters_are_reused_per_profile_and_a_damaged_cache_is_recompiled(env, tmp_path):

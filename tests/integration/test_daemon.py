@@ -577,6 +577,23 @@ def cgroup_version_from_mountinfo():
     return "1"
 
 
+def test_info_says_which_limits_this_host_has(daemon):
+    """The limit booleans of /info as moby's sysinfo finds them (qemu tests cover
+    pure v1 and v2): a v1 hierarchy's root has no pids.max, the mount is enough."""
+    info = daemon.json("/info")
+    if cgroup_version_from_mountinfo() == "1":
+        assert info["PidsLimit"] is os.path.exists("/sys/fs/cgroup/pids/cgroup.procs")
+        assert info["MemoryLimit"] is os.path.exists("/sys/fs/cgroup/memory/memory.limit_in_bytes")
+        assert info["SwapLimit"] is os.path.exists(
+            "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")
+    else:
+        with open("/sys/fs/cgroup/cgroup.controllers") as f:
+            ctrls = f.read().split()
+        assert info["PidsLimit"] is ("pids" in ctrls)
+        assert info["MemoryLimit"] is ("memory" in ctrls)
+        assert info["OomKillDisable"] is False
+
+
 def test_berth_info(daemon):
     con = sqlite3.connect(os.path.join(daemon.data, "berth.db"))
     con.execute("INSERT INTO images (id, added) VALUES ('sha256:" + "a" * 64 + "', 0)")
