@@ -1627,12 +1627,28 @@ static void reconcile(struct berth_engine *e, struct berth_ctr *c)
                 if (c->pidfd >= 0) {
                         c->shim_pid = shim;
                         c->shim_start = start;
-                        /* paused or not: the runtime knows */
+                        /* the record says what the user asked for: a container frozen
+                         * without a pause on record was caught inside an operation that
+                         * freezes for a moment (a kill of every process on v1, a pause
+                         * that was never acknowledged) and is thawed; a pause on record
+                         * whose freeze never happened is what the runtime says */
                         struct berth_runtime rt = runtime_of(m);
                         enum berth_status status;
                         pid_t pid;
                         struct berth_error *er = NULL;
                         if (berth_container_status(&rt, c->id, &status, &pid, &er) == 0) {
+                                if (status == BERTH_STATUS_PAUSED && c->state == CTR_RUNNING) {
+                                        if (berth_container_pause(&rt, c->id, false, &er) == 0) {
+                                                status = BERTH_STATUS_RUNNING;
+                                                log_info("container %.12s: frozen by an operation "
+                                                         "berthd did not finish; thawed",
+                                                         c->id);
+                                        } else {
+                                                log_warn("container %.12s: frozen by an operation "
+                                                         "berthd did not finish; thaw: %s",
+                                                         c->id, berth_error_msg(er));
+                                        }
+                                }
                                 c->state = status == BERTH_STATUS_PAUSED ? CTR_PAUSED : CTR_RUNNING;
                                 c->pid = pid;
                         }

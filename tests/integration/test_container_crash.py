@@ -269,6 +269,41 @@ def test_crash_at_each_step(env, point, after):
     check_nothing_left(env)
 
 
+def _freeze(env, cid, freeze):
+    v1 = os.path.join(HIERARCHIES, "freezer", env.cgroup_parent.lstrip("/"), cid,
+                      "freezer.state")
+    if os.path.exists(v1):
+        with open(v1, "w") as f:
+            f.write("FROZEN" if freeze else "THAWED")
+        return
+    with open(os.path.join(HIERARCHIES, env.cgroup_parent.lstrip("/"), cid,
+                           "cgroup.freeze"), "w") as f:
+        f.write("1" if freeze else "0")
+
+
+def test_a_freeze_no_pause_record_knows_of_is_undone(env):
+    """berthd freezes a container for a moment in a kill of all its processes (v1 without
+    cgroup.kill) and in a pause: died in between, the container stays frozen while its record
+    says running.  At start the record wins: it is thawed (a frozen cgroup is made by hand
+    here, as berthd would have left it)."""
+    cid = env.ok("run", "-d", "busybox", *SCRIPT).strip()
+    paused = env.ok("run", "-d", "busybox", *SCRIPT).strip()
+    env.ok("pause", paused)
+    env.d.proc.send_signal(signal.SIGKILL)
+    env.d.proc.wait()
+    env.d.log.close()
+    _freeze(env, cid, True)
+    env.d.start()
+    assert env.inspect(cid)["State"]["Status"] == "running"
+    assert env.ok("exec", cid, "echo", "thawed").strip() == "thawed"
+    assert "frozen by an operation berthd did not finish; thawed" in env.d.logtext()
+    # a pause on record stays a pause
+    assert env.inspect(paused)["State"]["Status"] == "paused"
+    env.ok("unpause", paused)
+    env.ok("rm", "-f", cid, paused)
+    check_nothing_left(env)
+
+
 def test_state_no_record_owns_is_cleaned_and_data_left_alone(env):
     """A record removed by hand (sqlite3) while its container runs: the next start
     ends the container's monitor and process, its cgroup and mount, and names the data
