@@ -40,14 +40,14 @@ def test_malformed_config(rt, workdir, rootfs_template, unique_id, mangle, needl
 def test_missing_config(rt, workdir, rootfs_template, unique_id):
     b = make_bundle(workdir, rootfs_template, ["true"])
     os.unlink(os.path.join(b, "config.json"))
-    expect_failure(rt, b, unique_id, "config.json", "No such file")
+    expect_failure(rt, b, unique_id, "config.json", "no such file or directory")
 
 
 def test_missing_rootfs(rt, workdir, rootfs_template, unique_id):
     def edit(c):
         c["root"]["path"] = "no-such-rootfs"
     b = make_bundle(workdir, rootfs_template, ["true"], edit)
-    expect_failure(rt, b, unique_id, "rootfs", "no-such-rootfs", "No such file")
+    expect_failure(rt, b, unique_id, "rootfs", "no-such-rootfs", "no such file or directory")
 
 
 def test_empty_args(rt, workdir, rootfs_template, unique_id):
