@@ -178,8 +178,6 @@ void shim_log_flush(struct shim_log *l)
                         emit(l, s, l->partial[s].data, l->partial[s].len);
                         buf_reset(&l->partial[s]);
                 }
-        if (l->fd >= 0)
-                (void)fdatasync(l->fd);
 }
 
 void shim_log_close(struct shim_log *l)

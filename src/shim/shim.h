@@ -32,7 +32,9 @@ int shim_log_open(const char *path, uint64_t max_size, unsigned max_file, bool c
 /* One stream's bytes; complete lines become entries, a partial line waits
  * (up to 16 KiB, then it is written as docker does, without its newline). */
 void shim_log_write(struct shim_log *l, int stream, const char *data, size_t len);
-/* What is left of partial lines goes out; then fsync. */
+/* What is left of partial lines goes out.  No fsync: as docker's json-file
+ * logger, the log is as durable as the page cache (a --rm container's log is
+ * deleted a moment later anyway). */
 void shim_log_flush(struct shim_log *l);
 void shim_log_close(struct shim_log *l);
 
