@@ -37,17 +37,6 @@ struct exec_rec {
         int conn; /* the shim's connection that will bring the exit code */
 };
 
-static struct json *jget(const struct json *j, const char *k)
-{
-        return json_get(j, k);
-}
-
-static bool jbool(const struct json *j, const char *k)
-{
-        const struct json *v = jget(j, k);
-        return json_is(v, JSON_BOOL) && v->b;
-}
-
 static struct exec_rec *find_locked(struct ctr_manager *m, const char *id)
 {
         for (struct exec_rec *x = m->execs; x; x = x->next)

@@ -35,6 +35,29 @@ struct pending_attach {
         size_t payload_len;
 };
 
+/* JSON reading shared by the container-*.c files: a missing key or a value of
+ * another type reads as NULL, false, 0. */
+static inline struct json *jget(const struct json *j, const char *k)
+{
+        return json_get(j, k);
+}
+static inline bool jbool(const struct json *j, const char *k)
+{
+        const struct json *v = json_get(j, k);
+        return json_is(v, JSON_BOOL) && v->b;
+}
+static inline int64_t jint(const struct json *j, const char *k)
+{
+        const struct json *v = json_get(j, k);
+        if (!json_is(v, JSON_NUMBER))
+                return 0;
+        return (v->num.flags & JSON_NUM_INT) ? v->num.i : (int64_t)v->num.d;
+}
+static inline const char *jstr(const struct json *j, const char *k)
+{
+        return json_str(json_get(j, k));
+}
+
 struct berth_ctr {
         unsigned refs; /* under the table lock */
         char id[65];

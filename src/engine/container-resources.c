@@ -20,30 +20,6 @@
 
 #include "container-internal.h"
 
-static const struct json *jget(const struct json *j, const char *k)
-{
-        return json_get(j, k);
-}
-
-static bool jbool(const struct json *j, const char *k)
-{
-        const struct json *v = jget(j, k);
-        return json_is(v, JSON_BOOL) && v->b;
-}
-
-static int64_t jint(const struct json *j, const char *k)
-{
-        const struct json *v = jget(j, k);
-        if (!json_is(v, JSON_NUMBER))
-                return 0;
-        return (v->num.flags & JSON_NUM_INT) ? v->num.i : (int64_t)v->num.d;
-}
-
-static const char *jstr(const struct json *j, const char *k)
-{
-        return json_str(jget(j, k));
-}
-
 static void set_resources(const struct json *hc, struct json *linux_)
 {
         struct json *res = json_object_set(linux_, "resources", json_new_object());

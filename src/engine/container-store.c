@@ -283,18 +283,6 @@ struct json *ctr_state_json(const struct berth_ctr *c)
         return j;
 }
 
-static int64_t jint(const struct json *j, const char *key)
-{
-        const struct json *v = json_get(j, key);
-        return json_is(v, JSON_NUMBER) && (v->num.flags & JSON_NUM_INT) ? v->num.i : 0;
-}
-
-static bool jbool(const struct json *j, const char *key)
-{
-        const struct json *v = json_get(j, key);
-        return json_is(v, JSON_BOOL) && v->b;
-}
-
 void ctr_state_from_json(struct berth_ctr *c, const struct json *j)
 {
         c->state = state_from_name(json_str(json_get(j, "Status")));
