@@ -155,9 +155,9 @@ int rm_rf(const char *path)
 int open_in_root(int rootfd, const char *path, int flags, mode_t mode)
 {
         struct open_how how = {
-                .flags = (uint64_t)(flags | O_CLOEXEC),
-                .mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
-                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+            .flags = (uint64_t)(flags | O_CLOEXEC),
+            .mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
+            .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
         };
         /* EAGAIN: a rename or mount somewhere raced a ".." step (the kernel cannot
          * vouch for the walk then); in a live tree, such as a running container's,

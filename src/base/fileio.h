@@ -27,7 +27,8 @@ int read_full_fd(int fd, size_t max, char **ret, size_t *ret_len);
 int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len);
 /* Write all of buf, retrying on EINTR and short writes. */
 int write_all(int fd, const void *buf, size_t len);
-/* Open, write, close (O_TRUNC|O_CREAT with mode). For /proc and /sys files use flags 0 and no create. */
+/* Open, write, close (O_TRUNC|O_CREAT with mode). For /proc and /sys files use flags 0 and no
+ * create. */
 int write_file_at(int dirfd, const char *path, const void *buf, size_t len, mode_t mode);
 /* Write a string to an existing file (cgroup and /proc knobs). */
 int write_string_file(const char *path, const char *s);

@@ -42,8 +42,8 @@ enum cli_group {
 
 struct cli_command {
         const char *name;
-        const char *usage;   /* after the command path: "[OPTIONS]" */
-        const char *summary; /* one line, in command lists and help */
+        const char *usage;       /* after the command path: "[OPTIONS]" */
+        const char *summary;     /* one line, in command lists and help */
         const char *description; /* the help's text instead of summary, when it differs */
         enum cli_group group;
         const struct cli_flag *flags;

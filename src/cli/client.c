@@ -703,7 +703,7 @@ struct cli_stream {
         struct berth_buf raw;  /* received, not yet decoded */
         struct berth_buf body; /* decoded, not yet read */
         size_t body_off;
-        bool ended; /* the body is complete (or the peer closed) */
+        bool ended;               /* the body is complete (or the peer closed) */
         struct berth_buf headers; /* the head's headers: "name\0value\0" each */
 };
 

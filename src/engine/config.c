@@ -363,9 +363,8 @@ static int validate_cgroup_parent(char *v, struct berth_error **err)
         for (const char *p = v; *p;) {
                 size_t n = strcspn(p, "/");
                 if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-                        return berth_error_set(err, EINVAL,
-                                               "cgroup-parent '%s': '.' and '..' are not allowed",
-                                               v);
+                        return berth_error_set(
+                            err, EINVAL, "cgroup-parent '%s': '.' and '..' are not allowed", v);
                 for (size_t i = 0; i < n; i++)
                         if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
                                 return berth_error_set(err, EINVAL,

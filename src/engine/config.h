@@ -24,11 +24,11 @@
 
 #include "base/error.h"
 
-#define BERTH_DEFAULT_CONFIG_FILE "/etc/berth/daemon.json"
-#define BERTH_DEFAULT_DATA_ROOT   "/var/lib/berth"
-#define BERTH_DEFAULT_EXEC_ROOT   "/run/berth"
-#define BERTH_DEFAULT_SOCKET      "/run/berth/berth.sock"
-#define BERTH_DEFAULT_HOST        "unix://" BERTH_DEFAULT_SOCKET
+#define BERTH_DEFAULT_CONFIG_FILE   "/etc/berth/daemon.json"
+#define BERTH_DEFAULT_DATA_ROOT     "/var/lib/berth"
+#define BERTH_DEFAULT_EXEC_ROOT     "/run/berth"
+#define BERTH_DEFAULT_SOCKET        "/run/berth/berth.sock"
+#define BERTH_DEFAULT_HOST          "unix://" BERTH_DEFAULT_SOCKET
 #define BERTH_DEFAULT_CGROUP_PARENT "/berth"
 
 /* What the command line said; NULL / empty / -1 = not given. */
@@ -52,7 +52,7 @@ struct berth_config {
         char *data_root;
         char *exec_root;
         char *pidfile;
-        char *cgroup_parent; /* containers' cgroups go below it unless they name their own */
+        char *cgroup_parent;        /* containers' cgroups go below it unless they name their own */
         char **hosts;               /* socket paths (unix:// stripped), at least one */
         char **registry_mirrors;    /* normalised "https://host/" */
         char **insecure_registries; /* hostnames[:port] and CIDRs as given */

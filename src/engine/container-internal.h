@@ -101,11 +101,11 @@ struct ctr_manager {
         pthread_t monitor;
         bool monitor_running;
         bool stopping;
-        char *runtime_root; /* <exec-root>/runtime */
+        char *runtime_root;  /* <exec-root>/runtime */
         char *seccomp_cache; /* <exec-root>/seccomp-cache: compiled filters */
-        char *run_root;     /* <exec-root>/containers */
+        char *run_root;      /* <exec-root>/containers */
         char *data_root;
-        char *cgroup_parent; /* the daemon's cgroup-parent (config) */
+        char *cgroup_parent;    /* the daemon's cgroup-parent (config) */
         char *shim_dir;         /* where berth-shim and berth-init are (berthd's own dir) */
         struct exec_rec *execs; /* under lock */
         uint64_t exec_seq;      /* under lock: numbers exec records */

@@ -235,8 +235,8 @@ static int parse_cgroup_rule(const char *rule, struct json *to, struct berth_err
         size_t nacc = space2 ? strlen(space2 + 1) : 0;
         bool ok = strchr("acb", s[0]) && s[0] && s[1] == ' ' && colon && space2 &&
                   parse_number_or_any(s + 2, (size_t)(colon - s - 2), &maj) &&
-                  parse_number_or_any(colon + 1, (size_t)(space2 - colon - 1), &min) &&
-                  nacc >= 1 && nacc <= 3 && strspn(space2 + 1, "rwm") == nacc;
+                  parse_number_or_any(colon + 1, (size_t)(space2 - colon - 1), &min) && nacc >= 1 &&
+                  nacc <= 3 && strspn(space2 + 1, "rwm") == nacc;
         if (!ok)
                 return berth_error_set(err, EINVAL, "invalid device cgroup rule format: '%s'", s);
         struct json *r = json_array_append(to, json_new_object());

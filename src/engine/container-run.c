@@ -213,26 +213,24 @@ static int shim_unreachable(struct ctr_manager *m, struct berth_ctr *c, int r,
 }
 
 static int shim_call_once(struct ctr_manager *m, struct berth_ctr *c, const struct json *req,
-                          int fd, const void *payload, size_t payload_len,
-                          struct json **ret_reply, int *ret_conn, bool *ret_transport,
-                          struct berth_error **err);
+                          int fd, const void *payload, size_t payload_len, struct json **ret_reply,
+                          int *ret_conn, bool *ret_transport, struct berth_error **err);
 
 int ctr_shim_call(struct ctr_manager *m, struct berth_ctr *c, const struct json *req, int fd,
                   const void *payload, size_t payload_len, struct json **ret_reply, int *ret_conn,
                   struct berth_error **err)
 {
         bool transport = false;
-        int r = shim_call_once(m, c, req, fd, payload, payload_len, ret_reply, ret_conn,
-                               &transport, err);
+        int r = shim_call_once(m, c, req, fd, payload, payload_len, ret_reply, ret_conn, &transport,
+                               err);
         if (r < 0 && transport)
                 r = shim_unreachable(m, c, r, err);
         return r;
 }
 
 static int shim_call_once(struct ctr_manager *m, struct berth_ctr *c, const struct json *req,
-                          int fd, const void *payload, size_t payload_len,
-                          struct json **ret_reply, int *ret_conn, bool *ret_transport,
-                          struct berth_error **err)
+                          int fd, const void *payload, size_t payload_len, struct json **ret_reply,
+                          int *ret_conn, bool *ret_transport, struct berth_error **err)
 {
         *ret_transport = true;
         int conn = connect_shim(m, c, err);
@@ -856,8 +854,8 @@ static void handle_exit(struct berth_engine *e, struct berth_ctr *c, bool at_sta
                 if (berth_container_delete(&rt, c->id, true, &er) < 0) {
                         berth_error_free(TAKE_PTR(er));
                         pthread_mutex_lock(&m->lock);
-                        _cleanup_free_ char *cg = c->cgroups_path ? xstrdup(c->cgroups_path)
-                                                                  : ctr_cgroups_path(m, c);
+                        _cleanup_free_ char *cg =
+                            c->cgroups_path ? xstrdup(c->cgroups_path) : ctr_cgroups_path(m, c);
                         pthread_mutex_unlock(&m->lock);
                         if (berth_cgroup_remove(cg, &er) < 0)
                                 log_warn("container %.12s: remove cgroup %s: %s", c->id, cg,

@@ -144,7 +144,8 @@ int snapshot_mount(const char *data_root, const char *container_id, const char *
         /* once mount(2) served where lowerdir+ did not, go straight to it: an
          * old kernel logs "unrecognized mount option" for every refused try */
         static _Atomic bool legacy_only = false;
-        r = legacy_only ? -EINVAL : mount_fsconfig(data_root, chain_ids, n, upper, work, where, err);
+        r = legacy_only ? -EINVAL
+                        : mount_fsconfig(data_root, chain_ids, n, upper, work, where, err);
         if (r == -EINVAL || r == -ENOSYS) {
                 if (err && *err) /* a real failure, not a missing feature */
                         return r;

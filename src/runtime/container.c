@@ -690,8 +690,8 @@ static int do_create(const struct berth_runtime *rt, const char *id,
         }
 
         if (s->linux_ && s->linux_->seccomp) {
-                r = berth_seccomp_compile_cached(s->linux_->seccomp,
-                                                 rt ? rt->seccomp_cache : NULL, &c->seccomp, err);
+                r = berth_seccomp_compile_cached(s->linux_->seccomp, rt ? rt->seccomp_cache : NULL,
+                                                 &c->seccomp, err);
                 if (r < 0)
                         return r;
                 if (berth_seccomp_needs_listener(c->seccomp) &&

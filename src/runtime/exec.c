@@ -434,8 +434,7 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
         }
         if (x.spec->linux_ && x.spec->linux_->seccomp) {
                 r = berth_seccomp_compile_cached(x.spec->linux_->seccomp,
-                                                 rt ? rt->seccomp_cache : NULL,
-                                                 &x.seccomp, err);
+                                                 rt ? rt->seccomp_cache : NULL, &x.seccomp, err);
                 if (r < 0)
                         goto out;
         }

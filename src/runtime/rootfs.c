@@ -432,11 +432,11 @@ static const char *self_cgroup(const char *self, bool v2, const char *name, size
                 const char *c2 = c1 ? memchr(c1 + 1, ':', (size_t)(end - c1 - 1)) : NULL;
                 if (c2) {
                         size_t wl = (size_t)(c2 - c1 - 1);
-                        bool match = v2 ? wl == 0 && l[0] == '0'
-                                        : (strlen(name) == wl && !strncmp(c1 + 1, name, wl)) ||
-                                              (!strcmp(name, "systemd") &&
-                                               wl == strlen("name=systemd") &&
-                                               !strncmp(c1 + 1, "name=systemd", wl));
+                        bool match =
+                            v2 ? wl == 0 && l[0] == '0'
+                               : (strlen(name) == wl && !strncmp(c1 + 1, name, wl)) ||
+                                     (!strcmp(name, "systemd") && wl == strlen("name=systemd") &&
+                                      !strncmp(c1 + 1, "name=systemd", wl));
                         if (match) {
                                 *ret_len = (size_t)(end - c2 - 1);
                                 return c2 + 1;
@@ -516,7 +516,8 @@ static int mount_cgroup(struct rt_init *ri, int rootfd, const char *dest,
                 _cleanup_free_ char *sub = pure_v2 ? xstrdup(dest) : xasprintf("%s/%s", dest, name);
                 bool bind = !fresh && !pure_v2;
                 if (!bind) {
-                        _cleanup_free_ char *data = hier[i].v2 ? NULL : v1_mount_data(hier[i].ctrls);
+                        _cleanup_free_ char *data =
+                            hier[i].v2 ? NULL : v1_mount_data(hier[i].ctrls);
                         r = mount_cgroupfs(rootfd, sub, data, base | ro, fresh ? err : NULL);
                         /* a user namespace without a cgroup namespace of its own may
                          * not mount cgroup2 (runc falls back too): bind our directory */

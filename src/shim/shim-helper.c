@@ -20,8 +20,8 @@
  *   gzip    {From, To}: a rotated log compressed (the `local` log driver)
  *
  * create and exec also take "SeccompCache" (optional): where compiled seccomp
- * filters are reused from.  Errors answer {"Error": "<one line>"}.  Our code runs inside the container's
- * namespaces during create and exec, so the binary seals itself first
+ * filters are reused from.  Errors answer {"Error": "<one line>"}.  Our code runs inside the
+ * container's namespaces during create and exec, so the binary seals itself first
  * (runtime/selfseal.c: CVE-2019-5736).
  *
  * Never: outlive the request; keep an fd the answer handed over.
