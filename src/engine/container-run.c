@@ -412,36 +412,12 @@ int berth_ctr_create(struct berth_engine *e, const char *name, const struct json
 
 /* ---- start ---- */
 
-static int image_chain_ids(struct berth_engine *e, const char *image_id, char ***ret, size_t *ret_n,
-                           struct berth_error **err)
-{
-        sqlite3 *h = berth_db_handle(e->db);
-        sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(h,
-                               "SELECT chain_id FROM image_layers WHERE image_id = ?1 ORDER BY "
-                               "position",
-                               -1, &st, NULL) != SQLITE_OK)
-                return berth_error_set(err, EIO, "database: %s", sqlite3_errmsg(h));
-        sqlite3_bind_text(st, 1, image_id, -1, SQLITE_STATIC);
-        char **v = xcalloc(1, sizeof(char *));
-        size_t n = 0;
-        while (sqlite3_step(st) == SQLITE_ROW) {
-                v = xrealloc(v, (n + 2) * sizeof(char *));
-                v[n++] = xstrdup((const char *)sqlite3_column_text(st, 0));
-                v[n] = NULL;
-        }
-        sqlite3_finalize(st);
-        *ret = v;
-        *ret_n = n;
-        return 0;
-}
-
 static int mount_rootfs(struct berth_engine *e, struct berth_ctr *c, struct berth_error **err)
 {
         struct ctr_manager *m = ctr_mgr(e);
         _cleanup_strv_free_ char **chains = NULL;
         size_t n = 0;
-        int r = image_chain_ids(e, c->image_id, &chains, &n, err);
+        int r = ctr_image_chain_ids(e, c->image_id, &chains, &n, err);
         if (r < 0)
                 return r;
         if (n == 0) {
@@ -669,6 +645,28 @@ static int hand_over_attaches(struct ctr_manager *m, struct berth_ctr *c, struct
         return r;
 }
 
+/* c's process runs under the shim whose pidfd is given: recorded and watched. */
+static void mark_running_locked(struct ctr_manager *m, struct berth_ctr *c, enum ctr_state state,
+                                pid_t pid, pid_t shim, uint64_t shim_start, int pidfd)
+{
+        c->state = state;
+        c->pid = pid;
+        c->shim_pid = shim;
+        c->shim_start = shim_start;
+        c->pidfd = pidfd;
+        c->started_ns = ctr_now_ns();
+        c->finished_ns = 0;
+        c->exit_code = 0;
+        free(c->error);
+        c->error = NULL;
+        c->oom_killed = false;
+        c->has_started = true;
+        c->manual_stop = false;
+        c->restart_at_ns = 0;
+        watch_shim(m, c);
+        pthread_cond_broadcast(&m->changed);
+}
+
 static int do_start(struct berth_engine *e, struct berth_ctr *c, bool restart,
                     struct berth_error **err)
 {
@@ -737,24 +735,9 @@ static int do_start(struct berth_engine *e, struct berth_ctr *c, bool restart,
                 return r;
         }
         pthread_mutex_lock(&m->lock);
-        c->state = CTR_RUNNING;
-        c->pid = init_pid;
-        c->shim_pid = shim_pid;
-        c->shim_start = proc_starttime(shim_pid);
-        c->pidfd = pidfd;
-        c->started_ns = ctr_now_ns();
-        c->finished_ns = 0;
-        c->exit_code = 0;
-        free(c->error);
-        c->error = NULL;
-        c->oom_killed = false;
-        c->has_started = true;
-        c->manual_stop = false;
-        c->restart_at_ns = 0;
+        mark_running_locked(m, c, CTR_RUNNING, init_pid, shim_pid, proc_starttime(shim_pid), pidfd);
         if (restart)
                 c->restart_count++;
-        watch_shim(m, c);
-        pthread_cond_broadcast(&m->changed);
         pthread_mutex_unlock(&m->lock);
         ctr_save_state(e, c);
         ctr_event(e, c, "start", NULL);
@@ -1590,19 +1573,8 @@ static bool adopt_started(struct berth_engine *e, struct berth_ctr *c, pid_t shi
         if (pidfd < 0)
                 return false;
         pthread_mutex_lock(&m->lock);
-        c->state = status == BERTH_STATUS_PAUSED ? CTR_PAUSED : CTR_RUNNING;
-        c->pid = pid;
-        c->shim_pid = shim;
-        c->shim_start = shim_start;
-        c->pidfd = pidfd;
-        c->started_ns = ctr_now_ns();
-        c->finished_ns = 0;
-        c->exit_code = 0;
-        free(c->error);
-        c->error = NULL;
-        c->has_started = true;
-        c->manual_stop = false;
-        watch_shim(m, c);
+        mark_running_locked(m, c, status == BERTH_STATUS_PAUSED ? CTR_PAUSED : CTR_RUNNING, pid,
+                            shim, shim_start, pidfd);
         pthread_mutex_unlock(&m->lock);
         ctr_save_state(e, c);
         log_info("container %.12s: its start had run the process when berthd stopped; running, "
