@@ -202,23 +202,7 @@ static void handle_archive(struct api_request *req, void *userdata)
 static ssize_t body_read(void *buf, size_t len, void *arg, struct berth_error **err)
 {
         struct job *j = arg;
-        ssize_t n = api_stream_read_body(j->s, buf, len);
-        if (n >= 0)
-                return n;
-        switch (-n) {
-        case EBADMSG:
-                return berth_error_set(err, EBADMSG,
-                                       "request body: invalid chunked transfer encoding");
-        case EPIPE:
-                return berth_error_set(err, EPIPE,
-                                       "request body: the client closed the connection before "
-                                       "the archive ended");
-        case ETIMEDOUT:
-                return berth_error_set(err, ETIMEDOUT,
-                                       "request body: the client sent nothing for too long");
-        default:
-                return berth_error_sys(err, (int)-n, "request body");
-        }
+        return api_stream_read_body_err(j->s, buf, len, err);
 }
 
 static void *extract_worker(void *arg)

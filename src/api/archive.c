@@ -95,23 +95,7 @@ static int save_write(const void *buf, size_t len, void *userdata)
 static ssize_t load_read(void *buf, size_t len, void *userdata, struct berth_error **err)
 {
         struct archive_job *job = userdata;
-        ssize_t n = api_stream_read_body(job->o.s, buf, len);
-        if (n >= 0)
-                return n;
-        switch (-n) {
-        case EBADMSG:
-                return berth_error_set(err, EBADMSG,
-                                       "request body: invalid chunked transfer encoding");
-        case EPIPE:
-                return berth_error_set(err, EPIPE,
-                                       "request body: the client closed the connection before "
-                                       "the archive ended");
-        case ETIMEDOUT:
-                return berth_error_set(err, ETIMEDOUT,
-                                       "request body: the client sent nothing for too long");
-        default:
-                return berth_error_sys(err, (int)-n, "request body");
-        }
+        return api_stream_read_body_err(job->o.s, buf, len, err);
 }
 
 static int load_emit(const struct json *msg, void *userdata)

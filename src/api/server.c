@@ -916,6 +916,28 @@ ssize_t api_stream_read_body(struct api_stream *s, void *buf, size_t len)
         return 0;
 }
 
+ssize_t api_stream_read_body_err(struct api_stream *s, void *buf, size_t len,
+                                 struct berth_error **err)
+{
+        ssize_t n = api_stream_read_body(s, buf, len);
+        if (n >= 0)
+                return n;
+        switch (-n) {
+        case EBADMSG:
+                return berth_error_set(err, EBADMSG,
+                                       "request body: invalid chunked transfer encoding");
+        case EPIPE:
+                return berth_error_set(err, EPIPE,
+                                       "request body: the client closed the connection before "
+                                       "the archive ended");
+        case ETIMEDOUT:
+                return berth_error_set(err, ETIMEDOUT,
+                                       "request body: the client sent nothing for too long");
+        default:
+                return berth_error_sys(err, (int)-n, "request body");
+        }
+}
+
 bool api_stream_client_gone(struct api_stream *s)
 {
         if (s->error)

@@ -197,6 +197,9 @@ int api_stream_write_json(struct api_stream *s, const struct json *j);
  * connection close after the answer.
  */
 ssize_t api_stream_read_body(struct api_stream *s, void *buf, size_t len);
+/* The same, with a failure as a one-line error naming the request body. */
+ssize_t api_stream_read_body_err(struct api_stream *s, void *buf, size_t len,
+                                 struct berth_error **err);
 /* True when the peer closed or reset the connection. */
 bool api_stream_client_gone(struct api_stream *s);
 /* Finish the body, give the connection back (or close it), free s. */
