@@ -1,0 +1,374 @@
+"""ctrbench — what the container benchmarks share (bench/run, bench/lifecycle, bench/density,
+bench/run-it): a busybox image made here, the engines started privately with it loaded,
+one way to time a client command, and cleanup of every container they made.
+
+How: the image is Debian's busybox-static with its applet links (as the integration tests
+make it, tests/integration/container_util.py), written as a docker-archive that berth,
+docker and podman all `load`; no network is needed.  Engines are bench/engines.py's
+private daemons (berthd; dockerd 20.10 with its own containerd, runc) and an isolated
+podman whose containers.conf names crun.  On hybrid cgroup hosts crun refuses to run
+while the cgroup2 mount has controllers enabled, so every engine's mount namespace has
+/sys/fs/cgroup/unified unmounted (the host keeps it) and all of them do the same cgroup
+v1 work.  Each engine gets a holder: a process parked in a private mount namespace with
+that engine's mounts (podman's /var/lib overlay and /var/tmp bind; nothing for the
+others); every client command is timed by the static launcher bench/rss-launch.c, whose
+child joins the holder's namespace and execs the client, so no wrapper process lands in
+any engine's wall time or peak RSS and nothing is subtracted.
+
+Podman runs as root here without CAP_SYS_RESOURCE in the bounding set: its default
+rlimits for containers (nofile 1048576, nproc 4194304) cannot be set, so its
+containers.conf gives default_ulimits at the limits it can set (nofile = our hard limit,
+nproc 32768), where docker's and berth's containers inherit their daemon's.
+
+Never: kill by name, touch the host's docker, podman or berth state, leave a container,
+shim, mount or cgroup behind (Engine.remove_all, then a sweep by pid and cgroup path).
+"""
+import hashlib
+import io
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import engines  # noqa: E402
+
+BUSYBOX = "/bin/busybox"
+IMAGE = "busybox:latest"
+
+
+def hybrid_host():
+    with open("/proc/self/mountinfo") as f:
+        return any(" /sys/fs/cgroup/unified " in line for line in f)
+
+
+HIDE = ("/sys/fs/cgroup/unified",) if hybrid_host() else ()
+
+
+# ---- the image ----
+
+def _sha256(b):
+    return "sha256:" + hashlib.sha256(b).hexdigest()
+
+
+def _busybox_layer():
+    """One layer tar: busybox-static, a link per applet, /etc/passwd and group."""
+    applets = subprocess.run([BUSYBOX, "--list"], check=True, capture_output=True,
+                             text=True).stdout.split()
+    bio = io.BytesIO()
+    with tarfile.open(fileobj=bio, mode="w", format=tarfile.PAX_FORMAT) as t:
+        def add(name, typ=tarfile.DIRTYPE, data=b"", mode=0o755, link=""):
+            ti = tarfile.TarInfo(name)
+            ti.type, ti.mode, ti.mtime, ti.linkname = typ, mode, 1700000000, link
+            ti.size = len(data) if typ == tarfile.REGTYPE else 0
+            t.addfile(ti, io.BytesIO(data) if typ == tarfile.REGTYPE else None)
+        for d in ("bin", "etc", "proc", "sys", "dev", "tmp", "root", "var"):
+            add(d, mode=0o1777 if d == "tmp" else 0o755)
+        with open(BUSYBOX, "rb") as f:
+            add("bin/busybox", tarfile.REGTYPE, f.read())
+        for a in sorted(set(applets) - {"busybox"}):
+            add("bin/" + a, tarfile.SYMTYPE, link="busybox", mode=0o777)
+        add("etc/passwd", tarfile.REGTYPE, b"root:x:0:0:root:/root:/bin/sh\n", 0o644)
+        add("etc/group", tarfile.REGTYPE, b"root:x:0:\n", 0o644)
+    return bio.getvalue()
+
+
+def busybox_archive(path):
+    """A docker-archive of the busybox image tagged busybox:latest (Cmd sh)."""
+    layer = _busybox_layer()
+    cfg = json.dumps({
+        "created": "2026-01-02T03:04:05Z", "architecture": "amd64", "os": "linux",
+        "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+                   "Cmd": ["sh"]},
+        "rootfs": {"type": "layers", "diff_ids": [_sha256(layer)]},
+        "history": [{"created_by": "busybox-static"}]}).encode()
+    lname = hashlib.sha256(layer).hexdigest() + "/layer.tar"
+    cname = hashlib.sha256(cfg).hexdigest() + ".json"
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as t:
+        for name, data in ((lname, layer), (cname, cfg), ("manifest.json", json.dumps(
+                [{"Config": cname, "RepoTags": [IMAGE], "Layers": [lname]}]).encode())):
+            ti = tarfile.TarInfo(name)
+            ti.size, ti.mode = len(data), 0o644
+            t.addfile(ti, io.BytesIO(data))
+    return path
+
+
+# ---- namespaces and the launcher ----
+
+class Holder:
+    """A `sleep infinity` parked in a private mount namespace with an engine's mounts."""
+
+    def __init__(self, binds=(), overlays=(), umounts=HIDE):
+        script = engines._mount_script(binds, overlays, umounts) + \
+            "echo ready; exec sleep infinity"
+        self.proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh",
+                                      "-c", script], stdout=subprocess.PIPE,
+                                     stdin=subprocess.DEVNULL)
+        if self.proc.stdout.readline() != b"ready\n":
+            self.proc.wait()
+            raise engines.EngineError("could not set up a private mount namespace")
+        self.ns = "/proc/%d/ns/mnt" % self.proc.pid
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.proc.stdout.close()
+
+
+class Launcher:
+    """bench/rss-launch built static: wall time and peak RSS of one client command."""
+
+    def __init__(self, tmp):
+        self.path = os.path.join(tmp, "rss-launch")
+        subprocess.run(["cc", "-O2", "-static", "-o", self.path,
+                        os.path.join(HERE, "rss-launch.c")], check=True)
+
+    def run(self, argv, env, ns, stdin=subprocess.DEVNULL, timeout=600):
+        """(seconds, peak RSS KiB, returncode, stdout, stderr without the launcher's line)."""
+        p = subprocess.run([self.path, "--mntns", ns, *argv], stdin=stdin,
+                           capture_output=True, env=env, timeout=timeout)
+        err = p.stderr.decode(errors="replace").rstrip("\n").split("\n")
+        if not err or not err[-1].startswith("rss-launch: "):
+            raise engines.EngineError("%s: launcher failed (%d): %s" % (
+                argv[0], p.returncode, "\n".join(err)[-500:]))
+        ns_, kib = err[-1].split()[1:3]
+        return int(ns_) / 1e9, int(kib), p.returncode, p.stdout, "\n".join(err[:-1])
+
+
+# ---- engines ----
+
+class Podman(engines.Podman):
+    """engines.Podman with crun and rlimits it can set (see the module comment)."""
+    name = "podman"
+
+    def __init__(self, parent, graveyard=None):
+        super().__init__(parent, graveyard)
+        hard_nofile = int(subprocess.run(["sh", "-c", "ulimit -Hn"], capture_output=True,
+                                         text=True).stdout)
+        with open(os.path.join(self.dir, "containers.conf"), "a") as f:
+            f.write('runtime = "crun"\n[containers]\ndefault_ulimits = ["nofile=%d:%d", '
+                    '"nproc=32768:32768"]\n' % (hard_nofile, hard_nofile))
+        self.proc = None
+
+    def cli(self, *args):
+        return _ns_argv(self.binds, self.overlays, self.argv(*args))
+
+
+def _ns_argv(binds, overlays, argv):
+    script = engines._mount_script(binds, overlays, HIDE) + 'exec "$@"'
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *argv]
+
+
+class Engine:
+    """One contender: an engine (berthd, dockerd, podman) and the client that drives it.
+
+    kind: "berth" (berth CLI → berthd), "docker" (docker CLI → dockerd),
+          "podman" (podman, crun), "docker@berthd" (docker CLI → berthd; shares a berthd)."""
+
+    def __init__(self, kind, build, parent, graveyard=None, berthd=None):
+        self.kind = kind
+        self.own = None
+        if kind in ("berth", "docker@berthd") and berthd is not None:
+            self.e = berthd
+        elif kind in ("berth", "docker@berthd"):
+            self.e = self.own = engines.Berthd("127.0.0.1:1", build, parent, graveyard)
+        elif kind == "docker":
+            self.e = self.own = engines.Dockerd("127.0.0.1:1", parent, graveyard)
+        elif kind == "podman":
+            self.e = self.own = Podman(parent, graveyard)
+        else:
+            raise engines.EngineError("unknown engine '%s'" % kind)
+        self.e.umounts = HIDE
+        self.holder = None
+        self.env = dict(self.e.env)
+        self.name = kind
+
+    def start(self):
+        if self.own is not None and self.kind != "podman":
+            self.own.start()
+        if self.kind == "podman":
+            self.e.prepare()
+        self.holder = Holder(self.e.binds, self.e.overlays)
+        return self
+
+    @property
+    def sock(self):
+        return getattr(self.e, "sock", None)
+
+    def client(self, *args):
+        """The client's argv, to be run inside self.holder's namespace."""
+        if self.kind == "berth":
+            return self.e.cli(*args)
+        if self.kind in ("docker", "docker@berthd"):
+            return [engines.DOCKER_BIN, "-H", self.e.host, *args]
+        return self.e.argv(*args)
+
+    def run(self, *args, check=True, timeout=600):
+        """A client command inside the holder's namespace, untimed."""
+        p = subprocess.run(["nsenter", "--mount=" + self.holder.ns, *self.client(*args)],
+                           capture_output=True, env=self.env, stdin=subprocess.DEVNULL,
+                           timeout=timeout)
+        if check and p.returncode != 0:
+            raise engines.EngineError("%s %s: %s" % (self.kind, " ".join(args[:3]),
+                                      p.stderr.decode(errors="replace").strip()[-800:]))
+        return p
+
+    def load(self, archive):
+        self.run("load", "-i", archive)
+
+    def ids(self, all_=True):
+        return self.run("ps", "-aq" if all_ else "-q", "--no-trunc").stdout.decode().split()
+
+    def remove_all(self, timeout=1800):
+        """rm -f every container the engine has; (seconds, count) of that one command."""
+        ids = self.ids()
+        if not ids:
+            return 0.0, 0
+        t0 = time.monotonic()
+        for i in range(0, len(ids), 500):
+            self.run("rm", "-f", *ids[i:i + 500], timeout=timeout)
+        return time.monotonic() - t0, len(ids)
+
+    def stop(self):
+        try:
+            if self.holder is not None and self.own is not None:
+                try:
+                    self.remove_all()
+                except (engines.EngineError, subprocess.TimeoutExpired) as err:
+                    print("%s: removing containers failed: %s" % (self.kind, err),
+                          file=sys.stderr)
+        finally:
+            if self.own is not None:
+                sweep(self.own.dir)
+                self.own.stop()
+            if self.holder is not None:
+                self.holder.stop()
+                self.holder = None
+
+
+def sweep(text):
+    """Last resort after a failure: SIGKILL every process whose command line names text
+    (our temp dir: shims, conmon, containerd and its shims), then their containers'
+    processes go with their pid namespaces.  Normally finds nothing."""
+    pids = engines._pids_naming(text)
+    for pid in pids:
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+    return pids
+
+
+def cgroups_named(ids, roots=("/sys/fs/cgroup",)):
+    """Cgroup directories whose last component contains one of ids (for the leak check)."""
+    found = []
+    if not ids:
+        return found
+    for root in roots:
+        for base, dirs, _ in os.walk(root):
+            name = os.path.basename(base)
+            if any(i in name for i in ids):
+                found.append(base)
+                dirs[:] = []
+            if base.count("/") > 6:
+                dirs[:] = []
+    return found
+
+
+def open_engines(kinds, build, parent, graveyard=None):
+    """Engines for kinds, started; docker@berthd shares berth's berthd when both are asked
+    for.  Returns them in the order asked; the caller stops them (stop_all)."""
+    out, shared = [], None
+    try:
+        for k in kinds:
+            if k in ("berth", "docker@berthd") and shared is not None:
+                e = Engine(k, build, parent, graveyard, berthd=shared)
+            else:
+                e = Engine(k, build, parent, graveyard)
+                if k in ("berth", "docker@berthd"):
+                    shared = e.e
+            out.append(e)
+            e.start()
+    except BaseException:
+        stop_all(out)
+        raise
+    return out
+
+
+def stop_all(es):
+    # engines that share a berthd: the owner stops last so the others' holders go first
+    for e in sorted(es, key=lambda e: e.own is not None):
+        e.stop()
+
+
+# ---- figures ----
+
+def pct(v, p):
+    s = sorted(v)
+    return s[min(len(s) - 1, max(0, int(round(p / 100 * len(s) + 0.5)) - 1))]
+
+
+def stats(v):
+    return {"n": len(v), "median": statistics.median(v), "p90": pct(v, 90), "min": min(v),
+            "max": max(v)}
+
+
+def machine_state():
+    with open("/proc/loadavg") as f:
+        load = " ".join(f.read().split()[:3])
+    with open("/proc/meminfo") as f:
+        mem = {l.split(":")[0]: int(l.split()[1]) for l in f}
+    return "load %s, MemAvailable %.1f GiB of %.1f GiB, %d CPUs" % (
+        load, mem["MemAvailable"] / 2**20, mem["MemTotal"] / 2**20, os.cpu_count())
+
+
+def smaps_rollup(pid):
+    """{Rss, Pss, Pss_Anon, Pss_File, ...} in KiB of one process, or None if it is gone."""
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            out = {}
+            for line in f:
+                p = line.split()
+                if len(p) == 3 and p[2] == "kB":
+                    out[p[0].rstrip(":")] = int(p[1])
+            return out
+    except OSError:
+        return None
+
+
+def pids_by_exe(names, under=None):
+    """Pids whose comm is one of names (and, with under, whose command line contains it)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/comm" % d) as f:
+                if f.read().strip() not in names:
+                    continue
+            if under:
+                with open("/proc/%s/cmdline" % d, "rb") as f:
+                    if under.encode() not in f.read():
+                        continue
+            out.append(int(d))
+        except OSError:
+            pass
+    return out
+
+
+def tmpdir(parent):
+    d = tempfile.mkdtemp(prefix="bb-ctr-", dir=parent)
+    os.chmod(d, 0o755)
+    return d
+
+
+def rmtree(d):
+    shutil.rmtree(d, ignore_errors=True)
