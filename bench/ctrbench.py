@@ -173,15 +173,16 @@ class Engine:
     kind: "berth" (berth CLI → berthd), "docker" (docker CLI → dockerd),
           "podman" (podman, crun), "docker@berthd" (docker CLI → berthd; shares a berthd)."""
 
-    def __init__(self, kind, build, parent, graveyard=None, berthd=None):
+    def __init__(self, kind, build, parent, graveyard=None, berthd=None,
+                 insecure="127.0.0.1:1"):
         self.kind = kind
         self.own = None
         if kind in ("berth", "docker@berthd") and berthd is not None:
             self.e = berthd
         elif kind in ("berth", "docker@berthd"):
-            self.e = self.own = engines.Berthd("127.0.0.1:1", build, parent, graveyard)
+            self.e = self.own = engines.Berthd(insecure, build, parent, graveyard)
         elif kind == "docker":
-            self.e = self.own = engines.Dockerd("127.0.0.1:1", parent, graveyard)
+            self.e = self.own = engines.Dockerd(insecure, parent, graveyard)
         elif kind == "podman":
             self.e = self.own = Podman(parent, graveyard)
         else:
@@ -233,8 +234,10 @@ class Engine:
         if not ids:
             return 0.0, 0
         t0 = time.monotonic()
+        # podman's rm -f stops with the stop timeout first; docker's sends SIGKILL at once
+        force = ("rm", "-f", "-t", "0") if self.kind == "podman" else ("rm", "-f")
         for i in range(0, len(ids), 500):
-            self.run("rm", "-f", *ids[i:i + 500], timeout=timeout)
+            self.run(*force, *ids[i:i + 500], timeout=timeout)
         return time.monotonic() - t0, len(ids)
 
     def stop(self):
@@ -283,16 +286,17 @@ def cgroups_named(ids, roots=("/sys/fs/cgroup",)):
     return found
 
 
-def open_engines(kinds, build, parent, graveyard=None):
+def open_engines(kinds, build, parent, graveyard=None, insecure="127.0.0.1:1"):
     """Engines for kinds, started; docker@berthd shares berth's berthd when both are asked
-    for.  Returns them in the order asked; the caller stops them (stop_all)."""
+    for.  Returns them in the order asked; the caller stops them (stop_all).  insecure: a
+    plain-HTTP registry the daemons may pull from."""
     out, shared = [], None
     try:
         for k in kinds:
             if k in ("berth", "docker@berthd") and shared is not None:
                 e = Engine(k, build, parent, graveyard, berthd=shared)
             else:
-                e = Engine(k, build, parent, graveyard)
+                e = Engine(k, build, parent, graveyard, insecure=insecure)
                 if k in ("berth", "docker@berthd"):
                     shared = e.e
             out.append(e)
