@@ -241,16 +241,21 @@ class Engine:
         return time.monotonic() - t0, len(ids)
 
     def stop(self):
+        ids, left = [], True
         try:
             if self.holder is not None and self.own is not None:
                 try:
+                    ids = self.ids()
                     self.remove_all()
+                    left = bool(self.ids())
                 except (engines.EngineError, subprocess.TimeoutExpired) as err:
                     print("%s: removing containers failed: %s" % (self.kind, err),
                           file=sys.stderr)
         finally:
             if self.own is not None:
-                sweep(self.own.dir)
+                if left:
+                    sweep(self.own.dir)
+                    sweep_cgroups(ids)
                 self.own.stop()
             if self.holder is not None:
                 self.holder.stop()
@@ -268,6 +273,30 @@ def sweep(text):
         except ProcessLookupError:
             pass
     return pids
+
+
+def sweep_cgroups(ids):
+    """Last resort: SIGKILL the processes in the cgroups named by our containers' ids (a
+    container's init outlives a killed monitor) and remove those cgroups."""
+    dirs = cgroups_named(ids)
+    for d in dirs:
+        try:
+            with open(os.path.join(d, "cgroup.procs")) as f:
+                for pid in f.read().split():
+                    try:
+                        os.kill(int(pid), 9)
+                    except ProcessLookupError:
+                        pass
+        except OSError:
+            pass
+    time.sleep(0.5)
+    for d in sorted(dirs, key=len, reverse=True):
+        for base, subdirs, _ in os.walk(d, topdown=False):
+            try:
+                os.rmdir(base)
+            except OSError:
+                pass
+    return dirs
 
 
 def cgroups_named(ids, roots=("/sys/fs/cgroup",)):

@@ -145,11 +145,13 @@ def _private_ns(binds, argv, overlays=(), umounts=()):
 
 
 def _mount_script(binds=(), overlays=(), umounts=()):
-    """sh commands making (source, target) bind mounts and (target, upper, work) overlays
-    whose lower dir is the target itself, after unmounting umounts."""
-    return "".join('umount "%s" || exit 125; ' % u for u in umounts) + "".join('mount --bind "%s" "%s" || exit 125; ' % b for b in binds) + "".join(
+    """sh commands making (target, upper, work) overlays whose lower dir is the target
+    itself, then (source, target) bind mounts, after unmounting umounts.  Overlays first: a
+    bind over /var/tmp would hide their upper dirs when the stores live under /var/tmp."""
+    return "".join('umount "%s" || exit 125; ' % u for u in umounts) + "".join(
         'mount -t overlay overlay -o "lowerdir=%s,upperdir=%s,workdir=%s" "%s" || exit 125; '
-        % (t, u, w, t) for t, u, w in overlays)
+        % (t, u, w, t) for t, u, w in overlays) + "".join(
+        'mount --bind "%s" "%s" || exit 125; ' % b for b in binds)
 
 
 def timed_run(argv, env=None, binds=(), overlays=()):
