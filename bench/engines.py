@@ -22,7 +22,8 @@ net.ipv4.ip_forward=1 on the host even with no bridge.
             into its dir on the scratch fs, and that dir is also bind-mounted over
             /var/tmp in its namespace (its temporary blobs go to /var/tmp on the root
             fs whatever --root says, and `podman load` unpacks an archive there
-            whatever the config says); /var/lib is an overlay with an upper dir of
+            whatever the config says; no bind when its dir is on /var/tmp's filesystem
+            already, as with --dir /var/tmp); /var/lib is an overlay with an upper dir of
             ours (c/image writes /var/lib/containers/cache whatever --root says).  prepare() creates its store untimed, as daemons create theirs at
             start.
 
@@ -439,7 +440,10 @@ class Podman:
         # c/image keeps its blob-info cache in /var/lib/containers/cache whatever --root says
         self.overlays = [("/var/lib", os.path.join(d, "varlib-upper"),
                           os.path.join(d, "varlib-work"))]
-        self.binds = [(os.path.join(d, "imgtmp"), "/var/tmp")]
+        # ... and /var/tmp goes to our dir's filesystem, unless it is that filesystem
+        # already (a bind over /var/tmp would then hide our own dir when it lives there)
+        self.binds = [] if os.stat(d).st_dev == os.stat("/var/tmp").st_dev else \
+            [(os.path.join(d, "imgtmp"), "/var/tmp")]
 
     def argv(self, *args):
         """podman's own command line (run it inside self.overlays' namespace)."""
