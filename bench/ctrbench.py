@@ -21,7 +21,9 @@ containers.conf gives default_ulimits at the limits it can set (nofile = our har
 nproc 32768), where docker's and berth's containers inherit their daemon's.
 
 Never: kill by name, touch the host's docker, podman or berth state, leave a container,
-shim, mount or cgroup behind (Engine.remove_all, then a sweep by pid and cgroup path).
+shim, mount or cgroup behind (Engine.remove_all, then a sweep by pid and cgroup path; the
+parent cgroups an engine made, docker/ and libpod_parent/, go when it stops, if they did
+not exist before).
 """
 import hashlib
 import io
@@ -167,6 +169,38 @@ def _ns_argv(binds, overlays, argv):
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *argv]
 
 
+# the parent cgroups each engine makes in every hierarchy (cgroupfs managers)
+PARENT_CGROUPS = {"berth": ("berth",), "docker@berthd": (), "docker": ("docker",),
+                  "podman": ("libpod_parent/conmon", "libpod_parent")}
+
+
+def _hierarchies():
+    base = "/sys/fs/cgroup"
+    if os.path.exists(os.path.join(base, "cgroup.controllers")):
+        return [base]
+    return [os.path.join(base, d) for d in sorted(os.listdir(base))
+            if os.path.isdir(os.path.join(base, d)) and not os.path.islink(os.path.join(base, d))]
+
+
+def parent_cgroups(kind):
+    """The parent cgroup dirs an engine of this kind would make, that exist now."""
+    return {os.path.join(h, p) for h in _hierarchies() for p in PARENT_CGROUPS[kind]
+            if os.path.isdir(os.path.join(h, p))}
+
+
+def remove_new_parents(kind, before):
+    """rmdir the engine's parent cgroups that did not exist before it started (only empty
+    ones go: rmdir refuses a cgroup with children or processes)."""
+    for h in _hierarchies():
+        for p in PARENT_CGROUPS[kind]:  # deepest first
+            d = os.path.join(h, p)
+            if d not in before and os.path.isdir(d):
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    pass
+
+
 class Engine:
     """One contender: an engine (berthd, dockerd, podman) and the client that drives it.
 
@@ -189,6 +223,7 @@ class Engine:
             raise engines.EngineError("unknown engine '%s'" % kind)
         self.e.umounts = HIDE
         self.holder = None
+        self.parents_before = parent_cgroups(kind)
         self.env = dict(self.e.env)
         self.name = kind
 
@@ -257,6 +292,7 @@ class Engine:
                     sweep(self.own.dir)
                     sweep_cgroups(ids)
                 self.own.stop()
+                remove_new_parents(self.kind, self.parents_before)
             if self.holder is not None:
                 self.holder.stop()
                 self.holder = None
