@@ -74,8 +74,9 @@ uint64_t cg_shares_to_weight(uint64_t shares);
 uint64_t cg_blkio_to_io_weight(uint64_t weight);
 /* v1 cpuset: copy cpuset.cpus/mems from the parent into every new, empty level. */
 int cg_v1_cpuset_init(const struct cg_hier *h, struct berth_error **err);
-/* v2: enable every available controller from the mount root down to the leaf's parent. */
-int cg_v2_enable_controllers(const struct cg_hier *h, struct berth_error **err);
+/* v2: every level from the root down to the leaf's parent delegates what it has;
+ * with below_root, the root's own subtree_control is left as the host set it. */
+int cg_v2_enable_controllers(const struct cg_hier *h, bool below_root, struct berth_error **err);
 
 /* Device rules as a BPF_PROG_TYPE_CGROUP_DEVICE program attached to dir_fd
  * with BPF_F_ALLOW_MULTI; the programs attached before are detached after. */

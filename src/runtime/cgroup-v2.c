@@ -267,7 +267,7 @@ int cg_v2_unified(const struct cg_hier *h, const struct oci_kv *kv, size_t n,
         return 0;
 }
 
-int cg_v2_enable_controllers(const struct cg_hier *h, struct berth_error **err)
+int cg_v2_enable_controllers(const struct cg_hier *h, bool below_root, struct berth_error **err)
 {
         size_t lm = strlen(h->mount);
         _cleanup_free_ char *p = xstrdup(h->dir);
@@ -276,6 +276,14 @@ int cg_v2_enable_controllers(const struct cg_hier *h, struct berth_error **err)
                 char saved = *s;
                 *s = '\0';
                 const char *dir = *p ? p : "/";
+                if (below_root && s == p + lm) {
+                        *s = saved;
+                        char *next = strchr(s + 1, '/');
+                        if (!next)
+                                break;
+                        s = next;
+                        continue;
+                }
                 _cleanup_free_ char *avail = NULL;
                 if (cg_read_at(dir, "cgroup.controllers", &avail, NULL) == 0) {
                         char *save = NULL;

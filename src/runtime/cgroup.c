@@ -425,14 +425,17 @@ void cgroup_free(struct berth_cgroup *cg)
 }
 
 static int hier_init(struct cg_hier *h, const struct cg_mount *m, const char *cpath,
-                     struct berth_error **err)
+                     bool hybrid, struct berth_error **err)
 {
         h->mount = xstrdup(m->mount);
         h->v2 = m->v2;
         if (m->v2) {
                 _cleanup_free_ char *list = NULL;
-                /* an unreadable list just means: no controllers to route here */
-                if (cg_read_at(m->mount, "cgroup.controllers", &list, NULL) == 0)
+                /* an unreadable list just means: no controllers to route here.  On a
+                 * hybrid host the cgroup2 root is the host's to configure: only what it
+                 * already delegates (its subtree_control) is ours to use */
+                if (cg_read_at(m->mount, hybrid ? "cgroup.subtree_control" : "cgroup.controllers",
+                               &list, NULL) == 0)
                         h->controllers = strv_split(list, " \n");
                 else
                         h->controllers = xcalloc(1, sizeof(char *));
@@ -530,7 +533,7 @@ int cgroup_create(const char *cgroups_path, const char *container_id,
         cg->mode = mode_of(m, n);
         cg->h = xcalloc(n, sizeof(*cg->h));
         for (size_t i = 0; i < n && r >= 0; i++) {
-                r = hier_init(&cg->h[i], &m[i], cpath, err);
+                r = hier_init(&cg->h[i], &m[i], cpath, cg->mode == CGROUP_MODE_HYBRID, err);
                 cg->n = i + 1;
         }
         cg_mounts_free(m, n);
@@ -543,7 +546,7 @@ int cgroup_create(const char *cgroups_path, const char *container_id,
                 if (r >= 0 && !h->v2 && strv_contains(h->controllers, "cpuset"))
                         r = cg_v1_cpuset_init(h, err);
                 if (r >= 0 && h->v2)
-                        r = cg_v2_enable_controllers(h, err);
+                        r = cg_v2_enable_controllers(h, cg->mode == CGROUP_MODE_HYBRID, err);
         }
         if (r >= 0 && res)
                 r = cg_apply(cg, res, err);

@@ -297,21 +297,34 @@ def test_cgroup_limits_applied(rt, workdir, rootfs_template, unique_id):
     assert limits.split() == ["77", str(64 * 1024 * 1024)]
 
 
-def hugetlb_hierarchy():
-    """(mount point, is_v2) of the hierarchy carrying hugetlb, v1 first (as the kernel
-    binds a controller to one hierarchy only), or None."""
-    v2 = None
+def cgroup_mounts():
+    """[(fstype, mount point, super options)] of the cgroup and cgroup2 mounts."""
+    found = []
     with open("/proc/self/mountinfo") as f:
         for line in f:
             pre, post = line.split(" - ", 1)
             fstype, _, sopts = post.split()[:3]
-            mp = pre.split()[4]
-            if fstype == "cgroup" and "hugetlb" in sopts.split(","):
-                return mp, False
-            if fstype == "cgroup2":
-                with open(os.path.join(mp, "cgroup.controllers")) as c:
-                    if "hugetlb" in c.read().split():
-                        v2 = (mp, True)
+            if fstype in ("cgroup", "cgroup2"):
+                found.append((fstype, pre.split()[4], sopts))
+    return found
+
+
+def hugetlb_hierarchy():
+    """(mount point, is_v2) of the hierarchy carrying hugetlb, v1 first (as the kernel
+    binds a controller to one hierarchy only), or None.  On a hybrid host the cgroup2
+    root is the host's: hugetlb there is usable only when the root already delegates
+    it (its subtree_control), since the runtime never writes the host's root."""
+    mounts = cgroup_mounts()
+    hybrid = any(t == "cgroup" for t, _, _ in mounts)
+    v2 = None
+    for fstype, mp, sopts in mounts:
+        if fstype == "cgroup" and "hugetlb" in sopts.split(","):
+            return mp, False
+        if fstype == "cgroup2":
+            with open(os.path.join(mp, "cgroup.subtree_control" if hybrid
+                                   else "cgroup.controllers")) as c:
+                if "hugetlb" in c.read().split():
+                    v2 = (mp, True)
     return v2
 
 
@@ -331,9 +344,10 @@ def hugetlb_limit_of(pid, mount, v2):
 
 def test_hugetlb_limit_is_set_where_the_processes_are(rt, workdir, rootfs_template, unique_id):
     """On a hybrid host the hugetlb controller may sit on the cgroup2 mount while every
-    other controller is v1 (this project's build machines): the limit must then be
-    written in the cgroup2 cgroup that the init and every exec'd process are in, and
-    with no hugetlb controller at all create must fail naming it -- never a limit
+    other controller is v1 (this project's build machines): when the host's cgroup2 root
+    delegates it, the limit is written in the cgroup2 cgroup that the init and every
+    exec'd process are in; when it does not (the runtime never changes the host's root),
+    or there is no hugetlb controller at all, create fails naming it -- never a limit
     accepted and dropped.  (runc 1.1 refuses it on hybrid: "cannot set hugetlb limit:
     container could not join or create cgroup".)"""
     if not os.path.exists("/sys/kernel/mm/hugepages/hugepages-2048kB"):
@@ -344,7 +358,14 @@ def test_hugetlb_limit_is_set_where_the_processes_are(rt, workdir, rootfs_templa
         c["linux"]["resources"] = {"hugepageLimits": [{"pageSize": "2MB", "limit": limit}]}
     b = make_bundle(workdir, rootfs_template, ["sleep", "1000"], edit)
     where = hugetlb_hierarchy()
+    roots = {mp: open(os.path.join(mp, "cgroup.subtree_control")).read()
+             for t, mp, _ in cgroup_mounts() if t == "cgroup2"}
     p = rt("run", "-d", "-b", b, unique_id)
+    hybrid = any(t == "cgroup" for t, _, _ in cgroup_mounts())
+    if hybrid:
+        # the host's cgroup2 root is never reconfigured (it made crun refuse this host)
+        for mp, before in roots.items():
+            assert open(os.path.join(mp, "cgroup.subtree_control")).read() == before, mp
     if where is None:
         assert p.returncode != 0
         assert "hugepageLimits: the hugetlb cgroup controller is not available" in p.stderr
