@@ -49,9 +49,40 @@ def env(tmp_path_factory):
     e.cgroup_parent = parent
     yield e
     rc = stop_env(e)
-    for d in _cgroup_parent_dirs(parent):
-        os.rmdir(d)
+    left = _remove_cgroup_parent(parent)
     assert rc == 0, e.d.logtext()[-3000:]
+    assert not left, "processes were left in the containers' cgroups: %s" % left
+
+
+def _remove_cgroup_parent(parent):
+    """Whatever a failed test left below the test's own cgroup parent is killed and the
+    cgroups removed, so a failure never leaks running containers; returns the pids found."""
+    found = set()
+    dirs = _cgroup_parent_dirs(parent)
+    for _ in range(50):
+        pids = set()
+        for d in dirs:
+            for sub, _, _ in os.walk(d):
+                try:
+                    pids |= {int(p) for p in open(os.path.join(sub, "cgroup.procs")).read().split()}
+                except OSError:
+                    pass
+        if not pids:
+            break
+        found |= pids
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.1)
+    for d in dirs:
+        for sub, _, _ in sorted(os.walk(d), key=lambda w: -len(w[0])):
+            try:
+                os.rmdir(sub)
+            except OSError:
+                pass
+    return sorted(found)
 
 
 def crash_restart(env):
