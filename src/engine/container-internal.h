@@ -107,6 +107,12 @@ struct ctr_manager {
         char *data_root;
         char *cgroup_parent;    /* the daemon's cgroup-parent (config) */
         char *shim_dir;         /* where berth-shim and berth-init are (berthd's own dir) */
+        /* removed containers' data dirs are renamed into <data-root>/containers/
+         * .trash-<id> and deleted by this thread, off the removal's path */
+        pthread_t trash;
+        bool trash_running;
+        bool trash_pending;       /* under lock: something to delete */
+        pthread_cond_t trash_cond; /* with lock */
         struct exec_rec *execs; /* under lock */
         uint64_t exec_seq;      /* under lock: numbers exec records */
 };

@@ -1305,6 +1305,9 @@ int berth_ctr_rename(struct berth_engine *e, struct berth_ctr *c, const char *na
         return 0;
 }
 
+static int trash_data_dir(struct ctr_manager *m, struct berth_ctr *c, const char *data_dir,
+                          struct berth_error **err);
+
 int berth_ctr_remove(struct berth_engine *e, struct berth_ctr *c, bool force, bool volumes,
                      struct berth_error **err)
 {
@@ -1342,12 +1345,9 @@ int berth_ctr_remove(struct berth_engine *e, struct berth_ctr *c, bool force, bo
                 crashpoint("rm-removing");
                 _cleanup_free_ char *data_dir = ctr_data_dir(m, c);
                 _cleanup_free_ char *run_dir = ctr_run_dir(m, c);
-                r = snapshot_remove(m->data_root, c->id, err);
-                if (r == 0) {
-                        int w = rm_rf(data_dir);
-                        if (w < 0)
-                                r = berth_error_sys(err, -w, "remove '%s'", data_dir);
-                }
+                r = snapshot_unmount(m->data_root, c->id, NULL, err);
+                if (r == 0)
+                        r = trash_data_dir(m, c, data_dir, err);
                 (void)rm_rf(run_dir);
                 if (r == 0) {
                         crashpoint("rm-files-gone");
@@ -1371,6 +1371,61 @@ int berth_ctr_remove(struct berth_engine *e, struct berth_ctr *c, bool force, bo
                 ctr_event(e, c, "destroy", NULL);
         }
         return r;
+}
+
+/* ---- the trash: removed containers' files, deleted in the background ---- */
+
+#define TRASH_PREFIX ".trash-"
+
+/* The data dir (unmounted) leaves its place in one rename; its files go later. */
+static int trash_data_dir(struct ctr_manager *m, struct berth_ctr *c, const char *data_dir,
+                          struct berth_error **err)
+{
+        _cleanup_free_ char *trash =
+            xasprintf("%s/containers/" TRASH_PREFIX "%s", m->data_root, c->id);
+        (void)rm_rf(trash); /* a trash of the same id left by a crash */
+        if (rename(data_dir, trash) < 0 && errno != ENOENT)
+                return berth_error_sys(err, errno, "remove '%s'", data_dir);
+        pthread_mutex_lock(&m->lock);
+        m->trash_pending = true;
+        pthread_cond_signal(&m->trash_cond);
+        pthread_mutex_unlock(&m->lock);
+        return 0;
+}
+
+static void *trash_main(void *arg)
+{
+        struct ctr_manager *m = arg;
+        _cleanup_free_ char *dir = xasprintf("%s/containers", m->data_root);
+        pthread_mutex_lock(&m->lock);
+        for (;;) {
+                while (!m->trash_pending && !m->stopping)
+                        pthread_cond_wait(&m->trash_cond, &m->lock);
+                if (m->stopping)
+                        break;
+                m->trash_pending = false;
+                pthread_mutex_unlock(&m->lock);
+                DIR *d = opendir(dir);
+                struct dirent *de;
+                while (d && (de = readdir(d))) {
+                        if (strncmp(de->d_name, TRASH_PREFIX, strlen(TRASH_PREFIX)) != 0)
+                                continue;
+                        _cleanup_free_ char *p = xasprintf("%s/%s", dir, de->d_name);
+                        int r = rm_rf(p);
+                        if (r < 0)
+                                log_warn("remove '%s': %s", p, strerror(-r));
+                        pthread_mutex_lock(&m->lock);
+                        bool stop = m->stopping;
+                        pthread_mutex_unlock(&m->lock);
+                        if (stop)
+                                break; /* the rest at the next start */
+                }
+                if (d)
+                        closedir(d);
+                pthread_mutex_lock(&m->lock);
+        }
+        pthread_mutex_unlock(&m->lock);
+        return NULL;
 }
 
 /* ---- wait ---- */
@@ -1828,6 +1883,7 @@ int berth_containers_open(struct berth_engine *e, struct berth_error **err)
         pthread_condattr_t ca;
         pthread_condattr_init(&ca);
         pthread_cond_init(&m->changed, &ca);
+        pthread_cond_init(&m->trash_cond, NULL);
         pthread_condattr_destroy(&ca);
         m->runtime_root = xasprintf("%s/runtime", conf->exec_root);
         m->seccomp_cache = xasprintf("%s/seccomp-cache", conf->exec_root);
@@ -1872,10 +1928,16 @@ int berth_containers_open(struct berth_engine *e, struct berth_error **err)
         sigfillset(&all_sigs);
         pthread_sigmask(SIG_BLOCK, &all_sigs, &old);
         r = pthread_create(&m->monitor, NULL, monitor_main, e);
+        if (r == 0) {
+                m->monitor_running = true;
+                /* a crash's trash, if any, goes now */
+                m->trash_pending = true;
+                r = pthread_create(&m->trash, NULL, trash_main, m);
+                m->trash_running = r == 0;
+        }
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (r != 0)
                 return berth_error_sys(err, r, "containers: start the monitor thread");
-        m->monitor_running = true;
         return 0;
 }
 
@@ -1884,13 +1946,18 @@ void berth_containers_close(struct berth_engine *e)
         struct ctr_manager *m = ctr_mgr(e);
         if (!m)
                 return;
-        if (m->monitor_running) {
+        if (m->monitor_running || m->trash_running) {
                 pthread_mutex_lock(&m->lock);
                 m->stopping = true;
+                pthread_cond_broadcast(&m->trash_cond);
                 pthread_mutex_unlock(&m->lock);
+        }
+        if (m->monitor_running) {
                 ctr_monitor_wake(m);
                 pthread_join(m->monitor, NULL);
         }
+        if (m->trash_running)
+                pthread_join(m->trash, NULL);
         /* containers keep running; their records and shims stay as they are */
         pthread_mutex_lock(&m->lock);
         for (size_t i = 0; i < m->n; i++)
@@ -1911,6 +1978,7 @@ void berth_containers_close(struct berth_engine *e)
         free(m->shim_dir);
         pthread_mutex_destroy(&m->lock);
         pthread_cond_destroy(&m->changed);
+        pthread_cond_destroy(&m->trash_cond);
         free(m);
         e->containers = NULL;
 }

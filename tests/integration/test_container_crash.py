@@ -147,10 +147,16 @@ def check_consistent(env):
 
 def check_nothing_left(env):
     assert env.ok("ps", "-aq") == ""
-    leftovers = {d: os.listdir(d) for d in (os.path.join(env.d.run, "containers"),
-                                            os.path.join(env.d.run, "runtime"),
-                                            os.path.join(env.d.data, "containers"))
-                 if os.path.isdir(d) and os.listdir(d)}
+    # removed containers' files go in the background (.trash-<id>): a moment is allowed
+    deadline = time.time() + 10
+    while True:
+        leftovers = {d: os.listdir(d) for d in (os.path.join(env.d.run, "containers"),
+                                                os.path.join(env.d.run, "runtime"),
+                                                os.path.join(env.d.data, "containers"))
+                     if os.path.isdir(d) and os.listdir(d)}
+        if not leftovers or time.time() > deadline:
+            break
+        time.sleep(0.05)
     assert not leftovers, leftovers
     assert not mounts_mentioning(os.path.join(env.d.data, "containers"))
     for d in _cgroup_parent_dirs(env.cgroup_parent):
