@@ -24,6 +24,7 @@
  * signals the container's processes, not us).
  */
 #include <fcntl.h>
+#include <linux/mount.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -32,6 +33,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -247,6 +249,34 @@ static void stdio_close_ours(struct child_stdio *io)
 
 /* berth-shim-helper beside us (the monitor keeps no runtime code of its own). */
 static char helper_path[4096];
+/* The helper as a read-only detached mount of its file, made once: executed from
+ * it, each helper finds itself sealed (runtime/selfseal.c) and skips its own
+ * re-exec.  -1 where the mount API is missing: each helper seals itself. */
+static int helper_fd = -1;
+
+static void seal_helper(void)
+{
+        int t = (int)syscall(SYS_open_tree, AT_FDCWD, helper_path,
+                             OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (t < 0)
+                return;
+        struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+                                              MOUNT_ATTR_NODEV};
+        if (syscall(SYS_mount_setattr, t, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0) {
+                close(t);
+                return;
+        }
+        /* above the fds a helper's stdio and request socket are put on */
+        helper_fd = fcntl(t, F_DUPFD_CLOEXEC, 10);
+        close(t);
+}
+
+static void exec_helper(char **argv, char **envp)
+{
+        if (helper_fd >= 0)
+                syscall(SYS_execveat, helper_fd, "", argv, envp, AT_EMPTY_PATH);
+        execve(helper_path, argv, envp);
+}
 
 static void find_helper(void)
 {
@@ -261,6 +291,7 @@ static void find_helper(void)
         if (slash)
                 *slash = '\0';
         snprintf(helper_path, sizeof(helper_path), "%s/%s", self, SHIM_HELPER);
+        seal_helper();
 }
 
 /*
@@ -307,7 +338,7 @@ static int helper_call(struct child_stdio *io, const struct json *req, const int
                 char *envp[] = {(char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
                                         "/sbin:/bin",
                                 NULL};
-                execve(helper_path, argv, envp);
+                exec_helper(argv, envp);
                 _exit(127);
         }
         close(sp[1]);
@@ -355,7 +386,7 @@ void shim_compress_async(const char *from, const char *to)
                 sigprocmask(SIG_SETMASK, &none, NULL);
                 char *argv[] = {(char *)SHIM_HELPER, NULL};
                 char *envp[] = {NULL};
-                execve(helper_path, argv, envp);
+                exec_helper(argv, envp);
                 _exit(127);
         }
         close(sp[1]);
