@@ -445,7 +445,9 @@ START_TEST(test_untar_docker_rules)
         th(&t, "./.wh.gone", '0', 0644, NULL, "w");
         th(&t, "/abs/f", '0', 0600, NULL, "abs");
         tend(&t);
-        ck_assert_int_eq(mkdir(at(dst, "tmp"), 0755), 0);
+        char *tmp_dir = at(dst, "tmp");
+        ck_assert_int_eq(mkdir(tmp_dir, 0755), 0);
+        free(tmp_dir);
         struct untar_opts o = {.prefix = "tmp", .dest_name = "/tmp"};
         ck_assert_int_eq(extract(fd, &o, &t, &err), 0);
         struct stat st;
@@ -483,7 +485,9 @@ START_TEST(test_untar_docker_rules)
         berth_error_free(err);
         err = NULL;
         /* noOverwriteDirNonDir both ways */
-        ck_assert_int_eq(mkdir(at(dst, "tmp/d"), 0755), 0);
+        char *d_dir = at(dst, "tmp/d");
+        ck_assert_int_eq(mkdir(d_dir, 0755), 0);
+        free(d_dir);
         put_file(dst, "tmp/f", "f", 0644);
         o.no_overwrite_dir_nondir = true;
         buf_reset(&t);
