@@ -1076,9 +1076,9 @@ static void add_resources(struct json *h, struct parse_state *p)
                 char **v = cli_flag_list(fs, dev[i].flag);
                 for (size_t k = 0; v && v[k]; k++) {
                         struct json *o = NULL;
-                        _cleanup_free_ char *why =
-                            dev[i].kind == 0 ? weight_device(v[k], &o)
-                                             : throttle_device(v[k], dev[i].kind == 1, &o);
+                        /* The flag's checker rejected bad values at parse time. */
+                        free(dev[i].kind == 0 ? weight_device(v[k], &o)
+                                              : throttle_device(v[k], dev[i].kind == 1, &o));
                         if (o)
                                 json_array_append(a, o);
                 }
@@ -1212,7 +1212,7 @@ static int add_host_config(struct json *h, struct parse_state *p, const struct c
         char **dv = cli_flag_list(fs, "dns");
         for (size_t i = 0; dv && dv[i]; i++) {
                 _cleanup_free_ char *canon = NULL;
-                _cleanup_free_ char *why = ip_value(dv[i], &canon);
+                free(ip_value(dv[i], &canon)); /* checked at parse time */
                 json_array_append(dns, json_new_string(canon ? canon : dv[i]));
         }
         json_object_set(h, "DnsOptions",
@@ -1228,7 +1228,7 @@ static int add_host_config(struct json *h, struct parse_state *p, const struct c
                 struct json *a = json_object_set(h, "ExtraHosts", json_new_array());
                 for (size_t i = 0; hosts[i]; i++) {
                         _cleanup_free_ char *v = NULL;
-                        _cleanup_free_ char *why = extra_host_value(hosts[i], &v);
+                        free(extra_host_value(hosts[i], &v)); /* checked at parse time */
                         json_array_append(a, json_new_string(v ? v : hosts[i]));
                 }
         } else {
@@ -1306,7 +1306,7 @@ int container_config_parse(const struct cli_flagset *fs, unsigned console_rows,
         char **attach = cli_flag_list(fs, "attach");
         for (size_t i = 0; attach && attach[i]; i++) {
                 _cleanup_free_ char *v = NULL;
-                _cleanup_free_ char *why = attach_value(attach[i], &v);
+                free(attach_value(attach[i], &v)); /* checked at parse time */
                 c->attach_stdin |= v && strcmp(v, "stdin") == 0;
                 c->attach_stdout |= v && strcmp(v, "stdout") == 0;
                 c->attach_stderr |= v && strcmp(v, "stderr") == 0;

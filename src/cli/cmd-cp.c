@@ -27,7 +27,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -39,6 +38,7 @@
 #include "base/fileio.h"
 #include "base/units.h"
 #include "cli.h"
+#include "credentials.h"
 #include "container-cmd.h"
 #include "image/tar-writer.h"
 #include "image/untar.h"
@@ -316,17 +316,12 @@ static bool parse_stat_header(const char *b64, struct path_stat *ret)
         *ret = (struct path_stat){0};
         if (!b64)
                 return false;
-        size_t n = strlen(b64);
-        _cleanup_free_ unsigned char *raw = xmalloc(n / 4 * 3 + 4);
-        int len = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)n);
-        if (len < 0)
+        size_t len = 0;
+        _cleanup_free_ char *raw = cli_unbase64(b64, &len);
+        if (!raw)
                 return false;
-        while (n && b64[n - 1] == '=' && len > 0) { /* DecodeBlock counts padding as bytes */
-                n--;
-                len--;
-        }
         _cleanup_json_ struct json *j = NULL;
-        if (json_parse((const char *)raw, (size_t)len, &j, NULL) < 0)
+        if (json_parse(raw, len, &j, NULL) < 0)
                 return false;
         const struct json *size = json_get(j, "size"), *mode = json_get(j, "mode");
         ret->name = xstrdup(json_str(json_get(j, "name")) ?: "");

@@ -129,8 +129,7 @@ int cli_credentials_erase(const char *key, struct berth_error **err)
         return r < 0 ? r : 1;
 }
 
-/* Decode standard base64 (the "auth" field); NULL when malformed. */
-static char *unbase64(const char *in)
+char *cli_unbase64(const char *in, size_t *ret_len)
 {
         size_t n = strlen(in);
         char *out = xmalloc(n / 4 * 3 + 4);
@@ -152,6 +151,8 @@ static char *unbase64(const char *in)
                 }
         }
         out[o] = '\0';
+        if (ret_len)
+                *ret_len = o;
         return out;
 }
 
@@ -165,7 +166,7 @@ char *cli_credentials_registry_auth(const char *key)
         if (!json_is(entry, JSON_OBJECT))
                 return NULL;
         _cleanup_free_ char *pair =
-            json_str(json_get(entry, "auth")) ? unbase64(json_str(json_get(entry, "auth"))) : NULL;
+            json_str(json_get(entry, "auth")) ? cli_unbase64(json_str(json_get(entry, "auth")), NULL) : NULL;
         char *colon = pair ? strchr(pair, ':') : NULL;
         if (colon)
                 *colon = '\0';

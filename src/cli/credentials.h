@@ -33,5 +33,8 @@ char *cli_credentials_registry_auth(const char *key);
 
 /* Standard base64 (for the "auth" field) and URL-safe base64 (for X-Registry-Auth). */
 char *cli_base64(const void *data, size_t len, bool url);
+/* Standard base64 decoded (NUL-terminated, its length in *ret_len); NULL when
+ * malformed. */
+char *cli_unbase64(const char *in, size_t *ret_len);
 
 #endif
