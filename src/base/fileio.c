@@ -1,13 +1,15 @@
 /*
  * fileio.c — see fileio.h.  All loops retry EINTR; all fds are O_CLOEXEC.
  */
+#include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <linux/magic.h>
 #include <linux/openat2.h>
+#include <linux/stat.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 
@@ -133,23 +135,126 @@ int mkdir_p(const char *path, mode_t mode)
         return 0;
 }
 
-static int rm_cb(const char *path, const struct stat *st, int type, struct FTW *ftw)
+/* statx by its syscall: the static shim's libc (musl) may have no wrapper. */
+static int statx_(int dirfd, const char *path, int flags, unsigned mask, struct statx *buf)
 {
-        (void)st;
-        (void)ftw;
-        if (type == FTW_DP)
-                return rmdir(path) < 0 && errno != ENOENT ? -1 : 0;
-        return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+        return (int)syscall(SYS_statx, dirfd, path, flags, mask, buf);
+}
+
+/* A directory that is the root of a mount (statx's STATX_ATTR_MOUNT_ROOT, 5.8+), or on
+ * another device than the tree's: rm_rf leaves it, and what is mounted there, alone. */
+static bool is_mount_root(const struct statx *stx, dev_t dev)
+{
+        if ((stx->stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+            (stx->stx_attributes & STATX_ATTR_MOUNT_ROOT))
+                return true;
+        return makedev(stx->stx_dev_major, stx->stx_dev_minor) != dev;
+}
+
+bool is_mount_point(const char *path)
+{
+        struct statx stx, parent;
+        if (statx_(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_TYPE, &stx) < 0 ||
+            !S_ISDIR(stx.stx_mode))
+                return false;
+        if (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)
+                return stx.stx_attributes & STATX_ATTR_MOUNT_ROOT;
+        _cleanup_free_ char *up = xasprintf("%s/..", path);
+        return statx_(AT_FDCWD, up, 0, STATX_TYPE, &parent) == 0 &&
+               (parent.stx_dev_major != stx.stx_dev_major ||
+                parent.stx_dev_minor != stx.stx_dev_minor);
+}
+
+#define RM_MAX_DEPTH 1024
+
+/* name below parent, depth first, by fd; the first error is returned, the rest still
+ * removed. */
+static int rm_at(int parent, const char *name, dev_t dev, unsigned depth)
+{
+        struct statx stx;
+        if (statx_(parent, name, AT_SYMLINK_NOFOLLOW, STATX_TYPE, &stx) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (!S_ISDIR(stx.stx_mode))
+                return unlinkat(parent, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+        if (is_mount_root(&stx, dev))
+                return -EBUSY;
+        if (depth > RM_MAX_DEPTH)
+                return -ELOOP;
+        int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        DIR *d = fdopendir(fd);
+        if (!d) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        int first = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                        continue;
+                int r = rm_at(fd, de->d_name, dev, depth + 1);
+                if (r < 0 && !first)
+                        first = r;
+        }
+        closedir(d);
+        if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT && !first)
+                first = -errno;
+        return first;
+}
+
+static int64_t du_at(int dirfd, dev_t dev)
+{
+        DIR *d = fdopendir(dirfd);
+        if (!d) {
+                close(dirfd);
+                return 0;
+        }
+        int64_t total = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                        continue;
+                struct stat st;
+                if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != dev)
+                        continue;
+                if (S_ISDIR(st.st_mode)) {
+                        int sub = openat(dirfd, de->d_name,
+                                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (sub >= 0)
+                                total += du_at(sub, dev);
+                } else if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) {
+                        total += st.st_size;
+                }
+        }
+        closedir(d);
+        return total;
+}
+
+int64_t du_bytes(const char *path)
+{
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0)
+                return 0;
+        if (fstat(fd, &st) < 0) {
+                close(fd);
+                return 0;
+        }
+        return du_at(fd, st.st_dev);
 }
 
 int rm_rf(const char *path)
 {
-        if (nftw(path, rm_cb, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0) {
-                if (errno == ENOENT)
-                        return 0;
-                return -errno;
-        }
-        return 0;
+        struct statx stx;
+        if (statx_(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_TYPE, &stx) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        dev_t dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
+        if (S_ISDIR(stx.stx_mode) && (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+            (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+                return -EBUSY;
+        return rm_at(AT_FDCWD, path, dev, 0);
 }
 
 int open_in_root(int rootfd, const char *path, int flags, mode_t mode)

@@ -37,7 +37,16 @@ int write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode
 
 /* mkdir -p; existing directories are fine. */
 int mkdir_p(const char *path, mode_t mode);
-/* rm -rf of a directory tree (does not cross mount points). */
+/* Bytes of the regular files and symlinks below path (du's apparent size, not crossing
+ * mount points); 0 when it cannot be read. */
+int64_t du_bytes(const char *path);
+
+/* The directory is the root of a mount (a bind of the same filesystem too, on 5.8+). */
+bool is_mount_point(const char *path);
+
+/* rm -rf of a directory tree, by fd, never into a mount: a directory that is the root of
+ * one (a bind of the same filesystem too) or on another device is left with what is below
+ * it, and -EBUSY returned; -ELOOP past 1024 levels.  0 when path is already gone. */
 int rm_rf(const char *path);
 
 /* openat2 with RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS; flags get O_CLOEXEC added.
