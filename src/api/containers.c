@@ -29,28 +29,9 @@
 #include "filters.h"
 #include "handlers.h"
 
-static int status_of(int r)
-{
-        switch (-r) {
-        case ENOENT:
-                return 404;
-        case EINVAL:
-                return 400;
-        case EBUSY:
-        case EEXIST:
-                return 409;
-        case EALREADY:
-                return 304;
-        case ENOTSUP:
-                return 501;
-        default:
-                return 500;
-        }
-}
-
 static void reply_error(struct api_request *req, int r, struct berth_error *err)
 {
-        api_reply_error(req, status_of(r), "%s", err ? berth_error_msg(err) : "error");
+        api_reply_error(req, api_engine_status(r), "%s", err ? berth_error_msg(err) : "error");
 }
 
 static void stream_error(struct api_stream *s, int r, struct berth_error *err)
@@ -58,7 +39,8 @@ static void stream_error(struct api_stream *s, int r, struct berth_error *err)
         if (r == -EALREADY)
                 api_stream_reply_empty(s, 304);
         else
-                api_stream_reply_error(s, status_of(r), "%s", err ? berth_error_msg(err) : "error");
+                api_stream_reply_error(s, api_engine_status(r), "%s",
+                                       err ? berth_error_msg(err) : "error");
 }
 
 /* ---- jobs: the container resolved on the loop, the work on a worker ---- */
@@ -683,18 +665,20 @@ static bool any_match(char *const *want, const char *have)
         return false;
 }
 
-static bool labels_match(const struct json *labels, char *const *wanted)
+/* docker's volume filter: a mount point whose volume name or destination is one given. */
+static bool volume_match(const struct json *mounts, char *const *want)
 {
-        for (size_t i = 0; wanted[i]; i++) {
-                _cleanup_free_ char *k = xstrdup(wanted[i]);
-                char *eq = strchr(k, '=');
-                if (eq)
-                        *eq++ = '\0';
-                const char *have = json_str(json_get(labels, k));
-                if (!have || (eq && strcmp(have, eq) != 0))
-                        return false;
+        size_t i;
+        const struct json *m;
+        json_array_foreach (mounts, i, m) {
+                const char *name = json_str(json_get(m, "Name"));
+                const char *dst = json_str(json_get(m, "Destination"));
+                for (size_t k = 0; want[k]; k++)
+                        if ((name && strcmp(name, want[k]) == 0) ||
+                            (dst && strcmp(dst, want[k]) == 0))
+                                return true;
         }
-        return true;
+        return false;
 }
 
 /* The creation time of a container named by a before/since filter (-1: none). */
@@ -814,7 +798,7 @@ static void handle_list(struct api_request *req, void *userdata)
                         if (!ok)
                                 continue;
                 }
-                if (labels[0] && !labels_match(json_get(it, "Labels"), labels))
+                if (labels[0] && !api_labels_match(json_get(it, "Labels"), labels))
                         continue;
                 if (status[0] && !any_match(status, state))
                         continue;
@@ -835,8 +819,8 @@ static void handle_list(struct api_request *req, void *userdata)
                 }
                 if (health[0] && !any_match(health, "none"))
                         continue; /* no container has a health check yet */
-                if (volume[0])
-                        continue; /* no container has a volume yet */
+                if (volume[0] && !volume_match(json_get(it, "Mounts"), volume))
+                        continue;
                 if (network[0]) {
                         const struct json *nets =
                             json_get(json_get(it, "NetworkSettings"), "Networks");
@@ -894,12 +878,12 @@ static void *prune_worker(void *arg)
                             strcmp(st, "dead") != 0))
                         continue;
                 const struct json *lab = json_get(json_get(info, "Config"), "Labels");
-                if (labels[0] && !labels_match(lab, labels))
+                if (labels[0] && !api_labels_match(lab, labels))
                         continue;
                 bool excluded = false;
                 for (size_t k = 0; not_labels[k]; k++) {
                         char *one[] = {not_labels[k], NULL};
-                        excluded |= labels_match(lab, one);
+                        excluded |= api_labels_match(lab, one);
                 }
                 if (excluded)
                         continue;

@@ -55,3 +55,21 @@ int api_filters_parse(struct api_request *req, const char *const *allowed, struc
         *ret = TAKE_PTR(j);
         return 0;
 }
+
+bool api_label_matches(const struct json *labels, const char *wanted)
+{
+        _cleanup_free_ char *k = xstrdup(wanted);
+        char *eq = strchr(k, '=');
+        if (eq)
+                *eq++ = '\0';
+        const char *have = json_str(json_get(labels, k));
+        return have && (!eq || strcmp(have, eq) == 0);
+}
+
+bool api_labels_match(const struct json *labels, char *const *wanted)
+{
+        for (size_t i = 0; wanted[i]; i++)
+                if (!api_label_matches(labels, wanted[i]))
+                        return false;
+        return true;
+}

@@ -26,4 +26,9 @@ int api_filters_parse(struct api_request *req, const char *const *allowed, struc
 /* Every value given for key, in order (NULL-terminated, never NULL; strv_free). */
 char **api_filter_values(const struct json *filters, const char *key);
 
+/* docker's label filter value against an object of labels: "key" present, "key=value" equal. */
+bool api_label_matches(const struct json *labels, const char *wanted);
+/* Every one of wanted (NULL-terminated) matches. */
+bool api_labels_match(const struct json *labels, char *const *wanted);
+
 #endif

@@ -33,6 +33,9 @@ void api_register_containers(struct api_server *srv, struct berth_engine *engine
  * /changes (archive-container.c) */
 void api_register_container_archive(struct api_server *srv, struct berth_engine *engine);
 
+/* /volumes (volumes.c) */
+void api_register_volumes(struct api_server *srv, struct berth_engine *engine);
+
 /* The JSON bodies of /version and /info (exposed for tests). */
 struct json *api_system_version_json(struct berth_engine *engine);
 struct json *api_system_info_json(struct berth_engine *engine);

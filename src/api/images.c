@@ -18,9 +18,11 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "engine/containers.h"
 #include "engine/images.h"
 #include "engine/pull.h"
 #include "engine/push.h"
+#include "engine/volumes.h"
 #include "base/log.h"
 #include "base/units.h"
 #include "filters.h"
@@ -118,6 +120,33 @@ static int64_t created_of(const struct berth_image *img, const struct json *cfg)
         return cfg && !json_get(cfg, "created") ? UNITS_GO_ZERO_TIME : img->created;
 }
 
+/* docker's ImageSummary; containers and shared -1 unless counted (system df). */
+static struct json *summary(const struct berth_image *img, const struct json *cfg,
+                            int64_t containers, int64_t shared)
+{
+        const struct json *lab = json_get(json_get(cfg, "config"), "Labels");
+        bool is_dangling = !img->repo_tags[0];
+        struct json *o = json_new_object();
+        json_set_int(o, "Containers", containers);
+        json_set_int(o, "Created", created_of(img, cfg));
+        json_set_str(o, "Id", img->id);
+        json_object_set(o, "Labels",
+                        json_is(lab, JSON_OBJECT) && json_len(lab) ? json_copy(lab)
+                                                                   : json_new_null());
+        json_set_str(o, "ParentId", img->parent);
+        struct json *rd = json_object_set(o, "RepoDigests", familiar_array(img->repo_digests));
+        struct json *rt = json_object_set(o, "RepoTags", familiar_array(img->repo_tags));
+        if (is_dangling) {
+                if (!json_len(rd))
+                        json_array_append(rd, json_new_string("<none>@<none>"));
+                json_array_append(rt, json_new_string("<none>:<none>"));
+        }
+        json_set_int(o, "SharedSize", shared);
+        json_set_int(o, "Size", img->size);
+        json_set_int(o, "VirtualSize", img->size);
+        return o;
+}
+
 static void handle_list(struct api_request *req, void *userdata)
 {
         struct berth_engine *e = userdata;
@@ -179,29 +208,48 @@ static void handle_list(struct api_request *req, void *userdata)
                 if (labels[0] && !labels_match(lab, labels))
                         continue;
 
-                struct json *o = json_array_append(out, json_new_object());
-                json_set_int(o, "Containers", -1);
-                json_set_int(o, "Created", created_of(img, cfg));
-                json_set_str(o, "Id", img->id);
-                json_object_set(o, "Labels",
-                                json_is(lab, JSON_OBJECT) && json_len(lab) ? json_copy(lab)
-                                                                           : json_new_null());
-                json_set_str(o, "ParentId", img->parent);
-                struct json *rd =
-                    json_object_set(o, "RepoDigests", familiar_array(img->repo_digests));
-                struct json *rt = json_object_set(o, "RepoTags", familiar_array(img->repo_tags));
-                if (is_dangling) {
-                        if (!json_len(rd))
-                                json_array_append(rd, json_new_string("<none>@<none>"));
-                        json_array_append(rt, json_new_string("<none>:<none>"));
-                }
-                json_set_int(o, "SharedSize", -1);
-                json_set_int(o, "Size", img->size);
-                json_set_int(o, "VirtualSize", img->size);
+                json_array_append(out, summary(img, cfg, -1, -1));
         }
         berth_image_list_free(list);
         api_reply_json(req, 200, out);
         json_free(out);
+}
+
+/* GET /system/df: images (with their containers and shared bytes), containers with their
+ * sizes, volumes with their usage; berthd keeps no build cache yet, so that list is empty. */
+static void handle_df(struct api_request *req, void *userdata)
+{
+        struct berth_engine *e = userdata;
+        _cleanup_error_ struct berth_error *err = NULL;
+        int64_t layers_size = 0;
+        _cleanup_json_ struct json *shared = NULL, *volumes = NULL;
+        struct berth_image **list = NULL;
+        int r = berth_images_usage(e, &layers_size, &shared, &err);
+        if (r == 0)
+                r = berth_volume_list(e, true, &volumes, &err);
+        if (r == 0)
+                r = berth_image_list(e, &list, &err);
+        if (r < 0) {
+                reply_engine_error(req, r, err);
+                return;
+        }
+        _cleanup_json_ struct json *out = json_new_object();
+        json_set_int(out, "LayersSize", layers_size);
+        struct json *images = json_object_set(out, "Images", json_new_array());
+        for (size_t i = 0; list[i]; i++) {
+                _cleanup_json_ struct json *cfg = NULL;
+                _cleanup_error_ struct berth_error *cerr = NULL;
+                (void)berth_image_config(e, list[i], &cfg, &cerr);
+                int n = berth_ctr_image_user(e, list[i]->id, NULL, NULL);
+                const struct json *sh = json_get(shared, list[i]->id);
+                json_array_append(
+                    images, summary(list[i], cfg, n, json_is(sh, JSON_NUMBER) ? sh->num.i : 0));
+        }
+        berth_image_list_free(list);
+        json_object_set(out, "Containers", berth_ctr_list(e, true, true));
+        json_object_set(out, "Volumes", TAKE_PTR(volumes));
+        json_object_set(out, "BuildCache", json_new_array());
+        api_reply_json(req, 200, out);
 }
 
 /* docker's container.Config with every field, overlaid with what the image sets. */
@@ -656,6 +704,7 @@ void api_register_images(struct api_server *srv, struct berth_engine *engine)
             {"GET", "/images/{name*}/history", handle_history, engine},
             {"POST", "/images/{name*}/tag", handle_tag, engine},
             {"DELETE", "/images/{name*}", handle_delete, engine},
+            {"GET", "/system/df", handle_df, engine},
         };
         api_server_add_routes(srv, routes, ELEMENTSOF(routes));
 }

@@ -1623,3 +1623,22 @@ int api_server_run(struct api_server *srv, struct berth_error **err)
         shutdown_server(srv);
         return 0;
 }
+
+int api_engine_status(int r)
+{
+        switch (-r) {
+        case ENOENT:
+                return 404;
+        case EINVAL:
+                return 400;
+        case EBUSY:
+        case EEXIST:
+                return 409;
+        case EALREADY:
+                return 304;
+        case ENOTSUP:
+                return 501;
+        default:
+                return 500;
+        }
+}

@@ -162,6 +162,9 @@ void api_reply_json(struct api_request *req, int status, const struct json *body
 /* {"message":"..."} with Content-Type application/json, as dockerd sends errors. */
 _printf_(3, 4) void api_reply_error(struct api_request *req, int status, const char *fmt, ...);
 void api_reply_empty(struct api_request *req, int status); /* 204, 304, … */
+/* An engine error's status by its errno: ENOENT 404, EINVAL 400, EBUSY and EEXIST 409,
+ * EALREADY 304, ENOTSUP 501, anything else 500. */
+int api_engine_status(int r);
 /* Add a response header to the reply or stream that follows (before it). */
 void api_response_header(struct api_request *req, const char *name, const char *value);
 

@@ -68,6 +68,7 @@ struct berth_ctr {
         struct json *config;      /* Docker Config, normalised */
         struct json *host_config; /* Docker HostConfig, normalised */
         struct json *networking;  /* NetworkingConfig (kept for inspect) */
+        struct json *mounts;      /* MountPoints (container-mounts.c), under the table lock */
         char *platform;
         /* state (under the table lock) */
         enum ctr_state state;
@@ -165,10 +166,24 @@ void ctr_monitor_watch(struct ctr_manager *m, int fd, uint64_t exec_seq);
 int ctr_image_chain_ids(struct berth_engine *e, const char *image_id, char ***ret, size_t *ret_n,
                         struct berth_error **err);
 
-/* container-mounts.c: HostConfig.Mounts of type bind, checked at create (-EINVAL with
- * dockerd's words) and appended to the OCI mounts at start */
-int ctr_check_user_mounts(const struct json *host_config, struct berth_error **err);
-void ctr_user_mounts(const struct json *host_config, struct json *oci_mounts);
+/* container-mounts.c: the mount points, resolved at create (the volumes they name made;
+ * the caller holds the volumes lock), prepared at start, released at stop */
+int ctr_resolve_mounts(struct berth_engine *e, const struct json *cfg, const struct json *hc,
+                       struct json **ret, struct berth_error **err);
+/* A record from before MountPoints were kept: its HostConfig.Mounts binds. */
+struct json *ctr_legacy_mounts(const struct json *hc);
+/* Removes the anonymous volumes of these mount points (volumes lock held). */
+void ctr_forget_anonymous(struct berth_engine *e, const struct json *mps);
+int ctr_prepare_mounts(struct berth_engine *e, struct berth_ctr *c, const char *rootfs,
+                       struct berth_error **err);
+void ctr_release_mounts(struct berth_engine *e, struct berth_ctr *c);
+/* A running container found at daemon start holds its volumes again. */
+void ctr_reacquire_mounts(struct berth_engine *e, struct berth_ctr *c);
+/* volume mount/unmount events, as dockerd sends them at start and stop */
+void ctr_volume_events(struct berth_engine *e, struct berth_ctr *c, bool mount);
+void ctr_user_mounts(const struct berth_ctr *c, struct json *oci_mounts);
+/* inspect's and list's Mounts */
+struct json *ctr_mounts_json(const struct berth_ctr *c);
 
 /* container-exec.c: exec connections readable in the monitor */
 struct exec_rec;

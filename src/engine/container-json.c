@@ -14,6 +14,7 @@
 
 #include "base/buf.h"
 #include "base/units.h"
+#include "base/fileio.h"
 #include "container-internal.h"
 #include "image/snapshot.h"
 
@@ -176,29 +177,6 @@ static struct json *network_settings(const struct berth_ctr *c)
         return ns;
 }
 
-/* Bytes of the upper dir (SizeRw) — what the container wrote. */
-static int64_t dir_size(const char *path)
-{
-        _cleanup_closedir_ DIR *d = opendir(path);
-        if (!d)
-                return 0;
-        int64_t total = 0;
-        struct dirent *de;
-        while ((de = readdir(d))) {
-                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                        continue;
-                struct stat st;
-                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                        continue;
-                if (S_ISDIR(st.st_mode)) {
-                        _cleanup_free_ char *sub = xasprintf("%s/%s", path, de->d_name);
-                        total += dir_size(sub);
-                } else if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) {
-                        total += st.st_size;
-                }
-        }
-        return total;
-}
 
 static int64_t image_size(struct berth_engine *e, const char *image_id)
 {
@@ -261,13 +239,13 @@ struct json *berth_ctr_inspect(struct berth_engine *e, struct berth_ctr *c, bool
         json_set_str(gdd, "WorkDir", work);
         json_set_str(gd, "Name", "overlay2");
         struct json *config = json_copy(c->config);
-        json_object_set(j, "Mounts", json_new_array());
+        json_object_set(j, "Mounts", ctr_mounts_json(c));
         json_object_set(j, "Config", config);
         json_object_set(j, "NetworkSettings", network_settings(c));
         char *image_id = xstrdup(c->image_id);
         pthread_mutex_unlock(&m->lock);
         if (size) {
-                int64_t rw = dir_size(upper);
+                int64_t rw = du_bytes(upper); /* what the container wrote */
                 json_set_int(j, "SizeRw", rw);
                 json_set_int(j, "SizeRootFs", rw + image_size(e, image_id));
         }
@@ -310,7 +288,7 @@ static struct json *summary(struct berth_ctr *c)
         json_set_str(hc, "NetworkMode", nm ? nm : "default");
         struct json *ns = json_object_set(j, "NetworkSettings", json_new_object());
         json_object_set(ns, "Networks", networks_json(c));
-        json_object_set(j, "Mounts", json_new_array());
+        json_object_set(j, "Mounts", ctr_mounts_json(c));
         return j;
 }
 
@@ -344,7 +322,7 @@ struct json *berth_ctr_list(struct berth_engine *e, bool all, bool size)
                 pthread_mutex_unlock(&m->lock);
                 if (s && size) {
                         _cleanup_free_ char *upper = snapshot_path(m->data_root, v[i]->id, "upper");
-                        int64_t rw = dir_size(upper);
+                        int64_t rw = du_bytes(upper); /* what the container wrote */
                         json_set_int(s, "SizeRw", rw);
                         json_set_int(s, "SizeRootFs", rw + image_size(e, v[i]->image_id));
                 }

@@ -52,6 +52,7 @@
 #include "base/fileio.h"
 #include "base/log.h"
 #include "container-internal.h"
+#include "volumes.h"
 #include "image/reference.h"
 #include "image/snapshot.h"
 #include "images.h"
@@ -375,6 +376,16 @@ int berth_ctr_create(struct berth_engine *e, const char *name, const struct json
         c->networking = TAKE_PTR(net);
         c->platform = platform && *platform ? xstrdup(platform) : NULL;
         c->state = CTR_CREATED;
+        /* the volumes it names are made, and recorded as its, under the volumes lock: no
+         * volume remove or prune sees one between the two */
+        berth_volumes_lock(e);
+        r = ctr_resolve_mounts(e, c->config, c->host_config, &c->mounts, err);
+        if (r < 0) {
+                berth_volumes_unlock(e);
+                strv_free(warnings);
+                berth_ctr_unref(c);
+                return r;
+        }
         pthread_mutex_lock(&m->lock);
         if (name && *name) {
                 const char *want = name[0] == '/' ? name + 1 : name;
@@ -397,6 +408,9 @@ int berth_ctr_create(struct berth_engine *e, const char *name, const struct json
         if (r == 0)
                 table_add(m, c);
         pthread_mutex_unlock(&m->lock);
+        if (r < 0)
+                ctr_forget_anonymous(e, c->mounts);
+        berth_volumes_unlock(e);
         if (r < 0) {
                 strv_free(warnings);
                 berth_ctr_unref(c);
@@ -678,6 +692,11 @@ static int do_start(struct berth_engine *e, struct berth_ctr *c, bool restart,
         if (r < 0)
                 return r;
         crashpoint("start-mounted");
+        r = ctr_prepare_mounts(e, c, rootfs, err);
+        if (r < 0) {
+                unmount_rootfs(m, c);
+                return r;
+        }
         _cleanup_json_ struct json *spec = NULL;
         r = ctr_oci_spec(e, c, rootfs, data_dir, &spec, err);
         if (r == 0) {
@@ -721,6 +740,7 @@ static int do_start(struct berth_engine *e, struct berth_ctr *c, bool restart,
                 if (pidfd >= 0)
                         close(pidfd);
                 unmount_rootfs(m, c);
+                ctr_release_mounts(e, c);
                 (void)rm_rf(run_dir);
                 pthread_mutex_lock(&m->lock);
                 pending_close_all(c);
@@ -740,6 +760,7 @@ static int do_start(struct berth_engine *e, struct berth_ctr *c, bool restart,
                 c->restart_count++;
         pthread_mutex_unlock(&m->lock);
         ctr_save_state(e, c);
+        ctr_volume_events(e, c, true);
         ctr_event(e, c, "start", NULL);
         return 0;
 }
@@ -847,6 +868,7 @@ static void handle_exit(struct berth_engine *e, struct berth_ctr *c, bool at_sta
                 berth_error_free(er);
         }
         unmount_rootfs(m, c);
+        ctr_release_mounts(e, c);
         _cleanup_free_ char *run_dir = ctr_run_dir(m, c);
         (void)rm_rf(run_dir);
         ctr_exec_container_gone(e, c);
@@ -877,6 +899,7 @@ static void handle_exit(struct berth_engine *e, struct berth_ctr *c, bool at_sta
         snprintf(code_s, sizeof(code_s), "%d", code);
         const char *attrs[] = {"exitCode", code_s, NULL};
         ctr_event(e, c, "die", attrs);
+        ctr_volume_events(e, c, false);
         if (auto_remove && !at_start) {
                 struct remove_job *j = xcalloc(1, sizeof(*j));
                 j->e = e;
@@ -1308,10 +1331,25 @@ int berth_ctr_rename(struct berth_engine *e, struct berth_ctr *c, const char *na
 static int trash_data_dir(struct ctr_manager *m, struct berth_ctr *c, const char *data_dir,
                           struct berth_error **err);
 
+/* rm -v, --rm: the container's anonymous volumes go with it, unless another container (one
+ * that took them with --volumes-from) still names them, as dockerd keeps them then. */
+static void remove_anonymous_volumes(struct berth_engine *e, struct berth_ctr *c)
+{
+        size_t i;
+        const struct json *p;
+        json_array_foreach (c->mounts, i, p) {
+                if (!jbool(p, "Anonymous"))
+                        continue;
+                _cleanup_error_ struct berth_error *err = NULL;
+                int r = berth_volume_remove(e, jstr(p, "Name"), true, false, &err);
+                if (r < 0 && r != -EBUSY)
+                        log_warn("container %.12s: %s", c->id, berth_error_msg(err));
+        }
+}
+
 int berth_ctr_remove(struct berth_engine *e, struct berth_ctr *c, bool force, bool volumes,
                      struct berth_error **err)
 {
-        (void)volumes; /* anonymous volumes arrive with the volumes issue */
         struct ctr_manager *m = ctr_mgr(e);
         pthread_mutex_lock(&c->op_lock);
         pthread_mutex_lock(&m->lock);
@@ -1369,6 +1407,8 @@ int berth_ctr_remove(struct berth_engine *e, struct berth_ctr *c, bool force, bo
         if (r == 0) {
                 ctr_exec_forget(e, c);
                 ctr_event(e, c, "destroy", NULL);
+                if (volumes)
+                        remove_anonymous_volumes(e, c);
         }
         return r;
 }
@@ -1632,6 +1672,7 @@ static bool adopt_started(struct berth_engine *e, struct berth_ctr *c, pid_t shi
                             shim, shim_start, pidfd);
         pthread_mutex_unlock(&m->lock);
         ctr_save_state(e, c);
+        ctr_reacquire_mounts(e, c);
         log_info("container %.12s: its start had run the process when berthd stopped; running, "
                  "watching it",
                  c->id);
@@ -1678,6 +1719,7 @@ static void reconcile(struct berth_engine *e, struct berth_ctr *c)
                                 c->pid = pid;
                         }
                         berth_error_free(er);
+                        ctr_reacquire_mounts(e, c);
                         watch_shim(m, c);
                         log_info("container %.12s: still running (shim %d), watching it again",
                                  c->id, (int)shim);
@@ -1686,6 +1728,7 @@ static void reconcile(struct berth_engine *e, struct berth_ctr *c)
         }
         if (was_running) {
                 log_info("container %.12s: ended while berthd was away", c->id);
+                ctr_reacquire_mounts(e, c); /* held as if watched, so the exit lets go */
                 handle_exit(e, c, true);
                 return;
         }
@@ -1814,6 +1857,9 @@ static int load_rows(struct berth_engine *e, struct berth_error **err)
                 c->config = json_copy(json_get(cfg, "Config"));
                 c->host_config = json_copy(json_get(cfg, "HostConfig"));
                 c->networking = json_copy(json_get(cfg, "NetworkingConfig"));
+                const struct json *mps = json_get(cfg, "MountPoints");
+                c->mounts = json_is(mps, JSON_ARRAY) ? json_copy(mps)
+                                                     : ctr_legacy_mounts(c->host_config);
                 const char *ref = json_str(json_get(cfg, "ImageRef"));
                 c->image_ref = xstrdup(ref ? ref : c->image_id);
                 const char *plat = json_str(json_get(cfg, "Platform"));

@@ -568,8 +568,6 @@ int ctr_normalize_create(struct berth_engine *e, const struct json *body, struct
                 if (!jset(cfg, strs[s]))
                         json_set_str(cfg, strs[s], "");
         r = check_host_config(hc, err);
-        if (r == 0)
-                r = ctr_check_user_mounts(hc, err);
         if (r < 0)
                 return r;
         default_host_config(hc);
@@ -1300,7 +1298,7 @@ int ctr_oci_spec(struct berth_engine *e, struct berth_ctr *c, const char *rootfs
         }
         struct json *mounts = json_object_set(s, "mounts", json_new_array());
         default_mounts(hc, data_dir, net_host, mounts);
-        ctr_user_mounts(hc, mounts);
+        ctr_user_mounts(c, mounts);
         if (init) {
                 static const char *const ro_bind[] = {"bind", "ro", NULL};
                 _cleanup_free_ char *init_path = xasprintf("%s/berth-init", m->shim_dir);

@@ -126,6 +126,7 @@ static void ctr_free(struct berth_ctr *c)
         json_free(c->config);
         json_free(c->host_config);
         json_free(c->networking);
+        json_free(c->mounts);
         pthread_mutex_destroy(&c->op_lock);
         free(c->name);
         free(c->image_id);
@@ -314,6 +315,7 @@ static struct json *config_doc(const struct berth_ctr *c)
         json_object_set(j, "HostConfig", json_copy(c->host_config));
         json_object_set(j, "NetworkingConfig",
                         c->networking ? json_copy(c->networking) : json_new_object());
+        json_object_set(j, "MountPoints", c->mounts ? json_copy(c->mounts) : json_new_array());
         json_set_str(j, "ImageRef", c->image_ref);
         json_set_str(j, "Platform", c->platform);
         json_set_int(j, "CreatedNs", c->created_ns);

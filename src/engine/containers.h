@@ -128,6 +128,10 @@ char **berth_ctr_ids(struct berth_engine *e);
  * one of them, a running one when there is, *ret_running whether any runs. */
 int berth_ctr_image_user(struct berth_engine *e, const char *image_id, char **ret_id,
                          bool *ret_running);
+/* Ids of the containers whose mounts name this volume (running_only: those running, paused
+ * or restarting), NULL-terminated, never NULL. */
+char **berth_ctr_volume_users(struct berth_engine *e, const char *volume, bool running_only);
+
 /* Counts for /info. */
 void berth_ctr_counts(struct berth_engine *e, int *ret_total, int *ret_running, int *ret_paused,
                       int *ret_stopped);

@@ -83,6 +83,14 @@ static const char *const migrations[] = {
     ");"
     "ALTER TABLE images ADD COLUMN labels TEXT;" /* JSON object from the config, or NULL */
     "ALTER TABLE images ADD COLUMN last_tag_time INTEGER NOT NULL DEFAULT 0;",
+    /* 4: volumes (volumes.c); options and labels as JSON objects, NULL for null */
+    "CREATE TABLE volumes ("
+    "  name TEXT PRIMARY KEY,"
+    "  driver TEXT NOT NULL,"
+    "  created INTEGER NOT NULL," /* seconds */
+    "  options TEXT,"
+    "  labels TEXT"
+    ");",
 };
 
 int berth_db_latest_version(void)

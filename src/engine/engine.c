@@ -14,6 +14,7 @@
 #include "base/fileio.h"
 #include "base/log.h"
 #include "engine.h"
+#include "volumes.h"
 
 static int load_engine_id(const char *data_root, char **ret, struct berth_error **err)
 {
@@ -74,6 +75,8 @@ int berth_engine_open(struct berth_config *config, const struct berth_config_fla
         }
         if (r == 0)
                 r = blob_store_open(config->data_root, &e->store, err);
+        if (r == 0)
+                r = berth_volumes_open(e, err);
         if (r < 0) {
                 berth_engine_free(e);
                 return r;
@@ -86,6 +89,7 @@ void berth_engine_free(struct berth_engine *e)
 {
         if (!e)
                 return;
+        berth_volumes_close(e);
         berth_db_close(e->db);
         blob_store_free(e->store);
         berth_events_free(e->events);

@@ -23,6 +23,7 @@
 #include "image/store.h"
 
 struct ctr_manager;
+struct berth_volumes;
 
 struct berth_engine {
         pthread_mutex_t lock;
@@ -32,6 +33,7 @@ struct berth_engine {
         struct blob_store *store; /* content store at <data-root>/blobs */
         struct berth_layers *layers; /* layer records and collection (layers.h), set by berthd */
         struct ctr_manager *containers; /* containers.h, set by berth_containers_open */
+        struct berth_volumes *volumes;  /* volumes.h, set by berth_volumes_open */
         struct berth_events *events;
         char *id; /* engine ID (UUID) */
 };

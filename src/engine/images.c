@@ -259,6 +259,38 @@ int berth_image_layer_sizes(struct berth_engine *e, const struct berth_image *im
         return 0;
 }
 
+int berth_images_usage(struct berth_engine *e, int64_t *ret_layers_size, struct json **ret_shared,
+                       struct berth_error **err)
+{
+        int r = berth_db_query_int(e->db, "SELECT COALESCE(SUM(size), 0) FROM layers",
+                                   ret_layers_size, err);
+        if (r < 0)
+                return r;
+        sqlite3 *h = berth_db_handle(e->db);
+        sqlite3_stmt *st = NULL;
+        /* a layer another image stacks too is shared (refs counts the images) */
+        if (sqlite3_prepare_v2(h,
+                               "SELECT il.image_id, SUM(l.size) FROM image_layers il "
+                               "JOIN layers l ON l.chain_id = il.chain_id "
+                               "WHERE l.refs > 1 GROUP BY il.image_id",
+                               -1, &st, NULL) != SQLITE_OK)
+                return sql_error(e, err);
+        struct json *shared = json_new_object();
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                const char *id = (const char *)sqlite3_column_text(st, 0);
+                if (id)
+                        json_set_int(shared, id, sqlite3_column_int64(st, 1));
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE) {
+                json_free(shared);
+                return sql_error(e, err);
+        }
+        *ret_shared = shared;
+        return 0;
+}
+
 char *berth_image_familiar(const char *full_name)
 {
         _cleanup_image_ref_ struct image_ref *ref = NULL;

@@ -63,6 +63,11 @@ int berth_image_find(struct berth_engine *e, const char *name, struct berth_imag
 int berth_image_config(struct berth_engine *e, const struct berth_image *img, struct json **ret,
                        struct berth_error **err);
 
+/* system df: the bytes of every unpacked layer, and per image id the bytes of its layers
+ * that another image stacks too ({"sha256:…": bytes}, images sharing nothing absent). */
+int berth_images_usage(struct berth_engine *e, int64_t *ret_layers_size, struct json **ret_shared,
+                       struct berth_error **err);
+
 /* Unpacked sizes of the image's layers, bottom first (*ret, count in *ret_n);
  * an image without layer records has none. */
 int berth_image_layer_sizes(struct berth_engine *e, const struct berth_image *img, int64_t **ret,
