@@ -211,7 +211,7 @@ static int run_command(struct cli_ctx *ctx, const char *path, const struct cli_c
                 if (!sub) {
                         _cleanup_free_ char *msg =
                             xasprintf("%s: unknown command: %s %s", ctx->prog, path, argv[0]);
-                        return usage_error(ctx, path, NULL, msg, 1);
+                        return usage_error(ctx, path, cmd->usage, msg, 1);
                 }
                 _cleanup_free_ char *subpath = xasprintf("%s %s", path, sub->name);
                 return run_command(ctx, subpath, sub, argc - 1, argv + 1);
@@ -245,7 +245,7 @@ static int run_command(struct cli_ctx *ctx, const char *path, const struct cli_c
         } else if (cmd->max_args >= 0 && n > cmd->max_args) {
                 msg = xasprintf("%s: '%s' requires at most %d argument%s", ctx->prog, path,
                                 cmd->max_args, cmd->max_args == 1 ? "" : "s");
-                verb = "See";
+                verb = "SRun"; /* sic: docker 28's RequiresMaxArgs prints "SRun '… --help'" */
         }
         if (msg) {
                 cli_flags_release(&fs);
