@@ -55,6 +55,7 @@ static const struct cli_command *const commands[] = {
     &cli_cmd_cp,
     &cli_cmd_diff,
     &cli_cmd_export,
+    &cli_cmd_volume,
     // clang-format on
 };
 
@@ -110,7 +111,8 @@ static void print_root_help(struct cli_ctx *ctx)
         buf_release(&b);
 }
 
-static void print_command_help(struct cli_ctx *ctx, const char *path, const struct cli_command *cmd)
+static void print_command_help(struct cli_ctx *ctx, FILE *f, const char *path,
+                               const struct cli_command *cmd)
 {
         struct berth_buf b = BERTH_BUF_INIT;
         if (cmd->subcommands) {
@@ -144,7 +146,7 @@ static void print_command_help(struct cli_ctx *ctx, const char *path, const stru
                         cli_flags_usage(&b, cmd->flags, cmd->n_flags);
                 }
         }
-        fputs(b.data, ctx->out);
+        fputs(b.data, f);
         buf_release(&b);
 }
 
@@ -198,12 +200,24 @@ static const struct cli_command *find(const struct cli_command *const *list, siz
         return NULL;
 }
 
+/* A hidden entry that runs what a listed one runs is that one's alias (`volume remove` is
+ * `volume rm`): docker names the command by its own name in usage lines and errors. */
+static const struct cli_command *canonical(const struct cli_command *const *list,
+                                           const struct cli_command *sub)
+{
+        for (size_t i = 0; sub->hidden && list[i]; i++)
+                if (!list[i]->hidden && list[i]->run == sub->run && list[i]->flags == sub->flags)
+                        return list[i];
+        return sub;
+}
+
 static int run_command(struct cli_ctx *ctx, const char *path, const struct cli_command *cmd,
                        int argc, char **argv)
 {
         if (cmd->subcommands) {
+                /* docker: the bare management command's help goes to stderr (exit 0) */
                 if (argc == 0 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
-                        print_command_help(ctx, path, cmd);
+                        print_command_help(ctx, argc ? ctx->out : ctx->err, path, cmd);
                         return 0;
                 }
                 const struct cli_command *sub =
@@ -211,8 +225,9 @@ static int run_command(struct cli_ctx *ctx, const char *path, const struct cli_c
                 if (!sub) {
                         _cleanup_free_ char *msg =
                             xasprintf("%s: unknown command: %s %s", ctx->prog, path, argv[0]);
-                        return usage_error(ctx, path, NULL, msg, 1);
+                        return usage_error(ctx, path, cmd->usage, msg, 1);
                 }
+                sub = canonical(cmd->subcommands, sub);
                 _cleanup_free_ char *subpath = xasprintf("%s %s", path, sub->name);
                 return run_command(ctx, subpath, sub, argc - 1, argv + 1);
         }
@@ -225,7 +240,7 @@ static int run_command(struct cli_ctx *ctx, const char *path, const struct cli_c
                 return usage_error(ctx, path, cmd->usage, berth_error_msg(err), CLI_EXIT_USAGE);
         }
         if (fs.help) {
-                print_command_help(ctx, path, cmd);
+                print_command_help(ctx, ctx->out, path, cmd);
                 cli_flags_release(&fs);
                 return 0;
         }
@@ -245,7 +260,7 @@ static int run_command(struct cli_ctx *ctx, const char *path, const struct cli_c
         } else if (cmd->max_args >= 0 && n > cmd->max_args) {
                 msg = xasprintf("%s: '%s' requires at most %d argument%s", ctx->prog, path,
                                 cmd->max_args, cmd->max_args == 1 ? "" : "s");
-                verb = "See";
+                verb = "SRun"; /* sic: docker 28's RequiresMaxArgs prints "SRun '… --help'" */
         }
         if (msg) {
                 cli_flags_release(&fs);
@@ -292,7 +307,7 @@ static int run_help(struct cli_ctx *ctx, int argc, char **argv)
                 fputc('\n', ctx->err);
                 return 1;
         }
-        print_command_help(ctx, path, cmd);
+        print_command_help(ctx, ctx->out, path, cmd);
         return 0;
 }
 

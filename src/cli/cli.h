@@ -108,5 +108,7 @@ extern const struct cli_command cli_cmd_container;
 extern const struct cli_command cli_cmd_cp;
 extern const struct cli_command cli_cmd_export;
 extern const struct cli_command cli_cmd_diff;
+/* cmd-volume.c */
+extern const struct cli_command cli_cmd_volume;
 
 #endif

@@ -413,6 +413,11 @@ static int natural_cmp(const void *pa, const void *pb)
         return *a ? 1 : *b ? -1 : 0;
 }
 
+int container_natural_cmp(const void *pa, const void *pb)
+{
+        return natural_cmp(pa, pb);
+}
+
 static void join_host_port(struct berth_buf *b, const char *ip, const char *port)
 {
         if (strchr(ip, ':'))

@@ -99,6 +99,11 @@ static char *check_label(const char *v)
         return NULL;
 }
 
+char *container_check_label(const char *v)
+{
+        return check_label(v);
+}
+
 static char *ip_value(const char *v, char **ret)
 {
         _cleanup_free_ char *trim = xstrdup(v + strspn(v, " \t\r\n"));

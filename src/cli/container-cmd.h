@@ -73,6 +73,9 @@ int container_session_exit_code(struct container_session *cs);
  * "statsFormat", "detachKeys"), NULL when unset. */
 char *container_config_key(const char *key);
 
+/* sortorder.NaturalLess as a qsort comparator of char * elements (docker's name order). */
+int container_natural_cmp(const void *pa, const void *pb);
+
 /* Go's json.Indent(dst, src, "", "    ") of raw JSON text: docker inspect's output. */
 void container_json_indent(struct berth_buf *out, const char *src, size_t len);
 

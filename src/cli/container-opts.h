@@ -60,6 +60,8 @@ void container_config_release(struct container_config *c);
  * api_version NULL: 1 when such a flag is used (the version must be asked), else 0. */
 int container_flags_supported(const struct cli_flagset *fs, const char *api_version,
                               struct berth_error **err);
+/* docker's ValidateLabel as a flag validator (--label of run, create, volume create). */
+char *container_check_label(const char *v);
 
 /* ---- networks (cmd-container-net.c) ---- */
 

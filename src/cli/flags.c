@@ -328,7 +328,12 @@ void cli_flags_usage(struct berth_buf *b, const struct cli_flag *flags, size_t n
                 buf_puts(b, lefts[i].data);
                 for (size_t s = lefts[i].len; s < maxlen + 3; s++)
                         buf_putc(b, ' ');
-                buf_puts(b, f->usage);
+                /* pflag indents a usage's further lines to the description column */
+                for (const char *u = f->usage; *u; u++) {
+                        buf_putc(b, *u);
+                        for (size_t s = 0; *u == '\n' && s < maxlen + 3; s++)
+                                buf_putc(b, ' ');
+                }
                 if (f->def && *f->def &&
                     !(f->type == CLI_FLAG_BOOL && strcmp(f->def, "false") == 0)) {
                         if (f->type == CLI_FLAG_STRING)

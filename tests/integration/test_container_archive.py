@@ -625,7 +625,7 @@ def test_swap_race_reading(env, victim):
                     got.add(member_data(body, m.name).decode())
     assert {"CONTAINER-DECOY\n", "REAL-DIR\n"} <= got, got  # both states were met
     # the same through both CLIs: `cp CONTAINER:/race/s/secret -` (a tar on stdout)
-    from test_cli_containers import BERTH
+    from cli_util import BERTH
     for tool in ("docker", BERTH):
         got = set()
         deadline = time.monotonic() + 30
@@ -666,7 +666,7 @@ def test_swap_race_writing(env, victim):
     assert into_decoy, "no PUT met the link: the race did not run"
     assert sorted(os.listdir(v)) == ["secret"]
     # the same through both CLIs: `cp FILE CONTAINER:/race/s`
-    from test_cli_containers import BERTH
+    from cli_util import BERTH
     src = tempfile.mkdtemp(prefix="berth-cp-src-", dir="/tmp")
     try:
         for tool in ("docker", BERTH):
@@ -755,14 +755,14 @@ def test_changes_as_dockerd(env):
 # ---- berth cp, export and diff beside docker's CLI -------------------------------------------
 #
 # Every case runs with docker's CLI (28) and with berth, against a private dockerd 20.10 and
-# against berthd (test_cli_containers.py's daemon fixtures), from the same local workspace
+# against berthd (cli_util.py's daemon fixtures), from the same local workspace
 # and a container made the same way: what each prints, its exit status, and what the copy
 # left in the container and on the local disk must be the same.
 
 
 @pytest.fixture(scope="module", params=["dockerd", "berthd"])
 def daemon(request):
-    from test_cli_containers import _berthd, _dockerd
+    from cli_util import _berthd, _dockerd
     yield from (_dockerd() if request.param == "dockerd" else _berthd())
 
 
@@ -834,7 +834,7 @@ def clean_stderr(text):
 
 def as_berth_text(text):
     """docker's words about itself as berth says them (cp's usage has a second line)."""
-    from test_cli_containers import as_berth
+    from cli_util import as_berth
     text = re.sub(r"(?m)^  docker (.*), docker ", r"  berth \1, berth ", as_berth(text))
     return text.replace("\tdocker cp ", "\tberth cp ")
 
@@ -911,7 +911,7 @@ def run_cases(d, tool, cases, w, ctr, input_file=None):
 
 
 def BERTH_BIN():
-    from test_cli_containers import BERTH
+    from cli_util import BERTH
     return BERTH
 
 
