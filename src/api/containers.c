@@ -817,8 +817,14 @@ static void handle_list(struct api_request *req, void *userdata)
                         if (!any_match(exited, code))
                                 continue;
                 }
-                if (health[0] && !any_match(health, "none"))
-                        continue; /* no container has a health check yet */
+                if (health[0]) {
+                        _cleanup_ctr_ struct berth_ctr *hc = NULL;
+                        _cleanup_free_ char *h = NULL;
+                        if (berth_ctr_get(e, id, &hc, NULL) == 0)
+                                h = berth_ctr_health(e, hc);
+                        if (!h || !any_match(health, h))
+                                continue;
+                }
                 if (volume[0] && !volume_match(json_get(it, "Mounts"), volume))
                         continue;
                 if (network[0]) {

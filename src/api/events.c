@@ -23,7 +23,7 @@ struct events_job {
         struct berth_events *events;
         uint64_t cursor;
         int64_t until_ns; /* 0: none */
-        char **types, **actions, **images, **containers, **labels;
+        char **types, **actions, **images, **containers, **labels, **volumes;
 };
 
 static void job_free(struct events_job *j)
@@ -33,6 +33,7 @@ static void job_free(struct events_job *j)
         strv_free(j->images);
         strv_free(j->containers);
         strv_free(j->labels);
+        strv_free(j->volumes);
         free(j);
 }
 
@@ -70,12 +71,34 @@ static bool in_list(char *const *list, const char *v)
         return false;
 }
 
+/* dockerd's event filter: exact, except that a filter naming health_status, exec_create or
+ * exec_start (whose actions carry ": <detail>") matches any action it is a prefix of. */
+static bool action_matches(char *const *list, const char *action)
+{
+        if (!list || !list[0])
+                return true;
+        bool fuzzy = false;
+        for (size_t i = 0; list[i]; i++)
+                fuzzy |= !strcmp(list[i], "health_status") || !strcmp(list[i], "exec_create") ||
+                         !strcmp(list[i], "exec_start");
+        for (size_t i = 0; action && list[i]; i++)
+                if (strcmp(list[i], action) == 0 ||
+                    (fuzzy && strncmp(action, list[i], strlen(list[i])) == 0))
+                        return true;
+        return false;
+}
+
 static bool matches(const struct events_job *j, const struct json *e)
 {
         if (!in_list(j->types, json_str(json_get(e, "Type"))))
                 return false;
-        if (!in_list(j->actions, json_str(json_get(e, "Action"))))
+        if (!action_matches(j->actions, json_str(json_get(e, "Action"))))
                 return false;
+        if (j->volumes && j->volumes[0]) {
+                bool vol = strcmp(json_str(json_get(e, "Type")) ?: "", "volume") == 0;
+                if (!vol || !in_list(j->volumes, json_str(json_get(json_get(e, "Actor"), "ID"))))
+                        return false;
+        }
         const struct json *actor = json_get(e, "Actor");
         const struct json *attrs = json_get(actor, "Attributes");
         bool is_container = strcmp(json_str(json_get(e, "Type")) ?: "", "container") == 0;
@@ -176,8 +199,8 @@ static void handle_events(struct api_request *req, void *userdata)
                 api_reply_error(req, 400, "invalid timestamp for until: '%s'", until);
                 return;
         }
-        static const char *const allowed[] = {"type", "event", "image", "container", "label",
-                                              NULL};
+        static const char *const allowed[] = {"type",  "event",  "image", "container",
+                                              "label", "volume", NULL};
         _cleanup_json_ struct json *filters = NULL;
         if (api_filters_parse(req, allowed, &filters) < 0)
                 return;
@@ -193,6 +216,7 @@ static void handle_events(struct api_request *req, void *userdata)
         j->images = api_filter_values(filters, "image");
         j->containers = api_filter_values(filters, "container");
         j->labels = api_filter_values(filters, "label");
+        j->volumes = api_filter_values(filters, "volume");
         j->stream = api_stream_begin(req, 200, "application/json");
         if (api_worker_spawn(events_worker, j) < 0) {
                 api_stream_end(j->stream);

@@ -210,24 +210,41 @@ void ctr_exec_container_gone(struct berth_engine *e, struct berth_ctr *c)
         pthread_mutex_unlock(&m->lock);
 }
 
+static void drop_locked(struct ctr_manager *m, struct exec_rec **px)
+{
+        struct exec_rec *x = *px;
+        *px = x->next;
+        if (x->conn >= 0) {
+                (void)epoll_ctl(m->epfd, EPOLL_CTL_DEL, x->conn, NULL);
+                close(x->conn);
+        }
+        json_free(x->config);
+        berth_ctr_unref(x->c);
+        free(x);
+}
+
 void ctr_exec_forget(struct berth_engine *e, struct berth_ctr *c)
 {
         struct ctr_manager *m = ctr_mgr(e);
         pthread_mutex_lock(&m->lock);
         for (struct exec_rec **px = &m->execs; *px;) {
-                struct exec_rec *x = *px;
-                if (x->c != c) {
-                        px = &x->next;
-                        continue;
+                if ((*px)->c == c)
+                        drop_locked(m, px);
+                else
+                        px = &(*px)->next;
+        }
+        pthread_mutex_unlock(&m->lock);
+}
+
+void ctr_exec_drop(struct berth_engine *e, const char *exec_id)
+{
+        struct ctr_manager *m = ctr_mgr(e);
+        pthread_mutex_lock(&m->lock);
+        for (struct exec_rec **px = &m->execs; *px; px = &(*px)->next) {
+                if (strcmp((*px)->id, exec_id) == 0) {
+                        drop_locked(m, px);
+                        break;
                 }
-                *px = x->next;
-                if (x->conn >= 0) {
-                        (void)epoll_ctl(m->epfd, EPOLL_CTL_DEL, x->conn, NULL);
-                        close(x->conn);
-                }
-                json_free(x->config);
-                berth_ctr_unref(x->c);
-                free(x);
         }
         pthread_mutex_unlock(&m->lock);
 }

@@ -89,6 +89,11 @@ struct berth_ctr {
         int64_t backoff_ms;
         uint64_t exits;                 /* how many exits seen (waiters for next-exit) */
         struct pending_attach *pending; /* streams waiting for start */
+        /* health checks (container-health.c), under the table lock */
+        struct json *health;   /* State.Health as dockerd's, NULL before a start with one */
+        int64_t health_due_ns; /* next probe (CLOCK_MONOTONIC), 0: none scheduled */
+        bool health_probing;
+        uint64_t health_gen; /* counted at each start and stop: a probe of an older run is void */
         pthread_mutex_t op_lock;        /* start/stop/kill/remove one at a time */
 };
 
@@ -114,6 +119,9 @@ struct ctr_manager {
         bool trash_running;
         bool trash_pending;       /* under lock: something to delete */
         pthread_cond_t trash_cond; /* with lock */
+        pthread_t health_thread; /* container-health.c: runs due probes */
+        bool health_running;
+        pthread_cond_t health_cond; /* with lock, on CLOCK_MONOTONIC: probes to schedule */
         struct exec_rec *execs; /* under lock */
         uint64_t exec_seq;      /* under lock: numbers exec records */
 };
@@ -185,11 +193,24 @@ void ctr_user_mounts(const struct berth_ctr *c, struct json *oci_mounts);
 /* inspect's and list's Mounts */
 struct json *ctr_mounts_json(const struct berth_ctr *c);
 
+/* container-health.c: Config.Healthcheck checked at create (-EINVAL, dockerd's words);
+ * probes scheduled from each start, ended at each stop */
+int ctr_health_check_config(const struct json *healthcheck, struct berth_error **err);
+void ctr_health_init(struct ctr_manager *m); /* before any container is loaded */
+int ctr_health_open(struct berth_engine *e, struct berth_error **err); /* the thread */
+void ctr_health_close(struct berth_engine *e);
+void ctr_health_started(struct berth_engine *e, struct berth_ctr *c);
+void ctr_health_stopped_locked(struct berth_ctr *c);
+/* "starting", "healthy", "unhealthy", or NULL without a health check */
+const char *ctr_health_status_locked(const struct berth_ctr *c);
+
 /* container-exec.c: exec connections readable in the monitor */
 struct exec_rec;
 void ctr_exec_conn_event(struct berth_engine *e, uint64_t exec_seq);
 void ctr_exec_container_gone(struct berth_engine *e, struct berth_ctr *c);
 /* The container is removed: its exec records go. */
 void ctr_exec_forget(struct berth_engine *e, struct berth_ctr *c);
+/* One exec record goes (a health probe's, once its result is read). */
+void ctr_exec_drop(struct berth_engine *e, const char *exec_id);
 
 #endif

@@ -74,6 +74,8 @@ static struct json *state_json(const struct berth_ctr *c)
         json_set_str(s, "StartedAt", t);
         ctr_format_time(c->finished_ns, t);
         json_set_str(s, "FinishedAt", t);
+        if (c->health)
+                json_object_set(s, "Health", json_copy(c->health));
         return s;
 }
 
@@ -87,8 +89,12 @@ static char *status_text(const struct berth_ctr *c)
         case CTR_PAUSED:
                 buf_puts(&b, "Up ");
                 units_human_duration(&b, now - c->started_ns);
-                if (c->state == CTR_PAUSED)
+                if (c->state == CTR_PAUSED) {
                         buf_puts(&b, " (Paused)");
+                } else if (ctr_health_status_locked(c)) {
+                        const char *h = ctr_health_status_locked(c);
+                        buf_printf(&b, " (%s%s)", strcmp(h, "starting") == 0 ? "health: " : "", h);
+                }
                 break;
         case CTR_RESTARTING:
                 buf_printf(&b, "Restarting (%d) ", c->exit_code);
@@ -176,7 +182,6 @@ static struct json *network_settings(const struct berth_ctr *c)
         json_object_set(ns, "Networks", networks_json(c));
         return ns;
 }
-
 
 static int64_t image_size(struct berth_engine *e, const char *image_id)
 {
@@ -332,4 +337,14 @@ struct json *berth_ctr_list(struct berth_engine *e, bool all, bool size)
         }
         free(v);
         return list;
+}
+
+char *berth_ctr_health(struct berth_engine *e, struct berth_ctr *c)
+{
+        struct ctr_manager *m = ctr_mgr(e);
+        pthread_mutex_lock(&m->lock);
+        const char *h = ctr_health_status_locked(c);
+        char *out = xstrdup(h ? h : "none");
+        pthread_mutex_unlock(&m->lock);
+        return out;
 }

@@ -760,6 +760,7 @@ static int do_start(struct berth_engine *e, struct berth_ctr *c, bool restart,
                 c->restart_count++;
         pthread_mutex_unlock(&m->lock);
         ctr_save_state(e, c);
+        ctr_health_started(e, c);
         ctr_volume_events(e, c, true);
         ctr_event(e, c, "start", NULL);
         return 0;
@@ -881,6 +882,7 @@ static void handle_exit(struct berth_engine *e, struct berth_ctr *c, bool at_sta
         c->pid = 0;
         c->shim_pid = 0;
         c->exits++;
+        ctr_health_stopped_locked(c);
         bool auto_remove =
             json_get(c->host_config, "AutoRemove") && json_get(c->host_config, "AutoRemove")->b;
         int64_t ran_ms = (c->finished_ns - c->started_ns) / 1000000;
@@ -1673,6 +1675,7 @@ static bool adopt_started(struct berth_engine *e, struct berth_ctr *c, pid_t shi
         pthread_mutex_unlock(&m->lock);
         ctr_save_state(e, c);
         ctr_reacquire_mounts(e, c);
+        ctr_health_started(e, c);
         log_info("container %.12s: its start had run the process when berthd stopped; running, "
                  "watching it",
                  c->id);
@@ -1720,6 +1723,7 @@ static void reconcile(struct berth_engine *e, struct berth_ctr *c)
                         }
                         berth_error_free(er);
                         ctr_reacquire_mounts(e, c);
+                        ctr_health_started(e, c); /* dockerd restarts its probes: starting */
                         watch_shim(m, c);
                         log_info("container %.12s: still running (shim %d), watching it again",
                                  c->id, (int)shim);
@@ -1858,8 +1862,8 @@ static int load_rows(struct berth_engine *e, struct berth_error **err)
                 c->host_config = json_copy(json_get(cfg, "HostConfig"));
                 c->networking = json_copy(json_get(cfg, "NetworkingConfig"));
                 const struct json *mps = json_get(cfg, "MountPoints");
-                c->mounts = json_is(mps, JSON_ARRAY) ? json_copy(mps)
-                                                     : ctr_legacy_mounts(c->host_config);
+                c->mounts =
+                    json_is(mps, JSON_ARRAY) ? json_copy(mps) : ctr_legacy_mounts(c->host_config);
                 const char *ref = json_str(json_get(cfg, "ImageRef"));
                 c->image_ref = xstrdup(ref ? ref : c->image_id);
                 const char *plat = json_str(json_get(cfg, "Platform"));
@@ -1930,6 +1934,7 @@ int berth_containers_open(struct berth_engine *e, struct berth_error **err)
         pthread_condattr_init(&ca);
         pthread_cond_init(&m->changed, &ca);
         pthread_cond_init(&m->trash_cond, NULL);
+        ctr_health_init(m);
         pthread_condattr_destroy(&ca);
         m->runtime_root = xasprintf("%s/runtime", conf->exec_root);
         m->seccomp_cache = xasprintf("%s/seccomp-cache", conf->exec_root);
@@ -1981,10 +1986,12 @@ int berth_containers_open(struct berth_engine *e, struct berth_error **err)
                 r = pthread_create(&m->trash, NULL, trash_main, m);
                 m->trash_running = r == 0;
         }
+        if (r == 0)
+                r = ctr_health_open(e, err);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
-        if (r != 0)
+        if (r > 0)
                 return berth_error_sys(err, r, "containers: start the monitor thread");
-        return 0;
+        return r;
 }
 
 void berth_containers_close(struct berth_engine *e)
@@ -1992,6 +1999,7 @@ void berth_containers_close(struct berth_engine *e)
         struct ctr_manager *m = ctr_mgr(e);
         if (!m)
                 return;
+        ctr_health_close(e);
         if (m->monitor_running || m->trash_running) {
                 pthread_mutex_lock(&m->lock);
                 m->stopping = true;

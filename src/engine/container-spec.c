@@ -568,6 +568,8 @@ int ctr_normalize_create(struct berth_engine *e, const struct json *body, struct
                 if (!jset(cfg, strs[s]))
                         json_set_str(cfg, strs[s], "");
         r = check_host_config(hc, err);
+        if (r == 0)
+                r = ctr_health_check_config(jget(cfg, "Healthcheck"), err);
         if (r < 0)
                 return r;
         default_host_config(hc);

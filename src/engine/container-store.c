@@ -127,6 +127,7 @@ static void ctr_free(struct berth_ctr *c)
         json_free(c->host_config);
         json_free(c->networking);
         json_free(c->mounts);
+        json_free(c->health);
         pthread_mutex_destroy(&c->op_lock);
         free(c->name);
         free(c->image_id);
@@ -281,6 +282,8 @@ struct json *ctr_state_json(const struct berth_ctr *c)
         json_set_bool(j, "HasStarted", c->has_started);
         if (c->cgroups_path)
                 json_set_str(j, "CgroupsPath", c->cgroups_path);
+        if (c->health)
+                json_object_set(j, "Health", json_copy(c->health));
         return j;
 }
 
@@ -304,6 +307,9 @@ void ctr_state_from_json(struct berth_ctr *c, const struct json *j)
         const char *cg = json_str(json_get(j, "CgroupsPath"));
         free(c->cgroups_path);
         c->cgroups_path = cg && *cg ? xstrdup(cg) : NULL;
+        const struct json *h = json_get(j, "Health");
+        json_free(c->health);
+        c->health = json_is(h, JSON_OBJECT) ? json_copy(h) : NULL;
 }
 
 /* ---- rows ---- */

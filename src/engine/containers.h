@@ -119,6 +119,10 @@ int berth_ctr_resize(struct berth_engine *e, struct berth_ctr *c, unsigned heigh
 
 /* GET /containers/{id}/json (size: SizeRw and SizeRootFs). */
 struct json *berth_ctr_inspect(struct berth_engine *e, struct berth_ctr *c, bool size);
+/* docker's health filter value: "starting", "healthy", "unhealthy", or "none" without a
+ * health check (the status stays after a stop, as dockerd's). */
+char *berth_ctr_health(struct berth_engine *e, struct berth_ctr *c);
+
 /* GET /containers/json: each container's summary, newest first; the caller
  * filters.  all: stopped ones too. */
 struct json *berth_ctr_list(struct berth_engine *e, bool all, bool size);
