@@ -231,6 +231,36 @@ static void handle_pause(struct api_request *req, void *userdata)
                 job_run(req, j, pause_worker);
 }
 
+static void *update_worker(void *arg)
+{
+        struct job *j = arg;
+        struct api_request *req = api_stream_request(j->s);
+        _cleanup_error_ struct berth_error *err = NULL;
+        _cleanup_json_ struct json *body = NULL;
+        int r = api_request_json(req, &body, &err);
+        if (r < 0)
+                r = -EINVAL;
+        else
+                r = berth_ctr_update(j->e, j->c, body, &err);
+        if (r < 0) {
+                stream_error(j->s, r, err);
+        } else {
+                _cleanup_json_ struct json *out = json_new_object();
+                json_object_set(out, "Warnings", json_new_null());
+                api_stream_reply_json(j->s, 200, out);
+        }
+        api_stream_end(j->s);
+        job_free(j);
+        return NULL;
+}
+
+static void handle_update(struct api_request *req, void *userdata)
+{
+        struct job *j = job_new(req, userdata, true);
+        if (j)
+                job_run(req, j, update_worker);
+}
+
 static void handle_rename(struct api_request *req, void *userdata)
 {
         struct berth_engine *e = userdata;
@@ -1071,6 +1101,7 @@ void api_register_containers(struct api_server *srv, struct berth_engine *engine
             {"POST", "/containers/{id}/pause", handle_pause, engine, false},
             {"POST", "/containers/{id}/unpause", handle_pause, engine, false},
             {"POST", "/containers/{id}/rename", handle_rename, engine, false},
+            {"POST", "/containers/{id}/update", handle_update, engine, false},
             {"POST", "/containers/{id}/resize", handle_resize, engine, false},
             {"POST", "/containers/{id}/wait", handle_wait, engine, false},
             {"POST", "/containers/{id}/attach", handle_attach, engine, false},

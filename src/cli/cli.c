@@ -42,6 +42,7 @@ static const struct cli_command *const commands[] = {
     &cli_cmd_rm,
     &cli_cmd_pause,
     &cli_cmd_unpause,
+    &cli_cmd_update,
     &cli_cmd_wait,
     &cli_cmd_rename,
     &cli_cmd_port,

@@ -94,6 +94,7 @@ extern const struct cli_command cli_cmd_kill;
 extern const struct cli_command cli_cmd_rm;
 extern const struct cli_command cli_cmd_pause;
 extern const struct cli_command cli_cmd_unpause;
+extern const struct cli_command cli_cmd_update;
 extern const struct cli_command cli_cmd_wait;
 extern const struct cli_command cli_cmd_rename;
 extern const struct cli_command cli_cmd_port;

@@ -718,6 +718,7 @@ static const struct cli_command *const container_subcommands[] = {
     &cli_cmd_stop,
     &cli_cmd_top,
     &cli_cmd_unpause,
+    &cli_cmd_update,
     &cli_cmd_wait,
     NULL,
     // clang-format on

@@ -1002,6 +1002,41 @@ static int parse_modes(const struct cli_flagset *fs, struct berth_error **err)
         return 0;
 }
 
+/* docker's opts.ParseRestartPolicy: "name[:max-retries]" into {Name, MaximumRetryCount}. */
+static int parse_restart_policy(const char *policy, struct json **ret, struct berth_error **err)
+{
+        _cleanup_free_ char *pname = xstrdup(policy ? policy : "");
+        int64_t retries = 0;
+        char *colon = strchr(pname, ':');
+        if (colon) {
+                *colon = '\0';
+                if (!*pname)
+                        return berth_error_set(err, EINVAL,
+                                               "invalid restart policy format: no policy provided "
+                                               "before colon");
+                if (colon[1]) {
+                        char *end = NULL;
+                        errno = 0;
+                        retries = strtoll(colon + 1, &end, 10);
+                        if (*end || errno)
+                                return berth_error_set(err, EINVAL,
+                                                       "invalid restart policy format: maximum "
+                                                       "retry count must be an integer");
+                }
+        }
+        struct json *rp = json_new_object();
+        json_set_str(rp, "Name", pname);
+        json_set_int(rp, "MaximumRetryCount", retries);
+        *ret = rp;
+        return 0;
+}
+
+static const char *jstr_or(const struct json *j, const char *k)
+{
+        const char *v = json_str(json_get(j, k));
+        return v ? v : "";
+}
+
 static int64_t bytes_flag(const struct cli_flagset *fs, const char *name)
 {
         const char *s = cli_flag_string(fs, name);
@@ -1173,28 +1208,12 @@ static int add_host_config(struct json *h, struct parse_state *p, const struct c
         json_object_set(h, "PortBindings", sort_keys(TAKE_PTR(p->bindings)));
         /* opts.ParseRestartPolicy */
         const char *policy = cli_flag_string(fs, "restart");
-        _cleanup_free_ char *pname = xstrdup(policy ? policy : "");
-        int64_t retries = 0;
-        char *colon = strchr(pname, ':');
-        if (colon) {
-                *colon = '\0';
-                if (!*pname)
-                        return berth_error_set(err, EINVAL,
-                                               "invalid restart policy format: no policy provided "
-                                               "before colon");
-                if (colon[1]) {
-                        char *end = NULL;
-                        errno = 0;
-                        retries = strtoll(colon + 1, &end, 10);
-                        if (*end || errno)
-                                return berth_error_set(err, EINVAL,
-                                                       "invalid restart policy format: maximum "
-                                                       "retry count must be an integer");
-                }
-        }
-        struct json *rp = json_object_set(h, "RestartPolicy", json_new_object());
-        json_set_str(rp, "Name", pname);
-        json_set_int(rp, "MaximumRetryCount", retries);
+        struct json *rp = NULL;
+        int r = parse_restart_policy(policy, &rp, err);
+        if (r < 0)
+                return r;
+        json_object_set(h, "RestartPolicy", rp);
+        const char *pname = jstr_or(rp, "Name");
         if (c->auto_remove && *pname && strcmp(pname, "no") != 0)
                 return berth_error_set(err, EINVAL,
                                        "conflicting options: cannot specify both --restart and "
@@ -1451,4 +1470,131 @@ const struct cli_command cli_cmd_create = {
     .max_args = -1,
     .aliases = "container create, create",
     .run = container_cmd_create,
+};
+
+/* ---- update ---- */
+
+static const struct cli_flag update_flags[] = {
+    {"blkio-weight", 0, CLI_FLAG_STRING,
+     "Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)", NULL, "uint16",
+     false, check_uint16},
+    {"cpu-period", 0, CLI_FLAG_INT, "Limit CPU CFS (Completely Fair Scheduler) period", NULL, NULL,
+     false, NULL},
+    {"cpu-quota", 0, CLI_FLAG_INT, "Limit CPU CFS (Completely Fair Scheduler) quota", NULL, NULL,
+     false, NULL},
+    {"cpu-rt-period", 0, CLI_FLAG_INT, "Limit the CPU real-time period in microseconds", NULL, NULL,
+     false, NULL},
+    {"cpu-rt-runtime", 0, CLI_FLAG_INT, "Limit the CPU real-time runtime in microseconds", NULL,
+     NULL, false, NULL},
+    {"cpu-shares", 'c', CLI_FLAG_INT, "CPU shares (relative weight)", NULL, NULL, false, NULL},
+    {"cpus", 0, CLI_FLAG_STRING, "Number of CPUs", NULL, "decimal", false, check_cpus},
+    {"cpuset-cpus", 0, CLI_FLAG_STRING, "CPUs in which to allow execution (0-3, 0,1)", NULL, NULL,
+     false, NULL},
+    {"cpuset-mems", 0, CLI_FLAG_STRING, "MEMs in which to allow execution (0-3, 0,1)", NULL, NULL,
+     false, NULL},
+    {"kernel-memory", 0, CLI_FLAG_STRING, "Kernel memory limit (deprecated)", NULL, "bytes", true,
+     check_bytes},
+    {"memory", 'm', CLI_FLAG_STRING, "Memory limit", NULL, "bytes", false, check_bytes},
+    {"memory-reservation", 0, CLI_FLAG_STRING, "Memory soft limit", NULL, "bytes", false,
+     check_bytes},
+    {"memory-swap", 0, CLI_FLAG_STRING,
+     "Swap limit equal to memory plus swap: -1 to enable unlimited swap", NULL, "bytes", false,
+     check_swap},
+    {"pids-limit", 0, CLI_FLAG_INT, "Tune container pids limit (set -1 for unlimited)", NULL, NULL,
+     false, NULL},
+    {"restart", 0, CLI_FLAG_STRING, "Restart policy to apply when a container exits", NULL, NULL,
+     false, NULL},
+};
+
+/* docker's runUpdate: one UpdateConfig for every container named, one request each. */
+static int run_update(struct cli_ctx *ctx, const struct cli_flagset *fs)
+{
+        bool any = false;
+        for (size_t i = 0; i < ELEMENTSOF(update_flags); i++)
+                any |= cli_flag_is_set(fs, update_flags[i].name);
+        if (!any) {
+                fprintf(ctx->err, "you must provide one or more flags when using this command\n");
+                return 1;
+        }
+        _cleanup_json_ struct json *body = json_new_object();
+        const char *s = cli_flag_string(fs, "blkio-weight");
+        json_set_int(body, "BlkioWeight", s ? (int64_t)strtoul(s, NULL, 0) : 0);
+        json_set_str(body, "CpusetCpus", (s = cli_flag_string(fs, "cpuset-cpus")) ? s : "");
+        json_set_str(body, "CpusetMems", (s = cli_flag_string(fs, "cpuset-mems")) ? s : "");
+        json_set_int(body, "CpuShares", cli_flag_int(fs, "cpu-shares"));
+        json_set_int(body, "Memory", bytes_flag(fs, "memory"));
+        json_set_int(body, "MemoryReservation", bytes_flag(fs, "memory-reservation"));
+        json_set_int(body, "MemorySwap", bytes_flag(fs, "memory-swap"));
+        json_set_int(body, "KernelMemory", bytes_flag(fs, "kernel-memory"));
+        json_set_int(body, "CpuPeriod", cli_flag_int(fs, "cpu-period"));
+        json_set_int(body, "CpuQuota", cli_flag_int(fs, "cpu-quota"));
+        json_set_int(body, "CpuRealtimePeriod", cli_flag_int(fs, "cpu-rt-period"));
+        json_set_int(body, "CpuRealtimeRuntime", cli_flag_int(fs, "cpu-rt-runtime"));
+        int64_t nano = 0;
+        if ((s = cli_flag_string(fs, "cpus")))
+                (void)container_parse_cpus(s, &nano, NULL);
+        json_set_int(body, "NanoCpus", nano);
+        if (cli_flag_int(fs, "pids-limit") != 0)
+                json_set_int(body, "PidsLimit", cli_flag_int(fs, "pids-limit"));
+        struct json *rp = NULL;
+        _cleanup_error_ struct berth_error *err = NULL;
+        if (parse_restart_policy(cli_flag_string(fs, "restart"), &rp, &err) < 0) {
+                fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                return 1;
+        }
+        json_object_set(body, "RestartPolicy", rp);
+        struct cli_client *c = container_client(ctx);
+        if (!c)
+                return 1;
+        struct berth_buf errs = BERTH_BUF_INIT, warns = BERTH_BUF_INIT;
+        for (size_t i = 0; i < fs->n_args; i++) {
+                _cleanup_free_ char *path = container_path(fs->args[i], "/update");
+                struct cli_response resp;
+                _cleanup_error_ struct berth_error *rerr = NULL;
+                if (container_request(c, "POST", path, NULL, body, &resp, &rerr) < 0) {
+                        buf_printf(&errs, "%s%s", errs.len ? "\n" : "", berth_error_msg(rerr));
+                        continue;
+                }
+                if (resp.status / 100 != 2) {
+                        _cleanup_free_ char *m = container_daemon_error(&resp);
+                        buf_printf(&errs, "%s%s", errs.len ? "\n" : "", m);
+                } else {
+                        fprintf(ctx->out, "%s\n", fs->args[i]);
+                        _cleanup_json_ struct json *j = NULL;
+                        if (json_parse(resp.body, resp.len, &j, NULL) == 0) {
+                                size_t k;
+                                const struct json *w;
+                                json_array_foreach (json_get(j, "Warnings"), k, w)
+                                        if (json_str(w))
+                                                buf_printf(&warns, "%s%s", warns.len ? "\n" : "",
+                                                           json_str(w));
+                        }
+                }
+                cli_response_release(&resp);
+        }
+        if (warns.len)
+                fprintf(ctx->out, "%s\n", warns.data);
+        int code = 0;
+        if (errs.len) {
+                fflush(ctx->out);
+                fprintf(ctx->err, "%s\n", errs.data);
+                code = 1;
+        }
+        buf_release(&errs);
+        buf_release(&warns);
+        return code;
+}
+
+const struct cli_command cli_cmd_update = {
+    .name = "update",
+    .usage = "[OPTIONS] CONTAINER [CONTAINER...]",
+    .summary = "Update configuration of one or more containers",
+    .group = CLI_GROUP_OTHER,
+    .flags = update_flags,
+    .n_flags = ELEMENTSOF(update_flags),
+    .mode = CLI_PARSE_INTERSPERSED,
+    .min_args = 1,
+    .max_args = -1,
+    .aliases = "container update, update",
+    .run = run_update,
 };

@@ -153,6 +153,8 @@ int ctr_normalize_create(struct berth_engine *e, const struct json *body, struct
 /* The OCI config.json for a start, with the rootfs mounted at rootfs_dir. */
 int ctr_oci_spec(struct berth_engine *e, struct berth_ctr *c, const char *rootfs_dir,
                  const char *data_dir, struct json **ret, struct berth_error **err);
+/* A create's checks of HostConfig (-EINVAL with dockerd's words); update checks the merged one. */
+int ctr_check_host_config(const struct json *hc, struct berth_error **err);
 /* HostConfig's resources and devices into the config's linux object (container-resources.c). */
 int ctr_spec_resources(const struct json *hc, struct json *linux_, struct berth_error **err);
 /* The container's cgroupsPath: HostConfig.CgroupParent (default /berth) + "/" + id. */

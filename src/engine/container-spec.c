@@ -228,7 +228,7 @@ static long host_cpus(void)
         return n > 0 ? n : 1;
 }
 
-static int check_host_config(struct json *hc, struct berth_error **err)
+int ctr_check_host_config(const struct json *hc, struct berth_error **err)
 {
         int64_t mem = jint(hc, "Memory"), swap = jint(hc, "MemorySwap");
         if (mem < 0)
@@ -567,7 +567,7 @@ int ctr_normalize_create(struct berth_engine *e, const struct json *body, struct
         for (size_t s = 0; s < ELEMENTSOF(strs); s++)
                 if (!jset(cfg, strs[s]))
                         json_set_str(cfg, strs[s], "");
-        r = check_host_config(hc, err);
+        r = ctr_check_host_config(hc, err);
         if (r == 0)
                 r = ctr_health_check_config(jget(cfg, "Healthcheck"), err);
         if (r < 0)

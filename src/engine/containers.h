@@ -85,6 +85,10 @@ int berth_ctr_kill(struct berth_engine *e, struct berth_ctr *c, const char *sign
                    struct berth_error **err);
 int berth_ctr_pause(struct berth_engine *e, struct berth_ctr *c, bool pause,
                     struct berth_error **err);
+/* POST /containers/{id}/update: docker's UpdateConfig (resources, RestartPolicy); applied to
+ * the cgroup when running, then recorded.  -EBUSY (409) for dockerd's conflicts. */
+int berth_ctr_update(struct berth_engine *e, struct berth_ctr *c, const struct json *body,
+                     struct berth_error **err);
 int berth_ctr_rename(struct berth_engine *e, struct berth_ctr *c, const char *name,
                      struct berth_error **err);
 /* -EBUSY unless force when running; force kills first. */

@@ -644,6 +644,28 @@ static void resources_free(struct oci_resources *rs)
         free(rs);
 }
 
+void oci_resources_free(struct oci_resources *rs)
+{
+        resources_free(rs);
+}
+
+int oci_resources_from_json(const struct json *res, struct oci_resources **ret,
+                            struct berth_error **err)
+{
+        struct spec_ctx c = {.path = BERTH_BUF_INIT, .err = err};
+        _cleanup_json_ struct json *lo = json_new_object();
+        json_object_set(lo, "resources", json_copy(res));
+        struct oci_linux l = {0};
+        int r = parse_resources(&c, lo, &l);
+        buf_release(&c.path);
+        if (r < 0) {
+                resources_free(l.resources);
+                return r;
+        }
+        *ret = l.resources ? l.resources : xcalloc(1, sizeof(**ret));
+        return 0;
+}
+
 static void seccomp_free(struct oci_seccomp *s)
 {
         if (!s)

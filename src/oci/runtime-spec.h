@@ -382,4 +382,9 @@ int oci_seccomp_action_from_name(const char *name); /* "SCMP_ACT_ERRNO" -> OCI_S
 const char *oci_seccomp_op_name(enum oci_seccomp_op op); /* "SCMP_CMP_EQ", … */
 int oci_seccomp_op_from_name(const char *name);          /* -1 when unknown */
 
+/* linux.resources alone (what `runc update --resources` reads), checked as the spec's. */
+int oci_resources_from_json(const struct json *res, struct oci_resources **ret,
+                            struct berth_error **err);
+void oci_resources_free(struct oci_resources *rs);
+
 #endif

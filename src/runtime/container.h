@@ -103,6 +103,9 @@ int berth_container_delete(const struct berth_runtime *rt, const char *id, bool 
                            struct berth_error **err);
 int berth_container_pause(const struct berth_runtime *rt, const char *id, bool pause,
                           struct berth_error **err);
+/* New resource limits on a created, running or paused container's cgroup (runc update). */
+int berth_container_update(const struct berth_runtime *rt, const char *id,
+                           const struct oci_resources *res, struct berth_error **err);
 int berth_container_pids(const struct berth_runtime *rt, const char *id, pid_t **ret, size_t *ret_n,
                          struct berth_error **err);
 

@@ -313,6 +313,26 @@ int berth_container_pause(const struct berth_runtime *rt, const char *id, bool p
         return r;
 }
 
+int berth_container_update(const struct berth_runtime *rt, const char *id,
+                           const struct oci_resources *res, struct berth_error **err)
+{
+        struct rt_state st;
+        int r = state_read(rt_root(rt), id, &st, err);
+        if (r < 0)
+                return r;
+        _cleanup_cgroup_ struct berth_cgroup *cg = NULL;
+        if (status_of(rt_root(rt), &st) == BERTH_STATUS_STOPPED)
+                r = berth_error_set(err, EINVAL, "container '%s' is not running", id);
+        if (r == 0)
+                r = load_cgroup(&st, &cg, err);
+        if (r == 0 && !cg)
+                r = berth_error_set(err, ENOTSUP, "container '%s' has no cgroup", id);
+        if (r == 0)
+                r = cgroup_update(cg, res, err);
+        state_release(&st);
+        return r;
+}
+
 int berth_container_pids(const struct berth_runtime *rt, const char *id, pid_t **ret, size_t *ret_n,
                          struct berth_error **err)
 {
