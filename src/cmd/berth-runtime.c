@@ -33,6 +33,7 @@
 #include "base/fileio.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/units.h"
 #include "oci/runtime-spec.h"
 #include "runtime/container.h"
 #include "runtime/selfseal.h"
@@ -300,6 +301,101 @@ static int cmd_delete(int argc, char **argv, int i)
                 return fail_err(e);
         }
         return 0;
+}
+
+/* runc update: --resources FILE|- (linux.resources JSON), then any of the flags on top. */
+static int cmd_update(int argc, char **argv, int i)
+{
+        const char *resources = NULL, *memory = NULL, *swap = NULL, *reservation = NULL,
+                   *kmem = NULL, *period = NULL, *quota = NULL, *shares = NULL, *cpus = NULL,
+                   *mems = NULL, *blkio = NULL, *pids = NULL;
+        const struct opt opts[] = {
+            {"resources", 'r', OPT_STR, &resources},
+            {"memory", 0, OPT_STR, &memory},
+            {"memory-swap", 0, OPT_STR, &swap},
+            {"memory-reservation", 0, OPT_STR, &reservation},
+            {"kernel-memory", 0, OPT_STR, &kmem},
+            {"cpu-period", 0, OPT_STR, &period},
+            {"cpu-quota", 0, OPT_STR, &quota},
+            {"cpu-share", 0, OPT_STR, &shares},
+            {"cpuset-cpus", 0, OPT_STR, &cpus},
+            {"cpuset-mems", 0, OPT_STR, &mems},
+            {"blkio-weight", 0, OPT_STR, &blkio},
+            {"pids-limit", 0, OPT_STR, &pids},
+            {NULL, 0, 0, NULL},
+        };
+        if (parse_opts("update", opts, argc, argv, &i) < 0)
+                return 1;
+        const char *id = one_id("update", argc, argv, i);
+        if (!id)
+                return 1;
+        struct berth_error *e = NULL;
+        _cleanup_json_ struct json *res = NULL;
+        if (resources) {
+                _cleanup_free_ char *text = NULL;
+                size_t len = 0;
+                int fd = strcmp(resources, "-") ? open(resources, O_RDONLY | O_CLOEXEC) : 0;
+                if (fd < 0)
+                        return fail("update: open '%s': %s", resources, strerror(errno));
+                int r = read_full_fd(fd, 1 << 20, &text, &len);
+                if (fd > 0)
+                        close(fd);
+                if (r < 0)
+                        return fail("update: read '%s': %s", resources, strerror(-r));
+                if (json_parse(text, len, &res, &e) < 0) {
+                        berth_error_prefix(&e, "update: '%s'", resources);
+                        return fail_err(e);
+                }
+                if (!json_is(res, JSON_OBJECT))
+                        return fail("update: '%s' is not a JSON object", resources);
+        } else {
+                res = json_new_object();
+        }
+        /* each flag given: {section, key, value kind} as runc maps them */
+        const struct {
+                const char *value, *section, *key;
+                int kind; /* 0 bytes (human sizes), 1 integer, 2 string */
+        } flags[] = {
+            {memory, "memory", "limit", 0},
+            {swap, "memory", "swap", 0},
+            {reservation, "memory", "reservation", 0},
+            {kmem, "memory", "kernel", 0},
+            {period, "cpu", "period", 1},
+            {quota, "cpu", "quota", 1},
+            {shares, "cpu", "shares", 1},
+            {cpus, "cpu", "cpus", 2},
+            {mems, "cpu", "mems", 2},
+            {blkio, "blockIO", "weight", 1},
+            {pids, "pids", "limit", 1},
+        };
+        for (size_t k = 0; k < sizeof(flags) / sizeof(flags[0]); k++) {
+                if (!flags[k].value)
+                        continue;
+                struct json *sec = json_get(res, flags[k].section);
+                if (!json_is(sec, JSON_OBJECT))
+                        sec = json_object_set(res, flags[k].section, json_new_object());
+                int64_t v = 0;
+                if (flags[k].kind == 2) {
+                        json_set_str(sec, flags[k].key, flags[k].value);
+                        continue;
+                }
+                if (flags[k].kind == 0 && strcmp(flags[k].value, "-1") != 0) {
+                        if (units_ram_in_bytes(flags[k].value, &v, &e) < 0)
+                                return fail_err(e);
+                } else if (parse_i64(flags[k].value, &v) < 0) {
+                        return fail("update: invalid value '%s' for --%s", flags[k].value,
+                                    opts[k + 1].name);
+                } else if (flags[k].kind == 0) {
+                        v = -1;
+                }
+                json_set_int(sec, flags[k].key, v);
+        }
+        struct oci_resources * or = NULL;
+        if (oci_resources_from_json(res, & or, &e) < 0)
+                return fail_err(e);
+        int r = berth_container_update(&rt, id, or, &e);
+        oci_resources_free(or);
+        return r < 0 ? fail_err(e) : 0;
 }
 
 static int cmd_list(int argc, char **argv, int i)
@@ -589,6 +685,9 @@ static void usage(FILE *f)
               "       [--cap CAP]... [--no-new-privs] [--preserve-fds N] ID [ARGS...]\n"
               "  ps [--format table|json] ID [ps options]\n"
               "  pause ID | resume ID\n"
+              "  update [--resources FILE|-] [--memory M] [--memory-swap M] [--pids-limit N]\n"
+              "         [--cpu-quota N] [--cpu-period N] [--cpu-share N] [--cpuset-cpus S]\n"
+              "         [--cpuset-mems S] [--blkio-weight N] [--memory-reservation M] ID\n"
               "  list [--format table|json] [--quiet]\n"
               "  spec [--bundle B] [--rootless]  write a default config.json\n"
               "  features                      what this runtime supports (JSON)\n",
@@ -662,6 +761,8 @@ int main(int argc, char **argv)
                 return cmd_delete(argc, argv, i);
         if (!strcmp(cmd, "list"))
                 return cmd_list(argc, argv, i);
+        if (!strcmp(cmd, "update"))
+                return cmd_update(argc, argv, i);
         if (!strcmp(cmd, "ps"))
                 return cmd_ps(argc, argv, i);
         if (!strcmp(cmd, "exec"))

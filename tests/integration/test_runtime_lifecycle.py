@@ -342,3 +342,36 @@ def test_force_delete_clears_a_half_created_state_dir(rt, unique_id):
     assert p.returncode != 0 and "does not exist" in p.stderr
     assert rt("delete", "--force", unique_id).returncode == 0
     assert not os.path.exists(os.path.join(rt.root, unique_id))
+
+
+def _cg_file(cid, *names):
+    for d in cgroup_dirs(cid):
+        for n in names:
+            p = os.path.join(d, n)
+            if os.path.exists(p):
+                return open(p).read().strip()
+    raise AssertionError("none of %s for %s" % (names, cid))
+
+
+def test_update_resources_from_stdin_and_flags(rt, workdir, rootfs_template, unique_id):
+    """runc update as containerd's shim calls it (--resources - with linux.resources JSON on
+    stdin), and with flags: the running container's cgroup changes."""
+    b = make_bundle(workdir, rootfs_template, ["sleep", "1000"])
+    rt("run", "-d", "-b", b, unique_id, check=True)
+    res = {"memory": {"limit": 48 << 20}, "pids": {"limit": 17},
+           "cpu": {"quota": 30000, "period": 100000}}
+    p = rt("update", "--resources", "-", unique_id, input=json.dumps(res))
+    assert p.returncode == 0, p.stderr
+    assert _cg_file(unique_id, "memory.max", "memory.limit_in_bytes") == str(48 << 20)
+    assert _cg_file(unique_id, "pids.max") == "17"
+    assert _cg_file(unique_id, "cpu.max", "cpu.cfs_quota_us") in ("30000 100000", "30000")
+    p = rt("update", "--memory", "40m", "--pids-limit", "12", unique_id)
+    assert p.returncode == 0, p.stderr
+    assert _cg_file(unique_id, "memory.max", "memory.limit_in_bytes") == str(40 << 20)
+    assert _cg_file(unique_id, "pids.max") == "12"
+    bad = rt("update", "--resources", "-", unique_id, input='{"pids": {"limit": "x"}}')
+    assert bad.returncode != 0 and "pids" in bad.stderr
+    assert _cg_file(unique_id, "pids.max") == "12"
+    rt("delete", "--force", unique_id, check=True)
+    gone = rt("update", "--pids-limit", "5", unique_id)
+    assert gone.returncode != 0 and unique_id in gone.stderr
