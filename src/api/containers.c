@@ -954,6 +954,10 @@ static void handle_prune(struct api_request *req, void *userdata)
         _cleanup_json_ struct json *filters = NULL;
         if (api_filters_parse(req, allowed, &filters) < 0)
                 return;
+        bool until_set;
+        int64_t until_ns;
+        if (api_filter_until(req, filters, &until_set, &until_ns) < 0)
+                return; /* dockerd's answer to a bad until, not a prune of everything */
         struct job *j = job_new(req, userdata, false);
         if (j)
                 job_run(req, j, prune_worker);

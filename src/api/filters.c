@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "base/units.h"
 #include "filters.h"
 
 char **api_filter_values(const struct json *filters, const char *key)
@@ -72,4 +73,28 @@ bool api_labels_match(const struct json *labels, char *const *wanted)
                 if (!api_label_matches(labels, wanted[i]))
                         return false;
         return true;
+}
+
+int api_filter_until(struct api_request *req, const struct json *filters, bool *ret_set,
+                     int64_t *ret_ns)
+{
+        *ret_set = false;
+        *ret_ns = 0;
+        _cleanup_strv_free_ char **until = api_filter_values(filters, "until");
+        if (!until[0])
+                return 0;
+        if (until[1]) {
+                api_reply_error(req, 500, "more than one until filter specified");
+                return -EINVAL;
+        }
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        _cleanup_error_ struct berth_error *err = NULL;
+        int64_t now_ns = (int64_t)now.tv_sec * UNITS_NSEC_PER_SEC + now.tv_nsec;
+        if (units_parse_timestamp(until[0], now_ns, ret_ns, &err) < 0) {
+                api_reply_error(req, 500, "%s", berth_error_msg(err));
+                return -EINVAL;
+        }
+        *ret_set = true;
+        return 0;
 }

@@ -31,4 +31,13 @@ bool api_label_matches(const struct json *labels, const char *wanted);
 /* Every one of wanted (NULL-terminated) matches. */
 bool api_labels_match(const struct json *labels, char *const *wanted);
 
+/*
+ * The prune endpoints' `until` filter, read as dockerd's getUntilFromPruneFilters: at most one
+ * value, a timestamp or a duration back from now (units_parse_timestamp).  0 with *ret_set
+ * false when absent; otherwise *ret_ns.  On a bad value the client has been answered with
+ * dockerd's words (a 500, as dockerd's untyped error) and -EINVAL is returned.
+ */
+int api_filter_until(struct api_request *req, const struct json *filters, bool *ret_set,
+                     int64_t *ret_ns);
+
 #endif

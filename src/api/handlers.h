@@ -36,6 +36,12 @@ void api_register_container_archive(struct api_server *srv, struct berth_engine 
 /* /volumes (volumes.c) */
 void api_register_volumes(struct api_server *srv, struct berth_engine *engine);
 
+/* POST /networks/prune (networks.c; no networks yet) */
+void api_register_networks(struct api_server *srv, struct berth_engine *engine);
+
+/* POST /build/prune (build.c; no build cache yet) */
+void api_register_build(struct api_server *srv, struct berth_engine *engine);
+
 /* The JSON bodies of /version and /info (exposed for tests). */
 struct json *api_system_version_json(struct berth_engine *engine);
 struct json *api_system_info_json(struct berth_engine *engine);

@@ -453,30 +453,61 @@ static void handle_delete(struct api_request *req, void *userdata)
         api_reply_json(req, 200, actions);
 }
 
+struct prune_labels {
+        char **labels, **not_labels;
+};
+
+/* dockerd's matchLabels: every label= matches, and not every label! does. */
+static bool prune_label_match(const struct json *labels, void *arg)
+{
+        const struct prune_labels *f = arg;
+        if (f->labels[0] && !api_labels_match(labels, f->labels))
+                return false;
+        return !(f->not_labels[0] && api_labels_match(labels, f->not_labels));
+}
+
 static void handle_prune(struct api_request *req, void *userdata)
 {
         struct berth_engine *e = userdata;
-        static const char *const allowed[] = {"dangling", NULL};
+        static const char *const allowed[] = {"dangling", "label", "label!", "until", NULL};
         _cleanup_json_ struct json *filters = NULL;
         if (api_filters_parse(req, allowed, &filters) < 0)
                 return;
         _cleanup_strv_free_ char **dangling = api_filter_values(filters, "dangling");
-        bool all = dangling[0] && !truthy(dangling[0]);
+        for (size_t i = 0; dangling[i]; i++)
+                if (!truthy(dangling[i]) && strcmp(dangling[i], "false") != 0 &&
+                    strcmp(dangling[i], "0") != 0) {
+                        api_reply_error(req, 400, "Invalid filter 'dangling=[%s]'", dangling[i]);
+                        return;
+                }
+        struct berth_image_prune_opts o = {.all = dangling[0] && !truthy(dangling[0])};
+        if (api_filter_until(req, filters, &o.until_set, &o.until_ns) < 0)
+                return;
+        struct prune_labels f = {
+            .labels = api_filter_values(filters, "label"),
+            .not_labels = api_filter_values(filters, "label!"),
+        };
+        if (f.labels[0] || f.not_labels[0]) {
+                o.match = prune_label_match;
+                o.arg = &f;
+        }
         _cleanup_error_ struct berth_error *err = NULL;
         struct json *deleted = NULL;
         uint64_t reclaimed = 0;
-        int r = berth_image_prune(e, all, &deleted, &reclaimed, &err);
+        int r = berth_image_prune(e, &o, &deleted, &reclaimed, &err);
+        strv_free(f.labels);
+        strv_free(f.not_labels);
         if (r < 0) {
                 reply_engine_error(req, r, err);
                 return;
         }
-        struct json *o = json_new_object();
-        json_object_set(o, "ImagesDeleted", json_len(deleted) ? deleted : json_new_null());
+        struct json *out = json_new_object();
+        json_object_set(out, "ImagesDeleted", json_len(deleted) ? deleted : json_new_null());
         if (!json_len(deleted))
                 json_free(deleted);
-        json_object_set(o, "SpaceReclaimed", json_new_uint(reclaimed));
-        api_reply_json(req, 200, o);
-        json_free(o);
+        json_object_set(out, "SpaceReclaimed", json_new_uint(reclaimed));
+        api_reply_json(req, 200, out);
+        json_free(out);
 }
 
 /* ---- POST /images/create (pull) ---- */

@@ -12,6 +12,7 @@
  * Never: accept a negative size or a suffix go-units rejects.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -358,5 +359,111 @@ int units_parse_go_duration(const char *s, int64_t *ret_ns)
         if (total > 9.2e18)
                 return -ERANGE;
         *ret_ns = (int64_t)(neg ? -total : total);
+        return 0;
+}
+
+/* "1700000000" or "1700000000.123": Unix seconds and nanoseconds. */
+static int parse_unix_seconds(const char *s, int64_t *ret_ns)
+{
+        int64_t sec = 0, frac = 0;
+        int digits = 0;
+        const char *p = s;
+        bool neg = *p == '-';
+        if (neg)
+                p++;
+        if (!(*p >= '0' && *p <= '9'))
+                return -EINVAL;
+        for (; *p >= '0' && *p <= '9'; p++) {
+                if (sec > INT64_MAX / 10 / UNITS_NSEC_PER_SEC)
+                        return -ERANGE;
+                sec = sec * 10 + (*p - '0');
+        }
+        if (*p == '.')
+                for (p++; *p >= '0' && *p <= '9'; p++)
+                        if (digits < 9)
+                                frac = frac * 10 + (*p - '0'), digits++;
+        if (*p)
+                return -EINVAL;
+        while (digits++ < 9)
+                frac *= 10;
+        *ret_ns = (neg ? -sec : sec) * UNITS_NSEC_PER_SEC + frac;
+        return 0;
+}
+
+/* "2006-01-02", then optionally "T15", ":04", ":05", ".999999999", and "Z" or "±07:00". */
+static int parse_date_time(const char *s, int64_t *ret_ns, struct berth_error **err)
+{
+        struct tm tm = {0};
+        int64_t nsec = 0;
+        int year, mon, day, n = 0;
+        if (sscanf(s, "%4d-%2d-%2d%n", &year, &mon, &day, &n) != 3 || n != 10)
+                return berth_error_set(err, EINVAL, "parsing time \"%s\": cannot parse", s);
+        if (mon < 1 || mon > 12)
+                return berth_error_set(err, EINVAL, "parsing time \"%s\": month out of range", s);
+        if (day < 1 || day > 31)
+                return berth_error_set(err, EINVAL, "parsing time \"%s\": day out of range", s);
+        tm.tm_year = year - 1900;
+        tm.tm_mon = mon - 1;
+        tm.tm_mday = day;
+        const char *p = s + n;
+        if (*p == 'T') {
+                p = strptime(p + 1, "%H", &tm);
+                if (p && *p == ':')
+                        p = strptime(p + 1, "%M", &tm);
+                if (p && *p == ':')
+                        p = strptime(p + 1, "%S", &tm);
+        }
+        if (p && *p == '.') {
+                int digits = 0;
+                for (p++; *p >= '0' && *p <= '9'; p++)
+                        if (digits < 9)
+                                nsec = nsec * 10 + (*p - '0'), digits++;
+                while (digits++ < 9)
+                        nsec *= 10;
+        }
+        if (!p)
+                return berth_error_set(err, EINVAL, "parsing time \"%s\": cannot parse", s);
+        int64_t off = 0;
+        bool zoned = false;
+        if (*p == 'Z' || *p == 'z') {
+                zoned = true;
+                p++;
+        } else if (*p == '+' || *p == '-') {
+                int hh = 0, mm = 0, used = 0;
+                if (sscanf(p + 1, "%2d:%2d%n", &hh, &mm, &used) != 2 || used != 5)
+                        return berth_error_set(err, EINVAL, "parsing time \"%s\": cannot parse", s);
+                off = (hh * 3600 + mm * 60) * (*p == '-' ? -1 : 1);
+                zoned = true;
+                p += 1 + used;
+        }
+        if (*p)
+                return berth_error_set(err, EINVAL, "parsing time \"%s\": extra text: \"%s\"", s,
+                                       p);
+        time_t t;
+        if (zoned) {
+                t = timegm(&tm) - off;
+        } else {
+                tm.tm_isdst = -1;
+                t = mktime(&tm);
+        }
+        *ret_ns = (int64_t)t * UNITS_NSEC_PER_SEC + nsec;
+        return 0;
+}
+
+int units_parse_timestamp(const char *s, int64_t now_ns, int64_t *ret_ns, struct berth_error **err)
+{
+        int64_t d;
+        if (strcmp(s, "0") != 0 && units_parse_go_duration(s, &d) == 0) {
+                /* docker keeps whole seconds of now - d */
+                int64_t t = now_ns - d;
+                *ret_ns =
+                    (t / UNITS_NSEC_PER_SEC - (t % UNITS_NSEC_PER_SEC < 0)) * UNITS_NSEC_PER_SEC;
+                return 0;
+        }
+        if (strchr(s, '-') && !(s[0] == '-' && !strchr(s + 1, '-')))
+                return parse_date_time(s, ret_ns, err);
+        if (parse_unix_seconds(s, ret_ns) < 0)
+                return berth_error_set(err, EINVAL,
+                                       "failed to parse value as time or duration: \"%s\"", s);
         return 0;
 }

@@ -41,6 +41,14 @@ void units_ago(struct berth_buf *b, int64_t unix_time, int64_t now);
 void units_go_duration(struct berth_buf *b, int64_t d);
 /* Go's time.ParseDuration ("1h30m", "10s", "1.5h", "-2m"); -EINVAL when it is not one. */
 int units_parse_go_duration(const char *s, int64_t *ret_ns);
+/*
+ * docker's filter timestamps (pkg/timetypes GetTimestamp then ParseTimestamps), as the
+ * `until` filters of prune take them: a Go duration back from now_ns ("10m"; whole seconds,
+ * as docker's), a date or RFC 3339 time ("2024-01-02", "2024-01-02T15:04", "…Z", "…+02:00";
+ * local time without a zone), or Unix seconds with an optional fraction ("1700000000.5").
+ * On a value that is none of them, -EINVAL and docker's message in *err.
+ */
+int units_parse_timestamp(const char *s, int64_t now_ns, int64_t *ret_ns, struct berth_error **err);
 /* "2006-01-02<sep>15:04:05" of tm with the year as Go writes it, four digits at least (year 1
  * is "0001", where strftime's %Y gives "1"). */
 void units_go_date_time(struct berth_buf *b, const struct tm *tm, char sep);

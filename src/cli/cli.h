@@ -68,6 +68,8 @@ int cli_daemon_error(struct cli_ctx *ctx, const struct cli_response *r);
 extern const struct cli_command cli_cmd_version;
 extern const struct cli_command cli_cmd_info;
 extern const struct cli_command cli_cmd_system;
+extern const struct cli_command cli_cmd_system_df;    /* system df (cmd-system-df.c) */
+extern const struct cli_command cli_cmd_system_prune; /* system prune (cmd-system-prune.c) */
 extern const struct cli_command cli_cmd_image; /* image inspect|prune|rm|tag */
 extern const struct cli_command cli_cmd_rmi;
 extern const struct cli_command cli_cmd_images; /* images, image ls */

@@ -27,6 +27,7 @@
 #include "gotemplate.h"
 #include "image/reference.h"
 #include "progress.h"
+#include "prune.h"
 #include "base/units.h"
 
 /* Image names go into paths raw, as docker sends them ("/images/a/b:1/json"). */
@@ -617,55 +618,23 @@ static int run_image_inspect(struct cli_ctx *ctx, const struct cli_flagset *fs)
 static int run_image_prune(struct cli_ctx *ctx, const struct cli_flagset *fs)
 {
         bool all = cli_flag_bool(fs, "all");
-        if (!cli_flag_bool(fs, "force")) {
-                fprintf(ctx->out,
-                        "WARNING! This will remove all %s.\nAre you sure you want to "
-                        "continue? [y/N] ",
-                        all ? "images without at least one container associated to them"
-                            : "dangling images");
-                fflush(ctx->out);
-                char answer[16] = "";
-                if (!fgets(answer, sizeof(answer), stdin) || (answer[0] != 'y' && answer[0] != 'Y'))
-                        return 0;
-        }
+        if (!cli_flag_bool(fs, "force") &&
+            !cli_prune_confirm(ctx, all ? "WARNING! This will remove all images without at least "
+                                          "one container associated to them."
+                                        : "WARNING! This will remove all dangling images."))
+                return 0;
         struct cli_client *c;
         if (connect_or_fail(ctx, &c) < 0)
                 return 1;
-        const char *query = all ? "filters=%7B%22dangling%22%3A%7B%22false%22%3Atrue%7D%7D" : NULL;
-        struct cli_response resp;
-        _cleanup_error_ struct berth_error *err = NULL;
-        if (cli_client_request(c, "POST", "/images/prune", query, NULL, NULL, 0, &resp, &err) < 0) {
-                fprintf(ctx->err, "%s\n", berth_error_msg(err));
-                return 1;
-        }
-        if (resp.status != 200) {
-                int code = cli_daemon_error(ctx, &resp);
-                cli_response_release(&resp);
+        _cleanup_buf_ struct berth_buf out = BERTH_BUF_INIT;
+        uint64_t space = 0;
+        int code = cli_prune_call(ctx, c, CLI_PRUNE_IMAGES, cli_flag_list(fs, "filter"), all, &out,
+                                  &space);
+        if (code)
                 return code;
-        }
-        _cleanup_json_ struct json *j = NULL;
-        (void)json_parse(resp.body, resp.len, &j, NULL);
-        cli_response_release(&resp);
-        const struct json *deleted = json_get(j, "ImagesDeleted");
-        if (json_len(deleted)) {
-                fputs("Deleted Images:\n", ctx->out);
-                size_t k;
-                struct json *a;
-                json_array_foreach (deleted, k, a) {
-                        const char *u = json_str(json_get(a, "Untagged"));
-                        const char *d = json_str(json_get(a, "Deleted"));
-                        if (u)
-                                fprintf(ctx->out, "untagged: %s\n", u);
-                        if (d)
-                                fprintf(ctx->out, "deleted: %s\n", d);
-                }
-                fputc('\n', ctx->out);
-        }
-        const struct json *space = json_get(j, "SpaceReclaimed");
-        struct berth_buf human = BERTH_BUF_INIT;
-        units_human_size(&human, json_is(space, JSON_NUMBER) ? (double)space->num.u : 0.0);
-        fprintf(ctx->out, "Total reclaimed space: %s\n", human.data);
-        buf_release(&human);
+        if (out.len)
+                fprintf(ctx->out, "%s\n", out.data);
+        cli_prune_total(ctx, space);
         return 0;
 }
 
@@ -720,6 +689,8 @@ static const struct cli_flag pull_flags[] = {
 static const struct cli_flag prune_flags[] = {
     {"all", 'a', CLI_FLAG_BOOL, "Remove all unused images, not just dangling ones", NULL, NULL,
      false},
+    {"filter", 0, CLI_FLAG_LIST, "Provide filter values (e.g. \"until=<timestamp>\")", NULL,
+     "filter", false, cli_filter_validate},
     {"force", 'f', CLI_FLAG_BOOL, "Do not prompt for confirmation", NULL, NULL, false},
 };
 

@@ -491,8 +491,10 @@ const struct cli_command cli_cmd_info = {
 };
 
 static const struct cli_command *const system_subcommands[] = {
+    &cli_cmd_system_df,
     &cli_cmd_events,
     &cli_cmd_info,
+    &cli_cmd_system_prune,
     NULL,
 };
 

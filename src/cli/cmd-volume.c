@@ -169,7 +169,7 @@ static int cmp_volumes(const void *pa, const void *pb)
 
 /* docker's volumeContext: every method's value as docker computes it, keys sorted (what
  * {{json .}} prints); the Label method's map goes to methods. */
-static struct json *volume_row(const struct json *v, struct json *methods)
+struct json *volume_context_row(const struct json *v, struct json *methods)
 {
         struct json *row = json_new_object();
         const struct json *cluster = json_get(v, "ClusterVolume");
@@ -207,6 +207,8 @@ static struct json *volume_row(const struct json *v, struct json *methods)
         json_set_str(row, "Size", json_is(usage, JSON_OBJECT) ? b.data : "N/A");
         /* docker's Status for a cluster volume tells its publish state; berth has none */
         json_set_str(row, "Status", is_cluster ? "pending creation" : "N/A");
+        if (!methods)
+                return row;
         struct json *m = json_array_append(methods, json_new_object());
         json_object_set(m, "Label",
                         json_is(labels, JSON_OBJECT) ? json_copy(labels) : json_new_object());
@@ -275,7 +277,7 @@ static int run_ls(struct cli_ctx *ctx, const struct cli_flagset *fs)
         size_t i;
         struct json *v;
         json_array_foreach (vols, i, v)
-                json_array_append(rows, volume_row(v, methods));
+                json_array_append(rows, volume_context_row(v, methods));
         _cleanup_json_ struct json *header = volume_header();
         _cleanup_buf_ struct berth_buf out = BERTH_BUF_INIT;
         _cleanup_error_ struct berth_error *err = NULL;

@@ -73,6 +73,10 @@ int container_session_exit_code(struct container_session *cs);
  * "statsFormat", "detachKeys"), NULL when unset. */
 char *container_config_key(const char *key);
 
+/* docker's volumeContext row of one volume (cmd-volume.c; for volume ls and system df -v);
+ * its Label method's map is appended to methods when that is not NULL. */
+struct json *volume_context_row(const struct json *v, struct json *methods);
+
 /* sortorder.NaturalLess as a qsort comparator of char * elements (docker's name order). */
 int container_natural_cmp(const void *pa, const void *pb);
 

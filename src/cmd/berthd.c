@@ -265,6 +265,8 @@ static int run(const struct cli_flagset *fs)
         api_register_containers(d.srv, d.engine);
         api_register_container_archive(d.srv, d.engine);
         api_register_volumes(d.srv, d.engine);
+        api_register_networks(d.srv, d.engine);
+        api_register_build(d.srv, d.engine);
         api_register_images(d.srv, d.engine);
         api_register_archive(d.srv, d.engine);
         api_register_events(d.srv, d.engine);

@@ -568,8 +568,24 @@ int berth_image_remove(struct berth_engine *e, const char *name, bool force,
         return 0;
 }
 
-int berth_image_prune(struct berth_engine *e, bool all, struct json **ret_deleted,
-                      uint64_t *ret_reclaimed, struct berth_error **err)
+/* Whether opts select img for pruning (its use by containers aside). */
+static bool prune_selects(struct berth_engine *e, const struct berth_image *img,
+                          const struct berth_image_prune_opts *opts)
+{
+        if (!opts->all && img->repo_tags[0])
+                return false;
+        if (opts->until_set && img->created * 1000000000LL > opts->until_ns)
+                return false;
+        if (!opts->match)
+                return true;
+        _cleanup_json_ struct json *cfg = NULL;
+        _cleanup_error_ struct berth_error *cerr = NULL;
+        (void)berth_image_config(e, img, &cfg, &cerr);
+        return opts->match(json_get(json_get(cfg, "config"), "Labels"), opts->arg);
+}
+
+int berth_image_prune(struct berth_engine *e, const struct berth_image_prune_opts *opts,
+                      struct json **ret_deleted, uint64_t *ret_reclaimed, struct berth_error **err)
 {
         struct berth_image **list = NULL;
         int r = berth_image_list(e, &list, err);
@@ -578,7 +594,14 @@ int berth_image_prune(struct berth_engine *e, bool all, struct json **ret_delete
         struct json *deleted = json_new_array();
         uint64_t reclaimed = 0;
         for (size_t i = 0; list[i]; i++) {
-                if (!all && list[i]->repo_tags[0])
+                if (!prune_selects(e, list[i], opts))
+                        continue;
+                /* dockerd's prune leaves an image any container uses, even a stopped one (its
+                 * non-forced delete is refused); remove's force below then only makes the
+                 * removal by ID take every name.  A container created between this check and
+                 * the removal keeps its image: forced removal only untags an image a stopped
+                 * container uses and refuses one a running container uses. */
+                if (berth_ctr_image_user(e, list[i]->id, NULL, NULL) > 0)
                         continue;
                 _cleanup_error_ struct berth_error *e2 = NULL;
                 struct json *actions = NULL;
@@ -588,10 +611,14 @@ int berth_image_prune(struct berth_engine *e, bool all, struct json **ret_delete
                 }
                 size_t k;
                 struct json *a;
-                json_array_foreach (actions, k, a)
+                bool gone = false;
+                json_array_foreach (actions, k, a) {
+                        gone |= json_get(a, "Deleted") != NULL;
                         json_array_append(deleted, json_copy(a));
+                }
                 json_free(actions);
-                reclaimed += (uint64_t)(list[i]->size > 0 ? list[i]->size : 0);
+                if (gone)
+                        reclaimed += (uint64_t)(list[i]->size > 0 ? list[i]->size : 0);
         }
         berth_image_list_free(list);
         *ret_deleted = deleted;

@@ -83,10 +83,21 @@ int berth_image_tag(struct berth_engine *e, const char *image_id, const char *ta
 int berth_image_remove(struct berth_engine *e, const char *name, bool force,
                        struct json **ret_actions, struct berth_error **err);
 
-/* Remove dangling images (or, with all, every image); *ret_deleted as for
- * remove, *ret_reclaimed bytes. */
-int berth_image_prune(struct berth_engine *e, bool all, struct json **ret_deleted,
-                      uint64_t *ret_reclaimed, struct berth_error **err);
+/* What POST /images/prune removes, as dockerd's filters say it. */
+struct berth_image_prune_opts {
+        bool all;         /* dangling=false: tagged images too */
+        bool until_set;   /* until: only images created at or before until_ns */
+        int64_t until_ns; /* Unix nanoseconds */
+        /* label/label!: false keeps the image; labels are its config's (NULL when none) */
+        bool (*match)(const struct json *labels, void *arg);
+        void *arg;
+};
+
+/* Remove dangling images (or, with all, every image) that opts select and no container,
+ * running or stopped, uses; *ret_deleted as for remove, *ret_reclaimed bytes. */
+int berth_image_prune(struct berth_engine *e, const struct berth_image_prune_opts *opts,
+                      struct json **ret_deleted, uint64_t *ret_reclaimed,
+                      struct berth_error **err);
 
 /* "docker.io/library/busybox:latest" -> "busybox:latest" (docker's display form). */
 char *berth_image_familiar(const char *full_name);

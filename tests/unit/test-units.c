@@ -204,6 +204,43 @@ START_TEST(test_parse_go_duration)
 }
 END_TEST
 
+START_TEST(test_parse_timestamp)
+{
+        const int64_t now = 1700000000LL * UNITS_NSEC_PER_SEC + 600000000LL;
+        static const struct {
+                const char *in;
+                int64_t ns;
+        } ok[] = {
+            {"10m", 1699999400LL * UNITS_NSEC_PER_SEC}, /* whole seconds, as docker's */
+            {"0", 0},
+            {"1700000000", 1700000000LL * UNITS_NSEC_PER_SEC},
+            {"1700000000.5", 1700000000LL * UNITS_NSEC_PER_SEC + 500000000LL},
+            {"2023-11-14T22:13:20Z", 1700000000LL * UNITS_NSEC_PER_SEC},
+            {"2023-11-14T23:13:20+01:00", 1700000000LL * UNITS_NSEC_PER_SEC},
+            {"2023-11-14T22:13:20.25Z", 1700000000LL * UNITS_NSEC_PER_SEC + 250000000LL},
+        };
+        setenv("TZ", "UTC", 1);
+        tzset();
+        for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+                int64_t v = -1;
+                ck_assert_msg(units_parse_timestamp(ok[i].in, now, &v, NULL) == 0, "%s", ok[i].in);
+                ck_assert_int_eq(v, ok[i].ns);
+        }
+        int64_t v = -1;
+        ck_assert_int_eq(units_parse_timestamp("2023-11-14", now, &v, NULL), 0);
+        ck_assert_int_eq(v, 1699920000LL * UNITS_NSEC_PER_SEC); /* local midnight (TZ=UTC) */
+        struct berth_error *err = NULL;
+        ck_assert_int_eq(units_parse_timestamp("abc", now, &v, &err), -EINVAL);
+        ck_assert_str_eq(berth_error_msg(err),
+                         "failed to parse value as time or duration: \"abc\"");
+        berth_error_free(err);
+        err = NULL;
+        ck_assert_int_eq(units_parse_timestamp("2020-13-01", now, &v, &err), -EINVAL);
+        ck_assert_str_eq(berth_error_msg(err), "parsing time \"2020-13-01\": month out of range");
+        berth_error_free(err);
+}
+END_TEST
+
 static Suite *suite(void)
 {
         Suite *s = suite_create("units");
@@ -215,6 +252,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_truncate_id);
         tcase_add_test(tc, test_go_date_time);
         tcase_add_test(tc, test_parse_go_duration);
+        tcase_add_test(tc, test_parse_timestamp);
         suite_add_tcase(s, tc);
         return s;
 }
