@@ -7,6 +7,7 @@ berthd only: the image prune filters and the /networks and /build prune
 answers.
 """
 import json
+import time
 import subprocess
 import urllib.parse
 
@@ -113,6 +114,7 @@ def test_image_prune_filters_are_dockers(daemon, name):
     same(daemon, "image", "prune", "-a", "-f", "--filter", "label=nosuch")
     images = _ok(daemon.run("docker", "images", "--format", "{{.Repository}}")).split()
     assert name + "-x" in images
+    time.sleep(3)  # until=1s: the image (imported by the fixture) must be older than that
     r = _ok(daemon.run("berth", "image", "prune", "-a", "-f", "--filter", "until=1s",
                        "--filter", "label!=nosuch"))
     assert f"untagged: {name}-x:1\n" in r
