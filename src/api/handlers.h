@@ -33,6 +33,11 @@ void api_register_containers(struct api_server *srv, struct berth_engine *engine
  * /changes (archive-container.c) */
 void api_register_container_archive(struct api_server *srv, struct berth_engine *engine);
 
+/* POST /commit (commit.c) */
+void api_register_commit(struct api_server *srv, struct berth_engine *engine);
+/* POST /images/create?fromSrc= (commit.c), called by images.c's /images/create */
+void api_image_import(struct api_request *req, struct berth_engine *engine);
+
 /* /volumes (volumes.c) */
 void api_register_volumes(struct api_server *srv, struct berth_engine *engine);
 

@@ -679,7 +679,7 @@ static void handle_create(struct api_request *req, void *userdata)
         const char *platform = api_request_query(req, "platform");
         const char *src = api_request_query(req, "fromSrc");
         if (src && *src) {
-                api_reply_error(req, 400, "importing images (fromSrc) is not supported by berthd");
+                api_image_import(req, userdata);
                 return;
         }
         if (!from || !*from) {
@@ -728,7 +728,8 @@ void api_register_images(struct api_server *srv, struct berth_engine *engine)
 {
         const struct api_route routes[] = {
             {"GET", "/images/json", handle_list, engine},
-            {"POST", "/images/create", handle_create, engine},
+            /* the body is an import's tar (fromSrc=-), read as it arrives */
+            {"POST", "/images/create", handle_create, engine, .stream_body = true},
             {"POST", "/images/{name*}/push", handle_push, engine},
             {"POST", "/images/prune", handle_prune, engine},
             {"GET", "/images/{name*}/json", handle_inspect, engine},

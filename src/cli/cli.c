@@ -56,6 +56,8 @@ static const struct cli_command *const commands[] = {
     &cli_cmd_cp,
     &cli_cmd_diff,
     &cli_cmd_export,
+    &cli_cmd_commit,
+    &cli_cmd_import,
     &cli_cmd_volume,
     // clang-format on
 };

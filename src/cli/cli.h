@@ -110,6 +110,9 @@ extern const struct cli_command cli_cmd_container;
 /* cmd-cp.c and cmd-export.c: files in and out of containers */
 extern const struct cli_command cli_cmd_cp;
 extern const struct cli_command cli_cmd_export;
+extern const struct cli_command cli_cmd_commit;
+extern const struct cli_command cli_cmd_import;
+extern const struct cli_command cli_cmd_image_import;
 extern const struct cli_command cli_cmd_diff;
 /* cmd-volume.c */
 extern const struct cli_command cli_cmd_volume;

@@ -243,6 +243,53 @@ static int run_load(struct cli_ctx *ctx, const struct cli_flagset *fs)
                                     "application/x-tar", fd >= 0 ? fd : STDIN_FILENO);
 }
 
+/* docker 28's import: a file is opened here and sent as fromSrc=-, a URL is
+ * fetched by the daemon, "-" sends stdin. */
+static int run_import(struct cli_ctx *ctx, const struct cli_flagset *fs)
+{
+        const char *src = fs->args[0];
+        const char *refname = fs->n_args > 1 ? fs->args[1] : "";
+        if (*refname) {
+                _cleanup_image_ref_ struct image_ref *ref = NULL;
+                _cleanup_error_ struct berth_error *err = NULL;
+                if (image_ref_parse_normalized(refname, &ref, &err) < 0) {
+                        fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                        return 1;
+                }
+        }
+        bool url = strncmp(src, "http://", 7) == 0 || strncmp(src, "https://", 8) == 0;
+        _cleanup_close_ int fd = -EBADF;
+        if (url) {
+                fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        } else if (strcmp(src, "-") != 0) {
+                fd = open(src, O_RDONLY | O_CLOEXEC);
+                if (fd < 0) {
+                        _cleanup_free_ char *why = go_errno_text(errno);
+                        fprintf(ctx->err, "open %s: %s\n", src, why);
+                        return 1;
+                }
+        }
+        struct berth_buf q = BERTH_BUF_INIT;
+        query_add(&q, "fromSrc", url ? src : "-");
+        query_add(&q, "repo", refname);
+        query_add(&q, "tag", "");
+        query_add(&q, "message", cli_flag_string(fs, "message") ?: "");
+        const char *platform = cli_flag_string(fs, "platform");
+        if (platform && *platform) {
+                _cleanup_free_ char *lower = xstrdup(platform);
+                for (char *p = lower; *p; p++)
+                        *p = (char)tolower((unsigned char)*p);
+                query_add(&q, "platform", lower);
+        }
+        char **changes = cli_flag_list(fs, "change");
+        for (size_t i = 0; changes && changes[i]; i++)
+                query_add(&q, "changes", changes[i]);
+        int code = stream_progress_body(ctx, "/images/create", q.data, false, NULL, "text/plain",
+                                        fd >= 0 ? fd : STDIN_FILENO);
+        buf_release(&q);
+        return code;
+}
+
 /* ---- the command table ---- */
 
 #define CMD(var, nm, use, sum, grp, fl, mn, mx, al, fn)                                            \
@@ -268,6 +315,20 @@ static const struct cli_flag load_flags[] = {
      false},
     {"quiet", 'q', CLI_FLAG_BOOL, "Suppress the load output", NULL, NULL, false},
 };
+static const struct cli_flag import_flags[] = {
+    {"change", 'c', CLI_FLAG_LIST, "Apply Dockerfile instruction to the created image", NULL,
+     "list", false},
+    {"message", 'm', CLI_FLAG_STRING, "Set commit message for imported image", NULL, "string",
+     false},
+    {"platform", 0, CLI_FLAG_STRING, "Set platform if server is multi-platform capable", NULL,
+     "string", false},
+};
+CMD(cli_cmd_import, "import", "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
+    "Import the contents from a tarball to create a filesystem image", CLI_GROUP_OTHER,
+    import_flags, 1, 2, "image import, import", run_import);
+CMD(cli_cmd_image_import, "import", "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
+    "Import the contents from a tarball to create a filesystem image", CLI_GROUP_OTHER,
+    import_flags, 1, 2, "image import, import", run_import);
 CMD(cli_cmd_save, "save", "[OPTIONS] IMAGE [IMAGE...]",
     "Save one or more images to a tar archive (streamed to STDOUT by default)", CLI_GROUP_OTHER,
     save_flags, 1, -1, "image save, save", run_save);

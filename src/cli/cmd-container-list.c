@@ -694,6 +694,7 @@ extern const struct cli_command cli_cmd_container_remove;
 static const struct cli_command *const container_subcommands[] = {
     // clang-format off
     &cli_cmd_attach,
+    &cli_cmd_commit,
     &cli_cmd_cp,
     &cli_cmd_create,
     &cli_cmd_diff,

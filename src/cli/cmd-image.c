@@ -840,6 +840,7 @@ static const struct cli_command cli_cmd_image_rm = {
 static const struct cli_command *const image_subcommands[] = {
     // clang-format off
     &cli_cmd_history,
+    &cli_cmd_image_import,
     &cli_cmd_image_inspect,
     &cli_cmd_image_load,
     &cli_cmd_image_ls,

@@ -264,6 +264,7 @@ static int run(const struct cli_flagset *fs)
         }
         api_register_containers(d.srv, d.engine);
         api_register_container_archive(d.srv, d.engine);
+        api_register_commit(d.srv, d.engine);
         api_register_volumes(d.srv, d.engine);
         api_register_networks(d.srv, d.engine);
         api_register_build(d.srv, d.engine);

@@ -40,6 +40,9 @@ struct tarw {
         int failed; /* the sink's error, sticky */
         struct link_slot *links;
         size_t n_links, cap_links;
+        bool whiteouts; /* overlay whiteouts and opaque dirs as OCI .wh. entries */
+        tarw_skip_fn skip;
+        void *skip_ud;
 };
 
 struct tarw *tarw_new(tarw_write_fn write, void *userdata)
@@ -60,6 +63,17 @@ void tarw_free(struct tarw *w)
         free(w->links);
         free(w->out);
         free(w);
+}
+
+void tarw_set_overlay_whiteouts(struct tarw *w, bool on)
+{
+        w->whiteouts = on;
+}
+
+void tarw_set_skip(struct tarw *w, tarw_skip_fn skip, void *userdata)
+{
+        w->skip = skip;
+        w->skip_ud = userdata;
 }
 
 uint64_t tarw_bytes(const struct tarw *w)
@@ -346,6 +360,22 @@ static int write_file_data(struct tarw *w, int pathfd, const char *name, uint64_
         return pad(w, size);
 }
 
+/* "dir/.wh.base" for an archived name "dir/base". */
+static char *whiteout_name(const char *name, const char *base)
+{
+        const char *slash = strrchr(name, '/');
+        size_t dlen = slash ? (size_t)(slash - name) + 1 : 0;
+        return xasprintf("%.*s.wh.%s", (int)dlen, name, base);
+}
+
+static bool dir_is_opaque(int fd)
+{
+        char proc[64], v[2];
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        ssize_t n = getxattr(proc, "trusted.overlay.opaque", v, sizeof(v));
+        return n == 1 && v[0] == 'y';
+}
+
 /* One entry: fd is O_PATH on it, st its fstat, kfs whether it is on a kernel
  * filesystem (then a directory is archived empty and a file without its
  * contents: they are knobs, not data).  *ret_descend: a directory to list. */
@@ -353,6 +383,8 @@ static int write_entry(struct tarw *w, int fd, const struct stat *st, const char
                        bool *ret_descend, struct berth_error **err)
 {
         *ret_descend = false;
+        if (w->skip && w->skip(name, fd, st, w->skip_ud))
+                return 0;
         struct hdr h = {
             .name = name,
             .mode = type_bits(st->st_mode) | (st->st_mode & 07777),
@@ -370,7 +402,16 @@ static int write_entry(struct tarw *w, int fd, const struct stat *st, const char
                         h.name = dirname = xasprintf("%s/", name);
                 h.type = '5';
                 *ret_descend = !kfs;
-                return write_header(w, &h);
+                int r = write_header(w, &h);
+                if (r < 0 || !w->whiteouts || !dir_is_opaque(fd))
+                        return r;
+                _cleanup_free_ char *opq = xasprintf("%s.wh..wh..opq", h.name);
+                struct hdr o = {.name = opq,
+                                .type = '0',
+                                .mode = st->st_mode & 0777,
+                                .uid = st->st_uid,
+                                .gid = st->st_gid};
+                return write_header(w, &o);
         }
         case S_IFLNK: {
                 ssize_t n = readlinkat(fd, "", link, sizeof(link) - 1);
@@ -383,6 +424,14 @@ static int write_entry(struct tarw *w, int fd, const struct stat *st, const char
         }
         case S_IFCHR:
         case S_IFBLK:
+                if (w->whiteouts && S_ISCHR(st->st_mode) && st->st_rdev == 0) {
+                        const char *slash = strrchr(name, '/');
+                        _cleanup_free_ char *wh = whiteout_name(name, slash ? slash + 1 : name);
+                        h.name = wh;
+                        h.type = '0';
+                        h.mode = 0600;
+                        return write_header(w, &h);
+                }
                 h.type = S_ISCHR(st->st_mode) ? '3' : '4';
                 h.devmajor = major(st->st_rdev);
                 h.devminor = minor(st->st_rdev);

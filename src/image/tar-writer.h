@@ -40,6 +40,8 @@
 
 #include "base/error.h"
 
+#include <sys/stat.h>
+
 /* Output sink: 0, or a negative errno that stops the walk (client gone). */
 typedef int (*tarw_write_fn)(const void *buf, size_t len, void *userdata);
 
@@ -52,6 +54,20 @@ static inline void tarw_freep(struct tarw **w)
         tarw_free(*w);
 }
 #define _cleanup_tarw_ _cleanup_(tarw_freep)
+
+/*
+ * An overlay upper dir archived as an image layer (a commit), as dockerd's
+ * overlay2 driver writes it: a whiteout (a character device 0/0) becomes an
+ * empty regular file ".wh.<name>" of mode 0600, and a directory whose
+ * trusted.overlay.opaque is "y" is followed by an empty ".wh..wh..opq" with the
+ * directory's permissions and owner and time 0.  The xattr itself never goes
+ * into the archive.
+ */
+void tarw_set_overlay_whiteouts(struct tarw *w, bool on);
+/* Leave an entry out (a directory with everything below it) when skip returns
+ * true; it gets the name as archived, an O_PATH fd on the entry and its fstat. */
+typedef bool (*tarw_skip_fn)(const char *name, int fd, const struct stat *st, void *userdata);
+void tarw_set_skip(struct tarw *w, tarw_skip_fn skip, void *userdata);
 
 /*
  * Archive name below dirfd (NULL, "" or ".": dirfd itself), not following a
