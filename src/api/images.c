@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "engine/commit.h"
 #include "engine/containers.h"
 #include "engine/images.h"
 #include "engine/pull.h"
@@ -255,22 +256,7 @@ static void handle_df(struct api_request *req, void *userdata)
 /* docker's container.Config with every field, overlaid with what the image sets. */
 static struct json *full_config(const struct json *src)
 {
-        struct json *c = json_new_object();
-        static const char *const strs[] = {"Hostname", "Domainname", "User"};
-        static const char *const bools[] = {"AttachStdin", "AttachStdout", "AttachStderr",
-                                            "Tty",         "OpenStdin",    "StdinOnce"};
-        for (size_t i = 0; i < ELEMENTSOF(strs); i++)
-                json_set_str(c, strs[i], "");
-        for (size_t i = 0; i < ELEMENTSOF(bools); i++)
-                json_set_bool(c, bools[i], false);
-        json_object_set(c, "Env", json_new_null());
-        json_object_set(c, "Cmd", json_new_null());
-        json_set_str(c, "Image", "");
-        json_object_set(c, "Volumes", json_new_null());
-        json_set_str(c, "WorkingDir", "");
-        json_object_set(c, "Entrypoint", json_new_null());
-        json_object_set(c, "OnBuild", json_new_null());
-        json_object_set(c, "Labels", json_new_null());
+        struct json *c = image_empty_config();
         size_t i;
         const char *k;
         struct json *v;

@@ -257,6 +257,36 @@ int rm_rf(const char *path)
         return rm_at(AT_FDCWD, path, dev, 0);
 }
 
+char *path_clean_abs(const char *path)
+{
+        struct berth_buf b = BERTH_BUF_INIT;
+        buf_putc(&b, '/');
+        const char *p = path;
+        while (*p) {
+                while (*p == '/')
+                        p++;
+                if (!*p)
+                        break;
+                const char *end = strchrnul(p, '/');
+                size_t n = (size_t)(end - p);
+                if (n == 1 && p[0] == '.') {
+                        /* nothing */
+                } else if (n == 2 && p[0] == '.' && p[1] == '.') {
+                        while (b.len > 1 && b.data[b.len - 1] != '/')
+                                b.len--;
+                        if (b.len > 1)
+                                b.len--;
+                        b.data[b.len] = '\0';
+                } else {
+                        if (b.len > 1)
+                                buf_putc(&b, '/');
+                        buf_append(&b, p, n);
+                }
+                p = end;
+        }
+        return buf_steal(&b);
+}
+
 int open_in_root(int rootfd, const char *path, int flags, mode_t mode)
 {
         struct open_how how = {

@@ -49,6 +49,10 @@ bool is_mount_point(const char *path);
  * it, and -EBUSY returned; -ELOOP past 1024 levels.  0 when path is already gone. */
 int rm_rf(const char *path);
 
+/* Go's filepath.Clean("/" + path): "." and ".." resolved lexically, one "/" between
+ * names, none at the end (malloc'd). */
+char *path_clean_abs(const char *path);
+
 /* openat2 with RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS; flags get O_CLOEXEC added.
  * A walk the kernel refuses with EAGAIN (a concurrent rename) is retried. */
 int open_in_root(int rootfd, const char *path, int flags, mode_t mode);

@@ -210,37 +210,6 @@ static int root_open(struct berth_engine *e, struct berth_ctr *c, struct ctr_roo
 
 /* ---- paths as dockerd takes them ---- */
 
-/* Go's filepath.Clean("/" + path). */
-static char *clean_abs(const char *path)
-{
-        struct berth_buf b = BERTH_BUF_INIT;
-        buf_putc(&b, '/');
-        const char *p = path;
-        while (*p) {
-                while (*p == '/')
-                        p++;
-                if (!*p)
-                        break;
-                const char *end = strchrnul(p, '/');
-                size_t n = (size_t)(end - p);
-                if (n == 1 && p[0] == '.') {
-                        /* nothing */
-                } else if (n == 2 && p[0] == '.' && p[1] == '.') {
-                        while (b.len > 1 && b.data[b.len - 1] != '/')
-                                b.len--;
-                        if (b.len > 1)
-                                b.len--;
-                        b.data[b.len] = '\0';
-                } else {
-                        if (b.len > 1)
-                                buf_putc(&b, '/');
-                        buf_append(&b, p, n);
-                }
-                p = end;
-        }
-        return buf_steal(&b);
-}
-
 /* Go's filepath.Base. */
 static char *go_base(const char *p)
 {
@@ -264,7 +233,7 @@ static bool current_dir(const char *p)
 /* docker's PreserveTrailingDotOrSeparator(Clean("/" + path), path). */
 static char *abs_path(const char *path)
 {
-        char *clean = clean_abs(path);
+        char *clean = path_clean_abs(path);
         size_t n = strlen(path);
         if (!current_dir(clean) && current_dir(path)) {
                 char *t = xasprintf("%s%s.", clean, clean[strlen(clean) - 1] == '/' ? "" : "/");
@@ -651,7 +620,7 @@ int berth_ctr_extract_to_dir(struct berth_engine *e, struct berth_ctr *c, const 
                                        abs);
         /* the destination as docker's chroot sees it: walked again in the root
          * for every entry; "" for the root itself */
-        _cleanup_free_ char *clean = clean_abs(path);
+        _cleanup_free_ char *clean = path_clean_abs(path);
         struct untar_opts uo = {
             .prefix = clean + 1,
             .dest_name = clean,

@@ -56,22 +56,6 @@ static struct json *find_dest(const struct json *mps, const char *dst)
         return NULL;
 }
 
-/* "/a//b/" → "/a/b", as Go's filepath.Clean does for the cases docker meets. */
-static char *clean_path(const char *p)
-{
-        char *out = xmalloc(strlen(p) + 2);
-        size_t o = 0;
-        for (const char *s = p; *s; s++) {
-                if (*s == '/' && o && out[o - 1] == '/')
-                        continue;
-                out[o++] = *s;
-        }
-        while (o > 1 && out[o - 1] == '/')
-                o--;
-        out[o] = '\0';
-        return out;
-}
-
 static int add_point(struct json *mps, const char *dst, struct json *m, struct berth_error **err)
 {
         if (find_dest(mps, dst)) {
@@ -121,7 +105,7 @@ static int bind_spec(const char *spec, const char *driver, struct json *mps,
                                        "for type \"%s\": invalid mount path: '%s' mount path "
                                        "must be absolute",
                                        spec, volume ? "volume" : "bind", parts[1]);
-        _cleanup_free_ char *dst = clean_path(parts[1]);
+        _cleanup_free_ char *dst = path_clean_abs(parts[1]);
         if (strcmp(dst, "/") == 0)
                 return berth_error_set(err, EINVAL,
                                        "invalid specification: destination can't "
@@ -162,7 +146,7 @@ static int bind_spec(const char *spec, const char *driver, struct json *mps,
                 json_set_str(m, "Mode", *mode ? mode : "z");
                 json_set_bool(m, "CopyData", !nocopy);
         } else {
-                _cleanup_free_ char *s = clean_path(src);
+                _cleanup_free_ char *s = path_clean_abs(src);
                 json_set_str(m, "Source", s);
                 json_set_str(m, "Mode", mode);
                 json_set_str(m, "Propagation", prop ? prop : "rprivate");
@@ -205,7 +189,7 @@ static int mount_spec(const struct json *m, const char *driver, struct json *mps
         if (target[0] != '/')
                 return mount_error(type, err,
                                    "invalid mount path: '%s' mount path must be absolute", target);
-        _cleanup_free_ char *dst = clean_path(target);
+        _cleanup_free_ char *dst = path_clean_abs(target);
         bool rw = !jbool(m, "ReadOnly");
         struct json *p = new_point(type, dst, rw);
         if (bind) {
@@ -225,7 +209,7 @@ static int mount_spec(const struct json *m, const char *driver, struct json *mps
                 }
                 const struct json *bo = jget(m, "BindOptions");
                 const char *prop = jstr(bo, "Propagation");
-                _cleanup_free_ char *s = clean_path(src);
+                _cleanup_free_ char *s = path_clean_abs(src);
                 json_set_str(p, "Source", s);
                 json_set_str(p, "Propagation", prop && *prop ? prop : "rprivate");
                 json_set_bool(p, "NonRecursive", jbool(bo, "NonRecursive"));
@@ -383,12 +367,12 @@ int ctr_resolve_mounts(struct berth_engine *e, const struct json *cfg, const str
         }
         const char *dst;
         json_object_foreach (jget(cfg, "Volumes"), i, dst, it) {
-                _cleanup_free_ char *d = clean_path(dst);
-                if (d[0] != '/')
+                if (dst[0] != '/')
                         return berth_error_set(err, EINVAL,
                                                "invalid mount config for type \"volume\": invalid "
                                                "mount path: '%s' mount path must be absolute",
                                                dst);
+                _cleanup_free_ char *d = path_clean_abs(dst);
                 if (find_dest(mps, d) || jget(jget(hc, "Tmpfs"), d))
                         continue;
                 struct json *p = new_point("volume", d, true);

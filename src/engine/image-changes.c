@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/fileio.h"
 #include "base/units.h"
 #include "commit.h"
 
@@ -330,35 +331,6 @@ static int volume(struct state *st, const char *rest, struct berth_error **err)
         return 0;
 }
 
-/* Go's path.Clean of an absolute path. */
-static char *clean_abs(const char *p)
-{
-        _cleanup_strv_free_ char **parts = xcalloc(1, sizeof(char *));
-        size_t n = 0;
-        _cleanup_free_ char *copy = xstrdup(p);
-        char *save = NULL;
-        for (char *seg = strtok_r(copy, "/", &save); seg; seg = strtok_r(NULL, "/", &save)) {
-                if (strcmp(seg, ".") == 0)
-                        continue;
-                if (strcmp(seg, "..") == 0) {
-                        if (n)
-                                free(parts[--n]), parts[n] = NULL;
-                        continue;
-                }
-                parts = xrealloc(parts, (n + 2) * sizeof(char *));
-                parts[n++] = xstrdup(seg);
-                parts[n] = NULL;
-        }
-        struct berth_buf b = BERTH_BUF_INIT;
-        for (size_t i = 0; i < n; i++) {
-                buf_putc(&b, '/');
-                buf_puts(&b, parts[i]);
-        }
-        if (!n)
-                buf_putc(&b, '/');
-        return buf_steal(&b);
-}
-
 static int one_arg(struct state *st, const char *ins, const char *rest, char **ret,
                    struct berth_error **err)
 {
@@ -378,7 +350,7 @@ static int workdir(struct state *st, const char *rest, struct berth_error **err)
         const char *cur = json_str(json_get(st->cfg, "WorkingDir"));
         _cleanup_free_ char *joined =
             p[0] == '/' ? xstrdup(p) : xasprintf("/%s/%s", cur && *cur ? cur : "", p);
-        _cleanup_free_ char *clean = clean_abs(joined);
+        _cleanup_free_ char *clean = path_clean_abs(joined);
         json_set_str(st->cfg, "WorkingDir", clean);
         return 0;
 }
