@@ -406,10 +406,10 @@ static char *trim_dup(const char *s, size_t len)
     {"cap-drop", 0, CLI_FLAG_LIST, "Drop Linux capabilities", NULL, "list", false, NULL}, \
     {"cgroup-parent", 0, CLI_FLAG_STRING, "Optional parent cgroup for the container", NULL, NULL, false, NULL}, \
     {"cgroupns", 0, CLI_FLAG_STRING, "Cgroup namespace to use (host|private)\n" \
-     "                                         'host':    Run the container in the Docker host's cgroup namespace\n" \
-     "                                         'private': Run the container in its own private cgroup namespace\n" \
-     "                                         '':        Use the cgroup namespace as configured by the\n" \
-     "                                                    default-cgroupns-mode option on the daemon (default)", NULL, NULL, false, NULL}, \
+     "'host':    Run the container in the Docker host's cgroup namespace\n" \
+     "'private': Run the container in its own private cgroup namespace\n" \
+     "'':        Use the cgroup namespace as configured by the\n" \
+     "           default-cgroupns-mode option on the daemon (default)", NULL, NULL, false, NULL}, \
     {"cidfile", 0, CLI_FLAG_STRING, "Write the container ID to the file", NULL, NULL, false, NULL}, \
     {"cpu-count", 0, CLI_FLAG_INT, "CPU count (Windows only)", NULL, NULL, false, NULL}, \
     {"cpu-percent", 0, CLI_FLAG_INT, "CPU percent (Windows only)", NULL, NULL, false, NULL}, \
@@ -451,6 +451,7 @@ static char *trim_dup(const char *s, size_t len)
     {"health-start-interval", 0, CLI_FLAG_STRING, "Time between running the check during the start period (ms|s|m|h) (default 0s)", NULL, "duration", false, check_duration}, \
     {"health-start-period", 0, CLI_FLAG_STRING, "Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)", NULL, "duration", false, check_duration}, \
     {"health-timeout", 0, CLI_FLAG_STRING, "Maximum time to allow one check to run (ms|s|m|h) (default 0s)", NULL, "duration", false, check_duration}, \
+    {"help", 0, CLI_FLAG_BOOL, "Print usage", NULL, NULL, false, NULL}, \
     {"hostname", 'h', CLI_FLAG_STRING, "Container host name", NULL, NULL, false, NULL}, \
     {"init", 0, CLI_FLAG_BOOL, "Run an init inside the container that forwards signals and reaps processes", NULL, NULL, false, NULL}, \
     {"interactive", 'i', CLI_FLAG_BOOL, "Keep STDIN open even if not attached", NULL, NULL, false, NULL}, \

@@ -225,8 +225,8 @@ static const struct cli_flag events_flags[] = {
      false, cli_filter_validate},
     {"format", 0, CLI_FLAG_STRING,
      "Format output using a custom template:\n"
-     "                        'json':             Print in JSON format\n"
-     "                        'TEMPLATE':         Print output using the given Go template",
+     "'json':             Print in JSON format\n"
+     "'TEMPLATE':         Print output using the given Go template",
      NULL, NULL, false, NULL},
     {"since", 0, CLI_FLAG_STRING, "Show all events created since timestamp", NULL, NULL, false,
      NULL},

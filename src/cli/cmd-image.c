@@ -651,12 +651,12 @@ static const struct cli_flag images_flags[] = {
      false, cli_filter_validate},
     {"format", 0, CLI_FLAG_STRING,
      "Format output using a custom template:\n"
-     "                        'table':            Print output in table format with column "
+     "'table':            Print output in table format with column "
      "headers (default)\n"
-     "                        'table TEMPLATE':   Print output in table format using the "
+     "'table TEMPLATE':   Print output in table format using the "
      "given Go template\n"
-     "                        'json':             Print in JSON format\n"
-     "                        'TEMPLATE':         Print output using the given Go template",
+     "'json':             Print in JSON format\n"
+     "'TEMPLATE':         Print output using the given Go template",
      NULL, NULL, false, NULL},
     {"no-trunc", 0, CLI_FLAG_BOOL, "Don't truncate output", NULL, NULL, false, NULL},
     {"quiet", 'q', CLI_FLAG_BOOL, "Only show image IDs", NULL, NULL, false, NULL},
@@ -665,12 +665,12 @@ static const struct cli_flag images_flags[] = {
 static const struct cli_flag history_flags[] = {
     {"format", 0, CLI_FLAG_STRING,
      "Format output using a custom template:\n"
-     "                        'table':            Print output in table format with column "
+     "'table':            Print output in table format with column "
      "headers (default)\n"
-     "                        'table TEMPLATE':   Print output in table format using the "
+     "'table TEMPLATE':   Print output in table format using the "
      "given Go template\n"
-     "                        'json':             Print in JSON format\n"
-     "                        'TEMPLATE':         Print output using the given Go template",
+     "'json':             Print in JSON format\n"
+     "'TEMPLATE':         Print output using the given Go template",
      NULL, NULL, false, NULL},
     {"human", 'H', CLI_FLAG_BOOL, "Print sizes and dates in human readable format", "true", NULL,
      false, NULL},

@@ -458,8 +458,8 @@ static int run_info(struct cli_ctx *ctx, const struct cli_flagset *fs)
 static const struct cli_flag format_flags[] = {
     {"format", 'f', CLI_FLAG_STRING,
      "Format output using a custom template:\n"
-     "                        'json':             Print in JSON format\n"
-     "                        'TEMPLATE':         Print output using the given Go template",
+     "'json':             Print in JSON format\n"
+     "'TEMPLATE':         Print output using the given Go template",
      NULL, NULL, false, NULL},
 };
 

@@ -8,6 +8,7 @@
  */
 #include <assert.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "base/buf.h"
 #include "flags.h"
@@ -144,6 +145,11 @@ static int parse_long(struct cli_flagset *fs, const char *word, const char *next
                 return berth_error_set(err, EINVAL, "unknown flag: --%.*s", (int)len, name);
         }
         const struct cli_flag *f = &fs->flags[idx];
+        if (strcmp(f->name, "help") == 0) {
+                /* a command whose -h is another flag lists --help among its own (run) */
+                fs->help = true;
+                return 0;
+        }
         if (eq)
                 return set_value(fs, (size_t)idx, eq + 1, err);
         if (f->type == CLI_FLAG_BOOL)
@@ -302,6 +308,102 @@ static const char *value_name(const struct cli_flag *f)
         return "";
 }
 
+/* pflag's wrapN: the first line of s within i columns (a little over, slop, rather than
+ * leave a short word alone), *ret_rest where the rest starts. */
+static size_t wrap_n(const char *s, size_t len, size_t i, size_t slop, size_t *ret_rest)
+{
+        *ret_rest = len;
+        if (i + slop > len)
+                return len;
+        size_t w = 0, nl = 0;
+        bool have_w = false, have_nl = false;
+        for (size_t k = 0; k < i; k++) {
+                if (s[k] == ' ' || s[k] == '\t' || s[k] == '\n') {
+                        w = k;
+                        have_w = true;
+                }
+                if (s[k] == '\n') {
+                        nl = k;
+                        have_nl = true;
+                }
+        }
+        if (!have_w || w == 0)
+                return len;
+        if (have_nl && nl > 0 && nl < w) {
+                *ret_rest = nl + 1;
+                return nl;
+        }
+        *ret_rest = w + 1;
+        return w;
+}
+
+/* s[0..n) with each newline followed by indent spaces. */
+static void put_indented(struct berth_buf *b, const char *s, size_t n, size_t indent)
+{
+        for (size_t k = 0; k < n; k++) {
+                buf_putc(b, s[k]);
+                for (size_t sp = 0; s[k] == '\n' && sp < indent; sp++)
+                        buf_putc(b, ' ');
+        }
+}
+
+static void put_spaces(struct berth_buf *b, size_t n)
+{
+        while (n--)
+                buf_putc(b, ' ');
+}
+
+/* pflag's wrap: s in the columns from i to w, further lines indented to i (or as a block
+ * from column 16 on the next line when fewer than 24 columns are left). */
+static void pflag_wrap(struct berth_buf *b, size_t i, long w, const char *s)
+{
+        size_t len = strlen(s);
+        if (w == 0) {
+                put_indented(b, s, len, i);
+                return;
+        }
+        long wrap = w - (long)i;
+        bool block = false;
+        if (wrap < 24) {
+                i = 16;
+                wrap = w - (long)i;
+                block = true;
+        }
+        if (wrap < 24) {
+                put_indented(b, s, len, block ? 16 : i);
+                return;
+        }
+        if (block) {
+                buf_putc(b, '\n');
+                put_spaces(b, i);
+        }
+        const size_t slop = 5;
+        wrap -= (long)slop;
+        size_t rest = 0;
+        size_t take = wrap_n(s, len, (size_t)wrap, slop, &rest);
+        put_indented(b, s, take, i);
+        s += rest;
+        len -= rest;
+        while (len) {
+                take = wrap_n(s, len, (size_t)wrap, slop, &rest);
+                buf_putc(b, '\n');
+                put_spaces(b, i);
+                put_indented(b, s, take, i);
+                s += rest;
+                len -= rest;
+        }
+}
+
+/* docker's wrappedFlagUsages: the width of the terminal on stdin, else 80, less one. */
+static long usage_columns(void)
+{
+        struct winsize ws;
+        long width = 80;
+        if (ioctl(0, TIOCGWINSZ, &ws) == 0)
+                width = ws.ws_col;
+        return width - 1;
+}
+
 void cli_flags_usage(struct berth_buf *b, const struct cli_flag *flags, size_t n_flags)
 {
         /* pflag: the description starts 3 columns after the longest "  -x, --name type". */
@@ -321,26 +423,24 @@ void cli_flags_usage(struct berth_buf *b, const struct cli_flag *flags, size_t n
                 if (lefts[i].len > maxlen)
                         maxlen = lefts[i].len;
         }
+        long cols = usage_columns();
         for (size_t i = 0; i < n_flags; i++) {
                 const struct cli_flag *f = &flags[i];
                 if (f->hidden)
                         continue;
                 buf_puts(b, lefts[i].data);
-                for (size_t s = lefts[i].len; s < maxlen + 3; s++)
-                        buf_putc(b, ' ');
-                /* pflag indents a usage's further lines to the description column */
-                for (const char *u = f->usage; *u; u++) {
-                        buf_putc(b, *u);
-                        for (size_t s = 0; *u == '\n' && s < maxlen + 3; s++)
-                                buf_putc(b, ' ');
-                }
+                put_spaces(b, maxlen + 3 - lefts[i].len);
+                struct berth_buf u = BERTH_BUF_INIT;
+                buf_puts(&u, f->usage);
                 if (f->def && *f->def &&
                     !(f->type == CLI_FLAG_BOOL && strcmp(f->def, "false") == 0)) {
                         if (f->type == CLI_FLAG_STRING)
-                                buf_printf(b, " (default \"%s\")", f->def);
+                                buf_printf(&u, " (default \"%s\")", f->def);
                         else
-                                buf_printf(b, " (default %s)", f->def);
+                                buf_printf(&u, " (default %s)", f->def);
                 }
+                pflag_wrap(b, maxlen + 3, cols, u.data ? u.data : "");
+                buf_release(&u);
                 buf_putc(b, '\n');
                 buf_release(&lefts[i]);
         }

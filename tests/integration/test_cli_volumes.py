@@ -18,25 +18,10 @@ import pytest
 from cli_util import as_berth, daemon, name, same  # noqa: F401 (fixtures)
 
 
-def unwrap_flags(text):
-    """docker 28 wraps flag usages at 80 columns (pflag's FlagUsagesWrapped); berth does not
-    wrap yet.  Every continuation line of the Options block is joined to its flag's line
-    (for both outputs), so words, order and everything outside the block still compare."""
-    out, in_options = [], False
-    for line in text.splitlines():
-        if line == "Options:":
-            in_options = True
-        elif in_options and line.startswith("    ") and not line.lstrip().startswith("-"):
-            out[-1] = out[-1].rstrip() + " " + line.strip()
-            continue
-        out.append(line)
-    return "\n".join(out) + "\n"
-
-
 def help_text(t):
     """Help goes to stdout, where docker names itself: "Usage:  docker volume ls", aliases."""
     out = t[1].replace("docker volume", "berth volume").replace("'docker ", "'berth ")
-    return (t[0], unwrap_flags(out), t[2])
+    return (t[0], out, t[2])
 
 
 @pytest.mark.parametrize("args", [
