@@ -563,7 +563,7 @@ static void *logs_worker(void *arg)
                 r = berth_error_set(&err, EINVAL,
                                     "Bad parameters: you must choose at least one stream");
         else
-                r = berth_ctr_logs_check(j->c, &err);
+                r = berth_ctr_logs_check(j->e, j->c, &err);
         if (r < 0) {
                 stream_error(j->s, r, err);
         } else {
@@ -703,9 +703,11 @@ static bool volume_match(const struct json *mounts, char *const *want)
         json_array_foreach (mounts, i, m) {
                 const char *name = json_str(json_get(m, "Name"));
                 const char *dst = json_str(json_get(m, "Destination"));
+                const char *src = json_str(json_get(m, "Source"));
                 for (size_t k = 0; want[k]; k++)
                         if ((name && strcmp(name, want[k]) == 0) ||
-                            (dst && strcmp(dst, want[k]) == 0))
+                            (dst && strcmp(dst, want[k]) == 0) ||
+                            (src && *src && strcmp(src, want[k]) == 0))
                                 return true;
         }
         return false;

@@ -216,9 +216,10 @@ static void handle_list(struct api_request *req, void *userdata)
         json_free(out);
 }
 
-/* GET /system/df: images (with their containers and shared bytes), containers with their
- * sizes, volumes with their usage; berthd keeps no build cache yet, so that list is empty. */
-static void handle_df(struct api_request *req, void *userdata)
+/* GET /system/df, on a worker (it walks every volume's and container's files): images
+ * (with their containers and shared bytes), containers with their sizes, volumes with their
+ * usage; berthd keeps no build cache yet, so that list is empty. */
+static void df_worker(struct api_stream *s, void *userdata)
 {
         struct berth_engine *e = userdata;
         _cleanup_error_ struct berth_error *err = NULL;
@@ -231,7 +232,7 @@ static void handle_df(struct api_request *req, void *userdata)
         if (r == 0)
                 r = berth_image_list(e, &list, &err);
         if (r < 0) {
-                reply_engine_error(req, r, err);
+                api_stream_reply_error(s, status_of(r), "%s", berth_error_msg(err));
                 return;
         }
         _cleanup_json_ struct json *out = json_new_object();
@@ -250,7 +251,12 @@ static void handle_df(struct api_request *req, void *userdata)
         json_object_set(out, "Containers", berth_ctr_list(e, true, true));
         json_object_set(out, "Volumes", TAKE_PTR(volumes));
         json_object_set(out, "BuildCache", json_new_array());
-        api_reply_json(req, 200, out);
+        api_stream_reply_json(s, 200, out);
+}
+
+static void handle_df(struct api_request *req, void *userdata)
+{
+        api_defer(req, df_worker, userdata);
 }
 
 /* docker's container.Config with every field, overlaid with what the image sets. */

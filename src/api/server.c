@@ -1642,3 +1642,31 @@ int api_engine_status(int r)
                 return 500;
         }
 }
+
+struct deferred {
+        struct api_stream *s;
+        void (*fn)(struct api_stream *s, void *arg);
+        void *arg;
+};
+
+static void *deferred_main(void *p)
+{
+        struct deferred *d = p;
+        d->fn(d->s, d->arg);
+        api_stream_end(d->s);
+        free(d);
+        return NULL;
+}
+
+void api_defer(struct api_request *req, void (*fn)(struct api_stream *s, void *arg), void *arg)
+{
+        struct deferred *d = xcalloc(1, sizeof(*d));
+        d->s = api_stream_detach(req);
+        d->fn = fn;
+        d->arg = arg;
+        if (api_worker_spawn(deferred_main, d) < 0) {
+                api_stream_reply_error(d->s, 500, "cannot start a worker thread");
+                api_stream_end(d->s);
+                free(d);
+        }
+}

@@ -211,6 +211,11 @@ void api_stream_end(struct api_stream *s);
 /* Start a detached worker thread with a small stack. */
 int api_worker_spawn(void *(*fn)(void *), void *arg);
 
+/* A handler whose work may take long (a deletion, a walk of a tree): fn runs on a worker
+ * with the detached stream, answers with api_stream_reply_*() and returns; the stream is
+ * ended after it.  arg is fn's (the route's userdata). */
+void api_defer(struct api_request *req, void (*fn)(struct api_stream *s, void *arg), void *arg);
+
 /*
  * Hijack (docker attach/exec): requires Upgrade: tcp on the request.  Sends
  * "101 UPGRADED" with Content-Type application/vnd.docker.raw-stream and hands

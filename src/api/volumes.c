@@ -127,17 +127,28 @@ static void handle_inspect(struct api_request *req, void *userdata)
         api_reply_json(req, 200, out);
 }
 
-static void handle_delete(struct api_request *req, void *userdata)
+static void stream_error(struct api_stream *s, int r, struct berth_error *err)
+{
+        api_stream_reply_error(s, api_engine_status(r), "%s", err ? berth_error_msg(err) : "error");
+}
+
+/* the files of a volume can be many: deleted on a worker, never on the loop */
+static void delete_worker(struct api_stream *s, void *userdata)
 {
         struct berth_engine *e = userdata;
+        struct api_request *req = api_stream_request(s);
         _cleanup_error_ struct berth_error *err = NULL;
         int r = berth_volume_remove(e, api_request_param(req, "name"),
                                     api_request_query_bool(req, "force", false), false, &err);
-        if (r < 0) {
-                reply_error(req, r, err);
-                return;
-        }
-        api_reply_empty(req, 204);
+        if (r < 0)
+                stream_error(s, r, err);
+        else
+                api_stream_reply_empty(s, 204);
+}
+
+static void handle_delete(struct api_request *req, void *userdata)
+{
+        api_defer(req, delete_worker, userdata);
 }
 
 struct prune_filter {
@@ -156,33 +167,44 @@ static bool prune_keeps(const struct json *labels, void *arg)
         return false;
 }
 
-static void handle_prune(struct api_request *req, void *userdata)
+static void prune_worker(struct api_stream *s, void *userdata)
 {
         struct berth_engine *e = userdata;
-        /* "all" arrived with API 1.42, where a prune without it takes anonymous volumes only;
-         * berthd speaks 1.41, where every unused volume goes */
-        static const char *const allowed[] = {"label", "label!", NULL};
+        struct api_request *req = api_stream_request(s);
         _cleanup_json_ struct json *filters = NULL;
-        if (api_filters_parse(req, allowed, &filters) < 0)
-                return;
-        struct prune_filter f = {
+        /* parsed again here (checked on the loop): the values are the worker's */
+        const char *f = api_request_query(req, "filters");
+        if (f && *f)
+                (void)json_parse(f, strlen(f), &filters, NULL);
+        struct prune_filter pf = {
             .labels = api_filter_values(filters, "label"),
             .not_labels = api_filter_values(filters, "label!"),
         };
         _cleanup_error_ struct berth_error *err = NULL;
         struct json *deleted = NULL;
         uint64_t reclaimed = 0;
-        int r = berth_volume_prune(e, prune_keeps, &f, &deleted, &reclaimed, &err);
-        strv_free(f.labels);
-        strv_free(f.not_labels);
+        int r = berth_volume_prune(e, prune_keeps, &pf, &deleted, &reclaimed, &err);
+        strv_free(pf.labels);
+        strv_free(pf.not_labels);
         if (r < 0) {
-                reply_error(req, r, err);
+                stream_error(s, r, err);
                 return;
         }
         _cleanup_json_ struct json *out = json_new_object();
         json_object_set(out, "VolumesDeleted", deleted);
         json_object_set(out, "SpaceReclaimed", json_new_uint(reclaimed));
-        api_reply_json(req, 200, out);
+        api_stream_reply_json(s, 200, out);
+}
+
+static void handle_prune(struct api_request *req, void *userdata)
+{
+        /* "all" arrived with API 1.42, where a prune without it takes anonymous volumes only;
+         * berthd speaks 1.41, where every unused volume goes */
+        static const char *const allowed[] = {"label", "label!", NULL};
+        _cleanup_json_ struct json *filters = NULL;
+        if (api_filters_parse(req, allowed, &filters) < 0)
+                return;
+        api_defer(req, prune_worker, userdata);
 }
 
 void api_register_volumes(struct api_server *srv, struct berth_engine *engine)

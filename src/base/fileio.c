@@ -165,70 +165,118 @@ bool is_mount_point(const char *path)
                 parent.stx_dev_minor != stx.stx_dev_minor);
 }
 
-#define RM_MAX_DEPTH 1024
+/* The names in a directory (without "." and ".."), read whole so no DIR stays open while
+ * the walk goes deeper.  NULL-terminated; NULL when it cannot be read. */
+static char **dir_names(int fd)
+{
+        int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (dup_fd < 0)
+                return NULL;
+        DIR *d = fdopendir(dup_fd);
+        if (!d) {
+                close(dup_fd);
+                return NULL;
+        }
+        rewinddir(d); /* the dup shares its offset with fd, which an earlier read moved */
+        size_t n = 0, cap = 8;
+        char **v = xcalloc(cap, sizeof(char *));
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                        continue;
+                if (n + 1 >= cap) {
+                        cap *= 2;
+                        v = xrealloc(v, cap * sizeof(char *));
+                }
+                v[n++] = xstrdup(de->d_name);
+                v[n] = NULL;
+        }
+        closedir(d);
+        return v;
+}
 
-/* name below parent, depth first, by fd; the first error is returned, the rest still
- * removed. */
-static int rm_at(int parent, const char *name, dev_t dev, unsigned depth)
+/* Below this depth a directory is moved up into the tree's root and removed from there, so
+ * a tree of any depth (a container can make one) is removed with a bounded number of fds. */
+#define RM_FLATTEN_DEPTH 64
+
+struct rm_ctx {
+        dev_t dev;
+        int rootfd;     /* the tree's root directory */
+        unsigned moved; /* subtrees moved up in this pass */
+        unsigned long seq;
+};
+
+static int rm_at(int parent, const char *name, struct rm_ctx *c, unsigned depth);
+
+/* Everything in dirfd; the first error is returned, the rest still removed. */
+static int rm_children(int dirfd, struct rm_ctx *c, unsigned depth)
+{
+        char **names = dir_names(dirfd);
+        if (!names)
+                return -errno;
+        int first = 0;
+        for (size_t i = 0; names[i]; i++) {
+                int r = rm_at(dirfd, names[i], c, depth + 1);
+                if (r < 0 && !first)
+                        first = r;
+        }
+        strv_free(names);
+        return first;
+}
+
+static int rm_at(int parent, const char *name, struct rm_ctx *c, unsigned depth)
 {
         struct statx stx;
         if (statx_(parent, name, AT_SYMLINK_NOFOLLOW, STATX_TYPE, &stx) < 0)
                 return errno == ENOENT ? 0 : -errno;
         if (!S_ISDIR(stx.stx_mode))
                 return unlinkat(parent, name, 0) < 0 && errno != ENOENT ? -errno : 0;
-        if (is_mount_root(&stx, dev))
+        if (is_mount_root(&stx, c->dev))
                 return -EBUSY;
-        if (depth > RM_MAX_DEPTH)
-                return -ELOOP;
+        if (depth >= RM_FLATTEN_DEPTH) {
+                char up[64];
+                snprintf(up, sizeof(up), ".rm-rf-deep-%lu", c->seq++);
+                if (renameat(parent, name, c->rootfd, up) == 0) {
+                        c->moved++;
+                        return 0;
+                }
+        }
         int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return errno == ENOENT ? 0 : -errno;
-        DIR *d = fdopendir(fd);
-        if (!d) {
-                int r = -errno;
+        /* what was opened, not what was looked at: a mount put there in between stays */
+        if (statx_(fd, "", AT_EMPTY_PATH, STATX_TYPE, &stx) < 0 || is_mount_root(&stx, c->dev)) {
                 close(fd);
-                return r;
+                return -EBUSY;
         }
-        int first = 0;
-        struct dirent *de;
-        while ((de = readdir(d))) {
-                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                        continue;
-                int r = rm_at(fd, de->d_name, dev, depth + 1);
-                if (r < 0 && !first)
-                        first = r;
-        }
-        closedir(d);
+        int first = rm_children(fd, c, depth);
+        close(fd);
         if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT && !first)
                 first = -errno;
         return first;
 }
 
-static int64_t du_at(int dirfd, dev_t dev)
+/* Bytes below dirfd, names read whole at each level, at most 4096 levels deep. */
+static int64_t du_at(int dirfd, dev_t dev, unsigned depth)
 {
-        DIR *d = fdopendir(dirfd);
-        if (!d) {
-                close(dirfd);
-                return 0;
-        }
+        char **names = depth < 4096 ? dir_names(dirfd) : NULL;
         int64_t total = 0;
-        struct dirent *de;
-        while ((de = readdir(d))) {
-                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                        continue;
+        for (size_t i = 0; names && names[i]; i++) {
                 struct stat st;
-                if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != dev)
+                if (fstatat(dirfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != dev)
                         continue;
                 if (S_ISDIR(st.st_mode)) {
-                        int sub = openat(dirfd, de->d_name,
+                        int sub = openat(dirfd, names[i],
                                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                        if (sub >= 0)
-                                total += du_at(sub, dev);
+                        if (sub >= 0) {
+                                total += du_at(sub, dev, depth + 1);
+                                close(sub);
+                        }
                 } else if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) {
                         total += st.st_size;
                 }
         }
-        closedir(d);
+        strv_free(names);
         return total;
 }
 
@@ -238,11 +286,9 @@ int64_t du_bytes(const char *path)
         struct stat st;
         if (fd < 0)
                 return 0;
-        if (fstat(fd, &st) < 0) {
-                close(fd);
-                return 0;
-        }
-        return du_at(fd, st.st_dev);
+        int64_t total = fstat(fd, &st) == 0 ? du_at(fd, st.st_dev, 0) : 0;
+        close(fd);
+        return total;
 }
 
 int rm_rf(const char *path)
@@ -250,11 +296,27 @@ int rm_rf(const char *path)
         struct statx stx;
         if (statx_(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_TYPE, &stx) < 0)
                 return errno == ENOENT ? 0 : -errno;
-        dev_t dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
-        if (S_ISDIR(stx.stx_mode) && (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+        if (!S_ISDIR(stx.stx_mode))
+                return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+        if ((stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
             (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
                 return -EBUSY;
-        return rm_at(AT_FDCWD, path, dev, 0);
+        struct rm_ctx c = {.dev = makedev(stx.stx_dev_major, stx.stx_dev_minor)};
+        c.rootfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (c.rootfd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        int first = 0;
+        /* deep subtrees moved up into the root are taken in further passes */
+        do {
+                c.moved = 0;
+                int r = rm_children(c.rootfd, &c, 0);
+                if (r < 0 && !first)
+                        first = r;
+        } while (c.moved);
+        close(c.rootfd);
+        if (rmdir(path) < 0 && errno != ENOENT && !first)
+                first = -errno;
+        return first;
 }
 
 char *path_clean_abs(const char *path)

@@ -46,7 +46,8 @@ bool is_mount_point(const char *path);
 
 /* rm -rf of a directory tree, by fd, never into a mount: a directory that is the root of
  * one (a bind of the same filesystem too) or on another device is left with what is below
- * it, and -EBUSY returned; -ELOOP past 1024 levels.  0 when path is already gone. */
+ * it, and -EBUSY returned.  Any depth, with a bounded number of fds (deep subtrees are
+ * moved up into the root and removed from there).  0 when path is already gone. */
 int rm_rf(const char *path);
 
 /* Go's filepath.Clean("/" + path): "." and ".." resolved lexically, one "/" between

@@ -353,20 +353,20 @@ static int cmd_update(int argc, char **argv, int i)
         }
         /* each flag given: {section, key, value kind} as runc maps them */
         const struct {
-                const char *value, *section, *key;
+                const char *flag, *value, *section, *key;
                 int kind; /* 0 bytes (human sizes), 1 integer, 2 string */
         } flags[] = {
-            {memory, "memory", "limit", 0},
-            {swap, "memory", "swap", 0},
-            {reservation, "memory", "reservation", 0},
-            {kmem, "memory", "kernel", 0},
-            {period, "cpu", "period", 1},
-            {quota, "cpu", "quota", 1},
-            {shares, "cpu", "shares", 1},
-            {cpus, "cpu", "cpus", 2},
-            {mems, "cpu", "mems", 2},
-            {blkio, "blockIO", "weight", 1},
-            {pids, "pids", "limit", 1},
+            {"memory", memory, "memory", "limit", 0},
+            {"memory-swap", swap, "memory", "swap", 0},
+            {"memory-reservation", reservation, "memory", "reservation", 0},
+            {"kernel-memory", kmem, "memory", "kernel", 0},
+            {"cpu-period", period, "cpu", "period", 1},
+            {"cpu-quota", quota, "cpu", "quota", 1},
+            {"cpu-share", shares, "cpu", "shares", 1},
+            {"cpuset-cpus", cpus, "cpu", "cpus", 2},
+            {"cpuset-mems", mems, "cpu", "mems", 2},
+            {"blkio-weight", blkio, "blockIO", "weight", 1},
+            {"pids-limit", pids, "pids", "limit", 1},
         };
         for (size_t k = 0; k < sizeof(flags) / sizeof(flags[0]); k++) {
                 if (!flags[k].value)
@@ -384,7 +384,7 @@ static int cmd_update(int argc, char **argv, int i)
                                 return fail_err(e);
                 } else if (parse_i64(flags[k].value, &v) < 0) {
                         return fail("update: invalid value '%s' for --%s", flags[k].value,
-                                    opts[k + 1].name);
+                                    flags[k].flag);
                 } else if (flags[k].kind == 0) {
                         v = -1;
                 }

@@ -265,6 +265,7 @@ int berth_exec_start(struct berth_engine *e, const char *exec_id, int fd, bool d
                 r = berth_error_set(err, EBUSY, "Container %s is not running", x->c->id);
         struct berth_ctr *c = x ? x->c : NULL;
         struct json *cfg = x ? json_copy(x->config) : NULL;
+        uint64_t seq = x ? x->seq : 0;
         if (r == 0) {
                 x->started = true;
                 x->running = true;
@@ -328,7 +329,12 @@ int berth_exec_start(struct berth_engine *e, const char *exec_id, int fd, bool d
                 close(fd);
         json_free(cfg);
         pthread_mutex_lock(&m->lock);
-        if (r < 0) {
+        /* found again: a remove of the container may have dropped the record meanwhile */
+        x = find_seq_locked(m, seq);
+        if (!x) {
+                if (r == 0 && conn >= 0)
+                        close(conn);
+        } else if (r < 0) {
                 x->running = false;
                 x->exit_code = 126;
                 if (strstr(berth_error_msg(*err), "not found") ||

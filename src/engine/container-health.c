@@ -32,6 +32,8 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -129,7 +131,7 @@ static struct json *probe_cmd(const struct berth_ctr *c, const struct json *test
 
 /* Reads the exec's framed stream (8-byte headers, no terminal) until EOF or the deadline;
  * keeps the first HEALTH_OUTPUT_MAX bytes of payload.  false: the deadline passed. */
-static bool read_output(int fd, int64_t deadline_ns, struct berth_buf *out)
+static bool read_output(struct ctr_manager *m, int fd, int64_t deadline_ns, struct berth_buf *out)
 {
         unsigned char hdr[8];
         size_t have = 0, left = 0;
@@ -138,8 +140,12 @@ static bool read_output(int fd, int64_t deadline_ns, struct berth_buf *out)
                 int64_t now = mono_ns();
                 if (now >= deadline_ns)
                         return false;
+                if (__atomic_load_n(&m->stopping, __ATOMIC_ACQUIRE))
+                        return false; /* berthd stops: the probe's result is not wanted */
                 struct pollfd p = {.fd = fd, .events = POLLIN};
                 int ms = (int)((deadline_ns - now + 999999) / 1000000);
+                if (ms > 200)
+                        ms = 200; /* a stop is noticed within this */
                 int n = poll(&p, 1, ms);
                 if (n < 0 && errno == EINTR)
                         continue;
@@ -170,6 +176,29 @@ static bool read_output(int fd, int64_t deadline_ns, struct berth_buf *out)
         }
 }
 
+/* The probe that ran out of time, by a pidfd, and only if it is still in the container's
+ * pid namespace: a pid the shim has reaped and the host reused is never signalled. */
+static void kill_probe(struct berth_engine *e, struct berth_ctr *c, pid_t pid)
+{
+        struct ctr_manager *m = ctr_mgr(e);
+        pthread_mutex_lock(&m->lock);
+        pid_t init = c->pid;
+        pthread_mutex_unlock(&m->lock);
+        if (pid <= 0 || init <= 0)
+                return;
+        int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (pfd < 0)
+                return;
+        char a[64], b[64];
+        snprintf(a, sizeof(a), "/proc/%d/ns/pid", (int)pid);
+        snprintf(b, sizeof(b), "/proc/%d/ns/pid", (int)init);
+        struct stat sa, sb;
+        if (stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+            sa.st_ino == sb.st_ino)
+                (void)syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0);
+        close(pfd);
+}
+
 static void run_probe(struct berth_engine *e, struct berth_ctr *c, const struct json *test,
                       int64_t timeout_ns, struct probe_result *res)
 {
@@ -196,16 +225,14 @@ static void run_probe(struct berth_engine *e, struct berth_ctr *c, const struct 
                 int64_t deadline = mono_ns() + timeout_ns;
                 r = berth_exec_start(e, id, sv[1], false, false, NULL, 0, &err);
                 sv[1] = -1; /* handed over (closed by the start) */
-                bool done = r == 0 && read_output(sv[0], deadline, &out);
+                bool done = r == 0 && read_output(ctr_mgr(e), sv[0], deadline, &out);
                 _cleanup_json_ struct json *info = NULL;
                 if (r == 0 && berth_exec_inspect(e, id, &info, NULL) == 0) {
                         if (done && !jbool(info, "Running") &&
                             json_is(jget(info, "ExitCode"), JSON_NUMBER)) {
                                 res->exit_code = (int)jint(info, "ExitCode");
                         } else if (!done) {
-                                pid_t pid = (pid_t)jint(info, "Pid");
-                                if (pid > 0)
-                                        (void)kill(pid, SIGKILL);
+                                kill_probe(e, c, (pid_t)jint(info, "Pid"));
                                 char secs[64];
                                 struct berth_buf d = BERTH_BUF_INIT;
                                 units_go_duration(&d, timeout_ns);
@@ -317,7 +344,7 @@ static void *probe_main(void *arg)
                 run_probe(e, c, test, hc_ns(c, "Timeout", HEALTH_DEFAULT_NS), &res);
         pthread_mutex_lock(&m->lock);
         const char *changed = NULL;
-        bool current = test && c->health_gen == j->gen && c->health &&
+        bool current = test && !m->stopping && c->health_gen == j->gen && c->health &&
                        (c->state == CTR_RUNNING || c->state == CTR_PAUSED);
         if (current) {
                 changed = apply_locked(c, &res);
@@ -325,7 +352,8 @@ static void *probe_main(void *arg)
         }
         _cleanup_free_ char *action = changed ? xasprintf("health_status: %s", changed) : NULL;
         c->health_probing = false;
-        pthread_cond_signal(&m->health_cond);
+        m->health_probes--;
+        pthread_cond_broadcast(&m->health_cond);
         pthread_mutex_unlock(&m->lock);
         if (current)
                 ctr_save_state(e, c);
@@ -368,6 +396,7 @@ static void *health_main(void *arg)
                         j->gen = c->health_gen;
                         ctr_ref(c);
                         c->health_probing = true;
+                        m->health_probes++;
                         pthread_t t;
                         pthread_attr_t attr;
                         pthread_attr_init(&attr);
@@ -376,6 +405,7 @@ static void *health_main(void *arg)
                                 log_warn("container %.12s: health check: cannot start a thread",
                                          c->id);
                                 c->health_probing = false;
+                                m->health_probes--;
                                 c->health_due_ns = now + 1000000000;
                                 berth_ctr_unref(c); /* the table's stays */
                                 free(j);
@@ -458,8 +488,13 @@ void ctr_health_close(struct berth_engine *e)
                 return;
         pthread_mutex_lock(&m->lock);
         m->stopping = true;
-        pthread_cond_signal(&m->health_cond);
+        pthread_cond_broadcast(&m->health_cond);
         pthread_mutex_unlock(&m->lock);
         pthread_join(m->health_thread, NULL);
         m->health_running = false;
+        /* probes in flight notice the stop within 200 ms (read_output) and end */
+        pthread_mutex_lock(&m->lock);
+        while (m->health_probes)
+                pthread_cond_wait(&m->health_cond, &m->lock);
+        pthread_mutex_unlock(&m->lock);
 }

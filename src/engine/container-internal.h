@@ -121,6 +121,7 @@ struct ctr_manager {
         pthread_cond_t trash_cond; /* with lock */
         pthread_t health_thread; /* container-health.c: runs due probes */
         bool health_running;
+        unsigned health_probes; /* probe threads running, under lock */
         pthread_cond_t health_cond; /* with lock, on CLOCK_MONOTONIC: probes to schedule */
         struct exec_rec *execs; /* under lock */
         uint64_t exec_seq;      /* under lock: numbers exec records */

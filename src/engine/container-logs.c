@@ -210,10 +210,14 @@ static bool still_running(struct berth_engine *e, struct berth_ctr *c)
         return r;
 }
 
-int berth_ctr_logs_check(struct berth_ctr *c, struct berth_error **err)
+int berth_ctr_logs_check(struct berth_engine *e, struct berth_ctr *c, struct berth_error **err)
 {
+        struct ctr_manager *m = ctr_mgr(e);
+        pthread_mutex_lock(&m->lock);
         const char *driver = json_str(json_get(json_get(c->host_config, "LogConfig"), "Type"));
-        if (driver && strcmp(driver, "none") == 0)
+        bool none = driver && strcmp(driver, "none") == 0;
+        pthread_mutex_unlock(&m->lock);
+        if (none)
                 return berth_error_set(err, ENOTSUP,
                                        "configured logging driver does not support reading");
         return 0;
@@ -224,7 +228,7 @@ int berth_ctr_logs(struct berth_engine *e, struct berth_ctr *c, const struct ber
                    struct berth_error **err)
 {
         struct ctr_manager *m = ctr_mgr(e);
-        int r = berth_ctr_logs_check(c, err);
+        int r = berth_ctr_logs_check(e, c, err);
         if (r < 0)
                 return r;
         _cleanup_free_ char *dir = ctr_data_dir(m, c);

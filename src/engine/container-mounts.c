@@ -453,8 +453,11 @@ int ctr_prepare_mounts(struct berth_engine *e, struct berth_ctr *c, const char *
                         continue;
                 if (rootfd < 0) {
                         rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                        if (rootfd < 0)
-                                return berth_error_sys(err, errno, "open '%s'", rootfs);
+                        if (rootfd < 0) {
+                                r = berth_error_sys(err, errno, "open '%s'", rootfs);
+                                release_first(e, c, i + 1);
+                                return r;
+                        }
                 }
                 _cleanup_close_ int src =
                     open_in_root(rootfd, jstr(p, "Destination"), O_RDONLY | O_DIRECTORY, 0);
@@ -531,50 +534,84 @@ static size_t depth(const char *path)
         return n;
 }
 
+/* HostConfig.Tmpfs ("/path": "size=64m,…"): nosuid, nodev, noexec and mode 1777 unless
+ * given, as dockerd mounts --tmpfs. */
+static void tmpfs_mount(struct json *oci_mounts, const char *dst, const char *opts)
+{
+        _cleanup_free_ char *copy = xstrdup(opts ? opts : "");
+        struct json *m = json_array_append(oci_mounts, json_new_object());
+        json_set_str(m, "destination", dst);
+        json_set_str(m, "type", "tmpfs");
+        json_set_str(m, "source", "tmpfs");
+        struct json *o = json_object_set(m, "options", json_new_array());
+        bool has_mode = false;
+        char *save = NULL;
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                has_mode |= strncmp(t, "mode=", 5) == 0;
+                json_array_append(o, json_new_string(t));
+        }
+        json_array_append(o, json_new_string("nosuid"));
+        json_array_append(o, json_new_string("nodev"));
+        json_array_append(o, json_new_string("noexec"));
+        if (!has_mode)
+                json_array_append(o, json_new_string("mode=1777"));
+}
+
+static void point_mount(struct json *oci_mounts, const struct json *p)
+{
+        const char *type = jstr(p, "Type");
+        struct json *o = json_array_append(oci_mounts, json_new_object());
+        json_set_str(o, "destination", jstr(p, "Destination"));
+        struct json *opts = json_object_set(o, "options", json_new_array());
+        if (strcmp(type, "tmpfs") == 0) {
+                json_set_str(o, "type", "tmpfs");
+                json_set_str(o, "source", "tmpfs");
+                json_array_append(opts, json_new_string("nosuid"));
+                json_array_append(opts, json_new_string("nodev"));
+                json_array_append(opts, json_new_string("noexec"));
+                if (jint(p, "TmpfsSize") > 0) {
+                        _cleanup_free_ char *s = xasprintf(
+                            "size=%lldk", (long long)((jint(p, "TmpfsSize") + 1023) / 1024));
+                        json_array_append(opts, json_new_string(s));
+                }
+                if (jint(p, "TmpfsMode")) {
+                        _cleanup_free_ char *s =
+                            xasprintf("mode=%llo", (long long)jint(p, "TmpfsMode"));
+                        json_array_append(opts, json_new_string(s));
+                }
+        } else {
+                const char *prop = jstr(p, "Propagation");
+                json_set_str(o, "type", "bind");
+                json_set_str(o, "source", jstr(p, "Source"));
+                json_array_append(opts,
+                                  json_new_string(jbool(p, "NonRecursive") ? "bind" : "rbind"));
+                json_array_append(opts, json_new_string(prop && *prop ? prop : "rprivate"));
+        }
+        if (!jbool(p, "RW"))
+                json_array_append(opts, json_new_string("ro"));
+}
+
 void ctr_user_mounts(const struct berth_ctr *c, struct json *oci_mounts)
 {
-        /* parents before what is mounted below them, as dockerd sorts */
-        size_t n = json_len(c->mounts);
-        for (size_t level = 0, done = 0; done < n; level++) {
+        /* parents before what is mounted below them, --tmpfs mounts among the others, as
+         * dockerd sorts them */
+        const struct json *tmpfs = jget(c->host_config, "Tmpfs");
+        size_t n = json_len(c->mounts) + json_len(tmpfs);
+        for (size_t level = 0, done = 0; done < n && level < 4096; level++) {
                 size_t i;
                 const struct json *p;
                 json_array_foreach (c->mounts, i, p) {
                         if (depth(jstr(p, "Destination")) != level)
                                 continue;
                         done++;
-                        const char *type = jstr(p, "Type");
-                        struct json *o = json_array_append(oci_mounts, json_new_object());
-                        json_set_str(o, "destination", jstr(p, "Destination"));
-                        struct json *opts = json_object_set(o, "options", json_new_array());
-                        if (strcmp(type, "tmpfs") == 0) {
-                                json_set_str(o, "type", "tmpfs");
-                                json_set_str(o, "source", "tmpfs");
-                                json_array_append(opts, json_new_string("nosuid"));
-                                json_array_append(opts, json_new_string("nodev"));
-                                json_array_append(opts, json_new_string("noexec"));
-                                if (jint(p, "TmpfsSize") > 0) {
-                                        _cleanup_free_ char *s = xasprintf(
-                                            "size=%lldk",
-                                            (long long)((jint(p, "TmpfsSize") + 1023) / 1024));
-                                        json_array_append(opts, json_new_string(s));
-                                }
-                                if (jint(p, "TmpfsMode")) {
-                                        _cleanup_free_ char *s =
-                                            xasprintf("mode=%llo", (long long)jint(p, "TmpfsMode"));
-                                        json_array_append(opts, json_new_string(s));
-                                }
-                        } else {
-                                const char *prop = jstr(p, "Propagation");
-                                json_set_str(o, "type", "bind");
-                                json_set_str(o, "source", jstr(p, "Source"));
-                                json_array_append(
-                                    opts,
-                                    json_new_string(jbool(p, "NonRecursive") ? "bind" : "rbind"));
-                                json_array_append(
-                                    opts, json_new_string(prop && *prop ? prop : "rprivate"));
-                        }
-                        if (!jbool(p, "RW"))
-                                json_array_append(opts, json_new_string("ro"));
+                        point_mount(oci_mounts, p);
+                }
+                const char *dst;
+                json_object_foreach (tmpfs, i, dst, p) {
+                        if (depth(dst) != level)
+                                continue;
+                        done++;
+                        tmpfs_mount(oci_mounts, dst, json_str(p));
                 }
         }
 }

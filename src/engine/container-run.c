@@ -796,8 +796,11 @@ int berth_ctr_start(struct berth_engine *e, struct berth_ctr *c, struct berth_er
         else
                 r = do_start(e, c, false, err);
         pthread_mutex_unlock(&c->op_lock);
+        pthread_mutex_lock(&m->lock);
         const struct json *ar = json_get(c->host_config, "AutoRemove");
-        if (r < 0 && r != -EALREADY && !gone && json_is(ar, JSON_BOOL) && ar->b) {
+        bool auto_remove = json_is(ar, JSON_BOOL) && ar->b;
+        pthread_mutex_unlock(&m->lock);
+        if (r < 0 && r != -EALREADY && !gone && auto_remove) {
                 /* as dockerd: --rm removes a container whose start failed, so a
                  * `docker run --rm` waiting for "removed" ends */
                 struct remove_job *j = xcalloc(1, sizeof(*j));

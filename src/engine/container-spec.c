@@ -430,6 +430,10 @@ static void default_host_config(struct json *hc)
                         json_set_int(hc, zero_ints[i], 0);
         if (!jset(hc, "ShmSize") || jint(hc, "ShmSize") == 0)
                 json_set_int(hc, "ShmSize", DEFAULT_SHM);
+        /* dockerd's adaptContainerSettings: a memory limit without a swap limit gets as much
+         * swap again, recorded (inspect shows it, and update compares against it) */
+        if (jint(hc, "Memory") > 0 && jint(hc, "MemorySwap") == 0)
+                json_set_int(hc, "MemorySwap", jint(hc, "Memory") * 2);
         if (!jset(hc, "NetworkMode") || jstr_empty(hc, "NetworkMode"))
                 json_set_str(hc, "NetworkMode", "default");
         struct json *rp = (struct json *)jget(hc, "RestartPolicy");
@@ -1059,28 +1063,7 @@ static void default_mounts(const struct json *hc, const char *data_dir, bool net
                 _cleanup_free_ char *dst = xasprintf("/etc/%s", files[i]);
                 add_mount(mounts, dst, "bind", src, bind);
         }
-        size_t k;
-        const char *key;
-        const struct json *v;
-        json_object_foreach (jget(hc, "Tmpfs"), k, key, v) {
-                _cleanup_free_ char *opts = xstrdup(json_str(v) ? json_str(v) : "");
-                struct json *m = json_array_append(mounts, json_new_object());
-                json_set_str(m, "destination", key);
-                json_set_str(m, "type", "tmpfs");
-                json_set_str(m, "source", "tmpfs");
-                struct json *o = json_object_set(m, "options", json_new_array());
-                bool has_mode = false;
-                char *save = NULL;
-                for (char *t = strtok_r(opts, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-                        has_mode |= strncmp(t, "mode=", 5) == 0;
-                        json_array_append(o, json_new_string(t));
-                }
-                json_array_append(o, json_new_string("nosuid"));
-                json_array_append(o, json_new_string("nodev"));
-                json_array_append(o, json_new_string("noexec"));
-                if (!has_mode)
-                        json_array_append(o, json_new_string("mode=1777"));
-        }
+        /* HostConfig.Tmpfs goes with the user's mounts, sorted by depth (container-mounts.c) */
 }
 
 /* /etc/hostname, /etc/hosts and /etc/resolv.conf of the container, in data_dir. */

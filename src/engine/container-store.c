@@ -338,6 +338,7 @@ static int bind_step(sqlite3 *h, sqlite3_stmt *st, struct berth_error **err)
         return 0;
 }
 
+/* The caller holds the table lock (create inserts and adds to the table in one step). */
 int ctr_insert(struct berth_engine *e, struct berth_ctr *c, struct berth_error **err)
 {
         sqlite3 *h = berth_db_handle(e->db);
@@ -369,12 +370,18 @@ int ctr_save(struct berth_engine *e, struct berth_ctr *c, struct berth_error **e
                                "WHERE id = ?1",
                                -1, &st, NULL) != SQLITE_OK)
                 return berth_error_set(err, EIO, "database: %s", sqlite3_errmsg(h));
+        /* the documents are taken under the table lock (health results, updates and
+         * renames change them under it) and written without it */
+        struct ctr_manager *m = ctr_mgr(e);
+        pthread_mutex_lock(&m->lock);
         _cleanup_json_ struct json *cfg = config_doc(c);
         _cleanup_json_ struct json *state = ctr_state_json(c);
+        _cleanup_free_ char *name = xstrdup(c->name);
+        pthread_mutex_unlock(&m->lock);
         _cleanup_free_ char *cfg_text = json_dump(cfg, 0);
         _cleanup_free_ char *state_text = json_dump(state, 0);
         sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, c->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, cfg_text, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 4, state_text, -1, SQLITE_STATIC);
         return bind_step(h, st, err);

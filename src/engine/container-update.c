@@ -97,8 +97,14 @@ static int apply(struct ctr_manager *m, struct berth_ctr *c, const struct json *
                 return r;
         struct json *res = jget(linux_, "resources");
         if (!res)
-                return 0;
+                res = json_object_set(linux_, "resources", json_new_object());
         json_object_del(res, "devices");
+        /* no pids limit (0 or -1, docker's "unlimited") is written as one: "max", so an
+         * update that lifts a limit lifts it in the cgroup too */
+        if (jint(hc, "PidsLimit") <= 0) {
+                struct json *pids = json_object_set(res, "pids", json_new_object());
+                json_set_int(pids, "limit", -1);
+        }
         struct oci_resources * or = NULL;
         r = oci_resources_from_json(res, & or, err);
         if (r < 0)
@@ -125,17 +131,26 @@ int berth_ctr_update(struct berth_engine *e, struct berth_ctr *c, const struct j
         pthread_mutex_unlock(&m->lock);
         int r = gone ? berth_error_set(err, ENOENT, "No such container: %s", c->id) : 0;
         if (r == 0)
-                r = merge(c, c->host_config, body, hc, err);
+                r = merge(c, hc, body, hc, err); /* the copy taken under the lock */
         if (r == 0)
                 r = ctr_check_host_config(hc, err);
         if (r == 0 && (st == CTR_RUNNING || st == CTR_PAUSED))
                 r = apply(m, c, hc, err);
         if (r == 0) {
+                /* in place, only what an update changes, under both locks: every reader of
+                 * HostConfig holds one of them */
+                static const char *const more[] = {"CpusetCpus", "CpusetMems", "PidsLimit",
+                                                   "RestartPolicy"};
                 pthread_mutex_lock(&m->lock);
-                struct json *old = c->host_config;
-                c->host_config = TAKE_PTR(hc);
+                for (size_t i = 0; i < ELEMENTSOF(int_fields) + ELEMENTSOF(more); i++) {
+                        const char *k = i < ELEMENTSOF(int_fields)
+                                            ? int_fields[i]
+                                            : more[i - ELEMENTSOF(int_fields)];
+                        const struct json *v = jget(hc, k);
+                        if (v)
+                                json_object_set(c->host_config, k, json_copy(v));
+                }
                 pthread_mutex_unlock(&m->lock);
-                json_free(old);
                 r = ctr_save(e, c, err);
         }
         pthread_mutex_unlock(&c->op_lock);

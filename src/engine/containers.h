@@ -155,7 +155,7 @@ struct berth_logs_opts {
  * container has a terminal); follows until the container stops when asked. */
 typedef int (*berth_logs_write_fn)(void *arg, const void *data, size_t len);
 /* -ENOTSUP with docker's words when the container's log driver keeps nothing to read. */
-int berth_ctr_logs_check(struct berth_ctr *c, struct berth_error **err);
+int berth_ctr_logs_check(struct berth_engine *e, struct berth_ctr *c, struct berth_error **err);
 int berth_ctr_logs(struct berth_engine *e, struct berth_ctr *c, const struct berth_logs_opts *o,
                    berth_logs_write_fn write, bool (*gone)(void *arg), void *arg,
                    struct berth_error **err);

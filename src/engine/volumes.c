@@ -206,13 +206,15 @@ static struct json *vol_json(struct berth_engine *e, const struct vol_row *v)
 
 /* ---- create ---- */
 
-static void random_name(char out[65])
+/* size - 1 hex digits (size odd, at most 65). */
+static void random_name(char *out, size_t size)
 {
         uint8_t b[32];
         if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
                 abort(); /* getrandom without GRND_NONBLOCK does not fail once seeded */
-        for (size_t i = 0; i < sizeof(b); i++)
+        for (size_t i = 0; i < sizeof(b) && 2 * i + 2 < size; i++)
                 snprintf(out + 2 * i, 3, "%02x", b[i]);
+        out[size - 1] = '\0';
 }
 
 /* The local driver's options: type, device, o (dockerd's set without quota support). */
@@ -243,7 +245,7 @@ static int create_locked(struct berth_engine *e, const char *name, const char *d
 {
         char generated[65];
         if (!name || !*name) {
-                random_name(generated);
+                random_name(generated, sizeof(generated));
                 name = generated;
         }
         if (!driver || !*driver)
@@ -389,8 +391,10 @@ int berth_volume_list(struct berth_engine *e, bool usage, struct json **ret,
 
 /* ---- remove, prune ---- */
 
-/* The row goes first, then the directory leaves its place in one rename; *ret_trash is
- * what the caller deletes once it has let go of the volumes lock. */
+/* The directory leaves its place in one rename (to a trash name of its own), then the row
+ * goes; *ret_trash is what the caller deletes once it has let go of the volumes lock.  A
+ * crash between the two leaves a row without a directory, which the next start removes:
+ * the removal completes, and nothing comes back. */
 static int remove_files(struct berth_engine *e, const char *name, char **ret_trash,
                         struct berth_error **err)
 {
@@ -400,13 +404,21 @@ static int remove_files(struct berth_engine *e, const char *name, char **ret_tra
          * deletion below would reach what they mount */
         for (int i = 0; i < 64 && umount2(data, MNT_DETACH) == 0; i++)
                 ;
-        int r = row_delete(e, name, err);
-        if (r < 0)
+        char rnd[17];
+        random_name(rnd, sizeof(rnd));
+        char *trash = xasprintf("%s/" TRASH_PREFIX "%s-%s", e->volumes->root, name, rnd);
+        if (rename(dir, trash) < 0 && errno != ENOENT) {
+                int r = berth_error_sys(err, errno, "remove %s: move '%s' aside", name, dir);
+                free(trash);
                 return r;
-        char *trash = xasprintf("%s/" TRASH_PREFIX "%s", e->volumes->root, name);
-        (void)rm_rf(trash);
-        if (rename(dir, trash) < 0 && errno != ENOENT)
-                log_warn("volume %s: move '%s' aside: %m (its files stay)", name, dir);
+        }
+        int r = row_delete(e, name, err);
+        if (r < 0) {
+                if (rename(trash, dir) < 0)
+                        log_warn("volume %s: put '%s' back: %m", name, dir);
+                free(trash);
+                return r;
+        }
         *ret_trash = trash;
         const char *attrs[] = {"driver", "local", NULL};
         berth_events_publish(e->events, "volume", "destroy", name, attrs);
@@ -480,26 +492,27 @@ int berth_volume_prune(struct berth_engine *e, bool (*keep)(const struct json *l
         berth_volumes_lock(e);
         int r = each_row(e, prune_pick, &p, err);
         struct json *deleted = json_new_array();
-        uint64_t reclaimed = 0;
-        for (size_t i = 0; r == 0 && p.names && p.names[i]; i++) {
-                _cleanup_free_ char *data = berth_volume_data_path(e, p.names[i]);
-                int64_t size = du_bytes(data);
+        char **trashes = xcalloc(p.n + 1, sizeof(char *));
+        size_t n_trash = 0;
+        for (size_t i = 0; r == 0 && i < p.n; i++) {
                 _cleanup_error_ struct berth_error *one = NULL;
                 char *trash = NULL;
                 if (remove_files(e, p.names[i], &trash, &one) < 0) {
                         log_warn("prune: %s", berth_error_msg(one));
                         continue;
                 }
-                free(p.names[i]);
-                p.names[i] = trash; /* deleted below, unlocked */
-                reclaimed += size > 0 ? (uint64_t)size : 0;
-                json_array_append(deleted,
-                                  json_new_string(strrchr(trash, '/') + 1 + strlen(TRASH_PREFIX)));
+                trashes[n_trash++] = trash;
+                json_array_append(deleted, json_new_string(p.names[i]));
         }
         berth_volumes_unlock(e);
-        for (size_t i = 0; p.names && p.names[i]; i++)
-                if (strstr(p.names[i], "/" TRASH_PREFIX))
-                        delete_trash(p.names[i]);
+        /* counted and deleted once they are ours alone, without the lock */
+        uint64_t reclaimed = 0;
+        for (size_t i = 0; i < n_trash; i++) {
+                int64_t size = du_bytes(trashes[i]);
+                reclaimed += size > 0 ? (uint64_t)size : 0;
+                delete_trash(trashes[i]);
+        }
+        strv_free(trashes);
         strv_free(p.names);
         if (r < 0) {
                 json_free(deleted);
@@ -618,6 +631,15 @@ void berth_volume_deactivate(struct berth_engine *e, const char *name)
 
 /* ---- copy-up ---- */
 
+/* Owner, mode and times as st says, on the fd of what this copy made itself. */
+static void meta_fd(int fd, const struct stat *st)
+{
+        (void)fchown(fd, st->st_uid, st->st_gid);
+        (void)fchmod(fd, st->st_mode & 07777);
+        struct timespec ts[2] = {st->st_atim, st->st_mtim};
+        (void)futimens(fd, ts);
+}
+
 static int copy_file(int src, int dst, const char *name, const struct stat *st)
 {
         _cleanup_close_ int in = openat(src, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -641,22 +663,24 @@ static int copy_file(int src, int dst, const char *name, const struct stat *st)
                         break; /* the file shrank */
                 left -= n;
         }
+        meta_fd(out, st);
         return 0;
 }
 
-/* Owner, mode and times of name in dst as st says (links: owner and times only). */
-static void copy_meta(int dst, const char *name, const struct stat *st)
+/* A link or a device node just made: never followed (the volume may be shared with a
+ * running container that swaps names under us). */
+static void meta_nofollow(int dst, const char *name, const struct stat *st)
 {
         (void)fchownat(dst, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW);
         if (!S_ISLNK(st->st_mode))
-                (void)fchmodat(dst, name, st->st_mode & 07777, 0);
+                (void)fchmodat(dst, name, st->st_mode & 07777, AT_SYMLINK_NOFOLLOW);
         struct timespec ts[2] = {st->st_atim, st->st_mtim};
         (void)utimensat(dst, name, ts, AT_SYMLINK_NOFOLLOW);
 }
 
 static int copy_tree(int src, int dst, unsigned depth)
 {
-        if (depth > 256)
+        if (depth > 1024)
                 return -ELOOP;
         int dup_src = fcntl(src, F_DUPFD_CLOEXEC, 3);
         if (dup_src < 0)
@@ -690,30 +714,34 @@ static int copy_tree(int src, int dst, unsigned depth)
                                 r = -errno;
                         else
                                 r = copy_tree(s2, d2, depth + 1);
+                        if (r == 0)
+                                meta_fd(d2, &st); /* after its entries: their times stay */
                 } else if (S_ISREG(st.st_mode)) {
                         r = copy_file(src, dst, n, &st);
                 } else if (S_ISLNK(st.st_mode)) {
-                        char target[PATH_MAX];
-                        ssize_t k = readlinkat(src, n, target, sizeof(target) - 1);
-                        if (k < 0)
-                                r = -errno;
+                        char target[PATH_MAX + 1];
+                        ssize_t k = readlinkat(src, n, target, sizeof(target));
+                        if (k < 0 || k > PATH_MAX)
+                                r = k < 0 ? -errno : -ENAMETOOLONG;
                         else {
                                 target[k] = '\0';
                                 if (symlinkat(target, dst, n) < 0)
                                         r = -errno;
+                                else
+                                        meta_nofollow(dst, n, &st);
                         }
                 } else if (mknodat(dst, n, st.st_mode & (S_IFMT | 07777), st.st_rdev) < 0) {
                         r = -errno;
+                } else {
+                        meta_nofollow(dst, n, &st);
                 }
-                if (r == 0)
-                        copy_meta(dst, n, &st);
         }
         closedir(d);
         return r;
 }
 
-int berth_volume_fill(struct berth_engine *e, const char *name, int srcdir,
-                      struct berth_error **err)
+static int fill_locked(struct berth_engine *e, const char *name, int srcdir,
+                       struct berth_error **err)
 {
         _cleanup_free_ char *data = berth_volume_data_path(e, name);
         _cleanup_close_ int dst = open(data, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -740,6 +768,16 @@ int berth_volume_fill(struct berth_engine *e, const char *name, int srcdir,
         (void)fchown(dst, st.st_uid, st.st_gid);
         (void)fchmod(dst, st.st_mode & 07777);
         return 0;
+}
+
+/* Under the volumes lock: two starts sharing a new volume fill it once. */
+int berth_volume_fill(struct berth_engine *e, const char *name, int srcdir,
+                      struct berth_error **err)
+{
+        berth_volumes_lock(e);
+        int r = fill_locked(e, name, srcdir, err);
+        berth_volumes_unlock(e);
+        return r;
 }
 
 /* ---- open ---- */
@@ -784,6 +822,42 @@ static void adopt_dirs(struct berth_engine *e)
         }
 }
 
+/* A row whose directory is gone was being removed when berthd stopped: the removal ends
+ * (rows collected first, deleted after the SELECT). */
+struct gone_rows {
+        struct berth_engine *e;
+        char **names;
+        size_t n;
+};
+
+static int collect_gone(struct vol_row *v, void *arg)
+{
+        struct gone_rows *g = arg;
+        _cleanup_free_ char *dir = xasprintf("%s/%s", g->e->volumes->root, v->name);
+        struct stat st;
+        if (lstat(dir, &st) == 0 || errno != ENOENT)
+                return 0;
+        g->names = xrealloc(g->names, (g->n + 2) * sizeof(char *));
+        g->names[g->n++] = xstrdup(v->name);
+        g->names[g->n] = NULL;
+        return 0;
+}
+
+static int finish_removals(struct berth_engine *e, struct berth_error **err)
+{
+        struct gone_rows g = {.e = e};
+        int r = each_row(e, collect_gone, &g, err);
+        for (size_t i = 0; r == 0 && i < g.n; i++) {
+                _cleanup_error_ struct berth_error *one = NULL;
+                if (row_delete(e, g.names[i], &one) < 0)
+                        log_warn("%s", berth_error_msg(one));
+                else
+                        log_info("volume %s: its removal was interrupted; completed", g.names[i]);
+        }
+        strv_free(g.names);
+        return r;
+}
+
 int berth_volumes_open(struct berth_engine *e, struct berth_error **err)
 {
         struct berth_volumes *vs = xcalloc(1, sizeof(*vs));
@@ -798,7 +872,7 @@ int berth_volumes_open(struct berth_engine *e, struct berth_error **err)
         }
         e->volumes = vs;
         adopt_dirs(e);
-        return 0;
+        return finish_removals(e, err);
 }
 
 void berth_volumes_close(struct berth_engine *e)

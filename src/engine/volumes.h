@@ -6,10 +6,12 @@
  * driver options, filling a new one from the image).
  *
  * A volume is one row (name, driver, options, labels, creation time) and
- * one directory.  Creation makes the directory first and then the row;
- * removal deletes the row first and then the files (renamed aside in one
- * step), so a crash leaves a volume whole, or a stray directory that the
- * next start sweeps, never a row without its directory.
+ * one directory.  Creation makes the directory first and then the row (a
+ * crash between: the next start adopts the empty directory as a volume, as
+ * dockerd's local driver reads its directory); removal first renames the
+ * directory aside to a trash name of its own and then deletes the row (a
+ * crash between: the next start deletes the row, the removal completes) and
+ * deletes the trash without the lock.  Nothing removed ever comes back.
  *
  * "In use" is asked of the containers (berth_ctr_volume_users): a volume
  * that any container names, in any state, is not removed or pruned, as
@@ -26,7 +28,7 @@
  * 409; messages in dockerd's words ("get x: no such volume").
  *
  * Never: follow a symlink out of the volumes directory, remove a volume a
- * container names, or leave a row whose directory is gone.
+ * container names, or bring back a volume whose removal began.
  */
 #ifndef BERTH_ENGINE_VOLUMES_H
 #define BERTH_ENGINE_VOLUMES_H

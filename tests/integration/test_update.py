@@ -107,3 +107,15 @@ def test_update_refusals_as_dockerd(env):
     assert r.returncode == 1 and ("Restart policy cannot be updated because AutoRemove is "
                                   "enabled for the container" in r.stderr)
     env.ok("rm", "-f", cid)
+
+
+def test_memory_swap_recorded_and_limits_lifted(env):
+    cid = env.ok("run", "-d", "-m", "64m", "--pids-limit", "20", "busybox", "sleep",
+                 "60").strip()
+    hc = env.inspect(cid)["HostConfig"]
+    assert (hc["Memory"], hc["MemorySwap"]) == (64 << 20, 128 << 20)  # as dockerd records it
+    env.ok("update", "-m", "32m", cid)  # below the recorded swap: accepted, as dockerd
+    assert cg_value(cid, "memory.max", "memory.limit_in_bytes") == str(32 << 20)
+    env.ok("update", "--pids-limit", "-1", cid)
+    assert cg_value(cid, "pids.max") == "max"
+    env.ok("rm", "-f", cid)

@@ -390,3 +390,10 @@ def test_volume_subpath_is_refused_not_ignored(env):
                        "VolumeOptions": {"Subpath": "sub"}}]}})
     assert st == 400 and "subpath" in out["message"]
     assert "sp" not in vol_names(env)
+
+
+def test_tmpfs_below_a_volume_is_mounted_after_it(env):
+    out = env.ok("run", "--rm", "-v", "ordvol:/data", "--tmpfs", "/data/tmp", "busybox", "sh",
+                 "-c", "grep -E ' /data(/tmp)? ' /proc/mounts | cut -d' ' -f2,3")
+    assert out.splitlines()[-1] == "/data/tmp tmpfs"  # last: not hidden by the volume
+    env.ok("volume", "rm", "ordvol")

@@ -107,6 +107,33 @@ START_TEST(test_rm_rf_leaves_a_bind_of_the_same_filesystem)
 }
 END_TEST
 
+START_TEST(test_rm_rf_and_du_of_a_very_deep_tree)
+{
+        /* deeper than PATH_MAX allows to name, as a container can make it: built by fd */
+        dir("deep");
+        char *top = at("deep");
+        int fd = open(top, O_RDONLY | O_DIRECTORY);
+        ck_assert_int_ge(fd, 0);
+        for (int i = 0; i < 3000; i++) {
+                ck_assert_int_eq(mkdirat(fd, "d", 0755), 0);
+                if (i % 500 == 0) {
+                        int f = openat(fd, "f", O_WRONLY | O_CREAT, 0644);
+                        ck_assert_int_eq(write(f, "12345678", 8), 8);
+                        close(f);
+                }
+                int next = openat(fd, "d", O_RDONLY | O_DIRECTORY);
+                ck_assert_int_ge(next, 0);
+                close(fd);
+                fd = next;
+        }
+        close(fd);
+        ck_assert_int_eq(du_bytes(top), 6 * 8);
+        ck_assert_int_eq(rm_rf(top), 0);
+        ck_assert(!exists("deep"));
+        free(top);
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("fileio");
@@ -114,6 +141,7 @@ int main(void)
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_rm_rf_whole_tree_links_not_followed);
         tcase_add_test(tc, test_rm_rf_leaves_a_bind_of_the_same_filesystem);
+        tcase_add_test(tc, test_rm_rf_and_du_of_a_very_deep_tree);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
