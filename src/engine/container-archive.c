@@ -34,6 +34,7 @@
  * hold the manager lock across I/O, or leave a mount behind.
  */
 #include <fcntl.h>
+#include <sched.h>
 #include <inttypes.h>
 #include <sqlite3.h>
 #include <string.h>
@@ -86,6 +87,7 @@ struct ctr_root {
         int fd; /* O_PATH, the root directory */
         bool locked;
         bool running;
+        char *private_rootfs; /* mounted in this thread's own mount namespace, with volumes */
 };
 
 static uint64_t stat_field(int procfd, int field, pid_t *ret_ppid)
@@ -138,7 +140,79 @@ static int open_running_root(struct berth_ctr *c, pid_t pid, pid_t shim_pid, uin
 
 /* The overlay of a container that is not running, mounted at its rootfs dir
  * for as long as it takes to open it. */
-static int open_stopped_root(struct berth_engine *e, struct berth_ctr *c, struct berth_error **err)
+/* The container's volumes and binds (not tmpfs: nothing of it outlives a run), mounted in
+ * this thread's own mount namespace on their destinations in the root at rootfd, resolved
+ * inside it by fd, parents first; read-only ones read-only.  A destination not in the root
+ * yet (the container never started) or a volume whose driver options mount it elsewhere is
+ * left out. */
+static int mount_points(struct berth_ctr *c, int rootfd, struct berth_error **err)
+{
+        for (size_t level = 1; level < 256; level++) {
+                size_t i;
+                const struct json *p;
+                bool deeper = false;
+                json_array_foreach (c->mounts, i, p) {
+                        const char *type = jstr(p, "Type"), *dst = jstr(p, "Destination");
+                        const char *src = jstr(p, "Source");
+                        if (!type || !dst || !src || !*src || strcmp(type, "tmpfs") == 0)
+                                continue;
+                        size_t d = 0;
+                        for (const char *q = dst; *q; q++)
+                                d += *q == '/';
+                        deeper |= d > level;
+                        if (d != level)
+                                continue;
+                        _cleanup_close_ int dfd =
+                            open_in_root(rootfd, dst, O_PATH | O_DIRECTORY, 0);
+                        _cleanup_close_ int sfd =
+                            open(src, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (dfd < 0 || sfd < 0)
+                                continue;
+                        char target[64], from[64];
+                        snprintf(target, sizeof(target), "/proc/self/fd/%d", dfd);
+                        snprintf(from, sizeof(from), "/proc/self/fd/%d", sfd);
+                        if (mount(from, target, NULL, MS_BIND | MS_REC, NULL) < 0)
+                                return berth_error_sys(
+                                    err, errno, "container %.12s: mount %s at %s", c->id, src, dst);
+                        if (!jbool(p, "RW")) {
+                                _cleanup_close_ int mfd =
+                                    open_in_root(rootfd, dst, O_PATH | O_DIRECTORY, 0);
+                                snprintf(target, sizeof(target), "/proc/self/fd/%d", mfd);
+                                if (mfd < 0 || mount(NULL, target, NULL,
+                                                     MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+                                        return berth_error_sys(err, errno,
+                                                               "container %.12s: make %s "
+                                                               "read-only",
+                                                               c->id, dst);
+                        }
+                }
+                if (!deeper)
+                        break;
+        }
+        return 0;
+}
+
+static bool has_mount_points(struct berth_ctr *c)
+{
+        size_t i;
+        const struct json *p;
+        json_array_foreach (c->mounts, i, p) {
+                const char *type = jstr(p, "Type");
+                if (type && strcmp(type, "tmpfs") != 0)
+                        return true;
+        }
+        return false;
+}
+
+/*
+ * A stopped container's root: its overlay mounted, opened, and lazily unmounted at once;
+ * with_mounts (archive and extract, as dockerd mounts volumes for them): when it has
+ * volumes or binds, the overlay and those are mounted in a mount namespace of this thread
+ * alone (a slave of the host's: nothing propagates back), kept until root_release.  The
+ * caller's thread must be one of its own that ends after (an API worker).
+ */
+static int open_stopped_root(struct berth_engine *e, struct berth_ctr *c, bool with_mounts,
+                             struct ctr_root *root, struct berth_error **err)
 {
         struct ctr_manager *m = ctr_mgr(e);
         _cleanup_strv_free_ char **chains = NULL;
@@ -146,14 +220,20 @@ static int open_stopped_root(struct berth_engine *e, struct berth_ctr *c, struct
         int r = ctr_image_chain_ids(e, c->image_id, &chains, &n, err);
         if (r < 0)
                 return r;
+        bool private = with_mounts && has_mount_points(c);
+        if (private &&
+            (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0))
+                return berth_error_sys(err, errno,
+                                       "container %.12s: a mount namespace for its volumes", c->id);
         _cleanup_free_ char *rootfs = snapshot_path(m->data_root, c->id, "rootfs");
-        (void)snapshot_unmount(m->data_root, c->id, NULL, NULL); /* a crash's leftover */
+        if (!private)
+                (void)snapshot_unmount(m->data_root, c->id, NULL, NULL); /* a crash's leftover */
         r = snapshot_mount(m->data_root, c->id, (const char *const *)chains, n, NULL, err);
         if (r < 0)
                 return berth_error_prefix(err, "container %.12s: mount root filesystem", c->id);
         int fd = open(rootfs, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         int e2 = errno;
-        if (umount2(rootfs, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
+        if (!private && umount2(rootfs, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
                 log_warn("container %.12s: unmount '%s': %s", c->id, rootfs, strerror(errno));
         if (fd < 0)
                 return berth_error_sys(err, e2, "container %.12s: open root filesystem", c->id);
@@ -165,6 +245,16 @@ static int open_stopped_root(struct berth_engine *e, struct berth_ctr *c, struct
                 return berth_error_set(
                     err, EIO, "container %.12s: its root filesystem is not mounted", c->id);
         }
+        if (private) {
+                root->private_rootfs = TAKE_PTR(rootfs);
+                pthread_mutex_lock(&m->lock);
+                r = mount_points(c, fd, err);
+                pthread_mutex_unlock(&m->lock);
+                if (r < 0) {
+                        close(fd);
+                        return r;
+                }
+        }
         return fd;
 }
 
@@ -173,6 +263,11 @@ static void root_release(struct ctr_root *r)
         if (r->fd >= 0)
                 close(r->fd);
         r->fd = -EBADF;
+        /* before the operation lock goes: a start must find the overlay free */
+        if (r->private_rootfs && umount2(r->private_rootfs, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
+                log_warn("container %.12s: unmount '%s': %m", r->c->id, r->private_rootfs);
+        free(r->private_rootfs);
+        r->private_rootfs = NULL;
         if (r->locked)
                 pthread_mutex_unlock(&r->c->op_lock);
         r->locked = false;
@@ -184,8 +279,8 @@ static void root_releasep(struct ctr_root *r)
 }
 #define _cleanup_root_ _cleanup_(root_releasep)
 
-static int root_open(struct berth_engine *e, struct berth_ctr *c, struct ctr_root *r,
-                     struct berth_error **err)
+static int root_open(struct berth_engine *e, struct berth_ctr *c, bool with_mounts,
+                     struct ctr_root *r, struct berth_error **err)
 {
         struct ctr_manager *m = ctr_mgr(e);
         *r = (struct ctr_root){.c = c, .fd = -EBADF};
@@ -203,7 +298,7 @@ static int root_open(struct berth_engine *e, struct berth_ctr *c, struct ctr_roo
                 r->running = true;
                 r->fd = open_running_root(c, pid, shim, shim_start, err);
         } else {
-                r->fd = open_stopped_root(e, c, err);
+                r->fd = open_stopped_root(e, c, with_mounts, r, err);
         }
         return r->fd < 0 ? r->fd : 0;
 }
@@ -456,7 +551,7 @@ int berth_ctr_stat_path(struct berth_engine *e, struct berth_ctr *c, const char 
         if (!path || !*path)
                 return berth_error_set(err, EINVAL, "bad parameter: pathcannot be empty");
         _cleanup_root_ struct ctr_root root = {.fd = -EBADF};
-        int r = root_open(e, c, &root, err);
+        int r = root_open(e, c, true, &root, err);
         if (r < 0)
                 return r;
         struct resolved res;
@@ -476,7 +571,7 @@ int berth_ctr_archive_path(struct berth_engine *e, struct berth_ctr *c, const ch
         if (!path || !*path)
                 return berth_error_set(err, EINVAL, "bad parameter: pathcannot be empty");
         _cleanup_root_ struct ctr_root root = {.fd = -EBADF};
-        int r = root_open(e, c, &root, err);
+        int r = root_open(e, c, true, &root, err);
         if (r < 0)
                 return r;
         struct resolved res;
@@ -597,7 +692,7 @@ int berth_ctr_extract_to_dir(struct berth_engine *e, struct berth_ctr *c, const 
         if (!path || !*path)
                 return berth_error_set(err, EINVAL, "bad parameter: pathcannot be empty");
         _cleanup_root_ struct ctr_root root = {.fd = -EBADF};
-        int r = root_open(e, c, &root, err);
+        int r = root_open(e, c, true, &root, err);
         if (r < 0)
                 return r;
         _cleanup_free_ char *abs = abs_path(path);
@@ -662,7 +757,7 @@ int berth_ctr_export(struct berth_engine *e, struct berth_ctr *c, berth_archive_
 {
         struct ctr_manager *m = ctr_mgr(e);
         _cleanup_root_ struct ctr_root root = {.fd = -EBADF};
-        int r = root_open(e, c, &root, err);
+        int r = root_open(e, c, false, &root, err);
         if (r < 0)
                 return r;
         _cleanup_close_ int layer = -EBADF;

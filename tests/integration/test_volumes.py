@@ -397,3 +397,32 @@ def test_tmpfs_below_a_volume_is_mounted_after_it(env):
                  "-c", "grep -E ' /data(/tmp)? ' /proc/mounts | cut -d' ' -f2,3")
     assert out.splitlines()[-1] == "/data/tmp tmpfs"  # last: not hidden by the volume
     env.ok("volume", "rm", "ordvol")
+
+
+def test_cp_into_and_out_of_a_stopped_container_goes_through_its_volumes(env, tmp_path):
+    host = tmp_path / "hb"
+    host.mkdir()
+    (host / "from-host").write_text("bind content\n")
+    cid = env.ok("create", "-v", "cpvol:/data", "-v", "cpro:/ro:ro", "-v", "%s:/hb" % host,
+                 "busybox", "true").strip()
+    env.ok("start", "-a", cid)  # the mount points exist in its root from here on
+    src = tmp_path / "f"
+    src.write_text("into the volume\n")
+    env.ok("cp", str(src), cid + ":/data/f")
+    # in the volume (another container sees it), not in the container's own layer
+    assert env.ok("run", "--rm", "-v", "cpvol:/v", "busybox", "cat", "/v/f") == "into the volume\n"
+    assert "/data/f" not in env.ok("diff", cid)
+    out = subprocess.run([env_docker(), "cp", cid + ":/hb/from-host", "-"], env=env.env(),
+                         capture_output=True)
+    assert out.returncode == 0 and b"bind content\n" in out.stdout
+    r = env.docker("cp", str(src), cid + ":/ro/f")
+    assert r.returncode != 0 and "read-only file system" in r.stderr.lower()
+    assert not mounts_mentioning(cid)  # nothing left mounted in berthd's namespace
+    env.ok("start", "-a", cid)  # and the container starts again: its overlay is free
+    env.ok("rm", "-v", cid)
+    env.ok("volume", "rm", "cpvol", "cpro")
+
+
+def env_docker():
+    from container_util import DOCKER
+    return DOCKER
