@@ -10,6 +10,7 @@
 #include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -631,6 +632,20 @@ void berth_volume_deactivate(struct berth_engine *e, const char *name)
 
 /* ---- copy-up ---- */
 
+/* Extended attributes (security.capability of a binary, ACLs, user.*) from one fd to the
+ * other; what the target filesystem refuses is left out. */
+static void copy_xattrs(int from, int to)
+{
+        char names[4096];
+        ssize_t n = flistxattr(from, names, sizeof(names));
+        for (ssize_t off = 0; n > 0 && off < n; off += (ssize_t)strlen(names + off) + 1) {
+                char value[4096];
+                ssize_t k = fgetxattr(from, names + off, value, sizeof(value));
+                if (k >= 0)
+                        (void)fsetxattr(to, names + off, value, (size_t)k, 0);
+        }
+}
+
 /* Owner, mode and times as st says, on the fd of what this copy made itself. */
 static void meta_fd(int fd, const struct stat *st)
 {
@@ -664,6 +679,7 @@ static int copy_file(int src, int dst, const char *name, const struct stat *st)
                 left -= n;
         }
         meta_fd(out, st);
+        copy_xattrs(in, out); /* after the owner: a chown drops security.capability */
         return 0;
 }
 
@@ -714,8 +730,10 @@ static int copy_tree(int src, int dst, unsigned depth)
                                 r = -errno;
                         else
                                 r = copy_tree(s2, d2, depth + 1);
-                        if (r == 0)
+                        if (r == 0) {
                                 meta_fd(d2, &st); /* after its entries: their times stay */
+                                copy_xattrs(s2, d2);
+                        }
                 } else if (S_ISREG(st.st_mode)) {
                         r = copy_file(src, dst, n, &st);
                 } else if (S_ISLNK(st.st_mode)) {

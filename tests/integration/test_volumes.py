@@ -40,7 +40,9 @@ def _layer(entries):
                 ti.uid, ti.gid, ti.mode = extra
                 t.addfile(ti)
             elif kind == "f":
-                ti.uid, ti.gid, ti.mode, data = extra
+                ti.uid, ti.gid, ti.mode, data = extra[:4]
+                if len(extra) > 4:
+                    ti.pax_headers = extra[4]
                 ti.size = len(data)
                 t.addfile(ti, io.BytesIO(data))
             else:
@@ -61,6 +63,7 @@ def env():
         ("data/sub", "d", (0, 0, 0o755)),
         ("data/sub/deep", "f", (0, 0, 0o600, b"deep\n")),
         ("data/link", "l", "hello"),
+        ("data/attr", "f", (0, 0, 0o644, b"x", {"SCHILY.xattr.user.berth": "kept"})),
         ("evil", "l", HOST_SECRET_DIR),
     ])
     archive = os.path.join(top, "vimg.tar")
@@ -165,11 +168,13 @@ def test_new_volume_is_filled_from_the_image_with_owners_and_modes(env):
                  " readlink /data/link; cat /data/hello")
     assert out.splitlines() == ["/data 1000 1000 750", "/data/hello 1000 1000 640",
                                 "/data/sub/deep 0 0 600", "hello", "from the image"]
+    mp = json.loads(env.ok("volume", "inspect", "filled"))[0]["Mountpoint"]
+    assert os.getxattr(os.path.join(mp, "attr"), "user.berth") == b"kept"  # xattrs too
     # filled once: a volume that has content is not filled again
     env.ok("run", "--rm", "-v", "filled:/data", "vimg", "sh", "-c",
            "rm /data/hello; echo mine > /data/own")
     out = env.ok("run", "--rm", "-v", "filled:/data", "vimg", "ls", "/data")
-    assert sorted(out.split()) == ["link", "own", "sub"]
+    assert sorted(out.split()) == ["attr", "link", "own", "sub"]
     # volume-nocopy: nothing copied
     out = env.ok("run", "--rm", "--mount", "type=volume,src=empty,dst=/data,volume-nocopy",
                  "vimg", "ls", "-A", "/data")
