@@ -172,3 +172,37 @@ def same(d, *args, input=None, retries=3, normalize=None):
 
 def run_both(d, *args, **kw):
     return d.run("docker", *args, **kw), d.run("berth", *args, **kw)
+
+
+@pytest.fixture(scope="module")
+def loopback_registry(daemon):
+    """A CNCF Distribution registry (Debian's docker-registry) on 127.0.0.1, storing below the
+    daemon's directory; yields "127.0.0.1:<port>"."""
+    binary = "/usr/bin/docker-registry"
+    assert os.path.exists(binary), "docker-registry missing: scripts/deps.sh installs it"
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    d = tempfile.mkdtemp(prefix="reg-", dir=daemon.top)
+    cfg = os.path.join(d, "config.yml")
+    with open(cfg, "w") as f:
+        f.write("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
+                f"storage:\n  filesystem:\n    rootdirectory: {d}/data\n"
+                f"http:\n  addr: \"127.0.0.1:{port}\"\n  secret: {uuid.uuid4().hex}\n")
+    log = open(os.path.join(d, "registry.log"), "wb")
+    proc = subprocess.Popen([binary, "serve", cfg], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the registry did not come up"
+                time.sleep(0.1)
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.kill()
+        proc.wait()
+        log.close()

@@ -28,7 +28,7 @@ import uuid
 
 import pytest
 
-from cli_util import BERTH, as_berth, daemon, name, run_both, same  # noqa: F401 (fixtures)
+from cli_util import loopback_registry, BERTH, as_berth, daemon, name, run_both, same  # noqa: F401 (fixtures)
 
 # ---- the create request ---------------------------------------------------------------------
 
@@ -615,39 +615,13 @@ def test_stats(daemon, name):
 
 
 @pytest.fixture(scope="module")
-def registry_image(daemon):
+def registry_image(daemon, loopback_registry):
     """busybox pushed to a CNCF Distribution registry on 127.0.0.1; yields its reference."""
-    binary = "/usr/bin/docker-registry"
-    assert os.path.exists(binary), "docker-registry missing: scripts/deps.sh installs it"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    d = tempfile.mkdtemp(prefix="reg-", dir=daemon.top)
-    cfg = os.path.join(d, "config.yml")
-    with open(cfg, "w") as f:
-        f.write("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
-                f"storage:\n  filesystem:\n    rootdirectory: {d}/data\n"
-                f"http:\n  addr: \"127.0.0.1:{port}\"\n  secret: {uuid.uuid4().hex}\n")
-    log = open(os.path.join(d, "registry.log"), "wb")
-    proc = subprocess.Popen([binary, "serve", cfg], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the registry did not come up"
-                time.sleep(0.1)
-        ref = f"127.0.0.1:{port}/bb:1"
-        for args in (["tag", "busybox", ref], ["push", ref]):
-            r = daemon.run("docker", *args)
-            assert r.returncode == 0, r.stderr
-        yield ref
-    finally:
-        proc.kill()
-        proc.wait()
-        log.close()
+    ref = f"{loopback_registry}/bb:1"
+    for args in (["tag", "busybox", ref], ["push", ref]):
+        r = daemon.run("docker", *args)
+        assert r.returncode == 0, r.stderr
+    yield ref
 
 
 def test_run_pulls_a_missing_image_as_docker(daemon, registry_image):

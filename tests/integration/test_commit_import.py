@@ -18,7 +18,7 @@ import threading
 
 import pytest
 
-from cli_util import _dockerd, daemon, name  # noqa: F401  (fixtures)
+from cli_util import _dockerd, daemon, loopback_registry, name  # noqa: F401  (fixtures)
 
 SCRIPT = ("mkdir -p /w/keep /w/gone /w/opq && echo k > /w/keep/k && echo g > /w/gone/g && "
           "echo o > /w/opq/o && echo old > /w/changed")
@@ -342,3 +342,20 @@ def test_hostile_import_stays_in_its_layer(daemon, name, tmp, kind):
         # berth's unpacker refuses the layer (layer.h)
         assert p.returncode == 1
         assert p.stderr.endswith("path escapes the layer directory\n"), p.stderr
+
+
+def test_committed_image_pushes_and_pulls_back(daemon, name, loopback_registry):
+    """The result pushes and pulls like any image: its layers (with whiteouts) reach a
+    registry and come back into a store that no longer has them."""
+    d = daemon
+    base = base_image(d, name + "p")
+    ok(d, "run", "--name", name + "-pc", base, "sh", "-c", "echo pushed > /w/new && rm -r /w/gone")
+    ref = f"{loopback_registry}/{name}-committed:1"
+    ok(d, "commit", name + "-pc", ref)
+    ok(d, "push", ref)
+    ok(d, "rm", name + "-pc", name + "p-base")
+    ok(d, "rmi", ref, base)
+    ok(d, "pull", ref)
+    out = ok(d, "run", "--rm", ref, "sh", "-c", "cat /w/new /w/keep/k; ls /w")
+    assert out.splitlines() == ["pushed", "k", "changed", "keep", "new", "opq"]
+    ok(d, "rmi", ref)
