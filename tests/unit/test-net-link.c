@@ -173,14 +173,17 @@ static const char *jstr(const struct json *obj, const char *key)
         return s;
 }
 
-static bool ip_has_addr(const struct json *link, const char *local, int64_t prefixlen)
+/* link's address local/prefixlen, with broadcast bcast (NULL: none) */
+static bool ip_has_addr(const struct json *link, const char *local, int64_t prefixlen,
+                        const char *bcast)
 {
         const struct json *infos = json_get(link, "addr_info");
         for (size_t i = 0; infos && i < json_len(infos); i++) {
                 const struct json *ai = json_at(infos, i);
                 const char *l = json_str(json_get(ai, "local"));
+                const char *b = json_str(json_get(ai, "broadcast"));
                 if (l && strcmp(l, local) == 0 && json_int(json_get(ai, "prefixlen")) == prefixlen)
-                        return true;
+                        return bcast ? b && strcmp(b, bcast) == 0 : !b;
         }
         return false;
 }
@@ -254,8 +257,12 @@ START_TEST(test_bridge_veth_addresses_route)
         const struct json *l = json_at(ij, 0);
         ck_assert_str_eq(jstr(l, "address"), "02:42:0a:58:00:02");
         ck_assert_int_eq(json_int(json_get(l, "mtu")), 1300);
-        ck_assert(ip_has_addr(l, "10.88.0.2", 24));
-        ck_assert(ip_has_addr(l, "fd00:88::2", 64));
+        ck_assert(ip_has_addr(l, "10.88.0.2", 24, "10.88.0.255"));
+        ck_assert(ip_has_addr(l, "fd00:88::2", 64, NULL));
+        _cleanup_free_ char *bargs = xasprintf("addr show dev %s", br);
+        _cleanup_(json_freep) struct json *bj = ip_json(ns_host, bargs);
+        ck_assert(ip_has_addr(json_at(bj, 0), "10.88.0.1", 24, "10.88.0.255"));
+        ck_assert(ip_has_addr(json_at(bj, 0), "fd00:88::1", 64, NULL));
         _cleanup_free_ char *args = xasprintf("-d link show dev %s", host);
         _cleanup_(json_freep) struct json *hj = ip_json(ns_host, args);
         ck_assert_str_eq(jstr(json_at(hj, 0), "master"), br);
