@@ -355,6 +355,24 @@ static int stat_path(struct cli_client *c, const char *ctr, const char *path, st
                                                                                             : -EIO;
 }
 
+/* docker's GetRebaseName: *resolved (a link's target) keeps path's trailing "/." or "/",
+ * and the name the archive's top entry is renamed to when the base names differ (else NULL). */
+static char *rebase_name(const char *path, char **resolved)
+{
+        if (current_dir(path) && !current_dir(*resolved)) {
+                char *t = xasprintf("%s/.", *resolved);
+                free(*resolved);
+                *resolved = t;
+        }
+        if (has_trailing_sep(path) && !has_trailing_sep(*resolved)) {
+                char *t = xasprintf("%s/", *resolved);
+                free(*resolved);
+                *resolved = t;
+        }
+        _cleanup_free_ char *b1 = go_base(path), *b2 = go_base(*resolved);
+        return strcmp(b1, b2) != 0 ? xstrdup(b1) : NULL;
+}
+
 /* archive.ResolveHostSourcePath + CopyInfoSourcePath. */
 static int copy_info_source(const char *path, bool follow, struct copy_info *ret, char **ret_err)
 {
@@ -364,20 +382,7 @@ static int copy_info_source(const char *path, bool follow, struct copy_info *ret
                 resolved = eval_symlinks(path, ret_err);
                 if (!resolved)
                         return -1;
-                /* GetRebaseName */
-                if (current_dir(path) && !current_dir(resolved)) {
-                        char *t = xasprintf("%s/.", resolved);
-                        free(resolved);
-                        resolved = t;
-                }
-                if (has_trailing_sep(path) && !has_trailing_sep(resolved)) {
-                        char *t = xasprintf("%s/", resolved);
-                        free(resolved);
-                        resolved = t;
-                }
-                _cleanup_free_ char *b1 = go_base(path), *b2 = go_base(resolved);
-                if (strcmp(b1, b2) != 0)
-                        ret->rebase_name = xstrdup(b1);
+                ret->rebase_name = rebase_name(path, &resolved);
         } else {
                 const char *slash = strrchr(path, '/');
                 _cleanup_free_ char *dir =
@@ -604,7 +609,7 @@ static int copy_from_container(struct cli_ctx *ctx, struct cli_client *c, const 
         _cleanup_free_ char *msg = NULL;
         if (validate_output_path(dst, &msg) < 0)
                 return fail(ctx, msg);
-        _cleanup_free_ char *src = xstrdup(src_in), *rebase_name = NULL;
+        _cleanup_free_ char *src = xstrdup(src_in), *rebase = NULL;
         if (o->follow) {
                 struct path_stat st = {0};
                 if (stat_path(c, o->container, src, &st) == 0 && (st.mode & GO_MODE_SYMLINK)) {
@@ -616,20 +621,7 @@ static int copy_from_container(struct cli_ctx *ctx, struct cli_client *c, const 
                                 free(target);
                                 target = t;
                         }
-                        /* GetRebaseName */
-                        if (current_dir(src) && !current_dir(target)) {
-                                char *t = xasprintf("%s/.", target);
-                                free(target);
-                                target = t;
-                        }
-                        if (has_trailing_sep(src) && !has_trailing_sep(target)) {
-                                char *t = xasprintf("%s/", target);
-                                free(target);
-                                target = t;
-                        }
-                        _cleanup_free_ char *b1 = go_base(src), *b2 = go_base(target);
-                        if (strcmp(b1, b2) != 0)
-                                rebase_name = xstrdup(b1);
+                        rebase = rebase_name(src, &target);
                         free(src);
                         src = target;
                 }
@@ -660,7 +652,7 @@ static int copy_from_container(struct cli_ctx *ctx, struct cli_client *c, const 
             .path = xstrdup(src),
             .exists = true,
             .is_dir = (st.mode & GO_MODE_DIR) != 0,
-            .rebase_name = rebase_name ? xstrdup(rebase_name) : NULL,
+            .rebase_name = rebase ? xstrdup(rebase) : NULL,
         };
         path_stat_release(&st);
         /* archive.CopyTo */
@@ -669,13 +661,13 @@ static int copy_from_container(struct cli_ctx *ctx, struct cli_client *c, const 
         int r = copy_info_destination(dst, &dst_info, &msg);
         if (r == 0)
                 r = prepare_archive_copy(&src_info, &dst_info, &dir, &old, &new, &msg);
-        if (r == 0 && rebase_name && !old) {
+        if (r == 0 && rebase && !old) {
                 /* only the -L rename: the top entry takes the link's name */
                 _cleanup_free_ char *sd = NULL, *sb = NULL;
                 split_dir_entry(src, &sd, &sb);
                 old = xstrdup(strcmp(sb, "/") == 0 ? "" : sb);
-                new = xstrdup(rebase_name);
-        } else if (r == 0 && rebase_name && old) {
+                new = xstrdup(rebase);
+        } else if (r == 0 && rebase && old) {
                 /* both renames: the first occurrence of the archive's own name */
                 _cleanup_free_ char *sd = NULL, *sb = NULL;
                 split_dir_entry(src, &sd, &sb);
