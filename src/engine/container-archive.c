@@ -140,70 +140,6 @@ static int open_running_root(struct berth_ctr *c, pid_t pid, pid_t shim_pid, uin
 
 /* The overlay of a container that is not running, mounted at its rootfs dir
  * for as long as it takes to open it. */
-/* The container's volumes and binds (not tmpfs: nothing of it outlives a run), mounted in
- * this thread's own mount namespace on their destinations in the root at rootfd, resolved
- * inside it by fd, parents first; read-only ones read-only.  A destination not in the root
- * yet (the container never started) or a volume whose driver options mount it elsewhere is
- * left out. */
-static int mount_points(struct berth_ctr *c, int rootfd, struct berth_error **err)
-{
-        for (size_t level = 1; level < 256; level++) {
-                size_t i;
-                const struct json *p;
-                bool deeper = false;
-                json_array_foreach (c->mounts, i, p) {
-                        const char *type = jstr(p, "Type"), *dst = jstr(p, "Destination");
-                        const char *src = jstr(p, "Source");
-                        if (!type || !dst || !src || !*src || strcmp(type, "tmpfs") == 0)
-                                continue;
-                        size_t d = 0;
-                        for (const char *q = dst; *q; q++)
-                                d += *q == '/';
-                        deeper |= d > level;
-                        if (d != level)
-                                continue;
-                        _cleanup_close_ int dfd =
-                            open_in_root(rootfd, dst, O_PATH | O_DIRECTORY, 0);
-                        _cleanup_close_ int sfd =
-                            open(src, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                        if (dfd < 0 || sfd < 0)
-                                continue;
-                        char target[64], from[64];
-                        snprintf(target, sizeof(target), "/proc/self/fd/%d", dfd);
-                        snprintf(from, sizeof(from), "/proc/self/fd/%d", sfd);
-                        if (mount(from, target, NULL, MS_BIND | MS_REC, NULL) < 0)
-                                return berth_error_sys(
-                                    err, errno, "container %.12s: mount %s at %s", c->id, src, dst);
-                        if (!jbool(p, "RW")) {
-                                _cleanup_close_ int mfd =
-                                    open_in_root(rootfd, dst, O_PATH | O_DIRECTORY, 0);
-                                snprintf(target, sizeof(target), "/proc/self/fd/%d", mfd);
-                                if (mfd < 0 || mount(NULL, target, NULL,
-                                                     MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
-                                        return berth_error_sys(err, errno,
-                                                               "container %.12s: make %s "
-                                                               "read-only",
-                                                               c->id, dst);
-                        }
-                }
-                if (!deeper)
-                        break;
-        }
-        return 0;
-}
-
-static bool has_mount_points(struct berth_ctr *c)
-{
-        size_t i;
-        const struct json *p;
-        json_array_foreach (c->mounts, i, p) {
-                const char *type = jstr(p, "Type");
-                if (type && strcmp(type, "tmpfs") != 0)
-                        return true;
-        }
-        return false;
-}
-
 /*
  * A stopped container's root: its overlay mounted, opened, and lazily unmounted at once;
  * with_mounts (archive and extract, as dockerd mounts volumes for them): when it has
@@ -220,7 +156,7 @@ static int open_stopped_root(struct berth_engine *e, struct berth_ctr *c, bool w
         int r = ctr_image_chain_ids(e, c->image_id, &chains, &n, err);
         if (r < 0)
                 return r;
-        bool private = with_mounts && has_mount_points(c);
+        bool private = with_mounts && ctr_has_mount_points(c);
         if (private &&
             (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0))
                 return berth_error_sys(err, errno,
@@ -248,7 +184,7 @@ static int open_stopped_root(struct berth_engine *e, struct berth_ctr *c, bool w
         if (private) {
                 root->private_rootfs = TAKE_PTR(rootfs);
                 pthread_mutex_lock(&m->lock);
-                r = mount_points(c, fd, err);
+                r = ctr_mount_points_at(c, fd, err);
                 pthread_mutex_unlock(&m->lock);
                 if (r < 0) {
                         close(fd);

@@ -193,6 +193,10 @@ void ctr_reacquire_mounts(struct berth_engine *e, struct berth_ctr *c);
 /* volume mount/unmount events, as dockerd sends them at start and stop */
 void ctr_volume_events(struct berth_engine *e, struct berth_ctr *c, bool mount);
 void ctr_user_mounts(const struct berth_ctr *c, struct json *oci_mounts);
+/* Whether it has volumes or binds; those mounted on their destinations in the root at rootfd
+ * (in the caller's own mount namespace), parents first (cp on a stopped container). */
+bool ctr_has_mount_points(const struct berth_ctr *c);
+int ctr_mount_points_at(struct berth_ctr *c, int rootfd, struct berth_error **err);
 /* inspect's and list's Mounts */
 struct json *ctr_mounts_json(const struct berth_ctr *c);
 

@@ -26,6 +26,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include "base/fileio.h"
@@ -614,6 +615,68 @@ void ctr_user_mounts(const struct berth_ctr *c, struct json *oci_mounts)
                         tmpfs_mount(oci_mounts, dst, json_str(p));
                 }
         }
+}
+
+/* The container's volumes and binds (not tmpfs: nothing of it outlives a run), mounted in
+ * this thread's own mount namespace on their destinations in the root at rootfd, resolved
+ * inside it by fd, parents first; read-only ones read-only.  A destination not in the root
+ * yet (the container never started) or a volume whose driver options mount it elsewhere is
+ * left out. */
+int ctr_mount_points_at(struct berth_ctr *c, int rootfd, struct berth_error **err)
+{
+        for (size_t level = 1; level < 256; level++) {
+                size_t i;
+                const struct json *p;
+                bool deeper = false;
+                json_array_foreach (c->mounts, i, p) {
+                        const char *type = jstr(p, "Type"), *dst = jstr(p, "Destination");
+                        const char *src = jstr(p, "Source");
+                        if (!type || !dst || !src || !*src || strcmp(type, "tmpfs") == 0)
+                                continue;
+                        size_t d = depth(dst);
+                        deeper |= d > level;
+                        if (d != level)
+                                continue;
+                        _cleanup_close_ int dfd =
+                            open_in_root(rootfd, dst, O_PATH | O_DIRECTORY, 0);
+                        _cleanup_close_ int sfd =
+                            open(src, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (dfd < 0 || sfd < 0)
+                                continue;
+                        char target[64], from[64];
+                        snprintf(target, sizeof(target), "/proc/self/fd/%d", dfd);
+                        snprintf(from, sizeof(from), "/proc/self/fd/%d", sfd);
+                        if (mount(from, target, NULL, MS_BIND | MS_REC, NULL) < 0)
+                                return berth_error_sys(
+                                    err, errno, "container %.12s: mount %s at %s", c->id, src, dst);
+                        if (!jbool(p, "RW")) {
+                                _cleanup_close_ int mfd =
+                                    open_in_root(rootfd, dst, O_PATH | O_DIRECTORY, 0);
+                                snprintf(target, sizeof(target), "/proc/self/fd/%d", mfd);
+                                if (mfd < 0 || mount(NULL, target, NULL,
+                                                     MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+                                        return berth_error_sys(err, errno,
+                                                               "container %.12s: make %s "
+                                                               "read-only",
+                                                               c->id, dst);
+                        }
+                }
+                if (!deeper)
+                        break;
+        }
+        return 0;
+}
+
+bool ctr_has_mount_points(const struct berth_ctr *c)
+{
+        size_t i;
+        const struct json *p;
+        json_array_foreach (c->mounts, i, p) {
+                const char *type = jstr(p, "Type");
+                if (type && strcmp(type, "tmpfs") != 0)
+                        return true;
+        }
+        return false;
 }
 
 struct json *ctr_mounts_json(const struct berth_ctr *c)
