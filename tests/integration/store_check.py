@@ -259,6 +259,30 @@ def check_layer_contents(c, data_root, dirs, expected_layers):
     return problems
 
 
+def check_volumes(c, data_root, settled):
+    """Volume rows and volumes/<name>/_data directories agree.  A create writes the directory
+    first and a remove renames it to .trash-<name>-<rand> first, so at any instant a directory
+    may lack its row and a row its directory; once berthd has started, every directory is a
+    volume (adopted), every row has its directory (an interrupted removal completed), and no
+    trash is left."""
+    if not c.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='volumes'").fetchone():
+        return []
+    problems = []
+    rows = {r[0] for r in c.execute("SELECT name FROM volumes")}
+    root = os.path.join(data_root, "volumes")
+    entries = os.listdir(root) if os.path.isdir(root) else []
+    dirs = {e for e in entries if not e.startswith(".")}
+    if not settled:
+        return problems
+    for name in sorted(rows - {d for d in dirs if os.path.isdir(os.path.join(root, d, "_data"))}):
+        problems.append("volume %s: a record without volumes/%s/_data" % (name, name))
+    for name in sorted(dirs - rows):
+        problems.append("volumes/%s: a directory without a record" % name)
+    for e in sorted(x for x in entries if x.startswith(".trash-")):
+        problems.append("volumes/%s: a removed volume's files left" % e)
+    return problems
+
+
 def check_store(data_root, settled=True, db_copy=False, expected_layers=None):
     """Problems found in the store at data_root, one line each; [] when sound."""
     problems = []
@@ -278,7 +302,8 @@ def check_store(data_root, settled=True, db_copy=False, expected_layers=None):
                 problems.append("blob %s is unreferenced after GC" % d[:19])
         if expected_layers:
             problems += check_layer_contents(c, data_root, dirs, expected_layers)
-        # Containers, volumes and networks add their checks here as they land.
+        problems += check_volumes(c, data_root, settled)
+        # Containers and networks add their checks here as they land.
     finally:
         c.close()
         if tmp:

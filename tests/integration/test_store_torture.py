@@ -421,7 +421,8 @@ class Torture:
     def run_op(self, rng, client, kind=None):
         kinds = ["pull", "pull", "pull", "pull", "pull-digest", "pull-liar", "pull-cancel",
                  "load", "load", "load", "load-truncated", "tag", "tag", "tag", "rmi", "rmi",
-                 "rmi", "prune", "save", "save"]
+                 "rmi", "prune", "save", "save", "volume-create", "volume-create", "volume-rm",
+                 "volume-prune"]
         kind = kind or rng.choice(kinds)
         if kind == "prune" and rng.random() < 0.2:
             kind = "prune-all"
@@ -514,6 +515,23 @@ class Torture:
             f = q(json.dumps({"dangling": ["false"]})) if every else ""
             path = "/images/prune" + ("?filters=" + f if every else "")
             return [ALL], lambda op: self.http(op, "POST", path)
+        if kind.startswith("volume-"):
+            # volumes share the records and the data root: their rows and directories are
+            # checked with the rest (store_check.check_volumes)
+            vol = "tvol-%d" % rng.randrange(4)
+            if kind == "volume-create":
+                if via == "cli":
+                    return [], lambda op: self.cli(op, ["volume", "create", "--label", "t=1", vol])
+                body = json.dumps({"Name": vol, "Labels": {"t": "1"}}).encode()
+                return [], lambda op: self.http(op, "POST", "/volumes/create", body=body,
+                                                headers={"Content-Type": "application/json"})
+            if kind == "volume-rm":
+                if via == "cli":
+                    return [], lambda op: self.cli(op, ["volume", "rm", "-f", vol])
+                return [], lambda op: self.http(op, "DELETE", "/volumes/%s?force=1" % vol)
+            if via == "cli":
+                return [], lambda op: self.cli(op, ["volume", "prune", "-f"])
+            return [], lambda op: self.http(op, "POST", "/volumes/prune")
         if kind == "save":
             picks = rng.sample(self.c.good_refs + ["local/arch:a", "local/oci:1"],
                                rng.choice([1, 1, 2]))
