@@ -319,10 +319,10 @@ static bool parse_ptr_name(const char *t, struct net_addr *a)
                 a->prefixlen = 32;
                 return true;
         }
-        if (l == 64 + sizeof(v6) - 1 && strcmp(t + 64, v6) == 0) {
+        if (l == 63 + sizeof(v6) - 1 && strcmp(t + 63, v6) == 0) {
                 for (unsigned i = 0; i < 32; i++) {
                         char c = t[2 * i];
-                        if (t[2 * i + 1] != '.')
+                        if (i < 31 && t[2 * i + 1] != '.')
                                 return false;
                         unsigned v;
                         if (c >= '0' && c <= '9')
