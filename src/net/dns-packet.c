@@ -27,23 +27,23 @@
 
 #include "net/dns.h"
 
-#define HDR 12
-#define T_A 1
-#define T_PTR 12
-#define T_AAAA 28
-#define T_OPT 41
-#define C_IN 1
-#define RC_FORMERR 1
+#define HDR         12
+#define T_A         1
+#define T_PTR       12
+#define T_AAAA      28
+#define T_OPT       41
+#define C_IN        1
+#define RC_FORMERR  1
 #define RC_SERVFAIL 2
 #define RC_NXDOMAIN 3
-#define RC_NOTIMP 4
-#define F_QR 0x8000
-#define F_TC 0x0200
-#define F_RD 0x0100
-#define F_RA 0x0080
+#define RC_NOTIMP   4
+#define F_QR        0x8000
+#define F_TC        0x0200
+#define F_RD        0x0100
+#define F_RA        0x0080
 /* The UDP size we announce and accept at most (RFC 9715's advice: no fragments). */
 #define OUR_EDNS_SIZE 1232
-#define OPT_RR_LEN 11
+#define OPT_RR_LEN    11
 
 static uint16_t get16(const uint8_t *p)
 {
@@ -435,8 +435,8 @@ enum net_dns_verdict net_dns_handle(const struct net_dns_callbacks *cb, const ch
                 return NET_DNS_DROP;
         case PARSE_FORMERR:
         case PARSE_NOTIMP:
-                *ret_len = net_dns_error_reply(q, qlen, qr.flags >> 11 & 0xF ? RC_NOTIMP : RC_FORMERR,
-                                               out, out_cap);
+                *ret_len = net_dns_error_reply(
+                    q, qlen, qr.flags >> 11 & 0xF ? RC_NOTIMP : RC_FORMERR, out, out_cap);
                 return *ret_len ? NET_DNS_REPLY : NET_DNS_DROP;
         case PARSE_OK:
                 break;

@@ -48,7 +48,7 @@
 #include "net/dns.h"
 
 #define NFT_TABLE "berth-dns"
-#define IDLE_MS 10000
+#define IDLE_MS   10000
 #define MAX_CONNS 512
 #define UDP_BATCH 32
 enum { EV_UDP = 1, EV_TCP = 2 };
@@ -61,7 +61,7 @@ struct entry {
         int udp_fd, tcp_fd;
         struct sockaddr_storage *ups;
         size_t n_ups;
-        unsigned refs;      /* under dns->lock */
+        unsigned refs; /* under dns->lock */
         atomic_bool removed;
 };
 
@@ -293,10 +293,10 @@ static void up_try(struct net_dns *dns, struct up *u)
 {
         up_close_fd(dns, u);
         const struct sockaddr_storage *a = &u->ups[u->which];
-        socklen_t sl = a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                : sizeof(struct sockaddr_in);
-        u->fd = socket(a->ss_family, (u->tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK |
-                                         SOCK_CLOEXEC, 0);
+        socklen_t sl =
+            a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+        u->fd = socket(a->ss_family,
+                       (u->tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (u->fd < 0) {
                 up_next(dns, u);
                 return;
@@ -306,7 +306,8 @@ static void up_try(struct net_dns *dns, struct up *u)
                 id = (uint16_t)now_ms();
         u->q[0] = (uint8_t)(id >> 8);
         u->q[1] = (uint8_t)id;
-        u->deadline = now_ms() + (dns->cfg.upstream_timeout_ms ? dns->cfg.upstream_timeout_ms : 2000);
+        u->deadline =
+            now_ms() + (dns->cfg.upstream_timeout_ms ? dns->cfg.upstream_timeout_ms : 2000);
         if (connect(u->fd, (const struct sockaddr *)a, sl) < 0 && errno != EINPROGRESS) {
                 up_next(dns, u);
                 return;
@@ -528,6 +529,11 @@ static void conn_query(struct net_dns *dns, struct conn *c, const uint8_t *q, si
 
 static void conn_event(struct net_dns *dns, struct conn *c, uint32_t events)
 {
+        /* gone both ways: nothing more to read or write (and HUP would fire on and on) */
+        if (events & (EPOLLHUP | EPOLLERR)) {
+                c->dead = true;
+                return;
+        }
         if (events & EPOLLOUT)
                 conn_flush(dns, c);
         if (c->dead || c->eof || !(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
@@ -770,22 +776,22 @@ static int bind_local(int type, uint16_t *ret_port)
  */
 static int install_rules(uint16_t udp_port, uint16_t tcp_port, char **ret_msg)
 {
-        _cleanup_free_ char *cmd = xasprintf(
-            "add table ip " NFT_TABLE "\n"
-            "delete table ip " NFT_TABLE "\n"
-            "table ip " NFT_TABLE " {\n"
-            " chain output {\n"
-            "  type nat hook output priority -100; policy accept;\n"
-            "  ip daddr " NET_DNS_ADDR " udp dport 53 dnat to " NET_DNS_ADDR ":%u\n"
-            "  ip daddr " NET_DNS_ADDR " tcp dport 53 dnat to " NET_DNS_ADDR ":%u\n"
-            " }\n"
-            " chain postrouting {\n"
-            "  type nat hook postrouting priority 100; policy accept;\n"
-            "  ip saddr " NET_DNS_ADDR " udp sport %u snat to " NET_DNS_ADDR ":53\n"
-            "  ip saddr " NET_DNS_ADDR " tcp sport %u snat to " NET_DNS_ADDR ":53\n"
-            " }\n"
-            "}\n",
-            udp_port, tcp_port, udp_port, tcp_port);
+        _cleanup_free_ char *cmd =
+            xasprintf("add table ip " NFT_TABLE "\n"
+                      "delete table ip " NFT_TABLE "\n"
+                      "table ip " NFT_TABLE " {\n"
+                      " chain output {\n"
+                      "  type nat hook output priority -100; policy accept;\n"
+                      "  ip daddr " NET_DNS_ADDR " udp dport 53 dnat to " NET_DNS_ADDR ":%u\n"
+                      "  ip daddr " NET_DNS_ADDR " tcp dport 53 dnat to " NET_DNS_ADDR ":%u\n"
+                      " }\n"
+                      " chain postrouting {\n"
+                      "  type nat hook postrouting priority 100; policy accept;\n"
+                      "  ip saddr " NET_DNS_ADDR " udp sport %u snat to " NET_DNS_ADDR ":53\n"
+                      "  ip saddr " NET_DNS_ADDR " tcp sport %u snat to " NET_DNS_ADDR ":53\n"
+                      " }\n"
+                      "}\n",
+                      udp_port, tcp_port, udp_port, tcp_port);
         pthread_mutex_lock(&nft_lock);
         struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
         int r = -ENOMEM;

@@ -49,9 +49,9 @@ static int lookup(void *ud, const char *key, const char *name, int family, struc
         static const struct {
                 const char *name, *addr;
         } table[] = {
-            {"web", "10.0.0.2"},        {"web", "fd00::2"},       {"web.mynet", "10.0.0.2"},
-            {"svc", "10.0.0.5"},        {"svc", "10.0.0.6"},      {"svc", "10.0.0.7"},
-            {"only4", "10.0.0.9"},      {"fail", NULL},
+            {"web", "10.0.0.2"},   {"web", "fd00::2"},  {"web.mynet", "10.0.0.2"},
+            {"svc", "10.0.0.5"},   {"svc", "10.0.0.6"}, {"svc", "10.0.0.7"},
+            {"only4", "10.0.0.9"}, {"fail", NULL},
         };
         bool known = false;
         *ret = NULL;
@@ -196,7 +196,8 @@ static enum net_dns_verdict ask(const uint8_t *q, size_t qlen, uint32_t rotate, 
                                 struct ans *ret)
 {
         size_t n = 0;
-        enum net_dns_verdict v = net_dns_handle(&cbs, "c1", rotate, tcp, q, qlen, out, sizeof(out), &n);
+        enum net_dns_verdict v =
+            net_dns_handle(&cbs, "c1", rotate, tcp, q, qlen, out, sizeof(out), &n);
         if (v == NET_DNS_REPLY)
                 *ret = parse(out, n);
         return v;
@@ -210,8 +211,8 @@ START_TEST(test_local_answers)
         ck_assert_int_eq(ask(q, n, 0, false, &a), NET_DNS_REPLY);
         ck_assert_uint_eq(a.id, 0x1234);
         ck_assert_int_eq(a.rcode, 0);
-        ck_assert(a.flags & 0x8000);            /* QR */
-        ck_assert(a.flags & 0x0100);            /* RD echoed */
+        ck_assert(a.flags & 0x8000); /* QR */
+        ck_assert(a.flags & 0x0100); /* RD echoed */
         ck_assert_uint_eq(a.qd, 1);
         ck_assert_uint_eq(a.n, 1);
         ck_assert_str_eq(a.rr[0], "10.0.0.2");
@@ -244,8 +245,7 @@ START_TEST(test_local_answers)
         ck_assert_int_eq(ask(q, n, 0, false, &a), NET_DNS_REPLY);
         ck_assert_uint_eq(a.n, 1);
         ck_assert_str_eq(a.rr[0], "web.mynet");
-        n = mkq(q, 11,
-                "2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.IP6.ARPA",
+        n = mkq(q, 11, "2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.IP6.ARPA",
                 T_PTR, 0);
         ck_assert_int_eq(ask(q, n, 0, false, &a), NET_DNS_REPLY);
         ck_assert_str_eq(a.rr[0], "web.mynet");
@@ -348,15 +348,15 @@ START_TEST(test_malformed)
         static const uint8_t fwd[] = {0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xC0, 14, 0, 0, 1, 0, 1};
         ck_assert_int_eq(ask(fwd, sizeof(fwd), 0, false, &a), NET_DNS_REPLY);
         ck_assert_int_eq(a.rcode, 1);
-        static const uint8_t loop[] = {0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1, 'a', 0xC0, 19, 0, 1,
-                                       0, 1, 0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0};
+        static const uint8_t loop[] = {0, 1, 1, 0, 0,    1,  0, 0, 0, 0, 0, 1, 1, 'a', 0xC0, 19,
+                                       0, 1, 0, 1, 0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 0,   0,    0};
         ck_assert_int_eq(ask(loop, sizeof(loop), 0, false, &a), NET_DNS_REPLY);
         ck_assert_int_eq(a.rcode, 1);
         /* a pointer into the header, backwards: legal, the root (byte 11 is 0): forwarded */
         static const uint8_t hdr[] = {0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xC0, 11, 0, 1, 0, 1};
-        ck_assert_int_eq(net_dns_handle(&cbs, "c1", 0, false, hdr, sizeof(hdr), out, sizeof(out),
-                                        &lim),
-                         NET_DNS_FORWARD);
+        ck_assert_int_eq(
+            net_dns_handle(&cbs, "c1", 0, false, hdr, sizeof(hdr), out, sizeof(out), &lim),
+            NET_DNS_FORWARD);
         /* a label over 63 bytes (0x40 type), a name over 255 bytes */
         n = mkq(q, 1, "web", T_A, 0);
         q[12] = 0x40;
@@ -565,7 +565,8 @@ static size_t fake_answer(const uint8_t *q, size_t qlen, bool tcp, uint8_t *a)
         unsigned count = big ? 60 : 1;
         a[7] = (uint8_t)count;
         for (unsigned i = 0; i < count; i++) {
-                uint8_t rr[16] = {0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, (uint8_t)(i + 1)};
+                uint8_t rr[16] = {0xC0, 12, 0, 1, 0,   1, 0, 0,
+                                  0,    60, 0, 4, 192, 0, 2, (uint8_t)(i + 1)};
                 memcpy(a + n, rr, 16);
                 n += 16;
         }
@@ -579,7 +580,8 @@ static void *fake_thread(void *p)
         while (!atomic_load(&f->stop)) {
                 struct sockaddr_in from;
                 socklen_t fl = sizeof(from);
-                ssize_t n = recvfrom(f->udp, q, sizeof(q), MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+                ssize_t n =
+                    recvfrom(f->udp, q, sizeof(q), MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
                 if (n > 12) {
                         atomic_fetch_add(&f->udp_queries, 1);
                         size_t al = fake_answer(q, (size_t)n, false, a);
@@ -743,8 +745,8 @@ START_TEST(test_container_binds_port_53)
         struct sockaddr_in any = sin_of("0.0.0.0", 53);
         ck_assert_msg(bind(own, (struct sockaddr *)&any, sizeof(any)) == 0, "bind udp :53: %s",
                       strerror(errno));
-        ck_assert_msg(bind(own_tcp, (struct sockaddr *)&any, sizeof(any)) == 0,
-                      "bind tcp :53: %s", strerror(errno));
+        ck_assert_msg(bind(own_tcp, (struct sockaddr *)&any, sizeof(any)) == 0, "bind tcp :53: %s",
+                      strerror(errno));
         ck_assert_int_eq(listen(own_tcp, 4), 0);
         /* 127.0.0.11 is still ours; 127.0.0.1 reaches the container's */
         uint8_t q[512], r[4096];
@@ -783,13 +785,13 @@ START_TEST(test_add_remove_cost)
                 clock_gettime(CLOCK_MONOTONIC, &t1);
                 ck_assert_int_eq(net_dns_remove(dns, "c1"), 0);
                 clock_gettime(CLOCK_MONOTONIC, &t2);
-                add_us += (double)(t1.tv_sec - t0.tv_sec) * 1e6 +
-                          (double)(t1.tv_nsec - t0.tv_nsec) / 1e3;
-                rm_us += (double)(t2.tv_sec - t1.tv_sec) * 1e6 +
-                         (double)(t2.tv_nsec - t1.tv_nsec) / 1e3;
+                add_us +=
+                    (double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3;
+                rm_us +=
+                    (double)(t2.tv_sec - t1.tv_sec) * 1e6 + (double)(t2.tv_nsec - t1.tv_nsec) / 1e3;
         }
-        fprintf(stderr, "net_dns_add: %.0f us, net_dns_remove: %.0f us (mean of %d)\n",
-                add_us / N, rm_us / N, N);
+        fprintf(stderr, "net_dns_add: %.0f us, net_dns_remove: %.0f us (mean of %d)\n", add_us / N,
+                rm_us / N, N);
         /* an error names the container and the step */
         _cleanup_error_ struct berth_error *e = NULL;
         ck_assert_int_eq(net_dns_add(dns, "c2", 12345, NULL, 0, &e), -EBADF);
