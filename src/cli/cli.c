@@ -59,6 +59,7 @@ static const struct cli_command *const commands[] = {
     &cli_cmd_commit,
     &cli_cmd_import,
     &cli_cmd_volume,
+    &cli_cmd_network,
     // clang-format on
 };
 

@@ -116,5 +116,7 @@ extern const struct cli_command cli_cmd_image_import;
 extern const struct cli_command cli_cmd_diff;
 /* cmd-volume.c */
 extern const struct cli_command cli_cmd_volume;
+/* cmd-network.c */
+extern const struct cli_command cli_cmd_network;
 
 #endif

@@ -380,7 +380,8 @@ struct inspect_run {
         size_t n_found;
 };
 
-static void inspect_add(struct inspect_run *ir, const struct cli_response *resp)
+static void inspect_add(struct inspect_run *ir, enum inspect_kind kind,
+                        const struct cli_response *resp)
 {
         if (!ir->tmpl) {
                 buf_putc(&ir->raw, ir->n_found ? ',' : '[');
@@ -392,6 +393,15 @@ static void inspect_add(struct inspect_run *ir, const struct cli_response *resp)
         _cleanup_error_ struct berth_error *e = NULL;
         if (json_parse(resp->body, resp->len, &j, &e) < 0) {
                 buf_printf(&ir->errors, "unable to read inspect data: %s\n", berth_error_msg(e));
+                return;
+        }
+        if (kind == KIND_NETWORK) {
+                /* docker's network.Inspect struct first, then the raw JSON */
+                if (network_inspect_template(ir->tmpl, j, &ir->text, &e) < 0) {
+                        buf_printf(&ir->errors, "template parsing error: %s\n", berth_error_msg(e));
+                        return;
+                }
+                ir->n_found++;
                 return;
         }
         size_t before = ir->text.len;
@@ -427,7 +437,7 @@ static void inspect_ref(struct inspect_run *ir, const char *ref)
                         if (ir->size && order[i].kind != KIND_CONTAINER)
                                 fprintf(ir->ctx->err, "WARNING: --size ignored for %s\n",
                                         order[i].name);
-                        inspect_add(ir, &resp);
+                        inspect_add(ir, order[i].kind, &resp);
                         cli_response_release(&resp);
                         return;
                 }

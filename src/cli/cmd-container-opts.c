@@ -190,6 +190,11 @@ static char *check_link(const char *v)
         return NULL;
 }
 
+char *container_check_link(const char *v)
+{
+        return check_link(v);
+}
+
 static char *check_sysctl(const char *v)
 {
         static const char *const exact[] = {

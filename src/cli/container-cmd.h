@@ -77,6 +77,13 @@ char *container_config_key(const char *key);
  * its Label method's map is appended to methods when that is not NULL. */
 struct json *volume_context_row(const struct json *v, struct json *methods);
 
+/* docker's network inspect --format (cmd-network.c; for network inspect and inspect): the
+ * template over docker's network.Inspect struct, else over the raw JSON with
+ * missingkey=error; the result and a newline appended to out. */
+struct gotemplate;
+int network_inspect_template(const struct gotemplate *tmpl, const struct json *raw,
+                             struct berth_buf *out, struct berth_error **err);
+
 /* sortorder.NaturalLess as a qsort comparator of char * elements (docker's name order). */
 int container_natural_cmp(const void *pa, const void *pb);
 

@@ -62,6 +62,8 @@ int container_flags_supported(const struct cli_flagset *fs, const char *api_vers
                               struct berth_error **err);
 /* docker's ValidateLabel as a flag validator (--label of run, create, volume create). */
 char *container_check_label(const char *v);
+/* docker's ValidateLink as a flag validator (--link of run, create, network connect). */
+char *container_check_link(const char *v);
 
 /* ---- networks (cmd-container-net.c) ---- */
 
