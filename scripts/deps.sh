@@ -7,7 +7,7 @@ what=${1:-test}
 # musl-tools: berth-shim, one per running container, is linked against musl to stay small
 build_pkgs=(meson ninja-build pkg-config gcc libc6-dev libseccomp-dev libsqlite3-dev
             libcurl4-openssl-dev libssl-dev libzstd-dev libdeflate-dev zlib1g-dev
-            libisal-dev libbz2-dev liblzma-dev libmnl-dev musl-tools
+            libisal-dev libbz2-dev liblzma-dev libmnl-dev libnftables-dev musl-tools
             busybox-static iproute2 nftables ca-certificates)
 test_pkgs=(check libsubunit-dev clang python3 python3-pytest python3-docker docker.io
            docker-registry containerd runc crun podman openssl apache2-utils uidmap
