@@ -114,8 +114,8 @@ _printf_(2, 3) static void cmd(struct berth_buf *b, const char *fmt, ...)
  */
 static int errno_of(const char *msg)
 {
-        static const int known[] = {ENOENT, EEXIST, EPERM, EBUSY, ENOSPC, EOPNOTSUPP,
-                                    EPROTONOSUPPORT, EAFNOSUPPORT, ENOMEM, EINVAL};
+        static const int known[] = {ENOENT,     EEXIST,          EPERM,        EBUSY,  ENOSPC,
+                                    EOPNOTSUPP, EPROTONOSUPPORT, EAFNOSUPPORT, ENOMEM, EINVAL};
         for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
                 if (strstr(msg, strerror(known[i])))
                         return known[i];
@@ -586,9 +586,13 @@ static void render_ipt_add(struct berth_buf *b, const struct json *chains, const
                 if (!chain[0])
                         continue;
                 /* iptables-nft lists these as -i/-o B -m comment --comment ... -j ACCEPT */
-                cmd(b, "insert rule %s filter %s oifname \"%s\" counter accept comment \"berth:%s:%s\"",
+                cmd(b,
+                    "insert rule %s filter %s oifname \"%s\" counter accept comment "
+                    "\"berth:%s:%s\"",
                     families[f], chain, br, t, br);
-                cmd(b, "insert rule %s filter %s iifname \"%s\" counter accept comment \"berth:%s:%s\"",
+                cmd(b,
+                    "insert rule %s filter %s iifname \"%s\" counter accept comment "
+                    "\"berth:%s:%s\"",
                     families[f], chain, br, t, br);
                 *ret_added = true;
         }

@@ -8,13 +8,13 @@
  * caller ("berth" in berthd; tests use their own names in their own network
  * namespaces), plus a table of the same name in family bridge whose one rule
  * enforces icc=false between containers of one bridge (frames switched by the
- * bridge never reach the inet forward hook unless br_netfilter is on).  net_fw_open() replaces that table whole in one transaction, so
- * rules a killed daemon left behind are gone before the engine re-adds what
- * its live containers need.  Nothing outside that table is changed, except
- * where another firewall would drop berth's forwarded traffic (iptables-nft's
- * FORWARD chain with policy DROP, as a running dockerd sets it): there the
- * accept rules for berth's bridges are added to that chain (DOCKER-USER when it
- * exists) and removed again by net_fw_network_del() / net_fw_close(remove).
+ * bridge never reach the inet forward hook unless br_netfilter is on).  net_fw_open() replaces that
+ * table whole in one transaction, so rules a killed daemon left behind are gone before the engine
+ * re-adds what its live containers need.  Nothing outside that table is changed, except where
+ * another firewall would drop berth's forwarded traffic (iptables-nft's FORWARD chain with policy
+ * DROP, as a running dockerd sets it): there the accept rules for berth's bridges are added to that
+ * chain (DOCKER-USER when it exists) and removed again by net_fw_network_del() /
+ * net_fw_close(remove).
  *
  * Every call is one transaction: it applies whole or not at all, and a failure
  * reads "nftables: add port 8080/tcp -> 172.17.0.2:80: <libnftables' words>".
@@ -47,12 +47,12 @@ int net_fw_open(int netns_fd, const char *table, struct net_fw **ret, struct ber
 int net_fw_close(struct net_fw *fw, bool remove, struct berth_error **err);
 
 struct net_fw_network {
-        const char *bridge;           /* the bridge's name, e.g. "berth0" */
+        const char *bridge;             /* the bridge's name, e.g. "berth0" */
         const struct net_addr *subnets; /* IPv4 and/or IPv6 subnets of the network */
         size_t n_subnets;
-        bool masquerade;              /* SNAT traffic leaving for other interfaces */
-        bool icc;                     /* containers of this network may talk to each other */
-        bool internal;                /* no traffic in or out of the bridge except among it */
+        bool masquerade; /* SNAT traffic leaving for other interfaces */
+        bool icc;        /* containers of this network may talk to each other */
+        bool internal;   /* no traffic in or out of the bridge except among it */
 };
 
 /*
@@ -65,12 +65,12 @@ int net_fw_network_add(struct net_fw *fw, const struct net_fw_network *n, struct
 int net_fw_network_del(struct net_fw *fw, const char *bridge, struct berth_error **err);
 
 struct net_fw_port {
-        int proto;                /* IPPROTO_TCP, IPPROTO_UDP or IPPROTO_SCTP */
-        struct net_addr host_ip;  /* family 0: every host address (of host_ip's family: both) */
+        int proto;               /* IPPROTO_TCP, IPPROTO_UDP or IPPROTO_SCTP */
+        struct net_addr host_ip; /* family 0: every host address (of host_ip's family: both) */
         uint16_t host_port;
-        struct net_addr ctr_ip;   /* the container's address (family decides IPv4 or IPv6) */
+        struct net_addr ctr_ip; /* the container's address (family decides IPv4 or IPv6) */
         uint16_t ctr_port;
-        const char *bridge;       /* the bridge the container's address is on */
+        const char *bridge; /* the bridge the container's address is on */
 };
 
 /*
@@ -78,7 +78,15 @@ struct net_fw_port {
  * from the host itself (its own addresses and 127.0.0.1, which needs
  * route_localnet on the bridge: the caller sets it), and hairpin (a container
  * of the bridge reaching its own or a neighbour's published port through a
- * host address).  net_fw_port_del() takes the same values.
+ * host address).  A container reaching its own port that way needs hairpin
+ * mode on its bridge port where br_netfilter is on (the DNATed frame is
+ * bridged back out of the port it came in on): the caller sets it, as it sets
+ * route_localnet.  The values are map elements, so an add or del is one
+ * element in one small transaction; net_fw_port_del() takes the same values
+ * (-ENOENT when the port was not added).  IPv6 loopback (::1) cannot be
+ * DNATed to a container; bridge is not needed by the rules (hairpin and
+ * loopback masquerade cover every berth bridge) and is kept for messages and
+ * future per-bridge state.
  */
 int net_fw_port_add(struct net_fw *fw, const struct net_fw_port *p, struct berth_error **err);
 int net_fw_port_del(struct net_fw *fw, const struct net_fw_port *p, struct berth_error **err);

@@ -242,11 +242,14 @@ START_TEST(test_table_open_reopen_close)
 
         /* state a killed daemon left: a stray rule, a network, a tagged iptables rule */
         struct net_addr sub = cidr("10.77.0.0/24");
-        struct net_fw_network n = {.bridge = "bf0", .subnets = &sub, .n_subnets = 1,
-                                   .masquerade = true, .icc = true};
+        struct net_fw_network n = {
+            .bridge = "bf0", .subnets = &sub, .n_subnets = 1, .masquerade = true, .icc = true};
         OK(net_fw_network_add(fw, &n, err));
-        struct net_fw_port p = {.proto = IPPROTO_TCP, .host_port = 8080,
-                                .ctr_ip = addr("10.77.0.2"), .ctr_port = 80, .bridge = "bf0"};
+        struct net_fw_port p = {.proto = IPPROTO_TCP,
+                                .host_port = 8080,
+                                .ctr_ip = addr("10.77.0.2"),
+                                .ctr_port = 80,
+                                .bridge = "bf0"};
         OK(net_fw_port_add(fw, &p, err));
         _cleanup_free_ char *stray =
             xasprintf("nft add rule inet %s forward counter comment stray", table);
@@ -410,7 +413,8 @@ static const char *const reach_names[] = {"reached", "refused", "timed out", "we
  * it (the address it saw in peer), REFUSED on a reset, TIMEOUT when nothing
  * answered, ELSEWHERE when it connected but not to lfd.
  */
-static enum reach tcp_try(int ns, const char *ip, uint16_t port, int lfd, char peer[INET_ADDRSTRLEN])
+static enum reach tcp_try(int ns, const char *ip, uint16_t port, int lfd,
+                          char peer[INET_ADDRSTRLEN])
 {
         _cleanup_close_ int c = socket_in(ns, SOCK_STREAM);
         struct sockaddr_in sa = sin_of(ip, port);
@@ -434,7 +438,8 @@ static enum reach tcp_try(int ns, const char *ip, uint16_t port, int lfd, char p
 }
 
 /* A UDP datagram from ns to ip:port, to the bound socket ufd, and its answer back. */
-static enum reach udp_try(int ns, const char *ip, uint16_t port, int ufd, char peer[INET_ADDRSTRLEN])
+static enum reach udp_try(int ns, const char *ip, uint16_t port, int ufd,
+                          char peer[INET_ADDRSTRLEN])
 {
         _cleanup_close_ int c = socket_in(ns, SOCK_DGRAM);
         struct sockaddr_in sa = sin_of(ip, port);
@@ -442,8 +447,7 @@ static enum reach udp_try(int ns, const char *ip, uint16_t port, int ufd, char p
         ck_assert_int_eq(send(c, "ping", 4, 0), 4);
         if (!wait_fd(ufd, POLLIN)) {
                 char x[8];
-                return wait_fd(c, POLLIN) && recv(c, x, sizeof(x), 0) < 0 &&
-                               errno == ECONNREFUSED
+                return wait_fd(c, POLLIN) && recv(c, x, sizeof(x), 0) < 0 && errno == ECONNREFUSED
                            ? REFUSED
                            : TIMEOUT;
         }
@@ -476,8 +480,12 @@ static enum reach udp_try(int ns, const char *ip, uint16_t port, int ufd, char p
 static struct net_fw_network net_of(const char *bridge, struct net_addr *sub, bool icc,
                                     bool internal)
 {
-        return (struct net_fw_network){.bridge = bridge, .subnets = sub, .n_subnets = 1,
-                                       .masquerade = true, .icc = icc, .internal = internal};
+        return (struct net_fw_network){.bridge = bridge,
+                                       .subnets = sub,
+                                       .n_subnets = 1,
+                                       .masquerade = true,
+                                       .icc = icc,
+                                       .internal = internal};
 }
 
 static void check_traffic(struct topo *t, struct net_fw *fw)
@@ -488,12 +496,21 @@ static void check_traffic(struct topo *t, struct net_fw *fw)
         _cleanup_close_ int to = listener(t->out, SOCK_STREAM, 7000);
         _cleanup_close_ int t3 = listener(t->c3, SOCK_STREAM, 80);
 
-        struct net_fw_port tcp = {.proto = IPPROTO_TCP, .host_port = 8080,
-                                  .ctr_ip = addr("10.77.0.2"), .ctr_port = 80, .bridge = "bf0"};
-        struct net_fw_port udp = {.proto = IPPROTO_UDP, .host_port = 5353,
-                                  .ctr_ip = addr("10.77.0.2"), .ctr_port = 53, .bridge = "bf0"};
-        struct net_fw_port one = {.proto = IPPROTO_TCP, .host_ip = addr("10.99.0.1"),
-                                  .host_port = 9090, .ctr_ip = addr("10.77.0.3"), .ctr_port = 80,
+        struct net_fw_port tcp = {.proto = IPPROTO_TCP,
+                                  .host_port = 8080,
+                                  .ctr_ip = addr("10.77.0.2"),
+                                  .ctr_port = 80,
+                                  .bridge = "bf0"};
+        struct net_fw_port udp = {.proto = IPPROTO_UDP,
+                                  .host_port = 5353,
+                                  .ctr_ip = addr("10.77.0.2"),
+                                  .ctr_port = 53,
+                                  .bridge = "bf0"};
+        struct net_fw_port one = {.proto = IPPROTO_TCP,
+                                  .host_ip = addr("10.99.0.1"),
+                                  .host_port = 9090,
+                                  .ctr_ip = addr("10.77.0.3"),
+                                  .ctr_port = 80,
                                   .bridge = "bf0"};
         OK(net_fw_port_add(fw, &tcp, err));
         OK(net_fw_port_add(fw, &udp, err));
@@ -621,8 +638,11 @@ static void coexist(bool docker_user)
         struct net_addr s0 = cidr("10.77.0.0/24");
         struct net_fw_network n0 = net_of("bf0", &s0, true, false);
         OK(net_fw_network_add(fw, &n0, err));
-        struct net_fw_port tcp = {.proto = IPPROTO_TCP, .host_port = 8080,
-                                  .ctr_ip = addr("10.77.0.2"), .ctr_port = 80, .bridge = "bf0"};
+        struct net_fw_port tcp = {.proto = IPPROTO_TCP,
+                                  .host_port = 8080,
+                                  .ctr_ip = addr("10.77.0.2"),
+                                  .ctr_port = 80,
+                                  .bridge = "bf0"};
         OK(net_fw_port_add(fw, &tcp, err));
         REACH(REACHED, tcp_try(t.c1, "10.99.0.2", 7000, to, PEER), "10.99.0.1");
         REACH(REACHED, tcp_try(t.out, "10.99.0.1", 8080, t1, PEER), "10.99.0.2");
@@ -688,8 +708,8 @@ START_TEST(test_cost)
         struct net_fw *fw = fw_open(ns);
         double t_open = now_us() - t0;
         enum { N = 200, NETS = 20 };
-        struct net_fw_port p = {.proto = IPPROTO_TCP, .ctr_ip = addr("10.77.0.2"), .ctr_port = 80,
-                                .bridge = "bf0"};
+        struct net_fw_port p = {
+            .proto = IPPROTO_TCP, .ctr_ip = addr("10.77.0.2"), .ctr_port = 80, .bridge = "bf0"};
         t0 = now_us();
         for (int i = 0; i < N; i++) {
                 p.host_port = (uint16_t)(10000 + i);
