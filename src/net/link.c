@@ -372,6 +372,23 @@ int net_link_set_master(struct net_link *nl, const char *name, const char *maste
         return nl_talk(nl, nlh, NULL, NULL, err, "detach '%s' from its bridge", name);
 }
 
+int net_link_set_hairpin(struct net_link *nl, const char *name, bool on, struct berth_error **err)
+{
+        int idx, r = net_link_index(nl, name, &idx, err);
+        if (r < 0)
+                return r;
+        /* a bridge port's flags: RTM_SETLINK of family AF_BRIDGE, IFLA_PROTINFO nested */
+        struct nlmsghdr *nlh = req_start(nl, RTM_SETLINK, NLM_F_ACK);
+        struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+        ifm->ifi_family = AF_BRIDGE;
+        ifm->ifi_index = idx;
+        struct nlattr *nest = mnl_attr_nest_start(nlh, IFLA_PROTINFO);
+        mnl_attr_put_u8(nlh, IFLA_BRPORT_MODE, on ? 1 : 0); /* hairpin */
+        mnl_attr_nest_end(nlh, nest);
+        return nl_talk(nl, nlh, NULL, NULL, err, "set hairpin mode of '%s' %s", name,
+                       on ? "on" : "off");
+}
+
 int net_link_set_up(struct net_link *nl, const char *name, bool up, struct berth_error **err)
 {
         struct nlmsghdr *nlh;

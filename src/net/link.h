@@ -68,6 +68,8 @@ int net_link_del(struct net_link *nl, const char *name, struct berth_error **err
 int net_link_set_master(struct net_link *nl, const char *name, const char *master,
                         struct berth_error **err);
 int net_link_set_up(struct net_link *nl, const char *name, bool up, struct berth_error **err);
+/* Hairpin mode of a bridge port: frames may leave by the port they came in on. */
+int net_link_set_hairpin(struct net_link *nl, const char *name, bool on, struct berth_error **err);
 int net_link_set_mtu(struct net_link *nl, const char *name, unsigned mtu, struct berth_error **err);
 int net_link_set_mac(struct net_link *nl, const char *name, const uint8_t mac[6],
                      struct berth_error **err);
