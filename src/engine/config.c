@@ -19,10 +19,11 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "config.h"
+#include "net/ipam.h"
 
 #define CONFIG_MAX_SIZE (1024 * 1024)
 
-enum key_type { K_STRING, K_BOOL, K_INT, K_STRV };
+enum key_type { K_STRING, K_BOOL, K_INT, K_STRV, K_POOLS };
 
 struct key {
         const char *name;
@@ -43,6 +44,19 @@ static const struct key keys[] = {
     {"max-concurrent-downloads", K_INT, true},
     {"max-concurrent-uploads", K_INT, true},
     {"labels", K_STRV, true},
+    /* networking (engine/networks.c); a restart applies them */
+    {"bridge", K_STRING, false},
+    {"bip", K_STRING, false},
+    {"fixed-cidr", K_STRING, false},
+    {"default-address-pools", K_POOLS, false},
+    {"mtu", K_INT, false},
+    {"ip-masq", K_BOOL, false},
+    {"ip-forward", K_BOOL, false},
+    {"iptables", K_BOOL, false},
+    {"icc", K_BOOL, false},
+    {"dns", K_STRV, false},
+    {"dns-search", K_STRV, false},
+    {"dns-opts", K_STRV, false},
 };
 
 static const char *const type_names[] = {
@@ -50,6 +64,7 @@ static const char *const type_names[] = {
     [K_BOOL] = "a boolean",
     [K_INT] = "an integer",
     [K_STRV] = "an array of strings",
+    [K_POOLS] = "an array of {\"base\": CIDR, \"size\": prefix length} objects",
 };
 
 void berth_config_flags_init(struct berth_config_flags *f)
@@ -130,6 +145,13 @@ void berth_config_unref(struct berth_config *c)
         strv_free(c->insecure_registries);
         strv_free(c->labels);
         free(c->log_level);
+        free(c->bridge);
+        free(c->bip);
+        free(c->fixed_cidr);
+        strv_free(c->address_pools);
+        strv_free(c->dns);
+        strv_free(c->dns_search);
+        strv_free(c->dns_opts);
         free(c);
 }
 
@@ -205,6 +227,20 @@ static bool type_ok(const struct key *k, const struct json *v)
         case K_INT:
                 return json_is(v, JSON_NUMBER) && (v->num.flags & JSON_NUM_INT) &&
                        v->num.i >= INT32_MIN && v->num.i <= INT32_MAX;
+        case K_POOLS: {
+                if (!json_is(v, JSON_ARRAY))
+                        return false;
+                size_t i;
+                struct json *item;
+                json_array_foreach (v, i, item) {
+                        const struct json *sz = json_get(item, "size");
+                        if (!json_is(item, JSON_OBJECT) ||
+                            !json_is(json_get(item, "base"), JSON_STRING) ||
+                            !json_is(sz, JSON_NUMBER) || !(sz->num.flags & JSON_NUM_INT))
+                                return false;
+                }
+                return true;
+        }
         case K_STRV: {
                 if (!json_is(v, JSON_ARRAY))
                         return false;
@@ -376,6 +412,47 @@ static int validate_cgroup_parent(char *v, struct berth_error **err)
         return 0;
 }
 
+/* The networking keys, checked as dockerd checks them at start. */
+static int validate_network(const struct berth_config *c, struct berth_error **err)
+{
+        struct net_addr a, b;
+        _cleanup_error_ struct berth_error *e = NULL;
+        if (!*c->bridge || strlen(c->bridge) > 15 || strchr(c->bridge, '/'))
+                return berth_error_set(err, EINVAL, "bridge '%s': not a valid interface name",
+                                       c->bridge);
+        if (c->bip && (ipam_parse_cidr(c->bip, &a, &e) < 0 || a.family != AF_INET))
+                return berth_error_set(err, EINVAL, "bip '%s': %s", c->bip,
+                                       e ? berth_error_msg(e) : "not an IPv4 address");
+        if (c->fixed_cidr) {
+                if (ipam_parse_cidr(c->fixed_cidr, &b, &e) < 0 || b.family != AF_INET)
+                        return berth_error_set(err, EINVAL, "fixed-cidr '%s': %s", c->fixed_cidr,
+                                               e ? berth_error_msg(e) : "not an IPv4 subnet");
+                if (c->bip && !(ipam_contains(&a, &b) && b.prefixlen >= a.prefixlen))
+                        return berth_error_set(err, EINVAL,
+                                               "fixed-cidr '%s' is not inside bip '%s'",
+                                               c->fixed_cidr, c->bip);
+        }
+        if (c->mtu < 0 || (c->mtu && (c->mtu < 68 || c->mtu > 65535)))
+                return berth_error_set(err, EINVAL, "invalid MTU %d: it must be 68 to 65535",
+                                       c->mtu);
+        for (size_t i = 0; c->address_pools[i]; i++) {
+                _cleanup_free_ char *base = xstrdup(c->address_pools[i]);
+                char *sp = strchr(base, ' ');
+                *sp = '\0';
+                long size = strtol(sp + 1, NULL, 10);
+                if (ipam_parse_cidr(base, &a, &e) < 0)
+                        return berth_error_set(err, EINVAL, "default-address-pools: %s",
+                                               berth_error_msg(e));
+                if (size < a.prefixlen || size > (long)ipam_family_bits(a.family))
+                        return berth_error_set(err, EINVAL,
+                                               "default-address-pools: size %ld is not between "
+                                               "%u and %u for base %s",
+                                               size, a.prefixlen, ipam_family_bits(a.family),
+                                               base);
+        }
+        return 0;
+}
+
 static int finish(struct berth_config *c, struct berth_error **err)
 {
         const char *ctx = c->config_file ? c->config_file : NULL;
@@ -415,6 +492,8 @@ static int finish(struct berth_config *c, struct berth_error **err)
                                     c->exec_root);
         if (r == 0)
                 r = validate_cgroup_parent(c->cgroup_parent, &e);
+        if (r == 0)
+                r = validate_network(c, &e);
         if (r == 0 && c->pidfile[0] != '/')
                 r = berth_error_set(&e, EINVAL, "pidfile '%s' must be an absolute path",
                                     c->pidfile);
@@ -474,6 +553,12 @@ int berth_config_load(const struct berth_config_flags *flags, struct berth_confi
         STRV("registry-mirrors", registry_mirrors, flags->registry_mirrors);
         STRV("insecure-registries", insecure_registries, flags->insecure_registries);
         STRV("labels", labels, (char **)NULL);
+        STR("bridge", bridge, (const char *)NULL, xstrdup("berth0"));
+        STR("bip", bip, (const char *)NULL, NULL);
+        STR("fixed-cidr", fixed_cidr, (const char *)NULL, NULL);
+        STRV("dns", dns, (char **)NULL);
+        STRV("dns-search", dns_search, (char **)NULL);
+        STRV("dns-opts", dns_opts, (char **)NULL);
 #undef STR
 #undef STRV
 
@@ -503,6 +588,18 @@ int berth_config_load(const struct berth_config_flags *flags, struct berth_confi
                                                                : 3;
         c->max_concurrent_uploads =
             (v = json_get(file, "max-concurrent-uploads")) ? (int)v->num.i : 5;
+        c->mtu = (v = json_get(file, "mtu")) ? (int)v->num.i : 0;
+        c->ip_masq = (v = json_get(file, "ip-masq")) ? v->b : true;
+        c->ip_forward = (v = json_get(file, "ip-forward")) ? v->b : true;
+        c->iptables = (v = json_get(file, "iptables")) ? v->b : true;
+        c->icc = (v = json_get(file, "icc")) ? v->b : true;
+        c->address_pools = xcalloc(1, sizeof(char *));
+        size_t pi;
+        struct json *pool;
+        json_array_foreach (json_get(file, "default-address-pools"), pi, pool)
+                strv_push(&c->address_pools,
+                          xasprintf("%s %lld", json_str(json_get(pool, "base")),
+                                    (long long)json_get(pool, "size")->num.i));
 
         r = finish(c, err);
         if (r < 0) {
@@ -541,7 +638,38 @@ int berth_config_reload(const struct berth_config *old, const struct berth_confi
         KEEP(exec_root, "exec-root");
         KEEP(pidfile, "pidfile");
         KEEP(cgroup_parent, "cgroup-parent");
+        KEEP(bridge, "bridge");
 #undef KEEP
+        /* the other networking keys too: the networks were set up with them */
+        bool net_changed = !strv_equal(n->dns, old->dns) ||
+                           !strv_equal(n->dns_search, old->dns_search) ||
+                           !strv_equal(n->dns_opts, old->dns_opts) ||
+                           !strv_equal(n->address_pools, old->address_pools) ||
+                           n->mtu != old->mtu || n->ip_masq != old->ip_masq ||
+                           n->ip_forward != old->ip_forward || n->iptables != old->iptables ||
+                           n->icc != old->icc || !!n->bip != !!old->bip ||
+                           (n->bip && strcmp(n->bip, old->bip) != 0) ||
+                           !!n->fixed_cidr != !!old->fixed_cidr ||
+                           (n->fixed_cidr && strcmp(n->fixed_cidr, old->fixed_cidr) != 0);
+        if (net_changed)
+                strv_push(&changes, xstrdup("networking keys: changed, restart berthd to apply"));
+        free(n->bip);
+        n->bip = old->bip ? xstrdup(old->bip) : NULL;
+        free(n->fixed_cidr);
+        n->fixed_cidr = old->fixed_cidr ? xstrdup(old->fixed_cidr) : NULL;
+        strv_free(n->address_pools);
+        n->address_pools = strv_dup(old->address_pools);
+        strv_free(n->dns);
+        n->dns = strv_dup(old->dns);
+        strv_free(n->dns_search);
+        n->dns_search = strv_dup(old->dns_search);
+        strv_free(n->dns_opts);
+        n->dns_opts = strv_dup(old->dns_opts);
+        n->mtu = old->mtu;
+        n->ip_masq = old->ip_masq;
+        n->ip_forward = old->ip_forward;
+        n->iptables = old->iptables;
+        n->icc = old->icc;
         if (!strv_equal(n->hosts, old->hosts))
                 strv_push(&changes, xstrdup("hosts: changed, restart berthd to apply"));
         strv_free(n->hosts);

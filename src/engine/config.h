@@ -61,6 +61,14 @@ struct berth_config {
         int max_concurrent_uploads;
         bool debug;
         char *log_level; /* "info" unless set; "debug" when debug is on */
+        /* networking, as dockerd's keys (engine/networks.c) */
+        char *bridge;     /* the default bridge's name ("berth0"); "none": no default bridge */
+        char *bip;        /* "172.17.0.1/16": the default bridge's address, or NULL */
+        char *fixed_cidr; /* containers' addresses on the default bridge come from it, or NULL */
+        char **address_pools; /* "base/size" pairs as "10.10.0.0/16 24"; empty: docker's */
+        int mtu;              /* 0: the kernel's default (1500) */
+        bool ip_masq, ip_forward, iptables, icc;
+        char **dns, **dns_search, **dns_opts; /* containers' resolv.conf defaults */
 };
 
 void berth_config_flags_init(struct berth_config_flags *f);
