@@ -399,7 +399,8 @@ class Berthd(_Daemon):
             os.makedirs(os.path.join(d, sub))
         cfg = os.path.join(d, "daemon.json")
         with open(cfg, "w") as f:
-            json.dump({}, f)
+            # as the docker anchor runs: no default bridge, no firewall, no forwarding
+            json.dump({"bridge": "none", "iptables": False, "ip-forward": False}, f)
         self._spawn([self.berthd, "--config-file", cfg, "--data-root", os.path.join(d, "data"),
                      "--exec-root", os.path.join(d, "exec"), "-H", self.host,
                      "--pidfile", os.path.join(d, "berthd.pid"),

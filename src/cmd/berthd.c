@@ -41,6 +41,7 @@
 #include "engine/containers.h"
 #include "engine/engine.h"
 #include "engine/layers.h"
+#include "engine/networks.h"
 
 static const struct cli_flag daemon_flags[] = {
     {"cgroup-parent", 0, CLI_FLAG_STRING, "Set parent cgroup for all containers", "/berth", NULL,
@@ -258,6 +259,10 @@ static int run(const struct cli_flagset *fs)
                 fprintf(stderr, "%s\n", berth_error_msg(err));
                 goto out;
         }
+        if (berth_networks_open(d.engine, &err) < 0) {
+                fprintf(stderr, "%s\n", berth_error_msg(err));
+                goto out;
+        }
         if (berth_containers_open(d.engine, &err) < 0) {
                 fprintf(stderr, "%s\n", berth_error_msg(err));
                 goto out;
@@ -301,7 +306,14 @@ static int run(const struct cli_flagset *fs)
 out:
         api_server_free(d.srv); /* closes and removes the sockets */
         if (d.engine) {
+                /* the firewall table goes with the daemon unless containers still use it */
+                int total = 0, running = 1, paused = 0, stopped = 0;
+                if (d.engine->containers)
+                        berth_ctr_counts(d.engine, &total, &running, &paused, &stopped);
+                else
+                        running = 0;
                 berth_containers_close(d.engine); /* containers keep running */
+                berth_networks_close(d.engine, running + paused == 0);
                 berth_layers_free(d.engine->layers);
         }
         berth_engine_free(d.engine);

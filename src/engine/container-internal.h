@@ -14,6 +14,7 @@
 
 #include "base/json.h"
 #include "containers.h"
+#include "networks.h"
 
 enum ctr_state {
         CTR_CREATED,
@@ -69,6 +70,7 @@ struct berth_ctr {
         struct json *host_config; /* Docker HostConfig, normalised */
         struct json *networking;  /* NetworkingConfig (kept for inspect) */
         struct json *mounts;      /* MountPoints (container-mounts.c), under the table lock */
+        struct json *net;         /* endpoints and ports while running (network-endpoints.c) */
         char *platform;
         /* state (under the table lock) */
         enum ctr_state state;
@@ -152,6 +154,9 @@ int ctr_normalize_create(struct berth_engine *e, const struct json *body, struct
                          struct json **ret_host_config, struct json **ret_networking,
                          char **ret_image_id, char ***ret_warnings, struct berth_error **err);
 /* The OCI config.json for a start, with the rootfs mounted at rootfs_dir. */
+/* The container's resolv.conf into out; *ret_upstreams: the servers behind 127.0.0.11. */
+void ctr_resolv_conf(struct berth_engine *e, struct berth_ctr *c, bool net_host,
+                     struct berth_buf *out, char ***ret_upstreams);
 int ctr_oci_spec(struct berth_engine *e, struct berth_ctr *c, const char *rootfs_dir,
                  const char *data_dir, struct json **ret, struct berth_error **err);
 /* A create's checks of HostConfig (-EINVAL with dockerd's words); update checks the merged one. */

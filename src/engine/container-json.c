@@ -123,66 +123,6 @@ static char *status_text(const struct berth_ctr *c)
         return buf_steal(&b);
 }
 
-static const char *network_name(const struct berth_ctr *c)
-{
-        const char *m = json_str(json_get(c->host_config, "NetworkMode"));
-        if (!m || !*m || strcmp(m, "default") == 0)
-                return "bridge";
-        return m;
-}
-
-static struct json *endpoint_json(void)
-{
-        struct json *e = json_new_object();
-        json_object_set(e, "IPAMConfig", json_new_null());
-        json_object_set(e, "Links", json_new_null());
-        json_object_set(e, "Aliases", json_new_null());
-        json_set_str(e, "NetworkID", "");
-        json_set_str(e, "EndpointID", "");
-        json_set_str(e, "Gateway", "");
-        json_set_str(e, "IPAddress", "");
-        json_set_int(e, "IPPrefixLen", 0);
-        json_set_str(e, "IPv6Gateway", "");
-        json_set_str(e, "GlobalIPv6Address", "");
-        json_set_int(e, "GlobalIPv6PrefixLen", 0);
-        json_set_str(e, "MacAddress", "");
-        json_object_set(e, "DriverOpts", json_new_null());
-        return e;
-}
-
-static struct json *networks_json(const struct berth_ctr *c)
-{
-        struct json *n = json_new_object();
-        const char *mode = network_name(c);
-        if (strncmp(mode, "container:", 10) != 0)
-                json_object_set(n, mode, endpoint_json());
-        return n;
-}
-
-static struct json *network_settings(const struct berth_ctr *c)
-{
-        struct json *ns = json_new_object();
-        json_set_str(ns, "Bridge", "");
-        json_set_str(ns, "SandboxID", "");
-        json_set_bool(ns, "HairpinMode", false);
-        json_set_str(ns, "LinkLocalIPv6Address", "");
-        json_set_int(ns, "LinkLocalIPv6PrefixLen", 0);
-        json_object_set(ns, "Ports", json_new_object());
-        json_set_str(ns, "SandboxKey", "");
-        json_object_set(ns, "SecondaryIPAddresses", json_new_null());
-        json_object_set(ns, "SecondaryIPv6Addresses", json_new_null());
-        json_set_str(ns, "EndpointID", "");
-        json_set_str(ns, "Gateway", "");
-        json_set_str(ns, "GlobalIPv6Address", "");
-        json_set_int(ns, "GlobalIPv6PrefixLen", 0);
-        json_set_str(ns, "IPAddress", "");
-        json_set_int(ns, "IPPrefixLen", 0);
-        json_set_str(ns, "IPv6Gateway", "");
-        json_set_str(ns, "MacAddress", "");
-        json_object_set(ns, "Networks", networks_json(c));
-        return ns;
-}
-
 static int64_t image_size(struct berth_engine *e, const char *image_id)
 {
         sqlite3 *h = berth_db_handle(e->db);
@@ -246,7 +186,7 @@ struct json *berth_ctr_inspect(struct berth_engine *e, struct berth_ctr *c, bool
         struct json *config = json_copy(c->config);
         json_object_set(j, "Mounts", ctr_mounts_json(c));
         json_object_set(j, "Config", config);
-        json_object_set(j, "NetworkSettings", network_settings(c));
+        json_object_set(j, "NetworkSettings", ctr_net_settings_json(c, false));
         char *image_id = xstrdup(c->image_id);
         pthread_mutex_unlock(&m->lock);
         if (size) {
@@ -281,7 +221,7 @@ static struct json *summary(struct berth_ctr *c)
         _cleanup_free_ char *cmd = command_line(c);
         json_set_str(j, "Command", cmd);
         json_set_int(j, "Created", c->created_ns / 1000000000);
-        json_object_set(j, "Ports", json_new_array());
+        json_object_set(j, "Ports", ctr_net_ports_summary(c));
         const struct json *labels = json_get(c->config, "Labels");
         json_object_set(j, "Labels",
                         json_is(labels, JSON_OBJECT) ? json_copy(labels) : json_new_object());
@@ -292,7 +232,7 @@ static struct json *summary(struct berth_ctr *c)
         const char *nm = json_str(json_get(c->host_config, "NetworkMode"));
         json_set_str(hc, "NetworkMode", nm ? nm : "default");
         struct json *ns = json_object_set(j, "NetworkSettings", json_new_object());
-        json_object_set(ns, "Networks", networks_json(c));
+        json_object_set(ns, "Networks", ctr_net_settings_json(c, true));
         json_object_set(j, "Mounts", ctr_mounts_json(c));
         return j;
 }

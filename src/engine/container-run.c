@@ -693,6 +693,11 @@ static int do_start(struct berth_engine *e, struct berth_ctr *c, bool restart,
                 return r;
         crashpoint("start-mounted");
         r = ctr_prepare_mounts(e, c, rootfs, err);
+        if (r == 0) {
+                r = ctr_net_prepare(e, c, err);
+                if (r < 0)
+                        ctr_release_mounts(e, c);
+        }
         if (r < 0) {
                 unmount_rootfs(m, c);
                 return r;
@@ -723,6 +728,8 @@ static int do_start(struct berth_engine *e, struct berth_ctr *c, bool restart,
                 if (pidfd < 0)
                         r = berth_error_sys(err, errno, "container %.12s: watch its shim", c->id);
         }
+        if (r == 0)
+                r = ctr_net_attach(e, c, init_pid, err);
         if (r == 0) {
                 crashpoint("start-shim-created");
                 r = hand_over_attaches(m, c, err);
@@ -741,6 +748,7 @@ static int do_start(struct berth_engine *e, struct berth_ctr *c, bool restart,
                         close(pidfd);
                 unmount_rootfs(m, c);
                 ctr_release_mounts(e, c);
+                ctr_net_release(e, c);
                 (void)rm_rf(run_dir);
                 pthread_mutex_lock(&m->lock);
                 pending_close_all(c);
@@ -873,6 +881,7 @@ static void handle_exit(struct berth_engine *e, struct berth_ctr *c, bool at_sta
         }
         unmount_rootfs(m, c);
         ctr_release_mounts(e, c);
+        ctr_net_release(e, c);
         _cleanup_free_ char *run_dir = ctr_run_dir(m, c);
         (void)rm_rf(run_dir);
         ctr_exec_container_gone(e, c);
@@ -1678,6 +1687,7 @@ static bool adopt_started(struct berth_engine *e, struct berth_ctr *c, pid_t shi
         pthread_mutex_unlock(&m->lock);
         ctr_save_state(e, c);
         ctr_reacquire_mounts(e, c);
+        ctr_net_restore(e, c);
         ctr_health_started(e, c);
         log_info("container %.12s: its start had run the process when berthd stopped; running, "
                  "watching it",
@@ -1726,6 +1736,7 @@ static void reconcile(struct berth_engine *e, struct berth_ctr *c)
                         }
                         berth_error_free(er);
                         ctr_reacquire_mounts(e, c);
+                        ctr_net_restore(e, c);
                         ctr_health_started(e, c); /* dockerd restarts its probes: starting */
                         watch_shim(m, c);
                         log_info("container %.12s: still running (shim %d), watching it again",

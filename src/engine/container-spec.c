@@ -294,11 +294,6 @@ int ctr_check_host_config(const struct json *hc, struct berth_error **err)
         if (jbool(hc, "AutoRemove") && policy && *policy && strcmp(policy, "no") != 0)
                 return berth_error_set(err, EINVAL,
                                        "can't create 'AutoRemove' container with restart policy");
-        const char *net = jstr(hc, "NetworkMode");
-        if (net && *net && strcmp(net, "default") != 0 && strcmp(net, "bridge") != 0 &&
-            strcmp(net, "none") != 0 && strcmp(net, "host") != 0 &&
-            strncmp(net, "container:", 10) != 0)
-                return berth_error_set(err, ENOENT, "network %s not found", net);
         const struct json *lc = jget(hc, "LogConfig");
         const char *driver = jstr(lc, "Type");
         if (driver && *driver && strcmp(driver, "json-file") != 0 && strcmp(driver, "local") != 0 &&
@@ -571,7 +566,13 @@ int ctr_normalize_create(struct berth_engine *e, const struct json *body, struct
         for (size_t s = 0; s < ELEMENTSOF(strs); s++)
                 if (!jset(cfg, strs[s]))
                         json_set_str(cfg, strs[s], "");
+        if (!json_is(net, JSON_OBJECT)) {
+                json_free(net);
+                net = json_new_object();
+        }
         r = ctr_check_host_config(hc, err);
+        if (r == 0)
+                r = ctr_net_check_create(e, hc, net, err);
         if (r == 0)
                 r = ctr_health_check_config(jget(cfg, "Healthcheck"), err);
         if (r < 0)
@@ -586,10 +587,6 @@ int ctr_normalize_create(struct berth_engine *e, const struct json *body, struct
                 warnings[nw++] = xstrdup("Your kernel does not support memory limit "
                                          "capabilities or the cgroup is not mounted. Limitation "
                                          "discarded.");
-        if (!json_is(net, JSON_OBJECT)) {
-                json_free(net);
-                net = json_new_object();
-        }
         *ret_warnings = warnings;
         *ret_image_id = xstrdup(img->id);
         *ret_config = TAKE_PTR(cfg);
@@ -1066,8 +1063,136 @@ static void default_mounts(const struct json *hc, const char *data_dir, bool net
         /* HostConfig.Tmpfs goes with the user's mounts, sorted by depth (container-mounts.c) */
 }
 
+static bool is_loopback_server(const char *a)
+{
+        return strncmp(a, "127.", 4) == 0 || strcmp(a, "::1") == 0;
+}
+
+static void push_word(char ***v, size_t *n, const char *w, size_t len)
+{
+        *v = xrealloc(*v, (*n + 2) * sizeof(char *));
+        (*v)[(*n)++] = xstrndup(w, len);
+        (*v)[*n] = NULL;
+}
+
+/* The words after key on the host's resolv.conf lines starting with key. */
+static char **host_resolv_words(const char *text, const char *key)
+{
+        char **v = xcalloc(1, sizeof(char *));
+        size_t n = 0, klen = strlen(key);
+        for (const char *line = text; line && *line;) {
+                const char *nl = strchr(line, '\n');
+                size_t len = nl ? (size_t)(nl - line) : strlen(line);
+                if (len > klen && strncmp(line, key, klen) == 0 &&
+                    (line[klen] == ' ' || line[klen] == '\t')) {
+                        const char *p = line + klen, *end = line + len;
+                        while (p < end) {
+                                while (p < end && (*p == ' ' || *p == '\t'))
+                                        p++;
+                                const char *w = p;
+                                while (p < end && *p != ' ' && *p != '\t' && *p != '#')
+                                        p++;
+                                if (p > w)
+                                        push_word(&v, &n, w, (size_t)(p - w));
+                                if (p < end && *p == '#')
+                                        break;
+                        }
+                }
+                line = nl ? nl + 1 : NULL;
+        }
+        return v;
+}
+
+static char **strv_copy(char *const *v)
+{
+        size_t n = 0;
+        while (v && v[n])
+                n++;
+        char **r = xcalloc(n + 1, sizeof(char *));
+        for (size_t i = 0; i < n; i++)
+                r[i] = xstrdup(v[i]);
+        return r;
+}
+
+static char **strv_of_json(const struct json *a)
+{
+        char **v = xcalloc(json_len(a) + 1, sizeof(char *));
+        size_t i, n = 0;
+        const struct json *it;
+        json_array_foreach (a, i, it)
+                if (json_str(it))
+                        v[n++] = xstrdup(json_str(it));
+        return v;
+}
+
+/*
+ * resolv.conf as dockerd writes it: nameservers from --dns, else daemon.json's
+ * dns, else the host's (without loopback ones, unreachable from a namespace of
+ * the container's own; none left: dockerd's default 8.8.8.8 and 8.8.4.4);
+ * search and options likewise.  On a user network the embedded DNS server
+ * answers at 127.0.0.11 (options ndots:0) and forwards to those servers, the
+ * host's loopback ones included, since it asks from the host's namespace:
+ * *ret_upstreams (optional) gets that list.
+ */
+void ctr_resolv_conf(struct berth_engine *e, struct berth_ctr *c, bool net_host,
+                     struct berth_buf *out, char ***ret_upstreams)
+{
+        _cleanup_free_ char *host = NULL;
+        (void)read_file_at(AT_FDCWD, "/etc/resolv.conf", 1 << 20, &host, NULL);
+        struct berth_config *cfg = berth_engine_config(e);
+        const struct json *hc = c->host_config;
+        char **servers = json_len(jget(hc, "Dns"))  ? strv_of_json(jget(hc, "Dns"))
+                         : cfg->dns && cfg->dns[0] ? strv_copy(cfg->dns)
+                                                   : host_resolv_words(host, "nameserver");
+        char **search = json_len(jget(hc, "DnsSearch"))      ? strv_of_json(jget(hc, "DnsSearch"))
+                        : cfg->dns_search && cfg->dns_search[0] ? strv_copy(cfg->dns_search)
+                                                                : host_resolv_words(host, "search");
+        if (!search[0]) {
+                strv_free(search);
+                search = host_resolv_words(host, "domain");
+        }
+        char **opts = json_len(jget(hc, "DnsOptions"))       ? strv_of_json(jget(hc, "DnsOptions"))
+                      : cfg->dns_opts && cfg->dns_opts[0] ? strv_copy(cfg->dns_opts)
+                                                          : host_resolv_words(host, "options");
+        berth_config_unref(cfg);
+        bool embedded = !net_host && ctr_net_uses_dns(e, c);
+        if (search[0]) {
+                buf_puts(out, "search");
+                for (size_t i = 0; search[i]; i++)
+                        buf_printf(out, " %s", search[i]);
+                buf_putc(out, '\n');
+        }
+        if (embedded) {
+                buf_puts(out, "nameserver 127.0.0.11\n");
+        } else {
+                size_t kept = 0;
+                for (size_t i = 0; servers[i]; i++)
+                        if (net_host || !is_loopback_server(servers[i])) {
+                                buf_printf(out, "nameserver %s\n", servers[i]);
+                                kept++;
+                        }
+                if (!kept && !net_host)
+                        buf_puts(out, "nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+        }
+        if (opts[0] || embedded) {
+                buf_puts(out, "options");
+                for (size_t i = 0; opts[i]; i++)
+                        buf_printf(out, " %s", opts[i]);
+                if (embedded)
+                        buf_puts(out, " ndots:0");
+                buf_putc(out, '\n');
+        }
+        strv_free(search);
+        strv_free(opts);
+        if (ret_upstreams)
+                *ret_upstreams = servers;
+        else
+                strv_free(servers);
+}
+
 /* /etc/hostname, /etc/hosts and /etc/resolv.conf of the container, in data_dir. */
-static int write_etc_files(struct berth_ctr *c, const char *data_dir, const char *hostname,
+static int write_etc_files(struct berth_engine *e, struct berth_ctr *c, const char *data_dir,
+                           const char *hostname,
                            bool net_host, struct berth_error **err)
 {
         _cleanup_free_ char *hn = xasprintf("%s/hostname", data_dir);
@@ -1085,66 +1210,24 @@ static int write_etc_files(struct berth_ctr *c, const char *data_dir, const char
                 buf_puts(&b, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                              "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\n"
                              "ff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n");
-                buf_printf(&b, "127.0.1.1\t%s\n", hostname);
+                ctr_net_hosts_lines(e, c, hostname, &b);
         }
         size_t i;
         const struct json *it;
         json_array_foreach (jget(c->host_config, "ExtraHosts"), i, it) {
-                const char *e = json_str(it);
-                const char *colon = e ? strchr(e, ':') : NULL;
+                const char *h = json_str(it);
+                const char *colon = h ? strchr(h, ':') : NULL;
                 if (colon)
-                        buf_printf(&b, "%s\t%.*s\n", colon + 1, (int)(colon - e), e);
+                        buf_printf(&b, "%s\t%.*s\n", colon + 1, (int)(colon - h), h);
         }
         r = write_file_at(AT_FDCWD, hosts, b.data ? b.data : "", b.len, 0644);
         buf_release(&b);
         if (r < 0)
                 return berth_error_sys(err, -r, "write '%s'", hosts);
-        /* resolv.conf: the host's, without loopback resolvers (unreachable from a
-         * network namespace of the container's own), or --dns settings */
+        /* resolv.conf: see ctr_resolv_conf */
         _cleanup_free_ char *resolv = xasprintf("%s/resolv.conf", data_dir);
-        _cleanup_free_ char *host_resolv = NULL;
-        (void)read_file_at(AT_FDCWD, "/etc/resolv.conf", 1 << 20, &host_resolv, NULL);
         struct berth_buf rb = BERTH_BUF_INIT;
-        const struct json *dns = jget(c->host_config, "Dns");
-        const struct json *search = jget(c->host_config, "DnsSearch");
-        const struct json *opts = jget(c->host_config, "DnsOptions");
-        if (json_len(search)) {
-                buf_puts(&rb, "search");
-                json_array_foreach (search, i, it)
-                        buf_printf(&rb, " %s", json_str(it) ?: "");
-                buf_putc(&rb, '\n');
-        }
-        if (json_len(dns)) {
-                json_array_foreach (dns, i, it)
-                        buf_printf(&rb, "nameserver %s\n", json_str(it) ?: "");
-        }
-        if (json_len(opts)) {
-                buf_puts(&rb, "options");
-                json_array_foreach (opts, i, it)
-                        buf_printf(&rb, " %s", json_str(it) ?: "");
-                buf_putc(&rb, '\n');
-        }
-        for (char *line = host_resolv; line && *line;) {
-                char *nl = strchr(line, '\n');
-                size_t len = nl ? (size_t)(nl - line) : strlen(line);
-                bool keep = true;
-                if (strncmp(line, "nameserver", 10) == 0) {
-                        const char *a = line + 10;
-                        while (*a == ' ' || *a == '\t')
-                                a++;
-                        bool loop = strncmp(a, "127.", 4) == 0 || strncmp(a, "::1", 3) == 0;
-                        keep = !json_len(dns) && (net_host || !loop);
-                } else if (strncmp(line, "search", 6) == 0 || strncmp(line, "domain", 6) == 0) {
-                        keep = !json_len(search);
-                } else if (strncmp(line, "options", 7) == 0) {
-                        keep = !json_len(opts);
-                }
-                if (keep && len) {
-                        buf_append(&rb, line, len);
-                        buf_putc(&rb, '\n');
-                }
-                line = nl ? nl + 1 : NULL;
-        }
+        ctr_resolv_conf(e, c, net_host, &rb, NULL);
         r = write_file_at(AT_FDCWD, resolv, rb.data ? rb.data : "", rb.len, 0644);
         buf_release(&rb);
         if (r < 0)
@@ -1292,7 +1375,7 @@ int ctr_oci_spec(struct berth_engine *e, struct berth_ctr *c, const char *rootfs
         {
                 char host_name[256] = "";
                 (void)gethostname(host_name, sizeof(host_name) - 1);
-                r = write_etc_files(c, data_dir, net_host ? host_name : hostname, net_host, err);
+                r = write_etc_files(e, c, data_dir, net_host ? host_name : hostname, net_host, err);
                 if (r < 0)
                         return r;
         }

@@ -127,6 +127,7 @@ static void ctr_free(struct berth_ctr *c)
         json_free(c->host_config);
         json_free(c->networking);
         json_free(c->mounts);
+        json_free(c->net);
         json_free(c->health);
         pthread_mutex_destroy(&c->op_lock);
         free(c->name);
@@ -284,6 +285,8 @@ struct json *ctr_state_json(const struct berth_ctr *c)
                 json_set_str(j, "CgroupsPath", c->cgroups_path);
         if (c->health)
                 json_object_set(j, "Health", json_copy(c->health));
+        if (c->net)
+                json_object_set(j, "Net", json_copy(c->net));
         return j;
 }
 
@@ -310,6 +313,9 @@ void ctr_state_from_json(struct berth_ctr *c, const struct json *j)
         const struct json *h = json_get(j, "Health");
         json_free(c->health);
         c->health = json_is(h, JSON_OBJECT) ? json_copy(h) : NULL;
+        const struct json *net = json_get(j, "Net");
+        json_free(c->net);
+        c->net = json_is(net, JSON_OBJECT) ? json_copy(net) : NULL;
 }
 
 /* ---- rows ---- */

@@ -91,6 +91,13 @@ static const char *const migrations[] = {
     "  options TEXT,"
     "  labels TEXT"
     ");",
+    /* 5: networks (networks.c): the inspect document as JSON */
+    "CREATE TABLE networks ("
+    "  id TEXT PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  created INTEGER NOT NULL," /* ns */
+    "  doc TEXT NOT NULL"
+    ");",
 };
 
 int berth_db_latest_version(void)

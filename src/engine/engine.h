@@ -34,6 +34,7 @@ struct berth_engine {
         struct berth_layers *layers; /* layer records and collection (layers.h), set by berthd */
         struct ctr_manager *containers; /* containers.h, set by berth_containers_open */
         struct berth_volumes *volumes;  /* volumes.h, set by berth_volumes_open */
+        struct berth_networks *networks; /* networks.h, set by berth_networks_open */
         struct berth_events *events;
         char *id; /* engine ID (UUID) */
 };

@@ -7,7 +7,9 @@
  * umask, cwd, hostname, rlimits, open fds with their targets, cgroup lines
  * and mount points.  `testhelper open-write PATH` tries to open PATH for
  * writing and prints {"ok": bool, "errno": N}; `open-read PATH` likewise.  `testhelper sleep`
- * pauses forever (for exec/ps/pause tests).
+ * pauses forever (for exec/ps/pause tests).  `testhelper udp-echo PORT` answers every IPv4
+ * datagram to PORT with "echo:" and its text; `testhelper udp-send ADDR PORT TEXT` sends TEXT
+ * and prints the answer (exit 1 after 3 s without one): busybox's nc has no UDP.
  *
  * Built -static with libc only, so it runs in a busybox rootfs.  Never
  * depends on anything of berth.
@@ -22,7 +24,11 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 static void jstr(const char *s)
@@ -126,8 +132,55 @@ static void rlimits(void)
         putchar('}');
 }
 
+static int udp_echo(const char *port)
+{
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port))};
+        if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+                perror("udp-echo");
+                return 1;
+        }
+        for (;;) {
+                char buf[1024], out[1100];
+                struct sockaddr_in from;
+                socklen_t fl = sizeof(from);
+                ssize_t n = recvfrom(fd, buf, sizeof(buf) - 1, 0, (struct sockaddr *)&from, &fl);
+                if (n < 0)
+                        continue;
+                buf[n] = '\0';
+                int k = snprintf(out, sizeof(out), "echo:%s", buf);
+                (void)sendto(fd, out, (size_t)k, 0, (struct sockaddr *)&from, fl);
+        }
+}
+
+static int udp_send(const char *addr, const char *port, const char *text)
+{
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port))};
+        struct timeval tv = {.tv_sec = 3};
+        if (fd < 0 || inet_pton(AF_INET, addr, &a.sin_addr) != 1 ||
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+            sendto(fd, text, strlen(text), 0, (struct sockaddr *)&a, sizeof(a)) < 0) {
+                perror("udp-send");
+                return 1;
+        }
+        char buf[1200];
+        ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+        if (n < 0) {
+                perror("udp-send: no answer");
+                return 1;
+        }
+        buf[n] = '\0';
+        printf("%s\n", buf);
+        return 0;
+}
+
 int main(int argc, char **argv)
 {
+        if (argc > 2 && !strcmp(argv[1], "udp-echo"))
+                return udp_echo(argv[2]);
+        if (argc > 4 && !strcmp(argv[1], "udp-send"))
+                return udp_send(argv[2], argv[3], argv[4]);
         if (argc > 2 && !strcmp(argv[1], "open-write")) {
                 int fd = open(argv[2], O_WRONLY | O_CLOEXEC);
                 printf("{\"ok\":%s,\"errno\":%d}\n", fd >= 0 ? "true" : "false",

@@ -90,9 +90,9 @@ def load_image(d, archive):
 class Env:
     """A berthd with a busybox image, and how to reach it."""
 
-    def __init__(self, root, config=None, extra_args=()):
+    def __init__(self, root, config=None, extra_args=(), network=False, netns=None):
         self.root = root
-        self.d = Daemon(root, config=config, extra_args=extra_args)
+        self.d = Daemon(root, config=config, extra_args=extra_args, network=network, netns=netns)
         self.docker_config = os.path.join(root, "docker-config")
         os.makedirs(self.docker_config, exist_ok=True)
 
@@ -133,8 +133,9 @@ class Env:
         raise AssertionError("%s did not become %s: %s" % (name, status, st))
 
 
-def start_env(root, config=None, extra_args=(), image_tags=("busybox:latest",)):
-    e = Env(root, config=config, extra_args=extra_args)
+def start_env(root, config=None, extra_args=(), image_tags=("busybox:latest",), network=False,
+              netns=None):
+    e = Env(root, config=config, extra_args=extra_args, network=network, netns=netns)
     e.d.start()
     archive = os.path.join(root, "busybox.tar")
     image_archive(archive, list(image_tags), [busybox_layer(root)])

@@ -153,7 +153,8 @@ def make_initramfs(root, out, modules, tmp):
     with open(os.path.join(root, "etc", "group"), "w") as f:
         f.write("root:x:0:\n")
     with open(os.path.join(root, "etc", "berth", "daemon.json"), "w") as f:
-        f.write("{}\n")
+        # the guest's kernel has no bridge or nftables modules loaded: no default bridge
+        f.write('{"bridge": "none", "iptables": false, "ip-forward": false}\n')
     image_archive(os.path.join(root, "guest", "busybox.tar"), ["busybox:latest"],
                   [busybox_layer(tmp)])
     shutil.copy(CHECKS, os.path.join(root, "guest", "checks.sh"))

@@ -1,0 +1,347 @@
+"""Networking: the default bridge, outbound NAT, published ports, user networks,
+teardown and a daemon restart, with traffic that really flows.
+
+Where: every test module run makes two network namespaces of its own, H (the
+"host" berthd runs in, through nsenter) and O (an "outside" network, the
+internet of this test), joined by a veth pair: H 10.250.0.1/24, O
+10.250.0.2/24, H's default route via O.  berthd's bridge, firewall table and
+ip_forward are H's; the starting namespace is never touched.  Traffic goes only
+between H, O and the containers.  Deleting the two namespaces at the end takes
+every link and rule with them.
+"""
+import json
+import subprocess
+import time
+
+from net_util import (H_ADDR, HELPER, O_ADDR, in_ns, net_env_fixture, port_open,
+                      sh, wget)
+
+env = net_env_fixture()
+
+
+def run(env, *args, **kw):
+    return env.docker("run", *args, **kw)
+
+
+def httpd(env, name, text, *args):
+    """A detached busybox httpd container answering text on its port 80."""
+    cmd = "mkdir -p /www && echo %s > /www/index.html && exec httpd -f -p 80 -h /www" % text
+    env.ok("run", "-d", "--name", name, *args, "busybox", "sh", "-c", cmd)
+    ip = env.inspect(name)["NetworkSettings"]["IPAddress"]
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        if port_open(env.net.h, ip, 80):
+            return ip
+        time.sleep(0.05)
+    raise AssertionError("httpd in %s did not come up" % name)
+
+
+def veths(ns):
+    out = sh("ip", "-n", ns, "-o", "link", "show").stdout
+    return [l for l in out.splitlines() if "veth" in l]
+
+
+def test_default_bridge_gives_address_route_and_hosts(env):
+    p = run(env, "--rm", "--name", "addr1", "busybox", "sh", "-c",
+            "ip -4 -o addr show eth0; ip route; cat /etc/hosts; hostname")
+    assert p.returncode == 0, p.stderr
+    out = p.stdout
+    assert "inet 172.17." in out and "/16" in out
+    assert "default via 172.17.0.1 dev eth0" in out
+    addr = out.split("inet ")[1].split("/")[0]
+    hostname = out.strip().splitlines()[-1]
+    assert "%s\t%s" % (addr, hostname) in out
+    # the bridge, in the daemon's namespace, holds the gateway
+    assert "172.17.0.1/16" in sh("ip", "-n", env.net.h, "-o", "addr", "show", "berth0").stdout
+
+
+def test_inspect_and_network_ls_show_the_endpoint(env):
+    env.ok("run", "-d", "--name", "insp", "busybox", "sleep", "60")
+    try:
+        ns = env.inspect("insp")["NetworkSettings"]
+        ip = ns["IPAddress"]
+        assert ip.startswith("172.17.") and ns["Gateway"] == "172.17.0.1"
+        assert ns["IPPrefixLen"] == 16
+        octets = [int(x) for x in ip.split(".")]
+        assert ns["MacAddress"] == "02:42:" + ":".join("%02x" % o for o in octets)
+        br = ns["Networks"]["bridge"]
+        assert br["IPAddress"] == ip and br["EndpointID"] == ns["EndpointID"]
+        inside = env.ok("exec", "insp", "ip", "-4", "-o", "addr", "show", "eth0")
+        assert ip + "/16" in inside
+        net = json.loads(env.ok("network", "inspect", "bridge"))[0]
+        cid = env.inspect("insp")["Id"]
+        assert net["Containers"][cid]["IPv4Address"] == ip + "/16"
+        assert net["IPAM"]["Config"] == [{"Subnet": "172.17.0.0/16", "Gateway": "172.17.0.1"}]
+        names = env.ok("network", "ls", "--format", "{{.Name}} {{.Driver}}").split("\n")
+        assert {"bridge bridge", "host host", "none null"} <= set(names)
+    finally:
+        env.docker("rm", "-f", "insp")
+
+
+def test_outbound_traffic_is_masqueraded(env):
+    log = env.net.serve_outside(8000, "from-outside")
+    p = run(env, "--rm", "busybox", "timeout", "5", "wget", "-q", "-O", "-",
+            "http://%s:8000/" % O_ADDR)
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    assert p.stdout.strip() == "from-outside"
+    # the outside saw the host's address, not the container's
+    with open(log) as f:
+        text = f.read()
+    assert H_ADDR in text and "172.17." not in text, text
+
+
+def test_published_tcp_port_from_outside_host_loopback_and_hairpin(env):
+    httpd(env, "web", "published", "-p", "8080:80")
+    try:
+        assert env.ok("port", "web").strip() == "80/tcp -> 0.0.0.0:8080"
+        # from another namespace (the outside), through the host's address
+        assert wget(env.net.o, "http://%s:8080/" % H_ADDR).stdout.strip() == "published"
+        # from the host itself: its own address and loopback
+        assert wget(env.net.h, "http://%s:8080/" % H_ADDR).stdout.strip() == "published"
+        assert wget(env.net.h, "http://127.0.0.1:8080/").stdout.strip() == "published"
+        # hairpin: another container, and the container itself, through the host's address
+        p = run(env, "--rm", "busybox", "timeout", "5", "wget", "-q", "-O", "-",
+                "http://%s:8080/" % H_ADDR)
+        assert p.stdout.strip() == "published", p.stderr
+        p = env.docker("exec", "web", "timeout", "5", "wget", "-q", "-O", "-",
+                       "http://%s:8080/" % H_ADDR)
+        assert p.stdout.strip() == "published", p.stderr
+        ps = env.ok("ps", "--filter", "name=web", "--format", "{{.Ports}}").strip()
+        assert ps == "0.0.0.0:8080->80/tcp"
+    finally:
+        env.docker("rm", "-f", "web")
+    # the rule went with the container
+    assert wget(env.net.o, "http://%s:8080/" % H_ADDR, timeout=2).returncode != 0
+
+
+def test_published_udp_port(env):
+    env.ok("run", "-d", "--name", "udp", "-p", "5353:5353/udp", "busybox",
+           "testhelper", "udp-echo", "5353")
+    try:
+        deadline = time.time() + 5
+        p = None
+        while time.time() < deadline:
+            p = in_ns(env.net.o, HELPER, "udp-send", H_ADDR, "5353", "hello-udp", check=False)
+            if p.returncode == 0:
+                break
+        assert p.stdout.strip() == "echo:hello-udp", (p.stdout, p.stderr)
+    finally:
+        env.docker("rm", "-f", "udp")
+
+
+def test_publish_all_and_random_ports(env):
+    env.ok("run", "-d", "--name", "pall", "--expose", "80", "--expose", "81/udp", "-P",
+           "busybox", "sleep", "60")
+    try:
+        ports = env.inspect("pall")["NetworkSettings"]["Ports"]
+        assert set(ports) == {"80/tcp", "81/udp"}
+        for k in ports:
+            assert ports[k][0]["HostIp"] == "0.0.0.0"
+            assert 1024 <= int(ports[k][0]["HostPort"]) <= 65535
+        lines = sorted(env.ok("port", "pall").strip().splitlines())
+        assert lines[0].startswith("80/tcp -> 0.0.0.0:")
+    finally:
+        env.docker("rm", "-f", "pall")
+
+
+def test_port_taken_is_an_error_and_leaves_nothing(env):
+    env.ok("run", "-d", "--name", "hold", "-p", "8081:80", "busybox", "sleep", "60")
+    try:
+        before = len(veths(env.net.h))
+        p = run(env, "--rm", "--name", "clash", "-p", "8081:80", "busybox", "true")
+        assert p.returncode == 125
+        assert "Bind for 0.0.0.0:8081 failed: port is already allocated" in p.stderr
+        assert len(veths(env.net.h)) == before
+        assert env.docker("inspect", "clash").returncode != 0  # --rm removed it
+    finally:
+        env.docker("rm", "-f", "hold")
+    # released with its container: the port can be published again
+    p = run(env, "--rm", "-p", "8081:80", "busybox", "true")
+    assert p.returncode == 0, p.stderr
+
+
+def test_user_network_isolation_and_connect(env):
+    env.ok("network", "create", "--subnet", "10.251.0.0/24", "appnet")
+    try:
+        net = json.loads(env.ok("network", "inspect", "appnet"))[0]
+        assert net["IPAM"]["Config"][0]["Subnet"] == "10.251.0.0/24"
+        bridge = "br-" + net["Id"][:12]
+        assert "10.251.0.1/24" in sh("ip", "-n", env.net.h, "-o", "addr", "show",
+                                     bridge).stdout
+        env.ok("run", "-d", "--name", "u1", "--network", "appnet", "--ip", "10.251.0.10",
+               "busybox", "sleep", "60")
+        env.ok("run", "-d", "--name", "d1", "busybox", "sleep", "60")
+        assert env.inspect("u1")["NetworkSettings"]["Networks"]["appnet"]["IPAddress"] == \
+            "10.251.0.10"
+        p = run(env, "--rm", "--network", "appnet", "busybox", "ping", "-c1", "-W2",
+                "10.251.0.10")
+        assert p.returncode == 0, p.stdout + p.stderr
+        # a container of the default bridge does not reach the user network
+        d1_ip = env.inspect("d1")["NetworkSettings"]["IPAddress"]
+        p = env.docker("exec", "d1", "ping", "-c1", "-W1", "10.251.0.10")
+        assert p.returncode != 0
+        # in use: not removed
+        p = env.docker("network", "rm", "appnet")
+        assert p.returncode != 0 and "has active endpoints" in p.stderr
+        # connect d1: it gets eth1 on appnet and reaches u1
+        env.ok("network", "connect", "appnet", "d1")
+        nets = env.inspect("d1")["NetworkSettings"]["Networks"]
+        assert set(nets) == {"bridge", "appnet"}
+        assert "10.251.0." in env.ok("exec", "d1", "ip", "-4", "-o", "addr", "show", "eth1")
+        assert env.docker("exec", "d1", "ping", "-c1", "-W2", "10.251.0.10").returncode == 0
+        env.ok("network", "disconnect", "appnet", "d1")
+        assert env.docker("exec", "d1", "ip", "link", "show", "eth1").returncode != 0
+        assert env.inspect("d1")["NetworkSettings"]["IPAddress"] == d1_ip
+    finally:
+        env.docker("rm", "-f", "u1", "d1")
+    env.ok("network", "rm", "appnet")
+    assert sh("ip", "-n", env.net.h, "link", "show", bridge, check=False).returncode != 0
+
+
+def test_network_errors(env):
+    p = env.docker("network", "create", "bridge")
+    assert p.returncode != 0 and "network with name bridge already exists" in p.stderr
+    p = env.docker("network", "rm", "bridge")
+    assert p.returncode != 0 and "pre-defined network and cannot be removed" in p.stderr
+    p = run(env, "--rm", "--network", "nosuchnet", "busybox", "true")
+    assert p.returncode == 125 and "network nosuchnet not found" in p.stderr
+    env.ok("network", "create", "--subnet", "10.252.0.0/24", "ovl1")
+    try:
+        p = env.docker("network", "create", "--subnet", "10.252.0.128/25", "ovl2")
+        assert p.returncode != 0 and "Pool overlaps" in p.stderr
+    finally:
+        env.ok("network", "rm", "ovl1")
+
+
+def test_teardown_leaves_no_link_and_addresses_are_not_reused_at_once(env):
+    before = len(veths(env.net.h))
+    ips = []
+    for _ in range(3):
+        p = run(env, "--rm", "busybox", "sh", "-c", "ip -4 -o addr show eth0")
+        assert p.returncode == 0, p.stderr
+        ips.append(p.stdout.split("inet ")[1].split("/")[0])
+    assert len(set(ips)) == 3  # serial allocation, as dockerd's
+    deadline = time.time() + 5
+    while time.time() < deadline and len(veths(env.net.h)) > before:
+        time.sleep(0.05)
+    assert len(veths(env.net.h)) == before
+
+
+def test_modes_none_host_container_still_work(env):
+    p = run(env, "--rm", "--network", "none", "busybox", "ip", "-o", "link")
+    assert p.returncode == 0 and "eth0" not in p.stdout and "lo" in p.stdout
+    assert "state UP" in p.stdout or "LOOPBACK,UP" in p.stdout
+    p = run(env, "--rm", "--network", "host", "busybox", "ip", "-o", "addr")
+    assert H_ADDR in p.stdout  # the daemon's namespace
+    env.ok("run", "-d", "--name", "nsowner", "busybox", "sleep", "60")
+    try:
+        ip = env.inspect("nsowner")["NetworkSettings"]["IPAddress"]
+        p = run(env, "--rm", "--network", "container:nsowner", "busybox", "ip", "-4", "-o",
+                "addr", "show", "eth0")
+        assert ip in p.stdout
+    finally:
+        env.docker("rm", "-f", "nsowner")
+
+
+def test_daemon_restart_keeps_address_ports_and_rules(env):
+    httpd(env, "keep", "still-here", "-p", "8082:80")
+    try:
+        ip = env.inspect("keep")["NetworkSettings"]["IPAddress"]
+        env.d.kill()  # SIGKILL: no clean stop
+        env.d.start()
+        assert env.inspect("keep")["NetworkSettings"]["IPAddress"] == ip
+        assert wget(env.net.o, "http://%s:8082/" % H_ADDR).stdout.strip() == "still-here"
+        # the address is still held: a new container gets another one
+        p = run(env, "--rm", "busybox", "sh", "-c", "ip -4 -o addr show eth0")
+        assert ip + "/" not in p.stdout
+        p = run(env, "--rm", "-p", "8082:80", "busybox", "true")
+        assert p.returncode == 125 and "port is already allocated" in p.stderr
+    finally:
+        env.docker("rm", "-f", "keep")
+    assert wget(env.net.o, "http://%s:8082/" % H_ADDR, timeout=2).returncode != 0
+
+
+def nslookup(env, ctr, name, *args):
+    return env.docker("exec", ctr, "nslookup", *args, name, timeout=30)
+
+
+def test_user_network_names_resolve_through_the_embedded_dns(env):
+    env.ok("network", "create", "--subnet", "10.253.0.0/24", "dnsnet")
+    env.ok("network", "create", "--subnet", "10.254.0.0/24", "othernet")
+    try:
+        env.ok("run", "-d", "--name", "srv1", "--network", "dnsnet", "--network-alias", "svc",
+               "busybox", "sleep", "60")
+        env.ok("run", "-d", "--name", "srv2", "--network", "dnsnet", "--network-alias", "svc",
+               "busybox", "sleep", "60")
+        env.ok("run", "-d", "--name", "asker", "--network", "dnsnet", "busybox", "sleep", "60")
+        env.ok("run", "-d", "--name", "stranger", "--network", "othernet", "busybox", "sleep",
+               "60")
+        env.ok("run", "-d", "--name", "plain", "busybox", "sleep", "60")
+        ip1 = env.inspect("srv1")["NetworkSettings"]["Networks"]["dnsnet"]["IPAddress"]
+        ip2 = env.inspect("srv2")["NetworkSettings"]["Networks"]["dnsnet"]["IPAddress"]
+        resolv = env.ok("exec", "asker", "cat", "/etc/resolv.conf")
+        assert "nameserver 127.0.0.11" in resolv and "ndots:0" in resolv
+        # the container's name, its short id, an alias shared by two (both answered)
+        assert ip1 in nslookup(env, "asker", "srv1").stdout
+        short = env.inspect("srv2")["Id"][:12]
+        assert ip2 in nslookup(env, "asker", short).stdout
+        both = nslookup(env, "asker", "svc").stdout
+        assert ip1 in both and ip2 in both
+        # reverse lookup names the container and the network
+        assert "srv1.dnsnet" in nslookup(env, "asker", ip1).stdout
+        # unknown names do not resolve; names do not leak to another network
+        p = nslookup(env, "asker", "nosuchname")
+        assert ip1 not in p.stdout and "NXDOMAIN" in p.stdout + p.stderr
+        p = nslookup(env, "stranger", "srv1")
+        assert ip1 not in p.stdout
+        # the default bridge has no name service: the host's resolvers, no 127.0.0.11
+        assert "127.0.0.11" not in env.ok("exec", "plain", "cat", "/etc/resolv.conf")
+        # ping by name reaches the container
+        assert env.docker("exec", "asker", "ping", "-c1", "-W2", "srv1").returncode == 0
+        # a container that went away is no longer answered
+        env.ok("rm", "-f", "srv1")
+        assert ip1 not in nslookup(env, "asker", "srv1").stdout
+    finally:
+        env.docker("rm", "-f", "srv1", "srv2", "asker", "stranger", "plain")
+        env.docker("network", "rm", "dnsnet", "othernet")
+
+
+def test_names_forwarded_to_the_upstream_resolver(env):
+    """A name the engine does not know is asked of the container's resolvers, from the
+    host's namespace: a fake resolver in the outside namespace answers it."""
+    env.ok("network", "create", "--subnet", "10.249.0.0/24", "fwdnet")
+    srv = subprocess.Popen(["nsenter", "--net=/run/netns/" + env.net.o, "/usr/bin/python3",
+                            "-c", FAKE_DNS, O_ADDR], stdout=subprocess.PIPE, text=True)
+    try:
+        assert srv.stdout.readline().strip() == "ready"
+        env.ok("run", "-d", "--name", "fwd", "--network", "fwdnet", "--dns", O_ADDR,
+               "busybox", "sleep", "60")
+        p = nslookup(env, "fwd", "outside.example")
+        assert "192.0.2.7" in p.stdout, (p.stdout, p.stderr)
+    finally:
+        srv.kill()
+        srv.wait()
+        env.docker("rm", "-f", "fwd")
+        env.docker("network", "rm", "fwdnet")
+
+
+# A resolver answering every A question with 192.0.2.7 (TEST-NET-1), on UDP port 53.
+FAKE_DNS = r"""
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 53))
+print("ready", flush=True)
+while True:
+    q, addr = s.recvfrom(2048)
+    qid, flags, qd = struct.unpack("!HHH", q[:6])
+    end = 12
+    while q[end]:
+        end += q[end] + 1
+    question = q[12:end + 5]
+    qtype = struct.unpack("!H", q[end + 1:end + 3])[0]
+    hdr = struct.pack("!HHHHHH", qid, 0x8180, 1, 1 if qtype == 1 else 0, 0, 0)
+    ans = b""
+    if qtype == 1:
+        ans = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + bytes([192, 0, 2, 7])
+    s.sendto(hdr + question + ans, addr)
+"""
