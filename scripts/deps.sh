@@ -16,6 +16,8 @@ test_pkgs=(check libsubunit-dev clang python3 python3-pytest python3-docker dock
 test_pkgs+=(python3-cryptography zstd)
 # tests/integration/test_cgroup_v2_qemu.py boots Debian's kernel with a busybox initramfs
 test_pkgs+=(qemu-system-x86 cpio busybox-static)
+# tests/integration/test_compose.py: Debian's docker-compose 1.29 drives berthd
+test_pkgs+=(docker-compose)
 # tests/integration/test_cli_format.py: Go's own text/template is the reference for --format
 test_pkgs+=(golang-go)
 # scripts/demo.sh: a registry mirror on loopback with a python image built from Debian's
