@@ -761,7 +761,8 @@ def test_autostart_on_the_default_socket(tmproot):
     """With no -H, BERTH_HOST or DOCKER_HOST, berth starts berthd on the default socket.
     Run in a private mount namespace whose /var/lib, /run (and /etc/berth, if the host
     has one) are empty dirs of ours: the host's own berthd, store and configuration are
-    neither seen nor touched, and the daemon's files land in tmproot."""
+    neither seen nor touched, and the daemon's files land in tmproot.  And in a network
+    namespace of its own: the default configuration makes the default bridge."""
     binds = []
     for host_dir in ("/var/lib", "/run", "/etc/berth"):
         if not os.path.isdir(host_dir):
@@ -775,7 +776,8 @@ def test_autostart_on_the_default_socket(tmproot):
         '"$1" version; echo "rc=$?"; echo ---; "$1" info; echo "rc=$?"'
     env = {k: v for k, v in os.environ.items() if k not in ("BERTH_HOST", "DOCKER_HOST")}
     try:
-        p = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script,
+        p = subprocess.run(["unshare", "--mount", "--net", "--propagation", "private", "sh", "-c",
+                            script,
                             "sh", BERTH], capture_output=True, text=True, env=env, timeout=60)
     finally:
         # the daemon lives on in the namespace: end it by the pid it wrote
