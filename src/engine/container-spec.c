@@ -1217,8 +1217,28 @@ static int write_etc_files(struct berth_engine *e, struct berth_ctr *c, const ch
         json_array_foreach (jget(c->host_config, "ExtraHosts"), i, it) {
                 const char *h = json_str(it);
                 const char *colon = h ? strchr(h, ':') : NULL;
-                if (colon)
-                        buf_printf(&b, "%s\t%.*s\n", colon + 1, (int)(colon - h), h);
+                if (!colon)
+                        continue;
+                const char *ip = colon + 1;
+                char gw[64];
+                if (strcmp(ip, "host-gateway") == 0) {
+                        if (ctr_net_host_gateway(e, gw) < 0) {
+                                buf_release(&b);
+                                return berth_error_set(err, EINVAL,
+                                                       "unable to derive the IP value for "
+                                                       "host-gateway: berthd has no default "
+                                                       "bridge");
+                        }
+                        ip = gw;
+                }
+                buf_printf(&b, "%s\t%.*s\n", ip, (int)(colon - h), h);
+        }
+        if (!net_host) {
+                r = ctr_net_links(e, c, &b, NULL, err);
+                if (r < 0) {
+                        buf_release(&b);
+                        return r;
+                }
         }
         r = write_file_at(AT_FDCWD, hosts, b.data ? b.data : "", b.len, 0644);
         buf_release(&b);
@@ -1326,6 +1346,9 @@ int ctr_oci_spec(struct berth_engine *e, struct berth_ctr *c, const char *rootfs
                 json_array_append(env, json_new_string(hn_env));
         if (jbool(cfg, "Tty"))
                 json_array_append(env, json_new_string("TERM=xterm"));
+        r = ctr_net_links(e, c, NULL, env, err); /* dockerd: links' variables, then Env */
+        if (r < 0)
+                return r;
         json_array_foreach (jget(cfg, "Env"), i, it)
                 if (json_str(it) && strchr(json_str(it), '='))
                         json_array_append(env, json_copy(it));

@@ -88,6 +88,15 @@ void ctr_net_hosts_lines(struct berth_engine *e, struct berth_ctr *c, const char
                          struct berth_buf *b);
 /* Whether c's resolv.conf points at the embedded DNS server (on a user network). */
 bool ctr_net_uses_dns(struct berth_engine *e, struct berth_ctr *c);
+/*
+ * Legacy --link (HostConfig.Links): /etc/hosts lines into hosts and dockerd's
+ * <ALIAS>_NAME, _PORT…, _ENV_… variables into env (either may be NULL); a
+ * linked container must run and share a network with c.
+ */
+int ctr_net_links(struct berth_engine *e, struct berth_ctr *c, struct berth_buf *hosts,
+                  struct json *env, struct berth_error **err);
+/* --add-host's "host-gateway": the default bridge's gateway; -ENOENT without one. */
+int ctr_net_host_gateway(struct berth_engine *e, char out[64]);
 /* NetworkSettings for inspect and the ps summary (under the container table lock). */
 struct json *ctr_net_settings_json(struct berth_ctr *c, bool summary);
 /* ps's Ports (under the container table lock). */

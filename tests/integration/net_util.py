@@ -92,9 +92,9 @@ def make_net():
     return Net()
 
 
-def net_env_fixture(config=None):
+def net_env_fixture(config=None, name="env"):
     """A module-scoped fixture: berthd with networking in H; env.net is the Net."""
-    @pytest.fixture(scope="module")
+    @pytest.fixture(scope="module", name=name)
     def env():
         net = make_net()
         root = tempfile.mkdtemp(prefix="berth-net-", dir="/tmp")

@@ -80,8 +80,8 @@ def test_inspect_and_network_ls_show_the_endpoint(env):
 
 def test_outbound_traffic_is_masqueraded(env):
     log = env.net.serve_outside(8000, "from-outside")
-    p = run(env, "--rm", "busybox", "timeout", "5", "wget", "-q", "-O", "-",
-            "http://%s:8000/" % O_ADDR)
+    p = run(env, "--rm", "busybox", "sh", "-c",
+            "timeout 5 wget -q -O - http://%s:8000/ || exit 1" % O_ADDR)
     assert p.returncode == 0, (p.stdout, p.stderr)
     assert p.stdout.strip() == "from-outside"
     # the outside saw the host's address, not the container's
@@ -100,8 +100,8 @@ def test_published_tcp_port_from_outside_host_loopback_and_hairpin(env):
         assert wget(env.net.h, "http://%s:8080/" % H_ADDR).stdout.strip() == "published"
         assert wget(env.net.h, "http://127.0.0.1:8080/").stdout.strip() == "published"
         # hairpin: another container, and the container itself, through the host's address
-        p = run(env, "--rm", "busybox", "timeout", "5", "wget", "-q", "-O", "-",
-                "http://%s:8080/" % H_ADDR)
+        p = run(env, "--rm", "busybox", "sh", "-c",
+                "timeout 5 wget -q -O - http://%s:8080/ || exit 1" % H_ADDR)
         assert p.stdout.strip() == "published", p.stderr
         p = env.docker("exec", "web", "timeout", "5", "wget", "-q", "-O", "-",
                        "http://%s:8080/" % H_ADDR)
@@ -345,3 +345,76 @@ while True:
         ans = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + bytes([192, 0, 2, 7])
     s.sendto(hdr + question + ans, addr)
 """
+
+
+def test_legacy_link_and_host_gateway(env):
+    env.ok("run", "-d", "--name", "linked-db", "--expose", "5432", "-e", "SECRET=s3",
+           "busybox", "sleep", "60")
+    try:
+        ip = env.inspect("linked-db")["NetworkSettings"]["IPAddress"]
+        cid = env.inspect("linked-db")["Id"][:12]
+        p = run(env, "--rm", "--name", "app", "--link", "linked-db:db",
+                "--add-host", "gw:host-gateway", "busybox", "sh", "-c", "cat /etc/hosts; env")
+        assert p.returncode == 0, p.stderr
+        out = p.stdout
+        assert "%s\tdb %s linked-db" % (ip, cid) in out
+        assert "172.17.0.1\tgw" in out
+        for var in ("DB_NAME=/app/db", "DB_PORT=tcp://%s:5432" % ip,
+                    "DB_PORT_5432_TCP_ADDR=%s" % ip, "DB_PORT_5432_TCP_PORT=5432",
+                    "DB_PORT_5432_TCP_PROTO=tcp", "DB_ENV_SECRET=s3"):
+            assert var + "\n" in out, var
+        # the name works for traffic
+        p = run(env, "--rm", "--link", "linked-db:db", "busybox", "ping", "-c1", "-W2", "db")
+        assert p.returncode == 0, p.stdout + p.stderr
+    finally:
+        env.docker("rm", "-f", "linked-db")
+    p = run(env, "--rm", "--link", "linked-db:db", "busybox", "true")
+    assert p.returncode != 0 and "could not get container for linked-db" in p.stderr
+
+
+def test_internal_and_dual_stack_networks(env):
+    env.ok("network", "create", "--internal", "--subnet", "10.248.0.0/24", "inside")
+    env.ok("network", "create", "--ipv6", "--subnet", "10.247.0.0/24", "--subnet",
+           "fd00:be7:1::/64", "dual")
+    try:
+        # internal: no default route, the outside is unreachable, neighbours are
+        p = run(env, "--rm", "--network", "inside", "busybox", "sh", "-c",
+                "ip route; ping -c1 -W1 %s" % O_ADDR)
+        assert "default" not in p.stdout and p.returncode != 0
+        env.ok("run", "-d", "--name", "in1", "--network", "inside", "busybox", "sleep", "60")
+        p = run(env, "--rm", "--network", "inside", "busybox", "ping", "-c1", "-W2", "in1")
+        assert p.returncode == 0, p.stdout + p.stderr
+        # dual stack: an address of each family, both reachable between containers
+        env.ok("run", "-d", "--name", "d6", "--network", "dual", "busybox", "sleep", "60")
+        ep = env.inspect("d6")["NetworkSettings"]["Networks"]["dual"]
+        assert ep["IPAddress"].startswith("10.247.0.")
+        assert ep["GlobalIPv6Address"].startswith("fd00:be7:1::")
+        assert ep["GlobalIPv6PrefixLen"] == 64
+        p = run(env, "--rm", "--network", "dual", "busybox", "sh", "-c",
+                "ip -6 -o addr show eth0; ping6 -c1 -W2 %s" % ep["GlobalIPv6Address"])
+        assert p.returncode == 0 and "fd00:be7:1::" in p.stdout, p.stdout + p.stderr
+    finally:
+        env.docker("rm", "-f", "in1", "d6")
+        env.docker("network", "rm", "inside", "dual")
+
+
+env_noicc = net_env_fixture({"icc": False}, name="env_noicc")
+
+
+def test_icc_false_blocks_neighbours_but_not_published_ports(env_noicc):
+    env = env_noicc
+    ip = httpd(env, "iso", "isolated", "-p", "8083:80")
+    try:
+        # the bridge says so
+        opts = json.loads(env.ok("network", "inspect", "bridge"))[0]["Options"]
+        assert opts["com.docker.network.bridge.enable_icc"] == "false"
+        # (a shell stays pid 1 — "|| exit 1" keeps it from exec'ing: as pid 1, wget would
+        # ignore timeout's SIGTERM)
+        p = run(env, "--rm", "busybox", "sh", "-c",
+                "timeout 3 wget -q -O - http://%s/ || exit 1" % ip)
+        assert p.returncode != 0 and "isolated" not in p.stdout
+        # the host and the outside still reach the published port
+        assert wget(env.net.o, "http://%s:8083/" % H_ADDR).stdout.strip() == "isolated"
+        assert wget(env.net.h, "http://%s/" % ip).stdout.strip() == "isolated"
+    finally:
+        env.docker("rm", "-f", "iso")
