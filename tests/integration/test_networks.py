@@ -10,6 +10,8 @@ between H, O and the containers.  Deleting the two namespaces at the end takes
 every link and rule with them.
 """
 import json
+import os
+import signal
 import subprocess
 import time
 
@@ -418,3 +420,23 @@ def test_icc_false_blocks_neighbours_but_not_published_ports(env_noicc):
         assert wget(env.net.h, "http://%s/" % ip).stdout.strip() == "isolated"
     finally:
         env.docker("rm", "-f", "iso")
+
+
+def test_container_ending_while_the_daemon_is_dead_leaves_no_rule_or_lease(env):
+    httpd(env, "orphan", "gone-soon", "-p", "8084:80")
+    ip = env.inspect("orphan")["NetworkSettings"]["IPAddress"]
+    pid = env.inspect("orphan")["State"]["Pid"]
+    env.d.kill()
+    os.kill(pid, signal.SIGKILL)  # the container's init: it ends while berthd is away
+    time.sleep(0.5)
+    env.d.start()
+    try:
+        env.wait_state("orphan", "exited")
+        rules = sh("nsenter", "--net=/run/netns/" + env.net.h, "nft", "list", "ruleset").stdout
+        assert "8084" not in rules and ip not in rules, rules
+        assert not [l for l in veths(env.net.h) if "master berth0" in l]
+        # the port and the address are free again
+        p = run(env, "--rm", "-p", "8084:80", "busybox", "true")
+        assert p.returncode == 0, p.stderr
+    finally:
+        env.docker("rm", "-f", "orphan")
