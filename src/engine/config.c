@@ -54,6 +54,7 @@ static const struct key keys[] = {
     {"ip-forward", K_BOOL, false},
     {"iptables", K_BOOL, false},
     {"icc", K_BOOL, false},
+    {"userland-proxy", K_BOOL, false},
     {"dns", K_STRV, false},
     {"dns-search", K_STRV, false},
     {"dns-opts", K_STRV, false},
@@ -593,6 +594,7 @@ int berth_config_load(const struct berth_config_flags *flags, struct berth_confi
         c->ip_forward = (v = json_get(file, "ip-forward")) ? v->b : true;
         c->iptables = (v = json_get(file, "iptables")) ? v->b : true;
         c->icc = (v = json_get(file, "icc")) ? v->b : true;
+        c->userland_proxy = (v = json_get(file, "userland-proxy")) ? v->b : -1;
         c->address_pools = xcalloc(1, sizeof(char *));
         size_t pi;
         struct json *pool;
@@ -647,7 +649,8 @@ int berth_config_reload(const struct berth_config *old, const struct berth_confi
                            !strv_equal(n->address_pools, old->address_pools) ||
                            n->mtu != old->mtu || n->ip_masq != old->ip_masq ||
                            n->ip_forward != old->ip_forward || n->iptables != old->iptables ||
-                           n->icc != old->icc || !!n->bip != !!old->bip ||
+                           n->icc != old->icc || n->userland_proxy != old->userland_proxy ||
+                           !!n->bip != !!old->bip ||
                            (n->bip && strcmp(n->bip, old->bip) != 0) ||
                            !!n->fixed_cidr != !!old->fixed_cidr ||
                            (n->fixed_cidr && strcmp(n->fixed_cidr, old->fixed_cidr) != 0);
@@ -670,6 +673,7 @@ int berth_config_reload(const struct berth_config *old, const struct berth_confi
         n->ip_forward = old->ip_forward;
         n->iptables = old->iptables;
         n->icc = old->icc;
+        n->userland_proxy = old->userland_proxy;
         if (!strv_equal(n->hosts, old->hosts))
                 strv_push(&changes, xstrdup("hosts: changed, restart berthd to apply"));
         strv_free(n->hosts);

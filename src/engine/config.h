@@ -68,6 +68,7 @@ struct berth_config {
         char **address_pools; /* "base/size" pairs as "10.10.0.0/16 24"; empty: docker's */
         int mtu;              /* 0: the kernel's default (1500) */
         bool ip_masq, ip_forward, iptables, icc;
+        int userland_proxy; /* -1 unset; dockerd's docker-proxy: berth forwards in the kernel */
         char **dns, **dns_search, **dns_opts; /* containers' resolv.conf defaults */
 };
 

@@ -494,9 +494,13 @@ static int setup_networks(struct berth_engine *e, struct berth_networks *ns,
                 if ((r = row_put(e, def, err)) < 0)
                         return r;
         }
-        if (cfg->ip_forward) {
+        if (cfg->ip_forward)
                 write_sysctl("/proc/sys/net/ipv4/ip_forward", "1");
-        }
+        if (cfg->userland_proxy == 1 && cfg->iptables && def)
+                log_info("published ports are forwarded by nftables for every source, the host's "
+                         "loopback and containers' hairpin included (dockerd's userland-proxy: "
+                         "false); berth runs no proxy processes, so userland-proxy: true changes "
+                         "nothing here");
         for (size_t i = 0; i < ns->n; i++) {
                 struct bnet *n = ns->v[i];
                 int r = bnet_from_doc(n, err);
