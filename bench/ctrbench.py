@@ -41,6 +41,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import engines  # noqa: E402
+import netns  # noqa: E402
 
 BUSYBOX = "/bin/busybox"
 IMAGE = "busybox:latest"
@@ -105,18 +106,20 @@ def busybox_archive(path):
 # ---- namespaces and the launcher ----
 
 class Holder:
-    """A `sleep infinity` parked in a private mount namespace with an engine's mounts."""
+    """A `sleep infinity` parked in a private mount namespace with an engine's mounts (and,
+    with net, in the engine's private network namespace: the launcher joins both)."""
 
-    def __init__(self, binds=(), overlays=(), umounts=HIDE):
+    def __init__(self, binds=(), overlays=(), umounts=HIDE, net=None):
         script = engines._mount_script(binds, overlays, umounts) + \
             "echo ready; exec sleep infinity"
-        self.proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh",
-                                      "-c", script], stdout=subprocess.PIPE,
-                                     stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(engines._in_netns(net) + [
+            "unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
         if self.proc.stdout.readline() != b"ready\n":
             self.proc.wait()
             raise engines.EngineError("could not set up a private mount namespace")
         self.ns = "/proc/%d/ns/mnt" % self.proc.pid
+        self.net = net
 
     def stop(self):
         if self.proc.poll() is None:
@@ -133,9 +136,11 @@ class Launcher:
         subprocess.run(["cc", "-O2", "-static", "-o", self.path,
                         os.path.join(HERE, "rss-launch.c")], check=True)
 
-    def run(self, argv, env, ns, stdin=subprocess.DEVNULL, timeout=600):
-        """(seconds, peak RSS KiB, returncode, stdout, stderr without the launcher's line)."""
-        p = subprocess.run([self.path, "--mntns", ns, *argv], stdin=stdin,
+    def run(self, argv, env, ns, stdin=subprocess.DEVNULL, timeout=600, net=None):
+        """(seconds, peak RSS KiB, returncode, stdout, stderr without the launcher's line);
+        the child joins mount namespace ns, and network namespace net if given."""
+        p = subprocess.run([self.path, *(("--netns", net) if net else ()), "--mntns", ns,
+                            *argv], stdin=stdin,
                            capture_output=True, env=env, timeout=timeout)
         err = p.stderr.decode(errors="replace").rstrip("\n").split("\n")
         if not err or not err[-1].startswith("rss-launch: "):
@@ -148,25 +153,36 @@ class Launcher:
 # ---- engines ----
 
 class Podman(engines.Podman):
-    """engines.Podman with crun and rlimits it can set (see the module comment)."""
+    """engines.Podman with crun and rlimits it can set (see the module comment).  With
+    network "bridge" its default network is the one podman 4.3 makes itself ("podman",
+    cni-podman0, 10.88.0.0/16) through the CNI plugins of Debian's containernetworking-
+    plugins (the backend podman picks without netavark, which is not installed here), its config dir one of ours (the
+    host's /etc/cni/net.d is not read), and its commands run in the network namespace
+    at netns."""
     name = "podman"
 
-    def __init__(self, parent, graveyard=None):
+    def __init__(self, parent, graveyard=None, network="none", net=None):
         super().__init__(parent, graveyard)
         hard_nofile = int(subprocess.run(["sh", "-c", "ulimit -Hn"], capture_output=True,
                                          text=True).stdout)
         with open(os.path.join(self.dir, "containers.conf"), "a") as f:
             f.write('runtime = "crun"\n[containers]\ndefault_ulimits = ["nofile=%d:%d", '
                     '"nproc=32768:32768"]\n' % (hard_nofile, hard_nofile))
+            if network == "bridge":
+                os.makedirs(os.path.join(self.dir, "cni"))
+                f.write('[network]\nnetwork_backend = "cni"\nnetwork_config_dir = "%s"\n'
+                        % os.path.join(self.dir, "cni"))
+        self.network, self.netns = network, net
         self.proc = None
 
     def cli(self, *args):
-        return _ns_argv(self.binds, self.overlays, self.argv(*args))
+        return _ns_argv(self.binds, self.overlays, self.argv(*args), self.netns)
 
 
-def _ns_argv(binds, overlays, argv):
+def _ns_argv(binds, overlays, argv, net=None):
     script = engines._mount_script(binds, overlays, HIDE) + 'exec "$@"'
-    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *argv]
+    return engines._in_netns(net) + ["unshare", "--mount", "--propagation", "private", "sh",
+                                     "-c", script, "sh", *argv]
 
 
 # the parent cgroups each engine makes in every hierarchy (cgroupfs managers)
@@ -205,22 +221,38 @@ class Engine:
     """One contender: an engine (berthd, dockerd, podman) and the client that drives it.
 
     kind: "berth" (berth CLI → berthd), "docker" (docker CLI → dockerd),
-          "podman" (podman, crun), "docker@berthd" (docker CLI → berthd; shares a berthd)."""
+          "podman" (podman, crun), "docker@berthd" (docker CLI → berthd; shares a berthd).
+    network: "none" (daemons without bridge, firewall or forwarding, in the host's network
+          namespace) or "bridge" (each engine with its default bridge, in a private network
+          namespace of its own made here and deleted by stop(); the holder is there too, so
+          clients run where their engine is)."""
 
     def __init__(self, kind, build, parent, graveyard=None, berthd=None,
-                 insecure="127.0.0.1:1"):
+                 insecure="127.0.0.1:1", network="none"):
         self.kind = kind
         self.own = None
-        if kind in ("berth", "docker@berthd") and berthd is not None:
-            self.e = berthd
-        elif kind in ("berth", "docker@berthd"):
-            self.e = self.own = engines.Berthd(insecure, build, parent, graveyard)
-        elif kind == "docker":
-            self.e = self.own = engines.Dockerd(insecure, parent, graveyard)
-        elif kind == "podman":
-            self.e = self.own = Podman(parent, graveyard)
-        else:
-            raise engines.EngineError("unknown engine '%s'" % kind)
+        self.netns_ctx = None
+        net = None
+        if network == "bridge" and berthd is None:
+            self.netns_ctx = netns.private_netns("bench-" + kind.split("@")[0])
+            net = self.netns_ctx.__enter__()
+        try:
+            if kind in ("berth", "docker@berthd") and berthd is not None:
+                self.e = berthd
+            elif kind in ("berth", "docker@berthd"):
+                self.e = self.own = engines.Berthd(insecure, build, parent, graveyard)
+            elif kind == "docker":
+                self.e = self.own = engines.Dockerd(insecure, parent, graveyard)
+            elif kind == "podman":
+                self.e = self.own = Podman(parent, graveyard, network, net)
+            else:
+                raise engines.EngineError("unknown engine '%s'" % kind)
+        except BaseException:
+            self._drop_netns()
+            raise
+        if self.own is not None:
+            self.own.network, self.own.netns = network, net
+        self.netns = self.e.netns
         self.e.umounts = HIDE
         self.holder = None
         self.parents_before = parent_cgroups(kind)
@@ -232,7 +264,7 @@ class Engine:
             self.own.start()
         if self.kind == "podman":
             self.e.prepare()
-        self.holder = Holder(self.e.binds, self.e.overlays)
+        self.holder = Holder(self.e.binds, self.e.overlays, net=self.netns)
         return self
 
     @property
@@ -248,8 +280,9 @@ class Engine:
         return self.e.argv(*args)
 
     def run(self, *args, check=True, timeout=600):
-        """A client command inside the holder's namespace, untimed."""
-        p = subprocess.run(["nsenter", "--mount=" + self.holder.ns, *self.client(*args)],
+        """A client command inside the holder's namespace(s), untimed."""
+        net = ["--net=" + self.netns] if self.netns else []
+        p = subprocess.run(["nsenter", "--mount=" + self.holder.ns, *net, *self.client(*args)],
                            capture_output=True, env=self.env, stdin=subprocess.DEVNULL,
                            timeout=timeout)
         if check and p.returncode != 0:
@@ -296,6 +329,24 @@ class Engine:
             if self.holder is not None:
                 self.holder.stop()
                 self.holder = None
+            self._drop_netns()
+
+    def _drop_netns(self):
+        """Delete the private network namespace we made (after every process in it ended:
+        a straggler, which should not exist, is named and killed so the namespace and the
+        bridge, veths and rules in it really go)."""
+        if self.netns_ctx is None:
+            return
+        path = self.netns
+        left = netns.pids_in(path) if path else []
+        for pid in left:
+            print("%s: pid %d still in %s; killed" % (self.kind, pid, path), file=sys.stderr)
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+        ctx, self.netns_ctx = self.netns_ctx, None
+        ctx.__exit__(None, None, None)
 
 
 def sweep(text):
@@ -351,17 +402,17 @@ def cgroups_named(ids, roots=("/sys/fs/cgroup",)):
     return found
 
 
-def open_engines(kinds, build, parent, graveyard=None, insecure="127.0.0.1:1"):
+def open_engines(kinds, build, parent, graveyard=None, insecure="127.0.0.1:1", network="none"):
     """Engines for kinds, started; docker@berthd shares berth's berthd when both are asked
     for.  Returns them in the order asked; the caller stops them (stop_all).  insecure: a
-    plain-HTTP registry the daemons may pull from."""
+    plain-HTTP registry the daemons may pull from; network: as Engine's."""
     out, shared = [], None
     try:
         for k in kinds:
             if k in ("berth", "docker@berthd") and shared is not None:
                 e = Engine(k, build, parent, graveyard, berthd=shared)
             else:
-                e = Engine(k, build, parent, graveyard, insecure=insecure)
+                e = Engine(k, build, parent, graveyard, insecure=insecure, network=network)
                 if k in ("berth", "docker@berthd"):
                     shared = e.e
             out.append(e)

@@ -15,7 +15,8 @@ net.ipv4.ip_forward=1 on the host even with no bridge.
   Dockerd   dockerd from Debian's docker.io with its own containerd (started by
             dockerd, paths under our exec root), overlay2, no bridge, no iptables,
             no IP forwarding, its own daemon.json
-  Berthd    berthd with --data-root/--exec-root/-H/--config-file of its own
+  Berthd    berthd with --data-root/--exec-root/-H/--config-file of its own, and
+            a daemon.json saying no bridge, no firewall, no forwarding
   Podman    no daemon: --root/--runroot/--tmpdir of its own, and its own
             containers.conf, storage.conf and registries.conf (CONTAINERS_CONF and
             friends: the host's are not read); image_copy_tmp_dir and TMPDIR point
@@ -26,6 +27,11 @@ net.ipv4.ip_forward=1 on the host even with no bridge.
             already, as with --dir /var/tmp); /var/lib is an overlay with an upper dir of
             ours (c/image writes /var/lib/containers/cache whatever --root says).  prepare() creates its store untimed, as daemons create theirs at
             start.
+
+With network = "bridge" (bench/run --network bridge) a daemon keeps its default
+bridge, firewall and forwarding instead, and runs in the private network namespace
+named by its netns attribute (bench/netns.py; nsenter --net, which execs), so none of
+that reaches the host's namespace; podman's commands run there too.
 
 timed_run() times every engine's client command the same way: in one private
 mount namespace and sh, with the engine's mounts made first, the clock read by
@@ -137,12 +143,19 @@ def _end(pid, grace=20):
             time.sleep(0.05)
 
 
-def _private_ns(binds, argv, overlays=(), umounts=()):
+def _private_ns(binds, argv, overlays=(), umounts=(), netns=None):
     """argv run in a private mount namespace with (source, target) bind mounts and
     (target, upper, work) overlays (the target itself the lower dir) made first, and
-    the mounts in umounts taken away (only in that namespace)."""
+    the mounts in umounts taken away (only in that namespace); with netns (a path such
+    as /run/netns/NAME), in that network namespace too (nsenter execs: same pid)."""
     script = _mount_script(binds, overlays, umounts) + 'exec "$@"'
-    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *argv]
+    return _in_netns(netns) + ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                               script, "sh", *argv]
+
+
+def _in_netns(netns):
+    """argv prefix entering the network namespace at netns, and nothing else (none: [])."""
+    return ["nsenter", "--net=" + netns] if netns else []
 
 
 def _mount_script(binds=(), overlays=(), umounts=()):
@@ -265,9 +278,19 @@ class _Daemon:
     # mount of hybrid hosts, as crun needs, so that every engine does the same v1 work)
     umounts = ()
 
+    # "none": the daemon runs without its default bridge, firewall or forwarding, in the
+    # host's network namespace; "bridge": with all three as it defaults to, in the network
+    # namespace at self.netns (bench/netns.py), which must then be set
+    network = "none"
+    netns = None
+
     def _spawn(self, argv, binds=(), overlays=()):
+        if self.network == "bridge" and not self.netns:
+            raise EngineError("%s: a bridge network needs a private network namespace"
+                              % self.name)
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(_private_ns(binds, argv, overlays, self.umounts),
+            self.proc = subprocess.Popen(_private_ns(binds, argv, overlays, self.umounts,
+                                                     self.netns),
                                          stdin=subprocess.DEVNULL, stdout=log,
                                          stderr=subprocess.STDOUT)
 
@@ -353,11 +376,14 @@ class Dockerd(_Daemon):
         cfg = os.path.join(d, "daemon.json")
         with open(cfg, "w") as f:
             json.dump({}, f)
+        # none: no docker0, no iptables rules, no forwarding; bridge: dockerd's defaults
+        # (docker0, iptables on, ip6tables off as 20.10 defaults, forwarding on)
+        net = [] if self.network == "bridge" else [
+            "--bridge", "none", "--iptables=false", "--ip6tables=false", "--ip-forward=false"]
         self._spawn([DOCKERD_BIN, "--config-file", cfg, "--data-root", os.path.join(d, "data"),
                      "--exec-root", os.path.join(d, "exec"), "-H", self.host,
                      "--pidfile", os.path.join(d, "dockerd.pid"), "--insecure-registry",
-                     self.insecure, "--bridge", "none", "--iptables=false",
-                     "--ip6tables=false", "--ip-forward=false", "--storage-driver", "overlay2"],
+                     self.insecure, *net, "--storage-driver", "overlay2"],
                     overlays=[("/etc", os.path.join(d, "etc-upper"), os.path.join(d, "etc-work"))])
         self.wait_ready()
 
@@ -399,8 +425,10 @@ class Berthd(_Daemon):
             os.makedirs(os.path.join(d, sub))
         cfg = os.path.join(d, "daemon.json")
         with open(cfg, "w") as f:
-            # as the docker anchor runs: no default bridge, no firewall, no forwarding
-            json.dump({"bridge": "none", "iptables": False, "ip-forward": False}, f)
+            # none, as the docker anchor runs: no default bridge, no firewall, no forwarding;
+            # bridge: berthd's defaults (berth0, nftables, forwarding)
+            json.dump({} if self.network == "bridge" else
+                      {"bridge": "none", "iptables": False, "ip-forward": False}, f)
         self._spawn([self.berthd, "--config-file", cfg, "--data-root", os.path.join(d, "data"),
                      "--exec-root", os.path.join(d, "exec"), "-H", self.host,
                      "--pidfile", os.path.join(d, "berthd.pid"),
@@ -454,8 +482,12 @@ class Podman:
                 "--storage-driver", "overlay", "--events-backend", "file",
                 "--cgroup-manager", "cgroupfs", *args]
 
+    # podman's commands are the engine: with a bridge network they run in the network
+    # namespace at netns (set by the caller), where podman makes its bridge and rules
+    netns = None
+
     def cli(self, *args):
-        return _private_ns(self.binds, self.argv(*args), self.overlays)
+        return _private_ns(self.binds, self.argv(*args), self.overlays, netns=self.netns)
 
     def prepare(self):
         """Create the store (libpod database, storage layout, overlay probe), untimed."""

@@ -8,6 +8,9 @@
  * (e.g. /proc/PID/ns/mnt of a holder process) before it execs CMD, so every
  * runtime measured can run in the same namespace with no wrapper process of
  * its own (a wrapper's time and peak RSS would land in the figures).
+ * `--netns FILE` (before or after --mntns) joins that network namespace too,
+ * for engines whose commands must run where their bridge is (bench/netns.py).
+ * Both files are opened before the clock starts; the setns calls are timed.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -21,14 +24,18 @@
 
 int main(int argc, char **argv)
 {
-        int first = 1, nsfd = -1;
-        if (argc > 3 && strcmp(argv[1], "--mntns") == 0) {
-                nsfd = open(argv[2], O_RDONLY | O_CLOEXEC);
-                if (nsfd < 0) {
-                        perror("rss-launch: open mount namespace");
+        int first = 1, nsfd = -1, netfd = -1;
+        while (argc > first + 2 && (strcmp(argv[first], "--mntns") == 0 ||
+                                    strcmp(argv[first], "--netns") == 0)) {
+                int mnt = strcmp(argv[first], "--mntns") == 0;
+                int fd = open(argv[first + 1], O_RDONLY | O_CLOEXEC);
+                if (fd < 0) {
+                        perror(mnt ? "rss-launch: open mount namespace"
+                                   : "rss-launch: open network namespace");
                         return 2;
                 }
-                first = 3;
+                *(mnt ? &nsfd : &netfd) = fd;
+                first += 2;
         }
         if (argc <= first)
                 return 2;
@@ -36,6 +43,10 @@ int main(int argc, char **argv)
         clock_gettime(CLOCK_MONOTONIC, &a);
         pid_t pid = fork();
         if (pid == 0) {
+                if (netfd >= 0 && setns(netfd, CLONE_NEWNET) < 0) {
+                        perror("rss-launch: setns net");
+                        _exit(126);
+                }
                 if (nsfd >= 0 && setns(nsfd, CLONE_NEWNS) < 0) {
                         perror("rss-launch: setns");
                         _exit(126);
