@@ -156,9 +156,9 @@ class Podman(engines.Podman):
     """engines.Podman with crun and rlimits it can set (see the module comment).  With
     network "bridge" its default network is the one podman 4.3 makes itself ("podman",
     cni-podman0, 10.88.0.0/16) through the CNI plugins of Debian's containernetworking-
-    plugins (the backend podman picks without netavark, which is not installed here), its config dir one of ours (the
-    host's /etc/cni/net.d is not read), and its commands run in the network namespace
-    at netns."""
+    plugins (the backend podman picks without netavark, which is not installed here),
+    its config dir one of ours (the host's /etc/cni/net.d is not read), and its commands
+    run in the network namespace at netns."""
     name = "podman"
 
     def __init__(self, parent, graveyard=None, network="none", net=None):
