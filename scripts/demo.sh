@@ -9,8 +9,12 @@
 #
 # The demo runs a berthd of its own (socket /run/berth-demo/berth.sock, store
 # /var/lib/berth-demo, kept between runs so the second run starts at once) and
-# stops it afterwards; it changes no configuration of the host or of a berthd
-# already running there.  When Docker Hub cannot be reached (as on a machine
+# stops it afterwards.  Its containers get docker's default networking on a
+# bridge of the demo's own (berthdemo0, the first free subnet of docker's pools,
+# NAT in the nftables table berth-berthdemo0); when it stops, the table goes with
+# berthd, the demo deletes the bridge and puts net.ipv4.ip_forward back as it
+# was, so nothing of the host's configuration or of a berthd already running
+# there is changed for good.  When Docker Hub cannot be reached (as on a machine
 # without internet) it builds the python image from Debian's packages
 # (scripts/python-image.sh, cached in /var/cache/berth/python-rootfs after the
 # first build), serves it from a registry on 127.0.0.1, and gives that to the
@@ -32,10 +36,14 @@ mkdir -p "$data" "$run"
 config="$data/daemon.json"
 registry_dir=""
 berthd_pid=""
+bridge=berthdemo0
+ip_forward=$(cat /proc/sys/net/ipv4/ip_forward)
 cleanup() {
   if [ -n "$berthd_pid" ]; then
     kill -TERM "$berthd_pid" 2>/dev/null || true
     wait "$berthd_pid" 2>/dev/null || true
+    ip link del "$bridge" 2>/dev/null || true
+    echo "$ip_forward" > /proc/sys/net/ipv4/ip_forward
   fi
   if [ -n "$registry_dir" ]; then
     scripts/registry.sh stop "$registry_dir" >/dev/null 2>&1 || true
@@ -44,13 +52,13 @@ cleanup() {
 trap cleanup EXIT
 
 if curl -s -o /dev/null --max-time 8 https://registry-1.docker.io/v2/; then
-  echo '{}' > "$config"
+  printf '{"bridge": "%s"}\n' "$bridge" > "$config"
 else
   read -r mirror registry_dir < <(scripts/registry.sh start)
   echo "demo.sh: Docker Hub cannot be reached: building the python image from Debian's" \
        "packages (cached after the first time) for a registry mirror on $mirror" >&2
   scripts/python-image.sh --registry "$mirror" >&2
-  printf '{"registry-mirrors": ["http://%s"]}\n' "$mirror" > "$config"
+  printf '{"registry-mirrors": ["http://%s"], "bridge": "%s"}\n' "$mirror" "$bridge" > "$config"
   echo "demo.sh: berthd pulls docker.io images through the mirror http://$mirror" \
        "(registry-mirrors in $config)" >&2
 fi

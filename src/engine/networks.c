@@ -520,8 +520,14 @@ int berth_networks_open(struct berth_engine *e, struct berth_error **err)
         ns->cfg = berth_engine_config(e);
         e->networks = ns;
         int r = net_link_open(-1, &ns->nl, err);
-        if (r == 0 && ns->cfg->iptables)
-                r = net_fw_open(-1, "berth", &ns->fw, err);
+        if (r == 0 && ns->cfg->iptables) {
+                /* "berth", or per default bridge ("berth-<bridge>"): a second daemon on the
+                 * host (the demo's) never replaces another's table */
+                _cleanup_free_ char *table = strcmp(ns->cfg->bridge, "berth0") == 0
+                                                 ? xstrdup("berth")
+                                                 : xasprintf("berth-%s", ns->cfg->bridge);
+                r = net_fw_open(-1, table, &ns->fw, err);
+        }
 
         if (r == 0)
                 r = load_rows(e, ns, err);
