@@ -995,7 +995,9 @@ static struct json *endpoint_settings(const struct json *epc, const struct json 
                          ? json_get(ep, "GlobalIPv6PrefixLen")->num.i
                          : 0);
         json_set_str(e, "MacAddress", json_str(json_get(ep, "MacAddress")) ?: "");
-        json_object_set(e, "DriverOpts", json_new_null());
+        const struct json *dopts = json_get(epc, "DriverOpts");
+        json_object_set(e, "DriverOpts", json_is(dopts, JSON_OBJECT) ? json_copy(dopts)
+                                                                     : json_new_null());
         return e;
 }
 
