@@ -202,7 +202,7 @@ static void connect_worker(struct api_stream *s, void *userdata, bool connect)
         }
         const char *ctr = json_str(json_get(body, "Container"));
         if (!ctr || !*ctr) {
-                api_stream_reply_error(s, 400, "no container specified");
+                api_stream_reply_error(s, 400, "invalid name or ID supplied: \"%s\"", ctr ? ctr : "");
                 return;
         }
         const char *net = api_request_param(req, "id");

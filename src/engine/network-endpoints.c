@@ -48,7 +48,8 @@ int ctr_net_check_create(struct berth_engine *e, struct json *hc, struct json *n
         const char *mode = json_str(json_get(hc, "NetworkMode"));
         if (!mode || !*mode)
                 mode = "default";
-        if (!ns || !bridged_mode(mode))
+        /* host and none are listed too (dockerd's NetworkSettings.Networks; disconnect) */
+        if (!ns || strncmp(mode, "container:", 10) == 0)
                 return 0;
         pthread_mutex_lock(&ns->lock);
         int r = 0;
@@ -995,7 +996,9 @@ static struct json *endpoint_settings(const struct json *epc, const struct json 
                          ? json_get(ep, "GlobalIPv6PrefixLen")->num.i
                          : 0);
         json_set_str(e, "MacAddress", json_str(json_get(ep, "MacAddress")) ?: "");
-        json_object_set(e, "DriverOpts", json_new_null());
+        const struct json *dopts = json_get(epc, "DriverOpts");
+        json_object_set(e, "DriverOpts", json_is(dopts, JSON_OBJECT) ? json_copy(dopts)
+                                                                     : json_new_null());
         return e;
 }
 
@@ -1169,6 +1172,52 @@ int ctr_net_disconnect_running(struct berth_engine *e, struct berth_ctr *c, stru
         return 0;
 }
 
+#define ERR_HOST_NETWORK "container cannot be disconnected from host network or connected to host network"
+#define ERR_SHARED_NETWORK                                                                          \
+        "container sharing network namespace with another container or host cannot be "            \
+        "connected to any other network"
+#define ERR_NO_NETWORK                                                                              \
+        "container cannot be connected to multiple networks with one of the networks in private "  \
+        "(none) mode"
+
+/* Whether c is on n (EndpointsConfig lists it, or an old record's NetworkMode names it);
+ * *conflict: dockerd's refusal of connecting c to n besides what it is on, or NULL. */
+static bool ctr_on_network(struct berth_networks *ns, const struct berth_ctr *c,
+                           const struct bnet *n, const char **conflict)
+{
+        const struct json *epcs = json_get(c->networking, "EndpointsConfig");
+        bool on = json_get(json_get(c->net, "Networks"), n->name) != NULL;
+        *conflict = NULL;
+        if (!json_is(epcs, JSON_OBJECT)) {
+                const struct bnet *o = bnet_for_mode_locked(ns, mode_of(c));
+                return on || o == n;
+        }
+        size_t i;
+        const char *k;
+        const struct json *v;
+        json_object_foreach (epcs, i, k, v) {
+                const struct bnet *o = bnet_for_mode_locked(ns, k);
+                (void)v;
+                if (o == n)
+                        return true;
+                if (*conflict || !o)
+                        continue;
+                if (strcmp(o->driver, "host") == 0)
+                        *conflict = ERR_SHARED_NETWORK;
+                else if (strcmp(o->driver, "null") == 0 || strcmp(n->driver, "null") == 0)
+                        *conflict = ERR_NO_NETWORK;
+        }
+        return on;
+}
+
+static bool ctr_is_running(struct ctr_manager *m, const struct berth_ctr *c)
+{
+        pthread_mutex_lock(&m->lock);
+        bool running = c->state == CTR_RUNNING || c->state == CTR_PAUSED;
+        pthread_mutex_unlock(&m->lock);
+        return running;
+}
+
 int berth_network_connect(struct berth_engine *e, const char *net, const char *ctr,
                           const struct json *epc, struct berth_error **err)
 {
@@ -1182,31 +1231,36 @@ int berth_network_connect(struct berth_engine *e, const char *net, const char *c
         pthread_mutex_lock(&ns->lock);
         struct bnet *n = bnet_find_locked(ns, net);
         const char *mode = mode_of(c);
+        bool running = ctr_is_running(m, c), noop = false;
+        /* dockerd's conflicts, 400 */
         if (!n)
                 r = berth_error_set(err, ENOENT, "network %s not found", net);
-        else if (!n->bridge)
-                r = berth_error_set(err, EPERM,
-                                    "container cannot be disconnected from host network or "
-                                    "connected to host network");
-        else if (!bridged_mode(mode))
-                r = berth_error_set(err, EPERM,
-                                    "container sharing network namespace with another container "
-                                    "or host cannot be connected to any other network");
+        else if (strncmp(mode, "container:", 10) == 0)
+                r = berth_error_set(err, EINVAL, ERR_SHARED_NETWORK);
+        else if (strcmp(n->driver, "host") == 0)
+                r = berth_error_set(err, EINVAL, ERR_HOST_NETWORK);
         if (r == 0) {
+                const char *conflict;
                 pthread_mutex_lock(&m->lock);
-                const struct json *epcs = json_get(c->networking, "EndpointsConfig");
-                bool already = json_get(epcs, n->name) ||
-                               json_get(json_get(c->net, "Networks"), n->name) ||
-                               (!json_is(epcs, JSON_OBJECT) &&
-                                bnet_for_mode_locked(ns, mode) == n);
+                bool already = ctr_on_network(ns, c, n, &conflict);
                 pthread_mutex_unlock(&m->lock);
-                if (already)
+                /* a stopped container already on it: nothing to do, as dockerd */
+                if (already && running)
                         r = berth_error_set(err, EPERM,
                                             "endpoint with name %s already exists in network %s",
                                             c->name + 1, n->name);
+                else if (already)
+                        noop = true;
+                else if (conflict)
+                        r = berth_error_set(err, EINVAL, "%s", conflict);
         }
-        if (r == 0)
+        if (r == 0 && !noop && n->bridge)
                 r = ctr_net_connect_running(e, c, n, epc, err);
+        if (noop) {
+                pthread_mutex_unlock(&ns->lock);
+                pthread_mutex_unlock(&c->op_lock);
+                return 0;
+        }
         if (r == 0) {
                 pthread_mutex_lock(&m->lock);
                 if (!json_is(c->networking, JSON_OBJECT)) {
@@ -1242,33 +1296,42 @@ int berth_network_disconnect(struct berth_engine *e, const char *net, const char
         struct berth_networks *ns = e->networks;
         _cleanup_ctr_ struct berth_ctr *c = NULL;
         int r = berth_ctr_get(e, ctr, &c, err);
-        if (r < 0 && !force)
-                return r;
+        if (r < 0 && force) {
+                /* dockerd then looks for an endpoint of that name on the network */
+                berth_error_free(TAKE_PTR(*err));
+                pthread_mutex_lock(&ns->lock);
+                bool found = bnet_find_locked(ns, net) != NULL;
+                pthread_mutex_unlock(&ns->lock);
+                return found ? berth_error_set(err, ENOENT, "endpoint %s not found", ctr)
+                             : berth_error_set(err, ENOENT, "network %s not found", net);
+        }
         if (r < 0)
-                return 0;
+                return r;
         struct ctr_manager *m = ctr_mgr(e);
         pthread_mutex_lock(&c->op_lock);
         pthread_mutex_lock(&ns->lock);
         struct bnet *n = bnet_find_locked(ns, net);
-        if (!n)
+        bool running = ctr_is_running(m, c);
+        /* a stopped container leaves any network it is on (host and none too);
+         * a running one any but host, when that is its mode; dockerd's words and codes */
+        if (!n && running)
                 r = berth_error_set(err, ENOENT, "network %s not found", net);
-        else if (!n->bridge)
-                r = berth_error_set(err, EPERM,
-                                    "container cannot be disconnected from host network or "
-                                    "connected to host network");
+        else if (running && strcmp(n->driver, "host") == 0 && strcmp(mode_of(c), "host") == 0)
+                r = berth_error_set(err, EINVAL, ERR_HOST_NETWORK);
         if (r == 0) {
+                const char *conflict;
                 pthread_mutex_lock(&m->lock);
-                const struct json *epcs = json_get(c->networking, "EndpointsConfig");
-                bool on = json_get(epcs, n->name) ||
-                          json_get(json_get(c->net, "Networks"), n->name) ||
-                          (!json_is(epcs, JSON_OBJECT) &&
-                           bnet_for_mode_locked(ns, mode_of(c)) == n);
+                bool on = n && ctr_on_network(ns, c, n, &conflict);
                 pthread_mutex_unlock(&m->lock);
-                if (!on)
-                        r = berth_error_set(err, EPERM, "container %s is not connected to network %s",
-                                            ctr, net);
+                if (!on && running)
+                        r = berth_error_set(err, EIO, "container %s is not connected to network %s",
+                                            c->id, n->name);
+                else if (!on)
+                        r = berth_error_set(err, EIO,
+                                            "container %s is not connected to the network %s",
+                                            c->id, net);
         }
-        if (r == 0)
+        if (r == 0 && n->bridge)
                 r = ctr_net_disconnect_running(e, c, n, err);
         if (r == 0) {
                 pthread_mutex_lock(&m->lock);

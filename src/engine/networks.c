@@ -589,14 +589,48 @@ static struct json *doc_with_containers(const struct bnet *n, bool containers)
         return d;
 }
 
+/*
+ * `host` and `none` hold no endpoints of ours, yet dockerd lists the running
+ * containers in those modes under Containers, with no address: the same,
+ * from the container table (its lock after the networks lock, as networks.h
+ * orders them).
+ */
+static void add_mode_containers(struct berth_engine *e, const struct bnet *n, struct json *doc)
+{
+        const char *mode = strcmp(n->name, "host") == 0   ? "host"
+                           : strcmp(n->name, "none") == 0 ? "none"
+                                                           : NULL;
+        struct json *ctrs = (struct json *)json_get(doc, "Containers");
+        if (!mode || !ctrs)
+                return;
+        struct ctr_manager *m = ctr_mgr(e);
+        pthread_mutex_lock(&m->lock);
+        for (size_t i = 0; i < m->n; i++) {
+                const struct berth_ctr *c = m->v[i];
+                const char *cm = json_str(json_get(c->host_config, "NetworkMode"));
+                if ((c->state != CTR_RUNNING && c->state != CTR_PAUSED) || !cm ||
+                    strcmp(cm, mode) != 0)
+                        continue;
+                struct json *ep = json_object_set(ctrs, c->id, json_new_object());
+                json_set_str(ep, "Name", c->name[0] == '/' ? c->name + 1 : c->name);
+                static const char *const empty[] = {"EndpointID", "MacAddress", "IPv4Address",
+                                                    "IPv6Address"};
+                for (size_t k = 0; k < ELEMENTSOF(empty); k++)
+                        json_set_str(ep, empty[k], "");
+        }
+        pthread_mutex_unlock(&m->lock);
+}
+
 int berth_network_inspect(struct berth_engine *e, const char *ref, struct json **ret,
                           struct berth_error **err)
 {
         struct berth_networks *ns = e->networks;
         pthread_mutex_lock(&ns->lock);
         struct bnet *n = bnet_find_locked(ns, ref);
-        if (n)
+        if (n) {
                 *ret = doc_with_containers(n, true);
+                add_mode_containers(e, n, *ret);
+        }
         pthread_mutex_unlock(&ns->lock);
         if (!n)
                 return berth_error_set(err, ENOENT, "network %s not found", ref);
@@ -625,9 +659,11 @@ static bool valid_name(const char *s)
         return true;
 }
 
-/* IPAM.Config of a create request into doc, checked; subnets picked when absent. */
+/* IPAM.Config of a create request into doc, checked; subnets picked when absent.
+ * A configuration-only network (config_only) records what it was given: it holds
+ * no pool, so neither overlaps are checked nor a subnet picked, as dockerd. */
 static int create_ipam(struct berth_networks *ns, const struct json *body, struct json *doc,
-                       bool ipv6, struct berth_error **err)
+                       bool ipv6, bool config_only, struct berth_error **err)
 {
         const struct json *ipam = json_get(body, "IPAM");
         const char *drv = json_str(json_get(ipam, "Driver"));
@@ -635,7 +671,7 @@ static int create_ipam(struct berth_networks *ns, const struct json *body, struc
                 return berth_error_set(err, ENOENT, "plugin \"%s\" not found", drv);
         struct json *dipam = (struct json *)json_get(doc, "IPAM");
         const struct json *o = json_get(ipam, "Options");
-        json_object_set(dipam, "Options", json_is(o, JSON_OBJECT) ? json_copy(o) : json_new_object());
+        json_object_set(dipam, "Options", json_is(o, JSON_OBJECT) ? json_copy(o) : json_new_null());
         struct json *out = (struct json *)json_get(dipam, "Config");
         size_t i;
         const struct json *c;
@@ -645,17 +681,35 @@ static int create_ipam(struct berth_networks *ns, const struct json *body, struc
                 const char *r = json_str(json_get(c, "IPRange"));
                 const char *g = json_str(json_get(c, "Gateway"));
                 struct net_addr subnet, range, gw;
-                if (!s || !*s)
-                        return berth_error_set(err, EINVAL,
-                                               "invalid pool request: Pool is not specified");
-                if (ipam_parse_cidr(s, &subnet, NULL) < 0)
-                        return berth_error_set(err, EINVAL, "invalid CIDR address: %s", s);
+                /* dockerd's words, and its 500 (EIO) for what its IPAM driver refuses */
+                if (!s || ipam_parse_cidr(s, &subnet, NULL) < 0)
+                        return berth_error_set(err, EIO, "Invalid subnet %s : invalid CIDR address: %s",
+                                               s ? s : "", s ? s : "");
                 if (r && *r && ipam_parse_cidr(r, &range, NULL) < 0)
                         return berth_error_set(err, EINVAL, "invalid CIDR address: %s", r);
                 if (g && *g && ipam_parse_addr(g, &gw, NULL) < 0)
                         return berth_error_set(err, EINVAL, "invalid gateway address %s", g);
                 struct net_addr net = ipam_network(&subnet);
-                for (size_t k = 0; k < ns->n; k++)
+                if (g && *g && !ipam_contains(&net, &gw))
+                        return berth_error_set(err, EIO,
+                                               "failed to allocate gateway (%s): Requested "
+                                               "address is out of range",
+                                               g);
+                size_t ai;
+                const char *ak;
+                const struct json *av;
+                json_object_foreach (json_get(c, "AuxiliaryAddresses"), ai, ak, av) {
+                        struct net_addr a;
+                        char b[IPAM_ADDRSTRLEN];
+                        if (!json_str(av) || ipam_parse_addr(json_str(av), &a, NULL) < 0 ||
+                            !ipam_contains(&net, &a))
+                                return berth_error_set(err, EPERM,
+                                                       "auxiliary address: (%s:%s) must belong "
+                                                       "to the master pool: %s",
+                                                       ak, json_str(av) ?: "",
+                                                       ipam_format_cidr(&net, b));
+                }
+                for (size_t k = 0; k < ns->n && !config_only; k++)
                         for (size_t j = 0; j < ns->v[k]->n_sub; j++)
                                 if (ipam_overlaps(&ns->v[k]->sub[j].subnet, &net))
                                         return berth_error_set(
@@ -670,11 +724,21 @@ static int create_ipam(struct berth_networks *ns, const struct json *body, struc
                         have4 = true;
                 else
                         have6 = true;
-                struct json *e2 = json_copy(c);
+                /* dockerd's omitempty: docker-py sends "IPRange": null and the like */
+                struct json *e2 = json_new_object();
+                size_t ci;
+                const char *ck;
+                const struct json *cv;
+                json_object_foreach (c, ci, ck, cv)
+                        if (!json_is(cv, JSON_NULL) && !(json_is(cv, JSON_STRING) && !*json_str(cv)) &&
+                            !(json_is(cv, JSON_OBJECT) && !json_len(cv)))
+                                json_object_set(e2, ck, json_copy(cv));
                 char b[IPAM_ADDRSTRLEN];
                 json_set_str(e2, "Subnet", ipam_format_cidr(&net, b));
                 json_array_append(out, e2);
         }
+        if (config_only)
+                return 0;
         if (have6 && !ipv6)
                 return berth_error_set(err, EPERM,
                                        "non-overlapping IPv6 address pool(s) given but IPv6 is "
@@ -700,42 +764,130 @@ static int create_ipam(struct berth_networks *ns, const struct json *body, struc
         if (ipv6 && !have6)
                 return berth_error_set(err, EINVAL,
                                        "could not find an available, non-overlapping IPv6 address "
-                                       "pool among the defaults to assign to the network: give "
-                                       "--subnet");
+                                       "pool among the defaults to assign to the network");
         return 0;
 }
 
-int berth_network_create(struct berth_engine *e, const struct json *body, struct json **ret,
+static bool body_bool(const struct json *body, const char *key)
+{
+        const struct json *b = json_get(body, key);
+        return json_is(b, JSON_BOOL) && b->b;
+}
+
+/* What swarm would serve, refused as dockerd without swarm refuses it. */
+static int check_scope(const struct json *body, const char *driver, struct berth_error **err)
+{
+        const char *scope = json_str(json_get(body, "Scope"));
+        if (body_bool(body, "Ingress"))
+                return berth_error_set(err, EPERM,
+                                       "Ingress network can only be global scope network");
+        if (scope && strcmp(scope, "swarm") == 0)
+                return berth_error_set(err, EPERM,
+                                       "cannot create a swarm scoped network when swarm is not "
+                                       "active");
+        if ((scope && *scope && strcmp(scope, "local") != 0) || strcmp(driver, "overlay") == 0)
+                return berth_error_set(err, EIO,
+                                       "This node is not a swarm manager. Use \"docker swarm "
+                                       "init\" or \"docker swarm join\" to connect this node to "
+                                       "swarm and try again.");
+        return 0;
+}
+
+/*
+ * --config-from: the request as if it had said what the configuration-only
+ * network holds (IPAM, IPv6, options, labels), in *ret_eff; dockerd refuses a
+ * request that also says any of those itself.
+ */
+static int apply_config_from(struct berth_networks *ns, const struct json *body,
+                             const char *from, struct json **ret_eff, struct berth_error **err)
+{
+        if (body_bool(body, "ConfigOnly"))
+                return berth_error_set(err, EPERM,
+                                       "a configuration network cannot depend on another "
+                                       "configuration network");
+        pthread_mutex_lock(&ns->lock);
+        struct bnet *c = bnet_find_locked(ns, from);
+        _cleanup_json_ struct json *cfg =
+            c && body_bool(c->doc, "ConfigOnly") ? json_copy(c->doc) : NULL;
+        pthread_mutex_unlock(&ns->lock);
+        if (!cfg)
+                return berth_error_set(err, ENOENT, "configuration network \"%s\" does not exist",
+                                       from);
+        if (json_len(json_get(body, "Options")))
+                return berth_error_set(err, EPERM,
+                                       "network driver options are not supported if the network "
+                                       "depends on a configuration network");
+        const struct json *ipam = json_get(body, "IPAM");
+        const char *ipam_drv = json_str(json_get(ipam, "Driver"));
+        if (json_len(json_get(body, "Labels")) || body_bool(body, "EnableIPv6") ||
+            json_len(json_get(ipam, "Options")) || json_len(json_get(ipam, "Config")) ||
+            (ipam_drv && *ipam_drv && strcmp(ipam_drv, "default") != 0))
+                return berth_error_set(err, EPERM,
+                                       "user specified configurations are not supported if the "
+                                       "network depends on a configuration network");
+        struct json *eff = json_copy(body);
+        static const char *const keys[] = {"IPAM", "EnableIPv6", "Options", "Labels"};
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                const struct json *v = json_get(cfg, keys[i]);
+                json_object_set(eff, keys[i], v ? json_copy(v) : json_new_null());
+        }
+        json_set_str(json_object_set(eff, "ConfigFrom", json_new_object()), "Network",
+                     json_str(json_get(cfg, "Name")) ?: from);
+        *ret_eff = eff;
+        return 0;
+}
+
+int berth_network_create(struct berth_engine *e, const struct json *req, struct json **ret,
                          struct berth_error **err)
 {
         struct berth_networks *ns = e->networks;
+        const struct json *body = req;
         const char *name = json_str(json_get(body, "Name"));
         const char *driver = json_str(json_get(body, "Driver"));
         if (!driver || !*driver)
                 driver = "bridge";
         if (!name || !*name)
                 return berth_error_set(err, EINVAL, "invalid name: network name is empty");
+        if (strcmp(name, "bridge") == 0 || strcmp(name, "host") == 0 ||
+            strcmp(name, "none") == 0)
+                return berth_error_set(err, EPERM,
+                                       "operation is not permitted on predefined %s network ",
+                                       name);
         if (!valid_name(name))
                 return berth_error_set(err, EINVAL,
                                        "invalid network name \"%s\": only [a-zA-Z0-9][a-zA-Z0-9_.-] "
                                        "are allowed",
                                        name);
-        if (strcmp(driver, "host") == 0 || strcmp(driver, "null") == 0)
+        /* a configuration-only network is a record, whatever driver it names */
+        bool config_only = body_bool(body, "ConfigOnly");
+        if (config_only)
+                driver = "null";
+        else if (strcmp(driver, "host") == 0 || strcmp(driver, "null") == 0)
                 return berth_error_set(err, EPERM, "only one instance of \"%s\" network is allowed",
                                        driver);
-        if (strcmp(driver, "bridge") != 0)
+        int r = check_scope(body, driver, err);
+        if (r < 0)
+                return r;
+        if (!config_only && strcmp(driver, "bridge") != 0)
                 return berth_error_set(err, ENOENT,
                                        "plugin \"%s\" not found: berthd has the bridge driver only",
                                        driver);
-        if (json_is(json_get(body, "Ingress"), JSON_BOOL) && json_get(body, "Ingress")->b)
-                return berth_error_set(err, EPERM,
-                                       "ingress networks need swarm mode, which berthd does not "
-                                       "have");
-        bool ipv6 = json_is(json_get(body, "EnableIPv6"), JSON_BOOL) && json_get(body, "EnableIPv6")->b;
+        _cleanup_json_ struct json *eff = NULL;
+        const char *from = json_str(json_get(json_get(body, "ConfigFrom"), "Network"));
+        if (from && *from) {
+                r = apply_config_from(ns, body, from, &eff, err);
+                if (r < 0)
+                        return r;
+                body = eff;
+        }
+        bool ipv6 = body_bool(body, "EnableIPv6");
         char id[65];
         net_random_id(id);
         int64_t t = now_ns();
-        _cleanup_json_ struct json *doc = new_doc(name, id, t, "bridge");
+        _cleanup_json_ struct json *doc = new_doc(name, id, t, driver);
+        json_set_bool(doc, "ConfigOnly", config_only);
+        if (eff)
+                json_object_set(doc, "ConfigFrom", json_copy(json_get(eff, "ConfigFrom")));
         json_set_bool(doc, "EnableIPv6", ipv6);
         static const char *const bools[] = {"Internal", "Attachable"};
         for (size_t i = 0; i < ELEMENTSOF(bools); i++) {
@@ -760,7 +912,6 @@ int berth_network_create(struct berth_engine *e, const struct json *body, struct
                         return berth_error_set(err, EINVAL, "invalid MTU number: %s", mtu);
         }
         pthread_mutex_lock(&ns->lock);
-        int r = 0;
         if (bnet_find_locked(ns, name) && strcmp(bnet_find_locked(ns, name)->name, name) == 0)
                 r = berth_error_set(err, EEXIST, "network with name %s already exists", name);
         for (size_t i = 0; r == 0 && brname && i < ns->n; i++)
@@ -769,13 +920,13 @@ int berth_network_create(struct berth_engine *e, const struct json *body, struct
                                             "bridge name %s is used by network %s", brname,
                                             ns->v[i]->name);
         if (r == 0)
-                r = create_ipam(ns, body, doc, ipv6, err);
+                r = create_ipam(ns, body, doc, ipv6, config_only, err);
         struct bnet *n = NULL;
         if (r == 0) {
                 n = bnet_new(name, id, t, TAKE_PTR(doc));
                 r = bnet_from_doc(n, err);
         }
-        if (r == 0)
+        if (r == 0 && n->bridge)
                 r = bridge_up(ns, n, err);
         if (r == 0)
                 r = row_put(e, n, err);
@@ -796,7 +947,7 @@ int berth_network_create(struct berth_engine *e, const struct json *body, struct
         json_set_str(out, "Id", id);
         json_set_str(out, "Warning", "");
         *ret = out;
-        const char *attrs[] = {"name", name, "type", "bridge", NULL};
+        const char *attrs[] = {"name", name, "type", driver, NULL};
         berth_events_publish(e->events, "network", "create", id, attrs);
         return 0;
 }
@@ -814,22 +965,33 @@ static int remove_locked(struct berth_engine *e, struct berth_networks *ns, stru
                                        "error while removing network: network %s id %s has "
                                        "active endpoints",
                                        n->name, n->id);
+        for (size_t i = 0; i < ns->n; i++) {
+                const char *from =
+                    json_str(json_get(json_get(ns->v[i]->doc, "ConfigFrom"), "Network"));
+                if (from && strcmp(from, n->name) == 0)
+                        return berth_error_set(err, EPERM,
+                                               "error while removing network: configuration "
+                                               "network \"%s\" is in use",
+                                               n->name);
+        }
         int r = row_delete(e, n->id, err);
         if (r < 0)
                 return r;
         struct berth_error *er = NULL;
-        if (ns->fw && net_fw_network_del(ns->fw, n->bridge, &er) < 0)
+        /* a configuration-only network has no bridge */
+        if (n->bridge && ns->fw && net_fw_network_del(ns->fw, n->bridge, &er) < 0)
                 log_warn("network %s: %s", n->name, berth_error_msg(er));
         berth_error_free(TAKE_PTR(er));
-        if (net_link_del(ns->nl, n->bridge, &er) < 0 && er && er->code != ENODEV)
+        if (n->bridge && net_link_del(ns->nl, n->bridge, &er) < 0 && er && er->code != ENODEV)
                 log_warn("network %s: %s", n->name, berth_error_msg(er));
         berth_error_free(er);
         char id[65];
         memcpy(id, n->id, sizeof(id));
         _cleanup_free_ char *name = xstrdup(n->name);
+        _cleanup_free_ char *driver = xstrdup(n->driver);
         table_remove(ns, n);
         bnet_free(n);
-        const char *attrs[] = {"name", name, "type", "bridge", NULL};
+        const char *attrs[] = {"name", name, "type", driver, NULL};
         berth_events_publish(e->events, "network", "destroy", id, attrs);
         return 0;
 }

@@ -6,12 +6,14 @@ daemon and requires what a user sees to agree: stdout, stderr (with "berth" for
 connect, prune), each CLI gets its own object made alike, and the results are
 compared with the names, ids and times that must differ put aside.
 
-The `daemon` fixture here is cli_util's private dockerd 20.10 (API 1.41) alone:
-berthd does not serve /networks yet.  Add "berthd" to its params when it does.
-Every network a test makes carries the test's unique name and lives in
-10.213.0.0/16; the fixture removes whatever the module left (containers, then
-networks) before the daemon stops, and any bridge of those networks that
-outlived it, and nothing else.
+The `daemon` fixture runs each comparison twice: against cli_util's private
+dockerd 20.10 (API 1.41, the reference answer) and against berthd with its
+networking on, inside a network namespace of the module's own (net_util's H),
+so its bridges and firewall table never reach the host's.  Every network a
+test makes carries the test's unique name and lives in 10.213.0.0/16; the
+fixture removes whatever the module left (containers, then networks) before
+the daemon stops, and any bridge of dockerd's networks that outlived it, and
+nothing else; berthd's go with its namespace.
 """
 import json
 import re
@@ -23,9 +25,31 @@ import cli_util
 from cli_util import as_berth, name, run_both, same  # noqa: F401 (fixtures)
 
 
-@pytest.fixture(scope="module", params=["dockerd"])
+def _berthd_in_netns():
+    import os
+    import shutil
+    import tempfile
+    from container_util import start_env, stop_env
+    from net_util import make_net
+    net = make_net()
+    top = tempfile.mkdtemp(prefix="berth-test-cli-", dir="/tmp")
+    os.chmod(top, 0o755)
+    e = None
+    try:
+        e = start_env(top, network=True, netns="/run/netns/" + net.h)
+        yield cli_util.Daemon(top, e.sock)
+    finally:
+        try:
+            if e is not None:
+                stop_env(e)
+        finally:
+            net.close()
+            shutil.rmtree(top, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", params=["dockerd", "berthd"])
 def daemon(request):
-    gen = cli_util._dockerd()
+    gen = cli_util._dockerd() if request.param == "dockerd" else _berthd_in_netns()
     d = next(gen)
     nets = []
     try:
@@ -42,7 +66,8 @@ def daemon(request):
         finally:
             gen.close()
             # a bridge is "br-" and the network's short id: only those of this daemon's
-            for n in nets:
+            # (berthd's were in its namespace, gone with it)
+            for n in (nets if request.param == "dockerd" else []):
                 link = "br-" + n[:12]
                 if subprocess.run(["ip", "link", "show", link],
                                   capture_output=True).returncode == 0:
@@ -417,7 +442,10 @@ def test_prune_is_dockers(daemon, name):
                     "container.\nAre you sure you want to continue? [y/N] ")
         got = results["berth"]
         assert got[1].startswith(question)
-        assert (got[0], got[1][len(question):], got[2]) == results["docker"]
+        # the daemon's order: dockerd walks its networks by id, which is random
+        def in_order(r):
+            return (r[0], sorted(r[1].splitlines()), r[2])
+        assert in_order((got[0], got[1][len(question):], got[2])) == in_order(results["docker"])
         lines = results["docker"][1].splitlines()
         assert lines[0] == "Deleted Networks:" and lines[-1] == "" and \
             sorted(lines[1:-1]) == [f"{name}-WHO-a", f"{name}-WHO-b"]

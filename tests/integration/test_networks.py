@@ -202,7 +202,7 @@ def test_user_network_isolation_and_connect(env):
 
 def test_network_errors(env):
     p = env.docker("network", "create", "bridge")
-    assert p.returncode != 0 and "network with name bridge already exists" in p.stderr
+    assert p.returncode != 0 and "operation is not permitted on predefined bridge network" in p.stderr
     p = env.docker("network", "rm", "bridge")
     assert p.returncode != 0 and "pre-defined network and cannot be removed" in p.stderr
     p = run(env, "--rm", "--network", "nosuchnet", "busybox", "true")
