@@ -34,13 +34,6 @@ static const char *mode_of(const struct berth_ctr *c)
         return m && *m ? m : "default";
 }
 
-/* Whether the container gets a network namespace wired by us (not host, none, container:). */
-static bool bridged_mode(const char *mode)
-{
-        return strcmp(mode, "host") != 0 && strcmp(mode, "none") != 0 &&
-               strncmp(mode, "container:", 10) != 0;
-}
-
 int ctr_net_check_create(struct berth_engine *e, struct json *hc, struct json *networking,
                          struct berth_error **err)
 {
@@ -584,13 +577,14 @@ static struct json *wanted_networks(struct berth_networks *ns, const struct bert
                         berth_error_set(err, ENOENT, "network %s not found", mode);
                         return NULL;
                 }
-                json_object_set(out, p->name, json_new_null());
+                if (p->bridge)
+                        json_object_set(out, p->name, json_new_null());
                 return out;
         }
         size_t i;
         const char *k;
         const struct json *v;
-        if (p && json_get(epcs, p->name))
+        if (p && p->bridge && json_get(epcs, p->name))
                 json_object_set(out, p->name, json_copy(json_get(epcs, p->name)));
         json_object_foreach (epcs, i, k, v) {
                 struct bnet *n = bnet_for_mode_locked(ns, k);
@@ -627,7 +621,9 @@ int ctr_net_prepare(struct berth_engine *e, struct berth_ctr *c, struct berth_er
 {
         struct berth_networks *ns = e->networks;
         struct ctr_manager *m = ctr_mgr(e);
-        if (!ns || !bridged_mode(mode_of(c)))
+        const char *mode = mode_of(c);
+        /* none: unless a network was connected since (disconnected from none first) */
+        if (!ns || strcmp(mode, "host") == 0 || strncmp(mode, "container:", 10) == 0)
                 return 0;
         pthread_mutex_lock(&ns->lock);
         _cleanup_json_ struct json *want = wanted_networks(ns, c, err);

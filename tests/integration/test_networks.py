@@ -440,3 +440,16 @@ def test_container_ending_while_the_daemon_is_dead_leaves_no_rule_or_lease(env):
         assert p.returncode == 0, p.stderr
     finally:
         env.docker("rm", "-f", "orphan")
+
+
+def test_a_none_container_connected_to_a_network_is_wired_at_start(env):
+    env.ok("create", "--name", "wasnone", "--network", "none", "busybox", "sleep", "60")
+    try:
+        env.ok("network", "disconnect", "none", "wasnone")
+        env.ok("network", "connect", "bridge", "wasnone")
+        env.ok("start", "wasnone")
+        ip = env.inspect("wasnone")["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
+        assert ip.startswith("172.17.")
+        assert ip + "/16" in env.ok("exec", "wasnone", "ip", "-4", "-o", "addr", "show", "eth0")
+    finally:
+        env.docker("rm", "-f", "wasnone")
