@@ -1214,6 +1214,26 @@ static bool ctr_is_running(struct ctr_manager *m, const struct berth_ctr *c)
         return running;
 }
 
+/* The end of a connect or disconnect: unlock, and when it worked, save and tell. */
+static int connect_done(struct berth_engine *e, struct berth_ctr *c, const struct bnet *n, int r,
+                        const char *action)
+{
+        struct berth_networks *ns = e->networks;
+        char id[65] = "";
+        if (n)
+                memcpy(id, n->id, sizeof(id));
+        _cleanup_free_ char *name = n ? xstrdup(n->name) : NULL;
+        pthread_mutex_unlock(&ns->lock);
+        if (r == 0) {
+                (void)ctr_save(e, c, NULL);
+                ctr_save_state(e, c);
+                const char *attrs[] = {"container", c->id, "name", name, "type", "bridge", NULL};
+                berth_events_publish(e->events, "network", action, id, attrs);
+        }
+        pthread_mutex_unlock(&c->op_lock);
+        return r;
+}
+
 int berth_network_connect(struct berth_engine *e, const char *net, const char *ctr,
                           const struct json *epc, struct berth_error **err)
 {
@@ -1271,19 +1291,7 @@ int berth_network_connect(struct berth_engine *e, const char *net, const char *c
                 json_object_set(epcs, n->name, rec);
                 pthread_mutex_unlock(&m->lock);
         }
-        char id[65] = "";
-        if (n)
-                memcpy(id, n->id, sizeof(id));
-        _cleanup_free_ char *name = n ? xstrdup(n->name) : NULL;
-        pthread_mutex_unlock(&ns->lock);
-        if (r == 0) {
-                (void)ctr_save(e, c, NULL);
-                ctr_save_state(e, c);
-                const char *attrs[] = {"container", c->id, "name", name, "type", "bridge", NULL};
-                berth_events_publish(e->events, "network", "connect", id, attrs);
-        }
-        pthread_mutex_unlock(&c->op_lock);
-        return r;
+        return connect_done(e, c, n, r, "connect");
 }
 
 int berth_network_disconnect(struct berth_engine *e, const char *net, const char *ctr, bool force,
@@ -1345,19 +1353,7 @@ int berth_network_disconnect(struct berth_engine *e, const char *net, const char
                 }
                 pthread_mutex_unlock(&m->lock);
         }
-        char id[65] = "";
-        if (n)
-                memcpy(id, n->id, sizeof(id));
-        _cleanup_free_ char *name = n ? xstrdup(n->name) : NULL;
-        pthread_mutex_unlock(&ns->lock);
-        if (r == 0) {
-                (void)ctr_save(e, c, NULL);
-                ctr_save_state(e, c);
-                const char *attrs[] = {"container", c->id, "name", name, "type", "bridge", NULL};
-                berth_events_publish(e->events, "network", "disconnect", id, attrs);
-        }
-        pthread_mutex_unlock(&c->op_lock);
-        return r;
+        return connect_done(e, c, n, r, "disconnect");
 }
 
 /* ---- legacy links ---- */

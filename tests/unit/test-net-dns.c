@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "check-tap.h"
+#include "test-netns.h"
 #include "net/dns.h"
 #include "net/ipam.h"
 #include "net/link.h"
@@ -422,23 +423,6 @@ END_TEST
 
 /* --- the server in namespaces --- */
 
-struct ns_thread {
-        int fd, error;
-};
-
-static void *unshare_thread(void *p)
-{
-        struct ns_thread *t = p;
-        if (unshare(CLONE_NEWNET) < 0) {
-                t->error = errno;
-                return NULL;
-        }
-        t->fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-        if (t->fd < 0)
-                t->error = errno;
-        return NULL;
-}
-
 static void lo_up(int netns_fd)
 {
         struct net_link *nl = NULL;
@@ -451,13 +435,9 @@ static void lo_up(int netns_fd)
 /* A new namespace with lo up, held by the returned fd alone. */
 static int new_netns(void)
 {
-        struct ns_thread t = {.fd = -1};
-        pthread_t th;
-        ck_assert_int_eq(pthread_create(&th, NULL, unshare_thread, &t), 0);
-        pthread_join(th, NULL);
-        ck_assert_msg(t.fd >= 0, "new network namespace: %s", strerror(t.error));
-        lo_up(t.fd);
-        return t.fd;
+        int fd = test_netns_new();
+        lo_up(fd);
+        return fd;
 }
 
 static bool as_root(void)
@@ -475,28 +455,12 @@ static void private_host(void)
         lo_up(-1);
 }
 
-struct sock_thread {
-        int netns_fd, type, fd;
-};
-
-static void *socket_thread(void *p)
-{
-        struct sock_thread *t = p;
-        if (setns(t->netns_fd, CLONE_NEWNET) == 0)
-                t->fd = socket(AF_INET, t->type | SOCK_CLOEXEC, 0);
-        return NULL;
-}
-
 static int socket_in(int netns_fd, int type)
 {
-        struct sock_thread t = {.netns_fd = netns_fd, .type = type, .fd = -1};
-        pthread_t th;
-        ck_assert_int_eq(pthread_create(&th, NULL, socket_thread, &t), 0);
-        pthread_join(th, NULL);
-        ck_assert_int_ge(t.fd, 0);
+        int fd = test_socket_in(netns_fd, type);
         struct timeval tv = {.tv_sec = 3};
-        setsockopt(t.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        return t.fd;
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        return fd;
 }
 
 static struct sockaddr_in sin_of(const char *ip, uint16_t port)

@@ -35,6 +35,7 @@
 
 #include "base/buf.h"
 #include "check-tap.h"
+#include "test-netns.h"
 #include "net/firewall.h"
 #include "net/ipam.h"
 #include "net/link.h"
@@ -42,55 +43,10 @@
 /* A blocked attempt waits this long: drops give no answer. */
 #define WAIT_MS 600
 
-struct ns_thread {
-        int fd;
-        int error;
-};
-
-static void *unshare_thread(void *p)
-{
-        struct ns_thread *t = p;
-        if (unshare(CLONE_NEWNET) < 0) {
-                t->error = errno;
-                return NULL;
-        }
-        t->fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-        if (t->fd < 0)
-                t->error = errno;
-        return NULL;
-}
-
-static int new_netns(void)
-{
-        struct ns_thread t = {.fd = -1};
-        pthread_t th;
-        ck_assert_int_eq(pthread_create(&th, NULL, unshare_thread, &t), 0);
-        pthread_join(th, NULL);
-        ck_assert_msg(t.fd >= 0, "new network namespace: %s", strerror(t.error));
-        return t.fd;
-}
-
-struct sock_thread {
-        int netns_fd, type, fd;
-};
-
-static void *socket_thread(void *p)
-{
-        struct sock_thread *t = p;
-        if (setns(t->netns_fd, CLONE_NEWNET) == 0)
-                t->fd = socket(AF_INET, t->type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        return NULL;
-}
-
 /* A non-blocking IPv4 socket of type living in the namespace netns_fd. */
 static int socket_in(int netns_fd, int type)
 {
-        struct sock_thread t = {.netns_fd = netns_fd, .type = type, .fd = -1};
-        pthread_t th;
-        ck_assert_int_eq(pthread_create(&th, NULL, socket_thread, &t), 0);
-        pthread_join(th, NULL);
-        ck_assert_int_ge(t.fd, 0);
-        return t.fd;
+        return test_socket_in(netns_fd, type | SOCK_NONBLOCK);
 }
 
 struct sysctl_thread {
@@ -230,7 +186,7 @@ static void assert_start_ns_clean(void)
 START_TEST(test_table_open_reopen_close)
 {
         random_table();
-        int ns = new_netns();
+        int ns = test_netns_new();
         struct net_fw *fw = fw_open(ns);
         _cleanup_free_ char *list = xasprintf("nft list table inet %s", table);
         _cleanup_free_ char *out = must_run_in(ns, list);
@@ -332,11 +288,11 @@ static void veth_ctr(struct net_link *h, int ns, const char *host_end, const cha
 
 static void topo_up(struct topo *t)
 {
-        t->host = new_netns();
-        t->out = new_netns();
-        t->c1 = new_netns();
-        t->c2 = new_netns();
-        t->c3 = new_netns();
+        t->host = test_netns_new();
+        t->out = test_netns_new();
+        t->c1 = test_netns_new();
+        t->c2 = test_netns_new();
+        t->c3 = test_netns_new();
         _cleanup_net_link_ struct net_link *h = link_in(t->host);
         OK(net_link_set_up(h, "lo", true, err));
         static const char *const brs[][2] = {{"bf0", "10.77.0.1/24"}, {"bf1", "10.78.0.1/24"}};
@@ -703,7 +659,7 @@ END_TEST
 START_TEST(test_cost)
 {
         random_table();
-        int ns = new_netns();
+        int ns = test_netns_new();
         double t0 = now_us();
         struct net_fw *fw = fw_open(ns);
         double t_open = now_us() - t0;

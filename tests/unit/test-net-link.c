@@ -30,60 +30,9 @@
 #include "base/buf.h"
 #include "base/json.h"
 #include "check-tap.h"
+#include "test-netns.h"
 #include "net/ipam.h"
 #include "net/link.h"
-
-struct ns_thread {
-        int fd;
-        int error;
-};
-
-static void *unshare_thread(void *p)
-{
-        struct ns_thread *t = p;
-        if (unshare(CLONE_NEWNET) < 0) {
-                t->error = errno;
-                return NULL;
-        }
-        t->fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-        if (t->fd < 0)
-                t->error = errno;
-        return NULL;
-}
-
-/* A new network namespace, held by the returned fd alone. */
-static int new_netns(void)
-{
-        struct ns_thread t = {.fd = -1};
-        pthread_t th;
-        ck_assert_int_eq(pthread_create(&th, NULL, unshare_thread, &t), 0);
-        pthread_join(th, NULL);
-        ck_assert_msg(t.fd >= 0, "new network namespace: %s", strerror(t.error));
-        return t.fd;
-}
-
-struct sock_thread {
-        int netns_fd, type, fd;
-};
-
-static void *socket_thread(void *p)
-{
-        struct sock_thread *t = p;
-        if (setns(t->netns_fd, CLONE_NEWNET) == 0)
-                t->fd = socket(AF_INET, t->type | SOCK_CLOEXEC, 0);
-        return NULL;
-}
-
-/* An IPv4 socket of type living in the namespace netns_fd. */
-static int socket_in(int netns_fd, int type)
-{
-        struct sock_thread t = {.netns_fd = netns_fd, .type = type, .fd = -1};
-        pthread_t th;
-        ck_assert_int_eq(pthread_create(&th, NULL, socket_thread, &t), 0);
-        pthread_join(th, NULL);
-        ck_assert_int_ge(t.fd, 0);
-        return t.fd;
-}
 
 static struct net_link *open_in(int netns_fd)
 {
@@ -203,7 +152,7 @@ START_TEST(test_bridge_veth_addresses_route)
 {
         random_names();
         const char *br = names[0], *host = names[1], *peer = names[2];
-        int ns_host = new_netns(), ns_ctr = new_netns();
+        int ns_host = test_netns_new(), ns_ctr = test_netns_new();
         _cleanup_net_link_ struct net_link *h = open_in(ns_host);
         _cleanup_net_link_ struct net_link *c = open_in(ns_ctr);
 
@@ -272,8 +221,8 @@ START_TEST(test_bridge_veth_addresses_route)
         ck_assert_str_eq(jstr(json_at(rj, 0), "dev"), "eth0");
 
         /* a datagram from the container to the bridge's address crosses the pair */
-        _cleanup_close_ int rx = socket_in(ns_host, SOCK_DGRAM);
-        _cleanup_close_ int tx = socket_in(ns_ctr, SOCK_DGRAM);
+        _cleanup_close_ int rx = test_socket_in(ns_host, SOCK_DGRAM);
+        _cleanup_close_ int tx = test_socket_in(ns_ctr, SOCK_DGRAM);
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(4789)};
         memcpy(&sa.sin_addr, gw4.bytes, 4);
         ck_assert_int_eq(bind(rx, (struct sockaddr *)&sa, sizeof(sa)), 0);
@@ -306,7 +255,7 @@ END_TEST
 
 START_TEST(test_errors_name_the_link)
 {
-        int ns = new_netns();
+        int ns = test_netns_new();
         _cleanup_net_link_ struct net_link *h = open_in(ns);
         FAILS(net_link_bridge_add(h, "bt-this-is-too-long", 0, err), EINVAL,
               "interface name 'bt-this-is-too-long': longer than 15 bytes");
@@ -344,7 +293,7 @@ START_TEST(test_own_namespace_and_pool_choice)
 
         /* a "host" with docker0's subnet on a bridge of its own */
         random_names();
-        int ns = new_netns();
+        int ns = test_netns_new();
         _cleanup_net_link_ struct net_link *h = open_in(ns);
         OK(net_link_bridge_add(h, names[0], 0, err));
         OK(net_link_set_up(h, names[0], true, err));

@@ -1,0 +1,71 @@
+/*
+ * test-netns.h — what the src/net unit tests share: a network namespace of
+ * their own (made by a thread that unshares CLONE_NEWNET and keeps
+ * /proc/thread-self/ns/net open, so the test's own threads never change
+ * namespace), and an IPv4 socket living inside one.
+ *
+ * Include after check-tap.h (the helpers assert with ck_assert*).
+ */
+#ifndef BERTH_TEST_NETNS_H
+#define BERTH_TEST_NETNS_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct test_ns_thread {
+        int fd, error;
+};
+
+static inline void *test_unshare_thread(void *p)
+{
+        struct test_ns_thread *t = p;
+        if (unshare(CLONE_NEWNET) < 0) {
+                t->error = errno;
+                return NULL;
+        }
+        t->fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        if (t->fd < 0)
+                t->error = errno;
+        return NULL;
+}
+
+/* A new network namespace (lo down), held by the returned fd alone. */
+static inline int test_netns_new(void)
+{
+        struct test_ns_thread t = {.fd = -1};
+        pthread_t th;
+        ck_assert_int_eq(pthread_create(&th, NULL, test_unshare_thread, &t), 0);
+        pthread_join(th, NULL);
+        ck_assert_msg(t.fd >= 0, "new network namespace: %s", strerror(t.error));
+        return t.fd;
+}
+
+struct test_sock_thread {
+        int netns_fd, type, fd;
+};
+
+static inline void *test_socket_thread(void *p)
+{
+        struct test_sock_thread *t = p;
+        if (setns(t->netns_fd, CLONE_NEWNET) == 0)
+                t->fd = socket(AF_INET, t->type | SOCK_CLOEXEC, 0);
+        return NULL;
+}
+
+/* An IPv4 socket of type (SOCK_NONBLOCK may be or'ed in) living in the namespace netns_fd. */
+static inline int test_socket_in(int netns_fd, int type)
+{
+        struct test_sock_thread t = {.netns_fd = netns_fd, .type = type, .fd = -1};
+        pthread_t th;
+        ck_assert_int_eq(pthread_create(&th, NULL, test_socket_thread, &t), 0);
+        pthread_join(th, NULL);
+        ck_assert_int_ge(t.fd, 0);
+        return t.fd;
+}
+
+#endif
