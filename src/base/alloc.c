@@ -47,6 +47,17 @@ char *xstrdup(const char *s)
         return p;
 }
 
+char **strv_copy(char *const *v)
+{
+        size_t n = 0;
+        while (v && v[n])
+                n++;
+        char **r = xcalloc(n + 1, sizeof(char *));
+        for (size_t i = 0; i < n; i++)
+                r[i] = xstrdup(v[i]);
+        return r;
+}
+
 char *xstrndup(const char *s, size_t n)
 {
         char *p = strndup(s, n);

@@ -107,6 +107,8 @@ void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
+/* A copy of the NULL-terminated v (NULL: an empty one). */
+char **strv_copy(char *const *v);
 _printf_(1, 2) char *xasprintf(const char *fmt, ...);
 
 #endif

@@ -75,17 +75,6 @@ void berth_config_flags_init(struct berth_config_flags *f)
         f->debug = -1;
 }
 
-static char **strv_dup(char *const *v)
-{
-        size_t n = 0;
-        while (v && v[n])
-                n++;
-        char **r = xcalloc(n + 1, sizeof(char *));
-        for (size_t i = 0; i < n; i++)
-                r[i] = xstrdup(v[i]);
-        return r;
-}
-
 static size_t strv_len(char *const *v)
 {
         size_t n = 0;
@@ -538,7 +527,7 @@ int berth_config_load(const struct berth_config_flags *flags, struct berth_confi
 #define STRV(key, field, flagv)                                                                    \
         do {                                                                                       \
                 if ((flagv))                                                                       \
-                        c->field = strv_dup((flagv));                                              \
+                        c->field = strv_copy((flagv));                                              \
                 else if ((v = json_get(file, key)))                                                \
                         c->field = json_strv(v);                                                   \
                 else                                                                               \
@@ -564,7 +553,7 @@ int berth_config_load(const struct berth_config_flags *flags, struct berth_confi
 #undef STRV
 
         /* Hosts: parsed into socket paths; none given means the default socket. */
-        char **hosts_in = flags->hosts                    ? strv_dup(flags->hosts)
+        char **hosts_in = flags->hosts                    ? strv_copy(flags->hosts)
                           : (v = json_get(file, "hosts")) ? json_strv(v)
                                                           : NULL;
         c->hosts = xcalloc(1, sizeof(char *));
@@ -661,13 +650,13 @@ int berth_config_reload(const struct berth_config *old, const struct berth_confi
         free(n->fixed_cidr);
         n->fixed_cidr = old->fixed_cidr ? xstrdup(old->fixed_cidr) : NULL;
         strv_free(n->address_pools);
-        n->address_pools = strv_dup(old->address_pools);
+        n->address_pools = strv_copy(old->address_pools);
         strv_free(n->dns);
-        n->dns = strv_dup(old->dns);
+        n->dns = strv_copy(old->dns);
         strv_free(n->dns_search);
-        n->dns_search = strv_dup(old->dns_search);
+        n->dns_search = strv_copy(old->dns_search);
         strv_free(n->dns_opts);
-        n->dns_opts = strv_dup(old->dns_opts);
+        n->dns_opts = strv_copy(old->dns_opts);
         n->mtu = old->mtu;
         n->ip_masq = old->ip_masq;
         n->ip_forward = old->ip_forward;
@@ -677,7 +666,7 @@ int berth_config_reload(const struct berth_config *old, const struct berth_confi
         if (!strv_equal(n->hosts, old->hosts))
                 strv_push(&changes, xstrdup("hosts: changed, restart berthd to apply"));
         strv_free(n->hosts);
-        n->hosts = strv_dup(old->hosts);
+        n->hosts = strv_copy(old->hosts);
 
         if (n->debug != old->debug)
                 note_change(&changes, "debug", old->debug ? "true" : "false",

@@ -1103,17 +1103,6 @@ static char **host_resolv_words(const char *text, const char *key)
         return v;
 }
 
-static char **strv_copy(char *const *v)
-{
-        size_t n = 0;
-        while (v && v[n])
-                n++;
-        char **r = xcalloc(n + 1, sizeof(char *));
-        for (size_t i = 0; i < n; i++)
-                r[i] = xstrdup(v[i]);
-        return r;
-}
-
 static char **strv_of_json(const struct json *a)
 {
         char **v = xcalloc(json_len(a) + 1, sizeof(char *));

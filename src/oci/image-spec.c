@@ -27,7 +27,7 @@ static size_t strv_len(char *const *v)
         return n;
 }
 
-static char **strv_copy(char *const *v)
+static char **strv_copy_or_null(char *const *v)
 {
         if (!v)
                 return NULL;
@@ -582,9 +582,9 @@ void oci_platform_copy(struct oci_platform *dst, const struct oci_platform *src)
         dst->architecture = src->architecture ? xstrdup(src->architecture) : NULL;
         dst->os = src->os ? xstrdup(src->os) : NULL;
         dst->os_version = src->os_version ? xstrdup(src->os_version) : NULL;
-        dst->os_features = strv_copy(src->os_features);
+        dst->os_features = strv_copy_or_null(src->os_features);
         dst->variant = src->variant ? xstrdup(src->variant) : NULL;
-        dst->features = strv_copy(src->features);
+        dst->features = strv_copy_or_null(src->features);
 }
 
 static int arm_level(const char *variant)
