@@ -75,6 +75,32 @@ bool api_labels_match(const struct json *labels, char *const *wanted)
         return true;
 }
 
+void api_prune_labels_init(struct api_prune_labels *f, struct api_request *req)
+{
+        _cleanup_json_ struct json *filters = NULL;
+        const char *q = api_request_query(req, "filters");
+        if (q && *q)
+                (void)json_parse(q, strlen(q), &filters, NULL);
+        f->labels = api_filter_values(filters, "label");
+        f->not_labels = api_filter_values(filters, "label!");
+}
+
+void api_prune_labels_release(struct api_prune_labels *f)
+{
+        strv_free(f->labels);
+        strv_free(f->not_labels);
+}
+
+bool api_prune_labels_keep(const struct api_prune_labels *f, const struct json *labels)
+{
+        if (f->labels[0] && !api_labels_match(labels, f->labels))
+                return true;
+        for (size_t i = 0; f->not_labels[i]; i++)
+                if (api_label_matches(labels, f->not_labels[i]))
+                        return true;
+        return false;
+}
+
 int api_filter_until(struct api_request *req, const struct json *filters, bool *ret_set,
                      int64_t *ret_ns)
 {

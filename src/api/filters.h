@@ -32,6 +32,18 @@ bool api_label_matches(const struct json *labels, const char *wanted);
 bool api_labels_match(const struct json *labels, char *const *wanted);
 
 /*
+ * A prune's label filters, read on its worker from the request's filters
+ * (checked on the loop by api_filters_parse): api_prune_labels_keep() is true
+ * for labels a prune keeps (not every label= matches, or some label!= does).
+ */
+struct api_prune_labels {
+        char **labels, **not_labels;
+};
+void api_prune_labels_init(struct api_prune_labels *f, struct api_request *req);
+void api_prune_labels_release(struct api_prune_labels *f);
+bool api_prune_labels_keep(const struct api_prune_labels *f, const struct json *labels);
+
+/*
  * The prune endpoints' `until` filter, read as dockerd's getUntilFromPruneFilters: at most one
  * value, a timestamp or a duration back from now (units_parse_timestamp).  0 with *ret_set
  * false when absent; otherwise *ret_ns.  On a bad value the client has been answered with

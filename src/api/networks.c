@@ -240,7 +240,7 @@ static void handle_disconnect(struct api_request *req, void *userdata)
 }
 
 struct prune_filter {
-        char **labels, **not_labels;
+        struct api_prune_labels labels;
         bool until_set;
         int64_t until_ns;
 };
@@ -249,12 +249,8 @@ struct prune_filter {
 static bool prune_keeps(const struct json *doc, void *arg)
 {
         const struct prune_filter *f = arg;
-        const struct json *labels = json_get(doc, "Labels");
-        if (f->labels[0] && !api_labels_match(labels, f->labels))
+        if (api_prune_labels_keep(&f->labels, json_get(doc, "Labels")))
                 return true;
-        for (size_t i = 0; f->not_labels[i]; i++)
-                if (api_label_matches(labels, f->not_labels[i]))
-                        return true;
         if (f->until_set) {
                 const char *created = json_str(json_get(doc, "Created"));
                 struct tm tm = {0};
@@ -274,10 +270,8 @@ static void prune_worker(struct api_stream *s, void *userdata)
         const char *fq = api_request_query(req, "filters");
         if (fq && *fq)
                 (void)json_parse(fq, strlen(fq), &filters, NULL);
-        struct prune_filter pf = {
-            .labels = api_filter_values(filters, "label"),
-            .not_labels = api_filter_values(filters, "label!"),
-        };
+        struct prune_filter pf = {0};
+        api_prune_labels_init(&pf.labels, req);
         _cleanup_strv_free_ char **until = api_filter_values(filters, "until");
         if (until[0]) {
                 /* checked on the loop; read again against the same clock */
@@ -289,8 +283,7 @@ static void prune_worker(struct api_stream *s, void *userdata)
         _cleanup_error_ struct berth_error *err = NULL;
         struct json *deleted = NULL;
         int r = berth_network_prune(e, prune_keeps, &pf, &deleted, &err);
-        strv_free(pf.labels);
-        strv_free(pf.not_labels);
+        api_prune_labels_release(&pf.labels);
         if (r < 0) {
                 stream_error(s, r, err);
                 return;

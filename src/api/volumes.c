@@ -151,41 +151,24 @@ static void handle_delete(struct api_request *req, void *userdata)
         api_defer(req, delete_worker, userdata);
 }
 
-struct prune_filter {
-        char **labels, **not_labels;
-};
-
 /* true: kept (not pruned). */
 static bool prune_keeps(const struct json *labels, void *arg)
 {
-        const struct prune_filter *f = arg;
-        if (f->labels[0] && !api_labels_match(labels, f->labels))
-                return true;
-        for (size_t i = 0; f->not_labels[i]; i++)
-                if (api_label_matches(labels, f->not_labels[i]))
-                        return true;
-        return false;
+        return api_prune_labels_keep(arg, labels);
 }
 
 static void prune_worker(struct api_stream *s, void *userdata)
 {
         struct berth_engine *e = userdata;
         struct api_request *req = api_stream_request(s);
-        _cleanup_json_ struct json *filters = NULL;
         /* parsed again here (checked on the loop): the values are the worker's */
-        const char *f = api_request_query(req, "filters");
-        if (f && *f)
-                (void)json_parse(f, strlen(f), &filters, NULL);
-        struct prune_filter pf = {
-            .labels = api_filter_values(filters, "label"),
-            .not_labels = api_filter_values(filters, "label!"),
-        };
+        struct api_prune_labels pf;
+        api_prune_labels_init(&pf, req);
         _cleanup_error_ struct berth_error *err = NULL;
         struct json *deleted = NULL;
         uint64_t reclaimed = 0;
         int r = berth_volume_prune(e, prune_keeps, &pf, &deleted, &reclaimed, &err);
-        strv_free(pf.labels);
-        strv_free(pf.not_labels);
+        api_prune_labels_release(&pf);
         if (r < 0) {
                 stream_error(s, r, err);
                 return;
