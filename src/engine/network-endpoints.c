@@ -664,20 +664,20 @@ static int wire_endpoint(struct berth_networks *ns, struct bnet *n, struct net_l
 {
         const char *hostif = json_str(json_get(ep, "HostIf"));
         const char *ifname = json_str(json_get(ep, "IfName"));
-        unsigned mtu = n->mtu ? n->mtu : (unsigned)ns->cfg->mtu;
-        int r = net_link_veth_add(ns->nl, hostif, ifname, nsfd, mtu, err);
-        if (r == 0)
-                r = net_link_set_master(ns->nl, hostif, n->bridge, err);
+        uint8_t mac[6];
+        const char *macs = json_str(json_get(ep, "MacAddress"));
+        /* one request: the pair, the host end on the bridge and up, the peer's MAC */
+        const struct net_veth_opts vo = {
+            .mtu = n->mtu ? n->mtu : (unsigned)ns->cfg->mtu,
+            .master = n->bridge,
+            .up = true,
+            .peer_mac = macs && parse_mac(macs, mac) == 0 ? mac : NULL,
+        };
+        int r = net_link_veth_add_opts(ns->nl, hostif, ifname, nsfd, &vo, err);
         /* a container reaching its own published port through a host address: the
          * DNATed packet goes back out of the port it came in on */
         if (r == 0)
                 r = net_link_set_hairpin(ns->nl, hostif, true, err);
-        if (r == 0)
-                r = net_link_set_up(ns->nl, hostif, true, err);
-        uint8_t mac[6];
-        const char *macs = json_str(json_get(ep, "MacAddress"));
-        if (r == 0 && macs && parse_mac(macs, mac) == 0)
-                r = net_link_set_mac(nl_c, ifname, mac, err);
         struct net_addr a;
         const char *ip = json_str(json_get(ep, "IPAddress"));
         if (r == 0 && ip && *ip && ipam_parse_addr(ip, &a, NULL) == 0) {

@@ -301,25 +301,45 @@ int net_link_bridge_add(struct net_link *nl, const char *name, unsigned mtu,
 int net_link_veth_add(struct net_link *nl, const char *name, const char *peer, int peer_netns_fd,
                       unsigned mtu, struct berth_error **err)
 {
+        const struct net_veth_opts o = {.mtu = mtu};
+        return net_link_veth_add_opts(nl, name, peer, peer_netns_fd, &o, err);
+}
+
+int net_link_veth_add_opts(struct net_link *nl, const char *name, const char *peer,
+                           int peer_netns_fd, const struct net_veth_opts *o,
+                           struct berth_error **err)
+{
         int r = check_name(name, err);
         if (r >= 0)
                 r = check_name(peer, err);
+        int midx = 0;
+        if (r >= 0 && o->master)
+                r = net_link_index(nl, o->master, &midx, err);
         if (r < 0)
                 return r;
         struct nlattr *linkinfo;
-        struct nlmsghdr *nlh = newlink_start(nl, name, mtu, "veth", &linkinfo);
+        struct nlmsghdr *nlh = newlink_start(nl, name, o->mtu, "veth", &linkinfo);
+        struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
+        if (o->up) {
+                ifm->ifi_change = IFF_UP;
+                ifm->ifi_flags = IFF_UP;
+        }
         struct nlattr *info_data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
         struct nlattr *peer_nest = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
         struct ifinfomsg *pifm = put_struct(nlh, sizeof(*pifm));
         pifm->ifi_family = AF_UNSPEC;
         mnl_attr_put_strz(nlh, IFLA_IFNAME, peer);
-        if (mtu)
-                mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+        if (o->mtu)
+                mnl_attr_put_u32(nlh, IFLA_MTU, o->mtu);
+        if (o->peer_mac)
+                mnl_attr_put(nlh, IFLA_ADDRESS, 6, o->peer_mac);
         if (peer_netns_fd >= 0)
                 mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)peer_netns_fd);
         mnl_attr_nest_end(nlh, peer_nest);
         mnl_attr_nest_end(nlh, info_data);
         mnl_attr_nest_end(nlh, linkinfo);
+        if (midx)
+                mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)midx);
         return nl_talk(nl, nlh, NULL, NULL, err, "create veth '%s' (peer '%s')", name, peer);
 }
 

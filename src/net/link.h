@@ -61,6 +61,21 @@ int net_link_bridge_add(struct net_link *nl, const char *name, unsigned mtu,
  */
 int net_link_veth_add(struct net_link *nl, const char *name, const char *peer, int peer_netns_fd,
                       unsigned mtu, struct berth_error **err);
+/*
+ * The same in one request, with what a container's endpoint needs at once:
+ * the host end enslaved to master (NULL: none) and up, the peer with its MAC
+ * (NULL: the kernel's random one).  The peer cannot be brought up in the same
+ * request (the kernel configures it before the pair is joined: ENOTCONN).
+ */
+struct net_veth_opts {
+        unsigned mtu;            /* 0: the kernel's default */
+        const char *master;      /* bridge for the host end, or NULL */
+        bool up;                 /* host end up */
+        const uint8_t *peer_mac; /* 6 bytes, or NULL */
+};
+int net_link_veth_add_opts(struct net_link *nl, const char *name, const char *peer,
+                           int peer_netns_fd, const struct net_veth_opts *o,
+                           struct berth_error **err);
 /* Delete a link (for a veth, its peer goes with it). */
 int net_link_del(struct net_link *nl, const char *name, struct berth_error **err);
 
