@@ -92,11 +92,14 @@ def make_net():
     return Net()
 
 
-def net_env_fixture(config=None, name="env"):
-    """A module-scoped fixture: berthd with networking in H; env.net is the Net."""
+def net_env_fixture(config=None, name="env", prepare=None):
+    """A module-scoped fixture: berthd with networking in H; env.net is the Net.
+    prepare(net), if given, runs before berthd starts."""
     @pytest.fixture(scope="module", name=name)
     def env():
         net = make_net()
+        if prepare:
+            prepare(net)
         root = tempfile.mkdtemp(prefix="berth-net-", dir="/tmp")
         os.chmod(root, 0o755)
         e = None

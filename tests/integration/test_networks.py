@@ -453,3 +453,30 @@ def test_a_none_container_connected_to_a_network_is_wired_at_start(env):
         assert ip + "/16" in env.ok("exec", "wasnone", "ip", "-4", "-o", "addr", "show", "eth0")
     finally:
         env.docker("rm", "-f", "wasnone")
+
+
+def docker_like_forward_drop(net):
+    """What a running dockerd leaves in iptables-nft: FORWARD's policy DROP, DOCKER-USER."""
+    sh("nsenter", "--net=/run/netns/" + net.h, "iptables-nft", "-N", "DOCKER-USER")
+    sh("nsenter", "--net=/run/netns/" + net.h, "iptables-nft", "-A", "FORWARD", "-j",
+       "DOCKER-USER")
+    sh("nsenter", "--net=/run/netns/" + net.h, "iptables-nft", "-P", "FORWARD", "DROP")
+
+
+env_drop = net_env_fixture(name="env_drop", prepare=docker_like_forward_drop)
+
+
+def test_traffic_flows_under_a_forward_drop_policy(env_drop):
+    env = env_drop
+    env.net.serve_outside(8001, "through-drop")
+    p = run(env, "--rm", "busybox", "sh", "-c",
+            "timeout 5 wget -q -O - http://%s:8001/ || exit 1" % O_ADDR)
+    assert p.stdout.strip() == "through-drop", p.stderr
+    httpd(env, "dropweb", "published-through-drop", "-p", "8085:80")
+    try:
+        assert wget(env.net.o, "http://%s:8085/" % H_ADDR).stdout.strip() == \
+            "published-through-drop"
+        rules = sh("nsenter", "--net=/run/netns/" + env.net.h, "iptables-nft", "-S").stdout
+        assert "-P FORWARD DROP" in rules and "-A DOCKER-USER -i berth0" in rules, rules
+    finally:
+        env.docker("rm", "-f", "dropweb")
