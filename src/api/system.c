@@ -193,10 +193,19 @@ struct json *api_system_info_json(struct berth_engine *engine)
         json_array_append(
             row, json_new_string(berth_sysinfo_supports_d_type(c->data_root) ? "true" : "false"));
         struct json *plugins = json_object_set(j, "Plugins", json_new_object());
-        json_object_set(plugins, "Volume", json_new_array());
-        json_object_set(plugins, "Network", json_new_array());
-        json_object_set(plugins, "Authorization", json_new_null());
-        json_object_set(plugins, "Log", json_new_array());
+        /* the drivers berthd has built in, as dockerd lists its own */
+        static const char *const vol[] = {"local", NULL};
+        static const char *const net[] = {"bridge", "host", "null", NULL};
+        static const char *const logd[] = {"json-file", "local", "none", NULL};
+        const char *const *lists[] = {vol, net, logd};
+        const char *keys[] = {"Volume", "Network", "Log"};
+        for (size_t i = 0; i < 3; i++) {
+                struct json *a = json_object_set(plugins, keys[i], json_new_array());
+                for (const char *const *p = lists[i]; *p; p++)
+                        json_array_append(a, json_new_string(*p));
+                if (i == 1)
+                        json_object_set(plugins, "Authorization", json_new_null());
+        }
         json_set_bool(j, "MemoryLimit", si.memory_limit);
         json_set_bool(j, "SwapLimit", si.swap_limit);
         json_set_bool(j, "KernelMemory", false);
