@@ -1336,6 +1336,7 @@ int berth_ctr_rename(struct berth_engine *e, struct berth_ctr *c, const char *na
                 pthread_mutex_unlock(&m->lock);
                 return r;
         }
+        ctr_net_renamed(e, c, old + 1);
         const char *attrs[] = {"oldName", old, NULL};
         ctr_event(e, c, "rename", attrs);
         free(old);

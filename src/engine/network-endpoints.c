@@ -1505,3 +1505,30 @@ int ctr_net_host_gateway(struct berth_engine *e, char out[IPAM_ADDRSTRLEN])
         pthread_mutex_unlock(&ns->lock);
         return r;
 }
+
+void ctr_net_renamed(struct berth_engine *e, struct berth_ctr *c, const char *old)
+{
+        struct berth_networks *ns = e->networks;
+        struct ctr_manager *m = ctr_mgr(e);
+        if (!ns)
+                return;
+        pthread_mutex_lock(&m->lock);
+        _cleanup_free_ char *now = xstrdup(c->name + 1);
+        pthread_mutex_unlock(&m->lock);
+        pthread_mutex_lock(&ns->lock);
+        for (size_t i = 0; i < ns->n; i++) {
+                struct bnet *n = ns->v[i];
+                struct json *a = (struct json *)json_get(n->active, c->id);
+                if (a)
+                        json_set_str(a, "Name", now);
+                struct json *names = (struct json *)json_get(n->names, c->id);
+                for (size_t k = 0; k < json_len(names); k++) {
+                        const char *have = json_str(names->arr.items[k]);
+                        if (have && strcmp(have, old) == 0) {
+                                json_free(names->arr.items[k]);
+                                names->arr.items[k] = json_new_string(now);
+                        }
+                }
+        }
+        pthread_mutex_unlock(&ns->lock);
+}

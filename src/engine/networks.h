@@ -97,6 +97,8 @@ int ctr_net_links(struct berth_engine *e, struct berth_ctr *c, struct berth_buf 
                   struct json *env, struct berth_error **err);
 /* --add-host's "host-gateway": the default bridge's gateway; -ENOENT without one. */
 int ctr_net_host_gateway(struct berth_engine *e, char out[64]);
+/* c was renamed from old: the networks' Containers and the embedded DNS use the new name. */
+void ctr_net_renamed(struct berth_engine *e, struct berth_ctr *c, const char *old);
 /* NetworkSettings for inspect and the ps summary (under the container table lock). */
 struct json *ctr_net_settings_json(struct berth_ctr *c, bool summary);
 /* ps's Ports (under the container table lock). */

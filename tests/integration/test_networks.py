@@ -480,3 +480,19 @@ def test_traffic_flows_under_a_forward_drop_policy(env_drop):
         assert "-P FORWARD DROP" in rules and "-A DOCKER-USER -i berth0" in rules, rules
     finally:
         env.docker("rm", "-f", "dropweb")
+
+
+def test_rename_is_seen_by_the_embedded_dns(env):
+    env.ok("network", "create", "--subnet", "10.246.0.0/24", "rennet")
+    try:
+        env.ok("run", "-d", "--name", "before", "--network", "rennet", "busybox", "sleep", "60")
+        env.ok("run", "-d", "--name", "qq", "--network", "rennet", "busybox", "sleep", "60")
+        ip = env.inspect("before")["NetworkSettings"]["Networks"]["rennet"]["IPAddress"]
+        env.ok("rename", "before", "after")
+        assert ip in nslookup(env, "qq", "after").stdout
+        assert ip not in nslookup(env, "qq", "before").stdout
+        net = json.loads(env.ok("network", "inspect", "rennet"))[0]
+        assert sorted(c["Name"] for c in net["Containers"].values()) == ["after", "qq"]
+    finally:
+        env.docker("rm", "-f", "after", "before", "qq")
+        env.docker("network", "rm", "rennet")
