@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/fileio.h"
 #include "base/log.h"
 #include "container-internal.h"
 #include "net/dns.h"
@@ -1214,6 +1215,34 @@ static bool ctr_is_running(struct ctr_manager *m, const struct berth_ctr *c)
         return running;
 }
 
+/*
+ * A running container's first user network, connected: as dockerd, its
+ * resolv.conf (a bind mount of the file, rewritten in place) now names the
+ * embedded DNS server, which starts serving it.  Best effort: a failure is
+ * logged, the connect stands.
+ */
+static void dns_after_connect(struct berth_engine *e, struct berth_ctr *c)
+{
+        struct ctr_manager *m = ctr_mgr(e);
+        if (!ctr_net_uses_dns(e, c))
+                return;
+        pthread_mutex_lock(&m->lock);
+        pid_t pid = c->pid;
+        pthread_mutex_unlock(&m->lock);
+        _cleanup_free_ char *dir = ctr_data_dir(m, c);
+        _cleanup_free_ char *path = xasprintf("%s/resolv.conf", dir);
+        struct berth_buf b = BERTH_BUF_INIT;
+        ctr_resolv_conf(e, c, false, &b, NULL);
+        _cleanup_error_ struct berth_error *er = NULL;
+        int w = write_file_at(AT_FDCWD, path, b.data ? b.data : "", b.len, 0644);
+        buf_release(&b);
+        _cleanup_close_ int nsfd = -EBADF;
+        if (w < 0)
+                log_warn("container %.12s: rewrite '%s': %s", c->id, path, strerror(-w));
+        else if (pid && (open_netns(pid, &nsfd, &er) < 0 || dns_add(e, c, nsfd, &er) < 0))
+                log_warn("container %.12s: %s", c->id, berth_error_msg(er));
+}
+
 /* The end of a connect or disconnect: unlock, and when it worked, save and tell. */
 static int connect_done(struct berth_engine *e, struct berth_ctr *c, const struct bnet *n, int r,
                         const char *action)
@@ -1244,6 +1273,7 @@ int berth_network_connect(struct berth_engine *e, const char *net, const char *c
                 return r;
         struct ctr_manager *m = ctr_mgr(e);
         pthread_mutex_lock(&c->op_lock);
+        bool had_dns = ctr_net_uses_dns(e, c);
         pthread_mutex_lock(&ns->lock);
         struct bnet *n = bnet_find_locked(ns, net);
         const char *mode = mode_of(c);
@@ -1291,7 +1321,10 @@ int berth_network_connect(struct berth_engine *e, const char *net, const char *c
                 json_object_set(epcs, n->name, rec);
                 pthread_mutex_unlock(&m->lock);
         }
-        return connect_done(e, c, n, r, "connect");
+        r = connect_done(e, c, n, r, "connect");
+        if (r == 0 && running && !had_dns)
+                dns_after_connect(e, c);
+        return r;
 }
 
 int berth_network_disconnect(struct berth_engine *e, const char *net, const char *ctr, bool force,

@@ -496,3 +496,18 @@ def test_rename_is_seen_by_the_embedded_dns(env):
     finally:
         env.docker("rm", "-f", "after", "before", "qq")
         env.docker("network", "rm", "rennet")
+
+
+def test_connecting_a_running_container_to_a_user_network_gives_it_the_dns(env):
+    env.ok("network", "create", "--subnet", "10.245.0.0/24", "latenet")
+    try:
+        env.ok("run", "-d", "--name", "peer", "--network", "latenet", "busybox", "sleep", "60")
+        env.ok("run", "-d", "--name", "late", "busybox", "sleep", "60")
+        assert "127.0.0.11" not in env.ok("exec", "late", "cat", "/etc/resolv.conf")
+        env.ok("network", "connect", "latenet", "late")
+        assert "nameserver 127.0.0.11" in env.ok("exec", "late", "cat", "/etc/resolv.conf")
+        ip = env.inspect("peer")["NetworkSettings"]["Networks"]["latenet"]["IPAddress"]
+        assert ip in nslookup(env, "late", "peer").stdout
+    finally:
+        env.docker("rm", "-f", "peer", "late")
+        env.docker("network", "rm", "latenet")
