@@ -698,6 +698,11 @@ static int do_start(struct berth_engine *e, struct berth_ctr *c, bool restart,
                 if (r < 0)
                         ctr_release_mounts(e, c);
         }
+        /* what the container will hold (addresses, ports) is on record before it can
+         * run: a daemon killed between here and "running" finds it again if the
+         * process ran (adopted), and lets it go if not */
+        if (r == 0)
+                ctr_save_state(e, c);
         if (r < 0) {
                 unmount_rootfs(m, c);
                 return r;
@@ -1758,8 +1763,15 @@ static void reconcile(struct berth_engine *e, struct berth_ctr *c)
         if (alive)
                 log_info("container %.12s: removing what an interrupted start left", c->id);
         abort_shim(m, c, alive ? shim : 0);
+        /* an endpoint chosen for a start that never ran: given up, on record too */
+        pthread_mutex_lock(&m->lock);
+        bool had_net = c->net != NULL;
+        pthread_mutex_unlock(&m->lock);
+        ctr_net_release(e, c);
         if (c->state == CTR_RESTARTING || c->state == CTR_REMOVING) {
                 c->state = c->state == CTR_REMOVING ? CTR_DEAD : CTR_EXITED;
+                ctr_save_state(e, c);
+        } else if (had_net) {
                 ctr_save_state(e, c);
         }
         unmount_rootfs(m, c);

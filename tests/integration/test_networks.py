@@ -15,6 +15,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from net_util import (H_ADDR, HELPER, O_ADDR, in_ns, net_env_fixture, port_open,
                       sh, wget)
 
@@ -511,3 +513,42 @@ def test_connecting_a_running_container_to_a_user_network_gives_it_the_dns(env):
     finally:
         env.docker("rm", "-f", "peer", "late")
         env.docker("network", "rm", "latenet")
+
+
+@pytest.mark.parametrize("point,state", [("start-shim-created", "created"),
+                                         ("start-started", "running")])
+def test_daemon_killed_during_a_start_leaves_no_half_network(env, point, state):
+    """berthd dies after the container's network was wired (its veth, its port's rule):
+    restarted, a container that never ran holds nothing; one whose process ran is adopted
+    with its address and port, and nobody else gets them."""
+    env.d.stop()
+    env.d.start(env={"BERTH_CRASH_AT": point})
+    name = "crash-" + point
+    cmd = "mkdir -p /www && echo crash > /www/index.html && exec httpd -f -p 80 -h /www"
+    p = env.docker("run", "-d", "--name", name, "-p", "8086:80", "busybox", "sh", "-c", cmd)
+    assert p.returncode != 0
+    env.d.proc.wait(timeout=30)
+    assert "BERTH_CRASH_AT reached" in env.d.logtext()
+    env.d.log.close()
+    env.d.start()
+    try:
+        env.wait_state(name, state)
+        rules = sh("nsenter", "--net=/run/netns/" + env.net.h, "nft", "list", "ruleset").stdout
+        if state == "created":
+            assert "8086" not in rules, rules
+            assert env.inspect(name)["NetworkSettings"]["IPAddress"] == ""
+            p = run(env, "--rm", "-p", "8086:80", "busybox", "true")
+            assert p.returncode == 0, p.stderr
+        else:
+            ip = env.inspect(name)["NetworkSettings"]["IPAddress"]
+            assert ip.startswith("172.17.")
+            deadline = time.time() + 5
+            while time.time() < deadline and not port_open(env.net.h, ip, 80):
+                time.sleep(0.1)
+            assert wget(env.net.o, "http://%s:8086/" % H_ADDR).stdout.strip() == "crash"
+            p = run(env, "--rm", "busybox", "sh", "-c", "ip -4 -o addr show eth0")
+            assert ip + "/" not in p.stdout
+            p = run(env, "--rm", "-p", "8086:80", "busybox", "true")
+            assert p.returncode == 125 and "port is already allocated" in p.stderr
+    finally:
+        env.docker("rm", "-f", name)
