@@ -701,8 +701,13 @@ static int do_start(struct berth_engine *e, struct berth_ctr *c, bool restart,
         /* what the container will hold (addresses, ports) is on record before it can
          * run: a daemon killed between here and "running" finds it again if the
          * process ran (adopted), and lets it go if not */
-        if (r == 0)
-                ctr_save_state(e, c);
+        if (r == 0) {
+                pthread_mutex_lock(&m->lock);
+                bool has_net = c->net != NULL;
+                pthread_mutex_unlock(&m->lock);
+                if (has_net)
+                        ctr_save_state(e, c);
+        }
         if (r < 0) {
                 unmount_rootfs(m, c);
                 return r;
