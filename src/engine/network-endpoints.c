@@ -654,7 +654,8 @@ int ctr_net_prepare(struct berth_engine *e, struct berth_ctr *c, struct berth_er
                 return r;
         pthread_mutex_lock(&m->lock);
         json_free(c->net);
-        c->net = TAKE_PTR(net);
+        /* none, or no default bridge: nothing to hold, loopback only */
+        c->net = json_len(eps) ? TAKE_PTR(net) : NULL;
         pthread_mutex_unlock(&m->lock);
         return 0;
 }
