@@ -118,7 +118,7 @@ static char *quote_go(const char *s)
 }
 
 /* Levenshtein distance, for docker's "(did you mean x?)". */
-static size_t distance(const char *a, const char *b)
+static size_t distance(const char *a, const char *b, bool fold)
 {
         size_t la = strlen(a), lb = strlen(b);
         if (la > 64 || lb > 64)
@@ -131,8 +131,8 @@ static size_t distance(const char *a, const char *b)
                 row[0] = i;
                 for (size_t j = 1; j <= lb; j++) {
                         size_t cur = row[j];
-                        size_t cost = tolower((unsigned char)a[i - 1]) !=
-                                      tolower((unsigned char)b[j - 1]);
+                        int ca = (unsigned char)a[i - 1], cb = (unsigned char)b[j - 1];
+                        size_t cost = fold ? tolower(ca) != tolower(cb) : ca != cb;
                         size_t best = prev + cost;
                         if (row[j] + 1 < best)
                                 best = row[j] + 1;
@@ -145,21 +145,35 @@ static size_t distance(const char *a, const char *b)
         return row[lb];
 }
 
-/* " (did you mean x?)" when one option is within 2 edits, else "". */
-static char *suggest(const char *value, const char *const *options, size_t n)
+/* BuildKit's suggest.Search: " (did you mean x?)" for the first option closest within 2 edits,
+ * none when the value is an option; case-insensitive ones answer in the value's case. */
+static char *suggest(const char *value, const char *const *options, size_t n, bool fold)
 {
         const char *best = NULL;
-        size_t best_d = SIZE_MAX;
-        for (size_t i = 0; i < n && *value; i++) {
-                size_t d = distance(value, options[i]);
+        size_t best_d = 3;
+        for (size_t i = 0; i < n; i++) {
+                size_t d = distance(value, options[i], fold);
+                if (d == 0)
+                        return xstrdup("");
                 if (d < best_d) {
                         best_d = d;
                         best = options[i];
                 }
         }
-        if (!best || best_d > 2 || best_d == 0)
+        if (!best)
                 return xstrdup("");
-        return xasprintf(" (did you mean %s?)", best);
+        char *m = xstrdup(best);
+        bool lower = true, upper = true;
+        for (const char *p = value; *p; p++) {
+                lower &= tolower((unsigned char)*p) == (unsigned char)*p;
+                upper &= toupper((unsigned char)*p) == (unsigned char)*p;
+        }
+        for (char *p = m; fold && *p; p++)
+                *p = (char)(lower ? tolower((unsigned char)*p)
+                                  : upper ? toupper((unsigned char)*p) : *p);
+        char *r = xasprintf(" (did you mean %s?)", m);
+        free(m);
+        return r;
 }
 
 /* ---- pass 1: lines to nodes ------------------------------------------------------------- */
@@ -918,7 +932,7 @@ static int parse_flags(char **flags, const struct flag_def *defs, size_t n_defs,
                         size_t no = 0;
                         for (size_t k = 0; k < n_defs && no < ELEMENTSOF(opts); k++)
                                 opts[no++] = defs[k].name;
-                        _cleanup_free_ char *hint = suggest(name, opts, no);
+                        _cleanup_free_ char *hint = suggest(name, opts, no, false);
                         *ret_msg = xasprintf("unknown flag: %s%s", flag, hint);
                         return -EINVAL;
                 }
@@ -1656,10 +1670,7 @@ static int build_instruction(const struct node *n, char esc, struct dockerfile_i
         int kind = kind_from_word(n->cmd);
         if (kind < 0) {
                 _cleanup_free_ char *hint = suggest(n->cmd, (const char *const *)kind_names,
-                                                    DF_KIND_COUNT);
-                /* docker suggests in lower case */
-                for (char *p = hint; *p; p++)
-                        *p = (char)tolower((unsigned char)*p);
+                                                    DF_KIND_COUNT, true);
                 *msg = xasprintf("unknown instruction: %s%s", n->cmd, hint);
                 return -EINVAL;
         }
