@@ -19,6 +19,7 @@
 
 #include "base/buf.h"
 #include "build/dockerfile.h"
+#include "build/dockerfile-internal.h"
 
 #define LX_EOF (-1)
 
@@ -228,10 +229,12 @@ static int pattern_compile(struct lexer *lx, const char *p, struct pattern *ret)
                 } else if (c == '\\') {
                         if (i + 1 < n && (p[i + 1] == '}' || p[i + 1] == '/'))
                                 continue;
-                        if (i + 1 >= n || (p[i + 1] != '*' && p[i + 1] != '?' && p[i + 1] != '\\')) {
+                        if (i + 1 >= n ||
+                            (p[i + 1] != '*' && p[i + 1] != '?' && p[i + 1] != '\\')) {
                                 free(t);
-                                return lx_fail(lx, "invalid pattern (%s) in substitution: "
-                                                   "invalid escape '\\%c'",
+                                return lx_fail(lx,
+                                               "invalid pattern (%s) in substitution: "
+                                               "invalid escape '\\%c'",
                                                p, i + 1 < n ? p[i + 1] : '?');
                         }
                         t[k++] = (unsigned char)p[++i];
@@ -311,8 +314,8 @@ static int trim_affix(struct lexer *lx, const char *pat, const char *value, bool
 }
 
 /* ${v/pat/repl} and ${v//pat/repl}: leftmost, longest matches replaced. */
-static int replace(struct lexer *lx, const char *pat, const char *repl, const char *value,
-                   bool all, struct berth_buf *out)
+static int replace(struct lexer *lx, const char *pat, const char *repl, const char *value, bool all,
+                   struct berth_buf *out)
 {
         struct pattern p;
         int r = pattern_compile(lx, pat, &p);
@@ -555,7 +558,7 @@ out:
         return r;
 }
 
-/* Go's %q for the message, enough for what a Dockerfile holds. */
+/* Go's %q, enough for what a Dockerfile holds. */
 static void quote_go(struct berth_buf *b, const char *s)
 {
         buf_putc(b, '"');
@@ -575,19 +578,26 @@ static void quote_go(struct berth_buf *b, const char *s)
         buf_putc(b, '"');
 }
 
+char *dockerfile_quote_go(const char *s)
+{
+        struct berth_buf b = BERTH_BUF_INIT;
+        quote_go(&b, s);
+        return buf_steal(&b);
+}
+
 static int process(const char *word, dockerfile_lookup_fn lookup, void *userdata, char escape,
                    unsigned flags, struct berth_buf *out, struct words *words,
                    struct berth_error **err)
 {
         struct lexer lx = {
-                .s = word,
-                .len = strlen(word),
-                .escape = escape,
-                .raw_quotes = flags & DF_EXPAND_RAW_QUOTES,
-                .raw_escapes = flags & DF_EXPAND_RAW_ESCAPES,
-                .skip_unset = flags & DF_EXPAND_SKIP_UNSET,
-                .lookup = lookup,
-                .userdata = userdata,
+            .s = word,
+            .len = strlen(word),
+            .escape = escape,
+            .raw_quotes = flags & DF_EXPAND_RAW_QUOTES,
+            .raw_escapes = flags & DF_EXPAND_RAW_ESCAPES,
+            .skip_unset = flags & DF_EXPAND_SKIP_UNSET,
+            .lookup = lookup,
+            .userdata = userdata,
         };
         int r = stop_on(&lx, LX_EOF, lx.raw_escapes, out, words);
         if (r < 0) {

@@ -25,26 +25,27 @@
 #include "base/json.h"
 #include "base/units.h"
 #include "build/dockerfile.h"
+#include "build/dockerfile-internal.h"
 
 static const char *const kind_names[DF_KIND_COUNT] = {
-        [DF_ADD] = "ADD",
-        [DF_ARG] = "ARG",
-        [DF_CMD] = "CMD",
-        [DF_COPY] = "COPY",
-        [DF_ENTRYPOINT] = "ENTRYPOINT",
-        [DF_ENV] = "ENV",
-        [DF_EXPOSE] = "EXPOSE",
-        [DF_FROM] = "FROM",
-        [DF_HEALTHCHECK] = "HEALTHCHECK",
-        [DF_LABEL] = "LABEL",
-        [DF_MAINTAINER] = "MAINTAINER",
-        [DF_ONBUILD] = "ONBUILD",
-        [DF_RUN] = "RUN",
-        [DF_SHELL] = "SHELL",
-        [DF_STOPSIGNAL] = "STOPSIGNAL",
-        [DF_USER] = "USER",
-        [DF_VOLUME] = "VOLUME",
-        [DF_WORKDIR] = "WORKDIR",
+    [DF_ADD] = "ADD",
+    [DF_ARG] = "ARG",
+    [DF_CMD] = "CMD",
+    [DF_COPY] = "COPY",
+    [DF_ENTRYPOINT] = "ENTRYPOINT",
+    [DF_ENV] = "ENV",
+    [DF_EXPOSE] = "EXPOSE",
+    [DF_FROM] = "FROM",
+    [DF_HEALTHCHECK] = "HEALTHCHECK",
+    [DF_LABEL] = "LABEL",
+    [DF_MAINTAINER] = "MAINTAINER",
+    [DF_ONBUILD] = "ONBUILD",
+    [DF_RUN] = "RUN",
+    [DF_SHELL] = "SHELL",
+    [DF_STOPSIGNAL] = "STOPSIGNAL",
+    [DF_USER] = "USER",
+    [DF_VOLUME] = "VOLUME",
+    [DF_WORKDIR] = "WORKDIR",
 };
 
 const char *dockerfile_kind_name(enum dockerfile_kind kind)
@@ -95,26 +96,6 @@ static size_t strv_len(char *const *v)
         while (v && v[n])
                 n++;
         return n;
-}
-
-/* Go's %q, enough for what a Dockerfile holds. */
-static char *quote_go(const char *s)
-{
-        struct berth_buf b = BERTH_BUF_INIT;
-        buf_putc(&b, '"');
-        for (; *s; s++) {
-                unsigned char c = (unsigned char)*s;
-                if (c == '"' || c == '\\')
-                        buf_printf(&b, "\\%c", c);
-                else if (c == '\t')
-                        buf_puts(&b, "\\t");
-                else if (c < 0x20 || c == 0x7f)
-                        buf_printf(&b, "\\x%02x", c);
-                else
-                        buf_putc(&b, (char)c);
-        }
-        buf_putc(&b, '"');
-        return buf_steal(&b);
 }
 
 /* Levenshtein distance, for docker's "(did you mean x?)". */
@@ -169,8 +150,9 @@ static char *suggest(const char *value, const char *const *options, size_t n, bo
                 upper &= toupper((unsigned char)*p) == (unsigned char)*p;
         }
         for (char *p = m; fold && *p; p++)
-                *p = (char)(lower ? tolower((unsigned char)*p)
-                                  : upper ? toupper((unsigned char)*p) : *p);
+                *p = (char)(lower   ? tolower((unsigned char)*p)
+                            : upper ? toupper((unsigned char)*p)
+                                    : *p);
         char *r = xasprintf(" (did you mean %s?)", m);
         free(m);
         return r;
@@ -179,8 +161,8 @@ static char *suggest(const char *value, const char *const *options, size_t n, bo
 /* ---- pass 1: lines to nodes ------------------------------------------------------------- */
 
 struct node {
-        char *cmd;      /* as written */
-        char **flags;   /* "--name=value" words */
+        char *cmd;    /* as written */
+        char **flags; /* "--name=value" words */
         char **args;
         bool json;
         bool have_args; /* the line parser produced a node (docker's Next != nil) */
@@ -320,7 +302,7 @@ static int directive(struct reader *r, const char *s, size_t n, unsigned line)
         }
         df->directives = xrealloc(df->directives, (df->n_directives + 1) * sizeof(*df->directives));
         df->directives[df->n_directives++] = (struct dockerfile_directive){
-                .name = TAKE_PTR(name), .value = TAKE_PTR(value), .line = line};
+            .name = TAKE_PTR(name), .value = TAKE_PTR(value), .line = line};
         return 0;
 }
 
@@ -473,7 +455,8 @@ static char **split_ws(const char *s)
         return v;
 }
 
-#define ERR_NOT_STRING_ARRAY "when using JSON array syntax, arrays must be comprised of strings only"
+#define ERR_NOT_STRING_ARRAY                                                                       \
+        "when using JSON array syntax, arrays must be comprised of strings only"
 
 /* 1: a JSON string array (*ret set), 0: not JSON, <0: JSON with a non-string (msg set). */
 static int parse_json(const char *rest, char ***ret, char **ret_msg)
@@ -493,8 +476,7 @@ static int parse_json(const char *rest, char ***ret, char **ret_msg)
         char **v = NULL;
         size_t n = 0, i;
         struct json *item;
-        json_array_foreach(j, i, item)
-        {
+        json_array_foreach (j, i, item) {
                 if (!json_is(item, JSON_STRING) || memchr(item->str.s, 0, item->str.len)) {
                         strv_free(v);
                         *ret_msg = xstrdup(ERR_NOT_STRING_ARRAY);
@@ -507,11 +489,11 @@ static int parse_json(const char *rest, char ***ret, char **ret_msg)
 }
 
 enum line_rule {
-        RULE_MAYBE_JSON,      /* RUN CMD ENTRYPOINT SHELL */
-        RULE_MAYBE_JSON_LIST, /* ADD COPY VOLUME */
-        RULE_WS_LIST,         /* FROM EXPOSE */
-        RULE_STRING,          /* USER WORKDIR STOPSIGNAL MAINTAINER */
-        RULE_NAME_VAL,        /* ENV LABEL */
+        RULE_MAYBE_JSON,       /* RUN CMD ENTRYPOINT SHELL */
+        RULE_MAYBE_JSON_LIST,  /* ADD COPY VOLUME */
+        RULE_WS_LIST,          /* FROM EXPOSE */
+        RULE_STRING,           /* USER WORKDIR STOPSIGNAL MAINTAINER */
+        RULE_NAME_VAL,         /* ENV LABEL */
         RULE_NAME_OR_NAME_VAL, /* ARG */
         RULE_HEALTH,
         RULE_SUB,    /* ONBUILD */
@@ -582,7 +564,7 @@ static void rule_name_val(struct node *n, const char *rest, char esc, const char
         for (size_t i = 0; words[i]; i++) {
                 char *eq = strchr(words[i], '=');
                 if (!eq) {
-                        _cleanup_free_ char *q = quote_go(words[i]);
+                        _cleanup_free_ char *q = dockerfile_quote_go(words[i]);
                         n->error = xasprintf("Syntax error - can't find = in %s. Must be of the "
                                              "form: name=value",
                                              q);
@@ -741,7 +723,7 @@ static int heredoc_from_word(const char *word, struct dockerfile_heredoc *ret)
         for (const char *c = raw[0]; *c; c++)
                 q2 += *c == '\'' || *c == '"';
         *ret = (struct dockerfile_heredoc){
-                .name = xstrdup(words[0]), .expand = q1 == q2, .chomp = chomp, .fd = fd};
+            .name = xstrdup(words[0]), .expand = q1 == q2, .chomp = chomp, .fd = fd};
         return 1;
 }
 
@@ -774,7 +756,7 @@ static int read_heredocs(struct reader *r, struct node *n, unsigned start)
         _cleanup_strv_free_ char **words = NULL;
         if (dockerfile_expand_words(n->original, null_lookup, NULL, '\\',
                                     DF_EXPAND_RAW_QUOTES | DF_EXPAND_RAW_ESCAPES |
-                                            DF_EXPAND_SKIP_UNSET,
+                                        DF_EXPAND_SKIP_UNSET,
                                     &words, NULL) < 0)
                 return 0; /* docker ignores the lexer's error here */
         for (size_t i = 0; words[i]; i++) {
@@ -982,247 +964,6 @@ static bool flag_true(const struct flag_val *v)
         return v->used && strcmp(v->value, "true") == 0;
 }
 
-/* ---- RUN --mount ------------------------------------------------------------------------- */
-
-void dockerfile_mount_release(struct dockerfile_mount *m)
-{
-        if (!m)
-                return;
-        free(m->spec);
-        free(m->from);
-        free(m->source);
-        free(m->target);
-        free(m->id);
-        free(m->env);
-        *m = (struct dockerfile_mount){.size = -1};
-}
-
-/* The fields of a CSV record, as Go's encoding/csv reads one line. */
-static int csv_fields(const char *s, char ***ret)
-{
-        char **v = NULL;
-        size_t n = 0;
-        struct berth_buf f = BERTH_BUF_INIT;
-        const char *p = s;
-        for (;;) {
-                buf_reset(&f);
-                if (*p == '"') {
-                        p++;
-                        for (;;) {
-                                if (!*p)
-                                        goto bad;
-                                if (*p == '"') {
-                                        if (p[1] == '"') {
-                                                buf_putc(&f, '"');
-                                                p += 2;
-                                                continue;
-                                        }
-                                        p++;
-                                        break;
-                                }
-                                buf_putc(&f, *p++);
-                        }
-                        if (*p && *p != ',')
-                                goto bad;
-                } else {
-                        while (*p && *p != ',') {
-                                if (*p == '"')
-                                        goto bad;
-                                buf_putc(&f, *p++);
-                        }
-                }
-                strv_push(&v, &n, xstrdup(f.data ? f.data : ""));
-                if (!*p)
-                        break;
-                p++;
-        }
-        buf_release(&f);
-        *ret = v;
-        return 0;
-bad:
-        buf_release(&f);
-        strv_free(v);
-        return -EINVAL;
-}
-
-/* strconv.ParseBool */
-static int parse_go_bool(const char *s, bool *ret)
-{
-        static const char *const t[] = {"1", "t", "T", "TRUE", "true", "True"};
-        static const char *const f[] = {"0", "f", "F", "FALSE", "false", "False"};
-        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
-                if (strcmp(s, t[i]) == 0)
-                        return *ret = true, 0;
-                if (strcmp(s, f[i]) == 0)
-                        return *ret = false, 0;
-        }
-        return -EINVAL;
-}
-
-static int parse_u32(const char *s, int base, uint32_t *ret)
-{
-        if (!*s)
-                return -EINVAL;
-        uint64_t v = 0;
-        for (const char *p = s; *p; p++) {
-                int d = *p >= '0' && *p <= '9' ? *p - '0' : 99;
-                if (d >= base)
-                        return -EINVAL;
-                v = v * (uint64_t)base + (uint64_t)d;
-                if (v > UINT32_MAX)
-                        return -EINVAL;
-        }
-        *ret = (uint32_t)v;
-        return 0;
-}
-
-static const char *const mount_types[] = {"bind", "cache", "tmpfs", "secret", "ssh"};
-
-static int mount_field(struct dockerfile_mount *m, const char *field, bool *ro_auto,
-                       struct berth_error **err)
-{
-        const char *eq = strchr(field, '=');
-        _cleanup_free_ char *key = eq ? xstrndup(field, (size_t)(eq - field)) : xstrdup(field);
-        for (char *p = key; *p; p++)
-                *p = (char)tolower((unsigned char)*p);
-        const char *value = eq ? eq + 1 : NULL;
-        const char *tname = mount_types[m->type];
-        bool b;
-        if (!value) {
-                if (strcmp(key, "readonly") == 0 || strcmp(key, "ro") == 0) {
-                        m->readonly = true, *ro_auto = false;
-                } else if (strcmp(key, "readwrite") == 0 || strcmp(key, "rw") == 0) {
-                        m->readonly = false, *ro_auto = false;
-                } else if (strcmp(key, "required") == 0) {
-                        if (m->type != DF_MOUNT_SECRET && m->type != DF_MOUNT_SSH)
-                                return berth_error_set(err, EINVAL,
-                                                       "unexpected key '%s' for mount type '%s'",
-                                                       key, tname);
-                        m->required = true;
-                } else {
-                        return berth_error_set(err, EINVAL,
-                                               "invalid field '%s' must be a key=value pair", field);
-                }
-                return 0;
-        }
-        char **slot = NULL;
-        if (strcmp(key, "type") == 0) {
-                size_t t = 0;
-                while (t < ELEMENTSOF(mount_types) && strcasecmp(value, mount_types[t]) != 0)
-                        t++;
-                if (t == ELEMENTSOF(mount_types)) {
-                        _cleanup_free_ char *q = quote_go(value);
-                        return berth_error_set(err, EINVAL, "unsupported mount type %s", q);
-                }
-                m->type = (enum dockerfile_mount_type)t;
-        } else if (strcmp(key, "from") == 0) {
-                slot = &m->from;
-        } else if (strcmp(key, "source") == 0 || strcmp(key, "src") == 0) {
-                slot = &m->source;
-        } else if (strcmp(key, "target") == 0 || strcmp(key, "dst") == 0 ||
-                   strcmp(key, "destination") == 0) {
-                slot = &m->target;
-        } else if (strcmp(key, "readonly") == 0 || strcmp(key, "ro") == 0 ||
-                   strcmp(key, "readwrite") == 0 || strcmp(key, "rw") == 0) {
-                if (parse_go_bool(value, &b) < 0)
-                        return berth_error_set(err, EINVAL, "invalid value for %s: %s", key, value);
-                m->readonly = key[1] == 'w' || key[4] == 'w' ? !b : b;
-                *ro_auto = false;
-        } else if (strcmp(key, "required") == 0) {
-                if (m->type != DF_MOUNT_SECRET && m->type != DF_MOUNT_SSH)
-                        return berth_error_set(err, EINVAL,
-                                               "unexpected key '%s' for mount type '%s'", key,
-                                               tname);
-                if (parse_go_bool(value, &m->required) < 0)
-                        return berth_error_set(err, EINVAL, "invalid value for %s: %s", key, value);
-        } else if (strcmp(key, "size") == 0) {
-                if (m->type != DF_MOUNT_TMPFS)
-                        return berth_error_set(err, EINVAL,
-                                               "unexpected key '%s' for mount type '%s'", key,
-                                               tname);
-                if (units_ram_in_bytes(value, &m->size, NULL) < 0)
-                        return berth_error_set(err, EINVAL, "invalid value for %s: %s", key, value);
-        } else if (strcmp(key, "id") == 0) {
-                slot = &m->id;
-        } else if (strcmp(key, "sharing") == 0) {
-                if (strcasecmp(value, "shared") == 0)
-                        m->sharing = DF_SHARING_SHARED;
-                else if (strcasecmp(value, "private") == 0)
-                        m->sharing = DF_SHARING_PRIVATE;
-                else if (strcasecmp(value, "locked") == 0)
-                        m->sharing = DF_SHARING_LOCKED;
-                else {
-                        _cleanup_free_ char *q = quote_go(value);
-                        return berth_error_set(err, EINVAL, "unsupported sharing value %s", q);
-                }
-        } else if (strcmp(key, "mode") == 0) {
-                if (parse_u32(value, 8, &m->mode) < 0)
-                        return berth_error_set(err, EINVAL, "invalid value %s for mode", value);
-                m->has_mode = true;
-        } else if (strcmp(key, "uid") == 0) {
-                if (parse_u32(value, 10, &m->uid) < 0)
-                        return berth_error_set(err, EINVAL, "invalid value %s for uid", value);
-                m->has_uid = true;
-        } else if (strcmp(key, "gid") == 0) {
-                if (parse_u32(value, 10, &m->gid) < 0)
-                        return berth_error_set(err, EINVAL, "invalid value %s for gid", value);
-                m->has_gid = true;
-        } else if (strcmp(key, "env") == 0) {
-                slot = &m->env;
-        } else {
-                return berth_error_set(err, EINVAL, "unexpected key '%s' in '%s'", key, field);
-        }
-        if (slot) {
-                free(*slot);
-                *slot = xstrdup(value);
-        }
-        return 0;
-}
-
-int dockerfile_mount_parse(const char *spec, struct dockerfile_mount *ret, struct berth_error **err)
-{
-        dockerfile_mount_release(ret);
-        ret->spec = xstrdup(spec);
-        _cleanup_strv_free_ char **fields = NULL;
-        if (csv_fields(spec, &fields) < 0)
-                return berth_error_set(err, EINVAL, "failed to parse csv mounts: bare or "
-                                                    "unterminated \" in %s",
-                                       spec);
-        bool ro_auto = true;
-        for (size_t i = 0; fields[i]; i++) {
-                int r = mount_field(ret, fields[i], &ro_auto, err);
-                if (r < 0)
-                        return r;
-        }
-        const char *tname = mount_types[ret->type];
-        bool file_info = ret->type == DF_MOUNT_SECRET || ret->type == DF_MOUNT_SSH ||
-                         ret->type == DF_MOUNT_CACHE;
-        if (!file_info && ret->has_mode)
-                return berth_error_set(err, EINVAL, "mode not allowed for \"%s\" type mounts", tname);
-        if (!file_info && ret->has_uid)
-                return berth_error_set(err, EINVAL, "uid not allowed for \"%s\" type mounts", tname);
-        if (!file_info && ret->has_gid)
-                return berth_error_set(err, EINVAL, "gid not allowed for \"%s\" type mounts", tname);
-        if (ro_auto)
-                ret->readonly = !(ret->type == DF_MOUNT_CACHE || ret->type == DF_MOUNT_TMPFS);
-        if (ret->type == DF_MOUNT_SECRET) {
-                if (ret->from)
-                        return berth_error_set(err, EINVAL, "secret mount should not have a from");
-                if (ret->sharing != DF_SHARING_UNSET)
-                        return berth_error_set(err, EINVAL,
-                                               "secret mount should not define sharing");
-                if (!ret->source && !ret->target && !ret->id)
-                        return berth_error_set(err, EINVAL,
-                                               "invalid secret mount. one of source, target "
-                                               "required");
-                if (ret->source && ret->id)
-                        return berth_error_set(err, EINVAL, "both source and id can't be set");
-        }
-        if (ret->sharing != DF_SHARING_UNSET && ret->type != DF_MOUNT_CACHE)
-                return berth_error_set(err, EINVAL, "invalid cache sharing set for %s mount", tname);
-        return 0;
-}
-
 /* ---- pass 2: nodes to instructions -------------------------------------------------------- */
 
 void dockerfile_instruction_free(struct dockerfile_instruction *ins)
@@ -1280,10 +1021,9 @@ static int kvs_from_args(struct dockerfile_instruction *ins, const char *what, c
         ins->kvs = xcalloc(n / 3, sizeof(*ins->kvs));
         for (size_t j = 0; j < n; j += 3) {
                 CHECK(*ins->args[j], "%s names can not be blank", what);
-                ins->kvs[ins->n_kvs++] = (struct dockerfile_kv){
-                        .key = xstrdup(ins->args[j]),
-                        .value = xstrdup(ins->args[j + 1]),
-                        .legacy = !*ins->args[j + 2]};
+                ins->kvs[ins->n_kvs++] = (struct dockerfile_kv){.key = xstrdup(ins->args[j]),
+                                                                .value = xstrdup(ins->args[j + 1]),
+                                                                .legacy = !*ins->args[j + 2]};
         }
         return 0;
 }
@@ -1310,13 +1050,13 @@ static int parse_copy_add(struct dockerfile_instruction *ins, const struct node 
         if (r < 0)
                 return r;
         static const struct flag_def copy_defs[] = {
-                {"chown", FLAG_STRING}, {"from", FLAG_STRING},   {"chmod", FLAG_STRING},
-                {"link", FLAG_BOOL},    {"exclude", FLAG_STRINGS}, {"parents", FLAG_BOOL},
+            {"chown", FLAG_STRING}, {"from", FLAG_STRING},     {"chmod", FLAG_STRING},
+            {"link", FLAG_BOOL},    {"exclude", FLAG_STRINGS}, {"parents", FLAG_BOOL},
         };
         static const struct flag_def add_defs[] = {
-                {"chown", FLAG_STRING},   {"chmod", FLAG_STRING},    {"link", FLAG_BOOL},
-                {"keep-git-dir", FLAG_BOOL}, {"checksum", FLAG_STRING}, {"unpack", FLAG_BOOL},
-                {"exclude", FLAG_STRINGS},
+            {"chown", FLAG_STRING},      {"chmod", FLAG_STRING},    {"link", FLAG_BOOL},
+            {"keep-git-dir", FLAG_BOOL}, {"checksum", FLAG_STRING}, {"unpack", FLAG_BOOL},
+            {"exclude", FLAG_STRINGS},
         };
         struct flag_val v[7] = {0};
         const struct flag_def *defs = copy ? copy_defs : add_defs;
@@ -1369,7 +1109,7 @@ static int parse_from(struct dockerfile_instruction *ins, const struct node *n, 
                 for (char *p = lower; *p; p++)
                         *p = (char)tolower((unsigned char)*p);
                 if (!valid_stage_name(lower)) {
-                        _cleanup_free_ char *q = quote_go(ins->args[2]);
+                        _cleanup_free_ char *q = dockerfile_quote_go(ins->args[2]);
                         CHECK(false,
                               "invalid name for build stage: %s, name can't start with a number "
                               "or contain symbols",
@@ -1390,7 +1130,7 @@ static int parse_from(struct dockerfile_instruction *ins, const struct node *n, 
 static int parse_run(struct dockerfile_instruction *ins, const struct node *n, char **msg)
 {
         static const struct flag_def defs[] = {
-                {"mount", FLAG_STRINGS}, {"network", FLAG_STRING}, {"security", FLAG_STRING}};
+            {"mount", FLAG_STRINGS}, {"network", FLAG_STRING}, {"security", FLAG_STRING}};
         struct flag_val v[3] = {0};
         int r = take_flags(ins, n, defs, 3, v, msg);
         struct dockerfile_flags *f = &ins->flags;
@@ -1433,12 +1173,12 @@ static int parse_run(struct dockerfile_instruction *ins, const struct node *n, c
         }
         if (f->network && strcmp(f->network, "default") != 0 && strcmp(f->network, "none") != 0 &&
             strcmp(f->network, "host") != 0) {
-                _cleanup_free_ char *q = quote_go(f->network);
+                _cleanup_free_ char *q = dockerfile_quote_go(f->network);
                 *msg = xasprintf("invalid network mode %s", q);
                 r = -EINVAL;
         } else if (f->security && strcmp(f->security, "sandbox") != 0 &&
                    strcmp(f->security, "insecure") != 0) {
-                _cleanup_free_ char *q = quote_go(f->security);
+                _cleanup_free_ char *q = dockerfile_quote_go(f->security);
                 *msg = xasprintf("security %s is not valid", q);
                 r = -EINVAL;
         }
@@ -1455,7 +1195,7 @@ static int health_duration(const struct flag_val *v, const char *name, int64_t *
                 return 0;
         int64_t d;
         if (units_parse_go_duration(v->value, &d) < 0) {
-                _cleanup_free_ char *q = quote_go(v->value);
+                _cleanup_free_ char *q = dockerfile_quote_go(v->value);
                 CHECK(false, "time: invalid duration %s", q);
         }
         CHECK(d == 0 || d >= 1000000, "Interval \"%s\" cannot be less than 1ms", name);
@@ -1478,9 +1218,9 @@ static int parse_healthcheck(struct dockerfile_instruction *ins, const struct no
                 return 0;
         }
         static const struct flag_def defs[] = {
-                {"interval", FLAG_STRING},       {"timeout", FLAG_STRING},
-                {"start-period", FLAG_STRING},   {"start-interval", FLAG_STRING},
-                {"retries", FLAG_STRING},
+            {"interval", FLAG_STRING},     {"timeout", FLAG_STRING},
+            {"start-period", FLAG_STRING}, {"start-interval", FLAG_STRING},
+            {"retries", FLAG_STRING},
         };
         struct flag_val v[5] = {0};
         struct dockerfile_flags *f = &ins->flags;
@@ -1488,7 +1228,7 @@ static int parse_healthcheck(struct dockerfile_instruction *ins, const struct no
         if (r < 0)
                 goto out;
         if (strcmp(typ, "CMD") != 0) {
-                _cleanup_free_ char *q = quote_go(typ);
+                _cleanup_free_ char *q = dockerfile_quote_go(typ);
                 *msg = xasprintf("Unknown type %s in HEALTHCHECK (try CMD)", q);
                 r = -EINVAL;
                 goto out;
@@ -1511,12 +1251,12 @@ static int parse_healthcheck(struct dockerfile_instruction *ins, const struct no
                 char *end;
                 errno = 0;
                 long long x = strtoll(v[4].value, &end, 10);
-                if (*end || end == v[4].value || isspace((unsigned char)v[4].value[0]) ||
-                    errno || x > INT32_MAX || x < INT32_MIN) {
-                        *msg = xasprintf("strconv.ParseInt: parsing \"%s\": %s", v[4].value,
-                                         errno || (!*end && end != v[4].value)
-                                                 ? "value out of range"
-                                                 : "invalid syntax");
+                if (*end || end == v[4].value || isspace((unsigned char)v[4].value[0]) || errno ||
+                    x > INT32_MAX || x < INT32_MIN) {
+                        *msg =
+                            xasprintf("strconv.ParseInt: parsing \"%s\": %s", v[4].value,
+                                      errno || (!*end && end != v[4].value) ? "value out of range"
+                                                                            : "invalid syntax");
                         r = -EINVAL;
                         goto out;
                 }
@@ -1655,8 +1395,8 @@ static int parse_by_kind(struct dockerfile_instruction *ins, const struct node *
                         const char *a = ins->args[i], *eq = strchr(a, '=');
                         CHECK(!eq || eq != a, "ARG names can not be blank");
                         ins->kvs[ins->n_kvs++] = (struct dockerfile_kv){
-                                .key = eq ? xstrndup(a, (size_t)(eq - a)) : xstrdup(a),
-                                .value = eq ? xstrdup(eq + 1) : NULL};
+                            .key = eq ? xstrndup(a, (size_t)(eq - a)) : xstrdup(a),
+                            .value = eq ? xstrdup(eq + 1) : NULL};
                 }
                 return 0;
         }
@@ -1669,8 +1409,8 @@ static int build_instruction(const struct node *n, char esc, struct dockerfile_i
 {
         int kind = kind_from_word(n->cmd);
         if (kind < 0) {
-                _cleanup_free_ char *hint = suggest(n->cmd, (const char *const *)kind_names,
-                                                    DF_KIND_COUNT, true);
+                _cleanup_free_ char *hint =
+                    suggest(n->cmd, (const char *const *)kind_names, DF_KIND_COUNT, true);
                 *msg = xasprintf("unknown instruction: %s%s", n->cmd, hint);
                 return -EINVAL;
         }
@@ -1738,10 +1478,10 @@ static void add_instruction(struct dockerfile *df, struct dockerfile_instruction
                 df->stages = xrealloc(df->stages, (df->n_stages + 1) * sizeof(*df->stages));
                 struct dockerfile_stage *st = &df->stages[df->n_stages++];
                 *st = (struct dockerfile_stage){
-                        .base = xstrdup(ins->args[0]),
-                        .platform = ins->flags.platform ? xstrdup(ins->flags.platform) : NULL,
-                        .line = ins->line,
-                        .from = ins,
+                    .base = xstrdup(ins->args[0]),
+                    .platform = ins->flags.platform ? xstrdup(ins->flags.platform) : NULL,
+                    .line = ins->line,
+                    .from = ins,
                 };
                 if (ins->args[1]) {
                         st->name = xstrdup(ins->args[2]);

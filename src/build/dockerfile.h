@@ -80,8 +80,8 @@ struct dockerfile_heredoc {
 /* ENV, LABEL and ARG pairs; key and value unexpanded, quotes and escapes still in them. */
 struct dockerfile_kv {
         char *key;
-        char *value;    /* NULL for an ARG without a default */
-        bool legacy;    /* ENV's `ENV key value` form (no '=') */
+        char *value; /* NULL for an ARG without a default */
+        bool legacy; /* ENV's `ENV key value` form (no '=') */
 };
 
 enum dockerfile_mount_type {
@@ -116,25 +116,26 @@ struct dockerfile_mount {
 };
 
 /* Parse a `--mount=` value into *ret (released first); docker's messages on errors. */
-int dockerfile_mount_parse(const char *spec, struct dockerfile_mount *ret, struct berth_error **err);
+int dockerfile_mount_parse(const char *spec, struct dockerfile_mount *ret,
+                           struct berth_error **err);
 void dockerfile_mount_release(struct dockerfile_mount *m);
 
 /* The flags of one instruction; only those its kind accepts can be set. */
 struct dockerfile_flags {
-        char *platform;  /* FROM */
-        char *from;      /* COPY */
-        char *chown;     /* COPY, ADD */
-        char *chmod;     /* COPY, ADD */
-        char *checksum;  /* ADD */
-        bool link;       /* COPY, ADD */
-        bool parents;    /* COPY */
-        bool keep_git_dir; /* ADD */
-        bool unpack, unpack_set; /* ADD --unpack (BuildKit 1.17 labs, accepted) */
-        char **exclude;  /* COPY, ADD: NULL-terminated, NULL when none */
+        char *platform;                  /* FROM */
+        char *from;                      /* COPY */
+        char *chown;                     /* COPY, ADD */
+        char *chmod;                     /* COPY, ADD */
+        char *checksum;                  /* ADD */
+        bool link;                       /* COPY, ADD */
+        bool parents;                    /* COPY */
+        bool keep_git_dir;               /* ADD */
+        bool unpack, unpack_set;         /* ADD --unpack (BuildKit 1.17 labs, accepted) */
+        char **exclude;                  /* COPY, ADD: NULL-terminated, NULL when none */
         struct dockerfile_mount *mounts; /* RUN */
         size_t n_mounts;
-        char *network;   /* RUN: "default", "none" or "host"; NULL when not given */
-        char *security;  /* RUN: "sandbox" or "insecure"; NULL when not given */
+        char *network;  /* RUN: "default", "none" or "host"; NULL when not given */
+        char *security; /* RUN: "sandbox" or "insecure"; NULL when not given */
         /* HEALTHCHECK, nanoseconds, 0 when not given */
         int64_t interval, timeout, start_period, start_interval;
         int retries;
@@ -143,7 +144,7 @@ struct dockerfile_flags {
 struct dockerfile_instruction {
         enum dockerfile_kind kind;
         unsigned line, end_line; /* first and last physical line, 1-based */
-        char *command;  /* the command word as written: "run" */
+        char *command;           /* the command word as written: "run" */
         char *original; /* the logical line, continuations joined, as docker's Node.Original */
         /* The arguments, NULL-terminated, unexpanded:
          *   RUN, CMD, ENTRYPOINT, SHELL: exec form: the JSON strings; shell form: one string.
@@ -153,7 +154,7 @@ struct dockerfile_instruction {
          *   USER, WORKDIR, STOPSIGNAL, MAINTAINER: the one string.
          *   ENV, LABEL, ARG: the words; see kvs.   ONBUILD: {the trigger's text}. */
         char **args;
-        bool json; /* exec (JSON) form */
+        bool json;                 /* exec (JSON) form */
         struct dockerfile_kv *kvs; /* ENV, LABEL, ARG */
         size_t n_kvs;
         struct dockerfile_flags flags;
@@ -173,7 +174,7 @@ struct dockerfile_stage {
         char *name;     /* lower-cased `AS` name, or NULL */
         char *platform; /* --platform, unexpanded, or NULL */
         unsigned line;
-        struct dockerfile_instruction *from; /* the FROM itself */
+        struct dockerfile_instruction *from;          /* the FROM itself */
         struct dockerfile_instruction **instructions; /* after FROM; FROM not included */
         size_t n_instructions;
 };
@@ -199,7 +200,8 @@ struct dockerfile {
  * character).  On success *ret is the whole file; on error a negative errno (-EINVAL for what
  * docker would refuse) and one line in *err as above.
  */
-int dockerfile_parse(const char *buf, size_t len, struct dockerfile **ret, struct berth_error **err);
+int dockerfile_parse(const char *buf, size_t len, struct dockerfile **ret,
+                     struct berth_error **err);
 void dockerfile_free(struct dockerfile *df);
 static inline void dockerfile_freep(struct dockerfile **df)
 {

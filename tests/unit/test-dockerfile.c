@@ -125,7 +125,8 @@ START_TEST(test_exec_and_shell_forms)
                     "form");
         parse_fails("FROM a\nSHELL []\n",
                     "dockerfile parse error on line 2: SHELL requires at least one argument");
-        parse_fails("FROM a\nCMD --x echo\n", "dockerfile parse error on line 2: unknown flag: --x");
+        parse_fails("FROM a\nCMD --x echo\n",
+                    "dockerfile parse error on line 2: unknown flag: --x");
 }
 END_TEST
 
@@ -220,12 +221,12 @@ END_TEST
 START_TEST(test_copy_add_flags)
 {
         struct dockerfile *df = parse_ok(
-                "FROM a\n"
-                "COPY --chown=1:2 --chmod=0755 --link --parents --exclude=*.md --exclude=x "
-                "src/ \"b c\" /dst/\n"
-                "ADD --checksum=sha256:abc --keep-git-dir=true --link=false https://x/y.tgz /\n"
-                "COPY [\"a b\", \"/c\"]\n"
-                "COPY -- --weird /x\n");
+            "FROM a\n"
+            "COPY --chown=1:2 --chmod=0755 --link --parents --exclude=*.md --exclude=x "
+            "src/ \"b c\" /dst/\n"
+            "ADD --checksum=sha256:abc --keep-git-dir=true --link=false https://x/y.tgz /\n"
+            "COPY [\"a b\", \"/c\"]\n"
+            "COPY -- --weird /x\n");
         struct dockerfile_instruction **ins = df->stages[0].instructions;
         const struct dockerfile_flags *f = &ins[0]->flags;
         ck_assert_str_eq(f->chown, "1:2");
@@ -270,13 +271,13 @@ END_TEST
 START_TEST(test_run_flags_and_mounts)
 {
         struct dockerfile *df = parse_ok(
-                "FROM a\n"
-                "RUN --mount=type=cache,target=/root/.cache,id=pip,sharing=locked,mode=0700,uid=1 "
-                "--network=none --security=insecure pip install x\n"
-                "RUN --mount=type=bind,source=.,target=/src,rw --mount=target=/t make\n"
-                "RUN --mount=type=tmpfs,target=/tmp,size=64m --mount=type=secret,id=tok,required "
-                "x\n"
-                "RUN --mount=type=ssh --mount=target=$DIR,type=bind y\n");
+            "FROM a\n"
+            "RUN --mount=type=cache,target=/root/.cache,id=pip,sharing=locked,mode=0700,uid=1 "
+            "--network=none --security=insecure pip install x\n"
+            "RUN --mount=type=bind,source=.,target=/src,rw --mount=target=/t make\n"
+            "RUN --mount=type=tmpfs,target=/tmp,size=64m --mount=type=secret,id=tok,required "
+            "x\n"
+            "RUN --mount=type=ssh --mount=target=$DIR,type=bind y\n");
         struct dockerfile_instruction **ins = df->stages[0].instructions;
         const struct dockerfile_flags *f = &ins[0]->flags;
         ck_assert_uint_eq(f->n_mounts, 1);
@@ -343,13 +344,13 @@ END_TEST
 
 START_TEST(test_healthcheck)
 {
-        struct dockerfile *df = parse_ok(
-                "FROM a\n"
-                "HEALTHCHECK --interval=30s --timeout=1m30s --start-period=5s "
-                "--start-interval=500ms --retries=3 CMD curl -f http://localhost/ || exit 1\n"
-                "HEALTHCHECK CMD [\"/bin/check\", \"-q\"]\n"
-                "HEALTHCHECK NONE\n"
-                "healthcheck --retries=0 cmd true\n");
+        struct dockerfile *df =
+            parse_ok("FROM a\n"
+                     "HEALTHCHECK --interval=30s --timeout=1m30s --start-period=5s "
+                     "--start-interval=500ms --retries=3 CMD curl -f http://localhost/ || exit 1\n"
+                     "HEALTHCHECK CMD [\"/bin/check\", \"-q\"]\n"
+                     "HEALTHCHECK NONE\n"
+                     "healthcheck --retries=0 cmd true\n");
         struct dockerfile_instruction **ins = df->stages[0].instructions;
         const struct dockerfile_flags *f = &ins[0]->flags;
         ck_assert_int_eq(f->interval, 30000000000LL);
@@ -553,8 +554,8 @@ END_TEST
 static const char *env_lookup(const char *name, void *userdata)
 {
         static const char *const env[][2] = {
-                {"HOME", "/root"}, {"EMPTY", ""},      {"SP", "a b  c"}, {"PATH", "/usr/bin:/bin"},
-                {"1", "one"},      {"FILE", "x.tar.gz"}, {"$", "pid"},
+            {"HOME", "/root"}, {"EMPTY", ""},        {"SP", "a b  c"}, {"PATH", "/usr/bin:/bin"},
+            {"1", "one"},      {"FILE", "x.tar.gz"}, {"$", "pid"},
         };
         (void)userdata;
         for (size_t i = 0; i < sizeof(env) / sizeof(env[0]); i++)
@@ -570,53 +571,56 @@ struct expand_case {
 };
 
 static const struct expand_case expand_cases[] = {
-        {"$HOME", "/root", NULL},
-        {"${HOME}/x", "/root/x", NULL},
-        {"$HOMEx", "", NULL},
-        {"$UNSET", "", NULL},
-        {"a$", "a$", NULL},
-        {"$1$$", "onepid", NULL},
-        {"${UNSET:-dflt}", "dflt", NULL},
-        {"${EMPTY:-dflt}", "dflt", NULL},
-        {"${EMPTY-dflt}", "", NULL},
-        {"${UNSET-dflt}", "dflt", NULL},
-        {"${HOME:-dflt}", "/root", NULL},
-        {"${HOME:+alt}", "alt", NULL},
-        {"${EMPTY:+alt}", "", NULL},
-        {"${EMPTY+alt}", "alt", NULL},
-        {"${UNSET+alt}", "", NULL},
-        {"${UNSET:-$HOME/x}", "/root/x", NULL},
-        {"${HOME:?}", "/root", NULL},
-        {"${UNSET:?must be set}", NULL, "failed to process \"${UNSET:?must be set}\": UNSET: must "
-                                        "be set"},
-        {"${EMPTY:?}", NULL, "failed to process \"${EMPTY:?}\": EMPTY: is not allowed to be empty"},
-        {"${UNSET?}", NULL, "failed to process \"${UNSET?}\": UNSET: is not allowed to be unset"},
-        {"${FILE#*.}", "tar.gz", NULL},
-        {"${FILE##*.}", "gz", NULL},
-        {"${FILE%.*}", "x.tar", NULL},
-        {"${FILE%%.*}", "x", NULL},
-        {"${PATH/bin/sbin}", "/usr/sbin:/bin", NULL},
-        {"${PATH//bin/sbin}", "/usr/sbin:/sbin", NULL},
-        {"${PATH/\\/usr/}", "/bin:/bin", NULL},
-        {"'$HOME'", "$HOME", NULL},
-        {"\"$HOME\"", "/root", NULL},
-        {"\\$HOME", "$HOME", NULL},
-        {"\"a\\\"b\\$c\\d\"", "a\"b$c\\d", NULL},
-        {"a\\ b", "a b", NULL},
-        {"'it'\"'\"'s'", "it's", NULL},
-        {"trailing\\", "trailing", NULL},
-        {"${", NULL, "failed to process \"${\": syntax error: missing '}'"},
-        {"${HOME", NULL, "failed to process \"${HOME\": syntax error: missing '}'"},
-        {"${}", NULL, "failed to process \"${}\": syntax error: bad substitution"},
-        {"${:-x}", NULL, "failed to process \"${:-x}\": syntax error: bad substitution"},
-        {"${HOME:#x}", NULL,
-         "failed to process \"${HOME:#x}\": unsupported modifier (:#) in substitution"},
-        {"${HOME^x}", NULL,
-         "failed to process \"${HOME^x}\": unsupported modifier (^) in substitution"},
-        {"'open", NULL, "failed to process \"'open\": unexpected end of statement while looking "
-                        "for matching single-quote"},
-        {"\"open", NULL, "failed to process \"\\\"open\": unexpected end of statement while "
-                         "looking for matching double-quote"},
+    {"$HOME", "/root", NULL},
+    {"${HOME}/x", "/root/x", NULL},
+    {"$HOMEx", "", NULL},
+    {"$UNSET", "", NULL},
+    {"a$", "a$", NULL},
+    {"$1$$", "onepid", NULL},
+    {"${UNSET:-dflt}", "dflt", NULL},
+    {"${EMPTY:-dflt}", "dflt", NULL},
+    {"${EMPTY-dflt}", "", NULL},
+    {"${UNSET-dflt}", "dflt", NULL},
+    {"${HOME:-dflt}", "/root", NULL},
+    {"${HOME:+alt}", "alt", NULL},
+    {"${EMPTY:+alt}", "", NULL},
+    {"${EMPTY+alt}", "alt", NULL},
+    {"${UNSET+alt}", "", NULL},
+    {"${UNSET:-$HOME/x}", "/root/x", NULL},
+    {"${HOME:?}", "/root", NULL},
+    {"${UNSET:?must be set}", NULL,
+     "failed to process \"${UNSET:?must be set}\": UNSET: must "
+     "be set"},
+    {"${EMPTY:?}", NULL, "failed to process \"${EMPTY:?}\": EMPTY: is not allowed to be empty"},
+    {"${UNSET?}", NULL, "failed to process \"${UNSET?}\": UNSET: is not allowed to be unset"},
+    {"${FILE#*.}", "tar.gz", NULL},
+    {"${FILE##*.}", "gz", NULL},
+    {"${FILE%.*}", "x.tar", NULL},
+    {"${FILE%%.*}", "x", NULL},
+    {"${PATH/bin/sbin}", "/usr/sbin:/bin", NULL},
+    {"${PATH//bin/sbin}", "/usr/sbin:/sbin", NULL},
+    {"${PATH/\\/usr/}", "/bin:/bin", NULL},
+    {"'$HOME'", "$HOME", NULL},
+    {"\"$HOME\"", "/root", NULL},
+    {"\\$HOME", "$HOME", NULL},
+    {"\"a\\\"b\\$c\\d\"", "a\"b$c\\d", NULL},
+    {"a\\ b", "a b", NULL},
+    {"'it'\"'\"'s'", "it's", NULL},
+    {"trailing\\", "trailing", NULL},
+    {"${", NULL, "failed to process \"${\": syntax error: missing '}'"},
+    {"${HOME", NULL, "failed to process \"${HOME\": syntax error: missing '}'"},
+    {"${}", NULL, "failed to process \"${}\": syntax error: bad substitution"},
+    {"${:-x}", NULL, "failed to process \"${:-x}\": syntax error: bad substitution"},
+    {"${HOME:#x}", NULL,
+     "failed to process \"${HOME:#x}\": unsupported modifier (:#) in substitution"},
+    {"${HOME^x}", NULL,
+     "failed to process \"${HOME^x}\": unsupported modifier (^) in substitution"},
+    {"'open", NULL,
+     "failed to process \"'open\": unexpected end of statement while looking "
+     "for matching single-quote"},
+    {"\"open", NULL,
+     "failed to process \"\\\"open\": unexpected end of statement while "
+     "looking for matching double-quote"},
 };
 
 START_TEST(test_expand_table)
@@ -643,14 +647,12 @@ END_TEST
 START_TEST(test_expand_words_and_modes)
 {
         char **w = NULL;
-        ck_assert_int_eq(dockerfile_expand_words("80 $SP \"x y\" ''", env_lookup, NULL, '\\', 0,
-                                                 &w, NULL),
-                         0);
+        ck_assert_int_eq(
+            dockerfile_expand_words("80 $SP \"x y\" ''", env_lookup, NULL, '\\', 0, &w, NULL), 0);
         ARGS(w, "80", "a", "b", "c", "x y");
         strv_free(w);
-        ck_assert_int_eq(dockerfile_expand_words("pre$SP\"q\"", env_lookup, NULL, '\\', 0, &w,
-                                                 NULL),
-                         0);
+        ck_assert_int_eq(
+            dockerfile_expand_words("pre$SP\"q\"", env_lookup, NULL, '\\', 0, &w, NULL), 0);
         ARGS(w, "prea", "b", "cq");
         strv_free(w);
         ck_assert_int_eq(dockerfile_expand_words("  ", env_lookup, NULL, '\\', 0, &w, NULL), 0);
@@ -663,12 +665,11 @@ START_TEST(test_expand_words_and_modes)
                          0);
         ck_assert_str_eq(s, "c:\\dir $HOME");
         free(s);
-        ck_assert_int_eq(dockerfile_expand("'$A' \"b\" \\c $UNSET ${UNSET:-x}", env_lookup, NULL,
-                                           '\\',
-                                           DF_EXPAND_RAW_QUOTES | DF_EXPAND_RAW_ESCAPES |
-                                                   DF_EXPAND_SKIP_UNSET,
-                                           &s, NULL),
-                         0);
+        ck_assert_int_eq(
+            dockerfile_expand("'$A' \"b\" \\c $UNSET ${UNSET:-x}", env_lookup, NULL, '\\',
+                              DF_EXPAND_RAW_QUOTES | DF_EXPAND_RAW_ESCAPES | DF_EXPAND_SKIP_UNSET,
+                              &s, NULL),
+            0);
         ck_assert_str_eq(s, "'$A' \"b\" \\c $UNSET ${UNSET:-x}");
         free(s);
         ck_assert_int_eq(dockerfile_expand("$HOME", NULL, NULL, '\\', 0, &s, NULL), 0);
