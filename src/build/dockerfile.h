@@ -196,9 +196,10 @@ struct dockerfile {
 };
 
 /*
- * Parse len bytes of a Dockerfile (need not be NUL-terminated; a NUL byte counts as an ordinary
- * character).  On success *ret is the whole file; on error a negative errno (-EINVAL for what
- * docker would refuse) and one line in *err as above.
+ * Parse len bytes of a Dockerfile (need not be NUL-terminated).  A NUL byte inside an
+ * instruction is refused ("invalid NUL byte in instruction"; docker would read it as a character,
+ * our strings cannot hold it); a heredoc body ends at one.  On success *ret is the whole file; on
+ * error a negative errno (-EINVAL for what docker would refuse) and one line in *err as above.
  */
 int dockerfile_parse(const char *buf, size_t len, struct dockerfile **ret,
                      struct berth_error **err);
