@@ -24,11 +24,14 @@
  *
  * Where berth parts from docker (each a corner no real .dockerignore uses;
  * berth follows filepath.Match, which docker's documentation promises):
- *  - '\' before a letter, a digit or a non-ASCII character is that character;
- *    docker hands "\d", "\w", "\b", … to its regexp, which reads them as
- *    classes or assertions, or fails the build.
+ *  - '\' before a letter or digit Go's regexp gives a meaning ("\d", "\w",
+ *    "\b", "\x41", …) is that plain character here; docker reads them as
+ *    classes, assertions or codes.  The escapes its regexp refuses (any
+ *    non-ASCII character, "\c", "\8", a lone "\1", …) are refused here
+ *    too; a few malformed ones ("\x4", "\pq") are not.
  *  - inside a class, '*', '?' and "[:name:]" are plain characters; docker's
- *    translation rewrites or reinterprets them.
+ *    translation rewrites or reinterprets them (the only differences a
+ *    differential run against docker's algorithm on Go's regexp still found).
  *  - a reversed range ("[z-a]") and the above failures are refused when the
  *    file is parsed, with docker's "syntax error in pattern"; docker only
  *    fails once a path reaches the pattern during the walk.

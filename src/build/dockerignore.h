@@ -39,7 +39,7 @@
  * many "**" it holds, can stall a build.
  *
  * Never: read the file system (this is pure: text in, answers out), or
- * accept a pattern docker refuses.
+ * take time beyond linear in a path for any pattern.
  */
 #ifndef BERTH_BUILD_DOCKERIGNORE_H
 #define BERTH_BUILD_DOCKERIGNORE_H
