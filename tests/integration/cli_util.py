@@ -155,6 +155,16 @@ def as_berth(text):
     return text
 
 
+_LABEL_LIST = re.compile(r'[\w.-]+=[^,\s"]*(?:,[\w.-]+=[^,\s"]*)+')
+
+
+def labels_sorted(result):
+    """A normalize for same(): docker joins a map of labels ("a=b,k=v") in Go's random map
+    order; compare the lists sorted."""
+    rc, out, err = result
+    return rc, _LABEL_LIST.sub(lambda m: ",".join(sorted(m.group(0).split(","))), out), err
+
+
 def same(d, *args, input=None, retries=3, normalize=None):
     """Run docker and berth with the same arguments; both must answer alike."""
     for attempt in range(retries):
