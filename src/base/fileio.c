@@ -319,6 +319,59 @@ int rm_rf(const char *path)
         return first;
 }
 
+size_t path_clean_n(const char *s, size_t n, char *out)
+{
+        if (n == 0) {
+                out[0] = '.';
+                return 1;
+        }
+        bool rooted = s[0] == '/';
+        size_t r = 0, w = 0, dotdot = 0;
+        if (rooted) {
+                out[w++] = '/';
+                r = dotdot = 1;
+        }
+        while (r < n) {
+                if (s[r] == '/') {
+                        r++;
+                } else if (s[r] == '.' && (r + 1 == n || s[r + 1] == '/')) {
+                        r++;
+                } else if (s[r] == '.' && r + 1 < n && s[r + 1] == '.' &&
+                           (r + 2 == n || s[r + 2] == '/')) {
+                        r += 2;
+                        if (w > dotdot) {
+                                /* back over the last name */
+                                w--;
+                                while (w > dotdot && out[w] != '/')
+                                        w--;
+                        } else if (!rooted) {
+                                /* a leading "..": kept */
+                                if (w > 0)
+                                        out[w++] = '/';
+                                out[w++] = '.';
+                                out[w++] = '.';
+                                dotdot = w;
+                        }
+                } else {
+                        if ((rooted && w != 1) || (!rooted && w != 0))
+                                out[w++] = '/';
+                        while (r < n && s[r] != '/')
+                                out[w++] = s[r++];
+                }
+        }
+        if (w == 0)
+                out[w++] = '.';
+        return w;
+}
+
+char *path_clean(const char *path)
+{
+        size_t n = strlen(path);
+        char *out = xmalloc(n + 2);
+        out[path_clean_n(path, n, out)] = '\0';
+        return out;
+}
+
 char *path_clean_abs(const char *path)
 {
         struct berth_buf b = BERTH_BUF_INIT;

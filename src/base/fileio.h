@@ -50,6 +50,14 @@ bool is_mount_point(const char *path);
  * moved up into the root and removed from there).  0 when path is already gone. */
 int rm_rf(const char *path);
 
+/*
+ * Go's path.Clean (filepath.Clean on Linux) of s[0..n) into out, which holds
+ * n + 1 bytes (not NUL-terminated); returns the length.  "" is ".".
+ */
+size_t path_clean_n(const char *s, size_t n, char *out);
+/* The same of a string, malloc'd and NUL-terminated. */
+char *path_clean(const char *path);
+
 /* Go's filepath.Clean("/" + path): "." and ".." resolved lexically, one "/" between
  * names, none at the end (malloc'd). */
 char *path_clean_abs(const char *path);

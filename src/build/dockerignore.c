@@ -48,6 +48,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "base/fileio.h"
 #include "base/macro.h"
 
 /* bufio.Scanner's largest token: a longer line fails docker's reader. */
@@ -159,50 +160,6 @@ static void trim_space(const char **s, size_t *n)
                 *s += w, *n -= w;
         while (*n > 0 && (w = space_at(*s, *n, true)) > 0)
                 *n -= w;
-}
-
-/* path.Clean (filepath.Clean on Linux) of s[0..n) into out, which holds n + 1
- * bytes; returns the length. */
-static size_t clean_path(const char *s, size_t n, char *out)
-{
-        if (n == 0) {
-                out[0] = '.';
-                return 1;
-        }
-        bool rooted = s[0] == '/';
-        size_t r = 0, w = 0, dotdot = 0;
-        if (rooted) {
-                out[w++] = '/';
-                r = dotdot = 1;
-        }
-        while (r < n) {
-                if (s[r] == '/') {
-                        r++;
-                } else if (s[r] == '.' && (r + 1 == n || s[r + 1] == '/')) {
-                        r++;
-                } else if (s[r] == '.' && s[r + 1] == '.' && (r + 2 == n || s[r + 2] == '/')) {
-                        r += 2;
-                        if (w > dotdot) {
-                                w--;
-                                while (w > dotdot && out[w] != '/')
-                                        w--;
-                        } else if (!rooted) {
-                                if (w > 0)
-                                        out[w++] = '/';
-                                out[w++] = '.';
-                                out[w++] = '.';
-                                dotdot = w;
-                        }
-                } else {
-                        if ((rooted && w != 1) || (!rooted && w != 0))
-                                out[w++] = '/';
-                        while (r < n && s[r] != '/')
-                                out[w++] = s[r++];
-                }
-        }
-        if (w == 0)
-                out[w++] = '.';
-        return w;
 }
 
 /* ---- filepath.Match's syntax, and classes -------------------------------- */
@@ -641,7 +598,7 @@ static size_t line_to_pattern(const char *s, size_t n, char *buf, const char **r
         if (invert)
                 buf[an++] = '!';
         if (n > 0) {
-                size_t cn = clean_path(s, n, buf + an);
+                size_t cn = path_clean_n(s, n, buf + an);
                 if (cn > 1 && buf[an] == '/')
                         memmove(buf + an, buf + an + 1, --cn);
                 an += cn;
@@ -652,7 +609,7 @@ static size_t line_to_pattern(const char *s, size_t n, char *buf, const char **r
         if (an == 0)
                 return 0;
         *ret = second;
-        return clean_path(t, an, second);
+        return path_clean_n(t, an, second);
 }
 
 int dockerignore_parse(const char *text, size_t len, struct dockerignore **ret,
@@ -726,7 +683,7 @@ void dockerignore_keep_build_files(struct dockerignore *di, const char *dockerfi
                 return;
         size_t n = strlen(dockerfile);
         _cleanup_free_ char *clean = xmalloc(n + 2);
-        size_t cn = clean_path(dockerfile, n, clean);
+        size_t cn = path_clean_n(dockerfile, n, clean);
         clean[cn] = '\0';
         if (clean[0] == '/' || strcmp(clean, ".") == 0 ||
             (cn >= 2 && clean[0] == '.' && clean[1] == '.' && (cn == 2 || clean[2] == '/')))

@@ -389,51 +389,6 @@ int container_parse_expose(const char *spec, struct json *exposed, struct berth_
 
 /* ---- paths (Go's path.Clean and filepath.Abs) ---- */
 
-static char *path_clean(const char *p)
-{
-        if (!*p)
-                return xstrdup(".");
-        bool rooted = p[0] == '/';
-        struct berth_buf out = BERTH_BUF_INIT;
-        size_t *starts = xcalloc(strlen(p) + 1, sizeof(size_t));
-        size_t depth = 0;
-        if (rooted)
-                buf_putc(&out, '/');
-        size_t base = out.len;
-        const char *s = p;
-        while (*s) {
-                const char *e = strchrnul(s, '/');
-                size_t len = (size_t)(e - s);
-                if (len == 0 || (len == 1 && s[0] == '.')) {
-                        /* skip */
-                } else if (len == 2 && s[0] == '.' && s[1] == '.') {
-                        if (depth) {
-                                out.len = starts[--depth];
-                                if (out.len > base && out.data[out.len - 1] == '/')
-                                        out.len--;
-                                out.data[out.len] = '\0';
-                        } else if (!rooted) {
-                                if (out.len > base)
-                                        buf_putc(&out, '/');
-                                buf_puts(&out, "..");
-                                base = out.len;
-                        }
-                } else {
-                        size_t at = out.len;
-                        if (out.len > (rooted ? 1 : 0) && out.len > 0 &&
-                            out.data[out.len - 1] != '/')
-                                buf_putc(&out, '/');
-                        starts[depth++] = at;
-                        buf_append(&out, s, len);
-                }
-                s = *e ? e + 1 : e;
-        }
-        free(starts);
-        if (!out.len)
-                buf_putc(&out, '.');
-        return buf_steal(&out);
-}
-
 static char *abs_path(const char *p)
 {
         char cwd[PATH_MAX];

@@ -45,50 +45,6 @@
 
 /* ---- Go's path/filepath, for local and container paths alike ---- */
 
-static char *go_clean(const char *p)
-{
-        if (!*p)
-                return xstrdup(".");
-        bool rooted = p[0] == '/';
-        size_t n = strlen(p);
-        char *out = xmalloc(n + 2);
-        size_t w = 0, r = 0, dotdot = 0;
-        if (rooted) {
-                out[w++] = '/';
-                r = 1;
-                dotdot = 1;
-        }
-        while (r < n) {
-                if (p[r] == '/') {
-                        r++;
-                } else if (p[r] == '.' && (r + 1 == n || p[r + 1] == '/')) {
-                        r++;
-                } else if (p[r] == '.' && p[r + 1] == '.' && (r + 2 == n || p[r + 2] == '/')) {
-                        r += 2;
-                        if (w > dotdot) {
-                                w--;
-                                while (w > dotdot && out[w] != '/')
-                                        w--;
-                        } else if (!rooted) {
-                                if (w > 0)
-                                        out[w++] = '/';
-                                out[w++] = '.';
-                                out[w++] = '.';
-                                dotdot = w;
-                        }
-                } else {
-                        if ((rooted && w != 1) || (!rooted && w != 0))
-                                out[w++] = '/';
-                        while (r < n && p[r] != '/')
-                                out[w++] = p[r++];
-                }
-        }
-        if (w == 0)
-                out[w++] = '.';
-        out[w] = '\0';
-        return out;
-}
-
 static char *go_base(const char *p)
 {
         if (!*p)
@@ -106,15 +62,15 @@ static char *go_dir(const char *p)
 {
         const char *s = strrchr(p, '/');
         _cleanup_free_ char *d = s ? xstrndup(p, (size_t)(s - p) + 1) : xstrdup("");
-        return go_clean(d);
+        return path_clean(d);
 }
 
 static char *go_join(const char *a, const char *b)
 {
         if (!*a)
-                return go_clean(b);
+                return path_clean(b);
         _cleanup_free_ char *j = xasprintf("%s/%s", a, b);
-        return go_clean(j);
+        return path_clean(j);
 }
 
 static bool has_trailing_sep(const char *p)
@@ -153,7 +109,7 @@ static char *preserve_trailing(char *cleaned, const char *original)
 /* archive.SplitPathDirEntry */
 static void split_dir_entry(const char *path, char **ret_dir, char **ret_base)
 {
-        char *clean = go_clean(path);
+        char *clean = path_clean(path);
         if (current_dir(path)) {
                 char *t = xasprintf("%s/.", clean);
                 free(clean);
@@ -169,7 +125,7 @@ static char *resolve_local_path(const char *p)
 {
         char *abs;
         if (p[0] == '/') {
-                abs = go_clean(p);
+                abs = path_clean(p);
         } else {
                 char cwd[PATH_MAX];
                 if (!getcwd(cwd, sizeof(cwd)))
@@ -214,7 +170,7 @@ static char *os_error(const char *op, const char *path, int e)
 /* filepath.EvalSymlinks: every link on the way resolved; NULL and *ret_err on failure. */
 static char *eval_symlinks(const char *path, char **ret_err)
 {
-        _cleanup_free_ char *todo = go_clean(path);
+        _cleanup_free_ char *todo = path_clean(path);
         struct berth_buf done = BERTH_BUF_INIT;
         bool rooted = todo[0] == '/';
         if (rooted)
@@ -274,7 +230,7 @@ static char *eval_symlinks(const char *path, char **ret_err)
         }
         if (!done.len)
                 buf_putc(&done, '.');
-        char *out = go_clean(done.data);
+        char *out = path_clean(done.data);
         buf_release(&done);
         return out;
 }
@@ -496,7 +452,7 @@ static int prepare_archive_copy(const struct copy_info *src, const struct copy_i
 /* command.ValidateOutputPath */
 static int validate_output_path(const char *path, char **ret_err)
 {
-        _cleanup_free_ char *clean = go_clean(path);
+        _cleanup_free_ char *clean = path_clean(path);
         _cleanup_free_ char *dir = go_dir(clean);
         struct stat st;
         if (*dir && strcmp(dir, ".") != 0 && stat(dir, &st) < 0 && errno == ENOENT) {

@@ -134,6 +134,31 @@ START_TEST(test_rm_rf_and_du_of_a_very_deep_tree)
 }
 END_TEST
 
+START_TEST(test_path_clean_as_go)
+{
+        /* Go's path.Clean, cases from its own tests */
+        static const char *const cases[][2] = {
+            {"", "."},           {"abc", "abc"},         {"abc/def", "abc/def"},
+            {"a/b/c", "a/b/c"},  {".", "."},             {"..", ".."},
+            {"../..", "../.."},  {"../../abc", "../../abc"}, {"/abc", "/abc"},
+            {"/", "/"},          {"abc/", "abc"},        {"abc/def/", "abc/def"},
+            {"/abc/", "/abc"},   {"abc//def//ghi", "abc/def/ghi"}, {"//abc", "/abc"},
+            {"///abc", "/abc"},  {"abc/./def", "abc/def"}, {"/./abc/def", "/abc/def"},
+            {"abc/.", "abc"},    {"abc/def/ghi/../jkl", "abc/def/jkl"},
+            {"abc/def/../ghi/../jkl", "abc/jkl"}, {"abc/def/..", "abc"},
+            {"abc/def/../..", "."}, {"/abc/def/../..", "/"}, {"abc/def/../../..", ".."},
+            {"/abc/def/../../..", "/"}, {"abc/def/../../../ghi/jkl/../../../mno", "../../mno"},
+            {"abc/./../def", "def"}, {"abc//./../def", "def"}, {"abc/../../././../def", "../../def"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char *got = path_clean(cases[i][0]);
+                ck_assert_msg(strcmp(got, cases[i][1]) == 0, "Clean(%s) = %s, want %s",
+                              cases[i][0], got, cases[i][1]);
+                free(got);
+        }
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("fileio");
@@ -145,6 +170,7 @@ int main(void)
         tcase_add_test(tc, test_rm_rf_whole_tree_links_not_followed);
         tcase_add_test(tc, test_rm_rf_leaves_a_bind_of_the_same_filesystem);
         tcase_add_test(tc, test_rm_rf_and_du_of_a_very_deep_tree);
+        tcase_add_test(tc, test_path_clean_as_go);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
