@@ -80,35 +80,12 @@ static void sysctl_in(int netns_fd, const char *path, const char *value)
         ck_assert_msg(t.error == 0, "%s = %s: %s", path, value, strerror(t.error));
 }
 
-static struct net_link *link_in(int netns_fd)
-{
-        struct net_link *nl = NULL;
-        _cleanup_error_ struct berth_error *e = NULL;
-        ck_assert_msg(net_link_open(netns_fd, &nl, &e) == 0, "%s", berth_error_msg(e));
-        return nl;
-}
-
-static struct net_addr cidr(const char *s)
-{
-        struct net_addr a;
-        ck_assert_int_eq(ipam_parse_cidr(s, &a, NULL), 0);
-        return a;
-}
-
 static struct net_addr addr(const char *s)
 {
         struct net_addr a;
         ck_assert_int_eq(ipam_parse_addr(s, &a, NULL), 0);
         return a;
 }
-
-#define OK(call)                                                                                   \
-        do {                                                                                       \
-                _cleanup_error_ struct berth_error *e_ = NULL;                                     \
-                struct berth_error **err = &e_;                                                    \
-                int r_ = (call);                                                                   \
-                ck_assert_msg(r_ == 0, "%s: %s", #call, berth_error_msg(e_));                      \
-        } while (0)
 
 /* A call that must fail with -code and a message starting with msg. */
 #define FAILS(call, code, msg)                                                                     \
@@ -197,7 +174,7 @@ START_TEST(test_table_open_reopen_close)
                       "base chains missing: %s", out);
 
         /* state a killed daemon left: a stray rule, a network, a tagged iptables rule */
-        struct net_addr sub = cidr("10.77.0.0/24");
+        struct net_addr sub = test_cidr("10.77.0.0/24");
         struct net_fw_network n = {
             .bridge = "bf0", .subnets = &sub, .n_subnets = 1, .masquerade = true, .icc = true};
         OK(net_fw_network_add(fw, &n, err));
@@ -275,11 +252,11 @@ struct topo {
 static void veth_ctr(struct net_link *h, int ns, const char *host_end, const char *bridge,
                      const char *ip, const char *gw)
 {
-        _cleanup_net_link_ struct net_link *c = link_in(ns);
+        _cleanup_net_link_ struct net_link *c = test_link_in(ns);
         OK(net_link_veth_add(h, host_end, "eth0", ns, 0, err));
         OK(net_link_set_master(h, host_end, bridge, err));
         OK(net_link_set_up(h, host_end, true, err));
-        struct net_addr a = cidr(ip), g = addr(gw);
+        struct net_addr a = test_cidr(ip), g = addr(gw);
         OK(net_link_addr_add(c, "eth0", &a, 0, err));
         OK(net_link_set_up(c, "eth0", true, err));
         OK(net_link_set_up(c, "lo", true, err));
@@ -293,12 +270,12 @@ static void topo_up(struct topo *t)
         t->c1 = test_netns_new();
         t->c2 = test_netns_new();
         t->c3 = test_netns_new();
-        _cleanup_net_link_ struct net_link *h = link_in(t->host);
+        _cleanup_net_link_ struct net_link *h = test_link_in(t->host);
         OK(net_link_set_up(h, "lo", true, err));
         static const char *const brs[][2] = {{"bf0", "10.77.0.1/24"}, {"bf1", "10.78.0.1/24"}};
         for (size_t i = 0; i < 2; i++) {
                 OK(net_link_bridge_add(h, brs[i][0], 0, err));
-                struct net_addr a = cidr(brs[i][1]);
+                struct net_addr a = test_cidr(brs[i][1]);
                 OK(net_link_addr_add(h, brs[i][0], &a, 0, err));
                 OK(net_link_set_up(h, brs[i][0], true, err));
         }
@@ -306,9 +283,9 @@ static void topo_up(struct topo *t)
         veth_ctr(h, t->c2, "vc2", "bf0", "10.77.0.3/24", "10.77.0.1");
         veth_ctr(h, t->c3, "vc3", "bf1", "10.78.0.2/24", "10.78.0.1");
         /* outside: one hop away, no route to the bridges' subnets */
-        _cleanup_net_link_ struct net_link *o = link_in(t->out);
+        _cleanup_net_link_ struct net_link *o = test_link_in(t->out);
         OK(net_link_veth_add(h, "vo0", "eth0", t->out, 0, err));
-        struct net_addr ha = cidr("10.99.0.1/24"), oa = cidr("10.99.0.2/24");
+        struct net_addr ha = test_cidr("10.99.0.1/24"), oa = test_cidr("10.99.0.2/24");
         OK(net_link_addr_add(h, "vo0", &ha, 0, err));
         OK(net_link_set_up(h, "vo0", true, err));
         OK(net_link_addr_add(o, "eth0", &oa, 0, err));
@@ -507,7 +484,7 @@ static void check_traffic(struct topo *t, struct net_fw *fw)
         REACH(REACHED, tcp_try(t->out, "10.99.0.1", 9090, t2, PEER), "10.99.0.2");
 
         /* icc off (bf0 added again): direct traffic dropped, published ports still work */
-        struct net_addr s0 = cidr("10.77.0.0/24"), s1 = cidr("10.78.0.0/24");
+        struct net_addr s0 = test_cidr("10.77.0.0/24"), s1 = test_cidr("10.78.0.0/24");
         struct net_fw_network n0 = net_of("bf0", &s0, false, false);
         OK(net_fw_network_add(fw, &n0, err));
         REACH(TIMEOUT, tcp_try(t->c1, "10.77.0.3", 80, t2, PEER), NULL);
@@ -538,7 +515,7 @@ static void traffic(bool br_netfilter)
         sysctl_in(t.host, "/proc/sys/net/bridge/bridge-nf-call-ip6tables",
                   br_netfilter ? "1" : "0");
         struct net_fw *fw = fw_open(t.host);
-        struct net_addr s0 = cidr("10.77.0.0/24"), s1 = cidr("10.78.0.0/24");
+        struct net_addr s0 = test_cidr("10.77.0.0/24"), s1 = test_cidr("10.78.0.0/24");
         struct net_fw_network n0 = net_of("bf0", &s0, true, false);
         struct net_fw_network n1 = net_of("bf1", &s1, true, false);
         OK(net_fw_network_add(fw, &n0, err));
@@ -591,7 +568,7 @@ static void coexist(bool docker_user)
         struct net_fw *fw = fw_open(t.host);
         REACH(TIMEOUT, tcp_try(t.c1, "10.99.0.2", 7000, to, PEER), NULL);
 
-        struct net_addr s0 = cidr("10.77.0.0/24");
+        struct net_addr s0 = test_cidr("10.77.0.0/24");
         struct net_fw_network n0 = net_of("bf0", &s0, true, false);
         OK(net_fw_network_add(fw, &n0, err));
         struct net_fw_port tcp = {.proto = IPPROTO_TCP,
@@ -683,7 +660,7 @@ START_TEST(test_cost)
                 char br[16], sub[32];
                 snprintf(br, sizeof(br), "bf%d", i);
                 snprintf(sub, sizeof(sub), "10.%d.0.0/16", 100 + i);
-                struct net_addr s = cidr(sub);
+                struct net_addr s = test_cidr(sub);
                 struct net_fw_network n = net_of(br, &s, i % 2, false);
                 t0 = now_us();
                 OK(net_fw_network_add(fw, &n, err));

@@ -34,30 +34,6 @@
 #include "net/ipam.h"
 #include "net/link.h"
 
-static struct net_link *open_in(int netns_fd)
-{
-        struct net_link *nl = NULL;
-        _cleanup_error_ struct berth_error *e = NULL;
-        ck_assert_msg(net_link_open(netns_fd, &nl, &e) == 0, "%s", berth_error_msg(e));
-        return nl;
-}
-
-static struct net_addr cidr(const char *s)
-{
-        struct net_addr a;
-        ck_assert_int_eq(ipam_parse_cidr(s, &a, NULL), 0);
-        return a;
-}
-
-/* Run a call that must succeed, failing the case with its message. */
-#define OK(call)                                                                                   \
-        do {                                                                                       \
-                _cleanup_error_ struct berth_error *e_ = NULL;                                     \
-                struct berth_error **err = &e_;                                                    \
-                int r_ = (call);                                                                   \
-                ck_assert_msg(r_ == 0, "%s: %s", #call, berth_error_msg(e_));                      \
-        } while (0)
-
 /*
  * Run a call that must fail with code and msg, followed by nothing or by the
  * kernel's extended ack (" (kernel: ...)"), whose words vary between kernels.
@@ -153,8 +129,8 @@ START_TEST(test_bridge_veth_addresses_route)
         random_names();
         const char *br = names[0], *host = names[1], *peer = names[2];
         int ns_host = test_netns_new(), ns_ctr = test_netns_new();
-        _cleanup_net_link_ struct net_link *h = open_in(ns_host);
-        _cleanup_net_link_ struct net_link *c = open_in(ns_ctr);
+        _cleanup_net_link_ struct net_link *h = test_link_in(ns_host);
+        _cleanup_net_link_ struct net_link *c = test_link_in(ns_ctr);
 
         OK(net_link_bridge_add(h, br, 1400, err));
         _cleanup_free_ char *dup = xasprintf("create bridge '%s': file exists", br);
@@ -169,7 +145,7 @@ START_TEST(test_bridge_veth_addresses_route)
         OK(net_link_set_master(h, host, br, err));
         OK(net_link_set_up(h, host, true, err));
         OK(net_link_set_up(h, br, true, err));
-        struct net_addr gw4 = cidr("10.88.0.1/24"), gw6 = cidr("fd00:88::1/64");
+        struct net_addr gw4 = test_cidr("10.88.0.1/24"), gw6 = test_cidr("fd00:88::1/64");
         OK(net_link_addr_add(h, br, &gw4, 0, err));
         OK(net_link_addr_add(h, br, &gw6, NET_ADDR_NODAD, err));
 
@@ -180,7 +156,7 @@ START_TEST(test_bridge_veth_addresses_route)
         OK(net_link_set_mtu(c, "eth0", 1300, err));
         OK(net_link_set_up(c, "eth0", true, err));
         OK(net_link_set_up(c, "lo", true, err));
-        struct net_addr a4 = cidr("10.88.0.2/24"), a6 = cidr("fd00:88::2/64");
+        struct net_addr a4 = test_cidr("10.88.0.2/24"), a6 = test_cidr("fd00:88::2/64");
         OK(net_link_addr_add(c, "eth0", &a4, 0, err));
         OK(net_link_addr_add(c, "eth0", &a6, NET_ADDR_NODAD, err));
         FAILS(net_link_addr_add(c, "eth0", &a4, 0, err), EEXIST,
@@ -256,16 +232,16 @@ END_TEST
 START_TEST(test_errors_name_the_link)
 {
         int ns = test_netns_new();
-        _cleanup_net_link_ struct net_link *h = open_in(ns);
+        _cleanup_net_link_ struct net_link *h = test_link_in(ns);
         FAILS(net_link_bridge_add(h, "bt-this-is-too-long", 0, err), EINVAL,
               "interface name 'bt-this-is-too-long': longer than 15 bytes");
         FAILS(net_link_set_up(h, "bt-nope", true, err), ENODEV, "link 'bt-nope': no such device");
-        struct net_addr a = cidr("10.1.0.1/24");
+        struct net_addr a = test_cidr("10.1.0.1/24");
         FAILS(net_link_addr_add(h, "bt-nope", &a, 0, err), ENODEV,
               "link 'bt-nope': no such device");
         /* a gateway no route reaches: the kernel's errno, with its extended ack if any */
         OK(net_link_set_up(h, "lo", true, err));
-        struct net_addr far = cidr("192.0.2.1/32");
+        struct net_addr far = test_cidr("192.0.2.1/32");
         _cleanup_error_ struct berth_error *e = NULL;
         ck_assert_int_lt(net_link_route_add_default(h, "lo", &far, &e), 0);
         const char *want = "add default route via 192.0.2.1 dev 'lo': network is unreachable";
@@ -286,7 +262,7 @@ END_TEST
 START_TEST(test_own_namespace_and_pool_choice)
 {
         /* the caller's own namespace, read only */
-        _cleanup_net_link_ struct net_link *self = open_in(-1);
+        _cleanup_net_link_ struct net_link *self = test_link_in(-1);
         int idx = 0;
         OK(net_link_index(self, "lo", &idx, err));
         ck_assert_int_gt(idx, 0);
@@ -294,10 +270,10 @@ START_TEST(test_own_namespace_and_pool_choice)
         /* a "host" with docker0's subnet on a bridge of its own */
         random_names();
         int ns = test_netns_new();
-        _cleanup_net_link_ struct net_link *h = open_in(ns);
+        _cleanup_net_link_ struct net_link *h = test_link_in(ns);
         OK(net_link_bridge_add(h, names[0], 0, err));
         OK(net_link_set_up(h, names[0], true, err));
-        struct net_addr d0 = cidr("172.17.0.1/16");
+        struct net_addr d0 = test_cidr("172.17.0.1/16");
         OK(net_link_addr_add(h, names[0], &d0, 0, err));
         size_t np;
         const struct ipam_pool *pools = ipam_default_pools(&np);
@@ -309,7 +285,7 @@ START_TEST(test_own_namespace_and_pool_choice)
         OK(net_link_route_add_default(
             h, names[0],
             &(struct net_addr){.family = AF_INET, .prefixlen = 32, .bytes = {172, 17, 0, 9}}, err));
-        struct net_addr other = cidr("172.18.0.0/16");
+        struct net_addr other = test_cidr("172.18.0.0/16");
         OK(ipam_pool_pick_host(h, pools, np, &other, 1, &got, err));
         ck_assert_str_eq(ipam_format_cidr(&got, b), "172.19.0.0/16");
         OK(net_link_del(h, names[0], err));

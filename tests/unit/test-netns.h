@@ -4,6 +4,9 @@
  * /proc/thread-self/ns/net open, so the test's own threads never change
  * namespace), and an IPv4 socket living inside one.
  *
+ * Also: a net_link handle in a namespace, a CIDR parsed, and OK(call) — a call
+ * that must succeed, failing the case with its error message.
+ *
  * Include after check-tap.h (the helpers assert with ck_assert*).
  */
 #ifndef BERTH_TEST_NETNS_H
@@ -16,6 +19,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "base/error.h"
+#include "net/ipam.h"
+#include "net/link.h"
 
 struct test_ns_thread {
         int fd, error;
@@ -67,5 +74,30 @@ static inline int test_socket_in(int netns_fd, int type)
         ck_assert_int_ge(t.fd, 0);
         return t.fd;
 }
+
+/* An rtnetlink handle inside the namespace netns_fd (< 0: the caller's). */
+static inline struct net_link *test_link_in(int netns_fd)
+{
+        struct net_link *nl = NULL;
+        _cleanup_error_ struct berth_error *e = NULL;
+        ck_assert_msg(net_link_open(netns_fd, &nl, &e) == 0, "%s", berth_error_msg(e));
+        return nl;
+}
+
+static inline struct net_addr test_cidr(const char *s)
+{
+        struct net_addr a;
+        ck_assert_int_eq(ipam_parse_cidr(s, &a, NULL), 0);
+        return a;
+}
+
+/* Run a call that must succeed (it sees `err`), failing the case with its message. */
+#define OK(call)                                                                                   \
+        do {                                                                                       \
+                _cleanup_error_ struct berth_error *e_ = NULL;                                     \
+                struct berth_error **err = &e_;                                                    \
+                int r_ = (call);                                                                   \
+                ck_assert_msg(r_ == 0, "%s: %s", #call, berth_error_msg(e_));                      \
+        } while (0)
 
 #endif
