@@ -192,10 +192,22 @@ static void handle_list(struct api_request *req, void *userdata)
                 reply_engine_error(req, r, err);
                 return;
         }
+        /* dockerd: an image without names that another stacks on (a build step's) is an
+         * intermediate image, listed with all only and never dangling */
+        bool all = api_request_query_bool(req, "all", false);
+        size_t n_list = 0;
+        while (list[n_list])
+                n_list++;
         struct json *out = json_new_array();
         for (size_t i = 0; list[i]; i++) {
                 struct berth_image *img = list[i];
-                bool is_dangling = !img->repo_tags[0];
+                bool has_children = false;
+                for (size_t k = 0; k < n_list && !has_children; k++)
+                        has_children = strcmp(list[k]->parent, img->id) == 0;
+                bool unnamed = !img->repo_tags[0] && !img->repo_digests[0];
+                if (unnamed && has_children && !all)
+                        continue;
+                bool is_dangling = !img->repo_tags[0] && !has_children;
                 if (dangling[0] && truthy(dangling[0]) != is_dangling)
                         continue;
                 if (!filter_names(img, refs))

@@ -110,4 +110,21 @@ struct json *image_empty_config(void);
  * normalised name with the tag (latest by default); -EINVAL when malformed. */
 int image_new_reference(const char *repo, const char *tag, char **ret, struct berth_error **err);
 
+/* One step of a build as dockerd's classic builder commits it (CommitBuildStep): config is the
+ * image's Config exactly (no merge), container_config the step's (its Cmd the "#(nop)" comment or
+ * the RUN command, which the history's created_by joins); the layer is ctr's upper dir, or none
+ * (an empty_layer history entry) when ctr is NULL. */
+struct berth_ctr;
+struct build_commit {
+        struct berth_ctr *ctr;   /* may be NULL */
+        const char *parent_id;   /* NULL or "" for FROM scratch */
+        const char *architecture; /* without a parent: the platform's, NULL amd64 */
+        const char *author;       /* MAINTAINER's, or NULL */
+        bool has_dir;             /* without ctr: the layer is the tree below dir_fd */
+        int dir_fd;
+        const struct json *config, *container_config;
+};
+int build_commit(struct berth_engine *e, const struct build_commit *b, char **ret_id,
+                 struct berth_error **err);
+
 #endif

@@ -719,3 +719,23 @@ int berth_ctr_export(struct berth_engine *e, struct berth_ctr *c, berth_archive_
                 ctr_event(e, c, "export", NULL);
         return r;
 }
+
+/* ---- the builder's COPY, ADD and WORKDIR ---- */
+
+int build_ctr_with_root(struct berth_engine *e, struct berth_ctr *c, build_root_fn fn, void *arg,
+                        struct berth_error **err)
+{
+        _cleanup_root_ struct ctr_root root = {.fd = -EBADF};
+        int r = root_open(e, c, false, &root, err);
+        if (r < 0)
+                return r;
+        if (root.running)
+                return berth_error_set(err, EBUSY, "container %.12s is running", c->id);
+        return fn(root.fd, arg, err);
+}
+
+int build_ctr_owner(int rootfd, const char *spec, uid_t *ret_uid, gid_t *ret_gid,
+                    struct berth_error **err)
+{
+        return container_owner(rootfd, spec, ret_uid, ret_gid, err);
+}

@@ -375,3 +375,78 @@ int berth_container_commit(struct berth_engine *e, const struct berth_commit_opt
         ctr_event(e, c, "commit", extra);
         return 0;
 }
+
+/* ---- the builder's steps ---- */
+
+static int empty_tar(commit_tar_write_fn write, void *wud, void *userdata,
+                     struct berth_error **err)
+{
+        (void)write;
+        (void)wud;
+        (void)userdata;
+        (void)err;
+        return 0;
+}
+
+int build_commit(struct berth_engine *e, const struct build_commit *b, char **ret_id,
+                 struct berth_error **err)
+{
+        struct ctr_manager *m = ctr_mgr(e);
+        _cleanup_json_ struct json *parent = NULL;
+        if (b->parent_id && *b->parent_id) {
+                int r = read_parent(e, b->parent_id, &parent, err);
+                if (r < 0)
+                        return r;
+        }
+        _cleanup_free_ char *now = image_new_time();
+        struct json *cfg = json_new_object();
+        const char *arch = json_str(json_get(parent, "architecture"));
+        json_set_str(cfg, "architecture", arch ? arch : (b->architecture ?: "amd64"));
+        if (b->author && *b->author)
+                json_set_str(cfg, "author", b->author);
+        json_object_set(cfg, "config", config_canonical(b->config));
+        json_set_str(cfg, "container", b->ctr ? b->ctr->id : "");
+        json_object_set(cfg, "container_config", config_canonical(b->container_config));
+        json_set_str(cfg, "created", now);
+        json_set_str(cfg, "docker_version", berth_version);
+        const char *os = json_str(json_get(parent, "os"));
+        json_set_str(cfg, "os", os ? os : "linux");
+        static const char *const keep[] = {"variant", "os.version", "os.features"};
+        for (size_t i = 0; i < ELEMENTSOF(keep); i++)
+                if (json_get(parent, keep[i]))
+                        json_object_set(cfg, keep[i], json_copy(json_get(parent, keep[i])));
+        _cleanup_json_ struct json *hist = json_new_object();
+        json_set_str(hist, "created", now);
+        if (b->author && *b->author)
+                json_set_str(hist, "author", b->author);
+        _cleanup_free_ char *created_by = join_cmd(json_get(b->container_config, "Cmd"));
+        if (*created_by)
+                json_set_str(hist, "created_by", created_by);
+        struct image_new n = {
+            .parent_id = b->parent_id && *b->parent_id ? b->parent_id : NULL,
+            .config = cfg,
+            .history = hist,
+            .skip_empty = true,
+        };
+        int r;
+        if (b->ctr) {
+                _cleanup_free_ char *upper_path = snapshot_path(m->data_root, b->ctr->id, "upper");
+                _cleanup_close_ int upper =
+                    open(upper_path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (upper < 0 && errno != ENOENT) {
+                        json_free(cfg);
+                        return berth_error_sys(err, errno, "open '%s'", upper_path);
+                }
+                struct upper_tar ut = {.upper = upper};
+                pthread_mutex_lock(&b->ctr->op_lock);
+                r = image_new_record(e, &n, upper_tar, &ut, ret_id, err);
+                pthread_mutex_unlock(&b->ctr->op_lock);
+        } else if (b->has_dir) {
+                struct upper_tar ut = {.upper = b->dir_fd};
+                r = image_new_record(e, &n, upper_tar, &ut, ret_id, err);
+        } else {
+                r = image_new_record(e, &n, empty_tar, NULL, ret_id, err);
+        }
+        json_free(cfg);
+        return r;
+}

@@ -243,4 +243,16 @@ int berth_ctr_export(struct berth_engine *e, struct berth_ctr *c, berth_archive_
 int berth_ctr_changes(struct berth_engine *e, struct berth_ctr *c, struct json **ret,
                       struct berth_error **err);
 
+/* ---- for the builder (container-archive.c) ---- */
+
+/* fn with the root of c, a container that is not running, open (its overlay mounted for the
+ * call, the operation lock held): what fn writes below rootfd goes to c's upper dir. */
+typedef int (*build_root_fn)(int rootfd, void *arg, struct berth_error **err);
+int build_ctr_with_root(struct berth_engine *e, struct berth_ctr *c, build_root_fn fn, void *arg,
+                        struct berth_error **err);
+/* "user[:group]" (names or numbers) looked up in the /etc/passwd and /etc/group below rootfd,
+ * as --chown and COPY's owner take it; a number not listed stands for itself. */
+int build_ctr_owner(int rootfd, const char *spec, uid_t *ret_uid, gid_t *ret_gid,
+                    struct berth_error **err);
+
 #endif

@@ -98,6 +98,17 @@ static const char *const migrations[] = {
     "  created INTEGER NOT NULL," /* ns */
     "  doc TEXT NOT NULL"
     ");",
+    /* 6: the build cache (builder.c): the image a build step made, by its parent and key */
+    "CREATE TABLE build_cache ("
+    "  parent TEXT NOT NULL,"   /* the image below, "" for FROM scratch */
+    "  key TEXT NOT NULL,"      /* sha256 of the step's config, command and sources */
+    "  image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
+    "  created INTEGER NOT NULL," /* unix seconds */
+    "  last_used INTEGER NOT NULL,"
+    "  usage_count INTEGER NOT NULL DEFAULT 1,"
+    "  PRIMARY KEY (parent, key)"
+    ");"
+    "CREATE INDEX build_cache_image ON build_cache(image_id);",
 };
 
 int berth_db_latest_version(void)

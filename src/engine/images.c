@@ -587,13 +587,27 @@ static bool prune_selects(struct berth_engine *e, const struct berth_image *img,
 int berth_image_prune(struct berth_engine *e, const struct berth_image_prune_opts *opts,
                       struct json **ret_deleted, uint64_t *ret_reclaimed, struct berth_error **err)
 {
-        struct berth_image **list = NULL;
-        int r = berth_image_list(e, &list, err);
-        if (r < 0)
-                return r;
         struct json *deleted = json_new_array();
         uint64_t reclaimed = 0;
+        /* dockerd prunes heads only: an image another stacks on (a build's intermediate step)
+         * goes once the image above it has gone, in a later pass */
+        for (bool again = true; again;) {
+        again = false;
+        struct berth_image **list = NULL;
+        int r = berth_image_list(e, &list, err);
+        if (r < 0) {
+                json_free(deleted);
+                return r;
+        }
+        size_t n = 0;
+        while (list[n])
+                n++;
         for (size_t i = 0; list[i]; i++) {
+                bool has_children = false;
+                for (size_t k = 0; k < n && !has_children; k++)
+                        has_children = strcmp(list[k]->parent, list[i]->id) == 0;
+                if (has_children && !opts->all)
+                        continue;
                 if (!prune_selects(e, list[i], opts))
                         continue;
                 /* dockerd's prune leaves an image any container uses, even a stopped one (its
@@ -617,10 +631,13 @@ int berth_image_prune(struct berth_engine *e, const struct berth_image_prune_opt
                         json_array_append(deleted, json_copy(a));
                 }
                 json_free(actions);
-                if (gone)
+                if (gone) {
                         reclaimed += (uint64_t)(list[i]->size > 0 ? list[i]->size : 0);
+                        again = !opts->all;
+                }
         }
         berth_image_list_free(list);
+        }
         *ret_deleted = deleted;
         *ret_reclaimed = reclaimed;
         return 0;

@@ -1,0 +1,70 @@
+/*
+ * build-internal.h — what builder.c and build-copy.c share (contract in build.h).
+ */
+#ifndef BERTH_ENGINE_BUILD_INTERNAL_H
+#define BERTH_ENGINE_BUILD_INTERNAL_H
+
+#include "base/buf.h"
+#include "build.h"
+#include "build/dockerfile.h"
+
+struct berth_ctr;
+
+struct build {
+        struct berth_engine *e;
+        const struct berth_build_opts *o;
+        char *tmpdir; /* <data-root>/tmp/build-XXXXXX */
+        int ctxfd;    /* the unpacked context, O_PATH */
+        struct dockerfile *df;
+        struct json *meta_args; /* ARGs before the first FROM: name -> value or null */
+        struct json *consumed;  /* build args some stage declared: name -> true */
+        char **stage_ids;       /* the image each built stage ended with ("" scratch) */
+        size_t n_built;
+        unsigned step, total;
+        bool emitted;
+        int code;               /* a failed RUN's status */
+        struct berth_buf quiet; /* the output -q keeps for an error */
+};
+
+struct stage {
+        struct build *b;
+        size_t index;
+        struct json *config; /* the running config (Docker's Config) */
+        char *image;         /* "" for scratch */
+        struct json *args;   /* ARGs declared in this stage: name -> value or null */
+        bool cmd_set;
+        char *author;
+        char *arch;
+};
+
+/* "Step"-less output lines: {"stream": text}, or kept with -q.  -ECANCELED: the client left. */
+_printf_(2, 3) int build_say(struct build *b, const char *fmt, ...);
+
+/* The words an instruction is expanded with: the config's Env and the build args allowed here. */
+int build_expand(struct stage *st, const char *word, char **ret, struct berth_error **err);
+
+/* The step's container config: the running config with Cmd = shell + "#(nop) " + comment
+ * (the form of COPY, ADD and WORKDIR: one word). */
+struct json *build_comment_config(struct stage *st, const char *comment, bool two_words);
+
+/* The cache: look up (st->image, container config + extra); on a hit moves st->image and
+ * prints " ---> Using cache". */
+int build_probe(struct stage *st, const struct json *cc, const char *extra, bool *ret_hit,
+                struct berth_error **err);
+/* Record a step's result in the cache and move st->image to it. */
+int build_cached(struct stage *st, const struct json *cc, const char *extra, const char *id,
+                 struct berth_error **err);
+
+/* A container of st->image with run config rc (not started); *ret_id and a reference. */
+int build_create(struct stage *st, const struct json *rc, bool networked, char **ret_id,
+                 struct berth_ctr **ret_c, struct berth_error **err);
+/* Remove a build container (force, with its anonymous volumes); prints the classic line. */
+void build_remove(struct stage *st, struct berth_ctr *c, bool say);
+
+/* COPY and ADD (build-copy.c). */
+int build_copy(struct stage *st, const struct dockerfile_instruction *ins,
+               struct berth_error **err);
+/* WORKDIR's directory (build-copy.c), after st->config's WorkingDir is set. */
+int build_workdir(struct stage *st, struct berth_error **err);
+
+#endif

@@ -1,0 +1,1621 @@
+/*
+ * builder.c — POST /build: the context, the Dockerfile's stages and their steps, the cache
+ * (contract in build.h; COPY, ADD and WORKDIR in build-copy.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/fileio.h"
+#include "base/log.h"
+#include "base/units.h"
+#include "build-internal.h"
+#include "build/dockerignore.h"
+#include "commit.h"
+#include "container-internal.h"
+#include "containers.h"
+#include "image/untar.h"
+#include "images.h"
+#include "layers.h"
+#include "pull.h"
+
+#define DOCKERFILE_MAX (16u << 20)
+
+static const char *const builtin_args[] = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy",
+                                           "FTP_PROXY",  "ftp_proxy",  "NO_PROXY",    "no_proxy",
+                                           "ALL_PROXY",  "all_proxy",  NULL};
+
+static bool is_builtin_arg(const char *name)
+{
+        for (size_t i = 0; builtin_args[i]; i++)
+                if (strcmp(builtin_args[i], name) == 0)
+                        return true;
+        return false;
+}
+
+/* ---- output ---- */
+
+static int emit_text(struct build *b, const char *text, size_t len)
+{
+        if (b->o->quiet) {
+                buf_append(&b->quiet, text, len);
+                return 0;
+        }
+        struct json *m = json_new_object();
+        json_object_set(m, "stream", json_new_stringn(text, len));
+        int r = b->o->emit(m, b->o->userdata);
+        json_free(m);
+        b->emitted = true;
+        return r < 0 ? -ECANCELED : 0;
+}
+
+int build_say(struct build *b, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        char *s = NULL;
+        int n = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                berth_oom();
+        int r = emit_text(b, s, (size_t)n);
+        free(s);
+        return r;
+}
+
+static int gone(struct berth_error **err)
+{
+        return berth_error_set(err, ECANCELED, "the client went away");
+}
+
+static int say_id(struct stage *st, struct berth_error **err)
+{
+        _cleanup_free_ char *id = units_truncate_id(st->image);
+        return build_say(st->b, " ---> %s\n", id) < 0 ? gone(err) : 0;
+}
+
+/* ---- Go's %q, as the classic builder writes CMD and HEALTHCHECK into history ---- */
+
+static void go_quote(struct berth_buf *out, const char *s)
+{
+        buf_putc(out, '"');
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+                switch (*p) {
+                case '"':
+                        buf_puts(out, "\\\"");
+                        break;
+                case '\\':
+                        buf_puts(out, "\\\\");
+                        break;
+                case '\a':
+                        buf_puts(out, "\\a");
+                        break;
+                case '\b':
+                        buf_puts(out, "\\b");
+                        break;
+                case '\f':
+                        buf_puts(out, "\\f");
+                        break;
+                case '\n':
+                        buf_puts(out, "\\n");
+                        break;
+                case '\r':
+                        buf_puts(out, "\\r");
+                        break;
+                case '\t':
+                        buf_puts(out, "\\t");
+                        break;
+                case '\v':
+                        buf_puts(out, "\\v");
+                        break;
+                default:
+                        if (*p < 0x20 || *p == 0x7f) {
+                                char x[8];
+                                snprintf(x, sizeof(x), "\\x%02x", *p);
+                                buf_puts(out, x);
+                        } else {
+                                buf_putc(out, (char)*p);
+                        }
+                }
+        }
+        buf_putc(out, '"');
+}
+
+/* %q of a []string: ["a" "b"] */
+static void go_quote_list(struct berth_buf *out, const struct json *arr)
+{
+        buf_putc(out, '[');
+        size_t i = 0;
+        const struct json *it;
+        json_array_foreach (arr, i, it) {
+                if (i)
+                        buf_putc(out, ' ');
+                go_quote(out, json_str(it) ?: "");
+        }
+        buf_putc(out, ']');
+}
+
+/* %q of an int: a quoted rune, as strconv.QuoteRune */
+static void go_quote_rune(struct berth_buf *out, int64_t v)
+{
+        static const char *const esc[] = {
+            ['\a'] = "\\a", ['\b'] = "\\b", ['\f'] = "\\f", ['\n'] = "\\n",
+            ['\r'] = "\\r", ['\t'] = "\\t", ['\v'] = "\\v"};
+        char x[32];
+        if (v >= 0 && v < (int64_t)ELEMENTSOF(esc) && esc[v])
+                snprintf(x, sizeof(x), "'%s'", esc[v]);
+        else if (v == '\'' || v == '\\')
+                snprintf(x, sizeof(x), "'\\%c'", (char)v);
+        else if (v >= 0x20 && v < 0x7f)
+                snprintf(x, sizeof(x), "'%c'", (char)v);
+        else if (v >= 0 && v < 0x20)
+                snprintf(x, sizeof(x), "'\\x%02x'", (unsigned)v);
+        else
+                snprintf(x, sizeof(x), "%%!q(int=%lld)", (long long)v);
+        buf_puts(out, x);
+}
+
+/* Go's time.Duration.String() */
+static void go_duration(struct berth_buf *out, int64_t ns)
+{
+        char s[64];
+        if (ns == 0) {
+                buf_puts(out, "0s");
+                return;
+        }
+        bool neg = ns < 0;
+        uint64_t u = neg ? (uint64_t)(-ns) : (uint64_t)ns;
+        if (u < 1000000000ull) {
+                /* ns, µs, ms with a fraction */
+                const char *unit = "ns";
+                uint64_t div = 1;
+                if (u >= 1000000ull)
+                        unit = "ms", div = 1000000ull;
+                else if (u >= 1000ull)
+                        unit = "µs", div = 1000ull;
+                uint64_t whole = u / div, frac = u % div;
+                int n = snprintf(s, sizeof(s), "%s%llu", neg ? "-" : "", (unsigned long long)whole);
+                if (frac) {
+                        char f[16];
+                        int w = div == 1000000ull ? 6 : 3;
+                        snprintf(f, sizeof(f), ".%0*llu", w, (unsigned long long)frac);
+                        size_t k = strlen(f);
+                        while (k > 1 && f[k - 1] == '0')
+                                f[--k] = '\0';
+                        snprintf(s + n, sizeof(s) - (size_t)n, "%s", f);
+                }
+                buf_puts(out, s);
+                buf_puts(out, unit);
+                return;
+        }
+        uint64_t secs = u / 1000000000ull, frac = u % 1000000000ull;
+        uint64_t h = secs / 3600, m = (secs / 60) % 60, sec = secs % 60;
+        int n = 0;
+        if (neg)
+                n += snprintf(s + n, sizeof(s) - (size_t)n, "-");
+        if (h)
+                n += snprintf(s + n, sizeof(s) - (size_t)n, "%lluh", (unsigned long long)h);
+        if (h || m)
+                n += snprintf(s + n, sizeof(s) - (size_t)n, "%llum", (unsigned long long)m);
+        n += snprintf(s + n, sizeof(s) - (size_t)n, "%llu", (unsigned long long)sec);
+        if (frac) {
+                char f[16];
+                snprintf(f, sizeof(f), ".%09llu", (unsigned long long)frac);
+                size_t k = strlen(f);
+                while (k > 1 && f[k - 1] == '0')
+                        f[--k] = '\0';
+                n += snprintf(s + n, sizeof(s) - (size_t)n, "%s", f);
+        }
+        snprintf(s + n, sizeof(s) - (size_t)n, "s");
+        buf_puts(out, s);
+}
+
+/* ---- the environment of a step ---- */
+
+static const char *env_lookup(const struct json *env, const char *name)
+{
+        size_t n = strlen(name), i = 0;
+        const struct json *it;
+        const char *found = NULL;
+        json_array_foreach (env, i, it) {
+                const char *s = json_str(it);
+                if (s && strncmp(s, name, n) == 0 && s[n] == '=')
+                        found = s + n + 1;
+        }
+        return found;
+}
+
+static void env_set(struct json *config, const char *key, const char *value)
+{
+        struct json *env = json_get(config, "Env");
+        if (!json_is(env, JSON_ARRAY))
+                env = json_object_set(config, "Env", json_new_array());
+        _cleanup_free_ char *kv = xasprintf("%s=%s", key, value);
+        size_t n = strlen(key), i = 0;
+        struct json *it;
+        json_array_foreach (env, i, it) {
+                const char *s = json_str(it);
+                if (s && strncmp(s, key, n) == 0 && (s[n] == '=' || s[n] == '\0')) {
+                        free(it->str.s);
+                        it->str.s = xstrdup(kv);
+                        it->str.len = strlen(kv);
+                        return;
+                }
+        }
+        json_array_append(env, json_new_string(kv));
+}
+
+/* The value of a build arg allowed in this stage, or NULL. */
+static const char *arg_value(struct stage *st, const char *name)
+{
+        const struct json *given = json_get(st->b->o->buildargs, name);
+        const struct json *declared = json_get(st->args, name);
+        if (declared) {
+                if (json_is(given, JSON_STRING))
+                        return json_str(given);
+                return json_str(declared);
+        }
+        if (is_builtin_arg(name) && json_is(given, JSON_STRING))
+                return json_str(given);
+        return NULL;
+}
+
+/* "k=v" of the build args allowed here that Env does not override, sorted; builtin_too:
+ * the proxy args nobody declared (in RUN's environment, never in its cache key). */
+static char **allowed_args(struct stage *st, bool builtin_too)
+{
+        size_t n = 0, cap = json_len(st->args) + ELEMENTSOF(builtin_args) + 1;
+        char **v = xcalloc(cap, sizeof(*v));
+        const struct json *env = json_get(st->config, "Env");
+        for (size_t i = 0; i < json_len(st->args); i++) {
+                const char *k = st->args->obj.m[i].key;
+                const char *val = arg_value(st, k);
+                if (val && !env_lookup(env, k))
+                        v[n++] = xasprintf("%s=%s", k, val);
+        }
+        if (builtin_too)
+                for (size_t i = 0; builtin_args[i]; i++) {
+                        const char *k = builtin_args[i];
+                        if (json_get(st->args, k) || env_lookup(env, k))
+                                continue;
+                        const char *val = arg_value(st, k);
+                        if (val)
+                                v[n++] = xasprintf("%s=%s", k, val);
+                }
+        qsort(v, n, sizeof(*v), (int (*)(const void *, const void *))strcmp);
+        return v;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+struct lookup_ctx {
+        const struct json *env;
+        char **args;
+};
+
+static const char *lookup(const char *name, void *userdata)
+{
+        struct lookup_ctx *l = userdata;
+        const char *v = env_lookup(l->env, name);
+        if (v)
+                return v;
+        size_t n = strlen(name);
+        for (char **a = l->args; a && *a; a++)
+                if (strncmp(*a, name, n) == 0 && (*a)[n] == '=')
+                        return *a + n + 1;
+        return NULL;
+}
+
+int build_expand(struct stage *st, const char *word, char **ret, struct berth_error **err)
+{
+        _cleanup_strv_free_ char **args = allowed_args(st, true);
+        struct lookup_ctx l = {json_get(st->config, "Env"), args};
+        return dockerfile_expand(word, lookup, &l, st->b->df->escape, 0, ret, err);
+}
+
+static int expand_words(struct stage *st, const char *word, char ***ret, struct berth_error **err)
+{
+        _cleanup_strv_free_ char **args = allowed_args(st, true);
+        struct lookup_ctx l = {json_get(st->config, "Env"), args};
+        return dockerfile_expand_words(word, lookup, &l, st->b->df->escape, 0, ret, err);
+}
+
+/* ---- step configs ---- */
+
+static struct json *shell_of(const struct json *config)
+{
+        const struct json *sh = json_get(config, "Shell");
+        if (json_is(sh, JSON_ARRAY) && json_len(sh))
+                return json_copy(sh);
+        struct json *a = json_new_array();
+        json_array_append(a, json_new_string("/bin/sh"));
+        json_array_append(a, json_new_string("-c"));
+        return a;
+}
+
+struct json *build_comment_config(struct stage *st, const char *comment, bool two_words)
+{
+        struct json *cc = json_copy(st->config);
+        struct json *cmd = shell_of(st->config);
+        if (two_words) {
+                json_array_append(cmd, json_new_string("#(nop) "));
+                json_array_append(cmd, json_new_string(comment));
+        } else {
+                _cleanup_free_ char *c = xasprintf("#(nop) %s", comment);
+                json_array_append(cmd, json_new_string(c));
+        }
+        json_object_set(cc, "Cmd", cmd);
+        return cc;
+}
+
+/* ---- the cache ---- */
+
+static char *cache_key(const struct json *cc, const char *extra)
+{
+        _cleanup_free_ char *dump = json_dump(cc, 0);
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        unsigned char d[32];
+        unsigned dl = 0;
+        if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+            EVP_DigestUpdate(md, dump, strlen(dump)) != 1 || EVP_DigestUpdate(md, "\n", 1) != 1 ||
+            (extra && EVP_DigestUpdate(md, extra, strlen(extra)) != 1) ||
+            EVP_DigestFinal_ex(md, d, &dl) != 1)
+                berth_oom();
+        EVP_MD_CTX_free(md);
+        char *hex = xmalloc(65);
+        for (unsigned i = 0; i < 32; i++)
+                snprintf(hex + 2 * i, 3, "%02x", d[i]);
+        return hex;
+}
+
+int build_probe(struct stage *st, const struct json *cc, const char *extra, bool *ret_hit,
+                struct berth_error **err)
+{
+        *ret_hit = false;
+        struct build *b = st->b;
+        if (b->o->nocache)
+                return 0;
+        _cleanup_free_ char *key = cache_key(cc, extra);
+        sqlite3 *h = berth_db_handle(b->e->db);
+        sqlite3_stmt *q = NULL;
+        if (sqlite3_prepare_v2(h, "SELECT image_id FROM build_cache WHERE parent = ?1 AND key = ?2",
+                               -1, &q, NULL) != SQLITE_OK)
+                return berth_error_set(err, EIO, "build cache: %s", sqlite3_errmsg(h));
+        sqlite3_bind_text(q, 1, st->image, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, key, -1, SQLITE_STATIC);
+        _cleanup_free_ char *id = NULL;
+        if (sqlite3_step(q) == SQLITE_ROW)
+                id = xstrdup((const char *)sqlite3_column_text(q, 0));
+        sqlite3_finalize(q);
+        if (!id || !berth_layers_have_image(b->e->layers, id))
+                return 0;
+        if (sqlite3_prepare_v2(
+                h,
+                "UPDATE build_cache SET last_used = ?3, usage_count = usage_count + 1"
+                " WHERE parent = ?1 AND key = ?2",
+                -1, &q, NULL) == SQLITE_OK) {
+                sqlite3_bind_text(q, 1, st->image, -1, SQLITE_STATIC);
+                sqlite3_bind_text(q, 2, key, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(q, 3, (int64_t)time(NULL));
+                (void)sqlite3_step(q);
+                sqlite3_finalize(q);
+        }
+        free(st->image);
+        st->image = TAKE_PTR(id);
+        *ret_hit = true;
+        return build_say(b, " ---> Using cache\n") < 0 ? gone(err) : 0;
+}
+
+int build_cached(struct stage *st, const struct json *cc, const char *extra, const char *id,
+                 struct berth_error **err)
+{
+        _cleanup_free_ char *key = cache_key(cc, extra);
+        sqlite3 *h = berth_db_handle(st->b->e->db);
+        sqlite3_stmt *q = NULL;
+        int r = 0;
+        if (sqlite3_prepare_v2(h,
+                               "INSERT OR REPLACE INTO build_cache (parent, key, image_id, created,"
+                               " last_used, usage_count) VALUES (?1, ?2, ?3, ?4, ?4, 1)",
+                               -1, &q, NULL) != SQLITE_OK)
+                return berth_error_set(err, EIO, "build cache: %s", sqlite3_errmsg(h));
+        sqlite3_bind_text(q, 1, st->image, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 4, (int64_t)time(NULL));
+        if (sqlite3_step(q) != SQLITE_DONE)
+                r = berth_error_set(err, EIO, "build cache: %s", sqlite3_errmsg(h));
+        sqlite3_finalize(q);
+        free(st->image);
+        st->image = xstrdup(id);
+        return r;
+}
+
+/* A metadata step: the config changed, no layer. */
+static int commit_meta(struct stage *st, const char *comment, struct berth_error **err)
+{
+        _cleanup_json_ struct json *cc = build_comment_config(st, comment, true);
+        bool hit;
+        int r = build_probe(st, cc, NULL, &hit, err);
+        if (r < 0 || hit)
+                return r;
+        struct build_commit bc = {
+            .parent_id = st->image,
+            .architecture = st->arch,
+            .author = st->author,
+            .config = st->config,
+            .container_config = cc,
+        };
+        _cleanup_free_ char *id = NULL;
+        r = build_commit(st->b->e, &bc, &id, err);
+        if (r == 0)
+                r = build_cached(st, cc, NULL, id, err);
+        return r;
+}
+
+/* ---- containers ---- */
+
+int build_create(struct stage *st, const struct json *rc, bool networked, char **ret_id,
+                 struct berth_ctr **ret_c, struct berth_error **err)
+{
+        const struct berth_build_opts *o = st->b->o;
+        _cleanup_json_ struct json *body = json_copy(rc);
+        json_set_str(body, "Image", st->image);
+        json_set_bool(body, "AttachStdout", true);
+        json_set_bool(body, "AttachStderr", true);
+        json_object_del(body, "Healthcheck");
+        struct json *hc = json_object_set(body, "HostConfig", json_new_object());
+        json_set_str(hc, "NetworkMode",
+                     !networked                            ? "none"
+                     : o->network_mode && *o->network_mode ? o->network_mode
+                                                           : "default");
+        if (networked) {
+                if (o->shm_size > 0)
+                        json_set_int(hc, "ShmSize", o->shm_size);
+                if (o->memory > 0)
+                        json_set_int(hc, "Memory", o->memory);
+                if (o->memswap != 0)
+                        json_set_int(hc, "MemorySwap", o->memswap);
+                if (o->cpu_shares > 0)
+                        json_set_int(hc, "CpuShares", o->cpu_shares);
+                if (o->cpu_period > 0)
+                        json_set_int(hc, "CpuPeriod", o->cpu_period);
+                if (o->cpu_quota > 0)
+                        json_set_int(hc, "CpuQuota", o->cpu_quota);
+                if (o->cpuset_cpus && *o->cpuset_cpus)
+                        json_set_str(hc, "CpusetCpus", o->cpuset_cpus);
+                if (o->cpuset_mems && *o->cpuset_mems)
+                        json_set_str(hc, "CpusetMems", o->cpuset_mems);
+                if (o->extra_hosts && o->extra_hosts[0]) {
+                        struct json *eh = json_object_set(hc, "ExtraHosts", json_new_array());
+                        for (char *const *h = o->extra_hosts; *h; h++)
+                                json_array_append(eh, json_new_string(*h));
+                }
+                if (json_is(o->ulimits, JSON_ARRAY) && json_len(o->ulimits))
+                        json_object_set(hc, "Ulimits", json_copy(o->ulimits));
+        }
+        _cleanup_strv_free_ char **warnings = NULL;
+        _cleanup_free_ char *id = NULL;
+        int r = berth_ctr_create(st->b->e, NULL, body, o->platform, &id, &warnings, err);
+        if (r < 0)
+                return r;
+        r = berth_ctr_get(st->b->e, id, ret_c, err);
+        if (r < 0)
+                return r;
+        *ret_id = TAKE_PTR(id);
+        return 0;
+}
+
+void build_remove(struct stage *st, struct berth_ctr *c, bool say)
+{
+        _cleanup_error_ struct berth_error *err = NULL;
+        _cleanup_free_ char *short_id = units_truncate_id(berth_ctr_id(c));
+        if (say)
+                (void)build_say(st->b, "Removing intermediate container %s\n", short_id);
+        if (berth_ctr_remove(st->b->e, c, true, true, &err) < 0)
+                log_warn("build: remove intermediate container %s: %s", short_id,
+                         berth_error_msg(err));
+}
+
+/* ---- RUN ---- */
+
+struct run_out {
+        struct build *b;
+        int fd;
+};
+
+/* The attach stream (8-byte headers, no terminal) to the client, as it comes. */
+static int relay(struct run_out *ro)
+{
+        unsigned char hdr[8];
+        char *buf = xmalloc(65536);
+        int r = 0;
+        for (;;) {
+                size_t got = 0;
+                while (got < sizeof(hdr)) {
+                        ssize_t n = read(ro->fd, hdr + got, sizeof(hdr) - got);
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n <= 0)
+                                goto done;
+                        got += (size_t)n;
+                }
+                size_t len = ((size_t)hdr[4] << 24) | ((size_t)hdr[5] << 16) |
+                             ((size_t)hdr[6] << 8) | hdr[7];
+                while (len > 0) {
+                        ssize_t n = read(ro->fd, buf, len < 65536 ? len : 65536);
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n <= 0)
+                                goto done;
+                        len -= (size_t)n;
+                        if (r == 0 && emit_text(ro->b, buf, (size_t)n) < 0)
+                                r = -ECANCELED; /* keep draining: the container must not block */
+                }
+        }
+done:
+        free(buf);
+        return r;
+}
+
+static int dispatch_run(struct stage *st, const struct dockerfile_instruction *ins,
+                        struct berth_error **err)
+{
+        struct build *b = st->b;
+        _cleanup_json_ struct json *cmd = NULL;
+        if (ins->json) {
+                cmd = json_new_array();
+                for (char **a = ins->args; *a; a++)
+                        json_array_append(cmd, json_new_string(*a));
+        } else {
+                cmd = shell_of(st->config);
+                _cleanup_free_ char *line = NULL;
+                if (ins->n_heredocs && ins->heredocs[0].content) {
+                        /* RUN <<EOF: the body is the script */
+                        line = xstrdup(ins->heredocs[0].content);
+                } else {
+                        line = xstrdup(ins->args[0] ? ins->args[0] : "");
+                }
+                json_array_append(cmd, json_new_string(line));
+        }
+        _cleanup_strv_free_ char **args = allowed_args(st, false);
+        _cleanup_strv_free_ char **env_args = allowed_args(st, true);
+        size_t n_args = 0;
+        while (args[n_args])
+                n_args++;
+        /* the cache's command: "|N k=v … cmd…" when build args are in play */
+        struct json *save = json_new_array();
+        if (n_args) {
+                _cleanup_free_ char *count = xasprintf("|%zu", n_args);
+                json_array_append(save, json_new_string(count));
+                for (size_t i = 0; i < n_args; i++)
+                        json_array_append(save, json_new_string(args[i]));
+        }
+        size_t i = 0;
+        const struct json *it;
+        json_array_foreach (cmd, i, it)
+                json_array_append(save, json_copy(it));
+        _cleanup_json_ struct json *cc = json_copy(st->config);
+        json_object_set(cc, "Cmd", save);
+        json_object_set(cc, "Entrypoint", json_new_null());
+        bool hit;
+        int r = build_probe(st, cc, NULL, &hit, err);
+        if (r < 0 || hit)
+                return r;
+
+        _cleanup_json_ struct json *rc = json_copy(st->config);
+        json_object_set(rc, "Cmd", json_copy(cmd));
+        json_object_set(rc, "Entrypoint", json_new_array());
+        for (char **a = env_args; *a; a++) {
+                char *eq = strchr(*a, '=');
+                _cleanup_free_ char *k = xstrndup(*a, (size_t)(eq - *a));
+                env_set(rc, k, eq + 1);
+        }
+        _cleanup_free_ char *cid = NULL;
+        _cleanup_ctr_ struct berth_ctr *c = NULL;
+        r = build_create(st, rc, true, &cid, &c, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *short_id = units_truncate_id(cid);
+        if (build_say(b, " ---> Running in %s\n", short_id) < 0) {
+                build_remove(st, c, false);
+                return gone(err);
+        }
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+                r = berth_error_sys(err, errno, "build: a socket for the step's output");
+                build_remove(st, c, false);
+                return r;
+        }
+        struct berth_attach_opts ao = {.out = true, .err = true};
+        r = berth_ctr_attach(b->e, c, sv[0], &ao, err);
+        if (r < 0) {
+                close(sv[0]);
+                close(sv[1]);
+                build_remove(st, c, false);
+                return r;
+        }
+        r = berth_ctr_start(b->e, c, err);
+        int code = 0;
+        if (r == 0) {
+                struct run_out ro = {b, sv[1]};
+                int rr = relay(&ro);
+                _cleanup_free_ char *msg = NULL;
+                r = berth_ctr_wait(b->e, c, BERTH_WAIT_NOT_RUNNING, NULL, NULL, &code, &msg, err);
+                if (r == 0 && rr < 0)
+                        r = gone(err);
+        }
+        close(sv[1]);
+        if (r == 0 && code != 0) {
+                _cleanup_free_ char *joined = NULL;
+                struct berth_buf jb = {0};
+                i = 0;
+                json_array_foreach (cmd, i, it) {
+                        if (i)
+                                buf_putc(&jb, ' ');
+                        buf_puts(&jb, json_str(it) ?: "");
+                }
+                joined = buf_steal(&jb);
+                b->code = code;
+                r = berth_error_set(err, EIO, "The command '%s' returned a non-zero code: %d",
+                                    joined, code);
+        }
+        if (r < 0) {
+                if (b->o->rm || b->o->forcerm)
+                        build_remove(st, c, true);
+                return r;
+        }
+        struct build_commit bc = {
+            .ctr = c,
+            .parent_id = st->image,
+            .architecture = st->arch,
+            .author = st->author,
+            .config = st->config,
+            .container_config = cc,
+        };
+        _cleanup_free_ char *id = NULL;
+        r = build_commit(b->e, &bc, &id, err);
+        if (b->o->rm || b->o->forcerm)
+                build_remove(st, c, true);
+        if (r == 0)
+                r = build_cached(st, cc, NULL, id, err);
+        return r;
+}
+
+/* ---- the metadata instructions ---- */
+
+static struct json *cmd_of(struct stage *st, const struct dockerfile_instruction *ins)
+{
+        struct json *cmd;
+        if (ins->json) {
+                cmd = json_new_array();
+                for (char **a = ins->args; *a; a++)
+                        json_array_append(cmd, json_new_string(*a));
+        } else {
+                cmd = shell_of(st->config);
+                json_array_append(cmd, json_new_string(ins->args[0] ? ins->args[0] : ""));
+        }
+        return cmd;
+}
+
+static int parse_port(const char *spec, char **ret, struct berth_error **err)
+{
+        _cleanup_free_ char *s = xstrdup(spec);
+        char *proto = strchr(s, '/');
+        if (proto)
+                *proto++ = '\0';
+        if (proto && strcmp(proto, "tcp") != 0 && strcmp(proto, "udp") != 0 &&
+            strcmp(proto, "sctp") != 0)
+                return berth_error_set(err, EINVAL, "Invalid proto: %s", proto);
+        /* ip:host:container forms keep the container part */
+        char *port = strrchr(s, ':');
+        port = port ? port + 1 : s;
+        char *dash = strchr(port, '-');
+        uint64_t lo, hi;
+        if (dash)
+                *dash = '\0';
+        if (parse_u64(port, &lo) < 0 || lo > 65535 ||
+            (dash && (parse_u64(dash + 1, &hi) < 0 || hi > 65535 || hi < lo)))
+                return berth_error_set(err, EINVAL, "Invalid containerPort: %s", spec);
+        if (!dash)
+                hi = lo;
+        struct berth_buf out = {0};
+        for (uint64_t p = lo; p <= hi; p++) {
+                char one[32];
+                snprintf(one, sizeof(one), "%s%llu/%s", out.len ? "\n" : "", (unsigned long long)p,
+                         proto ? proto : "tcp");
+                buf_puts(&out, one);
+        }
+        *ret = buf_steal(&out);
+        return 0;
+}
+
+static int dispatch_meta(struct stage *st, const struct dockerfile_instruction *ins,
+                         struct berth_error **err)
+{
+        struct json *cfg = st->config;
+        struct berth_buf msg = {0};
+        int r = 0;
+        switch (ins->kind) {
+        case DF_ENV: {
+                /* every value expanded with the environment before this ENV */
+                size_t n = ins->n_kvs;
+                char **keys = xcalloc(n + 1, sizeof(char *)),
+                     **vals = xcalloc(n + 1, sizeof(char *));
+                for (size_t i = 0; i < n && r == 0; i++) {
+                        r = build_expand(st, ins->kvs[i].key, &keys[i], err);
+                        if (r == 0)
+                                r = build_expand(st, ins->kvs[i].value ?: "", &vals[i], err);
+                }
+                buf_puts(&msg, "ENV");
+                for (size_t i = 0; i < n && r == 0; i++) {
+                        env_set(cfg, keys[i], vals[i]);
+                        buf_putc(&msg, ' ');
+                        buf_puts(&msg, keys[i]);
+                        buf_putc(&msg, '=');
+                        buf_puts(&msg, vals[i]);
+                }
+                strv_free(keys);
+                strv_free(vals);
+                break;
+        }
+        case DF_LABEL: {
+                struct json *labels = json_get(cfg, "Labels");
+                if (!json_is(labels, JSON_OBJECT))
+                        labels = json_object_set(cfg, "Labels", json_new_object());
+                buf_puts(&msg, "LABEL");
+                for (size_t i = 0; i < ins->n_kvs && r == 0; i++) {
+                        _cleanup_free_ char *k = NULL, *v = NULL;
+                        r = build_expand(st, ins->kvs[i].key, &k, err);
+                        if (r == 0)
+                                r = build_expand(st, ins->kvs[i].value ?: "", &v, err);
+                        if (r < 0)
+                                break;
+                        json_set_str(labels, k, v);
+                        buf_putc(&msg, ' ');
+                        buf_puts(&msg, k);
+                        buf_putc(&msg, '=');
+                        buf_puts(&msg, v);
+                }
+                break;
+        }
+        case DF_MAINTAINER:
+                free(st->author);
+                st->author = xstrdup(ins->args[0] ? ins->args[0] : "");
+                buf_puts(&msg, "MAINTAINER ");
+                buf_puts(&msg, st->author);
+                break;
+        case DF_ARG:
+                for (size_t i = 0; i < ins->n_kvs && r == 0; i++) {
+                        const struct dockerfile_kv *kv = &ins->kvs[i];
+                        _cleanup_free_ char *val = NULL;
+                        if (kv->value)
+                                r = build_expand(st, kv->value, &val, err);
+                        if (r < 0)
+                                break;
+                        const struct json *meta = json_get(st->b->meta_args, kv->key);
+                        if (!val && json_is(meta, JSON_STRING))
+                                val = xstrdup(json_str(meta));
+                        json_object_set(st->args, kv->key,
+                                        val ? json_new_string(val) : json_new_null());
+                        json_object_set(st->b->consumed, kv->key, json_new_bool(true));
+                        buf_puts(&msg, i ? " " : "ARG ");
+                        buf_puts(&msg, kv->key);
+                        if (kv->value) {
+                                buf_putc(&msg, '=');
+                                buf_puts(&msg, val);
+                        }
+                }
+                break;
+        case DF_CMD: {
+                struct json *cmd = cmd_of(st, ins);
+                buf_puts(&msg, "CMD ");
+                go_quote_list(&msg, cmd);
+                json_object_set(cfg, "Cmd", cmd);
+                st->cmd_set = true;
+                break;
+        }
+        case DF_ENTRYPOINT: {
+                struct json *ep = cmd_of(st, ins);
+                buf_puts(&msg, "ENTRYPOINT ");
+                go_quote_list(&msg, ep);
+                json_object_set(cfg, "Entrypoint", ep);
+                if (!st->cmd_set)
+                        json_object_set(cfg, "Cmd", json_new_null());
+                break;
+        }
+        case DF_EXPOSE: {
+                struct json *ports = json_get(cfg, "ExposedPorts");
+                if (!json_is(ports, JSON_OBJECT))
+                        ports = json_object_set(cfg, "ExposedPorts", json_new_object());
+                buf_puts(&msg, "EXPOSE");
+                for (char **a = ins->args; *a && r == 0; a++) {
+                        _cleanup_strv_free_ char **words = NULL;
+                        r = expand_words(st, *a, &words, err);
+                        for (char **w = words; r == 0 && w && *w; w++) {
+                                _cleanup_free_ char *list = NULL;
+                                r = parse_port(*w, &list, err);
+                                for (char *p = list, *nl; r == 0 && p && *p;
+                                     p = nl ? nl + 1 : NULL) {
+                                        nl = strchr(p, '\n');
+                                        if (nl)
+                                                *nl = '\0';
+                                        json_object_set(ports, p, json_new_object());
+                                }
+                                buf_putc(&msg, ' ');
+                                buf_puts(&msg, *w);
+                        }
+                }
+                break;
+        }
+        case DF_VOLUME: {
+                struct json *vols = json_get(cfg, "Volumes");
+                if (!json_is(vols, JSON_OBJECT))
+                        vols = json_object_set(cfg, "Volumes", json_new_object());
+                buf_puts(&msg, "VOLUME [");
+                size_t k = 0;
+                for (char **a = ins->args; *a && r == 0; a++) {
+                        _cleanup_free_ char *v = NULL;
+                        r = build_expand(st, *a, &v, err);
+                        if (r == 0 && !*v)
+                                r = berth_error_set(err, EINVAL,
+                                                    "VOLUME specified can not be an empty string");
+                        if (r < 0)
+                                break;
+                        json_object_set(vols, v, json_new_object());
+                        if (k++)
+                                buf_putc(&msg, ' ');
+                        buf_puts(&msg, v);
+                }
+                buf_putc(&msg, ']');
+                break;
+        }
+        case DF_USER: {
+                _cleanup_free_ char *u = NULL;
+                r = build_expand(st, ins->args[0] ? ins->args[0] : "", &u, err);
+                if (r < 0)
+                        break;
+                json_set_str(cfg, "User", u);
+                buf_puts(&msg, "USER ");
+                buf_puts(&msg, u);
+                break;
+        }
+        case DF_STOPSIGNAL: {
+                _cleanup_free_ char *s = NULL;
+                r = build_expand(st, ins->args[0] ? ins->args[0] : "", &s, err);
+                int sig;
+                if (r == 0 && (r = ctr_parse_signal(s, &sig, err)) < 0) {
+                        berth_error_free(*err);
+                        *err = NULL;
+                        r = berth_error_set(err, EINVAL, "Invalid signal: %s", s);
+                }
+                if (r < 0)
+                        break;
+                json_set_str(cfg, "StopSignal", s);
+                buf_puts(&msg, "STOPSIGNAL ");
+                buf_puts(&msg, s);
+                break;
+        }
+        case DF_SHELL: {
+                struct json *sh = json_new_array();
+                buf_puts(&msg, "SHELL [");
+                for (char **a = ins->args; *a; a++) {
+                        json_array_append(sh, json_new_string(*a));
+                        if (a != ins->args)
+                                buf_putc(&msg, ' ');
+                        buf_puts(&msg, *a);
+                }
+                buf_putc(&msg, ']');
+                json_object_set(cfg, "Shell", sh);
+                break;
+        }
+        case DF_HEALTHCHECK: {
+                struct json *hc = json_new_object();
+                struct json *test = json_object_set(hc, "Test", json_new_array());
+                for (char **a = ins->health_test; a && *a; a++)
+                        json_array_append(test, json_new_string(*a));
+                const struct dockerfile_flags *f = &ins->flags;
+                if (f->interval)
+                        json_set_int(hc, "Interval", f->interval);
+                if (f->timeout)
+                        json_set_int(hc, "Timeout", f->timeout);
+                if (f->start_period)
+                        json_set_int(hc, "StartPeriod", f->start_period);
+                if (f->start_interval)
+                        json_set_int(hc, "StartInterval", f->start_interval);
+                if (f->retries)
+                        json_set_int(hc, "Retries", f->retries);
+                json_object_set(cfg, "Healthcheck", hc);
+                buf_puts(&msg, "HEALTHCHECK &{");
+                go_quote_list(&msg, test);
+                buf_puts(&msg, " \"");
+                go_duration(&msg, f->interval);
+                buf_puts(&msg, "\" \"");
+                go_duration(&msg, f->timeout);
+                buf_puts(&msg, "\" \"");
+                go_duration(&msg, f->start_period);
+                buf_puts(&msg, "\" ");
+                go_quote_rune(&msg, f->retries);
+                buf_putc(&msg, '}');
+                break;
+        }
+        case DF_ONBUILD: {
+                struct json *ob = json_get(cfg, "OnBuild");
+                if (!json_is(ob, JSON_ARRAY))
+                        ob = json_object_set(cfg, "OnBuild", json_new_array());
+                json_array_append(ob, json_new_string(ins->onbuild_expression));
+                buf_puts(&msg, "ONBUILD ");
+                buf_puts(&msg, ins->onbuild_expression);
+                break;
+        }
+        default:
+                r = berth_error_set(err, EINVAL, "%s: not a metadata instruction",
+                                    dockerfile_kind_name(ins->kind));
+        }
+        _cleanup_free_ char *comment = buf_steal(&msg);
+        if (r < 0)
+                return r;
+        return commit_meta(st, comment, err);
+}
+
+/* ---- one instruction ---- */
+
+static int dispatch(struct stage *st, const struct dockerfile_instruction *ins,
+                    struct berth_error **err)
+{
+        switch (ins->kind) {
+        case DF_RUN:
+                return dispatch_run(st, ins, err);
+        case DF_COPY:
+        case DF_ADD:
+                return build_copy(st, ins, err);
+        case DF_WORKDIR: {
+                _cleanup_free_ char *w = NULL;
+                int r = build_expand(st, ins->args[0] ? ins->args[0] : "", &w, err);
+                if (r < 0)
+                        return r;
+                const char *cur = json_str(json_get(st->config, "WorkingDir"));
+                _cleanup_free_ char *wd = NULL;
+                if (w[0] == '/') {
+                        wd = xstrdup(w);
+                } else {
+                        _cleanup_free_ char *joined = xasprintf("/%s/%s", cur ? cur : "", w);
+                        wd = path_clean(joined);
+                }
+                json_set_str(st->config, "WorkingDir", wd);
+                return build_workdir(st, err);
+        }
+        case DF_FROM:
+                return berth_error_set(err, EINVAL, "FROM inside a stage");
+        default:
+                return dispatch_meta(st, ins, err);
+        }
+}
+
+/* ---- FROM ---- */
+
+static int pull_emit(const struct json *msg, void *userdata)
+{
+        struct build *b = userdata;
+        if (b->o->quiet)
+                return 0;
+        b->emitted = true;
+        return b->o->emit(msg, b->o->userdata);
+}
+
+static int base_image(struct stage *st, const char *name, struct berth_error **err)
+{
+        struct build *b = st->b;
+        struct berth_engine *e = b->e;
+        _cleanup_image_ struct berth_image *img = NULL;
+        int r = -ENOENT;
+        if (!b->o->pull)
+                r = berth_image_find(e, name, &img, NULL);
+        if (r == -ENOENT || b->o->pull) {
+                bool started = false;
+                _cleanup_error_ struct berth_error *perr = NULL;
+                struct berth_pull_opts po = {
+                    .reference = name,
+                    .platform = b->o->platform,
+                    .emit = pull_emit,
+                    .userdata = b,
+                };
+                r = berth_image_pull(e, &po, &started, &perr);
+                if (r < 0 && b->o->pull && berth_image_find(e, name, &img, NULL) == 0) {
+                        log_info("build: pull %s: %s (the local image is used)", name,
+                                 berth_error_msg(perr));
+                        r = 0;
+                } else if (r < 0) {
+                        if (err) {
+                                *err = TAKE_PTR(perr);
+                                berth_error_prefix(err,
+                                                   "pull access denied or repository does "
+                                                   "not exist for %s",
+                                                   name);
+                        }
+                        return r;
+                }
+                if (!img && (r = berth_image_find(e, name, &img, err)) < 0)
+                        return r;
+        } else if (r < 0) {
+                return berth_image_find(e, name, &img, err);
+        }
+        _cleanup_json_ struct json *cfg = NULL;
+        r = berth_image_config(e, img, &cfg, err);
+        if (r < 0)
+                return r;
+        free(st->image);
+        st->image = xstrdup(img->id);
+        json_free(st->config);
+        const struct json *c = json_get(cfg, "config");
+        st->config = json_is(c, JSON_OBJECT) ? json_copy(c) : image_empty_config();
+        const char *arch = json_str(json_get(cfg, "architecture"));
+        free(st->arch);
+        st->arch = xstrdup(arch ? arch : "amd64");
+        return 0;
+}
+
+static int meta_lookup_args(struct build *b, char ***ret)
+{
+        size_t n = json_len(b->meta_args);
+        char **v = xcalloc(n + 1, sizeof(*v));
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+                const char *key = b->meta_args->obj.m[i].key;
+                const struct json *given = json_get(b->o->buildargs, key);
+                const char *val = json_is(given, JSON_STRING)
+                                      ? json_str(given)
+                                      : json_str(b->meta_args->obj.m[i].value);
+                if (val)
+                        v[k++] = xasprintf("%s=%s", key, val);
+        }
+        *ret = v;
+        return 0;
+}
+
+static int run_triggers(struct stage *st, struct berth_error **err)
+{
+        const struct json *ob = json_get(st->config, "OnBuild");
+        size_t n = json_is(ob, JSON_ARRAY) ? json_len(ob) : 0;
+        if (!n)
+                return 0;
+        _cleanup_json_ struct json *triggers = json_copy(ob);
+        json_object_set(st->config, "OnBuild", json_new_null());
+        if (build_say(st->b, "# Executing %zu build trigger%s\n", n, n == 1 ? "" : "s") < 0)
+                return gone(err);
+        size_t i = 0;
+        const struct json *it;
+        json_array_foreach (triggers, i, it) {
+                _cleanup_free_ char *text = xasprintf("FROM scratch\n%s\n", json_str(it) ?: "");
+                _cleanup_dockerfile_ struct dockerfile *df = NULL;
+                int r = dockerfile_parse(text, strlen(text), &df, err);
+                if (r < 0)
+                        return r;
+                if (df->n_stages != 1 || df->stages[0].n_instructions != 1)
+                        return berth_error_set(err, EINVAL, "invalid ONBUILD trigger: %s",
+                                               json_str(it));
+                const struct dockerfile_instruction *t = df->stages[0].instructions[0];
+                if (t->kind == DF_ONBUILD || t->kind == DF_MAINTAINER)
+                        return berth_error_set(err, EINVAL,
+                                               "%s isn't allowed as an ONBUILD trigger",
+                                               dockerfile_kind_name(t->kind));
+                r = dispatch(st, t, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int stage_from(struct stage *st, const struct dockerfile_stage *ds, struct berth_error **err)
+{
+        struct build *b = st->b;
+        _cleanup_strv_free_ char **margs = NULL;
+        meta_lookup_args(b, &margs);
+        struct lookup_ctx l = {NULL, margs};
+        _cleanup_free_ char *base = NULL;
+        int r = dockerfile_expand(ds->base, lookup, &l, b->df->escape, 0, &base, err);
+        if (r < 0)
+                return r;
+        if (!*base)
+                return berth_error_set(err, EINVAL, "base name (%s) should not be blank", ds->base);
+        st->image = xstrdup("");
+        st->arch = xstrdup("amd64");
+        st->args = json_new_object();
+        /* an earlier stage by name */
+        for (size_t i = 0; i < b->n_built; i++) {
+                const char *name = b->df->stages[i].name;
+                if (name && strcasecmp(name, base) == 0) {
+                        if (!*b->stage_ids[i]) {
+                                st->config = image_empty_config();
+                                return 0;
+                        }
+                        _cleanup_image_ struct berth_image *img = NULL;
+                        r = berth_image_find(b->e, b->stage_ids[i], &img, err);
+                        _cleanup_json_ struct json *cfg = NULL;
+                        if (r == 0)
+                                r = berth_image_config(b->e, img, &cfg, err);
+                        if (r < 0)
+                                return r;
+                        free(st->image);
+                        st->image = xstrdup(b->stage_ids[i]);
+                        const struct json *c = json_get(cfg, "config");
+                        st->config = json_is(c, JSON_OBJECT) ? json_copy(c) : image_empty_config();
+                        return run_triggers(st, err);
+                }
+        }
+        if (strcasecmp(base, "scratch") == 0) {
+                st->config = image_empty_config();
+                return 0;
+        }
+        r = base_image(st, base, err);
+        if (r < 0)
+                return r;
+        return run_triggers(st, err);
+}
+
+/* ---- the context ---- */
+
+static int receive_context(struct build *b, struct berth_error **err)
+{
+        _cleanup_free_ char *tmp = xasprintf("%s/tmp", berth_layers_data_root(b->e->layers));
+        if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+                return berth_error_sys(err, errno, "mkdir '%s'", tmp);
+        b->tmpdir = xasprintf("%s/build-XXXXXX", tmp);
+        if (!mkdtemp(b->tmpdir)) {
+                int r = berth_error_sys(err, errno, "mkdtemp '%s'", b->tmpdir);
+                free(b->tmpdir);
+                b->tmpdir = NULL;
+                return r;
+        }
+        _cleanup_free_ char *ctx = xasprintf("%s/context", b->tmpdir);
+        if (mkdir(ctx, 0700) < 0)
+                return berth_error_sys(err, errno, "mkdir '%s'", ctx);
+        b->ctxfd = open(ctx, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (b->ctxfd < 0)
+                return berth_error_sys(err, errno, "open '%s'", ctx);
+        struct untar_opts uo = {.dest_name = "the build context", .keep_owner = true};
+        _cleanup_untar_ struct untar *u = NULL;
+        int r = untar_begin(b->ctxfd, &uo, &u, err);
+        char *buf = xmalloc(256 * 1024);
+        while (r == 0) {
+                ssize_t n = b->o->read(buf, 256 * 1024, b->o->userdata, err);
+                if (n < 0) {
+                        r = (int)n;
+                        break;
+                }
+                if (n == 0)
+                        break;
+                r = untar_write(u, buf, (size_t)n, err);
+        }
+        free(buf);
+        if (r == 0)
+                r = untar_finish(u, err);
+        if (r < 0)
+                return berth_error_prefix(err, "the build context");
+        return 0;
+}
+
+static int read_dockerfile(struct build *b, char **ret, size_t *ret_len, struct berth_error **err)
+{
+        const char *name = b->o->dockerfile && *b->o->dockerfile ? b->o->dockerfile : "Dockerfile";
+        _cleanup_free_ char *clean = path_clean_abs(name);
+        int fd = open_in_root(b->ctxfd, clean, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
+        if (fd == -ENOENT && !(b->o->dockerfile && *b->o->dockerfile)) {
+                fd = open_in_root(b->ctxfd, "/dockerfile", O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
+                if (fd >= 0)
+                        name = "dockerfile";
+        }
+        if (fd < 0)
+                return berth_error_set(err, ENOENT, "Cannot locate specified Dockerfile: %s", name);
+        struct stat st;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                close(fd);
+                return berth_error_set(err, EINVAL, "Cannot locate specified Dockerfile: %s", name);
+        }
+        int r = read_full_fd(fd, DOCKERFILE_MAX, ret, ret_len);
+        close(fd);
+        if (r < 0)
+                return berth_error_sys(err, -r, "read Dockerfile %s", name);
+        /* dockerd's removeDockerfile: the Dockerfile and .dockerignore leave the context when
+         * .dockerignore excludes them */
+        _cleanup_free_ char *ign = NULL;
+        size_t ign_len = 0;
+        if (read_file_at(b->ctxfd, ".dockerignore", 1u << 20, &ign, &ign_len) == 0) {
+                _cleanup_dockerignore_ struct dockerignore *di = NULL;
+                if (dockerignore_parse(ign, ign_len, &di, NULL) == 0) {
+                        const char *rm[] = {".dockerignore", clean + 1};
+                        for (size_t i = 0; i < ELEMENTSOF(rm); i++) {
+                                if (!dockerignore_excluded(di, rm[i]))
+                                        continue;
+                                _cleanup_free_ char *path =
+                                    xasprintf("%s/context/%s", b->tmpdir, rm[i]);
+                                (void)unlink(path);
+                        }
+                }
+        }
+        return 0;
+}
+
+/* LABEL "k"='v' … appended to the file's last stage, as dockerd adds the labels option. */
+static int labels_instruction(struct build *b, struct dockerfile **ret, struct berth_error **err)
+{
+        *ret = NULL;
+        const struct json *labels = b->o->labels;
+        size_t n = json_is(labels, JSON_OBJECT) ? json_len(labels) : 0;
+        if (!n)
+                return 0;
+        char **keys = xcalloc(n + 1, sizeof(char *));
+        for (size_t i = 0; i < n; i++)
+                keys[i] = xstrdup(labels->obj.m[i].key);
+        qsort(keys, n, sizeof(char *), cmp_str);
+        struct berth_buf t = {0};
+        buf_puts(&t, "FROM scratch\nLABEL");
+        for (size_t i = 0; i < n; i++) {
+                struct berth_buf q = {0};
+                go_quote(&q, keys[i]);
+                _cleanup_free_ char *qk = buf_steal(&q);
+                _cleanup_free_ char *one =
+                    xasprintf(" %s='%s'", qk, json_str(json_get(labels, keys[i])) ?: "");
+                buf_puts(&t, one);
+        }
+        buf_putc(&t, '\n');
+        strv_free(keys);
+        _cleanup_free_ char *text = buf_steal(&t);
+        return dockerfile_parse(text, strlen(text), ret, err);
+}
+
+/* ---- the build ---- */
+
+static void build_release(struct build *b)
+{
+        if (b->ctxfd >= 0)
+                close(b->ctxfd);
+        if (b->tmpdir) {
+                int r = rm_rf(b->tmpdir);
+                if (r < 0)
+                        log_warn("build: remove '%s': %s", b->tmpdir, strerror(-r));
+        }
+        free(b->tmpdir);
+        dockerfile_free(b->df);
+        json_free(b->meta_args);
+        json_free(b->consumed);
+        for (size_t i = 0; i < b->n_built; i++)
+                free(b->stage_ids[i]);
+        free(b->stage_ids);
+        buf_release(&b->quiet);
+}
+
+static void stage_release(struct stage *st)
+{
+        json_free(st->config);
+        free(st->image);
+        json_free(st->args);
+        free(st->author);
+        free(st->arch);
+}
+
+static int print_step(struct build *b, const char *original)
+{
+        return build_say(b, "Step %u/%u : %s\n", ++b->step, b->total, original);
+}
+
+static int run_stages(struct build *b, size_t last, const struct dockerfile_instruction *labels,
+                      struct berth_error **err)
+{
+        struct dockerfile *df = b->df;
+        for (size_t i = 0; i < df->n_meta_args; i++) {
+                const struct dockerfile_instruction *a = df->meta_args[i];
+                if (print_step(b, a->original) < 0)
+                        return gone(err);
+                for (size_t k = 0; k < a->n_kvs; k++) {
+                        const struct dockerfile_kv *kv = &a->kvs[k];
+                        _cleanup_free_ char *val = NULL;
+                        if (kv->value) {
+                                _cleanup_strv_free_ char **margs = NULL;
+                                meta_lookup_args(b, &margs);
+                                struct lookup_ctx l = {NULL, margs};
+                                int r = dockerfile_expand(kv->value, lookup, &l, df->escape, 0,
+                                                          &val, err);
+                                if (r < 0)
+                                        return r;
+                        }
+                        json_object_set(b->meta_args, kv->key,
+                                        val ? json_new_string(val) : json_new_null());
+                        json_object_set(b->consumed, kv->key, json_new_bool(true));
+                }
+        }
+        b->stage_ids = xcalloc(last + 1, sizeof(char *));
+        for (size_t s = 0; s <= last; s++) {
+                const struct dockerfile_stage *ds = &df->stages[s];
+                for (size_t k = 0; k < s; k++)
+                        if (ds->name && df->stages[k].name &&
+                            strcmp(ds->name, df->stages[k].name) == 0)
+                                return berth_error_set(err, EINVAL, "duplicate name %s", ds->name);
+                struct stage st = {.b = b, .index = s};
+                int r = print_step(b, ds->from->original) < 0 ? gone(err) : 0;
+                if (r == 0)
+                        r = stage_from(&st, ds, err);
+                if (r == 0)
+                        r = say_id(&st, err);
+                for (size_t k = 0; r == 0 && k < ds->n_instructions; k++) {
+                        const struct dockerfile_instruction *ins = ds->instructions[k];
+                        r = print_step(b, ins->original) < 0 ? gone(err) : 0;
+                        /* dockerd's updateRunConfig: Image names the step's parent */
+                        json_set_str(st.config, "Image", st.image);
+                        if (r == 0)
+                                r = dispatch(&st, ins, err);
+                        if (r == 0)
+                                r = say_id(&st, err);
+                }
+                if (r == 0 && labels && s == df->n_stages - 1) {
+                        r = print_step(b, labels->original) < 0 ? gone(err) : 0;
+                        json_set_str(st.config, "Image", st.image);
+                        if (r == 0)
+                                r = dispatch(&st, labels, err);
+                        if (r == 0)
+                                r = say_id(&st, err);
+                }
+                if (r == 0 && *st.image) {
+                        struct json *m = json_new_object();
+                        json_object_set(m, "aux", json_new_object());
+                        json_set_str(json_get(m, "aux"), "ID", st.image);
+                        if (b->o->emit(m, b->o->userdata) < 0)
+                                r = gone(err);
+                        json_free(m);
+                }
+                if (r < 0) {
+                        stage_release(&st);
+                        return r;
+                }
+                b->stage_ids[s] = TAKE_PTR(st.image);
+                b->n_built = s + 1;
+                stage_release(&st);
+        }
+        return 0;
+}
+
+int berth_build(struct berth_engine *e, const struct berth_build_opts *o, char **ret_id,
+                bool *ret_emitted, int *ret_code, struct berth_error **err)
+{
+        struct build b = {.e = e, .o = o, .ctxfd = -EBADF};
+        b.meta_args = json_new_object();
+        b.consumed = json_new_object();
+        *ret_emitted = false;
+        *ret_code = 0;
+        /* tags are checked before anything is read */
+        for (char *const *t = o->tags; t && *t; t++) {
+                _cleanup_free_ char *ref = NULL;
+                int r = image_new_reference(*t, NULL, &ref, err);
+                if (r < 0 || !ref) {
+                        build_release(&b);
+                        return r < 0 ? r : berth_error_set(err, EINVAL, "invalid tag %s", *t);
+                }
+        }
+        int r = receive_context(&b, err);
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        if (r == 0)
+                r = read_dockerfile(&b, &text, &len, err);
+        if (r == 0)
+                r = dockerfile_parse(text, len, &b.df, err);
+        _cleanup_dockerfile_ struct dockerfile *label_df = NULL;
+        if (r == 0)
+                r = labels_instruction(&b, &label_df, err);
+        size_t last = 0;
+        if (r == 0 && b.df->n_stages == 0)
+                r = berth_error_set(err, EINVAL, "file with no instructions");
+        if (r == 0) {
+                last = b.df->n_stages - 1;
+                if (o->target && *o->target) {
+                        bool found = false;
+                        for (size_t s = 0; s < b.df->n_stages && !found; s++)
+                                if (b.df->stages[s].name &&
+                                    strcasecmp(b.df->stages[s].name, o->target) == 0) {
+                                        last = s;
+                                        found = true;
+                                }
+                        if (!found)
+                                r = berth_error_set(err, EINVAL,
+                                                    "failed to reach build target %s in Dockerfile",
+                                                    o->target);
+                }
+        }
+        const struct dockerfile_instruction *labels =
+            label_df && label_df->n_stages && label_df->stages[0].n_instructions
+                ? label_df->stages[0].instructions[0]
+                : NULL;
+        if (r == 0) {
+                b.total = (unsigned)b.df->n_meta_args;
+                for (size_t s = 0; s <= last; s++)
+                        b.total += 1 + (unsigned)b.df->stages[s].n_instructions;
+                if (labels && last == b.df->n_stages - 1)
+                        b.total++;
+                r = run_stages(&b, last, labels, err);
+        }
+        const char *final_id = r == 0 && b.n_built ? b.stage_ids[b.n_built - 1] : NULL;
+        if (r == 0 && (!final_id || !*final_id))
+                r = berth_error_set(err, EINVAL,
+                                    "No image was generated. Is your Dockerfile empty?");
+        if (r == 0) {
+                /* build args nobody declared */
+                struct berth_buf unused = {0};
+                const struct json *ba = o->buildargs;
+                size_t n = json_is(ba, JSON_OBJECT) ? json_len(ba) : 0;
+                char **names = xcalloc(n + 1, sizeof(char *));
+                size_t k = 0;
+                for (size_t i = 0; i < n; i++)
+                        if (!json_get(b.consumed, ba->obj.m[i].key) &&
+                            !is_builtin_arg(ba->obj.m[i].key))
+                                names[k++] = xstrdup(ba->obj.m[i].key);
+                qsort(names, k, sizeof(char *), cmp_str);
+                for (size_t i = 0; i < k; i++) {
+                        if (i)
+                                buf_putc(&unused, ' ');
+                        buf_puts(&unused, names[i]);
+                }
+                strv_free(names);
+                _cleanup_free_ char *list = buf_steal(&unused);
+                if (k && build_say(&b, "[Warning] One or more build-args [%s] were not consumed\n",
+                                   list) < 0)
+                        r = gone(err);
+        }
+        if (r == 0) {
+                _cleanup_free_ char *short_id = units_truncate_id(final_id);
+                if (build_say(&b, "Successfully built %s\n", short_id) < 0)
+                        r = gone(err);
+        }
+        for (char *const *t = o->tags; r == 0 && t && *t; t++) {
+                _cleanup_free_ char *ref = NULL;
+                r = image_new_reference(*t, NULL, &ref, err);
+                if (r == 0)
+                        r = berth_image_tag(e, final_id, ref, err);
+                if (r == 0) {
+                        _cleanup_free_ char *shown = berth_image_familiar(ref);
+                        if (build_say(&b, "Successfully tagged %s\n", shown) < 0)
+                                r = gone(err);
+                }
+        }
+        if (r == 0 && o->quiet) {
+                struct json *m = json_new_object();
+                _cleanup_free_ char *line = xasprintf("%s\n", final_id);
+                json_set_str(m, "stream", line);
+                (void)o->emit(m, o->userdata);
+                json_free(m);
+                b.emitted = true;
+        }
+        if (r < 0 && o->quiet && b.quiet.len) {
+                struct json *m = json_new_object();
+                json_object_set(m, "stream", json_new_stringn(b.quiet.data, b.quiet.len));
+                (void)o->emit(m, o->userdata);
+                json_free(m);
+                b.emitted = true;
+        }
+        if (r == 0)
+                *ret_id = xstrdup(final_id);
+        *ret_emitted = b.emitted;
+        *ret_code = b.code;
+        build_release(&b);
+        return r;
+}
+
+/* ---- the cache as system df and builder prune see it ---- */
+
+void berth_build_cache_entries_free(struct berth_build_cache_entry *v, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                free(v[i].id);
+                free(v[i].parent);
+                free(v[i].description);
+        }
+        free(v);
+}
+
+int berth_build_cache_list(struct berth_engine *e, struct berth_build_cache_entry **ret,
+                           size_t *ret_n, struct berth_error **err)
+{
+        sqlite3 *h = berth_db_handle(e->db);
+        sqlite3_stmt *q = NULL;
+        /* the cache's own images: no tag, no digest */
+        if (sqlite3_prepare_v2(h,
+                               "SELECT c.image_id, c.parent, c.created, c.last_used,"
+                               " c.usage_count, i.size FROM build_cache c JOIN images i"
+                               " ON i.id = c.image_id WHERE NOT EXISTS (SELECT 1 FROM tags t"
+                               " WHERE t.image_id = c.image_id) ORDER BY c.created",
+                               -1, &q, NULL) != SQLITE_OK)
+                return berth_error_set(err, EIO, "build cache: %s", sqlite3_errmsg(h));
+        struct berth_build_cache_entry *v = NULL;
+        size_t n = 0;
+        while (sqlite3_step(q) == SQLITE_ROW) {
+                v = xrealloc(v, (n + 1) * sizeof(*v));
+                struct berth_build_cache_entry *c = &v[n++];
+                *c = (struct berth_build_cache_entry){0};
+                c->id = xstrdup((const char *)sqlite3_column_text(q, 0));
+                c->parent = xstrdup((const char *)sqlite3_column_text(q, 1));
+                c->created = sqlite3_column_int64(q, 2);
+                c->last_used = sqlite3_column_int64(q, 3);
+                c->usage_count = sqlite3_column_int64(q, 4);
+                c->size = sqlite3_column_int64(q, 5);
+                c->description = xstrdup("classic builder step");
+                c->in_use = berth_ctr_image_user(e, c->id, NULL, NULL) > 0;
+        }
+        sqlite3_finalize(q);
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+int berth_build_cache_prune(struct berth_engine *e, bool all, int64_t unused_for_s,
+                            char ***ret_deleted, uint64_t *ret_reclaimed, struct berth_error **err)
+{
+        sqlite3 *h = berth_db_handle(e->db);
+        sqlite3_stmt *q = NULL;
+        int64_t cutoff = unused_for_s > 0 ? (int64_t)time(NULL) - unused_for_s : INT64_MAX;
+        /* the rows going, and which of their images have no name */
+        if (sqlite3_prepare_v2(
+                h,
+                "SELECT c.image_id, EXISTS (SELECT 1 FROM tags t WHERE t.image_id ="
+                " c.image_id) OR EXISTS (SELECT 1 FROM repo_digests d WHERE"
+                " d.image_id = c.image_id) FROM build_cache c WHERE c.last_used <= ?1",
+                -1, &q, NULL) != SQLITE_OK)
+                return berth_error_set(err, EIO, "build cache: %s", sqlite3_errmsg(h));
+        sqlite3_bind_int64(q, 1, cutoff);
+        char **ids = NULL;
+        size_t n = 0;
+        bool named_rows = false;
+        while (sqlite3_step(q) == SQLITE_ROW) {
+                if (sqlite3_column_int(q, 1)) {
+                        named_rows = true;
+                        continue;
+                }
+                ids = xrealloc(ids, (n + 2) * sizeof(char *));
+                ids[n++] = xstrdup((const char *)sqlite3_column_text(q, 0));
+                ids[n] = NULL;
+        }
+        sqlite3_finalize(q);
+        (void)named_rows;
+        int64_t before = 0, after = 0;
+        (void)berth_db_query_int(e->db, "SELECT COALESCE(SUM(size), 0) FROM layers", &before, NULL);
+        const char *sql = all ? "DELETE FROM build_cache WHERE last_used <= ?1"
+                              : "DELETE FROM build_cache WHERE last_used <= ?1 AND NOT EXISTS"
+                                " (SELECT 1 FROM tags t WHERE t.image_id = build_cache.image_id)";
+        if (sqlite3_prepare_v2(h, sql, -1, &q, NULL) != SQLITE_OK) {
+                strv_free(ids);
+                return berth_error_set(err, EIO, "build cache: %s", sqlite3_errmsg(h));
+        }
+        sqlite3_bind_int64(q, 1, cutoff);
+        int rc = sqlite3_step(q);
+        sqlite3_finalize(q);
+        if (rc != SQLITE_DONE) {
+                strv_free(ids);
+                return berth_error_set(err, EIO, "build cache: %s", sqlite3_errmsg(h));
+        }
+        char **deleted = xcalloc(n + 1, sizeof(char *));
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (berth_ctr_image_user(e, ids[i], NULL, NULL) > 0)
+                        continue;
+                _cleanup_json_ struct json *actions = NULL;
+                _cleanup_error_ struct berth_error *rerr = NULL;
+                if (berth_image_remove(e, ids[i], false, &actions, &rerr) == 0)
+                        deleted[k++] = xstrdup(ids[i]);
+                else if (rerr && rerr->code != ENOENT)
+                        log_info("builder prune: keep %s: %s", ids[i], berth_error_msg(rerr));
+        }
+        strv_free(ids);
+        berth_layers_collect(e->layers);
+        (void)berth_db_query_int(e->db, "SELECT COALESCE(SUM(size), 0) FROM layers", &after, NULL);
+        *ret_deleted = deleted;
+        *ret_reclaimed = before > after ? (uint64_t)(before - after) : 0;
+        return 0;
+}
