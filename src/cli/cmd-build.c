@@ -64,13 +64,38 @@
 
 /* ---- flag checks (pflag's "invalid argument" messages come from these) ---- */
 
+/* ParseNormalizedNamed's remote name, as its "must be lowercase" error shows it. */
+static char *remote_name(const char *v)
+{
+        size_t slash = strcspn(v, "/");
+        const char *rest = v;
+        if (v[slash]) {
+                _cleanup_free_ char *first = xstrndup(v, slash);
+                bool lower = true;
+                for (const char *c = first; *c; c++)
+                        lower = lower && !isupper((unsigned char)*c);
+                if (strpbrk(first, ".:") || strcmp(first, "localhost") == 0 || !lower)
+                        rest = v + slash + 1;
+        }
+        size_t n = strcspn(rest, ":@");
+        if (rest == v && !v[slash])
+                return xasprintf("library/%.*s", (int)n, rest);
+        return xstrndup(rest, n);
+}
+
 static char *check_tag(const char *v)
 {
         _cleanup_image_ref_ struct image_ref *ref = NULL;
         _cleanup_error_ struct berth_error *err = NULL;
-        if (image_ref_parse_normalized(v, &ref, &err) < 0)
-                return xstrdup(berth_error_msg(err));
-        return NULL;
+        if (image_ref_parse_normalized(v, &ref, &err) == 0)
+                return NULL;
+        if (strstr(berth_error_msg(err), "must be lowercase")) {
+                _cleanup_free_ char *remote = remote_name(v);
+                return xasprintf("invalid reference format: repository name (%s) must be "
+                                 "lowercase",
+                                 remote);
+        }
+        return xstrdup(berth_error_msg(err));
 }
 
 static char *check_bytes(const char *v)
@@ -456,6 +481,32 @@ static const char *go_errno(int e)
         return s;
 }
 
+/* filepath.Abs: the working directory joined and the result cleaned. */
+static char *absolute_path(const char *file)
+{
+        char cwd[PATH_MAX];
+        if (!getcwd(cwd, sizeof(cwd)))
+                snprintf(cwd, sizeof(cwd), "/");
+        _cleanup_free_ char *joined = xasprintf("%s/%s", cwd, file);
+        return path_clean(joined);
+}
+
+/* What Go's EvalSymlinks names when it fails: the first element of path that is not there. */
+static char *first_missing(const char *path)
+{
+        struct berth_buf b = BERTH_BUF_INIT;
+        const char *p = path;
+        struct stat st;
+        while (*p) {
+                size_t n = strcspn(p + 1, "/") + 1;
+                buf_append(&b, p, n);
+                p += n;
+                if (lstat(b.data, &st) < 0)
+                        break;
+        }
+        return buf_steal(&b);
+}
+
 /* build.GetContextFromLocalDir and what runBuild does with its answer; 0 or 1 with the
  * message printed. */
 static int prepare_dir(struct cli_ctx *ctx, const char *path, const char *file, bool file_stdin,
@@ -486,14 +537,17 @@ static int prepare_dir(struct cli_ctx *ctx, const char *path, const char *file, 
                         if (lstat(want, &st) < 0 && errno == ENOENT && lstat(alt, &st) == 0)
                                 free(want), want = TAKE_PTR(alt);
                 } else {
-                        want = file[0] == '/' ? xstrdup(file) : xasprintf("%s/%s", abs, file);
+                        /* docker 28: -f is relative to the working directory */
+                        want = file[0] == '/' ? xstrdup(file) : absolute_path(file);
                 }
                 _cleanup_free_ char *real = realpath(want, NULL);
                 if (!real) {
+                        int e = errno;
+                        _cleanup_free_ char *missing = first_missing(want);
                         fprintf(ctx->err,
                                 "unable to prepare context: unable to evaluate symlinks in "
                                 "Dockerfile path: lstat %s: %s\n",
-                                want, go_errno(errno));
+                                missing, go_errno(e));
                         return 1;
                 }
                 cx->rel_dockerfile = rel_path(abs, real);
@@ -658,6 +712,7 @@ static int produce_tar(struct producer *p, struct berth_error **err)
                 return r < 0 ? berth_error_sys(err, -r, "send build context") : 0;
         }
         _cleanup_tarw_ struct tarw *w = tarw_new(sink, p);
+        tarw_set_perm_only(w, true);
         int64_t now = (int64_t)time(NULL);
         if (cx->kind == CONTEXT_DOCKERFILE) {
                 /* docker tars a temporary directory holding the file: mode 0666 less the
@@ -803,6 +858,11 @@ static int send_build(struct cli_ctx *ctx, const struct cli_flagset *fs, struct 
         struct cli_client *c = cli_ctx_client(ctx);
         if (!c)
                 return 1;
+        _cleanup_error_ struct berth_error *err = NULL;
+        if (cli_client_connect(c, NULL, &err) < 0) {
+                fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                return 1;
+        }
         int fds[2];
         if (pipe2(fds, O_CLOEXEC) < 0) {
                 fprintf(ctx->err, "pipe: %s\n", go_errno(errno));
@@ -825,7 +885,6 @@ static int send_build(struct cli_ctx *ctx, const struct cli_flagset *fs, struct 
         build_query(&q, fs, cx->rel_dockerfile);
         _cleanup_free_ char *config = cli_credentials_registry_config();
         c->registry_config = config;
-        _cleanup_error_ struct berth_error *err = NULL;
         int r = cli_client_send_fd(c, "POST", "/build", q.data, "application/x-tar", fds[0],
                                    &b->status, build_data, b, &err);
         c->registry_config = NULL;
@@ -838,10 +897,8 @@ static int send_build(struct cli_ctx *ctx, const struct cli_flagset *fs, struct 
         if (r < 0 && b->err) {
                 code = stream_failed(b);
         } else if (r < 0) {
-                if (prod.error)
-                        fprintf(ctx->err, "%s\n", prod.error);
-                else
-                        fprintf(ctx->err, "%s\n", berth_error_msg(err));
+                /* the writer's own failure (an unreadable file) explains a cut request */
+                fprintf(ctx->err, "%s\n", prod.error ? prod.error : berth_error_msg(err));
                 code = 1;
         } else {
                 if (!announced)
@@ -1067,7 +1124,6 @@ static const struct cli_flag builder_prune_flags[] = {
 
 static const struct cli_command cli_cmd_builder_prune = {
     .name = "prune",
-    .usage = "",
     .summary = "Remove build cache",
     .flags = builder_prune_flags,
     .n_flags = ELEMENTSOF(builder_prune_flags),

@@ -46,6 +46,7 @@ struct tarw {
         tarw_filter_fn filter;
         void *filter_ud;
         bool chown;     /* every entry's owner is uid:gid (docker's ChownOpts) */
+        bool perm_only; /* mode without the file type bits, as docker 28's CLI writes it */
         uint64_t uid, gid;
 };
 
@@ -91,6 +92,11 @@ void tarw_set_owner(struct tarw *w, uint64_t uid, uint64_t gid)
         w->chown = true;
         w->uid = uid;
         w->gid = gid;
+}
+
+void tarw_set_perm_only(struct tarw *w, bool on)
+{
+        w->perm_only = on;
 }
 
 uint64_t tarw_bytes(const struct tarw *w)
@@ -411,7 +417,7 @@ static int write_entry(struct tarw *w, int fd, const struct stat *st, const char
         }
         struct hdr h = {
             .name = name,
-            .mode = type_bits(st->st_mode) | (st->st_mode & 07777),
+            .mode = (w->perm_only ? 0 : type_bits(st->st_mode)) | (st->st_mode & 07777),
             .uid = w->chown ? w->uid : st->st_uid,
             .gid = w->chown ? w->gid : st->st_gid,
             .mtime = (int64_t)st->st_mtim.tv_sec,
@@ -651,7 +657,7 @@ int tarw_add_data(struct tarw *w, const char *as, const void *data, size_t len, 
         struct hdr h = {
             .name = as,
             .type = '0',
-            .mode = S_IFREG | (mode & 07777),
+            .mode = (w->perm_only ? 0 : S_IFREG) | (mode & 07777),
             .uid = w->chown ? w->uid : 0,
             .gid = w->chown ? w->gid : 0,
             .size = len,

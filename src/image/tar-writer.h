@@ -85,6 +85,10 @@ void tarw_set_filter(struct tarw *w, tarw_filter_fn filter, void *userdata);
  * context is sent as 0:0). */
 void tarw_set_owner(struct tarw *w, uint64_t uid, uint64_t gid);
 
+/* Modes as permission bits only (0644, not 0100644): docker 28's CLI, whose vendored
+ * archive package no longer adds Go 1.8's type bits, writes a build context so. */
+void tarw_set_perm_only(struct tarw *w, bool on);
+
 /*
  * Archive name below dirfd (NULL, "" or ".": dirfd itself), not following a
  * symlink at name.  The top entry is called as ("/": "/", its children "/x";
