@@ -60,6 +60,8 @@ static const struct cli_command *const commands[] = {
     &cli_cmd_import,
     &cli_cmd_volume,
     &cli_cmd_network,
+    &cli_cmd_build,
+    &cli_cmd_builder,
     // clang-format on
 };
 

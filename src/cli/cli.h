@@ -116,6 +116,10 @@ extern const struct cli_command cli_cmd_image_import;
 extern const struct cli_command cli_cmd_diff;
 /* cmd-volume.c */
 extern const struct cli_command cli_cmd_volume;
+/* cmd-build.c: build (also `image build`, `builder build`) and `builder prune` */
+extern const struct cli_command cli_cmd_build;
+extern const struct cli_command cli_cmd_image_build;
+extern const struct cli_command cli_cmd_builder;
 /* cmd-network.c */
 extern const struct cli_command cli_cmd_network;
 

@@ -225,6 +225,8 @@ static int send_request(struct cli_client *c, const char *method, const char *pa
                 buf_printf(&req, "Content-Type: %s\r\n", content_type);
         if (c->registry_auth && strcmp(path, "/_ping") != 0)
                 buf_printf(&req, "X-Registry-Auth: %s\r\n", c->registry_auth);
+        if (c->registry_config && strcmp(path, "/_ping") != 0)
+                buf_printf(&req, "X-Registry-Config: %s\r\n", c->registry_config);
         if (x->extra_headers)
                 buf_puts(&req, x->extra_headers);
         struct stat st;

@@ -44,6 +44,7 @@ struct cli_client {
         size_t pending_len;
         void (*notify)(const char *msg); /* told before an auto-start (the CLI prints it) */
         const char *registry_auth;       /* sent as X-Registry-Auth while set (pull, push) */
+        const char *registry_config;     /* sent as X-Registry-Config while set (build) */
 };
 
 /*

@@ -180,6 +180,11 @@ static char *check_extra_host(const char *v)
         return extra_host_value(v, NULL);
 }
 
+char *container_extra_host(const char *v, char **ret)
+{
+        return extra_host_value(v, ret);
+}
+
 static char *check_link(const char *v)
 {
         if (!*v)

@@ -839,6 +839,7 @@ static const struct cli_command cli_cmd_image_rm = {
 
 static const struct cli_command *const image_subcommands[] = {
     // clang-format off
+    &cli_cmd_image_build,
     &cli_cmd_history,
     &cli_cmd_image_import,
     &cli_cmd_image_inspect,

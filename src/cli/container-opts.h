@@ -89,6 +89,9 @@ int container_parse_mount(const char *spec, struct json **ret, struct berth_erro
 int container_parse_volume(const char *spec, char **ret_bind, struct berth_error **err);
 /* --gpus into a DeviceRequest object. */
 int container_parse_gpus(const char *spec, struct json **ret, struct berth_error **err);
+/* --add-host as opts.ValidateExtraHost: NULL and *ret "host:ip" (ret may be NULL), or the
+ * reason it is refused (malloc'd). */
+char *container_extra_host(const char *v, char **ret);
 /* --ulimit name=soft[:hard] */
 int container_parse_ulimit(const char *spec, char **ret_name, int64_t *ret_soft, int64_t *ret_hard,
                            struct berth_error **err);

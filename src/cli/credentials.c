@@ -156,6 +156,59 @@ char *cli_unbase64(const char *in, size_t *ret_len)
         return out;
 }
 
+/* One stored entry as docker's AuthConfig object (omitempty fields as Go leaves them). */
+static struct json *auth_config(const char *key, const struct json *entry, char **pair)
+{
+        const char *auth = json_str(json_get(entry, "auth"));
+        *pair = auth ? cli_unbase64(auth, NULL) : NULL;
+        char *colon = *pair ? strchr(*pair, ':') : NULL;
+        if (colon)
+                *colon = '\0';
+        struct json *a = json_new_object();
+        json_set_str(a, "username", *pair ? *pair : "");
+        json_set_str(a, "password", colon ? colon + 1 : "");
+        const char *idt = json_str(json_get(entry, "identitytoken"));
+        if (idt)
+                json_set_str(a, "identitytoken", idt);
+        json_set_str(a, "serveraddress", key);
+        return a;
+}
+
+char *cli_credentials_registry_config(void)
+{
+        _cleanup_free_ char *path = cli_credentials_path();
+        _cleanup_json_ struct json *j = access(path, F_OK) == 0 ? load(path) : json_new_object();
+        _cleanup_json_ struct json *all = json_new_object();
+        const struct json *auths = json_get(j, "auths");
+        size_t n = json_is(auths, JSON_OBJECT) ? json_len(auths) : 0;
+        /* Go marshals a map with its keys sorted */
+        const char **keys = n ? xcalloc(n, sizeof(*keys)) : NULL;
+        for (size_t i = 0; i < n; i++)
+                keys[i] = auths->obj.m[i].key;
+        for (size_t i = 1; i < n; i++)
+                for (size_t k = i; k > 0 && strcmp(keys[k - 1], keys[k]) > 0; k--) {
+                        const char *t = keys[k];
+                        keys[k] = keys[k - 1];
+                        keys[k - 1] = t;
+                }
+        for (size_t i = 0; i < n; i++) {
+                const struct json *entry = json_get(auths, keys[i]);
+                if (!json_is(entry, JSON_OBJECT))
+                        continue;
+                char *pair = NULL;
+                json_object_set(all, keys[i], auth_config(keys[i], entry, &pair));
+                if (pair) {
+                        explicit_bzero(pair, strlen(pair));
+                        free(pair);
+                }
+        }
+        free(keys);
+        _cleanup_free_ char *text = json_dump(all, 0);
+        char *out = cli_base64(text, strlen(text), true);
+        explicit_bzero(text, strlen(text));
+        return out;
+}
+
 char *cli_credentials_registry_auth(const char *key)
 {
         _cleanup_free_ char *path = cli_credentials_path();
@@ -165,18 +218,8 @@ char *cli_credentials_registry_auth(const char *key)
         const struct json *entry = json_get(json_get(j, "auths"), key);
         if (!json_is(entry, JSON_OBJECT))
                 return NULL;
-        _cleanup_free_ char *pair =
-            json_str(json_get(entry, "auth")) ? cli_unbase64(json_str(json_get(entry, "auth")), NULL) : NULL;
-        char *colon = pair ? strchr(pair, ':') : NULL;
-        if (colon)
-                *colon = '\0';
-        struct json *a = json_new_object();
-        json_set_str(a, "username", pair ? pair : "");
-        json_set_str(a, "password", colon ? colon + 1 : "");
-        const char *idt = json_str(json_get(entry, "identitytoken"));
-        if (idt)
-                json_set_str(a, "identitytoken", idt);
-        json_set_str(a, "serveraddress", key);
+        _cleanup_free_ char *pair = NULL;
+        struct json *a = auth_config(key, entry, &pair);
         _cleanup_free_ char *text = json_dump(a, 0);
         json_free(a);
         if (pair)

@@ -31,6 +31,10 @@ int cli_credentials_erase(const char *key, struct berth_error **err);
  * when there are no credentials for it. */
 char *cli_credentials_registry_auth(const char *key);
 
+/* The X-Registry-Config value docker's build sends: base64url of a JSON map of every
+ * stored registry's AuthConfig ("e30=", {}, when there is none). */
+char *cli_credentials_registry_config(void);
+
 /* Standard base64 (for the "auth" field) and URL-safe base64 (for X-Registry-Auth). */
 char *cli_base64(const void *data, size_t len, bool url);
 /* Standard base64 decoded (NUL-terminated, its length in *ret_len); NULL when

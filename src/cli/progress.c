@@ -29,7 +29,13 @@ struct progress {
         progress_aux_fn aux_fn;
         void *aux_data;
         int64_t (*now_ns)(void);
+        int error_code; /* errorDetail.code of the message that ended the stream */
 };
+
+int progress_error_code(const struct progress *p)
+{
+        return p->error_code;
+}
 
 static int64_t realtime_ns(void)
 {
@@ -99,6 +105,7 @@ struct message {
         int64_t time, time_nano;
         bool has_error;
         const char *error_msg;
+        int64_t error_code;
         const struct json *aux;
 };
 
@@ -141,6 +148,7 @@ static void decode(const struct json *o, struct message *m)
         if (json_is(ed, JSON_OBJECT)) {
                 m->has_error = true;
                 m->error_msg = str(ed, "message");
+                m->error_code = num(json_get(ed, "code"));
         } else if (*str(o, "error")) {
                 /* docker's daemons always send both; a lone "error" still ends the stream */
                 m->has_error = true;
@@ -176,8 +184,10 @@ static void put_time(struct berth_buf *b, int64_t ns)
 static int display(struct progress *p, const struct message *m, struct berth_buf *out,
                    struct berth_error **err)
 {
-        if (m->has_error)
+        if (m->has_error) {
+                p->error_code = (int)m->error_code;
                 return berth_error_set(err, EIO, "%s", m->error_msg);
+        }
         _cleanup_buf_ struct berth_buf bar = BERTH_BUF_INIT;
         if (m->has_progress) {
                 progress_bar(&bar, m->current, m->total, m->start, m->hide_counts, m->units,

@@ -66,6 +66,9 @@ int progress_feed(struct progress *p, const char *data, size_t len, struct berth
 /* End of stream: a trailing incomplete message is the error "unexpected EOF". */
 int progress_finish(struct progress *p, struct berth_buf *out, struct berth_error **err);
 
+/* After a feed failed on an error message: its errorDetail.code (0 when it had none;
+ * docker's build exits with it, 1 for 0). */
+int progress_error_code(const struct progress *p);
 /* Columns of the terminal on fd, or 200 when it is not one (docker's default). */
 int progress_terminal_width(int fd);
 

@@ -60,8 +60,9 @@ static void render(const struct prune_kind *k, enum cli_prune_kind kind, const s
         }
 }
 
-int cli_prune_call(struct cli_ctx *ctx, struct cli_client *c, enum cli_prune_kind kind,
-                   char *const *filters, bool all, struct berth_buf *out, uint64_t *space)
+static int prune_call(struct cli_ctx *ctx, struct cli_client *c, enum cli_prune_kind kind,
+                      char *const *filters, bool all, int64_t keep_storage, struct berth_buf *out,
+                      uint64_t *space)
 {
         const struct prune_kind *k = &kinds[kind];
         _cleanup_buf_ struct berth_buf q = BERTH_BUF_INIT;
@@ -72,6 +73,8 @@ int cli_prune_call(struct cli_ctx *ctx, struct cli_client *c, enum cli_prune_kin
                 cli_filters_query(&q, filters, "dangling", all ? "false" : "true");
         else
                 cli_filters_query(&q, filters, NULL, NULL);
+        if (keep_storage)
+                buf_printf(&q, "%skeep-storage=%lld", q.len ? "&" : "", (long long)keep_storage);
         struct cli_response resp;
         _cleanup_error_ struct berth_error *err = NULL;
         if (container_request(c, "POST", k->path, q.len ? q.data : NULL, NULL, &resp, &err) < 0) {
@@ -97,6 +100,18 @@ int cli_prune_call(struct cli_ctx *ctx, struct cli_client *c, enum cli_prune_kin
         if (json_is(sp, JSON_NUMBER))
                 *space += sp->num.u;
         return 0;
+}
+
+int cli_prune_call(struct cli_ctx *ctx, struct cli_client *c, enum cli_prune_kind kind,
+                   char *const *filters, bool all, struct berth_buf *out, uint64_t *space)
+{
+        return prune_call(ctx, c, kind, filters, all, 0, out, space);
+}
+
+int cli_prune_build_cache(struct cli_ctx *ctx, struct cli_client *c, char *const *filters,
+                          bool all, int64_t keep_storage, struct berth_buf *out, uint64_t *space)
+{
+        return prune_call(ctx, c, CLI_PRUNE_BUILD_CACHE, filters, all, keep_storage, out, space);
 }
 
 void cli_prune_total(struct cli_ctx *ctx, uint64_t space)

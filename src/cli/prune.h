@@ -43,6 +43,10 @@ bool cli_prune_confirm(struct cli_ctx *ctx, const char *warning);
 int cli_prune_call(struct cli_ctx *ctx, struct cli_client *c, enum cli_prune_kind kind,
                    char *const *filters, bool all, struct berth_buf *out, uint64_t *space);
 
+/* The same for the build cache with `builder prune --keep-storage` (bytes; 0: not sent). */
+int cli_prune_build_cache(struct cli_ctx *ctx, struct cli_client *c, char *const *filters,
+                          bool all, int64_t keep_storage, struct berth_buf *out, uint64_t *space);
+
 /* "Total reclaimed space: 1.2MB\n" (HumanSize) on ctx->out. */
 void cli_prune_total(struct cli_ctx *ctx, uint64_t space);
 

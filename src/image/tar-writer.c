@@ -43,6 +43,11 @@ struct tarw {
         bool whiteouts; /* overlay whiteouts and opaque dirs as OCI .wh. entries */
         tarw_skip_fn skip;
         void *skip_ud;
+        tarw_filter_fn filter;
+        void *filter_ud;
+        bool chown;     /* every entry's owner is uid:gid (docker's ChownOpts) */
+        bool perm_only; /* mode without the file type bits, as docker 28's CLI writes it */
+        uint64_t uid, gid;
 };
 
 struct tarw *tarw_new(tarw_write_fn write, void *userdata)
@@ -74,6 +79,24 @@ void tarw_set_skip(struct tarw *w, tarw_skip_fn skip, void *userdata)
 {
         w->skip = skip;
         w->skip_ud = userdata;
+}
+
+void tarw_set_filter(struct tarw *w, tarw_filter_fn filter, void *userdata)
+{
+        w->filter = filter;
+        w->filter_ud = userdata;
+}
+
+void tarw_set_owner(struct tarw *w, uint64_t uid, uint64_t gid)
+{
+        w->chown = true;
+        w->uid = uid;
+        w->gid = gid;
+}
+
+void tarw_set_perm_only(struct tarw *w, bool on)
+{
+        w->perm_only = on;
 }
 
 uint64_t tarw_bytes(const struct tarw *w)
@@ -385,11 +408,18 @@ static int write_entry(struct tarw *w, int fd, const struct stat *st, const char
         *ret_descend = false;
         if (w->skip && w->skip(name, fd, st, w->skip_ud))
                 return 0;
+        enum tarw_verdict v = w->filter ? w->filter(name, fd, st, w->filter_ud) : TARW_KEEP;
+        if (v == TARW_SKIP)
+                return 0;
+        if (v == TARW_HIDE) {
+                *ret_descend = S_ISDIR(st->st_mode) && !kfs;
+                return 0;
+        }
         struct hdr h = {
             .name = name,
-            .mode = type_bits(st->st_mode) | (st->st_mode & 07777),
-            .uid = st->st_uid,
-            .gid = st->st_gid,
+            .mode = (w->perm_only ? 0 : type_bits(st->st_mode)) | (st->st_mode & 07777),
+            .uid = w->chown ? w->uid : st->st_uid,
+            .gid = w->chown ? w->gid : st->st_gid,
             .mtime = (int64_t)st->st_mtim.tv_sec,
         };
         _cleanup_free_ char *dirname = NULL;
@@ -409,8 +439,8 @@ static int write_entry(struct tarw *w, int fd, const struct stat *st, const char
                 struct hdr o = {.name = opq,
                                 .type = '0',
                                 .mode = st->st_mode & 0777,
-                                .uid = st->st_uid,
-                                .gid = st->st_gid};
+                                .uid = h.uid,
+                                .gid = h.gid};
                 return write_header(w, &o);
         }
         case S_IFLNK: {
@@ -619,6 +649,28 @@ int tarw_add_fd(struct tarw *w, int fd, const char *as, struct berth_error **err
         if (r < 0 && err && !*err)
                 berth_error_sys(err, -r, "write archive");
         return r;
+}
+
+int tarw_add_data(struct tarw *w, const char *as, const void *data, size_t len, mode_t mode,
+                  int64_t mtime, struct berth_error **err)
+{
+        struct hdr h = {
+            .name = as,
+            .type = '0',
+            .mode = (w->perm_only ? 0 : S_IFREG) | (mode & 07777),
+            .uid = w->chown ? w->uid : 0,
+            .gid = w->chown ? w->gid : 0,
+            .size = len,
+            .mtime = mtime,
+        };
+        int r = write_header(w, &h);
+        if (r == 0 && len)
+                r = put(w, data, len);
+        if (r == 0)
+                r = pad(w, len);
+        if (r < 0)
+                return berth_error_sys(err, -r, "write archive");
+        return 0;
 }
 
 int tarw_finish(struct tarw *w, struct berth_error **err)

@@ -69,6 +69,26 @@ void tarw_set_overlay_whiteouts(struct tarw *w, bool on);
 typedef bool (*tarw_skip_fn)(const char *name, int fd, const struct stat *st, void *userdata);
 void tarw_set_skip(struct tarw *w, tarw_skip_fn skip, void *userdata);
 
+/* A finer filter (docker's build context and its .dockerignore): KEEP archives the
+ * entry; SKIP leaves it out with everything below it; HIDE leaves out the entry itself
+ * but still walks a directory's children (an excluded directory an exception may reach
+ * into).  Called after the skip function, with the same arguments. */
+enum tarw_verdict {
+        TARW_KEEP,
+        TARW_SKIP,
+        TARW_HIDE,
+};
+typedef enum tarw_verdict (*tarw_filter_fn)(const char *name, int fd, const struct stat *st,
+                                            void *userdata);
+void tarw_set_filter(struct tarw *w, tarw_filter_fn filter, void *userdata);
+/* Every entry owned by uid:gid whatever the disk says (docker's ChownOpts: a build
+ * context is sent as 0:0). */
+void tarw_set_owner(struct tarw *w, uint64_t uid, uint64_t gid);
+
+/* Modes as permission bits only (0644, not 0100644): docker 28's CLI, whose vendored
+ * archive package no longer adds Go 1.8's type bits, writes a build context so. */
+void tarw_set_perm_only(struct tarw *w, bool on);
+
 /*
  * Archive name below dirfd (NULL, "" or ".": dirfd itself), not following a
  * symlink at name.  The top entry is called as ("/": "/", its children "/x";
@@ -78,6 +98,10 @@ void tarw_set_skip(struct tarw *w, tarw_skip_fn skip, void *userdata);
 int tarw_add(struct tarw *w, int dirfd, const char *name, const char *as, struct berth_error **err);
 /* The same for what fd (O_PATH, borrowed) is: what was stat'ed is what is archived. */
 int tarw_add_fd(struct tarw *w, int fd, const char *as, struct berth_error **err);
+/* A regular file of len bytes from memory, named as (a Dockerfile read from stdin);
+ * owned by the set owner, else 0:0. */
+int tarw_add_data(struct tarw *w, const char *as, const void *data, size_t len, mode_t mode,
+                  int64_t mtime, struct berth_error **err);
 /* The two zero blocks that end an archive, then a flush. */
 int tarw_finish(struct tarw *w, struct berth_error **err);
 /* Bytes written so far (headers included). */
