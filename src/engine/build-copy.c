@@ -273,6 +273,10 @@ static int match_walk(struct copy *cp, int dirfd, const char *rel, const char *p
 
 static int resolve_source(struct copy *cp, const char *src, struct berth_error **err)
 {
+        _cleanup_free_ char *rel = path_clean(src);
+        if (strcmp(rel, "..") == 0 || strncmp(rel, "../", 3) == 0)
+                return berth_error_set(err, EPERM,
+                                       "forbidden path outside the build context: %s ()", src);
         _cleanup_free_ char *clean = path_clean_abs(src);
         if (has_wildcards(clean)) {
                 unsigned depth = 0;
@@ -493,11 +497,9 @@ static int extract_archive(struct copy *cp, int rootfd, int in, const char *show
                 return dfd;
         _cleanup_free_ char *clean = path_clean_abs(cp->dest);
         struct untar_opts uo = {
-            .prefix = clean + 1,
-            .dest_name = clean,
-            .chown = cp->chown,
-            .uid = cp->uid,
-            .gid = cp->gid,
+            .prefix = clean + 1, .dest_name = clean,
+            /* owners come from the archive: dockerd applies --chown to files, not to what
+             * an archive unpacks */
         };
         _cleanup_untar_ struct untar *u = NULL;
         int r = untar_begin(rootfd, &uo, &u, err);
@@ -526,9 +528,23 @@ static int copy_into(int rootfd, void *arg, struct berth_error **err)
 {
         struct copy *cp = arg;
         if (cp->chown_spec) {
-                int r = build_ctr_owner(rootfd, cp->chown_spec, &cp->uid, &cp->gid, err);
-                if (r < 0)
-                        return r;
+                _cleanup_error_ struct berth_error *oerr = NULL;
+                int r = build_ctr_owner(rootfd, cp->chown_spec, &cp->uid, &cp->gid, &oerr);
+                if (r < 0) {
+                        /* dockerd's words for a name its passwd or group file lacks */
+                        _cleanup_free_ char *user = xstrdup(cp->chown_spec);
+                        char *group = strchr(user, ':');
+                        if (group)
+                                *group++ = '\0';
+                        bool grp =
+                            oerr && strncmp(berth_error_msg(oerr), "unable to find group", 20) == 0;
+                        return berth_error_set(err, EINVAL,
+                                               "unable to convert uid/gid chown string to host "
+                                               "mapping: can't find %s for %s %s: no such %s: %s",
+                                               grp ? "gid" : "uid", grp ? "group" : "user",
+                                               grp ? group : user, grp ? "group" : "user",
+                                               grp ? group : user);
+                }
         }
         bool dest_is_dir = cp->dest_slash;
         if (!dest_is_dir) {
@@ -720,7 +736,7 @@ static int scratch_dir(struct build *b, struct berth_error **err)
 /* Commit what fn writes into a root as the step's layer: a container of st->image, or a
  * directory of ours for scratch. */
 static int write_step(struct stage *st, const struct json *cc, const char *extra, build_root_fn fn,
-                      void *arg, struct berth_ctr *src_ctr, struct berth_error **err)
+                      void *arg, struct berth_ctr *src_ctr, bool say, struct berth_error **err)
 {
         struct build *b = st->b;
         struct build_commit bc = {
@@ -753,7 +769,7 @@ static int write_step(struct stage *st, const struct json *cc, const char *extra
                 if (r < 0)
                         return r;
                 _cleanup_free_ char *short_id = units_truncate_id(cid);
-                if (build_say(b, " ---> Running in %s\n", short_id) < 0) {
+                if (say && build_say(b, " ---> Running in %s\n", short_id) < 0) {
                         build_remove(st, c, false);
                         return berth_error_set(err, ECANCELED, "the client went away");
                 }
@@ -768,7 +784,7 @@ static int write_step(struct stage *st, const struct json *cc, const char *extra
                         r = build_commit(b->e, &bc, &id, err);
                 }
                 if (r == 0 || b->o->rm || b->o->forcerm)
-                        build_remove(st, c, true);
+                        build_remove(st, c, say);
         }
         if (r == 0)
                 r = build_cached(st, cc, extra, id, err);
@@ -848,7 +864,8 @@ static int prepare_in(int rootfd, void *arg, struct berth_error **err)
         for (size_t i = 0; i < p->n; i++) {
                 int r = resolve_source(p->cp, p->srcs[i], err);
                 if (r < 0)
-                        return r;
+                        return berth_error_prefix(err, "%s failed",
+                                                  dockerfile_kind_name(p->cp->ins->kind));
         }
         return hash_sources(p->cp, &p->hash, err);
 }
@@ -975,7 +992,11 @@ int build_copy(struct stage *st, const struct dockerfile_instruction *ins, struc
         bool hit = false;
         _cleanup_json_ struct json *cc = NULL;
         if (r == 0) {
-                _cleanup_free_ char *comment = xasprintf("%s %s in %s ", what, p.hash, dest);
+                /* dockerd's form, --chown glued to the hash */
+                _cleanup_free_ char *chown_comment =
+                    cp.chown ? xasprintf("--chown=%s", f->chown) : xstrdup("");
+                _cleanup_free_ char *comment =
+                    xasprintf("%s %s%s in %s ", what, chown_comment, p.hash, dest);
                 extra = xasprintf("chown=%s chmod=%s%o from=%s", cp.chown_spec ? cp.chown_spec : "",
                                   cp.has_chmod ? "" : "-", (unsigned)cp.chmod,
                                   cp.from_image ? cp.from_image : "");
@@ -983,7 +1004,7 @@ int build_copy(struct stage *st, const struct dockerfile_instruction *ins, struc
                 r = build_probe(st, cc, extra, &hit, err);
         }
         if (r == 0 && !hit)
-                r = write_step(st, cc, extra, copy_into, &cp, src_ctr, err);
+                r = write_step(st, cc, extra, copy_into, &cp, src_ctr, false, err);
         if (src_ctr)
                 build_remove(st, src_ctr, false);
         free(p.hash);
@@ -1000,8 +1021,6 @@ int build_copy(struct stage *st, const struct dockerfile_instruction *ins, struc
         copy_release(&cp);
         (void)hash;
         (void)src_cid;
-        if (r < 0 && err && *err && (*err)->code != ECANCELED)
-                return berth_error_prefix(err, "%s failed", what);
         return r;
 }
 
@@ -1027,5 +1046,5 @@ int build_workdir(struct stage *st, struct berth_error **err)
         int r = build_probe(st, cc, NULL, &hit, err);
         if (r < 0 || hit)
                 return r;
-        return write_step(st, cc, NULL, workdir_in, st, NULL, err);
+        return write_step(st, cc, NULL, workdir_in, st, NULL, true, err);
 }

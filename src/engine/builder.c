@@ -269,6 +269,11 @@ static const char *arg_value(struct stage *st, const char *name)
         return NULL;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /* "k=v" of the build args allowed here that Env does not override, sorted; builtin_too:
  * the proxy args nobody declared (in RUN's environment, never in its cache key). */
 static char **allowed_args(struct stage *st, bool builtin_too)
@@ -291,13 +296,8 @@ static char **allowed_args(struct stage *st, bool builtin_too)
                         if (val)
                                 v[n++] = xasprintf("%s=%s", k, val);
                 }
-        qsort(v, n, sizeof(*v), (int (*)(const void *, const void *))strcmp);
+        qsort(v, n, sizeof(*v), cmp_str);
         return v;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-        return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 struct lookup_ctx {
@@ -560,8 +560,20 @@ static int relay(struct run_out *ro)
                         if (n <= 0)
                                 goto done;
                         len -= (size_t)n;
-                        if (r == 0 && emit_text(ro->b, buf, (size_t)n) < 0)
-                                r = -ECANCELED; /* keep draining: the container must not block */
+                        if (r != 0)
+                                continue; /* keep draining: the container must not block */
+                        if (hdr[0] == 2) {
+                                /* stderr in red, as the classic builder marks it */
+                                char *red = xmalloc((size_t)n + 16);
+                                memcpy(red, "\x1b[91m", 5);
+                                memcpy(red + 5, buf, (size_t)n);
+                                memcpy(red + 5 + n, "\x1b[0m", 4);
+                                if (emit_text(ro->b, red, (size_t)n + 9) < 0)
+                                        r = -ECANCELED;
+                                free(red);
+                        } else if (emit_text(ro->b, buf, (size_t)n) < 0) {
+                                r = -ECANCELED;
+                        }
                 }
         }
 done:
@@ -921,6 +933,22 @@ static int dispatch_meta(struct stage *st, const struct dockerfile_instruction *
                 break;
         }
         case DF_HEALTHCHECK: {
+                const struct json *prev = json_get(json_get(cfg, "Healthcheck"), "Test");
+                if (json_is(prev, JSON_ARRAY) && json_len(prev)) {
+                        struct berth_buf note = {0};
+                        buf_puts(&note, "Note: overriding previous HEALTHCHECK: [");
+                        size_t i = 0;
+                        const struct json *it;
+                        json_array_foreach (prev, i, it) {
+                                if (i)
+                                        buf_putc(&note, ' ');
+                                buf_puts(&note, json_str(it) ?: "");
+                        }
+                        buf_puts(&note, "]\n");
+                        _cleanup_free_ char *text = buf_steal(&note);
+                        if (build_say(st->b, "%s", text) < 0)
+                                r = gone(err);
+                }
                 struct json *hc = json_new_object();
                 struct json *test = json_object_set(hc, "Test", json_new_array());
                 for (char **a = ins->health_test; a && *a; a++)
@@ -1156,6 +1184,9 @@ static int stage_from(struct stage *st, const struct dockerfile_stage *ds, struc
         }
         if (strcasecmp(base, "scratch") == 0) {
                 st->config = image_empty_config();
+                /* dockerd gives a stage from scratch the default PATH */
+                env_set(st->config, "PATH",
+                        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
                 return 0;
         }
         r = base_image(st, base, err);
@@ -1184,7 +1215,8 @@ static int receive_context(struct build *b, struct berth_error **err)
         b->ctxfd = open(ctx, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (b->ctxfd < 0)
                 return berth_error_sys(err, errno, "open '%s'", ctx);
-        struct untar_opts uo = {.dest_name = "the build context", .keep_owner = true};
+        struct untar_opts uo = {
+            .dest_name = "the build context", .keep_owner = true, .clamp = true};
         _cleanup_untar_ struct untar *u = NULL;
         int r = untar_begin(b->ctxfd, &uo, &u, err);
         char *buf = xmalloc(256 * 1024);
@@ -1201,9 +1233,14 @@ static int receive_context(struct build *b, struct berth_error **err)
         free(buf);
         if (r == 0)
                 r = untar_finish(u, err);
-        if (r < 0)
-                return berth_error_prefix(err, "the build context");
-        return 0;
+        if (r < 0 && (!err || !*err || (*err)->code != ECANCELED)) {
+                /* dockerd's words for a context it cannot unpack */
+                berth_error_prefix(err, "Error processing tar file(exit status 1)");
+                if (err && *err)
+                        (*err)->code = EIO;
+                return -EIO;
+        }
+        return r;
 }
 
 static int read_dockerfile(struct build *b, char **ret, size_t *ret_len, struct berth_error **err)
@@ -1358,7 +1395,7 @@ static int run_stages(struct build *b, size_t last, const struct dockerfile_inst
                         if (r == 0)
                                 r = say_id(&st, err);
                 }
-                if (r == 0 && labels && s == df->n_stages - 1) {
+                if (r == 0 && labels && s == last) {
                         r = print_step(b, labels->original) < 0 ? gone(err) : 0;
                         json_set_str(st.config, "Image", st.image);
                         if (r == 0)
@@ -1439,7 +1476,7 @@ int berth_build(struct berth_engine *e, const struct berth_build_opts *o, char *
                 b.total = (unsigned)b.df->n_meta_args;
                 for (size_t s = 0; s <= last; s++)
                         b.total += 1 + (unsigned)b.df->stages[s].n_instructions;
-                if (labels && last == b.df->n_stages - 1)
+                if (labels)
                         b.total++;
                 r = run_stages(&b, last, labels, err);
         }

@@ -205,6 +205,31 @@ static bool dir_empty(int fd)
 }
 
 /* The placeholders berth makes for mount points where dockerd has its init layer. */
+static bool etc_only_placeholders(int fd)
+{
+        int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return false;
+        DIR *d = fdopendir(dfd);
+        if (!d) {
+                close(dfd);
+                return false;
+        }
+        bool only = true;
+        struct dirent *de;
+        while (only && (de = readdir(d))) {
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                struct stat st;
+                only = (strcmp(de->d_name, "hostname") == 0 || strcmp(de->d_name, "hosts") == 0 ||
+                        strcmp(de->d_name, "resolv.conf") == 0) &&
+                       fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                       S_ISREG(st.st_mode) && st.st_size == 0;
+        }
+        closedir(d);
+        return only;
+}
+
 static bool skip_placeholder(const char *name, int fd, const struct stat *st, void *userdata)
 {
         (void)userdata;
@@ -217,6 +242,9 @@ static bool skip_placeholder(const char *name, int fd, const struct stat *st, vo
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
                 if (strcmp(name, dirs[i]) == 0)
                         return S_ISDIR(st->st_mode) && dir_empty(fd);
+        /* /etc copied up only for those placeholders (dockerd has them in its init layer) */
+        if (strcmp(name, "etc") == 0 && S_ISDIR(st->st_mode))
+                return etc_only_placeholders(fd);
         return false;
 }
 
@@ -378,14 +406,12 @@ int berth_container_commit(struct berth_engine *e, const struct berth_commit_opt
 
 /* ---- the builder's steps ---- */
 
-static int empty_tar(commit_tar_write_fn write, void *wud, void *userdata,
-                     struct berth_error **err)
+/* An empty tar: its two zero end blocks (docker's empty layer, which adds none). */
+static int empty_tar(commit_tar_write_fn write, void *wud, void *userdata, struct berth_error **err)
 {
-        (void)write;
-        (void)wud;
+        static const char zeros[1024];
         (void)userdata;
-        (void)err;
-        return 0;
+        return write(zeros, sizeof(zeros), wud, err);
 }
 
 int build_commit(struct berth_engine *e, const struct build_commit *b, char **ret_id,

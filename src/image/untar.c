@@ -106,7 +106,7 @@ int untar_begin(int root_fd, const struct untar_opts *o, struct untar **ret,
         u->lu.plain = true;
         u->lu.prefix = u->prefix;
         u->lu.dest_name = u->dest_name;
-        u->lu.clamp_dotdot = strcmp(u->dest_name, "/") == 0;
+        u->lu.clamp_dotdot = o->clamp || strcmp(u->dest_name, "/") == 0;
         u->lu.no_overwrite_dir_nondir = o->no_overwrite_dir_nondir;
         u->lu.keep_owner = o->keep_owner;
         u->lu.root_kfs = fd_on_kernel_fs(root_fd);

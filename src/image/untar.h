@@ -34,6 +34,10 @@ struct untar_opts {
         const char *prefix;    /* destination below root_fd, cleaned; NULL or "" the root */
         const char *dest_name; /* the destination as messages name it ("/tmp") */
         bool no_overwrite_dir_nondir;
+        /* ".." at the top stays at the destination and symlinks may name anything (they
+         * resolve inside the root anyway), as docker extracts into a chroot at "/": a
+         * build context */
+        bool clamp;
         bool keep_owner; /* never chown (docker's NoLchown) */
         bool chown;      /* every entry owned by uid:gid (docker's ChownOpts) */
         uid_t uid;
