@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "engine/build.h"
 #include "engine/commit.h"
 #include "engine/containers.h"
 #include "engine/images.h"
@@ -228,9 +229,30 @@ static void handle_list(struct api_request *req, void *userdata)
         json_free(out);
 }
 
+/* dockerd's intermediate image: no name, and another image stacks on it (a build step's). */
+static bool intermediate(struct berth_image *const *list, const struct berth_image *img)
+{
+        if (img->repo_tags[0] || img->repo_digests[0])
+                return false;
+        for (size_t k = 0; list[k]; k++)
+                if (strcmp(list[k]->parent, img->id) == 0)
+                        return true;
+        return false;
+}
+
+static char *rfc3339(int64_t t)
+{
+        time_t tt = (time_t)t;
+        struct tm tm;
+        char buf[64];
+        gmtime_r(&tt, &tm);
+        strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        return xstrdup(buf);
+}
+
 /* GET /system/df, on a worker (it walks every volume's and container's files): images
  * (with their containers and shared bytes), containers with their sizes, volumes with their
- * usage; berthd keeps no build cache yet, so that list is empty. */
+ * usage; and the build cache (engine/build.h). */
 static void df_worker(struct api_stream *s, void *userdata)
 {
         struct berth_engine *e = userdata;
@@ -251,6 +273,8 @@ static void df_worker(struct api_stream *s, void *userdata)
         json_set_int(out, "LayersSize", layers_size);
         struct json *images = json_object_set(out, "Images", json_new_array());
         for (size_t i = 0; list[i]; i++) {
+                if (intermediate(list, list[i]))
+                        continue; /* counted in BuildCache */
                 _cleanup_json_ struct json *cfg = NULL;
                 _cleanup_error_ struct berth_error *cerr = NULL;
                 (void)berth_image_config(e, list[i], &cfg, &cerr);
@@ -262,7 +286,28 @@ static void df_worker(struct api_stream *s, void *userdata)
         berth_image_list_free(list);
         json_object_set(out, "Containers", berth_ctr_list(e, true, true));
         json_object_set(out, "Volumes", TAKE_PTR(volumes));
-        json_object_set(out, "BuildCache", json_new_array());
+        struct json *bc = json_object_set(out, "BuildCache", json_new_array());
+        struct berth_build_cache_entry *cache = NULL;
+        size_t n_cache = 0;
+        if (berth_build_cache_list(e, &cache, &n_cache, &err) < 0)
+                log_warn("system df: %s", berth_error_msg(err));
+        for (size_t i = 0; i < n_cache; i++) {
+                struct json *o = json_array_append(bc, json_new_object());
+                json_set_str(o, "ID", cache[i].id + (strncmp(cache[i].id, "sha256:", 7) ? 0 : 7));
+                json_set_str(o, "Parent",
+                             cache[i].parent + (strncmp(cache[i].parent, "sha256:", 7) ? 0 : 7));
+                json_set_str(o, "Type", "regular");
+                json_set_str(o, "Description", cache[i].description);
+                json_set_bool(o, "InUse", cache[i].in_use);
+                json_set_bool(o, "Shared", false);
+                json_set_int(o, "Size", cache[i].size);
+                _cleanup_free_ char *created = rfc3339(cache[i].created);
+                _cleanup_free_ char *used = rfc3339(cache[i].last_used);
+                json_set_str(o, "CreatedAt", created);
+                json_set_str(o, "LastUsedAt", used);
+                json_set_int(o, "UsageCount", cache[i].usage_count);
+        }
+        berth_build_cache_entries_free(cache, n_cache);
         api_stream_reply_json(s, 200, out);
 }
 

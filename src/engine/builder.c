@@ -1563,12 +1563,18 @@ int berth_build_cache_list(struct berth_engine *e, struct berth_build_cache_entr
 {
         sqlite3 *h = berth_db_handle(e->db);
         sqlite3_stmt *q = NULL;
-        /* the cache's own images: no tag, no digest */
+        /* the cache's own images: no name, and another image stacked on them (a dangling
+         * build result counts as an image, as dockerd's df lists it); each one's size is what
+         * it adds to its parent */
         if (sqlite3_prepare_v2(h,
                                "SELECT c.image_id, c.parent, c.created, c.last_used,"
-                               " c.usage_count, i.size FROM build_cache c JOIN images i"
-                               " ON i.id = c.image_id WHERE NOT EXISTS (SELECT 1 FROM tags t"
-                               " WHERE t.image_id = c.image_id) ORDER BY c.created",
+                               " c.usage_count, i.size - COALESCE(p.size, 0) FROM build_cache c"
+                               " JOIN images i ON i.id = c.image_id LEFT JOIN images p"
+                               " ON p.id = c.parent WHERE NOT EXISTS (SELECT 1 FROM tags t"
+                               " WHERE t.image_id = c.image_id) AND NOT EXISTS (SELECT 1 FROM"
+                               " repo_digests d WHERE d.image_id = c.image_id) AND EXISTS"
+                               " (SELECT 1 FROM images k WHERE k.parent = c.image_id)"
+                               " ORDER BY c.created",
                                -1, &q, NULL) != SQLITE_OK)
                 return berth_error_set(err, EIO, "build cache: %s", sqlite3_errmsg(h));
         struct berth_build_cache_entry *v = NULL;
@@ -1583,6 +1589,8 @@ int berth_build_cache_list(struct berth_engine *e, struct berth_build_cache_entr
                 c->last_used = sqlite3_column_int64(q, 3);
                 c->usage_count = sqlite3_column_int64(q, 4);
                 c->size = sqlite3_column_int64(q, 5);
+                if (c->size < 0)
+                        c->size = 0;
                 c->description = xstrdup("classic builder step");
                 c->in_use = berth_ctr_image_user(e, c->id, NULL, NULL) > 0;
         }

@@ -532,6 +532,37 @@ static int remove_locked(struct berth_engine *e, const char *name, bool force, s
         return 0;
 }
 
+/* dockerd's rmi without noprune: the untagged parents that only the deleted image stood on
+ * (a build's intermediate steps) go with it, up to the first that has a name, another child
+ * or a container.  *ret_ids: those deleted, for their events. */
+static int remove_parents_locked(struct berth_engine *e, const char *parent, struct json *actions,
+                                 char ***ret_ids, struct berth_error **err)
+{
+        _cleanup_free_ char *p = xstrdup(parent ? parent : "");
+        while (*p && strncmp(p, "sha256:", 7) == 0 && is_hex(p + 7, 64, 64)) {
+                _cleanup_image_ struct berth_image *img = NULL;
+                if (berth_image_find(e, p, &img, NULL) < 0)
+                        break;
+                if (img->repo_tags[0] || img->repo_digests[0])
+                        break;
+                _cleanup_free_ char *sql =
+                    xasprintf("SELECT count(*) FROM images WHERE parent = '%s'", p);
+                int64_t children = 0;
+                int r = berth_db_query_int(e->db, sql, &children, err);
+                if (r < 0)
+                        return r;
+                if (children > 0 || berth_ctr_image_user(e, p, NULL, NULL) > 0)
+                        break;
+                r = delete_image(e, img, actions, err);
+                if (r < 0)
+                        return r;
+                strv_add(ret_ids, img->id);
+                free(p);
+                p = xstrdup(img->parent);
+        }
+        return 0;
+}
+
 int berth_image_remove(struct berth_engine *e, const char *name, bool force,
                        struct json **ret_actions, struct berth_error **err)
 {
@@ -541,6 +572,9 @@ int berth_image_remove(struct berth_engine *e, const char *name, bool force,
         _cleanup_image_ struct berth_image *img = NULL;
         if (r == 0)
                 r = remove_locked(e, name, force, actions, &deleted, &img, err);
+        _cleanup_strv_free_ char **parents = xcalloc(1, sizeof(char *));
+        if (r == 0 && deleted && img)
+                r = remove_parents_locked(e, img->parent, actions, &parents, err);
         if (r == 0)
                 r = berth_db_commit(e->db, err);
         if (r < 0) {
@@ -554,9 +588,16 @@ int berth_image_remove(struct berth_engine *e, const char *name, bool force,
         json_array_foreach (actions, k, a) {
                 if (!img)
                         break;
-                const char *what = json_get(a, "Deleted") ? "delete" : "untag";
+                const char *deleted_id = json_str(json_get(a, "Deleted"));
+                if (deleted_id && strcmp(deleted_id, img->id) != 0)
+                        continue; /* a parent's, below */
+                const char *what = deleted_id ? "delete" : "untag";
                 const char *attrs[] = {"name", img->id, NULL};
                 berth_events_publish(e->events, "image", what, img->id, attrs);
+        }
+        for (char **p = parents; *p; p++) {
+                const char *attrs[] = {"name", *p, NULL};
+                berth_events_publish(e->events, "image", "delete", *p, attrs);
         }
         /* The config blob, and layers and blobs only this image used, go through collection
          * (now, or after the running pulls, loads and saves): deleted here at once, a save
@@ -592,51 +633,52 @@ int berth_image_prune(struct berth_engine *e, const struct berth_image_prune_opt
         /* dockerd prunes heads only: an image another stacks on (a build's intermediate step)
          * goes once the image above it has gone, in a later pass */
         for (bool again = true; again;) {
-        again = false;
-        struct berth_image **list = NULL;
-        int r = berth_image_list(e, &list, err);
-        if (r < 0) {
-                json_free(deleted);
-                return r;
-        }
-        size_t n = 0;
-        while (list[n])
-                n++;
-        for (size_t i = 0; list[i]; i++) {
-                bool has_children = false;
-                for (size_t k = 0; k < n && !has_children; k++)
-                        has_children = strcmp(list[k]->parent, list[i]->id) == 0;
-                if (has_children && !opts->all)
-                        continue;
-                if (!prune_selects(e, list[i], opts))
-                        continue;
-                /* dockerd's prune leaves an image any container uses, even a stopped one (its
-                 * non-forced delete is refused); remove's force below then only makes the
-                 * removal by ID take every name.  A container created between this check and
-                 * the removal keeps its image: forced removal only untags an image a stopped
-                 * container uses and refuses one a running container uses. */
-                if (berth_ctr_image_user(e, list[i]->id, NULL, NULL) > 0)
-                        continue;
-                _cleanup_error_ struct berth_error *e2 = NULL;
-                struct json *actions = NULL;
-                if (berth_image_remove(e, list[i]->id, true, &actions, &e2) < 0) {
-                        log_warn("prune %s: %s", list[i]->id, berth_error_msg(e2));
-                        continue;
+                again = false;
+                struct berth_image **list = NULL;
+                int r = berth_image_list(e, &list, err);
+                if (r < 0) {
+                        json_free(deleted);
+                        return r;
                 }
-                size_t k;
-                struct json *a;
-                bool gone = false;
-                json_array_foreach (actions, k, a) {
-                        gone |= json_get(a, "Deleted") != NULL;
-                        json_array_append(deleted, json_copy(a));
+                size_t n = 0;
+                while (list[n])
+                        n++;
+                for (size_t i = 0; list[i]; i++) {
+                        bool has_children = false;
+                        for (size_t k = 0; k < n && !has_children; k++)
+                                has_children = strcmp(list[k]->parent, list[i]->id) == 0;
+                        if (has_children && !opts->all)
+                                continue;
+                        if (!prune_selects(e, list[i], opts))
+                                continue;
+                        /* dockerd's prune leaves an image any container uses, even a stopped one
+                         * (its non-forced delete is refused); remove's force below then only makes
+                         * the removal by ID take every name.  A container created between this
+                         * check and the removal keeps its image: forced removal only untags an
+                         * image a stopped container uses and refuses one a running container uses.
+                         */
+                        if (berth_ctr_image_user(e, list[i]->id, NULL, NULL) > 0)
+                                continue;
+                        _cleanup_error_ struct berth_error *e2 = NULL;
+                        struct json *actions = NULL;
+                        if (berth_image_remove(e, list[i]->id, true, &actions, &e2) < 0) {
+                                log_warn("prune %s: %s", list[i]->id, berth_error_msg(e2));
+                                continue;
+                        }
+                        size_t k;
+                        struct json *a;
+                        bool gone = false;
+                        json_array_foreach (actions, k, a) {
+                                gone |= json_get(a, "Deleted") != NULL;
+                                json_array_append(deleted, json_copy(a));
+                        }
+                        json_free(actions);
+                        if (gone) {
+                                reclaimed += (uint64_t)(list[i]->size > 0 ? list[i]->size : 0);
+                                again = !opts->all;
+                        }
                 }
-                json_free(actions);
-                if (gone) {
-                        reclaimed += (uint64_t)(list[i]->size > 0 ? list[i]->size : 0);
-                        again = !opts->all;
-                }
-        }
-        berth_image_list_free(list);
+                berth_image_list_free(list);
         }
         *ret_deleted = deleted;
         *ret_reclaimed = reclaimed;

@@ -1,0 +1,207 @@
+"""The build cache and the images a build leaves (issue 11 §2, §3, §5): what a user of
+`docker build` relies on beyond one build's result.
+
+- a re-build with nothing changed reuses every step, runs no container (events say so),
+  and gives the same image, also after berthd restarts;
+- a re-build after one source file changed re-runs from the first step that reads it;
+- intermediate images are hidden from `images`, shown by `images -a`, counted as build
+  cache by `system df`, removed with the image they lead to (`rmi`), and by
+  `builder prune`;
+- docker-py's images.build and docker-compose's `build:` drive berthd's builder.
+
+A berthd of the test's own with busybox loaded (container_util); everything is removed.
+"""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from container_util import start_env, stop_env
+from test_daemon import BERTH
+
+
+@pytest.fixture
+def env():
+    top = tempfile.mkdtemp(prefix="berth-test-build-", dir="/tmp")
+    os.chmod(top, 0o755)
+    e = start_env(top)
+    try:
+        yield e
+    finally:
+        try:
+            stop_env(e)
+        finally:
+            shutil.rmtree(top, ignore_errors=True)
+
+
+def berth(e, *args, input=None, check=True, timeout=120):
+    env = {k: v for k, v in os.environ.items() if k not in ("BERTH_HOST", "DOCKER_HOST")}
+    env["BERTH_NO_AUTOSTART"] = "1"
+    p = subprocess.run([BERTH, "-H", e.host, *args], capture_output=True, text=True, env=env,
+                       input=input, timeout=timeout)
+    if check:
+        assert p.returncode == 0, (args, p.stdout, p.stderr, e.d.logtext()[-3000:])
+    return p
+
+
+def write(d, files):
+    for name, text in files.items():
+        path = os.path.join(d, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+
+
+APP = """FROM busybox
+ENV APP=/app
+WORKDIR /app
+COPY lib/ /app/lib/
+RUN cat /app/lib/* > /app/all
+COPY main.txt /app/
+RUN wc -c /app/main.txt > /app/size
+CMD ["cat", "/app/all", "/app/size"]
+"""
+
+
+def steps(out):
+    """[(step text, cached?)] of a classic build's output."""
+    res, cur = [], None
+    for line in out.splitlines():
+        if line.startswith("Step "):
+            cur = line.split(" : ", 1)[1]
+            res.append([cur, False])
+        elif line == " ---> Using cache" and res:
+            res[-1][1] = True
+    return [tuple(s) for s in res]
+
+
+def image_id(out):
+    return [l for l in out.splitlines() if l.startswith("Successfully built ")][-1].split()[-1]
+
+
+def container_events(e, since, until):
+    out = berth(e, "events", "--since", str(since), "--until", str(until), "--filter",
+                "type=container", "--format", "{{.Action}}").stdout
+    return out.split()
+
+
+def test_rebuild_reuses_every_step_without_containers_also_after_restart(env, tmp_path):
+    ctx = str(tmp_path)
+    write(ctx, {"Dockerfile": APP, "lib/a": "a\n", "lib/b": "b\n", "main.txt": "main\n"})
+    first = berth(env, "build", "-t", "app:1", ctx).stdout
+    assert not any(cached for _, cached in steps(first)), first
+    assert berth(env, "run", "--rm", "app:1").stdout == "a\nb\n5 /app/main.txt\n"
+
+    for round_ in ("same daemon", "after a restart"):
+        if round_ == "after a restart":
+            assert env.d.stop() == 0
+            env.d.start()
+        time.sleep(1.1)  # events are asked for by the second: the run above is before t0
+        t0 = int(time.time())
+        again = berth(env, "build", "-t", "app:1", ctx).stdout
+        t1 = int(time.time()) + 1
+        # every step after FROM is a cache hit, and the image is the same
+        assert [c for _, c in steps(again)][1:] == [True] * 7, (round_, again)
+        assert image_id(again) == image_id(first), round_
+        assert container_events(env, t0, t1) == [], round_
+
+
+def test_one_changed_file_reruns_from_the_step_that_reads_it(env, tmp_path):
+    ctx = str(tmp_path)
+    write(ctx, {"Dockerfile": APP, "lib/a": "a\n", "lib/b": "b\n", "main.txt": "main\n"})
+    berth(env, "build", "-t", "app:1", ctx)
+    write(ctx, {"main.txt": "main changed\n"})
+    out = berth(env, "build", "-t", "app:1", ctx).stdout
+    got = steps(out)
+    # FROM, ENV, WORKDIR, COPY lib/, RUN cached; COPY main.txt and the rest re-run
+    assert [c for _, c in got] == [False, True, True, True, True, False, False, False], out
+    assert berth(env, "run", "--rm", "app:1").stdout == "a\nb\n13 /app/main.txt\n"
+    # a touch without a change in content reuses the cache (contents, not times, count)
+    os.utime(os.path.join(ctx, "main.txt"), (1, 1))
+    out = berth(env, "build", "-t", "app:1", ctx).stdout
+    assert [c for _, c in steps(out)][1:] == [True] * 7, out
+
+
+def test_intermediate_images_listing_df_rmi_and_prune(env, tmp_path):
+    ctx = str(tmp_path)
+    write(ctx, {"Dockerfile": APP, "lib/a": "a\n", "lib/b": "b\n", "main.txt": "main\n"})
+    berth(env, "build", "-t", "app:1", ctx)
+    listed = berth(env, "images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+    assert sorted(listed) == ["app:1", "busybox:latest"]
+    every = berth(env, "images", "-a", "-q").stdout.split()
+    assert len(every) == 2 + 6  # ENV, WORKDIR, COPY, RUN, COPY, RUN below CMD's image
+    assert berth(env, "images", "-q", "--filter", "dangling=true").stdout == ""
+    df = json.loads(berth(env, "system", "df", "--format", "{{json .}}").stdout.splitlines()[-1])
+    assert df["Type"] == "Build Cache" and df["TotalCount"] == "6", df
+
+    # builder prune forgets the steps and removes the intermediate images; app:1 stays
+    out = berth(env, "builder", "prune", "-f").stdout
+    assert out.startswith("Deleted build cache objects:\n"), out
+    assert len(berth(env, "images", "-a", "-q").stdout.split()) == 2
+    assert berth(env, "run", "--rm", "app:1").stdout == "a\nb\n5 /app/main.txt\n"
+    # the next build runs its steps again (only the last one's image, app:1, is named)
+    out = berth(env, "build", "-t", "app:2", ctx).stdout
+    assert not any(c for _, c in steps(out)[1:-1]), out
+
+    # rmi takes the image's unnamed parents with it, as docker's does
+    before = set(berth(env, "images", "-a", "-q").stdout.split())
+    out = berth(env, "rmi", "app:2").stdout
+    deleted = [l for l in out.splitlines() if l.startswith("Deleted: ")]
+    assert len(deleted) == 7, out
+    assert set(berth(env, "images", "-a", "-q").stdout.split()) == before - {
+        d.split("sha256:")[1][:12] for d in deleted}
+
+
+def test_failed_step_keeps_the_cache_up_to_it(env, tmp_path):
+    ctx = str(tmp_path)
+    write(ctx, {"Dockerfile": "FROM busybox\nRUN echo one > /one\nRUN exit 7\n"})
+    p = berth(env, "build", ctx, check=False)
+    assert p.returncode == 7, (p.stdout, p.stderr)
+    assert "The command '/bin/sh -c exit 7' returned a non-zero code: 7" in p.stderr
+    assert berth(env, "ps", "-aq").stdout == ""  # no intermediate container left
+    write(ctx, {"Dockerfile": "FROM busybox\nRUN echo one > /one\nRUN cat /one\n"})
+    out = berth(env, "build", ctx).stdout
+    assert [c for _, c in steps(out)] == [False, True, False], out
+
+
+def test_docker_py_images_build(env, tmp_path):
+    docker = pytest.importorskip("docker")
+    ctx = str(tmp_path)
+    write(ctx, {"Dockerfile": "FROM busybox\nARG WHO=nobody\nRUN echo hi $WHO > /hi\n"
+                              "CMD [\"cat\", \"/hi\"]\n"})
+    client = docker.DockerClient(base_url=env.host, version="1.41")
+    try:
+        img, logs = client.images.build(path=ctx, tag="pybuilt:1", buildargs={"WHO": "py"})
+        text = "".join(x.get("stream", "") for x in logs)
+        assert "Successfully tagged pybuilt:1" in text, text
+        assert "pybuilt:1" in img.tags
+        out = client.containers.run("pybuilt:1", remove=True)
+        assert out == b"hi py\n"
+        with pytest.raises(docker.errors.BuildError) as exc:
+            client.images.build(fileobj=__import__("io").BytesIO(b"FROM busybox\nRUN exit 4\n"))
+        assert "returned a non-zero code: 4" in str(exc.value)
+    finally:
+        client.close()
+
+
+def test_docker_compose_build_section(env, tmp_path):
+    compose = shutil.which("docker-compose")
+    if not compose:
+        pytest.fail("docker-compose is missing: scripts/deps.sh installs Debian's docker-compose")
+    d = str(tmp_path)
+    write(d, {"docker-compose.yml": "version: \"2.4\"\nservices:\n  app:\n    build:\n"
+                                    "      context: ./app\n      args:\n        MSG: composed\n"
+                                    "    image: composed:1\n    network_mode: none\n",
+              "app/Dockerfile": "FROM busybox\nARG MSG\nRUN echo $MSG > /msg\n"
+                                "CMD [\"cat\", \"/msg\"]\n"})
+    e = {k: v for k, v in os.environ.items() if k not in ("BERTH_HOST",)}
+    e.update(DOCKER_HOST=env.host, COMPOSE_PROJECT_NAME="bt%d" % os.getpid())
+    p = subprocess.run([compose, "build"], cwd=d, env=e, capture_output=True, text=True,
+                       timeout=180)
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    assert "Successfully tagged composed:1" in p.stdout + p.stderr
+    assert berth(env, "run", "--rm", "composed:1").stdout == "composed\n"
