@@ -66,6 +66,15 @@ struct copy {
         bool has_chmod;
         mode_t chmod;
         char *from_image; /* --from's image id, or NULL */
+        /* files with several links copied so far: linked again, not copied, when met again
+         * (as docker's tar keeps hard links) */
+        struct copied_link {
+                dev_t dev;
+                ino_t ino;
+                int dirfd; /* O_PATH, the copy's directory */
+                char *name;
+        } * links;
+        size_t n_links;
 };
 
 /* ---- names ---- */
@@ -446,6 +455,16 @@ static int copy_entry(struct copy *cp, int srcdir, const char *srcname, int dstd
                         return berth_error_sys(err, errno, "symlink %s", shown);
                 return set_meta(cp, dstdir, dstname, &st, shown, err);
         }
+        if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
+                for (size_t i = 0; i < cp->n_links; i++) {
+                        struct copied_link *l = &cp->links[i];
+                        if (l->dev != st.st_dev || l->ino != st.st_ino)
+                                continue;
+                        if (linkat(l->dirfd, l->name, dstdir, dstname, 0) < 0)
+                                return berth_error_sys(err, errno, "link %s", shown);
+                        return 0;
+                }
+        }
         if (S_ISREG(st.st_mode)) {
                 char proc[64];
                 snprintf(proc, sizeof(proc), "/proc/self/fd/%d", sfd);
@@ -457,9 +476,17 @@ static int copy_entry(struct copy *cp, int srcdir, const char *srcname, int dstd
                 if (out < 0)
                         return berth_error_sys(err, errno, "create %s", shown);
                 r = copy_data(in, out, shown, err);
-                if (r < 0)
-                        return r;
-                return set_meta(cp, dstdir, dstname, &st, shown, err);
+                if (r == 0)
+                        r = set_meta(cp, dstdir, dstname, &st, shown, err);
+                if (r == 0 && st.st_nlink > 1) {
+                        int dfd = fcntl(dstdir, F_DUPFD_CLOEXEC, 3);
+                        if (dfd < 0)
+                                return berth_error_sys(err, errno, "copy %s", shown);
+                        cp->links = xrealloc(cp->links, (cp->n_links + 1) * sizeof(*cp->links));
+                        cp->links[cp->n_links++] =
+                            (struct copied_link){st.st_dev, st.st_ino, dfd, xstrdup(dstname)};
+                }
+                return r;
         }
         if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
                 if (mknodat(dstdir, dstname, st.st_mode & (S_IFMT | 0777), st.st_rdev) < 0)
@@ -713,6 +740,11 @@ static int fetch_url(struct stage *st, const char *url, char **ret, struct berth
 
 static void copy_release(struct copy *cp)
 {
+        for (size_t i = 0; i < cp->n_links; i++) {
+                close(cp->links[i].dirfd);
+                free(cp->links[i].name);
+        }
+        free(cp->links);
         free(cp->dest);
         for (size_t i = 0; i < cp->n_srcs; i++)
                 free(cp->srcs[i].rel);

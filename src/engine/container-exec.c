@@ -14,6 +14,7 @@
  * Never: keep a record's container alive past its removal (records hold a
  * reference and are dropped with it); block the monitor on a connection.
  */
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -290,8 +291,25 @@ int berth_exec_start(struct berth_engine *e, const char *exec_id, int fd, bool d
         if (wd && *wd)
                 json_set_str(req, "Cwd", wd);
         const char *user = json_str(jget(cfg, "User"));
-        if (user && *user)
-                json_set_str(req, "User", user);
+        if (user && *user) {
+                /* resolved here, as the container's own user was: the runtime gets numbers and
+                 * the supplementary groups (the primary one first, as dockerd lists them) */
+                char proc[64];
+                pthread_mutex_lock(&m->lock);
+                snprintf(proc, sizeof(proc), "/proc/%d/root", (int)c->pid);
+                pthread_mutex_unlock(&m->lock);
+                _cleanup_close_ int rootfd = open(proc, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                _cleanup_free_ char *ids = NULL;
+                _cleanup_strv_free_ char **gids = NULL;
+                if (rootfd >= 0 && ctr_exec_user(rootfd, user, &ids, &gids, NULL) == 0) {
+                        json_set_str(req, "User", ids);
+                        struct json *ga = json_object_set(req, "AdditionalGids", json_new_array());
+                        for (char **g = gids; *g; g++)
+                                json_array_append(ga, json_new_string(*g));
+                } else {
+                        json_set_str(req, "User", user); /* the runtime's own lookup and error */
+                }
+        }
         json_set_bool(req, "Tty", tty || jbool(cfg, "Tty"));
         json_set_bool(req, "Privileged", jbool(cfg, "Privileged"));
         json_set_bool(req, "Stdin", jbool(cfg, "AttachStdin") && fd >= 0);

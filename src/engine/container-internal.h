@@ -167,6 +167,10 @@ int ctr_spec_resources(const struct json *hc, struct json *linux_, struct berth_
 char *ctr_cgroups_path(struct ctr_manager *m, const struct berth_ctr *c);
 /* Signal by docker's names ("SIGTERM", "TERM", "15"); -EINVAL with docker's text. */
 int ctr_parse_signal(const char *s, int *ret, struct berth_error **err);
+/* An exec's user resolved in the container's root as its own is: "uid:gid" and the
+ * supplementary groups (container-spec.c). */
+int ctr_exec_user(int rootfd, const char *spec, char **ret_user, char ***ret_gids,
+                  struct berth_error **err);
 
 /* container-run.c */
 int ctr_shim_connect(struct ctr_manager *m, struct berth_ctr *c, struct berth_error **err);

@@ -709,8 +709,10 @@ static int resolve_user(int rootfd, const char *spec, const struct json *group_a
                                                        group);
                 }
         }
-        /* supplementary groups: where the named user is listed, plus GroupAdd */
+        /* supplementary groups as dockerd lists them: the primary group first, then those
+         * where the named user is listed, plus GroupAdd */
         ids->groups = xcalloc(64, sizeof(uint32_t));
+        ids->groups[ids->n_groups++] = ids->gid;
         for (char *line = grp; line && *line && name[0];) {
                 char *nl = strchr(line, '\n');
                 char f2[32], f3[4096];
@@ -754,6 +756,28 @@ static int resolve_user(int rootfd, const char *spec, const struct json *group_a
                 if (ids->n_groups < 63)
                         ids->groups[ids->n_groups++] = gid;
         }
+        return 0;
+}
+
+/* An exec's user as dockerd resolves it (the same rules as the container's own user), for the
+ * runtime: "uid:gid" and the supplementary groups. */
+int ctr_exec_user(int rootfd, const char *spec, char **ret_user, char ***ret_gids,
+                  struct berth_error **err)
+{
+        struct ids ids;
+        int r = resolve_user(rootfd, spec, NULL, &ids, err);
+        if (r < 0) {
+                free(ids.groups);
+                free(ids.home);
+                return r;
+        }
+        *ret_user = xasprintf("%u:%u", ids.uid, ids.gid);
+        char **g = xcalloc(ids.n_groups + 1, sizeof(char *));
+        for (size_t i = 0; i < ids.n_groups; i++)
+                g[i] = xasprintf("%u", ids.groups[i]);
+        *ret_gids = g;
+        free(ids.groups);
+        free(ids.home);
         return 0;
 }
 
@@ -1130,17 +1154,17 @@ void ctr_resolv_conf(struct berth_engine *e, struct berth_ctr *c, bool net_host,
         (void)read_file_at(AT_FDCWD, "/etc/resolv.conf", 1 << 20, &host, NULL);
         struct berth_config *cfg = berth_engine_config(e);
         const struct json *hc = c->host_config;
-        char **servers = json_len(jget(hc, "Dns"))  ? strv_of_json(jget(hc, "Dns"))
+        char **servers = json_len(jget(hc, "Dns")) ? strv_of_json(jget(hc, "Dns"))
                          : cfg->dns && cfg->dns[0] ? strv_copy(cfg->dns)
                                                    : host_resolv_words(host, "nameserver");
-        char **search = json_len(jget(hc, "DnsSearch"))      ? strv_of_json(jget(hc, "DnsSearch"))
+        char **search = json_len(jget(hc, "DnsSearch")) ? strv_of_json(jget(hc, "DnsSearch"))
                         : cfg->dns_search && cfg->dns_search[0] ? strv_copy(cfg->dns_search)
                                                                 : host_resolv_words(host, "search");
         if (!search[0]) {
                 strv_free(search);
                 search = host_resolv_words(host, "domain");
         }
-        char **opts = json_len(jget(hc, "DnsOptions"))       ? strv_of_json(jget(hc, "DnsOptions"))
+        char **opts = json_len(jget(hc, "DnsOptions"))    ? strv_of_json(jget(hc, "DnsOptions"))
                       : cfg->dns_opts && cfg->dns_opts[0] ? strv_copy(cfg->dns_opts)
                                                           : host_resolv_words(host, "options");
         berth_config_unref(cfg);
@@ -1181,8 +1205,7 @@ void ctr_resolv_conf(struct berth_engine *e, struct berth_ctr *c, bool net_host,
 
 /* /etc/hostname, /etc/hosts and /etc/resolv.conf of the container, in data_dir. */
 static int write_etc_files(struct berth_engine *e, struct berth_ctr *c, const char *data_dir,
-                           const char *hostname,
-                           bool net_host, struct berth_error **err)
+                           const char *hostname, bool net_host, struct berth_error **err)
 {
         _cleanup_free_ char *hn = xasprintf("%s/hostname", data_dir);
         _cleanup_free_ char *text = xasprintf("%s\n", hostname);

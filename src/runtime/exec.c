@@ -138,8 +138,8 @@ static int parse_user(pid_t pid, const char *spec, struct oci_user *u, struct be
                 uint32_t gid = 0;
                 if (rootfd < 0 || lookup_id(rootfd, "/etc/passwd", s, &u->uid, &gid) < 0)
                         return berth_error_set(err, ENOENT,
-                                               "user '%s': no such user in the container's "
-                                               "/etc/passwd",
+                                               "unable to find user %s: no matching entries in "
+                                               "passwd file",
                                                s);
                 u->gid = gid;
         }
@@ -148,8 +148,8 @@ static int parse_user(pid_t pid, const char *spec, struct oci_user *u, struct be
                         u->gid = (uint32_t)v;
                 else if (rootfd < 0 || lookup_id(rootfd, "/etc/group", colon, &u->gid, NULL) < 0)
                         return berth_error_set(err, ENOENT,
-                                               "group '%s': no such group in the container's "
-                                               "/etc/group",
+                                               "unable to find group %s: no matching entries in "
+                                               "group file",
                                                colon);
         }
         return 0;

@@ -13,7 +13,7 @@
  *           init is this process's child: when we exit it is re-parented to
  *           the monitor, a child subreaper.
  *   start   {ID, RuntimeRoot} with that execve fd: start, and wait for the exec
- *   exec    {ID, RuntimeRoot, Args, Env, Cwd, User, Tty, Privileged}: a detached
+ *   exec    {ID, RuntimeRoot, Args, Env, Cwd, User, AdditionalGids, Tty, Privileged}: a detached
  *           exec; {"Pid"} and, with a terminal, its master (adopted like the init)
  *   delete  {ID, RuntimeRoot}: OOM kills counted, then the forced delete;
  *           {"OOMKilled"}
@@ -133,6 +133,7 @@ static int do_exec(const struct json *req, const char *id, struct berth_runtime 
         _cleanup_error_ struct berth_error *err = NULL;
         _cleanup_strv_free_ char **args = jstrv(req, "Args");
         _cleanup_strv_free_ char **env = jstrv(req, "Env");
+        _cleanup_strv_free_ char **gids = jstrv(req, "AdditionalGids");
         _cleanup_strv_free_ char **caps = jbool(req, "Privileged") ? all_caps() : NULL;
         int master = -1;
         pid_t pid = 0;
@@ -142,6 +143,7 @@ static int do_exec(const struct json *req, const char *id, struct berth_runtime 
             .env = env,
             .cwd = json_str(json_get(req, "Cwd")),
             .user = json_str(json_get(req, "User")),
+            .additional_gids = gids,
             .caps = caps,
             .tty = tty,
             .detach = true,

@@ -256,12 +256,12 @@ static int helper_fd = -1;
 
 static void seal_helper(void)
 {
-        int t = (int)syscall(SYS_open_tree, AT_FDCWD, helper_path,
-                             OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        int t =
+            (int)syscall(SYS_open_tree, AT_FDCWD, helper_path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
         if (t < 0)
                 return;
-        struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-                                              MOUNT_ATTR_NODEV};
+        struct mount_attr attr = {.attr_set =
+                                      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
         if (syscall(SYS_mount_setattr, t, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0) {
                 close(t);
                 return;
@@ -529,7 +529,8 @@ static void op_exec(struct shim *s, int fd, const struct json *j, int client_fd,
         bool tty = jbool(j, "Tty");
         bool want_in = jbool(j, "Stdin");
         _cleanup_json_ struct json *req = base_request(s, "exec");
-        static const char *const keys[] = {"Args", "Env", "Cwd", "User", "Tty", "Privileged"};
+        static const char *const keys[] = {"Args",           "Env", "Cwd",       "User",
+                                           "AdditionalGids", "Tty", "Privileged"};
         for (size_t i = 0; i < ELEMENTSOF(keys); i++)
                 if (json_get(j, keys[i]))
                         json_object_set(req, keys[i], json_copy(json_get(j, keys[i])));

@@ -478,9 +478,6 @@ RUN id > /tmp/id
 
 
 def test_run_and_workdir_tree(pair):
-    if pair.dut.kind == "berthd":
-        pytest.xfail("berth's RUN as USER nobody lacks the user's supplementary groups "
-                     "(`id` prints no groups=65534(nogroup)): a known berth gap")
     img = same_image(pair, context({"Dockerfile": RUN_TREE}))
     tree = img.tree
     # the layer tar is written in name order: "hard" is the file, "one" the link to it

@@ -169,8 +169,6 @@ def make_tree(ctx):
 
 
 def test_dockerignore_and_tree_as_docker_sends_it(daemon, ctx):
-    if daemon.top and "berth-test-cli-" in daemon.top and not daemon.sock.endswith("docker.sock"):
-        pytest.xfail("berthd's COPY . of this tree differs from dockerd's (under investigation)")
     make_tree(ctx)
     write(ctx, {".dockerignore": "*.log\n**/*.log\ndocs\n!docs/README.md\nbuild\n"
                                  "Dockerfile\n.dockerignore\n"})
@@ -327,8 +325,8 @@ def test_context_is_a_file(daemon, ctx):
 
 
 def test_builder_prune(daemon):
-    if daemon.top and "berth-test-cli-" in daemon.top and not daemon.sock.endswith("docker.sock"):
-        pytest.xfail("berthd's builder prune removes only unnamed cache images; dockerd's BuildKit cache lists other objects")
+    # the earlier tests' cache goes first: each comparison below then starts from the same state
+    run(daemon, "docker", "builder", "prune", "-a", "-f")
     same(daemon, "builder", "prune", "-f")
     same(daemon, "builder", "prune", "-a", "-f", "--filter", "until=1h", "--keep-storage", "1mb")
     dk, bt = same(daemon, "builder", "prune", input=b"n\n")

@@ -749,3 +749,31 @@ def test_exec_exit_codes_are_never_lost(env):
         assert codes.count(7) == len(codes), codes
     finally:
         env.docker("rm", "-f", cid)
+
+
+def test_supplementary_groups_as_dockerd_sets_them(env):
+    """dockerd lists the user's primary group among its supplementary groups, then the groups
+    of /etc/group naming the user, then --group-add (the first three answers taken from
+    dockerd 20.10; the kernel keeps the list sorted, so `id` prints it in numeric order)."""
+    def ids(*args):
+        return env.ok("run", "--rm", *args, "busybox", "id").strip()
+    assert ids("-u", "nobody") == "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)"
+    assert ids() == "uid=0(root) gid=0(root) groups=0(root)"
+    assert ids("-u", "1234") == "uid=1234 gid=0(root) groups=0(root)"
+    assert ids("-u", "tester") == ("uid=1000(tester) gid=1000(tester) "
+                                   "groups=29(audio),1000(tester)")
+    assert ids("-u", "nobody", "--group-add", "audio") == (
+        "uid=65534(nobody) gid=65534(nogroup) groups=29(audio),65534(nogroup)")
+    # an exec's user is resolved the same way
+    name = "groups-exec"
+    env.ok("run", "-d", "--name", name, "busybox", "sleep", "60")
+    try:
+        assert env.ok("exec", "-u", "nobody", name, "id").strip() == (
+            "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)")
+        assert env.ok("exec", "-u", "tester", name, "id").strip() == (
+            "uid=1000(tester) gid=1000(tester) groups=29(audio),1000(tester)")
+        p = env.docker("exec", "-u", "nosuch", name, "id")
+        assert p.returncode == 126, (p.returncode, p.stderr)
+        assert "unable to find user nosuch: no matching entries in passwd file" in p.stdout + p.stderr
+    finally:
+        env.docker("rm", "-f", name)
