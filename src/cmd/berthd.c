@@ -37,6 +37,7 @@
 #include "base/log.h"
 #include "base/version.h"
 #include "cli/flags.h"
+#include "engine/build.h"
 #include "engine/config.h"
 #include "engine/containers.h"
 #include "engine/engine.h"
@@ -267,6 +268,7 @@ static int run(const struct cli_flagset *fs)
                 fprintf(stderr, "%s\n", berth_error_msg(err));
                 goto out;
         }
+        berth_build_cleanup(d.engine);
         api_register_containers(d.srv, d.engine);
         api_register_container_archive(d.srv, d.engine);
         api_register_commit(d.srv, d.engine);

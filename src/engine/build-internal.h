@@ -15,6 +15,8 @@ struct build {
         const struct berth_build_opts *o;
         char *tmpdir; /* <data-root>/tmp/build-XXXXXX */
         int ctxfd;    /* the unpacked context, O_PATH */
+        bool ctx_mounted; /* the context directory is a tmpfs of its own */
+        uint64_t ctx_limit;
         struct dockerfile *df;
         struct json *meta_args; /* ARGs before the first FROM: name -> value or null */
         struct json *consumed;  /* build args some stage declared: name -> true */

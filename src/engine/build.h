@@ -4,7 +4,9 @@
  *
  * The context tar (plain or compressed) is unpacked as it arrives, by the confined unpacker
  * (image/untar.h), into a private directory below <data-root>/tmp that is removed after the
- * build; nothing of it is held in memory.  The Dockerfile is read from it and parsed by
+ * build: a tmpfs of its own, up to half the memory available at the start (a larger context
+ * is refused with a message naming the limit), so thousands of small files cost little to
+ * make and nothing to drop.  The Dockerfile is read from it and parsed by
  * build/dockerfile.h; the Dockerfile and .dockerignore themselves leave the context when
  * .dockerignore excludes them, as dockerd removes them.
  *
@@ -75,6 +77,9 @@ struct berth_build_opts {
  */
 int berth_build(struct berth_engine *e, const struct berth_build_opts *o, char **ret_id,
                 bool *ret_emitted, int *ret_code, struct berth_error **err);
+
+/* At start: remove what builds of a killed berthd left below <data-root>/tmp. */
+void berth_build_cleanup(struct berth_engine *e);
 
 /* The build cache as `system df` and `builder prune` see it: one entry per cached step whose
  * image has no name of its own. */

@@ -10,6 +10,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -1197,6 +1199,41 @@ static int stage_from(struct stage *st, const struct dockerfile_stage *ds, struc
 
 /* ---- the context ---- */
 
+/* Half of MemAvailable, at least 64 MiB. */
+static uint64_t context_memory_limit(void)
+{
+        _cleanup_free_ char *text = NULL;
+        uint64_t kb = 0;
+        if (read_file_at(AT_FDCWD, "/proc/meminfo", 1 << 16, &text, NULL) == 0) {
+                const char *p = strstr(text, "MemAvailable:");
+                if (p)
+                        kb = strtoull(p + 13, NULL, 10);
+        }
+        uint64_t limit = kb * 1024 / 2;
+        return limit < (64ull << 20) ? 64ull << 20 : limit;
+}
+
+void berth_build_cleanup(struct berth_engine *e)
+{
+        /* what a killed berthd left: contexts still mounted, directories of builds */
+        _cleanup_free_ char *tmp = xasprintf("%s/tmp", berth_layers_data_root(e->layers));
+        DIR *d = opendir(tmp);
+        if (!d)
+                return;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (strncmp(de->d_name, "build-", 6) != 0)
+                        continue;
+                _cleanup_free_ char *ctx = xasprintf("%s/%s/context", tmp, de->d_name);
+                (void)umount2(ctx, MNT_DETACH | UMOUNT_NOFOLLOW);
+                _cleanup_free_ char *dir = xasprintf("%s/%s", tmp, de->d_name);
+                int r = rm_rf(dir);
+                if (r < 0)
+                        log_warn("build: remove '%s': %s", dir, strerror(-r));
+        }
+        closedir(d);
+}
+
 static int receive_context(struct build *b, struct berth_error **err)
 {
         _cleanup_free_ char *tmp = xasprintf("%s/tmp", berth_layers_data_root(b->e->layers));
@@ -1212,6 +1249,16 @@ static int receive_context(struct build *b, struct berth_error **err)
         _cleanup_free_ char *ctx = xasprintf("%s/context", b->tmpdir);
         if (mkdir(ctx, 0700) < 0)
                 return berth_error_sys(err, errno, "mkdir '%s'", ctx);
+        /* The context lives in memory (a tmpfs of its own, up to half the memory available
+         * now): thousands of small files are made and dropped in a fraction of what a disk
+         * filesystem takes, and the whole goes with one unmount. */
+        b->ctx_limit = context_memory_limit();
+        char opts[64];
+        snprintf(opts, sizeof(opts), "size=%llu,mode=0700", (unsigned long long)b->ctx_limit);
+        if (mount("berth-build", ctx, "tmpfs", MS_NOSUID | MS_NODEV, opts) == 0)
+                b->ctx_mounted = true;
+        else
+                log_warn("build: a tmpfs for the context: %s (it goes to disk)", strerror(errno));
         b->ctxfd = open(ctx, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (b->ctxfd < 0)
                 return berth_error_sys(err, errno, "open '%s'", ctx);
@@ -1233,6 +1280,15 @@ static int receive_context(struct build *b, struct berth_error **err)
         free(buf);
         if (r == 0)
                 r = untar_finish(u, err);
+        if (r < 0 && b->ctx_mounted && err && *err && (*err)->code == ENOSPC) {
+                berth_error_free(*err);
+                *err = NULL;
+                return berth_error_set(err, ENOSPC,
+                                       "the build context is larger than the %llu MiB of memory "
+                                       "berthd keeps it in (half the memory available): leave "
+                                       "files out with .dockerignore",
+                                       (unsigned long long)(b->ctx_limit >> 20));
+        }
         if (r < 0 && (!err || !*err || (*err)->code != ECANCELED)) {
                 /* dockerd's words for a context it cannot unpack */
                 berth_error_prefix(err, "Error processing tar file(exit status 1)");
@@ -1318,6 +1374,11 @@ static void build_release(struct build *b)
 {
         if (b->ctxfd >= 0)
                 close(b->ctxfd);
+        if (b->ctx_mounted) {
+                _cleanup_free_ char *ctx = xasprintf("%s/context", b->tmpdir);
+                if (umount2(ctx, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
+                        log_warn("build: unmount '%s': %s", ctx, strerror(errno));
+        }
         if (b->tmpdir) {
                 int r = rm_rf(b->tmpdir);
                 if (r < 0)
