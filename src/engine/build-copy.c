@@ -38,6 +38,8 @@
 #include "base/fileio.h"
 #include "base/log.h"
 #include "base/units.h"
+#include "layers.h"
+#include <limits.h>
 #include "build-internal.h"
 #include "commit.h"
 #include "container-internal.h"
@@ -140,9 +142,15 @@ static int hash_fd(struct hasher *h, int fd, const struct stat *st, const char *
         hash_str(h, rel);
         hash_str(h, head);
         if (S_ISREG(st->st_mode)) {
-                char proc[64];
-                snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-                _cleanup_close_ int rfd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+                _cleanup_close_ int rfd = -EBADF;
+                int flags = fcntl(fd, F_GETFL);
+                if (flags >= 0 && (flags & O_PATH) == 0) {
+                        rfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+                } else {
+                        char proc[64];
+                        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+                        rfd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+                }
                 if (rfd < 0)
                         return berth_error_sys(err, errno, "open %s", rel);
                 char buf[65536];
@@ -175,10 +183,19 @@ static int hash_fd(struct hasher *h, int fd, const struct stat *st, const char *
 static int hash_entry(struct hasher *h, int dirfd, const char *name, const char *rel,
                       struct berth_error **err)
 {
-        _cleanup_close_ int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        /* a regular file is opened for reading at once (no reopen through /proc: thousands of
+         * them per COPY); anything else only as a path */
+        struct stat lst;
+        if (fstatat(dirfd, name, &lst, AT_SYMLINK_NOFOLLOW) < 0)
+                return berth_error_sys(err, errno, "stat %s", rel);
+        int flags = S_ISREG(lst.st_mode) ? O_RDONLY | O_NONBLOCK | O_NOCTTY : O_PATH;
+        _cleanup_close_ int fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC);
         struct stat st;
         if (fd < 0 || fstat(fd, &st) < 0)
                 return berth_error_sys(err, errno, "stat %s", rel);
+        if (st.st_ino != lst.st_ino || st.st_dev != lst.st_dev ||
+            (st.st_mode & S_IFMT) != (lst.st_mode & S_IFMT))
+                return berth_error_set(err, EAGAIN, "%s changed while it was read", rel);
         if (S_ISLNK(st.st_mode)) {
                 char target[4096];
                 ssize_t n = readlinkat(fd, "", target, sizeof(target) - 1);
@@ -1054,6 +1071,138 @@ int build_copy(struct stage *st, const struct dockerfile_instruction *ins, struc
         (void)hash;
         (void)src_cid;
         return r;
+}
+
+/* ---- RUN --mount ---- */
+
+static char *sha256_hex(const char *s)
+{
+        unsigned char d[32];
+        unsigned dl = 0;
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+            EVP_DigestUpdate(md, s, strlen(s)) != 1 || EVP_DigestFinal_ex(md, d, &dl) != 1)
+                berth_oom();
+        EVP_MD_CTX_free(md);
+        char *hex = xmalloc(65);
+        for (unsigned i = 0; i < 32; i++)
+                snprintf(hex + 2 * i, 3, "%02x", d[i]);
+        return hex;
+}
+
+static char *mounts_root(struct berth_engine *e)
+{
+        return xasprintf("%s/build-mounts", berth_layers_data_root(e->layers));
+}
+
+int build_cache_mount(struct build *b, const struct dockerfile_mount *m, struct json *mounts,
+                      struct berth_error **err)
+{
+        _cleanup_free_ char *root = mounts_root(b->e);
+        if (mkdir(root, 0700) < 0 && errno != EEXIST)
+                return berth_error_sys(err, errno, "mkdir '%s'", root);
+        _cleanup_free_ char *hex = sha256_hex(m->id && *m->id ? m->id : m->target);
+        _cleanup_free_ char *dir = xasprintf("%s/%s", root, hex);
+        if (mkdir(dir, m->has_mode ? (mode_t)m->mode : 0755) == 0) {
+                if (chown(dir, m->has_uid ? m->uid : 0, m->has_gid ? m->gid : 0) < 0 ||
+                    chmod(dir, m->has_mode ? (mode_t)m->mode : 0755) < 0)
+                        return berth_error_sys(err, errno, "cache mount '%s'", dir);
+        } else if (errno != EEXIST) {
+                return berth_error_sys(err, errno, "mkdir '%s'", dir);
+        }
+        struct json *o = json_array_append(mounts, json_new_object());
+        json_set_str(o, "Type", "bind");
+        json_set_str(o, "Source", dir);
+        json_set_str(o, "Target", m->target);
+        json_set_bool(o, "ReadOnly", m->readonly);
+        return 0;
+}
+
+int build_bind_mount(struct build *b, const struct dockerfile_mount *m, struct json *mounts,
+                     struct berth_buf *key, struct berth_error **err)
+{
+        _cleanup_free_ char *clean = path_clean_abs(m->source && *m->source ? m->source : "/");
+        _cleanup_close_ int fd = open_in_root(b->ctxfd, clean, O_PATH, 0);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return berth_error_set(err, ENOENT, "failed to compute cache key: \"%s\" not found",
+                                       clean);
+        /* its contents count in the cache key, as a COPY's */
+        struct copy cp = {.srcroot = b->ctxfd};
+        add_src(&cp, clean, S_ISDIR(st.st_mode));
+        _cleanup_free_ char *hash = NULL;
+        int r = hash_sources(&cp, &hash, err);
+        if (r == 0) {
+                buf_puts(key, hash);
+                buf_putc(key, ' ');
+        }
+        char proc[64], host[PATH_MAX];
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        ssize_t n = r == 0 ? readlink(proc, host, sizeof(host) - 1) : -1;
+        if (r == 0 && n < 0)
+                r = berth_error_sys(err, errno, "bind mount %s", clean);
+        _cleanup_free_ char *source = NULL;
+        if (r == 0) {
+                host[n] = '\0';
+                source = xstrdup(host);
+        }
+        if (r == 0 && !m->readonly) {
+                /* rw: a copy of its own, dropped with the build, as BuildKit drops the writes */
+                static unsigned counter;
+                unsigned k = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
+                _cleanup_free_ char *name = xasprintf(".berth-rw-%u", k);
+                _cleanup_free_ char *proc_ctx = xasprintf("/proc/self/fd/%d", b->ctxfd);
+                _cleanup_close_ int ctxdir = open(proc_ctx, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                const char *slash = strrchr(clean, '/');
+                _cleanup_close_ int parent = -EBADF;
+                if (slash == clean)
+                        parent = open_in_root(b->ctxfd, "/", O_PATH | O_DIRECTORY, 0);
+                else {
+                        _cleanup_free_ char *pd = xstrndup(clean, (size_t)(slash - clean));
+                        parent = open_in_root(b->ctxfd, pd, O_PATH | O_DIRECTORY, 0);
+                }
+                struct copy rw = {.srcroot = b->ctxfd};
+                if (ctxdir < 0 || parent < 0)
+                        r = berth_error_sys(err, errno, "bind mount %s", clean);
+                else
+                        r = copy_entry(&rw, parent, *(slash + 1) ? slash + 1 : "", ctxdir, name,
+                                       clean, err);
+                copy_release(&rw);
+                free(source);
+                source = xasprintf("%s/context/%s", b->tmpdir, name);
+        }
+        copy_release(&cp);
+        if (r < 0)
+                return r;
+        struct json *o = json_array_append(mounts, json_new_object());
+        json_set_str(o, "Type", "bind");
+        json_set_str(o, "Source", source);
+        json_set_str(o, "Target", m->target);
+        json_set_bool(o, "ReadOnly", m->readonly);
+        return 0;
+}
+
+int build_cache_mounts_prune(struct berth_engine *e, uint64_t *ret_bytes)
+{
+        _cleanup_free_ char *root = mounts_root(e);
+        DIR *d = opendir(root);
+        int n = 0;
+        *ret_bytes = 0;
+        if (!d)
+                return 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                _cleanup_free_ char *dir = xasprintf("%s/%s", root, de->d_name);
+                int64_t bytes = du_bytes(dir);
+                if (rm_rf(dir) == 0) {
+                        n++;
+                        *ret_bytes += bytes > 0 ? (uint64_t)bytes : 0;
+                }
+        }
+        closedir(d);
+        return n;
 }
 
 /* ---- WORKDIR ---- */

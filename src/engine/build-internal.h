@@ -13,8 +13,8 @@ struct berth_ctr;
 struct build {
         struct berth_engine *e;
         const struct berth_build_opts *o;
-        char *tmpdir; /* <data-root>/tmp/build-XXXXXX */
-        int ctxfd;    /* the unpacked context, O_PATH */
+        char *tmpdir;     /* <data-root>/tmp/build-XXXXXX */
+        int ctxfd;        /* the unpacked context, O_PATH */
         bool ctx_mounted; /* the context directory is a tmpfs of its own */
         uint64_t ctx_limit;
         struct dockerfile *df;
@@ -66,6 +66,17 @@ void build_remove(struct stage *st, struct berth_ctr *c, bool say);
 /* COPY and ADD (build-copy.c). */
 int build_copy(struct stage *st, const struct dockerfile_instruction *ins,
                struct berth_error **err);
+/* RUN --mount=type=cache: the cache's directory (<data-root>/build-mounts/<sha256 of id>,
+ * made with the mount's mode and owner the first time) appended to mounts. */
+int build_cache_mount(struct build *b, const struct dockerfile_mount *m, struct json *mounts,
+                      struct berth_error **err);
+/* RUN --mount=type=bind (from the context): the source appended to mounts (read-only, or a
+ * copy of it for rw, whose writes are dropped with the build), its contents' hash to key. */
+int build_bind_mount(struct build *b, const struct dockerfile_mount *m, struct json *mounts,
+                     struct berth_buf *key, struct berth_error **err);
+/* Remove every cache mount's directory (builder prune); how many. */
+int build_cache_mounts_prune(struct berth_engine *e, uint64_t *ret_bytes);
+
 /* WORKDIR's directory (build-copy.c), after st->config's WorkingDir is set. */
 int build_workdir(struct stage *st, struct berth_error **err);
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <pthread.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -478,6 +479,11 @@ int build_create(struct stage *st, const struct json *rc, bool networked, char *
         json_set_bool(body, "AttachStderr", true);
         json_object_del(body, "Healthcheck");
         struct json *hc = json_object_set(body, "HostConfig", json_new_object());
+        struct json *bm = json_get(body, "BuildMounts");
+        if (bm) {
+                json_object_set(hc, "Mounts", json_copy(bm));
+                json_object_del(body, "BuildMounts");
+        }
         json_set_str(hc, "NetworkMode",
                      !networked                            ? "none"
                      : o->network_mode && *o->network_mode ? o->network_mode
@@ -583,6 +589,75 @@ done:
         return r;
 }
 
+/* ---- RUN --mount ---- */
+
+/* The run's mounts as HostConfig.Mounts, and what of them the cache key holds (a bind's
+ * source contents; a cache or tmpfs mount holds nothing of the step's result). */
+static int run_mounts(struct stage *st, const struct dockerfile_instruction *ins,
+                      struct json **ret_mounts, char **ret_key, struct berth_error **err)
+{
+        struct build *b = st->b;
+        struct json *mounts = json_new_array();
+        struct berth_buf key = BERTH_BUF_INIT;
+        buf_puts(&key, "");
+        int r = 0;
+        for (size_t i = 0; i < ins->flags.n_mounts && r == 0; i++) {
+                const struct dockerfile_mount *m0 = &ins->flags.mounts[i];
+                struct dockerfile_mount m = {.size = -1};
+                if (m0->deferred) {
+                        _cleanup_free_ char *spec = NULL;
+                        r = build_expand(st, m0->spec, &spec, err);
+                        if (r == 0)
+                                r = dockerfile_mount_parse(spec, &m, err);
+                        if (r < 0)
+                                break;
+                } else {
+                        m = *m0;
+                }
+                const char *target = m.target;
+                if (m.type == DF_MOUNT_SECRET || m.type == DF_MOUNT_SSH) {
+                        r = berth_error_set(err, EINVAL,
+                                            "RUN --mount=type=%s: the classic build API carries "
+                                            "no secrets or SSH agents to mount",
+                                            m.type == DF_MOUNT_SECRET ? "secret" : "ssh");
+                } else if (!target || !*target) {
+                        r = berth_error_set(err, EINVAL, "mount: target is required");
+                } else if (m.type == DF_MOUNT_TMPFS) {
+                        struct json *o = json_array_append(mounts, json_new_object());
+                        json_set_str(o, "Type", "tmpfs");
+                        json_set_str(o, "Target", target);
+                        if (m.size > 0) {
+                                struct json *to =
+                                    json_object_set(o, "TmpfsOptions", json_new_object());
+                                json_set_int(to, "SizeBytes", m.size);
+                        }
+                } else if (m.type == DF_MOUNT_CACHE) {
+                        r = build_cache_mount(b, &m, mounts, err);
+                } else if (m.from && *m.from) {
+                        r = berth_error_set(err, EINVAL,
+                                            "RUN --mount=type=bind,from=%s: berth binds from the "
+                                            "build context only",
+                                            m.from);
+                } else {
+                        r = build_bind_mount(b, &m, mounts, &key, err);
+                }
+                if (r == 0) {
+                        buf_puts(&key, m0->spec ? m0->spec : "");
+                        buf_putc(&key, '\n');
+                }
+                if (m0->deferred)
+                        dockerfile_mount_release(&m);
+        }
+        if (r < 0) {
+                json_free(mounts);
+                buf_release(&key);
+                return r;
+        }
+        *ret_mounts = mounts;
+        *ret_key = buf_steal(&key);
+        return 0;
+}
+
 static int dispatch_run(struct stage *st, const struct dockerfile_instruction *ins,
                         struct berth_error **err)
 {
@@ -623,8 +698,14 @@ static int dispatch_run(struct stage *st, const struct dockerfile_instruction *i
         _cleanup_json_ struct json *cc = json_copy(st->config);
         json_object_set(cc, "Cmd", save);
         json_object_set(cc, "Entrypoint", json_new_null());
+        _cleanup_json_ struct json *mounts = NULL;
+        _cleanup_free_ char *mount_key = NULL;
+        int r = run_mounts(st, ins, &mounts, &mount_key, err);
+        if (r < 0)
+                return r;
+        const char *extra = *mount_key ? mount_key : NULL;
         bool hit;
-        int r = build_probe(st, cc, NULL, &hit, err);
+        r = build_probe(st, cc, extra, &hit, err);
         if (r < 0 || hit)
                 return r;
 
@@ -636,6 +717,8 @@ static int dispatch_run(struct stage *st, const struct dockerfile_instruction *i
                 _cleanup_free_ char *k = xstrndup(*a, (size_t)(eq - *a));
                 env_set(rc, k, eq + 1);
         }
+        if (json_len(mounts))
+                json_object_set(rc, "BuildMounts", json_copy(mounts));
         _cleanup_free_ char *cid = NULL;
         _cleanup_ctr_ struct berth_ctr *c = NULL;
         r = build_create(st, rc, true, &cid, &c, err);
@@ -703,7 +786,7 @@ static int dispatch_run(struct stage *st, const struct dockerfile_instruction *i
         if (b->o->rm || b->o->forcerm)
                 build_remove(st, c, true);
         if (r == 0)
-                r = build_cached(st, cc, NULL, id, err);
+                r = build_cached(st, cc, extra, id, err);
         return r;
 }
 
@@ -1370,19 +1453,44 @@ static int labels_instruction(struct build *b, struct dockerfile **ret, struct b
 
 /* ---- the build ---- */
 
+/* The context's tmpfs and the build's directory go on a thread of their own: dropping
+ * thousands of files is off the build's answer. */
+struct tmp_cleanup {
+        char *dir;
+        bool mounted;
+};
+
+static void *cleanup_thread(void *arg)
+{
+        struct tmp_cleanup *t = arg;
+        if (t->mounted) {
+                _cleanup_free_ char *ctx = xasprintf("%s/context", t->dir);
+                if (umount2(ctx, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
+                        log_warn("build: unmount '%s': %s", ctx, strerror(errno));
+        }
+        int r = rm_rf(t->dir);
+        if (r < 0)
+                log_warn("build: remove '%s': %s", t->dir, strerror(-r));
+        free(t->dir);
+        free(t);
+        return NULL;
+}
+
 static void build_release(struct build *b)
 {
         if (b->ctxfd >= 0)
                 close(b->ctxfd);
-        if (b->ctx_mounted) {
-                _cleanup_free_ char *ctx = xasprintf("%s/context", b->tmpdir);
-                if (umount2(ctx, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
-                        log_warn("build: unmount '%s': %s", ctx, strerror(errno));
-        }
         if (b->tmpdir) {
-                int r = rm_rf(b->tmpdir);
-                if (r < 0)
-                        log_warn("build: remove '%s': %s", b->tmpdir, strerror(-r));
+                struct tmp_cleanup *t = xcalloc(1, sizeof(*t));
+                t->dir = TAKE_PTR(b->tmpdir);
+                t->mounted = b->ctx_mounted;
+                pthread_t th;
+                pthread_attr_t attr;
+                pthread_attr_init(&attr);
+                pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+                if (pthread_create(&th, &attr, cleanup_thread, t) != 0)
+                        cleanup_thread(t);
+                pthread_attr_destroy(&attr);
         }
         free(b->tmpdir);
         dockerfile_free(b->df);
@@ -1719,9 +1827,17 @@ int berth_build_cache_prune(struct berth_engine *e, bool all, int64_t unused_for
                         log_info("builder prune: keep %s: %s", ids[i], berth_error_msg(rerr));
         }
         strv_free(ids);
+        /* RUN --mount=type=cache directories are cache too */
+        uint64_t mount_bytes = 0;
+        int n_mounts = build_cache_mounts_prune(e, &mount_bytes);
+        for (int i = 0; i < n_mounts; i++) {
+                deleted = xrealloc(deleted, (k + 2) * sizeof(char *));
+                deleted[k++] = xasprintf("cache-mount-%d", i + 1);
+                deleted[k] = NULL;
+        }
         berth_layers_collect(e->layers);
         (void)berth_db_query_int(e->db, "SELECT COALESCE(SUM(size), 0) FROM layers", &after, NULL);
         *ret_deleted = deleted;
-        *ret_reclaimed = before > after ? (uint64_t)(before - after) : 0;
+        *ret_reclaimed = (before > after ? (uint64_t)(before - after) : 0) + mount_bytes;
         return 0;
 }

@@ -340,15 +340,10 @@ static mode_t type_bits(mode_t m)
         return m & S_IFMT;
 }
 
-/* A regular file's bytes, read through a reopen of the O_PATH fd's inode. */
-static int write_file_data(struct tarw *w, int pathfd, const char *name, uint64_t size,
+/* A regular file's bytes, from fd (opened for reading by a reopen of the O_PATH fd's inode). */
+static int write_file_data(struct tarw *w, int fd, const char *name, uint64_t size,
                            struct berth_error **err)
 {
-        char proc[64];
-        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pathfd);
-        _cleanup_close_ int fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0)
-                return berth_error_sys(err, errno, "open '%s'", name);
         uint64_t left = size;
         while (left) {
                 if (w->out_len == OUT_SIZE) {
@@ -484,19 +479,25 @@ static int write_entry(struct tarw *w, int fd, const struct stat *st, const char
                         return write_header(w, &h);
                 }
         }
+        h.type = '0';
+        h.size = kfs ? 0 : (uint64_t)st->st_size;
+        if (kfs)
+                return write_header(w, &h); /* nothing of the kernel's is opened or read */
+        /* one reopen of the inode for reading serves the capability and the bytes */
         char proc[64];
         snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-        ssize_t cl = getxattr(proc, "security.capability", cap, sizeof(cap));
+        _cleanup_close_ int rfd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (rfd < 0)
+                return berth_error_sys(err, errno, "open '%s'", name);
+        ssize_t cl = fgetxattr(rfd, "security.capability", cap, sizeof(cap));
         if (cl > 0) {
                 h.cap = cap;
                 h.cap_len = (size_t)cl;
         }
-        h.type = '0';
-        h.size = kfs ? 0 : (uint64_t)st->st_size;
         int r = write_header(w, &h);
         if (r < 0)
                 return r;
-        return write_file_data(w, fd, name, h.size, err);
+        return write_file_data(w, rfd, name, h.size, err);
 }
 
 /* ---- the walk ---- */

@@ -205,3 +205,45 @@ def test_docker_compose_build_section(env, tmp_path):
     assert p.returncode == 0, (p.stdout, p.stderr)
     assert "Successfully tagged composed:1" in p.stdout + p.stderr
     assert berth(env, "run", "--rm", "composed:1").stdout == "composed\n"
+
+
+def test_run_mounts_cache_bind_tmpfs(env, tmp_path):
+    """BuildKit's RUN --mount on berthd: a cache mount outlives builds (and goes with builder
+    prune), a bind mount reads the context without copying it into the image (its contents
+    count in the cache key), a tmpfs mount leaves nothing in the layer."""
+    ctx = str(tmp_path)
+    df = ("FROM busybox\n"
+          "RUN --mount=type=cache,target=/cache echo run >> /cache/log && "
+          "cat /cache/log > /seen\n"
+          "RUN --mount=type=bind,source=data,target=/in cat /in/x > /copied && "
+          "! touch /in/y 2>/dev/null\n"
+          "RUN --mount=type=bind,source=data,target=/rw,rw touch /rw/z && test -e /rw/z\n"
+          "RUN --mount=type=tmpfs,target=/scratch echo t > /scratch/t && test -e /scratch/t\n"
+          "CMD [\"sh\", \"-c\", \"cat /seen /copied; ls /in /rw /scratch 2>&1 | wc -l\"]\n")
+    write(ctx, {"Dockerfile": df, "data/x": "from the context\n"})
+    berth(env, "build", "-t", "mounts:1", ctx)
+    assert berth(env, "run", "--rm", "mounts:1").stdout.splitlines()[:2] == [
+        "run", "from the context"]
+    # the cache mount keeps what the first build wrote
+    berth(env, "build", "--no-cache", "-t", "mounts:1", ctx)
+    assert berth(env, "run", "--rm", "mounts:1").stdout.splitlines()[:3] == [
+        "run", "run", "from the context"]
+    # nothing of the mounts is in the image, and the context is untouched by the rw bind
+    out = berth(env, "run", "--rm", "mounts:1", "sh", "-c",
+                "ls -d /in/x /rw/z /scratch/t /cache/log 2>/dev/null | wc -l").stdout
+    assert out.strip() == "0"
+    assert sorted(os.listdir(os.path.join(ctx, "data"))) == ["x"]
+    # a change to the bound file re-runs that step, not the cache mount's
+    write(ctx, {"data/x": "changed\n"})
+    out = berth(env, "build", "-t", "mounts:1", ctx).stdout
+    assert [c for _, c in steps(out)][:4] == [False, True, False, False], out
+    assert "changed" in berth(env, "run", "--rm", "mounts:1").stdout
+    # builder prune empties the cache mount
+    out = berth(env, "builder", "prune", "-f").stdout
+    assert "cache-mount-1" in out, out
+    berth(env, "build", "--no-cache", "-t", "mounts:1", ctx)
+    assert berth(env, "run", "--rm", "mounts:1").stdout.splitlines()[0] == "run"
+    # secrets have no way in through the classic API: a clear error
+    write(ctx, {"Dockerfile": "FROM busybox\nRUN --mount=type=secret,id=x cat /run/secrets/x\n"})
+    p = berth(env, "build", ctx, check=False)
+    assert p.returncode != 0 and "RUN --mount=type=secret" in p.stderr, (p.stdout, p.stderr)
