@@ -844,12 +844,17 @@ static int write_step(struct stage *st, const struct json *cc, const char *extra
 static int from_image(struct stage *st, const char *from, char **ret_id, struct berth_error **err)
 {
         struct build *b = st->b;
-        for (size_t i = 0; i < b->n_built; i++) {
+        for (size_t i = 0; i < st->index; i++) {
                 const char *name = b->df->stages[i].name;
                 char idx[32];
                 snprintf(idx, sizeof(idx), "%zu", i);
                 if ((name && strcasecmp(name, from) == 0) || strcmp(idx, from) == 0) {
-                        *ret_id = xstrdup(b->stage_ids[i]);
+                        pthread_mutex_lock(&b->lock);
+                        const char *id = b->done[i] ? b->stage_ids[i] : NULL;
+                        *ret_id = id ? xstrdup(id) : NULL;
+                        pthread_mutex_unlock(&b->lock);
+                        if (!*ret_id)
+                                return berth_error_set(err, ECANCELED, "stage %s failed", from);
                         return 0;
                 }
         }

@@ -4,6 +4,8 @@
 #ifndef BERTH_ENGINE_BUILD_INTERNAL_H
 #define BERTH_ENGINE_BUILD_INTERNAL_H
 
+#include <pthread.h>
+
 #include "base/buf.h"
 #include "build.h"
 #include "build/dockerfile.h"
@@ -20,12 +22,31 @@ struct build {
         struct dockerfile *df;
         struct json *meta_args; /* ARGs before the first FROM: name -> value or null */
         struct json *consumed;  /* build args some stage declared: name -> true */
+        /* stages: built in parallel where independent (a thread each), the output of each
+         * sent in stage order: the first unfinished stage's as it comes, the later ones' kept
+         * until their turn.  Under lock: stage_ids, done, failed, consumed, the outputs. */
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        size_t n_stages;        /* built: up to the target */
         char **stage_ids;       /* the image each built stage ended with ("" scratch) */
-        size_t n_built;
+        bool *needed, *done;    /* per stage */
+        struct stage_out *outs; /* per stage */
+        size_t live;            /* the stage whose output goes out as it comes */
+        bool failed;            /* a stage failed: the others stop at their next step */
         unsigned step, total;
         bool emitted;
         int code;               /* a failed RUN's status */
         struct berth_buf quiet; /* the output -q keeps for an error */
+};
+
+/* A stage's output kept for its turn, and how it ended. */
+struct stage_out {
+        struct json **msgs;
+        size_t n;
+        unsigned step;           /* the last step number printed */
+        int r;                   /* 0, or the stage's error */
+        struct berth_error *err; /* with r < 0 */
+        int code;                /* a failed RUN's status */
 };
 
 struct stage {

@@ -47,18 +47,41 @@ static bool is_builtin_arg(const char *name)
 
 /* ---- output ---- */
 
+/* The stage whose thread this is: its output is kept until its turn (NULL: the build's own
+ * thread, whose output goes out at once). */
+static __thread struct stage_out *cur_out;
+static __thread struct build *cur_build;
+
+/* One message to the client in stage order; -ECANCELED when the client is gone. */
+static int route(struct build *b, const struct json *msg)
+{
+        pthread_mutex_lock(&b->lock);
+        int r = 0;
+        if (cur_build == b && cur_out && cur_out != &b->outs[b->live]) {
+                struct stage_out *o = cur_out;
+                o->msgs = xrealloc(o->msgs, (o->n + 1) * sizeof(*o->msgs));
+                o->msgs[o->n++] = json_copy(msg);
+        } else {
+                r = b->o->emit(msg, b->o->userdata) < 0 ? -ECANCELED : 0;
+                b->emitted = true;
+        }
+        pthread_mutex_unlock(&b->lock);
+        return r;
+}
+
 static int emit_text(struct build *b, const char *text, size_t len)
 {
         if (b->o->quiet) {
+                pthread_mutex_lock(&b->lock);
                 buf_append(&b->quiet, text, len);
+                pthread_mutex_unlock(&b->lock);
                 return 0;
         }
         struct json *m = json_new_object();
         json_object_set(m, "stream", json_new_stringn(text, len));
-        int r = b->o->emit(m, b->o->userdata);
+        int r = route(b, m);
         json_free(m);
-        b->emitted = true;
-        return r < 0 ? -ECANCELED : 0;
+        return r;
 }
 
 int build_say(struct build *b, const char *fmt, ...)
@@ -764,7 +787,8 @@ static int dispatch_run(struct stage *st, const struct dockerfile_instruction *i
                         buf_puts(&jb, json_str(it) ?: "");
                 }
                 joined = buf_steal(&jb);
-                b->code = code;
+                if (cur_out)
+                        cur_out->code = code;
                 r = berth_error_set(err, EIO, "The command '%s' returned a non-zero code: %d",
                                     joined, code);
         }
@@ -906,7 +930,9 @@ static int dispatch_meta(struct stage *st, const struct dockerfile_instruction *
                                 val = xstrdup(json_str(meta));
                         json_object_set(st->args, kv->key,
                                         val ? json_new_string(val) : json_new_null());
+                        pthread_mutex_lock(&st->b->lock);
                         json_object_set(st->b->consumed, kv->key, json_new_bool(true));
+                        pthread_mutex_unlock(&st->b->lock);
                         buf_puts(&msg, i ? " " : "ARG ");
                         buf_puts(&msg, kv->key);
                         if (kv->value) {
@@ -1123,8 +1149,7 @@ static int pull_emit(const struct json *msg, void *userdata)
         struct build *b = userdata;
         if (b->o->quiet)
                 return 0;
-        b->emitted = true;
-        return b->o->emit(msg, b->o->userdata);
+        return route(b, msg);
 }
 
 static int base_image(struct stage *st, const char *name, struct berth_error **err)
@@ -1245,10 +1270,15 @@ static int stage_from(struct stage *st, const struct dockerfile_stage *ds, struc
         st->image = xstrdup("");
         st->arch = xstrdup("amd64");
         st->args = json_new_object();
-        /* an earlier stage by name */
-        for (size_t i = 0; i < b->n_built; i++) {
+        /* an earlier stage by name (done: the scheduler waited for it) */
+        for (size_t i = 0; i < st->index; i++) {
                 const char *name = b->df->stages[i].name;
                 if (name && strcasecmp(name, base) == 0) {
+                        pthread_mutex_lock(&b->lock);
+                        bool ready = b->done[i] && b->stage_ids[i];
+                        pthread_mutex_unlock(&b->lock);
+                        if (!ready)
+                                return berth_error_set(err, ECANCELED, "stage %s failed", name);
                         if (!*b->stage_ids[i]) {
                                 st->config = image_empty_config();
                                 return 0;
@@ -1496,9 +1526,21 @@ static void build_release(struct build *b)
         dockerfile_free(b->df);
         json_free(b->meta_args);
         json_free(b->consumed);
-        for (size_t i = 0; i < b->n_built; i++)
+        for (size_t i = 0; i < b->n_stages; i++) {
                 free(b->stage_ids[i]);
+                if (b->outs) {
+                        for (size_t k = 0; k < b->outs[i].n; k++)
+                                json_free(b->outs[i].msgs[k]);
+                        free(b->outs[i].msgs);
+                        berth_error_free(b->outs[i].err);
+                }
+        }
         free(b->stage_ids);
+        free(b->needed);
+        free(b->done);
+        free(b->outs);
+        pthread_mutex_destroy(&b->lock);
+        pthread_cond_destroy(&b->cond);
         buf_release(&b->quiet);
 }
 
@@ -1511,19 +1553,186 @@ static void stage_release(struct stage *st)
         free(st->arch);
 }
 
-static int print_step(struct build *b, const char *original)
+static int print_step(struct build *b, unsigned *step, const char *original)
 {
-        return build_say(b, "Step %u/%u : %s\n", ++b->step, b->total, original);
+        return build_say(b, "Step %u/%u : %s\n", ++*step, b->total, original);
+}
+
+/* ---- stages: which the target needs, and their threads ---- */
+
+/* The earlier stage a name or index means, or -1. */
+static ssize_t stage_named(const struct dockerfile *df, size_t before, const char *name)
+{
+        for (size_t k = 0; k < before; k++) {
+                char idx[32];
+                snprintf(idx, sizeof(idx), "%zu", k);
+                if ((df->stages[k].name && strcasecmp(df->stages[k].name, name) == 0) ||
+                    strcmp(idx, name) == 0)
+                        return (ssize_t)k;
+        }
+        return -1;
+}
+
+/* deps[s][k]: stage s needs stage k (FROM k, COPY --from=k; a --from with '$' in it, known
+ * only when expanded, needs every earlier stage). */
+static bool **stage_deps(struct build *b, size_t n)
+{
+        const struct dockerfile *df = b->df;
+        bool **deps = xcalloc(n, sizeof(bool *));
+        _cleanup_strv_free_ char **margs = NULL;
+        meta_lookup_args(b, &margs);
+        struct lookup_ctx l = {NULL, margs};
+        for (size_t s = 0; s < n; s++) {
+                deps[s] = xcalloc(n, sizeof(bool));
+                _cleanup_free_ char *base = NULL;
+                if (dockerfile_expand(df->stages[s].base, lookup, &l, df->escape, 0, &base, NULL) ==
+                    0) {
+                        /* FROM takes names only, not indexes */
+                        for (size_t k = 0; k < s; k++)
+                                if (df->stages[k].name && strcasecmp(df->stages[k].name, base) == 0)
+                                        deps[s][k] = true;
+                }
+                for (size_t i = 0; i < df->stages[s].n_instructions; i++) {
+                        const struct dockerfile_instruction *ins = df->stages[s].instructions[i];
+                        const char *from = ins->flags.from;
+                        if ((ins->kind != DF_COPY && ins->kind != DF_ADD) || !from || !*from)
+                                continue;
+                        if (strchr(from, '$')) {
+                                for (size_t k = 0; k < s; k++)
+                                        deps[s][k] = true;
+                                continue;
+                        }
+                        ssize_t k = stage_named(df, s, from);
+                        if (k >= 0)
+                                deps[s][k] = true;
+                }
+        }
+        return deps;
+}
+
+struct stage_job {
+        struct build *b;
+        size_t s;
+        bool *deps;
+        unsigned first_step;
+        const struct dockerfile_instruction *labels;
+        pthread_t thread;
+        bool started;
+};
+
+/* The next stages' kept output goes out, in order, while the stage before has finished. */
+static void advance_locked(struct build *b)
+{
+        while (b->live < b->n_stages && (!b->needed[b->live] || b->done[b->live])) {
+                if (b->needed[b->live] && b->outs[b->live].r < 0)
+                        return; /* a failure: what comes after it is not shown */
+                b->live++;
+                if (b->live >= b->n_stages || !b->needed[b->live])
+                        continue;
+                struct stage_out *o = &b->outs[b->live];
+                for (size_t i = 0; i < o->n; i++) {
+                        if (b->o->emit(o->msgs[i], b->o->userdata) < 0)
+                                b->failed = true;
+                        b->emitted = true;
+                        json_free(o->msgs[i]);
+                }
+                o->n = 0;
+        }
+}
+
+static int run_stage(struct stage_job *j, struct berth_error **err)
+{
+        struct build *b = j->b;
+        const struct dockerfile_stage *ds = &b->df->stages[j->s];
+        struct stage st = {.b = b, .index = j->s};
+        unsigned step = j->first_step;
+        int r = print_step(b, &step, ds->from->original) < 0 ? gone(err) : 0;
+        if (r == 0)
+                r = stage_from(&st, ds, err);
+        if (r == 0)
+                r = say_id(&st, err);
+        size_t n = ds->n_instructions + (j->labels ? 1 : 0);
+        for (size_t k = 0; r == 0 && k < n; k++) {
+                const struct dockerfile_instruction *ins =
+                    k < ds->n_instructions ? ds->instructions[k] : j->labels;
+                pthread_mutex_lock(&b->lock);
+                bool stop = b->failed;
+                pthread_mutex_unlock(&b->lock);
+                if (stop) {
+                        r = berth_error_set(err, ECANCELED, "another stage failed");
+                        break;
+                }
+                r = print_step(b, &step, ins->original) < 0 ? gone(err) : 0;
+                /* dockerd's updateRunConfig: Image names the step's parent */
+                json_set_str(st.config, "Image", st.image);
+                if (r == 0)
+                        r = dispatch(&st, ins, err);
+                if (r == 0)
+                        r = say_id(&st, err);
+        }
+        if (r == 0 && *st.image) {
+                struct json *m = json_new_object();
+                json_object_set(m, "aux", json_new_object());
+                json_set_str(json_get(m, "aux"), "ID", st.image);
+                if (route(b, m) < 0)
+                        r = gone(err);
+                json_free(m);
+        }
+        pthread_mutex_lock(&b->lock);
+        if (r == 0)
+                b->stage_ids[j->s] = TAKE_PTR(st.image);
+        pthread_mutex_unlock(&b->lock);
+        stage_release(&st);
+        return r;
+}
+
+static void *stage_thread(void *arg)
+{
+        struct stage_job *j = arg;
+        struct build *b = j->b;
+        struct stage_out *o = &b->outs[j->s];
+        cur_build = b;
+        cur_out = o;
+        /* the stages it needs first */
+        pthread_mutex_lock(&b->lock);
+        for (;;) {
+                bool ready = true, dep_failed = false;
+                for (size_t k = 0; k < j->s; k++) {
+                        if (!j->deps[k])
+                                continue;
+                        ready &= b->done[k];
+                        dep_failed |= b->done[k] && b->outs[k].r < 0;
+                }
+                if (dep_failed || b->failed) {
+                        o->r = berth_error_set(&o->err, ECANCELED, "another stage failed");
+                        break;
+                }
+                if (ready)
+                        break;
+                pthread_cond_wait(&b->cond, &b->lock);
+        }
+        pthread_mutex_unlock(&b->lock);
+        if (o->r == 0)
+                o->r = run_stage(j, &o->err);
+        pthread_mutex_lock(&b->lock);
+        b->done[j->s] = true;
+        if (o->r < 0)
+                b->failed = true;
+        advance_locked(b);
+        pthread_cond_broadcast(&b->cond);
+        pthread_mutex_unlock(&b->lock);
+        cur_out = NULL;
+        cur_build = NULL;
+        return NULL;
 }
 
 static int run_stages(struct build *b, size_t last, const struct dockerfile_instruction *labels,
                       struct berth_error **err)
 {
         struct dockerfile *df = b->df;
+        unsigned step = 0;
         for (size_t i = 0; i < df->n_meta_args; i++) {
                 const struct dockerfile_instruction *a = df->meta_args[i];
-                if (print_step(b, a->original) < 0)
-                        return gone(err);
                 for (size_t k = 0; k < a->n_kvs; k++) {
                         const struct dockerfile_kv *kv = &a->kvs[k];
                         _cleanup_free_ char *val = NULL;
@@ -1541,60 +1750,110 @@ static int run_stages(struct build *b, size_t last, const struct dockerfile_inst
                         json_object_set(b->consumed, kv->key, json_new_bool(true));
                 }
         }
-        b->stage_ids = xcalloc(last + 1, sizeof(char *));
-        for (size_t s = 0; s <= last; s++) {
-                const struct dockerfile_stage *ds = &df->stages[s];
+        size_t n = last + 1;
+        for (size_t s = 0; s < n; s++)
                 for (size_t k = 0; k < s; k++)
-                        if (ds->name && df->stages[k].name &&
-                            strcmp(ds->name, df->stages[k].name) == 0)
-                                return berth_error_set(err, EINVAL, "duplicate name %s", ds->name);
-                struct stage st = {.b = b, .index = s};
-                int r = print_step(b, ds->from->original) < 0 ? gone(err) : 0;
-                if (r == 0)
-                        r = stage_from(&st, ds, err);
-                if (r == 0)
-                        r = say_id(&st, err);
-                for (size_t k = 0; r == 0 && k < ds->n_instructions; k++) {
-                        const struct dockerfile_instruction *ins = ds->instructions[k];
-                        r = print_step(b, ins->original) < 0 ? gone(err) : 0;
-                        /* dockerd's updateRunConfig: Image names the step's parent */
-                        json_set_str(st.config, "Image", st.image);
-                        if (r == 0)
-                                r = dispatch(&st, ins, err);
-                        if (r == 0)
-                                r = say_id(&st, err);
+                        if (df->stages[s].name && df->stages[k].name &&
+                            strcmp(df->stages[s].name, df->stages[k].name) == 0)
+                                return berth_error_set(err, EINVAL, "duplicate name %s",
+                                                       df->stages[s].name);
+        /* the stages the target needs, as BuildKit: the others are not built */
+        b->n_stages = n;
+        b->stage_ids = xcalloc(n, sizeof(char *));
+        b->needed = xcalloc(n, sizeof(bool));
+        b->done = xcalloc(n, sizeof(bool));
+        b->outs = xcalloc(n, sizeof(struct stage_out));
+        bool **deps = stage_deps(b, n);
+        b->needed[last] = true;
+        for (size_t s = n; s-- > 0;)
+                if (b->needed[s])
+                        for (size_t k = 0; k < s; k++)
+                                b->needed[k] |= deps[s][k];
+        b->total = (unsigned)df->n_meta_args;
+        for (size_t s = 0; s < n; s++)
+                if (b->needed[s])
+                        b->total += 1 + (unsigned)df->stages[s].n_instructions +
+                                    (labels && s == last ? 1 : 0);
+        for (size_t i = 0; i < df->n_meta_args; i++)
+                if (print_step(b, &step, df->meta_args[i]->original) < 0) {
+                        for (size_t k = 0; k < n; k++)
+                                free(deps[k]);
+                        free(deps);
+                        return gone(err);
                 }
-                if (r == 0 && labels && s == last) {
-                        r = print_step(b, labels->original) < 0 ? gone(err) : 0;
-                        json_set_str(st.config, "Image", st.image);
-                        if (r == 0)
-                                r = dispatch(&st, labels, err);
-                        if (r == 0)
-                                r = say_id(&st, err);
-                }
-                if (r == 0 && *st.image) {
-                        struct json *m = json_new_object();
-                        json_object_set(m, "aux", json_new_object());
-                        json_set_str(json_get(m, "aux"), "ID", st.image);
-                        if (b->o->emit(m, b->o->userdata) < 0)
-                                r = gone(err);
-                        json_free(m);
-                }
-                if (r < 0) {
-                        stage_release(&st);
-                        return r;
-                }
-                b->stage_ids[s] = TAKE_PTR(st.image);
-                b->n_built = s + 1;
-                stage_release(&st);
+        b->live = 0;
+        while (b->live < n && !b->needed[b->live])
+                b->live++;
+        /* a thread per stage; each waits for the stages it needs */
+        struct stage_job *jobs = xcalloc(n, sizeof(*jobs));
+        unsigned first = step;
+        for (size_t s = 0; s < n; s++) {
+                if (!b->needed[s])
+                        continue;
+                jobs[s] = (struct stage_job){.b = b,
+                                             .s = s,
+                                             .deps = deps[s],
+                                             .first_step = first,
+                                             .labels = s == last ? labels : NULL};
+                first += 1 + (unsigned)df->stages[s].n_instructions + (jobs[s].labels ? 1 : 0);
         }
-        return 0;
+        for (size_t s = 0; s < n; s++) {
+                if (!b->needed[s])
+                        continue;
+                if (pthread_create(&jobs[s].thread, NULL, stage_thread, &jobs[s]) == 0) {
+                        jobs[s].started = true;
+                        continue;
+                }
+                /* no thread: this stage runs here, after those before it */
+                for (size_t k = 0; k < s; k++)
+                        if (jobs[k].started) {
+                                pthread_join(jobs[k].thread, NULL);
+                                jobs[k].started = false;
+                        }
+                stage_thread(&jobs[s]);
+        }
+        for (size_t s = 0; s < n; s++)
+                if (jobs[s].started)
+                        pthread_join(jobs[s].thread, NULL);
+        free(jobs);
+        for (size_t s = 0; s < n; s++)
+                free(deps[s]);
+        free(deps);
+        /* the first stage in order that failed on its own (not stopped for another's) */
+        int r = 0;
+        for (size_t s = 0; s < n && r == 0; s++) {
+                struct stage_out *o = &b->outs[s];
+                if (!b->needed[s] || o->r == 0 || (o->err && o->err->code == ECANCELED))
+                        continue;
+                /* its kept output goes out before its error */
+                for (size_t i = 0; i < o->n; i++) {
+                        (void)b->o->emit(o->msgs[i], b->o->userdata);
+                        b->emitted = true;
+                }
+                r = o->r;
+                b->code = o->code;
+                if (err) {
+                        *err = o->err;
+                        o->err = NULL;
+                }
+        }
+        for (size_t s = 0; s < n && r == 0; s++)
+                if (b->needed[s] && b->outs[s].r < 0) {
+                        r = b->outs[s].r; /* only cancelled ones: the client went away */
+                        if (err) {
+                                *err = b->outs[s].err;
+                                b->outs[s].err = NULL;
+                        }
+                }
+        return r;
 }
 
 int berth_build(struct berth_engine *e, const struct berth_build_opts *o, char **ret_id,
                 bool *ret_emitted, int *ret_code, struct berth_error **err)
 {
         struct build b = {.e = e, .o = o, .ctxfd = -EBADF};
+        pthread_mutex_init(&b.lock, NULL);
+        pthread_cond_init(&b.cond, NULL);
         b.meta_args = json_new_object();
         b.consumed = json_new_object();
         *ret_emitted = false;
@@ -1643,13 +1902,9 @@ int berth_build(struct berth_engine *e, const struct berth_build_opts *o, char *
                 : NULL;
         if (r == 0) {
                 b.total = (unsigned)b.df->n_meta_args;
-                for (size_t s = 0; s <= last; s++)
-                        b.total += 1 + (unsigned)b.df->stages[s].n_instructions;
-                if (labels)
-                        b.total++;
                 r = run_stages(&b, last, labels, err);
         }
-        const char *final_id = r == 0 && b.n_built ? b.stage_ids[b.n_built - 1] : NULL;
+        const char *final_id = r == 0 && b.n_stages ? b.stage_ids[b.n_stages - 1] : NULL;
         if (r == 0 && (!final_id || !*final_id))
                 r = berth_error_set(err, EINVAL,
                                     "No image was generated. Is your Dockerfile empty?");

@@ -247,3 +247,55 @@ def test_run_mounts_cache_bind_tmpfs(env, tmp_path):
     write(ctx, {"Dockerfile": "FROM busybox\nRUN --mount=type=secret,id=x cat /run/secrets/x\n"})
     p = berth(env, "build", ctx, check=False)
     assert p.returncode != 0 and "RUN --mount=type=secret" in p.stderr, (p.stdout, p.stderr)
+
+
+STAGES = """FROM busybox AS a
+RUN cut -d" " -f1 /proc/uptime > /a.start && sleep 1 && echo a > /a && cut -d" " -f1 /proc/uptime > /a.end
+FROM busybox AS unused
+RUN exit 9
+FROM busybox AS b
+RUN cut -d" " -f1 /proc/uptime > /b.start && sleep 1 && echo b > /b && cut -d" " -f1 /proc/uptime > /b.end
+FROM busybox
+COPY --from=a /a /a.start /a.end /out/
+COPY --from=b /b /b.start /b.end /out/
+CMD ["sh", "-c", "cat /out/a /out/b"]
+"""
+
+
+def test_stages_the_target_needs_build_in_parallel(env, tmp_path):
+    """BuildKit's behaviour on the classic API: a stage the target does not need is not built
+    (its failing RUN never runs), independent stages run at the same time, and the output
+    still reads stage after stage with steps numbered in order."""
+    ctx = str(tmp_path)
+    write(ctx, {"Dockerfile": STAGES})
+    out = berth(env, "build", "-t", "stages:1", ctx).stdout
+    assert "exit 9" not in out, out
+    numbers = [int(l.split()[1].split("/")[0]) for l in out.splitlines() if l.startswith("Step ")]
+    total = {l.split()[1].split("/")[1] for l in out.splitlines() if l.startswith("Step ")}
+    assert numbers == list(range(1, 9)) and total == {"8"}, out
+    # each stage's lines stay together: a's RUN output before b's FROM
+    assert out.index("FROM busybox AS a") < out.index("FROM busybox AS b")
+    assert berth(env, "run", "--rm", "stages:1").stdout == "a\nb\n"
+    times = {k: float(berth(env, "run", "--rm", "stages:1", "cat", "/out/" + k).stdout)
+             for k in ("a.start", "a.end", "b.start", "b.end")}
+    # the two RUNs overlapped in time
+    assert times["a.start"] < times["b.end"] and times["b.start"] < times["a.end"], times
+    # --target builds what that stage needs only
+    out = berth(env, "build", "--target", "b", ctx).stdout
+    assert [l for l in out.splitlines() if l.startswith("Step ")] == [
+        "Step 1/2 : FROM busybox AS b",
+        'Step 2/2 : RUN cut -d" " -f1 /proc/uptime > /b.start && sleep 1 && echo b > /b && '
+        'cut -d" " -f1 /proc/uptime > /b.end'], out
+
+
+def test_a_failing_stage_stops_the_build_with_its_error(env, tmp_path):
+    ctx = str(tmp_path)
+    write(ctx, {"Dockerfile": "FROM busybox AS slow\nRUN sleep 1\nRUN echo never-shown\n"
+                              "FROM busybox AS bad\nRUN exit 5\n"
+                              "FROM busybox\nCOPY --from=slow /bin/sh /x\nCOPY --from=bad /bin/sh /y\n"})
+    p = berth(env, "build", "--no-cache", ctx, check=False)
+    assert p.returncode == 5, (p.stdout, p.stderr)
+    assert "The command '/bin/sh -c exit 5' returned a non-zero code: 5" in p.stderr
+    # the slow stage stopped at its next step; the final stage never started
+    assert "never-shown" not in p.stdout and "COPY --from" not in p.stdout, p.stdout
+    assert berth(env, "ps", "-aq").stdout == ""
