@@ -703,7 +703,7 @@ static int fetch_url(struct stage *st, const char *url, char **ret, struct berth
         }
         if (!name)
                 name = xstrdup("download");
-        _cleanup_free_ char *dir = xasprintf("%s/context/.berth-url-%u", b->tmpdir, k);
+        _cleanup_free_ char *dir = xasprintf("%s/context/root/.berth-url-%u", b->tmpdir, k);
         if (mkdir(dir, 0755) < 0)
                 return berth_error_sys(err, errno, "mkdir '%s'", dir);
         _cleanup_free_ char *file = xasprintf("%s/%s", dir, name);
@@ -908,7 +908,55 @@ struct prepare {
         char **srcs;
         size_t n;
         char *hash;
+        bool index; /* the context's sources, found and hashed in its index */
 };
+
+/* A context source in the index, as resolve_source() finds it in a tree. */
+static int resolve_in_index(struct copy *cp, const char *src, struct berth_error **err)
+{
+        struct build *b = cp->st->b;
+        _cleanup_free_ char *rel = path_clean(src);
+        if (strcmp(rel, "..") == 0 || strncmp(rel, "../", 3) == 0)
+                return berth_error_set(err, EPERM,
+                                       "forbidden path outside the build context: %s ()", src);
+        _cleanup_free_ char *clean = path_clean_abs(src);
+        if (has_wildcards(clean)) {
+                _cleanup_strv_free_ char **m = build_context_match(b, clean);
+                if (!m[0])
+                        return berth_error_set(err, ENOENT, "no source files were specified");
+                for (char **p = m; *p; p++) {
+                        bool dir = false;
+                        if (build_context_source(b, *p, &dir, NULL) == 0)
+                                add_src(cp, *p, dir);
+                }
+                return 0;
+        }
+        bool dir = false;
+        int r = build_context_source(b, clean, &dir, err);
+        if (r < 0)
+                return r;
+        add_src(cp, clean, dir);
+        return 0;
+}
+
+static int hash_in_index(struct copy *cp, char **ret)
+{
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+                berth_oom();
+        for (size_t i = 0; i < cp->n_srcs; i++)
+                build_context_hash(cp->st->b, cp->srcs[i].rel, md);
+        unsigned char d[32];
+        unsigned dl = 0;
+        EVP_DigestFinal_ex(md, d, &dl);
+        EVP_MD_CTX_free(md);
+        char hex[65];
+        for (unsigned i = 0; i < 32; i++)
+                snprintf(hex + 2 * i, 3, "%02x", d[i]);
+        const char *kind = cp->n_srcs > 1 ? "multi" : cp->srcs[0].dir ? "dir" : "file";
+        *ret = xasprintf("%s:%s", kind, hex);
+        return 0;
+}
 
 /* The sources found and hashed with their root open. */
 static int prepare_in(int rootfd, void *arg, struct berth_error **err)
@@ -916,12 +964,13 @@ static int prepare_in(int rootfd, void *arg, struct berth_error **err)
         struct prepare *p = arg;
         p->cp->srcroot = rootfd;
         for (size_t i = 0; i < p->n; i++) {
-                int r = resolve_source(p->cp, p->srcs[i], err);
+                int r = p->index ? resolve_in_index(p->cp, p->srcs[i], err)
+                                 : resolve_source(p->cp, p->srcs[i], err);
                 if (r < 0)
                         return berth_error_prefix(err, "%s failed",
                                                   dockerfile_kind_name(p->cp->ins->kind));
         }
-        return hash_sources(p->cp, &p->hash, err);
+        return p->index ? hash_in_index(p->cp, &p->hash) : hash_sources(p->cp, &p->hash, err);
 }
 
 int build_copy(struct stage *st, const struct dockerfile_instruction *ins, struct berth_error **err)
@@ -1033,7 +1082,12 @@ int build_copy(struct stage *st, const struct dockerfile_instruction *ins, struc
                 r = berth_error_set(err, EINVAL, "heredoc and file sources in one %s", what);
         if (r == 0 && heredoc_srcs)
                 cp.srcroot = heredoc_fd;
-        struct prepare p = {&cp, srcs, n_srcs, NULL};
+        bool any_url = false;
+        for (size_t i = 0; i < n_srcs; i++)
+                any_url |= strncmp(srcs[i], ".berth-url-", 11) == 0;
+        /* the context's sources come from its index (a URL's download is in the tree only) */
+        struct prepare p = {&cp, srcs, n_srcs, NULL,
+                            !src_ctr && !heredoc_srcs && !any_url && cp.srcroot == b->ctxfd};
         if (r == 0 && src_ctr)
                 r = build_ctr_with_root(b->e, src_ctr, prepare_in, &p, err);
         else if (r == 0)
@@ -1057,6 +1111,8 @@ int build_copy(struct stage *st, const struct dockerfile_instruction *ins, struc
                 cc = build_comment_config(st, comment, false);
                 r = build_probe(st, cc, extra, &hit, err);
         }
+        if (r == 0 && !hit && p.index)
+                r = build_context_unpack(b, err);
         if (r == 0 && !hit)
                 r = write_step(st, cc, extra, copy_into, &cp, src_ctr, false, err);
         if (src_ctr)
@@ -1065,7 +1121,7 @@ int build_copy(struct stage *st, const struct dockerfile_instruction *ins, struc
         for (size_t i = 0; i < n_srcs; i++) {
                 /* a URL's download leaves the context with its step */
                 if (strncmp(srcs[i], ".berth-url-", 11) == 0) {
-                        _cleanup_free_ char *d = xasprintf("%s/context/%.*s", b->tmpdir,
+                        _cleanup_free_ char *d = xasprintf("%s/context/root/%.*s", b->tmpdir,
                                                            (int)strcspn(srcs[i], "/"), srcs[i]);
                         (void)rm_rf(d);
                 }
@@ -1126,6 +1182,9 @@ int build_cache_mount(struct build *b, const struct dockerfile_mount *m, struct 
 int build_bind_mount(struct build *b, const struct dockerfile_mount *m, struct json *mounts,
                      struct berth_buf *key, struct berth_error **err)
 {
+        int ur = build_context_unpack(b, err);
+        if (ur < 0)
+                return ur;
         _cleanup_free_ char *clean = path_clean_abs(m->source && *m->source ? m->source : "/");
         _cleanup_close_ int fd = open_in_root(b->ctxfd, clean, O_PATH, 0);
         struct stat st;
@@ -1174,7 +1233,7 @@ int build_bind_mount(struct build *b, const struct dockerfile_mount *m, struct j
                                        clean, err);
                 copy_release(&rw);
                 free(source);
-                source = xasprintf("%s/context/%s", b->tmpdir, name);
+                source = xasprintf("%s/context/root/%s", b->tmpdir, name);
         }
         copy_release(&cp);
         if (r < 0)

@@ -18,6 +18,9 @@ struct build {
         char *tmpdir;     /* <data-root>/tmp/build-XXXXXX */
         int ctxfd;        /* the unpacked context, O_PATH */
         bool ctx_mounted; /* the context directory is a tmpfs of its own */
+        char *ctx_dir;    /* <tmpdir>/context: context.tar and root/ */
+        struct ctx_index *ctx;
+        bool ctx_unpacked; /* root/ holds the context's files */
         uint64_t ctx_limit;
         struct dockerfile *df;
         struct json *meta_args; /* ARGs before the first FROM: name -> value or null */
@@ -83,6 +86,26 @@ int build_create(struct stage *st, const struct json *rc, bool networked, char *
                  struct berth_ctr **ret_c, struct berth_error **err);
 /* Remove a build container (force, with its anonymous volumes); prints the classic line. */
 void build_remove(struct stage *st, struct berth_ctr *c, bool say);
+
+/* The context (build-context.c): received into dir/context.tar and indexed, the names in
+ * capture kept in memory; unpacked into root/ (b->ctxfd) on demand. */
+struct ctx_index;
+struct evp_md_ctx_st;
+int build_context_receive(struct build *b, const char *dir, char *const *capture,
+                          struct ctx_index **ret, struct berth_error **err);
+void build_context_free(struct ctx_index *x);
+int build_context_unpack(struct build *b, struct berth_error **err);
+/* A captured file's bytes (NUL-terminated); -ENOENT not in the context, -EINVAL not kept
+ * (a symlink, say: read it from the unpacked tree). */
+int build_context_captured(struct build *b, const char *path, char **ret, size_t *ret_len);
+/* Take a name out of the context (.dockerignore's rule for the Dockerfile and itself). */
+void build_context_remove(struct build *b, const char *path);
+/* A COPY source: whether it exists and is a directory, with docker's message when not. */
+int build_context_source(struct build *b, const char *src, bool *ret_dir, struct berth_error **err);
+/* The context's names matching a wildcard ("/a/b"), in walk order. */
+char **build_context_match(struct build *b, const char *pattern);
+/* A source's names, types, modes, links and contents into the digest. */
+void build_context_hash(struct build *b, const char *src, struct evp_md_ctx_st *md);
 
 /* COPY and ADD (build-copy.c). */
 int build_copy(struct stage *st, const struct dockerfile_instruction *ins,

@@ -1312,6 +1312,13 @@ static int stage_from(struct stage *st, const struct dockerfile_stage *ds, struc
 
 /* ---- the context ---- */
 
+static long long mono_us(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* Half of MemAvailable, at least 64 MiB. */
 static uint64_t context_memory_limit(void)
 {
@@ -1372,27 +1379,22 @@ static int receive_context(struct build *b, struct berth_error **err)
                 b->ctx_mounted = true;
         else
                 log_warn("build: a tmpfs for the context: %s (it goes to disk)", strerror(errno));
-        b->ctxfd = open(ctx, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        /* the context's files, unpacked from context.tar beside it when a step needs them */
+        _cleanup_free_ char *root = xasprintf("%s/root", ctx);
+        if (mkdir(root, 0755) < 0)
+                return berth_error_sys(err, errno, "mkdir '%s'", root);
+        b->ctxfd = open(root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (b->ctxfd < 0)
-                return berth_error_sys(err, errno, "open '%s'", ctx);
-        struct untar_opts uo = {
-            .dest_name = "the build context", .keep_owner = true, .clamp = true};
-        _cleanup_untar_ struct untar *u = NULL;
-        int r = untar_begin(b->ctxfd, &uo, &u, err);
-        char *buf = xmalloc(256 * 1024);
-        while (r == 0) {
-                ssize_t n = b->o->read(buf, 256 * 1024, b->o->userdata, err);
-                if (n < 0) {
-                        r = (int)n;
-                        break;
-                }
-                if (n == 0)
-                        break;
-                r = untar_write(u, buf, (size_t)n, err);
-        }
-        free(buf);
+                return berth_error_sys(err, errno, "open '%s'", root);
+        b->ctx_dir = xstrdup(ctx);
+        const char *df = b->o->dockerfile && *b->o->dockerfile ? b->o->dockerfile : "Dockerfile";
+        _cleanup_free_ char *df_abs = path_clean_abs(df);
+        char *capture[] = {df_abs + 1, "dockerfile", ".dockerignore", NULL};
+        long long t0 = mono_us();
+        int r = build_context_receive(b, ctx, capture, &b->ctx, err);
         if (r == 0)
-                r = untar_finish(u, err);
+                log_debug("build: context received and indexed in %lld ms",
+                          (mono_us() - t0) / 1000);
         if (r < 0 && b->ctx_mounted && err && *err && (*err)->code == ENOSPC) {
                 berth_error_free(*err);
                 *err = NULL;
@@ -1412,40 +1414,64 @@ static int receive_context(struct build *b, struct berth_error **err)
         return r;
 }
 
+/* A file of the context: kept from the stream when it could be, else read from the unpacked
+ * tree (a symlink to it, say); -ENOENT when absent. */
+static int context_file(struct build *b, const char *name, size_t max, char **ret, size_t *ret_len,
+                        struct berth_error **err)
+{
+        int r = build_context_captured(b, name, ret, ret_len);
+        if (r != -EINVAL)
+                return r;
+        r = build_context_unpack(b, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *clean = path_clean_abs(name);
+        int fd = open_in_root(b->ctxfd, clean, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
+        if (fd < 0)
+                return fd;
+        struct stat st;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                close(fd);
+                return -ENOENT;
+        }
+        r = read_full_fd(fd, max, ret, ret_len);
+        close(fd);
+        return r < 0 ? berth_error_sys(err, -r, "read %s", name) : 0;
+}
+
 static int read_dockerfile(struct build *b, char **ret, size_t *ret_len, struct berth_error **err)
 {
         const char *name = b->o->dockerfile && *b->o->dockerfile ? b->o->dockerfile : "Dockerfile";
         _cleanup_free_ char *clean = path_clean_abs(name);
-        int fd = open_in_root(b->ctxfd, clean, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
-        if (fd == -ENOENT && !(b->o->dockerfile && *b->o->dockerfile)) {
-                fd = open_in_root(b->ctxfd, "/dockerfile", O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
-                if (fd >= 0)
+        int r = context_file(b, name, DOCKERFILE_MAX, ret, ret_len, err);
+        if (r == -ENOENT && !(b->o->dockerfile && *b->o->dockerfile)) {
+                r = context_file(b, "dockerfile", DOCKERFILE_MAX, ret, ret_len, err);
+                if (r == 0) {
                         name = "dockerfile";
+                        free(clean);
+                        clean = xstrdup("/dockerfile");
+                }
         }
-        if (fd < 0)
+        if (r == -ENOENT)
                 return berth_error_set(err, ENOENT, "Cannot locate specified Dockerfile: %s", name);
-        struct stat st;
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-                close(fd);
-                return berth_error_set(err, EINVAL, "Cannot locate specified Dockerfile: %s", name);
-        }
-        int r = read_full_fd(fd, DOCKERFILE_MAX, ret, ret_len);
-        close(fd);
         if (r < 0)
-                return berth_error_sys(err, -r, "read Dockerfile %s", name);
+                return r;
         /* dockerd's removeDockerfile: the Dockerfile and .dockerignore leave the context when
          * .dockerignore excludes them */
         _cleanup_free_ char *ign = NULL;
         size_t ign_len = 0;
-        if (read_file_at(b->ctxfd, ".dockerignore", 1u << 20, &ign, &ign_len) == 0) {
+        if (context_file(b, ".dockerignore", 1u << 20, &ign, &ign_len, NULL) == 0) {
                 _cleanup_dockerignore_ struct dockerignore *di = NULL;
                 if (dockerignore_parse(ign, ign_len, &di, NULL) == 0) {
                         const char *rm[] = {".dockerignore", clean + 1};
                         for (size_t i = 0; i < ELEMENTSOF(rm); i++) {
                                 if (!dockerignore_excluded(di, rm[i]))
                                         continue;
+                                build_context_remove(b, rm[i]);
+                                if (!b->ctx_unpacked)
+                                        continue;
                                 _cleanup_free_ char *path =
-                                    xasprintf("%s/context/%s", b->tmpdir, rm[i]);
+                                    xasprintf("%s/root/%s", b->ctx_dir, rm[i]);
                                 (void)unlink(path);
                         }
                 }
@@ -1510,6 +1536,8 @@ static void build_release(struct build *b)
 {
         if (b->ctxfd >= 0)
                 close(b->ctxfd);
+        build_context_free(b->ctx);
+        free(b->ctx_dir);
         if (b->tmpdir) {
                 struct tmp_cleanup *t = xcalloc(1, sizeof(*t));
                 t->dir = TAKE_PTR(b->tmpdir);
@@ -1665,8 +1693,11 @@ static int run_stage(struct stage_job *j, struct berth_error **err)
                 r = print_step(b, &step, ins->original) < 0 ? gone(err) : 0;
                 /* dockerd's updateRunConfig: Image names the step's parent */
                 json_set_str(st.config, "Image", st.image);
+                long long t0 = mono_us();
                 if (r == 0)
                         r = dispatch(&st, ins, err);
+                log_debug("build: step %u (%s) in %lld ms", step, dockerfile_kind_name(ins->kind),
+                          (mono_us() - t0) / 1000);
                 if (r == 0)
                         r = say_id(&st, err);
         }
