@@ -351,17 +351,17 @@ enum context_kind {
 
 struct context {
         enum context_kind kind;
-        int dirfd;                 /* CONTEXT_DIR: the directory (O_PATH) */
-        struct dockerignore *di;   /* its patterns, or NULL */
-        char *rel_dockerfile;      /* the query's dockerfile=, or NULL */
-        char *extra_name;          /* ".dockerfile.<hex>" to append, or NULL */
-        char *extra_data;          /* that Dockerfile (or stdin's) */
+        int dirfd;               /* CONTEXT_DIR: the directory (O_PATH) */
+        struct dockerignore *di; /* its patterns, or NULL */
+        char *rel_dockerfile;    /* the query's dockerfile=, or NULL */
+        char *extra_name;        /* ".dockerfile.<hex>" to append, or NULL */
+        char *extra_data;        /* that Dockerfile (or stdin's) */
         size_t extra_len;
-        char *ignore_data;         /* .dockerignore as read (NULL when none) */
+        char *ignore_data; /* .dockerignore as read (NULL when none) */
         size_t ignore_len;
         mode_t ignore_mode;
         int64_t ignore_mtime;
-        char peek[TAR_BLOCK];      /* CONTEXT_TAR: the bytes read to decide */
+        char peek[TAR_BLOCK]; /* CONTEXT_TAR: the bytes read to decide */
         size_t peek_len;
 };
 
@@ -556,16 +556,15 @@ static int prepare_dir(struct cli_ctx *ctx, const char *path, const char *file, 
                         int e;
                         cx->extra_data = read_small_file(AT_FDCWD, real, &cx->extra_len, &st, &e);
                         if (!cx->extra_data) {
-                                fprintf(ctx->err, "unable to open Dockerfile: open %s: %s\n",
-                                        real, go_errno(e));
+                                fprintf(ctx->err, "unable to open Dockerfile: open %s: %s\n", real,
+                                        go_errno(e));
                                 return 1;
                         }
                 }
         }
         cx->dirfd = open(abs, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (cx->dirfd < 0) {
-                fprintf(ctx->err, "unable to prepare context: open %s: %s\n", abs,
-                        go_errno(errno));
+                fprintf(ctx->err, "unable to prepare context: open %s: %s\n", abs, go_errno(errno));
                 return 1;
         }
         int e;
@@ -713,6 +712,7 @@ static int produce_tar(struct producer *p, struct berth_error **err)
         }
         _cleanup_tarw_ struct tarw *w = tarw_new(sink, p);
         tarw_set_perm_only(w, true);
+        tarw_set_direct(w, true);
         int64_t now = (int64_t)time(NULL);
         if (cx->kind == CONTEXT_DOCKERFILE) {
                 /* docker tars a temporary directory holding the file: mode 0666 less the
@@ -906,10 +906,10 @@ static int send_build(struct cli_ctx *ctx, const struct cli_flagset *fs, struct 
                 if (b->status != 200) {
                         if (b->quiet)
                                 fprintf(ctx->err, "%.*s", (int)b->prog.len, b->prog.data ?: "");
-                        struct cli_response resp = {
-                            .status = b->status,
-                            .body = b->error_body.data ? b->error_body.data : "",
-                            .len = b->error_body.len};
+                        struct cli_response resp = {.status = b->status,
+                                                    .body = b->error_body.data ? b->error_body.data
+                                                                               : "",
+                                                    .len = b->error_body.len};
                         code = cli_daemon_error(ctx, &resp);
                 } else {
                         _cleanup_buf_ struct berth_buf out = BERTH_BUF_INIT;
@@ -934,9 +934,8 @@ static int run_build(struct cli_ctx *ctx, const struct cli_flagset *fs)
         bool quiet = cli_flag_bool(fs, "quiet");
         const char *iidfile = cli_flag_string(fs, "iidfile");
         if (file_stdin && strcmp(path, "-") == 0) {
-                fprintf(ctx->err,
-                        "invalid argument: can't use stdin for both build context and "
-                        "dockerfile\n");
+                fprintf(ctx->err, "invalid argument: can't use stdin for both build context and "
+                                  "dockerfile\n");
                 return 1;
         }
         if (iidfile && *iidfile && unlink(iidfile) < 0 && errno != ENOENT) {
@@ -997,8 +996,8 @@ static int run_build(struct cli_ctx *ctx, const struct cli_flagset *fs)
         }
         if (code == 0 && iidfile && *iidfile) {
                 if (!b.image_id || !*b.image_id) {
-                        fprintf(ctx->err,
-                                "Server did not provide an image ID. Cannot write %s\n", iidfile);
+                        fprintf(ctx->err, "Server did not provide an image ID. Cannot write %s\n",
+                                iidfile);
                         code = 1;
                 } else {
                         int r = write_file_atomic(iidfile, b.image_id, strlen(b.image_id), 0666);

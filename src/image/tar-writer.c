@@ -47,6 +47,8 @@ struct tarw {
         void *filter_ud;
         bool chown;     /* every entry's owner is uid:gid (docker's ChownOpts) */
         bool perm_only; /* mode without the file type bits, as docker 28's CLI writes it */
+        bool direct;    /* members opened for reading at once (tarw_set_direct) */
+        bool readable;  /* the member at hand was (its fd reads) */
         uint64_t uid, gid;
 };
 
@@ -97,6 +99,11 @@ void tarw_set_owner(struct tarw *w, uint64_t uid, uint64_t gid)
 void tarw_set_perm_only(struct tarw *w, bool on)
 {
         w->perm_only = on;
+}
+
+void tarw_set_direct(struct tarw *w, bool on)
+{
+        w->direct = on;
 }
 
 uint64_t tarw_bytes(const struct tarw *w)
@@ -483,10 +490,13 @@ static int write_entry(struct tarw *w, int fd, const struct stat *st, const char
         h.size = kfs ? 0 : (uint64_t)st->st_size;
         if (kfs)
                 return write_header(w, &h); /* nothing of the kernel's is opened or read */
-        /* one reopen of the inode for reading serves the capability and the bytes */
+        /* one reopen of the inode for reading serves the capability and the bytes (or the
+         * member's own fd, when it was opened for reading) */
         char proc[64];
         snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-        _cleanup_close_ int rfd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        _cleanup_close_ int rfd = w->readable
+                                      ? fcntl(fd, F_DUPFD_CLOEXEC, 3)
+                                      : open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (rfd < 0)
                 return berth_error_sys(err, errno, "open '%s'", name);
         ssize_t cl = fgetxattr(rfd, "security.capability", cap, sizeof(cap));
@@ -616,7 +626,15 @@ int tarw_add_fd(struct tarw *w, int fd, const char *as, struct berth_error **err
                 if (path.len || *as)
                         buf_putc(&path, '/');
                 buf_puts(&path, child);
-                int cfd = openat(f->fd, child, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                int cfd = -1;
+                w->readable = false;
+                if (w->direct) {
+                        cfd = openat(f->fd, child,
+                                     O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+                        w->readable = cfd >= 0;
+                }
+                if (cfd < 0)
+                        cfd = openat(f->fd, child, O_PATH | O_NOFOLLOW | O_CLOEXEC);
                 if (cfd < 0) {
                         if (errno == ENOENT)
                                 continue; /* removed since the listing */

@@ -89,6 +89,11 @@ void tarw_set_owner(struct tarw *w, uint64_t uid, uint64_t gid);
  * archive package no longer adds Go 1.8's type bits, writes a build context so. */
 void tarw_set_perm_only(struct tarw *w, bool on);
 
+/* The tree is the caller's own (a build context the CLI sends), never one another process may
+ * change under it (a container's): each member is opened for reading at once, not as a path
+ * reopened through /proc, which saves a path walk per file. */
+void tarw_set_direct(struct tarw *w, bool on);
+
 /*
  * Archive name below dirfd (NULL, "" or ".": dirfd itself), not following a
  * symlink at name.  The top entry is called as ("/": "/", its children "/x";
