@@ -297,8 +297,8 @@ void build_context_free(struct ctx_index *x)
 }
 
 /* The body read, saved as plain tar below dir (the build's tmpfs) and indexed. */
-int build_context_receive(struct build *b, const char *dir, char *const *capture,
-                          struct ctx_index **ret, struct berth_error **err)
+int build_context_receive(struct build *b, int dirfd, char *const *capture, struct ctx_index **ret,
+                          struct berth_error **err)
 {
         struct ctx_index *x = xcalloc(1, sizeof(*x));
         x->md = EVP_MD_CTX_new();
@@ -310,12 +310,12 @@ int build_context_receive(struct build *b, const char *dir, char *const *capture
         x->capture_data = xcalloc(x->n_capture + 1, sizeof(char *));
         x->capture_len = xcalloc(x->n_capture + 1, sizeof(size_t));
         x->capturing = -1;
-        _cleanup_free_ char *path = xasprintf("%s/context.tar", dir);
         struct receive rc = {.b = b};
-        rc.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        rc.fd = openat(dirfd, "context.tar", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                       0600);
         if (rc.fd < 0) {
                 build_context_free(x);
-                return berth_error_sys(err, errno, "create '%s'", path);
+                return berth_error_sys(err, errno, "save the build context");
         }
         static const struct tar_ops ops = {on_entry, on_data, on_entry_end};
         const struct tar_limits limits = {
@@ -364,10 +364,11 @@ int build_context_unpack(struct build *b, struct berth_error **err)
 {
         if (b->ctx_unpacked)
                 return 0;
-        _cleanup_free_ char *path = xasprintf("%s/context.tar", b->ctx_dir);
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        const char *path = "the saved build context";
+        _cleanup_close_ int fd =
+            openat(b->ctx_dirfd, "context.tar", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
-                return berth_error_sys(err, errno, "open '%s'", path);
+                return berth_error_sys(err, errno, "open %s", path);
         struct untar_opts uo = {
             .dest_name = "the build context", .keep_owner = true, .clamp = true};
         _cleanup_untar_ struct untar *u = NULL;
@@ -378,7 +379,7 @@ int build_context_unpack(struct build *b, struct berth_error **err)
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0) {
-                        r = berth_error_sys(err, errno, "read '%s'", path);
+                        r = berth_error_sys(err, errno, "read %s", path);
                         break;
                 }
                 if (n == 0)
@@ -391,14 +392,24 @@ int build_context_unpack(struct build *b, struct berth_error **err)
         if (r < 0)
                 return berth_error_prefix(err, "Error processing tar file(exit status 1)");
         /* what .dockerignore took out of the context */
-        for (size_t i = 0; i < b->ctx->n; i++) {
-                if (!b->ctx->v[i].removed)
-                        continue;
-                _cleanup_free_ char *p = xasprintf("%s/root/%s", b->ctx_dir, b->ctx->v[i].path);
-                (void)unlink(p);
-        }
+        for (size_t i = 0; i < b->ctx->n; i++)
+                if (b->ctx->v[i].removed)
+                        build_context_unlink(b, b->ctx->v[i].path);
         b->ctx_unpacked = true;
         return 0;
+}
+
+void build_context_unlink(struct build *b, const char *path)
+{
+        _cleanup_free_ char *clean = path_clean_abs(path);
+        char *slash = strrchr(clean, '/');
+        if (!slash[1])
+                return;
+        *slash = '\0';
+        _cleanup_close_ int pfd =
+            open_in_root(b->ctxfd, *clean ? clean : "/", O_PATH | O_DIRECTORY, 0);
+        if (pfd >= 0)
+                (void)unlinkat(pfd, slash + 1, 0);
 }
 
 int build_context_captured(struct build *b, const char *path, char **ret, size_t *ret_len)

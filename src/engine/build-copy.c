@@ -17,10 +17,12 @@
  * never following a symlink: an entry that exists and is not a directory is replaced, a
  * directory is merged into.
  *
- * The cache key of a COPY or ADD is the hash of every source, read now: its name below the
- * source, type, permission bits, link target and bytes (not its time), plus the --chown,
- * --chmod and --from values; the history names that hash as dockerd does ("file:…", "dir:…",
- * "multi:…").
+ * The cache key of a COPY or ADD is the hash of every source: its name below the source, type,
+ * permission bits, link target and bytes (not its time), plus the --chown, --chmod and --from
+ * values; the history names that hash as dockerd does ("file:…", "dir:…", "multi:…").  The
+ * context's sources are found and hashed in its index (build-context.c: the sha256 of each
+ * file taken as the context streamed in), so a step the cache holds never unpacks the
+ * context; a --from image's, a heredoc's and a URL's are read from their trees.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -684,12 +686,9 @@ static size_t fetch_body(char *p, size_t size, size_t nmemb, void *userdata)
 }
 
 /* ADD's URL: downloaded (as dockerd does, with the Last-Modified time when the server sends
- * one) into a directory of the context that goes with the step; *ret its name there. */
-static int fetch_url(struct stage *st, const char *url, char **ret, struct berth_error **err)
+ * one) into dirfd, the step's own directory; *ret its name there. */
+static int fetch_url(const char *url, int dirfd, char **ret, struct berth_error **err)
 {
-        static unsigned counter;
-        struct build *b = st->b;
-        unsigned k = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
         /* the file's name: the URL path's last element, else "download" (dockerd's rule) */
         const char *path = strstr(url, "://") + 3;
         path = strchr(path, '/');
@@ -703,14 +702,12 @@ static int fetch_url(struct stage *st, const char *url, char **ret, struct berth
         }
         if (!name)
                 name = xstrdup("download");
-        _cleanup_free_ char *dir = xasprintf("%s/context/root/.berth-url-%u", b->tmpdir, k);
-        if (mkdir(dir, 0755) < 0)
-                return berth_error_sys(err, errno, "mkdir '%s'", dir);
-        _cleanup_free_ char *file = xasprintf("%s/%s", dir, name);
+        const char *file = name;
         struct fetch f = {.mtime = -1};
-        f.fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        f.fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (f.fd < 0)
-                return berth_error_sys(err, errno, "create '%s'", file);
+                return berth_error_sys(err, errno == EEXIST ? EINVAL : errno,
+                                       "ADD %s: another source is named %s too", url, name);
         char errbuf[CURL_ERROR_SIZE] = "";
         CURL *c = curl_easy_init();
         if (!c) {
@@ -749,7 +746,7 @@ static int fetch_url(struct stage *st, const char *url, char **ret, struct berth
         close(f.fd);
         if (r < 0)
                 return r;
-        *ret = xasprintf(".berth-url-%u/%s", k, name);
+        *ret = xstrdup(name);
         return 0;
 }
 
@@ -768,6 +765,28 @@ static void copy_release(struct copy *cp)
         free(cp->srcs);
         free(cp->chown_spec);
         free(cp->from_image);
+}
+
+/* A fresh directory below the build's (on disk, seen by every process): *ret_path and an
+ * O_PATH fd. */
+static int step_dir(struct build *b, const char *what, char **ret_path, struct berth_error **err)
+{
+        static unsigned counter;
+        char *path = xasprintf("%s/%s-%u", b->tmpdir, what,
+                               __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
+        if (mkdir(path, 0755) < 0) {
+                int r = berth_error_sys(err, errno, "mkdir '%s'", path);
+                free(path);
+                return r;
+        }
+        int fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+                int r = berth_error_sys(err, errno, "open '%s'", path);
+                free(path);
+                return r;
+        }
+        *ret_path = path;
+        return fd;
 }
 
 /* A fresh directory below the build's for a layer made from nothing (FROM scratch). */
@@ -1051,7 +1070,9 @@ int build_copy(struct stage *st, const struct dockerfile_instruction *ins, struc
         }
         char **srcs = xcalloc(n + 1, sizeof(char *));
         size_t n_srcs = 0;
-        bool heredoc_srcs = false, plain_srcs = false;
+        bool heredoc_srcs = false, plain_srcs = false, url_srcs = false;
+        int url_fd = -1;
+        _cleanup_free_ char *url_dir = NULL;
         for (size_t i = 0; r == 0 && i + 1 < n; i++) {
                 const char *a = ins->args[i];
                 if (ins->n_heredocs && a[0] == '<' && a[1] == '<') {
@@ -1068,26 +1089,33 @@ int build_copy(struct stage *st, const struct dockerfile_instruction *ins, struc
                         heredoc_srcs = true;
                         continue;
                 }
-                plain_srcs = true;
                 _cleanup_free_ char *src = NULL;
                 r = build_expand(st, a, &src, err);
                 if (r < 0)
                         break;
-                if (cp.add && (strncmp(src, "http://", 7) == 0 || strncmp(src, "https://", 8) == 0))
-                        r = fetch_url(st, src, &srcs[n_srcs++], err);
-                else
+                if (cp.add &&
+                    (strncmp(src, "http://", 7) == 0 || strncmp(src, "https://", 8) == 0)) {
+                        /* downloads go to a directory of the step's own, their root */
+                        if (url_fd < 0)
+                                url_fd = step_dir(b, "url", &url_dir, err);
+                        r = url_fd < 0 ? url_fd : fetch_url(src, url_fd, &srcs[n_srcs++], err);
+                        url_srcs = true;
+                } else {
                         srcs[n_srcs++] = TAKE_PTR(src);
+                        plain_srcs = true;
+                }
         }
-        if (r == 0 && heredoc_srcs && plain_srcs)
-                r = berth_error_set(err, EINVAL, "heredoc and file sources in one %s", what);
+        if (r == 0 && (heredoc_srcs + plain_srcs + url_srcs) > 1)
+                r = berth_error_set(err, EINVAL,
+                                    "%s: sources of one kind only (files of the context, URLs "
+                                    "or heredocs)",
+                                    what);
         if (r == 0 && heredoc_srcs)
                 cp.srcroot = heredoc_fd;
-        bool any_url = false;
-        for (size_t i = 0; i < n_srcs; i++)
-                any_url |= strncmp(srcs[i], ".berth-url-", 11) == 0;
-        /* the context's sources come from its index (a URL's download is in the tree only) */
-        struct prepare p = {&cp, srcs, n_srcs, NULL,
-                            !src_ctr && !heredoc_srcs && !any_url && cp.srcroot == b->ctxfd};
+        if (r == 0 && url_srcs)
+                cp.srcroot = url_fd;
+        /* the context's sources come from its index */
+        struct prepare p = {&cp, srcs, n_srcs, NULL, !src_ctr && cp.srcroot == b->ctxfd};
         if (r == 0 && src_ctr)
                 r = build_ctr_with_root(b->e, src_ctr, prepare_in, &p, err);
         else if (r == 0)
@@ -1118,15 +1146,12 @@ int build_copy(struct stage *st, const struct dockerfile_instruction *ins, struc
         if (src_ctr)
                 build_remove(st, src_ctr, false);
         free(p.hash);
-        for (size_t i = 0; i < n_srcs; i++) {
-                /* a URL's download leaves the context with its step */
-                if (strncmp(srcs[i], ".berth-url-", 11) == 0) {
-                        _cleanup_free_ char *d = xasprintf("%s/context/root/%.*s", b->tmpdir,
-                                                           (int)strcspn(srcs[i], "/"), srcs[i]);
-                        (void)rm_rf(d);
-                }
+        for (size_t i = 0; i < n_srcs; i++)
                 free(srcs[i]);
-        }
+        if (url_fd >= 0)
+                close(url_fd);
+        if (url_dir)
+                (void)rm_rf(url_dir); /* the downloads go with their step */
         free(srcs);
         copy_release(&cp);
         (void)hash;
@@ -1200,40 +1225,31 @@ int build_bind_mount(struct build *b, const struct dockerfile_mount *m, struct j
                 buf_puts(key, hash);
                 buf_putc(key, ' ');
         }
-        char proc[64], host[PATH_MAX];
-        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-        ssize_t n = r == 0 ? readlink(proc, host, sizeof(host) - 1) : -1;
-        if (r == 0 && n < 0)
-                r = berth_error_sys(err, errno, "bind mount %s", clean);
-        _cleanup_free_ char *source = NULL;
+        /* the context is berthd's alone (its tmpfs is reached through fds): what the RUN sees
+         * is a copy below the build's directory, and what it writes there (rw) is dropped with
+         * the build, as BuildKit drops it */
+        _cleanup_free_ char *dir = NULL, *source = NULL;
+        _cleanup_close_ int dfd = r == 0 ? step_dir(b, "bind", &dir, err) : -1;
+        if (r == 0 && dfd < 0)
+                r = dfd;
         if (r == 0) {
-                host[n] = '\0';
-                source = xstrdup(host);
-        }
-        if (r == 0 && !m->readonly) {
-                /* rw: a copy of its own, dropped with the build, as BuildKit drops the writes */
-                static unsigned counter;
-                unsigned k = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
-                _cleanup_free_ char *name = xasprintf(".berth-rw-%u", k);
-                _cleanup_free_ char *proc_ctx = xasprintf("/proc/self/fd/%d", b->ctxfd);
-                _cleanup_close_ int ctxdir = open(proc_ctx, O_PATH | O_DIRECTORY | O_CLOEXEC);
                 const char *slash = strrchr(clean, '/');
                 _cleanup_close_ int parent = -EBADF;
-                if (slash == clean)
+                if (slash == clean) {
                         parent = open_in_root(b->ctxfd, "/", O_PATH | O_DIRECTORY, 0);
-                else {
+                } else {
                         _cleanup_free_ char *pd = xstrndup(clean, (size_t)(slash - clean));
                         parent = open_in_root(b->ctxfd, pd, O_PATH | O_DIRECTORY, 0);
                 }
-                struct copy rw = {.srcroot = b->ctxfd};
-                if (ctxdir < 0 || parent < 0)
-                        r = berth_error_sys(err, errno, "bind mount %s", clean);
+                struct copy c2 = {.srcroot = b->ctxfd};
+                if (parent < 0)
+                        r = berth_error_sys(err, -parent, "bind mount %s", clean);
+                else if (slash[1])
+                        r = copy_entry(&c2, parent, slash + 1, dfd, "src", clean, err);
                 else
-                        r = copy_entry(&rw, parent, *(slash + 1) ? slash + 1 : "", ctxdir, name,
-                                       clean, err);
-                copy_release(&rw);
-                free(source);
-                source = xasprintf("%s/context/root/%s", b->tmpdir, name);
+                        r = copy_entry(&c2, b->ctxfd, "", dfd, "src", clean, err);
+                copy_release(&c2);
+                source = xasprintf("%s/src", dir);
         }
         copy_release(&cp);
         if (r < 0)

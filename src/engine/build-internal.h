@@ -18,7 +18,7 @@ struct build {
         char *tmpdir;     /* <data-root>/tmp/build-XXXXXX */
         int ctxfd;        /* the unpacked context, O_PATH */
         bool ctx_mounted; /* the context directory is a tmpfs of its own */
-        char *ctx_dir;    /* <tmpdir>/context: context.tar and root/ */
+        int ctx_dirfd;    /* the context's tmpfs (unmounted: fds only): context.tar, root/ */
         struct ctx_index *ctx;
         bool ctx_unpacked; /* root/ holds the context's files */
         uint64_t ctx_limit;
@@ -30,12 +30,15 @@ struct build {
          * until their turn.  Under lock: stage_ids, done, failed, consumed, the outputs. */
         pthread_mutex_t lock;
         pthread_cond_t cond;
-        size_t n_stages;        /* built: up to the target */
-        char **stage_ids;       /* the image each built stage ended with ("" scratch) */
-        bool *needed, *done;    /* per stage */
-        struct stage_out *outs; /* per stage */
-        size_t live;            /* the stage whose output goes out as it comes */
-        bool failed;            /* a stage failed: the others stop at their next step */
+        size_t n_stages;              /* built: up to the target */
+        char **stage_ids;             /* the image each built stage ended with ("" scratch) */
+        bool *needed, *done;          /* per stage */
+        struct stage_out *outs;       /* per stage */
+        size_t live;                  /* the stage whose output goes out as it comes */
+        bool failed;                  /* a stage failed: the others stop at their next step */
+        struct cache_source *sources; /* --cache-from's images, loaded at the first probe */
+        size_t n_sources;
+        bool sources_loaded;
         unsigned step, total;
         bool emitted;
         int code;               /* a failed RUN's status */
@@ -91,8 +94,10 @@ void build_remove(struct stage *st, struct berth_ctr *c, bool say);
  * capture kept in memory; unpacked into root/ (b->ctxfd) on demand. */
 struct ctx_index;
 struct evp_md_ctx_st;
-int build_context_receive(struct build *b, const char *dir, char *const *capture,
-                          struct ctx_index **ret, struct berth_error **err);
+int build_context_receive(struct build *b, int dirfd, char *const *capture, struct ctx_index **ret,
+                          struct berth_error **err);
+/* Remove a name of the unpacked context (resolved in it; never through a symlink out). */
+void build_context_unlink(struct build *b, const char *path);
 void build_context_free(struct ctx_index *x);
 int build_context_unpack(struct build *b, struct berth_error **err);
 /* A captured file's bytes (NUL-terminated); -ENOENT not in the context, -EINVAL not kept

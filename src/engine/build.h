@@ -2,13 +2,14 @@
  * build.h — `docker build` as dockerd's classic builder runs it (POST /build): a Dockerfile and
  * a context tar become an image, step by step, with a cache.
  *
- * The context tar (plain or compressed) is unpacked as it arrives, by the confined unpacker
- * (image/untar.h), into a private directory below <data-root>/tmp that is removed after the
- * build: a tmpfs of its own, up to half the memory available at the start (a larger context
- * is refused with a message naming the limit), so thousands of small files cost little to
- * make and nothing to drop.  The Dockerfile is read from it and parsed by
- * build/dockerfile.h; the Dockerfile and .dockerignore themselves leave the context when
- * .dockerignore excludes them, as dockerd removes them.
+ * The context tar (plain or compressed) is kept as it arrives, as its plain tar, in a private
+ * directory below <data-root>/tmp that is removed after the build: a tmpfs of its own, up to
+ * half the memory available at the start (a larger context is refused with a message naming
+ * the limit).  It is indexed as it streams in (build-context.c: each member's cleaned name,
+ * type, mode, link and sha256), and unpacked by the confined unpacker (image/untar.h) only when
+ * a step needs its files: a re-build the cache holds whole never unpacks it.  The Dockerfile is
+ * read from it and parsed by build/dockerfile.h; the Dockerfile and .dockerignore themselves leave
+ * the context when .dockerignore excludes them, as dockerd removes them.
  *
  * Every instruction is one step and one image, as the classic builder commits them (its parent
  * is the previous step's image, recorded as the image's Parent): metadata instructions change
@@ -21,8 +22,15 @@
  *
  * The cache (table build_cache) maps (parent image, sha256 of the step's container config with
  * its command and, for COPY and ADD, the hash of every source's name, type, mode, link target
- * and bytes, as read now) to the image that step made.  A hit reuses that image and runs
- * nothing.  Rows go with their image (rmi, prune) or with `builder prune`.
+ * and bytes) to the image that step made.  A hit reuses that image and runs nothing.  Rows go
+ * with their image (rmi, prune) or with `builder prune`.  --cache-from adds dockerd's image
+ * cache: an image whose history begins with the parent's and whose next entry this step's
+ * command made gives the step back (that image at its last step, else an image restored from
+ * its layer and history).
+ *
+ * Stages: only those the target needs are built (FROM and COPY --from name them), each on a
+ * thread of its own once the stages it needs are done; the output reads stage after stage
+ * (a later stage's is kept until the one before has finished).
  *
  * Differences from dockerd's classic builder, on purpose: a step that runs no process creates
  * no container (no " ---> Running in" line for it); a failed RUN's container is removed with

@@ -406,6 +406,166 @@ static char *cache_key(const struct json *cc, const char *extra)
         return hex;
 }
 
+/* ---- --cache-from: steps of other images, as dockerd's image cache matches them ---- */
+
+struct cache_source {
+        char *id;
+        struct json *cfg;
+        struct berth_layer_rec *recs; /* strings owned by strs */
+        char **strs;
+        size_t n_recs;
+};
+
+static void sources_free(struct build *b)
+{
+        for (size_t i = 0; i < b->n_sources; i++) {
+                struct cache_source *s = &b->sources[i];
+                free(s->id);
+                json_free(s->cfg);
+                free(s->recs);
+                strv_free(s->strs);
+        }
+        free(b->sources);
+}
+
+static void load_sources_locked(struct build *b)
+{
+        b->sources_loaded = true;
+        sqlite3 *h = berth_db_handle(b->e->db);
+        for (char *const *name = b->o->cache_from; name && *name; name++) {
+                _cleanup_image_ struct berth_image *img = NULL;
+                _cleanup_json_ struct json *cfg = NULL;
+                if (berth_image_find(b->e, *name, &img, NULL) < 0 ||
+                    berth_image_config(b->e, img, &cfg, NULL) < 0) {
+                        log_warn("build: could not look up %s for cache resolution, skipping",
+                                 *name);
+                        continue;
+                }
+                b->sources = xrealloc(b->sources, (b->n_sources + 1) * sizeof(*b->sources));
+                struct cache_source *s = &b->sources[b->n_sources++];
+                *s = (struct cache_source){.id = xstrdup(img->id), .cfg = TAKE_PTR(cfg)};
+                s->strs = xcalloc(1, sizeof(char *));
+                sqlite3_stmt *q = NULL;
+                if (sqlite3_prepare_v2(h,
+                                       "SELECT chain_id, diff_id, blob_digest FROM image_layers"
+                                       " WHERE image_id = ?1 ORDER BY position",
+                                       -1, &q, NULL) != SQLITE_OK)
+                        continue;
+                sqlite3_bind_text(q, 1, s->id, -1, SQLITE_STATIC);
+                size_t ns = 0;
+                while (sqlite3_step(q) == SQLITE_ROW) {
+                        s->recs = xrealloc(s->recs, (s->n_recs + 1) * sizeof(*s->recs));
+                        s->strs = xrealloc(s->strs, (ns + 4) * sizeof(char *));
+                        const char *c[3] = {NULL, NULL, NULL};
+                        for (int k = 0; k < 3; k++) {
+                                const unsigned char *t = sqlite3_column_text(q, k);
+                                if (t)
+                                        c[k] = s->strs[ns++] = xstrdup((const char *)t);
+                        }
+                        s->strs[ns] = NULL;
+                        s->recs[s->n_recs++] = (struct berth_layer_rec){c[0], c[1], c[2], 0};
+                }
+                sqlite3_finalize(q);
+        }
+}
+
+static bool same_history(const struct json *a, const struct json *b)
+{
+        static const char *const keys[] = {"created", "author", "created_by", "comment"};
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                const char *x = json_str(json_get(a, keys[i])), *y = json_str(json_get(b, keys[i]));
+                if (strcmp(x ? x : "", y ? y : "") != 0)
+                        return false;
+        }
+        const struct json *ea = json_get(a, "empty_layer"), *eb = json_get(b, "empty_layer");
+        return (json_is(ea, JSON_BOOL) && ea->b) == (json_is(eb, JSON_BOOL) && eb->b);
+}
+
+static char *join_words(const struct json *arr)
+{
+        struct berth_buf out = BERTH_BUF_INIT;
+        buf_puts(&out, "");
+        size_t i = 0;
+        const struct json *it;
+        json_array_foreach (arr, i, it) {
+                if (i)
+                        buf_putc(&out, ' ');
+                buf_puts(&out, json_str(it) ?: "");
+        }
+        return buf_steal(&out);
+}
+
+/* dockerd's ImageCache.GetCache over the sources: a source whose history begins with the
+ * parent's (and whose layers with its layers) and whose next entry this step's command made;
+ * *ret_id that source when the step is its last, else an image restored from it up to this
+ * step (its layer and history, this build's config). */
+static void probe_sources(struct stage *st, const struct json *cc, char **ret_id)
+{
+        struct build *b = st->b;
+        *ret_id = NULL;
+        pthread_mutex_lock(&b->lock);
+        if (!b->sources_loaded)
+                load_sources_locked(b);
+        pthread_mutex_unlock(&b->lock);
+        if (!b->n_sources)
+                return;
+        _cleanup_json_ struct json *pcfg = NULL;
+        if (*st->image) {
+                _cleanup_image_ struct berth_image *img = NULL;
+                if (berth_image_find(b->e, st->image, &img, NULL) < 0 ||
+                    berth_image_config(b->e, img, &pcfg, NULL) < 0)
+                        return;
+        }
+        const struct json *ph = json_get(pcfg, "history");
+        const struct json *pd = json_get(json_get(pcfg, "rootfs"), "diff_ids");
+        size_t k = json_len(ph), m = json_len(pd);
+        _cleanup_free_ char *created_by = join_words(json_get(cc, "Cmd"));
+        for (size_t i = 0; i < b->n_sources; i++) {
+                const struct cache_source *s = &b->sources[i];
+                const struct json *th = json_get(s->cfg, "history");
+                const struct json *td = json_get(json_get(s->cfg, "rootfs"), "diff_ids");
+                if (json_len(th) <= k || json_len(td) < m || s->n_recs != json_len(td))
+                        continue;
+                bool ok = true;
+                for (size_t j = 0; ok && j < k; j++)
+                        ok = same_history(th->arr.items[j], ph->arr.items[j]);
+                for (size_t j = 0; ok && j < m; j++)
+                        ok = strcmp(json_str(td->arr.items[j]) ?: "",
+                                    json_str(pd->arr.items[j]) ?: "") == 0;
+                const struct json *h = th->arr.items[k];
+                if (!ok || strcmp(json_str(json_get(h, "created_by")) ?: "", created_by) != 0)
+                        continue;
+                if (json_len(th) == k + 1) {
+                        *ret_id = xstrdup(s->id);
+                        return;
+                }
+                const struct json *el = json_get(h, "empty_layer");
+                bool empty = json_is(el, JSON_BOOL) && el->b;
+                if (!empty && m >= s->n_recs)
+                        continue;
+                _cleanup_json_ struct json *hist = json_new_array();
+                for (size_t j = 0; j <= k; j++)
+                        json_array_append(hist, json_copy(th->arr.items[j]));
+                struct build_commit bc = {
+                    .parent_id = st->image,
+                    .architecture = st->arch,
+                    .author = st->author,
+                    .config = st->config,
+                    .container_config = cc,
+                    .restore = true,
+                    .reuse = empty ? NULL : &s->recs[m],
+                    .history_all = hist,
+                    .created = json_str(json_get(h, "created")),
+                };
+                _cleanup_error_ struct berth_error *rerr = NULL;
+                if (build_commit(b->e, &bc, ret_id, &rerr) < 0) {
+                        log_info("build: cache from %s: %s", s->id, berth_error_msg(rerr));
+                        continue;
+                }
+                return;
+        }
+}
+
 int build_probe(struct stage *st, const struct json *cc, const char *extra, bool *ret_hit,
                 struct berth_error **err)
 {
@@ -425,8 +585,18 @@ int build_probe(struct stage *st, const struct json *cc, const char *extra, bool
         if (sqlite3_step(q) == SQLITE_ROW)
                 id = xstrdup((const char *)sqlite3_column_text(q, 0));
         sqlite3_finalize(q);
-        if (!id || !berth_layers_have_image(b->e->layers, id))
-                return 0;
+        if (!id || !berth_layers_have_image(b->e->layers, id)) {
+                /* the --cache-from images */
+                free(id);
+                probe_sources(st, cc, &id);
+                if (!id)
+                        return 0;
+                int r = build_cached(st, cc, extra, id, err);
+                if (r < 0)
+                        return r;
+                *ret_hit = true;
+                return build_say(b, " ---> Using cache\n") < 0 ? gone(err) : 0;
+        }
         if (sqlite3_prepare_v2(
                 h,
                 "UPDATE build_cache SET last_used = ?3, usage_count = usage_count + 1"
@@ -1370,8 +1540,8 @@ static int receive_context(struct build *b, struct berth_error **err)
         if (mkdir(ctx, 0700) < 0)
                 return berth_error_sys(err, errno, "mkdir '%s'", ctx);
         /* The context lives in memory (a tmpfs of its own, up to half the memory available
-         * now): thousands of small files are made and dropped in a fraction of what a disk
-         * filesystem takes, and the whole goes with one unmount. */
+         * now), reached through its fds only: it is unmounted (lazily) at once, so it goes
+         * when the build closes them, and a killed berthd leaves no mount behind. */
         b->ctx_limit = context_memory_limit();
         char opts[64];
         snprintf(opts, sizeof(opts), "size=%llu,mode=0700", (unsigned long long)b->ctx_limit);
@@ -1379,19 +1549,23 @@ static int receive_context(struct build *b, struct berth_error **err)
                 b->ctx_mounted = true;
         else
                 log_warn("build: a tmpfs for the context: %s (it goes to disk)", strerror(errno));
+        b->ctx_dirfd = open(ctx, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int e = errno;
+        if (b->ctx_mounted && umount2(ctx, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
+                log_warn("build: unmount '%s': %s", ctx, strerror(errno));
+        if (b->ctx_dirfd < 0)
+                return berth_error_sys(err, e, "open '%s'", ctx);
         /* the context's files, unpacked from context.tar beside it when a step needs them */
-        _cleanup_free_ char *root = xasprintf("%s/root", ctx);
-        if (mkdir(root, 0755) < 0)
-                return berth_error_sys(err, errno, "mkdir '%s'", root);
-        b->ctxfd = open(root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (mkdirat(b->ctx_dirfd, "root", 0755) < 0)
+                return berth_error_sys(err, errno, "mkdir '%s/root'", ctx);
+        b->ctxfd = openat(b->ctx_dirfd, "root", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (b->ctxfd < 0)
-                return berth_error_sys(err, errno, "open '%s'", root);
-        b->ctx_dir = xstrdup(ctx);
+                return berth_error_sys(err, errno, "open '%s/root'", ctx);
         const char *df = b->o->dockerfile && *b->o->dockerfile ? b->o->dockerfile : "Dockerfile";
         _cleanup_free_ char *df_abs = path_clean_abs(df);
         char *capture[] = {df_abs + 1, "dockerfile", ".dockerignore", NULL};
         long long t0 = mono_us();
-        int r = build_context_receive(b, ctx, capture, &b->ctx, err);
+        int r = build_context_receive(b, b->ctx_dirfd, capture, &b->ctx, err);
         if (r == 0)
                 log_debug("build: context received and indexed in %lld ms",
                           (mono_us() - t0) / 1000);
@@ -1468,11 +1642,8 @@ static int read_dockerfile(struct build *b, char **ret, size_t *ret_len, struct 
                                 if (!dockerignore_excluded(di, rm[i]))
                                         continue;
                                 build_context_remove(b, rm[i]);
-                                if (!b->ctx_unpacked)
-                                        continue;
-                                _cleanup_free_ char *path =
-                                    xasprintf("%s/root/%s", b->ctx_dir, rm[i]);
-                                (void)unlink(path);
+                                if (b->ctx_unpacked)
+                                        build_context_unlink(b, rm[i]);
                         }
                 }
         }
@@ -1509,46 +1680,18 @@ static int labels_instruction(struct build *b, struct dockerfile **ret, struct b
 
 /* ---- the build ---- */
 
-/* The context's tmpfs and the build's directory go on a thread of their own: dropping
- * thousands of files is off the build's answer. */
-struct tmp_cleanup {
-        char *dir;
-        bool mounted;
-};
-
-static void *cleanup_thread(void *arg)
-{
-        struct tmp_cleanup *t = arg;
-        if (t->mounted) {
-                _cleanup_free_ char *ctx = xasprintf("%s/context", t->dir);
-                if (umount2(ctx, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
-                        log_warn("build: unmount '%s': %s", ctx, strerror(errno));
-        }
-        int r = rm_rf(t->dir);
-        if (r < 0)
-                log_warn("build: remove '%s': %s", t->dir, strerror(-r));
-        free(t->dir);
-        free(t);
-        return NULL;
-}
-
 static void build_release(struct build *b)
 {
         if (b->ctxfd >= 0)
                 close(b->ctxfd);
+        if (b->ctx_dirfd >= 0)
+                close(b->ctx_dirfd); /* the last fd of the context's tmpfs: it goes */
         build_context_free(b->ctx);
-        free(b->ctx_dir);
+        sources_free(b);
         if (b->tmpdir) {
-                struct tmp_cleanup *t = xcalloc(1, sizeof(*t));
-                t->dir = TAKE_PTR(b->tmpdir);
-                t->mounted = b->ctx_mounted;
-                pthread_t th;
-                pthread_attr_t attr;
-                pthread_attr_init(&attr);
-                pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-                if (pthread_create(&th, &attr, cleanup_thread, t) != 0)
-                        cleanup_thread(t);
-                pthread_attr_destroy(&attr);
+                int r = rm_rf(b->tmpdir);
+                if (r < 0)
+                        log_warn("build: remove '%s': %s", b->tmpdir, strerror(-r));
         }
         free(b->tmpdir);
         dockerfile_free(b->df);
@@ -1882,7 +2025,7 @@ static int run_stages(struct build *b, size_t last, const struct dockerfile_inst
 int berth_build(struct berth_engine *e, const struct berth_build_opts *o, char **ret_id,
                 bool *ret_emitted, int *ret_code, struct berth_error **err)
 {
-        struct build b = {.e = e, .o = o, .ctxfd = -EBADF};
+        struct build b = {.e = e, .o = o, .ctxfd = -EBADF, .ctx_dirfd = -EBADF};
         pthread_mutex_init(&b.lock, NULL);
         pthread_cond_init(&b.cond, NULL);
         b.meta_args = json_new_object();

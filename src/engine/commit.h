@@ -97,11 +97,21 @@ struct image_new {
         struct json *history;   /* the new history entry, without empty_layer (taken) */
         const char *repo, *tag; /* a tag for it, or NULL */
         bool skip_empty;        /* an empty tar adds no layer (commit) */
+        /* image_new_record_stored: a layer already stored goes on the parent's (NULL: none)
+         * and the image's whole history is history_all */
+        const struct berth_layer_rec *reuse;
+        const struct json *history_all;
 };
 
 /* Store the tar, unpack it as a layer on the parent's, and record the image. */
 int image_new_record(struct berth_engine *e, const struct image_new *n, commit_tar_fn tar,
                      void *userdata, char **ret_id, struct berth_error **err);
+/* Record an image of the parent's layers and n->reuse (a layer another image holds), with
+ * n->history_all as its history: --cache-from's restored steps.  -EINVAL when the layer does not
+ * stack on the parent's. */
+struct berth_layer_rec;
+int image_new_record_stored(struct berth_engine *e, const struct image_new *n, char **ret_id,
+                            struct berth_error **err);
 /* Now as RFC 3339 with nanoseconds in UTC, as Go marshals a time. */
 char *image_new_time(void);
 /* dockerd's empty container.Config with every member Go writes. */
@@ -116,12 +126,18 @@ int image_new_reference(const char *repo, const char *tag, char **ret, struct be
  * (an empty_layer history entry) when ctr is NULL. */
 struct berth_ctr;
 struct build_commit {
-        struct berth_ctr *ctr;   /* may be NULL */
-        const char *parent_id;   /* NULL or "" for FROM scratch */
+        struct berth_ctr *ctr;    /* may be NULL */
+        const char *parent_id;    /* NULL or "" for FROM scratch */
         const char *architecture; /* without a parent: the platform's, NULL amd64 */
         const char *author;       /* MAINTAINER's, or NULL */
         bool has_dir;             /* without ctr: the layer is the tree below dir_fd */
         int dir_fd;
+        /* --cache-from: a step of another image restored (its stored layer or none, its
+         * history up to the step, its time) */
+        bool restore;
+        const struct berth_layer_rec *reuse;
+        const struct json *history_all;
+        const char *created;
         const struct json *config, *container_config;
 };
 int build_commit(struct berth_engine *e, const struct build_commit *b, char **ret_id,

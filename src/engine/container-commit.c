@@ -424,7 +424,7 @@ int build_commit(struct berth_engine *e, const struct build_commit *b, char **re
                 if (r < 0)
                         return r;
         }
-        _cleanup_free_ char *now = image_new_time();
+        _cleanup_free_ char *now = b->created ? xstrdup(b->created) : image_new_time();
         struct json *cfg = json_new_object();
         const char *arch = json_str(json_get(parent, "architecture"));
         json_set_str(cfg, "architecture", arch ? arch : (b->architecture ?: "amd64"));
@@ -455,7 +455,11 @@ int build_commit(struct berth_engine *e, const struct build_commit *b, char **re
             .skip_empty = true,
         };
         int r;
-        if (b->ctr) {
+        if (b->restore) {
+                n.reuse = b->reuse;
+                n.history_all = b->history_all;
+                r = image_new_record_stored(e, &n, ret_id, err);
+        } else if (b->ctr) {
                 _cleanup_free_ char *upper_path = snapshot_path(m->data_root, b->ctr->id, "upper");
                 _cleanup_close_ int upper =
                     open(upper_path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

@@ -100,8 +100,8 @@ static const char *const migrations[] = {
     ");",
     /* 6: the build cache (builder.c): the image a build step made, by its parent and key */
     "CREATE TABLE build_cache ("
-    "  parent TEXT NOT NULL,"   /* the image below, "" for FROM scratch */
-    "  key TEXT NOT NULL,"      /* sha256 of the step's config, command and sources */
+    "  parent TEXT NOT NULL," /* the image below, "" for FROM scratch */
+    "  key TEXT NOT NULL,"    /* sha256 of the step's config, command and sources */
     "  image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
     "  created INTEGER NOT NULL," /* unix seconds */
     "  last_used INTEGER NOT NULL,"

@@ -191,7 +191,20 @@ static int record(struct berth_engine *e, const struct image_new *n, const char 
         bool empty = n->skip_empty && strcmp(diff_id, EMPTY_TAR_DIGEST) == 0;
         char chain[72];
         size_t nl = pl.n;
-        if (!empty) {
+        if (n->reuse) {
+                layer_chain_id(nl ? pl.recs[nl - 1].chain_id : NULL, n->reuse->diff_id, chain);
+                if (strcmp(chain, n->reuse->chain_id) != 0)
+                        return berth_error_set(err, EINVAL, "layer %s does not stack on %s",
+                                               n->reuse->chain_id, n->parent_id);
+                pl.recs[nl] = *n->reuse;
+                pl.recs[nl].size = berth_layers_size(l, n->reuse->chain_id);
+                r = berth_layers_reserve(l, &pl.recs[nl], 1, err);
+                if (r < 0)
+                        return r;
+                nl++;
+        } else if (n->history_all) {
+                /* no layer of its own */
+        } else if (!empty) {
                 layer_chain_id(nl ? pl.recs[nl - 1].chain_id : NULL, diff_id, chain);
                 pl.recs[nl] = (struct berth_layer_rec){chain, diff_id, diff_id, 0};
                 r = berth_layers_reserve(l, &pl.recs[nl], 1, err);
@@ -219,15 +232,19 @@ static int record(struct berth_engine *e, const struct image_new *n, const char 
         struct json *ids = json_object_set(rootfs, "diff_ids", json_new_array());
         for (size_t i = 0; i < nl; i++)
                 json_array_append(ids, json_new_string(pl.recs[i].diff_id));
-        struct json *hist = json_copy(json_get(pcfg, "history"));
-        if (!json_is(hist, JSON_ARRAY)) {
-                json_free(hist);
-                hist = json_new_array();
+        if (n->history_all) {
+                json_object_set(cfg, "history", json_copy(n->history_all));
+        } else {
+                struct json *hist = json_copy(json_get(pcfg, "history"));
+                if (!json_is(hist, JSON_ARRAY)) {
+                        json_free(hist);
+                        hist = json_new_array();
+                }
+                json_object_set(cfg, "history", hist);
+                struct json *h = json_array_append(hist, json_copy(n->history));
+                if (empty)
+                        json_set_bool(h, "empty_layer", true);
         }
-        json_object_set(cfg, "history", hist);
-        struct json *h = json_array_append(hist, json_copy(n->history));
-        if (empty)
-                json_set_bool(h, "empty_layer", true);
         _cleanup_json_ struct json *sorted = sorted_object(cfg);
         _cleanup_free_ char *text = json_dump(sorted, 0);
         _cleanup_free_ char *id = NULL;
@@ -258,6 +275,17 @@ int image_new_record(struct berth_engine *e, const struct image_new *n, commit_t
         int r = store_tar(e, tar, userdata, &diff_id, err);
         if (r == 0)
                 r = record(e, n, diff_id, ret_id, err);
+        berth_layers_pull_leave(e->layers);
+        if (r < 0)
+                berth_layers_collect(e->layers);
+        return r;
+}
+
+int image_new_record_stored(struct berth_engine *e, const struct image_new *n, char **ret_id,
+                            struct berth_error **err)
+{
+        berth_layers_pull_enter(e->layers);
+        int r = record(e, n, n->reuse ? n->reuse->diff_id : EMPTY_TAR_DIGEST, ret_id, err);
         berth_layers_pull_leave(e->layers);
         if (r < 0)
                 berth_layers_collect(e->layers);

@@ -299,3 +299,28 @@ def test_a_failing_stage_stops_the_build_with_its_error(env, tmp_path):
     # the slow stage stopped at its next step; the final stage never started
     assert "never-shown" not in p.stdout and "COPY --from" not in p.stdout, p.stdout
     assert berth(env, "ps", "-aq").stdout == ""
+
+
+def test_cache_from_an_image_without_the_local_cache(env, tmp_path):
+    """--cache-from as dockerd's: an image (here one whose build cache was pruned, as a pulled
+    one has none) gives its steps back when their history matches, layers reused, and the
+    final step is that image itself."""
+    ctx = str(tmp_path)
+    write(ctx, {"Dockerfile": APP, "lib/a": "a\n", "lib/b": "b\n", "main.txt": "main\n"})
+    first = berth(env, "build", "-t", "app:1", ctx).stdout
+    berth(env, "builder", "prune", "-a", "-f")
+    assert len(berth(env, "images", "-a", "-q").stdout.split()) == 2  # busybox and app:1
+    out = berth(env, "build", "--cache-from", "app:1", "-t", "app:2", ctx).stdout
+    assert [c for _, c in steps(out)][1:] == [True] * 7, out
+    assert image_id(out) == image_id(first)
+    assert berth(env, "run", "--rm", "app:2").stdout == "a\nb\n5 /app/main.txt\n"
+    # a changed file: the steps before it still come from app:1, the rest run
+    write(ctx, {"main.txt": "changed\n"})
+    berth(env, "builder", "prune", "-a", "-f")
+    out = berth(env, "build", "--cache-from", "app:1", "-t", "app:3", ctx).stdout
+    assert [c for _, c in steps(out)] == [False, True, True, True, True, False, False, False], out
+    assert berth(env, "run", "--rm", "app:3").stdout == "a\nb\n8 /app/main.txt\n"
+    # without --cache-from nothing is reused once the cache is gone
+    berth(env, "builder", "prune", "-a", "-f")
+    out = berth(env, "build", "-t", "app:4", ctx).stdout
+    assert not any(c for _, c in steps(out)), out
