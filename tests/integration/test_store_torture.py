@@ -35,6 +35,11 @@ settled (no restart, so start-up collection cannot hide anything) the store
 must be sound and hold nothing unreferenced -- the check that failed and
 cancelled pulls leave nothing behind.
 
+Builds (POST /build and `berth build`, from a pulled base, COPY and WORKDIR steps, some
+from the cache) and `builder prune` join the mix: the build cache's rows and the step images
+are records like the others, and a build killed mid-way must leave its context's tmpfs
+unmounted (it is reached through fds only) and its directory to the next start's clean-up.
+
 The mix includes a pull whose last layer's blob lies about its digest (a
 byte changed in the registry's storage), pulls whose client is killed
 mid-way, loads of truncated archives, digest pulls (repo digests without
@@ -351,6 +356,7 @@ class Torture:
         self.inflight = set()
         self.procs = set()   # client processes running now
         self.counts = Counter()
+        self.oks = Counter()     # of which succeeded
         self.problems = []   # things a client saw that must never happen
         self.env = {**{k: v for k, v in os.environ.items()
                        if k not in ("BERTH_HOST", "DOCKER_HOST")},
@@ -422,7 +428,7 @@ class Torture:
         kinds = ["pull", "pull", "pull", "pull", "pull-digest", "pull-liar", "pull-cancel",
                  "load", "load", "load", "load-truncated", "tag", "tag", "tag", "rmi", "rmi",
                  "rmi", "prune", "save", "save", "volume-create", "volume-create", "volume-rm",
-                 "volume-prune"]
+                 "volume-prune", "build", "build", "builder-prune"]
         kind = kind or rng.choice(kinds)
         if kind == "prune" and rng.random() < 0.2:
             kind = "prune-all"
@@ -441,6 +447,7 @@ class Torture:
             with self.lock:
                 self.inflight.discard(op)
                 self.counts[kind] += 1
+                self.oks[kind] += bool(op.ok)
         if kind == "pull-liar" and op.ok:
             self.problems.append("a pull of %s succeeded though its layer lies" % self.c.liar_ref)
 
@@ -532,6 +539,37 @@ class Torture:
             if via == "cli":
                 return [], lambda op: self.cli(op, ["volume", "prune", "-f"])
             return [], lambda op: self.http(op, "POST", "/volumes/prune")
+        if kind == "build":
+            # a build from a pulled base (FROM pulls it when missing): the build cache's rows
+            # and the step images it makes join the store; a third of the contents repeat, so
+            # some builds come from the cache
+            base = rng.choice(self.c.good_refs)
+            dst = rng.choice(self.LOCAL_TAGS)
+            df = "FROM %s\nENV K=%d\nCOPY f /f\nWORKDIR /w\nCOPY d/ /w/d/\n" % (
+                base, rng.randrange(2))
+            files = {"Dockerfile": df, "f": "v%d\n" % rng.randrange(3),
+                     "d/a": "a" * rng.randrange(1, 4000), "d/b": "b"}
+            ctx = os.path.join(self.root, "ctx-%d" % client)
+            shutil.rmtree(ctx, ignore_errors=True)
+            for name, text in files.items():
+                os.makedirs(os.path.dirname(os.path.join(ctx, name)), exist_ok=True)
+                with open(os.path.join(ctx, name), "w") as f:
+                    f.write(text)
+            if via == "cli":
+                return [full_name(dst)], lambda op: self.cli(op, ["build", "-q", "-t", dst, ctx])
+            buf = io.BytesIO()
+            with tarfile.open(fileobj=buf, mode="w") as t:
+                for name in sorted(files):
+                    t.add(os.path.join(ctx, name), arcname=name)
+            body = buf.getvalue()
+            path = "/build?q=1&t=" + q(dst)
+            return [full_name(dst)], lambda op: self.http(
+                op, "POST", path, body=body, headers={"Content-Type": "application/x-tar"})
+        if kind == "builder-prune":
+            # names stay (only unnamed step images go)
+            if via == "cli":
+                return [], lambda op: self.cli(op, ["builder", "prune", "-a", "-f"])
+            return [], lambda op: self.http(op, "POST", "/build/prune?all=1")
         if kind == "save":
             picks = rng.sample(self.c.good_refs + ["local/arch:a", "local/oci:1"],
                                rng.choice([1, 1, 2]))
@@ -704,7 +742,7 @@ def durability_problems(ops, names_now):
         if ALL in last.names and last.kind != "prune-all":
             continue  # rmi by ID, a plain prune: which names they took is not known here
         checked += 1
-        want = last.kind in ("pull", "pull-cancel", "tag", "load", "load-truncated")
+        want = last.kind in ("pull", "pull-cancel", "tag", "load", "load-truncated", "build")
         if want != (name in names_now):
             problems.append("%s %s (%s) succeeded before the kill, yet %s is %s after the "
                             "restart" % (last.kind, name, last.via, name,
@@ -872,11 +910,15 @@ def test_store_survives_sigkill_at_random_moments(troot, regwork, registries,  #
         "torture: operations %s (total %d)" % (
             " ".join("%s=%d" % kv for kv in sorted(tort.counts.items())),
             sum(tort.counts.values())),
+        "torture: of which succeeded %s" % " ".join(
+            "%s=%d" % kv for kv in sorted(tort.oks.items())),
         "torture: %d quiet checks; %d names checked for durability" % (tally.quiet,
                                                                        tally.durable)]
     with capsys.disabled():
         print("\n" + "\n".join(summary))
     assert tally.rounds >= min(ROUNDS, 3), "only %d rounds ran" % tally.rounds
+    # the mix did what it is for: builds (from pulled bases) got through, not only failed
+    assert tort.oks["build"] or tort.counts["build"] < 5, summary
     # The kills must have hit work, not only an idle daemon.
     if tally.rounds >= 10:
         assert tally.landed["mid-pull"] + tally.landed["mid-load"] > 0, tally.landed
