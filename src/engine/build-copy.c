@@ -738,7 +738,7 @@ static int fetch_url(const char *url, int dirfd, char **ret, struct berth_error 
                 r = berth_error_set(err, EIO, "%s: %s", url,
                                     *errbuf ? errbuf : curl_easy_strerror(rc));
         else if (status >= 400)
-                r = berth_error_set(err, EIO, "invalid response status %ld", status);
+                r = berth_error_set(err, EIO, "failed to GET %s with status %ld", url, status);
         if (r == 0 && ft >= 0) {
                 struct timespec ts[2] = {{(time_t)ft, 0}, {(time_t)ft, 0}};
                 (void)futimens(f.fd, ts);

@@ -324,3 +324,41 @@ def test_cache_from_an_image_without_the_local_cache(env, tmp_path):
     berth(env, "builder", "prune", "-a", "-f")
     out = berth(env, "build", "-t", "app:4", ctx).stdout
     assert not any(c for _, c in steps(out)), out
+
+
+def test_add_from_a_url_keeps_its_last_modified_time(env, tmp_path):
+    """ADD <url>: fetched by berthd (here from a server of the test's own on loopback), named
+    after the URL's last element, with the server's Last-Modified as its time; a URL's
+    contents are its cache key, so a change on the server re-runs the step."""
+    import functools
+    import http.server
+    import threading
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "notes.txt").write_text("served\n")
+    os.utime(site / "notes.txt", (1500000000, 1500000000))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        url = "http://127.0.0.1:%d/notes.txt" % srv.server_address[1]
+        ctx = tmp_path / "ctx"
+        ctx.mkdir()
+        (ctx / "Dockerfile").write_text("FROM busybox\nADD %s /dl/\nADD %s /named.txt\n"
+                                        % (url, url))
+        berth(env, "build", "-t", "fetched:1", str(ctx))
+        out = berth(env, "run", "--rm", "fetched:1", "sh", "-c",
+                    "cat /dl/notes.txt /named.txt; stat -c %Y /dl/notes.txt").stdout
+        assert out == "served\nserved\n1500000000\n", out
+        again = berth(env, "build", "-t", "fetched:1", str(ctx)).stdout
+        assert [c for _, c in steps(again)] == [False, True, True], again
+        (site / "notes.txt").write_text("changed\n")
+        again = berth(env, "build", "-t", "fetched:1", str(ctx)).stdout
+        assert [c for _, c in steps(again)] == [False, False, False], again
+        # a URL that answers 404 fails the step with the status
+        (ctx / "Dockerfile").write_text("FROM busybox\nADD %s-missing /x\n" % url)
+        p = berth(env, "build", str(ctx), check=False)
+        assert p.returncode != 0 and "404" in p.stderr, (p.stdout, p.stderr)
+    finally:
+        srv.shutdown()
+        srv.server_close()
