@@ -318,8 +318,10 @@ int build_context_receive(struct build *b, int dirfd, char *const *capture, stru
                 return berth_error_sys(err, errno, "save the build context");
         }
         static const struct tar_ops ops = {on_entry, on_data, on_entry_end};
-        const struct tar_limits limits = {
-            .max_path = 4096, .max_entries = UINT64_MAX, .max_size = UINT64_MAX};
+        const struct tar_limits limits = {.max_path = 4096,
+                                          .max_entries = UINT64_MAX,
+                                          .max_size = UINT64_MAX,
+                                          .unpadded_end = true};
         rc.tr = tar_reader_new(&ops, x, &limits);
         struct decompressor *d = decomp_new(plain_sink, &rc);
         char *buf = xmalloc(256 * 1024);

@@ -574,8 +574,10 @@ int tar_reader_feed(struct tar_reader *r, const void *buf, size_t len, struct be
 
 int tar_reader_finish(struct tar_reader *r, struct berth_error **err)
 {
+        /* ST_PAD, when asked: the last member's data is whole and only its padding is
+         * missing, as in the context docker's CLI sends with `-f -` */
         if ((r->st == ST_HEADER && r->hdr_fill == 0) || r->st == ST_END ||
-            (r->st == ST_ZERO && r->hdr_fill == 0))
+            (r->st == ST_PAD && r->lim.unpadded_end) || (r->st == ST_ZERO && r->hdr_fill == 0))
                 return 0;
         return berth_error_set(err, EPIPE, "tar: unexpected end of tar data");
 }

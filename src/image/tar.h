@@ -67,6 +67,10 @@ struct tar_limits {
         size_t max_path;      /* longest name or link name */
         uint64_t max_entries; /* members, extension headers included */
         uint64_t max_size;    /* largest single member */
+        /* the stream may end right after the last member's data, without its padding or
+         * the end-of-archive blocks: Go's archive/tar reads that as complete, and docker's
+         * CLI sends build contexts so (`-f -`, a Dockerfile outside the context) */
+        bool unpadded_end;
 };
 
 struct tar_reader;
@@ -75,8 +79,9 @@ struct tar_reader *tar_reader_new(const struct tar_ops *ops, void *ud,
                                   const struct tar_limits *limits);
 void tar_reader_free(struct tar_reader *r);
 int tar_reader_feed(struct tar_reader *r, const void *buf, size_t len, struct berth_error **err);
-/* End of input: fine at a member boundary or after the end-of-archive blocks,
- * an error ("unexpected end of tar data") inside a member. */
+/* End of input: fine at a member boundary, after the end-of-archive blocks, or
+ * (limits->unpadded_end) in the padding after a member's whole data; an error
+ * ("unexpected end of tar data") inside a member. */
 int tar_reader_finish(struct tar_reader *r, struct berth_error **err);
 uint64_t tar_reader_entries(const struct tar_reader *r);
 

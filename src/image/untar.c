@@ -114,6 +114,7 @@ int untar_begin(int root_fd, const struct untar_opts *o, struct untar **ret,
             .max_path = UNTAR_MAX_PATH,
             .max_entries = UINT64_MAX,
             .max_size = UINT64_MAX,
+            .unpadded_end = o->clamp, /* a build context, which docker's CLI may send so */
         };
         u->tar = tar_reader_new(&hooks, u, &tl);
         u->dc = decomp_new(decoded, u);

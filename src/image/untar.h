@@ -37,7 +37,7 @@ struct untar_opts {
         /* ".." at the top stays at the destination and symlinks may name anything (they
          * resolve inside the root anyway), as docker extracts into a chroot at "/": a
          * build context */
-        bool clamp;
+        bool clamp;      /* also: the stream may end without its last member's padding */
         bool keep_owner; /* never chown (docker's NoLchown) */
         bool chown;      /* every entry owned by uid:gid (docker's ChownOpts) */
         uid_t uid;

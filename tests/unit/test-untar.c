@@ -589,6 +589,53 @@ START_TEST(test_untar_planted_symlinks_stay_inside)
 }
 END_TEST
 
+/* A stream that ends right after the last member's data (no padding, no end blocks), as
+ * docker's CLI sends a build context with `-f -`: refused unless unpadded_end (a build
+ * context's untar, clamp); a cut inside the data is refused either way. */
+START_TEST(test_unpadded_end)
+{
+        static const struct tar_ops ops = {list_entry, list_data, list_end};
+        struct berth_buf b = BERTH_BUF_INIT;
+        th(&b, "a", '0', 0644, NULL, "0123456789");
+        size_t whole = 512 + 10; /* header and data, no padding */
+        for (int lenient = 0; lenient < 2; lenient++) {
+                for (int cut = 0; cut < 2; cut++) {
+                        struct listing l = {BERTH_BUF_INIT};
+                        struct tar_limits lim = {4096, 1000000, UINT64_MAX, lenient};
+                        struct tar_reader *r = tar_reader_new(&ops, &l, &lim);
+                        struct berth_error *err = NULL;
+                        ck_assert_int_eq(tar_reader_feed(r, b.data, whole - cut * 3, &err), 0);
+                        int rc = tar_reader_finish(r, &err);
+                        if (lenient && !cut)
+                                ck_assert_int_eq(rc, 0);
+                        else
+                                ck_assert_str_eq(berth_error_msg(err),
+                                                 "tar: unexpected end of tar data");
+                        berth_error_free(err);
+                        tar_reader_free(r);
+                        buf_release(&l.text);
+                }
+        }
+        /* the untar of a build context (clamp) takes it whole */
+        int fd = open_dir(dst);
+        struct berth_buf cut = BERTH_BUF_INIT;
+        buf_append(&cut, b.data, whole);
+        struct berth_error *err = NULL;
+        struct untar_opts o = {.clamp = true, .keep_owner = true, .dest_name = "ctx"};
+        ck_assert_int_eq(extract(fd, &o, &cut, &err), 0);
+        char *text = NULL;
+        ck_assert_int_eq(read_file_at(fd, "a", 100, &text, NULL), 0);
+        ck_assert_str_eq(text, "0123456789");
+        free(text);
+        o.clamp = false;
+        ck_assert_int_lt(extract(fd, &o, &cut, &err), 0);
+        berth_error_free(err);
+        buf_release(&cut);
+        buf_release(&b);
+        close(fd);
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("untar");
@@ -601,6 +648,7 @@ int main(void)
         tcase_add_test(tc, test_writer_never_follows_planted_links);
         tcase_add_test(tc, test_untar_docker_rules);
         tcase_add_test(tc, test_untar_planted_symlinks_stay_inside);
+        tcase_add_test(tc, test_unpadded_end);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
