@@ -188,19 +188,6 @@ static int build_emit(const struct json *msg, void *userdata)
         return api_stream_write_json(j->s, msg);
 }
 
-static int status_for(int r)
-{
-        switch (-r) {
-        case ENOENT:
-                return 404;
-        case EINVAL:
-        case EBADMSG:
-                return 400;
-        default:
-                return 500;
-        }
-}
-
 static void *build_worker(void *arg)
 {
         struct build_job *j = arg;
@@ -213,7 +200,7 @@ static void *build_worker(void *arg)
         int code = 0;
         int r = berth_build(j->engine, &j->o, &id, &emitted, &code, &err);
         if (r < 0 && !j->started) {
-                api_stream_reply_error(j->s, status_for(r), "%s", berth_error_msg(err));
+                api_stream_reply_error(j->s, api_engine_status(r), "%s", berth_error_msg(err));
         } else if (r < 0 && -r != ECANCELED) {
                 struct json *m = json_new_object();
                 struct json *d = json_object_set(m, "errorDetail", json_new_object());

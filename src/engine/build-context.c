@@ -373,24 +373,7 @@ int build_context_unpack(struct build *b, struct berth_error **err)
                 return berth_error_sys(err, errno, "open %s", path);
         struct untar_opts uo = {
             .dest_name = "the build context", .keep_owner = true, .clamp = true};
-        _cleanup_untar_ struct untar *u = NULL;
-        int r = untar_begin(b->ctxfd, &uo, &u, err);
-        char *buf = xmalloc(256 * 1024);
-        while (r == 0) {
-                ssize_t n = read(fd, buf, 256 * 1024);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        r = berth_error_sys(err, errno, "read %s", path);
-                        break;
-                }
-                if (n == 0)
-                        break;
-                r = untar_write(u, buf, (size_t)n, err);
-        }
-        free(buf);
-        if (r == 0)
-                r = untar_finish(u, err);
+        int r = untar_fd(b->ctxfd, &uo, fd, path, err);
         if (r < 0)
                 return berth_error_prefix(err, "Error processing tar file(exit status 1)");
         /* what .dockerignore took out of the context */

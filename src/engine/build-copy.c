@@ -547,24 +547,7 @@ static int extract_archive(struct copy *cp, int rootfd, int in, const char *show
             /* owners come from the archive: dockerd applies --chown to files, not to what
              * an archive unpacks */
         };
-        _cleanup_untar_ struct untar *u = NULL;
-        int r = untar_begin(rootfd, &uo, &u, err);
-        char *buf = xmalloc(256 * 1024);
-        while (r == 0) {
-                ssize_t n = read(in, buf, 256 * 1024);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        r = berth_error_sys(err, errno, "read %s", shown);
-                        break;
-                }
-                if (n == 0)
-                        break;
-                r = untar_write(u, buf, (size_t)n, err);
-        }
-        free(buf);
-        if (r == 0)
-                r = untar_finish(u, err);
+        int r = untar_fd(rootfd, &uo, in, shown, err);
         return r < 0 ? berth_error_prefix(err, "extract %s", shown) : 0;
 }
 
@@ -807,13 +790,7 @@ static int write_step(struct stage *st, const struct json *cc, const char *extra
                       void *arg, struct berth_ctr *src_ctr, bool say, struct berth_error **err)
 {
         struct build *b = st->b;
-        struct build_commit bc = {
-            .parent_id = st->image,
-            .architecture = st->arch,
-            .author = st->author,
-            .config = st->config,
-            .container_config = cc,
-        };
+        struct build_commit bc = BUILD_STEP_COMMIT(st, cc);
         _cleanup_free_ char *id = NULL;
         int r;
         if (!*st->image) {

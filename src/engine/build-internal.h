@@ -84,6 +84,15 @@ int build_probe(struct stage *st, const struct json *cc, const char *extra, bool
 int build_cached(struct stage *st, const struct json *cc, const char *extra, const char *id,
                  struct berth_error **err);
 
+/* The commit of a step on st: its parent, platform, author and config, with container config
+ * cc (the caller adds the layer's source). */
+#define BUILD_STEP_COMMIT(st, cc)                                                                  \
+        ((struct build_commit){.parent_id = (st)->image,                                           \
+                               .architecture = (st)->arch,                                         \
+                               .author = (st)->author,                                             \
+                               .config = (st)->config,                                             \
+                               .container_config = (cc)})
+
 /* A container of st->image with run config rc (not started); *ret_id and a reference. */
 int build_create(struct stage *st, const struct json *rc, bool networked, char **ret_id,
                  struct berth_ctr **ret_c, struct berth_error **err);

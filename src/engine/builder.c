@@ -546,17 +546,11 @@ static void probe_sources(struct stage *st, const struct json *cc, char **ret_id
                 _cleanup_json_ struct json *hist = json_new_array();
                 for (size_t j = 0; j <= k; j++)
                         json_array_append(hist, json_copy(th->arr.items[j]));
-                struct build_commit bc = {
-                    .parent_id = st->image,
-                    .architecture = st->arch,
-                    .author = st->author,
-                    .config = st->config,
-                    .container_config = cc,
-                    .restore = true,
-                    .reuse = empty ? NULL : &s->recs[m],
-                    .history_all = hist,
-                    .created = json_str(json_get(h, "created")),
-                };
+                struct build_commit bc = BUILD_STEP_COMMIT(st, cc);
+                bc.restore = true;
+                bc.reuse = empty ? NULL : &s->recs[m];
+                bc.history_all = hist;
+                bc.created = json_str(json_get(h, "created"));
                 _cleanup_error_ struct berth_error *rerr = NULL;
                 if (build_commit(b->e, &bc, ret_id, &rerr) < 0) {
                         log_info("build: cache from %s: %s", s->id, berth_error_msg(rerr));
@@ -646,13 +640,7 @@ static int commit_meta(struct stage *st, const char *comment, struct berth_error
         int r = build_probe(st, cc, NULL, &hit, err);
         if (r < 0 || hit)
                 return r;
-        struct build_commit bc = {
-            .parent_id = st->image,
-            .architecture = st->arch,
-            .author = st->author,
-            .config = st->config,
-            .container_config = cc,
-        };
+        struct build_commit bc = BUILD_STEP_COMMIT(st, cc);
         _cleanup_free_ char *id = NULL;
         r = build_commit(st->b->e, &bc, &id, err);
         if (r == 0)
@@ -967,14 +955,8 @@ static int dispatch_run(struct stage *st, const struct dockerfile_instruction *i
                         build_remove(st, c, true);
                 return r;
         }
-        struct build_commit bc = {
-            .ctr = c,
-            .parent_id = st->image,
-            .architecture = st->arch,
-            .author = st->author,
-            .config = st->config,
-            .container_config = cc,
-        };
+        struct build_commit bc = BUILD_STEP_COMMIT(st, cc);
+        bc.ctr = c;
         _cleanup_free_ char *id = NULL;
         r = build_commit(b->e, &bc, &id, err);
         if (b->o->rm || b->o->forcerm)

@@ -155,3 +155,27 @@ void untar_free(struct untar *u)
         free(u->rebase_new);
         free(u);
 }
+
+int untar_fd(int root_fd, const struct untar_opts *o, int fd, const char *what,
+             struct berth_error **err)
+{
+        _cleanup_untar_ struct untar *u = NULL;
+        int r = untar_begin(root_fd, o, &u, err);
+        char *buf = xmalloc(256 * 1024);
+        while (r == 0) {
+                ssize_t n = read(fd, buf, 256 * 1024);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        r = berth_error_sys(err, errno, "read %s", what);
+                        break;
+                }
+                if (n == 0)
+                        break;
+                r = untar_write(u, buf, (size_t)n, err);
+        }
+        free(buf);
+        if (r == 0)
+                r = untar_finish(u, err);
+        return r;
+}

@@ -56,6 +56,10 @@ int untar_write(struct untar *u, const void *buf, size_t len, struct berth_error
 /* End of input: the stream must end at a member boundary; directory times are
  * set last. */
 int untar_finish(struct untar *u, struct berth_error **err);
+/* The whole of fd (read to its end) extracted: untar_begin, _write, _finish; what names fd in
+ * a read error. */
+int untar_fd(int root_fd, const struct untar_opts *o, int fd, const char *what,
+             struct berth_error **err);
 /* Entries seen so far. */
 unsigned long long untar_entries(const struct untar *u);
 void untar_free(struct untar *u);
