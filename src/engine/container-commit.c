@@ -186,7 +186,8 @@ static char *join_cmd(const struct json *cmd)
 
 /* ---- the layer ---- */
 
-static bool dir_empty(int fd)
+/* Whether every entry of directory fd passes ok (an empty one: true). */
+static bool dir_all(int fd, bool (*ok)(int dfd, const char *name))
 {
         int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
@@ -196,38 +197,30 @@ static bool dir_empty(int fd)
                 close(dfd);
                 return false;
         }
-        bool empty = true;
+        bool all = true;
         struct dirent *de;
-        while (empty && (de = readdir(d)))
-                empty = strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0;
+        while (all && (de = readdir(d)))
+                all = strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+                      ok(dirfd(d), de->d_name);
         closedir(d);
-        return empty;
+        return all;
 }
 
-/* The placeholders berth makes for mount points where dockerd has its init layer. */
-static bool etc_only_placeholders(int fd)
+static bool never(int dfd, const char *name)
 {
-        int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0)
-                return false;
-        DIR *d = fdopendir(dfd);
-        if (!d) {
-                close(dfd);
-                return false;
-        }
-        bool only = true;
-        struct dirent *de;
-        while (only && (de = readdir(d))) {
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                        continue;
-                struct stat st;
-                only = (strcmp(de->d_name, "hostname") == 0 || strcmp(de->d_name, "hosts") == 0 ||
-                        strcmp(de->d_name, "resolv.conf") == 0) &&
-                       fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-                       S_ISREG(st.st_mode) && st.st_size == 0;
-        }
-        closedir(d);
-        return only;
+        (void)dfd;
+        (void)name;
+        return false;
+}
+
+/* A placeholder berth makes in /etc for a mount point where dockerd has its init layer. */
+static bool etc_placeholder(int dfd, const char *name)
+{
+        struct stat st;
+        return (strcmp(name, "hostname") == 0 || strcmp(name, "hosts") == 0 ||
+                strcmp(name, "resolv.conf") == 0) &&
+               fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+               st.st_size == 0;
 }
 
 static bool skip_placeholder(const char *name, int fd, const struct stat *st, void *userdata)
@@ -241,10 +234,10 @@ static bool skip_placeholder(const char *name, int fd, const struct stat *st, vo
                         return S_ISREG(st->st_mode) && st->st_size == 0;
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
                 if (strcmp(name, dirs[i]) == 0)
-                        return S_ISDIR(st->st_mode) && dir_empty(fd);
+                        return S_ISDIR(st->st_mode) && dir_all(fd, never);
         /* /etc copied up only for those placeholders (dockerd has them in its init layer) */
         if (strcmp(name, "etc") == 0 && S_ISDIR(st->st_mode))
-                return etc_only_placeholders(fd);
+                return dir_all(fd, etc_placeholder);
         return false;
 }
 
