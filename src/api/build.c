@@ -188,11 +188,18 @@ static int build_emit(const struct json *msg, void *userdata)
         return api_stream_write_json(j->s, msg);
 }
 
+static bool build_gone(void *userdata)
+{
+        struct build_job *j = userdata;
+        return api_stream_client_gone(j->s);
+}
+
 static void *build_worker(void *arg)
 {
         struct build_job *j = arg;
         j->o.read = build_read;
         j->o.emit = build_emit;
+        j->o.gone = build_gone;
         j->o.userdata = j;
         _cleanup_error_ struct berth_error *err = NULL;
         _cleanup_free_ char *id = NULL;

@@ -61,6 +61,8 @@ typedef int (*berth_build_emit_fn)(const struct json *msg, void *userdata);
 struct berth_build_opts {
         berth_build_read_fn read;
         berth_build_emit_fn emit;
+        /* whether the client went away (polled while a RUN step prints nothing); may be NULL */
+        bool (*gone)(void *userdata);
         void *userdata;
         const char *dockerfile;       /* in the context; NULL: "Dockerfile" */
         char *const *tags;            /* NULL-terminated, may be NULL */

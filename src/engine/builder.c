@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -722,7 +723,34 @@ void build_remove(struct stage *st, struct berth_ctr *c, bool say)
 struct run_out {
         struct build *b;
         int fd;
+        struct berth_ctr *c;
+        bool killed;
 };
+
+/* Read from the step's output, watching for the client leaving (a build cancelled with ^C):
+ * then the step's container is killed, as dockerd kills it, and its output drained. */
+static ssize_t relay_read(struct run_out *ro, void *buf, size_t len, bool *cancelled)
+{
+        for (;;) {
+                struct pollfd p = {ro->fd, POLLIN, 0};
+                int n = poll(&p, 1, 1000);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n == 0) {
+                        const struct berth_build_opts *o = ro->b->o;
+                        if (!ro->killed && o->gone && o->gone(o->userdata)) {
+                                ro->killed = true;
+                                *cancelled = true;
+                                (void)berth_ctr_kill(ro->b->e, ro->c, NULL, NULL);
+                        }
+                        continue;
+                }
+                ssize_t r = read(ro->fd, buf, len);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                return r;
+        }
+}
 
 /* The attach stream (8-byte headers, no terminal) to the client, as it comes. */
 static int relay(struct run_out *ro)
@@ -730,12 +758,11 @@ static int relay(struct run_out *ro)
         unsigned char hdr[8];
         char *buf = xmalloc(65536);
         int r = 0;
+        bool cancelled = false;
         for (;;) {
                 size_t got = 0;
                 while (got < sizeof(hdr)) {
-                        ssize_t n = read(ro->fd, hdr + got, sizeof(hdr) - got);
-                        if (n < 0 && errno == EINTR)
-                                continue;
+                        ssize_t n = relay_read(ro, hdr + got, sizeof(hdr) - got, &cancelled);
                         if (n <= 0)
                                 goto done;
                         got += (size_t)n;
@@ -743,9 +770,7 @@ static int relay(struct run_out *ro)
                 size_t len = ((size_t)hdr[4] << 24) | ((size_t)hdr[5] << 16) |
                              ((size_t)hdr[6] << 8) | hdr[7];
                 while (len > 0) {
-                        ssize_t n = read(ro->fd, buf, len < 65536 ? len : 65536);
-                        if (n < 0 && errno == EINTR)
-                                continue;
+                        ssize_t n = relay_read(ro, buf, len < 65536 ? len : 65536, &cancelled);
                         if (n <= 0)
                                 goto done;
                         len -= (size_t)n;
@@ -767,7 +792,7 @@ static int relay(struct run_out *ro)
         }
 done:
         free(buf);
-        return r;
+        return cancelled ? -ECANCELED : r;
 }
 
 /* ---- RUN --mount ---- */
@@ -927,7 +952,7 @@ static int dispatch_run(struct stage *st, const struct dockerfile_instruction *i
         r = berth_ctr_start(b->e, c, err);
         int code = 0;
         if (r == 0) {
-                struct run_out ro = {b, sv[1]};
+                struct run_out ro = {b, sv[1], c, false};
                 int rr = relay(&ro);
                 _cleanup_free_ char *msg = NULL;
                 r = berth_ctr_wait(b->e, c, BERTH_WAIT_NOT_RUNNING, NULL, NULL, &code, &msg, err);

@@ -362,3 +362,26 @@ def test_add_from_a_url_keeps_its_last_modified_time(env, tmp_path):
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_a_build_whose_client_leaves_stops_its_step(env, tmp_path):
+    """^C on `berth build` (the client gone) kills the running RUN's container, as dockerd
+    does, and the build leaves no container behind."""
+    ctx = str(tmp_path)
+    write(ctx, {"Dockerfile": "FROM busybox\nRUN sleep 60\n"})
+    env_ = {k: v for k, v in os.environ.items() if k not in ("BERTH_HOST", "DOCKER_HOST")}
+    env_["BERTH_NO_AUTOSTART"] = "1"
+    p = subprocess.Popen([BERTH, "-H", env.host, "build", "--no-cache", ctx], env=env_,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 20
+        while time.time() < deadline and not berth(env, "ps", "-q").stdout.strip():
+            time.sleep(0.1)
+        assert berth(env, "ps", "-q").stdout.strip(), "the RUN never started"
+    finally:
+        p.kill()
+        p.wait()
+    deadline = time.time() + 15
+    while time.time() < deadline and berth(env, "ps", "-aq").stdout.strip():
+        time.sleep(0.2)
+    assert berth(env, "ps", "-aq").stdout == "", "the step's container outlived its client"
