@@ -666,8 +666,11 @@ int build_create(struct stage *st, const struct json *rc, bool networked, char *
                 json_object_set(hc, "Mounts", json_copy(bm));
                 json_object_del(body, "BuildMounts");
         }
+        _cleanup_free_ char *step_net = xstrdup(json_str(json_get(body, "BuildNetwork")) ?: "");
+        json_object_del(body, "BuildNetwork");
         json_set_str(hc, "NetworkMode",
                      !networked                            ? "none"
+                     : *step_net                           ? step_net
                      : o->network_mode && *o->network_mode ? o->network_mode
                                                            : "default");
         if (networked) {
@@ -904,6 +907,10 @@ static int dispatch_run(struct stage *st, const struct dockerfile_instruction *i
         _cleanup_json_ struct json *cc = json_copy(st->config);
         json_object_set(cc, "Cmd", save);
         json_object_set(cc, "Entrypoint", json_new_null());
+        if (ins->flags.security && strcmp(ins->flags.security, "insecure") == 0)
+                return berth_error_set(err, EPERM,
+                                       "RUN --security=insecure needs the security.insecure "
+                                       "entitlement, which berth's builder does not grant");
         _cleanup_json_ struct json *mounts = NULL;
         _cleanup_free_ char *mount_key = NULL;
         int r = run_mounts(st, ins, &mounts, &mount_key, err);
@@ -925,6 +932,10 @@ static int dispatch_run(struct stage *st, const struct dockerfile_instruction *i
         }
         if (json_len(mounts))
                 json_object_set(rc, "BuildMounts", json_copy(mounts));
+        /* BuildKit's RUN --network=default|none|host for this step */
+        const char *net = ins->flags.network;
+        if (net && strcmp(net, "default") != 0)
+                json_set_str(rc, "BuildNetwork", net);
         _cleanup_free_ char *cid = NULL;
         _cleanup_ctr_ struct berth_ctr *c = NULL;
         r = build_create(st, rc, true, &cid, &c, err);

@@ -385,3 +385,19 @@ def test_a_build_whose_client_leaves_stops_its_step(env, tmp_path):
     while time.time() < deadline and berth(env, "ps", "-aq").stdout.strip():
         time.sleep(0.2)
     assert berth(env, "ps", "-aq").stdout == "", "the step's container outlived its client"
+
+
+def test_run_network_and_security_flags(env, tmp_path):
+    """BuildKit's RUN --network=none|host picks the step's network; --security=insecure is
+    refused with a clear error (berth grants no entitlements)."""
+    ctx = str(tmp_path)
+    host_links = len(os.listdir("/sys/class/net"))
+    write(ctx, {"Dockerfile": "FROM busybox\n"
+                              "RUN --network=none ls /sys/class/net | wc -l > /none\n"
+                              "RUN --network=host ls /sys/class/net | wc -l > /host\n"
+                              "CMD [\"cat\", \"/none\", \"/host\"]\n"})
+    berth(env, "build", "-t", "nets:1", ctx)
+    assert berth(env, "run", "--rm", "nets:1").stdout.split() == ["1", str(host_links)]
+    write(ctx, {"Dockerfile": "FROM busybox\nRUN --security=insecure true\n"})
+    p = berth(env, "build", ctx, check=False)
+    assert p.returncode != 0 and "security.insecure" in p.stderr, (p.stdout, p.stderr)
