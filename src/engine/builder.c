@@ -345,6 +345,8 @@ static const char *lookup(const char *name, void *userdata)
         return NULL;
 }
 
+static int meta_lookup_args(struct build *b, char ***ret);
+
 int build_expand(struct stage *st, const char *word, char **ret, struct berth_error **err)
 {
         _cleanup_strv_free_ char **args = allowed_args(st, true);
@@ -1116,6 +1118,19 @@ static int dispatch_meta(struct stage *st, const struct dockerfile_instruction *
                         const struct json *meta = json_get(st->b->meta_args, kv->key);
                         if (!val && json_is(meta, JSON_STRING))
                                 val = xstrdup(json_str(meta));
+                        if (!json_is(meta, JSON_STRING) && (strncmp(kv->key, "TARGET", 6) == 0 ||
+                                                            strncmp(kv->key, "BUILD", 5) == 0)) {
+                                /* BuildKit's automatic TARGETPLATFORM, BUILDARCH, …: set as
+                                 * build args are, over a default */
+                                _cleanup_strv_free_ char **margs = NULL;
+                                meta_lookup_args(st->b, &margs);
+                                struct lookup_ctx ml = {NULL, margs};
+                                const char *a = lookup(kv->key, &ml);
+                                if (a) {
+                                        free(val);
+                                        val = xstrdup(a);
+                                }
+                        }
                         json_object_set(st->args, kv->key,
                                         val ? json_new_string(val) : json_new_null());
                         pthread_mutex_lock(&st->b->lock);
@@ -1340,7 +1355,8 @@ static int pull_emit(const struct json *msg, void *userdata)
         return route(b, msg);
 }
 
-static int base_image(struct stage *st, const char *name, struct berth_error **err)
+static int base_image(struct stage *st, const char *name, const char *platform,
+                      struct berth_error **err)
 {
         struct build *b = st->b;
         struct berth_engine *e = b->e;
@@ -1353,7 +1369,7 @@ static int base_image(struct stage *st, const char *name, struct berth_error **e
                 _cleanup_error_ struct berth_error *perr = NULL;
                 struct berth_pull_opts po = {
                     .reference = name,
-                    .platform = b->o->platform,
+                    .platform = platform,
                     .emit = pull_emit,
                     .userdata = b,
                 };
@@ -1392,10 +1408,28 @@ static int base_image(struct stage *st, const char *name, struct berth_error **e
         return 0;
 }
 
+/* "os/arch[/variant]" split for BuildKit's automatic platform args. */
+static void platform_args(char **v, size_t *k, const char *prefix, const char *platform)
+{
+        _cleanup_free_ char *p = xstrdup(platform);
+        char *arch = strchr(p, '/');
+        if (arch)
+                *arch++ = '\0';
+        char *variant = arch ? strchr(arch, '/') : NULL;
+        if (variant)
+                *variant++ = '\0';
+        v[(*k)++] = xasprintf("%sPLATFORM=%s", prefix, platform);
+        v[(*k)++] = xasprintf("%sOS=%s", prefix, p);
+        v[(*k)++] = xasprintf("%sARCH=%s", prefix, arch ? arch : "");
+        v[(*k)++] = xasprintf("%sVARIANT=%s", prefix, variant ? variant : "");
+}
+
+/* The words FROM is expanded with: the ARGs before the first FROM, and BuildKit's automatic
+ * BUILDPLATFORM, TARGETPLATFORM (and their OS, ARCH, VARIANT) behind them. */
 static int meta_lookup_args(struct build *b, char ***ret)
 {
         size_t n = json_len(b->meta_args);
-        char **v = xcalloc(n + 1, sizeof(*v));
+        char **v = xcalloc(n + 9, sizeof(*v));
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
                 const char *key = b->meta_args->obj.m[i].key;
@@ -1406,6 +1440,10 @@ static int meta_lookup_args(struct build *b, char ***ret)
                 if (val)
                         v[k++] = xasprintf("%s=%s", key, val);
         }
+        /* looked up first to last: a meta ARG of the same name wins */
+        platform_args(v, &k, "BUILD", "linux/amd64");
+        platform_args(v, &k, "TARGET",
+                      b->o->platform && *b->o->platform ? b->o->platform : "linux/amd64");
         *ret = v;
         return 0;
 }
@@ -1492,7 +1530,14 @@ static int stage_from(struct stage *st, const struct dockerfile_stage *ds, struc
                         "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
                 return 0;
         }
-        r = base_image(st, base, err);
+        /* FROM --platform, expanded as the base is */
+        _cleanup_free_ char *platform = NULL;
+        if (ds->platform && *ds->platform) {
+                r = dockerfile_expand(ds->platform, lookup, &l, b->df->escape, 0, &platform, err);
+                if (r < 0)
+                        return r;
+        }
+        r = base_image(st, base, platform && *platform ? platform : b->o->platform, err);
         if (r < 0)
                 return r;
         return run_triggers(st, err);
@@ -2092,6 +2137,13 @@ int berth_build(struct berth_engine *e, const struct berth_build_opts *o, char *
             label_df && label_df->n_stages && label_df->stages[0].n_instructions
                 ? label_df->stages[0].instructions[0]
                 : NULL;
+        for (size_t i = 0; r == 0 && i < b.df->n_directives; i++)
+                if (strcmp(b.df->directives[i].name, "syntax") == 0 &&
+                    build_say(&b,
+                              "Note: the syntax directive (%s) is ignored: berth reads the "
+                              "Dockerfile with its own frontend\n",
+                              b.df->directives[i].value) < 0)
+                        r = gone(err);
         if (r == 0) {
                 b.total = (unsigned)b.df->n_meta_args;
                 r = run_stages(&b, last, labels, err);

@@ -401,3 +401,19 @@ def test_run_network_and_security_flags(env, tmp_path):
     write(ctx, {"Dockerfile": "FROM busybox\nRUN --security=insecure true\n"})
     p = berth(env, "build", ctx, check=False)
     assert p.returncode != 0 and "security.insecure" in p.stderr, (p.stdout, p.stderr)
+
+
+def test_platform_args_and_the_syntax_directive(env, tmp_path):
+    """BuildKit's automatic platform ARGs (FROM --platform=$BUILDPLATFORM, ARG TARGETARCH in a
+    stage), and a `# syntax=` directive ignored with a note."""
+    ctx = str(tmp_path)
+    write(ctx, {"Dockerfile": "# syntax=docker/dockerfile:1\n"
+                              "ARG BASE=busybox\n"
+                              "FROM --platform=$BUILDPLATFORM $BASE\n"
+                              "ARG TARGETARCH\nARG BUILDPLATFORM\nARG TARGETOS=plan9\n"
+                              "RUN echo \"$TARGETARCH $BUILDPLATFORM $TARGETOS\" > /p\n"
+                              "CMD [\"cat\", \"/p\"]\n"})
+    out = berth(env, "build", "-t", "plat:1", ctx).stdout
+    assert "Note: the syntax directive (docker/dockerfile:1) is ignored" in out, out
+    # the automatic values are set as build args are: over a default
+    assert berth(env, "run", "--rm", "plat:1").stdout == "amd64 linux/amd64 linux\n"

@@ -161,5 +161,7 @@ def test_exec_with_unknown_user(rt, workdir, rootfs_template, unique_id):
     b = make_bundle(workdir, rootfs_template, ["sleep", "100"])
     rt("run", "-d", "-b", b, unique_id, check=True)
     p = rt("exec", "--user", "nosuchuser", unique_id, "true")
-    assert p.returncode != 0 and "nosuchuser" in p.stderr and "no such user" in p.stderr
+    # libcontainer's words for a name the container's /etc/passwd lacks
+    assert p.returncode != 0 and ("unable to find user nosuchuser: no matching entries in "
+                                  "passwd file") in p.stderr, p.stderr
     json.loads(rt("state", unique_id, check=True).stdout)

@@ -555,15 +555,17 @@ class Torture:
                 os.makedirs(os.path.dirname(os.path.join(ctx, name)), exist_ok=True)
                 with open(os.path.join(ctx, name), "w") as f:
                     f.write(text)
+            # FROM pulls the base when it is missing: the base's name is touched too
+            names = [full_name(dst), full_name(base)]
             if via == "cli":
-                return [full_name(dst)], lambda op: self.cli(op, ["build", "-q", "-t", dst, ctx])
+                return names, lambda op: self.cli(op, ["build", "-q", "-t", dst, ctx])
             buf = io.BytesIO()
             with tarfile.open(fileobj=buf, mode="w") as t:
                 for name in sorted(files):
                     t.add(os.path.join(ctx, name), arcname=name)
             body = buf.getvalue()
             path = "/build?q=1&t=" + q(dst)
-            return [full_name(dst)], lambda op: self.http(
+            return names, lambda op: self.http(
                 op, "POST", path, body=body, headers={"Content-Type": "application/x-tar"})
         if kind == "builder-prune":
             # names stay (only unnamed step images go)
