@@ -46,6 +46,7 @@
 #include "commit.h"
 #include "container-internal.h"
 #include "containers.h"
+#include "image/store.h"
 #include "image/untar.h"
 #include "images.h"
 
@@ -236,8 +237,7 @@ static int hash_sources(struct copy *cp, char **ret, struct berth_error **err)
         if (r < 0)
                 return r;
         char hex[65];
-        for (unsigned i = 0; i < 32; i++)
-                snprintf(hex + 2 * i, 3, "%02x", d[i]);
+        blob_sha256_hex(d, hex);
         const char *kind = cp->n_srcs > 1 ? "multi" : cp->srcs[0].dir ? "dir" : "file";
         *ret = xasprintf("%s:%s", kind, hex);
         return 0;
@@ -947,8 +947,7 @@ static int hash_in_index(struct copy *cp, char **ret)
         EVP_DigestFinal_ex(md, d, &dl);
         EVP_MD_CTX_free(md);
         char hex[65];
-        for (unsigned i = 0; i < 32; i++)
-                snprintf(hex + 2 * i, 3, "%02x", d[i]);
+        blob_sha256_hex(d, hex);
         const char *kind = cp->n_srcs > 1 ? "multi" : cp->srcs[0].dir ? "dir" : "file";
         *ret = xasprintf("%s:%s", kind, hex);
         return 0;
@@ -1148,8 +1147,7 @@ static char *sha256_hex(const char *s)
                 berth_oom();
         EVP_MD_CTX_free(md);
         char *hex = xmalloc(65);
-        for (unsigned i = 0; i < 32; i++)
-                snprintf(hex + 2 * i, 3, "%02x", d[i]);
+        blob_sha256_hex(d, hex);
         return hex;
 }
 

@@ -27,6 +27,7 @@
 #include "commit.h"
 #include "container-internal.h"
 #include "containers.h"
+#include "image/store.h"
 #include "image/untar.h"
 #include "images.h"
 #include "layers.h"
@@ -404,8 +405,7 @@ static char *cache_key(const struct json *cc, const char *extra)
                 berth_oom();
         EVP_MD_CTX_free(md);
         char *hex = xmalloc(65);
-        for (unsigned i = 0; i < 32; i++)
-                snprintf(hex + 2 * i, 3, "%02x", d[i]);
+        blob_sha256_hex(d, hex);
         return hex;
 }
 
@@ -484,20 +484,6 @@ static bool same_history(const struct json *a, const struct json *b)
         return (json_is(ea, JSON_BOOL) && ea->b) == (json_is(eb, JSON_BOOL) && eb->b);
 }
 
-static char *join_words(const struct json *arr)
-{
-        struct berth_buf out = BERTH_BUF_INIT;
-        buf_puts(&out, "");
-        size_t i = 0;
-        const struct json *it;
-        json_array_foreach (arr, i, it) {
-                if (i)
-                        buf_putc(&out, ' ');
-                buf_puts(&out, json_str(it) ?: "");
-        }
-        return buf_steal(&out);
-}
-
 /* dockerd's ImageCache.GetCache over the sources: a source whose history begins with the
  * parent's (and whose layers with its layers) and whose next entry this step's command made;
  * *ret_id that source when the step is its last, else an image restored from it up to this
@@ -522,7 +508,7 @@ static void probe_sources(struct stage *st, const struct json *cc, char **ret_id
         const struct json *ph = json_get(pcfg, "history");
         const struct json *pd = json_get(json_get(pcfg, "rootfs"), "diff_ids");
         size_t k = json_len(ph), m = json_len(pd);
-        _cleanup_free_ char *created_by = join_words(json_get(cc, "Cmd"));
+        _cleanup_free_ char *created_by = image_join_cmd(json_get(cc, "Cmd"));
         for (size_t i = 0; i < b->n_sources; i++) {
                 const struct cache_source *s = &b->sources[i];
                 const struct json *th = json_get(s->cfg, "history");
@@ -974,15 +960,7 @@ static int dispatch_run(struct stage *st, const struct dockerfile_instruction *i
         }
         close(sv[1]);
         if (r == 0 && code != 0) {
-                _cleanup_free_ char *joined = NULL;
-                struct berth_buf jb = {0};
-                i = 0;
-                json_array_foreach (cmd, i, it) {
-                        if (i)
-                                buf_putc(&jb, ' ');
-                        buf_puts(&jb, json_str(it) ?: "");
-                }
-                joined = buf_steal(&jb);
+                _cleanup_free_ char *joined = image_join_cmd(cmd);
                 if (cur_out)
                         cur_out->code = code;
                 r = berth_error_set(err, EIO, "The command '%s' returned a non-zero code: %d",

@@ -112,6 +112,8 @@ int image_new_record(struct berth_engine *e, const struct image_new *n, commit_t
 struct berth_layer_rec;
 int image_new_record_stored(struct berth_engine *e, const struct image_new *n, char **ret_id,
                             struct berth_error **err);
+/* strings.Join(cmd, " "): a history entry's created_by. */
+char *image_join_cmd(const struct json *cmd);
 /* Now as RFC 3339 with nanoseconds in UTC, as Go marshals a time. */
 char *image_new_time(void);
 /* dockerd's empty container.Config with every member Go writes. */

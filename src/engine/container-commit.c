@@ -170,7 +170,7 @@ static void config_merge(struct json *u, const struct json *img)
 }
 
 /* strings.Join(Cmd, " ") */
-static char *join_cmd(const struct json *cmd)
+char *image_join_cmd(const struct json *cmd)
 {
         struct berth_buf b = BERTH_BUF_INIT;
         buf_puts(&b, "");
@@ -276,20 +276,23 @@ static int upper_tar(commit_tar_write_fn write, void *wud, void *userdata, struc
 
 /* ---- commit ---- */
 
-static struct json *image_config(const struct json *parent, const struct berth_ctr *c,
-                                 const struct berth_commit_opts *o, struct json *config,
+/* The image config dockerd writes for a commit or a build step: the parent's platform, the
+ * two configs, the container's id (or ""), the time and berth's version. */
+static struct json *image_config(const struct json *parent, const char *arch_default,
+                                 const char *author, const char *comment, const struct json *config,
+                                 const char *container_id, const struct json *container_config,
                                  const char *now)
 {
         struct json *cfg = json_new_object();
         const char *arch = json_str(json_get(parent, "architecture"));
-        json_set_str(cfg, "architecture", arch ? arch : "amd64");
-        if (o->author && *o->author)
-                json_set_str(cfg, "author", o->author);
-        if (o->comment && *o->comment)
-                json_set_str(cfg, "comment", o->comment);
+        json_set_str(cfg, "architecture", arch ? arch : arch_default ? arch_default : "amd64");
+        if (author && *author)
+                json_set_str(cfg, "author", author);
+        if (comment && *comment)
+                json_set_str(cfg, "comment", comment);
         json_object_set(cfg, "config", config_canonical(config));
-        json_set_str(cfg, "container", c->id);
-        json_object_set(cfg, "container_config", config_canonical(c->config));
+        json_set_str(cfg, "container", container_id);
+        json_object_set(cfg, "container_config", config_canonical(container_config));
         json_set_str(cfg, "created", now);
         json_set_str(cfg, "docker_version", berth_version);
         const char *os = json_str(json_get(parent, "os"));
@@ -328,12 +331,13 @@ static int commit_locked(struct berth_engine *e, struct berth_ctr *c,
                 return r;
         config_merge(config, c->config);
         _cleanup_free_ char *now = image_new_time();
-        struct json *cfg = image_config(parent, c, o, config, now);
+        struct json *cfg =
+            image_config(parent, NULL, o->author, o->comment, config, c->id, c->config, now);
         _cleanup_json_ struct json *hist = json_new_object();
         json_set_str(hist, "created", now);
         if (o->author && *o->author)
                 json_set_str(hist, "author", o->author);
-        _cleanup_free_ char *created_by = join_cmd(json_get(c->config, "Cmd"));
+        _cleanup_free_ char *created_by = image_join_cmd(json_get(c->config, "Cmd"));
         if (*created_by)
                 json_set_str(hist, "created_by", created_by);
         if (o->comment && *o->comment)
@@ -418,27 +422,13 @@ int build_commit(struct berth_engine *e, const struct build_commit *b, char **re
                         return r;
         }
         _cleanup_free_ char *now = b->created ? xstrdup(b->created) : image_new_time();
-        struct json *cfg = json_new_object();
-        const char *arch = json_str(json_get(parent, "architecture"));
-        json_set_str(cfg, "architecture", arch ? arch : (b->architecture ?: "amd64"));
-        if (b->author && *b->author)
-                json_set_str(cfg, "author", b->author);
-        json_object_set(cfg, "config", config_canonical(b->config));
-        json_set_str(cfg, "container", b->ctr ? b->ctr->id : "");
-        json_object_set(cfg, "container_config", config_canonical(b->container_config));
-        json_set_str(cfg, "created", now);
-        json_set_str(cfg, "docker_version", berth_version);
-        const char *os = json_str(json_get(parent, "os"));
-        json_set_str(cfg, "os", os ? os : "linux");
-        static const char *const keep[] = {"variant", "os.version", "os.features"};
-        for (size_t i = 0; i < ELEMENTSOF(keep); i++)
-                if (json_get(parent, keep[i]))
-                        json_object_set(cfg, keep[i], json_copy(json_get(parent, keep[i])));
+        struct json *cfg = image_config(parent, b->architecture, b->author, NULL, b->config,
+                                        b->ctr ? b->ctr->id : "", b->container_config, now);
         _cleanup_json_ struct json *hist = json_new_object();
         json_set_str(hist, "created", now);
         if (b->author && *b->author)
                 json_set_str(hist, "author", b->author);
-        _cleanup_free_ char *created_by = join_cmd(json_get(b->container_config, "Cmd"));
+        _cleanup_free_ char *created_by = image_join_cmd(json_get(b->container_config, "Cmd"));
         if (*created_by)
                 json_set_str(hist, "created_by", created_by);
         struct image_new n = {
