@@ -123,6 +123,35 @@ static char **list_dir(int fd, size_t *ret_n)
         return v ? v : xcalloc(1, sizeof(char *));
 }
 
+/* fd read to its end, each piece given to sink (which fails with errno set). */
+static int read_each(int fd, int (*sink)(const void *buf, size_t len, void *arg), void *arg,
+                     const char *shown, struct berth_error **err)
+{
+        char buf[65536];
+        for (;;) {
+                ssize_t n = read(fd, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return berth_error_sys(err, errno, "read %s", shown);
+                if (n == 0)
+                        return 0;
+                if (sink(buf, (size_t)n, arg) < 0)
+                        return berth_error_sys(err, errno, "write %s", shown);
+        }
+}
+
+static int digest_sink(const void *buf, size_t len, void *arg)
+{
+        EVP_DigestUpdate(arg, buf, len);
+        return 0;
+}
+
+static int write_sink(const void *buf, size_t len, void *arg)
+{
+        return write_all(*(int *)arg, buf, len);
+}
+
 /* ---- the hash of the sources ---- */
 
 struct hasher {
@@ -156,17 +185,9 @@ static int hash_fd(struct hasher *h, int fd, const struct stat *st, const char *
                 }
                 if (rfd < 0)
                         return berth_error_sys(err, errno, "open %s", rel);
-                char buf[65536];
-                for (;;) {
-                        ssize_t n = read(rfd, buf, sizeof(buf));
-                        if (n < 0 && errno == EINTR)
-                                continue;
-                        if (n < 0)
-                                return berth_error_sys(err, errno, "read %s", rel);
-                        if (n == 0)
-                                break;
-                        EVP_DigestUpdate(h->md, buf, (size_t)n);
-                }
+                int r = read_each(rfd, digest_sink, h->md, rel, err);
+                if (r < 0)
+                        return r;
         } else if (S_ISDIR(st->st_mode)) {
                 size_t n = 0;
                 char **names = list_dir(fd, &n);
@@ -406,18 +427,7 @@ static int copy_data(int in, int out, const char *shown, struct berth_error **er
                         return berth_error_sys(err, errno, "copy %s", shown);
                 break;
         }
-        char buf[65536];
-        for (;;) {
-                ssize_t n = read(in, buf, sizeof(buf));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return berth_error_sys(err, errno, "read %s", shown);
-                if (n == 0)
-                        return 0;
-                if (write_all(out, buf, (size_t)n) < 0)
-                        return berth_error_sys(err, errno, "write %s", shown);
-        }
+        return read_each(in, write_sink, &out, shown, err);
 }
 
 static int copy_entry(struct copy *cp, int srcdir, const char *srcname, int dstdir,
