@@ -535,9 +535,8 @@ static int64_t parse_ts(const char *s)
         double v = strtod(s, &end);
         if (end && *end == '\0')
                 return (int64_t)(v * 1e9);
-        struct tm tm = {0};
-        const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-        return rest ? (int64_t)timegm(&tm) * 1000000000 : 0;
+        int64_t ns;
+        return units_parse_rfc3339(s, &ns) == 0 ? ns : 0;
 }
 
 static void *logs_worker(void *arg)
@@ -720,13 +719,8 @@ static int64_t created_of(struct berth_engine *e, const char *ref)
         if (berth_ctr_get(e, ref, &c, NULL) < 0)
                 return -1;
         _cleanup_json_ struct json *info = berth_ctr_inspect(e, c, false);
-        const char *t = json_str(json_get(info, "Created"));
-        struct tm tm = {0};
-        const char *rest = t ? strptime(t, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-        int64_t ns = rest ? (int64_t)timegm(&tm) * 1000000000 : 0;
-        if (rest && *rest == '.')
-                ns += strtoll(rest + 1, NULL, 10);
-        return ns;
+        int64_t ns;
+        return units_parse_rfc3339(json_str(json_get(info, "Created")), &ns) == 0 ? ns : 0;
 }
 
 /* docker's ancestor filter: the image by name or id, or one of its descendants (by id). */
@@ -926,10 +920,9 @@ static void *prune_worker(void *arg)
                 if (excluded)
                         continue;
                 if (until_ns) {
-                        const char *t = json_str(json_get(info, "Created"));
-                        struct tm tm = {0};
-                        if (t && strptime(t, "%Y-%m-%dT%H:%M:%S", &tm) &&
-                            (int64_t)timegm(&tm) * 1000000000 >= until_ns)
+                        int64_t ns;
+                        if (units_parse_rfc3339(json_str(json_get(info, "Created")), &ns) == 0 &&
+                            ns >= until_ns)
                                 continue;
                 }
                 const struct json *rw = json_get(info, "SizeRw");

@@ -384,20 +384,10 @@ static void handle_inspect(struct api_request *req, void *userdata)
 /* "2026-01-02T03:04:05.123Z" / "+01:00" -> unix seconds (0 when unparsable). */
 static int64_t parse_rfc3339(const char *s)
 {
-        struct tm tm = {0};
-        const char *rest = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-        if (!rest)
+        int64_t ns;
+        if (units_parse_rfc3339(s, &ns) < 0)
                 return 0;
-        int64_t t = (int64_t)timegm(&tm);
-        if (*rest == '.')
-                while (*++rest >= '0' && *rest <= '9')
-                        ;
-        if ((*rest == '+' || *rest == '-') && strlen(rest) >= 6) {
-                int off = ((rest[1] - '0') * 10 + (rest[2] - '0')) * 3600 +
-                          ((rest[4] - '0') * 10 + (rest[5] - '0')) * 60;
-                t += *rest == '+' ? -off : off;
-        }
-        return t;
+        return ns / UNITS_NSEC_PER_SEC - (ns % UNITS_NSEC_PER_SEC < 0);
 }
 
 static void handle_history(struct api_request *req, void *userdata)

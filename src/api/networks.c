@@ -252,10 +252,8 @@ static bool prune_keeps(const struct json *doc, void *arg)
         if (api_prune_labels_keep(&f->labels, json_get(doc, "Labels")))
                 return true;
         if (f->until_set) {
-                const char *created = json_str(json_get(doc, "Created"));
-                struct tm tm = {0};
-                const char *rest = created ? strptime(created, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-                int64_t ns = rest ? (int64_t)timegm(&tm) * 1000000000 : 0;
+                int64_t ns = 0;
+                (void)units_parse_rfc3339(json_str(json_get(doc, "Created")), &ns);
                 if (ns >= f->until_ns)
                         return true;
         }

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "base/units.h"
 #include "base/version.h"
 #include "engine/sysinfo.h"
 #include "engine/containers.h"
@@ -225,11 +226,8 @@ struct json *api_system_info_json(struct berth_engine *engine)
         json_set_int(j, "NGoroutines", count_dir("/proc/self/task"));
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        struct tm tm;
-        gmtime_r(&ts.tv_sec, &tm);
-        char stamp[40], now[64];
-        strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(now, sizeof(now), "%s.%09ldZ", stamp, ts.tv_nsec);
+        char now[48];
+        units_rfc3339_nano((int64_t)ts.tv_sec * UNITS_NSEC_PER_SEC + ts.tv_nsec, false, now);
         json_set_str(j, "SystemTime", now);
         json_set_str(j, "LoggingDriver", "");
         json_set_str(j, "CgroupDriver", "cgroupfs");

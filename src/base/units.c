@@ -450,6 +450,48 @@ static int parse_date_time(const char *s, int64_t *ret_ns, struct berth_error **
         return 0;
 }
 
+void units_rfc3339_nano(int64_t ns, bool fixed, char out[48])
+{
+        int64_t secs = ns / UNITS_NSEC_PER_SEC, frac = ns % UNITS_NSEC_PER_SEC;
+        if (frac < 0)
+                secs--, frac += UNITS_NSEC_PER_SEC;
+        time_t t = (time_t)secs;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        _cleanup_buf_ struct berth_buf b = BERTH_BUF_INIT;
+        units_go_date_time(&b, &tm, 'T');
+        char digits[16];
+        snprintf(digits, sizeof(digits), ".%09lld", (long long)frac);
+        size_t n = strlen(digits);
+        while (!fixed && n > 1 && digits[n - 1] == '0')
+                digits[--n] = '\0';
+        snprintf(out, 48, "%s%sZ", b.data, n > 1 ? digits : "");
+}
+
+int units_parse_rfc3339(const char *s, int64_t *ret_ns)
+{
+        struct tm tm = {0};
+        const char *p = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+        if (!p)
+                return -EINVAL;
+        int64_t frac = 0;
+        if (*p == '.') {
+                int digits = 0;
+                for (p++; *p >= '0' && *p <= '9'; p++)
+                        if (digits < 9)
+                                frac = frac * 10 + (*p - '0'), digits++;
+                while (digits++ < 9)
+                        frac *= 10;
+        }
+        int64_t off = 0;
+        int hh, mm, used = 0;
+        if ((*p == '+' || *p == '-') && sscanf(p + 1, "%2d:%2d%n", &hh, &mm, &used) == 2 &&
+            used == 5)
+                off = (hh * 3600 + mm * 60) * (*p == '-' ? -1 : 1);
+        *ret_ns = ((int64_t)timegm(&tm) - off) * UNITS_NSEC_PER_SEC + frac;
+        return 0;
+}
+
 int units_parse_timestamp(const char *s, int64_t now_ns, int64_t *ret_ns, struct berth_error **err)
 {
         int64_t d;

@@ -49,6 +49,18 @@ int units_parse_go_duration(const char *s, int64_t *ret_ns);
  * On a value that is none of them, -EINVAL and docker's message in *err.
  */
 int units_parse_timestamp(const char *s, int64_t now_ns, int64_t *ret_ns, struct berth_error **err);
+/*
+ * Unix nanoseconds as Go writes a time.Time in UTC: RFC3339Nano ("…05.12Z", trailing zeros of
+ * the fraction dropped, no fraction at all on a whole second), as encoding/json marshals it;
+ * with fixed, docker's RFC3339NanoFixed (always nine digits), as `logs -t` prints.
+ */
+void units_rfc3339_nano(int64_t ns, bool fixed, char out[48]);
+/*
+ * An RFC 3339 time ("2006-01-02T15:04:05", a fraction of any length, then "Z", "+hh:mm" or
+ * nothing, read as UTC) -> Unix nanoseconds; -EINVAL when s does not start like one.  Text
+ * after the zone is ignored.
+ */
+int units_parse_rfc3339(const char *s, int64_t *ret_ns);
 /* "2006-01-02<sep>15:04:05" of tm with the year as Go writes it, four digits at least (year 1
  * is "0001", where strftime's %Y gives "1"). */
 void units_go_date_time(struct berth_buf *b, const struct tm *tm, char sep);

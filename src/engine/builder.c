@@ -192,61 +192,6 @@ static void go_quote_rune(struct berth_buf *out, int64_t v)
         buf_puts(out, x);
 }
 
-/* Go's time.Duration.String() */
-static void go_duration(struct berth_buf *out, int64_t ns)
-{
-        char s[64];
-        if (ns == 0) {
-                buf_puts(out, "0s");
-                return;
-        }
-        bool neg = ns < 0;
-        uint64_t u = neg ? (uint64_t)(-ns) : (uint64_t)ns;
-        if (u < 1000000000ull) {
-                /* ns, µs, ms with a fraction */
-                const char *unit = "ns";
-                uint64_t div = 1;
-                if (u >= 1000000ull)
-                        unit = "ms", div = 1000000ull;
-                else if (u >= 1000ull)
-                        unit = "µs", div = 1000ull;
-                uint64_t whole = u / div, frac = u % div;
-                int n = snprintf(s, sizeof(s), "%s%llu", neg ? "-" : "", (unsigned long long)whole);
-                if (frac) {
-                        char f[16];
-                        int w = div == 1000000ull ? 6 : 3;
-                        snprintf(f, sizeof(f), ".%0*llu", w, (unsigned long long)frac);
-                        size_t k = strlen(f);
-                        while (k > 1 && f[k - 1] == '0')
-                                f[--k] = '\0';
-                        snprintf(s + n, sizeof(s) - (size_t)n, "%s", f);
-                }
-                buf_puts(out, s);
-                buf_puts(out, unit);
-                return;
-        }
-        uint64_t secs = u / 1000000000ull, frac = u % 1000000000ull;
-        uint64_t h = secs / 3600, m = (secs / 60) % 60, sec = secs % 60;
-        int n = 0;
-        if (neg)
-                n += snprintf(s + n, sizeof(s) - (size_t)n, "-");
-        if (h)
-                n += snprintf(s + n, sizeof(s) - (size_t)n, "%lluh", (unsigned long long)h);
-        if (h || m)
-                n += snprintf(s + n, sizeof(s) - (size_t)n, "%llum", (unsigned long long)m);
-        n += snprintf(s + n, sizeof(s) - (size_t)n, "%llu", (unsigned long long)sec);
-        if (frac) {
-                char f[16];
-                snprintf(f, sizeof(f), ".%09llu", (unsigned long long)frac);
-                size_t k = strlen(f);
-                while (k > 1 && f[k - 1] == '0')
-                        f[--k] = '\0';
-                n += snprintf(s + n, sizeof(s) - (size_t)n, "%s", f);
-        }
-        snprintf(s + n, sizeof(s) - (size_t)n, "s");
-        buf_puts(out, s);
-}
-
 /* ---- the environment of a step ---- */
 
 static const char *env_lookup(const struct json *env, const char *name)
@@ -1260,11 +1205,11 @@ static int dispatch_meta(struct stage *st, const struct dockerfile_instruction *
                 buf_puts(&msg, "HEALTHCHECK &{");
                 go_quote_list(&msg, test);
                 buf_puts(&msg, " \"");
-                go_duration(&msg, f->interval);
+                units_go_duration(&msg, f->interval);
                 buf_puts(&msg, "\" \"");
-                go_duration(&msg, f->timeout);
+                units_go_duration(&msg, f->timeout);
                 buf_puts(&msg, "\" \"");
-                go_duration(&msg, f->start_period);
+                units_go_duration(&msg, f->start_period);
                 buf_puts(&msg, "\" ");
                 go_quote_rune(&msg, f->retries);
                 buf_putc(&msg, '}');

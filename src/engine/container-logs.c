@@ -25,6 +25,7 @@
 
 #include "base/buf.h"
 #include "base/fileio.h"
+#include "base/units.h"
 #include "container-internal.h"
 
 struct entry {
@@ -49,31 +50,6 @@ struct reader {
         int r;
 };
 
-static int64_t parse_time(const char *s)
-{
-        struct tm tm = {0};
-        const char *rest = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-        if (!rest)
-                return 0;
-        int64_t ns = (int64_t)timegm(&tm) * 1000000000;
-        if (*rest == '.') {
-                rest++;
-                int64_t frac = 0;
-                int digits = 0;
-                while (*rest >= '0' && *rest <= '9') {
-                        if (digits < 9) {
-                                frac = frac * 10 + (*rest - '0');
-                                digits++;
-                        }
-                        rest++;
-                }
-                while (digits++ < 9)
-                        frac *= 10;
-                ns += frac;
-        }
-        return ns;
-}
-
 static int emit(struct reader *rd, const struct entry *en)
 {
         struct berth_buf b = BERTH_BUF_INIT;
@@ -83,8 +59,8 @@ static int emit(struct reader *rd, const struct entry *en)
         }
         if (rd->o->timestamps) {
                 /* RFC 3339 with nanoseconds always nine digits, as docker prints them */
-                char t[64];
-                ctr_format_time(en->ns, t);
+                char t[48];
+                units_rfc3339_nano(en->ns, true, t);
                 buf_printf(&b, "%s ", t);
         }
         if (rd->o->details)
@@ -124,7 +100,8 @@ static int line(struct reader *rd, const char *text, size_t len)
         int s = strcmp(stream, "stderr") == 0 ? 2 : 1;
         if ((s == 1 && !rd->o->out) || (s == 2 && !rd->o->err))
                 return 0;
-        int64_t ns = parse_time(time);
+        int64_t ns = 0;
+        (void)units_parse_rfc3339(time, &ns);
         if (rd->o->since_ns && ns < rd->o->since_ns)
                 return 0;
         if (rd->o->until_ns && ns > rd->o->until_ns)

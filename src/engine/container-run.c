@@ -51,6 +51,7 @@
 #include "base/crashpoint.h"
 #include "base/fileio.h"
 #include "base/log.h"
+#include "base/units.h"
 #include "container-internal.h"
 #include "volumes.h"
 #include "image/reference.h"
@@ -844,12 +845,9 @@ static void read_exit_record(struct ctr_manager *m, struct berth_ctr *c, bool *r
                 c->exit_code = json_is(ec, JSON_NUMBER) ? (int)ec->num.i : 0;
                 const struct json *oom = json_get(j, "OOMKilled");
                 c->oom_killed = json_is(oom, JSON_BOOL) && oom->b;
-                const char *fin = json_str(json_get(j, "FinishedAt"));
-                struct tm tm = {0};
-                const char *rest = fin ? strptime(fin, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-                int64_t ns = rest ? (int64_t)timegm(&tm) * 1000000000 : ctr_now_ns();
-                if (rest && *rest == '.')
-                        ns += strtoll(rest + 1, NULL, 10);
+                int64_t ns;
+                if (units_parse_rfc3339(json_str(json_get(j, "FinishedAt")), &ns) < 0)
+                        ns = ctr_now_ns();
                 c->finished_ns = ns;
                 const char *er = json_str(json_get(j, "Error"));
                 free(c->error);

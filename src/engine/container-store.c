@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "base/units.h"
 #include "container-internal.h"
 
 int64_t ctr_now_ns(void)
@@ -34,11 +35,7 @@ void ctr_format_time(int64_t ns, char out[64])
                 strcpy(out, "0001-01-01T00:00:00Z");
                 return;
         }
-        time_t secs = (time_t)(ns / 1000000000);
-        struct tm tm;
-        gmtime_r(&secs, &tm);
-        size_t k = strftime(out, 64, "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(out + k, 64 - k, ".%09lldZ", (long long)(ns % 1000000000));
+        units_rfc3339_nano(ns, false, out);
 }
 
 const char *ctr_state_name(enum ctr_state s)

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "base/units.h"
 #include "base/version.h"
 #include "commit.h"
 #include "db.h"
@@ -297,15 +298,9 @@ char *image_new_time(void)
 {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        struct tm tm;
-        gmtime_r(&ts.tv_sec, &tm);
-        char date[32], frac[16];
-        strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(frac, sizeof(frac), ".%09ld", ts.tv_nsec);
-        size_t k = strlen(frac);
-        while (k > 1 && frac[k - 1] == '0')
-                frac[--k] = '\0';
-        return xasprintf("%s%sZ", date, k > 1 ? frac : "");
+        char now[48];
+        units_rfc3339_nano((int64_t)ts.tv_sec * UNITS_NSEC_PER_SEC + ts.tv_nsec, false, now);
+        return xstrdup(now);
 }
 
 /* ---- import ---- */

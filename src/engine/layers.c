@@ -30,6 +30,7 @@
 #include "base/buf.h"
 #include "base/fileio.h"
 #include "base/log.h"
+#include "base/units.h"
 #include "image/layer.h"
 #include "image/reference.h"
 #include "images.h"
@@ -87,22 +88,10 @@ static void strv_push(char ***v, size_t *n, char *s)
 
 int64_t berth_layers_parse_time(const char *s)
 {
-        if (!s)
+        int64_t ns;
+        if (units_parse_rfc3339(s, &ns) < 0)
                 return 0;
-        struct tm tm = {0};
-        const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-        if (!p)
-                return 0;
-        int64_t t = (int64_t)timegm(&tm);
-        if (*p == '.')
-                for (p++; *p >= '0' && *p <= '9'; p++)
-                        ;
-        if ((*p == '+' || *p == '-') && strlen(p) >= 6) {
-                int off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600 +
-                          ((p[4] - '0') * 10 + (p[5] - '0')) * 60;
-                t -= *p == '+' ? off : -off;
-        }
-        return t;
+        return ns / UNITS_NSEC_PER_SEC - (ns % UNITS_NSEC_PER_SEC < 0);
 }
 
 static int query_one_str(struct berth_layers *imgs, const char *sql, const char *arg, char **ret,

@@ -3,6 +3,7 @@
  * and --memory style sizes parsed with go-units' rules and error words.
  */
 #include <check.h>
+#include <errno.h>
 #include <string.h>
 
 #include "base/units.h"
@@ -204,6 +205,34 @@ START_TEST(test_parse_go_duration)
 }
 END_TEST
 
+START_TEST(test_rfc3339)
+{
+        char out[48];
+        /* 2026-12-07T10:41:11.54408261Z: Go drops the fraction's trailing zeros */
+        int64_t t = 1796640071LL * SEC + 544082610;
+        units_rfc3339_nano(t, false, out);
+        ck_assert_str_eq(out, "2026-12-07T10:41:11.54408261Z");
+        units_rfc3339_nano(t, true, out);
+        ck_assert_str_eq(out, "2026-12-07T10:41:11.544082610Z");
+        units_rfc3339_nano(1796640071LL * SEC, false, out);
+        ck_assert_str_eq(out, "2026-12-07T10:41:11Z");
+        units_rfc3339_nano(1796640071LL * SEC + 500000000, false, out);
+        ck_assert_str_eq(out, "2026-12-07T10:41:11.5Z");
+
+        int64_t ns = 0;
+        ck_assert_int_eq(units_parse_rfc3339("2026-12-07T10:41:11.54408261Z", &ns), 0);
+        ck_assert_int_eq(ns, t);
+        ck_assert_int_eq(units_parse_rfc3339("2026-12-07T10:41:11.5Z", &ns), 0);
+        ck_assert_int_eq(ns, 1796640071LL * SEC + 500000000);
+        ck_assert_int_eq(units_parse_rfc3339("2026-12-07T12:41:11+02:00", &ns), 0);
+        ck_assert_int_eq(ns, 1796640071LL * SEC);
+        ck_assert_int_eq(units_parse_rfc3339("2026-12-07T10:41:11.1234567891Z", &ns), 0);
+        ck_assert_int_eq(ns, 1796640071LL * SEC + 123456789);
+        ck_assert_int_eq(units_parse_rfc3339("yesterday", &ns), -EINVAL);
+        ck_assert_int_eq(units_parse_rfc3339(NULL, &ns), -EINVAL);
+}
+END_TEST
+
 START_TEST(test_parse_timestamp)
 {
         const int64_t now = 1700000000LL * UNITS_NSEC_PER_SEC + 600000000LL;
@@ -253,6 +282,7 @@ static Suite *suite(void)
         tcase_add_test(tc, test_go_date_time);
         tcase_add_test(tc, test_parse_go_duration);
         tcase_add_test(tc, test_parse_timestamp);
+        tcase_add_test(tc, test_rfc3339);
         suite_add_tcase(s, tc);
         return s;
 }
