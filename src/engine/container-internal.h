@@ -114,6 +114,7 @@ struct ctr_manager {
         char *run_root;      /* <exec-root>/containers */
         char *data_root;
         char *cgroup_parent;    /* the daemon's cgroup-parent (config) */
+        struct berth_cgroup *cgroup_held; /* that parent, made and held while berthd runs */
         char *shim_dir;         /* where berth-shim and berth-init are (berthd's own dir) */
         /* removed containers' data dirs are renamed into <data-root>/containers/
          * .trash-<id> and deleted by this thread, off the removal's path */

@@ -1971,6 +1971,18 @@ int berth_containers_open(struct berth_engine *e, struct berth_error **err)
         m->run_root = xasprintf("%s/containers", conf->exec_root);
         m->data_root = xstrdup(conf->data_root);
         m->cgroup_parent = xstrdup(conf->cgroup_parent);
+        {
+                /* the parent every container's cgroup goes below exists while berthd runs
+                 * (as dockerd keeps /docker): a start and an exit then make and remove only
+                 * the container's own directory in each hierarchy */
+                _cleanup_free_ char *parent = m->cgroup_parent[0] == '/'
+                                                  ? xstrdup(m->cgroup_parent)
+                                                  : xasprintf("/%s", m->cgroup_parent);
+                _cleanup_error_ struct berth_error *cerr = NULL;
+                if (berth_cgroup_hold(parent, &m->cgroup_held, &cerr) < 0)
+                        log_debug("cgroup parent '%s': %s (containers make it themselves)", parent,
+                                  berth_error_msg(cerr));
+        }
         m->shim_dir = find_shim_dir();
         m->epfd = epoll_create1(EPOLL_CLOEXEC);
         m->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -2058,6 +2070,7 @@ void berth_containers_close(struct berth_engine *e)
         free(m->seccomp_cache);
         free(m->run_root);
         free(m->data_root);
+        berth_cgroup_release(m->cgroup_held);
         free(m->cgroup_parent);
         free(m->shim_dir);
         pthread_mutex_destroy(&m->lock);

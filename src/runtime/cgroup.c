@@ -914,6 +914,19 @@ int cgroup_destroy(struct berth_cgroup *cg, struct berth_error **err)
         return ret;
 }
 
+void cgroup_release_empty(struct berth_cgroup *cg)
+{
+        if (!cg)
+                return;
+        for (size_t i = 0; i < cg->n; i++) {
+                /* its own directory whoever made it; the ancestors only where cg made them */
+                if (cg->h[i].created == 0)
+                        cg->h[i].created = 1;
+                (void)hier_remove(&cg->h[i], true, NULL);
+        }
+        cgroup_free(cg);
+}
+
 int cgroup_remove_path(const char *cgroups_path, struct berth_error **err)
 {
         _cleanup_cgroup_ struct berth_cgroup *cg = NULL;

@@ -66,6 +66,10 @@ int cgroup_kill_all(const struct berth_cgroup *cg, int sig, struct berth_error *
 int cgroup_destroy(struct berth_cgroup *cg, struct berth_error **err);
 /* A container's cgroup known only by its path (no state left): kill, remove. */
 int cgroup_remove_path(const char *cgroups_path, struct berth_error **err);
+/* Remove cg's directory in every hierarchy where it is empty (and the ancestors
+ * cgroup_create() made, where empty too); anything in use (tasks or sub-cgroups) is
+ * left as it is, never killed.  Frees cg. */
+void cgroup_release_empty(struct berth_cgroup *cg);
 /*
  * Usage counters for `docker stats` and the stats API, read from whichever
  * hierarchy carries each controller.  has_* is false where this host lacks

@@ -165,6 +165,19 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
  * every hierarchy.  A cgroup that does not exist is fine. */
 int berth_cgroup_remove(const char *cgroups_path, struct berth_error **err);
 
+/*
+ * An engine's parent cgroup (an absolute cgroupsPath such as "/berth"), made where it is
+ * missing in every hierarchy and held while the engine runs: a container below a parent
+ * that exists makes and removes only its own directory (on cgroup v1 and hybrid hosts that
+ * is one mkdir, a cpuset copy and one rmdir per hierarchy saved at each start and exit).
+ * Released, it is removed wherever nothing is in it (whoever made it: an engine killed
+ * before leaves it to the next); a parent still holding containers (they outlive the
+ * engine) stays.
+ */
+struct berth_cgroup;
+int berth_cgroup_hold(const char *path, struct berth_cgroup **ret, struct berth_error **err);
+void berth_cgroup_release(struct berth_cgroup *held);
+
 /* `runc features` JSON (pretty), malloc'd. */
 char *berth_runtime_features_json(void);
 

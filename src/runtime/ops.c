@@ -533,3 +533,13 @@ int berth_cgroup_remove(const char *cgroups_path, struct berth_error **err)
 {
         return cgroup_remove_path(cgroups_path, err);
 }
+
+int berth_cgroup_hold(const char *path, struct berth_cgroup **ret, struct berth_error **err)
+{
+        return cgroup_create(path, NULL, NULL, false, ret, err);
+}
+
+void berth_cgroup_release(struct berth_cgroup *held)
+{
+        cgroup_release_empty(held);
+}

@@ -365,3 +365,35 @@ def test_state_no_record_owns_is_cleaned_and_data_left_alone(env):
     for d in _cgroup_parent_dirs(env.cgroup_parent):
         assert not os.path.exists(os.path.join(d, cid))
     subprocess.run(["rm", "-rf", data_dir], check=True)
+
+
+def test_cgroup_parent_is_held_while_berthd_runs(tmp_path):
+    """berthd makes its cgroup-parent in every hierarchy when it starts and keeps it while it
+    runs (as dockerd keeps /docker), so a container's start and exit make and remove only
+    the container's own directory.  A clean stop removes the parent once nothing is in it
+    and leaves it while a container (which outlives berthd) still runs there."""
+    root = str(tmp_path)
+    os.chmod(root, 0o755)
+    parent = "/berth-hold-test-%d" % os.getpid()
+    e = start_env(root, config={"cgroup-parent": parent})
+    try:
+        held = _cgroup_parent_dirs(parent)
+        assert held, "no cgroup parent made at start"
+        inode = {d: os.stat(d).st_ino for d in held}
+        e.ok("run", "--rm", "--network", "none", "busybox", "true")
+        e.ok("run", "--rm", "--network", "none", "busybox", "true")
+        # the very same directories: none was removed and made again by a container
+        assert {d: os.stat(d).st_ino for d in _cgroup_parent_dirs(parent)} == inode
+        cid = e.ok("run", "-d", "--network", "none", "busybox", "sleep", "600").strip()
+        assert e.d.stop() == 0
+        assert _cgroup_parent_dirs(parent) == held, "the parent of a running container went"
+        assert all(os.path.isdir(os.path.join(d, cid)) for d in held)
+        e.d.start()
+        e.ok("rm", "-f", cid)
+    finally:
+        rc = stop_env(e)
+    gone = not _cgroup_parent_dirs(parent)
+    left = _remove_cgroup_parent(parent)
+    assert rc == 0, e.d.logtext()[-3000:]
+    assert not left, left
+    assert gone, "berthd's clean stop left its empty cgroup parent"
