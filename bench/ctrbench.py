@@ -61,46 +61,69 @@ def _sha256(b):
     return "sha256:" + hashlib.sha256(b).hexdigest()
 
 
-def _busybox_layer():
+def _tar_add(t, name, typ=tarfile.DIRTYPE, data=b"", mode=0o755, link=""):
+    ti = tarfile.TarInfo(name)
+    ti.type, ti.mode, ti.mtime, ti.linkname = typ, mode, 1700000000, link
+    ti.size = len(data) if typ == tarfile.REGTYPE else 0
+    t.addfile(ti, io.BytesIO(data) if typ == tarfile.REGTYPE else None)
+
+
+def busybox_layer():
     """One layer tar: busybox-static, a link per applet, /etc/passwd and group."""
     applets = subprocess.run([BUSYBOX, "--list"], check=True, capture_output=True,
                              text=True).stdout.split()
     bio = io.BytesIO()
     with tarfile.open(fileobj=bio, mode="w", format=tarfile.PAX_FORMAT) as t:
-        def add(name, typ=tarfile.DIRTYPE, data=b"", mode=0o755, link=""):
-            ti = tarfile.TarInfo(name)
-            ti.type, ti.mode, ti.mtime, ti.linkname = typ, mode, 1700000000, link
-            ti.size = len(data) if typ == tarfile.REGTYPE else 0
-            t.addfile(ti, io.BytesIO(data) if typ == tarfile.REGTYPE else None)
         for d in ("bin", "etc", "proc", "sys", "dev", "tmp", "root", "var"):
-            add(d, mode=0o1777 if d == "tmp" else 0o755)
+            _tar_add(t, d, mode=0o1777 if d == "tmp" else 0o755)
         with open(BUSYBOX, "rb") as f:
-            add("bin/busybox", tarfile.REGTYPE, f.read())
+            _tar_add(t, "bin/busybox", tarfile.REGTYPE, f.read())
         for a in sorted(set(applets) - {"busybox"}):
-            add("bin/" + a, tarfile.SYMTYPE, link="busybox", mode=0o777)
-        add("etc/passwd", tarfile.REGTYPE, b"root:x:0:0:root:/root:/bin/sh\n", 0o644)
-        add("etc/group", tarfile.REGTYPE, b"root:x:0:\n", 0o644)
+            _tar_add(t, "bin/" + a, tarfile.SYMTYPE, link="busybox", mode=0o777)
+        _tar_add(t, "etc/passwd", tarfile.REGTYPE, b"root:x:0:0:root:/root:/bin/sh\n", 0o644)
+        _tar_add(t, "etc/group", tarfile.REGTYPE, b"root:x:0:\n", 0o644)
     return bio.getvalue()
 
 
-def busybox_archive(path):
-    """A docker-archive of the busybox image tagged busybox:latest (Cmd sh)."""
-    layer = _busybox_layer()
+def files_layer(files):
+    """One layer tar of (absolute path, bytes, mode), with the directories above them."""
+    bio = io.BytesIO()
+    with tarfile.open(fileobj=bio, mode="w", format=tarfile.PAX_FORMAT) as t:
+        made = set()
+        for path, data, mode in files:
+            parts = path.strip("/").split("/")
+            for i in range(1, len(parts)):
+                d = "/".join(parts[:i])
+                if d not in made:
+                    made.add(d)
+                    _tar_add(t, d)
+            _tar_add(t, "/".join(parts), tarfile.REGTYPE, data, mode)
+    return bio.getvalue()
+
+
+def image_archive(path, tag, layers, cmd, created_by):
+    """A docker-archive at path of one image tagged tag, made of the given layer tars."""
     cfg = json.dumps({
         "created": "2026-01-02T03:04:05Z", "architecture": "amd64", "os": "linux",
         "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-                   "Cmd": ["sh"]},
-        "rootfs": {"type": "layers", "diff_ids": [_sha256(layer)]},
-        "history": [{"created_by": "busybox-static"}]}).encode()
-    lname = hashlib.sha256(layer).hexdigest() + "/layer.tar"
+                   "Cmd": cmd},
+        "rootfs": {"type": "layers", "diff_ids": [_sha256(layer) for layer in layers]},
+        "history": [{"created_by": created_by} for _ in layers]}).encode()
+    names = [hashlib.sha256(layer).hexdigest() + "/layer.tar" for layer in layers]
     cname = hashlib.sha256(cfg).hexdigest() + ".json"
     with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as t:
-        for name, data in ((lname, layer), (cname, cfg), ("manifest.json", json.dumps(
-                [{"Config": cname, "RepoTags": [IMAGE], "Layers": [lname]}]).encode())):
+        members = list(zip(names, layers)) + [(cname, cfg), ("manifest.json", json.dumps(
+            [{"Config": cname, "RepoTags": [tag], "Layers": names}]).encode())]
+        for name, data in members:
             ti = tarfile.TarInfo(name)
             ti.size, ti.mode = len(data), 0o644
             t.addfile(ti, io.BytesIO(data))
     return path
+
+
+def busybox_archive(path):
+    """A docker-archive of the busybox image tagged busybox:latest (Cmd sh)."""
+    return image_archive(path, IMAGE, [busybox_layer()], ["sh"], "busybox-static")
 
 
 # ---- namespaces and the launcher ----

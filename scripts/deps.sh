@@ -28,6 +28,8 @@ bench_pkgs=(hyperfine debootstrap)
 bench_pkgs+=(e2fsprogs)
 # bench/layer-unpack --syscalls: syscalls per tar entry
 bench_pkgs+=(strace)
+# bench/net: TCP throughput through each engine's bridge and published ports
+bench_pkgs+=(iperf3)
 
 pkgs=("${build_pkgs[@]}")
 case "$what" in
