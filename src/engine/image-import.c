@@ -277,7 +277,10 @@ int image_new_record(struct berth_engine *e, const struct image_new *n, commit_t
         if (r == 0)
                 r = record(e, n, diff_id, ret_id, err);
         berth_layers_pull_leave(e->layers);
-        if (r < 0)
+        /* the stored blob is no image's when the record failed, or when it was the empty
+         * tar an image without changes leaves out: collected now, not at whatever
+         * collection comes next */
+        if (r < 0 || (n->skip_empty && diff_id && strcmp(diff_id, EMPTY_TAR_DIGEST) == 0))
                 berth_layers_collect(e->layers);
         return r;
 }

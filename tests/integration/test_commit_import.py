@@ -359,3 +359,20 @@ def test_committed_image_pushes_and_pulls_back(daemon, name, loopback_registry):
     out = ok(d, "run", "--rm", ref, "sh", "-c", "cat /w/new /w/keep/k; ls /w")
     assert out.splitlines() == ["pushed", "k", "changed", "keep", "new", "opq"]
     ok(d, "rmi", ref)
+
+
+def test_commit_of_an_unchanged_container_leaves_no_blob_behind(tmp_path):
+    """A commit stores its diff before it knows the diff is empty; an unchanged container's
+    empty tar then adds no layer and must go at once, not wait for a collection something
+    else asks for (the store torture caught it left after a quiet build)."""
+    from container_util import start_env, stop_env
+    from store_check import wait_settled
+    root = str(tmp_path)
+    os.chmod(root, 0o755)
+    e = start_env(root)
+    try:
+        e.ok("create", "--name", "same", "busybox", "true")
+        e.ok("commit", "same", "same:1")
+        assert wait_settled(e.d.data, timeout=3) == []
+    finally:
+        stop_env(e)
