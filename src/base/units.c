@@ -391,6 +391,23 @@ static int parse_unix_seconds(const char *s, int64_t *ret_ns)
 }
 
 /* "2006-01-02", then optionally "T15", ":04", ":05", ".999999999", and "Z" or "±07:00". */
+/* A fraction of a second at p (".5", ".123456789", more digits ignored) in *ret_ns, 0 when
+ * there is none; returns what follows it. */
+static const char *parse_fraction(const char *p, int64_t *ret_ns)
+{
+        int64_t ns = 0;
+        if (*p == '.') {
+                int digits = 0;
+                for (p++; *p >= '0' && *p <= '9'; p++)
+                        if (digits < 9)
+                                ns = ns * 10 + (*p - '0'), digits++;
+                while (digits++ < 9)
+                        ns *= 10;
+        }
+        *ret_ns = ns;
+        return p;
+}
+
 static int parse_date_time(const char *s, int64_t *ret_ns, struct berth_error **err)
 {
         struct tm tm = {0};
@@ -413,14 +430,8 @@ static int parse_date_time(const char *s, int64_t *ret_ns, struct berth_error **
                 if (p && *p == ':')
                         p = strptime(p + 1, "%S", &tm);
         }
-        if (p && *p == '.') {
-                int digits = 0;
-                for (p++; *p >= '0' && *p <= '9'; p++)
-                        if (digits < 9)
-                                nsec = nsec * 10 + (*p - '0'), digits++;
-                while (digits++ < 9)
-                        nsec *= 10;
-        }
+        if (p)
+                p = parse_fraction(p, &nsec);
         if (!p)
                 return berth_error_set(err, EINVAL, "parsing time \"%s\": cannot parse", s);
         int64_t off = 0;
@@ -474,15 +485,8 @@ int units_parse_rfc3339(const char *s, int64_t *ret_ns)
         const char *p = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
         if (!p)
                 return -EINVAL;
-        int64_t frac = 0;
-        if (*p == '.') {
-                int digits = 0;
-                for (p++; *p >= '0' && *p <= '9'; p++)
-                        if (digits < 9)
-                                frac = frac * 10 + (*p - '0'), digits++;
-                while (digits++ < 9)
-                        frac *= 10;
-        }
+        int64_t frac;
+        p = parse_fraction(p, &frac);
         int64_t off = 0;
         int hh, mm, used = 0;
         if ((*p == '+' || *p == '-') && sscanf(p + 1, "%2d:%2d%n", &hh, &mm, &used) == 2 &&
