@@ -166,6 +166,11 @@ def comparable(n, subnet_digit):
                    .replace(f"fd00:213:{subnet_digit}:", "fd00:213:X:"))
     for k in ("Id", "Created", "Name"):
         n.pop(k)
+    # docker's CLI gathers its --subnet entries in a Go map, so the order it sends them in
+    # varies from run to run; the set of IPAM configs is what must agree
+    cfgs = (n.get("IPAM") or {}).get("Config")
+    if cfgs:
+        cfgs.sort(key=lambda c: json.dumps(c, sort_keys=True))
     return n
 
 
