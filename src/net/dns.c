@@ -32,6 +32,7 @@
  * dns->lock while calling a callback or doing I/O.
  */
 #include <arpa/inet.h>
+#include <linux/close_range.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <nftables/libnftables.h>
@@ -43,7 +44,9 @@
 #include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "net/dns.h"
 
@@ -830,6 +833,20 @@ static void *ns_thread(void *p)
         if (c->tcp_fd < 0) {
                 c->error = -c->tcp_fd;
                 c->step = "bind tcp " NET_DNS_ADDR;
+                return NULL;
+        }
+        /*
+         * libnftables waits on its netlink socket with select(), which aborts
+         * the process (glibc's fortify) for an fd >= FD_SETSIZE (1024), and a
+         * berthd with a few hundred containers holds that many (two sockets
+         * each here, their monitors' fds).  So this thread, which ends right
+         * after, takes an fd table of its own holding only 0-2: the socket
+         * libnftables opens is fd 3.  The two sockets above stay in the
+         * shared table.
+         */
+        if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_UNSHARE) < 0) {
+                c->error = errno;
+                c->step = "private fd table for nftables";
                 return NULL;
         }
         int r = install_rules(up, tp, &c->nft_msg);

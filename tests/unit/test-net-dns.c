@@ -22,6 +22,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -765,6 +766,44 @@ START_TEST(test_add_remove_cost)
 }
 END_TEST
 
+/* berthd with hundreds of containers holds more than FD_SETSIZE fds; libnftables,
+ * which waits with select(), must still get a socket it can wait on (it aborted) */
+START_TEST(test_add_with_fds_above_fd_setsize)
+{
+        if (!as_root())
+                return;
+        private_host();
+        struct rlimit rl;
+        ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+        if (rl.rlim_max < 1300) {
+                ck_skip("needs RLIMIT_NOFILE's hard limit >= 1300 to hold 1100 fds");
+                return;
+        }
+        rl.rlim_cur = rl.rlim_max;
+        ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+        int filler = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        ck_assert_int_ge(filler, 0);
+        int last = filler;
+        while (last < 1100) {
+                last = fcntl(filler, F_DUPFD_CLOEXEC, 0);
+                ck_assert_msg(last >= 0, "dup: %s", strerror(errno));
+        }
+        int ns = new_netns();
+        _cleanup_net_dns_ struct net_dns *dns = server(300);
+        add(dns, "c1", ns, NULL, 0);
+        uint8_t q[512], r[4096];
+        size_t n = mkq(q, 9, "web", T_A, 0);
+        ssize_t k = query_in(ns, NET_DNS_ADDR, false, q, n, r, sizeof(r));
+        ck_assert_msg(k > 0, "query: %s", strerror((int)-k));
+        ck_assert_str_eq(parse(r, (size_t)k).rr[0], "10.0.0.2");
+        /* the new entry's own sockets are in the process's table, queried above; adding
+         * again after removal still works (the nftables step ran in a table of its own) */
+        ck_assert_int_eq(net_dns_remove(dns, "c1"), 0);
+        add(dns, "c1", ns, NULL, 0);
+        close(ns);
+}
+END_TEST
+
 static Suite *net_dns_suite(void)
 {
         Suite *s = suite_create("net-dns");
@@ -777,6 +816,7 @@ static Suite *net_dns_suite(void)
         CASE(test_server_end_to_end);
         CASE(test_container_binds_port_53);
         CASE(test_add_remove_cost);
+        CASE(test_add_with_fds_above_fd_setsize);
 #undef CASE
         return s;
 }
