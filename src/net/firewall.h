@@ -41,6 +41,9 @@ struct net_fw;
  * berth's empty base chains, sets and maps, in the network namespace netns_fd
  * (< 0: the caller's; the fd is only used during the call, as in
  * net_link_open()).  table: letters, digits, '-', '_', '.'; at most 64 bytes.
+ * The handle keeps a netlink socket that libnftables waits on with select(),
+ * which aborts the process for an fd >= FD_SETSIZE (1024): open it while the
+ * process holds few fds (berthd: at start, before any container is restored).
  */
 int net_fw_open(int netns_fd, const char *table, struct net_fw **ret, struct berth_error **err);
 /* Free the handle; remove: delete the table and anything added elsewhere. */
