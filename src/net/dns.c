@@ -745,13 +745,32 @@ void net_dns_free(struct net_dns *dns)
 
 /* --- containers --- */
 
+/*
+ * One net_dns_add()'s work in the container's namespace, shared by the caller
+ * and a detached thread: the thread publishes its result (done) and goes on
+ * to end, which is where the kernel's slow release of the nftables socket
+ * lands (install_rules()); whichever of the two drops the last ref frees it.
+ */
 struct ns_ctx {
         int netns_fd;
         int udp_fd, tcp_fd;
         int error;
         const char *step;
         char *nft_msg;
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        bool done;
+        atomic_int refs;
 };
+
+static void ns_ctx_unref(struct ns_ctx *c)
+{
+        if (atomic_fetch_sub(&c->refs, 1) != 1)
+                return;
+        pthread_mutex_destroy(&c->lock);
+        pthread_cond_destroy(&c->cond);
+        free(c);
+}
 
 static int bind_local(int type, uint16_t *ret_port)
 {
@@ -769,6 +788,22 @@ static int bind_local(int type, uint16_t *ret_port)
                 return -errno;
         *ret_port = ntohs(sa.sin_port);
         return TAKE_FD(fd);
+}
+
+/*
+ * A second reference to every fd open in this thread's private fd table past
+ * 0-2, which are libnftables' (its netlink socket), so that nft_ctx_free()'s
+ * close is not the socket's last.  The kernel's release of an nf_tables
+ * socket waits until the transactions just committed are freed, an RCU grace
+ * period (10-40 ms on this project's machines, more than the rest of a
+ * container's start); the last references go when the thread ends, after
+ * net_dns_add() has its answer.
+ */
+static void hold_fds(void)
+{
+        for (int fd = 3; fd < 64; fd++)
+                if (fcntl(fd, F_GETFD) >= 0)
+                        (void)fcntl(fd, F_DUPFD_CLOEXEC, 64);
 }
 
 /*
@@ -807,33 +842,33 @@ static int install_rules(uint16_t udp_port, uint16_t tcp_port, char **ret_msg)
                         size_t l = m ? strcspn(m, "\n") : 0;
                         *ret_msg = l ? xstrndup(m, l) : xstrdup("libnftables failed");
                 }
+                hold_fds();
                 nft_ctx_free(nft);
         }
         pthread_mutex_unlock(&nft_lock);
         return r;
 }
 
-static void *ns_thread(void *p)
+static void ns_work(struct ns_ctx *c)
 {
-        struct ns_ctx *c = p;
         uint16_t up = 0, tp = 0;
         /* CLONE_NEWNET is per thread; this thread ends right after. */
         if (setns(c->netns_fd, CLONE_NEWNET) < 0) {
                 c->error = errno;
                 c->step = "enter network namespace";
-                return NULL;
+                return;
         }
         c->udp_fd = bind_local(SOCK_DGRAM, &up);
         if (c->udp_fd < 0) {
                 c->error = -c->udp_fd;
                 c->step = "bind udp " NET_DNS_ADDR;
-                return NULL;
+                return;
         }
         c->tcp_fd = bind_local(SOCK_STREAM, &tp);
         if (c->tcp_fd < 0) {
                 c->error = -c->tcp_fd;
                 c->step = "bind tcp " NET_DNS_ADDR;
-                return NULL;
+                return;
         }
         /*
          * libnftables waits on its netlink socket with select(), which aborts
@@ -847,14 +882,25 @@ static void *ns_thread(void *p)
         if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_UNSHARE) < 0) {
                 c->error = errno;
                 c->step = "private fd table for nftables";
-                return NULL;
+                return;
         }
         int r = install_rules(up, tp, &c->nft_msg);
         if (r < 0) {
                 c->error = -r;
                 c->step = "nftables";
         }
-        return NULL;
+}
+
+static void *ns_thread(void *p)
+{
+        struct ns_ctx *c = p;
+        ns_work(c);
+        pthread_mutex_lock(&c->lock);
+        c->done = true;
+        pthread_cond_signal(&c->cond);
+        pthread_mutex_unlock(&c->lock);
+        ns_ctx_unref(c);
+        return NULL; /* and the thread's private fd table goes, with the socket */
 }
 
 static bool key_served(struct net_dns *dns, const char *key)
@@ -890,19 +936,37 @@ int net_dns_add(struct net_dns *dns, const char *key, int netns_fd,
         if (dup)
                 return berth_error_set(err, EEXIST, "dns for '%s': already served", key);
 
-        struct ns_ctx c = {.netns_fd = netns_fd, .udp_fd = -EBADF, .tcp_fd = -EBADF};
+        struct ns_ctx *c = xcalloc(1, sizeof(*c));
+        c->netns_fd = netns_fd;
+        c->udp_fd = c->tcp_fd = -EBADF;
+        pthread_mutex_init(&c->lock, NULL);
+        pthread_cond_init(&c->cond, NULL);
+        atomic_init(&c->refs, 2);
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         pthread_t t;
-        int r = pthread_create(&t, NULL, ns_thread, &c);
-        if (r != 0)
+        int r = pthread_create(&t, &attr, ns_thread, c);
+        pthread_attr_destroy(&attr);
+        if (r != 0) {
+                ns_ctx_unref(c);
+                ns_ctx_unref(c);
                 return berth_error_sys(err, r, "dns for '%s': thread", key);
-        pthread_join(t, NULL);
-        _cleanup_close_ int udp_fd = c.udp_fd, tcp_fd = c.tcp_fd;
-        _cleanup_free_ char *nft_msg = c.nft_msg;
-        if (c.error) {
+        }
+        pthread_mutex_lock(&c->lock);
+        while (!c->done)
+                pthread_cond_wait(&c->cond, &c->lock);
+        pthread_mutex_unlock(&c->lock);
+        _cleanup_close_ int udp_fd = c->udp_fd, tcp_fd = c->tcp_fd;
+        _cleanup_free_ char *nft_msg = c->nft_msg;
+        int error = c->error;
+        const char *step = c->step;
+        ns_ctx_unref(c);
+        if (error) {
                 if (nft_msg)
-                        return berth_error_set(err, c.error, "dns for '%s': nftables: %s", key,
+                        return berth_error_set(err, error, "dns for '%s': nftables: %s", key,
                                                nft_msg);
-                return berth_error_sys(err, c.error, "dns for '%s': %s", key, c.step);
+                return berth_error_sys(err, error, "dns for '%s': %s", key, step);
         }
 
         struct entry *e = xcalloc(1, sizeof(*e));
