@@ -331,6 +331,14 @@ class Engine:
             self.run(*force, *ids[i:i + 500], timeout=timeout)
         return time.monotonic() - t0, len(ids)
 
+    def stored_ids(self):
+        """The ids of the containers in the engine's store (data/containers/<id>, berthd's
+        and dockerd's layout), for when the daemon cannot answer (it died)."""
+        try:
+            return os.listdir(os.path.join(self.own.dir, "data", "containers"))
+        except OSError:
+            return []
+
     def stop(self):
         ids, left = [], True
         try:
@@ -345,8 +353,13 @@ class Engine:
         finally:
             if self.own is not None:
                 if left:
+                    # a dead daemon lists nothing: its containers are still running
+                    ids = sorted(set(ids) | set(self.stored_ids()))
                     sweep(self.own.dir)
-                    sweep_cgroups(ids)
+                    killed = sweep_cgroups(ids)
+                    if killed:
+                        print("%s: killed what was left in %d cgroups of its containers" % (
+                            self.kind, len(killed)), file=sys.stderr)
                 self.own.stop()
                 remove_new_parents(self.kind, self.parents_before)
             if self.holder is not None:
