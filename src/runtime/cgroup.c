@@ -550,7 +550,7 @@ int cgroup_create(const char *cgroups_path, const char *container_id,
         }
         if (r >= 0 && res)
                 r = cg_apply(cg, res, err);
-        if (r >= 0 && cg->mode == CGROUP_MODE_V2) {
+        if (r >= 0 && cg_v2(cg)) { /* pure v2 or hybrid: clone3 enters it */
                 struct cg_hier *h = cg_v2(cg);
                 cg->v2_fd = open(h->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
                 if (cg->v2_fd < 0)
@@ -612,6 +612,56 @@ int cgroup_enter(const struct berth_cgroup *cg, pid_t pid, struct berth_error **
                         return berth_error_sys(err, r, "add pid %d to '%s'", (int)pid, p);
         }
         return 0;
+}
+
+int cgroup_join_open(const struct berth_cgroup *cg, struct cgroup_join *ret,
+                     struct berth_error **err)
+{
+        struct cgroup_join j = {.fds = xcalloc(cg->n + 1, sizeof(int)),
+                                .paths = xcalloc(cg->n + 1, sizeof(char *))};
+        for (size_t i = 0; i < cg->n; i++) {
+                const struct cg_hier *h = &cg->h[i];
+                if (h->v2 && cg->v2_fd >= 0)
+                        continue; /* clone3(CLONE_INTO_CGROUP) */
+                /* v2 without a directory fd (it went away): cgroup.procs, which takes the
+                 * threadgroup lock, but says so when the cgroup is gone */
+                char *p = path_join(h->dir, h->v2 ? "cgroup.procs" : "tasks");
+                int fd = open(p, O_WRONLY | O_CLOEXEC);
+                if (fd < 0) {
+                        int e = errno;
+                        free(p);
+                        cgroup_join_release(&j);
+                        return berth_error_sys(err, e, "open cgroup '%s'", h->dir);
+                }
+                j.fds[j.n] = fd;
+                j.paths[j.n++] = p;
+        }
+        *ret = j;
+        return 0;
+}
+
+int cgroup_join_self(struct cgroup_join *j, struct berth_error **err)
+{
+        int r = 0;
+        for (size_t i = 0; i < j->n; i++) {
+                if (r == 0 && write(j->fds[i], "0", 1) != 1)
+                        r = berth_error_sys(err, errno, "join cgroup '%s'", j->paths[i]);
+                close(j->fds[i]);
+                j->fds[i] = -1;
+        }
+        return r;
+}
+
+void cgroup_join_release(struct cgroup_join *j)
+{
+        for (size_t i = 0; i < j->n; i++) {
+                if (j->fds[i] >= 0)
+                        close(j->fds[i]);
+                free(j->paths[i]);
+        }
+        free(j->fds);
+        free(j->paths);
+        memset(j, 0, sizeof(*j));
 }
 
 int cgroup_update(struct berth_cgroup *cg, const struct oci_resources *res,
@@ -1028,7 +1078,7 @@ int cgroup_from_json(const struct json *j, struct berth_cgroup **ret, struct ber
                         return r;
         }
         struct cg_hier *h = cg_v2(cg);
-        if (cg->mode == CGROUP_MODE_V2 && h)
+        if (h)
                 cg->v2_fd = open(h->dir, O_PATH | O_DIRECTORY | O_CLOEXEC); /* gone: -1 */
         if (cg->v2_fd < 0)
                 cg->v2_fd = -EBADF;

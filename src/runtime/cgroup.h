@@ -10,8 +10,10 @@
  *
  * Life cycle, as the runtime uses it:
  *   cgroup_create()   make the directories, apply every resource limit; no process yet
- *   cgroup_v2_fd()    an O_PATH/O_DIRECTORY fd for clone3(CLONE_INTO_CGROUP) on v2
- *   cgroup_enter()    move a pid into every hierarchy (v1/hybrid, or v2 without clone3)
+ *   cgroup_v2_fd()    an O_PATH/O_DIRECTORY fd for clone3(CLONE_INTO_CGROUP) into the
+ *                     v2 tree (pure v2 or hybrid)
+ *   cgroup_join_open(), cgroup_join_self()   the new process moves itself into each v1
+ *                     hierarchy (below)
  *   cgroup_update(), cgroup_freeze(), cgroup_pids(), cgroup_kill_all()
  *   cgroup_destroy()  remove every directory it made (kills leftovers first)
  * cgroup_to_json()/cgroup_from_json() persist it in the container's state dir
@@ -54,10 +56,37 @@ const char *cgroup_mode_name(enum cgroup_mode m); /* "v1", "v2", "hybrid" */
 int cgroup_create(const char *cgroups_path, const char *container_id,
                   const struct oci_resources *res, bool systemd, struct berth_cgroup **ret,
                   struct berth_error **err);
-/* -1 when there is no v2 cgroup to clone into.  Only a pure v2 host has one: on
- * hybrid, clone3 would place the child in the cgroup2 tree only, so use cgroup_enter(). */
+/* The v2 cgroup to clone3(CLONE_INTO_CGROUP) into (pure v2, and hybrid's cgroup2
+ * tree), or -1 when there is none. */
 int cgroup_v2_fd(const struct berth_cgroup *cg);
+/* Move pid into every hierarchy (cgroup.procs).  A process started with
+ * cgroup_join_open()/cgroup_join_self() instead starts faster: see there. */
 int cgroup_enter(const struct berth_cgroup *cg, pid_t pid, struct berth_error **err);
+
+/*
+ * How a new process enters its cgroups without the kernel's threadgroup lock:
+ * clone3(CLONE_INTO_CGROUP) with cgroup_v2_fd() for the v2 tree, and for each
+ * v1 hierarchy the process itself, single-threaded, writes "0" into `tasks`.
+ * A write of a pid to cgroup.procs takes that lock for writing, and its first
+ * writer after an idle spell waits for an RCU grace period (about 15 ms on this
+ * project's VM, at every container start); a thread moving itself does not.
+ *
+ * cgroup_join_open(): in the parent, before the clone: `tasks` of every v1
+ * hierarchy (and cgroup.procs of a v2 one without a directory fd), opened for
+ * writing (the write is checked against the opener's credentials, so a child
+ * in a new user namespace may do it).  cgroup_join_self(): in the child, before
+ * anything of the container's runs; closes the fds.  cgroup_join_release(): in
+ * the parent, after the clone.  n == 0 on a pure v2 host.
+ */
+struct cgroup_join {
+        size_t n;
+        int *fds;
+        char **paths;
+};
+int cgroup_join_open(const struct berth_cgroup *cg, struct cgroup_join *ret,
+                     struct berth_error **err);
+int cgroup_join_self(struct cgroup_join *j, struct berth_error **err);
+void cgroup_join_release(struct cgroup_join *j);
 int cgroup_update(struct berth_cgroup *cg, const struct oci_resources *res, struct berth_error **err);
 int cgroup_freeze(struct berth_cgroup *cg, bool freeze, struct berth_error **err);
 int cgroup_is_frozen(const struct berth_cgroup *cg, bool *ret, struct berth_error **err);

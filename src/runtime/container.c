@@ -172,11 +172,14 @@ static int init_setup(struct rt_init *ri, char **ret_path, struct berth_error **
         if (t != SYNC_GO)
                 return berth_error_set(err, EIO, "container init: parent went away");
         pid_t host_pid = (pid_t)atoi(go);
+        int r = cgroup_join_self(&ri->cg_join, err);
+        if (r < 0)
+                return r;
         if (ri->new_userns) {
                 (void)setresgid(0, 0, 0);
                 (void)setresuid(0, 0, 0);
         }
-        int r = ns_join_all(ri, err);
+        r = ns_join_all(ri, err);
         if (r < 0)
                 return r;
         if (ri->new_ns_flags && unshare((int)ri->new_ns_flags) < 0)
@@ -551,11 +554,6 @@ static int parent_handshake(struct creation *c, struct rt_init *ri, const char *
                 if (r < 0)
                         return r;
         }
-        if (c->cg && cgroup_v2_fd(c->cg) < 0) {
-                r = cgroup_enter(c->cg, c->pid, err);
-                if (r < 0)
-                        return r;
-        }
         if (s->process->has_oom_score_adj) {
                 char path[64], v[32];
                 snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", (int)c->pid);
@@ -777,12 +775,18 @@ static int do_create(const struct berth_runtime *rt, const char *id,
                 return berth_error_set(err, ENOTSUP,
                                        "config.json: a new pid namespace inside a joined user "
                                        "namespace is not supported; join its pid namespace too");
+        if (c->cg) {
+                r = cgroup_join_open(c->cg, &ri.cg_join, err);
+                if (r < 0)
+                        return berth_error_prefix(err, "create '%s'", id);
+        }
         if (c->ns_fds[OCI_NS_USER] >= 0) {
                 /* namespaces made after joining a user namespace must belong to it */
                 ri.new_ns_flags = new_flags & ~(unsigned long)CLONE_NEWPID;
                 clone_flags = new_flags & CLONE_NEWPID;
-        } else if (cgroup_v2_fd(c->cg) < 0) {
-                /* the cgroup namespace's root is where the child is when it unshares */
+        } else if (c->cg && ri.cg_join.n > 0) {
+                /* the cgroup namespace's root is where the child is when it unshares:
+                 * after it has moved itself into its v1 hierarchies */
                 ri.new_ns_flags = new_flags & CLONE_NEWCGROUP;
                 clone_flags = new_flags & ~(unsigned long)CLONE_NEWCGROUP;
         }
@@ -790,6 +794,7 @@ static int do_create(const struct berth_runtime *rt, const char *id,
         ri.in_userns = ri.new_userns || c->ns_fds[OCI_NS_USER] >= 0;
         r = spawn_init(c, &ri, clone_flags, new_time, err);
         close(sp[1]);
+        cgroup_join_release(&ri.cg_join);
         if (r < 0)
                 return r;
         r = parent_handshake(c, &ri, id, err);

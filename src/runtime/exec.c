@@ -7,8 +7,8 @@
  * --process).  The parent opens /proc/<init>/ns/<type> for every namespace that
  * differs from its own, joins the pid and time namespaces around the clone
  * (they apply to children), and clones a child straight into the
- * container's cgroup (CLONE_INTO_CGROUP on v2; else cgroup_enter before the
- * child goes on).  The child joins the user namespace first and the mount
+ * container's cgroup (CLONE_INTO_CGROUP for the v2 tree; the child moves
+ * itself into each v1 hierarchy first thing, cgroup_join_self()).  The child joins the user namespace first and the mount
  * namespace last, then does what the init did: terminal, cwd resolved inside
  * the root, rlimits, seccomp, capabilities, user, no_new_privs, fds, execve.
  * It is non-dumpable until execve (see ns.c), so the container cannot reach
@@ -239,7 +239,10 @@ static int exec_child_setup(struct rt_init *ri, char **ret_path, struct berth_er
         int t = sync_recv(ri->sync_fd, NULL);
         if (t != SYNC_GO)
                 return berth_error_set(err, EIO, "exec: parent went away");
-        int r = ns_join_all(ri, err);
+        int r = cgroup_join_self(&ri->cg_join, err);
+        if (r < 0)
+                return r;
+        r = ns_join_all(ri, err);
         if (r < 0)
                 return r;
         if (ri->exec_chroot && (fchdir(ri->exec_root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0))
@@ -489,15 +492,18 @@ int berth_container_exec(const struct berth_runtime *rt, const char *id,
         };
         memcpy(ri.ns_fds, x.ns_fds, sizeof(ri.ns_fds));
         ri.ns_fds[OCI_NS_PID] = ri.ns_fds[OCI_NS_TIME] = -1;
+        if (x.cg) {
+                r = cgroup_join_open(x.cg, &ri.cg_join, err);
+                if (r < 0) {
+                        close(sp[1]);
+                        goto out;
+                }
+        }
         r = exec_spawn(&x, &ri, err);
         close(sp[1]);
+        cgroup_join_release(&ri.cg_join);
         if (r < 0)
                 goto out;
-        if (x.cg && cgroup_v2_fd(x.cg) < 0) {
-                r = cgroup_enter(x.cg, x.pid, err);
-                if (r < 0)
-                        goto out;
-        }
         r = sync_send(x.sync_fd, SYNC_GO, NULL);
         if (r < 0) {
                 r = berth_error_sys(err, -r, "exec: start process");

@@ -16,11 +16,11 @@
  * its namespaces, and the final execve refuses a program that is the runtime
  * binary itself (process.c).
  *
- * CLONE_INTO_CGROUP puts the child in its cgroup atomically when the cgroup
- * part gives us a v2 directory fd; otherwise the parent calls cgroup_enter()
- * before the child runs any user code (the child waits for SYNC_GO).  A new
- * cgroup namespace is unshared by the child after that, so its root is the
- * container's own cgroup.  pid and time namespaces apply to children only,
+ * CLONE_INTO_CGROUP puts the child in its v2 cgroup atomically when the
+ * cgroup part gives us a v2 directory fd (pure v2, hybrid); the child moves
+ * itself into each v1 hierarchy before it runs any user code
+ * (cgroup_join_self(), after SYNC_GO), and where it does, it unshares its new
+ * cgroup namespace after that, so its root is the container's own cgroup.  pid and time namespaces apply to children only,
  * so the parent joins or unshares them around the clone and returns to its
  * own afterwards.
  *

@@ -62,6 +62,7 @@ struct rt_init {
         const struct berth_seccomp_prog *seccomp;
         bool hooks_before_pivot; /* prestart or createRuntime present */
         char *cgroup_path;       /* for cgroup mounts without a cgroup namespace */
+        struct cgroup_join cg_join; /* v1 hierarchies the child moves itself into */
         dev_t self_dev;          /* identity of the runtime binary: never exec'd inside */
         ino_t self_ino;
         char **env; /* final environment */

@@ -21,6 +21,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <linux/magic.h>
+#include <linux/sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "base/fileio.h"
 #include "check-tap.h"
@@ -207,7 +210,8 @@ START_TEST(test_absolute_path_every_hierarchy)
         enum cgroup_mode mode;
         ck_assert_int_eq(cgroup_detect_mode(&mode, NULL), 0);
         ck_assert_int_eq(cg->mode, mode);
-        ck_assert_int_eq(cgroup_v2_fd(cg) >= 0, mode == CGROUP_MODE_V2);
+        /* clone3 enters the v2 tree wherever there is one, hybrid too */
+        ck_assert_int_eq(cgroup_v2_fd(cg) >= 0, mode != CGROUP_MODE_V1);
         destroy_ok(cg);
         /* the prefix and abs/ were made by create: all gone */
         for (size_t i = 0; dirs[i]; i++)
@@ -878,6 +882,61 @@ START_TEST(test_enter_pids_freeze_kill)
 }
 END_TEST
 
+/* A new process enters its cgroups as the runtime starts one: clone3 into the v2 tree
+ * (where there is one), then "0" into each v1 hierarchy's tasks by the child itself. */
+START_TEST(test_join_self)
+{
+        _cleanup_free_ char *p = tpath("join");
+        struct berth_cgroup *cg = create_ok(p, NULL);
+        struct berth_error *err = NULL;
+        struct cgroup_join j;
+        ck_assert_msg(cgroup_join_open(cg, &j, &err) == 0, "%s", berth_error_msg(err));
+        size_t v1 = 0;
+        for (size_t i = 0; i < cg->n; i++)
+                v1 += !cg->h[i].v2;
+        ck_assert_uint_eq(j.n, v1);
+        int go[2], done[2];
+        ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
+        ck_assert_int_eq(pipe2(done, O_CLOEXEC), 0);
+        struct clone_args ca = {.exit_signal = SIGCHLD};
+        if (cgroup_v2_fd(cg) >= 0) {
+                ca.flags = CLONE_INTO_CGROUP;
+                ca.cgroup = (uint64_t)cgroup_v2_fd(cg);
+        }
+        long pid = syscall(SYS_clone3, &ca, sizeof(ca));
+        ck_assert_msg(pid >= 0, "clone3: %s", strerror(errno));
+        if (pid == 0) {
+                char c;
+                struct berth_error *e = NULL;
+                close(go[1]);
+                close(done[0]);
+                if (read(go[0], &c, 1) != 1)
+                        _exit(1);
+                if (cgroup_join_self(&j, &e) < 0) {
+                        fprintf(stderr, "child: %s\n", berth_error_msg(e));
+                        _exit(1);
+                }
+                (void)!write(done[1], "x", 1);
+                (void)!read(go[0], &c, 1); /* until the parent closes go */
+                _exit(0);
+        }
+        cgroup_join_release(&j);
+        ck_assert_int_eq(j.n, 0);
+        close(done[1]); /* a child that fails: end of file */
+        ck_assert_int_eq(write(go[1], "x", 1), 1);
+        char c;
+        ck_assert_msg(read(done[0], &c, 1) == 1, "the child failed to join");
+        ck_assert_msg(in_cgroup((pid_t)pid, cg), "the child is not in every hierarchy");
+        close(go[1]);
+        int st;
+        ck_assert_int_eq(waitpid((pid_t)pid, &st, 0), pid);
+        ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        close(go[0]);
+        close(done[0]);
+        destroy_ok(cg);
+}
+END_TEST
+
 START_TEST(test_destroy_kills_leftovers_and_json)
 {
         _cleanup_free_ char *p = tpath("json");
@@ -1048,6 +1107,7 @@ static Suite *cgroup_suite(void)
         CASE(test_devices_v1);
         CASE(test_devices_ebpf);
         CASE(test_enter_pids_freeze_kill);
+        CASE(test_join_self);
         CASE(test_destroy_kills_leftovers_and_json);
         CASE(test_stats);
         CASE(test_memory_limit_enforced);
