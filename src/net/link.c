@@ -355,17 +355,24 @@ int net_link_del(struct net_link *nl, const char *name, struct berth_error **err
         return nl_talk(nl, nlh, NULL, NULL, err, "delete link '%s'", name);
 }
 
-/* RTM_NEWLINK changing the existing link name; the caller adds attributes. */
-static int setlink_start(struct net_link *nl, const char *name, struct nlmsghdr **ret_nlh,
-                         struct ifinfomsg **ret_ifm, struct berth_error **err)
+/*
+ * RTM_NEWLINK changing the existing link name, named in the request itself
+ * (ifi_index 0 and IFLA_IFNAME: the kernel looks it up, saving a GETLINK round
+ * trip); the caller adds attributes.  A rename names the link by index.
+ */
+static int setlink_start(struct net_link *nl, const char *name, bool by_index,
+                         struct nlmsghdr **ret_nlh, struct ifinfomsg **ret_ifm,
+                         struct berth_error **err)
 {
-        int idx, r = net_link_index(nl, name, &idx, err);
+        int idx = 0, r = by_index ? net_link_index(nl, name, &idx, err) : check_name(name, err);
         if (r < 0)
                 return r;
         struct nlmsghdr *nlh = req_start(nl, RTM_NEWLINK, NLM_F_ACK);
         struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
         ifm->ifi_family = AF_UNSPEC;
         ifm->ifi_index = idx;
+        if (!by_index)
+                mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
         *ret_nlh = nlh;
         if (ret_ifm)
                 *ret_ifm = ifm;
@@ -382,7 +389,7 @@ int net_link_set_master(struct net_link *nl, const char *name, const char *maste
                         return r;
         }
         struct nlmsghdr *nlh;
-        r = setlink_start(nl, name, &nlh, NULL, err);
+        r = setlink_start(nl, name, false, &nlh, NULL, err);
         if (r < 0)
                 return r;
         mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)midx);
@@ -394,17 +401,17 @@ int net_link_set_master(struct net_link *nl, const char *name, const char *maste
 
 int net_link_set_hairpin(struct net_link *nl, const char *name, bool on, struct berth_error **err)
 {
-        int idx, r = net_link_index(nl, name, &idx, err);
+        /* a bridge port's flag: its master's slave data (the bridge's slave_changelink),
+         * in a NEWLINK naming the port, so no GETLINK for its index */
+        struct nlmsghdr *nlh;
+        int r = setlink_start(nl, name, false, &nlh, NULL, err);
         if (r < 0)
                 return r;
-        /* a bridge port's flags: RTM_SETLINK of family AF_BRIDGE, IFLA_PROTINFO nested */
-        struct nlmsghdr *nlh = req_start(nl, RTM_SETLINK, NLM_F_ACK);
-        struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
-        ifm->ifi_family = AF_BRIDGE;
-        ifm->ifi_index = idx;
-        struct nlattr *nest = mnl_attr_nest_start(nlh, IFLA_PROTINFO);
+        struct nlattr *li = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+        struct nlattr *sd = mnl_attr_nest_start(nlh, IFLA_INFO_SLAVE_DATA);
         mnl_attr_put_u8(nlh, IFLA_BRPORT_MODE, on ? 1 : 0); /* hairpin */
-        mnl_attr_nest_end(nlh, nest);
+        mnl_attr_nest_end(nlh, sd);
+        mnl_attr_nest_end(nlh, li);
         return nl_talk(nl, nlh, NULL, NULL, err, "set hairpin mode of '%s' %s", name,
                        on ? "on" : "off");
 }
@@ -413,7 +420,7 @@ int net_link_set_up(struct net_link *nl, const char *name, bool up, struct berth
 {
         struct nlmsghdr *nlh;
         struct ifinfomsg *ifm;
-        int r = setlink_start(nl, name, &nlh, &ifm, err);
+        int r = setlink_start(nl, name, false, &nlh, &ifm, err);
         if (r < 0)
                 return r;
         ifm->ifi_change = IFF_UP;
@@ -424,7 +431,7 @@ int net_link_set_up(struct net_link *nl, const char *name, bool up, struct berth
 int net_link_set_mtu(struct net_link *nl, const char *name, unsigned mtu, struct berth_error **err)
 {
         struct nlmsghdr *nlh;
-        int r = setlink_start(nl, name, &nlh, NULL, err);
+        int r = setlink_start(nl, name, false, &nlh, NULL, err);
         if (r < 0)
                 return r;
         mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
@@ -435,7 +442,7 @@ int net_link_set_mac(struct net_link *nl, const char *name, const uint8_t mac[6]
                      struct berth_error **err)
 {
         struct nlmsghdr *nlh;
-        int r = setlink_start(nl, name, &nlh, NULL, err);
+        int r = setlink_start(nl, name, false, &nlh, NULL, err);
         if (r < 0)
                 return r;
         mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
@@ -451,7 +458,7 @@ int net_link_rename(struct net_link *nl, const char *name, const char *new_name,
         if (r < 0)
                 return r;
         struct nlmsghdr *nlh;
-        r = setlink_start(nl, name, &nlh, NULL, err);
+        r = setlink_start(nl, name, true, &nlh, NULL, err);
         if (r < 0)
                 return r;
         mnl_attr_put_strz(nlh, IFLA_IFNAME, new_name);

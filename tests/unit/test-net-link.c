@@ -192,6 +192,18 @@ START_TEST(test_bridge_veth_addresses_route)
         _cleanup_(json_freep) struct json *hj = ip_json(ns_host, args);
         ck_assert_str_eq(jstr(json_at(hj, 0), "master"), br);
         ck_assert_int_eq(json_int(json_get(json_at(hj, 0), "mtu")), 1400);
+        /* hairpin on the bridge port, and off again, as iproute2 reads it */
+        for (int on = 1; on >= 0; on--) {
+                OK(net_link_set_hairpin(h, host, on, err));
+                _cleanup_(json_freep) struct json *pj = ip_json(ns_host, args);
+                const struct json *sd = json_get(
+                    json_get(json_get(json_at(pj, 0), "linkinfo"), "info_slave_data"),
+                    "hairpin");
+                ck_assert_msg(json_is(sd, JSON_BOOL) && sd->b == (bool)on, "hairpin not %s",
+                              on ? "on" : "off");
+        }
+        FAILS(net_link_set_hairpin(h, "bt-nope", true, err), ENODEV,
+              "set hairpin mode of 'bt-nope' on: no such device");
         _cleanup_(json_freep) struct json *rj = ip_json(ns_ctr, "route show default");
         ck_assert_str_eq(jstr(json_at(rj, 0), "gateway"), "10.88.0.1");
         ck_assert_str_eq(jstr(json_at(rj, 0), "dev"), "eth0");
@@ -235,7 +247,7 @@ START_TEST(test_errors_name_the_link)
         _cleanup_net_link_ struct net_link *h = test_link_in(ns);
         FAILS(net_link_bridge_add(h, "bt-this-is-too-long", 0, err), EINVAL,
               "interface name 'bt-this-is-too-long': longer than 15 bytes");
-        FAILS(net_link_set_up(h, "bt-nope", true, err), ENODEV, "link 'bt-nope': no such device");
+        FAILS(net_link_set_up(h, "bt-nope", true, err), ENODEV, "set 'bt-nope' up: no such device");
         struct net_addr a = test_cidr("10.1.0.1/24");
         FAILS(net_link_addr_add(h, "bt-nope", &a, 0, err), ENODEV,
               "link 'bt-nope': no such device");
