@@ -290,6 +290,15 @@ class Engine:
         self.holder = Holder(self.e.binds, self.e.overlays, net=self.netns)
         return self
 
+    def daemons(self):
+        """(name, pid) of the engine's long-running processes: berthd; dockerd and
+        containerd; none for podman."""
+        if self.kind == "berth":
+            return [("berthd", self.e.proc.pid)]
+        if self.kind == "docker":
+            return [("dockerd", self.e.proc.pid)] + self.e.helpers()
+        return []
+
     @property
     def sock(self):
         return getattr(self.e, "sock", None)
