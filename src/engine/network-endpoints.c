@@ -688,21 +688,23 @@ int ctr_net_attach(struct berth_engine *e, struct berth_ctr *c, pid_t pid,
         const char *mode = mode_of(c);
         if (strcmp(mode, "host") == 0 || strncmp(mode, "container:", 10) == 0)
                 return 0;
+        /* the runtime brought the namespace's loopback up (as runc does): with no
+         * network to wire there is nothing to do in it */
+        if (!ns)
+                return 0;
+        pthread_mutex_lock(&m->lock);
+        _cleanup_json_ struct json *net = c->net ? json_copy(c->net) : NULL;
+        pthread_mutex_unlock(&m->lock);
+        if (!net || json_len(json_get(net, "Networks")) == 0)
+                return 0;
         _cleanup_close_ int nsfd = -EBADF;
         int r = open_netns(pid, &nsfd, err);
         if (r < 0)
                 return r;
         _cleanup_net_link_ struct net_link *nl_c = NULL;
         r = net_link_open(nsfd, &nl_c, err);
-        if (r == 0)
-                r = net_link_set_up(nl_c, "lo", true, err);
-        if (r < 0 || !ns)
+        if (r < 0)
                 return r;
-        pthread_mutex_lock(&m->lock);
-        _cleanup_json_ struct json *net = c->net ? json_copy(c->net) : NULL;
-        pthread_mutex_unlock(&m->lock);
-        if (!net)
-                return 0;
         pthread_mutex_lock(&ns->lock);
         size_t i;
         const char *k;

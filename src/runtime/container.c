@@ -184,6 +184,11 @@ static int init_setup(struct rt_init *ri, char **ret_path, struct berth_error **
                 return r;
         if (ri->new_ns_flags && unshare((int)ri->new_ns_flags) < 0)
                 return berth_error_sys(err, errno, "unshare namespaces");
+        if (ri->new_netns) {
+                r = ns_loopback_up(err);
+                if (r < 0)
+                        return r;
+        }
         if (!ri->no_new_keyring)
                 (void)syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, ri->id);
         r = process_set_sysctl(s->linux_, err);
@@ -791,6 +796,7 @@ static int do_create(const struct berth_runtime *rt, const char *id,
                 clone_flags = new_flags & ~(unsigned long)CLONE_NEWCGROUP;
         }
         ri.new_userns = clone_flags & CLONE_NEWUSER;
+        ri.new_netns = new_flags & CLONE_NEWNET;
         ri.in_userns = ri.new_userns || c->ns_fds[OCI_NS_USER] >= 0;
         r = spawn_init(c, &ri, clone_flags, new_time, err);
         close(sp[1]);

@@ -29,6 +29,7 @@
  */
 #include <fcntl.h>
 #include <linux/nsfs.h>
+#include <net/if.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
@@ -294,5 +295,25 @@ int ns_join_all(struct rt_init *ri, struct berth_error **err)
                 if (order[i] == OCI_NS_USER && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
                         return berth_error_sys(err, errno, "become root in joined user namespace");
         }
+        return 0;
+}
+
+int ns_loopback_up(struct berth_error **err)
+{
+        /* an interface ioctl reaches the device layer from a socket of any family:
+         * AF_UNIX is there even in a kernel without IPv4 */
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return berth_error_sys(err, errno, "bring up loopback: socket");
+        struct ifreq ifr;
+        memset(&ifr, 0, sizeof(ifr));
+        memcpy(ifr.ifr_name, "lo", 3);
+        if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+                return berth_error_sys(err, errno, "bring up loopback: read its flags");
+        if (ifr.ifr_flags & IFF_UP)
+                return 0;
+        ifr.ifr_flags |= IFF_UP;
+        if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+                return berth_error_sys(err, errno, "bring up loopback");
         return 0;
 }

@@ -48,6 +48,7 @@ struct rt_init {
         int ns_fds[_OCI_NS_MAX];           /* namespaces to join in the child, or -1 */
         unsigned long new_ns_flags;        /* CLONE_NEW* the child unshares itself */
         bool new_userns; /* cloned into a new user namespace (the parent writes the maps) */
+        bool new_netns;  /* a new network namespace: its loopback is brought up, as runc does */
         bool in_userns;
         const int *idmap_fds;
         /* per spec mount: a detached idmapped tree, or -1; or NULL */ /* new or joined: no
@@ -88,6 +89,8 @@ int ns_spawn(unsigned long flags, int cgroup_fd, int (*fn)(void *), void *arg, p
              struct berth_error **err);
 int ns_write_id_maps(pid_t pid, const struct oci_linux *l, struct berth_error **err);
 int ns_join_all(struct rt_init *ri, struct berth_error **err);
+/* Child, in a network namespace of its own: set "lo" up (runc does the same). */
+int ns_loopback_up(struct berth_error **err);
 
 /* rootfs.c (child, in its own mount namespace) */
 int rootfs_prepare(struct rt_init *ri, int *ret_rootfd, struct berth_error **err);

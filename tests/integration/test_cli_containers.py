@@ -281,6 +281,13 @@ def test_run_detached_and_rm(daemon, name):
     assert name not in ps
 
 
+def test_network_none_has_its_loopback_up(daemon):
+    """A container of its own network namespace gets "lo" up (runc and dockerd do)."""
+    r = daemon.run("berth", "run", "--rm", "--network", "none", "busybox", "sh", "-c",
+                   "cat /sys/class/net/lo/flags; ping -c 1 -W 2 127.0.0.1 >/dev/null && echo ok")
+    assert (r.returncode, r.stdout) == (0, "0x9\nok\n"), r
+
+
 def test_create_start_attach(daemon, name, tmp_path):
     cid_file = tmp_path / "cid"
     r = daemon.run("berth", "create", "--name", name, "--cidfile", str(cid_file), "--network",
