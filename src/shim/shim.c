@@ -294,15 +294,43 @@ static void find_helper(void)
         seal_helper();
 }
 
+/* The create helper, waiting for our start request (shim-helper.c: linger). */
+static pid_t kept_helper;
+static int kept_sock = -1;
+
+/* An answer of n bytes in ret (see helper_call). */
+static int helper_answer(const char *ret, ssize_t n, int *ret_fds, size_t *ret_n,
+                         struct berth_error **err)
+{
+        if (n <= 0)
+                return berth_error_set(err, EIO,
+                                       "%s: exited without an answer (is it installed "
+                                       "beside berth-shim?)",
+                                       helper_path);
+        _cleanup_json_ struct json *j = NULL;
+        if (json_parse(ret, (size_t)n, &j, NULL) < 0)
+                return berth_error_set(err, EIO, "%s: garbled answer", helper_path);
+        const char *e = json_str(json_get(j, "Error"));
+        if (e) {
+                for (size_t i = 0; i < *ret_n; i++)
+                        close(ret_fds[i]);
+                *ret_n = 0;
+                return berth_error_set(err, EIO, "%s", e);
+        }
+        return 0;
+}
+
 /*
  * One request to a berth-shim-helper process (see shim-helper.c): it runs with
  * io as its stdio (NULL: /dev/null) and the request socket on fd 3; the answer
  * (JSON, NUL-terminated in ret) and up to 4 fds come back.  When wait is
- * false the helper is left to finish on its own (reaped by the loop).
+ * false the helper is left to finish on its own (reaped by the loop).  keep
+ * (create): on success the helper and its socket are kept for the start
+ * request (kept_helper, kept_sock), not waited for.
  */
 static int helper_call(struct child_stdio *io, const struct json *req, const int *fds_in,
                        size_t n_in, char *ret, size_t ret_size, int *ret_fds, size_t *ret_n,
-                       bool wait, struct berth_error **err)
+                       bool wait, bool keep, struct berth_error **err)
 {
         int sp[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
@@ -347,26 +375,43 @@ static int helper_call(struct child_stdio *io, const struct json *req, const int
         _cleanup_free_ char *text = json_dump(req, 0);
         int r = send_msg(sp[0], text, strlen(text), fds_in, n_in);
         ssize_t n = r < 0 ? r : recv_msg(sp[0], ret, ret_size, ret_fds, ret_n);
+        r = helper_answer(ret, n, ret_fds, ret_n, err);
+        if (keep && r == 0) {
+                kept_helper = h;
+                kept_sock = sp[0];
+                return 0;
+        }
         close(sp[0]);
         if (wait)
                 while (waitpid(h, NULL, 0) < 0 && errno == EINTR)
                         ;
+        return r;
+}
+
+/*
+ * req to the kept create helper, if there is one: 1 when it answered (r0: how
+ * the request went), 0 when it could not (gone, or went without an answer):
+ * the caller then asks a helper of its own.
+ */
+static int kept_call(const struct json *req, const int *fds_in, size_t n_in, char *ret,
+                     size_t ret_size, int *ret_fds, size_t *ret_n, int *r0,
+                     struct berth_error **err)
+{
+        if (kept_sock < 0)
+                return 0;
+        _cleanup_free_ char *text = json_dump(req, 0);
+        int r = send_msg(kept_sock, text, strlen(text), fds_in, n_in);
+        ssize_t n = r < 0 ? r : recv_msg(kept_sock, ret, ret_size, ret_fds, ret_n);
+        close(kept_sock);
+        kept_sock = -1;
+        /* it exits right after answering, or has gone already */
+        while (kept_helper > 0 && waitpid(kept_helper, NULL, 0) < 0 && errno == EINTR)
+                ;
+        kept_helper = 0;
         if (n <= 0)
-                return berth_error_set(err, EIO,
-                                       "%s: exited without an answer (is it installed "
-                                       "beside berth-shim?)",
-                                       helper_path);
-        _cleanup_json_ struct json *j = NULL;
-        if (json_parse(ret, (size_t)n, &j, NULL) < 0)
-                return berth_error_set(err, EIO, "%s: garbled answer", helper_path);
-        const char *e = json_str(json_get(j, "Error"));
-        if (e) {
-                for (size_t i = 0; i < *ret_n; i++)
-                        close(ret_fds[i]);
-                *ret_n = 0;
-                return berth_error_set(err, EIO, "%s", e);
-        }
-        return 0;
+                return 0;
+        *r0 = helper_answer(ret, n, ret_fds, ret_n, err);
+        return 1;
 }
 
 void shim_compress_async(const char *from, const char *to)
@@ -499,8 +544,11 @@ static void op_start(struct shim *s, int fd)
         char answer[4096];
         int fds[4];
         size_t n = 0;
-        int r = helper_call(NULL, req, &exec_status_fd, exec_status_fd >= 0 ? 1 : 0, answer,
-                            sizeof(answer), fds, &n, true, &err);
+        int r;
+        if (!kept_call(req, &exec_status_fd, exec_status_fd >= 0 ? 1 : 0, answer, sizeof(answer),
+                       fds, &n, &r, &err))
+                r = helper_call(NULL, req, &exec_status_fd, exec_status_fd >= 0 ? 1 : 0, answer,
+                                sizeof(answer), fds, &n, true, false, &err);
         if (exec_status_fd >= 0) {
                 close(exec_status_fd);
                 exec_status_fd = -1;
@@ -541,7 +589,8 @@ static void op_exec(struct shim *s, int fd, const struct json *j, int client_fd,
         size_t n_fds = 0;
         int r = stdio_pipes(tty, want_in, &io, &err);
         if (r == 0)
-                r = helper_call(&io, req, NULL, 0, answer, sizeof(answer), fds, &n_fds, true, &err);
+                r = helper_call(&io, req, NULL, 0, answer, sizeof(answer), fds, &n_fds, true,
+                                false, &err);
         stdio_close_child(&io);
         if (r < 0) {
                 stdio_close_ours(&io);
@@ -730,6 +779,13 @@ static void reap(struct shim *s)
                 pid_t pid = waitpid(-1, &status, WNOHANG);
                 if (pid <= 0)
                         return;
+                if (pid == kept_helper) {
+                        /* the create helper stopped waiting for start (shim-helper.c) */
+                        kept_helper = 0;
+                        close(kept_sock);
+                        kept_sock = -1;
+                        continue;
+                }
                 shim_proc_exited(s, pid, status);
                 struct shim_proc *init = init_proc(s);
                 if (init && init->pid == pid && s->timer_fd >= 0) {
@@ -766,7 +822,7 @@ static void finish(struct shim *s, const char *error)
         int fds[4];
         size_t n = 0;
         bool oom = false;
-        if (helper_call(NULL, req, NULL, 0, answer, sizeof(answer), fds, &n, true, &e) < 0) {
+        if (helper_call(NULL, req, NULL, 0, answer, sizeof(answer), fds, &n, true, false, &e) < 0) {
                 shim_warn("delete container: %s", berth_error_msg(e));
         } else {
                 _cleanup_json_ struct json *j = NULL;
@@ -898,7 +954,8 @@ static int monitor_setup(struct shim *s, const struct shim_config *c, struct ber
         json_set_str(req, "Bundle", s->bundle);
         json_set_bool(req, "Tty", s->tty);
         if (r == 0)
-                r = helper_call(&io, req, NULL, 0, answer, sizeof(answer), fds, &n_fds, true, err);
+                r = helper_call(&io, req, NULL, 0, answer, sizeof(answer), fds, &n_fds, true,
+                                true, err);
         stdio_close_child(&io);
         if (r < 0) {
                 stdio_close_ours(&io);
@@ -959,7 +1016,7 @@ static void monitor(struct shim *s, const struct shim_config *c, int report_fd)
                         size_t n = 0;
                         struct berth_error *e = NULL;
                         (void)helper_call(NULL, req, NULL, 0, answer, sizeof(answer), fds, &n, true,
-                                          &e);
+                                          false, &e);
                         berth_error_free(e);
                 }
                 _exit(1);

@@ -288,6 +288,38 @@ def test_network_none_has_its_loopback_up(daemon):
     assert (r.returncode, r.stdout) == (0, "0x9\nok\n"), r
 
 
+def test_start_long_after_create_and_rm_right_after(daemon, name):
+    """A create whose start comes seconds later (berth's create helper waits 5 s for it,
+    then leaves starting to a new one) starts as one started at once; a created
+    container removed at once goes with everything it made."""
+    r = daemon.run("berth", "create", "--name", name, "--network", "none", "busybox", "sh",
+                   "-c", "echo late; exit 3")
+    assert r.returncode == 0, r
+    r = daemon.run("berth", "create", "--name", name + "b", "--network", "none", "busybox",
+                   "true")
+    assert r.returncode == 0, r
+    r = daemon.run("berth", "rm", "-f", name + "b", timeout=20)
+    assert (r.returncode, r.stdout) == (0, name + "b\n"), r
+    time.sleep(6)
+    r = daemon.run("berth", "start", "-a", name, timeout=20)
+    assert (r.returncode, r.stdout, r.stderr) == (3, "late\n", ""), r
+    r = daemon.run("docker", "inspect", "-f", "{{.State.ExitCode}} {{.State.Status}}", name)
+    assert r.stdout == "3 exited\n", r
+    daemon.run("docker", "rm", name)
+    # no helper of this daemon's shims is left waiting (none at all under dockerd)
+    left = []
+    for pid in subprocess.run(["pgrep", "-x", "berth-shim-help"], capture_output=True,
+                              text=True).stdout.split():
+        try:
+            ppid = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()[1]
+            parent = open("/proc/%s/cmdline" % ppid, "rb").read().decode(errors="replace")
+        except OSError:
+            continue  # gone meanwhile
+        if daemon.top in parent:
+            left.append((pid, parent))
+    assert not left
+
+
 def test_create_start_attach(daemon, name, tmp_path):
     cid_file = tmp_path / "cid"
     r = daemon.run("berth", "create", "--name", name, "--cidfile", str(cid_file), "--network",
