@@ -1,6 +1,6 @@
 /*
  * shim-helper.c — berth-shim-helper: the runtime work of a container's
- * monitor, one request per process.
+ * monitor, one request per process (a create's start excepted).
  *
  * berth-shim (the monitor, shim.c) stays small by keeping no runtime code: for
  * each heavy step it forks and executes this program with the step's stdio on

@@ -8,10 +8,11 @@
  *
  * The monitor starts a session of its own and becomes a child subreaper.  It
  * keeps no runtime code: the runtime's create, start, exec and delete run in
- * berth-shim-helper processes it forks and executes, one per step
- * (shim-helper.c; that binary seals itself, as our runtime code runs inside
- * the container's namespaces — the monitor never enters them).  A helper
- * hands back the new process's pid and pty master and exits; the new process
+ * berth-shim-helper processes it forks and executes, one per step (the
+ * create helper also takes the start that follows at once: shim-helper.c;
+ * that binary seals itself, as our runtime code runs inside the container's
+ * namespaces — the monitor never enters them).  A helper hands back the new
+ * process's pid and pty master and exits; the new process
  * is re-parented to the monitor (the subreaper), which reaps it and so learns
  * its exit status.  The monitor itself only moves bytes (shim-io.c), writes
  * the log (shim-log.c), answers control requests and, at the end, records the
