@@ -801,8 +801,7 @@ static void handle_list(struct api_request *req, void *userdata)
         const struct json *it;
         json_array_foreach (list, i, it) {
                 const char *id = json_str(json_get(it, "Id"));
-                const char *name = json_str(json_get(json_get(it, "Names"), "0"));
-                name = json_len(json_get(it, "Names"))
+                const char *name = json_len(json_get(it, "Names"))
                            ? json_str(json_get(it, "Names")->arr.items[0])
                            : "";
                 const char *state = json_str(json_get(it, "State"));
@@ -872,7 +871,9 @@ static void handle_list(struct api_request *req, void *userdata)
                         continue;
                 if (since_ns >= 0 && created <= since_ns)
                         continue;
-                json_array_append(out, json_copy(it));
+                /* moved, not copied: list has no other use */
+                json_array_append(out, list->arr.items[i]);
+                list->arr.items[i] = NULL;
                 if (limit > 0 && (int)json_len(out) >= limit)
                         break;
         }
