@@ -178,6 +178,16 @@ static void blkio_stats(const struct berth_cgroup *cg, struct cgroup_stats *s)
         s->has_blkio = true;
 }
 
+uint64_t cgroup_oom_kills(const struct berth_cgroup *cg)
+{
+        struct cg_hier *h = cg_find(cg, "memory");
+        uint64_t n = 0;
+        _cleanup_free_ char *ev = NULL;
+        if (h && cg_read(h, h->v2 ? "memory.events" : "memory.oom_control", &ev, NULL) == 0)
+                keyed(ev, "oom_kill", &n);
+        return n;
+}
+
 int cgroup_stats(const struct berth_cgroup *cg, struct cgroup_stats *ret, struct berth_error **err)
 {
         struct cgroup_stats s = {0};

@@ -114,6 +114,8 @@ struct cgroup_stats {
         uint64_t blkio_read_bytes, blkio_write_bytes;
 };
 int cgroup_stats(const struct berth_cgroup *cg, struct cgroup_stats *ret, struct berth_error **err);
+/* The memory controller's OOM kill count alone (0 without one): one file read. */
+uint64_t cgroup_oom_kills(const struct berth_cgroup *cg);
 /* The host layout the cgroup was made on. */
 enum cgroup_mode cgroup_get_mode(const struct berth_cgroup *cg);
 /*

@@ -101,6 +101,9 @@ int berth_container_kill(const struct berth_runtime *rt, const char *id, int sig
                          struct berth_error **err);
 int berth_container_delete(const struct berth_runtime *rt, const char *id, bool force,
                            struct berth_error **err);
+/* The same, and *ret_oom_kills: the OOM kills its cgroup counted (read before it goes). */
+int berth_container_delete_oom(const struct berth_runtime *rt, const char *id, bool force,
+                               uint64_t *ret_oom_kills, struct berth_error **err);
 int berth_container_pause(const struct berth_runtime *rt, const char *id, bool pause,
                           struct berth_error **err);
 /* New resource limits on a created, running or paused container's cgroup (runc update). */

@@ -204,6 +204,14 @@ static bool wait_gone(const struct rt_state *st, int timeout_ms)
 int berth_container_delete(const struct berth_runtime *rt, const char *id, bool force,
                            struct berth_error **err)
 {
+        return berth_container_delete_oom(rt, id, force, NULL, err);
+}
+
+int berth_container_delete_oom(const struct berth_runtime *rt, const char *id, bool force,
+                               uint64_t *ret_oom_kills, struct berth_error **err)
+{
+        if (ret_oom_kills)
+                *ret_oom_kills = 0;
         struct rt_state st;
         struct berth_error *rerr = NULL;
         int r = state_read(rt_root(rt), id, &st, &rerr);
@@ -237,6 +245,8 @@ int berth_container_delete(const struct berth_runtime *rt, const char *id, bool 
         (void)load_cgroup(&st, &cg, &cgerr);
         berth_error_free(cgerr);
         cgerr = NULL;
+        if (ret_oom_kills && cg)
+                *ret_oom_kills = cgroup_oom_kills(cg);
         if (s != BERTH_STATUS_STOPPED) {
                 if (cg)
                         (void)cgroup_kill_all(cg, SIGKILL, &cgerr);

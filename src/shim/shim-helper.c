@@ -317,13 +317,12 @@ int main(int argc, char **argv)
         if (strcmp(op, "start") == 0)
                 return do_start(&rt, id, fd_in);
         if (strcmp(op, "delete") == 0) {
-                struct berth_container_stats st;
+                /* the OOM kills are read in the same pass, not with the whole stats */
                 struct berth_error *e = NULL;
-                bool oom = berth_container_stats(&rt, id, &st, &e) == 0 && st.has_memory &&
-                           st.memory_oom_kills > 0;
-                berth_error_free(e);
-                e = NULL;
-                if (berth_container_delete(&rt, id, true, &e) < 0 && e && e->code != ENOENT) {
+                uint64_t oom_kills = 0;
+                bool failed = berth_container_delete_oom(&rt, id, true, &oom_kills, &e) < 0;
+                bool oom = oom_kills > 0;
+                if (failed && e && e->code != ENOENT) {
                         int r = answer_error(e);
                         berth_error_free(e);
                         return r;

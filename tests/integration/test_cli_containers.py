@@ -288,6 +288,24 @@ def test_network_none_has_its_loopback_up(daemon):
     assert (r.returncode, r.stdout) == (0, "0x9\nok\n"), r
 
 
+def test_oom_killed_is_recorded(daemon, name):
+    """A container the kernel's OOM killer ends is recorded as docker records it:
+    OOMKilled true and status 137 (the monitor reads its cgroup's OOM count)."""
+    r = daemon.run("berth", "run", "--name", name, "--network", "none", "-m", "8m",
+                   "--memory-swap", "8m", "busybox", "sh", "-c",
+                   "head -c 100000000 /dev/zero | tail -n 1 >/dev/null")
+    assert r.returncode == 137, r
+    r = daemon.run("docker", "inspect", "-f", "{{.State.OOMKilled}} {{.State.ExitCode}}", name)
+    assert r.stdout == "true 137\n", r
+    daemon.run("docker", "rm", name)
+    r = daemon.run("berth", "run", "--name", name, "--network", "none", "-m", "64m", "busybox",
+                   "sh", "-c", "exit 137")
+    assert r.returncode == 137, r
+    r = daemon.run("docker", "inspect", "-f", "{{.State.OOMKilled}} {{.State.ExitCode}}", name)
+    assert r.stdout == "false 137\n", r
+    daemon.run("docker", "rm", name)
+
+
 def test_start_long_after_create_and_rm_right_after(daemon, name):
     """A create whose start comes seconds later (berth's create helper waits 5 s for it,
     then leaves starting to a new one) starts as one started at once; a created
