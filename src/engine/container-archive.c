@@ -156,6 +156,7 @@ static int open_stopped_root(struct berth_engine *e, struct berth_ctr *c, bool w
         int r = ctr_image_chain_ids(e, c->image_id, &chains, &n, err);
         if (r < 0)
                 return r;
+        ctr_rootfs_release(m, c->id); /* its last run's overlay, if still held */
         bool private = with_mounts && ctr_has_mount_points(c);
         if (private &&
             (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0))

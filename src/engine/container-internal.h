@@ -122,6 +122,16 @@ struct ctr_manager {
         bool trash_running;
         bool trash_pending;       /* under lock: something to delete */
         pthread_cond_t trash_cond; /* with lock */
+        /* exited containers' overlays, detached and held (snapshot_detach): the
+         * trash thread lets them go together, ROOTFS_HOLD_MS after the first, so
+         * that containers exiting one after another cost their upper filesystem
+         * one sync between them, not one each, and none on an exit's path */
+        struct rootfs_hold {
+                char id[65];
+                int fd;
+        } *holds; /* under lock */
+        size_t n_holds, cap_holds;
+        unsigned holds_closing; /* under lock: a batch is being let go */
         pthread_t health_thread; /* container-health.c: runs due probes */
         bool health_running;
         unsigned health_probes; /* probe threads running, under lock */
@@ -198,6 +208,9 @@ void ctr_forget_anonymous(struct berth_engine *e, const struct json *mps);
 int ctr_prepare_mounts(struct berth_engine *e, struct berth_ctr *c, const char *rootfs,
                        struct berth_error **err);
 void ctr_release_mounts(struct berth_engine *e, struct berth_ctr *c);
+/* The overlay of container id's last run, if still held, goes now: before a new
+ * one over its directories. */
+void ctr_rootfs_release(struct ctr_manager *m, const char *id);
 /* A running container found at daemon start holds its volumes again. */
 void ctr_reacquire_mounts(struct berth_engine *e, struct berth_ctr *c);
 /* volume mount/unmount events, as dockerd sends them at start and stop */

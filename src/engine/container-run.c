@@ -443,7 +443,8 @@ static int mount_rootfs(struct berth_engine *e, struct berth_ctr *c, struct bert
                 if (r < 0)
                         return berth_error_sys(err, -r, "create '%s'", empty);
         }
-        /* a mount left by a crash is replaced */
+        /* the last run's overlay, if still held, and a mount left by a crash go */
+        ctr_rootfs_release(m, c->id);
         (void)snapshot_unmount(m->data_root, c->id, NULL, NULL);
         r = snapshot_mount(m->data_root, c->id, (const char *const *)chains, n, NULL, err);
         if (r < 0)
@@ -863,6 +864,7 @@ static void read_exit_record(struct ctr_manager *m, struct berth_ctr *c, bool *r
 }
 
 static void schedule_restart_locked(struct ctr_manager *m, struct berth_ctr *c);
+static void rootfs_hold_add(struct ctr_manager *m, const char *id, int fd);
 
 /* The shim of c has ended (or was found gone at daemon start). */
 static void handle_exit(struct berth_engine *e, struct berth_ctr *c, bool at_start)
@@ -887,7 +889,14 @@ static void handle_exit(struct berth_engine *e, struct berth_ctr *c, bool at_sta
                 }
                 berth_error_free(er);
         }
-        unmount_rootfs(m, c);
+        /* out of the mount tree now; its end, and the sync that comes with it, in a
+         * batch later (the trash thread) */
+        int rootfs_hold = -1;
+        _cleanup_error_ struct berth_error *derr = NULL;
+        if (snapshot_detach(m->data_root, c->id, &rootfs_hold, &derr) < 0)
+                log_warn("%s", berth_error_msg(derr));
+        if (rootfs_hold >= 0)
+                rootfs_hold_add(m, c->id, rootfs_hold);
         ctr_release_mounts(e, c);
         ctr_net_release(e, c);
         _cleanup_free_ char *run_dir = ctr_run_dir(m, c);
@@ -1456,16 +1465,100 @@ static int trash_data_dir(struct ctr_manager *m, struct berth_ctr *c, const char
         return 0;
 }
 
+/* ---- held overlays: exited containers' root filesystems, let go in batches ---- */
+
+#define ROOTFS_HOLD_MS 200
+
+static void rootfs_hold_add(struct ctr_manager *m, const char *id, int fd)
+{
+        pthread_mutex_lock(&m->lock);
+        if (!m->trash_running || m->stopping) {
+                pthread_mutex_unlock(&m->lock);
+                close(fd);
+                return;
+        }
+        if (m->n_holds == m->cap_holds) {
+                m->cap_holds = m->cap_holds ? m->cap_holds * 2 : 16;
+                m->holds = xrealloc(m->holds, m->cap_holds * sizeof(*m->holds));
+        }
+        struct rootfs_hold *h = &m->holds[m->n_holds++];
+        snprintf(h->id, sizeof(h->id), "%s", id);
+        h->fd = fd;
+        pthread_cond_signal(&m->trash_cond);
+        pthread_mutex_unlock(&m->lock);
+}
+
+/* Every held overlay goes now (lock not held). */
+static void rootfs_release_all(struct ctr_manager *m)
+{
+        pthread_mutex_lock(&m->lock);
+        struct rootfs_hold *v = TAKE_PTR(m->holds);
+        size_t n = m->n_holds;
+        m->n_holds = m->cap_holds = 0;
+        m->holds_closing++;
+        pthread_mutex_unlock(&m->lock);
+        for (size_t i = 0; i < n; i++)
+                close(v[i].fd); /* the first syncs the upper filesystem, the rest find it clean */
+        free(v);
+        pthread_mutex_lock(&m->lock);
+        m->holds_closing--;
+        pthread_cond_broadcast(&m->changed);
+        pthread_mutex_unlock(&m->lock);
+}
+
+void ctr_rootfs_release(struct ctr_manager *m, const char *id)
+{
+        int fd = -1;
+        pthread_mutex_lock(&m->lock);
+        for (size_t i = 0; i < m->n_holds; i++)
+                if (strcmp(m->holds[i].id, id) == 0) {
+                        fd = m->holds[i].fd;
+                        m->holds[i] = m->holds[--m->n_holds];
+                        break;
+                }
+        /* one the trash thread is letting go may be id's */
+        while (m->holds_closing)
+                pthread_cond_wait(&m->changed, &m->lock);
+        pthread_mutex_unlock(&m->lock);
+        if (fd >= 0)
+                close(fd);
+}
+
 static void *trash_main(void *arg)
 {
         struct ctr_manager *m = arg;
         _cleanup_free_ char *dir = xasprintf("%s/containers", m->data_root);
+        int64_t due = 0; /* when the held overlays go (CLOCK_MONOTONIC ms), 0: none held */
         pthread_mutex_lock(&m->lock);
         for (;;) {
-                while (!m->trash_pending && !m->stopping)
-                        pthread_cond_wait(&m->trash_cond, &m->lock);
+                while (!m->trash_pending && !m->stopping) {
+                        if (!m->n_holds) {
+                                due = 0;
+                                pthread_cond_wait(&m->trash_cond, &m->lock);
+                                continue;
+                        }
+                        int64_t now = mono_ms();
+                        if (!due)
+                                due = now + ROOTFS_HOLD_MS;
+                        if (now >= due)
+                                break;
+                        struct timespec ts;
+                        clock_gettime(CLOCK_REALTIME, &ts);
+                        int64_t ns = ts.tv_nsec + (due - now) * 1000000;
+                        ts.tv_sec += ns / 1000000000;
+                        ts.tv_nsec = ns % 1000000000;
+                        pthread_cond_timedwait(&m->trash_cond, &m->lock, &ts);
+                }
                 if (m->stopping)
                         break;
+                if (m->n_holds && due && mono_ms() >= due) {
+                        due = 0;
+                        pthread_mutex_unlock(&m->lock);
+                        rootfs_release_all(m);
+                        pthread_mutex_lock(&m->lock);
+                }
+                if (!m->trash_pending)
+                        continue;
                 m->trash_pending = false;
                 pthread_mutex_unlock(&m->lock);
                 DIR *d = opendir(dir);
@@ -2054,6 +2147,7 @@ void berth_containers_close(struct berth_engine *e)
         }
         if (m->trash_running)
                 pthread_join(m->trash, NULL);
+        rootfs_release_all(m);
         /* containers keep running; their records and shims stay as they are */
         pthread_mutex_lock(&m->lock);
         for (size_t i = 0; i < m->n; i++)

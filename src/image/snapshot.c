@@ -169,6 +169,29 @@ int snapshot_unmount(const char *data_root, const char *container_id, const char
         return 0;
 }
 
+int snapshot_detach(const char *data_root, const char *container_id, int *ret_hold,
+                    struct berth_error **err)
+{
+        *ret_hold = -1;
+        int r = check_id(container_id, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *rootfs = snapshot_path(data_root, container_id, "rootfs");
+        int fd = open(rootfs, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? 0
+                                       : berth_error_sys(err, errno, "snapshot: open '%s'", rootfs);
+        if (umount2(rootfs, MNT_DETACH | UMOUNT_NOFOLLOW) == 0) {
+                *ret_hold = fd;
+                return 0;
+        }
+        int e = errno;
+        close(fd);
+        if (e == EINVAL) /* not a mount point: nothing was mounted */
+                return 0;
+        return berth_error_sys(err, e, "snapshot: unmount '%s'", rootfs);
+}
+
 int snapshot_remove(const char *data_root, const char *container_id, struct berth_error **err)
 {
         int r = snapshot_unmount(data_root, container_id, NULL, err);

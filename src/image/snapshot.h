@@ -33,6 +33,13 @@ int snapshot_mount(const char *data_root, const char *container_id, const char *
 /* Unmounts containers/<id>/rootfs (or target); not mounted is fine. */
 int snapshot_unmount(const char *data_root, const char *container_id, const char *target,
                      struct berth_error **err);
+/* Detaches the overlay at containers/<id>/rootfs from the mount tree while
+ * *ret_hold (an O_PATH fd; -1 when nothing was mounted there) keeps it alive.
+ * The overlay's end syncs its whole upper filesystem (ovl_sync_fs: 2 ms here
+ * each time, far more on a busy disk); it comes where the caller closes the
+ * fd.  Until then the upper and work dirs are that overlay's: no new one. */
+int snapshot_detach(const char *data_root, const char *container_id, int *ret_hold,
+                    struct berth_error **err);
 /* Unmounts and removes containers/<id>/{upper,work,rootfs}. */
 int snapshot_remove(const char *data_root, const char *container_id, struct berth_error **err);
 /* containers/<id>/<what> ("upper", "work", "rootfs"); caller frees. */
