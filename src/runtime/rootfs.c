@@ -103,8 +103,35 @@ static int mkdir_p_depth(int rootfd, const char *path, mode_t mode, unsigned dep
         return open_in_root(rootfd, "/", O_PATH | O_DIRECTORY, 0);
 }
 
+/* The common cases in one or two lookups: path is there, or only its last
+ * component is missing.  Returns the fd, or -1 for the component walk (which
+ * also follows a dangling symlink to make its target). */
+static int mkdir_p_quick(int rootfd, const char *path, mode_t mode)
+{
+        int fd = open_in_root(rootfd, path, O_PATH | O_DIRECTORY, 0);
+        if (fd >= 0 || fd != -ENOENT)
+                return fd >= 0 ? fd : -1;
+        _cleanup_free_ char *parent = xstrdup(path);
+        char *slash = strrchr(parent, '/');
+        if (!slash || slash == parent || !slash[1])
+                return -1;
+        *slash = '\0';
+        const char *name = slash + 1;
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+                return -1;
+        _cleanup_close_ int pfd = open_in_root(rootfd, parent, O_PATH | O_DIRECTORY, 0);
+        /* made here, it is a directory and no symlink: one component, not followed */
+        if (pfd < 0 || mkdirat(pfd, name, mode) < 0)
+                return -1;
+        fd = openat(pfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        return fd >= 0 ? fd : -1;
+}
+
 int root_mkdir_p(int rootfd, const char *path, mode_t mode, struct berth_error **err)
 {
+        int fd = mkdir_p_quick(rootfd, path, mode);
+        if (fd >= 0)
+                return fd;
         return mkdir_p_depth(rootfd, path, mode, 0, err);
 }
 
