@@ -29,7 +29,8 @@
  * container's namespaces during create and exec, so the binary seals itself first
  * (runtime/selfseal.c: CVE-2019-5736).
  *
- * Never: outlive the request; keep an fd the answer handed over.
+ * Never: outlive the request (a create's: up to LINGER_MS more, for its start);
+ * keep an fd the answer handed over.
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -173,6 +174,24 @@ static int do_exec(const struct json *req, const char *id, struct berth_runtime 
         return send_answer(msg, &master, master >= 0 ? 1 : 0) < 0;
 }
 
+/* One request into buf (NUL-terminated), with the fd it may carry in *ret_fd (-1). */
+static ssize_t recv_request(char *buf, size_t size, int *ret_fd)
+{
+        char cbuf[CMSG_SPACE(sizeof(int) * 4)];
+        struct iovec iov = {.iov_base = buf, .iov_len = size - 1};
+        struct msghdr mh = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+        *ret_fd = -1;
+        ssize_t n = recvmsg(SOCK, &mh, MSG_CMSG_CLOEXEC);
+        if (n <= 0)
+                return n;
+        buf[n] = '\0';
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+                memcpy(ret_fd, CMSG_DATA(c), sizeof(int));
+        return n;
+}
+
 static int do_start(const struct berth_runtime *rt, const char *id, int status_fd)
 {
         _cleanup_error_ struct berth_error *err = NULL;
@@ -213,17 +232,10 @@ static void linger(const struct berth_runtime *rt, const char *id, pid_t init)
         if (n <= 0 || !(p[0].revents & POLLIN))
                 return;
         char buf[SHIM_MSG_MAX + 1];
-        char cbuf[CMSG_SPACE(sizeof(int) * 4)];
-        struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf) - 1};
-        struct msghdr mh = {
-            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
-        ssize_t len = recvmsg(SOCK, &mh, MSG_CMSG_CLOEXEC);
+        int fd_in;
+        ssize_t len = recv_request(buf, sizeof(buf), &fd_in);
         if (len <= 0)
                 return;
-        int fd_in = -1;
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-        if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-                memcpy(&fd_in, CMSG_DATA(c), sizeof(int));
         _cleanup_json_ struct json *req = NULL;
         const char *op = json_parse(buf, (size_t)len, &req, NULL) == 0
                              ? json_str(json_get(req, "Op"))
@@ -281,17 +293,10 @@ int main(int argc, char **argv)
         if (runtime_seal_self(argv, &err) < 0)
                 return answer_error(err);
         char buf[SHIM_MSG_MAX + 1];
-        char cbuf[CMSG_SPACE(sizeof(int) * 4)];
-        struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf) - 1};
-        struct msghdr mh = {
-            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
-        ssize_t n = recvmsg(SOCK, &mh, MSG_CMSG_CLOEXEC);
+        int fd_in;
+        ssize_t n = recv_request(buf, sizeof(buf), &fd_in);
         if (n <= 0)
                 return 1;
-        int fd_in = -1;
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-        if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-                memcpy(&fd_in, CMSG_DATA(c), sizeof(int));
         _cleanup_json_ struct json *req = NULL;
         if (json_parse(buf, (size_t)n, &req, &err) < 0)
                 return answer_error(err);
