@@ -872,23 +872,32 @@ static void handle_exit(struct berth_engine *e, struct berth_ctr *c, bool at_sta
         struct ctr_manager *m = ctr_mgr(e);
         bool found = false;
         read_exit_record(m, c, &found);
-        if (!found) {
-                /* a monitor that died leaves its container running unwatched: end it;
-                 * with its runtime state gone too (a reboot), its cgroup is found by path */
-                struct berth_runtime rt = runtime_of(m);
-                struct berth_error *er = NULL;
-                if (berth_container_delete(&rt, c->id, true, &er) < 0) {
-                        berth_error_free(TAKE_PTR(er));
-                        pthread_mutex_lock(&m->lock);
-                        _cleanup_free_ char *cg =
-                            c->cgroups_path ? xstrdup(c->cgroups_path) : ctr_cgroups_path(m, c);
-                        pthread_mutex_unlock(&m->lock);
-                        if (berth_cgroup_remove(cg, &er) < 0)
-                                log_warn("container %.12s: remove cgroup %s: %s", c->id, cg,
-                                         berth_error_msg(er));
-                }
-                berth_error_free(er);
+        /* the runtime container goes here, not in the monitor (protocol.h), its OOM
+         * kills counted first; a monitor that died left its container running
+         * unwatched: that ends it too */
+        struct berth_runtime rt = runtime_of(m);
+        struct berth_error *er = NULL;
+        uint64_t oom_kills = 0;
+        int dr = berth_container_delete_oom(&rt, c->id, true, &oom_kills, &er);
+        if (oom_kills > 0) {
+                pthread_mutex_lock(&m->lock);
+                c->oom_killed = true;
+                pthread_mutex_unlock(&m->lock);
         }
+        if (dr < 0 && !found) {
+                /* with its runtime state gone too (a reboot), its cgroup is found by path */
+                berth_error_free(TAKE_PTR(er));
+                pthread_mutex_lock(&m->lock);
+                _cleanup_free_ char *cg =
+                    c->cgroups_path ? xstrdup(c->cgroups_path) : ctr_cgroups_path(m, c);
+                pthread_mutex_unlock(&m->lock);
+                if (berth_cgroup_remove(cg, &er) < 0)
+                        log_warn("container %.12s: remove cgroup %s: %s", c->id, cg,
+                                 berth_error_msg(er));
+        } else if (dr < 0 && er && er->code != ENOENT) { /* ENOENT: an older monitor's */
+                log_warn("container %.12s: delete: %s", c->id, berth_error_msg(er));
+        }
+        berth_error_free(er);
         /* out of the mount tree now; its end, and the sync that comes with it, in a
          * batch later (the trash thread) */
         int rootfs_hold = -1;
@@ -938,10 +947,10 @@ static void handle_exit(struct berth_engine *e, struct berth_ctr *c, bool at_sta
                 ctr_ref(c);
                 spawn_detached(remove_worker, j);
         } else if (auto_remove) {
-                struct berth_error *er = NULL;
-                if (berth_ctr_remove(e, c, true, true, &er) < 0)
-                        log_warn("container %.12s: auto-remove: %s", c->id, berth_error_msg(er));
-                berth_error_free(er);
+                struct berth_error *rerr = NULL;
+                if (berth_ctr_remove(e, c, true, true, &rerr) < 0)
+                        log_warn("container %.12s: auto-remove: %s", c->id, berth_error_msg(rerr));
+                berth_error_free(rerr);
         }
 }
 

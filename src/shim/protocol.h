@@ -15,8 +15,10 @@
  *   <run-dir>/init.pid    "<pid>\n" of the container's init
  *   <run-dir>/shim.sock   the control socket (SOCK_SEQPACKET, mode 0600)
  *   <run-dir>/exit        written once the container is gone (SHIM_EXIT):
- *                         {"ExitCode":N,"Signal":S,"OOMKilled":b,
+ *                         {"ExitCode":N,"Signal":S,
  *                          "FinishedAt":"<RFC 3339 nano>","Error":"…"}
+ *                         (monitors before 2026-12-07 also wrote "OOMKilled":b
+ *                         and had deleted the runtime container already)
  *
  * Launch.  The process berthd runs daemonizes: it forks the monitor (new
  * session, child subreaper), which creates the container (stdio wired to
@@ -60,10 +62,12 @@
  * runtime library on the runtime root directly (they need no fork).
  *
  * Exit.  When the container's init ends, the shim reads what is left of its
- * output (bounded in time), writes the log, records OOM kills, deletes the
- * runtime container (cgroup, state), writes <run-dir>/exit atomically, closes
- * every stream and exits 0.  berthd watches the monitor's pidfd: when it is
- * readable the exit file is final.  A monitor that dies without writing it
+ * output (bounded in time), writes the log, writes <run-dir>/exit atomically,
+ * closes every stream and exits 0.  berthd watches the monitor's pidfd: when
+ * it is readable the exit file is final, and berthd deletes the runtime
+ * container (cgroups, state) in-process, reading its OOM kill count first: no
+ * helper is run for it (0.8 ms of every container's end here).  One that ends
+ * while berthd is down keeps its emptied cgroups until berthd is back.  A monitor that dies without writing it
  * was killed: berthd then kills what is left of the container and records
  * the exit as SHIM_KILLED_EXIT_CODE with an Error saying so.
  *

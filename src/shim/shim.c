@@ -7,7 +7,7 @@
  * it prints before exiting.
  *
  * The monitor starts a session of its own and becomes a child subreaper.  It
- * keeps no runtime code: the runtime's create, start, exec and delete run in
+ * keeps no runtime code: the runtime's create, start and exec run in
  * berth-shim-helper processes it forks and executes, one per step (the
  * create helper also takes the start that follows at once: shim-helper.c;
  * that binary seals itself, as our runtime code runs inside the container's
@@ -736,7 +736,7 @@ static uint64_t own_start_time(void)
         return p ? strtoull(p, NULL, 10) : 0;
 }
 
-static void write_exit(struct shim *s, const char *error, bool oom)
+static void write_exit(struct shim *s, const char *error)
 {
         struct shim_proc *init = init_proc(s);
         int code = 0, sig = 0;
@@ -762,7 +762,6 @@ static void write_exit(struct shim *s, const char *error, bool oom)
         _cleanup_json_ struct json *j = json_new_object();
         json_set_int(j, "ExitCode", code);
         json_set_int(j, "Signal", sig);
-        json_set_bool(j, "OOMKilled", oom);
         json_set_str(j, "FinishedAt", when);
         json_set_str(j, "Error", error ? error : "");
         _cleanup_free_ char *text = json_dump(j, 0);
@@ -816,22 +815,9 @@ static void finish(struct shim *s, const char *error)
         }
         shim_log_close(s->log);
         s->log = NULL;
-        /* the runtime container goes (OOM kills counted first), then the record */
-        _cleanup_json_ struct json *req = base_request(s, "delete");
-        _cleanup_error_ struct berth_error *e = NULL;
-        char answer[4096];
-        int fds[4];
-        size_t n = 0;
-        bool oom = false;
-        if (helper_call(NULL, req, NULL, 0, answer, sizeof(answer), fds, &n, true, false, &e) < 0) {
-                shim_warn("delete container: %s", berth_error_msg(e));
-        } else {
-                _cleanup_json_ struct json *j = NULL;
-                if (json_parse(answer, strlen(answer), &j, NULL) == 0)
-                        oom = json_is(json_get(j, "OOMKilled"), JSON_BOOL) &&
-                              json_get(j, "OOMKilled")->b;
-        }
-        write_exit(s, error, oom);
+        /* the record; the runtime container (its cgroups, which counted the OOM
+         * kills, and its state) is berthd's to delete (protocol.h) */
+        write_exit(s, error);
         _cleanup_free_ char *sock = xasprintf("%s/" SHIM_SOCKET, s->run_dir);
         (void)unlink(sock);
         shim_clients_finish(s);
