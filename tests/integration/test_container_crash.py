@@ -145,6 +145,21 @@ def check_consistent(env):
     return states
 
 
+def _helpers_of(run_root):
+    """berth-shim-helper processes whose parent (a shim, or berthd) names run_root."""
+    found = []
+    for pid in subprocess.run(["pgrep", "-x", "berth-shim-help"], capture_output=True,
+                              text=True).stdout.split():
+        try:
+            ppid = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()[1]
+            parent = open("/proc/%s/cmdline" % ppid, "rb").read().decode(errors="replace")
+        except OSError:
+            continue  # gone meanwhile
+        if run_root in parent:
+            found.append((pid, parent.replace("\0", " ")))
+    return found
+
+
 def check_nothing_left(env):
     assert env.ok("ps", "-aq") == ""
     # removed containers' files go in the background (.trash-<id>): a moment is allowed
@@ -165,6 +180,15 @@ def check_nothing_left(env):
     shims = subprocess.run(["pgrep", "-f", "berth-shim " + env.d.run],
                            capture_output=True, text=True).stdout.split()
     assert not shims, shims
+    # nor a shim helper of this daemon (a create helper waits up to 5 s for its start,
+    # and goes as soon as its monitor or init does)
+    deadline = time.time() + 10
+    while True:
+        helpers = _helpers_of(env.d.run)
+        if not helpers or time.time() > deadline:
+            break
+        time.sleep(0.1)
+    assert not helpers, helpers
     assert "belongs to no container" not in env.d.logtext(), \
         "a crash left state no record owned: " + env.d.logtext()[-2000:]
 
