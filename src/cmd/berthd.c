@@ -45,6 +45,8 @@
 #include "engine/networks.h"
 
 static const struct cli_flag daemon_flags[] = {
+    {"bip", 0, CLI_FLAG_STRING, "Specify network bridge IP", NULL, NULL, false},
+    {"bridge", 'b', CLI_FLAG_STRING, "Attach containers to a network bridge", NULL, NULL, false},
     {"cgroup-parent", 0, CLI_FLAG_STRING, "Set parent cgroup for all containers", "/berth", NULL,
      false},
     {"config-file", 0, CLI_FLAG_STRING, "Daemon configuration file", BERTH_DEFAULT_CONFIG_FILE,
@@ -52,20 +54,34 @@ static const struct cli_flag daemon_flags[] = {
     {"data-root", 0, CLI_FLAG_STRING, "Root directory of persistent Berth state",
      BERTH_DEFAULT_DATA_ROOT, NULL, false},
     {"debug", 'D', CLI_FLAG_BOOL, "Enable debug mode", NULL, NULL, false},
+    {"default-address-pool", 0, CLI_FLAG_LIST,
+     "Default address pools for node specific local networks", NULL, "pool-options", false},
+    {"dns", 0, CLI_FLAG_LIST, "DNS server to use", NULL, NULL, false},
+    {"dns-opt", 0, CLI_FLAG_LIST, "DNS options to use", NULL, NULL, false},
+    {"dns-search", 0, CLI_FLAG_LIST, "DNS search domains to use", NULL, NULL, false},
     {"exec-root", 0, CLI_FLAG_STRING, "Root directory for execution state files",
      BERTH_DEFAULT_EXEC_ROOT, NULL, false},
+    {"fixed-cidr", 0, CLI_FLAG_STRING, "IPv4 subnet for fixed IPs", NULL, NULL, false},
     {"group", 'G', CLI_FLAG_STRING, "Group for the unix socket", "berth", NULL, false},
     {"host", 'H', CLI_FLAG_LIST, "Daemon socket(s) to connect to", NULL, NULL, false},
+    {"icc", 0, CLI_FLAG_BOOL, "Enable inter-container communication", "true", NULL, false},
     {"insecure-registry", 0, CLI_FLAG_LIST, "Enable insecure registry communication", NULL, NULL,
+     false},
+    {"ip-forward", 0, CLI_FLAG_BOOL, "Enable net.ipv4.ip_forward", "true", NULL, false},
+    {"ip-masq", 0, CLI_FLAG_BOOL, "Enable IP masquerading", "true", NULL, false},
+    {"iptables", 0, CLI_FLAG_BOOL, "Enable addition of firewall (nftables) rules", "true", NULL,
      false},
     {"log-level", 'l', CLI_FLAG_STRING,
      "Set the logging level (\"debug\"|\"info\"|\"warn\"|\"error\"|\"fatal\")", "info", NULL,
      false},
     {"max-concurrent-downloads", 0, CLI_FLAG_INT, "Set the max concurrent downloads for each pull",
      "3", NULL, false},
+    {"mtu", 0, CLI_FLAG_INT, "Set the containers network MTU", NULL, NULL, false},
     {"pidfile", 'p', CLI_FLAG_STRING,
      "Path to use for daemon PID file (default \"<exec-root>/berthd.pid\")", NULL, NULL, false},
     {"registry-mirror", 0, CLI_FLAG_LIST, "Preferred registry mirror", NULL, NULL, false},
+    {"userland-proxy", 0, CLI_FLAG_BOOL, "Use userland proxy for loopback traffic", "true", NULL,
+     false},
     {"version", 'v', CLI_FLAG_BOOL, "Print version information and quit", NULL, NULL, false},
 };
 
@@ -180,6 +196,9 @@ static void config_flags_from(const struct cli_flagset *fs, struct berth_config_
         STRFLAG("pidfile", pidfile);
         STRFLAG("log-level", log_level);
         STRFLAG("cgroup-parent", cgroup_parent);
+        STRFLAG("bridge", bridge);
+        STRFLAG("bip", bip);
+        STRFLAG("fixed-cidr", fixed_cidr);
 #undef STRFLAG
         f->hosts = cli_flag_list(fs, "host");
         f->registry_mirrors = cli_flag_list(fs, "registry-mirror");
@@ -188,6 +207,21 @@ static void config_flags_from(const struct cli_flagset *fs, struct berth_config_
                 f->max_concurrent_downloads = (int)cli_flag_int(fs, "max-concurrent-downloads");
         if (cli_flag_is_set(fs, "debug"))
                 f->debug = cli_flag_bool(fs, "debug");
+        f->dns = cli_flag_list(fs, "dns");
+        f->dns_search = cli_flag_list(fs, "dns-search");
+        f->dns_opts = cli_flag_list(fs, "dns-opt");
+        f->address_pools = cli_flag_list(fs, "default-address-pool");
+        if (cli_flag_is_set(fs, "mtu"))
+                f->mtu = (int)cli_flag_int(fs, "mtu");
+#define BOOLFLAG(name, field)                                                                      \
+        if (cli_flag_is_set(fs, name))                                                             \
+                f->field = cli_flag_bool(fs, name);
+        BOOLFLAG("icc", icc);
+        BOOLFLAG("ip-forward", ip_forward);
+        BOOLFLAG("ip-masq", ip_masq);
+        BOOLFLAG("iptables", iptables);
+        BOOLFLAG("userland-proxy", userland_proxy);
+#undef BOOLFLAG
 }
 
 static int run(const struct cli_flagset *fs)
@@ -197,6 +231,10 @@ static int run(const struct cli_flagset *fs)
         if (flags.max_concurrent_downloads < -1) {
                 fprintf(stderr, "invalid max concurrent downloads: %d\n",
                         flags.max_concurrent_downloads);
+                return 1;
+        }
+        if (cli_flag_is_set(fs, "mtu") && flags.mtu < 0) {
+                fprintf(stderr, "invalid MTU %d: it must be 68 to 65535\n", flags.mtu);
                 return 1;
         }
 

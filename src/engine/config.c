@@ -12,6 +12,8 @@
  * Never: accept a key silently that berthd does not act on.
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -73,6 +75,8 @@ void berth_config_flags_init(struct berth_config_flags *f)
         memset(f, 0, sizeof(*f));
         f->max_concurrent_downloads = -1;
         f->debug = -1;
+        f->mtu = -1;
+        f->ip_masq = f->ip_forward = f->iptables = f->icc = f->userland_proxy = -1;
 }
 
 static size_t strv_len(char *const *v)
@@ -255,6 +259,21 @@ static char **json_strv(const struct json *v)
         return r;
 }
 
+static char *str_flag(const char *v)
+{
+        return v ? xstrdup(v) : NULL;
+}
+
+static char *strv_flag(char *const *v)
+{
+        return v ? strv_join(v, ", ") : NULL;
+}
+
+static char *bool_flag(int b)
+{
+        return b >= 0 ? xstrdup(b ? "true" : "false") : NULL;
+}
+
 /* A flag's value as text for the conflict message, or NULL when the flag was not given. */
 static char *flag_value(const struct berth_config_flags *f, const char *key)
 {
@@ -280,6 +299,32 @@ static char *flag_value(const struct berth_config_flags *f, const char *key)
                            : NULL;
         if (strcmp(key, "debug") == 0)
                 return f->debug >= 0 ? xstrdup(f->debug ? "true" : "false") : NULL;
+        if (strcmp(key, "bridge") == 0)
+                return str_flag(f->bridge);
+        if (strcmp(key, "bip") == 0)
+                return str_flag(f->bip);
+        if (strcmp(key, "fixed-cidr") == 0)
+                return str_flag(f->fixed_cidr);
+        if (strcmp(key, "dns") == 0)
+                return strv_flag(f->dns);
+        if (strcmp(key, "dns-search") == 0)
+                return strv_flag(f->dns_search);
+        if (strcmp(key, "dns-opts") == 0)
+                return strv_flag(f->dns_opts);
+        if (strcmp(key, "default-address-pools") == 0)
+                return strv_flag(f->address_pools);
+        if (strcmp(key, "ip-masq") == 0)
+                return bool_flag(f->ip_masq);
+        if (strcmp(key, "ip-forward") == 0)
+                return bool_flag(f->ip_forward);
+        if (strcmp(key, "iptables") == 0)
+                return bool_flag(f->iptables);
+        if (strcmp(key, "icc") == 0)
+                return bool_flag(f->icc);
+        if (strcmp(key, "userland-proxy") == 0)
+                return bool_flag(f->userland_proxy);
+        if (strcmp(key, "mtu") == 0)
+                return f->mtu >= 0 ? xasprintf("%d", f->mtu) : NULL;
         return NULL;
 }
 
@@ -501,6 +546,43 @@ static int finish(struct berth_config *c, struct berth_error **err)
         return 0;
 }
 
+/* dockerd's --default-address-pool value, "base=CIDR,size=N" (either order), as the
+ * "CIDR N" the file's objects become; the values themselves are checked with the file's. */
+static int parse_pool_flag(const char *text, char **ret, struct berth_error **err)
+{
+        _cleanup_free_ char *copy = xstrdup(text);
+        _cleanup_free_ char *base = NULL;
+        long size = -1;
+        char *save = NULL;
+        for (char *f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
+                char *eq = strchr(f, '=');
+                if (strncmp(f, "base=", 5) == 0 && !base) {
+                        base = xstrdup(eq + 1);
+                } else if (strncmp(f, "size=", 5) == 0 && size < 0) {
+                        char *end;
+                        errno = 0;
+                        size = strtol(eq + 1, &end, 10);
+                        if (errno || end == eq + 1 || *end || size < 0)
+                                return berth_error_set(err, EINVAL,
+                                                       "invalid default-address-pool '%s': size "
+                                                       "'%s' is not a prefix length",
+                                                       text, eq + 1);
+                } else {
+                        return berth_error_set(err, EINVAL,
+                                               "invalid default-address-pool '%s': '%s' is not "
+                                               "base=CIDR or size=N",
+                                               text, f);
+                }
+        }
+        if (!base || size < 0)
+                return berth_error_set(err, EINVAL,
+                                       "invalid default-address-pool '%s': it needs base=CIDR "
+                                       "and size=N",
+                                       text);
+        *ret = xasprintf("%s %ld", base, size);
+        return 0;
+}
+
 int berth_config_load(const struct berth_config_flags *flags, struct berth_config **ret,
                       struct berth_error **err)
 {
@@ -543,12 +625,12 @@ int berth_config_load(const struct berth_config_flags *flags, struct berth_confi
         STRV("registry-mirrors", registry_mirrors, flags->registry_mirrors);
         STRV("insecure-registries", insecure_registries, flags->insecure_registries);
         STRV("labels", labels, (char **)NULL);
-        STR("bridge", bridge, (const char *)NULL, xstrdup("berth0"));
-        STR("bip", bip, (const char *)NULL, NULL);
-        STR("fixed-cidr", fixed_cidr, (const char *)NULL, NULL);
-        STRV("dns", dns, (char **)NULL);
-        STRV("dns-search", dns_search, (char **)NULL);
-        STRV("dns-opts", dns_opts, (char **)NULL);
+        STR("bridge", bridge, flags->bridge, xstrdup("berth0"));
+        STR("bip", bip, flags->bip, NULL);
+        STR("fixed-cidr", fixed_cidr, flags->fixed_cidr, NULL);
+        STRV("dns", dns, flags->dns);
+        STRV("dns-search", dns_search, flags->dns_search);
+        STRV("dns-opts", dns_opts, flags->dns_opts);
 #undef STR
 #undef STRV
 
@@ -578,19 +660,33 @@ int berth_config_load(const struct berth_config_flags *flags, struct berth_confi
                                                                : 3;
         c->max_concurrent_uploads =
             (v = json_get(file, "max-concurrent-uploads")) ? (int)v->num.i : 5;
-        c->mtu = (v = json_get(file, "mtu")) ? (int)v->num.i : 0;
-        c->ip_masq = (v = json_get(file, "ip-masq")) ? v->b : true;
-        c->ip_forward = (v = json_get(file, "ip-forward")) ? v->b : true;
-        c->iptables = (v = json_get(file, "iptables")) ? v->b : true;
-        c->icc = (v = json_get(file, "icc")) ? v->b : true;
-        c->userland_proxy = (v = json_get(file, "userland-proxy")) ? v->b : -1;
+        c->mtu = flags->mtu >= 0 ? flags->mtu : (v = json_get(file, "mtu")) ? (int)v->num.i : 0;
+#define BOOL(key, field, def)                                                                      \
+        c->field = flags->field >= 0 ? flags->field : (v = json_get(file, key)) ? v->b : (def)
+        BOOL("ip-masq", ip_masq, true);
+        BOOL("ip-forward", ip_forward, true);
+        BOOL("iptables", iptables, true);
+        BOOL("icc", icc, true);
+        BOOL("userland-proxy", userland_proxy, -1);
+#undef BOOL
         c->address_pools = xcalloc(1, sizeof(char *));
+        for (size_t i = 0; flags->address_pools && flags->address_pools[i] && r == 0; i++) {
+                char *pool = NULL;
+                r = parse_pool_flag(flags->address_pools[i], &pool, err);
+                if (r == 0)
+                        strv_push(&c->address_pools, pool);
+        }
+        if (r < 0) {
+                berth_config_unref(c);
+                return r;
+        }
         size_t pi;
         struct json *pool;
-        json_array_foreach (json_get(file, "default-address-pools"), pi, pool)
-                strv_push(&c->address_pools,
-                          xasprintf("%s %lld", json_str(json_get(pool, "base")),
-                                    (long long)json_get(pool, "size")->num.i));
+        if (!flags->address_pools)
+                json_array_foreach (json_get(file, "default-address-pools"), pi, pool)
+                        strv_push(&c->address_pools,
+                                  xasprintf("%s %lld", json_str(json_get(pool, "base")),
+                                            (long long)json_get(pool, "size")->num.i));
 
         r = finish(c, err);
         if (r < 0) {

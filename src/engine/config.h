@@ -44,6 +44,12 @@ struct berth_config_flags {
         char **insecure_registries;   /* NULL-terminated, or NULL */
         int max_concurrent_downloads; /* -1: not given */
         int debug;                    /* -1: not given, else 0/1 */
+        /* networking, dockerd's flags for the keys of the same names */
+        const char *bridge, *bip, *fixed_cidr;
+        char **dns, **dns_search, **dns_opts; /* NULL-terminated, or NULL */
+        char **address_pools; /* --default-address-pool "base=CIDR,size=N" as given, or NULL */
+        int mtu;              /* -1: not given */
+        int ip_masq, ip_forward, iptables, icc, userland_proxy; /* -1: not given, else 0/1 */
 };
 
 struct berth_config {

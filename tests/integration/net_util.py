@@ -92,9 +92,9 @@ def make_net():
     return Net()
 
 
-def net_env_fixture(config=None, name="env", prepare=None):
-    """A module-scoped fixture: berthd with networking in H; env.net is the Net.
-    prepare(net), if given, runs before berthd starts."""
+def net_env_fixture(config=None, name="env", prepare=None, extra_args=()):
+    """A module-scoped fixture: berthd (with extra_args) with networking in H; env.net is
+    the Net.  prepare(net), if given, runs before berthd starts."""
     @pytest.fixture(scope="module", name=name)
     def env():
         net = make_net()
@@ -104,7 +104,8 @@ def net_env_fixture(config=None, name="env", prepare=None):
         os.chmod(root, 0o755)
         e = None
         try:
-            e = start_env(root, config=config, network=True, netns="/run/netns/" + net.h)
+            e = start_env(root, config=config, extra_args=extra_args, network=True,
+                          netns="/run/netns/" + net.h)
             e.net = net
             yield e
         finally:

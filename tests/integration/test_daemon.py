@@ -395,6 +395,26 @@ def test_flag_and_file_conflict(tmproot):
                            "max-concurrent-downloads: (from flag: 5, from file: 2)" % d.config_file)
 
 
+def test_networking_flag_and_file_conflict(tmproot):
+    d, rc, log = start_expecting_failure(tmproot, {"icc": False, "dns": ["192.0.2.1"]},
+                                         "--icc=false", "--dns", "192.0.2.2", "--dns",
+                                         "192.0.2.3")
+    assert rc != 0
+    assert log.strip() == ("unable to configure berthd with file %s: the following directives are "
+                           "specified both as a flag and in the configuration file: "
+                           "icc: (from flag: false, from file: false), "
+                           "dns: (from flag: 192.0.2.2, 192.0.2.3, from file: 192.0.2.1)"
+                           % d.config_file)
+
+
+def test_bad_address_pool_flag_is_refused(tmproot):
+    d, rc, log = start_expecting_failure(tmproot, {}, "--default-address-pool",
+                                         "base=10.250.0.0/16,sise=24")
+    assert rc != 0
+    assert log.strip() == ("invalid default-address-pool 'base=10.250.0.0/16,sise=24': "
+                           "'sise=24' is not base=CIDR or size=N")
+
+
 def test_missing_explicit_config_file(tmproot):
     r = subprocess.run([BERTHD, "--config-file", os.path.join(tmproot, "nope.json"),
                         "--data-root", os.path.join(tmproot, "d"), "--exec-root",

@@ -424,6 +424,37 @@ def test_icc_false_blocks_neighbours_but_not_published_ports(env_noicc):
         env.docker("rm", "-f", "iso")
 
 
+# dockerd's networking flags, and keys of the file beside them (none in both: that is an error)
+env_flags = net_env_fixture({"dns-search": ["x.test"], "dns-opts": ["ndots:3"]}, name="env_flags",
+                            extra_args=["--icc=false", "--bip", "10.240.0.1/24", "--fixed-cidr",
+                                        "10.240.0.128/25", "--mtu", "1400", "--dns", O_ADDR])
+
+
+def test_daemon_networking_flags_take_effect(env_flags):
+    env = env_flags
+    br = json.loads(env.ok("network", "inspect", "bridge"))[0]
+    assert br["IPAM"]["Config"][0]["Subnet"] == "10.240.0.0/24", br["IPAM"]
+    assert br["IPAM"]["Config"][0]["Gateway"] == "10.240.0.1", br["IPAM"]
+    assert br["IPAM"]["Config"][0]["IPRange"] == "10.240.0.128/25", br["IPAM"]
+    assert br["Options"]["com.docker.network.bridge.enable_icc"] == "false"
+    ip = httpd(env, "flagged", "flagged")
+    try:
+        assert int(ip.split(".")[3]) >= 128, ip  # --fixed-cidr
+        p = run(env, "--rm", "busybox", "sh", "-c",
+                "cat /sys/class/net/eth0/mtu /etc/resolv.conf; "
+                "timeout 3 wget -q -O - http://%s/ || echo unreachable" % ip)
+        lines = p.stdout.splitlines()
+        assert lines[0] == "1400", p.stdout  # --mtu
+        assert "nameserver %s" % O_ADDR in lines, p.stdout  # --dns
+        assert "search x.test" in lines and "options ndots:3" in lines, p.stdout  # the file's
+        assert lines[-1] == "unreachable" and "flagged" not in p.stdout  # --icc=false
+        out = sh("nsenter", "--net=/run/netns/" + env.net.h, "ip", "-o", "addr", "show",
+                 "berth0").stdout
+        assert "10.240.0.1/24" in out, out  # --bip
+    finally:
+        env.docker("rm", "-f", "flagged")
+
+
 def test_container_ending_while_the_daemon_is_dead_leaves_no_rule_or_lease(env):
     httpd(env, "orphan", "gone-soon", "-p", "8084:80")
     ip = env.inspect("orphan")["NetworkSettings"]["IPAddress"]
