@@ -712,15 +712,13 @@ static bool volume_match(const struct json *mounts, char *const *want)
         return false;
 }
 
-/* The creation time of a container named by a before/since filter (-1: none). */
-static int64_t created_of(struct berth_engine *e, const char *ref)
+/* The full id of a container named by a before/since filter (NULL: none). */
+static char *id_of(struct berth_engine *e, const char *ref)
 {
         _cleanup_ctr_ struct berth_ctr *c = NULL;
         if (berth_ctr_get(e, ref, &c, NULL) < 0)
-                return -1;
-        _cleanup_json_ struct json *info = berth_ctr_inspect(e, c, false);
-        int64_t ns;
-        return units_parse_rfc3339(json_str(json_get(info, "Created")), &ns) == 0 ? ns : 0;
+                return NULL;
+        return xstrdup(berth_ctr_id(c));
 }
 
 /* docker's ancestor filter: the image by name or id, or one of its descendants (by id). */
@@ -781,12 +779,14 @@ static void handle_list(struct api_request *req, void *userdata)
                                         health[i]);
                         return;
                 }
-        int64_t before_ns = -1, since_ns = -1;
-        if (before[0] && (before_ns = created_of(e, before[0])) < 0) {
+        /* dockerd's before/since go by the list's order (newest first): before=X leaves out
+         * every container up to X and X itself, since=X ends the list at X */
+        _cleanup_free_ char *before_id = NULL, *since_id = NULL;
+        if (before[0] && !(before_id = id_of(e, before[0]))) {
                 api_reply_error(req, 404, "No such container: %s", before[0]);
                 return;
         }
-        if (since[0] && (since_ns = created_of(e, since[0])) < 0) {
+        if (since[0] && !(since_id = id_of(e, since[0]))) {
                 api_reply_error(req, 404, "No such container: %s", since[0]);
                 return;
         }
@@ -799,8 +799,15 @@ static void handle_list(struct api_request *req, void *userdata)
         _cleanup_json_ struct json *out = json_new_array();
         size_t i;
         const struct json *it;
+        bool before_reached = !before_id;
         json_array_foreach (list, i, it) {
                 const char *id = json_str(json_get(it, "Id"));
+                if (!before_reached) {
+                        before_reached = strcmp(id, before_id) == 0;
+                        continue;
+                }
+                if (since_id && strcmp(id, since_id) == 0)
+                        break;
                 const char *name = json_len(json_get(it, "Names"))
                            ? json_str(json_get(it, "Names")->arr.items[0])
                            : "";
@@ -866,11 +873,6 @@ static void handle_list(struct api_request *req, void *userdata)
                         if (!ok)
                                 continue;
                 }
-                int64_t created = json_get(it, "Created")->num.i * 1000000000;
-                if (before_ns >= 0 && created >= before_ns)
-                        continue;
-                if (since_ns >= 0 && created <= since_ns)
-                        continue;
                 /* moved, not copied: list has no other use */
                 json_array_append(out, list->arr.items[i]);
                 list->arr.items[i] = NULL;

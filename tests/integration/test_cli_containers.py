@@ -523,6 +523,31 @@ def test_ps_is_dockers(daemon, running):
         same(daemon, *args)
 
 
+def test_ps_before_and_since_go_by_creation_order(daemon, name):
+    """Three containers made within the same second: before/since still tell them apart (the
+    list's order, newest first), and other filters do not move where they cut."""
+    made = [name + s for s in ("-a", "-b", "-c")]
+    try:
+        for n in made:
+            r = daemon.run("docker", "create", "--name", n, "--network", "none", "busybox",
+                           "true")
+            assert r.returncode == 0, r.stderr
+        fmt = ["--format", "{{.Names}}"]
+        for args in (["--filter", "before=" + made[1]], ["--filter", "since=" + made[1]],
+                     ["--filter", "since=" + made[0], "--filter", "name=" + name],
+                     ["--filter", "before=" + made[2], "--filter", "name=" + made[2]],
+                     ["--filter", "before=" + made[2], "-n", "1"],
+                     ["--filter", "since=nonexistent"]):
+            r = same(daemon, "ps", "-a", *args, *fmt)
+            got = [l for l in r.stdout.splitlines() if l.startswith(name)]
+            if args[1] == "before=" + made[1]:
+                assert got == [made[0]], r.stdout
+            if args[1] == "since=" + made[1]:
+                assert got == [made[2]], r.stdout
+    finally:
+        daemon.run("docker", "rm", "-f", *made)
+
+
 def test_logs_is_dockers(daemon, running):
     for args in (["logs", running + "-done"], ["logs", "--tail", "2", running],
                  ["logs", "-n", "1", "--timestamps", running], ["logs", "--since", "1h", running],
