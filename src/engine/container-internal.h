@@ -84,6 +84,7 @@ struct berth_ctr {
         int64_t started_ns, finished_ns;
         int restart_count;
         bool manual_stop; /* stopped by the user: no restart (unless-stopped, always) */
+        bool boot_start;  /* the pending restart is the daemon's start's: not counted */
         bool has_started;
         char *cgroups_path;    /* the last start's (the daemon's cgroup-parent may change) */
         bool removed;          /* gone from the table */

@@ -1010,10 +1010,12 @@ static void *restart_worker(void *arg)
         pthread_mutex_lock(&c->op_lock);
         pthread_mutex_lock(&m->lock);
         bool go = c->state == CTR_RESTARTING && !c->removed && !c->manual_stop;
+        bool counted = !c->boot_start;
+        c->boot_start = false;
         pthread_mutex_unlock(&m->lock);
         if (go) {
                 struct berth_error *er = NULL;
-                if (do_start(j->e, c, true, &er) < 0) {
+                if (do_start(j->e, c, counted, &er) < 0) {
                         log_warn("container %.12s: restart: %s", c->id, berth_error_msg(er));
                         pthread_mutex_lock(&m->lock);
                         c->state = CTR_EXITED;
@@ -1883,18 +1885,32 @@ static void reconcile(struct berth_engine *e, struct berth_ctr *c)
         (void)rm_rf(run_dir);
 }
 
-/* dockerd's rules at its start: always, and unless-stopped when not stopped by
- * the user, come back; on-failure comes back after a non-zero exit. */
+/* dockerd's rules at its start (its restart manager asked with the manual stop): always
+ * comes back even after a stop by hand, unless-stopped only when not stopped by hand,
+ * on-failure after a non-zero exit (a stop's 137 or 143 too) while retries are left; a
+ * container never started stays as it is. */
 static void restart_at_daemon_start(struct ctr_manager *m, struct berth_ctr *c)
 {
-        if (c->state != CTR_EXITED || !c->has_started)
+        if (c->state != CTR_EXITED || !c->has_started || c->removed)
                 return;
         const struct json *rp = json_get(c->host_config, "RestartPolicy");
         const char *name = json_str(json_get(rp, "Name"));
-        if (!name || strcmp(name, "no") == 0 || !*name)
+        bool go = false;
+        if (!name || !*name || strcmp(name, "no") == 0) {
+                go = false;
+        } else if (strcmp(name, "always") == 0) {
+                go = true;
+        } else if (strcmp(name, "unless-stopped") == 0) {
+                go = !c->manual_stop;
+        } else if (strcmp(name, "on-failure") == 0) {
+                const struct json *max = json_get(rp, "MaximumRetryCount");
+                int64_t limit = json_is(max, JSON_NUMBER) ? max->num.i : 0;
+                go = c->exit_code != 0 && (limit == 0 || c->restart_count < limit);
+        }
+        if (!go)
                 return;
-        if (!policy_wants_restart(c))
-                return;
+        c->manual_stop = false;
+        c->boot_start = true;
         c->state = CTR_RESTARTING;
         c->restart_at_ns = mono_ms() * 1000000;
         (void)m;

@@ -555,6 +555,43 @@ def test_a_wiped_exec_root_marks_containers_exited_and_restarts_policies(env):
         env.docker("rm", "-f", keep, plain)
 
 
+def test_restart_policies_at_daemon_start_after_a_stop_by_hand(env):
+    """dockerd 20.10's rules, seen from it: at its start, a container stopped by hand comes back
+    under always and under on-failure (a stop's 137 is a failure), not under unless-stopped
+    or no; one that exited 0 under on-failure, or was never started, stays; the restart is
+    not counted."""
+    cids = {}
+    try:
+        for pol in ("always", "unless-stopped", "on-failure", "on-failure:3", "no"):
+            cids[pol] = env.ok("run", "-d", "--restart", pol, "--stop-signal", "KILL", "busybox",
+                               "sleep", "300").strip()
+            env.ok("stop", cids[pol])
+        cids["created"] = env.ok("create", "--restart", "always", "busybox", "sleep",
+                                 "300").strip()
+        cids["exit0"] = env.ok("run", "-d", "--restart", "on-failure", "busybox",
+                               "true").strip()
+        env.ok("wait", cids["exit0"])
+        assert env.d.stop() == 0
+        env.d.start()
+        want = {"always": "running", "on-failure": "running", "on-failure:3": "running",
+                "unless-stopped": "exited", "no": "exited", "created": "created",
+                "exit0": "exited"}
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            got = {k: env.inspect(c)["State"]["Status"] for k, c in cids.items()}
+            if got == want:
+                break
+            time.sleep(0.1)
+        assert got == want
+        assert env.inspect(cids["always"])["RestartCount"] == 0
+        # and a stop by hand after that holds while the daemon runs
+        env.ok("stop", cids["always"])
+        time.sleep(0.5)
+        assert env.inspect(cids["always"])["State"]["Status"] == "exited"
+    finally:
+        env.docker("rm", "-f", *cids.values())
+
+
 def _cg_file(cid, controller_files):
     """The first of the given cgroup files of a container that exists (v1 or v2)."""
     for f in controller_files:
