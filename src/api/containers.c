@@ -25,6 +25,8 @@
 #include "base/log.h"
 #include "base/units.h"
 #include "engine/containers.h"
+#include "engine/engine.h"
+#include "engine/events.h"
 #include "engine/images.h"
 #include "filters.h"
 #include "handlers.h"
@@ -936,6 +938,10 @@ static void *prune_worker(void *arg)
                 }
                 berth_error_free(TAKE_PTR(err));
         }
+        /* dockerd's event after the destroys: the space given back */
+        _cleanup_free_ char *rec = xasprintf("%llu", (unsigned long long)reclaimed);
+        const char *attrs[] = {"reclaimed", rec, NULL};
+        berth_events_publish(j->e->events, "container", "prune", "", attrs);
         _cleanup_json_ struct json *out = json_new_object();
         json_object_set(out, "ContainersDeleted",
                         json_len(deleted) ? json_copy(deleted) : json_new_null());

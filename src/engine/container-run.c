@@ -57,6 +57,7 @@
 #include "image/reference.h"
 #include "image/snapshot.h"
 #include "images.h"
+#include "oci/image-spec.h"
 #include "runtime/container.h"
 #include "shim/protocol.h"
 
@@ -350,6 +351,40 @@ static struct berth_ctr *ctr_alloc(void)
         return c;
 }
 
+/* dockerd's check of create's platform against the image it found: no match is a 404
+ * (the CLI then pulls that platform), in its words. */
+static int check_platform(struct berth_engine *e, const char *ref, const char *image_id,
+                          const char *platform, struct berth_error **err)
+{
+        struct oci_platform want = {0}, have = {0};
+        int r = oci_platform_parse(platform, &want, err);
+        if (r < 0)
+                return r;
+        _cleanup_image_ struct berth_image *img = NULL;
+        _cleanup_json_ struct json *cfg = NULL;
+        r = berth_image_find(e, image_id, &img, err);
+        if (r == 0)
+                r = berth_image_config(e, img, &cfg, err);
+        if (r == 0) {
+                have.os = xstrdup(json_str(json_get(cfg, "os")) ?: "linux");
+                have.architecture = xstrdup(json_str(json_get(cfg, "architecture")) ?: "amd64");
+                const char *variant = json_str(json_get(cfg, "variant"));
+                have.variant = variant && *variant ? xstrdup(variant) : NULL;
+                oci_platform_normalize(&have);
+                if (oci_platform_match(&want, &have) == 0) {
+                        _cleanup_free_ char *w = oci_platform_format(&want);
+                        _cleanup_free_ char *h = oci_platform_format(&have);
+                        r = berth_error_set(err, ENOENT,
+                                            "image with reference %s was found but does not match "
+                                            "the specified platform: wanted %s, actual: %s",
+                                            ref, w, h);
+                }
+        }
+        oci_platform_release(&want);
+        oci_platform_release(&have);
+        return r;
+}
+
 int berth_ctr_create(struct berth_engine *e, const char *name, const struct json *body,
                      const char *platform, char **ret_id, char ***ret_warnings,
                      struct berth_error **err)
@@ -365,8 +400,12 @@ int berth_ctr_create(struct berth_engine *e, const char *name, const struct json
         char **warnings = NULL;
         _cleanup_free_ char *image_id = NULL;
         int r = ctr_normalize_create(e, body, &cfg, &hc, &net, &image_id, &warnings, err);
-        if (r < 0)
+        if (r == 0 && platform && *platform)
+                r = check_platform(e, json_str(json_get(cfg, "Image")), image_id, platform, err);
+        if (r < 0) {
+                strv_free(warnings);
                 return r;
+        }
         struct berth_ctr *c = ctr_alloc();
         random_id(c->id);
         c->image_id = TAKE_PTR(image_id);
@@ -459,20 +498,74 @@ static void unmount_rootfs(struct ctr_manager *m, struct berth_ctr *c)
                 log_warn("%s", berth_error_msg(err));
 }
 
-static int64_t log_opt_size(const char *s)
+/* Go's strconv.ParseBool */
+static int parse_go_bool(const char *s, bool *ret)
 {
-        if (!s || !*s)
-                return 0;
-        char *end = NULL;
-        double v = strtod(s, &end);
-        int64_t mult = 1;
-        if (end && (*end == 'k' || *end == 'K'))
-                mult = 1024;
-        else if (end && (*end == 'm' || *end == 'M'))
-                mult = 1024 * 1024;
-        else if (end && (*end == 'g' || *end == 'G'))
-                mult = 1024LL * 1024 * 1024;
-        return (int64_t)(v * (double)mult);
+        static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
+        static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False"};
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+                if (strcmp(s, yes[i]) == 0) {
+                        *ret = true;
+                        return 0;
+                }
+                if (strcmp(s, no[i]) == 0) {
+                        *ret = false;
+                        return 0;
+                }
+        }
+        return -EINVAL;
+}
+
+/*
+ * The json-file and local drivers' options, read as dockerd reads them when it
+ * starts the container's logger (a bad value fails the start, not the create,
+ * in dockerd's words): max-size in decimal units (units.FromHumanSize), at
+ * least 1; max-file at least 1; compress Go's bool.  local keeps 5 compressed
+ * files of 20 MiB unless told otherwise, as dockerd's local driver does.
+ */
+static int log_opts(const char *driver, const struct json *opts, int64_t *ret_size,
+                    int64_t *ret_files, bool *ret_compress, struct berth_error **err)
+{
+        bool local = strcmp(driver, "local") == 0;
+        int64_t size = local ? 20 * 1024 * 1024 : 0, files = local ? 5 : 1;
+        bool compress = local;
+        const char *v = json_str(json_get(opts, "max-size"));
+        _cleanup_error_ struct berth_error *e = NULL;
+        if (v) {
+                if (units_from_human_size(v, &size, &e) < 0)
+                        return berth_error_set(err, EINVAL,
+                                               "failed to initialize logging driver: %s",
+                                               berth_error_msg(e));
+                if (size <= 0)
+                        return berth_error_set(err, EINVAL,
+                                               "failed to initialize logging driver: max-size "
+                                               "must be a positive number");
+        }
+        if ((v = json_str(json_get(opts, "max-file")))) {
+                char *end = NULL;
+                errno = 0;
+                long long n = strtoll(v, &end, 10);
+                if (!*v || *end || errno)
+                        return berth_error_set(err, EINVAL,
+                                               "failed to initialize logging driver: "
+                                               "strconv.Atoi: parsing \"%s\": %s",
+                                               v, errno == ERANGE ? "value out of range"
+                                                                  : "invalid syntax");
+                if (n < 1)
+                        return berth_error_set(err, EINVAL,
+                                               "failed to initialize logging driver: max-file "
+                                               "cannot be less than 1");
+                files = n;
+        }
+        if ((v = json_str(json_get(opts, "compress"))) && parse_go_bool(v, &compress) < 0)
+                return berth_error_set(err, EINVAL,
+                                       "failed to initialize logging driver: "
+                                       "strconv.ParseBool: parsing \"%s\": invalid syntax",
+                                       v);
+        *ret_size = size;
+        *ret_files = files;
+        *ret_compress = compress;
+        return 0;
 }
 
 static int write_shim_config(struct ctr_manager *m, struct berth_ctr *c, const char *run_dir,
@@ -502,26 +595,17 @@ static int write_shim_config(struct ctr_manager *m, struct berth_ctr *c, const c
         _cleanup_free_ char *log_path =
             xasprintf("%s/containers/%s/%s-json.log", m->data_root, c->id, c->id);
         json_set_str(j, "LogPath", log_path);
-        const struct json *opts = json_get(lc, "Config");
-        bool local = strcmp(driver, "local") == 0;
-        int64_t max_size = log_opt_size(json_str(json_get(opts, "max-size")));
-        const char *mf = json_str(json_get(opts, "max-file"));
-        int64_t max_file = mf ? atoll(mf) : 0;
-        if (local && !max_size)
-                max_size = 20 * 1024 * 1024;
-        if (local && !max_file)
-                max_file = 5;
-        if (max_file < 1)
-                max_file = 1;
-        const char *compress = json_str(json_get(opts, "compress"));
+        int64_t max_size = 0, max_file = 1;
+        bool compress = false;
+        int r = log_opts(driver, json_get(lc, "Config"), &max_size, &max_file, &compress, err);
+        if (r < 0)
+                return r;
         json_set_int(j, "LogMaxSize", max_size);
         json_set_int(j, "LogMaxFile", max_file);
-        json_set_bool(j, "LogCompress",
-                      local ? !(compress && strcmp(compress, "false") == 0)
-                            : (compress && strcmp(compress, "true") == 0));
+        json_set_bool(j, "LogCompress", compress);
         _cleanup_free_ char *text = json_dump(j, 0);
         _cleanup_free_ char *path = xasprintf("%s/" SHIM_CONFIG, run_dir);
-        int r = write_file_at(AT_FDCWD, path, text, strlen(text), 0600);
+        r = write_file_at(AT_FDCWD, path, text, strlen(text), 0600);
         if (r < 0)
                 return berth_error_sys(err, -r, "write '%s'", path);
         return 0;
@@ -928,17 +1012,16 @@ static void handle_exit(struct berth_engine *e, struct berth_ctr *c, bool at_sta
                 c->backoff_ms = 0;
         if (!auto_remove)
                 schedule_restart_locked(m, c);
-        pthread_cond_broadcast(&m->changed);
-        int code = c->exit_code;
-        bool oom = c->oom_killed;
-        pthread_mutex_unlock(&m->lock);
-        ctr_save_state(e, c);
-        if (oom)
+        /* "die" before any waiter wakes, as dockerd's comes before its stop's "stop" */
+        if (c->oom_killed)
                 ctr_event(e, c, "oom", NULL);
         char code_s[16];
-        snprintf(code_s, sizeof(code_s), "%d", code);
+        snprintf(code_s, sizeof(code_s), "%d", c->exit_code);
         const char *attrs[] = {"exitCode", code_s, NULL};
         ctr_event(e, c, "die", attrs);
+        pthread_cond_broadcast(&m->changed);
+        pthread_mutex_unlock(&m->lock);
+        ctr_save_state(e, c);
         ctr_volume_events(e, c, false);
         if (auto_remove && !at_start) {
                 struct remove_job *j = xcalloc(1, sizeof(*j));
@@ -1138,6 +1221,16 @@ static bool wait_exit_locked(struct ctr_manager *m, struct berth_ctr *c, uint64_
         return true;
 }
 
+/* dockerd's "kill" event, for each signal it sends (kill, and stop's and rm -f's too): sent
+ * just before the signal, so that it comes before the "die" the signal may cause */
+static void kill_event(struct berth_engine *e, struct berth_ctr *c, int sig)
+{
+        char sig_s[16];
+        snprintf(sig_s, sizeof(sig_s), "%d", sig);
+        const char *attrs[] = {"signal", sig_s, NULL};
+        ctr_event(e, c, "kill", attrs);
+}
+
 static int do_stop(struct berth_engine *e, struct berth_ctr *c, int timeout, const char *signal,
                    bool manual, struct berth_error **err)
 {
@@ -1172,8 +1265,11 @@ static int do_stop(struct berth_engine *e, struct berth_ctr *c, int timeout, con
                 timeout = json_is(st, JSON_NUMBER) ? (int)st->num.i : STOP_DEFAULT_SEC;
         }
         struct berth_error *er = NULL;
-        if (timeout != 0 && signal_container(m, c, sig, false, &er) < 0)
-                log_debug("container %.12s: stop signal: %s", c->id, berth_error_msg(er));
+        if (timeout != 0) {
+                kill_event(e, c, sig);
+                if (signal_container(m, c, sig, false, &er) < 0)
+                        log_debug("container %.12s: stop signal: %s", c->id, berth_error_msg(er));
+        }
         berth_error_free(TAKE_PTR(er));
         crashpoint("stop-signalled");
         if (paused) {
@@ -1189,6 +1285,7 @@ static int do_stop(struct berth_engine *e, struct berth_ctr *c, int timeout, con
                         log_info("container %.12s failed to exit within %d seconds of signal %d "
                                  "- using the force",
                                  c->id, timeout, sig);
+                kill_event(e, c, SIGKILL);
                 (void)signal_container(m, c, SIGKILL, true, &er);
                 berth_error_free(TAKE_PTR(er));
                 pthread_mutex_lock(&m->lock);
@@ -1217,6 +1314,8 @@ int berth_ctr_restart(struct berth_engine *e, struct berth_ctr *c, int timeout,
 {
         pthread_mutex_lock(&c->op_lock);
         int r = do_stop(e, c, timeout, NULL, false, err);
+        if (r == 0)
+                ctr_event(e, c, "stop", NULL); /* it ran: stopped first, as dockerd says */
         if (r == -EALREADY)
                 r = 0;
         if (r == 0) {
@@ -1249,6 +1348,7 @@ int berth_ctr_kill(struct berth_engine *e, struct berth_ctr *c, const char *sign
         pthread_mutex_unlock(&m->lock);
         if (!running)
                 return berth_error_set(err, EBUSY, "Container %s is not running", c->id);
+        kill_event(e, c, sig);
         int r = signal_container(m, c, sig, false, err);
         if (r < 0)
                 return r;
@@ -1264,10 +1364,6 @@ int berth_ctr_kill(struct berth_engine *e, struct berth_ctr *c, const char *sign
                 (void)berth_container_pause(&rt, c->id, false, &er);
                 berth_error_free(TAKE_PTR(er));
         }
-        char sig_s[16];
-        snprintf(sig_s, sizeof(sig_s), "%d", sig);
-        const char *attrs[] = {"signal", sig_s, NULL};
-        ctr_event(e, c, "kill", attrs);
         if (sig != SIGKILL)
                 return 0;
         /* as dockerd's: SIGKILL returns once the container is gone, so `kill` then

@@ -305,15 +305,24 @@ int ctr_check_host_config(const struct json *hc, struct berth_error **err)
         size_t i;
         const char *k;
         const struct json *v;
+        /* dockerd's check at create: each driver's own keys and the two every driver
+         * takes (its values are read at start); none takes anything */
+        bool local = driver && strcmp(driver, "local") == 0;
         json_object_foreach (jget(lc, "Config"), i, k, v) {
                 (void)v;
-                if (strcmp(k, "max-size") != 0 && strcmp(k, "max-file") != 0 &&
-                    strcmp(k, "compress") != 0 && strcmp(k, "labels") != 0 &&
-                    strcmp(k, "env") != 0 && strcmp(k, "env-regex") != 0 && strcmp(k, "tag") != 0 &&
-                    strcmp(k, "mode") != 0 && strcmp(k, "max-buffer-size") != 0)
+                if (driver && strcmp(driver, "none") == 0)
+                        break;
+                if (strcmp(k, "mode") == 0 || strcmp(k, "max-buffer-size") == 0 ||
+                    strcmp(k, "max-size") == 0 || strcmp(k, "max-file") == 0 ||
+                    strcmp(k, "compress") == 0)
+                        continue;
+                if (local)
                         return berth_error_set(err, EINVAL,
-                                               "unknown log opt '%s' for %s log driver", k,
-                                               driver && *driver ? driver : "json-file");
+                                               "unknown log opt '%s' for log driver local", k);
+                if (strcmp(k, "labels") != 0 && strcmp(k, "labels-regex") != 0 &&
+                    strcmp(k, "env") != 0 && strcmp(k, "env-regex") != 0 && strcmp(k, "tag") != 0)
+                        return berth_error_set(err, EINVAL,
+                                               "unknown log opt '%s' for json-file log driver", k);
         }
         const struct json *so = jget(hc, "SecurityOpt");
         const struct json *it;

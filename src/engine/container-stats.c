@@ -289,6 +289,7 @@ int berth_ctr_top(struct berth_engine *e, struct berth_ctr *c, const char *ps_ar
                         json_array_append(row, json_new_string(f[i]));
         }
         free(pids);
+        ctr_event(e, c, "top", NULL);
         *ret = j;
         return 0;
 }

@@ -548,6 +548,120 @@ def test_ps_before_and_since_go_by_creation_order(daemon, name):
         daemon.run("docker", "rm", "-f", *made)
 
 
+def test_events_of_stop_restart_kill_top_and_prune(daemon, name):
+    """dockerd's container events for each signal stop, restart, kill and rm -f send, for
+    top, and the prune after its destroys (the list is what dockerd 20.10 emits)."""
+    trap, plain = name + "-t", name + "-p"
+    since = str(time.time() - 1)
+    d = daemon.run
+    try:
+        assert d("docker", "run", "-d", "--name", trap, "--network", "none", "busybox", "sh",
+                 "-c", "trap 'exit 0' TERM; sleep 300 & wait").returncode == 0
+        time.sleep(0.5)  # the trap is set
+        for args in (["stop", trap], ["start", trap], ["restart", "-t", "5", trap],
+                     ["run", "-d", "--name", plain, "--network", "none", "busybox", "sleep",
+                      "300"],
+                     ["stop", "-t", "1", plain], ["top", plain], ["start", plain],
+                     ["top", plain], ["kill", plain], ["start", plain], ["rm", "-f", plain],
+                     ["stop", "-t", "1", trap], ["container", "prune", "-f"]):
+            if args[:2] == ["restart", "-t"]:
+                time.sleep(0.5)  # the trap is set again
+            d("docker", *args)
+        until = str(time.time() + 1)
+        out = d("docker", "events", "--since", since, "--until", until, "--filter",
+                "type=container", "--format",
+                "{{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.signal}}").stdout
+        lines = [l.split() for l in out.splitlines()]
+        mine = [" ".join([l[0]] + (["t"] if l[1] == trap else ["p"]) +
+                         [x for x in l[2:3] if x.isdigit()])
+                for l in lines if len(l) > 1 and l[1] in (trap, plain)]
+        assert mine == [
+            "create t", "start t",
+            "kill t 15", "die t", "stop t",          # stop
+            "start t",
+            "kill t 15", "die t", "stop t", "start t", "restart t",  # restart
+            "create p", "start p",
+            "kill p 15", "kill p 9", "die p", "stop p",  # stop -t 1 of a pid 1 sleep
+            "start p", "top p",
+            "kill p 9", "die p",                     # kill
+            "start p",
+            "kill p 9", "die p", "destroy p",        # rm -f
+            "kill t 15", "die t", "stop t",
+            "destroy t"], out                         # prune
+        prunes = [l for l in lines if l and l[0] == "prune"]
+        assert len(prunes) == 1, out
+    finally:
+        d("docker", "rm", "-f", trap, plain)
+
+
+def test_bad_log_opts_are_dockers_errors(daemon, name):
+    """An unknown log option fails the create, a bad value the start, in dockerd's words."""
+    d = daemon.run
+    for opts, at, msg in (
+            (["foo=bar"], "create", "unknown log opt 'foo' for json-file log driver"),
+            (["--log-driver", "local", "labels=a"], "create",
+             "unknown log opt 'labels' for log driver local"),
+            (["max-size=abc"], "start",
+             "failed to initialize logging driver: invalid size: 'abc'"),
+            (["max-size=-1"], "start", "failed to initialize logging driver: invalid size: '-1'"),
+            (["max-file=0"], "start",
+             "failed to initialize logging driver: max-file cannot be less than 1"),
+            (["max-file=x"], "start", 'failed to initialize logging driver: strconv.Atoi: '
+                                      'parsing "x": invalid syntax'),
+            (["compress=maybe"], "start", 'failed to initialize logging driver: '
+                                          'strconv.ParseBool: parsing "maybe": invalid syntax'),
+            (["max-size=1k", "max-file=2", "compress=true", "labels=a", "tag=x"], None, None)):
+        args = []
+        for o in opts:
+            args += ["--log-opt", o] if "=" in o else [o]
+        try:
+            r = d("docker", "create", "--name", name, "--network", "none", *args, "busybox",
+                  "echo", "hi")
+            if at == "create":
+                assert r.returncode != 0 and msg in r.stderr, (opts, r.stderr)
+                continue
+            assert r.returncode == 0, (opts, r.stderr)
+            r = d("docker", "start", "-a", name)
+            if at == "start":
+                assert r.returncode != 0 and msg in r.stderr, (opts, r.stderr)
+            else:
+                assert (r.returncode, r.stdout) == (0, "hi\n"), (opts, r.stderr)
+        finally:
+            d("docker", "rm", "-f", name)
+
+
+def test_create_checks_the_image_platform(daemon):
+    """POST /containers/create?platform=: the local image must match it, else dockerd's 404
+    (on which the CLI pulls that platform: not done here, nothing to pull from)."""
+    def create(platform):
+        r = subprocess.run(["curl", "-s", "-w", "\n%{http_code}", "--unix-socket", daemon.sock,
+                            "-X", "POST", "-H", "Content-Type: application/json", "-d",
+                            '{"Image": "busybox", "Cmd": ["true"]}',
+                            "http://x/v1.41/containers/create?platform=" + platform],
+                           capture_output=True, text=True, timeout=30)
+        body, code = r.stdout.rsplit("\n", 1)
+        return int(code), json.loads(body)
+    made = []
+    try:
+        for platform, code, msg in (
+                ("linux/arm64", 404, "image with reference busybox was found but does not "
+                                     "match the specified platform: wanted linux/arm64, "
+                                     "actual: linux/amd64"),
+                ("windows%2Famd64", 404, "image with reference busybox was found but does not "
+                                         "match the specified platform: wanted windows/amd64, "
+                                         "actual: linux/amd64"),
+                ("linux/amd64", 201, None), ("linux", 201, None)):
+            got, body = create(platform)
+            assert got == code, (platform, body)
+            if msg:
+                assert body["message"] == msg
+            else:
+                made.append(body["Id"])
+    finally:
+        if made:
+            daemon.run("docker", "rm", "-f", *made)
+
+
 def test_logs_is_dockers(daemon, running):
     for args in (["logs", running + "-done"], ["logs", "--tail", "2", running],
                  ["logs", "-n", "1", "--timestamps", running], ["logs", "--since", "1h", running],
