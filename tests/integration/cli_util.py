@@ -96,7 +96,9 @@ def _berthd():
             shutil.rmtree(top, ignore_errors=True)
 
 
-def _dockerd():
+def _dockerd(netns=None):
+    """The reference dockerd, in the network namespace netns (a path) when given: the
+    bridges its networks make then stay there."""
     for tool in ("dockerd", "docker"):
         assert shutil.which(tool), f"{tool} missing: scripts/deps.sh installs docker.io"
     assert os.path.exists(BERTH), "build berth first: " + BERTH
@@ -107,8 +109,9 @@ def _dockerd():
         f.write("{}\n")
     log = os.path.join(top, "dockerd.log")
     logf = open(log, "w")
+    enter = ["nsenter", "--net=" + netns] if netns else []
     proc = subprocess.Popen(
-        ["dockerd", "--data-root", os.path.join(top, "data"), "--exec-root",
+        enter + ["dockerd", "--data-root", os.path.join(top, "data"), "--exec-root",
          os.path.join(top, "exec"), "--pidfile", os.path.join(top, "dockerd.pid"),
          "-H", "unix://" + sock, "--config-file", os.path.join(top, "daemon.json"),
          "--bridge", "none", "--iptables=false", "--ip6tables=false", "--ip-forward=false",

@@ -17,7 +17,6 @@ nothing else; berthd's go with its namespace.
 """
 import json
 import re
-import subprocess
 
 import pytest
 
@@ -47,9 +46,20 @@ def _berthd_in_netns():
             shutil.rmtree(top, ignore_errors=True)
 
 
+def _dockerd_in_netns():
+    """The reference dockerd in a namespace of its own: its networks' bridges never reach the
+    host's."""
+    from net_util import make_net
+    net = make_net()
+    try:
+        yield from cli_util._dockerd(netns="/run/netns/" + net.h)
+    finally:
+        net.close()
+
+
 @pytest.fixture(scope="module", params=["dockerd", "berthd"])
 def daemon(request):
-    gen = cli_util._dockerd() if request.param == "dockerd" else _berthd_in_netns()
+    gen = _dockerd_in_netns() if request.param == "dockerd" else _berthd_in_netns()
     d = next(gen)
     nets = []
     try:
@@ -65,13 +75,6 @@ def daemon(request):
                 d.run("docker", "network", "rm", *nets)
         finally:
             gen.close()
-            # a bridge is "br-" and the network's short id: only those of this daemon's
-            # (berthd's were in its namespace, gone with it)
-            for n in (nets if request.param == "dockerd" else []):
-                link = "br-" + n[:12]
-                if subprocess.run(["ip", "link", "show", link],
-                                  capture_output=True).returncode == 0:
-                    subprocess.run(["ip", "link", "del", link], capture_output=True)
 
 
 def help_text(t):
