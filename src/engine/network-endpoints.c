@@ -274,15 +274,22 @@ static int proto_num(const char *p)
         return -1;
 }
 
-/* Bind a socket to ip:port (port 0: the kernel picks one) to hold it; *ret_port the port. */
-static int reserve_port(int proto, const struct net_addr *ip, uint16_t port, uint16_t *ret_port,
-                        int *ret_fd)
+/* Bind a socket to ip:port (port 0: the kernel picks one) to hold it; *ret_port the port.
+ * proxied: the userland proxy will listen on it. */
+static int reserve_port(int proto, const struct net_addr *ip, uint16_t port, bool proxied,
+                        uint16_t *ret_port, int *ret_fd)
 {
         int fam = ip->family ? ip->family : AF_INET;
         int type = proto == IPPROTO_UDP ? SOCK_DGRAM : SOCK_STREAM;
         int fd = socket(fam, type | SOCK_CLOEXEC, proto == IPPROTO_SCTP ? IPPROTO_SCTP : 0);
         if (fd < 0)
                 return -errno;
+        /* connections the userland proxy accepted on it may linger in TIME_WAIT: they must
+         * not keep the port from its next hold (a listening socket still does; a hold that
+         * is not listened on must stay exclusive, so only a proxied one asks this) */
+        int on = 1;
+        if (proxied && type == SOCK_STREAM)
+                (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
         struct sockaddr_storage ss = {0};
         socklen_t len;
         if (fam == AF_INET) {
@@ -301,7 +308,9 @@ static int reserve_port(int proto, const struct net_addr *ip, uint16_t port, uin
                 (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
                 len = sizeof(*s);
         }
-        if (bind(fd, (struct sockaddr *)&ss, len) < 0) {
+        /* a proxied TCP hold listens at once, so that no other hold can take the port */
+        if (bind(fd, (struct sockaddr *)&ss, len) < 0 ||
+            (proxied && type == SOCK_STREAM && listen(fd, SOMAXCONN) < 0)) {
                 int r = -errno;
                 close(fd);
                 return r;
@@ -329,6 +338,8 @@ static void holds_drop(struct berth_networks *ns, const char *ctr_id)
                                 log_warn("container %.12s: %s", ctr_id, berth_error_msg(er));
                         berth_error_free(er);
                 }
+                if (p->proxy_id && ns->proxy)
+                        net_proxy_del(ns->proxy, p->proxy_id);
                 if (p->fd >= 0)
                         close(p->fd);
                 *pp = p->next;
@@ -381,7 +392,7 @@ static int publish_one(struct berth_networks *ns, const struct berth_ctr *c, str
         uint16_t got = 0;
         int fd = -1, r = -EADDRINUSE;
         for (unsigned p = lo; p <= hi; p++) {
-                r = reserve_port(proto, &host_ip, (uint16_t)p, &got, &fd);
+                r = reserve_port(proto, &host_ip, (uint16_t)p, ns->proxy != NULL, &got, &fd);
                 if (r != -EADDRINUSE)
                         break;
         }
@@ -621,7 +632,16 @@ static int add_port_rules_locked(struct berth_networks *ns, const char *ctr_id,
                                  struct berth_error **err)
 {
         for (struct port_hold *p = ns->holds; p; p = p->next) {
-                if (strcmp(p->ctr, ctr_id) != 0 || p->in_fw || !ns->fw)
+                if (strcmp(p->ctr, ctr_id) != 0)
+                        continue;
+                if (!ns->fw && ns->proxy && !p->proxy_id && p->fd >= 0) {
+                        int r = net_proxy_add(ns->proxy, p->fw.proto, p->fd, &p->fw.ctr_ip,
+                                              p->fw.ctr_port, &p->proxy_id, err);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (p->in_fw || !ns->fw)
                         continue;
                 p->fw.bridge = p->bridge;
                 int r = net_fw_port_add(ns->fw, &p->fw, err);
@@ -813,8 +833,8 @@ void ctr_net_restore(struct berth_engine *e, struct berth_ctr *c)
                         h->fw.ctr_port = (uint16_t)strtoul(key, NULL, 10);
                         uint16_t got;
                         h->fd = -1;
-                        if (reserve_port(h->fw.proto, &h->fw.host_ip, h->fw.host_port, &got,
-                                         &h->fd) < 0)
+                        if (reserve_port(h->fw.proto, &h->fw.host_ip, h->fw.host_port,
+                                         ns->proxy != NULL, &got, &h->fd) < 0)
                                 log_warn("container %.12s: port %s:%u is taken by another "
                                          "program since berthd stopped",
                                          c->id, hip ? hip : "", h->fw.host_port);

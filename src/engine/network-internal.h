@@ -14,6 +14,7 @@
 #include "net/firewall.h"
 #include "net/ipam.h"
 #include "net/link.h"
+#include "net/proxy.h"
 #include "networks.h"
 
 struct net_dns;
@@ -41,6 +42,7 @@ struct port_hold {
         struct net_fw_port fw;  /* fw.bridge points at bridge[] */
         char bridge[16];
         bool in_fw;
+        uint64_t proxy_id; /* served by the userland proxy (0: not) */
 };
 
 struct berth_networks {
@@ -49,6 +51,7 @@ struct berth_networks {
         size_t n, cap;
         struct net_link *nl;     /* the host's namespace */
         struct net_fw *fw;       /* NULL with iptables: false */
+        struct net_proxy *proxy; /* published ports when fw is NULL (userland-proxy), or NULL */
         struct net_dns *dns;     /* the embedded DNS server, or NULL */
         struct port_hold *holds;
         struct berth_config *cfg;

@@ -499,8 +499,10 @@ static int setup_networks(struct berth_engine *e, struct berth_networks *ns,
         if (cfg->userland_proxy == 1 && cfg->iptables && def)
                 log_info("published ports are forwarded by nftables for every source, the host's "
                          "loopback and containers' hairpin included (dockerd's userland-proxy: "
-                         "false); berth runs no proxy processes, so userland-proxy: true changes "
-                         "nothing here");
+                         "false); berthd's userland proxy serves them only with iptables: false");
+        if (!cfg->iptables && cfg->userland_proxy == 0)
+                log_warn("iptables and userland-proxy are both false: published ports are "
+                         "reserved on the host but nothing forwards them, as with dockerd");
         for (size_t i = 0; i < ns->n; i++) {
                 struct bnet *n = ns->v[i];
                 int r = bnet_from_doc(n, err);
@@ -527,6 +529,9 @@ int berth_networks_open(struct berth_engine *e, struct berth_error **err)
                                                  ? xstrdup("berth")
                                                  : xasprintf("berth-%s", ns->cfg->bridge);
                 r = net_fw_open(-1, table, &ns->fw, err);
+        } else if (r == 0 && ns->cfg->userland_proxy != 0) {
+                /* no rules: published ports are served as docker-proxy serves them */
+                r = net_proxy_new(&ns->proxy, err);
         }
 
         if (r == 0)
@@ -551,6 +556,8 @@ void berth_networks_close(struct berth_engine *e, bool remove_rules)
         /* the DNS thread asks the records: stopped before they go */
         net_dns_free(ns->dns);
         e->networks = NULL;
+        /* its thread first: it uses the holds' sockets */
+        net_proxy_free(ns->proxy);
         while (ns->holds) {
                 struct port_hold *p = ns->holds;
                 ns->holds = p->next;

@@ -17,8 +17,8 @@ import time
 
 import pytest
 
-from net_util import (H_ADDR, HELPER, O_ADDR, in_ns, net_env_fixture, port_open,
-                      sh, wget)
+from net_util import (BUSYBOX, H_ADDR, HELPER, O_ADDR, in_ns, net_env_fixture,
+                      port_open, sh, wget)
 
 env = net_env_fixture()
 
@@ -422,6 +422,55 @@ def test_icc_false_blocks_neighbours_but_not_published_ports(env_noicc):
         assert wget(env.net.h, "http://%s/" % ip).stdout.strip() == "isolated"
     finally:
         env.docker("rm", "-f", "iso")
+
+
+env_noipt = net_env_fixture({"iptables": False}, name="env_noipt")
+
+
+def test_without_firewall_rules_the_userland_proxy_serves_published_ports(env_noipt):
+    """iptables: false: no nftables table, and published ports still answer, from another
+    namespace, from the host's loopback and from a container through the gateway, TCP and
+    UDP, as docker-proxy serves them; a removed container's port is free again."""
+    env = env_noipt
+    rules = sh("nsenter", "--net=/run/netns/" + env.net.h, "nft", "list", "tables").stdout
+    assert "berth" not in rules, rules
+    httpd(env, "prox", "proxied", "-p", "8091:80")
+    env.ok("run", "-d", "--name", "proxu", "-p", "5354:5354/udp", "busybox", "testhelper",
+           "udp-echo", "5354")
+    try:
+        assert wget(env.net.o, "http://%s:8091/" % H_ADDR).stdout.strip() == "proxied"
+        assert wget(env.net.h, "http://127.0.0.1:8091/").stdout.strip() == "proxied"
+        gw = env.inspect("prox")["NetworkSettings"]["Gateway"]
+        p = run(env, "--rm", "busybox", "sh", "-c",
+                "timeout 5 wget -q -O - http://%s:8091/ || exit 1" % gw)
+        assert p.stdout.strip() == "proxied", (p.stdout, p.stderr)
+        # many at once, each answered in full
+        p = in_ns(env.net.o, "sh", "-c",
+                  "for i in 1 2 3 4 5 6 7 8; do %s timeout 5 %s wget -q -O - http://%s:8091/ &"
+                  " done; wait" % (BUSYBOX, BUSYBOX, H_ADDR), check=False)
+        assert p.stdout.split() == ["proxied"] * 8, (p.stdout, p.stderr)
+        # 16 MiB, whole and in order
+        env.ok("exec", "prox", "sh", "-c",
+               "dd if=/dev/urandom of=/www/big bs=1M count=16 2>/dev/null")
+        want = env.ok("exec", "prox", "md5sum", "/www/big").split()[0]
+        p = in_ns(env.net.o, "sh", "-c", "%s timeout 20 %s wget -q -O - http://%s:8091/big | "
+                  "md5sum" % (BUSYBOX, BUSYBOX, H_ADDR), check=False, timeout=30)
+        assert p.stdout.split()[0] == want, (p.stdout, p.stderr)
+        deadline = time.time() + 5
+        p = None
+        while time.time() < deadline:
+            p = in_ns(env.net.o, HELPER, "udp-send", H_ADDR, "5354", "via-proxy", check=False)
+            if p.returncode == 0:
+                break
+        assert p.stdout.strip() == "echo:via-proxy", (p.stdout, p.stderr)
+        # a killed berthd's containers live on; back, it serves their ports again
+        env.d.kill()
+        env.d.start()
+        assert wget(env.net.o, "http://%s:8091/" % H_ADDR).stdout.strip() == "proxied", \
+            env.d.logtext()[-3000:]
+    finally:
+        env.docker("rm", "-f", "prox", "proxu")
+    assert not port_open(env.net.o, H_ADDR, 8091)
 
 
 # dockerd's networking flags, and keys of the file beside them (none in both: that is an error)
