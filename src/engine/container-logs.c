@@ -3,7 +3,7 @@
  * writes (contract in containers.h; the format in src/shim/shim-log.c).
  *
  * The files are read oldest first: <log>.N[.gz] … <log>.1[.gz], then <log>.
- * Each line is one entry {"log","stream","time"}; entries are filtered by
+ * Each line is one entry {"log","stream"[,"attrs"],"time"}; entries are filtered by
  * stream, since and until, the last `tail` are kept, and each goes out as
  * docker sends it: an 8-byte header [stream,0,0,0,len32be] before the text
  * unless the container has a terminal, the RFC 3339 time and a space before
@@ -34,6 +34,7 @@ struct entry {
         char *time; /* as written */
         char *text;
         size_t len;
+        char *details; /* "k=v,k2=v2" of the entry's attrs (with details), or NULL */
 };
 
 struct tail_ring {
@@ -63,8 +64,11 @@ static int emit(struct reader *rd, const struct entry *en)
                 units_rfc3339_nano(en->ns, true, t);
                 buf_printf(&b, "%s ", t);
         }
-        if (rd->o->details)
+        if (rd->o->details) {
+                if (en->details)
+                        buf_puts(&b, en->details);
                 buf_putc(&b, ' ');
+        }
         buf_append(&b, en->text, en->len);
         if (!rd->tty) {
                 uint32_t len = (uint32_t)(b.len - 8);
@@ -83,7 +87,58 @@ static void entry_release(struct entry *e)
 {
         free(e->time);
         free(e->text);
+        free(e->details);
         memset(e, 0, sizeof(*e));
+}
+
+static int strcmp_p(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Go's url.QueryEscape */
+static void query_escape(struct berth_buf *b, const char *s)
+{
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+                if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~')
+                        buf_putc(b, (char)*p);
+                else if (*p == ' ')
+                        buf_putc(b, '+');
+                else
+                        buf_printf(b, "%%%02X", *p);
+        }
+}
+
+/* dockerd's --details prefix: the entry's attrs as k=v joined by commas, keys and values
+ * query-escaped, in key order; NULL when it has none. */
+static char *details_of(const struct json *attrs)
+{
+        size_t n = json_is(attrs, JSON_OBJECT) ? json_len(attrs) : 0;
+        if (n == 0)
+                return NULL;
+        const char **keys = xcalloc(n, sizeof(*keys));
+        size_t nk = 0, i;
+        const char *k;
+        const struct json *v;
+        json_object_foreach (attrs, i, k, v)
+                if (json_str(v))
+                        keys[nk++] = k;
+        qsort(keys, nk, sizeof(*keys), strcmp_p);
+        struct berth_buf b = BERTH_BUF_INIT;
+        for (size_t j = 0; j < nk; j++) {
+                if (j)
+                        buf_putc(&b, ',');
+                query_escape(&b, keys[j]);
+                buf_putc(&b, '=');
+                query_escape(&b, json_str(json_get(attrs, keys[j])));
+        }
+        free(keys);
+        if (b.len == 0) {
+                buf_release(&b);
+                return NULL;
+        }
+        return buf_steal(&b);
 }
 
 /* One log line; 0 when it was skipped or sent, < 0 when the client is gone. */
@@ -106,7 +161,9 @@ static int line(struct reader *rd, const char *text, size_t len)
                 return 0;
         if (rd->o->until_ns && ns > rd->o->until_ns)
                 return 0;
-        struct entry en = {.stream = s, .ns = ns, .text = log->str.s, .len = log->str.len};
+        _cleanup_free_ char *details = rd->o->details ? details_of(json_get(j, "attrs")) : NULL;
+        struct entry en = {
+            .stream = s, .ns = ns, .text = log->str.s, .len = log->str.len, .details = details};
         if (rd->o->tail < 0)
                 return emit(rd, &en);
         if (rd->o->tail == 0)
@@ -126,6 +183,7 @@ static int line(struct reader *rd, const char *text, size_t len)
         memcpy(slot->text, en.text, en.len);
         slot->text[en.len] = '\0';
         slot->len = en.len;
+        slot->details = TAKE_PTR(details);
         return 0;
 }
 

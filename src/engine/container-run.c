@@ -33,6 +33,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <regex.h>
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
@@ -568,6 +569,101 @@ static int log_opts(const char *driver, const struct json *opts, int64_t *ret_si
         return 0;
 }
 
+static int strcmp_p(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Whether name is listed in list ("a,b,c"). */
+static bool in_list(const char *list, const char *name)
+{
+        size_t n = strlen(name);
+        for (const char *p = list; *p;) {
+                const char *comma = strchrnul(p, ',');
+                if ((size_t)(comma - p) == n && strncmp(p, name, n) == 0)
+                        return true;
+                p = *comma ? comma + 1 : comma;
+        }
+        return false;
+}
+
+/* Whether re (an extended regular expression, unanchored as Go's MatchString) matches s;
+ * -EINVAL with dockerd's words when it does not compile. */
+static int log_re_match(const char *re, const char *s, struct berth_error **err)
+{
+        regex_t rx;
+        int rc = regcomp(&rx, re, REG_EXTENDED | REG_NOSUB);
+        if (rc != 0) {
+                char why[256];
+                regerror(rc, &rx, why, sizeof(why));
+                return berth_error_set(err, EINVAL,
+                                       "failed to initialize logging driver: error parsing "
+                                       "regexp: %s: `%s`",
+                                       why, re);
+        }
+        int m = regexec(&rx, s, 0, NULL, 0) == 0;
+        regfree(&rx);
+        return m;
+}
+
+/*
+ * The json-file driver's extra attributes (dockerd's Info.ExtraAttributes): the container's
+ * labels named by --log-opt labels or matching labels-regex, its environment variables named
+ * by env or matching env-regex; as JSON object text with sorted keys (Go's map encoding), or
+ * NULL when there are none.
+ */
+static int log_attrs(const struct berth_ctr *c, const struct json *opts, char **ret,
+                     struct berth_error **err)
+{
+        const char *labels = json_str(json_get(opts, "labels"));
+        const char *labels_re = json_str(json_get(opts, "labels-regex"));
+        const char *env = json_str(json_get(opts, "env"));
+        const char *env_re = json_str(json_get(opts, "env-regex"));
+        *ret = NULL;
+        if (!(labels && *labels) && !(labels_re && *labels_re) && !(env && *env) &&
+            !(env_re && *env_re))
+                return 0;
+        _cleanup_json_ struct json *extra = json_new_object();
+        size_t i;
+        const char *k;
+        const struct json *v;
+        json_object_foreach (json_get(c->config, "Labels"), i, k, v) {
+                if (!json_str(v))
+                        continue;
+                int m = labels && in_list(labels, k);
+                if (!m && labels_re && *labels_re && (m = log_re_match(labels_re, k, err)) < 0)
+                        return m;
+                if (m)
+                        json_set_str(extra, k, json_str(v));
+        }
+        json_array_foreach (json_get(c->config, "Env"), i, v) {
+                const char *kv = json_str(v);
+                const char *eq = kv ? strchr(kv, '=') : NULL;
+                if (!eq)
+                        continue;
+                _cleanup_free_ char *name = xstrndup(kv, (size_t)(eq - kv));
+                int m = env && in_list(env, name);
+                if (!m && env_re && *env_re && (m = log_re_match(env_re, name, err)) < 0)
+                        return m;
+                if (m)
+                        json_set_str(extra, name, eq + 1);
+        }
+        size_t n = json_len(extra);
+        if (n == 0)
+                return 0;
+        const char **keys = xcalloc(n, sizeof(*keys));
+        size_t nk = 0;
+        json_object_foreach (extra, i, k, v)
+                keys[nk++] = k;
+        qsort(keys, nk, sizeof(*keys), strcmp_p);
+        _cleanup_json_ struct json *sorted = json_new_object();
+        for (size_t j = 0; j < nk; j++)
+                json_set_str(sorted, keys[j], json_str(json_get(extra, keys[j])));
+        free(keys);
+        *ret = json_dump(sorted, 0);
+        return 0;
+}
+
 static int write_shim_config(struct ctr_manager *m, struct berth_ctr *c, const char *run_dir,
                              const char *bundle, struct berth_error **err)
 {
@@ -603,6 +699,12 @@ static int write_shim_config(struct ctr_manager *m, struct berth_ctr *c, const c
         json_set_int(j, "LogMaxSize", max_size);
         json_set_int(j, "LogMaxFile", max_file);
         json_set_bool(j, "LogCompress", compress);
+        _cleanup_free_ char *attrs = NULL;
+        if (strcmp(driver, "json-file") == 0 &&
+            (r = log_attrs(c, json_get(lc, "Config"), &attrs, err)) < 0)
+                return r;
+        if (attrs)
+                json_set_str(j, "LogAttrs", attrs);
         _cleanup_free_ char *text = json_dump(j, 0);
         _cleanup_free_ char *path = xasprintf("%s/" SHIM_CONFIG, run_dir);
         r = write_file_at(AT_FDCWD, path, text, strlen(text), 0600);

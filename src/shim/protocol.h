@@ -104,6 +104,8 @@
  *   "LogPath"      file the log is written to
  *   "LogMaxSize" (number, bytes; 0 = unlimited), "LogMaxFile" (number >= 1),
  *   "LogCompress" (bool): gzip rotated files ("local")
+ *   "LogAttrs"     (string, optional): a JSON object's text each json-file entry carries
+ *                  as "attrs" (--log-opt labels, labels-regex, env, env-regex)
  */
 
 #endif

@@ -2,7 +2,8 @@
  * shim-log.c — the container's log in docker's json-file format.
  *
  * One JSON object per line: {"log":"<text>","stream":"stdout"|"stderr",
- * "time":"<RFC 3339, nanoseconds, trailing zeros dropped as Go prints>"}.
+ * ["attrs":{...},] "time":"<RFC 3339, nanoseconds, trailing zeros dropped as Go
+ * prints>"}; attrs are the --log-opt labels/env values berthd rendered.
  * As docker's copier does, output is cut into lines: each complete line
  * (with its "\n") is one entry; a partial line waits for its end, or goes out
  * on its own once it reaches 16 KiB or the stream ends.  Text is escaped as
@@ -36,6 +37,7 @@ struct shim_log {
         uint64_t size, max_size;
         unsigned max_file;
         bool compress;
+        char *attrs;
         struct berth_buf partial[3];
         struct berth_buf entry;
 };
@@ -97,10 +99,11 @@ static void rotate(struct shim_log *l)
 }
 
 int shim_log_open(const char *path, uint64_t max_size, unsigned max_file, bool compress,
-                  struct shim_log **ret, struct berth_error **err)
+                  const char *attrs, struct shim_log **ret, struct berth_error **err)
 {
         struct shim_log *l = xcalloc(1, sizeof(*l));
         l->path = xstrdup(path);
+        l->attrs = attrs && *attrs ? xstrdup(attrs) : NULL;
         l->max_size = max_size;
         l->max_file = max_file ? max_file : 1;
         l->compress = compress;
@@ -111,6 +114,7 @@ int shim_log_open(const char *path, uint64_t max_size, unsigned max_file, bool c
         if (r < 0) {
                 r = berth_error_sys(err, -r, "open log file '%s'", path);
                 free(l->path);
+                free(l->attrs);
                 free(l);
                 return r;
         }
@@ -126,8 +130,10 @@ static void emit(struct shim_log *l, int stream, const char *text, size_t len)
         buf_reset(e);
         buf_puts(e, "{\"log\":");
         json_quote(e, text, len, 0);
-        buf_printf(e, ",\"stream\":\"%s\",\"time\":\"%s\"}\n",
-                   stream == STREAM_STDERR ? "stderr" : "stdout", ts);
+        buf_printf(e, ",\"stream\":\"%s\"", stream == STREAM_STDERR ? "stderr" : "stdout");
+        if (l->attrs) /* where dockerd's json-file puts them: after the stream */
+                buf_printf(e, ",\"attrs\":%s", l->attrs);
+        buf_printf(e, ",\"time\":\"%s\"}\n", ts);
         if (l->max_size && l->size > 0 && l->size + e->len > l->max_size)
                 rotate(l);
         if (l->fd < 0)
@@ -191,5 +197,6 @@ void shim_log_close(struct shim_log *l)
                 buf_release(&l->partial[i]);
         buf_release(&l->entry);
         free(l->path);
+        free(l->attrs);
         free(l);
 }

@@ -80,6 +80,7 @@ void shim_warn(const char *fmt, ...)
 
 struct shim_config {
         char *log_driver, *log_path;
+        char *log_attrs; /* a JSON object's text, or NULL */
         uint64_t log_max_size;
         unsigned log_max_file;
         bool log_compress;
@@ -124,6 +125,7 @@ static int load_config(struct shim *s, struct shim_config *c, struct berth_error
         c->log_max_size = juint(j, "LogMaxSize");
         c->log_max_file = (unsigned)juint(j, "LogMaxFile");
         c->log_compress = jbool(j, "LogCompress");
+        c->log_attrs = jstr(j, "LogAttrs");
         if (!s->id || !s->bundle || !s->runtime_root)
                 return berth_error_set(err, EINVAL, "%s: ID, Bundle and RuntimeRoot are required",
                                        path);
@@ -927,7 +929,7 @@ static int monitor_setup(struct shim *s, const struct shim_config *c, struct ber
 
         if (c->log_driver && strcmp(c->log_driver, "none") != 0 && c->log_path) {
                 int r = shim_log_open(c->log_path, c->log_max_size, c->log_max_file,
-                                      c->log_compress, &s->log, err);
+                                      c->log_compress, c->log_attrs, &s->log, err);
                 if (r < 0)
                         return r;
         }

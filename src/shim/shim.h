@@ -26,9 +26,11 @@
 /* ---- the json-file log (shim-log.c) ---- */
 
 struct shim_log;
-/* driver "json-file" or "local" (rotated files gzip'd when compress); "none": NULL log. */
+/* driver "json-file" or "local" (rotated files gzip'd when compress); "none": NULL log.
+ * attrs: a JSON object's text every entry carries as "attrs" (--log-opt labels/env), or
+ * NULL. */
 int shim_log_open(const char *path, uint64_t max_size, unsigned max_file, bool compress,
-                  struct shim_log **ret, struct berth_error **err);
+                  const char *attrs, struct shim_log **ret, struct berth_error **err);
 /* One stream's bytes; complete lines become entries, a partial line waits
  * (up to 16 KiB, then it is written as docker does, without its newline). */
 void shim_log_write(struct shim_log *l, int stream, const char *data, size_t len);

@@ -662,6 +662,30 @@ def test_create_checks_the_image_platform(daemon):
             daemon.run("docker", "rm", "-f", *made)
 
 
+def test_log_opts_labels_and_env_show_in_logs_details(daemon, name):
+    """--log-opt labels/env/env-regex put those values on every json-file entry; logs
+    --details prints them (query-escaped) before the line."""
+    d = daemon.run
+    one, many = name + "-1", name + "-n"
+    try:
+        r = d("docker", "run", "--name", one, "--network", "none", "-l", "team=a b/c",
+              "-l", "other=x", "--log-opt", "labels=team", "busybox", "echo", "hi")
+        assert r.returncode == 0, r.stderr
+        r = same(daemon, "logs", "--details", one)
+        assert r.stdout == "team=a+b%2Fc hi\n", r.stdout
+        r = d("docker", "run", "--name", many, "--network", "none", "-l", "team=t", "-e",
+              "FOO=1", "-e", "BAR=2", "-e", "BAZ=3", "--log-opt", "labels=team,nope",
+              "--log-opt", "env=FOO", "--log-opt", "env-regex=^BA[R]", "busybox", "echo",
+              "hi")
+        assert r.returncode == 0, r.stderr
+        out = d("docker", "logs", "--details", many).stdout
+        attrs, line = out.rstrip("\n").split(" ", 1)
+        assert line == "hi" and sorted(attrs.split(",")) == ["BAR=2", "FOO=1", "team=t"], out
+        assert d("docker", "logs", many).stdout == "hi\n"
+    finally:
+        d("docker", "rm", "-f", one, many)
+
+
 def test_logs_is_dockers(daemon, running):
     for args in (["logs", running + "-done"], ["logs", "--tail", "2", running],
                  ["logs", "-n", "1", "--timestamps", running], ["logs", "--since", "1h", running],
