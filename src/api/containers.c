@@ -723,20 +723,50 @@ static char *id_of(struct berth_engine *e, const char *ref)
         return xstrdup(berth_ctr_id(c));
 }
 
-/* docker's ancestor filter: the image by name or id, or one of its descendants (by id). */
-static bool ancestor_match(struct berth_engine *e, const struct json *item, char *const *want)
+/*
+ * dockerd's ancestor filter: the ids of the images it names and of every image built on one
+ * of them (the parent chain, as a build records it), NULL-terminated.
+ */
+static char **ancestor_ids(struct berth_engine *e, char *const *want)
+{
+        size_t n = 0;
+        char **ids = xcalloc(1, sizeof(char *));
+        for (size_t i = 0; want[i]; i++) {
+                _cleanup_image_ struct berth_image *img = NULL;
+                if (berth_image_find(e, want[i], &img, NULL) < 0 || any_match(ids, img->id))
+                        continue;
+                ids = xrealloc(ids, (n + 2) * sizeof(char *));
+                ids[n++] = xstrdup(img->id);
+                ids[n] = NULL;
+        }
+        struct berth_image **all = NULL;
+        if (n == 0 || berth_image_list(e, &all, NULL) < 0)
+                return ids;
+        /* an image is a descendant when its parents lead to one found: found ones grow until
+         * a pass adds nothing (chains are short; a cycle cannot loop this) */
+        bool grew = true;
+        while (grew) {
+                grew = false;
+                for (size_t i = 0; all[i]; i++) {
+                        const char *parent = all[i]->parent;
+                        if (!parent || !*parent || any_match(ids, all[i]->id) ||
+                            !any_match(ids, parent))
+                                continue;
+                        ids = xrealloc(ids, (n + 2) * sizeof(char *));
+                        ids[n++] = xstrdup(all[i]->id);
+                        ids[n] = NULL;
+                        grew = true;
+                }
+        }
+        berth_image_list_free(all);
+        return ids;
+}
+
+static bool ancestor_match(const struct json *item, char *const *want, char *const *ids)
 {
         const char *image = json_str(json_get(item, "Image"));
         const char *image_id = json_str(json_get(item, "ImageID"));
-        for (size_t i = 0; want[i]; i++) {
-                _cleanup_image_ struct berth_image *img = NULL;
-                if (berth_image_find(e, want[i], &img, NULL) == 0 && image_id &&
-                    strcmp(img->id, image_id) == 0)
-                        return true;
-                if (image && strcmp(image, want[i]) == 0)
-                        return true;
-        }
-        return false;
+        return (image_id && any_match(ids, image_id)) || (image && any_match(want, image));
 }
 
 static void handle_list(struct api_request *req, void *userdata)
@@ -801,6 +831,7 @@ static void handle_list(struct api_request *req, void *userdata)
         _cleanup_json_ struct json *out = json_new_array();
         size_t i;
         const struct json *it;
+        _cleanup_strv_free_ char **ancestor_set = ancestors[0] ? ancestor_ids(e, ancestors) : NULL;
         bool before_reached = !before_id;
         json_array_foreach (list, i, it) {
                 const char *id = json_str(json_get(it, "Id"));
@@ -836,7 +867,7 @@ static void handle_list(struct api_request *req, void *userdata)
                         continue;
                 if (status[0] && !any_match(status, state))
                         continue;
-                if (ancestors[0] && !ancestor_match(e, it, ancestors))
+                if (ancestors[0] && !ancestor_match(it, ancestors, ancestor_set))
                         continue;
                 if (exited[0]) {
                         if (strcmp(state, "exited") != 0)
@@ -869,8 +900,11 @@ static void handle_list(struct api_request *req, void *userdata)
                         const char *key;
                         const struct json *v;
                         json_object_foreach (nets, k, key, v) {
-                                (void)v;
+                                /* dockerd's: a network's name, or a prefix of its id */
                                 ok |= any_match(network, key);
+                                const char *nid = json_str(json_get(v, "NetworkID"));
+                                for (size_t n = 0; nid && network[n]; n++)
+                                        ok |= strncmp(nid, network[n], strlen(network[n])) == 0;
                         }
                         if (!ok)
                                 continue;

@@ -686,6 +686,35 @@ def test_log_opts_labels_and_env_show_in_logs_details(daemon, name):
         d("docker", "rm", "-f", one, many)
 
 
+def test_ps_ancestor_takes_descendants_and_network_takes_ids(daemon, name):
+    """ancestor=busybox also lists a container of an image committed from a busybox
+    container (its child); network= takes a network's name or a prefix of its id."""
+    d = daemon.run
+    base, child, img = name + "-base", name + "-child", name + "-img"
+    try:
+        assert d("docker", "run", "-d", "--name", base, "--network", "none", "busybox",
+                 "sleep", "60").returncode == 0
+        r = d("docker", "commit", base, img)
+        assert r.returncode == 0, r.stderr
+        # running: dockerd fills in an endpoint's NetworkID at the start
+        assert d("docker", "run", "-d", "--name", child, "--network", "none", img,
+                 "sleep", "60").returncode == 0
+        r = same(daemon, "ps", "-a", "--filter", "ancestor=busybox", "--format", "{{.Names}}")
+        got = sorted(l for l in r.stdout.split() if l.startswith(name))
+        assert got == [base, child], r.stdout
+        r = same(daemon, "ps", "-a", "--filter", "ancestor=" + img, "--format", "{{.Names}}")
+        assert [l for l in r.stdout.split() if l.startswith(name)] == [child], r.stdout
+        nid = d("docker", "network", "inspect", "-f", "{{.Id}}", "none").stdout.strip()
+        for ref in ("none", nid[:10], nid):
+            r = same(daemon, "ps", "-a", "--filter", "network=" + ref, "--format",
+                     "{{.Names}}")
+            assert sorted(l for l in r.stdout.split() if l.startswith(name)) == \
+                [base, child], (ref, r.stdout)
+    finally:
+        d("docker", "rm", "-f", base, child)
+        d("docker", "rmi", img)
+
+
 def test_logs_is_dockers(daemon, running):
     for args in (["logs", running + "-done"], ["logs", "--tail", "2", running],
                  ["logs", "-n", "1", "--timestamps", running], ["logs", "--since", "1h", running],
