@@ -592,6 +592,60 @@ def test_restart_policies_at_daemon_start_after_a_stop_by_hand(env):
         env.docker("rm", "-f", *cids.values())
 
 
+def test_followers_and_two_attachers_see_a_running_container_across_a_restart(env):
+    """logs -f and two attach clients at once each get the lines a running container writes
+    from then on, before and after berthd is killed and started again (live restore)."""
+    from container_util import DOCKER
+    cid = env.ok("run", "-d", "busybox", "sh", "-c",
+                 "trap 'exit 0' TERM; i=0; while true; do echo tick $i; i=$((i+1)); "
+                 "sleep 0.1; done").strip()
+
+    def watch():
+        procs = [subprocess.Popen([DOCKER, *args, cid], stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL, text=True, env=env.env())
+                 for args in (["logs", "-f", "--since", "0s"], ["attach", "--no-stdin",
+                              "--sig-proxy=false"], ["attach", "--no-stdin",
+                              "--sig-proxy=false"])]
+        time.sleep(1.5)
+        seen = []
+        for p in procs:
+            p.kill()
+            out, _ = p.communicate(timeout=10)
+            seen.append({int(l.split()[1]) for l in out.splitlines() if l.startswith("tick ")})
+        return seen
+
+    try:
+        for life in ("first", "restored"):
+            seen = watch()
+            assert all(len(s) >= 5 for s in seen), (life, seen)
+            # the two attachers saw the same lines, and logs -f saw them too
+            common = seen[1] & seen[2]
+            assert len(common) >= 5 and len(common & seen[0]) >= 5, (life, seen)
+            if life == "first":
+                env.d.kill()
+                env.d.start()
+        assert env.inspect(cid)["State"]["Status"] == "running"
+    finally:
+        env.docker("rm", "-f", cid)
+
+
+def test_stop_timeout_is_waited_and_the_daemon_socket_is_not_inside(env):
+    # pid 1 without a handler ignores SIGTERM: stop waits --stop-timeout, then kills
+    cid = env.ok("run", "-d", "--stop-timeout", "2", "busybox", "sleep", "300").strip()
+    try:
+        t0 = time.monotonic()
+        env.ok("stop", cid)
+        waited = time.monotonic() - t0
+        assert 1.8 <= waited < 10, waited
+        assert env.inspect(cid)["State"]["ExitCode"] == 137
+    finally:
+        env.docker("rm", "-f", cid)
+    out = env.ok("run", "--rm", "busybox", "sh", "-c",
+                 "for p in %s /run/berth/berth.sock /var/run/docker.sock; do "
+                 "test -e $p && echo visible $p; done; echo done" % env.sock)
+    assert out == "done\n", out
+
+
 def _cg_file(cid, controller_files):
     """The first of the given cgroup files of a container that exists (v1 or v2)."""
     for f in controller_files:
