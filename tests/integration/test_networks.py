@@ -376,6 +376,46 @@ def test_legacy_link_and_host_gateway(env):
     assert p.returncode != 0 and "could not get container for linked-db" in p.stderr
 
 
+def test_network_options_container_dns_flags_and_a_restart(env):
+    """A user network's bridge name, MTU, ip range and aux address take effect; a container's
+    --mac-address, --dns-search and --dns-option too; after berthd is killed and started
+    again the bridge is there and names still resolve."""
+    env.ok("network", "create", "-o", "com.docker.network.bridge.name=bt-opt", "-o",
+           "com.docker.network.driver.mtu=1400", "--subnet", "10.246.0.0/24", "--ip-range",
+           "10.246.0.128/26", "--aux-address", "taken=10.246.0.130", "optnet")
+    names = ["opt%d" % i for i in range(3)]
+    try:
+        link = sh("nsenter", "--net=/run/netns/" + env.net.h, "ip", "-o", "link", "show",
+                  "bt-opt").stdout
+        assert "mtu 1400" in link, link
+        for n in names:
+            env.ok("run", "-d", "--name", n, "--network", "optnet", "busybox", "sleep", "60")
+        ips = [env.inspect(n)["NetworkSettings"]["Networks"]["optnet"]["IPAddress"]
+               for n in names]
+        assert all(128 <= int(ip.split(".")[3]) < 192 for ip in ips), ips
+        assert "10.246.0.130" not in ips, ips
+        # (docker 28's CLI sends a user network's --mac-address only to API 1.44: 20.10's)
+        from container_util import DOCKER_20
+        p = run(env, "--rm", "--network", "optnet", "--mac-address", "02:42:0a:f6:00:99",
+                "--dns-search", "s.test", "--dns-option", "ndots:2", "busybox", "sh", "-c",
+                "cat /sys/class/net/eth0/address /sys/class/net/eth0/mtu /etc/resolv.conf",
+                cli=DOCKER_20)
+        lines = p.stdout.splitlines()
+        assert lines[:2] == ["02:42:0a:f6:00:99", "1400"], p.stdout + p.stderr
+        assert "nameserver 127.0.0.11" in lines and "search s.test" in lines, p.stdout
+        assert any(l.startswith("options") and "ndots:2" in l for l in lines), p.stdout
+        env.d.kill()
+        env.d.start()
+        link = sh("nsenter", "--net=/run/netns/" + env.net.h, "ip", "-o", "link", "show",
+                  "bt-opt").stdout
+        assert "bt-opt" in link
+        p = nslookup(env, names[0], names[1])
+        assert ips[1] in p.stdout, (p.stdout, p.stderr)
+    finally:
+        env.docker("rm", "-f", *names)
+        env.docker("network", "rm", "optnet")
+
+
 def test_internal_and_dual_stack_networks(env):
     env.ok("network", "create", "--internal", "--subnet", "10.248.0.0/24", "inside")
     env.ok("network", "create", "--ipv6", "--subnet", "10.247.0.0/24", "--subnet",
@@ -422,6 +462,22 @@ def test_icc_false_blocks_neighbours_but_not_published_ports(env_noicc):
         assert wget(env.net.h, "http://%s/" % ip).stdout.strip() == "isolated"
     finally:
         env.docker("rm", "-f", "iso")
+
+
+env_stop = net_env_fixture(name="env_stop")
+
+
+def test_a_clean_stop_removes_the_firewall_tables_and_a_start_puts_them_back(env_stop):
+    env = env_stop
+
+    def tables():
+        return sh("nsenter", "--net=/run/netns/" + env.net.h, "nft", "list",
+                  "tables").stdout
+    assert "table inet berth" in tables() and "table bridge berth" in tables()
+    assert env.d.stop() == 0
+    assert "berth" not in tables(), tables()
+    env.d.start()
+    assert "table inet berth" in tables() and "table bridge berth" in tables()
 
 
 env_noipt = net_env_fixture({"iptables": False}, name="env_noipt")
