@@ -437,8 +437,12 @@ def test_internal_and_dual_stack_networks(env):
         p = run(env, "--rm", "--network", "dual", "busybox", "sh", "-c",
                 "ip -6 -o addr show eth0; ping6 -c1 -W2 %s" % ep["GlobalIPv6Address"])
         assert p.returncode == 0 and "fd00:be7:1::" in p.stdout, p.stdout + p.stderr
+        # the embedded DNS answers AAAA with the IPv6 address
+        env.ok("run", "-d", "--name", "d6b", "--network", "dual", "busybox", "sleep", "60")
+        p = nslookup(env, "d6b", "d6", "-type=AAAA")
+        assert ep["GlobalIPv6Address"] in p.stdout, (p.stdout, p.stderr)
     finally:
-        env.docker("rm", "-f", "in1", "d6")
+        env.docker("rm", "-f", "in1", "d6", "d6b")
         env.docker("network", "rm", "inside", "dual")
 
 
