@@ -114,6 +114,18 @@ def test_logs_exec_and_run(app):
         "hello-web"
     p = app.compose("run", "--rm", "-T", "worker", "sh", "-c", "wget -q -O - http://web/")
     assert p.stdout.strip().endswith("hello-web"), p.stdout
+    # logs -f follows: lines written after it started reach it
+    e = app.env.env()
+    e["COMPOSE_PROJECT_NAME"] = "bapp"
+    f = subprocess.Popen([COMPOSE, "logs", "-f", "--no-color", "--tail", "0", "worker"],
+                         cwd=app.dir, env=e, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         stdin=subprocess.DEVNULL, text=True)
+    try:
+        time.sleep(3)
+    finally:
+        f.kill()
+        out, _ = f.communicate(timeout=30)
+    assert out.count("tick") >= 1, out
 
 
 def test_scale_stop_start_restart(app):
@@ -121,6 +133,9 @@ def test_scale_stop_start_restart(app):
     env = app.env
     wait_for(lambda: env.docker("inspect", "bapp_worker_2").returncode == 0, "worker 2")
     wait_for(lambda: "hello-web" in worker_got(env, "bapp_worker_2"), "worker 2 fetching")
+    # the scale subcommand (deprecated in 1.29, still there) takes it back to one
+    app.compose("scale", "worker=1")
+    wait_for(lambda: env.docker("inspect", "bapp_worker_2").returncode != 0, "worker 2 gone")
     app.compose("stop")
     states = json.loads(env.ok("inspect", "bapp_web_1", "bapp_worker_1"))
     assert all(s["State"]["Status"] == "exited" for s in states)
