@@ -294,6 +294,10 @@ int ctr_check_host_config(const struct json *hc, struct berth_error **err)
         if (jbool(hc, "AutoRemove") && policy && *policy && strcmp(policy, "no") != 0)
                 return berth_error_set(err, EINVAL,
                                        "can't create 'AutoRemove' container with restart policy");
+        /* berth runs its containers with one runtime, under docker's default name */
+        const char *runtime = jstr(hc, "Runtime");
+        if (runtime && *runtime && strcmp(runtime, "runc") != 0)
+                return berth_error_set(err, EINVAL, "Unknown runtime specified %s", runtime);
         const struct json *lc = jget(hc, "LogConfig");
         const char *driver = jstr(lc, "Type");
         if (driver && *driver && strcmp(driver, "json-file") != 0 && strcmp(driver, "local") != 0 &&

@@ -715,6 +715,17 @@ def test_ps_ancestor_takes_descendants_and_network_takes_ids(daemon, name):
         d("docker", "rmi", img)
 
 
+def test_an_unknown_runtime_is_refused(daemon, name):
+    r = daemon.run("docker", "create", "--runtime", "nvidia", "busybox", "true")
+    assert r.returncode != 0 and "Unknown runtime specified nvidia" in r.stderr, r.stderr
+    r = daemon.run("docker", "create", "--name", name, "--runtime", "runc", "--network", "none",
+                   "busybox", "true")
+    try:
+        assert r.returncode == 0, r.stderr
+    finally:
+        daemon.run("docker", "rm", "-f", name)
+
+
 def test_logs_is_dockers(daemon, running):
     for args in (["logs", running + "-done"], ["logs", "--tail", "2", running],
                  ["logs", "-n", "1", "--timestamps", running], ["logs", "--since", "1h", running],
