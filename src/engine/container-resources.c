@@ -1,8 +1,8 @@
 /*
  * container-resources.c — HostConfig's resources and devices as the OCI
  * config's linux.resources and linux.devices, as moby's oci_linux.go makes
- * them: memory (with docker's "as much swap again" default), cpu shares,
- * quota and cpusets, pids, blkio weight, per-device weights and throttles
+ * them: memory (with docker's "as much swap again" default, swappiness), cpu
+ * shares, quota, cpusets and real-time period/runtime, pids, blkio weight, per-device weights and throttles
  * (--blkio-weight-device, --device-read-bps and the like: major:minor from
  * a stat of the path the user named), the device cgroup (deny all, then
  * --privileged's allow-all, --device nodes and --device-cgroup-rule lines),
@@ -34,7 +34,9 @@ static void set_resources(const struct json *hc, struct json *linux_)
         }
         int64_t mem = jint(hc, "Memory"), swap = jint(hc, "MemorySwap");
         int64_t reservation = jint(hc, "MemoryReservation");
-        if (mem > 0 || reservation > 0 || jbool(hc, "OomKillDisable")) {
+        const struct json *sw = jget(hc, "MemorySwappiness");
+        bool swappiness = json_is(sw, JSON_NUMBER) && sw->num.i >= 0 && sw->num.i <= 100;
+        if (mem > 0 || reservation > 0 || jbool(hc, "OomKillDisable") || swappiness) {
                 struct json *m = json_object_set(res, "memory", json_new_object());
                 if (mem > 0) {
                         json_set_int(m, "limit", mem);
@@ -48,11 +50,16 @@ static void set_resources(const struct json *hc, struct json *linux_)
                         json_set_int(m, "reservation", reservation);
                 if (jbool(hc, "OomKillDisable"))
                         json_set_bool(m, "disableOOMKiller", true);
+                if (swappiness)
+                        json_set_int(m, "swappiness", sw->num.i);
         }
         int64_t nano = jint(hc, "NanoCpus"), shares = jint(hc, "CpuShares");
         int64_t period = jint(hc, "CpuPeriod"), quota = jint(hc, "CpuQuota");
         const char *cpus = jstr(hc, "CpusetCpus"), *mems = jstr(hc, "CpusetMems");
-        if (nano || shares || period || quota || (cpus && *cpus) || (mems && *mems)) {
+        int64_t rt_period = jint(hc, "CpuRealtimePeriod");
+        int64_t rt_runtime = jint(hc, "CpuRealtimeRuntime");
+        if (nano || shares || period || quota || (cpus && *cpus) || (mems && *mems) ||
+            rt_period > 0 || rt_runtime > 0) {
                 struct json *c = json_object_set(res, "cpu", json_new_object());
                 if (shares)
                         json_set_int(c, "shares", shares);
@@ -69,6 +76,10 @@ static void set_resources(const struct json *hc, struct json *linux_)
                         json_set_str(c, "cpus", cpus);
                 if (mems && *mems)
                         json_set_str(c, "mems", mems);
+                if (rt_period > 0)
+                        json_set_int(c, "realtimePeriod", rt_period);
+                if (rt_runtime > 0)
+                        json_set_int(c, "realtimeRuntime", rt_runtime);
         }
         const struct json *pl = jget(hc, "PidsLimit");
         if (json_is(pl, JSON_NUMBER) && jint(hc, "PidsLimit") != 0) {

@@ -243,6 +243,26 @@ int ctr_check_host_config(const struct json *hc, struct berth_error **err)
                 return berth_error_set(err, EINVAL,
                                        "You should always set the Memory limit when using "
                                        "Memoryswap limit, see usage");
+        const struct json *sw = jget(hc, "MemorySwappiness");
+        if (json_is(sw, JSON_NUMBER) && sw->num.i != -1 && (sw->num.i < 0 || sw->num.i > 100))
+                return berth_error_set(err, EINVAL,
+                                       "Invalid value: %lld, valid memory swappiness range is "
+                                       "0-100",
+                                       (long long)sw->num.i);
+        int64_t rt_period = jint(hc, "CpuRealtimePeriod");
+        int64_t rt_runtime = jint(hc, "CpuRealtimeRuntime");
+        /* (these two are dockerd's 500s: codes outside the 4xx mapping) */
+        if (rt_period && rt_runtime && rt_runtime > rt_period)
+                return berth_error_set(err, EDOM,
+                                       "cpu real-time runtime cannot be higher than cpu real-time "
+                                       "period");
+        /* no size quota on berth's overlay upper dirs (dockerd's overlay2 has one on xfs
+         * with pquota only, and answers this elsewhere) */
+        const struct json *storage = jget(hc, "StorageOpt");
+        if (json_is(storage, JSON_OBJECT) && json_len(storage) > 0)
+                return berth_error_set(err, EMEDIUMTYPE,
+                                       "--storage-opt is supported only for overlay over xfs with "
+                                       "'pquota' mount option");
         int64_t nano = jint(hc, "NanoCpus");
         if (nano < 0)
                 return berth_error_set(err, EINVAL, "invalid NanoCpus: %lld", (long long)nano);
@@ -592,7 +612,7 @@ int ctr_normalize_create(struct berth_engine *e, const struct json *body, struct
                 return r;
         default_host_config(hc);
         /* docker: Image in the stored config is the name as given */
-        char **warnings = xcalloc(2, sizeof(char *));
+        char **warnings = xcalloc(5, sizeof(char *));
         size_t nw = 0;
         int64_t mem = jint(hc, "Memory");
         if (mem > 0 && access("/sys/fs/cgroup/memory/memory.limit_in_bytes", F_OK) != 0 &&
@@ -600,6 +620,26 @@ int ctr_normalize_create(struct berth_engine *e, const struct json *body, struct
                 warnings[nw++] = xstrdup("Your kernel does not support memory limit "
                                          "capabilities or the cgroup is not mounted. Limitation "
                                          "discarded.");
+        /* what only cgroup v1 has, discarded with dockerd's words elsewhere (v2) */
+        const struct json *sw = jget(hc, "MemorySwappiness");
+        if (json_is(sw, JSON_NUMBER) && sw->num.i != -1 &&
+            access("/sys/fs/cgroup/memory/memory.swappiness", F_OK) != 0) {
+                warnings[nw++] = xstrdup("Your kernel does not support memory swappiness "
+                                         "capabilities or the cgroup is not mounted. Memory "
+                                         "swappiness discarded.");
+                json_object_set(hc, "MemorySwappiness", json_new_null());
+        }
+        bool rt = access("/sys/fs/cgroup/cpu/cpu.rt_period_us", F_OK) == 0;
+        if (jint(hc, "CpuRealtimePeriod") > 0 && !rt) {
+                warnings[nw++] = xstrdup("Your kernel does not support cgroup cpu real-time "
+                                         "period. Period discarded.");
+                json_set_int(hc, "CpuRealtimePeriod", 0);
+        }
+        if (jint(hc, "CpuRealtimeRuntime") > 0 && !rt) {
+                warnings[nw++] = xstrdup("Your kernel does not support cgroup cpu real-time "
+                                         "runtime. Runtime discarded.");
+                json_set_int(hc, "CpuRealtimeRuntime", 0);
+        }
         *ret_warnings = warnings;
         *ret_image_id = xstrdup(img->id);
         *ret_config = TAKE_PTR(cfg);

@@ -715,6 +715,26 @@ def test_ps_ancestor_takes_descendants_and_network_takes_ids(daemon, name):
         d("docker", "rmi", img)
 
 
+def test_swappiness_realtime_and_storage_opt_checks_are_dockers(daemon):
+    """dockerd's checks of these HostConfig fields, through the API (the CLI checks the
+    swappiness range itself: both CLIs alike)."""
+    same(daemon, "create", "--memory-swappiness", "101", "busybox", "true")
+    for hc, want, msg in (({"MemorySwappiness": 101}, 400,
+                           "Invalid value: 101, valid memory swappiness range is 0-100"),
+                          ({"CpuRealtimePeriod": 1000, "CpuRealtimeRuntime": 2000}, 500,
+                           "cpu real-time runtime cannot be higher than cpu real-time period"),
+                          ({"StorageOpt": {"size": "1G"}}, 500,
+                           "--storage-opt is supported only for overlay over xfs with 'pquota' "
+                           "mount option")):
+        body = json.dumps({"Image": "busybox", "Cmd": ["true"], "HostConfig": hc})
+        r = subprocess.run(["curl", "-s", "-w", "\n%{http_code}", "--unix-socket", daemon.sock,
+                            "-X", "POST", "-H", "Content-Type: application/json", "-d", body,
+                            "http://x/v1.41/containers/create"],
+                           capture_output=True, text=True, timeout=30)
+        text, code = r.stdout.rsplit("\n", 1)
+        assert (int(code), json.loads(text)["message"]) == (want, msg), (hc, r.stdout)
+
+
 def test_an_unknown_runtime_is_refused(daemon, name):
     r = daemon.run("docker", "create", "--runtime", "nvidia", "busybox", "true")
     assert r.returncode != 0 and "Unknown runtime specified nvidia" in r.stderr, r.stderr

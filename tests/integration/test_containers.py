@@ -656,6 +656,17 @@ def _cg_file(cid, controller_files):
     return None
 
 
+def test_memory_swappiness_takes_effect_on_cgroup_v1(env):
+    if not os.path.exists("/sys/fs/cgroup/memory/memory.swappiness"):
+        pytest.skip("needs the cgroup v1 memory controller (swappiness has no v2 file)")
+    cid = env.ok("run", "-d", "--memory-swappiness", "30", "busybox", "sleep", "60").strip()
+    try:
+        assert _cg_file(cid, ["memory.swappiness"]) == "30"
+        assert env.inspect(cid)["HostConfig"]["MemorySwappiness"] == 30
+    finally:
+        env.docker("rm", "-f", cid)
+
+
 def test_run_flags_take_effect(env):
     out = env.ok("run", "--rm", "--read-only", "--tmpfs", "/scratch:size=1m", "busybox", "sh",
                  "-c", "exec 2>&1; touch /x; touch /scratch/ok && echo tmpfs-ok; true")
