@@ -219,6 +219,23 @@ int units_ram_in_bytes(const char *s, int64_t *ret, struct berth_error **err)
         return parse_size(s, true, ret, err);
 }
 
+int units_parse_go_bool(const char *s, bool *ret)
+{
+        static const char *const t[] = {"1", "t", "T", "TRUE", "true", "True"};
+        static const char *const f[] = {"0", "f", "F", "FALSE", "false", "False"};
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                if (strcmp(s, t[i]) == 0) {
+                        *ret = true;
+                        return 0;
+                }
+                if (strcmp(s, f[i]) == 0) {
+                        *ret = false;
+                        return 0;
+                }
+        }
+        return -EINVAL;
+}
+
 int units_from_human_size(const char *s, int64_t *ret, struct berth_error **err)
 {
         return parse_size(s, false, ret, err);

@@ -41,6 +41,8 @@ void units_ago(struct berth_buf *b, int64_t unix_time, int64_t now);
 void units_go_duration(struct berth_buf *b, int64_t d);
 /* Go's time.ParseDuration ("1h30m", "10s", "1.5h", "-2m"); -EINVAL when it is not one. */
 int units_parse_go_duration(const char *s, int64_t *ret_ns);
+/* Go's strconv.ParseBool: 1 t T TRUE true True, 0 f F FALSE false False; else -EINVAL. */
+int units_parse_go_bool(const char *s, bool *ret);
 /*
  * docker's filter timestamps (pkg/timetypes GetTimestamp then ParseTimestamps), as the
  * `until` filters of prune take them: a Go duration back from now_ns ("10m"; whole seconds,

@@ -11,23 +11,12 @@
 #include <sys/ioctl.h>
 
 #include "base/buf.h"
+#include "base/units.h"
 #include "flags.h"
 
 int cli_parse_bool(const char *s, bool *ret)
 {
-        static const char *const t[] = {"1", "t", "T", "TRUE", "true", "True"};
-        static const char *const f[] = {"0", "f", "F", "FALSE", "false", "False"};
-        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
-                if (strcmp(s, t[i]) == 0) {
-                        *ret = true;
-                        return 0;
-                }
-                if (strcmp(s, f[i]) == 0) {
-                        *ret = false;
-                        return 0;
-                }
-        }
-        return -EINVAL;
+        return units_parse_go_bool(s, ret);
 }
 
 static int parse_int(const char *s, int64_t *ret)

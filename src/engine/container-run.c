@@ -499,23 +499,6 @@ static void unmount_rootfs(struct ctr_manager *m, struct berth_ctr *c)
                 log_warn("%s", berth_error_msg(err));
 }
 
-/* Go's strconv.ParseBool */
-static int parse_go_bool(const char *s, bool *ret)
-{
-        static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
-        static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False"};
-        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
-                if (strcmp(s, yes[i]) == 0) {
-                        *ret = true;
-                        return 0;
-                }
-                if (strcmp(s, no[i]) == 0) {
-                        *ret = false;
-                        return 0;
-                }
-        }
-        return -EINVAL;
-}
 
 /*
  * The json-file and local drivers' options, read as dockerd reads them when it
@@ -558,7 +541,7 @@ static int log_opts(const char *driver, const struct json *opts, int64_t *ret_si
                                                "cannot be less than 1");
                 files = n;
         }
-        if ((v = json_str(json_get(opts, "compress"))) && parse_go_bool(v, &compress) < 0)
+        if ((v = json_str(json_get(opts, "compress"))) && units_parse_go_bool(v, &compress) < 0)
                 return berth_error_set(err, EINVAL,
                                        "failed to initialize logging driver: "
                                        "strconv.ParseBool: parsing \"%s\": invalid syntax",
