@@ -163,17 +163,25 @@ static int open_stopped_root(struct berth_engine *e, struct berth_ctr *c, bool w
                 return berth_error_sys(err, errno,
                                        "container %.12s: a mount namespace for its volumes", c->id);
         _cleanup_free_ char *rootfs = snapshot_path(m->data_root, c->id, "rootfs");
-        if (!private)
+        int fd;
+        if (private) {
+                r = snapshot_mount(m->data_root, c->id, (const char *const *)chains, n, NULL,
+                                   err);
+                if (r < 0)
+                        return berth_error_prefix(err, "container %.12s: mount root filesystem",
+                                                  c->id);
+                fd = open(rootfs, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0)
+                        return berth_error_sys(err, errno,
+                                               "container %.12s: open root filesystem", c->id);
+        } else {
                 (void)snapshot_unmount(m->data_root, c->id, NULL, NULL); /* a crash's leftover */
-        r = snapshot_mount(m->data_root, c->id, (const char *const *)chains, n, NULL, err);
-        if (r < 0)
-                return berth_error_prefix(err, "container %.12s: mount root filesystem", c->id);
-        int fd = open(rootfs, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        int e2 = errno;
-        if (!private && umount2(rootfs, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
-                log_warn("container %.12s: unmount '%s': %s", c->id, rootfs, strerror(errno));
-        if (fd < 0)
-                return berth_error_sys(err, e2, "container %.12s: open root filesystem", c->id);
+                /* an overlay in no mount tree: a kill of berthd now leaves no mount */
+                fd = snapshot_open(m->data_root, c->id, (const char *const *)chains, n, err);
+                if (fd < 0)
+                        return berth_error_prefix(err, "container %.12s: mount root filesystem",
+                                                  c->id);
+        }
         /* what was opened is the overlay just mounted, never the empty directory
          * below it in the data root */
         struct statfs sf;

@@ -72,15 +72,17 @@ int snapshot_lowerdir(const char *data_root, const char *const *chain_ids, size_
  * FSCONFIG_CMD_CREATE, so EINVAL there means "no lowerdir+" too (a real
  * problem with the dirs is then reported by the mount(2) fallback).
  */
-static int mount_fsconfig(const char *data_root, const char *const *ids, size_t n,
-                          const char *upper, const char *work, const char *target,
-                          struct berth_error **err)
+/* The overlay as a detached mount (fsmount's fd), in no mount tree; -EINVAL or -ENOSYS with
+ * nothing in *err where this kernel lacks lowerdir+ or the new mount API. */
+static int overlay_fsmount(const char *data_root, const char *const *ids, size_t n,
+                           const char *upper, const char *work, const char *what,
+                           struct berth_error **err)
 {
         _cleanup_close_ int fs = fsopen("overlay", FSOPEN_CLOEXEC);
         if (fs < 0) {
                 if (errno == ENOSYS)
                         return -ENOSYS;
-                return berth_error_sys(err, errno, "snapshot: overlay for '%s'", target);
+                return berth_error_sys(err, errno, "snapshot: overlay for '%s'", what);
         }
         for (size_t i = n; i-- > 0;) {
                 _cleanup_free_ char *p = layer_path(data_root, ids[i]);
@@ -89,15 +91,25 @@ static int mount_fsconfig(const char *data_root, const char *const *ids, size_t 
         }
         if (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
             fsconfig(fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0)
-                return berth_error_sys(err, errno, "snapshot: create overlay for '%s'", target);
+                return berth_error_sys(err, errno, "snapshot: create overlay for '%s'", what);
         if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
                 if (errno == EINVAL)
                         return -EINVAL; /* before 6.5: the legacy parser refused lowerdir+ */
-                return berth_error_sys(err, errno, "snapshot: create overlay for '%s'", target);
+                return berth_error_sys(err, errno, "snapshot: create overlay for '%s'", what);
         }
-        _cleanup_close_ int m = fsmount(fs, FSMOUNT_CLOEXEC, 0);
+        int m = fsmount(fs, FSMOUNT_CLOEXEC, 0);
         if (m < 0)
-                return berth_error_sys(err, errno, "snapshot: overlay for '%s'", target);
+                return berth_error_sys(err, errno, "snapshot: overlay for '%s'", what);
+        return m;
+}
+
+static int mount_fsconfig(const char *data_root, const char *const *ids, size_t n,
+                          const char *upper, const char *work, const char *target,
+                          struct berth_error **err)
+{
+        _cleanup_close_ int m = overlay_fsmount(data_root, ids, n, upper, work, target, err);
+        if (m < 0)
+                return m;
         if (move_mount(m, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
                 return berth_error_sys(err, errno, "snapshot: mount overlay on '%s'", target);
         return 0;
@@ -154,6 +166,40 @@ int snapshot_mount(const char *data_root, const char *container_id, const char *
                         legacy_only = true;
         }
         return r;
+}
+
+int snapshot_open(const char *data_root, const char *container_id, const char *const *chain_ids,
+                  size_t n, struct berth_error **err)
+{
+        int r = check_id(container_id, err);
+        if (r < 0)
+                return r;
+        r = check_layers(data_root, chain_ids, n, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *upper = snapshot_path(data_root, container_id, "upper");
+        _cleanup_free_ char *work = snapshot_path(data_root, container_id, "work");
+        _cleanup_free_ char *rootfs = snapshot_path(data_root, container_id, "rootfs");
+        const char *dirs[] = {upper, work, rootfs};
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                r = mkdir_p(dirs[i], 0755);
+                if (r < 0)
+                        return berth_error_sys(err, r, "snapshot: create '%s'", dirs[i]);
+        }
+        r = overlay_fsmount(data_root, chain_ids, n, upper, work, rootfs, err);
+        if (r >= 0 || (err && *err))
+                return r;
+        /* no detached mounts here: mounted at rootfs, opened, and let go of at once (a
+         * kill in between leaves the mount for the next start to find) */
+        r = mount_legacy(data_root, chain_ids, n, upper, work, rootfs, err);
+        if (r < 0)
+                return r;
+        int fd = open(rootfs, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int e = errno;
+        (void)umount2(rootfs, MNT_DETACH | UMOUNT_NOFOLLOW);
+        if (fd < 0)
+                return berth_error_sys(err, e, "snapshot: open '%s'", rootfs);
+        return fd;
 }
 
 int snapshot_unmount(const char *data_root, const char *container_id, const char *target,

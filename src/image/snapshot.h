@@ -30,6 +30,11 @@ int snapshot_lowerdir(const char *data_root, const char *const *chain_ids, size_
  * -EINVAL. */
 int snapshot_mount(const char *data_root, const char *container_id, const char *const *chain_ids,
                    size_t n, const char *target, struct berth_error **err);
+/* The overlay containers/<id>/rootfs would have, as a mount in no mount tree: an fd on its
+ * root (closing it ends the overlay), so that a kill leaves no mount behind.  Creates the
+ * dirs as snapshot_mount does.  Returns the fd or a negative errno. */
+int snapshot_open(const char *data_root, const char *container_id, const char *const *chain_ids,
+                  size_t n, struct berth_error **err);
 /* Unmounts containers/<id>/rootfs (or target); not mounted is fine. */
 int snapshot_unmount(const char *data_root, const char *container_id, const char *target,
                      struct berth_error **err);
