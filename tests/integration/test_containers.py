@@ -555,6 +555,26 @@ def test_a_wiped_exec_root_marks_containers_exited_and_restarts_policies(env):
         env.docker("rm", "-f", keep, plain)
 
 
+def test_unless_stopped_restarts_with_dockers_back_off(env):
+    """A container that fails at once comes back under unless-stopped after 100 ms, then 200,
+    400, 800... (dockerd's back-off): a handful of restarts in 3 s, not hundreds; a stop by
+    hand keeps it down."""
+    cid = env.ok("run", "-d", "--restart", "unless-stopped", "busybox", "sh", "-c",
+                 "exit 3").strip()
+    try:
+        time.sleep(3)
+        n = env.inspect(cid)["RestartCount"]
+        # 0.1 + 0.2 + 0.4 + 0.8 + 1.6 = 3.1 s: four or five, give or take a start's time
+        assert 3 <= n <= 6, n
+        env.ok("stop", cid)
+        n = env.inspect(cid)["RestartCount"]
+        time.sleep(1)
+        assert env.inspect(cid)["RestartCount"] == n
+        assert env.inspect(cid)["State"]["Status"] == "exited"
+    finally:
+        env.docker("rm", "-f", cid)
+
+
 def test_restart_policies_at_daemon_start_after_a_stop_by_hand(env):
     """dockerd 20.10's rules, seen from it: at its start, a container stopped by hand comes back
     under always and under on-failure (a stop's 137 is a failure), not under unless-stopped
