@@ -80,8 +80,8 @@ static const struct cli_flag daemon_flags[] = {
     {"pidfile", 'p', CLI_FLAG_STRING,
      "Path to use for daemon PID file (default \"<exec-root>/berthd.pid\")", NULL, NULL, false},
     {"registry-mirror", 0, CLI_FLAG_LIST, "Preferred registry mirror", NULL, NULL, false},
-    {"userland-proxy", 0, CLI_FLAG_BOOL, "Use userland proxy for loopback traffic", "true", NULL,
-     false},
+    {"userland-proxy", 0, CLI_FLAG_BOOL,
+     "Serve published ports with a userland proxy when --iptables=false", "true", NULL, false},
     {"version", 'v', CLI_FLAG_BOOL, "Print version information and quit", NULL, NULL, false},
 };
 
