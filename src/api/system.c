@@ -254,8 +254,10 @@ struct json *api_system_info_json(struct berth_engine *engine)
         json_object_set(j, "Labels", str_array(c->labels));
         json_set_bool(j, "ExperimentalBuild", false);
         json_set_str(j, "ServerVersion", berth_version);
-        json_object_set(j, "Runtimes", json_new_object());
-        json_set_str(j, "DefaultRuntime", "");
+        /* one runtime, berth's own, under the name containers record (HostConfig.Runtime) */
+        struct json *rts = json_object_set(j, "Runtimes", json_new_object());
+        json_set_str(json_object_set(rts, "runc", json_new_object()), "path", "berth-runtime");
+        json_set_str(j, "DefaultRuntime", "runc");
         struct json *swarm = json_object_set(j, "Swarm", json_new_object());
         json_set_str(swarm, "NodeID", "");
         json_set_str(swarm, "NodeAddr", "");

@@ -614,6 +614,8 @@ def test_info_says_which_limits_this_host_has(daemon):
     """The limit booleans of /info as moby's sysinfo finds them (qemu tests cover
     pure v1 and v2): a v1 hierarchy's root has no pids.max, the mount is enough."""
     info = daemon.json("/info")
+    # the one runtime, under the name a container's HostConfig.Runtime gives it
+    assert info["DefaultRuntime"] == "runc" and list(info["Runtimes"]) == ["runc"], info
     if cgroup_version_from_mountinfo() == "1":
         assert info["PidsLimit"] is os.path.exists("/sys/fs/cgroup/pids/cgroup.procs")
         assert info["MemoryLimit"] is os.path.exists("/sys/fs/cgroup/memory/memory.limit_in_bytes")
