@@ -14,7 +14,9 @@
  * are pumped (read while there is room, write while there is data) and each
  * end's interest is recomputed from what its directions wait for.  A
  * direction whose source said EOF and whose buffer is empty shuts the other
- * end's writing side; when both are shut, or on an error, the pair goes.
+ * end's writing side; when both are shut, or on an error, the pair goes.  An
+ * end shut both ways (EPOLLHUP, which level-triggered epoll would report for
+ * ever) leaves epoll, and what was still on its way to it is dropped.
  * A connection to the container is made non-blocking; until it completes the
  * client's end is not read.
  */
@@ -68,6 +70,7 @@ struct pair {
         int fd[2];
         struct end end[2];
         struct dir dir[2]; /* dir[0]: client -> container, dir[1]: container -> client */
+        bool hup[2];       /* that end is shut both ways: out of epoll, which reports it always */
         bool connecting;
         bool dead;
 };
@@ -209,6 +212,8 @@ static void pair_update(struct net_proxy *p, struct pair *c)
                 return;
         }
         for (int i = 0; i < 2; i++) {
+                if (c->hup[i])
+                        continue;
                 uint32_t ev = 0;
                 if (c->connecting) {
                         ev = i == 1 ? EPOLLOUT : 0;
@@ -243,6 +248,19 @@ static void on_end(struct net_proxy *p, struct end *e, uint32_t events)
                         return;
                 }
                 c->connecting = false;
+        }
+        if (events & EPOLLERR) { /* a reset: both go */
+                pair_close(p, c);
+                return;
+        }
+        if ((events & EPOLLHUP) && !c->hup[e->side]) {
+                /* nothing more can go to this end: what was on its way there is dropped; what
+                 * came from it still goes on to the other end, then that one is shut */
+                c->hup[e->side] = true;
+                struct dir *to = &c->dir[1 - e->side];
+                to->eof = to->shut = true;
+                to->len = to->off = 0;
+                (void)epoll_ctl(p->ep, EPOLL_CTL_DEL, c->fd[e->side], NULL);
         }
         if (!pump(c, 0) || !pump(c, 1)) {
                 pair_close(p, c);
