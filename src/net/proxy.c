@@ -103,6 +103,7 @@ struct net_proxy {
         int ep;
         struct obj wake_o, timer_o;
         int wake_fd, timer_fd;
+        int spare_fd; /* given up to turn a client away when berthd is out of fds */
         struct port *ports;
         uint64_t next_id;
         struct obj *dead;
@@ -276,8 +277,21 @@ static void on_tcp_port(struct net_proxy *p, struct port *pt)
                 if (cfd < 0) {
                         if (errno == EINTR || errno == ECONNABORTED)
                                 continue;
-                        if (errno != EAGAIN)
+                        if ((errno == EMFILE || errno == ENFILE) && p->spare_fd >= 0) {
+                                /* out of fds: the client is turned away, or the listener
+                                 * would stay readable and this loop spin */
+                                log_warn("proxy: accept: %s: a connection is refused",
+                                         strerror(errno));
+                                close(p->spare_fd);
+                                int x = accept4(pt->fd, NULL, NULL, SOCK_CLOEXEC);
+                                if (x >= 0)
+                                        close(x);
+                                p->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                                if (x >= 0)
+                                        continue;
+                        } else if (errno != EAGAIN) {
                                 log_warn("proxy: accept: %s", strerror(errno));
+                        }
                         return;
                 }
                 int tfd = socket(pt->to.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -485,7 +499,8 @@ int net_proxy_new(struct net_proxy **ret, struct berth_error **err)
         p->ep = epoll_create1(EPOLL_CLOEXEC);
         p->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         p->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-        int r = p->ep < 0 || p->wake_fd < 0 || p->timer_fd < 0 ? -errno : 0;
+        p->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        int r = p->ep < 0 || p->wake_fd < 0 || p->timer_fd < 0 || p->spare_fd < 0 ? -errno : 0;
         struct itimerspec its = {.it_interval = {UDP_SWEEP_SEC, 0}, .it_value = {UDP_SWEEP_SEC, 0}};
         if (r == 0 && timerfd_settime(p->timer_fd, 0, &its, NULL) < 0)
                 r = -errno;
@@ -541,6 +556,8 @@ void net_proxy_free(struct net_proxy *p)
                 close(p->wake_fd);
         if (p->timer_fd >= 0)
                 close(p->timer_fd);
+        if (p->spare_fd >= 0)
+                close(p->spare_fd);
         pthread_mutex_destroy(&p->lock);
         free(p);
 }
