@@ -37,7 +37,8 @@
 #include "base/log.h"
 #include "net/proxy.h"
 
-#define BUF_SIZE      (64 * 1024)
+#define BUF_SIZE      (32 * 1024) /* per direction, as docker-proxy's io.Copy */
+#define MAX_PAIRS     4096        /* 256 MiB of buffers at most; beyond, clients are refused */
 #define UDP_IDLE_SEC  90
 #define UDP_SWEEP_SEC 30
 
@@ -106,6 +107,7 @@ struct net_proxy {
         int spare_fd; /* given up to turn a client away when berthd is out of fds */
         struct port *ports;
         uint64_t next_id;
+        unsigned n_pairs;
         struct obj *dead;
         /* pairs are freed with their ends: a dead pair is listed here */
         struct pair *dead_pairs;
@@ -154,6 +156,7 @@ static void pair_close(struct net_proxy *p, struct pair *c)
                 }
         c->next = p->dead_pairs;
         p->dead_pairs = c;
+        p->n_pairs--;
 }
 
 static void pair_free(struct pair *c)
@@ -294,6 +297,10 @@ static void on_tcp_port(struct net_proxy *p, struct port *pt)
                         }
                         return;
                 }
+                if (p->n_pairs >= MAX_PAIRS) {
+                        close(cfd);
+                        continue;
+                }
                 int tfd = socket(pt->to.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
                 if (tfd < 0) {
                         close(cfd);
@@ -318,6 +325,7 @@ static void on_tcp_port(struct net_proxy *p, struct port *pt)
                 }
                 c->next = pt->pairs;
                 pt->pairs = c;
+                p->n_pairs++;
                 if (ep_set(p, EPOLL_CTL_ADD, cfd, 0, &c->end[0]) < 0 ||
                     ep_set(p, EPOLL_CTL_ADD, tfd, 0, &c->end[1]) < 0) {
                         pair_close(p, c);
