@@ -9,7 +9,8 @@
  * each direction closed on its own (half-close) as the other side ends it;
  * UDP datagrams are sent on from one socket per client address, and the
  * answers sent back from the published port, a client forgotten after 90 s
- * without traffic (docker-proxy's timeout).  SCTP is not proxied.
+ * without traffic (docker-proxy's timeout).  SCTP is not proxied.  At most
+ * 4,096 TCP connections at once (32 KiB a direction each); more are refused.
  *
  * Thread safety: net_proxy_add/del from any thread.  Never: block the proxy
  * thread (every socket is non-blocking), or let a container's slowness stall
