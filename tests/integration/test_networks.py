@@ -118,6 +118,36 @@ def test_published_tcp_port_from_outside_host_loopback_and_hairpin(env):
     assert wget(env.net.o, "http://%s:8080/" % H_ADDR, timeout=2).returncode != 0
 
 
+def test_port_variants_host_ip_ranges_and_udp_through_loopback_and_hairpin(env):
+    """-p 127.0.0.1:P:80 answers on loopback only; a range maps each port to its peer; a UDP
+    port answers through the host's loopback and, hairpin, from a container."""
+    httpd(env, "lo-only", "loopback-only", "-p", "127.0.0.1:8085:80")
+    env.ok("run", "-d", "--name", "ranged", "-p", "8086-8087:5360-5361/udp", "busybox", "sh",
+           "-c", "testhelper udp-echo 5360 & exec testhelper udp-echo 5361")
+    try:
+        assert wget(env.net.h, "http://127.0.0.1:8085/").stdout.strip() == "loopback-only"
+        assert wget(env.net.o, "http://%s:8085/" % H_ADDR, timeout=2).returncode != 0
+        assert env.ok("port", "lo-only").strip() == "80/tcp -> 127.0.0.1:8085"
+        ports = sorted(env.ok("port", "ranged").strip().splitlines())
+        assert ports == ["5360/udp -> 0.0.0.0:8086", "5361/udp -> 0.0.0.0:8087"], ports
+
+        def udp(ns, addr, port, msg):
+            deadline = time.time() + 5
+            p = None
+            while time.time() < deadline:
+                p = in_ns(ns, HELPER, "udp-send", addr, str(port), msg, check=False)
+                if p.returncode == 0:
+                    break
+            return p.stdout.strip()
+        assert udp(env.net.o, H_ADDR, 8086, "a") == "echo:a"
+        assert udp(env.net.o, H_ADDR, 8087, "b") == "echo:b"
+        assert udp(env.net.h, "127.0.0.1", 8087, "lo") == "echo:lo"
+        p = run(env, "--rm", "busybox", "testhelper", "udp-send", H_ADDR, "8086", "hairpin")
+        assert p.stdout.strip() == "echo:hairpin", (p.stdout, p.stderr)
+    finally:
+        env.docker("rm", "-f", "lo-only", "ranged")
+
+
 def test_published_udp_port(env):
     env.ok("run", "-d", "--name", "udp", "-p", "5353:5353/udp", "busybox",
            "testhelper", "udp-echo", "5353")
