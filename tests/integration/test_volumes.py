@@ -70,6 +70,13 @@ def env():
     image_archive(archive, ["vimg:latest"], [busybox_layer(top), extra],
                   config={"Volumes": {"/data": {}}})
     load_image(e.d, archive)
+    # the planted symlink as the image's own VOLUME, and one aimed out with dots
+    # (a layer of its own: it shares only busybox's with the other images)
+    archive = os.path.join(top, "vimg-evil.tar")
+    image_archive(archive, ["vimg-evil:latest"],
+                  [busybox_layer(top), _layer([("evil", "l", HOST_SECRET_DIR)])],
+                  config={"Volumes": {"/evil": {}, "/../../../../tmp/dots": {}}})
+    load_image(e.d, archive)
     try:
         yield e
     finally:
@@ -196,6 +203,27 @@ def test_fill_never_reads_the_host_through_a_planted_symlink(env):
         env.ok("volume", "rm", "planted")
     finally:
         shutil.rmtree(HOST_SECRET_DIR, ignore_errors=True)
+
+
+def test_an_image_volume_through_a_planted_symlink_or_dots_stays_inside(env):
+    """The image's own VOLUME at /evil (a symlink to a host path) and at /../../../../tmp/dots:
+    the anonymous volumes are filled from and mounted inside the container's root; the
+    host's directories are neither read nor written."""
+    os.makedirs(HOST_SECRET_DIR, exist_ok=True)
+    with open(os.path.join(HOST_SECRET_DIR, "secret"), "w") as f:
+        f.write("host only\n")
+    before = vol_names(env)
+    try:
+        p = env.docker("run", "--rm", "vimg-evil", "sh", "-c",
+                       "ls -A /evil; touch /evil/written /tmp/dots/written; echo ok")
+        # (dockerd cleans the path: /tmp/dots, inside)
+        assert (p.returncode, p.stdout) == (0, "ok\n"), (p.stdout, p.stderr)
+        assert sorted(os.listdir(HOST_SECRET_DIR)) == ["secret"]
+        assert not os.path.exists("/tmp/dots")
+    finally:
+        shutil.rmtree(HOST_SECRET_DIR, ignore_errors=True)
+        for n in vol_names(env) - before:
+            env.docker("volume", "rm", n)
 
 
 def test_anonymous_volumes_go_with_rm_v_and_rm(env):
