@@ -274,6 +274,12 @@ static int proto_num(const char *p)
         return -1;
 }
 
+/* Published ports are the userland proxy's: no firewall rules, and the proxy not turned off. */
+static bool proxied(const struct berth_networks *ns)
+{
+        return !ns->fw && ns->cfg->userland_proxy != 0;
+}
+
 /* Bind a socket to ip:port (port 0: the kernel picks one) to hold it; *ret_port the port.
  * proxied: the userland proxy will listen on it. */
 static int reserve_port(int proto, const struct net_addr *ip, uint16_t port, bool proxied,
@@ -392,7 +398,7 @@ static int publish_one(struct berth_networks *ns, const struct berth_ctr *c, str
         uint16_t got = 0;
         int fd = -1, r = -EADDRINUSE;
         for (unsigned p = lo; p <= hi; p++) {
-                r = reserve_port(proto, &host_ip, (uint16_t)p, ns->proxy != NULL, &got, &fd);
+                r = reserve_port(proto, &host_ip, (uint16_t)p, proxied(ns), &got, &fd);
                 if (r != -EADDRINUSE)
                         break;
         }
@@ -634,9 +640,11 @@ static int add_port_rules_locked(struct berth_networks *ns, const char *ctr_id,
         for (struct port_hold *p = ns->holds; p; p = p->next) {
                 if (strcmp(p->ctr, ctr_id) != 0)
                         continue;
-                if (!ns->fw && ns->proxy && !p->proxy_id && p->fd >= 0) {
-                        int r = net_proxy_add(ns->proxy, p->fw.proto, p->fd, &p->fw.ctr_ip,
-                                              p->fw.ctr_port, &p->proxy_id, err);
+                if (proxied(ns) && !p->proxy_id && p->fd >= 0) {
+                        int r = ns->proxy ? 0 : net_proxy_new(&ns->proxy, err);
+                        if (r == 0)
+                                r = net_proxy_add(ns->proxy, p->fw.proto, p->fd, &p->fw.ctr_ip,
+                                                  p->fw.ctr_port, &p->proxy_id, err);
                         if (r < 0)
                                 return r;
                         continue;
@@ -834,7 +842,7 @@ void ctr_net_restore(struct berth_engine *e, struct berth_ctr *c)
                         uint16_t got;
                         h->fd = -1;
                         if (reserve_port(h->fw.proto, &h->fw.host_ip, h->fw.host_port,
-                                         ns->proxy != NULL, &got, &h->fd) < 0)
+                                         proxied(ns), &got, &h->fd) < 0)
                                 log_warn("container %.12s: port %s:%u is taken by another "
                                          "program since berthd stopped",
                                          c->id, hip ? hip : "", h->fw.host_port);

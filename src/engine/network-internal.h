@@ -51,7 +51,7 @@ struct berth_networks {
         size_t n, cap;
         struct net_link *nl;     /* the host's namespace */
         struct net_fw *fw;       /* NULL with iptables: false */
-        struct net_proxy *proxy; /* published ports when fw is NULL (userland-proxy), or NULL */
+        struct net_proxy *proxy; /* serves published ports without fw; made at the first */
         struct net_dns *dns;     /* the embedded DNS server, or NULL */
         struct port_hold *holds;
         struct berth_config *cfg;

@@ -529,10 +529,9 @@ int berth_networks_open(struct berth_engine *e, struct berth_error **err)
                                                  ? xstrdup("berth")
                                                  : xasprintf("berth-%s", ns->cfg->bridge);
                 r = net_fw_open(-1, table, &ns->fw, err);
-        } else if (r == 0 && ns->cfg->userland_proxy != 0) {
-                /* no rules: published ports are served as docker-proxy serves them */
-                r = net_proxy_new(&ns->proxy, err);
         }
+        /* without rules published ports are served by the userland proxy, whose thread
+         * starts with the first of them (network-endpoints.c) */
 
         if (r == 0)
                 r = load_rows(e, ns, err);
