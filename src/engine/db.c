@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/buf.h"
 #include "base/log.h"
 #include "db.h"
 
@@ -221,6 +222,21 @@ sqlite3 *berth_db_handle(struct berth_db *db)
                 abort();
         }
         return c->h;
+}
+
+char *berth_db_state(struct berth_db *db)
+{
+        sqlite3 *h = berth_db_handle(db);
+        struct berth_buf b = BERTH_BUF_INIT;
+        buf_printf(&b, "SQLite code %d, %s", sqlite3_extended_errcode(h),
+                   sqlite3_get_autocommit(h) ? "no transaction" : "in a transaction");
+        unsigned n = 0;
+        for (sqlite3_stmt *st = sqlite3_next_stmt(h, NULL); st; st = sqlite3_next_stmt(h, st))
+                if (sqlite3_stmt_busy(st))
+                        buf_printf(&b, "%s%s", n++ ? "; " : ", running: ", sqlite3_sql(st));
+        if (n == 0)
+                buf_puts(&b, ", no statement running");
+        return buf_steal(&b);
 }
 
 int berth_db_exec(struct berth_db *db, const char *sql, struct berth_error **err)

@@ -67,6 +67,10 @@ static inline void berth_db_closep(struct berth_db **db)
 /* The calling thread's connection (opened on first use; aborts only when the
  * process cannot open a file or allocate at all). */
 sqlite3 *berth_db_handle(struct berth_db *db);
+/* What this thread's connection is in, for a message after a failure: SQLite's extended
+ * code of its last error, whether a transaction is open, and the statements still running
+ * on it (malloc'd, one line). */
+char *berth_db_state(struct berth_db *db);
 const char *berth_db_path(const struct berth_db *db);
 /* Number of migrations applied (= the schema version). */
 int berth_db_schema_version(struct berth_db *db);

@@ -351,7 +351,9 @@ static void gc_locked(struct berth_layers *imgs)
 {
         _cleanup_error_ struct berth_error *err = NULL;
         if (recount_layers(imgs, &err) < 0) {
-                log_warn("images: %s (nothing collected)", berth_error_msg(err));
+                /* (what the connection was in says why a busy timeout did not wait) */
+                _cleanup_free_ char *state = berth_db_state(imgs->engine->db);
+                log_warn("images: %s (nothing collected; %s)", berth_error_msg(err), state);
                 return;
         }
         _cleanup_strv_free_ char **doomed = NULL;

@@ -10,6 +10,7 @@
 #include <check.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -174,6 +175,31 @@ START_TEST(damaged_file_is_refused)
 }
 END_TEST
 
+/* The state a failure's message carries: a statement left running, a transaction. */
+START_TEST(state_names_what_the_connection_is_in)
+{
+        struct berth_db *db = NULL;
+        struct berth_error *err = NULL;
+        ck_assert_int_eq(berth_db_open(path, &db, &err), 0);
+        char *s = berth_db_state(db);
+        ck_assert_msg(strstr(s, "no transaction, no statement running"), "%s", s);
+        free(s);
+        sqlite3 *h = berth_db_handle(db);
+        sqlite3_stmt *st = NULL;
+        ck_assert_int_eq(sqlite3_prepare_v2(h, "SELECT name FROM sqlite_master", -1, &st, NULL),
+                         SQLITE_OK);
+        ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+        ck_assert_int_eq(berth_db_begin(db, &err), 0);
+        s = berth_db_state(db);
+        ck_assert_msg(strstr(s, "in a transaction, running: SELECT name FROM sqlite_master"),
+                      "%s", s);
+        free(s);
+        sqlite3_finalize(st);
+        berth_db_rollback(db);
+        berth_db_close(db);
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("db");
@@ -182,6 +208,7 @@ int main(void)
         tcase_add_test(tc, threads_have_their_own_transactions_and_the_lock_stays);
         tcase_add_test(tc, file_is_private);
         tcase_add_test(tc, damaged_file_is_refused);
+        tcase_add_test(tc, state_names_what_the_connection_is_in);
         suite_add_tcase(s, tc);
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);
