@@ -901,6 +901,7 @@ static int do_start(struct berth_engine *e, struct berth_ctr *c, bool restart,
         if (r == 0)
                 r = write_shim_config(m, c, run_dir, data_dir, err);
         pid_t shim_pid = 0, init_pid = 0;
+        bool spawned = r == 0;
         if (r == 0)
                 r = spawn_shim(m, c, run_dir, &shim_pid, &init_pid, err);
         int pidfd = -1;
@@ -923,7 +924,9 @@ static int do_start(struct berth_engine *e, struct berth_ctr *c, bool restart,
         if (r == 0)
                 crashpoint("start-started");
         if (r < 0) {
-                if (shim_pid > 0)
+                /* a shim that failed without its word may still have had the container
+                 * made (its init waiting to start): the runtime's delete takes that too */
+                if (spawned)
                         abort_shim(m, c, shim_pid);
                 if (pidfd >= 0)
                         close(pidfd);
