@@ -134,8 +134,10 @@ static int mount_legacy(const char *data_root, const char *const *ids, size_t n,
         return 0;
 }
 
-int snapshot_mount(const char *data_root, const char *container_id, const char *const *chain_ids,
-                   size_t n, const char *target, struct berth_error **err)
+/* The checks and the dirs a container's overlay needs: its upper, work and rootfs paths. */
+static int prepare(const char *data_root, const char *container_id, const char *const *chain_ids,
+                   size_t n, char **ret_upper, char **ret_work, char **ret_rootfs,
+                   struct berth_error **err)
 {
         int r = check_id(container_id, err);
         if (r < 0)
@@ -143,15 +145,32 @@ int snapshot_mount(const char *data_root, const char *container_id, const char *
         r = check_layers(data_root, chain_ids, n, err);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *upper = snapshot_path(data_root, container_id, "upper");
-        _cleanup_free_ char *work = snapshot_path(data_root, container_id, "work");
-        _cleanup_free_ char *rootfs = snapshot_path(data_root, container_id, "rootfs");
-        const char *dirs[] = {upper, work, rootfs};
-        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+        char *dirs[] = {snapshot_path(data_root, container_id, "upper"),
+                        snapshot_path(data_root, container_id, "work"),
+                        snapshot_path(data_root, container_id, "rootfs")};
+        for (size_t i = 0; i < ELEMENTSOF(dirs) && r == 0; i++) {
                 r = mkdir_p(dirs[i], 0755);
                 if (r < 0)
-                        return berth_error_sys(err, r, "snapshot: create '%s'", dirs[i]);
+                        r = berth_error_sys(err, r, "snapshot: create '%s'", dirs[i]);
         }
+        if (r < 0) {
+                for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+                        free(dirs[i]);
+                return r;
+        }
+        *ret_upper = dirs[0];
+        *ret_work = dirs[1];
+        *ret_rootfs = dirs[2];
+        return 0;
+}
+
+int snapshot_mount(const char *data_root, const char *container_id, const char *const *chain_ids,
+                   size_t n, const char *target, struct berth_error **err)
+{
+        _cleanup_free_ char *upper = NULL, *work = NULL, *rootfs = NULL;
+        int r = prepare(data_root, container_id, chain_ids, n, &upper, &work, &rootfs, err);
+        if (r < 0)
+                return r;
         const char *where = target ? target : rootfs;
         /* once mount(2) served where lowerdir+ did not, go straight to it: an
          * old kernel logs "unrecognized mount option" for every refused try */
@@ -171,21 +190,10 @@ int snapshot_mount(const char *data_root, const char *container_id, const char *
 int snapshot_open(const char *data_root, const char *container_id, const char *const *chain_ids,
                   size_t n, struct berth_error **err)
 {
-        int r = check_id(container_id, err);
+        _cleanup_free_ char *upper = NULL, *work = NULL, *rootfs = NULL;
+        int r = prepare(data_root, container_id, chain_ids, n, &upper, &work, &rootfs, err);
         if (r < 0)
                 return r;
-        r = check_layers(data_root, chain_ids, n, err);
-        if (r < 0)
-                return r;
-        _cleanup_free_ char *upper = snapshot_path(data_root, container_id, "upper");
-        _cleanup_free_ char *work = snapshot_path(data_root, container_id, "work");
-        _cleanup_free_ char *rootfs = snapshot_path(data_root, container_id, "rootfs");
-        const char *dirs[] = {upper, work, rootfs};
-        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
-                r = mkdir_p(dirs[i], 0755);
-                if (r < 0)
-                        return berth_error_sys(err, r, "snapshot: create '%s'", dirs[i]);
-        }
         r = overlay_fsmount(data_root, chain_ids, n, upper, work, rootfs, err);
         if (r >= 0 || (err && *err))
                 return r;
