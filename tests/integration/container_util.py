@@ -171,3 +171,18 @@ def cgroup_dirs(cid):
 def mounts_mentioning(text):
     with open("/proc/self/mountinfo") as f:
         return [l for l in f if text in l]
+
+
+def shim_helpers_of(run_root):
+    """berth-shim-helper processes whose parent (a shim, or berthd) names run_root."""
+    found = []
+    for pid in subprocess.run(["pgrep", "-x", "berth-shim-help"], capture_output=True,
+                              text=True).stdout.split():
+        try:
+            ppid = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()[1]
+            parent = open("/proc/%s/cmdline" % ppid, "rb").read().decode(errors="replace")
+        except OSError:
+            continue  # gone meanwhile
+        if run_root in parent:
+            found.append((pid, parent.replace("\0", " ")))
+    return found

@@ -325,17 +325,8 @@ def test_start_long_after_create_and_rm_right_after(daemon, name):
     assert r.stdout == "3 exited\n", r
     daemon.run("docker", "rm", name)
     # no helper of this daemon's shims is left waiting (none at all under dockerd)
-    left = []
-    for pid in subprocess.run(["pgrep", "-x", "berth-shim-help"], capture_output=True,
-                              text=True).stdout.split():
-        try:
-            ppid = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()[1]
-            parent = open("/proc/%s/cmdline" % ppid, "rb").read().decode(errors="replace")
-        except OSError:
-            continue  # gone meanwhile
-        if daemon.top in parent:
-            left.append((pid, parent))
-    assert not left
+    from container_util import shim_helpers_of
+    assert not shim_helpers_of(daemon.top)
 
 
 def test_create_start_attach(daemon, name, tmp_path):

@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from container_util import DOCKER, mounts_mentioning, start_env, stop_env
+from container_util import DOCKER, mounts_mentioning, shim_helpers_of, start_env, stop_env
 
 ROUNDS = int(os.environ.get("BERTH_CRASH_ROUNDS", "6"))
 # the delays walk through each operation; the last ones let it finish
@@ -145,21 +145,6 @@ def check_consistent(env):
     return states
 
 
-def _helpers_of(run_root):
-    """berth-shim-helper processes whose parent (a shim, or berthd) names run_root."""
-    found = []
-    for pid in subprocess.run(["pgrep", "-x", "berth-shim-help"], capture_output=True,
-                              text=True).stdout.split():
-        try:
-            ppid = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()[1]
-            parent = open("/proc/%s/cmdline" % ppid, "rb").read().decode(errors="replace")
-        except OSError:
-            continue  # gone meanwhile
-        if run_root in parent:
-            found.append((pid, parent.replace("\0", " ")))
-    return found
-
-
 def check_nothing_left(env):
     assert env.ok("ps", "-aq") == ""
     # removed containers' files go in the background (.trash-<id>): a moment is allowed
@@ -184,7 +169,7 @@ def check_nothing_left(env):
     # and goes as soon as its monitor or init does)
     deadline = time.time() + 10
     while True:
-        helpers = _helpers_of(env.d.run)
+        helpers = shim_helpers_of(env.d.run)
         if not helpers or time.time() > deadline:
             break
         time.sleep(0.1)

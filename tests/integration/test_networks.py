@@ -27,6 +27,18 @@ def run(env, *args, **kw):
     return env.docker("run", *args, **kw)
 
 
+def udp(ns, addr, port, msg):
+    """What a UDP echo at addr:port answers msg with, asked from ns (retried for 5 s while
+    the server comes up)."""
+    deadline = time.time() + 5
+    p = None
+    while time.time() < deadline:
+        p = in_ns(ns, HELPER, "udp-send", addr, str(port), msg, check=False)
+        if p.returncode == 0:
+            break
+    return p.stdout.strip()
+
+
 def httpd(env, name, text, *args):
     """A detached busybox httpd container answering text on its port 80."""
     cmd = "mkdir -p /www && echo %s > /www/index.html && exec httpd -f -p 80 -h /www" % text
@@ -130,15 +142,6 @@ def test_port_variants_host_ip_ranges_and_udp_through_loopback_and_hairpin(env):
         assert env.ok("port", "lo-only").strip() == "80/tcp -> 127.0.0.1:8085"
         ports = sorted(env.ok("port", "ranged").strip().splitlines())
         assert ports == ["5360/udp -> 0.0.0.0:8086", "5361/udp -> 0.0.0.0:8087"], ports
-
-        def udp(ns, addr, port, msg):
-            deadline = time.time() + 5
-            p = None
-            while time.time() < deadline:
-                p = in_ns(ns, HELPER, "udp-send", addr, str(port), msg, check=False)
-                if p.returncode == 0:
-                    break
-            return p.stdout.strip()
         assert udp(env.net.o, H_ADDR, 8086, "a") == "echo:a"
         assert udp(env.net.o, H_ADDR, 8087, "b") == "echo:b"
         assert udp(env.net.h, "127.0.0.1", 8087, "lo") == "echo:lo"
@@ -152,13 +155,7 @@ def test_published_udp_port(env):
     env.ok("run", "-d", "--name", "udp", "-p", "5353:5353/udp", "busybox",
            "testhelper", "udp-echo", "5353")
     try:
-        deadline = time.time() + 5
-        p = None
-        while time.time() < deadline:
-            p = in_ns(env.net.o, HELPER, "udp-send", H_ADDR, "5353", "hello-udp", check=False)
-            if p.returncode == 0:
-                break
-        assert p.stdout.strip() == "echo:hello-udp", (p.stdout, p.stderr)
+        assert udp(env.net.o, H_ADDR, 5353, "hello-udp") == "echo:hello-udp"
     finally:
         env.docker("rm", "-f", "udp")
 
@@ -546,13 +543,7 @@ def test_without_firewall_rules_the_userland_proxy_serves_published_ports(env_no
         p = in_ns(env.net.o, "sh", "-c", "%s timeout 20 %s wget -q -O - http://%s:8091/big | "
                   "md5sum" % (BUSYBOX, BUSYBOX, H_ADDR), check=False, timeout=30)
         assert p.stdout.split()[0] == want, (p.stdout, p.stderr)
-        deadline = time.time() + 5
-        p = None
-        while time.time() < deadline:
-            p = in_ns(env.net.o, HELPER, "udp-send", H_ADDR, "5354", "via-proxy", check=False)
-            if p.returncode == 0:
-                break
-        assert p.stdout.strip() == "echo:via-proxy", (p.stdout, p.stderr)
+        assert udp(env.net.o, H_ADDR, 5354, "via-proxy") == "echo:via-proxy"
         # a client that resets its connection mid-request leaves no busy loop behind (epoll
         # reports a reset end for ever)
         # (the server holds its connection open, sending nothing, whatever comes)
