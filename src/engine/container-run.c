@@ -852,6 +852,27 @@ static void mark_running_locked(struct ctr_manager *m, struct berth_ctr *c, enum
         pthread_cond_broadcast(&m->changed);
 }
 
+/* The spec's network namespace is the one at path (ctr_net_wire_begin's). */
+static void spec_join_netns(struct json *spec, const char *path)
+{
+        size_t i;
+        struct json *n;
+        json_array_foreach (json_get(json_get(spec, "linux"), "namespaces"), i, n)
+                if (strcmp(json_str(json_get(n, "type")) ?: "", "network") == 0)
+                        json_set_str(n, "path", path);
+}
+
+static bool spec_has_net_sysctl(const struct json *spec)
+{
+        size_t i;
+        const char *k;
+        const struct json *v;
+        json_object_foreach (json_get(json_get(spec, "linux"), "sysctl"), i, k, v)
+                if (strncmp(k, "net.", 4) == 0 && v)
+                        return true;
+        return false;
+}
+
 static int do_start(struct berth_engine *e, struct berth_ctr *c, bool restart,
                     struct berth_error **err)
 {
@@ -869,6 +890,16 @@ static int do_start(struct berth_engine *e, struct berth_ctr *c, bool restart,
                 if (r < 0)
                         ctr_release_mounts(e, c);
         }
+        /* the namespace is made meanwhile, and wired while the runtime makes the
+         * container */
+        struct ctr_net_wiring *wiring = NULL;
+        if (r == 0) {
+                r = ctr_net_wire_begin(e, c, &wiring, err);
+                if (r < 0) {
+                        ctr_release_mounts(e, c);
+                        ctr_net_release(e, c);
+                }
+        }
         /* what the container will hold (addresses, ports) is on record before it can
          * run: a daemon killed between here and "running" finds it again if the
          * process ran (adopted), and lets it go if not */
@@ -885,6 +916,16 @@ static int do_start(struct berth_engine *e, struct berth_ctr *c, bool restart,
         }
         _cleanup_json_ struct json *spec = NULL;
         r = ctr_oci_spec(e, c, rootfs, data_dir, &spec, err);
+        const char *netns = NULL;
+        if (r == 0 && wiring)
+                r = ctr_net_wire_path(wiring, &netns, err);
+        if (r == 0 && wiring) {
+                spec_join_netns(spec, netns);
+                /* the runtime writes net.* sysctls as it makes the container, and one may
+                 * name an interface of ours (net.ipv4.conf.eth0.…): those wait for it */
+                if (spec_has_net_sysctl(spec))
+                        r = ctr_net_wire_wait(wiring, err);
+        }
         if (r == 0) {
                 _cleanup_free_ char *text = json_dump(spec, JSON_DUMP_PRETTY);
                 _cleanup_free_ char *path = xasprintf("%s/config.json", data_dir);
@@ -910,8 +951,13 @@ static int do_start(struct berth_engine *e, struct berth_ctr *c, bool restart,
                 if (pidfd < 0)
                         r = berth_error_sys(err, errno, "container %.12s: watch its shim", c->id);
         }
-        if (r == 0)
-                r = ctr_net_attach(e, c, init_pid, err);
+        if (wiring) {
+                /* joined whatever happened: the thread uses c */
+                int w = ctr_net_wire_end(e, c, wiring, r == 0, err);
+                if (r == 0)
+                        r = w;
+                wiring = NULL;
+        }
         if (r == 0) {
                 crashpoint("start-shim-created");
                 r = hand_over_attaches(m, c, err);

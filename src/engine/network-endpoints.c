@@ -9,14 +9,16 @@
  *    "Ports": {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}] or null}}
  * ctr_net_prepare() builds it (addresses from each network's allocator, host
  * ports reserved by binding a socket to them, so a port another program or
- * container holds is an error before anything runs), ctr_net_attach() makes
- * it real in the container's namespace, ctr_net_release() gives everything
+ * container holds is an error before anything runs), ctr_net_wire_begin() and
+ * ctr_net_wire_end() make it real in the container's namespace, ctr_net_release() gives everything
  * back.  The first network is the primary one: it gets eth0, the default route
  * and the published ports, as dockerd's.
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
+#include <semaphore.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -708,54 +710,162 @@ static int open_netns(pid_t pid, int *ret_fd, struct berth_error **err)
         return 0;
 }
 
-int ctr_net_attach(struct berth_engine *e, struct berth_ctr *c, pid_t pid,
-                   struct berth_error **err)
+/*
+ * Wiring a starting container's network namespace: berthd makes the namespace
+ * (a thread of its own unshares it, so the rest of berthd stays where it is)
+ * and the runtime joins it by the path of our fd, as it joins another
+ * container's.  The namespace exists before the spec is written; the veths,
+ * addresses and routes go in while the shim and runtime make the container,
+ * off the start's serial path.
+ */
+struct ctr_net_wiring {
+        struct berth_engine *e;
+        struct berth_ctr *c;
+        struct json *net; /* a copy of c->net */
+        pthread_t thread;
+        sem_t made;  /* posted when nsfd (or made_r) is known */
+        int made_r;  /* the namespace's making, before made is posted */
+        int r;       /* the whole wiring's, once joined */
+        bool joined, made_known;
+        struct berth_error *err;
+        int nsfd;
+        char path[64];
+};
+
+static int wire_networks(struct ctr_net_wiring *w, struct net_link *nl_c)
 {
-        struct berth_networks *ns = e->networks;
-        struct ctr_manager *m = ctr_mgr(e);
-        const char *mode = mode_of(c);
-        if (strcmp(mode, "host") == 0 || strncmp(mode, "container:", 10) == 0)
-                return 0;
-        /* the runtime brought the namespace's loopback up (as runc does): with no
-         * network to wire there is nothing to do in it */
-        if (!ns)
-                return 0;
-        pthread_mutex_lock(&m->lock);
-        _cleanup_json_ struct json *net = c->net ? json_copy(c->net) : NULL;
-        pthread_mutex_unlock(&m->lock);
-        if (!net || json_len(json_get(net, "Networks")) == 0)
-                return 0;
-        _cleanup_close_ int nsfd = -EBADF;
-        int r = open_netns(pid, &nsfd, err);
-        if (r < 0)
-                return r;
-        _cleanup_net_link_ struct net_link *nl_c = NULL;
-        r = net_link_open(nsfd, &nl_c, err);
+        struct berth_networks *ns = w->e->networks;
+        int r = net_link_set_up(nl_c, "lo", true, &w->err);
         if (r < 0)
                 return r;
         pthread_mutex_lock(&ns->lock);
         size_t i;
         const char *k;
         const struct json *ep;
-        json_object_foreach (json_get(net, "Networks"), i, k, ep) {
+        json_object_foreach (json_get(w->net, "Networks"), i, k, ep) {
                 struct bnet *n = bnet_find_locked(ns, json_str(json_get(ep, "NetworkID")));
                 if (!n) {
-                        r = berth_error_set(err, ENOENT, "network %s not found", k);
+                        r = berth_error_set(&w->err, ENOENT, "network %s not found", k);
                         break;
                 }
-                r = wire_endpoint(ns, n, nl_c, nsfd, ep, i == 0, err);
+                r = wire_endpoint(ns, n, nl_c, w->nsfd, ep, i == 0, &w->err);
                 if (r < 0) {
-                        r = berth_error_set(err, -r, "network %s: %s", k, berth_error_msg(*err));
+                        r = berth_error_set(&w->err, -r, "network %s: %s", k,
+                                            berth_error_msg(w->err));
                         break;
                 }
-                active_add(n, c, ep);
+                active_add(n, w->c, ep);
         }
         if (r == 0)
-                r = add_port_rules_locked(ns, c->id, err);
+                r = add_port_rules_locked(ns, w->c->id, &w->err);
         pthread_mutex_unlock(&ns->lock);
-        if (r == 0)
-                r = dns_add(e, c, nsfd, err);
         return r;
+}
+
+static void *wiring_main(void *arg)
+{
+        struct ctr_net_wiring *w = arg;
+        int r = 0;
+        /* this thread's namespace only: the rest of berthd stays in the host's */
+        if (unshare(CLONE_NEWNET) < 0)
+                r = berth_error_sys(&w->err, errno, "create a network namespace");
+        if (r == 0) {
+                w->nsfd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+                if (w->nsfd < 0)
+                        r = berth_error_sys(&w->err, errno, "open '/proc/thread-self/ns/net'");
+        }
+        w->made_r = r;
+        sem_post(&w->made);
+        if (r == 0) {
+                struct net_link *nl_c = NULL;
+                r = net_link_open(-1, &nl_c, &w->err);
+                if (r == 0)
+                        r = wire_networks(w, nl_c);
+                net_link_free(nl_c);
+        }
+        w->r = r;
+        return NULL;
+}
+
+int ctr_net_wire_begin(struct berth_engine *e, struct berth_ctr *c, struct ctr_net_wiring **ret,
+                       struct berth_error **err)
+{
+        struct ctr_manager *m = ctr_mgr(e);
+        *ret = NULL;
+        const char *mode = mode_of(c);
+        if (!e->networks || strcmp(mode, "host") == 0 || strncmp(mode, "container:", 10) == 0)
+                return 0;
+        pthread_mutex_lock(&m->lock);
+        struct json *net = c->net ? json_copy(c->net) : NULL;
+        pthread_mutex_unlock(&m->lock);
+        /* none: the runtime makes the namespace, with its loopback up */
+        if (!net || json_len(json_get(net, "Networks")) == 0) {
+                json_free(net);
+                return 0;
+        }
+        struct ctr_net_wiring *w = xcalloc(1, sizeof(*w));
+        w->e = e;
+        w->c = c;
+        w->net = net;
+        w->nsfd = -1;
+        sem_init(&w->made, 0, 0);
+        int r = pthread_create(&w->thread, NULL, wiring_main, w);
+        if (r != 0) {
+                sem_destroy(&w->made);
+                json_free(w->net);
+                free(w);
+                return berth_error_sys(err, r, "container %.12s: network thread", c->id);
+        }
+        *ret = w;
+        return 0;
+}
+
+int ctr_net_wire_path(struct ctr_net_wiring *w, const char **ret, struct berth_error **err)
+{
+        if (!w->made_known) {
+                while (sem_wait(&w->made) < 0 && errno == EINTR)
+                        ;
+                w->made_known = true;
+        }
+        if (w->made_r < 0)
+                return berth_error_set(err, -w->made_r, "container %.12s: %s", w->c->id,
+                                       berth_error_msg(w->err));
+        if (!w->path[0])
+                snprintf(w->path, sizeof(w->path), "/proc/%d/fd/%d", (int)getpid(), w->nsfd);
+        *ret = w->path;
+        return 0;
+}
+
+static int wire_join(struct ctr_net_wiring *w)
+{
+        if (!w->joined) {
+                pthread_join(w->thread, NULL);
+                w->joined = true;
+        }
+        return w->r;
+}
+
+int ctr_net_wire_wait(struct ctr_net_wiring *w, struct berth_error **err)
+{
+        int r = wire_join(w);
+        return r < 0 ? berth_error_set(err, -r, "%s", berth_error_msg(w->err)) : 0;
+}
+
+int ctr_net_wire_end(struct berth_engine *e, struct berth_ctr *c, struct ctr_net_wiring *w,
+                     bool wanted, struct berth_error **err)
+{
+        if (!w)
+                return 0;
+        int r = wanted ? ctr_net_wire_wait(w, err) : wire_join(w);
+        if (r == 0 && wanted)
+                r = dns_add(e, c, w->nsfd, err);
+        berth_error_free(w->err);
+        if (w->nsfd >= 0)
+                close(w->nsfd);
+        sem_destroy(&w->made);
+        json_free(w->net);
+        free(w);
+        return wanted ? r : 0;
 }
 
 void ctr_net_release(struct berth_engine *e, struct berth_ctr *c)

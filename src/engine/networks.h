@@ -13,9 +13,9 @@
  *
  * Containers: an endpoint (address, MAC, interface names, published ports) is
  * chosen before the runtime spec is written (/etc/hosts names the address),
- * wired after the runtime created the container's init and before it runs
- * (ctr_net_attach: veth into its network namespace, address, routes, ports),
- * and released when it exits.  The interfaces go with the namespace: nothing
+ * wired into a network namespace berthd makes for it, while the runtime makes
+ * the container that joins it and before it runs (ctr_net_wire_begin/end:
+ * veth into the namespace, address, routes, ports), and released when it exits.  The interfaces go with the namespace: nothing
  * is deleted on the exit path; the kernel frees the pair when the last process
  * of the namespace is gone.  What a running container holds is saved with its
  * state (ctr_state_json "Net"), so a restarted berthd claims the same addresses
@@ -76,9 +76,25 @@ int ctr_net_check_create(struct berth_engine *e, struct json *host_config,
                          struct json *networking, struct berth_error **err);
 /* Before the spec: choose addresses and reserve published host ports (c->net). */
 int ctr_net_prepare(struct berth_engine *e, struct berth_ctr *c, struct berth_error **err);
-/* After the runtime made init (pid), before it runs: wire its namespace. */
-int ctr_net_attach(struct berth_engine *e, struct berth_ctr *c, pid_t pid,
-                   struct berth_error **err);
+/*
+ * Wiring c's network namespace, from before its spec is written until before
+ * it runs: begin starts a thread that makes the namespace, then wires veths,
+ * addresses, routes and port rules into it while the shim and runtime make the
+ * container; ctr_net_wire_path waits for the namespace alone and gives the
+ * path the spec's network namespace joins (valid until end).  *ret stays NULL when there is nothing
+ * to wire (host, container:, none, no networks): the runtime makes the
+ * namespace, loopback up, itself.  end waits for the wiring and adds the
+ * embedded DNS server; with wanted false (the start failed) it only waits and
+ * lets go.  Every begin that set *ret is ended.
+ */
+struct ctr_net_wiring;
+int ctr_net_wire_begin(struct berth_engine *e, struct berth_ctr *c, struct ctr_net_wiring **ret,
+                       struct berth_error **err);
+int ctr_net_wire_path(struct ctr_net_wiring *w, const char **ret, struct berth_error **err);
+/* Wait for the wiring alone (the namespace stays ours until end). */
+int ctr_net_wire_wait(struct ctr_net_wiring *w, struct berth_error **err);
+int ctr_net_wire_end(struct berth_engine *e, struct berth_ctr *c, struct ctr_net_wiring *w,
+                     bool wanted, struct berth_error **err);
 /* The container is gone (exit, failed start): give back addresses, ports, rules. */
 void ctr_net_release(struct berth_engine *e, struct berth_ctr *c);
 /* A running container found at daemon start: claim what c->net records. */

@@ -71,6 +71,21 @@ def test_default_bridge_gives_address_route_and_hosts(env):
     assert "172.17.0.1/16" in sh("ip", "-n", env.net.h, "-o", "addr", "show", "berth0").stdout
 
 
+def test_a_sysctl_of_eth0_is_set_on_the_containers_interface(env):
+    # a sysctl may name eth0, which berthd wires in: the runtime writes it once the
+    # interface is in.  dockerd 20.10 refuses this one ("open /proc/sys/net/ipv4/conf/
+    # eth0/route_localnet: no such file or directory", tried here); moby since #47686
+    # (2024) applies eth0's to the endpoint and accepts it, as berth does
+    p = run(env, "--rm", "--sysctl", "net.ipv4.conf.eth0.route_localnet=1",
+            "--sysctl", "net.ipv4.conf.lo.forwarding=1", "busybox", "sh", "-c",
+            "cat /proc/sys/net/ipv4/conf/eth0/route_localnet "
+            "/proc/sys/net/ipv4/conf/lo/forwarding; ip -4 -o addr show eth0")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[:2] == ["1", "1"], p.stdout
+    assert "inet 172.17." in lines[2]
+
+
 def test_inspect_and_network_ls_show_the_endpoint(env):
     env.ok("run", "-d", "--name", "insp", "busybox", "sleep", "60")
     try:
