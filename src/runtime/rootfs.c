@@ -35,6 +35,7 @@
 #include <sys/sysmacros.h>
 
 #include "base/buf.h"
+#include "base/linux-compat.h"
 #include "base/fileio.h"
 #include "runtime/runtime-internal.h"
 

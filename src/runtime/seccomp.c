@@ -65,6 +65,7 @@ struct berth_seccomp_prog {
         bool needs_listener;
 };
 
+#ifndef BERTH_SECCOMP_CACHE_ONLY
 static void scmp_ctx_releasep(scmp_filter_ctx *ctx)
 {
         if (*ctx) {
@@ -73,6 +74,7 @@ static void scmp_ctx_releasep(scmp_filter_ctx *ctx)
                 errno = saved;
         }
 }
+#endif
 
 /* The libseccomp action for an OCI action and its optional errnoRet. */
 static int action_value(const char *path, const char *field, enum oci_seccomp_action a,
@@ -120,6 +122,7 @@ static int action_value(const char *path, const char *field, enum oci_seccomp_ac
         return berth_error_set(err, EINVAL, "%s: unknown action %d", path, (int)a);
 }
 
+#ifndef BERTH_SECCOMP_CACHE_ONLY
 static int op_value(enum oci_seccomp_op op, enum scmp_compare *ret)
 {
         switch (op) {
@@ -147,6 +150,7 @@ static int op_value(enum oci_seccomp_op op, enum scmp_compare *ret)
         }
         return -EINVAL;
 }
+#endif
 
 /* ---- flags ---- */
 
@@ -210,8 +214,27 @@ int berth_seccomp_resolve_flags(char *const *flags, bool needs_listener, unsigne
         return 0;
 }
 
-/* ---- compilation ---- */
+/*
+ * Syscalls newer than some libseccomp releases (Debian 12's 2.5.4 stops at
+ * futex_requeue, 456).  Since Linux 5.1 every architecture but alpha, mips
+ * and x32 gives a new syscall the same number, so on those these names are
+ * honoured on the native architecture even when libseccomp does not know
+ * them; elsewhere they are skipped like any unknown name.
+ */
+static const struct {
+        const char *name;
+        int nr;
+} newer_syscalls[] = {
+    {"statmount", 457},         {"listmount", 458},        {"lsm_get_self_attr", 459},
+    {"lsm_set_self_attr", 460}, {"lsm_list_modules", 461}, {"mseal", 462},
+    {"setxattrat", 463},        {"getxattrat", 464},       {"listxattrat", 465},
+    {"removexattrat", 466},     {"open_tree_attr", 467},   {"file_getattr", 468},
+    {"file_setattr", 469},
+};
 
+/* ---- compilation (libseccomp) ---- */
+
+#ifndef BERTH_SECCOMP_CACHE_ONLY
 /*
  * The filter for the other architectures lives in a context of its own,
  * merged into the native one at the end: libseccomp can then take rules by
@@ -280,24 +303,6 @@ static int other_arches_ctx(char *const *arches, uint32_t def, scmp_filter_ctx *
         *ret = TAKE_PTR(other);
         return 0;
 }
-
-/*
- * Syscalls newer than some libseccomp releases (Debian 12's 2.5.4 stops at
- * futex_requeue, 456).  Since Linux 5.1 every architecture but alpha, mips
- * and x32 gives a new syscall the same number, so on those these names are
- * honoured on the native architecture even when libseccomp does not know
- * them; elsewhere they are skipped like any unknown name.
- */
-static const struct {
-        const char *name;
-        int nr;
-} newer_syscalls[] = {
-    {"statmount", 457},         {"listmount", 458},        {"lsm_get_self_attr", 459},
-    {"lsm_set_self_attr", 460}, {"lsm_list_modules", 461}, {"mseal", 462},
-    {"setxattrat", 463},        {"getxattrat", 464},       {"listxattrat", 465},
-    {"removexattrat", 466},     {"open_tree_attr", 467},   {"file_getattr", 468},
-    {"file_setattr", 469},
-};
 
 static int newer_syscall_nr(const char *name)
 {
@@ -584,6 +589,8 @@ static int export_bpf(scmp_filter_ctx ctx, const struct sock_filter *prologue, s
         return 0;
 }
 
+#endif /* BERTH_SECCOMP_CACHE_ONLY */
+
 /* The default action, the flags and whether a listener is needed: cheap
  * checks done on every compile, cached or not. */
 static int prepare(const struct oci_seccomp *s, uint32_t *ret_def, unsigned *ret_flags,
@@ -614,6 +621,7 @@ static int prepare(const struct oci_seccomp *s, uint32_t *ret_def, unsigned *ret
         return 0;
 }
 
+#ifndef BERTH_SECCOMP_CACHE_ONLY
 /* libseccomp: the filter contexts, every rule, exported as BPF. */
 static int build_bpf(const struct oci_seccomp *s, uint32_t def, struct sock_fprog *ret,
                      struct berth_error **err)
@@ -651,6 +659,16 @@ static int build_bpf(const struct oci_seccomp *s, uint32_t def, struct sock_fpro
         size_t n_stub = build_enosys_stub(s, &set, stub);
         return export_bpf(ctx, stub, n_stub, ret, err);
 }
+#else
+/* A build without libseccomp (berth-shim-helper-lite) has only the cache. */
+static int build_bpf(const struct oci_seccomp *s, uint32_t def, struct sock_fprog *ret,
+                     struct berth_error **err)
+{
+        return berth_error_set(err, BERTH_SECCOMP_ENOCOMPILER,
+                               "seccomp: the profile's program is not in the cache, and this "
+                               "build cannot compile one");
+}
+#endif
 
 int berth_seccomp_compile(const struct oci_seccomp *s, struct berth_seccomp_prog **ret,
                           struct berth_error **err)
@@ -692,7 +710,14 @@ static void key_str(struct berth_buf *b, const char *s)
 /* Everything the BPF depends on, unambiguously (strings length-prefixed). */
 static void cache_key(const struct oci_seccomp *s, struct berth_buf *b)
 {
+#ifndef BERTH_SECCOMP_CACHE_ONLY
         const struct scmp_version *v = seccomp_version();
+#else
+        /* libseccomp is linked statically where it is linked: its header's version
+         * is the full build's */
+        const struct scmp_version vv = {SCMP_VER_MAJOR, SCMP_VER_MINOR, SCMP_VER_MICRO},
+                                  *v = &vv;
+#endif
         struct utsname u;
 
         if (uname(&u) < 0)

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <errno.h>
+
 #include "base/error.h"
 #include "oci/runtime-spec.h"
 
@@ -31,7 +33,12 @@ int berth_seccomp_compile(const struct oci_seccomp *s, struct berth_seccomp_prog
  * there.  A hit needs the whole profile, libseccomp version and kernel to
  * match byte for byte; a directory or file not owned by us or writable by
  * others is ignored.  The cache never makes a compile fail.
+ *
+ * Built with BERTH_SECCOMP_CACHE_ONLY (no libseccomp: berth-shim-helper-lite),
+ * a program not in the cache fails with BERTH_SECCOMP_ENOCOMPILER, and a
+ * build with libseccomp compiles it.
  */
+#define BERTH_SECCOMP_ENOCOMPILER ENOPKG
 int berth_seccomp_compile_cached(const struct oci_seccomp *s, const char *cache_dir,
                                  struct berth_seccomp_prog **ret, struct berth_error **err);
 /*

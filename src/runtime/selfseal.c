@@ -40,6 +40,7 @@
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 
+#include "base/linux-compat.h"
 #include "runtime/selfseal.h"
 
 extern char **environ;

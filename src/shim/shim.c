@@ -250,17 +250,24 @@ static void stdio_close_ours(struct child_stdio *io)
         close_fd(&io->err_r);
 }
 
-/* berth-shim-helper beside us (the monitor keeps no runtime code of its own). */
-static char helper_path[4096];
-/* The helper as a read-only detached mount of its file, made once: executed from
- * it, each helper finds itself sealed (runtime/selfseal.c) and skips its own
- * re-exec.  -1 where the mount API is missing: each helper seals itself. */
-static int helper_fd = -1;
+/*
+ * The helpers beside us (the monitor keeps no runtime code of its own):
+ * berth-shim-helper, and berth-shim-helper-lite where the build made one
+ * (protocol.h), asked first.  fd: the helper as a read-only detached mount of
+ * its file, made once: executed from it, each helper finds itself sealed
+ * (runtime/selfseal.c) and skips its own re-exec.  -1 where the mount API is
+ * missing: each helper seals itself.
+ */
+struct helper {
+        char path[4096];
+        int fd;
+};
+static struct helper full_helper = {.fd = -1}, lite_helper = {.fd = -1};
+static bool have_lite;
 
-static void seal_helper(void)
+static void seal_helper(struct helper *h)
 {
-        int t =
-            (int)syscall(SYS_open_tree, AT_FDCWD, helper_path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        int t = (int)syscall(SYS_open_tree, AT_FDCWD, h->path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
         if (t < 0)
                 return;
         struct mount_attr attr = {.attr_set =
@@ -270,15 +277,16 @@ static void seal_helper(void)
                 return;
         }
         /* above the fds a helper's stdio and request socket are put on */
-        helper_fd = fcntl(t, F_DUPFD_CLOEXEC, 10);
+        h->fd = fcntl(t, F_DUPFD_CLOEXEC, 10);
         close(t);
 }
 
-static void exec_helper(char **argv, char **envp)
+static void exec_helper(const struct helper *h, char **envp)
 {
-        if (helper_fd >= 0)
-                syscall(SYS_execveat, helper_fd, "", argv, envp, AT_EMPTY_PATH);
-        execve(helper_path, argv, envp);
+        char *argv[] = {(char *)(h == &lite_helper ? SHIM_HELPER_LITE : SHIM_HELPER), NULL};
+        if (h->fd >= 0)
+                syscall(SYS_execveat, h->fd, "", argv, envp, AT_EMPTY_PATH);
+        execve(h->path, argv, envp);
 }
 
 static void find_helper(void)
@@ -286,54 +294,57 @@ static void find_helper(void)
         char self[3072];
         ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
         if (n <= 0) {
-                snprintf(helper_path, sizeof(helper_path), "%s", SHIM_HELPER);
+                snprintf(full_helper.path, sizeof(full_helper.path), "%s", SHIM_HELPER);
                 return;
         }
         self[n] = '\0';
         char *slash = strrchr(self, '/');
         if (slash)
                 *slash = '\0';
-        snprintf(helper_path, sizeof(helper_path), "%s/%s", self, SHIM_HELPER);
-        seal_helper();
+        snprintf(full_helper.path, sizeof(full_helper.path), "%s/%s", self, SHIM_HELPER);
+        seal_helper(&full_helper);
+        snprintf(lite_helper.path, sizeof(lite_helper.path), "%s/%s", self, SHIM_HELPER_LITE);
+        have_lite = access(lite_helper.path, X_OK) == 0;
+        if (have_lite)
+                seal_helper(&lite_helper);
 }
 
 /* The create helper, waiting for our start request (shim-helper.c: linger). */
 static pid_t kept_helper;
+static const struct helper *kept_from;
 static int kept_sock = -1;
 
-/* An answer of n bytes in ret (see helper_call). */
-static int helper_answer(const char *ret, ssize_t n, int *ret_fds, size_t *ret_n,
-                         struct berth_error **err)
+/* An answer of n bytes in ret (see helper_call) from h: -SHIM_HELPER_NEEDS_FULL
+ * (err untouched) when the lite helper leaves the request to the full one. */
+static int helper_answer(const struct helper *h, const char *ret, ssize_t n, int *ret_fds,
+                         size_t *ret_n, struct berth_error **err)
 {
         if (n <= 0)
                 return berth_error_set(err, EIO,
                                        "%s: exited without an answer (is it installed "
                                        "beside berth-shim?)",
-                                       helper_path);
+                                       h->path);
         _cleanup_json_ struct json *j = NULL;
         if (json_parse(ret, (size_t)n, &j, NULL) < 0)
-                return berth_error_set(err, EIO, "%s: garbled answer", helper_path);
+                return berth_error_set(err, EIO, "%s: garbled answer", h->path);
         const char *e = json_str(json_get(j, "Error"));
         if (e) {
                 for (size_t i = 0; i < *ret_n; i++)
                         close(ret_fds[i]);
                 *ret_n = 0;
+                const struct json *full = json_get(j, "Full");
+                if (h == &lite_helper && json_is(full, JSON_BOOL) && full->b)
+                        return -SHIM_HELPER_NEEDS_FULL;
                 return berth_error_set(err, EIO, "%s", e);
         }
         return 0;
 }
 
-/*
- * One request to a berth-shim-helper process (see shim-helper.c): it runs with
- * io as its stdio (NULL: /dev/null) and the request socket on fd 3; the answer
- * (JSON, NUL-terminated in ret) and up to 4 fds come back.  When wait is
- * false the helper is left to finish on its own (reaped by the loop).  keep
- * (create): on success the helper and its socket are kept for the start
- * request (kept_helper, kept_sock), not waited for.
- */
-static int helper_call(struct child_stdio *io, const struct json *req, const int *fds_in,
-                       size_t n_in, char *ret, size_t ret_size, int *ret_fds, size_t *ret_n,
-                       bool wait, bool keep, struct berth_error **err)
+/* One request to one helper process, h (see helper_call). */
+static int helper_call_one(const struct helper *h, struct child_stdio *io, const struct json *req,
+                           const int *fds_in, size_t n_in, char *ret, size_t ret_size,
+                           int *ret_fds, size_t *ret_n, bool wait, bool keep,
+                           struct berth_error **err)
 {
         int sp[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
@@ -347,15 +358,15 @@ static int helper_call(struct child_stdio *io, const struct json *req, const int
                         return berth_error_sys(err, errno, "open /dev/null");
                 }
         }
-        pid_t h = fork();
-        if (h < 0) {
+        pid_t pid = fork();
+        if (pid < 0) {
                 close(sp[0]);
                 close(sp[1]);
                 if (devnull >= 0)
                         close(devnull);
                 return berth_error_sys(err, errno, "fork");
         }
-        if (h == 0) {
+        if (pid == 0) {
                 /* stdio on 0-2, the request socket on 3; every other fd of ours is
                  * close-on-exec */
                 dup2(io ? io->in : devnull, 0);
@@ -365,11 +376,10 @@ static int helper_call(struct child_stdio *io, const struct json *req, const int
                 sigset_t none;
                 sigemptyset(&none);
                 sigprocmask(SIG_SETMASK, &none, NULL);
-                char *argv[] = {(char *)SHIM_HELPER, NULL};
                 char *envp[] = {(char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
                                         "/sbin:/bin",
                                 NULL};
-                exec_helper(argv, envp);
+                exec_helper(h, envp);
                 _exit(127);
         }
         close(sp[1]);
@@ -378,16 +388,43 @@ static int helper_call(struct child_stdio *io, const struct json *req, const int
         _cleanup_free_ char *text = json_dump(req, 0);
         int r = send_msg(sp[0], text, strlen(text), fds_in, n_in);
         ssize_t n = r < 0 ? r : recv_msg(sp[0], ret, ret_size, ret_fds, ret_n);
-        r = helper_answer(ret, n, ret_fds, ret_n, err);
+        r = helper_answer(h, ret, n, ret_fds, ret_n, err);
         if (keep && r == 0) {
-                kept_helper = h;
+                kept_helper = pid;
+                kept_from = h;
                 kept_sock = sp[0];
                 return 0;
         }
         close(sp[0]);
-        if (wait)
-                while (waitpid(h, NULL, 0) < 0 && errno == EINTR)
+        if (wait || r == -SHIM_HELPER_NEEDS_FULL)
+                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
                         ;
+        return r;
+}
+
+/*
+ * One request to a berth-shim-helper process (see shim-helper.c): the lite
+ * helper where there is one, the full one when the lite one leaves it the
+ * request (or for every request without it).  It runs with io as its stdio
+ * (NULL: /dev/null) and the request socket on fd 3; the answer (JSON,
+ * NUL-terminated in ret) and up to 4 fds come back.  When wait is false the
+ * helper is left to finish on its own (reaped by the loop).  keep (create):
+ * on success the helper and its socket are kept for the start request
+ * (kept_helper, kept_sock), not waited for.
+ */
+static int helper_call(struct child_stdio *io, const struct json *req, const int *fds_in,
+                       size_t n_in, char *ret, size_t ret_size, int *ret_fds, size_t *ret_n,
+                       bool wait, bool keep, struct berth_error **err)
+{
+        int r = -SHIM_HELPER_NEEDS_FULL;
+        if (have_lite)
+                r = helper_call_one(&lite_helper, io, req, fds_in, n_in, ret, ret_size, ret_fds,
+                                    ret_n, wait, keep, err);
+        if (r == -SHIM_HELPER_NEEDS_FULL) {
+                *ret_n = 0;
+                r = helper_call_one(&full_helper, io, req, fds_in, n_in, ret, ret_size, ret_fds,
+                                    ret_n, wait, keep, err);
+        }
         return r;
 }
 
@@ -413,8 +450,9 @@ static int kept_call(const struct json *req, const int *fds_in, size_t n_in, cha
         kept_helper = 0;
         if (n <= 0)
                 return 0;
-        *r0 = helper_answer(ret, n, ret_fds, ret_n, err);
-        return 1;
+        *r0 = helper_answer(kept_from, ret, n, ret_fds, ret_n, err);
+        /* left to the full helper (not for a start): the caller asks one */
+        return *r0 == -SHIM_HELPER_NEEDS_FULL ? 0 : 1;
 }
 
 void shim_compress_async(const char *from, const char *to)
@@ -432,9 +470,8 @@ void shim_compress_async(const char *from, const char *to)
                 sigset_t none;
                 sigemptyset(&none);
                 sigprocmask(SIG_SETMASK, &none, NULL);
-                char *argv[] = {(char *)SHIM_HELPER, NULL};
                 char *envp[] = {NULL};
-                exec_helper(argv, envp);
+                exec_helper(&full_helper, envp); /* the lite one has no zlib */
                 _exit(127);
         }
         close(sp[1]);

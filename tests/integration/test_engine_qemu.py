@@ -2,7 +2,7 @@
 
 test_cgroup_v2_qemu.py boots Debian's kernel under qemu to run the cgroup
 library alone; this boots the same kernel with berthd, berth, berth-shim,
-berth-shim-helper and berth-init (the dynamic ones with their shared
+berth-shim-helper (and -lite where built) and berth-init (the dynamic ones with their shared
 libraries and loader, found by ldd), overlay.ko, brd.ko (a block device for
 the device and io checks) and a busybox docker-archive made here, and runs
 qemu_engine_checks.sh: berthd starts, `berth load -i` loads the image, and
@@ -140,7 +140,8 @@ def make_initramfs(root, out, modules, tmp):
     for d in ("bin", "dev", "etc/berth", "guest", "lib", "lib64", "usr/bin", "proc", "sys"):
         os.makedirs(os.path.join(root, d), exist_ok=True)
     shutil.copy2(BUSYBOX, os.path.join(root, "bin", "busybox"))
-    for parts in BINARIES:
+    lite = ("src", "shim", "berth-shim-helper-lite")  # where musl-gcc built it
+    for parts in BINARIES + ([lite] if os.path.exists(build_path(*lite)) else []):
         b = build_path(*parts)
         assert os.path.exists(b), "build it first: ninja -C %s (no %s)" % (build_path(), b)
         copy_file(b, root, "/usr/bin/" + parts[-1])
