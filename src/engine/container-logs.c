@@ -291,6 +291,8 @@ int berth_ctr_logs(struct berth_engine *e, struct berth_ctr *c, const struct ber
                         struct berth_buf b = BERTH_BUF_INIT;
                         if (fd >= 0)
                                 r = read_plain_fd(&rd, fd, &b);
+                        else if (errno == ENOENT && access(gz, F_OK) == 0)
+                                r = read_gz(&rd, gz); /* compressed in between */
                         buf_release(&b);
                 }
         }

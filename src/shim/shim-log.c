@@ -14,13 +14,14 @@
  * file past max-size, <path> becomes <path>.1, .1 becomes .2, …, and the
  * oldest beyond max-file - 1 is dropped; with compress (the "local" driver)
  * the rotated file is gzip'd to <path>.1.gz by a berth-shim-helper process
- * (the monitor links no compressor).  Readers (berthd) read the
+ * (the monitor links no compressor); the next rotation waits for it.  Readers (berthd) read the
  * rotated files oldest first, then <path>.
  *
  * Never: buffer more than a line per stream; block on the log (it is a
  * local file: a full disk loses log lines, never the container).
  */
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -37,6 +38,7 @@ struct shim_log {
         uint64_t size, max_size;
         unsigned max_file;
         bool compress;
+        int compressing; /* pidfd of the helper compressing <path>.1, or -1 */
         char *attrs;
         struct berth_buf partial[3];
         struct berth_buf entry;
@@ -72,10 +74,26 @@ static int open_log(struct shim_log *l)
         return 0;
 }
 
+/* The compression of the last rotated file, waited for: it reads <path>.1 and
+ * writes <path>.1.gz, which the next rotation renames. */
+static void compressed(struct shim_log *l)
+{
+        if (l->compressing < 0)
+                return;
+        struct pollfd p = {.fd = l->compressing, .events = POLLIN};
+        while (poll(&p, 1, 30000) < 0 && errno == EINTR)
+                ;
+        close(l->compressing);
+        l->compressing = -1;
+}
+
 static void rotate(struct shim_log *l)
 {
         close(l->fd);
         l->fd = -1;
+        /* a file still being compressed would be renamed over, and its end unlinked
+         * by the helper: logging faster than gzip waits for it */
+        compressed(l);
         const char *ext = l->compress ? ".gz" : "";
         if (l->max_file <= 1) {
                 (void)truncate(l->path, 0);
@@ -91,7 +109,7 @@ static void rotate(struct shim_log *l)
                 if (rename(l->path, first) == 0 && l->compress) {
                         /* compressed by a helper process, not in the monitor's loop */
                         _cleanup_free_ char *gz = xasprintf("%s.1.gz", l->path);
-                        shim_compress_async(first, gz);
+                        l->compressing = shim_compress_async(first, gz);
                 }
         }
         if (open_log(l) < 0)
@@ -107,6 +125,7 @@ int shim_log_open(const char *path, uint64_t max_size, unsigned max_file, bool c
         l->max_size = max_size;
         l->max_file = max_file ? max_file : 1;
         l->compress = compress;
+        l->compressing = -1;
         for (int i = 0; i < 3; i++)
                 l->partial[i] = (struct berth_buf)BERTH_BUF_INIT;
         l->entry = (struct berth_buf)BERTH_BUF_INIT;
@@ -193,6 +212,8 @@ void shim_log_close(struct shim_log *l)
         shim_log_flush(l);
         if (l->fd >= 0)
                 close(l->fd);
+        if (l->compressing >= 0)
+                close(l->compressing); /* it finishes on its own */
         for (int i = 0; i < 3; i++)
                 buf_release(&l->partial[i]);
         buf_release(&l->entry);

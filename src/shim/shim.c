@@ -455,11 +455,11 @@ static int kept_call(const struct json *req, const int *fds_in, size_t n_in, cha
         return *r0 == -SHIM_HELPER_NEEDS_FULL ? 0 : 1;
 }
 
-void shim_compress_async(const char *from, const char *to)
+int shim_compress_async(const char *from, const char *to)
 {
         int sp[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
-                return;
+                return -1;
         pid_t h = fork();
         if (h == 0) {
                 int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -475,6 +475,10 @@ void shim_compress_async(const char *from, const char *to)
                 _exit(127);
         }
         close(sp[1]);
+        /* before the loop can reap it: the pidfd tells its end whenever asked */
+        int pidfd = h > 0 ? (int)syscall(SYS_pidfd_open, h, 0) : -1;
+        if (pidfd >= 0)
+                (void)fcntl(pidfd, F_SETFD, FD_CLOEXEC);
         if (h > 0) {
                 _cleanup_json_ struct json *req = json_new_object();
                 json_set_str(req, "Op", "gzip");
@@ -484,6 +488,7 @@ void shim_compress_async(const char *from, const char *to)
                 (void)send_msg(sp[0], text, strlen(text), NULL, 0);
         }
         close(sp[0]); /* its answer is not awaited; the loop reaps it */
+        return pidfd;
 }
 
 static struct json *base_request(struct shim *s, const char *op)

@@ -120,8 +120,9 @@ void shim_conn_request(struct shim *s, int fd);
 /* "ctrl-p,ctrl-q" → bytes; -EINVAL on docker's grammar errors. */
 int shim_parse_detach_keys(const char *spec, unsigned char *out, size_t max, size_t *ret_n);
 
-/* Compress a rotated log file into to (a helper process; the monitor goes on). */
-void shim_compress_async(const char *from, const char *to);
+/* Compress a rotated log file into to (a helper process; the monitor goes on):
+ * a pidfd of the helper (readable once it ended), or -1. */
+int shim_compress_async(const char *from, const char *to);
 
 /* Monitor's own log line (run dir's shim.log), never stdout. */
 _printf_(1, 2) void shim_warn(const char *fmt, ...);

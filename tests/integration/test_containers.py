@@ -527,6 +527,36 @@ def test_log_rotation_and_drivers(env):
         env.docker("rm", "-f", cid)
 
 
+def test_local_log_driver_rotates_into_gzip_files_that_logs_reads(env):
+    # the local driver compresses each rotated file (docker's default compress=true): the
+    # monitor has the full berth-shim-helper do it (the lite one has no zlib)
+    cid = env.ok("run", "-d", "--log-driver", "local", "--log-opt", "max-size=2k",
+                 "--log-opt", "max-file=3", "busybox", "sh", "-c",
+                 "i=0; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); done").strip()
+    try:
+        env.ok("wait", cid)
+        log = env.inspect(cid)["LogPath"]
+        gz = log + ".1.gz"
+        deadline = time.time() + 10
+        while time.time() < deadline and not os.path.exists(gz):
+            time.sleep(0.05)
+        assert os.path.exists(gz), os.listdir(os.path.dirname(log))
+        import gzip
+        with gzip.open(gz, "rt") as f:
+            older = [json.loads(l)["log"] for l in f]
+        assert older and all(l.startswith("line-") for l in older), older[:3]
+        lines = env.ok("logs", cid).split()
+        # what the kept files hold, oldest first, in order and ending with the last line
+        nums = [int(l.split("-")[1]) for l in lines]
+        assert nums == list(range(nums[0], 300)) and nums[0] > 0, nums[:5]
+        # two rotated files of ~27 entries (about 75 bytes each) and the current one
+        assert len(lines) >= 45, nums
+        k = lines.index(older[0].strip())
+        assert lines[k:k + len(older)] == [o.strip() for o in older]
+    finally:
+        env.docker("rm", "-f", cid)
+
+
 def test_a_wiped_exec_root_marks_containers_exited_and_restarts_policies(env):
     keep = env.ok("run", "-d", "--restart", "always", "busybox", "sleep", "300").strip()
     plain = env.ok("run", "-d", "busybox", "sleep", "300").strip()
