@@ -16,7 +16,7 @@
  * Never: answer twice; touch a stream from the loop once a worker has it;
  * hand the engine a socket still in HTTP mode (hijack first).
  */
-#include <fnmatch.h>
+#include <regex.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -762,6 +762,23 @@ static char **ancestor_ids(struct berth_engine *e, char *const *want)
         return ids;
 }
 
+/* ps --filter name=: as dockerd's, the value equals the name or is a regular
+ * expression found in it, with or without its leading '/' ("^/web$", "web-[0-9]");
+ * one that does not compile matches nothing more.  POSIX extended expressions
+ * stand in for Go's: the same for what users type. */
+static bool name_matches(const char *re, const char *name)
+{
+        const char *bare = name[0] == '/' ? name + 1 : name;
+        if (strcmp(re, name) == 0 || strcmp(re, bare) == 0)
+                return true;
+        regex_t rx;
+        if (regcomp(&rx, re, REG_EXTENDED | REG_NOSUB) != 0)
+                return false;
+        bool ok = regexec(&rx, name, 0, NULL, 0) == 0 || regexec(&rx, bare, 0, NULL, 0) == 0;
+        regfree(&rx);
+        return ok;
+}
+
 static bool ancestor_match(const struct json *item, char *const *want, char *const *ids)
 {
         const char *image = json_str(json_get(item, "Image"));
@@ -854,12 +871,8 @@ static void handle_list(struct api_request *req, void *userdata)
                 }
                 if (names[0]) {
                         bool ok = false;
-                        for (size_t k = 0; names[k]; k++) {
-                                /* docker matches the name as a regular expression; plain
-                                 * substrings and globs cover what users type */
-                                ok |= strstr(name + 1, names[k]) != NULL ||
-                                      fnmatch(names[k], name + 1, 0) == 0;
-                        }
+                        for (size_t k = 0; names[k] && !ok; k++)
+                                ok = name_matches(names[k], name);
                         if (!ok)
                                 continue;
                 }

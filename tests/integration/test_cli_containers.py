@@ -539,6 +539,24 @@ def test_ps_before_and_since_go_by_creation_order(daemon, name):
         daemon.run("docker", "rm", "-f", *made)
 
 
+def test_ps_name_filter_is_a_regular_expression(daemon, name):
+    made = [name + s for s in ("-a", "-b", "-c1")]
+    try:
+        for n in made:
+            r = daemon.run("docker", "create", "--name", n, "--network", "none", "busybox",
+                           "true")
+            assert r.returncode == 0, r.stderr
+        want = {"^/%s$" % made[0]: [made[0]], "^%s$" % made[1]: [made[1]],
+                "%s-[ab]$" % name: [made[1], made[0]], "%s.*1" % name: [made[2]],
+                "-c[0-9]+$": [made[2]], name + "-(": [], made[2]: [made[2]],
+                name + "-*": made[::-1]}
+        for rx, names in want.items():
+            r = same(daemon, "ps", "-a", "--filter", "name=" + rx, "--format", "{{.Names}}")
+            assert [l for l in r.stdout.splitlines() if l.startswith(name)] == names, rx
+    finally:
+        daemon.run("docker", "rm", "-f", *made)
+
+
 def test_events_of_stop_restart_kill_top_and_prune(daemon, name):
     """dockerd's container events for each signal stop, restart, kill and rm -f send, for
     top, and the prune after its destroys (the list is what dockerd 20.10 emits)."""
