@@ -31,8 +31,7 @@ static inline int mount_setattr(int dfd, const char *path, unsigned int flags,
         return (int)syscall(SYS_mount_setattr, dfd, path, flags, attr, size);
 }
 
-static inline int statx(int dfd, const char *path, int flags, unsigned int mask,
-                        struct statx *buf)
+static inline int statx(int dfd, const char *path, int flags, unsigned int mask, struct statx *buf)
 {
         return (int)syscall(SYS_statx, dfd, path, flags, mask, buf);
 }

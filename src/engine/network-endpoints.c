@@ -723,9 +723,9 @@ struct ctr_net_wiring {
         struct berth_ctr *c;
         struct json *net; /* a copy of c->net */
         pthread_t thread;
-        sem_t made;  /* posted when nsfd (or made_r) is known */
-        int made_r;  /* the namespace's making, before made is posted */
-        int r;       /* the whole wiring's, once joined */
+        sem_t made; /* posted when nsfd (or made_r) is known */
+        int made_r; /* the namespace's making, before made is posted */
+        int r;      /* the whole wiring's, once joined */
         bool joined, made_known;
         struct berth_error *err;
         int nsfd;

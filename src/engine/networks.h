@@ -15,9 +15,10 @@
  * chosen before the runtime spec is written (/etc/hosts names the address),
  * wired into a network namespace berthd makes for it, while the runtime makes
  * the container that joins it and before it runs (ctr_net_wire_begin/end:
- * veth into the namespace, address, routes, ports), and released when it exits.  The interfaces go with the namespace: nothing
- * is deleted on the exit path; the kernel frees the pair when the last process
- * of the namespace is gone.  What a running container holds is saved with its
+ * veth into the namespace, address, routes, ports), and released when it
+ * exits.  The interfaces go with the namespace: nothing is deleted on the exit
+ * path; the kernel frees the pair when the last process of the namespace is
+ * gone.  What a running container holds is saved with its
  * state (ctr_state_json "Net"), so a restarted berthd claims the same addresses
  * and re-adds its ports and rules (ctr_net_restore).
  *

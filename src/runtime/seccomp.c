@@ -715,8 +715,7 @@ static void cache_key(const struct oci_seccomp *s, struct berth_buf *b)
 #else
         /* libseccomp is linked statically where it is linked: its header's version
          * is the full build's */
-        const struct scmp_version vv = {SCMP_VER_MAJOR, SCMP_VER_MINOR, SCMP_VER_MICRO},
-                                  *v = &vv;
+        const struct scmp_version vv = {SCMP_VER_MAJOR, SCMP_VER_MINOR, SCMP_VER_MICRO}, *v = &vv;
 #endif
         struct utsname u;
 

@@ -27,8 +27,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#define ALIGN   16u
-#define CHUNK   (1u << 20)
+#define ALIGN 16u
+#define CHUNK (1u << 20)
 
 struct block {
         size_t size; /* usable bytes, a multiple of ALIGN */
@@ -48,8 +48,8 @@ static void *take(size_t n, size_t align)
         }
         n = (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
         for (;;) {
-                uintptr_t p = ((uintptr_t)cur + sizeof(struct block) + align - 1) &
-                              ~(uintptr_t)(align - 1);
+                uintptr_t p =
+                    ((uintptr_t)cur + sizeof(struct block) + align - 1) & ~(uintptr_t)(align - 1);
                 if (cur && p + n <= (uintptr_t)end) {
                         struct block *b = (struct block *)p - 1;
                         b->size = n;
@@ -60,8 +60,8 @@ static void *take(size_t n, size_t align)
                 size_t want = n + align + sizeof(struct block);
                 if (want < CHUNK)
                         want = CHUNK;
-                void *m = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                               -1, 0);
+                void *m =
+                    mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
                 if (m == MAP_FAILED) {
                         errno = ENOMEM;
                         return NULL;

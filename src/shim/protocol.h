@@ -86,6 +86,8 @@
 #define SHIM_EXIT    "exit"
 #define SHIM_BINARY  "berth-shim"
 #define SHIM_HELPER  "berth-shim-helper" /* the runtime work, beside berth-shim */
+#define SHIM_LOGFILE "shim.log"          /* the monitor's own warnings, in the run dir */
+
 /*
  * The same work built against musl without libseccomp and zlib, where musl-gcc
  * is: a static glibc program spends most of a millisecond starting on a VM
@@ -94,9 +96,8 @@
  * not compiled yet, gzip) it answers {"Error": …, "Full": true} with nothing
  * done, and the monitor asks SHIM_HELPER.
  */
-#define SHIM_HELPER_LITE "berth-shim-helper-lite"
+#define SHIM_HELPER_LITE       "berth-shim-helper-lite"
 #define SHIM_HELPER_NEEDS_FULL ENOPKG /* = BERTH_SECCOMP_ENOCOMPILER */
-#define SHIM_LOGFILE "shim.log"          /* the monitor's own warnings, in the run dir */
 
 /* Largest control message (JSON + payload). */
 #define SHIM_MSG_MAX (256 * 1024)

@@ -342,9 +342,8 @@ static int helper_answer(const struct helper *h, const char *ret, ssize_t n, int
 
 /* One request to one helper process, h (see helper_call). */
 static int helper_call_one(const struct helper *h, struct child_stdio *io, const struct json *req,
-                           const int *fds_in, size_t n_in, char *ret, size_t ret_size,
-                           int *ret_fds, size_t *ret_n, bool wait, bool keep,
-                           struct berth_error **err)
+                           const int *fds_in, size_t n_in, char *ret, size_t ret_size, int *ret_fds,
+                           size_t *ret_n, bool wait, bool keep, struct berth_error **err)
 {
         int sp[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
