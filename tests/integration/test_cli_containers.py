@@ -514,15 +514,19 @@ def test_ps_is_dockers(daemon, running):
         same(daemon, *args)
 
 
+def create_all(daemon, names):
+    """`busybox true` containers of these names, made (not started) in this order."""
+    for n in names:
+        r = daemon.run("docker", "create", "--name", n, "--network", "none", "busybox", "true")
+        assert r.returncode == 0, r.stderr
+
+
 def test_ps_before_and_since_go_by_creation_order(daemon, name):
     """Three containers made within the same second: before/since still tell them apart (the
     list's order, newest first), and other filters do not move where they cut."""
     made = [name + s for s in ("-a", "-b", "-c")]
     try:
-        for n in made:
-            r = daemon.run("docker", "create", "--name", n, "--network", "none", "busybox",
-                           "true")
-            assert r.returncode == 0, r.stderr
+        create_all(daemon, made)
         fmt = ["--format", "{{.Names}}"]
         for args in (["--filter", "before=" + made[1]], ["--filter", "since=" + made[1]],
                      ["--filter", "since=" + made[0], "--filter", "name=" + name],
@@ -542,10 +546,7 @@ def test_ps_before_and_since_go_by_creation_order(daemon, name):
 def test_ps_name_filter_is_a_regular_expression(daemon, name):
     made = [name + s for s in ("-a", "-b", "-c1")]
     try:
-        for n in made:
-            r = daemon.run("docker", "create", "--name", n, "--network", "none", "busybox",
-                           "true")
-            assert r.returncode == 0, r.stderr
+        create_all(daemon, made)
         want = {"^/%s$" % made[0]: [made[0]], "^%s$" % made[1]: [made[1]],
                 "%s-[ab]$" % name: [made[1], made[0]], "%s.*1" % name: [made[2]],
                 "-c[0-9]+$": [made[2]], name + "-(": [], made[2]: [made[2]],
