@@ -46,6 +46,22 @@ static struct exec_rec *find_locked(struct ctr_manager *m, const char *id)
         return NULL;
 }
 
+/* dockerd's action names the command, its entrypoint, a space and the arguments:
+ * "exec_create: sh -c date", "exec_start: sh " (one space after an argument-less sh). */
+static char *exec_action(const char *verb, const struct json *config)
+{
+        struct berth_buf b = BERTH_BUF_INIT;
+        buf_printf(&b, "%s: ", verb);
+        size_t i;
+        const struct json *it;
+        json_array_foreach (jget(config, "Cmd"), i, it) {
+                buf_puts(&b, json_str(it) ? json_str(it) : "");
+                if (i == 0 || i + 1 < json_len(jget(config, "Cmd")))
+                        buf_putc(&b, ' ');
+        }
+        return buf_steal(&b);
+}
+
 int berth_exec_create(struct berth_engine *e, struct berth_ctr *c, const struct json *body,
                       char **ret_id, struct berth_error **err)
 {
@@ -100,14 +116,9 @@ int berth_exec_create(struct berth_engine *e, struct berth_ctr *c, const struct 
         x->next = m->execs;
         m->execs = x;
         pthread_mutex_unlock(&m->lock);
-        /* dockerd's action names the command: "exec_create: sh -c date" */
-        struct berth_buf action = BERTH_BUF_INIT;
-        buf_puts(&action, "exec_create:");
-        json_array_foreach (jget(x->config, "Cmd"), i, it)
-                buf_printf(&action, " %s", json_str(it));
         const char *args[] = {"execID", x->id, NULL};
-        ctr_event(e, c, action.data, args);
-        buf_release(&action);
+        _cleanup_free_ char *action = exec_action("exec_create", x->config);
+        ctr_event(e, c, action, args);
         *ret_id = xstrdup(x->id);
         return 0;
 }
@@ -279,6 +290,7 @@ int berth_exec_start(struct berth_engine *e, const char *exec_id, int fd, bool d
                         close(fd);
                 return r;
         }
+        _cleanup_free_ char *action = exec_action("exec_start", cfg);
         _cleanup_json_ struct json *req = json_new_object();
         json_set_str(req, "Op", "exec");
         json_set_str(req, "ExecID", exec_id);
@@ -368,7 +380,7 @@ int berth_exec_start(struct berth_engine *e, const char *exec_id, int fd, bool d
         pthread_mutex_unlock(&m->lock);
         if (r == 0) {
                 const char *attrs[] = {"execID", exec_id, NULL};
-                ctr_event(e, c, "exec_start", attrs);
+                ctr_event(e, c, action, attrs);
         }
         berth_ctr_unref(c);
         return r;

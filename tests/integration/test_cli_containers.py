@@ -432,6 +432,7 @@ def test_ctrl_c_reaches_the_tty_container(daemon):
 
 
 def test_detach_keys(daemon, name):
+    since = str(time.time() - 1)
     args = ["run", "-it", "--name", name, "--network", "none", "busybox", "sh"]
     out, code = pty_session(daemon, "berth", args, [b"echo before\n", b"\x10\x11"])
     assert code == 0 and b"before" in out
@@ -445,6 +446,21 @@ def test_detach_keys(daemon, name):
     out, code = pty_session(daemon, "berth", ["attach", "--detach-keys", "ctrl-a,d", name],
                             [b"\x01e", b"cho y\n", b"\x01d"])
     assert code == 1 and b"y\r\n" in out and b"read escape sequence" in out
+    # an exec left with the keys goes on too
+    for tool in ("docker", "berth"):
+        out, code = pty_session(daemon, tool, ["exec", "-it", name, "sh"],
+                                [b"echo z\n", b"\x10\x11"])
+        assert code == 1 and b"read escape sequence" in out, (tool, out)
+    # the events are dockerd 20.10's: an exec's name its command ("sh", then a space for
+    # the missing arguments), and nothing for a client that left with the keys (no
+    # "detach" or "exec_detach" from dockerd here either)
+    out = daemon.run("docker", "events", "--since", since, "--until", str(time.time() + 1),
+                     "--filter", "container=" + name, "--format",
+                     "{{.Action}}|{{.Actor.Attributes.execID}}").stdout.splitlines()
+    execs = [l.split("|") for l in out if l.startswith("exec_")]
+    assert [a for a, _ in execs] == ["exec_create: sh ", "exec_start: sh "] * 2, out
+    assert all(len(x) == 64 for _, x in execs), out
+    assert not [l for l in out if "detach" in l], out
     daemon.run("docker", "rm", "-f", name)
 
 
