@@ -10,9 +10,9 @@
  * ctr_net_prepare() builds it (addresses from each network's allocator, host
  * ports reserved by binding a socket to them, so a port another program or
  * container holds is an error before anything runs), ctr_net_wire_begin() and
- * ctr_net_wire_end() make it real in the container's namespace, ctr_net_release() gives everything
- * back.  The first network is the primary one: it gets eth0, the default route
- * and the published ports, as dockerd's.
+ * ctr_net_wire_end() make it real in the container's namespace,
+ * ctr_net_release() gives everything back.  The first network is the primary
+ * one: it gets eth0, the default route and the published ports, as dockerd's.
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
