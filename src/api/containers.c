@@ -762,21 +762,51 @@ static char **ancestor_ids(struct berth_engine *e, char *const *want)
         return ids;
 }
 
-/* ps --filter name=: as dockerd's, the value equals the name or is a regular
+/* ps --filter name=: as dockerd's, a value equals the name or is a regular
  * expression found in it, with or without its leading '/' ("^/web$", "web-[0-9]");
  * one that does not compile matches nothing more.  POSIX extended expressions
- * stand in for Go's: the same for what users type. */
-static bool name_matches(const char *re, const char *name)
+ * stand in for Go's: the same for what users type.  Compiled once per request. */
+struct name_filter {
+        const char *text;
+        regex_t rx;
+        bool compiled;
+};
+
+struct name_filters {
+        struct name_filter *v;
+        size_t n;
+};
+
+static void name_filters_compile(char *const *names, struct name_filters *f)
+{
+        while (names[f->n])
+                f->n++;
+        f->v = xcalloc(f->n + 1, sizeof(*f->v));
+        for (size_t k = 0; k < f->n; k++) {
+                f->v[k].text = names[k];
+                f->v[k].compiled = regcomp(&f->v[k].rx, names[k], REG_EXTENDED | REG_NOSUB) == 0;
+        }
+}
+
+static void name_filters_free(struct name_filters *f)
+{
+        for (size_t k = 0; k < f->n; k++)
+                if (f->v[k].compiled)
+                        regfree(&f->v[k].rx);
+        free(f->v);
+}
+
+static bool name_filters_match(const struct name_filters *f, const char *name)
 {
         const char *bare = name[0] == '/' ? name + 1 : name;
-        if (strcmp(re, name) == 0 || strcmp(re, bare) == 0)
-                return true;
-        regex_t rx;
-        if (regcomp(&rx, re, REG_EXTENDED | REG_NOSUB) != 0)
-                return false;
-        bool ok = regexec(&rx, name, 0, NULL, 0) == 0 || regexec(&rx, bare, 0, NULL, 0) == 0;
-        regfree(&rx);
-        return ok;
+        for (size_t k = 0; k < f->n; k++) {
+                const struct name_filter *nf = &f->v[k];
+                if (strcmp(nf->text, name) == 0 || strcmp(nf->text, bare) == 0 ||
+                    (nf->compiled && (regexec(&nf->rx, name, 0, NULL, 0) == 0 ||
+                                      regexec(&nf->rx, bare, 0, NULL, 0) == 0)))
+                        return true;
+        }
+        return false;
 }
 
 static bool ancestor_match(const struct json *item, char *const *want, char *const *ids)
@@ -797,6 +827,8 @@ static void handle_list(struct api_request *req, void *userdata)
                 return;
         _cleanup_strv_free_ char **ids = api_filter_values(filters, "id");
         _cleanup_strv_free_ char **names = api_filter_values(filters, "name");
+        _cleanup_(name_filters_free) struct name_filters name_rx = {0};
+        name_filters_compile(names, &name_rx);
         _cleanup_strv_free_ char **labels = api_filter_values(filters, "label");
         _cleanup_strv_free_ char **status = api_filter_values(filters, "status");
         _cleanup_strv_free_ char **ancestors = api_filter_values(filters, "ancestor");
@@ -869,13 +901,8 @@ static void handle_list(struct api_request *req, void *userdata)
                         if (!ok)
                                 continue;
                 }
-                if (names[0]) {
-                        bool ok = false;
-                        for (size_t k = 0; names[k] && !ok; k++)
-                                ok = name_matches(names[k], name);
-                        if (!ok)
-                                continue;
-                }
+                if (names[0] && !name_filters_match(&name_rx, name))
+                        continue;
                 if (labels[0] && !api_labels_match(json_get(it, "Labels"), labels))
                         continue;
                 if (status[0] && !any_match(status, state))
